@@ -1,0 +1,42 @@
+# Linebox: the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lab lint bench deps clean unit labtest
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+## Build (once, cached under /var/cache/linebox/lab) the forky root file system with Debian's Asterisk.
+lab: deps
+	$(PY) -m appliance.lab build
+
+## Start the appliance here: the lab's Asterisk on Linebox's config, and the web console.
+run: lab
+	$(PY) -m appliance.devrun
+
+## Every test: lint, unit tests, then the lab tests against real Asterisk.
+test: lab
+	$(VENV)/bin/ruff check appliance hardware tests benchmarks
+	$(PY) -m pytest -q -p no:cacheprovider
+
+unit: deps
+	$(PY) -m pytest -q -m "not lab"
+
+lint: deps
+	$(VENV)/bin/ruff check appliance hardware tests benchmarks
+
+## Benchmarks: figures printed and written to benchmarks/results/.
+bench: lab
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .run test-artifacts

@@ -1,0 +1,1 @@
+"""Clients for the running Asterisk: AMI (control and events)."""

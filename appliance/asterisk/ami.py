@@ -1,0 +1,105 @@
+"""A small AMI client on pyst2, with the two things an appliance needs that pyst2 lacks.
+
+* Every action has a deadline: pyst2 waits for a response forever, and an
+  apply that hangs on a stuck Asterisk is the complaint users of other PBXs
+  make most.  Here a late response raises ``AmiTimeout`` naming the action.
+* ``command()`` returns the CLI output: pyst2 keeps only the last of the
+  repeated ``Output:`` headers Asterisk 22 sends, so the raw lines are read.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Callable
+
+from asterisk import manager as pyst
+
+log = logging.getLogger(__name__)
+
+
+class AmiError(Exception):
+    """Asterisk refused an action, or could not be reached."""
+
+
+class AmiTimeout(AmiError):
+    pass
+
+
+class _DeadlineQueue(queue.Queue):
+    def __init__(self, timeout: float):
+        super().__init__()
+        self.timeout = timeout
+
+    def get(self, block: bool = True, timeout: float | None = None):
+        try:
+            return super().get(block, timeout if timeout is not None else self.timeout)
+        except queue.Empty:
+            raise AmiTimeout(f"Asterisk did not answer within {self.timeout:.0f} s") from None
+
+
+class Ami:
+    """One logged-in AMI session.  Use as a context manager."""
+
+    def __init__(self, host: str, port: int, username: str, secret: str, timeout: float = 30):
+        self.host, self.port, self.username, self.secret = host, port, username, secret
+        self.timeout = timeout
+        self._manager: pyst.Manager | None = None
+
+    def __enter__(self) -> Ami:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        manager = pyst.Manager()
+        manager._response_queue = _DeadlineQueue(self.timeout)
+        try:
+            manager.connect(self.host, self.port)
+            manager.login(self.username, self.secret)
+        except pyst.ManagerAuthException as error:
+            manager.close()
+            raise AmiError(f"AMI login as '{self.username}' refused: {error}") from None
+        except (pyst.ManagerSocketException, OSError) as error:
+            raise AmiError(f"cannot reach AMI at {self.host}:{self.port}: {error}") from None
+        self._manager = manager
+
+    def close(self) -> None:
+        if self._manager is not None:
+            try:
+                self._manager.close()
+            except Exception:  # noqa: BLE001 - closing a dead link must not mask the real error
+                log.debug("AMI close failed", exc_info=True)
+            self._manager = None
+
+    def action(self, name: str, **fields) -> pyst.ManagerMsg:
+        if self._manager is None:
+            raise AmiError("not connected to AMI")
+        try:
+            response = self._manager.send_action({"Action": name, **fields})
+        except AmiTimeout as error:
+            raise AmiTimeout(f"AMI action {name}: {error}") from None
+        except pyst.ManagerException as error:
+            raise AmiError(f"AMI action {name} failed: {error}") from None
+        if response.get_header("Response") == "Error":
+            raise AmiError(f"AMI action {name}: {response.get_header('Message')}")
+        return response
+
+    def command(self, command: str) -> str:
+        """Run a CLI command and return its output text."""
+        response = self.action("Command", Command=command)
+        lines = []
+        for raw in response.response:
+            if raw.startswith("Output: "):
+                lines.append(raw[len("Output: "):].rstrip("\r\n"))
+        if not lines and response.data:
+            lines = response.data.replace("--END COMMAND--", "").splitlines()
+        return "\n".join(lines)
+
+    def on_event(self, name: str, callback: Callable) -> None:
+        """Call ``callback(event, manager)`` for each event named ``name`` ('*' for all)."""
+        if self._manager is None:
+            raise AmiError("not connected to AMI")
+        self._manager.register_event(name, callback)

@@ -1,0 +1,80 @@
+"""Where this install keeps things, and the per-install facts derived from them.
+
+An install is described by ``<home>/appliance.json`` (home defaults to
+``/var/lib/linebox``, or ``$LINEBOX_HOME``): the database file, the folder
+holding Asterisk config generations, the directories Asterisk is told to
+use, and its log file.  The packaged appliance, the lab and ``make run``
+differ only in this file, so every command works the same on all three.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from appliance.asterisk.ami import Ami
+from appliance.model.database import open_database
+from appliance.provisioning import render
+from appliance.provisioning.apply import Target
+from appliance.site import schemas, service
+
+DEFAULT_HOME = Path("/var/lib/linebox")
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get("LINEBOX_HOME", str(DEFAULT_HOME)))
+
+
+@dataclass
+class Install:
+    home: Path
+    database: Path
+    config_root: Path
+    asterisk_directories: dict[str, str] = field(default_factory=lambda: dict(render.DEFAULT_DIRECTORIES))
+    asterisk_log: Path | None = Path("/var/log/asterisk/messages.log")
+    manage_asterisk: bool = True
+
+    @classmethod
+    def create(cls, home: Path, **overrides) -> Install:
+        home.mkdir(parents=True, exist_ok=True)
+        values = {"database": home / "linebox.db", "config_root": home / "asterisk", **overrides}
+        install = cls(home=home, **values)
+        install.save()
+        return install
+
+    @classmethod
+    def load(cls, home: Path | None = None) -> Install:
+        home = home or home_dir()
+        path = home / "appliance.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no Linebox install at {home} (missing {path}); run 'linebox init' first")
+        data = json.loads(path.read_text())
+        return cls(
+            home=home, database=Path(data["database"]), config_root=Path(data["config_root"]),
+            asterisk_directories=data["asterisk_directories"],
+            asterisk_log=Path(data["asterisk_log"]) if data.get("asterisk_log") else None,
+            manage_asterisk=data.get("manage_asterisk", True),
+        )
+
+    def save(self) -> None:
+        data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items() if k != "home"}
+        (self.home / "appliance.json").write_text(json.dumps(data, indent=1) + "\n")
+
+    def open(self):
+        return open_database(self.database)
+
+    def ami_secret(self) -> str:
+        return service.internal_secret("ami", lambda: schemas.strong_secret(32))
+
+    def facts(self) -> render.InstallFacts:
+        return render.InstallFacts(ami_secret=self.ami_secret(), directories=self.asterisk_directories)
+
+    def connect_ami(self, timeout: float = 30) -> Ami:
+        settings = service.load_settings()
+        return Ami("127.0.0.1", settings.ami_port, "linebox", self.ami_secret(), timeout=timeout)
+
+    def target(self) -> Target:
+        return Target(config_root=self.config_root, log_file=self.asterisk_log,
+                      connect=self.connect_ami if self.manage_asterisk else None)

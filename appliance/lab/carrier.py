@@ -1,0 +1,205 @@
+"""The carrier: a second Asterisk that plays the telephone company and the office's phones.
+
+It registers to the pbx as extensions (with the credentials Linebox
+generated), places calls as a phone or as the outside world, answers calls
+the pbx sends it (to a phone or out through a trunk), sends DTMF, and
+reports what happened as AMI ``UserEvent``s that tests wait for.  How a
+phone behaves when called (answer, ring without answer, busy) is set per
+number in the carrier's AstDB, so one carrier serves every scenario.
+
+Two transports keep roles apart although everything is on 127.0.0.1: the
+*phones* port registers and calls as extensions, the *telco* port is the far
+end of the pbx's trunks (the pbx identifies its trunks by ``127.0.0.1:<telco port>``).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appliance.asterisk.ami import Ami
+from appliance.lab import instance as lab
+
+AMI_SECRET = "carrier-lab-secret"
+
+BASE_CONFIG = {
+    "modules.conf": "[modules]\nautoload = yes\nnoload => chan_dahdi.so\nnoload => codec_dahdi.so\n"
+                    "noload => res_timing_dahdi.so\nnoload => res_pjsip_config_wizard.so\n",
+    "logger.conf": "[logfiles]\nmessages.log => notice,warning,error\n",
+    "cdr.conf": "[general]\nenable = no\n",
+    "manager.conf": "[general]\nenabled = yes\nport = {ami}\nbindaddr = 127.0.0.1\n\n"
+                    "[carrier]\nsecret = " + AMI_SECRET + "\nread = all\nwrite = all\n"
+                    "eventfilter(action(exclude),name(TestEvent)) =\n",
+    "rtp.conf": "[general]\nrtpstart = {rtp_start}\nrtpend = {rtp_end}\n",
+}
+
+DIALPLAN = """
+[from-pbx]
+; Calls the pbx sends us: to a phone (phones port) or out through a trunk (telco port).
+exten => _[+0-9*#].,1,Set(BEHAVIOUR=${DB(behaviour/${EXTEN})})
+ same => n,UserEvent(CarrierIncoming,Exten: ${EXTEN},Local: ${CHANNEL(pjsip,local_addr)},CallerID: ${CALLERID(num)},CallerName: ${CALLERID(name)},Behaviour: ${BEHAVIOUR})
+ same => n,GotoIf($["${BEHAVIOUR}" = "busy"]?busy)
+ same => n,GotoIf($["${BEHAVIOUR}" = "noanswer"]?noanswer)
+ same => n,Ringing()
+ same => n,Wait(1)
+ same => n,Answer()
+ same => n,UserEvent(CarrierAnswered,Exten: ${EXTEN},Local: ${CHANNEL(pjsip,local_addr)},CallerID: ${CALLERID(num)})
+ same => n,Playtones(440)
+ same => n,Wait(${IF($[${LEN(${DB(hold/${EXTEN})})} > 0]?${DB(hold/${EXTEN})}:4)})
+ same => n,Hangup()
+ same => n(busy),Busy(5)
+ same => n(noanswer),Ringing()
+ same => n,Wait(120)
+
+[caller]
+; The carrier's own side of a call it places: tone, optional DTMF, then wait.
+exten => s,1,Answer()
+ same => n,UserEvent(CallerConnected,Tag: ${TAG})
+ same => n,Wait(1)
+ same => n,ExecIf($[${LEN(${DTMF})} > 0]?SendDTMF(${DTMF}))
+ same => n,Playtones(440)
+ same => n,Wait(${IF($[${LEN(${HOLD})} > 0]?${HOLD}:6)})
+ same => n,Hangup()
+exten => h,1,UserEvent(CallerHangup,Tag: ${TAG},DialStatus: ${DIALSTATUS})
+"""
+
+
+@dataclass
+class Phone:
+    number: str
+    password: str
+
+
+@dataclass
+class Carrier:
+    instance: lab.AsteriskInstance
+    pbx_sip_port: int
+    telco_port: int
+    events: list[dict] = field(default_factory=list)
+    _ami: Ami | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _changed: threading.Condition | None = None
+
+    @property
+    def phones_port(self) -> int:
+        return self.instance.sip_port
+
+    def connect(self) -> None:
+        self._changed = threading.Condition(self._lock)
+        self._ami = Ami("127.0.0.1", self.instance.ami_port, "carrier", AMI_SECRET)
+        self._ami.connect()
+        self._ami.on_event("*", self._record)
+
+    def _record(self, event, _manager) -> None:
+        data = dict(event.headers)
+        data["_time"] = time.monotonic()
+        with self._changed:
+            self.events.append(data)
+            self._changed.notify_all()
+
+    def wait_for(self, name: str, match: Callable[[dict], bool] = lambda e: True, timeout: float = 20,
+                 since: int = 0) -> dict:
+        """Wait for an event (``UserEvent`` names are matched on their ``UserEvent`` header)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for event in self.events[since:]:
+                    event_name = event.get("UserEvent") if event.get("Event") == "UserEvent" else event.get("Event")
+                    if event_name == name and match(event):
+                        return event
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = sorted({e.get("UserEvent") or e.get("Event") for e in self.events[since:]})
+                    raise TimeoutError(f"carrier: no {name} event within {timeout}s (saw: {', '.join(seen)})")
+                self._changed.wait(left)
+
+    def mark(self) -> int:
+        """An index into the event list: wait_for(..., since=mark) ignores older events."""
+        with self._lock:
+            return len(self.events)
+
+    def set_behaviour(self, number: str, behaviour: str, hold: int | None = None) -> None:
+        """How the phone (or far-end number) ``number`` reacts when called: answer, noanswer, busy."""
+        self.instance.cli(f"database put behaviour {number} {behaviour}")
+        if hold is not None:
+            self.instance.cli(f"database put hold {number} {hold}")
+
+    def call(self, endpoint: str, number: str, tag: str, dtmf: str = "", hold: int = 6) -> None:
+        """Place a call from ``endpoint`` (a phone ``ph<N>`` or ``telco``) to ``number`` at the pbx."""
+        assert self._ami is not None
+        self._ami.action(
+            "Originate", Channel=f"PJSIP/{number}@{endpoint}", Context="caller", Exten="s", Priority="1",
+            Async="true", Timeout="60000", CallerID=f'"{tag}" <{endpoint_number(endpoint)}>',
+            Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}"],
+        )
+
+    def wait_registered(self, numbers: list[str], timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = self.instance.cli("pjsip show registrations")
+            if all(f"ph{n}-reg" in out and out.split(f"ph{n}-reg", 1)[1].split("\n", 1)[0].find("Registered") >= 0
+                   for n in numbers):
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"carrier phones not registered to the pbx: {out}")
+
+    def stop(self) -> None:
+        if self._ami is not None:
+            self._ami.close()
+        self.instance.stop()
+
+
+def endpoint_number(endpoint: str) -> str:
+    return endpoint[2:] if endpoint.startswith("ph") else "+15550001111"
+
+
+def pjsip_config(phones_port: int, telco_port: int, pbx_port: int, phones: list[Phone]) -> str:
+    out = [
+        "[global]\ntype = global\nendpoint_identifier_order = ip,username\n",
+        f"[phones]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:{phones_port}\n",
+        f"[telco-transport]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:{telco_port}\n",
+        # Everything the pbx sends us, whichever port it reaches.
+        "[pbx]\ntype = endpoint\ntransport = telco-transport\ncontext = from-pbx\ndisallow = all\nallow = ulaw,alaw\n"
+        "direct_media = no\ndtmf_mode = rfc4733\n",
+        f"[pbx-identify]\ntype = identify\nendpoint = pbx\nmatch = 127.0.0.1:{pbx_port}\n",
+        # The outside world calling in through the pbx's trunk.
+        f"[telco]\ntype = endpoint\ntransport = telco-transport\ncontext = from-pbx\ndisallow = all\n"
+        f"allow = ulaw,alaw\naors = telco\ndirect_media = no\ndtmf_mode = rfc4733\n",
+        f"[telco]\ntype = aor\ncontact = sip:127.0.0.1:{pbx_port}\n",
+    ]
+    for phone in phones:
+        n = phone.number
+        out.append(
+            f"[ph{n}]\ntype = endpoint\ntransport = phones\ncontext = from-pbx\ndisallow = all\nallow = ulaw,alaw\n"
+            f"outbound_auth = ph{n}-auth\naors = ph{n}\nfrom_user = {n}\ndirect_media = no\ndtmf_mode = rfc4733\n"
+        )
+        out.append(f"[ph{n}]\ntype = aor\ncontact = sip:{n}@127.0.0.1:{pbx_port}\n")
+        out.append(f"[ph{n}-auth]\ntype = auth\nauth_type = userpass\nusername = {n}\npassword = {phone.password}\n")
+        out.append(
+            f"[ph{n}-reg]\ntype = registration\ntransport = phones\noutbound_auth = ph{n}-auth\n"
+            f"server_uri = sip:127.0.0.1:{pbx_port}\nclient_uri = sip:{n}@127.0.0.1:{pbx_port}\n"
+            f"contact_user = {n}\nretry_interval = 2\nexpiration = 120\n"
+        )
+    return "\n".join(out)
+
+
+def start_carrier(pbx_sip_port: int, phones: list[Phone], rootfs: Path | None = None) -> Carrier:
+    instance = lab.prepare("carrier", rootfs)
+    telco_port = lab.free_port(socket.SOCK_DGRAM)
+    for name, text in BASE_CONFIG.items():
+        (instance.etc_dir / name).write_text(
+            text.format(ami=instance.ami_port, rtp_start=instance.rtp_start, rtp_end=instance.rtp_end))
+    (instance.etc_dir / "pjsip.conf").write_text(pjsip_config(instance.sip_port, telco_port, pbx_sip_port, phones))
+    (instance.etc_dir / "extensions.conf").write_text(DIALPLAN)
+    lab.start(instance)
+    carrier = Carrier(instance=instance, pbx_sip_port=pbx_sip_port, telco_port=telco_port)
+    try:
+        carrier.connect()
+    except Exception:
+        instance.stop()
+        raise
+    return carrier

@@ -1,0 +1,38 @@
+"""The appliance's own Asterisk in the lab: Linebox's install layout pointed at a lab instance.
+
+``start_pbx`` makes an install whose database and generations live beside
+the instance, applies the site once before Asterisk starts (as the
+appliance does at boot), then starts Debian's Asterisk on those files.
+Everything after that goes through the ordinary apply, over AMI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from appliance.install import Install
+from appliance.lab import instance as lab
+from appliance.provisioning import apply
+from appliance.site import service
+
+
+def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1") -> tuple[Install, lab.AsteriskInstance]:
+    instance = lab.prepare("pbx", rootfs, config="linebox")
+    install = Install.create(
+        home,
+        config_root=instance.host_dir / "config",
+        asterisk_directories=lab.directories(instance),
+        asterisk_log=instance.log_dir / "messages.log",
+    )
+    install.open()
+    service.save_settings(
+        {"sip_bind": bind, "sip_port": instance.sip_port, "ami_port": instance.ami_port,
+         "rtp_start": instance.rtp_start, "rtp_end": instance.rtp_end},
+        user="lab",
+    )
+    first = apply.apply(service.snapshot(), install.facts(),
+                        apply.Target(config_root=install.config_root), user="lab")
+    if not first.ok:
+        raise RuntimeError(f"first apply failed: {first.error}")
+    lab.start(instance)
+    return install, instance

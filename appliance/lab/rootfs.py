@@ -1,0 +1,96 @@
+"""Build and cache the lab's Debian forky root file system holding Debian's Asterisk 22.
+
+Debian bookworm ships no Asterisk, and installing forky's packages onto
+bookworm would replace libc; so the lab runs Asterisk from a separate forky
+root file system entered with chroot.  Building it takes about a minute and
+forky changes daily, so the tree is cached under a key derived from what
+built it (suite + package list + this module's recipe version) and its
+``dpkg -l`` is kept beside it: when a test that passed yesterday fails, the
+package list shows what moved upstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+SUITE = "forky"
+PACKAGES: tuple[str, ...] = (
+    "asterisk",
+    "asterisk-modules",
+    "asterisk-core-sounds-en-gsm",
+    "asterisk-moh-opsound-gsm",
+    "sqlite3",
+    "procps",
+)
+RECIPE_VERSION = "1"
+DEFAULT_CACHE = Path(os.environ.get("LINEBOX_LAB_CACHE", "/var/cache/linebox/lab"))
+
+
+def cache_key() -> str:
+    """Key the cached tree by everything that decides its content."""
+    recipe = "\n".join([SUITE, RECIPE_VERSION, *sorted(PACKAGES)])
+    return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+
+
+def rootfs_path(cache: Path = DEFAULT_CACHE) -> Path:
+    return cache / f"rootfs-{SUITE}-{cache_key()}"
+
+
+def is_built(cache: Path = DEFAULT_CACHE) -> bool:
+    return (rootfs_path(cache) / ".linebox-complete").exists()
+
+
+def build(cache: Path = DEFAULT_CACHE, log=print) -> Path:
+    """Build the root file system once; return its path.
+
+    The tree is built in a temporary sibling folder and renamed into place
+    only when complete, so an interrupted build never leaves a half tree
+    that a later run would trust.
+    """
+    target = rootfs_path(cache)
+    if is_built(cache):
+        return target
+    if shutil.which("mmdebstrap") is None:
+        raise RuntimeError("mmdebstrap is not installed: run 'apt-get install mmdebstrap'")
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    log(f"lab: building {SUITE} root file system with {', '.join(PACKAGES)} (about a minute)")
+    subprocess.run(
+        [
+            "mmdebstrap",
+            "--variant=apt",
+            "--aptopt=Acquire::Check-Valid-Until \"false\"",
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            "--dpkgopt=path-exclude=/usr/share/man/*",
+            f"--include={','.join(PACKAGES)}",
+            SUITE,
+            str(partial),
+        ],
+        check=True,
+    )
+    listing = subprocess.run(
+        ["chroot", str(partial), "dpkg-query", "-W", "-f", "${Package} ${Version}\n"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    (cache / f"{target.name}.dpkg-list").write_text(listing)
+    (partial / ".linebox-complete").write_text(listing)
+    if target.exists():
+        shutil.rmtree(target)
+    partial.rename(target)
+    log(f"lab: root file system ready at {target}")
+    return target
+
+
+def asterisk_version(rootfs: Path) -> str:
+    """Debian's packaged Asterisk version in the tree, for reports."""
+    for line in (rootfs / ".linebox-complete").read_text().splitlines():
+        name, _, version = line.partition(" ")
+        if name == "asterisk":
+            return version
+    return "unknown"

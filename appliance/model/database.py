@@ -1,0 +1,40 @@
+"""Open the appliance's SQLite database (WAL mode) and bring its schema up to date.
+
+One process-wide peewee ``DatabaseProxy`` is bound to whichever file the
+appliance, the CLI or a test opens, so the service functions never carry a
+database handle around.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import peewee
+
+database = peewee.DatabaseProxy()
+
+PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "busy_timeout": 5000,
+}
+
+
+def open_database(path: Path | str) -> peewee.SqliteDatabase:
+    """Open (creating if needed) the database at ``path`` and migrate it to the current schema."""
+    from appliance.model import migrations
+
+    path = Path(path)
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
+    database.initialize(db)
+    db.connect(reuse_if_open=True)
+    migrations.migrate(db)
+    return db
+
+
+def close_database() -> None:
+    if database.obj is not None and not database.is_closed():
+        database.close()

@@ -1,0 +1,44 @@
+"""Versioned schema migrations, tracked in SQLite's ``user_version``.
+
+Each step runs once, in order, inside a transaction, and only ever adds to
+the schema (new tables, new columns with defaults), so upgrading an existing
+database keeps every row.  Append new steps; never edit a released one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee
+
+from appliance.model import models
+
+
+def _v1_initial(db: peewee.SqliteDatabase) -> None:
+    db.create_tables(models.ALL_TABLES, safe=True)
+
+
+MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
+    _v1_initial,
+]
+
+CURRENT_VERSION = len(MIGRATIONS)
+
+
+def schema_version(db: peewee.SqliteDatabase) -> int:
+    return db.execute_sql("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: peewee.SqliteDatabase) -> int:
+    """Run the steps the database has not seen yet; return the resulting version."""
+    version = schema_version(db)
+    if version > CURRENT_VERSION:
+        raise RuntimeError(
+            f"database schema version {version} is newer than this Linebox ({CURRENT_VERSION}): "
+            "upgrade Linebox before opening it"
+        )
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        with db.atomic():
+            step(db)
+            db.execute_sql(f"PRAGMA user_version = {number}")
+    return schema_version(db)

@@ -1,0 +1,149 @@
+"""Peewee models: one table per kind of site object, plus settings, users and the audit log.
+
+Scalar attributes are real columns (searchable, indexable); ordered lists
+that only ever travel with their owner (dial patterns, trunk failover order,
+ring group members, time ranges) are JSON columns.  Cross-references between
+objects (destinations, trunk names) are checked by ``appliance.site.checks``
+before anything is stored or applied.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import peewee
+
+from appliance.model.database import database
+
+
+class JSONField(peewee.TextField):
+    """A list or dict stored as canonical JSON text."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+
+
+class Setting(BaseModel):
+    """Site-wide settings and per-install secrets (AMI secret, ...), as key/value rows."""
+
+    key = peewee.CharField(primary_key=True)
+    value = peewee.TextField()
+
+
+class Extension(BaseModel):
+    number = peewee.CharField(unique=True)
+    name = peewee.CharField(index=True)
+    password = peewee.CharField()
+    voicemail = peewee.BooleanField(default=False)
+    voicemail_pin = peewee.CharField(default="")
+    email = peewee.CharField(default="")
+    recording = peewee.CharField(default="never")
+    ring_seconds = peewee.IntegerField(default=25)
+    options = JSONField(default=dict)
+
+
+class Trunk(BaseModel):
+    name = peewee.CharField(unique=True)
+    registration = peewee.BooleanField(default=False)
+    host = peewee.CharField()
+    port = peewee.IntegerField(default=5060)
+    username = peewee.CharField(default="")
+    password = peewee.CharField(default="")
+    codecs = JSONField(default=list)
+    max_channels = peewee.IntegerField(default=0)
+    match = JSONField(default=list)
+    qualify_seconds = peewee.IntegerField(default=30)
+    options = JSONField(default=dict)
+
+
+class InboundRoute(BaseModel):
+    name = peewee.CharField(unique=True)
+    did = peewee.CharField(default="")
+    cid = peewee.CharField(default="")
+    destination = peewee.CharField()
+
+
+class OutboundRoute(BaseModel):
+    name = peewee.CharField(unique=True)
+    position = peewee.IntegerField(default=0)
+    patterns = JSONField(default=list)
+    trunks = JSONField(default=list)
+    caller_id = peewee.CharField(default="")
+    caller_id_name = peewee.CharField(default="")
+
+
+class RingGroup(BaseModel):
+    number = peewee.CharField(unique=True)
+    name = peewee.CharField()
+    strategy = peewee.CharField(default="ringall")
+    members = JSONField(default=list)
+    ring_seconds = peewee.IntegerField(default=20)
+    fallback = peewee.CharField(default="hangup")
+
+
+class TimeCondition(BaseModel):
+    name = peewee.CharField(unique=True)
+    timezone = peewee.CharField(default="UTC")
+    ranges = JSONField(default=list)
+    holidays = JSONField(default=list)
+    open_destination = peewee.CharField()
+    closed_destination = peewee.CharField()
+
+
+class VoicemailBox(BaseModel):
+    number = peewee.CharField(unique=True)
+    name = peewee.CharField()
+    pin = peewee.CharField()
+    email = peewee.CharField(default="")
+
+
+class MohClass(BaseModel):
+    name = peewee.CharField(unique=True)
+    directory = peewee.CharField()
+    sort = peewee.CharField(default="random")
+
+
+class Announcement(BaseModel):
+    name = peewee.CharField(unique=True)
+    sound = peewee.CharField()
+    destination = peewee.CharField(default="hangup")
+
+
+class User(BaseModel):
+    """A console user; the password is stored only as an argon2 hash."""
+
+    username = peewee.CharField(unique=True)
+    password_hash = peewee.CharField()
+    role = peewee.CharField(default="admin")
+    must_change_password = peewee.BooleanField(default=False)
+    created = peewee.DateTimeField(default=utcnow)
+
+
+class AuditEntry(BaseModel):
+    """Who changed what, when: one row per change, with the object before and after."""
+
+    when = peewee.DateTimeField(default=utcnow, index=True)
+    user = peewee.CharField(index=True)
+    action = peewee.CharField()
+    kind = peewee.CharField(index=True)
+    key = peewee.CharField()
+    before = JSONField(null=True)
+    after = JSONField(null=True)
+
+
+SITE_TABLES = [Extension, Trunk, InboundRoute, OutboundRoute, RingGroup, TimeCondition,
+               VoicemailBox, MohClass, Announcement]
+ALL_TABLES = [Setting, *SITE_TABLES, User, AuditEntry]

@@ -1,0 +1,396 @@
+"""Apply: render → check → diff → atomic swap → reload what changed → verify → (roll back).
+
+Generations live under ``config_root/generations/NNNNNN`` and Asterisk reads
+the one the ``live`` symlink points at (its ``astetcdir``).  Swapping is one
+``rename()`` of that link, so Asterisk never sees half a configuration.
+Only the modules whose files changed are reloaded, each by its own command,
+and each step is reported as it happens.  When Asterisk rejects something
+(a reload error, an ERROR line it logs while reloading, an object missing
+afterwards) the link goes back to the previous generation, the same modules
+are reloaded again, and the report names the file, line and object at fault.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from appliance.asterisk.ami import Ami, AmiError
+from appliance.provisioning import render
+from appliance.site.checks import Site, check_site
+
+# The CLI command that makes Asterisk re-read each generated file.  None: read only at start.
+RELOAD_COMMANDS: dict[str, str | None] = {
+    "asterisk.conf": None,
+    "modules.conf": None,
+    "logger.conf": "logger reload",
+    "manager.conf": "manager reload",
+    "rtp.conf": "module reload res_rtp_asterisk.so",
+    "pjsip.conf": "module reload res_pjsip.so",
+    "extensions.conf": "dialplan reload",
+    "voicemail.conf": "module reload app_voicemail.so",
+    "musiconhold.conf": "module reload res_musiconhold.so",
+    "cdr.conf": "module reload cdr",
+    "cdr_sqlite3_custom.conf": "module reload cdr_sqlite3_custom.so",
+    "cel.conf": "module reload cel",
+}
+SECRET_LINE = re.compile(r"^(\s*(password|secret)\s*=\s*).+$", re.MULTILINE)
+ERROR_LINE = re.compile(r"\] ERROR\[\d+\][^:]*: (.*)$")
+
+
+@dataclass
+class Target:
+    """Where a configuration is applied: its folders and how to reach its Asterisk."""
+
+    config_root: Path
+    log_file: Path | None = None
+    connect: Callable[[], Ami] | None = None
+    keep: int = 10
+
+    @property
+    def generations_dir(self) -> Path:
+        return self.config_root / "generations"
+
+    @property
+    def live_link(self) -> Path:
+        return self.config_root / "live"
+
+    def live_generation(self) -> Path | None:
+        if self.live_link.is_symlink():
+            return self.live_link.resolve()
+        return None
+
+
+@dataclass
+class Step:
+    name: str
+    ok: bool
+    detail: str = ""
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        detail = f": {self.detail}" if self.detail else ""
+        return f"[{mark}] {self.name} ({self.seconds * 1000:.0f} ms){detail}"
+
+
+@dataclass
+class ApplyResult:
+    ok: bool
+    steps: list[Step] = field(default_factory=list)
+    diff: str = ""
+    changed: list[str] = field(default_factory=list)
+    generation: str | None = None
+    error: str = ""
+    rolled_back: bool = False
+
+
+class ApplyFailed(Exception):
+    def __init__(self, step: str, message: str):
+        self.step = step
+        super().__init__(message)
+
+
+def redact(text: str) -> str:
+    """Hide secrets from a diff or a report."""
+    return SECRET_LINE.sub(r"\1********", text)
+
+
+def _read_files(folder: Path | None) -> dict[str, str]:
+    if folder is None or not folder.is_dir():
+        return {}
+    return {p.name: p.read_text() for p in sorted(folder.glob("*.conf"))}
+
+
+def diff_files(old: dict[str, str], new: dict[str, str]) -> str:
+    out = []
+    for name in sorted(set(old) | set(new)):
+        a, b = old.get(name, ""), new.get(name, "")
+        if a != b:
+            out.extend(difflib.unified_diff(
+                redact(a).splitlines(keepends=True), redact(b).splitlines(keepends=True),
+                fromfile=f"live/{name}", tofile=f"new/{name}",
+            ))
+    return "".join(out)
+
+
+def list_generations(target: Target) -> list[dict]:
+    """Kept generations, newest first, with when/who/what from their meta file."""
+    live = target.live_generation()
+    out = []
+    for folder in sorted(target.generations_dir.glob("[0-9]*"), reverse=True):
+        meta_path = folder / "meta.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        out.append({"id": folder.name, "live": live == folder.resolve(), **meta})
+    return out
+
+
+class _Run:
+    """One apply or rollback in progress: times and reports each step."""
+
+    def __init__(self, progress: Callable[[Step], None] | None):
+        self.steps: list[Step] = []
+        self.progress = progress
+
+    def step(self, name: str, action: Callable[[], str | None]) -> str | None:
+        start = time.monotonic()
+        try:
+            detail = action()
+        except ApplyFailed as error:
+            self._record(Step(name, False, str(error), time.monotonic() - start))
+            raise
+        except (AmiError, OSError) as error:
+            self._record(Step(name, False, str(error), time.monotonic() - start))
+            raise ApplyFailed(name, str(error)) from error
+        self._record(Step(name, True, detail or "", time.monotonic() - start))
+        return detail
+
+    def _record(self, step: Step) -> None:
+        self.steps.append(step)
+        if self.progress:
+            self.progress(step)
+
+
+def _next_generation_id(target: Target) -> str:
+    existing = [int(p.name) for p in target.generations_dir.glob("[0-9]*") if p.name.isdigit()]
+    return f"{max(existing, default=0) + 1:06d}"
+
+
+def _point_live_at(target: Target, generation: Path) -> None:
+    tmp = target.config_root / f".live-{os.getpid()}"
+    with suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(os.path.relpath(generation, target.config_root))
+    os.replace(tmp, target.live_link)
+
+
+def _log_offset(target: Target) -> int:
+    if target.log_file and target.log_file.exists():
+        return target.log_file.stat().st_size
+    return 0
+
+
+def _new_errors(target: Target, offset: int) -> list[str]:
+    if not (target.log_file and target.log_file.exists()):
+        return []
+    with open(target.log_file, errors="replace") as handle:
+        handle.seek(offset)
+        text = handle.read()
+    return [m.group(1).strip() for line in text.splitlines() if (m := ERROR_LINE.search(line))]
+
+
+def locate(errors: list[str], files: dict[str, str]) -> str:
+    """Turn Asterisk's error lines into 'file, line, object' for the report."""
+    notes = []
+    for message in errors:
+        where = ""
+        obj = re.search(r"with id '([^']+)' from configuration file '([^']+)'", message)
+        line = re.search(r"at line (\d+) of\s*(\S*)", message)
+        if obj:
+            name, fname = obj.group(1), obj.group(2)
+            where = f"{fname}: section [{name}] ({_owner(files.get(fname, ''), name)})"
+        elif line and line.group(2):
+            fname = line.group(2)
+            where = f"{fname} line {line.group(1)} ({_owner_at(files.get(fname, ''), int(line.group(1)))})"
+        notes.append(f"{message}" + (f" -> {where}" if where else ""))
+    return "; ".join(notes)
+
+
+def _owner(text: str, section: str) -> str:
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == f"[{section}]":
+            return _owner_at(text, i + 1)
+    return "unknown object"
+
+
+def _owner_at(text: str, lineno: int) -> str:
+    """The Linebox object that produced a line: the nearest '; <kind> <key>' comment above it."""
+    lines = text.splitlines()[:lineno]
+    for line in reversed(lines):
+        m = re.match(r"^; (extension|trunk) (\S+)$", line)
+        if m:
+            return f"{m.group(1)} {m.group(2)}"
+    return "site settings"
+
+
+def _reload_and_verify(run: _Run, target: Target, changed: list[str], files: dict[str, str],
+                       site: Site | None) -> list[str]:
+    """Reload the changed files' modules, then check Asterisk took them; return notes."""
+    notes = []
+    commands = []
+    for name in changed:
+        command = RELOAD_COMMANDS.get(name)
+        if command is None:
+            notes.append(f"{name} changed: takes effect when Asterisk restarts")
+        elif command not in commands:
+            commands.append(command)
+    if not commands:
+        return notes
+    with target.connect() as ami:
+        offset = _log_offset(target)
+        for command in commands:
+            def reload(command=command) -> str:
+                output = ami.command(command).strip()
+                if any(word in output.lower() for word in ("no such", "failed", "error", "not found")):
+                    raise ApplyFailed(command, f"Asterisk answered: {output}")
+                return output.splitlines()[0] if output else ""
+            run.step(f"reload: {command}", reload)
+
+        def verify() -> str:
+            time.sleep(0.2)
+            errors = _new_errors(target, offset)
+            if errors:
+                raise ApplyFailed("verify", "Asterisk rejected the configuration: " + locate(errors, files))
+            if site is None:
+                return "no errors logged"
+            checked = _verify_objects(ami, site)
+            return f"{checked} objects present, no errors logged"
+        run.step("verify", verify)
+    return notes
+
+
+def _verify_objects(ami: Ami, site: Site) -> int:
+    endpoints = ami.command("pjsip show endpoints")
+    present = set(re.findall(r"^\s*Endpoint:\s+([^/\s]+)", endpoints, re.MULTILINE))
+    wanted = {e.number for e in site.of("extension")} | {t.name for t in site.of("trunk")}
+    missing = sorted(wanted - present)
+    if missing:
+        raise ApplyFailed("verify", f"endpoints missing in Asterisk after reload: {', '.join(missing[:10])}")
+    contexts = ["from-internal", "from-trunk", "ext-local"]
+    for context in contexts:
+        out = ami.command(f"dialplan show {context}")
+        if "no existence" in out.lower() or "there is no" in out.lower():
+            raise ApplyFailed("verify", f"dialplan context '{context}' missing in Asterisk after reload")
+    return len(wanted) + len(contexts)
+
+
+def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "system",
+          dry_run: bool = False, progress: Callable[[Step], None] | None = None) -> ApplyResult:
+    """Apply the site to Asterisk; on any failure the previous generation stays (or is put back) live."""
+    run = _Run(progress)
+    result = ApplyResult(ok=False, steps=run.steps)
+    target.generations_dir.mkdir(parents=True, exist_ok=True)
+    previous = target.live_generation()
+    live_files = _read_files(previous)
+    files: dict[str, str] = {}
+    try:
+        def check() -> str:
+            problems = check_site(site)
+            if problems:
+                raise ApplyFailed("check", "; ".join(str(p) for p in problems))
+            return f"{sum(len(v) for v in site.objects.values())} objects consistent"
+        run.step("check", check)
+
+        def do_render() -> str:
+            files.update(render.render_all(site, facts))
+            return f"{len(files)} files, {sum(len(t) for t in files.values()) // 1024} KiB"
+        run.step("render", do_render)
+
+        def do_diff() -> str:
+            result.changed = [n for n in files if live_files.get(n) != files[n]]
+            result.diff = diff_files(live_files, files)
+            return ", ".join(result.changed) if result.changed else "no change"
+        run.step("diff", do_diff)
+        if dry_run or not result.changed:
+            result.ok = True
+            return result
+
+        new_dir = target.generations_dir / _next_generation_id(target)
+        def stage() -> str:
+            staging = target.generations_dir / f".staging-{os.getpid()}"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            for name, text in files.items():
+                (staging / name).write_text(text)
+            meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "user": user,
+                    "changed": result.changed}
+            (staging / "meta.json").write_text(json.dumps(meta, indent=1))
+            os.replace(staging, new_dir)
+            return new_dir.name
+        run.step("stage", stage)
+        result.generation = new_dir.name
+
+        run.step("swap", lambda: _point_live_at(target, new_dir) or f"live -> {new_dir.name}")
+    except ApplyFailed as error:
+        result.error = f"{error.step}: {error}"
+        return result
+
+    if target.connect is None:
+        result.ok = True
+        run._record(Step("reload", True, "Asterisk not managed here: it reads the new files when it starts"))
+        _prune(target)
+        return result
+    try:
+        notes = _reload_and_verify(run, target, result.changed, files, site)
+        for note in notes:
+            run._record(Step("note", True, note))
+        result.ok = True
+        _prune(target)
+    except ApplyFailed as error:
+        result.error = f"{error.step}: {error}"
+        if previous is not None:
+            _restore(run, target, previous, result.changed)
+            result.rolled_back = True
+        with suppress(OSError):
+            (new_dir / "FAILED").write_text(result.error + "\n")
+    return result
+
+
+def _restore(run: _Run, target: Target, generation: Path, changed: list[str]) -> None:
+    def swap_back() -> str:
+        _point_live_at(target, generation)
+        return f"live -> {generation.name}"
+    try:
+        run.step("rollback: swap", swap_back)
+        _reload_and_verify(run, target, changed, _read_files(generation), None)
+    except ApplyFailed:
+        pass  # already reported as a failed step; the link points at the previous generation
+
+
+def rollback(target: Target, generation_id: str | None = None,
+             progress: Callable[[Step], None] | None = None) -> ApplyResult:
+    """Put a kept generation (default: the one before live) back live and reload what differs."""
+    run = _Run(progress)
+    result = ApplyResult(ok=False, steps=run.steps)
+    live = target.live_generation()
+    kept = [g["id"] for g in list_generations(target) if not (target.generations_dir / g["id"] / "FAILED").exists()]
+    if generation_id is None:
+        older = [g for g in kept if live is None or g < live.name]
+        if not older:
+            result.error = "no earlier generation to roll back to"
+            return result
+        generation_id = older[0]
+    folder = target.generations_dir / generation_id
+    if not folder.is_dir():
+        result.error = f"generation {generation_id} does not exist (kept: {', '.join(kept)})"
+        return result
+    live_files, files = _read_files(live), _read_files(folder)
+    result.changed = [n for n in files if live_files.get(n) != files[n]]
+    result.diff = diff_files(live_files, files)
+    result.generation = generation_id
+    try:
+        run.step("swap", lambda: _point_live_at(target, folder) or f"live -> {generation_id}")
+        if target.connect is not None:
+            _reload_and_verify(run, target, result.changed, files, None)
+        result.ok = True
+    except ApplyFailed as error:
+        result.error = f"{error.step}: {error}"
+    return result
+
+
+def _prune(target: Target) -> None:
+    live = target.live_generation()
+    folders = sorted(target.generations_dir.glob("[0-9]*"), reverse=True)
+    for folder in folders[target.keep:]:
+        if live is None or folder.resolve() != live:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,137 @@
+"""Render the site into Asterisk's config files: one template per generated file.
+
+Rendering is a pure function of the site snapshot plus the install's
+secrets: the same database gives byte-identical files (objects are always
+walked in key order, nothing depends on time or randomness), which is what
+makes the apply diff meaningful and the golden-file tests possible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from appliance.provisioning import escape
+from appliance.site.checks import Site
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# Every file Linebox owns in Asterisk's config folder, in the order they are rendered.
+GENERATED_FILES = (
+    "asterisk.conf",
+    "modules.conf",
+    "logger.conf",
+    "manager.conf",
+    "rtp.conf",
+    "pjsip.conf",
+    "extensions.conf",
+    "voicemail.conf",
+    "musiconhold.conf",
+    "cdr.conf",
+    "cdr_sqlite3_custom.conf",
+    "cel.conf",
+)
+
+
+# Modules an on-premises PBX has no use for (other channel drivers, databases,
+# cloud and realtime back ends) or that clash with the ones it uses
+# (app_voicemail_odbc beside app_voicemail).  Not loading them saves memory and
+# keeps Asterisk's log free of errors about their missing config files, so the
+# errors apply looks for after a reload are the ones that matter.
+UNUSED_MODULES = (
+    "app_voicemail_odbc.so", "app_voicemail_imap.so", "app_festival.so", "app_alarmreceiver.so", "app_jack.so",
+    "app_minivm.so", "app_mp3.so", "app_sms.so", "app_adsiprog.so", "app_getcpeid.so",
+    "pbx_lua.so", "pbx_ael.so", "res_ael_share.so", "pbx_dundi.so", "pbx_realtime.so",
+    "chan_unistim.so", "chan_iax2.so", "chan_console.so", "chan_motif.so", "res_xmpp.so", "chan_websocket.so",
+    "chan_audiosocket.so", "res_audiosocket.so", "app_audiosocket.so",
+    "res_snmp.so", "res_prometheus.so", "res_statsd.so", "res_hep.so", "res_hep_pjsip.so", "res_hep_rtcp.so",
+    "res_calendar.so", "res_calendar_caldav.so", "res_calendar_ews.so", "res_calendar_exchange.so",
+    "res_calendar_icalendar.so", "res_config_ldap.so", "res_config_pgsql.so", "res_config_sqlite3.so",
+    "res_config_odbc.so", "res_config_curl.so", "res_odbc.so", "res_odbc_transaction.so", "func_odbc.so",
+    "cdr_adaptive_odbc.so", "cdr_odbc.so", "cdr_pgsql.so", "cdr_radius.so", "cdr_tds.so", "cdr_csv.so",
+    "cdr_custom.so", "cel_odbc.so", "cel_pgsql.so", "cel_radius.so", "cel_tds.so", "cel_custom.so",
+    "cel_sqlite3_custom.so", "res_phoneprov.so", "res_pjsip_phoneprov_provider.so", "res_stun_monitor.so",
+    "res_resolver_unbound.so", "res_pjsip_config_wizard.so", "res_stir_shaken.so", "res_pjsip_stir_shaken.so",
+    "res_geolocation.so", "res_pjsip_geolocation.so", "res_aeap.so", "res_speech_aeap.so", "res_smdi.so",
+    "res_clialiases.so", "res_pjsip_transport_websocket.so",
+)
+
+
+@dataclass(frozen=True)
+class InstallFacts:
+    """What differs between installs but is not a site setting: secrets and folders."""
+
+    ami_secret: str
+    directories: dict[str, str]
+    noload: tuple[str, ...] = ("chan_dahdi.so", "codec_dahdi.so", "res_timing_dahdi.so", *UNUSED_MODULES)
+
+
+DEFAULT_DIRECTORIES = {
+    "astcachedir": "/var/cache/asterisk",
+    "astetcdir": "/etc/asterisk",
+    "astmoddir": "/usr/lib/x86_64-linux-gnu/asterisk/modules",
+    "astvarlibdir": "/var/lib/asterisk",
+    "astdbdir": "/var/lib/asterisk",
+    "astkeydir": "/var/lib/asterisk",
+    "astdatadir": "/usr/share/asterisk",
+    "astagidir": "/usr/share/asterisk/agi-bin",
+    "astspooldir": "/var/spool/asterisk",
+    "astrundir": "/var/run/asterisk",
+    "astlogdir": "/var/log/asterisk",
+    "astsbindir": "/usr/sbin",
+}
+
+
+def goto(destination: str) -> str:
+    """The dialplan application that sends a call to a destination."""
+    kind, _, target = destination.partition(":")
+    return {
+        "hangup": "Hangup()",
+        "extension": f"Goto(ext-local,{target},1)",
+        "ringgroup": f"Goto(ext-ringgroups,{target},1)",
+        "voicemail": f"Goto(ext-voicemail,{target},1)",
+        "timecondition": f"Goto(tc-{target},s,1)",
+        "announcement": f"Goto(ann-{target},s,1)",
+    }[kind]
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters.update(
+        conf_text=escape.conf_text,
+        callerid_name=escape.callerid_name,
+        voicemail_text=escape.voicemail_text,
+        b64=escape.dialplan_base64,
+        goto=goto,
+    )
+    return env
+
+
+_ENV = _environment()
+
+
+def render_file(name: str, site: Site, facts: InstallFacts) -> str:
+    template = _ENV.get_template(name + ".j2")
+    trunk_limits = {t.name: t.max_channels for t in site.of("trunk")}
+    return template.render(site=site, s=site.settings, facts=facts, of=site.of,
+                           route_extens=route_extens, trunk_limits=trunk_limits)
+
+
+def route_extens(route) -> list[str]:
+    """The ``exten =>`` names an inbound route answers: DID (or any number) and caller-ID filter."""
+    dids = [route.did] if route.did else ["_X.", "_+X.", "s"]
+    return [f"{did}/{route.cid}" if route.cid else did for did in dids]
+
+
+def render_all(site: Site, facts: InstallFacts) -> dict[str, str]:
+    """Every generated file, by name."""
+    return {name: render_file(name, site, facts) for name in GENERATED_FILES}

@@ -1,0 +1,141 @@
+"""Checks across objects, run before anything is stored and again before apply.
+
+These are the checks FreePBX-style systems run before a reload (and that
+users miss when they are absent): a number used twice, a destination that
+points at nothing, a route naming a missing trunk, a loop of time
+conditions and announcements that would spin a call forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from appliance.site import schemas
+from appliance.site.errors import Problem
+from appliance.site.kinds import KINDS
+
+
+@dataclass
+class Site:
+    """Every site object, as validated schema instances, plus the settings."""
+
+    objects: dict[str, list[schemas.SiteObject]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    settings: schemas.Settings = field(default_factory=schemas.Settings)
+
+    def of(self, kind: str) -> list:
+        return self.objects[kind]
+
+    def mailboxes(self) -> list[schemas.VoicemailBox]:
+        """Every voicemail box: extensions with voicemail on, then standalone boxes, by number."""
+        boxes = [schemas.VoicemailBox(number=e.number, name=e.name, pin=e.voicemail_pin, email=e.email)
+                 for e in self.of("extension") if e.voicemail]
+        return sorted([*boxes, *self.of("voicemail_box")], key=lambda b: b.number)
+
+    def inbound_routes_by_specificity(self) -> list[schemas.InboundRoute]:
+        """Inbound routes in a stable order (by name); Asterisk itself picks the most specific match."""
+        return sorted(self.of("inbound_route"), key=lambda r: r.name)
+
+    def keys(self, kind: str) -> set[str]:
+        key = KINDS[kind].key
+        return {getattr(o, key) for o in self.objects[kind]}
+
+
+def _label(kind: str, obj) -> str:
+    k = KINDS[kind]
+    return f"{k.label} {getattr(obj, k.key)}"
+
+
+def describe_destination(dest: str) -> str:
+    kind, _, target = dest.partition(":")
+    names = {"ringgroup": "ring group", "timecondition": "time condition"}
+    return f"{names.get(kind, kind)} {target}".strip()
+
+
+def destination_fields(kind: str) -> tuple[str, ...]:
+    return {
+        "ring_group": ("fallback",),
+        "time_condition": ("open_destination", "closed_destination"),
+        "inbound_route": ("destination",),
+        "announcement": ("destination",),
+    }.get(kind, ())
+
+
+def check_site(site: Site) -> list[Problem]:
+    problems: list[Problem] = []
+    extensions = {e.number: e for e in site.of("extension")}
+    mailboxes = {e.number for e in extensions.values() if e.voicemail} | site.keys("voicemail_box")
+    targets = {
+        "extension": set(extensions),
+        "ringgroup": site.keys("ring_group"),
+        "voicemail": mailboxes,
+        "timecondition": site.keys("time_condition"),
+        "announcement": site.keys("announcement"),
+    }
+
+    owners: dict[str, str] = {}
+    for kind in ("extension", "ring_group", "voicemail_box"):
+        for obj in site.of(kind):
+            label = _label(kind, obj)
+            if obj.number in owners:
+                problems.append(Problem(f"{label} number", f"{obj.number} is already used by {owners[obj.number]}"))
+            else:
+                owners[obj.number] = label
+
+    for kind in KINDS:
+        for obj in site.of(kind):
+            for fname in destination_fields(kind):
+                dest = getattr(obj, fname)
+                dkind, _, target = dest.partition(":")
+                if dkind != "hangup" and target not in targets[dkind]:
+                    why = "has no voicemail" if dkind == "voicemail" and target in extensions else "does not exist"
+                    problems.append(Problem(f"{_label(kind, obj)} {fname}", f"{describe_destination(dest)} {why}"))
+
+    for group in site.of("ring_group"):
+        for member in group.members:
+            if member not in extensions:
+                problems.append(Problem(f"ring group {group.number} members", f"extension {member} does not exist"))
+
+    trunks = site.keys("trunk")
+    for route in site.of("outbound_route"):
+        for trunk in route.trunks:
+            if trunk not in trunks:
+                problems.append(Problem(f"outbound route {route.name} trunks", f"trunk {trunk} does not exist"))
+
+    seen_routes: dict[tuple[str, str], str] = {}
+    for route in site.of("inbound_route"):
+        pair = (route.did, route.cid)
+        if pair in seen_routes:
+            problems.append(Problem(f"inbound route {route.name} did",
+                                    f"DID '{route.did or 'any'}' with caller ID '{route.cid or 'any'}' "
+                                    f"is already routed by inbound route {seen_routes[pair]}"))
+        else:
+            seen_routes[pair] = route.name
+
+    problems.extend(_loops(site))
+    return problems
+
+
+def _loops(site: Site) -> list[Problem]:
+    """Find cycles among destinations that forward a call without ringing anyone."""
+    edges: dict[str, list[str]] = {}
+    for tc in site.of("time_condition"):
+        edges[f"timecondition:{tc.name}"] = [tc.open_destination, tc.closed_destination]
+    for ann in site.of("announcement"):
+        edges[f"announcement:{ann.name}"] = [ann.destination]
+    problems = []
+    reported: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            cycle = path[path.index(node):] + [node]
+            if node not in reported:
+                reported.update(cycle)
+                problems.append(Problem(describe_destination(node),
+                                        "destinations form a loop: " + " → ".join(map(describe_destination, cycle))))
+            return
+        for nxt in edges.get(node, []):
+            visit(nxt, [*path, node])
+
+    for start in sorted(edges):
+        visit(start, [])
+    return problems

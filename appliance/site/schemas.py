@@ -1,0 +1,218 @@
+"""What a valid site object is: one pydantic schema per kind, used by the CLI, YAML import and web.
+
+Validation at this boundary is the first half of the injection rule
+(DESIGN.md): identifiers, numbers, dial patterns and host names are held
+to strict patterns here, so they can never carry a newline, a ``;``, a
+``[`` or a dialplan comma into a generated file.  Free text (names) is
+allowed to be anything printable; the renderers escape it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import zoneinfo
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+IDENTIFIER_RE = r"^[a-z][a-z0-9_-]{0,39}$"
+NUMBER_RE = r"^[0-9]{2,8}$"
+DIAL_PATTERN_RE = r"^(\+?[0-9*#]+|_[0-9XZN*#+.!\[\]-]+)$"
+HOST_RE = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+MATCH_RE = r"^[0-9A-Za-z.:/-]{1,64}$"
+OPTION_KEY_RE = r"^[a-z][a-z0-9_]{0,39}$"
+OPTION_VALUE_RE = r"^[A-Za-z0-9 _.,:/@+*=<>\"'-]{0,120}$"
+SOUND_RE = r"^[a-z0-9][a-z0-9_/-]{0,79}$"
+DESTINATION_RE = (
+    r"^(hangup|(extension|ringgroup|voicemail):[0-9]{2,8}"
+    r"|(timecondition|announcement):[a-z][a-z0-9_-]{0,39})$"
+)
+
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_RE)]
+Number = Annotated[str, StringConstraints(pattern=NUMBER_RE)]
+Digits = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{0,20}$")]
+Destination = Annotated[str, StringConstraints(pattern=DESTINATION_RE)]
+Secret = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{12,64}$")]
+Pin = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,12}$")]
+Codec = Literal["ulaw", "alaw", "g722", "gsm", "g729", "opus"]
+
+
+def _printable_text(value: str) -> str:
+    if any(ch in value for ch in "\r\n\x00") or any(not ch.isprintable() for ch in value):
+        raise ValueError("must be one line of printable text")
+    return value.strip()
+
+
+FreeText = Annotated[str, StringConstraints(min_length=1, max_length=80), AfterValidator(_printable_text)]
+Email = Annotated[str, StringConstraints(pattern=r"^([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$")]
+Options = dict[
+    Annotated[str, StringConstraints(pattern=OPTION_KEY_RE)],
+    Annotated[str, StringConstraints(pattern=OPTION_VALUE_RE)],
+]
+
+
+def strong_secret(length: int = 24) -> str:
+    """A random SIP password: letters and digits only (safe in any config file), ~140 bits."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def random_pin(length: int = 6) -> str:
+    return "".join(secrets.choice(string.digits) for _ in range(length))
+
+
+class SiteObject(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Extension(SiteObject):
+    number: Number
+    name: FreeText
+    password: Secret = Field(default_factory=strong_secret)
+    voicemail: bool = False
+    voicemail_pin: Pin = Field(default_factory=random_pin)
+    email: Email = ""
+    recording: Literal["never", "always", "on_demand"] = "never"
+    ring_seconds: int = Field(default=25, ge=5, le=300)
+    options: Options = Field(default_factory=dict)
+
+
+class Trunk(SiteObject):
+    name: Identifier
+    registration: bool = False
+    host: Annotated[str, StringConstraints(pattern=HOST_RE, max_length=253)]
+    port: int = Field(default=5060, ge=1, le=65535)
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+-]{0,64}$")] = ""
+    password: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+-]{0,64}$")] = ""
+    codecs: list[Codec] = Field(default_factory=lambda: ["ulaw", "alaw"], min_length=1)
+    max_channels: int = Field(default=0, ge=0, le=10000)
+    match: list[Annotated[str, StringConstraints(pattern=MATCH_RE)]] = Field(default_factory=list)
+    qualify_seconds: int = Field(default=30, ge=0, le=3600)
+    options: Options = Field(default_factory=dict)
+
+    @field_validator("username")
+    @classmethod
+    def _registration_needs_user(cls, value: str, info) -> str:
+        if info.data.get("registration") and not value:
+            raise ValueError("a registering trunk needs a username")
+        return value
+
+
+class InboundRoute(SiteObject):
+    name: Identifier
+    did: Annotated[str, StringConstraints(pattern=r"^(|" + DIAL_PATTERN_RE[1:-1] + r")$")] = ""
+    cid: Annotated[str, StringConstraints(pattern=r"^(|" + DIAL_PATTERN_RE[1:-1] + r")$")] = ""
+    destination: Destination
+
+
+class DialPattern(SiteObject):
+    match: Annotated[str, StringConstraints(pattern=DIAL_PATTERN_RE)]
+    strip: int = Field(default=0, ge=0, le=20)
+    prepend: Digits = ""
+
+
+class OutboundRoute(SiteObject):
+    name: Identifier
+    position: int = Field(default=0, ge=0, le=100000)
+    patterns: list[DialPattern] = Field(min_length=1)
+    trunks: list[Identifier] = Field(min_length=1)
+    caller_id: Digits = ""
+    caller_id_name: Annotated[str, StringConstraints(max_length=80), AfterValidator(_printable_text)] = ""
+
+    @field_validator("trunks")
+    @classmethod
+    def _no_repeat(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a trunk is listed twice")
+        return value
+
+
+class RingGroup(SiteObject):
+    number: Number
+    name: FreeText
+    strategy: Literal["ringall", "hunt"] = "ringall"
+    members: list[Number] = Field(min_length=1)
+    ring_seconds: int = Field(default=20, ge=5, le=300)
+    fallback: Destination = "hangup"
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAYS_RE = r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$"
+_TIME_RE = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class TimeRange(SiteObject):
+    days: Annotated[str, StringConstraints(pattern=_DAYS_RE)] = "mon-fri"
+    start: Annotated[str, StringConstraints(pattern=_TIME_RE)] = "09:00"
+    end: Annotated[str, StringConstraints(pattern=_TIME_RE)] = "17:00"
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, value: str, info) -> str:
+        if "start" in info.data and value <= info.data["start"]:
+            raise ValueError("must be later than start")
+        return value
+
+
+class Holiday(SiteObject):
+    date: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    name: FreeText = "holiday"
+
+
+class TimeCondition(SiteObject):
+    name: Identifier
+    timezone: str = "UTC"
+    ranges: list[TimeRange] = Field(min_length=1)
+    holidays: list[Holiday] = Field(default_factory=list)
+    open_destination: Destination
+    closed_destination: Destination
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*", value):
+            raise ValueError("not a time zone name")
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'") from None
+        return value
+
+
+class VoicemailBox(SiteObject):
+    number: Number
+    name: FreeText
+    pin: Pin = Field(default_factory=random_pin)
+    email: Email = ""
+
+
+class MohClass(SiteObject):
+    name: Identifier
+    directory: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9_./-]{1,200}$")]
+    sort: Literal["random", "alpha"] = "random"
+
+
+class Announcement(SiteObject):
+    name: Identifier
+    sound: Annotated[str, StringConstraints(pattern=SOUND_RE)]
+    destination: Destination = "hangup"
+
+
+class Settings(SiteObject):
+    """Site-wide settings an admin may change."""
+
+    sip_bind: Annotated[str, StringConstraints(pattern=r"^[0-9.]{7,15}$")] = "0.0.0.0"
+    sip_port: int = Field(default=5060, ge=1, le=65535)
+    rtp_start: int = Field(default=10000, ge=1024, le=65000)
+    rtp_end: int = Field(default=20000, ge=1024, le=65535)
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    language: Literal["en"] = "en"
+
+    @field_validator("rtp_end")
+    @classmethod
+    def _range(cls, value: int, info) -> int:
+        if "rtp_start" in info.data and value <= info.data["rtp_start"]:
+            raise ValueError("must be above rtp_start")
+        return value

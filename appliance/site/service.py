@@ -1,0 +1,171 @@
+"""Service functions over site objects: the only code that writes them.
+
+The CLI, the YAML import and the web console all call these.  Each change
+is validated (schema, then checks across the whole site), written in one
+transaction together with its audit row, or refused with located problems
+and nothing written.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from appliance.model.database import database
+from appliance.model.models import Setting
+from appliance.site import audit, schemas
+from appliance.site.checks import Site, check_site
+from appliance.site.errors import Problem, SiteError, from_pydantic
+from appliance.site.kinds import KINDS
+from appliance.site.kinds import kind as get_kind
+
+SETTINGS_PREFIX = "site."
+
+
+def _row_to_schema(k, row) -> schemas.SiteObject:
+    data = {name: getattr(row, name) for name in k.schema.model_fields}
+    return k.schema.model_validate(data)
+
+
+def list_objects(kind: str) -> list[schemas.SiteObject]:
+    k = get_kind(kind)
+    return [_row_to_schema(k, row) for row in k.model.select().order_by(*k.order_by())]
+
+
+def get_object(kind: str, key: str) -> schemas.SiteObject | None:
+    k = get_kind(kind)
+    row = k.model.get_or_none(getattr(k.model, k.key) == key)
+    return _row_to_schema(k, row) if row else None
+
+
+def load_settings() -> schemas.Settings:
+    values = {row.key[len(SETTINGS_PREFIX):]: row.value
+              for row in Setting.select().where(Setting.key.startswith(SETTINGS_PREFIX))}
+    return schemas.Settings.model_validate(values)
+
+
+def snapshot() -> Site:
+    """The whole site as it is stored now."""
+    site = Site(settings=load_settings())
+    for name in KINDS:
+        site.objects[name] = list_objects(name)
+    return site
+
+
+def validate(kind: str, data: dict, where: str = "") -> schemas.SiteObject:
+    k = get_kind(kind)
+    try:
+        return k.schema.model_validate(data)
+    except ValidationError as error:
+        raise SiteError(from_pydantic(error, where or k.name)) from None
+
+
+def _new_problems(before: Site, after: Site) -> list[Problem]:
+    known = {str(p) for p in check_site(before)}
+    return [p for p in check_site(after) if str(p) not in known]
+
+
+def save_object(kind: str, data: dict, user: str, original_key: str | None = None,
+                create: bool = False) -> schemas.SiteObject:
+    """Create (``create``) or update one object (``original_key`` renames); refused if it breaks the site."""
+    k = get_kind(kind)
+    obj = validate(kind, data)
+    key = getattr(obj, k.key)
+    with database.atomic():
+        before_site = snapshot()
+        old_key = original_key or key
+        existing = k.model.get_or_none(getattr(k.model, k.key) == old_key)
+        if create and existing is not None:
+            raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
+        if original_key and existing is None:
+            raise SiteError([Problem(k.name, f"{k.label} {original_key} does not exist")])
+        if original_key and original_key != key and k.model.get_or_none(getattr(k.model, k.key) == key):
+            raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
+        after_site = snapshot()
+        objs = [o for o in after_site.objects[kind] if getattr(o, k.key) != old_key]
+        after_site.objects[kind] = [*objs, obj]
+        problems = _new_problems(before_site, after_site)
+        if problems:
+            raise SiteError(problems)
+        values = obj.model_dump()
+        before = _row_to_schema(k, existing).model_dump() if existing else None
+        if existing:
+            k.model.update(**values).where(k.model.id == existing.id).execute()
+        else:
+            k.model.create(**values)
+        audit.record(user, "update" if existing else "create", kind, key, before, values, k.secrets)
+    return obj
+
+
+def delete_object(kind: str, key: str, user: str) -> None:
+    """Delete one object; refused while anything still points at it."""
+    k = get_kind(kind)
+    with database.atomic():
+        row = k.model.get_or_none(getattr(k.model, k.key) == key)
+        if row is None:
+            raise SiteError([Problem(k.name, f"{k.label} {key} does not exist")])
+        before_site = snapshot()
+        after_site = snapshot()
+        after_site.objects[kind] = [o for o in after_site.objects[kind] if getattr(o, k.key) != key]
+        problems = _new_problems(before_site, after_site)
+        if problems:
+            raise SiteError([Problem(p.where, f"{p.message} (it is still used: change that first)")
+                             for p in problems])
+        before = _row_to_schema(k, row).model_dump()
+        row.delete_instance()
+        audit.record(user, "delete", kind, key, before, None, k.secrets)
+
+
+def save_settings(data: dict, user: str) -> schemas.Settings:
+    try:
+        settings = schemas.Settings.model_validate({**load_settings().model_dump(), **data})
+    except ValidationError as error:
+        raise SiteError(from_pydantic(error, "settings")) from None
+    before = load_settings().model_dump()
+    with database.atomic():
+        for name, value in settings.model_dump().items():
+            Setting.replace(key=SETTINGS_PREFIX + name, value=str(value)).execute()
+        if before != settings.model_dump():
+            audit.record(user, "update", "settings", "site", before, settings.model_dump())
+    return settings
+
+
+def replace_site(site: Site, user: str) -> dict[str, int]:
+    """Make the stored site exactly ``site`` (config import): one transaction, audited per object.
+
+    Returns counts of created, updated and deleted objects.
+    """
+    problems = check_site(site)
+    if problems:
+        raise SiteError(problems)
+    counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
+    with database.atomic():
+        for name, k in KINDS.items():
+            wanted = {getattr(o, k.key): o.model_dump() for o in site.objects[name]}
+            current = {getattr(o, k.key): o.model_dump() for o in list_objects(name)}
+            for key in sorted(set(current) - set(wanted)):
+                k.model.delete().where(getattr(k.model, k.key) == key).execute()
+                audit.record(user, "delete", name, key, current[key], None, k.secrets)
+                counts["deleted"] += 1
+            for key, values in wanted.items():
+                if key not in current:
+                    k.model.create(**values)
+                    audit.record(user, "create", name, key, None, values, k.secrets)
+                    counts["created"] += 1
+                elif current[key] != values:
+                    k.model.update(**values).where(getattr(k.model, k.key) == key).execute()
+                    audit.record(user, "update", name, key, current[key], values, k.secrets)
+                    counts["updated"] += 1
+                else:
+                    counts["unchanged"] += 1
+        save_settings(site.settings.model_dump(), user)
+    return counts
+
+
+def internal_secret(name: str, factory) -> str:
+    """A per-install secret (AMI password, web session key): made once, then stable."""
+    row = Setting.get_or_none(Setting.key == f"secret.{name}")
+    if row is None:
+        value = factory()
+        Setting.insert(key=f"secret.{name}", value=value).on_conflict_ignore().execute()
+        row = Setting.get(Setting.key == f"secret.{name}")
+    return row.value

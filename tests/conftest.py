@@ -1,0 +1,85 @@
+"""Shared fixtures: a fresh database per test, and the lab's real Asterisk instances.
+
+``pbx`` is the appliance's Asterisk running the configuration Linebox
+generated; ``carrier`` is a factory for the second Asterisk that plays the
+phones and the telephone company.  Both are stopped by PID at teardown,
+whatever the test did; their mounts live in private namespaces and vanish
+with the processes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from appliance.install import Install
+from appliance.model.database import close_database
+from appliance.provisioning import apply
+from appliance.site import service
+
+REFERENCE_SITE = Path(__file__).parent / "data" / "reference-site.yaml"
+
+
+@pytest.fixture
+def install(tmp_path):
+    """An install with an empty, migrated database and no Asterisk."""
+    inst = Install.create(tmp_path / "home", manage_asterisk=False)
+    inst.open()
+    yield inst
+    close_database()
+
+
+@pytest.fixture(scope="session")
+def rootfs():
+    if os.geteuid() != 0:
+        pytest.fail("lab tests need root (chroot and mount namespaces): run them as root, as CI does")
+    from appliance.lab import rootfs as rootfs_mod
+    return rootfs_mod.build()
+
+
+@dataclass
+class Pbx:
+    install: Install
+    instance: object
+
+    def apply(self, expect_ok: bool = True) -> apply.ApplyResult:
+        result = apply.apply(service.snapshot(), self.install.facts(), self.install.target(), user="test")
+        if expect_ok:
+            assert result.ok, result.error + "\n" + "\n".join(map(str, result.steps))
+        return result
+
+    def cli(self, command: str) -> str:
+        return self.instance.cli(command)
+
+
+@pytest.fixture
+def pbx(tmp_path, rootfs):
+    from appliance.lab.pbx import start_pbx
+    install, instance = start_pbx(tmp_path / "pbx-home", rootfs)
+    try:
+        yield Pbx(install, instance)
+    finally:
+        instance.stop()
+        close_database()
+
+
+@pytest.fixture
+def carrier(pbx, rootfs):
+    """Start the carrier; it registers every extension stored in the pbx's database."""
+    from appliance.lab.carrier import Phone, start_carrier
+    started = []
+
+    def make():
+        phones = [Phone(e.number, e.password) for e in service.list_objects("extension")]
+        c = start_carrier(pbx.instance.sip_port, phones, rootfs)
+        started.append(c)
+        if phones:
+            c.wait_registered([p.number for p in phones])
+        return c
+
+    yield make
+    for c in started:
+        c.stop()
