@@ -79,6 +79,7 @@ class Carrier:
     instance: lab.AsteriskInstance
     pbx_sip_port: int
     telco_port: int
+    telco_b_port: int
     events: list[dict] = field(default_factory=list)
     _ami: Ami | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -157,11 +158,13 @@ def endpoint_number(endpoint: str) -> str:
     return endpoint[2:] if endpoint.startswith("ph") else "+15550001111"
 
 
-def pjsip_config(phones_port: int, telco_port: int, pbx_port: int, phones: list[Phone]) -> str:
+def pjsip_config(phones_port: int, telco_port: int, telco_b_port: int, pbx_port: int, phones: list[Phone]) -> str:
     out = [
         "[global]\ntype = global\nendpoint_identifier_order = ip,username\n",
         f"[phones]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:{phones_port}\n",
         f"[telco-transport]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:{telco_port}\n",
+        # A second carrier line: the far end of a backup trunk.
+        f"[telco-b-transport]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:{telco_b_port}\n",
         # Everything the pbx sends us, whichever port it reaches.
         "[pbx]\ntype = endpoint\ntransport = telco-transport\ncontext = from-pbx\ndisallow = all\nallow = ulaw,alaw\n"
         "direct_media = no\ndtmf_mode = rfc4733\n",
@@ -190,13 +193,16 @@ def pjsip_config(phones_port: int, telco_port: int, pbx_port: int, phones: list[
 def start_carrier(pbx_sip_port: int, phones: list[Phone], rootfs: Path | None = None) -> Carrier:
     instance = lab.prepare("carrier", rootfs)
     telco_port = lab.free_port(socket.SOCK_DGRAM)
+    telco_b_port = lab.free_port(socket.SOCK_DGRAM)
     for name, text in BASE_CONFIG.items():
         (instance.etc_dir / name).write_text(
             text.format(ami=instance.ami_port, rtp_start=instance.rtp_start, rtp_end=instance.rtp_end))
-    (instance.etc_dir / "pjsip.conf").write_text(pjsip_config(instance.sip_port, telco_port, pbx_sip_port, phones))
+    (instance.etc_dir / "pjsip.conf").write_text(pjsip_config(
+        instance.sip_port, telco_port, telco_b_port, pbx_sip_port, phones))
     (instance.etc_dir / "extensions.conf").write_text(DIALPLAN)
     lab.start(instance)
-    carrier = Carrier(instance=instance, pbx_sip_port=pbx_sip_port, telco_port=telco_port)
+    carrier = Carrier(instance=instance, pbx_sip_port=pbx_sip_port, telco_port=telco_port,
+                      telco_b_port=telco_b_port)
     try:
         carrier.connect()
     except Exception:

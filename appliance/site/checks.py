@@ -81,6 +81,17 @@ def check_site(site: Site) -> list[Problem]:
             else:
                 owners[obj.number] = label
 
+    # Objects keyed by name: the same name twice (possible in an imported file) would silently keep only one.
+    for kind, k in KINDS.items():
+        if kind in ("extension", "ring_group", "voicemail_box"):
+            continue
+        names: set[str] = set()
+        for obj in site.of(kind):
+            key = getattr(obj, k.key)
+            if key in names:
+                problems.append(Problem(f"{_label(kind, obj)} {k.key}", f"{k.label} {key} is defined twice"))
+            names.add(key)
+
     for kind in KINDS:
         for obj in site.of(kind):
             for fname in destination_fields(kind):

@@ -94,7 +94,8 @@ def parse_text(text: str) -> Site:
             site.objects[k.name].append(obj)
             located[f"{k.label} {getattr(obj, k.key)}"] = _line_for(lines, (plural, i))
     for problem in check_site(site):
-        line = next((ln for label, ln in located.items() if problem.where.startswith(label + " ")), None)
+        line = next((ln for label, ln in located.items()
+                     if problem.where == label or problem.where.startswith(label + " ")), None)
         problems.append(Problem(problem.where, problem.message, line))
     if problems:
         raise SiteError(problems)

@@ -84,7 +84,8 @@ class Trunk(SiteObject):
     registration: bool = False
     host: Annotated[str, StringConstraints(pattern=HOST_RE, max_length=253)]
     port: int = Field(default=5060, ge=1, le=65535)
-    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+-]{0,64}$")] = ""
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+-]{0,64}$")] = Field(
+        default="", validate_default=True)
     password: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+-]{0,64}$")] = ""
     codecs: list[Codec] = Field(default_factory=lambda: ["ulaw", "alaw"], min_length=1)
     max_channels: int = Field(default=0, ge=0, le=10000)
@@ -146,7 +147,7 @@ _TIME_RE = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 class TimeRange(SiteObject):
     days: Annotated[str, StringConstraints(pattern=_DAYS_RE)] = "mon-fri"
     start: Annotated[str, StringConstraints(pattern=_TIME_RE)] = "09:00"
-    end: Annotated[str, StringConstraints(pattern=_TIME_RE)] = "17:00"
+    end: Annotated[str, StringConstraints(pattern=_TIME_RE)] = Field(default="17:00", validate_default=True)
 
     @field_validator("end")
     @classmethod
@@ -206,7 +207,7 @@ class Settings(SiteObject):
     sip_bind: Annotated[str, StringConstraints(pattern=r"^[0-9.]{7,15}$")] = "0.0.0.0"
     sip_port: int = Field(default=5060, ge=1, le=65535)
     rtp_start: int = Field(default=10000, ge=1024, le=65000)
-    rtp_end: int = Field(default=20000, ge=1024, le=65535)
+    rtp_end: int = Field(default=20000, ge=1024, le=65535, validate_default=True)
     ami_port: int = Field(default=5038, ge=1, le=65535)
     language: Literal["en"] = "en"
 

@@ -7,13 +7,9 @@ import time
 
 import pytest
 
-from appliance.site import service
+from tests.lab.helpers import add
 
 pytestmark = pytest.mark.lab
-
-
-def add(kind: str, **data):
-    return service.save_object(kind, data, user="test", create=True)
 
 
 def test_extension_calls_extension_and_leaves_a_cdr(pbx, carrier):

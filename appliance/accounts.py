@@ -1,0 +1,275 @@
+"""Console users: create, log in, change and reset passwords, every change audited.
+
+The web console and the ``linebox`` CLI both call these functions, so the
+rules (roles, password length, hashing, throttling, audit) live in one place.
+
+* Passwords are stored only as argon2id hashes (argon2-cffi's defaults);
+  a hash made with older parameters is upgraded at the next good login.
+* The audit log records who created a user or changed a password, never
+  the password or its hash.
+* Login throttling is in memory, per process: after ``MAX_FAILURES`` failed
+  logins for one username within ``FAILURE_WINDOW`` seconds, every attempt
+  for that username (even with the right password) is refused for
+  ``LOCKOUT`` seconds.  The appliance runs one console process, so this
+  is enough to stop password guessing from the LAN; a restart forgets it,
+  which is acceptable because a restart is not something an attacker on
+  the LAN can trigger.  ``reset_admin`` lifts the lock for ``admin`` so a
+  technician on the serial console can always get an admin back in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from appliance.model.database import database
+from appliance.model.models import User
+from appliance.site import audit
+from appliance.site.errors import Problem, SiteError
+
+log = logging.getLogger(__name__)
+
+ROLES = ("admin", "supervisor", "technician", "agent")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256  # argon2 copes with more, but nobody types it: refuse obvious junk early
+USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{0,31}$")
+FIRST_ADMIN = "admin"
+SYSTEM_ACTOR = "system"
+# no 0/O, 1/l/I: a one-time password is read off a serial console and typed by hand
+ONE_TIME_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+ONE_TIME_LENGTH = 16
+
+MAX_FAILURES = 5
+FAILURE_WINDOW = 15 * 60
+LOCKOUT = 5 * 60
+
+_hasher = PasswordHasher()
+_dummy_hash: str | None = None
+
+
+class LoginThrottled(SiteError):
+    """Too many failed logins for this username: no attempt is checked until ``retry_after`` seconds pass."""
+
+    def __init__(self, retry_after: float):
+        self.retry_after = retry_after
+        minutes = max(1, round(retry_after / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        super().__init__([Problem("username", f"too many failed logins; try again in {minutes} {unit}")])
+
+
+@dataclass
+class LoginThrottle:
+    """Failed-login counter per username (see the module docstring); thread-safe, clock injectable for tests."""
+
+    max_failures: int = MAX_FAILURES
+    window: float = FAILURE_WINDOW
+    lockout: float = LOCKOUT
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+    _locked_until: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @staticmethod
+    def _key(username: str) -> str:
+        return username.strip().lower()
+
+    def check(self, username: str) -> None:
+        """Raise ``LoginThrottled`` while ``username`` is locked out."""
+        key, now = self._key(username), self.clock()
+        with self._lock:
+            until = self._locked_until.get(key)
+            if until is not None and now < until:
+                raise LoginThrottled(until - now)
+            self._locked_until.pop(key, None)
+
+    def failed(self, username: str) -> None:
+        key, now = self._key(username), self.clock()
+        with self._lock:
+            recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+            recent.append(now)
+            if len(recent) >= self.max_failures:
+                self._locked_until[key] = now + self.lockout
+                self._failures.pop(key, None)
+            else:
+                self._failures[key] = recent
+            if len(self._failures) > 10_000:  # guessed usernames must not grow memory without bound
+                self._failures = {k: v for k, v in self._failures.items() if now - v[-1] < self.window}
+
+    def clear(self, username: str | None = None) -> None:
+        """Forget failures for one username, or for everyone."""
+        with self._lock:
+            if username is None:
+                self._failures.clear()
+                self._locked_until.clear()
+            else:
+                self._failures.pop(self._key(username), None)
+                self._locked_until.pop(self._key(username), None)
+
+
+throttle = LoginThrottle()
+
+
+def check_password_rules(password: str, where: str = "password") -> None:
+    if len(password) < MIN_PASSWORD:
+        raise SiteError([Problem(where, f"must be at least {MIN_PASSWORD} characters long")])
+    if len(password) > MAX_PASSWORD:
+        raise SiteError([Problem(where, f"must be at most {MAX_PASSWORD} characters long")])
+
+
+def _check_username(username: str) -> None:
+    if not USERNAME_PATTERN.match(username):
+        raise SiteError([Problem("username", "use 1-32 lower-case letters, digits, '.', '_' or '-', "
+                                             "starting with a letter")])
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise SiteError([Problem("role", f"{role!r} is not a role (roles: {', '.join(ROLES)})")])
+
+
+def _public(user: User) -> dict:
+    """What the audit log may show about a user: no password, no hash."""
+    return {"username": user.username, "role": user.role, "must_change_password": user.must_change_password}
+
+
+def one_time_password() -> str:
+    return "".join(secrets.choice(ONE_TIME_ALPHABET) for _ in range(ONE_TIME_LENGTH))
+
+
+def get_user(username: str) -> User | None:
+    return User.get_or_none(User.username == username)
+
+
+def list_users() -> list[User]:
+    return list(User.select().order_by(User.username))
+
+
+def create_user(username: str, password: str, role: str, actor: str, must_change_password: bool = False) -> User:
+    """Create a console user; refused (nothing written) if the name, role or password is not acceptable."""
+    _check_username(username)
+    _check_role(role)
+    check_password_rules(password)
+    with database.atomic():
+        if get_user(username) is not None:
+            raise SiteError([Problem("username", f"user {username} already exists")])
+        user = User.create(username=username, password_hash=_hasher.hash(password), role=role,
+                           must_change_password=must_change_password)
+        audit.record(actor, "create", "user", username, None, _public(user))
+    return user
+
+
+def _verify_hash(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _burn_time(password: str) -> None:
+    """Spend as long as a real check so response time does not tell which usernames exist."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_hex(16))
+    _verify_hash(_dummy_hash, password)
+
+
+def verify_login(username: str, password: str) -> User | None:
+    """The user if ``password`` is right, else None; raises ``LoginThrottled`` while locked out.
+
+    A good login forgets earlier failures and upgrades an outdated hash.
+    """
+    throttle.check(username)
+    user = get_user(username.strip())
+    if user is None:
+        _burn_time(password)
+    elif _verify_hash(user.password_hash, password):
+        throttle.clear(username)
+        if _hasher.check_needs_rehash(user.password_hash):
+            User.update(password_hash=_hasher.hash(password)).where(User.id == user.id).execute()
+            user = User.get_by_id(user.id)
+        return user
+    throttle.failed(username)
+    log.warning("failed console login for %r", username[:64])
+    return None
+
+
+def set_password(username: str, new_password: str, actor: str, must_change_password: bool = False) -> User:
+    """Give ``username`` a new password (``must_change_password``: it is one-time, to be replaced at login)."""
+    check_password_rules(new_password, "new_password")
+    with database.atomic():
+        user = get_user(username)
+        if user is None:
+            raise SiteError([Problem("username", f"user {username} does not exist")])
+        before = _public(user)
+        user.password_hash = _hasher.hash(new_password)
+        user.must_change_password = must_change_password
+        user.save()
+        audit.record(actor, "set-password", "user", username, before, {**_public(user), "password": "changed"})
+    return user
+
+
+def change_own_password(username: str, current_password: str, new_password: str) -> User:
+    """A logged-in user replaces their password: the current one must be right and the new one different."""
+    user = get_user(username)
+    if user is None or not _verify_hash(user.password_hash, current_password):
+        raise SiteError([Problem("current_password", "is not your current password")])
+    if new_password == current_password:
+        raise SiteError([Problem("new_password", "must differ from the current password")])
+    return set_password(username, new_password, actor=username)
+
+
+def ensure_first_admin() -> str | None:
+    """On a fresh install, create ``admin`` with a one-time password and return it; else None."""
+    with database.atomic():
+        if User.select().exists():
+            return None
+        password = one_time_password()
+        create_user(FIRST_ADMIN, password, "admin", SYSTEM_ACTOR, must_change_password=True)
+    return password
+
+
+def reset_admin(actor: str) -> str:
+    """Give ``admin`` (re-created if missing) a new one-time password and the admin role; return it."""
+    password = one_time_password()
+    with database.atomic():
+        user = get_user(FIRST_ADMIN)
+        if user is None:
+            create_user(FIRST_ADMIN, password, "admin", actor, must_change_password=True)
+        else:
+            if user.role != "admin":
+                before = _public(user)
+                user.role = "admin"
+                user.save()
+                audit.record(actor, "update", "user", FIRST_ADMIN, before, _public(user))
+            set_password(FIRST_ADMIN, password, actor, must_change_password=True)
+    throttle.clear(FIRST_ADMIN)
+    return password
+
+
+def session_id(user: User) -> str:
+    """The id a login session stores: changes with the password, so a new password ends other sessions."""
+    return f"{user.id}:{_hash_token(user.password_hash)}"
+
+
+def user_for_session(value: str) -> User | None:
+    """The user a session id names, or None if it is malformed or the password changed since."""
+    user_id, _, token = value.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = User.get_or_none(User.id == int(user_id))
+    if user is None or not secrets.compare_digest(_hash_token(user.password_hash), token):
+        return None
+    return user
+
+
+def _hash_token(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:20]

@@ -1,0 +1,124 @@
+"""Log in, log out, change password; and the rule that a one-time password must be replaced first.
+
+CSRF tokens are checked for every POST by Flask-WTF's ``CSRFProtect`` (see ``create_app``), so log out
+needs no form class of its own beyond the token it renders.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+
+from appliance import accounts
+from appliance.model.models import User
+from appliance.site.errors import SiteError
+from appliance.web.forms import EmptyForm, LoginForm, PasswordForm, show_problems
+
+blueprint = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please log in."
+login_manager.login_message_category = "info"
+
+# pages a user with a one-time password may still reach
+ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.password", "auth.logout", "auth.login", "static"}
+
+
+class ConsoleUser(UserMixin):
+    """The logged-in user as flask-login sees it; the session id changes when the password does."""
+
+    def __init__(self, user: User):
+        self.username = user.username
+        self.role = user.role
+        self.must_change_password = user.must_change_password
+        self._session_id = accounts.session_id(user)
+
+    def get_id(self) -> str:
+        return self._session_id
+
+
+@login_manager.user_loader
+def _load_user(value: str) -> ConsoleUser | None:
+    user = accounts.user_for_session(value)
+    return ConsoleUser(user) if user else None
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.before_request(_require_password_change)
+    app.context_processor(lambda: {"logout_form": EmptyForm()})
+
+
+def _require_password_change():
+    if (current_user.is_authenticated and current_user.must_change_password
+            and request.endpoint not in ALLOWED_BEFORE_PASSWORD_CHANGE):
+        return redirect(url_for("auth.password"))
+    return None
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this console: never an open redirect to another host."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("views.status")
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("views.status"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = accounts.verify_login(form.username.data, form.password.data)
+        except accounts.LoginThrottled as error:
+            show_problems(form, error)
+            user, status = None, 429
+        else:
+            if user is None:
+                form.password.errors.append("wrong username or password")
+                status = 401
+        if user is not None:
+            session.clear()
+            session.permanent = True
+            login_user(ConsoleUser(user))
+            if user.must_change_password:
+                return redirect(url_for("auth.password"))
+            return redirect(_safe_next(request.args.get("next")))
+    elif form.errors:
+        status = 422
+    return render_template("login.html", form=form), status
+
+
+@blueprint.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@blueprint.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = accounts.change_own_password(current_user.username, form.current_password.data,
+                                                form.new_password.data)
+        except SiteError as error:
+            show_problems(form, error)
+            status = 422
+        else:
+            login_user(ConsoleUser(user))  # the session id follows the new password
+            flash("Your password is changed.", "info")
+            return redirect(url_for("views.status"))
+    elif form.errors:
+        status = 422
+    return render_template("password.html", form=form, forced=current_user.must_change_password), status

@@ -1,0 +1,36 @@
+"""The console's forms.  Only shape checks live here; the rules (password length, ...) are in the services."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from appliance.site.errors import SiteError
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(message="enter your username"), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(message="enter your password"), Length(max=256)])
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(message="enter it")])
+    new_password = PasswordField("New password", validators=[DataRequired(message="choose one")])
+    confirm = PasswordField("New password again",
+                            validators=[DataRequired(message="type it again"),
+                                        EqualTo("new_password", message="does not match the new password")])
+
+
+class EmptyForm(FlaskForm):
+    """A form with only its CSRF token (log out)."""
+
+
+def show_problems(form: FlaskForm, error: SiteError) -> None:
+    """Put each problem next to the field it names; the others go at the top of the form."""
+    for problem in error.problems:
+        field = getattr(form, problem.where, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*field.errors, problem.message]
+        else:
+            form.form_errors.append(problem.message)

@@ -1,0 +1,125 @@
+"""What the status page shows, gathered without Flask so the CLI can reuse it.
+
+Each part is collected on its own and a failing part says so instead of
+failing the page: the status page is what people open when something is
+wrong, so it must render precisely when Asterisk or the disk is in trouble.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from appliance.asterisk.ami import AmiError
+from appliance.install import Install
+from appliance.site import service
+
+log = logging.getLogger(__name__)
+
+AMI_TIMEOUT = 3
+COUNTED = {"extensions": ("extension",), "trunks": ("trunk",),
+           "inbound routes": ("inbound_route",), "outbound routes": ("outbound_route",)}
+
+
+@dataclass
+class AsteriskStatus:
+    reachable: bool
+    version: str = ""
+    uptime: str = ""
+    last_reload: str = ""
+    error: str = ""
+
+
+@dataclass
+class HostStatus:
+    cpu_percent: float
+    load: tuple[float, float, float] | None
+    memory_used: int
+    memory_total: int
+    memory_percent: float
+    disk_path: str
+    disk_used: int
+    disk_total: int
+    disk_percent: float
+    uptime_seconds: float
+
+
+@dataclass
+class Status:
+    asterisk: AsteriskStatus
+    counts: dict[str, int] = field(default_factory=dict)
+    host: HostStatus | None = None
+    host_error: str = ""
+
+
+def asterisk_status(install: Install, timeout: float = AMI_TIMEOUT) -> AsteriskStatus:
+    """Version and uptime over AMI; never raises (an unreachable Asterisk is a status, not an error)."""
+    try:
+        with install.connect_ami(timeout=timeout) as ami:
+            version_text = ami.command("core show version")
+            uptime_text = ami.command("core show uptime")
+    except (AmiError, OSError) as error:
+        return AsteriskStatus(reachable=False, error=str(error))
+    except Exception as error:  # a status page must render whatever the AMI library does
+        log.exception("unexpected error asking Asterisk for its status")
+        return AsteriskStatus(reachable=False, error=f"{type(error).__name__}: {error}")
+    match = re.search(r"Asterisk\s+(\S+)", version_text)
+    return AsteriskStatus(reachable=True, version=match.group(1) if match else version_text.strip()[:80],
+                          uptime=_line_value(uptime_text, "System uptime"),
+                          last_reload=_line_value(uptime_text, "Last reload"))
+
+
+def _line_value(text: str, label: str) -> str:
+    for line in text.splitlines():
+        if line.strip().startswith(label + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def object_counts() -> dict[str, int]:
+    return {label: sum(len(service.list_objects(kind)) for kind in kinds) for label, kinds in COUNTED.items()}
+
+
+def host_status(disk_path: str) -> HostStatus:
+    memory = psutil.virtual_memory()
+    disk = psutil.disk_usage(disk_path)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return HostStatus(
+        cpu_percent=psutil.cpu_percent(interval=0.1), load=load,
+        memory_used=memory.total - memory.available, memory_total=memory.total, memory_percent=memory.percent,
+        disk_path=disk_path, disk_used=disk.used, disk_total=disk.total, disk_percent=disk.percent,
+        uptime_seconds=time.time() - psutil.boot_time(),
+    )
+
+
+def collect(install: Install) -> Status:
+    status = Status(asterisk=asterisk_status(install), counts=object_counts())
+    try:
+        status.host = host_status(str(install.home))
+    except (OSError, psutil.Error) as error:
+        status.host_error = str(error)
+    return status
+
+
+def human_bytes(value: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def human_duration(seconds: float) -> str:
+    minutes, _ = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h {minutes} min"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"

@@ -1,0 +1,27 @@
+"""Console pages other than log in/out: for now the status page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+from flask_login import login_required
+
+from appliance.web import status as status_mod
+
+blueprint = Blueprint("views", __name__)
+
+
+@blueprint.app_template_filter("bytes")
+def _bytes(value: float) -> str:
+    return status_mod.human_bytes(value)
+
+
+@blueprint.app_template_filter("duration")
+def _duration(value: float) -> str:
+    return status_mod.human_duration(value)
+
+
+@blueprint.route("/")
+@login_required
+def status():
+    install = current_app.extensions["linebox.install"]
+    return render_template("status.html", status=status_mod.collect(install))

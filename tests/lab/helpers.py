@@ -1,0 +1,21 @@
+"""Small helpers shared by the lab tests."""
+
+from __future__ import annotations
+
+from appliance.site import service
+
+
+def add(kind: str, **data):
+    """Store one site object as the test user (the same service call the CLI and console make)."""
+    return service.save_object(kind, data, user="test", create=True)
+
+
+def update(kind: str, key: str, **changes):
+    current = service.get_object(kind, key)
+    assert current is not None, f"{kind} {key} missing"
+    return service.save_object(kind, {**current.model_dump(), **changes}, user="test", original_key=key)
+
+
+def add_carrier_trunk(phones, name: str = "telco") -> None:
+    """The pbx's trunk to the carrier's telco line, identified by that line's address and port."""
+    add("trunk", name=name, host="127.0.0.1", port=phones.telco_port, match=[f"127.0.0.1:{phones.telco_port}"])

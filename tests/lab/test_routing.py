@@ -1,0 +1,132 @@
+"""Inbound and outbound routing through real Asterisk: ring groups, time conditions, trunk failover."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from appliance.site.schemas import DAYS
+from tests.lab.helpers import add, add_carrier_trunk, update
+
+pytestmark = pytest.mark.lab
+
+
+def test_inbound_did_rings_group_then_falls_back(pbx, carrier):
+    for number, name in (("100", "Alice"), ("101", "Bob"), ("102", "Reception")):
+        add("extension", number=number, name=name)
+    add("ring_group", number="600", name="Sales", strategy="ringall", members=["100", "101"], ring_seconds=5,
+        fallback="extension:102")
+    add("inbound_route", name="sales-line", did="5551000", destination="ringgroup:600")
+    pbx.apply()
+    phones = carrier()
+    add_carrier_trunk(phones)
+    pbx.apply()
+    phones.set_behaviour("100", "noanswer")
+    phones.set_behaviour("101", "noanswer")
+
+    mark = phones.mark()
+    started = time.monotonic()
+    phones.call("telco", "5551000", tag="inbound")
+    phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "100", since=mark)
+    phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "101", since=mark)
+    answered = phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "102", since=mark, timeout=20)
+    waited = answered["_time"] - started
+    assert 4.5 <= waited <= 12, f"fallback after {waited:.1f}s, ring group rings 5s"
+    assert answered["CallerID"] == "+15550001111"
+
+
+def test_out_of_hours_call_goes_to_voicemail(pbx, carrier):
+    add("extension", number="100", name="Alice", voicemail=True, voicemail_pin="4321")
+    add("extension", number="101", name="Bob")
+    today = DAYS[datetime.now(UTC).weekday()]
+    other_day = DAYS[(datetime.now(UTC).weekday() + 3) % 7]
+    add("time_condition", name="office-hours", timezone="UTC",
+        ranges=[{"days": other_day, "start": "00:00", "end": "23:59"}],
+        open_destination="extension:101", closed_destination="voicemail:100")
+    add("inbound_route", name="main", did="5552000", destination="timecondition:office-hours")
+    pbx.apply()
+    phones = carrier()
+    add_carrier_trunk(phones)
+    pbx.apply()
+
+    mark = phones.mark()
+    phones.call("telco", "5552000", tag="after-hours", hold=14)
+    phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "after-hours", since=mark, timeout=40)
+    inbox = pbx.instance.host_dir / "spool" / "voicemail" / "default" / "100" / "INBOX"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not list(inbox.glob("msg*.txt")):
+        time.sleep(0.3)
+    messages = list(inbox.glob("msg*.txt"))
+    assert messages, f"no voicemail left in {inbox} (closed on {today}, open only on {other_day})"
+    assert "callerid=" in messages[0].read_text() and "+15550001111" in messages[0].read_text()
+    assert not any(e.get("Exten") == "101" for e in phones.events[mark:] if e.get("UserEvent") == "CarrierIncoming")
+
+
+def _route_with_two_trunks(phones, primary_port: int) -> None:
+    add("trunk", name="primary", host="127.0.0.1", port=primary_port, match=[f"127.0.0.1:{phones.telco_port}"],
+        qualify_seconds=2)
+    add("trunk", name="backup", host="127.0.0.1", port=phones.telco_b_port,
+        match=[f"127.0.0.1:{phones.telco_b_port}"], qualify_seconds=2)
+    add("outbound_route", name="national",
+        patterns=[{"match": "_9NXXXXXX", "strip": 1, "prepend": "+3314"}], trunks=["primary", "backup"])
+
+
+def test_outbound_leaves_by_first_trunk_with_digits_rewritten(pbx, carrier):
+    add("extension", number="100", name="Alice")
+    pbx.apply()
+    phones = carrier()
+    _route_with_two_trunks(phones, phones.telco_port)
+    pbx.apply()
+
+    mark = phones.mark()
+    phones.call("ph100", "95551234", tag="out")
+    incoming = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten", "").startswith("+"), since=mark)
+    assert incoming["Exten"] == "+33145551234"
+    assert incoming["Local"].endswith(f":{phones.telco_port}"), incoming
+
+
+def test_outbound_fails_over_to_backup_trunk(pbx, carrier, record_property):
+    add("extension", number="100", name="Alice")
+    pbx.apply()
+    phones = carrier()
+    from appliance.lab.instance import free_port
+    dead_port = free_port()
+    _route_with_two_trunks(phones, dead_port)
+    pbx.apply()
+    # Let the qualify find the primary line dead, as it would be long before a real call.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and "Unavail" not in pbx.cli("pjsip show aor primary"):
+        time.sleep(0.5)
+
+    mark = phones.mark()
+    started = time.monotonic()
+    phones.call("ph100", "95551234", tag="failover")
+    incoming = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten", "").startswith("+"), since=mark,
+                               timeout=45)
+    failover = incoming["_time"] - started
+    record_property("failover_seconds", round(failover, 2))
+    print(f"failover to backup trunk took {failover:.2f} s")
+    assert incoming["Exten"] == "+33145551234"
+    assert incoming["Local"].endswith(f":{phones.telco_b_port}"), incoming
+    assert failover < 10
+
+
+def test_rejected_apply_keeps_previous_config_and_calls_work(pbx, carrier):
+    add("extension", number="100", name="Alice")
+    add("extension", number="101", name="Bob")
+    pbx.apply()
+    phones = carrier()
+    live_before = pbx.install.target().live_generation()
+
+    update("extension", "101", options={"dtmf_mode": "bogus"})
+    result = pbx.apply(expect_ok=False)
+    assert not result.ok and result.rolled_back
+    assert "dtmf_mode=bogus" in result.error
+    assert "pjsip.conf" in result.error and "extension 101" in result.error
+    assert pbx.install.target().live_generation() == live_before
+
+    mark = phones.mark()
+    phones.call("ph100", "101", tag="after-rollback")
+    phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "101", since=mark)
