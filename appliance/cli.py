@@ -1,0 +1,186 @@
+"""The ``linebox`` command: a thin click layer over the service functions.
+
+Output is plain text that fits an 80-column serial console; click drops
+colour by itself when stdout is not a terminal.  Exit status: 0 done,
+1 refused (bad input, failed apply), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from appliance.install import Install, home_dir
+from appliance.provisioning import apply as apply_mod
+from appliance.site import config_file
+from appliance.site.errors import SiteError
+
+USER = "cli"
+
+
+def _install(ctx: click.Context) -> Install:
+    install = Install.load(ctx.obj["home"])
+    install.open()
+    return install
+
+
+def _fail(message: str) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(1)
+
+
+def _print_step(step: apply_mod.Step) -> None:
+    click.secho(str(step), fg=None if step.ok else "red")
+
+
+@click.group()
+@click.option("--home", type=click.Path(path_type=Path), default=None,
+              help="Install folder (default $LINEBOX_HOME or /var/lib/linebox).")
+@click.pass_context
+def main(ctx: click.Context, home: Path | None) -> None:
+    """Linebox: an on-premises PBX and call center on Debian's Asterisk."""
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home or home_dir()
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create an install: database, settings, first admin."""
+    home: Path = ctx.obj["home"]
+    if (home / "appliance.json").exists():
+        click.echo(f"already initialised: {home}")
+    else:
+        Install.create(home)
+        click.echo(f"initialised {home}")
+    install = _install(ctx)
+    install.ami_secret()
+    from appliance import accounts
+    password = accounts.ensure_first_admin()
+    if password:
+        click.echo(f"first login: admin / {password}  (change it at first login)")
+
+
+@main.group()
+def config() -> None:
+    """The whole site as one YAML file."""
+
+
+@config.command("export")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File (default: stdout).")
+@click.pass_context
+def config_export(ctx: click.Context, output: Path | None) -> None:
+    """Write the whole site (with its secrets) as YAML."""
+    _install(ctx)
+    text = config_file.export_text()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        output.chmod(0o600)
+        click.echo(f"wrote {output}")
+
+
+@config.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--check", is_flag=True, help="Only validate; store nothing.")
+@click.pass_context
+def config_import(ctx: click.Context, file: Path, check: bool) -> None:
+    """Validate FILE and make it the stored site (all of it, or nothing)."""
+    _install(ctx)
+    text = file.read_text()
+    try:
+        if check:
+            config_file.parse_text(text)
+            click.echo(f"{file}: valid")
+            return
+        counts = config_file.import_text(text, USER)
+    except SiteError as error:
+        for problem in error.problems:
+            click.secho(f"{file}: {problem}", fg="red", err=True)
+        _fail(f"{file}: {len(error.problems)} problem(s); nothing was stored")
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()) + ". Run 'linebox apply' to make it live.")
+
+
+@main.command("apply")
+@click.option("--dry-run", is_flag=True, help="Show the diff; change nothing.")
+@click.option("--diff/--no-diff", default=True, help="Print the configuration diff.")
+@click.pass_context
+def apply_cmd(ctx: click.Context, dry_run: bool, diff: bool) -> None:
+    """Make the stored site live in Asterisk: each step reported, rolled back on failure."""
+    from appliance.site import service
+    install = _install(ctx)
+    result = apply_mod.apply(service.snapshot(), install.facts(), install.target(), user=USER,
+                             dry_run=dry_run, progress=_print_step)
+    if diff and result.diff:
+        click.echo(result.diff, nl=False)
+    if not result.ok:
+        if result.rolled_back:
+            click.secho("rolled back: the previous configuration is live", fg="yellow")
+        _fail(f"apply failed at {result.error}")
+    if not result.changed:
+        click.echo("nothing to apply: Asterisk already runs this configuration")
+    elif dry_run:
+        click.echo(f"dry run: {len(result.changed)} file(s) would change; nothing applied")
+    else:
+        click.echo(f"applied generation {result.generation}")
+
+
+@main.command()
+@click.argument("generation", required=False)
+@click.pass_context
+def rollback(ctx: click.Context, generation: str | None) -> None:
+    """Put an earlier generation back live (default: the one before the live one)."""
+    install = _install(ctx)
+    result = apply_mod.rollback(install.target(), generation, progress=_print_step)
+    if not result.ok:
+        _fail(f"rollback failed: {result.error}")
+    click.echo(f"generation {result.generation} is live")
+
+
+@main.command()
+@click.pass_context
+def generations(ctx: click.Context) -> None:
+    """List the kept configuration generations."""
+    install = _install(ctx)
+    for g in apply_mod.list_generations(install.target()):
+        live = "live" if g["live"] else "    "
+        click.echo(f"{g['id']}  {live}  {g.get('when', '?'):25}  {g.get('user', '?'):8}  "
+                   f"{', '.join(g.get('changed', []))[:30]}")
+
+
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Asterisk's state, endpoints and trunk registrations."""
+    from appliance.asterisk.status import read_status
+    install = _install(ctx)
+    st = read_status(install.connect_ami)
+    if not st.reachable:
+        _fail(f"Asterisk: DOWN ({st.error})")
+    click.echo(f"Asterisk: up, version {st.version}, {st.active_calls} active call(s), up {st.uptime}"[:80])
+    live = install.target().live_generation()
+    click.echo(f"Config:   generation {live.name if live else 'none'} live")
+    click.echo(f"Endpoints ({len(st.endpoints)}):")
+    for e in st.endpoints:
+        click.echo(f"  {e.name:<16} {e.state:<12} {'; '.join(e.contacts)[:48]}")
+    if st.registrations:
+        click.echo("Trunk registrations:")
+        for r in st.registrations:
+            click.secho(f"  {r.name:<16} {r.status:<12} {r.server[:48]}",
+                        fg=None if r.status == "Registered" else "yellow")
+
+
+@main.command("reset-admin")
+@click.pass_context
+def reset_admin(ctx: click.Context) -> None:
+    """Give the admin user a new one-time password (from the console or SSH)."""
+    _install(ctx)
+    from appliance import accounts
+    click.echo(f"admin / {accounts.reset_admin(USER)}  (change it at first login)")
+
+
+if __name__ == "__main__":
+    main()
