@@ -1,0 +1,76 @@
+"""``make run``: the appliance on a development machine.
+
+Starts the lab's Debian Asterisk on the configuration Linebox generates
+from ``.run/home`` (kept between runs), then the web console under the
+production WSGI server on 127.0.0.1, and prints where to go and how to log
+in.  Ctrl-C (or SIGTERM) stops the console and Asterisk, by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+
+from appliance import accounts
+from appliance.lab import rootfs
+from appliance.lab.pbx import start_pbx
+from appliance.model.database import close_database
+
+HOME = Path(os.environ.get("LINEBOX_RUN_HOME", ".run/home")).resolve()
+
+
+def _port(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+
+def main() -> int:
+    from appliance.web import create_app
+    from appliance.web.server import make_server
+
+    root = rootfs.build()
+    install, pbx = start_pbx(HOME, root)
+    stop = threading.Event()
+    try:
+        password = accounts.ensure_first_admin()
+        app = create_app(install)
+        port = _port(int(os.environ.get("LINEBOX_WEB_PORT", "8080")))
+        server = make_server(app, "127.0.0.1", port)
+        threading.Thread(target=server.run, daemon=True).start()
+        print()
+        print(f"Linebox is running (Asterisk {rootfs.asterisk_version(root)}, pid {pbx.pid}).")
+        print(f"  Web console:  http://127.0.0.1:{port}/")
+        if password:
+            print(f"  First login:  admin / {password}   (you will be asked to change it)")
+        else:
+            print("  Log in with your admin password (forgotten? LINEBOX_HOME=.run/home linebox reset-admin)")
+        print(f"  SIP:          127.0.0.1:{pbx.sip_port} (UDP)   AMI: 127.0.0.1:{pbx.ami_port}")
+        print(f"  CLI:          LINEBOX_HOME={HOME} .venv/bin/linebox status")
+        print("Press Ctrl-C to stop.")
+        sys.stdout.flush()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        while not stop.is_set() and pbx.is_running():
+            stop.wait(1)
+        if not pbx.is_running():
+            print("Asterisk stopped unexpectedly:\n" + pbx.console_tail(), file=sys.stderr)
+            return 1
+        server.close()
+    finally:
+        print("stopping Asterisk and the console ...")
+        pbx.stop()
+        close_database()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
