@@ -106,15 +106,15 @@ def config_import(ctx: click.Context, file: Path, check: bool) -> None:
 
 @main.command("apply")
 @click.option("--dry-run", is_flag=True, help="Show the diff; change nothing.")
-@click.option("--diff/--no-diff", default=True, help="Print the configuration diff.")
+@click.option("--diff", is_flag=True, help="Also print the configuration diff (a dry run always does).")
 @click.pass_context
 def apply_cmd(ctx: click.Context, dry_run: bool, diff: bool) -> None:
     """Make the stored site live in Asterisk: each step reported, rolled back on failure."""
     from appliance.site import service
     install = _install(ctx)
     result = apply_mod.apply(service.snapshot(), install.facts(), install.target(), user=USER,
-                             dry_run=dry_run, progress=_print_step)
-    if diff and result.diff:
+                             dry_run=dry_run, progress=_print_step, with_diff=diff)
+    if result.diff:
         click.echo(result.diff, nl=False)
     if not result.ok:
         if result.rolled_back:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from appliance.asterisk.ami import Ami, AmiError
+from appliance.asterisk.ami import AmiError
 
 
 @dataclass

@@ -39,7 +39,7 @@ def test_config_as_code_round_trip_and_apply(pbx, tmp_path):
     assert "200" not in pbx.cli("pjsip show endpoints")
     assert "password = " in dry.stdout and "password = ********" in dry.stdout  # secrets never printed
 
-    applied = linebox(home, "apply", "--no-diff")
+    applied = linebox(home, "apply")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "reload: module reload res_pjsip.so" in applied.stdout and "[ok  ] verify" in applied.stdout
     assert "Endpoint:  200" in pbx.cli("pjsip show endpoints")
@@ -49,7 +49,7 @@ def test_config_as_code_round_trip_and_apply(pbx, tmp_path):
     assert "Asterisk: up" in status.stdout and "200" in status.stdout
     assert max(len(line) for line in status.stdout.splitlines()) <= 80
 
-    again = linebox(home, "apply")
+    again = linebox(home, "apply", "--diff")
     assert "nothing to apply" in again.stdout
 
 

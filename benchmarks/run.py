@@ -1,0 +1,118 @@
+"""``make bench``: render and apply a large site against the lab's real Asterisk.
+
+Site: 10,000 extensions, 200 trunks, 1,000 routes (500 inbound, 500
+outbound), 100 ring groups.  Measured: storing it (config import path),
+rendering every file, a full apply including Asterisk's reloads and
+verification, a one-extension change applied, and peak memory.  Figures are
+printed and written to ``benchmarks/results/core.json``.  Goals on a
+2-core machine: render under 1 s, full apply under 5 s.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+from appliance.lab import rootfs
+from appliance.lab.pbx import start_pbx
+from appliance.model.database import close_database
+from appliance.provisioning import apply, render
+from appliance.site import schemas, service
+from appliance.site.checks import Site
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def big_site(extensions: int = 10_000, trunks: int = 200, routes: int = 1_000) -> Site:
+    site = Site()
+    site.objects["extension"] = [
+        schemas.Extension(number=str(10000 + i), name=f"User {i}", password=f"benchPassword{i:06d}",
+                          voicemail=i % 2 == 0, voicemail_pin="1234")
+        for i in range(extensions)
+    ]
+    site.objects["trunk"] = [
+        schemas.Trunk(name=f"trunk{i}", host=f"10.1.{i // 250}.{i % 250 + 1}", username=f"u{i}",
+                      password=f"p{i:08d}", registration=i % 2 == 0, qualify_seconds=0)
+        for i in range(trunks)
+    ]
+    site.objects["ring_group"] = [
+        schemas.RingGroup(number=str(600 + i), name=f"Group {i}",
+                          members=[str(10000 + i * 10 + k) for k in range(5)], fallback="hangup")
+        for i in range(100)
+    ]
+    site.objects["inbound_route"] = [
+        schemas.InboundRoute(name=f"did{i}", did=str(5550000 + i), destination=f"extension:{10000 + i}")
+        for i in range(routes // 2)
+    ]
+    site.objects["outbound_route"] = [
+        schemas.OutboundRoute(name=f"out{i}", position=i,
+                              patterns=[{"match": f"_{i:03d}X.", "strip": 3, "prepend": "+1"}],
+                              trunks=[f"trunk{i % trunks}", f"trunk{(i + 1) % trunks}"])
+        for i in range(routes // 2)
+    ]
+    return site
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def main() -> int:
+    figures: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+                     "machine": f"{platform.node()} {platform.machine()} python {platform.python_version()}"}
+    site = big_site()
+    root = rootfs.build()
+    figures["asterisk"] = rootfs.asterisk_version(root)
+    with tempfile.TemporaryDirectory() as tmp:
+        install, pbx = start_pbx(Path(tmp) / "home", root)
+        try:
+            site.settings = service.load_settings()
+            counts, seconds = timed(lambda: service.replace_site(site, "bench"))
+            figures["store_site_s"] = round(seconds, 3)
+
+            snapshot, seconds = timed(service.snapshot)
+            figures["load_snapshot_s"] = round(seconds, 3)
+            facts = install.facts()
+            tracemalloc.start()
+            files, seconds = timed(lambda: render.render_all(snapshot, facts))
+            figures["render_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 1e6, 1)
+            tracemalloc.stop()
+            figures["render_s"] = round(seconds, 3)
+            figures["rendered_kib"] = sum(len(t) for t in files.values()) // 1024
+
+            result, seconds = timed(lambda: apply.apply(snapshot, facts, install.target(), user="bench"))
+            if not result.ok:
+                print(f"full apply failed: {result.error}", file=sys.stderr)
+                return 1
+            figures["full_apply_s"] = round(seconds, 3)
+            figures["full_apply_steps_ms"] = {s.name: round(s.seconds * 1000) for s in result.steps}
+
+            one = service.get_object("extension", "10005")
+            service.save_object("extension", {**one.model_dump(), "name": "Renamed user"}, "bench",
+                                original_key="10005")
+            result, seconds = timed(lambda: apply.apply(service.snapshot(), facts, install.target(), user="bench"))
+            figures["one_change_apply_s"] = round(seconds, 3)
+            figures["asterisk_endpoints"] = pbx.cli("pjsip show endpoints").count(" Endpoint:  ") - 1
+        finally:
+            pbx.stop()
+            close_database()
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    figures["goals"] = {"render_s": 1.0, "full_apply_s": 5.0}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "core.json").write_text(json.dumps(figures, indent=1) + "\n")
+    for key, value in figures.items():
+        print(f"{key:24} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
