@@ -72,9 +72,9 @@ def carrier(pbx, rootfs):
     from appliance.lab.carrier import Phone, start_carrier
     started = []
 
-    def make():
+    def make(trunk_accounts: list[tuple[str, str]] = ()):
         phones = [Phone(e.number, e.password) for e in service.list_objects("extension")]
-        c = start_carrier(pbx.instance.sip_port, phones, rootfs)
+        c = start_carrier(pbx.instance.sip_port, phones, rootfs, [Phone(u, p) for u, p in trunk_accounts])
         started.append(c)
         if phones:
             c.wait_registered([p.number for p in phones])

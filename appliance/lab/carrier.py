@@ -37,11 +37,14 @@ BASE_CONFIG = {
     "rtp.conf": "[general]\nrtpstart = {rtp_start}\nrtpend = {rtp_end}\n",
 }
 
+INCOMING_FIELDS = ("Exten: ${EXTEN},Local: ${CHANNEL(pjsip,local_addr)},Endpoint: ${CHANNEL(endpoint)},"
+                   "CallerID: ${CALLERID(num)},Behaviour: ${BEHAVIOUR}")
+
 DIALPLAN = """
 [from-pbx]
 ; Calls the pbx sends us: to a phone (phones port) or out through a trunk (telco port).
 exten => _[+0-9*#].,1,Set(BEHAVIOUR=${DB(behaviour/${EXTEN})})
- same => n,UserEvent(CarrierIncoming,Exten: ${EXTEN},Local: ${CHANNEL(pjsip,local_addr)},CallerID: ${CALLERID(num)},CallerName: ${CALLERID(name)},Behaviour: ${BEHAVIOUR})
+ same => n,UserEvent(CarrierIncoming,{incoming_fields})
  same => n,GotoIf($["${BEHAVIOUR}" = "busy"]?busy)
  same => n,GotoIf($["${BEHAVIOUR}" = "noanswer"]?noanswer)
  same => n,Ringing()
@@ -158,9 +161,12 @@ def endpoint_number(endpoint: str) -> str:
     return endpoint[2:] if endpoint.startswith("ph") else "+15550001111"
 
 
-def pjsip_config(phones_port: int, telco_port: int, telco_b_port: int, pbx_port: int, phones: list[Phone]) -> str:
+def pjsip_config(phones_port: int, telco_port: int, telco_b_port: int, pbx_port: int, phones: list[Phone],
+                 trunk_accounts: list[Phone]) -> str:
     out = [
-        "[global]\ntype = global\nendpoint_identifier_order = ip,username\n",
+        # Username first: a pbx trunk that registers and authenticates as an account is known by its
+        # From user; everything else the pbx sends falls through to the address match ("pbx").
+        "[global]\ntype = global\nendpoint_identifier_order = username,ip\n",
         f"[phones]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:{phones_port}\n",
         f"[telco-transport]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:{telco_port}\n",
         # A second carrier line: the far end of a backup trunk.
@@ -170,10 +176,19 @@ def pjsip_config(phones_port: int, telco_port: int, telco_b_port: int, pbx_port:
         "direct_media = no\ndtmf_mode = rfc4733\n",
         f"[pbx-identify]\ntype = identify\nendpoint = pbx\nmatch = 127.0.0.1:{pbx_port}\n",
         # The outside world calling in through the pbx's trunk.
-        f"[telco]\ntype = endpoint\ntransport = telco-transport\ncontext = from-pbx\ndisallow = all\n"
-        f"allow = ulaw,alaw\naors = telco\ndirect_media = no\ndtmf_mode = rfc4733\n",
+        "[telco]\ntype = endpoint\ntransport = telco-transport\ncontext = from-pbx\ndisallow = all\n"
+        "allow = ulaw,alaw\naors = telco\ndirect_media = no\ndtmf_mode = rfc4733\n",
         f"[telco]\ntype = aor\ncontact = sip:127.0.0.1:{pbx_port}\n",
     ]
+    for account in trunk_accounts:
+        user = account.number
+        out.append(
+            f"[{user}]\ntype = endpoint\ntransport = telco-transport\ncontext = from-pbx\ndisallow = all\n"
+            f"allow = ulaw,alaw\nauth = {user}-auth\naors = {user}\ndirect_media = no\ndtmf_mode = rfc4733\n"
+        )
+        out.append(f"[{user}]\ntype = aor\nmax_contacts = 1\nremove_existing = yes\n")
+        out.append(f"[{user}-auth]\ntype = auth\nauth_type = userpass\nusername = {user}\n"
+                   f"password = {account.password}\n")
     for phone in phones:
         n = phone.number
         out.append(
@@ -190,7 +205,9 @@ def pjsip_config(phones_port: int, telco_port: int, telco_b_port: int, pbx_port:
     return "\n".join(out)
 
 
-def start_carrier(pbx_sip_port: int, phones: list[Phone], rootfs: Path | None = None) -> Carrier:
+def start_carrier(pbx_sip_port: int, phones: list[Phone], rootfs: Path | None = None,
+                  trunk_accounts: list[Phone] | None = None) -> Carrier:
+    """Start the carrier; ``trunk_accounts`` are (user, password) the pbx's trunks may register as."""
     instance = lab.prepare("carrier", rootfs)
     telco_port = lab.free_port(socket.SOCK_DGRAM)
     telco_b_port = lab.free_port(socket.SOCK_DGRAM)
@@ -198,8 +215,8 @@ def start_carrier(pbx_sip_port: int, phones: list[Phone], rootfs: Path | None = 
         (instance.etc_dir / name).write_text(
             text.format(ami=instance.ami_port, rtp_start=instance.rtp_start, rtp_end=instance.rtp_end))
     (instance.etc_dir / "pjsip.conf").write_text(pjsip_config(
-        instance.sip_port, telco_port, telco_b_port, pbx_sip_port, phones))
-    (instance.etc_dir / "extensions.conf").write_text(DIALPLAN)
+        instance.sip_port, telco_port, telco_b_port, pbx_sip_port, phones, trunk_accounts or []))
+    (instance.etc_dir / "extensions.conf").write_text(DIALPLAN.replace("{incoming_fields}", INCOMING_FIELDS))
     lab.start(instance)
     carrier = Carrier(instance=instance, pbx_sip_port=pbx_sip_port, telco_port=telco_port,
                       telco_b_port=telco_b_port)

@@ -246,6 +246,10 @@ def _reload_and_verify(run: _Run, target: Target, changed: list[str], files: dic
                 return output.splitlines()[0] if output else ""
             run.step(f"reload: {command}", reload)
 
+        if old_files is not None:
+            for name in changed_registrations(files.get("pjsip.conf", ""), old_files.get("pjsip.conf", "")):
+                run.step(f"re-register: {name}", lambda name=name: ami.command(f"pjsip send register {name}"))
+
         def verify() -> str:
             time.sleep(0.2)
             errors = _new_errors(target, offset)
@@ -268,6 +272,28 @@ def endpoint_sections(text: str) -> dict[str, str]:
             sections.setdefault(m.group(1), []).append(block)
     return {name: "".join(blocks) for name, blocks in sections.items()
             if any(re.search(r"^type = endpoint$", b, re.MULTILINE) for b in blocks)}
+
+
+def object_blocks(text: str) -> dict[str, str]:
+    """pjsip.conf split into the blocks each Linebox object wrote (they start '; <kind> <key>')."""
+    blocks: dict[str, str] = {}
+    for block in re.split(r"^(?=; (?:extension|trunk) \S+$)", text, flags=re.MULTILINE):
+        m = re.match(r"; (extension|trunk) (\S+)\n", block)
+        if m:
+            blocks[f"{m.group(1)} {m.group(2)}"] = block
+    return blocks
+
+
+def changed_registrations(new_text: str, old_text: str) -> list[str]:
+    """Registrations to send again: Asterisk keeps a registration whose own section did not change,
+    even when its credentials did, until it expires; a trunk whose password was changed must
+    re-register now, or it would fail silently minutes after a successful apply."""
+    old = object_blocks(old_text)
+    names = []
+    for label, block in object_blocks(new_text).items():
+        if old.get(label) not in (None, block):
+            names += re.findall(r"^\[([^\]]+)\]\ntype = registration$", block, re.MULTILINE)
+    return names
 
 
 # Endpoints queried one by one after a reload.  Beyond this many changes a spread-out sample is

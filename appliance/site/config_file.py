@@ -59,8 +59,12 @@ def parse_text(text: str) -> Site:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        raise SiteError([Problem("file", f"not valid YAML: {getattr(error, 'problem', error)}",
-                                 mark.line + 1 if mark else None)]) from None
+        message = f"not valid YAML: {getattr(error, 'problem', error)}"
+        context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+        if context and context_mark and (mark is None or context_mark.line != mark.line):
+            # e.g. an unclosed quote is only noticed at the end of the file: say where it began
+            message += f" ({context} on line {context_mark.line + 1})"
+        raise SiteError([Problem("file", message, mark.line + 1 if mark else None)]) from None
     if not isinstance(document, dict):
         raise SiteError([Problem("file", "expected a mapping with 'extensions', 'trunks', ... at the top", 1)])
     lines = _line_index(root)

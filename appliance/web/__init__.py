@@ -47,6 +47,8 @@ def create_app(install: Install, https: bool = False) -> Flask:
         SESSION_REFRESH_EACH_REQUEST=True,
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
     app.extensions["linebox.install"] = install
     CSRFProtect(app)
     auth.init_app(app)

@@ -8,6 +8,7 @@ completely (listening socket, open connections and worker threads).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from waitress import wasyncore
@@ -22,29 +23,62 @@ class ConsoleServer:
     def __init__(self, app, host: str = "127.0.0.1", port: int = 8080, threads: int = THREADS):
         self.waitress = create_server(app, host=host, port=port, threads=threads, ident="Linebox")
         self.host, self.port = self.waitress.effective_host, int(self.waitress.effective_port)
+        self._map = self.waitress._map  # every socket of this server: listener, trigger, connections
         self._thread: threading.Thread | None = None
+        self._runner: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._done = threading.Event()
+        self._shutdown_lock = threading.Lock()
+        self._closed = False
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def run(self) -> None:
-        """Serve until ``close`` is called (from another thread) or the process is interrupted."""
-        self.waitress.run()
+        """Serve until ``close`` is called (from another thread) or the process is interrupted.
+
+        The sockets are closed here, in the serving thread: closing them from another thread while
+        this one sits in ``select`` makes it fail with EBADF.
+        """
+        adj = self.waitress.adj
+        self._runner = threading.current_thread()
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=adj.asyncore_loop_timeout, map=self._map, use_poll=adj.asyncore_use_poll,
+                               count=1)
+        finally:
+            self._shutdown()
+            self._done.set()
 
     def start(self) -> threading.Thread:
         """Serve from a daemon thread; return it."""
         self._thread = threading.Thread(target=self.run, name=f"linebox-web-{self.port}", daemon=True)
+        self._runner = self._thread  # so a close() racing the thread's start still goes through run()
         self._thread.start()
         return self._thread
 
     def close(self, timeout: float = 5) -> None:
-        """Stop listening, drop connections, stop the worker threads, and wait for ``run`` to return."""
-        self.waitress.task_dispatcher.shutdown()
-        self.waitress.close()
-        wasyncore.close_all(self.waitress._map)
-        if self._thread is not None and self._thread is not threading.current_thread():
+        """Stop listening, drop connections and worker threads; wait (up to ``timeout``) for ``run`` to return."""
+        self._stopping.set()
+        if self._runner is None:  # never ran: nobody else touches the sockets
+            self._shutdown()
+            return
+        if self._runner is threading.current_thread():  # e.g. a signal handler: run() finishes the job
+            return
+        with contextlib.suppress(OSError):
+            self.waitress.pull_trigger()  # wake the serving thread out of select
+        self._done.wait(timeout)
+        if self._thread is not None:
             self._thread.join(timeout)
+
+    def _shutdown(self) -> None:
+        with self._shutdown_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self.waitress.task_dispatcher.shutdown()
+            wasyncore.close_all(self._map)
 
     def __enter__(self) -> ConsoleServer:
         self.start()

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
 
 import psutil
 
-from appliance.asterisk.ami import AmiError
+from appliance.asterisk.status import AsteriskStatus, read_status
 from appliance.install import Install
 from appliance.site import service
 
@@ -24,15 +23,6 @@ log = logging.getLogger(__name__)
 AMI_TIMEOUT = 3
 COUNTED = {"extensions": ("extension",), "trunks": ("trunk",),
            "inbound routes": ("inbound_route",), "outbound routes": ("outbound_route",)}
-
-
-@dataclass
-class AsteriskStatus:
-    reachable: bool
-    version: str = ""
-    uptime: str = ""
-    last_reload: str = ""
-    error: str = ""
 
 
 @dataclass
@@ -58,27 +48,16 @@ class Status:
 
 
 def asterisk_status(install: Install, timeout: float = AMI_TIMEOUT) -> AsteriskStatus:
-    """Version and uptime over AMI; never raises (an unreachable Asterisk is a status, not an error)."""
+    """What Asterisk says about itself (``appliance.asterisk.status``, shared with ``linebox status``).
+
+    Never raises: an unreachable Asterisk is a status, and so is an AMI library failing in a way
+    ``read_status`` does not expect, because this page is what people open when things are wrong.
+    """
     try:
-        with install.connect_ami(timeout=timeout) as ami:
-            version_text = ami.command("core show version")
-            uptime_text = ami.command("core show uptime")
-    except (AmiError, OSError) as error:
-        return AsteriskStatus(reachable=False, error=str(error))
-    except Exception as error:  # a status page must render whatever the AMI library does
+        return read_status(lambda: install.connect_ami(timeout=timeout))
+    except Exception as error:
         log.exception("unexpected error asking Asterisk for its status")
         return AsteriskStatus(reachable=False, error=f"{type(error).__name__}: {error}")
-    match = re.search(r"Asterisk\s+(\S+)", version_text)
-    return AsteriskStatus(reachable=True, version=match.group(1) if match else version_text.strip()[:80],
-                          uptime=_line_value(uptime_text, "System uptime"),
-                          last_reload=_line_value(uptime_text, "Last reload"))
-
-
-def _line_value(text: str, label: str) -> str:
-    for line in text.splitlines():
-        if line.strip().startswith(label + ":"):
-            return line.split(":", 1)[1].strip()
-    return ""
 
 
 def object_counts() -> dict[str, int]:

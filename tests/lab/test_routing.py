@@ -130,3 +130,35 @@ def test_rejected_apply_keeps_previous_config_and_calls_work(pbx, carrier):
     mark = phones.mark()
     phones.call("ph100", "101", tag="after-rollback")
     phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "101", since=mark)
+
+
+def _registration_state(pbx, name: str, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        line = next((ln for ln in pbx.cli("pjsip show registrations").splitlines() if f"{name}-reg/" in ln), "")
+        state = next((w for w in ("Registered", "Rejected", "Unregistered", "Stopped") if w in line), "missing")
+        if state in ("Registered", "Rejected"):
+            return state
+        time.sleep(0.3)
+    return state
+
+
+def test_registering_trunk_registers_and_carries_calls(pbx, carrier):
+    add("extension", number="100", name="Alice")
+    pbx.apply()
+    phones = carrier(trunk_accounts=[("acme", "Carrier8Secret")])
+    add("trunk", name="acme", registration=True, host="127.0.0.1", port=phones.telco_port, username="acme",
+        password="Carrier8Secret", match=[f"127.0.0.1:{phones.telco_port}"])
+    add("outbound_route", name="all", patterns=[{"match": "_0X."}], trunks=["acme"])
+    pbx.apply()
+    assert _registration_state(pbx, "acme") == "Registered"
+
+    mark = phones.mark()
+    phones.call("ph100", "0123456789", tag="via-registered-trunk")
+    incoming = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "0123456789", since=mark)
+    assert incoming["Endpoint"] == "acme", incoming  # the carrier authenticated the call as the account
+
+    update("trunk", "acme", password="WrongPassword1")
+    pbx.apply()
+    assert _registration_state(pbx, "acme") == "Rejected"
