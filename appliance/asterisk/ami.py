@@ -105,7 +105,9 @@ class Ami:
         except pyst.ManagerException as error:
             raise AmiError(f"AMI action {name} failed: {error}") from None
         if response.get_header("Response") == "Error":
-            raise AmiError(f"AMI action {name}: {response.get_header('Message')}")
+            output = " ".join(line[len("Output: "):].strip() for line in response.response
+                              if line.startswith("Output: "))
+            raise AmiError(f"AMI action {name}: {response.get_header('Message')}" + (f": {output}" if output else ""))
         return response
 
     def command(self, command: str) -> str:

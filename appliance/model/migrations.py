@@ -18,8 +18,18 @@ def _v1_initial(db: peewee.SqliteDatabase) -> None:
     db.create_tables(models.ALL_TABLES, safe=True)
 
 
+def _v2_api_tokens(db: peewee.SqliteDatabase) -> None:
+    db.create_tables([models.ApiToken], safe=True)
+
+
+def _v3_call_center(db: peewee.SqliteDatabase) -> None:
+    db.create_tables(models.CALL_CENTER_TABLES, safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
+    _v2_api_tokens,
+    _v3_call_center,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

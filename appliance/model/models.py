@@ -122,6 +122,38 @@ class Announcement(BaseModel):
     destination = peewee.CharField(default="hangup")
 
 
+class Ivr(BaseModel):
+    name = peewee.CharField(unique=True)
+    greeting = peewee.CharField()
+    options = JSONField(default=list)
+    timeout_seconds = peewee.IntegerField(default=5)
+    retries = peewee.IntegerField(default=2)
+    invalid_sound = peewee.CharField(default="option-is-invalid")
+    direct_dial = peewee.BooleanField(default=False)
+    timeout_destination = peewee.CharField(default="hangup")
+    invalid_destination = peewee.CharField(default="hangup")
+
+
+class Queue(BaseModel):
+    number = peewee.CharField(unique=True)
+    name = peewee.CharField()
+    strategy = peewee.CharField(default="rrmemory")
+    members = JSONField(default=list)
+    escalation = JSONField(default=list)
+    agent_ring_seconds = peewee.IntegerField(default=15)
+    wrapup_seconds = peewee.IntegerField(default=10)
+    max_wait_seconds = peewee.IntegerField(default=300)
+    max_callers = peewee.IntegerField(default=0)
+    overflow = peewee.CharField(default="hangup")
+    announce_position = peewee.BooleanField(default=True)
+    announce_every_seconds = peewee.IntegerField(default=60)
+    moh_class = peewee.CharField(default="default")
+    exit_voicemail = peewee.CharField(default="")
+
+
+CALL_CENTER_TABLES = [Ivr, Queue]
+
+
 class User(BaseModel):
     """A console user; the password is stored only as an argon2 hash."""
 
@@ -144,6 +176,20 @@ class AuditEntry(BaseModel):
     after = JSONField(null=True)
 
 
+class ApiToken(BaseModel):
+    """A REST API token bound to a user (whose role it acts with); only its SHA-256 is stored."""
+
+    token_hash = peewee.CharField(unique=True)
+    user = peewee.ForeignKeyField(User, backref="api_tokens", on_delete="CASCADE")
+    name = peewee.CharField()
+    created = peewee.DateTimeField(default=utcnow)
+    last_used = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "name"), True),)
+
+
 SITE_TABLES = [Extension, Trunk, InboundRoute, OutboundRoute, RingGroup, TimeCondition,
                VoicemailBox, MohClass, Announcement]
+# The tables schema version 1 created; later tables are created by their own migration step.
 ALL_TABLES = [Setting, *SITE_TABLES, User, AuditEntry]

@@ -39,6 +39,9 @@ RELOAD_COMMANDS: dict[str, str | None] = {
     "extensions.conf": "dialplan reload",
     "voicemail.conf": "module reload app_voicemail.so",
     "musiconhold.conf": "module reload res_musiconhold.so",
+    "queues.conf": "module reload app_queue.so",
+    "queuerules.conf": "module reload app_queue.so",  # app_queue re-reads its rules with its queues
+    "features.conf": "module reload features",
     "cdr.conf": "module reload cdr",
     "cdr_sqlite3_custom.conf": "module reload cdr_sqlite3_custom.so",
     "cel.conf": "module reload cel",

@@ -29,7 +29,7 @@ def callerid_name(value: str) -> str:
 
 def voicemail_text(value: str) -> str:
     """A field of a voicemail.conf mailbox line, whose fields are separated by commas."""
-    return conf_text(value).replace("|", " ")
+    return conf_text(value).replace(",", " ").replace("|", " ")
 
 
 def dialplan_base64(value: str) -> str:

@@ -29,6 +29,9 @@ GENERATED_FILES = (
     "extensions.conf",
     "voicemail.conf",
     "musiconhold.conf",
+    "queues.conf",
+    "queuerules.conf",
+    "features.conf",
     "cdr.conf",
     "cdr_sqlite3_custom.conf",
     "cel.conf",
@@ -94,6 +97,8 @@ def goto(destination: str) -> str:
         "voicemail": f"Goto(ext-voicemail,{target},1)",
         "timecondition": f"Goto(tc-{target},s,1)",
         "announcement": f"Goto(ann-{target},s,1)",
+        "ivr": f"Goto(ivr-{target},s,1)",
+        "queue": f"Goto(ext-queues,{target},1)",
     }[kind]
 
 

@@ -47,7 +47,7 @@ def _label(kind: str, obj) -> str:
 
 def describe_destination(dest: str) -> str:
     kind, _, target = dest.partition(":")
-    names = {"ringgroup": "ring group", "timecondition": "time condition"}
+    names = {"ringgroup": "ring group", "timecondition": "time condition", "ivr": "IVR menu"}
     return f"{names.get(kind, kind)} {target}".strip()
 
 
@@ -57,6 +57,8 @@ def destination_fields(kind: str) -> tuple[str, ...]:
         "time_condition": ("open_destination", "closed_destination"),
         "inbound_route": ("destination",),
         "announcement": ("destination",),
+        "ivr": ("timeout_destination", "invalid_destination"),
+        "queue": ("overflow",),
     }.get(kind, ())
 
 
@@ -70,10 +72,12 @@ def check_site(site: Site) -> list[Problem]:
         "voicemail": mailboxes,
         "timecondition": site.keys("time_condition"),
         "announcement": site.keys("announcement"),
+        "ivr": site.keys("ivr"),
+        "queue": site.keys("queue"),
     }
 
     owners: dict[str, str] = {}
-    for kind in ("extension", "ring_group", "voicemail_box"):
+    for kind in ("extension", "ring_group", "voicemail_box", "queue"):
         for obj in site.of(kind):
             label = _label(kind, obj)
             if obj.number in owners:
@@ -100,6 +104,24 @@ def check_site(site: Site) -> list[Problem]:
                 if dkind != "hangup" and target not in targets[dkind]:
                     why = "has no voicemail" if dkind == "voicemail" and target in extensions else "does not exist"
                     problems.append(Problem(f"{_label(kind, obj)} {fname}", f"{describe_destination(dest)} {why}"))
+
+    for ivr in site.of("ivr"):
+        for option in ivr.options:
+            dkind, _, target = option.destination.partition(":")
+            if dkind != "hangup" and target not in targets[dkind]:
+                problems.append(Problem(f"IVR menu {ivr.name} option {option.digit}",
+                                        f"{describe_destination(option.destination)} does not exist"))
+
+    mohs = {"default"} | site.keys("moh_class")
+    for queue in site.of("queue"):
+        where = f"queue {queue.number}"
+        for member in queue.members:
+            if member.extension not in extensions:
+                problems.append(Problem(f"{where} members", f"extension {member.extension} does not exist"))
+        if queue.moh_class not in mohs:
+            problems.append(Problem(f"{where} moh_class", f"music-on-hold class {queue.moh_class} does not exist"))
+        if queue.exit_voicemail and queue.exit_voicemail not in mailboxes:
+            problems.append(Problem(f"{where} exit_voicemail", f"voicemail box {queue.exit_voicemail} does not exist"))
 
     for group in site.of("ring_group"):
         for member in group.members:
@@ -133,8 +155,12 @@ def _loops(site: Site) -> list[Problem]:
         edges[f"timecondition:{tc.name}"] = [tc.open_destination, tc.closed_destination]
     for ann in site.of("announcement"):
         edges[f"announcement:{ann.name}"] = [ann.destination]
+    for ivr in site.of("ivr"):
+        # Only the no-input paths loop by themselves; an option needs a caller's key press each time.
+        edges[f"ivr:{ivr.name}"] = [ivr.timeout_destination, ivr.invalid_destination]
     problems = []
     reported: set[str] = set()
+    explored: set[str] = set()  # every path onward from these was walked already: walking it again finds nothing new
 
     def visit(node: str, path: list[str]) -> None:
         if node in path:
@@ -144,8 +170,11 @@ def _loops(site: Site) -> list[Problem]:
                 problems.append(Problem(describe_destination(node),
                                         "destinations form a loop: " + " → ".join(map(describe_destination, cycle))))
             return
+        if node in explored:
+            return
         for nxt in edges.get(node, []):
             visit(nxt, [*path, node])
+        explored.add(node)
 
     for start in sorted(edges):
         visit(start, [])

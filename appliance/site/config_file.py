@@ -97,6 +97,10 @@ def parse_text(text: str) -> Site:
                 continue
             site.objects[k.name].append(obj)
             located[f"{k.label} {getattr(obj, k.key)}"] = _line_for(lines, (plural, i))
+    if problems:
+        # Checks across objects would see an invalid object as missing and report false errors
+        # ("extension 104 does not exist" for an extension with a bad field): the file must be fixed first.
+        raise SiteError(problems)
     for problem in check_site(site):
         line = next((ln for label, ln in located.items()
                      if problem.where == label or problem.where.startswith(label + " ")), None)

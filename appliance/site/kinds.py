@@ -41,6 +41,8 @@ KINDS: dict[str, Kind] = {
         Kind("moh_class", "moh_classes", "music-on-hold class", schemas.MohClass, models.MohClass, "name"),
         Kind("announcement", "announcements", "announcement", schemas.Announcement,
              models.Announcement, "name"),
+        Kind("queue", "queues", "queue", schemas.Queue, models.Queue, "number"),
+        Kind("ivr", "ivrs", "IVR menu", schemas.Ivr, models.Ivr, "name"),
         Kind("time_condition", "time_conditions", "time condition", schemas.TimeCondition,
              models.TimeCondition, "name"),
         Kind("inbound_route", "inbound_routes", "inbound route", schemas.InboundRoute,

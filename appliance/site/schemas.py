@@ -9,6 +9,7 @@ allowed to be anything printable; the renderers escape it.
 
 from __future__ import annotations
 
+import datetime
 import re
 import secrets
 import string
@@ -26,8 +27,8 @@ OPTION_KEY_RE = r"^[a-z][a-z0-9_]{0,39}$"
 OPTION_VALUE_RE = r"^[A-Za-z0-9 _.,:/@+*=<>\"'-]{0,120}$"
 SOUND_RE = r"^[a-z0-9][a-z0-9_/-]{0,79}$"
 DESTINATION_RE = (
-    r"^(hangup|(extension|ringgroup|voicemail):[0-9]{2,8}"
-    r"|(timecondition|announcement):[a-z][a-z0-9_-]{0,39})$"
+    r"^(hangup|(extension|ringgroup|voicemail|queue):[0-9]{2,8}"
+    r"|(timecondition|announcement|ivr):[a-z][a-z0-9_-]{0,39})$"
 )
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_RE)]
@@ -47,9 +48,27 @@ def _printable_text(value: str) -> str:
 
 FreeText = Annotated[str, StringConstraints(min_length=1, max_length=80), AfterValidator(_printable_text)]
 Email = Annotated[str, StringConstraints(pattern=r"^([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$")]
-Options = dict[
-    Annotated[str, StringConstraints(pattern=OPTION_KEY_RE)],
-    Annotated[str, StringConstraints(pattern=OPTION_VALUE_RE)],
+# Settings Linebox itself writes for an endpoint: an extra option may not replace them, or an
+# "advanced" field could move a phone into another context or onto another account.
+RESERVED_OPTIONS = frozenset({
+    "type", "context", "auth", "aors", "outbound_auth", "callerid", "mailboxes", "transport", "from_user",
+    "identify_by", "set_var", "accountcode",
+})
+
+
+def _no_reserved(value: dict[str, str]) -> dict[str, str]:
+    taken = sorted(set(value) & RESERVED_OPTIONS)
+    if taken:
+        raise ValueError(f"{', '.join(taken)} is set by Linebox and cannot be overridden")
+    return value
+
+
+Options = Annotated[
+    dict[
+        Annotated[str, StringConstraints(pattern=OPTION_KEY_RE)],
+        Annotated[str, StringConstraints(pattern=OPTION_VALUE_RE)],
+    ],
+    AfterValidator(_no_reserved),
 ]
 
 
@@ -64,7 +83,8 @@ def random_pin(length: int = 6) -> str:
 
 
 class SiteObject(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # coerce_numbers_to_str: a hand-written YAML "number: 100" means the string "100".
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
 
 
 class Extension(SiteObject):
@@ -161,6 +181,15 @@ class Holiday(SiteObject):
     date: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     name: FreeText = "holiday"
 
+    @field_validator("date")
+    @classmethod
+    def _real_date(cls, value: str) -> str:
+        try:
+            datetime.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value} is not a date") from None
+        return value
+
 
 class TimeCondition(SiteObject):
     name: Identifier
@@ -199,6 +228,87 @@ class Announcement(SiteObject):
     name: Identifier
     sound: Annotated[str, StringConstraints(pattern=SOUND_RE)]
     destination: Destination = "hangup"
+
+
+Sound = Annotated[str, StringConstraints(pattern=SOUND_RE)]
+
+
+class IvrOption(SiteObject):
+    digit: Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")]
+    destination: Destination
+
+
+class Ivr(SiteObject):
+    """A voice menu: a greeting, then one DTMF digit per option, with retries on bad or no input."""
+
+    name: Identifier
+    greeting: Sound
+    options: list[IvrOption] = Field(default_factory=list)
+    timeout_seconds: int = Field(default=5, ge=1, le=30)
+    retries: int = Field(default=2, ge=0, le=5)
+    invalid_sound: Sound = "option-is-invalid"
+    direct_dial: bool = False
+    timeout_destination: Destination = "hangup"
+    invalid_destination: Destination = "hangup"
+
+    @field_validator("options")
+    @classmethod
+    def _unique_digits(cls, value: list[IvrOption]) -> list[IvrOption]:
+        digits = [o.digit for o in value]
+        repeated = sorted({d for d in digits if digits.count(d) > 1})
+        if repeated:
+            raise ValueError(f"digit {', '.join(repeated)} is used by more than one option")
+        return value
+
+
+class QueueMember(SiteObject):
+    """An agent's extension in a queue; the penalty is the skill level (0 = first choice)."""
+
+    extension: Number
+    penalty: int = Field(default=0, ge=0, le=10)
+
+
+class EscalationStep(SiteObject):
+    """After a caller has waited ``after_seconds``, agents up to ``max_penalty`` may take the call."""
+
+    after_seconds: int = Field(ge=1, le=3600)
+    max_penalty: int = Field(ge=0, le=10)
+
+
+QueueStrategy = Literal["ringall", "leastrecent", "fewestcalls", "rrmemory", "random", "linear"]
+
+
+class Queue(SiteObject):
+    number: Number
+    name: FreeText
+    strategy: QueueStrategy = "rrmemory"
+    members: list[QueueMember] = Field(default_factory=list)
+    escalation: list[EscalationStep] = Field(default_factory=list)
+    agent_ring_seconds: int = Field(default=15, ge=5, le=120)
+    wrapup_seconds: int = Field(default=10, ge=0, le=600)
+    max_wait_seconds: int = Field(default=300, ge=0, le=7200)
+    max_callers: int = Field(default=0, ge=0, le=1000)
+    overflow: Destination = "hangup"
+    announce_position: bool = True
+    announce_every_seconds: int = Field(default=60, ge=0, le=600)
+    moh_class: Identifier = "default"
+    exit_voicemail: Annotated[str, StringConstraints(pattern=r"^([0-9]{2,8})?$")] = ""
+
+    @field_validator("members")
+    @classmethod
+    def _unique_members(cls, value: list[QueueMember]) -> list[QueueMember]:
+        numbers = [m.extension for m in value]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("an extension is listed twice")
+        return value
+
+    @field_validator("escalation")
+    @classmethod
+    def _rising(cls, value: list[EscalationStep]) -> list[EscalationStep]:
+        times = [step.after_seconds for step in value]
+        if times != sorted(set(times)):
+            raise ValueError("steps must be in order of rising wait time, each time once")
+        return value
 
 
 class Settings(SiteObject):

@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from appliance.install import Install
 from appliance.model.database import database
 from appliance.site import service
-from appliance.web import auth, errors, views
+from appliance.web import api, auth, errors, pages, views
 
 SESSION_MINUTES = 30
 
@@ -54,6 +54,8 @@ def create_app(install: Install, https: bool = False) -> Flask:
     auth.init_app(app)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(views.blueprint)
+    app.register_blueprint(pages.blueprint)
+    app.register_blueprint(api.blueprint)
     errors.init_app(app)
 
     @app.before_request

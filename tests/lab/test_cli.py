@@ -70,7 +70,11 @@ def test_bad_import_names_line_and_field_and_stores_nothing(pbx, tmp_path):
     result = linebox(home, "config", "import", str(bad))
     assert result.returncode == 1
     assert "line 5: extensions.1.number" in result.stderr
-    assert "ring group 999 does not exist" in result.stderr
     assert "nothing was stored" in result.stderr
+
+    bad.write_text(bad.read_text().replace("'30x'", "'301'"))
+    result = linebox(home, "config", "import", str(bad))
+    assert result.returncode == 1
+    assert "line 8: inbound route main destination: ring group 999 does not exist" in result.stderr
     exported = yaml.safe_load(linebox(home, "config", "export").stdout)
     assert exported["extensions"] == []

@@ -17,11 +17,13 @@ export/import round-trips without any change.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
 import pytest
 
+from appliance.install import Install
 from appliance.model.database import close_database
 from appliance.model.models import AuditEntry
 from appliance.provisioning import render
@@ -53,8 +55,6 @@ def test_golden_file(rendered, name):
     assert path.exists(), f"{path} is missing: run with LINEBOX_UPDATE_GOLDEN=1 to create it"
     expected = path.read_bytes()
     if actual != expected:
-        import difflib
-
         diff = "".join(difflib.unified_diff(expected.decode("utf-8", "replace").splitlines(keepends=True),
                                             actual.decode("utf-8", "replace").splitlines(keepends=True),
                                             f"golden/{name}", f"rendered/{name}"))
@@ -105,8 +105,6 @@ def test_rendering_does_not_depend_on_insertion_order(install, tmp_path):
     """A database filled in another order renders the same files (objects are walked in key order)."""
     first = _render_reference()
     close_database()
-    from appliance.install import Install
-
     other = Install.create(tmp_path / "reversed", manage_asterisk=False)
     other.open()
     site = config_file.parse_text(REFERENCE_SITE.read_text(encoding="utf-8"))
@@ -130,8 +128,6 @@ def test_export_import_export_round_trips(install, tmp_path):
 
     # Importing the export into another, empty database and exporting again changes nothing.
     close_database()
-    from appliance.install import Install
-
     second = Install.create(tmp_path / "second", manage_asterisk=False)
     second.open()
     counts = config_file.import_text(exported, user="golden")

@@ -1,0 +1,102 @@
+"""Read-only queries for pages that show part of a large site: one page of objects, one page of the audit log.
+
+``service.list_objects`` loads every object of a kind, which is right for
+apply and export but not for a list page on a site with 10,000 extensions:
+these functions let SQLite do the filtering (``WHERE`` on the key and name
+columns), counting and paging (``LIMIT``/``OFFSET``), and turn only the
+rows of the page into schema objects.
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from appliance.model.models import AuditEntry
+from appliance.site import schemas
+from appliance.site.kinds import kind as get_kind
+
+MAX_LIMIT = 500
+
+
+def _search_columns(k) -> list:
+    columns = [getattr(k.model, k.key)]
+    if k.key != "name" and "name" in k.schema.model_fields:
+        columns.append(k.model.name)
+    return columns
+
+
+def _order(k) -> tuple:
+    """Numbers in numeric order (100, 101, 1000), names alphabetically, outbound routes by position."""
+    if k.key == "number":
+        column = getattr(k.model, k.key)
+        return (peewee.fn.LENGTH(column), column)
+    return k.order_by()
+
+
+def page_objects(kind: str, q: str = "", limit: int = 50, offset: int = 0) -> tuple[list[schemas.SiteObject], int]:
+    """One page of ``kind``'s objects whose key or name contains ``q`` (case-insensitive), and how many match."""
+    k = get_kind(kind)
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    offset = max(0, int(offset))
+    query = k.model.select()
+    q = (q or "").strip()
+    if q:
+        condition = None
+        for column in _search_columns(k):
+            term = column.contains(q)
+            condition = term if condition is None else (condition | term)
+        query = query.where(condition)
+    total = query.count()
+    rows = query.order_by(*_order(k)).limit(limit).offset(offset)
+    fields = list(k.schema.model_fields)
+    items = [k.schema.model_validate({name: getattr(row, name) for name in fields}) for row in rows]
+    return items, total
+
+
+def keys(kind: str) -> list[str]:
+    """Every key of ``kind`` (one column, no schema objects): cheap even with 10,000 rows."""
+    k = get_kind(kind)
+    column = getattr(k.model, k.key)
+    return [key for (key,) in k.model.select(column).order_by(*_order(k)).tuples()]
+
+
+def keys_and_names(kind: str) -> list[tuple[str, str]]:
+    """(key, name) of every object of a kind that has a name column, in list order."""
+    k = get_kind(kind)
+    column = getattr(k.model, k.key)
+    return list(k.model.select(column, k.model.name).order_by(*_order(k)).tuples())
+
+
+def count(kind: str) -> int:
+    return get_kind(kind).model.select().count()
+
+
+def mailbox_numbers() -> list[str]:
+    """Numbers that have a voicemail box: extensions with voicemail on, and standalone boxes."""
+    ext = get_kind("extension").model
+    box = get_kind("voicemail_box").model
+    numbers = {n for (n,) in ext.select(ext.number).where(ext.voicemail == True).tuples()}  # noqa: E712
+    numbers |= {n for (n,) in box.select(box.number).tuples()}
+    return sorted(numbers, key=lambda n: (len(n), n))
+
+
+def page_audit(kind: str = "", user: str = "", limit: int = 50, offset: int = 0) -> tuple[list[AuditEntry], int]:
+    """One page of the audit log, newest first, optionally for one kind and/or one user; and how many match."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    offset = max(0, int(offset))
+    query = AuditEntry.select()
+    if kind:
+        query = query.where(AuditEntry.kind == kind)
+    if user:
+        query = query.where(AuditEntry.user == user)
+    total = query.count()
+    return list(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)), total
+
+
+def audit_users() -> list[str]:
+    """Everyone who appears in the audit log (for the filter)."""
+    return [u for (u,) in AuditEntry.select(AuditEntry.user).distinct().order_by(AuditEntry.user).tuples()]
+
+
+def audit_kinds() -> list[str]:
+    return [k for (k,) in AuditEntry.select(AuditEntry.kind).distinct().order_by(AuditEntry.kind).tuples()]

@@ -1,0 +1,387 @@
+"""The OpenAPI 3.0 document for ``/api/v1``, generated from the pydantic schemas the services validate with.
+
+Object schemas come from ``model_json_schema()`` and are converted to OpenAPI 3.0's dialect of JSON
+Schema (``const`` → ``enum``, ``patternProperties`` → ``additionalProperties``, ``anyOf [.., null]``
+→ ``nullable``), so the document and the validation can never drift apart.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+
+from appliance.site import schemas
+from appliance.site.kinds import KINDS, Kind
+from appliance.site.queries import MAX_LIMIT as MAX_PAGE
+
+VERSION = "1.0.0"
+MASKED_NOTE = "Secret: returned to admins; other roles get '********' (an empty value stays empty)."
+ROLE_TEXT = {
+    "read": "Roles: admin, technician.",
+    "write": "Roles: admin.",
+    "any": "Roles: any logged-in role.",
+    "public": "No authentication.",
+}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _response_ref(name: str) -> dict:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def to_openapi30(node):
+    """Rewrite a pydantic (JSON Schema 2020-12) schema into OpenAPI 3.0's subset, recursively."""
+    if isinstance(node, list):
+        return [to_openapi30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    node.pop("$defs", None)
+    node.pop("propertyNames", None)
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if "examples" in node:
+        examples = node.pop("examples")
+        if isinstance(examples, list) and examples:
+            node["example"] = examples[0]
+    if "patternProperties" in node:
+        patterns = node.pop("patternProperties")
+        if len(patterns) == 1:
+            (pattern, value), = patterns.items()
+            node["additionalProperties"] = value
+            node["description"] = (node.get("description", "") + f" Keys match {pattern}.").strip()
+    for combiner in ("anyOf", "oneOf"):
+        options = node.get(combiner)
+        if isinstance(options, list) and any(o == {"type": "null"} for o in options):
+            rest = [o for o in options if o != {"type": "null"}]
+            node.pop(combiner)
+            node["nullable"] = True
+            if len(rest) == 1:
+                node.update({k: v for k, v in rest[0].items() if k not in node})
+            else:
+                node[combiner] = rest
+    return {key: (value if key in ("enum", "default", "example", "pattern") else to_openapi30(value))
+            for key, value in node.items()}
+
+
+def _model_schemas(model) -> dict[str, dict]:
+    """The model's schema and the nested models it refers to, keyed by component name."""
+    raw = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    out = {name: to_openapi30(sub) for name, sub in raw.get("$defs", {}).items()}
+    out[model.__name__] = to_openapi30(raw)
+    return out
+
+
+def _view_schema(k: Kind, request_schema: dict) -> dict:
+    """What the API answers: every field present; secrets may be masked, so they are plain strings there."""
+    view = copy.deepcopy(request_schema)
+    view["title"] = f"{k.schema.__name__} (as returned)"
+    for name in k.secrets:
+        view["properties"][name] = {"type": "string", "description": MASKED_NOTE}
+    for prop in view["properties"].values():
+        prop.pop("default", None)
+    view["required"] = list(view["properties"])
+    return view
+
+
+def _update_schema(k: Kind, request_schema: dict) -> dict:
+    update = copy.deepcopy(request_schema)
+    update["title"] = f"{k.schema.__name__} (full update)"
+    update["required"] = [r for r in update.get("required", []) if r != k.key]
+    update["description"] = (f"The whole {k.label}: omitted fields take their defaults, except `{k.key}` "
+                             f"(default: the one in the path; a different one renames it)"
+                             + (f" and the secrets ({', '.join(k.secrets)}), which keep their stored values."
+                                if k.secrets else "."))
+    return update
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+def _op(summary: str, access: str, responses: dict, *, tag: str, parameters: list | None = None,
+        body: dict | None = None, body_required: bool = True, operation_id: str) -> dict:
+    op = {
+        "summary": summary,
+        "description": ROLE_TEXT[access],
+        "operationId": operation_id,
+        "tags": [tag],
+        "x-roles": {"read": ["admin", "technician"], "write": ["admin"],
+                    "any": ["admin", "supervisor", "technician", "agent"], "public": []}[access],
+        "responses": {},
+    }
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = {"required": body_required, "content": _json(body)}
+    if access == "public":
+        op["security"] = []
+    else:
+        responses = {**responses, "401": _response_ref("Unauthorized")}
+        if access != "any":
+            responses["403"] = _response_ref("Forbidden")
+    if body is not None:
+        responses.setdefault("400", _response_ref("BadRequest"))
+        responses.setdefault("415", _response_ref("UnsupportedMediaType"))
+        responses.setdefault("422", _response_ref("Unprocessable"))
+    op["responses"] = dict(sorted(responses.items()))
+    return op
+
+
+def _paging_parameters(extra: list | None = None) -> list[dict]:
+    return [
+        {"name": "q", "in": "query", "required": False, "description": "Only objects whose key or name contains this "
+         "text (case-insensitive).", "schema": {"type": "string", "maxLength": 200}},
+        {"name": "limit", "in": "query", "required": False, "description": "Page size.",
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100}},
+        {"name": "offset", "in": "query", "required": False, "description": "Objects to skip.",
+         "schema": {"type": "integer", "minimum": 0, "maximum": 1000000000, "default": 0}},
+        *(extra or []),
+    ]
+
+
+def _kind_paths(k: Kind, components: dict) -> dict:
+    name = k.schema.__name__
+    request_schema = components[name]
+    components[f"{name}View"] = _view_schema(k, request_schema)
+    components[f"{name}Update"] = _update_schema(k, request_schema)
+    components[f"{name}Page"] = {
+        "type": "object",
+        "required": ["items", "total", "limit", "offset"],
+        "properties": {"items": {"type": "array", "items": _ref(f"{name}View")},
+                       "total": {"type": "integer", "minimum": 0, "description": "Objects matching q, all pages."},
+                       "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+    }
+    key_schema = {k2: v for k2, v in request_schema["properties"][k.key].items() if k2 != "title"}
+    key_param = {"name": "key", "in": "path", "required": True,
+                 "description": f"The {k.label}'s {k.key}.", "schema": key_schema}
+    view = _json(_ref(f"{name}View"))
+    location = {"Location": {"description": f"URL of the {k.label}.", "schema": {"type": "string"}}}
+    tag = k.plural
+    return {
+        f"/{k.plural}": {
+            "get": _op(f"List {k.label}s (search, paging)", "read", {
+                "200": {"description": f"One page of {k.label}s.", "content": _json(_ref(f"{name}Page"))},
+                "400": _response_ref("BadRequest"),
+            }, tag=tag, parameters=_paging_parameters(), operation_id=f"list_{k.plural}"),
+            "post": _op(f"Create a {k.label}", "write", {
+                "201": {"description": f"Created; the stored {k.label} (with generated secrets).",
+                        "headers": location, "content": view},
+                "409": _response_ref("Conflict"),
+            }, tag=tag, body=_ref(name), operation_id=f"create_{k.name}"),
+        },
+        f"/{k.plural}/{{key}}": {
+            "parameters": [key_param],
+            "get": _op(f"Get a {k.label}", "read", {
+                "200": {"description": f"The {k.label}.", "content": view},
+                "404": _response_ref("NotFound"),
+            }, tag=tag, operation_id=f"get_{k.name}"),
+            "put": _op(f"Replace (or rename) a {k.label}", "write", {
+                "200": {"description": f"The stored {k.label}; Location is its (possibly new) URL.",
+                        "headers": location, "content": view},
+                "404": _response_ref("NotFound"),
+                "409": _response_ref("Conflict"),
+            }, tag=tag, body=_ref(f"{name}Update"), operation_id=f"replace_{k.name}"),
+            "delete": _op(f"Delete a {k.label}", "write", {
+                "204": {"description": "Deleted."},
+                "404": _response_ref("NotFound"),
+                "409": {"description": "Refused: other objects still use it (the problems say which).",
+                        "content": _json(_ref("Error"))},
+            }, tag=tag, operation_id=f"delete_{k.name}"),
+        },
+    }
+
+
+def _common_schemas() -> dict:
+    from appliance.web.api.routes import ApplyRequest, RollbackRequest
+
+    out = {
+        "Problem": {
+            "type": "object",
+            "required": ["field", "where", "message"],
+            "properties": {
+                "field": {"type": "string", "nullable": True,
+                          "description": "The request field at fault (dotted path for nested ones), or null."},
+                "where": {"type": "string", "description": "Where the service located the problem."},
+                "message": {"type": "string"},
+                "line": {"type": "integer"},
+            },
+        },
+        "Error": {
+            "type": "object",
+            "required": ["error", "problems"],
+            "properties": {"error": {"type": "string"},
+                           "problems": {"type": "array", "items": _ref("Problem")}},
+        },
+        "Step": {
+            "type": "object",
+            "required": ["name", "ok", "detail", "seconds"],
+            "properties": {"name": {"type": "string"}, "ok": {"type": "boolean"}, "detail": {"type": "string"},
+                           "seconds": {"type": "number", "minimum": 0}},
+        },
+        "ApplyResult": {
+            "type": "object",
+            "required": ["ok", "dry_run", "error", "rolled_back", "generation", "changed", "diff", "steps"],
+            "properties": {
+                "ok": {"type": "boolean"},
+                "dry_run": {"type": "boolean"},
+                "error": {"type": "string", "description": "Empty when ok; else the step that failed and why."},
+                "rolled_back": {"type": "boolean",
+                                "description": "Asterisk refused the new files and the previous generation "
+                                               "was put back live."},
+                "generation": {"type": "string", "nullable": True},
+                "changed": {"type": "array", "items": {"type": "string"}, "description": "Files that changed."},
+                "diff": {"type": "string", "description": "Unified diff, secrets shown as ********."},
+                "steps": {"type": "array", "items": _ref("Step")},
+            },
+        },
+        "Generation": {
+            "type": "object",
+            "required": ["id", "live", "when", "user", "changed", "failed"],
+            "properties": {"id": {"type": "string"}, "live": {"type": "boolean"}, "when": {"type": "string"},
+                           "user": {"type": "string"}, "changed": {"type": "array", "items": {"type": "string"}},
+                           "failed": {"type": "boolean"}},
+        },
+        "GenerationList": {
+            "type": "object", "required": ["items", "total"],
+            "properties": {"items": {"type": "array", "items": _ref("Generation")}, "total": {"type": "integer"}},
+        },
+        "AuditEntry": {
+            "type": "object",
+            "required": ["id", "when", "user", "action", "kind", "key", "before", "after"],
+            "properties": {
+                "id": {"type": "integer"},
+                "when": {"type": "string", "format": "date-time"},
+                "user": {"type": "string"},
+                "action": {"type": "string", "example": "update"},
+                "kind": {"type": "string", "example": "extension"},
+                "key": {"type": "string"},
+                "before": {"type": "object", "nullable": True, "additionalProperties": True},
+                "after": {"type": "object", "nullable": True, "additionalProperties": True},
+            },
+        },
+        "AuditList": {
+            "type": "object", "required": ["items", "total", "limit", "offset"],
+            "properties": {"items": {"type": "array", "items": _ref("AuditEntry")},
+                           "total": {"type": "integer", "description": "Entries matching the filters, all pages."},
+                           "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+        },
+        "Me": {
+            "type": "object", "required": ["username", "role", "via"],
+            "properties": {"username": {"type": "string"},
+                           "role": {"type": "string", "enum": ["admin", "supervisor", "technician", "agent"]},
+                           "via": {"type": "string", "enum": ["token", "session"]}},
+        },
+    }
+    for model in (schemas.Settings, ApplyRequest, RollbackRequest):
+        out.update(_model_schemas(model))
+    return out
+
+
+def _responses() -> dict:
+    def error(description: str) -> dict:
+        return {"description": description, "content": _json(_ref("Error"))}
+    return {
+        "BadRequest": error("Malformed request: body not JSON or not an object, or a bad query parameter."),
+        "Unauthorized": {**error("No token, or an unknown or revoked one."),
+                         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}},
+        "Forbidden": error("The caller's role may not do this (or a session request lacks its CSRF token)."),
+        "NotFound": error("No such object."),
+        "Conflict": error("The key is already used by another object of this kind."),
+        "UnsupportedMediaType": error("The body is not sent as application/json."),
+        "Unprocessable": error("Invalid values; each problem names its field. Nothing was stored."),
+    }
+
+
+@cache
+def document() -> dict:
+    """The whole OpenAPI document (built once per process: it only depends on the code)."""
+    components: dict[str, dict] = {}
+    for k in KINDS.values():
+        components.update(_model_schemas(k.schema))
+    components.update(_common_schemas())
+    paths: dict[str, dict] = {}
+    for k in KINDS.values():
+        paths.update(_kind_paths(k, components))
+
+    result = {"description": "The result of the apply, step by step.", "content": _json(_ref("ApplyResult"))}
+    failed = {"description": "It failed (the error says at which step; the previous configuration stays live), "
+                             "or another apply is running.",
+              "content": _json({"anyOf": [_ref("ApplyResult"), _ref("Error")]})}
+    paths.update({
+        "/settings": {
+            "get": _op("Site settings", "read", {"200": {"description": "The settings.",
+                                                         "content": _json(_ref("Settings"))}},
+                       tag="settings", operation_id="get_settings"),
+            "put": _op("Change site settings", "write",
+                       {"200": {"description": "The stored settings.", "content": _json(_ref("Settings"))}},
+                       tag="settings", body=_ref("Settings"), operation_id="put_settings"),
+        },
+        "/apply": {
+            "post": _op("Apply the stored site to Asterisk (or a dry run: check, render, diff)", "write",
+                        {"200": result, "409": failed}, tag="apply", body=_ref("ApplyRequest"),
+                        body_required=False, operation_id="apply"),
+        },
+        "/rollback": {
+            "post": _op("Put an earlier generation back live", "write",
+                        {"200": result, "409": failed}, tag="apply", body=_ref("RollbackRequest"),
+                        body_required=False, operation_id="rollback"),
+        },
+        "/generations": {
+            "get": _op("Kept configuration generations, newest first", "read",
+                       {"200": {"description": "Generations.", "content": _json(_ref("GenerationList"))}},
+                       tag="apply", operation_id="list_generations"),
+        },
+        "/audit": {
+            "get": _op("The audit log, newest first (secrets masked)", "read", {
+                "200": {"description": "Audit entries.", "content": _json(_ref("AuditList"))},
+                "400": _response_ref("BadRequest"),
+            }, tag="audit", operation_id="list_audit", parameters=[
+                {"name": "kind", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 40},
+                 "description": "Only this kind of object (extension, trunk, settings, user, api_token, ...)."},
+                {"name": "user", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 64},
+                 "description": "Only changes made by this user."},
+                *_paging_parameters()[1:],
+            ]),
+        },
+        "/me": {
+            "get": _op("Who the API thinks you are", "any",
+                       {"200": {"description": "The caller.", "content": _json(_ref("Me"))}},
+                       tag="auth", operation_id="me"),
+        },
+        "/openapi.json": {
+            "get": _op("This document", "public",
+                       {"200": {"description": "OpenAPI 3.0 document.",
+                                "content": _json({"type": "object", "additionalProperties": True})}},
+                       tag="auth", operation_id="openapi"),
+        },
+    })
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Linebox REST API",
+            "version": VERSION,
+            "description": "Site objects, settings, apply and audit of a Linebox PBX. "
+                           "Authenticate with `Authorization: Bearer <token>`; see docs/api.md.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerAuth": []}, {"consoleSession": []}],
+        "tags": [{"name": k.plural, "description": f"{k.label}s"} for k in KINDS.values()]
+                + [{"name": n} for n in ("settings", "apply", "audit", "auth")],
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(components.items())),
+            "responses": _responses(),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "An API token made by appliance.apitokens.create_token; it acts "
+                                              "with its user's role."},
+                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "linebox_session",
+                                   "description": "The console's login session (its JavaScript); unsafe "
+                                                  "methods then need the X-CSRFToken header."},
+            },
+        },
+    }

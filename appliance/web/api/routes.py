@@ -1,0 +1,307 @@
+"""The REST API's endpoints: site objects of every kind, settings, apply/rollback/generations, audit.
+
+Every change goes through the service functions (``appliance.site.service``), which validate,
+write and audit in one transaction under the calling user's name; nothing here decides what is valid.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+from flask import current_app, jsonify, request, url_for
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from appliance.provisioning import apply as apply_mod
+from appliance.site import audit, queries, service
+from appliance.site.errors import SiteError, from_pydantic
+from appliance.site.kinds import KINDS, Kind
+from appliance.web.api import openapi
+from appliance.web.api.core import (
+    ANY_USER,
+    READ,
+    WRITE,
+    ApiError,
+    allow,
+    blueprint,
+    caller,
+    int_arg,
+    json_body,
+    problems_json,
+    public,
+    requires,
+    summary,
+)
+
+MAX_PAGE = queries.MAX_LIMIT
+DEFAULT_PAGE = 100
+APPLY_WAIT_SECONDS = 120
+_apply_lock = threading.Lock()
+
+
+class ApplyRequest(BaseModel):
+    """Body of ``POST /apply``."""
+
+    model_config = ConfigDict(extra="forbid")
+    dry_run: bool = Field(default=False, description="Only check, render and diff; change nothing.")
+    diff: bool = Field(default=True, description="Include the (redacted) configuration diff in the answer.")
+
+
+class RollbackRequest(BaseModel):
+    """Body of ``POST /rollback`` (may be empty)."""
+
+    model_config = ConfigDict(extra="forbid")
+    generation: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")] | None = Field(
+        default=None, description="Generation id to put back live; default: the one before the live one.")
+
+
+# ---------------------------------------------------------------- site objects
+
+
+def _view(k: Kind, data: dict) -> dict:
+    """An object as the caller may see it: secrets only for admins."""
+    if caller().is_admin:
+        return data
+    return audit.masked(data, k.secrets)
+
+
+def _dump(obj) -> dict:
+    return obj.model_dump(mode="json")
+
+
+def _fields(k: Kind) -> tuple[str, ...]:
+    return tuple(k.schema.model_fields)
+
+
+def _site_error(error: SiteError, k: Kind, key: str | None, status: int = 422) -> ApiError:
+    return ApiError(status, summary(error.problems), problems_json(error.problems, k, key, _fields(k)))
+
+
+def _location(k: Kind, key: str) -> str:
+    return url_for(f"api.{k.name}_item", key=key)
+
+
+def _not_found(k: Kind, key: str) -> ApiError:
+    return ApiError(404, f"{k.label} {key} does not exist")
+
+
+def list_objects(k: Kind):
+    q = request.args.get("q", "").strip()
+    limit = int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    offset = int_arg("offset", 0, 0, 10**9)
+    objects, total = queries.page_objects(k.name, q, limit, offset)
+    items = [_view(k, _dump(obj)) for obj in objects]
+    return jsonify({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+def create_object(k: Kind):
+    data = json_body()
+    try:
+        obj = service.validate(k.name, data)
+    except SiteError as error:
+        raise _site_error(error, k, None) from None
+    key = getattr(obj, k.key)
+    if service.get_object(k.name, key) is not None:
+        raise ApiError(409, f"{k.label} {key} already exists",
+                       [{"field": k.key, "where": f"{k.name} {k.key}", "message": f"{k.label} {key} already exists"}])
+    try:
+        # the validated object, so generated secrets are the ones stored and answered
+        saved = service.save_object(k.name, obj.model_dump(), caller().username, create=True)
+    except SiteError as error:
+        raise _site_error(error, k, key) from None
+    response = jsonify(_view(k, _dump(saved)))
+    response.status_code = 201
+    response.headers["Location"] = _location(k, key)
+    return response
+
+
+def get_object(k: Kind, key: str):
+    obj = service.get_object(k.name, key)
+    if obj is None:
+        raise _not_found(k, key)
+    return jsonify(_view(k, _dump(obj)))
+
+
+def replace_object(k: Kind, key: str):
+    data = json_body()
+    current = service.get_object(k.name, key)
+    if current is None:
+        raise _not_found(k, key)
+    data.setdefault(k.key, key)
+    for name in k.secrets:  # a PUT never rotates a password by leaving it out
+        data.setdefault(name, getattr(current, name))
+    try:
+        obj = service.validate(k.name, data)
+    except SiteError as error:
+        raise _site_error(error, k, key) from None
+    new_key = getattr(obj, k.key)
+    if new_key != key and service.get_object(k.name, new_key) is not None:
+        raise ApiError(409, f"cannot rename {k.label} {key}: {k.label} {new_key} already exists",
+                       [{"field": k.key, "where": f"{k.name} {k.key}",
+                         "message": f"{k.label} {new_key} already exists"}])
+    try:
+        saved = service.save_object(k.name, obj.model_dump(), caller().username, original_key=key)
+    except SiteError as error:
+        raise _site_error(error, k, new_key) from None
+    response = jsonify(_view(k, _dump(saved)))
+    response.headers["Location"] = _location(k, new_key)
+    return response
+
+
+def delete_object(k: Kind, key: str):
+    if service.get_object(k.name, key) is None:
+        raise _not_found(k, key)
+    try:
+        service.delete_object(k.name, key, caller().username)
+    except SiteError as error:
+        raise _site_error(error, k, key, status=409) from None
+    return "", 204
+
+
+def _register_kind(k: Kind) -> None:
+    """``/<plural>`` and ``/<plural>/<key>`` for one kind, with endpoints named ``api.<kind>_list|_item``."""
+    def collection():
+        if request.method in ("GET", "HEAD"):
+            allow(READ)
+            return list_objects(k)
+        allow(WRITE)
+        return create_object(k)
+
+    def item(key: str):
+        if request.method in ("GET", "HEAD"):
+            allow(READ)
+            return get_object(k, key)
+        allow(WRITE)
+        return replace_object(k, key) if request.method == "PUT" else delete_object(k, key)
+
+    blueprint.add_url_rule(f"/{k.plural}", f"{k.name}_list", collection, methods=["GET", "POST"],
+                           provide_automatic_options=False)
+    blueprint.add_url_rule(f"/{k.plural}/<key>", f"{k.name}_item", item,
+                           methods=["GET", "PUT", "DELETE"], provide_automatic_options=False)
+
+
+for _kind in KINDS.values():
+    _register_kind(_kind)
+
+
+# ---------------------------------------------------------------- settings
+
+
+@blueprint.route("/settings", methods=["GET"], provide_automatic_options=False)
+@requires(READ)
+def settings_get():
+    return jsonify(service.load_settings().model_dump(mode="json"))
+
+
+@blueprint.route("/settings", methods=["PUT"], provide_automatic_options=False)
+@requires(WRITE)
+def settings_put():
+    data = json_body()
+    try:
+        settings = service.save_settings(data, caller().username)
+    except SiteError as error:
+        raise ApiError(422, summary(error.problems), problems_json(error.problems)) from None
+    return jsonify(settings.model_dump(mode="json"))
+
+
+# ---------------------------------------------------------------- apply, rollback, generations
+
+
+def _install():
+    return current_app.extensions["linebox.install"]
+
+
+def _request_model(model: type[BaseModel], data: dict) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = from_pydantic(error)
+        raise ApiError(422, summary(problems), [{"field": p.where, "where": p.where, "message": p.message}
+                                                for p in problems]) from None
+
+
+def _result_json(result: apply_mod.ApplyResult, dry_run: bool) -> dict:
+    return {
+        "ok": result.ok,
+        "dry_run": dry_run,
+        "error": result.error,
+        "rolled_back": result.rolled_back,
+        "generation": result.generation,
+        "changed": list(result.changed),
+        "diff": apply_mod.redact(result.diff),
+        "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail, "seconds": round(s.seconds, 4)}
+                  for s in result.steps],
+    }
+
+
+def _locked(action):
+    if not _apply_lock.acquire(timeout=APPLY_WAIT_SECONDS):
+        raise ApiError(409, "another apply or rollback is still running; try again when it has finished")
+    try:
+        return action()
+    finally:
+        _apply_lock.release()
+
+
+@blueprint.route("/apply", methods=["POST"], provide_automatic_options=False)
+@requires(WRITE)
+def apply_post():
+    body = _request_model(ApplyRequest, json_body(required=False))
+    install = _install()
+
+    def run():
+        return apply_mod.apply(service.snapshot(), install.facts(), install.target(), user=caller().username,
+                               dry_run=body.dry_run, with_diff=body.diff)
+    result = _locked(run)
+    if not body.diff:
+        result.diff = ""
+    return jsonify(_result_json(result, body.dry_run)), 200 if result.ok else 409
+
+
+@blueprint.route("/rollback", methods=["POST"], provide_automatic_options=False)
+@requires(WRITE)
+def rollback_post():
+    body = _request_model(RollbackRequest, json_body(required=False))
+    install = _install()
+    result = _locked(lambda: apply_mod.rollback(install.target(), body.generation))
+    return jsonify(_result_json(result, False)), 200 if result.ok else 409
+
+
+@blueprint.route("/generations", methods=["GET"], provide_automatic_options=False)
+@requires(READ)
+def generations_get():
+    target = _install().target()
+    items = []
+    for g in apply_mod.list_generations(target):
+        items.append({"id": g["id"], "live": bool(g["live"]), "when": str(g.get("when", "")),
+                      "user": str(g.get("user", "")), "changed": [str(c) for c in g.get("changed", [])],
+                      "failed": (target.generations_dir / g["id"] / "FAILED").exists()})
+    return jsonify({"items": items, "total": len(items)})
+
+
+# ---------------------------------------------------------------- audit, me, openapi
+
+
+@blueprint.route("/audit", methods=["GET"], provide_automatic_options=False)
+@requires(READ)
+def audit_get():
+    limit = int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    offset = int_arg("offset", 0, 0, 10**9)
+    entries, total = queries.page_audit(request.args.get("kind", "").strip(), request.args.get("user", "").strip(),
+                                        limit, offset)
+    items = [{"id": e.id, "when": e.when.isoformat(timespec="seconds") + "Z", "user": e.user, "action": e.action,
+              "kind": e.kind, "key": e.key, "before": e.before, "after": e.after} for e in entries]
+    return jsonify({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+@blueprint.route("/me", methods=["GET"], provide_automatic_options=False)
+@requires(ANY_USER)
+def me_get():
+    who = caller()
+    return jsonify({"username": who.username, "role": who.role, "via": who.via})
+
+
+@blueprint.route("/openapi.json", methods=["GET"], provide_automatic_options=False)
+@public
+def openapi_get():
+    return jsonify(openapi.document())

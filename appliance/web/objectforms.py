@@ -1,0 +1,563 @@
+"""Forms for site objects, generated from their pydantic schemas: fields, text formats for lists, error placement.
+
+No rule about what is valid lives here: the form is turned into the dict
+``service.save_object`` expects, and the service (schema, then the checks
+across the whole site) decides.  This module only knows
+
+* which input to show for a schema field: a text input, a number, a
+  checkbox for a ``bool``, a select for a ``Literal``, a password input for
+  a secret, a select of existing destinations, or a textarea for a list or
+  a dict, written one item per line in a simple format (``LineFormat``);
+* how to read those inputs back, keeping exactly what was typed so a page
+  with an error shows it again;
+* where each ``Problem`` the service reports belongs: next to the field it
+  names (``extension.number``, ``outbound_route.patterns.1.match``,
+  ``ring group 600 members``), or at the top of the form.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from functools import cache
+
+from pydantic import BaseModel
+
+from appliance.site import queries, schemas
+from appliance.site.checks import describe_destination, destination_fields
+from appliance.site.errors import Problem
+from appliance.site.kinds import KINDS
+
+# Above this many destinations a select is too long to use (and to send): a text input with suggestions instead.
+DESTINATION_SELECT_LIMIT = 1000
+
+LABELS = {
+    "did": "DID (number dialled)",
+    "cid": "Caller ID filter",
+    "voicemail_pin": "Voicemail PIN",
+    "pin": "PIN",
+    "moh": "Music on hold",
+    "ring_seconds": "Ring time (seconds)",
+    "qualify_seconds": "Qualify every (seconds)",
+    "max_channels": "Maximum channels",
+    "caller_id": "Caller ID number",
+    "caller_id_name": "Caller ID name",
+    "email": "E-mail",
+    "registration": "Register with the provider",
+    "trunks": "Trunks (failover order)",
+    "patterns": "Dial patterns",
+    "ranges": "Open hours",
+    "timezone": "Time zone",
+    "open_destination": "When open, go to",
+    "closed_destination": "When closed, go to",
+    "fallback": "If nobody answers, go to",
+    "sound": "Sound file",
+    "directory": "Directory",
+}
+
+KIND_LABELS = {("extension", "password"): "SIP password", ("trunk", "match"): "Accept calls from",
+               ("queue", "members"): "Agents"}
+
+HINTS = {
+    ("extension", "number"): "2 to 8 digits.",
+    ("extension", "recording"): "Record calls never, always, or when the user dials the feature code.",
+    ("trunk", "name"): "Lower-case letters, digits, '-' and '_', starting with a letter.",
+    ("trunk", "host"): "Host name or IP address of the provider or gateway.",
+    ("trunk", "username"): "Needed when the trunk registers.",
+    ("trunk", "max_channels"): "0 = no limit.",
+    ("trunk", "qualify_seconds"): "0 = never check; a dead trunk is skipped at once when checked.",
+    ("inbound_route", "did"): "A number or an Asterisk pattern such as _0212XXXXXXX; empty = any.",
+    ("inbound_route", "cid"): "Only calls from this number or pattern; empty = any caller.",
+    ("outbound_route", "position"): "Routes are tried from the lowest position up.",
+    ("outbound_route", "caller_id"): "Number sent to the provider; empty = the extension's own.",
+    ("ring_group", "strategy"): "ringall: all members at once; hunt: each member in turn.",
+    ("time_condition", "timezone"): "For example Europe/Istanbul or UTC.",
+    ("moh_class", "directory"): "Absolute path of the folder holding the music files.",
+    ("announcement", "sound"): "Sound name without extension, for example custom/welcome.",
+}
+
+
+class LineError(ValueError):
+    """One line of a textarea that cannot be read; the message says what the line should look like."""
+
+
+@dataclass(frozen=True)
+class LineFormat:
+    """How one list item (or dict entry) is written on one line of a textarea."""
+
+    help: str
+    example: str
+
+    def parse(self, line: str):
+        return line
+
+    def format(self, item) -> str:
+        return str(item)
+
+
+@dataclass(frozen=True)
+class WordsFormat(LineFormat):
+    """Plain values: one per line (commas or spaces also separate them)."""
+
+    def split(self, line: str) -> list[str]:
+        return [word for word in re.split(r"[,\s]+", line) if word]
+
+
+@dataclass(frozen=True)
+class PatternFormat(LineFormat):
+    def parse(self, line: str) -> dict:
+        parts = [part.strip() for part in line.split("|")]
+        if len(parts) > 3:
+            raise LineError("write match|strip|prepend (three parts at most)")
+        match, strip, prepend = [*parts, "", ""][:3]
+        return {"match": match, "strip": strip or 0, "prepend": prepend}
+
+    def format(self, item) -> str:
+        item = _as_dict(item)
+        out = [item["match"], str(item.get("strip", 0)), item.get("prepend", "")]
+        while len(out) > 1 and out[-1] in ("", "0"):
+            out.pop()
+        return "|".join(out)
+
+
+@dataclass(frozen=True)
+class RangeFormat(LineFormat):
+    _RE = re.compile(r"^(\S+)\s+(\S+?)\s*-\s*(\S+)$")
+
+    def parse(self, line: str) -> dict:
+        m = self._RE.match(line)
+        if not m:
+            raise LineError("write days and hours like mon-fri 09:00-17:00")
+        return {"days": m.group(1), "start": m.group(2), "end": m.group(3)}
+
+    def format(self, item) -> str:
+        item = _as_dict(item)
+        return f"{item['days']} {item['start']}-{item['end']}"
+
+
+@dataclass(frozen=True)
+class HolidayFormat(LineFormat):
+    def parse(self, line: str) -> dict:
+        date, _, name = line.partition(" ")
+        return {"date": date, "name": name.strip()} if name.strip() else {"date": date}
+
+    def format(self, item) -> str:
+        item = _as_dict(item)
+        return f"{item['date']} {item.get('name', '')}".rstrip()
+
+
+@dataclass(frozen=True)
+class OptionFormat(LineFormat):
+    def parse(self, line: str) -> tuple[str, str]:
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise LineError("write key=value")
+        return key.strip(), value.strip()
+
+    def format(self, item) -> str:
+        key, value = item
+        return f"{key}={value}"
+
+
+@dataclass(frozen=True)
+class FieldsFormat(LineFormat):
+    """An item written as its fields in schema order, split by ``sep`` (None: spaces); trailing defaults may go."""
+
+    fields: tuple[str, ...] = ()
+    defaults: tuple[tuple[str, str], ...] = ()  # fields that may be left out, with the text of their default
+    sep: str | None = None
+
+    def parse(self, line: str) -> dict:
+        parts = [p.strip() for p in line.split(self.sep)] if self.sep else line.split()
+        if len(parts) > len(self.fields):
+            raise LineError(f"write {self._shape()} ({len(self.fields)} parts at most)")
+        optional = dict(self.defaults)
+        missing = [name for name in self.fields[len(parts):] if name not in optional]
+        if missing:
+            raise LineError(f"write {self._shape()} ({', '.join(missing)} missing)")
+        return dict(zip(self.fields, parts, strict=False))
+
+    def format(self, item) -> str:
+        item = _as_dict(item)
+        out = [str(item[name]) for name in self.fields]
+        optional = dict(self.defaults)
+        while len(out) > 1 and self.fields[len(out) - 1] in optional and out[-1] == optional[self.fields[len(out) - 1]]:
+            out.pop()
+        return (self.sep or " ").join(out)
+
+    def _shape(self) -> str:
+        return (self.sep or " ").join(self.fields)
+
+
+def _fields_format(model: type[BaseModel], sep: str | None = "|", help_text: str = "",
+                   example: str = "") -> FieldsFormat:
+    """The format of a list item's model: its fields in order, optional ones last and omissible."""
+    names = tuple(model.model_fields)
+    defaults = tuple((name, str(info.get_default(call_default_factory=True))) for name, info in
+                     model.model_fields.items() if not info.is_required())
+    shape = (sep or " ").join(names)
+    return FieldsFormat(help_text or f"One per line: {shape}.", example or shape, names, defaults, sep)
+
+
+_DESTINATIONS_TEXT = ("hangup, extension:N, ringgroup:N, voicemail:N, queue:N, timecondition:NAME, "
+                      "announcement:NAME or ivr:NAME")
+ITEM_FORMATS: dict[type, LineFormat] = {
+    schemas.DialPattern: PatternFormat(
+        "One pattern per line: match|strip|prepend. match is a number or an Asterisk pattern "
+        "(_9NXXXXXX); strip removes that many digits from the front; prepend adds digits. "
+        "strip and prepend may be left out.", "_9NXXXXXX|1\n_00X.|0|+"),
+    schemas.TimeRange: RangeFormat(
+        "One range per line: days hours, for example mon-fri 09:00-17:00 or sat 10:00-13:00.",
+        "mon-fri 09:00-17:00\nsat 10:00-13:00"),
+    schemas.Holiday: HolidayFormat(
+        "One date per line (closed all day): 2026-12-25 Christmas. The name may be left out.",
+        "2026-01-01 New year\n2026-12-25 Christmas"),
+}
+if hasattr(schemas, "IvrOption"):  # call-center kinds
+    ITEM_FORMATS[schemas.IvrOption] = _fields_format(
+        schemas.IvrOption, None, "One option per line: the digit, a space, and where it goes: "
+        f"{_DESTINATIONS_TEXT}.", "1 ringgroup:600\n2 queue:500\n0 extension:100")
+if hasattr(schemas, "QueueMember"):
+    ITEM_FORMATS[schemas.QueueMember] = _fields_format(
+        schemas.QueueMember, None, "One agent per line: extension number, then optionally a penalty 0-10 "
+        "(skill level: 0 is asked first).", "100\n101 0\n102 2")
+if hasattr(schemas, "EscalationStep"):
+    ITEM_FORMATS[schemas.EscalationStep] = _fields_format(
+        schemas.EscalationStep, None, "One step per line: after_seconds max_penalty. After a caller waited "
+        "that long, agents up to that penalty may take the call; in rising order of time.", "30 1\n90 5")
+OPTION_FORMAT = OptionFormat("One option per line: key=value (extra Asterisk settings, checked at apply).",
+                             "direct_media=no")
+LIST_HINTS = {
+    ("trunk", "codecs"): "One codec per line, most preferred first: ulaw, alaw, g722, gsm, g729, opus.",
+    ("trunk", "match"): "One address, network (10.0.0.0/24) or address:port per line; "
+                        "calls from these are taken as coming from this trunk.",
+    ("ring_group", "members"): "One extension number per line; with hunt, rung in this order.",
+    ("outbound_route", "trunks"): "One trunk name per line, in failover order: the first is tried first; "
+                                  "the next is used when it is unreachable, congested or full.",
+}
+
+# list fields naming objects of another kind: the form lists the existing ones (when there are not too many)
+REFERENCES = {("outbound_route", "trunks"): "trunk"}
+MAX_REFERENCES_SHOWN = 50
+
+
+def references(kind: str) -> dict[str, list[str]]:
+    """For each field that names other objects, the keys that exist now (to show next to it)."""
+    out = {}
+    for (owner, name), other in REFERENCES.items():
+        if owner == kind:
+            keys = queries.keys(other)
+            out[name] = keys[:MAX_REFERENCES_SHOWN] + (["…"] if len(keys) > MAX_REFERENCES_SHOWN else [])
+    return out
+
+
+def _as_dict(item) -> dict:
+    return item.model_dump() if isinstance(item, BaseModel) else dict(item)
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    widget: str  # text | number | checkbox | select | password | destination | lines | options
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    hint: str = ""
+    line_format: LineFormat | None = None
+    secret: bool = False
+
+    @property
+    def multiline(self) -> bool:
+        return self.widget in ("lines", "options")
+
+
+def _literal_choices(annotation) -> tuple[str, ...] | None:
+    if typing.get_origin(annotation) is typing.Literal:
+        return tuple(str(a) for a in typing.get_args(annotation))
+    return None
+
+
+def _strip_annotated(annotation):
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _build_field(kind: str, name: str, info) -> FormField:
+    k = KINDS[kind]
+    annotation = _strip_annotated(info.annotation)
+    origin = typing.get_origin(annotation)
+    label = KIND_LABELS.get((kind, name)) or LABELS.get(name, name.replace("_", " ").capitalize())
+    common = {"name": name, "label": label, "required": info.is_required(), "hint": HINTS.get((kind, name), "")}
+    if name in k.secrets:
+        return FormField(widget="password", secret=True, **common)
+    if annotation is bool:
+        return FormField(widget="checkbox", **common)
+    choices = _literal_choices(annotation)
+    if choices:
+        return FormField(widget="select", choices=choices, **common)
+    if annotation is int:
+        return FormField(widget="number", **common)
+    if name in destination_fields(kind):
+        return FormField(widget="destination", **common)
+    if origin is list:
+        item = _strip_annotated(typing.get_args(annotation)[0])
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            fmt = ITEM_FORMATS.get(item) or _fields_format(item)
+        else:
+            choices = _literal_choices(item)
+            fmt = WordsFormat(LIST_HINTS.get((kind, name), "One per line."), "\n".join(choices or ()))
+        return FormField(widget="lines", line_format=fmt, **{**common, "hint": common["hint"] or fmt.help})
+    if origin is dict:
+        return FormField(widget="options", line_format=OPTION_FORMAT, **{**common, "hint": OPTION_FORMAT.help})
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"{kind}.{name}: optional fields have no form widget yet")
+    return FormField(widget="text", **common)
+
+
+@cache
+def form_fields(kind: str) -> tuple[FormField, ...]:
+    """The form of ``kind``: one field per schema field, in schema order."""
+    return tuple(_build_field(kind, name, info) for name, info in KINDS[kind].schema.model_fields.items())
+
+
+# ---------------------------------------------------------------- values shown in the form
+
+
+def _format(f: FormField, value) -> str | bool:
+    if f.widget == "checkbox":
+        return bool(value)
+    if f.widget == "lines":
+        return "\n".join(f.line_format.format(v) for v in value or [])
+    if f.widget == "options":
+        return "\n".join(f.line_format.format(item) for item in sorted((value or {}).items()))
+    return "" if value is None else str(value)
+
+
+def initial_values(kind: str, obj: schemas.SiteObject | None) -> dict[str, str | bool]:
+    """What the form shows: an object's values, or the schema's defaults for a new one; never a secret."""
+    values: dict[str, str | bool] = {}
+    for f in form_fields(kind):
+        if f.secret:
+            values[f.name] = ""
+        elif obj is not None:
+            values[f.name] = _format(f, getattr(obj, f.name))
+        else:
+            info = KINDS[kind].schema.model_fields[f.name]
+            values[f.name] = "" if info.is_required() else _format(f, info.get_default(call_default_factory=True))
+    return values
+
+
+# ---------------------------------------------------------------- reading the form back
+
+
+@dataclass
+class Submitted:
+    """A submitted form: ``data`` for the service, ``raw`` as typed (to show again), errors found reading it."""
+
+    data: dict = field(default_factory=dict)
+    raw: dict[str, str | bool] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    lines: dict[str, list[int]] = field(default_factory=dict)  # list index -> line number in the textarea
+
+    def add_error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(message)
+
+
+def read_form(kind: str, form, existing: schemas.SiteObject | None = None) -> Submitted:
+    """Turn the posted ``form`` into the service's dict.  An empty secret keeps ``existing``'s (or is generated)."""
+    out = Submitted()
+    for f in form_fields(kind):
+        if f.widget == "checkbox":
+            out.raw[f.name] = f.name in form
+            out.data[f.name] = f.name in form
+            continue
+        text = form.get(f.name, "")
+        out.raw[f.name] = text
+        if f.secret:
+            if text:
+                out.data[f.name] = text
+            elif existing is not None:
+                out.data[f.name] = getattr(existing, f.name)
+            continue  # empty on create: the schema's default (a generated password or PIN)
+        if f.widget == "number":
+            if text.strip():
+                out.data[f.name] = text.strip()
+            continue
+        if f.multiline:
+            _read_lines(f, text, out)
+            continue
+        out.data[f.name] = text
+    return out
+
+
+def _read_lines(f: FormField, text: str, out: Submitted) -> None:
+    items, numbers = [], []
+    options: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            if isinstance(f.line_format, WordsFormat):
+                words = f.line_format.split(line)
+                items.extend(words)
+                numbers.extend([number] * len(words))
+            elif f.widget == "options":
+                key, value = f.line_format.parse(line)
+                if key in options:
+                    raise LineError(f"{key} is set twice")
+                options[key] = value
+            else:
+                items.append(f.line_format.parse(line))
+                numbers.append(number)
+        except LineError as error:
+            out.add_error(f.name, f"line {number}: {error}")
+    out.data[f.name] = options if f.widget == "options" else items
+    out.lines[f.name] = numbers
+
+
+# ---------------------------------------------------------------- placing the service's problems
+
+# pydantic's wording, said the way the rest of the console speaks (the meaning is unchanged)
+FRIENDLY = [
+    (re.compile(r"^String should have at least 1 character$"), "is required"),
+    (re.compile(r"^Field required$"), "is required"),
+    (re.compile(r"^String should have at most (\d+) characters?$"), r"must be at most \1 characters long"),
+    (re.compile(r"^Input should be a valid integer.*$"), "must be a whole number"),
+    (re.compile(r"^Input should be greater than or equal to (\S+)$"), r"must be at least \1"),
+    (re.compile(r"^Input should be less than or equal to (\S+)$"), r"must be at most \1"),
+    (re.compile(r"^List should have at least 1 item.*$"), "enter at least one line"),
+    (re.compile(r"^Input should be a valid boolean.*$"), "must be yes or no"),
+    (re.compile(r"^Input should be (('[^']*'(, | or )?)+)$"), r"must be one of \1"),
+]
+
+
+def friendly(message: str) -> str:
+    for pattern, replacement in FRIENDLY:
+        if pattern.match(message):
+            return pattern.sub(replacement, message)
+    return message
+
+
+def place_problems(kind: str, key: str, problems: list[Problem], submitted: Submitted) -> list[str]:
+    """Put each problem next to its field in ``submitted.errors``; return the ones that belong to no field."""
+    k = KINDS[kind]
+    names = {f.name for f in form_fields(kind)}
+    own = f"{k.label} {key}"
+    general = []
+    for problem in problems:
+        where, message = problem.where, friendly(problem.message)
+        if where.startswith(k.name + "."):
+            path = where[len(k.name) + 1:].split(".")
+            if path[0] in names:
+                submitted.add_error(path[0], _path_message(path[0], path[1:], message, submitted))
+                continue
+        words = where.split()
+        if len(words) > 1 and words[-1] in names:
+            owner = " ".join(words[:-1])
+            if owner in (own, k.name, k.label):  # this object ("extension number: extension 100 already exists")
+                submitted.add_error(words[-1], message)
+                continue
+            if words[-1] == k.key:  # another object holds the number or name this one wants
+                submitted.add_error(words[-1], f"{owner}: {message}")
+                continue
+        general.append(f"{where}: {message}" if where not in (k.name, own) else message)
+    return general
+
+
+def _path_message(name: str, rest: list[str], message: str, submitted: Submitted) -> str:
+    prefix = ""
+    if rest and rest[0].isdigit():
+        index = int(rest[0])
+        numbers = submitted.lines.get(name, [])
+        prefix = f"line {numbers[index] if index < len(numbers) else index + 1}: "
+        rest = rest[1:]
+    rest = [part for part in rest if part != "[key]"]
+    if rest:
+        prefix += ".".join(rest) + ": "
+    return prefix + message
+
+
+# ---------------------------------------------------------------- destinations and list cells
+
+
+def destination_groups(with_numbers: bool = True) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every destination a call can be sent to now, grouped for a select: (group, [(value, label)]).
+
+    ``with_numbers=False`` leaves out extensions and voicemail boxes (the groups that grow to thousands).
+    """
+    groups = [("", [("hangup", "Hang up")])]
+    if with_numbers:
+        groups.append(("Extensions", [(f"extension:{n}", f"{n} {name}")
+                                      for n, name in queries.keys_and_names("extension")]))
+    groups.append(("Ring groups", [(f"ringgroup:{n}", f"ring group {n}") for n in queries.keys("ring_group")]))
+    if "queue" in KINDS:
+        groups.append(("Queues", [(f"queue:{n}", f"queue {n}") for n in queries.keys("queue")]))
+    if with_numbers:
+        groups.append(("Voicemail", [(f"voicemail:{n}", f"voicemail {n}") for n in queries.mailbox_numbers()]))
+    groups += [
+        ("Time conditions", [(f"timecondition:{n}", f"time condition {n}") for n in queries.keys("time_condition")]),
+        ("Announcements", [(f"announcement:{n}", f"announcement {n}") for n in queries.keys("announcement")]),
+    ]
+    if "ivr" in KINDS:
+        groups.append(("IVR menus", [(f"ivr:{n}", f"IVR menu {n}") for n in queries.keys("ivr")]))
+    return [(title, items) for title, items in groups if items]
+
+
+@dataclass
+class DestinationChoices:
+    groups: list[tuple[str, list[tuple[str, str]]]]
+    as_select: bool
+    suggestions: list[tuple[str, str]]  # for the text input when the select would be too long
+
+
+def destination_choices() -> DestinationChoices:
+    """A select of every destination, or (past ``DESTINATION_SELECT_LIMIT``) suggestions for a text input."""
+    numbers = queries.count("extension") * 2 + queries.count("voicemail_box")  # upper bound: extensions + mailboxes
+    if numbers <= DESTINATION_SELECT_LIMIT:
+        groups = destination_groups()
+        if sum(len(items) for _, items in groups) <= DESTINATION_SELECT_LIMIT:
+            return DestinationChoices(groups, True, [])
+    small = [item for _, items in destination_groups(with_numbers=False) for item in items]
+    return DestinationChoices([], False, small)
+
+
+LIST_COLUMNS = {
+    "extension": ("number", "name", "voicemail", "email", "recording"),
+    "trunk": ("name", "host", "port", "registration", "codecs"),
+    "voicemail_box": ("number", "name", "email"),
+    "ring_group": ("number", "name", "strategy", "members", "fallback"),
+    "moh_class": ("name", "directory", "sort"),
+    "announcement": ("name", "sound", "destination"),
+    "time_condition": ("name", "timezone", "ranges", "open_destination", "closed_destination"),
+    "inbound_route": ("name", "did", "cid", "destination"),
+    "outbound_route": ("position", "name", "patterns", "trunks"),
+    "queue": ("number", "name", "strategy", "members", "overflow"),
+    "ivr": ("name", "greeting", "options", "timeout_destination"),
+}
+
+
+def list_columns(kind: str) -> list[FormField]:
+    by_name = {f.name: f for f in form_fields(kind)}
+    return [by_name[name] for name in LIST_COLUMNS.get(kind, tuple(by_name)[:4]) if name in by_name]
+
+
+def cell(f: FormField, obj: schemas.SiteObject) -> str:
+    """A compact, one-line text of one field for a table cell."""
+    value = getattr(obj, f.name)
+    if f.widget == "checkbox":
+        return "yes" if value else "no"
+    if f.widget == "destination":
+        return describe_destination(value)
+    if f.widget == "lines":
+        texts = [f.line_format.format(v) for v in value]
+        shown = ", ".join(texts[:4])
+        return shown + (f" (+{len(texts) - 4})" if len(texts) > 4 else "")
+    if f.widget == "options":
+        return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
+    if f.secret:
+        return "********" if value else ""
+    return str(value)

@@ -1,0 +1,107 @@
+"""Generic pages for every kind of site object: list (search, paging), create, edit, delete with confirmation."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from appliance.site import queries, service
+from appliance.site.errors import SiteError
+from appliance.web import objectforms
+from appliance.web.forms import EmptyForm
+from appliance.web.pages import blueprint
+from appliance.web.pages.common import SLUG_RULE, Paging, kind_for, page_number
+from appliance.web.roles import ADMIN, VIEWERS, require_role
+
+MAX_QUERY = 80
+
+
+@blueprint.route(f"/<{SLUG_RULE}:slug>/")
+@require_role(*VIEWERS)
+def objects_list(slug: str):
+    k = kind_for(slug)
+    q = request.args.get("q", "").strip()[:MAX_QUERY]
+    page = page_number()
+    items, total = queries.page_objects(k.name, q, Paging(page, 0).per_page, Paging(page, 0).offset)
+    return render_template(
+        "objects_list.html", kind=k, slug=slug, q=q, items=items, paging=Paging(page, total),
+        columns=objectforms.list_columns(k.name), cell=objectforms.cell, nav_active=slug)
+
+
+def _form_page(k, slug: str, key: str | None, values: dict, errors: dict, general: list[str], status: int = 200):
+    fields = objectforms.form_fields(k.name)
+    destinations = objectforms.destination_choices() if any(f.widget == "destination" for f in fields) else None
+    return render_template(
+        "object_form.html", kind=k, slug=slug, key=key, fields=fields, values=values, errors=errors,
+        general=general, destinations=destinations, references=objectforms.references(k.name), form=EmptyForm(),
+        nav_active=slug), status
+
+
+def _submit(k, slug: str, key: str | None, existing):
+    """Read the posted form and save it; on any problem show the form again as typed, nothing stored."""
+    submitted = objectforms.read_form(k.name, request.form, existing)
+    new_key = str(submitted.data.get(k.key, "")).strip()
+    general: list[str] = []
+    try:
+        if submitted.errors:
+            # some lines could not be read: still report what the schema says about the rest, store nothing
+            service.validate(k.name, submitted.data)
+        else:
+            service.save_object(k.name, submitted.data, current_user.username, original_key=key, create=key is None)
+            flash(f"{k.label.capitalize()} {new_key} {'created' if key is None else 'saved'}. "
+                  "It takes effect when you apply the changes.", "info")
+            return redirect(url_for("pages.objects_list", slug=slug, q=new_key if key is None else None))
+    except SiteError as error:
+        # a field with unreadable lines already says so; the schema's view of the lines that were read would confuse
+        problems = [p for p in error.problems if _field_of(k, p.where) not in submitted.errors]
+        general = objectforms.place_problems(k.name, new_key, problems, submitted)
+    return _form_page(k, slug, key, submitted.raw, submitted.errors, general, 422)
+
+
+def _field_of(k, where: str) -> str | None:
+    prefix = k.name + "."
+    return where[len(prefix):].split(".")[0] if where.startswith(prefix) else None
+
+
+@blueprint.route(f"/<{SLUG_RULE}:slug>/new", methods=["GET", "POST"])
+@require_role(ADMIN)
+def objects_new(slug: str):
+    k = kind_for(slug)
+    if request.method == "POST":
+        return _submit(k, slug, None, None)
+    return _form_page(k, slug, None, objectforms.initial_values(k.name, None), {}, [])
+
+
+@blueprint.route(f"/<{SLUG_RULE}:slug>/edit/<key>", methods=["GET", "POST"])
+@require_role(*VIEWERS)
+def objects_edit(slug: str, key: str):
+    k = kind_for(slug)
+    existing = service.get_object(k.name, key)
+    if existing is None:
+        abort(404)
+    if request.method == "POST":
+        return _submit(k, slug, key, existing)
+    return _form_page(k, slug, key, objectforms.initial_values(k.name, existing), {}, [])
+
+
+@blueprint.route(f"/<{SLUG_RULE}:slug>/delete/<key>", methods=["GET", "POST"])
+@require_role(ADMIN)
+def objects_delete(slug: str, key: str):
+    k = kind_for(slug)
+    existing = service.get_object(k.name, key)
+    if existing is None:
+        abort(404)
+    problems: list[str] = []
+    status = 200
+    if request.method == "POST":
+        try:
+            service.delete_object(k.name, key, current_user.username)
+        except SiteError as error:
+            problems = [f"{p.where}: {p.message}" if p.where not in (k.name,) else p.message for p in error.problems]
+            status = 409
+        else:
+            flash(f"{k.label.capitalize()} {key} deleted. It takes effect when you apply the changes.", "info")
+            return redirect(url_for("pages.objects_list", slug=slug))
+    summary = [(f.label, objectforms.cell(f, existing)) for f in objectforms.list_columns(k.name)]
+    return render_template("object_delete.html", kind=k, slug=slug, key=key, summary=summary, problems=problems,
+                           form=EmptyForm(), nav_active=slug), status

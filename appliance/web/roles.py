@@ -1,0 +1,129 @@
+"""Who may open which page: ``require_role`` on every view, and the role-aware navigation.
+
+* admin: everything.
+* technician: every page, read-only: a POST (or any other changing method) is refused with 403.
+* supervisor, agent: the status page only, for now (their call-center pages come later).
+
+``require_role(*roles)`` names the roles that may open a view; changing
+requests additionally need a role in ``write`` (admins only by default).
+Templates get ``can_edit`` to hide buttons a read-only user could not use
+anyway; the server refuses the request whatever the page shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import abort, request, url_for
+from flask_login import current_user
+
+from appliance.accounts import ROLES
+from appliance.site.kinds import KINDS
+from appliance.web.auth import login_manager
+
+ADMIN = "admin"
+VIEWERS = ("admin", "technician")  # roles that may look at the configuration pages
+EDITORS = ("admin",)  # roles that may change anything
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def require_role(*roles: str, write: tuple[str, ...] = EDITORS) -> Callable:
+    """Let only ``roles`` open the view, and only ``write`` roles send it a changing request."""
+    unknown = (set(roles) | set(write)) - set(ROLES)
+    if unknown or not roles:
+        raise ValueError(f"unknown roles {sorted(unknown)}" if unknown else "name at least one role")
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            if request.method not in SAFE_METHODS and current_user.role not in write:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.linebox_roles = tuple(roles)  # read by the test that every view is guarded
+        return wrapper
+
+    return decorate
+
+
+def can_edit() -> bool:
+    return current_user.is_authenticated and current_user.role in EDITORS
+
+
+@dataclass(frozen=True)
+class NavItem:
+    id: str
+    label: str
+    endpoint: str
+    args: tuple[tuple[str, str], ...] = ()
+    roles: tuple[str, ...] = VIEWERS
+
+    @property
+    def url(self) -> str:
+        return url_for(self.endpoint, **dict(self.args))
+
+    def is_active(self, nav_active: str | None) -> bool:
+        """``nav_active`` is what the page says it belongs to; pages that say nothing match by endpoint."""
+        if nav_active:
+            return nav_active == self.id
+        return request.endpoint == self.endpoint
+
+
+def _objects(kind_name: str) -> NavItem:
+    k = KINDS[kind_name]
+    slug = k.plural.replace("_", "-")
+    return NavItem(slug, NAV_LABELS.get(kind_name, k.plural.replace("_", " ").capitalize()), "pages.objects_list",
+                   (("slug", slug),))
+
+
+NAV_LABELS = {"moh_class": "Music on hold", "ivr": "IVR menus"}
+# where each kind of object goes in the navigation; a kind not named here is listed under "More"
+NAV_LAYOUT = [
+    ("Phones", ("extension", "ring_group", "voicemail_box")),
+    ("Call center", ("queue", "ivr")),
+    ("Routing", ("trunk", "inbound_route", "outbound_route", "time_condition", "announcement", "moh_class")),
+]
+
+
+def _build_navigation() -> list[tuple[str, list[NavItem]]]:
+    groups: list[tuple[str, list[NavItem]]] = [("", [NavItem("status", "Status", "views.status", roles=ROLES)])]
+    placed = set()
+    for title, names in NAV_LAYOUT:
+        items = [_objects(name) for name in names if name in KINDS]
+        placed.update(names)
+        if items:
+            groups.append((title, items))
+    rest = [_objects(name) for name in KINDS if name not in placed]
+    if rest:
+        groups.append(("More", rest))
+    groups.append(("System", [
+        NavItem("apply", "Apply", "pages.apply_page"),
+        NavItem("audit", "Audit log", "pages.audit_page"),
+        NavItem("users", "Users", "pages.users_page"),
+    ]))
+    return groups
+
+
+NAVIGATION = _build_navigation()
+
+
+def navigation() -> list[tuple[str, list[NavItem]]]:
+    """The navigation groups the current user may use (empty groups left out)."""
+    if not current_user.is_authenticated:
+        return []
+    out = []
+    for title, items in NAVIGATION:
+        visible = [item for item in items if current_user.role in item.roles]
+        if visible:
+            out.append((title, visible))
+    return out
+
+
+def template_globals() -> dict:
+    return {"can_edit": can_edit(), "navigation": navigation}

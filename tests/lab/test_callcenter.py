@@ -1,0 +1,83 @@
+"""Call-center flows through real Asterisk: IVR by DTMF, queues with skills and escalation, pauses."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.lab.helpers import add, add_carrier_trunk
+
+pytestmark = pytest.mark.lab
+
+
+def _support_site(escalate_after: int = 4) -> None:
+    for number in ("201", "202"):
+        add("extension", number=number, name=f"Agent {number}")
+    # Asterisk applies an escalation step at the next ring cycle: agents ring 5 s per cycle here.
+    add("queue", number="700", name="Support", strategy="ringall", agent_ring_seconds=5,
+        members=[{"extension": "201", "penalty": 0}, {"extension": "202", "penalty": 1}],
+        escalation=[{"after_seconds": escalate_after, "max_penalty": 1}], announce_position=False)
+    add("ivr", name="sales", greeting="beep", options=[{"digit": "2", "destination": "queue:700"}])
+    add("ivr", name="main", greeting="beep", options=[{"digit": "1", "destination": "ivr:sales"}])
+    add("inbound_route", name="main-line", did="5553000", destination="ivr:main")
+    add("inbound_route", name="support-line", did="5553700", destination="queue:700")
+
+
+def _queue_log(pbx) -> list[list[str]]:
+    path = pbx.instance.log_dir / "queue_log"
+    return [line.split("|") for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_ivr_by_dtmf_to_queue_best_skill_first_then_escalates(pbx, carrier):
+    _support_site(escalate_after=4)
+    pbx.apply()
+    phones = carrier()
+    add_carrier_trunk(phones)
+    pbx.apply()
+    phones.set_behaviour("201", "answer", hold=30)
+
+    # A caller navigates two IVR levels by DTMF (1, then 2) into the queue: the best-skilled agent gets it.
+    mark = phones.mark()
+    phones.call("telco", "5553000", tag="first-caller", dtmf="1wwwwww2", hold=30)
+    first = phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") in ("201", "202"), since=mark, timeout=25)
+    assert first["Exten"] == "201", "the agent with the matching skill (level 0) takes the call"
+    assert not [e for e in phones.events[mark:] if e.get("UserEvent") == "CarrierIncoming" and e["Exten"] == "202"]
+
+    # The skilled agent is busy: the next caller waits, and after 4 s the next skill level takes the call.
+    mark = phones.mark()
+    started = time.monotonic()
+    phones.call("telco", "5553700", tag="second-caller", hold=10)
+    second = phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "202", since=mark, timeout=25)
+    waited = second["_time"] - started
+    assert 4 <= waited <= 12, f"escalated after {waited:.1f}s, configured 4s"
+    assert second["CallerID"] == "+15550001111"
+
+
+def test_paused_agent_gets_no_calls_and_hangup_in_queue_is_abandoned(pbx, carrier):
+    _support_site(escalate_after=1)
+    pbx.apply()
+    phones = carrier()
+    add_carrier_trunk(phones)
+    pbx.apply()
+    with pbx.install.connect_ami() as ami:
+        ami.action("QueuePause", Interface="PJSIP/201", Paused="true", Queue="700", Reason="lunch")
+
+    mark = phones.mark()
+    phones.call("telco", "5553700", tag="to-queue", hold=10)
+    answered = phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") in ("201", "202"), since=mark)
+    assert answered["Exten"] == "202"
+    assert not [e for e in phones.events[mark:] if e.get("UserEvent") == "CarrierIncoming" and e["Exten"] == "201"]
+    phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "to-queue", since=mark, timeout=30)
+
+    # Nobody free: the caller gives up after 3 s in the queue.
+    phones.set_behaviour("202", "noanswer")
+    mark = phones.mark()
+    phones.call("telco", "5553700", tag="gives-up", hold=3)
+    phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "gives-up", since=mark, timeout=30)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(row[4] == "ABANDON" for row in _queue_log(pbx) if len(row) > 4):
+        time.sleep(0.3)
+    events = [row[4] for row in _queue_log(pbx) if len(row) > 4 and row[2] == "700"]
+    assert events.count("CONNECT") == 1 and events.count("ABANDON") == 1, events
+    assert "PAUSE" in events

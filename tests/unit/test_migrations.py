@@ -1,0 +1,140 @@
+"""Schema migrations: a database keeps its rows across re-opens, and a newer one is refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+
+import peewee
+import pytest
+
+from appliance.model import migrations
+from appliance.model.database import close_database, database, open_database
+from appliance.model.models import AuditEntry, Extension
+from appliance.site import service
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    yield tmp_path / "data" / "linebox.db"
+    close_database()
+
+
+def user_version(path) -> int:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def tables(path) -> set[str]:
+    with closing(sqlite3.connect(path)) as conn:
+        return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def numbers() -> list[str]:
+    return [e.number for e in service.list_objects("extension")]
+
+
+def test_new_database_is_created_at_the_current_version(db_path):
+    open_database(db_path)
+    assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
+    close_database()
+    assert user_version(db_path) == migrations.CURRENT_VERSION
+    assert {"extension", "trunk", "auditentry", "setting"} <= tables(db_path)
+
+
+def test_rows_and_version_survive_close_and_reopen(db_path):
+    open_database(db_path)
+    service.save_object("extension", {"number": "100", "name": "Reception", "password": "Abcdefgh12345678"},
+                        user="alice", create=True)
+    service.save_object("trunk", {"name": "telco", "host": "sip.example.com"}, user="alice", create=True)
+    service.save_settings({"sip_port": 5070}, user="alice")
+    close_database()
+    assert database.is_closed()
+
+    open_database(db_path)
+    assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
+    assert [(e.number, e.name, e.password) for e in service.list_objects("extension")] == [
+        ("100", "Reception", "Abcdefgh12345678")]
+    assert [t.name for t in service.list_objects("trunk")] == ["telco"]
+    assert service.load_settings().sip_port == 5070
+    assert AuditEntry.select().count() == 3
+    # Opening again runs no migration step: nothing is re-created or emptied.
+    assert migrations.migrate(database.obj) == migrations.CURRENT_VERSION
+    assert Extension.select().count() == 1
+
+
+def test_database_newer_than_the_code_is_refused(db_path):
+    db_path.parent.mkdir(parents=True)
+    newer = migrations.CURRENT_VERSION + 1
+    with closing(sqlite3.connect(db_path)) as conn:
+        conn.execute("CREATE TABLE from_the_future (x)")
+        conn.execute(f"PRAGMA user_version = {newer}")
+        conn.commit()
+    with pytest.raises(RuntimeError) as raised:
+        open_database(db_path)
+    message = str(raised.value)
+    assert f"version {newer}" in message and f"({migrations.CURRENT_VERSION})" in message
+    assert "newer than this Linebox" in message and "upgrade Linebox" in message
+    close_database()
+    # Refused before touching it: no table added, version unchanged.
+    assert tables(db_path) == {"from_the_future"}
+    assert user_version(db_path) == newer
+
+
+def test_a_failing_step_leaves_the_database_at_its_previous_version(db_path, monkeypatch):
+    open_database(db_path)
+    service.save_object("extension", {"number": "100", "name": "Reception"}, user="alice", create=True)
+    close_database()
+    previous = migrations.CURRENT_VERSION
+
+    def _next_broken(db: peewee.SqliteDatabase) -> None:
+        db.execute_sql("CREATE TABLE half_done (x)")
+        raise RuntimeError("step failed")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, _next_broken])
+    monkeypatch.setattr(migrations, "CURRENT_VERSION", len(migrations.MIGRATIONS))
+    with pytest.raises(RuntimeError, match="step failed"):
+        open_database(db_path)
+    close_database()
+    assert user_version(db_path) == previous
+    assert "half_done" not in tables(db_path)
+    monkeypatch.undo()
+
+    open_database(db_path)
+    assert numbers() == ["100"]
+
+
+def test_a_new_step_upgrades_an_old_database_and_keeps_its_rows(db_path, monkeypatch):
+    open_database(db_path)
+    service.save_object("extension", {"number": "100", "name": "Reception"}, user="alice", create=True)
+    close_database()
+
+    def _next_add_table(db: peewee.SqliteDatabase) -> None:
+        db.execute_sql("CREATE TABLE example_new_table (name TEXT)")
+
+    previous = migrations.CURRENT_VERSION
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, _next_add_table])
+    monkeypatch.setattr(migrations, "CURRENT_VERSION", len(migrations.MIGRATIONS))
+    open_database(db_path)
+    assert migrations.schema_version(database.obj) == previous + 1
+    assert numbers() == ["100"]
+    close_database()
+    assert "example_new_table" in tables(db_path)
+
+
+def test_a_version_1_database_is_upgraded_to_the_current_version_keeping_its_rows(db_path, monkeypatch):
+    """A database made by the first release (schema version 1) opens with today's code, rows intact."""
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    monkeypatch.setattr(migrations, "CURRENT_VERSION", 1)
+    open_database(db_path)
+    # Written through the model, as the first release's service functions knew only its own tables.
+    Extension.create(number="100", name="Reception", password="Abcdefgh12345678", voicemail_pin="1234")
+    AuditEntry.create(user="alice", action="create", kind="extension", key="100", before=None, after={})
+    close_database()
+    assert user_version(db_path) == 1
+    monkeypatch.undo()
+
+    open_database(db_path)
+    assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
+    assert [(e.number, e.password) for e in service.list_objects("extension")] == [("100", "Abcdefgh12345678")]
+    assert AuditEntry.select().count() == 1

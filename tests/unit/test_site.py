@@ -1,0 +1,316 @@
+"""Service functions and the checks across objects: refusals are located, nothing half-written, all audited."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from appliance.model.models import AuditEntry
+from appliance.site import audit, schemas, service
+from appliance.site.checks import Site, check_site
+from appliance.site.errors import SiteError
+
+PASSWORD = "Sup3rSecretPassw0rd"
+
+
+def add(kind: str, user: str = "alice", **data):
+    return service.save_object(kind, data, user=user, create=True)
+
+
+def refused(call, *args, **kwargs) -> SiteError:
+    with pytest.raises(SiteError) as raised:
+        call(*args, **kwargs)
+    return raised.value
+
+
+def numbers(kind: str) -> list[str]:
+    return [o.number for o in service.list_objects(kind)]
+
+
+@pytest.fixture
+def office(install):
+    """Two extensions (one with voicemail) and a ring group using both."""
+    add("extension", number="100", name="Reception", password=PASSWORD, voicemail=True, voicemail_pin="4711")
+    add("extension", number="101", name="Sales", password="AnotherPassw0rd1")
+    add("ring_group", number="600", name="Everyone", members=["100", "101"], fallback="voicemail:100")
+    return install
+
+
+# ---- numbers are unique across kinds ----------------------------------------------------------------
+
+
+def test_ring_group_cannot_take_an_extensions_number(office):
+    error = refused(add, "ring_group", number="101", name="Clash", members=["100"])
+    assert [str(p) for p in error.problems] == ["ring group 101 number: 101 is already used by extension 101"]
+    assert numbers("ring_group") == ["600"]
+
+
+def test_extension_cannot_take_a_ring_groups_number(office):
+    error = refused(add, "extension", number="600", name="Clash")
+    # The message is worded from the ring group's side (extensions are checked first), but names both.
+    assert len(error.problems) == 1
+    assert "600 is already used by" in str(error) and "extension 600" in str(error) and "ring group 600" in str(error)
+    assert numbers("extension") == ["100", "101"]
+
+
+def test_voicemail_box_cannot_take_an_extensions_number(office):
+    error = refused(add, "voicemail_box", number="100", name="Clash", pin="1234")
+    assert "already used by extension 100" in str(error)
+
+
+def test_creating_an_existing_key_is_refused(office):
+    error = refused(add, "extension", number="100", name="Again")
+    assert "extension 100 already exists" in str(error)
+    assert service.get_object("extension", "100").name == "Reception"
+
+
+def test_refused_save_writes_no_audit_row(office):
+    count = AuditEntry.select().count()
+    refused(add, "ring_group", number="101", name="Clash", members=["100"])
+    refused(add, "extension", number="1", name="Too short")
+    assert AuditEntry.select().count() == count
+
+
+def test_validation_error_names_the_field(install):
+    error = refused(add, "extension", number="12a", name="Bad")
+    assert [p.where for p in error.problems] == ["extension.number"]
+    error = refused(add, "trunk", name="t", host="bad host")
+    assert [p.where for p in error.problems] == ["trunk.host"]
+
+
+# ---- deleting what is still used --------------------------------------------------------------------
+
+
+def test_deleting_an_extension_used_by_a_ring_group_is_refused(office):
+    error = refused(service.delete_object, "extension", "101", user="alice")
+    assert len(error.problems) == 1
+    assert error.problems[0].where == "ring group 600 members"
+    assert "extension 101 does not exist" in error.problems[0].message
+    assert "still used" in error.problems[0].message
+    assert numbers("extension") == ["100", "101"]
+
+
+def test_deleting_a_voicemail_target_is_refused(office):
+    error = refused(service.delete_object, "extension", "100", user="alice")
+    wheres = {p.where for p in error.problems}
+    assert wheres == {"ring group 600 members", "ring group 600 fallback"}
+    assert all("still used" in p.message for p in error.problems)
+
+
+def test_turning_voicemail_off_while_it_is_a_destination_is_refused(office):
+    current = service.get_object("extension", "100").model_dump()
+    error = refused(service.save_object, "extension", {**current, "voicemail": False}, user="alice",
+                    original_key="100")
+    assert [str(p) for p in error.problems] == ["ring group 600 fallback: voicemail 100 has no voicemail"]
+
+
+def test_deleting_a_trunk_used_by_a_route_is_refused(install):
+    add("trunk", name="telco", host="sip.example.com")
+    add("outbound_route", name="out", patterns=[{"match": "_9X."}], trunks=["telco"])
+    error = refused(service.delete_object, "trunk", "telco", user="alice")
+    assert "outbound route out trunks" in str(error) and "still used" in str(error)
+
+
+def test_delete_is_audited_and_then_allowed(office):
+    service.delete_object("ring_group", "600", user="bob")
+    service.delete_object("extension", "101", user="bob")
+    assert numbers("extension") == ["100"]
+    row = AuditEntry.select().order_by(AuditEntry.id.desc()).get()
+    assert (row.user, row.action, row.kind, row.key, row.after) == ("bob", "delete", "extension", "101", None)
+    assert row.before["name"] == "Sales"
+
+
+def test_deleting_what_does_not_exist(install):
+    error = refused(service.delete_object, "extension", "555", user="alice")
+    assert "extension 555 does not exist" in str(error)
+
+
+# ---- loops ------------------------------------------------------------------------------------------
+
+
+def test_loop_between_two_time_conditions_is_refused(office):
+    add("time_condition", name="day", ranges=[{}], open_destination="ringgroup:600", closed_destination="hangup")
+    add("time_condition", name="week", ranges=[{"days": "mon-sat"}], open_destination="timecondition:day",
+        closed_destination="hangup")
+    day = service.get_object("time_condition", "day").model_dump()
+    error = refused(service.save_object, "time_condition", {**day, "closed_destination": "timecondition:week"},
+                    user="alice", original_key="day")
+    assert len(error.problems) == 1
+    message = error.problems[0].message
+    assert "loop" in message and "time condition day" in message and "time condition week" in message
+    assert service.get_object("time_condition", "day").closed_destination == "hangup"
+
+
+def test_check_site_reports_a_loop_once():
+    def tc(name, dest):
+        return schemas.TimeCondition(name=name, ranges=[{}], open_destination=dest, closed_destination=dest)
+
+    site = Site()
+    site.objects["time_condition"] = [tc("a", "timecondition:b"), tc("b", "timecondition:a")]
+    problems = check_site(site)
+    assert len(problems) == 1
+    assert problems[0].message in ("destinations form a loop: time condition a → time condition b → time condition a",
+                                   "destinations form a loop: time condition b → time condition a → time condition b")
+
+
+def _chain(length: int, last_closed: str = "hangup") -> Site:
+    """Time conditions t000 -> t001 -> ..., both destinations of each pointing at the next."""
+    site = Site()
+    site.objects["time_condition"] = [
+        schemas.TimeCondition(name=f"t{i:03d}", ranges=[{}],
+                              open_destination=f"timecondition:t{i + 1:03d}" if i < length - 1 else "hangup",
+                              closed_destination=f"timecondition:t{i + 1:03d}" if i < length - 1 else last_closed)
+        for i in range(length)]
+    return site
+
+
+def test_long_chain_of_time_conditions_is_checked_quickly():
+    """Each step doubles the paths through the chain: walking every path would take longer than the universe."""
+    import time
+
+    started = time.monotonic()
+    assert check_site(_chain(60)) == []
+    problems = check_site(_chain(60, last_closed="timecondition:t000"))
+    assert time.monotonic() - started < 5
+    assert len(problems) == 1 and "loop" in problems[0].message
+    assert problems[0].message.count("→") == 60
+
+
+def test_two_separate_loops_are_both_reported():
+    def tc(name, dest):
+        return schemas.TimeCondition(name=name, ranges=[{}], open_destination=dest, closed_destination="hangup")
+
+    site = Site()
+    site.objects["time_condition"] = [tc("a", "timecondition:b"), tc("b", "timecondition:a"),
+                                      tc("c", "timecondition:d"), tc("d", "timecondition:c"),
+                                      tc("e", "timecondition:a")]
+    assert sorted(p.where for p in check_site(site)) == ["time condition a", "time condition c"]
+
+
+def test_loop_through_an_announcement(install):
+    add("announcement", name="closed", sound="custom/closed")
+    add("time_condition", name="hours", ranges=[{}], open_destination="hangup",
+        closed_destination="announcement:closed")
+    current = service.get_object("announcement", "closed").model_dump()
+    error = refused(service.save_object, "announcement", {**current, "destination": "timecondition:hours"},
+                    user="alice", original_key="closed")
+    assert "loop" in str(error)
+
+
+def test_a_chain_is_not_a_loop(office):
+    def tc(name, open_to, closed_to):
+        add("time_condition", name=name, ranges=[{}], open_destination=open_to, closed_destination=closed_to)
+
+    tc("a", "ringgroup:600", "hangup")
+    tc("b", "timecondition:a", "timecondition:a")
+    tc("c", "timecondition:b", "timecondition:a")
+    assert check_site(service.snapshot()) == []
+
+
+# ---- audit ------------------------------------------------------------------------------------------
+
+
+def test_audit_rows_mask_passwords(install):
+    add("extension", number="100", name="Reception", password=PASSWORD, voicemail_pin="4711")
+    add("trunk", name="telco", host="sip.example.com", registration=True, username="acct", password="trunkpass9")
+    add("voicemail_box", number="700", name="General", pin="7000")
+    rows = {(r.kind, r.key): r for r in AuditEntry.select()}
+    ext = rows[("extension", "100")]
+    assert (ext.user, ext.action, ext.before) == ("alice", "create", None)
+    assert ext.after["password"] == audit.MASK and ext.after["voicemail_pin"] == audit.MASK
+    assert ext.after["name"] == "Reception"
+    assert rows[("trunk", "telco")].after["password"] == audit.MASK
+    assert rows[("trunk", "telco")].after["username"] == "acct"
+    assert rows[("voicemail_box", "700")].after["pin"] == audit.MASK
+
+
+def test_audit_shows_a_changed_password_without_revealing_it(install):
+    add("extension", number="100", name="Reception", password=PASSWORD, voicemail_pin="4711")
+    current = service.get_object("extension", "100").model_dump()
+    service.save_object("extension", {**current, "password": "BrandNewPassw0rd"}, user="bob", original_key="100")
+    service.save_object("extension", {**current, "password": "BrandNewPassw0rd", "name": "Front"}, user="bob",
+                        original_key="100")
+    changed, renamed = AuditEntry.select().where(AuditEntry.action == "update").order_by(AuditEntry.id)
+    assert changed.before["password"] == audit.MASK
+    assert changed.after["password"] == audit.MASK + " (changed)"
+    assert changed.after["voicemail_pin"] == audit.MASK  # not changed
+    assert renamed.after["password"] == audit.MASK and renamed.after["name"] == "Front"
+    log = json.dumps([[r.before, r.after] for r in AuditEntry.select()])
+    assert PASSWORD not in log and "BrandNewPassw0rd" not in log and "4711" not in log
+
+
+def test_settings_changes_are_audited(install):
+    service.save_settings({"sip_port": 5070}, user="carol")
+    row = AuditEntry.get(AuditEntry.kind == "settings")
+    assert (row.user, row.before["sip_port"], row.after["sip_port"]) == ("carol", 5060, 5070)
+    count = AuditEntry.select().count()
+    service.save_settings({"sip_port": 5070}, user="carol")  # no change, no row
+    assert AuditEntry.select().count() == count
+
+
+def test_bad_settings_are_refused_naming_the_field(install):
+    error = refused(service.save_settings, {"rtp_start": 30000}, user="carol")  # above the stored rtp_end
+    assert [p.where for p in error.problems] == ["settings.rtp_end"]
+    assert service.load_settings().rtp_start == 10000
+
+
+# ---- renaming ---------------------------------------------------------------------------------------
+
+
+def test_rename_via_original_key(install):
+    add("extension", number="100", name="Reception", password=PASSWORD)
+    current = service.get_object("extension", "100").model_dump()
+    service.save_object("extension", {**current, "number": "110"}, user="bob", original_key="100")
+    assert numbers("extension") == ["110"]
+    assert service.get_object("extension", "110").password == PASSWORD
+    row = AuditEntry.select().order_by(AuditEntry.id.desc()).get()
+    assert (row.action, row.key, row.before["number"], row.after["number"]) == ("update", "110", "100", "110")
+
+
+def test_rename_onto_an_existing_key_is_refused(office):
+    current = service.get_object("extension", "101").model_dump()
+    error = refused(service.save_object, "extension", {**current, "number": "100"}, user="bob", original_key="101")
+    assert "extension 100 already exists" in str(error)
+    assert numbers("extension") == ["100", "101"]
+
+
+def test_rename_of_something_missing_is_refused(install):
+    error = refused(service.save_object, "extension", {"number": "120", "name": "Ghost"}, user="bob",
+                    original_key="119")
+    assert "extension 119 does not exist" in str(error)
+    assert numbers("extension") == []
+
+
+def test_rename_of_an_extension_in_use_is_refused(office):
+    current = service.get_object("extension", "101").model_dump()
+    error = refused(service.save_object, "extension", {**current, "number": "102"}, user="bob", original_key="101")
+    assert "ring group 600 members" in str(error)
+    assert numbers("extension") == ["100", "101"]
+
+
+def test_rename_of_a_named_object(install):
+    add("trunk", name="telco", host="sip.example.com")
+    current = service.get_object("trunk", "telco").model_dump()
+    service.save_object("trunk", {**current, "name": "carrier"}, user="bob", original_key="telco")
+    assert [t.name for t in service.list_objects("trunk")] == ["carrier"]
+
+
+# ---- schema rules that need more than one field -----------------------------------------------------
+
+
+def test_registering_trunk_needs_a_username_even_when_it_is_left_out(install):
+    error = refused(add, "trunk", name="telco", host="sip.example.com", registration=True)
+    assert [p.where for p in error.problems] == ["trunk.username"]
+    assert "username" in error.problems[0].message
+
+
+def test_time_range_must_end_after_it_starts_even_with_the_default_end(install):
+    error = refused(add, "time_condition", name="late", ranges=[{"start": "18:00"}],
+                    open_destination="hangup", closed_destination="hangup")
+    assert [p.where for p in error.problems] == ["time_condition.ranges.0.end"]
+
+
+def test_rtp_range_must_be_ordered_even_with_the_default_end():
+    with pytest.raises(ValueError, match="rtp_start"):
+        schemas.Settings(rtp_start=30000)
