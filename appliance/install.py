@@ -62,6 +62,11 @@ class Install:
         data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items() if k != "home"}
         (self.home / "appliance.json").write_text(json.dumps(data, indent=1) + "\n")
 
+    @property
+    def asterisk_log_dir(self) -> Path:
+        """Asterisk's log folder as this host sees it (queue_log, the CDR database, messages.log)."""
+        return (self.asterisk_log or Path("/var/log/asterisk/messages.log")).parent
+
     def open(self):
         return open_database(self.database)
 

@@ -26,10 +26,15 @@ def _v3_call_center(db: peewee.SqliteDatabase) -> None:
     db.create_tables(models.CALL_CENTER_TABLES, safe=True)
 
 
+def _v4_collector(db: peewee.SqliteDatabase) -> None:
+    db.create_tables(models.COLLECTOR_TABLES, safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
     _v3_call_center,
+    _v4_collector,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

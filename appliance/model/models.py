@@ -154,6 +154,72 @@ class Queue(BaseModel):
 CALL_CENTER_TABLES = [Ivr, Queue]
 
 
+class QueueEvent(BaseModel):
+    """One queue_log line, as Asterisk wrote it; the unique index makes re-reading a file harmless."""
+
+    time = peewee.IntegerField(index=True)
+    callid = peewee.CharField(index=True)
+    queue = peewee.CharField(index=True)
+    agent = peewee.CharField()
+    event = peewee.CharField(index=True)
+    data = peewee.TextField(default="")
+
+    class Meta:
+        indexes = ((("time", "callid", "queue", "agent", "event", "data"), True),)
+
+
+class QueueCall(BaseModel):
+    """One caller's stay in one queue, derived from its events: what the KPIs are computed from."""
+
+    callid = peewee.CharField()
+    queue = peewee.CharField(index=True)
+    entered = peewee.IntegerField(index=True)
+    caller = peewee.CharField(default="", index=True)
+    outcome = peewee.CharField(default="waiting", index=True)  # answered, abandoned, timeout, exitkey, exitempty
+    wait_seconds = peewee.IntegerField(default=0)
+    talk_seconds = peewee.IntegerField(default=0)
+    agent = peewee.CharField(default="", index=True)
+    ended_by = peewee.CharField(default="")  # caller / agent / transfer
+
+    class Meta:
+        indexes = ((("callid", "queue"), True), (("queue", "entered"), False))
+
+
+class CallRecord(BaseModel):
+    """A CDR row copied from Asterisk's cdr database (keyed by uniqueid and sequence)."""
+
+    uniqueid = peewee.CharField()
+    sequence = peewee.IntegerField()
+    linkedid = peewee.CharField(index=True)
+    start = peewee.CharField(index=True)
+    answer = peewee.CharField(default="")
+    end = peewee.CharField(default="")
+    src = peewee.CharField(default="", index=True)
+    dst = peewee.CharField(default="", index=True)
+    dcontext = peewee.CharField(default="")
+    channel = peewee.CharField(default="")
+    dstchannel = peewee.CharField(default="")
+    lastapp = peewee.CharField(default="")
+    duration = peewee.IntegerField(default=0)
+    billsec = peewee.IntegerField(default=0)
+    disposition = peewee.CharField(default="", index=True)
+    userfield = peewee.CharField(default="")
+
+    class Meta:
+        indexes = ((("uniqueid", "sequence"), True),)
+
+
+class CollectorState(BaseModel):
+    """How far each source has been read (file inode and offset, or last CDR row id)."""
+
+    source = peewee.CharField(primary_key=True)
+    position = peewee.IntegerField(default=0)
+    identity = peewee.CharField(default="")
+
+
+COLLECTOR_TABLES = [QueueEvent, QueueCall, CallRecord, CollectorState]
+
+
 class User(BaseModel):
     """A console user; the password is stored only as an argon2 hash."""
 

@@ -1,0 +1,157 @@
+"""The event collector: Asterisk's queue_log and CDR database, copied into Linebox's SQLite.
+
+Idempotent by construction, so restarting the collector or Asterisk
+loses nothing and duplicates nothing:
+
+* queue_log is read from the offset stored for that file (its device and
+  inode identify it; a rotated or replaced file is read from the start),
+  only whole lines, and every line is inserted with INSERT OR IGNORE on a
+  unique index over all its fields;
+* each call touched by new lines is re-derived from all of its events, so
+  deriving twice gives the same row;
+* CDR rows are copied by row id with INSERT OR IGNORE on (uniqueid, sequence).
+
+The offset is saved in the same transaction as the rows it covers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from appliance.model.database import database
+from appliance.model.models import CallRecord, CollectorState, QueueCall, QueueEvent
+
+# Not callers: events Asterisk writes for members and for the queue itself.
+NON_CALL_IDS = {"NONE", "MANAGER", "CLI", "REALTIME", "AUTO"}
+BATCH = 2000
+CDR_FIELDS = ("uniqueid", "sequence", "linkedid", "start_time", "answer_time", "end_time", "src", "dst", "dcontext",
+              "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield")
+
+
+@dataclass(frozen=True)
+class Sources:
+    queue_log: Path
+    cdr_db: Path
+
+    @classmethod
+    def in_log_dir(cls, log_dir: Path) -> Sources:
+        return cls(queue_log=log_dir / "queue_log", cdr_db=log_dir / "linebox-cdr.db")
+
+
+def parse_line(line: str) -> dict | None:
+    parts = line.rstrip("\n").split("|")
+    if len(parts) < 5 or not parts[0].isdigit():
+        return None
+    return {"time": int(parts[0]), "callid": parts[1], "queue": parts[2], "agent": parts[3], "event": parts[4],
+            "data": "|".join(parts[5:])}
+
+
+def collect_queue_log(path: Path) -> int:
+    """Store the queue_log lines not read yet; return how many lines were read."""
+    if not path.exists():
+        return 0
+    stat = path.stat()
+    identity = f"{stat.st_dev}:{stat.st_ino}"
+    state = CollectorState.get_or_none(CollectorState.source == "queue_log")
+    offset = state.position if state and state.identity == identity and state.position <= stat.st_size else 0
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        chunk = handle.read()
+    end = chunk.rfind(b"\n") + 1  # a line still being written is left for the next round
+    if end == 0:
+        return 0
+    rows = [row for line in chunk[:end].decode(errors="replace").splitlines() if (row := parse_line(line))]
+    with database.atomic():
+        for i in range(0, len(rows), BATCH):
+            QueueEvent.insert_many(rows[i:i + BATCH]).on_conflict_ignore().execute()
+        rederive({(r["callid"], r["queue"]) for r in rows if r["callid"] not in NON_CALL_IDS})
+        CollectorState.replace(source="queue_log", position=offset + end, identity=identity).execute()
+    return len(rows)
+
+
+def _int(value: str) -> int:
+    try:
+        return int(float(value))
+    except ValueError:
+        return 0
+
+
+def derive(events: Iterable[QueueEvent]) -> dict | None:
+    """One caller's stay in a queue from its events, in order."""
+    call: dict | None = None
+    for e in events:
+        data = e.data.split("|") if e.data else []
+        field = (lambda i, d=data: d[i] if len(d) > i else "")  # noqa: E731 - tiny local accessor
+        if e.event == "ENTERQUEUE":
+            call = {"callid": e.callid, "queue": e.queue, "entered": e.time, "caller": field(1),
+                    "outcome": "waiting", "wait_seconds": 0, "talk_seconds": 0, "agent": "", "ended_by": ""}
+        elif call is None:
+            continue
+        elif e.event == "CONNECT":
+            call.update(outcome="answered", wait_seconds=_int(field(0)), agent=e.agent)
+        elif e.event in ("COMPLETECALLER", "COMPLETEAGENT"):
+            call.update(talk_seconds=_int(field(1)), ended_by="caller" if e.event == "COMPLETECALLER" else "agent")
+        elif e.event in ("BLINDTRANSFER", "ATTENDEDTRANSFER"):
+            call.update(talk_seconds=_int(field(3)), ended_by="transfer")
+        elif e.event in ("ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY"):
+            outcome = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "exitempty"}[e.event]
+            call.update(outcome=outcome, wait_seconds=_int(field(2)))
+        elif e.event == "EXITWITHKEY":
+            call.update(outcome="exitkey", wait_seconds=_int(field(3)))
+    return call
+
+
+def rederive(keys: set[tuple[str, str]]) -> None:
+    for callid, queue in keys:
+        events = (QueueEvent.select().where((QueueEvent.callid == callid) & (QueueEvent.queue == queue))
+                  .order_by(QueueEvent.time, QueueEvent.id))
+        call = derive(events)
+        if call:
+            QueueCall.insert(call).on_conflict_replace().execute()
+
+
+def collect_cdr(cdr_db: Path) -> int:
+    """Copy CDR rows added since the last round; return how many were read."""
+    if not cdr_db.exists():
+        return 0
+    state = CollectorState.get_or_none(CollectorState.source == "cdr")
+    last = state.position if state else 0
+    try:
+        with closing(sqlite3.connect(f"file:{cdr_db}?mode=ro", uri=True, timeout=5)) as cdr:
+            cdr.row_factory = sqlite3.Row
+            rows = cdr.execute(f"SELECT rowid AS row_id, {', '.join(CDR_FIELDS)} FROM cdr WHERE rowid > ? ORDER BY rowid",
+                               (last,)).fetchall()
+    except sqlite3.OperationalError:
+        return 0  # no cdr table yet: Asterisk creates it with the first record
+    if not rows:
+        return 0
+    records = [{
+        "uniqueid": r["uniqueid"], "sequence": r["sequence"] or 0, "linkedid": r["linkedid"] or "",
+        "start": r["start_time"] or "", "answer": r["answer_time"] or "", "end": r["end_time"] or "",
+        "src": r["src"] or "", "dst": r["dst"] or "", "dcontext": r["dcontext"] or "", "channel": r["channel"] or "",
+        "dstchannel": r["dstchannel"] or "", "lastapp": r["lastapp"] or "", "duration": _int(str(r["duration"])),
+        "billsec": _int(str(r["billsec"])), "disposition": r["disposition"] or "", "userfield": r["userfield"] or "",
+    } for r in rows]
+    with database.atomic():
+        for i in range(0, len(records), BATCH):
+            CallRecord.insert_many(records[i:i + BATCH]).on_conflict_ignore().execute()
+        CollectorState.replace(source="cdr", position=rows[-1]["row_id"], identity=str(cdr_db)).execute()
+    return len(records)
+
+
+def collect_once(sources: Sources) -> dict[str, int]:
+    return {"queue_log": collect_queue_log(sources.queue_log), "cdr": collect_cdr(sources.cdr_db)}
+
+
+def run(sources: Sources, stop: threading.Event, interval: float = 0.5, on_round=None) -> None:
+    """Collect until ``stop`` is set; ``on_round`` is called after each round (the service feeds its watchdog)."""
+    while not stop.is_set():
+        counts = collect_once(sources)
+        if on_round:
+            on_round(counts)
+        stop.wait(interval)
