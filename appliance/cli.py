@@ -182,5 +182,133 @@ def reset_admin(ctx: click.Context) -> None:
     click.echo(f"admin / {accounts.reset_admin(USER)}  (change it at first login)")
 
 
+@main.command()
+@click.option("--once", is_flag=True, help="One round, then exit (default: follow until stopped).")
+@click.pass_context
+def collect(ctx: click.Context, once: bool) -> None:
+    """Copy Asterisk's queue_log and call records into the database (safe to repeat)."""
+    import signal
+    import threading
+
+    from appliance.callcenter import collector
+    install = _install(ctx)
+    sources = collector.Sources.in_log_dir(install.asterisk_log_dir)
+    if once:
+        counts = collector.collect_once(sources)
+        click.echo(f"read {counts['queue_log']} queue_log line(s), {counts['cdr']} call record(s)")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    collector.run(sources, stop)
+
+
+@main.command()
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (default today).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day, included.")
+@click.option("--queue", default=None, help="One queue number.")
+@click.option("--service-seconds", default=20, show_default=True, help="Service-level threshold.")
+@click.option("--agents", is_flag=True, help="Per-agent figures instead of per-queue.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
+@click.pass_context
+def report(ctx: click.Context, start, end, queue, service_seconds: int, agents: bool, as_csv: bool) -> None:
+    """Call-center KPIs (definitions in docs/reports.md), from collected data."""
+    from datetime import UTC, datetime, timedelta
+
+    from appliance.callcenter import reports
+    _install(ctx)
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    start = (start or day).replace(tzinfo=UTC)
+    end = ((end or start.replace(tzinfo=None)) + timedelta(days=1)).replace(tzinfo=UTC)
+    rows = (reports.agent_report(start, end, queue) if agents
+            else reports.queue_report(start, end, queue, service_seconds=service_seconds))
+    if as_csv:
+        click.echo(reports.to_csv(rows), nl=False)
+        return
+    if agents:
+        click.echo(f"{'agent':<10}{'answered':>9}{'talk s':>9}{'avg talk':>9}{'avg wait':>9}")
+        for r in rows:
+            click.echo(f"{r.agent:<10}{r.answered:>9}{r.talk_seconds:>9}{_num(r.avg_talk_seconds):>9}"
+                       f"{_num(r.avg_wait_of_answered):>9}")
+        return
+    click.echo(f"{'queue':<8}{'offered':>8}{'answ':>6}{'aband':>6}{'short':>6}{'SL%':>7}{'ASA s':>7}"
+               f"{'AHT s':>7}{'aband%':>7}{'FCR%':>7}")
+    for r in rows:
+        click.echo(f"{r.queue:<8}{r.offered:>8}{r.answered:>6}{r.abandoned:>6}{r.short_abandons:>6}"
+                   f"{_num(r.service_level_pct):>7}{_num(r.asa_seconds):>7}{_num(r.aht_seconds):>7}"
+                   f"{_num(r.abandon_rate_pct):>7}{_num(r.fcr_pct):>7}")
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+@main.group()
+def token() -> None:
+    """REST API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.argument("name")
+@click.pass_context
+def token_create(ctx: click.Context, username: str, name: str) -> None:
+    """Make an API token for USERNAME (it acts with that user's role); printed once."""
+    from appliance import apitokens
+    _install(ctx)
+    try:
+        click.echo(apitokens.create_token(username, name, USER))
+    except SiteError as error:
+        _fail(str(error))
+
+
+@token.command("revoke")
+@click.argument("username")
+@click.argument("name")
+@click.pass_context
+def token_revoke(ctx: click.Context, username: str, name: str) -> None:
+    """Revoke USERNAME's token called NAME."""
+    from appliance import apitokens
+    _install(ctx)
+    try:
+        apitokens.revoke_token(username, name, USER)
+    except SiteError as error:
+        _fail(str(error))
+    click.echo(f"revoked {username}/{name}")
+
+
+@main.command()
+@click.option("--address", envvar="LINEBOX_WEB_ADDRESS", default="0.0.0.0", show_default=True,
+              help="Address to listen on ('::' for IPv6 and IPv4). Env: LINEBOX_WEB_ADDRESS.")
+@click.option("--port", envvar="LINEBOX_WEB_PORT", type=click.IntRange(0, 65535), default=443, show_default=True,
+              help="Port to listen on. Env: LINEBOX_WEB_PORT.")
+@click.option("--tls/--no-tls", "use_tls", envvar="LINEBOX_WEB_TLS", default=True, show_default=True,
+              help="Serve HTTPS with HOME/tls/cert.pem and key.pem (self-signed ones are made if both are missing).")
+@click.option("--tls-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder holding cert.pem and key.pem (default HOME/tls).")
+@click.pass_context
+def serve(ctx: click.Context, address: str, port: int, use_tls: bool, tls_dir: Path | None) -> None:
+    """Serve the web console until stopped (what linebox-web.service runs)."""
+    from appliance.services import web
+    sys.exit(web.run(ctx.obj["home"], address, port, use_tls, tls_dir))
+
+
+@main.command("init-system")
+@click.option("--user", default="linebox", show_default=True, help="Service user that owns the install.")
+@click.option("--asterisk-group", default="asterisk", show_default=True,
+              help="Group that may read the configuration generations (Asterisk's).")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("/root/linebox-first-login.txt"), show_default=True,
+              help="Root-only file that receives the first admin's one-time password.")
+@click.pass_context
+def init_system(ctx: click.Context, user: str, asterisk_group: str, password_file: Path) -> None:
+    """As root: make (or check) the install the system's services run on; safe to run again."""
+    from appliance.services import system
+    try:
+        system.init_system(ctx.obj["home"], user or None, asterisk_group or None, password_file, say=click.echo)
+    except system.InitError as error:
+        _fail(str(error))
+
+
 if __name__ == "__main__":
     main()

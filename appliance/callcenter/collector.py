@@ -107,12 +107,18 @@ def derive(events: Iterable[QueueEvent]) -> dict | None:
 
 
 def rederive(keys: set[tuple[str, str]]) -> None:
-    for callid, queue in keys:
-        events = (QueueEvent.select().where((QueueEvent.callid == callid) & (QueueEvent.queue == queue))
+    """Re-derive the calls of these (callid, queue) pairs from all their stored events, in bulk."""
+    callids = sorted({callid for callid, _ in keys})
+    for i in range(0, len(callids), 500):
+        chunk = callids[i:i + 500]
+        by_call: dict[tuple[str, str], list[QueueEvent]] = {}
+        events = (QueueEvent.select().where(QueueEvent.callid.in_(chunk))
                   .order_by(QueueEvent.time, QueueEvent.id))
-        call = derive(events)
-        if call:
-            QueueCall.insert(call).on_conflict_replace().execute()
+        for event in events:
+            by_call.setdefault((event.callid, event.queue), []).append(event)
+        calls = [call for key, evs in by_call.items() if key in keys and (call := derive(evs))]
+        if calls:
+            QueueCall.insert_many(calls).on_conflict_replace().execute()
 
 
 def collect_cdr(cdr_db: Path) -> int:
@@ -124,8 +130,8 @@ def collect_cdr(cdr_db: Path) -> int:
     try:
         with closing(sqlite3.connect(f"file:{cdr_db}?mode=ro", uri=True, timeout=5)) as cdr:
             cdr.row_factory = sqlite3.Row
-            rows = cdr.execute(f"SELECT rowid AS row_id, {', '.join(CDR_FIELDS)} FROM cdr WHERE rowid > ? ORDER BY rowid",
-                               (last,)).fetchall()
+            query = f"SELECT rowid AS row_id, {', '.join(CDR_FIELDS)} FROM cdr WHERE rowid > ? ORDER BY rowid"
+            rows = cdr.execute(query, (last,)).fetchall()
     except sqlite3.OperationalError:
         return 0  # no cdr table yet: Asterisk creates it with the first record
     if not rows:

@@ -107,18 +107,22 @@ def queue_report(start: datetime, end: datetime, queue: str | None = None, servi
 
 
 def _fcr(queue: str, start: datetime, end: datetime, hours: int) -> float | None:
-    """Share of answered callers who did not call the same queue again within ``hours``."""
-    c, later = QueueCall, QueueCall.alias()
-    first = (c.select(c.id).where((c.queue == queue) & (c.outcome == "answered") & (c.caller != "")
-                                  & (c.entered >= _epoch(start)) & (c.entered < _epoch(end))))
-    total = first.count()
-    if not total:
-        return None
-    repeated = (c.select(c.id).where(c.id.in_(first))
-                .where(fn.EXISTS(later.select(later.id).where(
-                    (later.queue == c.queue) & (later.caller == c.caller) & (later.entered > c.entered)
-                    & (later.entered <= c.entered + hours * 3600)))).count())
-    return _pct(total - repeated, total)
+    """Share of answered callers who did not call the same queue again within ``hours``.
+
+    One pass with a window function: each call sees the same caller's next call to the queue.
+    """
+    sql = """
+        SELECT SUM(CASE WHEN entered < ? AND outcome = 'answered' THEN 1 ELSE 0 END),
+               SUM(CASE WHEN entered < ? AND outcome = 'answered' AND next_entered IS NOT NULL
+                        AND next_entered - entered <= ? THEN 1 ELSE 0 END)
+        FROM (SELECT entered, outcome,
+                     LEAD(entered) OVER (PARTITION BY caller ORDER BY entered) AS next_entered
+              FROM queuecall WHERE queue = ? AND caller != '' AND entered >= ? AND entered < ?)
+    """
+    window = hours * 3600
+    total, repeated = QueueCall._meta.database.execute_sql(
+        sql, (_epoch(end), _epoch(end), window, queue, _epoch(start), _epoch(end) + window)).fetchone()
+    return _pct((total or 0) - (repeated or 0), total or 0)
 
 
 def agent_report(start: datetime, end: datetime, queue: str | None = None) -> list[AgentKpis]:

@@ -25,6 +25,11 @@ PACKAGES: tuple[str, ...] = (
     "asterisk-moh-opsound-gsm",
     "sqlite3",
     "procps",
+    # Ansible's chroot connection runs its modules with the target's python3 (apt needs python3-apt),
+    # and enabling units offline needs systemctl: tests/ansible runs the roles against a copy of this tree.
+    "python3",
+    "python3-apt",
+    "systemd",
 )
 RECIPE_VERSION = "1"
 DEFAULT_CACHE = Path(os.environ.get("LINEBOX_LAB_CACHE", "/var/cache/linebox/lab"))

@@ -182,7 +182,8 @@ class QueueCall(BaseModel):
     ended_by = peewee.CharField(default="")  # caller / agent / transfer
 
     class Meta:
-        indexes = ((("callid", "queue"), True), (("queue", "entered"), False))
+        indexes = ((("callid", "queue"), True), (("queue", "entered"), False),
+                   (("queue", "caller", "entered"), False))
 
 
 class CallRecord(BaseModel):

@@ -28,7 +28,9 @@ def _row_to_schema(k, row) -> schemas.SiteObject:
 
 def list_objects(kind: str) -> list[schemas.SiteObject]:
     k = get_kind(kind)
-    return [_row_to_schema(k, row) for row in k.model.select().order_by(*k.order_by())]
+    fields = [getattr(k.model, name) for name in k.schema.model_fields]
+    rows = k.model.select(*fields).order_by(*k.order_by()).dicts()  # plain dicts: no model instances to build
+    return [k.schema.model_validate(row) for row in rows]
 
 
 def get_object(kind: str, key: str) -> schemas.SiteObject | None:
@@ -64,6 +66,15 @@ def _new_problems(before: Site, after: Site) -> list[Problem]:
     return [p for p in check_site(after) if str(p) not in known]
 
 
+def _with(site: Site, kind: str, drop_key: str | None, add: schemas.SiteObject | None = None) -> Site:
+    """A copy of ``site`` (sharing its unchanged lists) with one object of ``kind`` dropped and/or added."""
+    key = KINDS[kind].key
+    changed = [o for o in site.objects[kind] if getattr(o, key) != drop_key]
+    if add is not None:
+        changed.append(add)
+    return Site(objects={**site.objects, kind: changed}, settings=site.settings)
+
+
 def save_object(kind: str, data: dict, user: str, original_key: str | None = None,
                 create: bool = False) -> schemas.SiteObject:
     """Create (``create``) or update one object (``original_key`` renames); refused if it breaks the site."""
@@ -80,10 +91,7 @@ def save_object(kind: str, data: dict, user: str, original_key: str | None = Non
             raise SiteError([Problem(k.name, f"{k.label} {original_key} does not exist")])
         if original_key and original_key != key and k.model.get_or_none(getattr(k.model, k.key) == key):
             raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
-        after_site = snapshot()
-        objs = [o for o in after_site.objects[kind] if getattr(o, k.key) != old_key]
-        after_site.objects[kind] = [*objs, obj]
-        problems = _new_problems(before_site, after_site)
+        problems = _new_problems(before_site, _with(before_site, kind, old_key, obj))
         if problems:
             raise SiteError(problems)
         values = obj.model_dump()
@@ -104,9 +112,7 @@ def delete_object(kind: str, key: str, user: str) -> None:
         if row is None:
             raise SiteError([Problem(k.name, f"{k.label} {key} does not exist")])
         before_site = snapshot()
-        after_site = snapshot()
-        after_site.objects[kind] = [o for o in after_site.objects[kind] if getattr(o, k.key) != key]
-        problems = _new_problems(before_site, after_site)
+        problems = _new_problems(before_site, _with(before_site, kind, key))
         if problems:
             raise SiteError([Problem(p.where, f"{p.message} (it is still used: change that first)")
                              for p in problems])

@@ -1,84 +1,206 @@
-"""Run the console under waitress: ``serve`` for the service, ``make_server`` for tests and the dev runner.
+"""Run the console under cheroot: ``make_server`` for the service, the tests and the dev runner.
 
-waitress is pure Python (no C build on the appliance) and its threaded
-model suits a console with a handful of users.  ``make_server`` wraps the
-waitress server so it can run in a background thread and be shut down
-completely (listening socket, open connections and worker threads).
+cheroot (the CherryPy project's WSGI server) is pure Python, threaded, and
+speaks TLS through the standard library's ``ssl`` module, so the appliance
+serves HTTPS itself with no C build and no reverse proxy.  Two things are
+changed from cheroot's defaults, both so that one client cannot stall the
+console for everyone:
+
+* a new connection waits in cheroot's selector until its first bytes arrive,
+  instead of taking a worker thread at once (a client that connects and says
+  nothing costs a file descriptor until ``TIMEOUT``, not a thread);
+* the TLS handshake runs in the worker thread on the first read, not in the
+  accept loop (cheroot 11 handshakes in the accept loop: one silent client
+  there freezes the whole server, cherrypy/cheroot#748).
+
+``ConsoleServer`` can run in a background thread and be shut down completely
+(listening socket, open connections and worker threads).  ``check()`` sends a
+real request through the whole stack (accept loop, TLS, a worker thread) to
+``ALIVE_PATH``, which is answered before the app: the service's watchdog
+uses it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import socket
+import ssl
 import threading
+from pathlib import Path
 
-from waitress import wasyncore
-from waitress.server import create_server
+from cheroot import errors as cheroot_errors
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 THREADS = 4
+TIMEOUT = 10  # seconds a connection may stay silent, and the bound on one TLS handshake
+ALIVE_PATH = "/-/alive"
+SOFTWARE = "Linebox"
+
+log = logging.getLogger(__name__)
+
+
+_PLAIN_HTTP_MESSAGE = b"This console speaks HTTPS only: use https:// in the address.\n"
+_PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                      b"Content-Length: %d\r\n\r\n%s" % (len(_PLAIN_HTTP_MESSAGE), _PLAIN_HTTP_MESSAGE))
+
+
+class _LazyHandshakeSocket(ssl.SSLSocket):
+    """A server-side TLS socket that handshakes on its first read (in the worker thread that reads it)."""
+
+    _handshake_done = False
+
+    def _handshake_first(self) -> None:
+        if self._handshake_done:
+            return
+        try:
+            self.do_handshake()
+        except ssl.SSLError as error:
+            if "http request" in str(error).lower():  # plain HTTP sent to the HTTPS port: say so, in plain HTTP
+                with contextlib.suppress(OSError):
+                    socket.socket.sendall(self, _PLAIN_HTTP_ANSWER)
+            raise cheroot_errors.FatalSSLAlert(*error.args) from error
+        except OSError as error:  # reset, timeout: the client went away during the handshake
+            raise cheroot_errors.FatalSSLAlert(*error.args) from error
+        self._handshake_done = True
+
+    def recv_into(self, buffer, nbytes=None, flags=0):
+        self._handshake_first()
+        return super().recv_into(buffer, nbytes, flags)
+
+    def recv(self, buflen=1024, flags=0):
+        self._handshake_first()
+        return super().recv(buflen, flags)
+
+
+class _TlsAdapter(BuiltinSSLAdapter):
+    """cheroot's builtin adapter, with the handshake moved out of the accept loop."""
+
+    def __init__(self, certificate: Path, private_key: Path):
+        super().__init__(str(certificate), str(private_key))
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        self.context.sslsocket_class = _LazyHandshakeSocket
+
+    def wrap(self, sock):
+        tls = self.context.wrap_socket(sock, do_handshake_on_connect=False, server_side=True)
+        return tls, {"wsgi.url_scheme": "https", "HTTPS": "on"}
+
+
+class _Server(wsgi.Server):
+    """cheroot's server: new connections wait for data in the selector; errors go to ``logging``."""
+
+    _unservable_thread: threading.Thread | None = None
+
+    def serve(self) -> None:
+        """cheroot's loop, with its helper thread (503 answers when the queue is full) named and kept to join."""
+        self._unservable_thread = threading.Thread(target=self._serve_unservicable, name="linebox-web-503",
+                                                   daemon=True)
+        self._unservable_thread.start()
+        while self.ready:
+            try:
+                self._connections.run(self.expiration_interval)
+            except Exception:
+                self.error_log("error in the serving loop", level=logging.ERROR, traceback=True)
+
+    def process_conn(self, conn) -> None:
+        if not getattr(conn, "_linebox_waited", False):
+            conn._linebox_waited = True
+            self._connections.put(conn)  # back to process_conn once readable, or expired after TIMEOUT
+            return
+        super().process_conn(conn)
+
+    def error_log(self, msg="", level=logging.INFO, traceback=False) -> None:
+        log.log(level, "%s", msg, exc_info=traceback)
+
+
+def _wrap(app):
+    """Answer ``ALIVE_PATH`` before the app; name the server ``Linebox`` (no version) in every response."""
+    def wrapped(environ, start_response):
+        def start(status, headers, exc_info=None):
+            if not any(name.lower() == "server" for name, _ in headers):
+                headers = [*headers, ("Server", SOFTWARE)]
+            return start_response(status, headers, exc_info)
+        if environ.get("PATH_INFO") == ALIVE_PATH:
+            start("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "6"), ("Cache-Control", "no-store")])
+            return [b"alive\n"]
+        return app(environ, start)
+    return wrapped
 
 
 class ConsoleServer:
-    """A waitress server bound to ``host:port`` (port 0 picks a free one: read ``port`` after)."""
+    """A cheroot server bound to ``host:port`` (port 0 picks a free one: read ``port`` after).
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 8080, threads: int = THREADS):
-        self.waitress = create_server(app, host=host, port=port, threads=threads, ident="Linebox")
-        self.host, self.port = self.waitress.effective_host, int(self.waitress.effective_port)
-        self._map = self.waitress._map  # every socket of this server: listener, trigger, connections
+    With ``certificate`` and ``private_key`` (PEM files) it serves HTTPS only.
+    """
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 8080, threads: int = THREADS,
+                 certificate: Path | None = None, private_key: Path | None = None):
+        self.cheroot = _Server((host, port), _wrap(app), numthreads=threads, timeout=TIMEOUT, shutdown_timeout=5)
+        self.tls = certificate is not None
+        if self.tls:
+            self.cheroot.ssl_adapter = _TlsAdapter(certificate, private_key)
+        self.cheroot.prepare()  # binds and listens now, so the port is known and taken
+        self.host, self.port = self.cheroot.bind_addr[0], int(self.cheroot.bind_addr[1])
         self._thread: threading.Thread | None = None
-        self._runner: threading.Thread | None = None
-        self._stopping = threading.Event()
         self._done = threading.Event()
-        self._shutdown_lock = threading.Lock()
+        self._close_lock = threading.Lock()
         self._closed = False
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def run(self) -> None:
-        """Serve until ``close`` is called (from another thread) or the process is interrupted.
-
-        The sockets are closed here, in the serving thread: closing them from another thread while
-        this one sits in ``select`` makes it fail with EBADF.
-        """
-        adj = self.waitress.adj
-        self._runner = threading.current_thread()
+        """Serve until ``close`` is called (from another thread)."""
         try:
-            while not self._stopping.is_set():
-                wasyncore.loop(timeout=adj.asyncore_loop_timeout, map=self._map, use_poll=adj.asyncore_use_poll,
-                               count=1)
+            if not self._closed:
+                self.cheroot.serve()
         finally:
-            self._shutdown()
             self._done.set()
 
     def start(self) -> threading.Thread:
         """Serve from a daemon thread; return it."""
         self._thread = threading.Thread(target=self.run, name=f"linebox-web-{self.port}", daemon=True)
-        self._runner = self._thread  # so a close() racing the thread's start still goes through run()
         self._thread.start()
         return self._thread
 
+    @property
+    def serving(self) -> bool:
+        return bool(self.cheroot.ready) and self._thread is not None and self._thread.is_alive()
+
+    def check(self, timeout: float = 5) -> bool:
+        """Whether a request to ``ALIVE_PATH`` gets its answer within ``timeout`` seconds."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        request = f"GET {ALIVE_PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
+        try:
+            with socket.create_connection((host, self.port), timeout=timeout) as raw:
+                conn: socket.socket = raw
+                if self.tls:
+                    context = ssl.create_default_context()
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE  # our own listener: only liveness is checked
+                    conn = context.wrap_socket(raw, server_hostname="localhost")
+                conn.sendall(request)
+                answer = b""
+                while chunk := conn.recv(4096):
+                    answer += chunk
+                return answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"\r\n\r\nalive\n")
+        except OSError:
+            return False
+
     def close(self, timeout: float = 5) -> None:
         """Stop listening, drop connections and worker threads; wait (up to ``timeout``) for ``run`` to return."""
-        self._stopping.set()
-        if self._runner is None:  # never ran: nobody else touches the sockets
-            self._shutdown()
-            return
-        if self._runner is threading.current_thread():  # e.g. a signal handler: run() finishes the job
-            return
-        with contextlib.suppress(OSError):
-            self.waitress.pull_trigger()  # wake the serving thread out of select
-        self._done.wait(timeout)
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _shutdown(self) -> None:
-        with self._shutdown_lock:
+        with self._close_lock:
             if self._closed:
                 return
             self._closed = True
-            self.waitress.task_dispatcher.shutdown()
-            wasyncore.close_all(self._map)
+        self.cheroot.stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        if self.cheroot._unservable_thread is not None:
+            self.cheroot._unservable_thread.join(timeout)
 
     def __enter__(self) -> ConsoleServer:
         self.start()
@@ -88,11 +210,10 @@ class ConsoleServer:
         self.close()
 
 
-def make_server(app, host: str = "127.0.0.1", port: int = 8080) -> ConsoleServer:
-    """A server ready to ``run()`` (or ``start()`` in a thread) and ``close()``."""
-    return ConsoleServer(app, host, port)
+def make_server(app, host: str = "127.0.0.1", port: int = 8080, *, certificate: Path | None = None,
+                private_key: Path | None = None) -> ConsoleServer:
+    """A server bound now, ready to ``run()`` (or ``start()`` in a thread) and ``close()``."""
+    return ConsoleServer(app, host, port, certificate=certificate, private_key=private_key)
 
 
-def serve(app, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve the console until interrupted (the systemd unit runs this)."""
-    make_server(app, host, port).run()
+__all__ = ["ALIVE_PATH", "ConsoleServer", "make_server"]

@@ -101,5 +101,8 @@ def test_paused_agent_gets_no_calls_and_hangup_in_queue_is_abandoned(pbx, carrie
     assert (kpi.queue, kpi.offered, kpi.answered, kpi.abandoned, kpi.short_abandons) == ("700", 2, 1, 1, 0)
     assert kpi.service_level_pct == 50.0 and kpi.abandon_rate_pct == 50.0
     assert kpi.asa_seconds is not None and kpi.asa_seconds <= 5
+    from tests.lab.test_cli import linebox
+    table = linebox(pbx.install.home, "report", "--csv")
+    assert table.returncode == 0 and table.stdout.splitlines()[1].startswith("700,2,1,1,0,0,0,50.0,"), table.stdout
     (agent,) = reports.agent_report(today, today + timedelta(days=1))
     assert agent.agent == "202" and agent.answered == 1 and agent.talk_seconds >= 3  # the phone hangs up after 4 s

@@ -1,0 +1,13 @@
+"""What turns the Python package into running services on the appliance.
+
+* ``notify``: sd_notify (READY, STATUS, WATCHDOG, STOPPING) through python-systemd, or a few lines of
+  fallback writing to ``$NOTIFY_SOCKET``, and the watchdog thread;
+* ``journal``: logging to the journal with structured fields under systemd, to stderr elsewhere;
+* ``tls``: the console's certificate (self-signed on first start, replaceable by the admin's own);
+* ``web``: ``linebox serve``, the process ``linebox-web.service`` runs;
+* ``system``: ``linebox init-system``, which makes ``/var/lib/linebox`` for the system's services;
+* ``boot``: the oneshot ``linebox-apply.service`` runs before Asterisk starts;
+* ``security_report``: ``systemd-analyze security`` scores of the units.
+
+The unit files themselves live with the Ansible role that installs them (``ansible/roles/*/files``).
+"""

@@ -1,0 +1,70 @@
+"""``linebox-apply.service``: make sure a rendered configuration is live before Asterisk starts.
+
+Asterisk is started with ``-C <home>/asterisk/live/asterisk.conf``.  At boot this oneshot (run as the
+``linebox`` user, ordered ``Before=asterisk.service``) checks that the ``live`` link points at a
+complete generation, and renders one from the database when it does not (a new install, or a link
+lost).  A live generation is never replaced here: it is the last one Asterisk accepted, while the
+database may hold changes that an apply rolled back; those go live through ``linebox apply`` or the
+console, where Asterisk's answer is checked.
+
+``python -m appliance.services.boot [--home DIR]``; exit 0 when a generation is live.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from appliance.services import journal, notify
+
+log = logging.getLogger("linebox.apply")
+
+
+def ensure_live(home: Path) -> int:
+    from appliance.install import Install
+    from appliance.model.database import close_database
+    from appliance.provisioning import apply
+    from appliance.site import service
+
+    install = Install.load(home)
+    target = apply.Target(config_root=install.config_root)
+    live = target.live_generation()
+    if live is not None and (live / "asterisk.conf").is_file():
+        log.info("configuration generation %s is live; Asterisk starts on it", live.name,
+                 extra={"LINEBOX_EVENT": "live-kept", "LINEBOX_GENERATION": live.name})
+        notify.status(f"generation {live.name} live")
+        return 0
+    install.open()
+    try:
+        result = apply.apply(service.snapshot(), install.facts(), target, user="boot")
+    finally:
+        close_database()
+    if not result.ok:
+        log.error("could not render Asterisk's configuration: %s", result.error,
+                  extra={"LINEBOX_EVENT": "render-failed"})
+        return 1
+    log.info("rendered configuration generation %s and made it live", result.generation,
+             extra={"LINEBOX_EVENT": "rendered", "LINEBOX_GENERATION": result.generation or ""})
+    notify.status(f"generation {result.generation} live")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from appliance.install import home_dir
+
+    parser = argparse.ArgumentParser(prog="python -m appliance.services.boot", description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=None, help="install folder (default $LINEBOX_HOME or "
+                                                                 "/var/lib/linebox)")
+    args = parser.parse_args(argv)
+    journal.setup("linebox-apply")
+    try:
+        return ensure_live(args.home or home_dir())
+    except (OSError, ValueError) as error:
+        log.error("%s", error, extra={"LINEBOX_EVENT": "failed"})
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""``linebox serve``: the web console as a systemd service (``linebox-web.service``, ``Type=notify``).
+
+Start-up: load the install, make sure the TLS certificate exists (self-signed on first start, in
+``<home>/tls``), bind, then tell systemd ``READY=1``.  While running, a watchdog thread sends a real
+HTTPS request to the server's own ``/-/alive`` every half ``WatchdogSec`` and pings ``WATCHDOG=1``
+only when it is answered, so a wedged server is restarted by systemd.  SIGTERM (``systemctl stop``)
+sends ``STOPPING=1``, closes the listener and the connections, and exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from appliance.services import journal, notify, tls
+
+log = logging.getLogger("linebox.web")
+
+DEFAULT_ADDRESS = "0.0.0.0"
+DEFAULT_PORT = 443
+
+
+def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, use_tls: bool = True,
+        tls_dir: Path | None = None) -> int:
+    """Serve the console of the install at ``home`` until SIGTERM/SIGINT; return the exit status."""
+    journal.setup("linebox-web")
+    from appliance.install import Install
+    from appliance.model.database import close_database
+    from appliance.web import create_app
+    from appliance.web.server import make_server
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    notify.status("loading the install")
+    try:
+        install = Install.load(home)
+        app = create_app(install, https=use_tls)
+        files = tls.ensure(tls_dir or install.home / "tls") if use_tls else None
+        if files is not None:
+            verb = "generated" if files.created else "using"
+            log.info("%s TLS certificate %s: %s", verb, files.certificate, tls.describe(files.certificate),
+                     extra={"LINEBOX_EVENT": "tls-generated" if files.created else "tls-loaded",
+                            "LINEBOX_CERTIFICATE": str(files.certificate)})
+        server = make_server(app, address, port,
+                             certificate=files.certificate if files else None,
+                             private_key=files.private_key if files else None)
+    except (OSError, ValueError) as error:  # no install, unreadable certificate, port taken, ...
+        log.error("cannot start the console: %s", error, extra={"LINEBOX_EVENT": "start-failed"})
+        notify.status(f"failed: {error}")
+        return 1
+
+    server.start()
+    url = server.url
+    log.info("console listening on %s (install %s)", url, install.home,
+             extra={"LINEBOX_EVENT": "ready", "LINEBOX_URL": url})
+    notify.notify("READY=1", f"STATUS=serving the console on {url}")
+
+    watchdog = None
+    interval = notify.watchdog_interval()
+    if interval:
+        watchdog = notify.Watchdog(lambda: server.serving and server.check(timeout=min(5.0, interval)),
+                                   interval).start()
+        log.info("watchdog: pinging every %.1f s while the console answers", interval)
+
+    exit_code = 0
+    while not stop.wait(1):
+        if not server.serving:
+            log.error("the console's server stopped by itself", extra={"LINEBOX_EVENT": "server-died"})
+            exit_code = 1
+            break
+
+    notify.notify("STOPPING=1", "STATUS=stopping")
+    log.info("stopping the console", extra={"LINEBOX_EVENT": "stopping"})
+    if watchdog is not None:
+        watchdog.stop()
+    server.close()
+    close_database()
+    log.info("console stopped", extra={"LINEBOX_EVENT": "stopped"})
+    return exit_code
+

@@ -1,0 +1,229 @@
+"""``ansible/site.yml`` run for real against a Debian forky root file system, twice.
+
+The target is a copy of the lab's forky root file system, reached through Ansible's chroot
+connection (community.general.chroot, shipped in the pinned ``ansible`` package).  The whole
+``ansible-playbook`` runs inside a private mount namespace (``unshare --mount``) in which ``/dev`` and
+``/proc`` are mounted into the copy, so nothing is left mounted on the host whatever happens; the
+copy is removed at the end, even on failure.  Services cannot start in a chroot: the roles install
+and enable them only, and this test checks the result on disk:
+
+* the first run succeeds; the second reports ``changed=0`` (idempotence);
+* the linebox user, the venv, the units and their enablement links, the asterisk.service drop-in,
+  the firewall rules, the install in /var/lib/linebox with its owners and modes;
+* ``systemd-analyze verify --root`` on the installed units;
+* the installed console really serves: ``linebox serve`` started inside the copy as the linebox
+  user answers HTTPS and tells (a fake) systemd READY=1; Asterisk's user can read its live
+  configuration and not Linebox's database.
+
+apt's downloads and pip's cache are kept between runs in /var/cache/linebox/ansible-test-cache
+(bind-mounted into the copy), so only a cold machine downloads them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSIBLE = ROOT / "ansible"
+CACHE = Path(os.environ.get("LINEBOX_ANSIBLE_TEST_CACHE", "/var/cache/linebox/ansible-test-cache"))
+BIN = Path(sys.executable).parent
+
+pytestmark = [
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(os.geteuid() != 0, reason="chroot and mount namespaces need root"),
+    pytest.mark.skipif(not (BIN / "ansible-playbook").exists(), reason="ansible is not installed (test extra)"),
+]
+
+# Run a command inside a private mount namespace with the target's /dev and /proc mounted; the
+# mounts vanish with the namespace.  $1: target root, $2: apt archive cache, $3: pip cache, then the command.
+NAMESPACE_SCRIPT = r"""
+set -eu
+target=$1; apt_cache=$2; pip_cache=$3; shift 3
+mount --rbind /dev "$target/dev"
+mount -t proc proc "$target/proc"
+mkdir -p "$target/var/cache/apt/archives" "$target/root/.cache/pip"
+mount --bind "$apt_cache" "$target/var/cache/apt/archives"
+mount --bind "$pip_cache" "$target/root/.cache/pip"
+# the CAs this machine trusts (a TLS-inspecting proxy's too), for the target's pip: see linebox_pip_extra_args
+cp /etc/ssl/certs/ca-certificates.crt "$target/tmp/controller-ca.crt"
+exec "$@"
+"""
+
+
+def in_namespace(target: Path, command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    for sub in ("apt", "pip"):
+        (CACHE / sub).mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", NAMESPACE_SCRIPT, "sh", str(target),
+         str(CACHE / "apt"), str(CACHE / "pip"), *command], **kwargs)
+
+
+def build_wheel(out: Path) -> Path:
+    """A wheel of the work tree as it is (tracked and new files), built outside the work tree."""
+    files = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=ROOT, check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    src = out / "src"
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out / "dist"), str(src)],
+                   check=True, capture_output=True, env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"})
+    return next((out / "dist").glob("linebox-*.whl"))
+
+
+def run_playbook(target: Path, inventory: Path, log: Path) -> tuple[str, dict[str, int]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}  # chroot passes env through
+    env = {**env, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_HOME": str(log.parent / "ansible-home"), "ANSIBLE_LOCAL_TEMP": str(log.parent / "ansible-tmp"),
+           "PATH": f"{BIN}:{os.environ['PATH']}"}
+    result = in_namespace(target, [str(BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE / "site.yml")],
+                          cwd=ANSIBLE, env=env, capture_output=True, text=True, timeout=600)
+    output = result.stdout + result.stderr
+    log.write_text(output)
+    assert result.returncode == 0, f"ansible-playbook failed ({log}):\n{output[-6000:]}"
+    recap = re.search(r"^target\s*:\s*(.*)$", output, re.MULTILINE)
+    assert recap, output[-3000:]
+    counts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", recap.group(1))}
+    return output, counts
+
+
+def changed_tasks(output: str) -> list[str]:
+    tasks, current = [], None
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            current = line
+        elif line.startswith("changed:") and current:
+            tasks.append(current)
+    return tasks
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def target():
+    """A copy of the lab's forky root file system, removed at the end whatever happens."""
+    from appliance.lab import rootfs
+    source = rootfs.build()
+    work = Path(tempfile.mkdtemp(prefix="ansible-test-", dir=CACHE.parent if CACHE.parent.exists() else None))
+    try:
+        start = time.monotonic()
+        subprocess.run(["cp", "-a", "--reflink=auto", str(source), str(work / "root")], check=True)
+        print(f"\nansible test: copied the forky root file system in {time.monotonic() - start:.1f} s")
+        yield work
+    finally:
+        # nothing is mounted here on the host side: the mounts lived only in the namespaces
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_site_playbook_installs_linebox_idempotently(target):
+    root = target / "root"
+    wheel = build_wheel(target / "build")
+    inventory = target / "inventory.ini"
+    inventory.write_text(
+        "[linebox]\n"
+        f"target ansible_connection=community.general.chroot ansible_host={root} "
+        f"ansible_python_interpreter=/usr/bin/python3 linebox_package={wheel} "
+        "linebox_pip_extra_args='--cert /tmp/controller-ca.crt'\n")
+
+    start = time.monotonic()
+    first, counts = run_playbook(root, inventory, target / "first.log")
+    first_seconds = time.monotonic() - start
+    assert counts["failed"] == 0 and counts["changed"] > 0
+
+    start = time.monotonic()
+    second, counts = run_playbook(root, inventory, target / "second.log")
+    second_seconds = time.monotonic() - start
+    assert counts["changed"] == 0, "not idempotent, changed again:\n" + "\n".join(changed_tasks(second))
+    print(f"ansible test: first run {first_seconds:.0f} s, second run {second_seconds:.0f} s (changed=0)")
+
+    # --- what is on disk ----------------------------------------------------------------------
+    passwd = (root / "etc/passwd").read_text()
+    user = re.search(r"^linebox:x:(\d+):(\d+):[^:]*:/var/lib/linebox:/usr/sbin/nologin$", passwd, re.MULTILINE)
+    assert user, passwd
+    uid = int(user.group(1))
+    asterisk_group = re.search(r"^asterisk:x:(\d+):(.*)$", (root / "etc/group").read_text(), re.MULTILINE)
+    assert "linebox" in asterisk_group.group(2).split(",")
+
+    assert (root / "opt/linebox/bin/linebox").is_file()
+    assert list((root / "opt/linebox/dist").glob("linebox-*.whl"))
+    systemd_dir = root / "etc/systemd/system"
+    for unit in ("linebox-web.service", "linebox-apply.service"):
+        assert (systemd_dir / unit).read_text() == (ANSIBLE / "roles/linebox/files" / unit).read_text()
+    assert "-C /var/lib/linebox/asterisk/live/asterisk.conf" in (
+        systemd_dir / "asterisk.service.d/linebox.conf").read_text()
+    for link in ("multi-user.target.wants/linebox-web.service", "asterisk.service.wants/linebox-apply.service",
+                 "multi-user.target.wants/asterisk.service", "sysinit.target.wants/nftables.service"):
+        assert (systemd_dir / link).is_symlink(), f"not enabled: {link}"
+    nft = (root / "etc/nftables.conf").read_text()
+    assert 'tcp dport 443 accept comment "web console"' in nft and "udp dport 10000-20000 accept" in nft
+    assert "LINEBOX_WEB_PORT=443" in (root / "etc/linebox/web.env").read_text()
+    assert not (root / "etc/modprobe.d/linebox-dahdi.conf").exists()  # linebox_dahdi is false
+
+    home = root / "var/lib/linebox"
+    assert home.stat().st_uid == uid and stat.S_IMODE(home.stat().st_mode) == 0o751
+    key = home / "tls/key.pem"
+    assert key.stat().st_uid == uid and stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert (home / "asterisk/live/asterisk.conf").is_file()
+    first_login = root / "root/linebox-first-login.txt"
+    assert first_login.stat().st_uid == 0 and stat.S_IMODE(first_login.stat().st_mode) == 0o600
+    password = re.search(r"password: (\S+)", first_login.read_text()).group(1)
+
+    # --- the units as installed, with the target's own binaries -----------------------------------
+    verify = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}", "linebox-web.service",
+                             "linebox-apply.service", "asterisk.service"], capture_output=True, text=True)
+    problems = [line for line in verify.stderr.splitlines() if re.search(r"linebox|asterisk", line)]
+    assert verify.returncode == 0 and not problems, verify.stderr
+
+    # --- it runs: permissions, the boot step, and the console itself -------------------------------
+    port = _free_port()
+    check = target / "check.sh"
+    check.write_text(f"""
+set -eu
+r={root}
+as_asterisk() {{ chroot --userspec=asterisk:asterisk "$r" "$@"; }}
+as_linebox() {{ chroot --userspec=linebox:linebox --groups=asterisk "$r" env HOME=/var/lib/linebox "$@"; }}
+as_asterisk cat /var/lib/linebox/asterisk/live/pjsip.conf > /dev/null
+if as_asterisk cat /var/lib/linebox/linebox.db > /dev/null 2>&1; then echo "asterisk can read the database"; exit 1; fi
+as_linebox /opt/linebox/bin/python -m appliance.services.boot --home /var/lib/linebox
+as_linebox /opt/linebox/bin/python -c "import systemd.daemon, cheroot, cryptography"
+rm -f "$r/tmp/notify.sock"
+python3 - "$r/tmp/notify.sock" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(60)
+while b"READY=1" not in (data := s.recv(4096)):
+    pass
+print("notify:", data.decode().replace("\\n", " | "))
+EOF
+listener=$!
+sleep 0.5
+chmod 666 "$r/tmp/notify.sock"
+as_linebox env NOTIFY_SOCKET=/tmp/notify.sock LINEBOX_WEB_ADDRESS=127.0.0.1 LINEBOX_WEB_PORT={port} \\
+    /opt/linebox/bin/linebox --home /var/lib/linebox serve &
+server=$!
+wait $listener
+curl --fail --silent --show-error --cacert "$r/var/lib/linebox/tls/cert.pem" https://127.0.0.1:{port}/login \\
+    | grep -c 'name="password"'
+kill -TERM $server
+wait $server
+echo "serve exited $?"
+""")
+    result = in_namespace(root, ["sh", str(check)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "notify: READY=1" in result.stdout and "serve exited 0" in result.stdout, result.stdout + result.stderr
+    assert "\n1\n" in result.stdout and password and "Traceback" not in result.stderr
