@@ -1,7 +1,7 @@
 """The local web console: a small Flask app over the same service functions the CLI uses.
 
 ``create_app(install)`` builds the app; ``appliance.web.server`` runs it under
-waitress.  Sessions are signed cookies (key kept per install in the database),
+cheroot.  Sessions are signed cookies (key kept per install in the database),
 every form carries a CSRF token, and pages are plain server-rendered HTML with
 one local stylesheet, because the box must work with no internet.
 """
@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from appliance.install import Install
 from appliance.model.database import database
 from appliance.site import service
-from appliance.web import api, auth, errors, pages, views
+from appliance.web import api, auth, errors, pages, views, wallboard
 
 SESSION_MINUTES = 30
 
@@ -56,6 +56,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.register_blueprint(views.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(wallboard.blueprint)
     errors.init_app(app)
 
     @app.before_request
@@ -64,7 +65,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
 
     @app.teardown_request
     def _disconnect(_exc) -> None:
-        # peewee keeps one connection per thread: give waitress threads' back after each request
+        # peewee keeps one connection per thread: give the server threads' back after each request
         if not database.is_closed():
             database.close()
 

@@ -92,7 +92,10 @@ NAV_LAYOUT = [
 
 
 def _build_navigation() -> list[tuple[str, list[NavItem]]]:
-    groups: list[tuple[str, list[NavItem]]] = [("", [NavItem("status", "Status", "views.status", roles=ROLES)])]
+    groups: list[tuple[str, list[NavItem]]] = [("", [
+        NavItem("status", "Status", "views.status", roles=ROLES),
+        NavItem("wallboard", "Wallboard", "wallboard.page", roles=("admin", "supervisor", "technician")),
+    ])]
     placed = set()
     for title, names in NAV_LAYOUT:
         items = [_objects(name) for name in names if name in KINDS]

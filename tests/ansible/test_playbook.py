@@ -21,6 +21,7 @@ apt's downloads and pip's cache are kept between runs in /var/cache/linebox/ansi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -55,7 +56,7 @@ mount -t proc proc "$target/proc"
 mkdir -p "$target/var/cache/apt/archives" "$target/root/.cache/pip"
 mount --bind "$apt_cache" "$target/var/cache/apt/archives"
 mount --bind "$pip_cache" "$target/root/.cache/pip"
-# the CAs this machine trusts (a TLS-inspecting proxy's too), for the target's pip: see linebox_pip_extra_args
+# the CAs this machine trusts (a TLS-inspecting proxy's too), for the target's pip: see linebox_pip_environment
 cp /etc/ssl/certs/ca-certificates.crt "$target/tmp/controller-ca.crt"
 exec "$@"
 """
@@ -134,12 +135,12 @@ def target():
 def test_site_playbook_installs_linebox_idempotently(target):
     root = target / "root"
     wheel = build_wheel(target / "build")
-    inventory = target / "inventory.ini"
-    inventory.write_text(
-        "[linebox]\n"
-        f"target ansible_connection=community.general.chroot ansible_host={root} "
-        f"ansible_python_interpreter=/usr/bin/python3 linebox_package={wheel} "
-        "linebox_pip_extra_args='--cert /tmp/controller-ca.crt'\n")
+    inventory = target / "inventory.json"  # JSON is YAML: an inventory Ansible reads as is
+    inventory.write_text(json.dumps({"linebox": {"hosts": {"target": {
+        "ansible_connection": "community.general.chroot", "ansible_host": str(root),
+        "ansible_python_interpreter": "/usr/bin/python3", "linebox_package": str(wheel),
+        "linebox_pip_environment": {"SSL_CERT_FILE": "/tmp/controller-ca.crt"},
+    }}}}))
 
     start = time.monotonic()
     first, counts = run_playbook(root, inventory, target / "first.log")

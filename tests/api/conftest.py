@@ -1,4 +1,4 @@
-"""The REST API served for real: waitress on a free 127.0.0.1 port, called over HTTP with tokens.
+"""The REST API served for real: cheroot on a free 127.0.0.1 port, called over HTTP with tokens.
 
 No Asterisk runs here (the ``install`` fixture has ``manage_asterisk=False``): apply writes
 generations and reports that Asterisk is not managed.  AMI points at a port nothing listens on.

@@ -1,7 +1,7 @@
 """Property-based testing of the served API from its own OpenAPI document (schemathesis).
 
 Every documented operation gets generated requests, valid ones and invalid ones, sent over HTTP with
-an admin token to the API under waitress.  No answer may be a server error, and every answer must
+an admin token to the API under cheroot.  No answer may be a server error, and every answer must
 be one the document declares: its status code, content type, headers and body schema.
 
 The operations are driven from a plain test with ``APIOperation.as_strategy`` rather than

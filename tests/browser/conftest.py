@@ -1,4 +1,4 @@
-"""Headless Chromium (Debian's ``chromium`` package) driven by Playwright against the console under waitress.
+"""Headless Chromium (Debian's ``chromium`` package) driven by Playwright against the console under cheroot.
 
 Playwright is told to use the system browser (``executable_path``); it never
 downloads one (do not run ``playwright install``).  Each test gets a fresh

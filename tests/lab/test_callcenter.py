@@ -106,3 +106,71 @@ def test_paused_agent_gets_no_calls_and_hangup_in_queue_is_abandoned(pbx, carrie
     assert table.returncode == 0 and table.stdout.splitlines()[1].startswith("700,2,1,1,0,0,0,50.0,"), table.stdout
     (agent,) = reports.agent_report(today, today + timedelta(days=1))
     assert agent.agent == "202" and agent.answered == 1 and agent.talk_seconds >= 3  # the phone hangs up after 4 s
+
+
+def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
+    """The wallboard's HTTP event stream, served by the console, follows a call through the queue live."""
+    import http.client
+    import json
+    import threading
+
+    from appliance import accounts, apitokens
+    from appliance.web import create_app
+    from appliance.web.server import make_server
+
+    _support_site(escalate_after=60)
+    pbx.apply()
+    phones = carrier()
+    add_carrier_trunk(phones)
+    pbx.apply()
+    phones.set_behaviour("201", "noanswer")
+    phones.set_behaviour("202", "noanswer")
+    with pbx.install.connect_ami() as ami:
+        ami.action("QueuePause", Interface="PJSIP/202", Paused="true", Queue="700", Reason="training")
+    accounts.create_user("boss", "Supervisor-pass-1", "supervisor", actor="test")
+    token = apitokens.create_token("boss", "wallscreen", "test")
+
+    server = make_server(create_app(pbx.install), "127.0.0.1", 0)
+    server.start()
+    snapshots: list[tuple[float, dict]] = []
+    done = threading.Event()
+
+    def read_stream() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=40)
+        conn.request("GET", "/wallboard/stream", headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        assert response.status == 200
+        while not done.is_set():
+            line = response.readline().decode()
+            if line.startswith("data: "):
+                snapshots.append((time.monotonic(), json.loads(line[6:])))
+        conn.close()
+
+    reader = threading.Thread(target=read_stream, daemon=True)
+    reader.start()
+    try:
+        def seen(check, timeout: float = 20) -> tuple[float, dict]:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for moment, snap in list(snapshots):
+                    q = next((q for q in snap.get("queues", []) if q["queue"] == "700"), None)
+                    if q and check(q):
+                        return moment, q
+                time.sleep(0.1)
+            raise AssertionError(f"wallboard never showed it; last: {snapshots[-1:] if snapshots else 'nothing'}")
+
+        _, idle = seen(lambda q: q["waiting"] == 0 and len(q["agents"]) == 2)
+        states = {a["agent"]: a for a in idle["agents"]}
+        assert states["202"]["state"] == "paused" and states["202"]["reason"] == "training"
+        assert states["201"]["state"] == "available"
+
+        mark = phones.mark()
+        phones.call("telco", "5553700", tag="wallboard-caller", hold=12)
+        joined = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "201", since=mark)
+        moment, busy = seen(lambda q: q["waiting"] == 1 and any(a["state"] == "ringing" for a in q["agents"]))
+        assert busy["callers"][0]["caller"] == "+15550001111"
+        assert moment - joined["_time"] < 1.5, "the wallboard must follow within a second or so"
+        seen(lambda q: q["waiting"] == 0 and q["abandoned"] == 1, timeout=30)  # the caller gave up
+    finally:
+        done.set()
+        server.close()

@@ -1,4 +1,4 @@
-"""The console served for real: waitress on a free 127.0.0.1 port, driven over HTTP with a cookie jar.
+"""The console served for real: cheroot on a free 127.0.0.1 port, driven over HTTP with a cookie jar.
 
 No Asterisk runs for these tests; AMI is pointed at a port nothing listens
 on, so the status page must say Asterisk is not reachable (other Asterisk

@@ -1,4 +1,4 @@
-"""The configuration pages over real HTTP (waitress, no browser): roles, object forms, CSV, apply, audit, users."""
+"""The configuration pages over real HTTP (cheroot, no browser): roles, object forms, CSV, apply, audit, users."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Status gathering (parsing AMI answers, surviving failures) and the waitress server's start/close."""
+"""Status gathering (parsing AMI answers, surviving failures) and the console server's start/close."""
 
 from __future__ import annotations
 

@@ -1,0 +1,153 @@
+"""The wallboard's live state: queues, waiting callers and agents, straight from Asterisk over AMI.
+
+One ``LiveBoard`` per console process keeps an AMI session open.  Any queue
+or agent event marks the state dirty; the board then asks Asterisk for the
+whole picture (``QueueStatus``) and hands the new snapshot to every
+subscriber (the wallboard's server-sent-event streams).  Re-reading the
+whole state instead of patching it from single events means a missed event
+can never leave the board wrong for longer than one refresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import queue as queue_mod
+import threading
+import time
+from collections.abc import Callable
+
+from appliance.asterisk.ami import Ami, AmiError
+
+log = logging.getLogger(__name__)
+
+TRIGGERS = {
+    "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "QueueMemberStatus", "QueueMemberPause",
+    "QueueMemberAdded", "QueueMemberRemoved", "AgentCalled", "AgentConnect", "AgentComplete", "AgentRingNoAnswer",
+    "AgentDump", "QueueMemberRinginuse", "QueueMemberPenalty",
+}
+DEVICE_STATES = {"0": "unknown", "1": "available", "2": "on call", "3": "on call", "4": "unavailable",
+                 "5": "unavailable", "6": "ringing", "7": "on call", "8": "on call"}
+_ids = itertools.count()
+
+
+def agent_state(member: dict, now: float) -> dict:
+    """A queue member as the wallboard shows it: state, pause reason and for how long."""
+    state = DEVICE_STATES.get(member.get("Status", "0"), "unknown")
+    since = 0
+    reason = ""
+    if member.get("Paused") == "1":
+        state, reason = "paused", member.get("PausedReason", "")
+        since = int(now) - int(member.get("LastPause") or now)
+    elif state == "available" and member.get("LastCall", "0") not in ("", "0"):
+        wrapup = int(member.get("Wrapuptime") or 0)
+        if wrapup and now - int(member["LastCall"]) < wrapup:
+            state = "wrap-up"
+        since = int(now) - int(member["LastCall"])
+    return {"agent": member.get("Name") or member.get("Location", ""), "state": state, "reason": reason,
+            "seconds": max(since, 0), "calls": int(member.get("CallsTaken") or 0)}
+
+
+def build_snapshot(events: list[dict], now: float | None = None, sl_target: float = 80.0) -> dict:
+    now = now or time.time()
+    queues: dict[str, dict] = {}
+    for e in events:
+        name = e.get("Queue", "")
+        if e.get("Event") == "QueueParams":
+            perf = float(e.get("ServicelevelPerf2") or e.get("ServicelevelPerf") or 0)
+            queues[name] = {"queue": name, "waiting": int(e.get("Calls") or 0), "longest_wait": 0,
+                            "completed": int(e.get("Completed") or 0), "abandoned": int(e.get("Abandoned") or 0),
+                            "service_level": perf, "service_level_alert": perf < sl_target
+                            and (int(e.get("Completed") or 0) + int(e.get("Abandoned") or 0)) > 0,
+                            "callers": [], "agents": []}
+        elif e.get("Event") == "QueueEntry" and name in queues:
+            wait = int(e.get("Wait") or 0)
+            queues[name]["callers"].append({"position": int(e.get("Position") or 0),
+                                            "caller": e.get("CallerIDNum", ""), "wait": wait})
+            queues[name]["longest_wait"] = max(queues[name]["longest_wait"], wait)
+        elif e.get("Event") == "QueueMember" and name in queues:
+            queues[name]["agents"].append(agent_state(e, now))
+    for q in queues.values():
+        q["agents"].sort(key=lambda a: a["agent"])
+    return {"time": int(now), "queues": [queues[k] for k in sorted(queues)]}
+
+
+def parse_event_list(lines: list[str]) -> list[dict]:
+    """Raw AMI lines holding several messages (blank-line separated) as one dict per message."""
+    events, current = [], {}
+    for line in lines:
+        key, sep, value = line.partition(":")
+        if line.strip() == "":
+            if current:
+                events.append(current)
+            current = {}
+        elif sep:
+            current[key.strip()] = value.strip()
+    if current:
+        events.append(current)
+    return events
+
+
+class LiveBoard:
+    def __init__(self, connect: Callable[[], Ami], refresh_seconds: float = 5.0):
+        self.connect = connect
+        self.refresh_seconds = refresh_seconds
+        self._subscribers: set[queue_mod.Queue] = set()
+        self._lock = threading.Lock()
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.snapshot: dict = {"time": 0, "queues": [], "error": "starting"}
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="linebox-wallboard", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._dirty.set()
+
+    def subscribe(self) -> queue_mod.Queue:
+        q: queue_mod.Queue = queue_mod.Queue(maxsize=10)
+        with self._lock:
+            self._subscribers.add(q)
+        q.put(self.snapshot)
+        return q
+
+    def unsubscribe(self, q: queue_mod.Queue) -> None:
+        with self._lock:
+            self._subscribers.discard(q)
+
+    def _publish(self, snapshot: dict) -> None:
+        if json.dumps(snapshot, sort_keys=True) == json.dumps(self.snapshot, sort_keys=True):
+            return
+        self.snapshot = snapshot
+        with self._lock:
+            for q in list(self._subscribers):
+                with contextlib.suppress(queue_mod.Full):  # a stalled browser misses an update, nothing piles up
+                    q.put_nowait(snapshot)
+
+    def _on_event(self, event, _manager) -> None:
+        if event.headers.get("Event") in TRIGGERS:
+            self._dirty.set()
+
+    def _refresh(self, ami: Ami) -> None:
+        # pyst2 gathers the whole "status will follow" event list into the action's response.
+        response = ami.action("QueueStatus", ActionID=f"wallboard-{next(_ids)}")
+        self._publish(build_snapshot(parse_event_list(response.response)))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self.connect() as ami:
+                    ami.on_event("*", self._on_event)
+                    while not self._stop.is_set():
+                        self._refresh(ami)
+                        self._dirty.wait(self.refresh_seconds)
+                        self._dirty.clear()
+            except AmiError as error:
+                self._publish({"time": int(time.time()), "queues": [], "error": str(error)})
+                self._stop.wait(3)

@@ -1,0 +1,68 @@
+"""The live wallboard: a page for supervisors and its server-sent-event stream.
+
+The stream sends one ``data:`` line of JSON per change (see
+``appliance.callcenter.live``) and a comment every 15 s so proxies keep the
+connection open.  It accepts the console session or an API bearer token, so
+a wall screen can show it without a person logging in every morning.
+"""
+
+from __future__ import annotations
+
+import json
+import queue as queue_mod
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context
+from flask_login import current_user
+
+from appliance import apitokens
+from appliance.callcenter.live import LiveBoard
+from appliance.web.roles import require_role
+
+blueprint = Blueprint("wallboard", __name__)
+ROLES = ("admin", "supervisor", "technician")
+
+
+def board() -> LiveBoard:
+    live = current_app.extensions.get("linebox.live")
+    if live is None:
+        install = current_app.extensions["linebox.install"]
+        live = current_app.extensions.setdefault("linebox.live", LiveBoard(lambda: install.connect_ami(timeout=5)))
+        live.start()
+    return live
+
+
+@blueprint.get("/wallboard")
+@require_role(*ROLES)
+def page():
+    return render_template("wallboard.html")
+
+
+@blueprint.get("/wallboard/stream")
+def stream():
+    user = current_user if current_user.is_authenticated else None
+    header = request.headers.get("Authorization", "")
+    if user is None and header.startswith("Bearer "):
+        user = apitokens.user_for_token(header[len("Bearer "):].strip())
+    if user is None:
+        abort(401)
+    if user.role not in ROLES:
+        abort(403)
+    live = board()
+    updates = live.subscribe()
+
+    @stream_with_context
+    def events():
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                try:
+                    snapshot = updates.get(timeout=15)
+                except queue_mod.Empty:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"data: {json.dumps(snapshot, separators=(',', ':'))}\n\n"
+        finally:
+            live.unsubscribe(updates)
+
+    return Response(events(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
