@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 import time
@@ -106,6 +107,15 @@ def main() -> dict:
     return figures
 
 
+def save(figures: dict) -> None:
+    from benchmarks.run import RESULTS
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "callcenter.json").write_text(json.dumps(figures, indent=1) + "\n")
+
+
 if __name__ == "__main__":
-    for key, value in main().items():
+    results = main()
+    results["when"] = datetime.now(UTC).isoformat(timespec="seconds")
+    save(results)
+    for key, value in results.items():
         print(f"{key:28} {value}")
