@@ -302,7 +302,7 @@ def changed_registrations(new_text: str, old_text: str) -> list[str]:
 # Endpoints queried one by one after a reload.  Beyond this many changes a spread-out sample is
 # queried: Asterisk's own error lines (checked first) already catch every object it refused, and
 # listing 10,000 endpoints costs Asterisk seconds.
-_VERIFY_SAMPLE = 40
+_VERIFY_SAMPLE = 12
 
 
 def _sample(names: list[str], size: int) -> list[str]:
