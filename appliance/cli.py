@@ -173,6 +173,20 @@ def status(ctx: click.Context) -> None:
                         fg=None if r.status == "Registered" else "yellow")
 
 
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="Do not cut the report to one 24-line screen.")
+@click.pass_context
+def diag(ctx: click.Context, show_all: bool) -> None:
+    """What is wrong with this box? Exit status: 0 fine, 1 warnings, 2 faults."""
+    from appliance import diagnostics
+    install = _install(ctx)
+    findings = diagnostics.run_checks(install)
+    for line in diagnostics.render(findings, height=10_000 if show_all else 23):
+        level = line[:4]
+        click.secho(line, fg={"FAIL": "red", "WARN": "yellow"}.get(level))
+    sys.exit(diagnostics.exit_status(findings))
+
+
 @main.command("reset-admin")
 @click.pass_context
 def reset_admin(ctx: click.Context) -> None:

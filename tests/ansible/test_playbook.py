@@ -188,7 +188,9 @@ def test_site_playbook_installs_linebox_idempotently(target):
     # --- the units as installed, with the target's own binaries -----------------------------------
     verify = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}", "linebox-web.service",
                              "linebox-apply.service", "asterisk.service"], capture_output=True, text=True)
-    problems = [line for line in verify.stderr.splitlines() if re.search(r"linebox|asterisk", line)]
+    # the host's systemd (252) warns about newer keys in forky's own units (262): only ours must be clean
+    ours = re.compile(r"(^|/)(linebox-web\.service|linebox-apply\.service|asterisk\.service(\.d/linebox\.conf)?):")
+    problems = [line for line in verify.stderr.splitlines() if ours.search(line)]
     assert verify.returncode == 0 and not problems, verify.stderr
 
     # --- it runs: permissions, the boot step, and the console itself -------------------------------

@@ -1,0 +1,187 @@
+"""``linebox diag``: what is wrong with this box, on one 80×24 screen.
+
+Each check returns a ``Finding`` (ok, warn or fail, one line, and advice
+when there is something to do).  The checks only read: Asterisk over AMI,
+the live configuration generation, DAHDI's sysfs, the kernel's memory and
+disk figures, the clock, and Asterisk's own log.  The exit status is the
+worst level found (0 ok, 1 warning, 2 fault), so scripts and monitoring can
+use it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from appliance.asterisk.status import AsteriskStatus, read_status
+from appliance.install import Install
+from hardware import dahdi_state, span_diagnostics
+
+LEVELS = {"ok": 0, "warn": 1, "fail": 2}
+SERVICES = ("asterisk", "linebox-web", "linebox-collector")
+
+
+@dataclass
+class Finding:
+    area: str
+    level: str
+    text: str
+    advice: str = ""
+
+
+def check_asterisk(status: AsteriskStatus) -> Finding:
+    if not status.reachable:
+        return Finding("Asterisk", "fail", "not reachable over AMI",
+                       "systemctl status asterisk; journalctl -u asterisk -n 50")
+    return Finding("Asterisk", "ok", f"{status.version}, up {status.uptime}, {status.active_calls} call(s)")
+
+
+def check_config(install: Install) -> Finding:
+    target = install.target()
+    live = target.live_generation()
+    if live is None:
+        return Finding("Config", "fail", "no live configuration generation", "linebox apply")
+    newest = max(target.generations_dir.glob("[0-9]*"), default=None)
+    if newest is not None and (newest / "FAILED").exists():
+        reason = (newest / "FAILED").read_text().strip()[:60]
+        return Finding("Config", "warn", f"last apply failed, {live.name} live", reason)
+    return Finding("Config", "ok", f"generation {live.name} live")
+
+
+def check_trunks(status: AsteriskStatus, trunk_names: list[str]) -> list[Finding]:
+    if not status.reachable:
+        return []
+    findings = []
+    for reg in status.registrations:
+        if reg.status != "Registered":
+            findings.append(Finding("Trunk", "fail", f"{reg.name.removesuffix('-reg')} registration {reg.status}",
+                                    "check the trunk's username/password and the provider"))
+    states = {e.name: e.state for e in status.endpoints}
+    for name in trunk_names:
+        if states.get(name) == "Unavailable":
+            findings.append(Finding("Trunk", "warn", f"{name} does not answer its qualify (OPTIONS)",
+                                    "check the provider's address and the firewall"))
+    if not findings:
+        findings.append(Finding("Trunks", "ok", f"{len(trunk_names)} trunk(s), none in trouble"))
+    return findings
+
+
+def check_phones(status: AsteriskStatus, extension_numbers: list[str]) -> Finding:
+    if not status.reachable:
+        return Finding("Phones", "warn", "unknown (Asterisk not reachable)")
+    online = sum(1 for e in status.endpoints if e.name in set(extension_numbers) and e.contacts)
+    return Finding("Phones", "ok", f"{online} of {len(extension_numbers)} extension(s) registered")
+
+
+def check_spans(sysfs: Path = Path("/sys")) -> list[Finding]:
+    state = dahdi_state.read_sysfs(sysfs)
+    if not state.spans:
+        return [Finding("DAHDI", "ok", "no telephony card spans")]
+    findings = []
+    for report in span_diagnostics.diagnose(state):
+        alarms = ",".join(sorted(report.alarms)) or "OK"
+        level = "ok" if not report.advice else ("fail" if alarms != "OK" else "warn")
+        findings.append(Finding(f"Span {report.span}", level, f"{report.name or report.description}: {alarms}",
+                                report.advice[0] if report.advice else ""))
+    return findings
+
+
+def check_services() -> list[Finding]:
+    if not Path("/run/systemd/system").exists() or shutil.which("systemctl") is None:
+        return [Finding("Services", "ok", "not under systemd here (development machine)")]
+    out = subprocess.run(["systemctl", "is-active", *SERVICES], capture_output=True, text=True).stdout.split()
+    down = [name for name, state in zip(SERVICES, out, strict=False) if state != "active"]
+    if down:
+        return [Finding("Services", "fail", f"not running: {', '.join(down)}", f"systemctl status {down[0]}")]
+    return [Finding("Services", "ok", ", ".join(SERVICES) + " active")]
+
+
+def check_disk(paths: list[Path]) -> list[Finding]:
+    findings = []
+    seen = set()
+    for path in paths:
+        existing = next((p for p in [path, *path.parents] if p.exists()), Path("/"))
+        usage = shutil.disk_usage(existing)
+        device = os.stat(existing).st_dev
+        if device in seen:
+            continue
+        seen.add(device)
+        free = 100 * usage.free / usage.total
+        level = "fail" if free < 5 else "warn" if free < 10 else "ok"
+        findings.append(Finding("Disk", level, f"{existing}: {usage.free / 2**30:.1f} GiB free ({free:.0f}%)",
+                                "delete old recordings or backups" if level != "ok" else ""))
+    return findings
+
+
+def check_memory_and_load() -> Finding:
+    memory = psutil.virtual_memory()
+    load = os.getloadavg()[0]
+    cores = psutil.cpu_count() or 1
+    available = 100 * memory.available / memory.total
+    level = "warn" if available < 10 or load > 2 * cores else "ok"
+    return Finding("Memory", level, f"{memory.available / 2**20:.0f} MiB available ({available:.0f}%), "
+                   f"load {load:.2f} on {cores} core(s)")
+
+
+def check_clock() -> Finding:
+    if shutil.which("timedatectl") is None:
+        return Finding("Clock", "ok", "timedatectl not available")
+    done = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        return Finding("Clock", "ok", "synchronisation state unknown (no systemd-timedated)")
+    if done.stdout.strip() != "yes":
+        return Finding("Clock", "warn", "not synchronised by NTP", "call times and reports drift: check NTP")
+    return Finding("Clock", "ok", "synchronised by NTP")
+
+
+def recent_errors(log_file: Path | None, count: int = 3) -> list[Finding]:
+    if not log_file or not log_file.exists():
+        return []
+    with open(log_file, "rb") as handle:
+        handle.seek(max(0, log_file.stat().st_size - 65536))
+        tail = handle.read().decode(errors="replace").splitlines()
+    errors = [line for line in tail if " ERROR[" in line and "declined to load" not in line][-count:]
+    return [Finding("Log", "warn", re.sub(r"^\[([^\]]+)\] ERROR\[\d+\] ", r"\1 ", line)) for line in errors]
+
+
+def run_checks(install: Install, sysfs: Path = Path("/sys")) -> list[Finding]:
+    from appliance.site import service
+    status = read_status(lambda: install.connect_ami(timeout=5))
+    findings = [check_asterisk(status), check_config(install)]
+    findings += check_trunks(status, [t.name for t in service.list_objects("trunk")])
+    findings.append(check_phones(status, [e.number for e in service.list_objects("extension")]))
+    findings += check_spans(sysfs)
+    findings += check_services()
+    findings += check_disk([install.home, install.asterisk_log_dir])
+    findings.append(check_memory_and_load())
+    findings.append(check_clock())
+    findings += recent_errors(install.asterisk_log)
+    return findings
+
+
+def render(findings: list[Finding], width: int = 80, height: int = 23) -> list[str]:
+    """The screen: worst first within the height, each line cut to the width."""
+    marks = {"ok": "  ok", "warn": "WARN", "fail": "FAIL"}
+    ordered = sorted(findings, key=lambda f: -LEVELS[f.level])
+    lines = []
+    for f in ordered:
+        lines.append(f"{marks[f.level]} {f.area:<9} {f.text}"[:width])
+        if f.advice and f.level != "ok":
+            lines.append(f"          -> {f.advice}"[:width])
+    worst = max((LEVELS[f.level] for f in findings), default=0)
+    summary = ["everything looks fine", "warnings: see WARN lines", "FAULTS: see FAIL lines first"][worst]
+    body = lines[: height - 1]
+    if len(lines) > len(body):
+        body[-1] = f"... {len(lines) - len(body) + 1} more line(s): linebox diag --all"[:width]
+    return [*body, f"Linebox diag: {summary}"[:width]]
+
+
+def exit_status(findings: list[Finding]) -> int:
+    return max((LEVELS[f.level] for f in findings), default=0)
