@@ -19,7 +19,7 @@ def test_diag_fits_one_screen_and_names_the_dead_trunk(pbx, carrier, tmp_path):
     assert shutil.which("tmux"), "tmux is needed (Debian package tmux)"
     add("extension", number="100", name="Alice")
     pbx.apply()
-    phones = carrier()
+    carrier()  # registers extension 100
     from appliance.lab.instance import free_port
     add("trunk", name="deadline", host="127.0.0.1", port=free_port(), qualify_seconds=1)
     pbx.apply()
