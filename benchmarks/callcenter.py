@@ -73,7 +73,8 @@ def bench_reports(tmp: Path, calls: int = 1_000_000) -> dict:
                       "caller": f"+4420{rng.randint(0, 200_000):07d}",
                       "outcome": "answered" if answered else "abandoned", "wait_seconds": rng.randint(0, 120),
                       "talk_seconds": rng.randint(30, 600) if answered else 0,
-                      "agent": str(200 + rng.randint(0, 40)) if answered else "", "ended_by": "caller"})
+                      "agent": str(200 + rng.randint(0, 40)) if answered else "", "ended_by": "caller",
+                      "next_call_seconds": rng.randint(600, 200_000) if rng.random() < 0.3 else None})
         if len(batch) == 5000:
             QueueCall.insert_many(batch).execute()
             batch = []

@@ -119,6 +119,25 @@ def rederive(keys: set[tuple[str, str]]) -> None:
         calls = [call for key, evs in by_call.items() if key in keys and (call := derive(evs))]
         if calls:
             QueueCall.insert_many(calls).on_conflict_replace().execute()
+        _link_repeat_calls({(c["queue"], c["caller"]) for c in calls if c["caller"]})
+
+
+def _link_repeat_calls(pairs: set[tuple[str, str]]) -> None:
+    """Set ``next_call_seconds`` of every call of these (queue, caller) pairs, in one statement.
+
+    Run after the calls are stored, so calls collected in the same round see each other.
+    """
+    if not pairs:
+        return
+    values = ", ".join("(?, ?)" for _ in pairs)
+    database.execute_sql(
+        "UPDATE queuecall SET next_call_seconds = ("
+        " SELECT MIN(n.entered) - queuecall.entered FROM queuecall AS n"
+        " WHERE n.queue = queuecall.queue AND n.caller = queuecall.caller"
+        " AND n.entered >= queuecall.entered AND n.id != queuecall.id)"
+        f" WHERE (queue, caller) IN (VALUES {values})",
+        [item for pair in sorted(pairs) for item in pair],
+    )
 
 
 def collect_cdr(cdr_db: Path) -> int:

@@ -78,11 +78,15 @@ def queue_report(start: datetime, end: datetime, queue: str | None = None, servi
     other = Case(None, [(c.outcome.in_(("exitkey", "exitempty")), 1)], 0)
     answered_wait = Case(None, [(c.outcome == "answered", c.wait_seconds)], 0)
     answered_talk = Case(None, [(c.outcome == "answered", c.talk_seconds)], 0)
+    first_call = Case(None, [((c.outcome == "answered") & (c.caller != "")
+                              & (c.next_call_seconds.is_null() | (c.next_call_seconds > fcr_hours * 3600)), 1)], 0)
+    known_caller = Case(None, [((c.outcome == "answered") & (c.caller != ""), 1)], 0)
     query = (c.select(c.queue, fn.COUNT(c.id).alias("offered"), fn.SUM(answered).alias("answered"),
                       fn.SUM(in_sl).alias("in_sl"), fn.SUM(abandoned).alias("abandoned"),
                       fn.SUM(short).alias("short"), fn.SUM(timeout).alias("timeouts"),
                       fn.SUM(other).alias("other"), fn.SUM(answered_wait).alias("wait"),
                       fn.SUM(answered_talk).alias("talk"), fn.MAX(c.wait_seconds).alias("max_wait"),
+                      fn.SUM(first_call).alias("first_call"), fn.SUM(known_caller).alias("known_caller"),
                       fn.MAX(Queue.wrapup_seconds).alias("wrapup"))
              .join(Queue, JOIN.LEFT_OUTER, on=(Queue.number == c.queue))
              .where((c.entered >= _epoch(start)) & (c.entered < _epoch(end)))
@@ -101,28 +105,9 @@ def queue_report(start: datetime, end: datetime, queue: str | None = None, servi
             aht_seconds=_avg((row["talk"] or 0) + wrapup * answered_n, answered_n),
             abandon_rate_pct=_pct(abandoned_n, row["offered"] - (row["short"] or 0)),
             max_wait_seconds=row["max_wait"] or 0,
-            fcr_pct=_fcr(row["queue"], start, end, fcr_hours),
+            fcr_pct=_pct(row["first_call"] or 0, row["known_caller"] or 0),
         ))
     return out
-
-
-def _fcr(queue: str, start: datetime, end: datetime, hours: int) -> float | None:
-    """Share of answered callers who did not call the same queue again within ``hours``.
-
-    One pass with a window function: each call sees the same caller's next call to the queue.
-    """
-    sql = """
-        SELECT SUM(CASE WHEN entered < ? AND outcome = 'answered' THEN 1 ELSE 0 END),
-               SUM(CASE WHEN entered < ? AND outcome = 'answered' AND next_entered IS NOT NULL
-                        AND next_entered - entered <= ? THEN 1 ELSE 0 END)
-        FROM (SELECT entered, outcome,
-                     LEAD(entered) OVER (PARTITION BY caller ORDER BY entered) AS next_entered
-              FROM queuecall WHERE queue = ? AND caller != '' AND entered >= ? AND entered < ?)
-    """
-    window = hours * 3600
-    total, repeated = QueueCall._meta.database.execute_sql(
-        sql, (_epoch(end), _epoch(end), window, queue, _epoch(start), _epoch(end) + window)).fetchone()
-    return _pct((total or 0) - (repeated or 0), total or 0)
 
 
 def agent_report(start: datetime, end: datetime, queue: str | None = None) -> list[AgentKpis]:

@@ -30,11 +30,16 @@ def _v4_collector(db: peewee.SqliteDatabase) -> None:
     db.create_tables(models.COLLECTOR_TABLES, safe=True)
 
 
+def _v5_gateways(db: peewee.SqliteDatabase) -> None:
+    db.create_tables(models.GATEWAY_TABLES, safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
     _v3_call_center,
     _v4_collector,
+    _v5_gateways,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -180,10 +180,16 @@ class QueueCall(BaseModel):
     talk_seconds = peewee.IntegerField(default=0)
     agent = peewee.CharField(default="", index=True)
     ended_by = peewee.CharField(default="")  # caller / agent / transfer
+    # Seconds until the same caller called the same queue again (none yet: NULL): the FCR proxy.
+    next_call_seconds = peewee.IntegerField(null=True)
 
     class Meta:
-        indexes = ((("callid", "queue"), True), (("queue", "entered"), False),
-                   (("queue", "caller", "entered"), False))
+        indexes = (
+            (("callid", "queue"), True),
+            (("queue", "caller", "entered"), False),
+            # covering index for the KPI aggregates: a report reads the index, never the table
+            (("entered", "queue", "outcome", "wait_seconds", "talk_seconds", "next_call_seconds", "agent"), False),
+        )
 
 
 class CallRecord(BaseModel):
@@ -260,3 +266,42 @@ SITE_TABLES = [Extension, Trunk, InboundRoute, OutboundRoute, RingGroup, TimeCon
                VoicemailBox, MohClass, Announcement]
 # The tables schema version 1 created; later tables are created by their own migration step.
 ALL_TABLES = [Setting, *SITE_TABLES, User, AuditEntry]
+
+
+class Gateway(BaseModel):
+    """An adopted FXO/FXS SIP gateway, known by its MAC address (12 lowercase hex digits)."""
+
+    mac = peewee.CharField(unique=True)
+    model = peewee.CharField()  # an id from hardware/data/gateways.yaml
+    name = peewee.CharField(default="")
+    address = peewee.CharField(default="")  # its LAN address: the far end of the trunk for its FXO ports
+    created = peewee.DateTimeField(default=utcnow)
+    last_provisioned = peewee.DateTimeField(null=True)
+
+
+class GatewayPort(BaseModel):
+    """One analog port: an FXS port registers as ``extension``; an FXO port is reached through ``trunk``."""
+
+    gateway = peewee.ForeignKeyField(Gateway, backref="ports", on_delete="CASCADE")
+    number = peewee.IntegerField()
+    kind = peewee.CharField()  # fxs / fxo
+    extension = peewee.CharField(default="", index=True)
+    trunk = peewee.CharField(default="", index=True)
+
+    class Meta:
+        indexes = ((("gateway", "number"), True),)
+
+
+class ProvisioningRequest(BaseModel):
+    """One request for a provisioning file: who asked for what, and whether it was served."""
+
+    when = peewee.DateTimeField(default=utcnow, index=True)
+    mac = peewee.CharField(default="", index=True)
+    file = peewee.CharField()
+    address = peewee.CharField(default="")
+    user_agent = peewee.CharField(default="")
+    known = peewee.BooleanField(default=False, index=True)
+    status = peewee.IntegerField(default=0)
+
+
+GATEWAY_TABLES = [Gateway, GatewayPort, ProvisioningRequest]

@@ -14,6 +14,7 @@ from datetime import timedelta
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 
+from appliance.gateways import web as gateways_web
 from appliance.install import Install
 from appliance.model.database import database
 from appliance.site import service
@@ -57,6 +58,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(wallboard.blueprint)
+    app.register_blueprint(gateways_web.blueprint)
     errors.init_app(app)
 
     @app.before_request

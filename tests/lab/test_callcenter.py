@@ -101,6 +101,7 @@ def test_paused_agent_gets_no_calls_and_hangup_in_queue_is_abandoned(pbx, carrie
     assert (kpi.queue, kpi.offered, kpi.answered, kpi.abandoned, kpi.short_abandons) == ("700", 2, 1, 1, 0)
     assert kpi.service_level_pct == 50.0 and kpi.abandon_rate_pct == 50.0
     assert kpi.asa_seconds is not None and kpi.asa_seconds <= 5
+    assert kpi.fcr_pct == 0.0  # the answered caller called the queue again (and gave up) within 24 h
     from tests.lab.test_cli import linebox
     table = linebox(pbx.install.home, "report", "--csv")
     assert table.returncode == 0 and table.stdout.splitlines()[1].startswith("700,2,1,1,0,0,0,50.0,"), table.stdout
