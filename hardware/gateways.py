@@ -92,6 +92,7 @@ class ProvisioningData:
     server: str
     sip_port: int
     ports: tuple[PortAccount, ...] = field(default_factory=tuple)
+    fxo_sip_port: int = 5060  # the gateway's own SIP port for its FXO side (key=value formats only)
 
     def port(self, number: int) -> PortAccount:
         for port in self.ports:
@@ -257,7 +258,7 @@ def render(model: GatewayModel, data: ProvisioningData) -> str:
     _one_line(data)
     env = _environment()
     context = {"model": model, "mac": data.mac, "server": data.server, "sip_port": data.sip_port,
-               "ports": data.ports}
+               "ports": data.ports, "fxo_sip_port": data.fxo_sip_port}
     if model.format == "grandstream":
         return env.get_template("grandstream.xml.j2").render(pvalues=_grandstream_pvalues(model, data), **context)
     if model.format == "cisco-spa":
@@ -374,7 +375,7 @@ def _parse_keyvalue(model: GatewayModel, text: str) -> ProvisioningData:
                          values.get(f"port.{n}.password", ""), values.get(f"port.{n}.name", ""))
              for n in numbers]
     return ProvisioningData(values.get("mac", ""), values.get("sip.server", ""), int(values.get("sip.port", "5060")),
-                            tuple(ports))
+                            tuple(ports), int(values.get("fxo.local_sip_port", "5060")))
 
 
 def parse(model: GatewayModel, text: str) -> ProvisioningData:

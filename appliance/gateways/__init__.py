@@ -35,6 +35,7 @@ PASSWORD_RE = re.compile(r"^[A-Za-z0-9_-]{12,64}$")
 _HOST_RE = re.compile(schemas.HOST_RE)
 _FILE_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 KIND = "gateway"
+KEEP_REQUESTS = 5000  # provisioning requests kept in the log
 
 
 def _mac(mac: str, where: str = "gateway mac") -> str:
@@ -133,7 +134,7 @@ def update_gateway(mac: str, user: str, name: str | None = None, address: str | 
         gateway.save()
         for port in _ports(gateway):
             if port.trunk and new_address and new_address != before["address"]:
-                _point_trunk(port.trunk, new_address, user)
+                _point_trunk(gateway, port.trunk, new_address, user)
         after = describe(gateway)
         audit.record(user, "update", KIND, gateway.mac, before, after)
     return after
@@ -182,10 +183,31 @@ def default_trunk_name(mac: str) -> str:
     return f"gw-{_mac(mac)}"
 
 
-def _point_trunk(name: str, address: str, user: str) -> None:
+MIXED_FXO_SIP_PORT = 5062
+
+
+def fxo_sip_port(gateway: Gateway) -> int:
+    """The gateway's SIP port for its FXO side.
+
+    Linebox identifies calls from FXO ports by the gateway's address.  On a gateway with FXS
+    ports too, that would also catch the FXS ports' registrations and calls, so the FXO side
+    of a mixed gateway uses its own SIP port (its file says so) and the trunk matches
+    ``address:port``.
+    """
+    kinds = {p.kind for p in _ports(gateway)}
+    return MIXED_FXO_SIP_PORT if "fxs" in kinds else 5060
+
+
+def _trunk_target(gateway: Gateway, address: str) -> tuple[int, list[str]]:
+    port = fxo_sip_port(gateway)
+    return port, [f"{address}:{port}" if port != 5060 else address]
+
+
+def _point_trunk(gateway: Gateway, name: str, address: str, user: str) -> None:
     current = service.get_object("trunk", name)
-    if current is not None and (current.host != address or current.match != [address]):
-        service.save_object("trunk", {**current.model_dump(), "host": address, "match": [address]}, user,
+    port, match = _trunk_target(gateway, address)
+    if current is not None and (current.host, current.port, current.match) != (address, port, match):
+        service.save_object("trunk", {**current.model_dump(), "host": address, "port": port, "match": match}, user,
                             original_key=name)
 
 
@@ -202,8 +224,9 @@ def bind_fxo(mac: str, number: int, user: str, trunk: str | None = None) -> dict
         raise SiteError([Problem("gateway port trunk", f"{name!r} is not a trunk name")])
     with database.atomic():
         if Trunk.get_or_none(Trunk.name == name) is None:
-            service.save_object("trunk", {"name": name, "host": gateway.address, "port": 5060,
-                                          "match": [gateway.address], "qualify_seconds": 60}, user, create=True)
+            sip_port, match = _trunk_target(gateway, gateway.address)
+            service.save_object("trunk", {"name": name, "host": gateway.address, "port": sip_port,
+                                          "match": match, "qualify_seconds": 60}, user, create=True)
         before = describe(gateway)
         port.trunk = name
         port.save()
@@ -278,7 +301,8 @@ def render_for(mac: str, server: str) -> tuple[str, str]:
     gateway = _get(mac)
     model = catalogue.get_model(gateway.model)
     settings = service.load_settings()
-    data = catalogue.ProvisioningData(gateway.mac, server, settings.sip_port, _port_accounts(gateway))
+    data = catalogue.ProvisioningData(gateway.mac, server, settings.sip_port, _port_accounts(gateway),
+                                      fxo_sip_port=fxo_sip_port(gateway))
     return catalogue.render(model, data), model.content_type()
 
 
@@ -292,8 +316,10 @@ def provisioning_file(file_name: str, server: str, address: str = "", user_agent
     mac = catalogue.mac_in_file_name(file_name) or ""
     result = _serve(file_name, mac, server, password)
     gateway = Gateway.get_or_none(Gateway.mac == mac) if mac else None
-    ProvisioningRequest.create(mac=mac, file=file_name[:128], address=address[:64], user_agent=user_agent[:200],
-                               known=gateway is not None, status=result.status)
+    row = ProvisioningRequest.create(mac=mac, file=file_name[:128], address=address[:64],
+                                     user_agent=user_agent[:200], known=gateway is not None, status=result.status)
+    if row.id % 100 == 0:  # devices poll: keep the log bounded
+        ProvisioningRequest.delete().where(ProvisioningRequest.id <= row.id - KEEP_REQUESTS).execute()
     if result.status == 200 and gateway is not None:
         Gateway.update(last_provisioned=utcnow()).where(Gateway.id == gateway.id).execute()
     return result

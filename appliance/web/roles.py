@@ -106,6 +106,7 @@ def _build_navigation() -> list[tuple[str, list[NavItem]]]:
     if rest:
         groups.append(("More", rest))
     groups.append(("System", [
+        NavItem("gateways", "Gateways", "gateways.page"),
         NavItem("apply", "Apply", "pages.apply_page"),
         NavItem("audit", "Audit log", "pages.audit_page"),
         NavItem("users", "Users", "pages.users_page"),

@@ -66,3 +66,7 @@ def stream():
 
     return Response(events(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+stream.linebox_roles = ROLES  # checked above (session or bearer token), as require_role would
+

@@ -17,7 +17,8 @@ def accounts(model: g.GatewayModel) -> tuple[g.PortAccount, ...]:
     out = []
     for i, kind in enumerate(model.port_kinds, start=1):
         if kind == "fxs" and i != 2:
-            out.append(g.PortAccount(i, kind, True, f"{200 + i}", f"{200 + i}", f"Secret{i}xYz&<>\"'", f"Desk {i} & <co>"))
+            out.append(g.PortAccount(i, kind, True, f"{200 + i}", f"{200 + i}", f"Secret{i}xYz&<>\"'",
+                                     f"Desk {i} & <co>"))
         elif kind == "fxo":
             out.append(g.PortAccount(i, kind, True, "gw-trunk", "gw-trunk", "", "Lines"))
         else:

@@ -1,0 +1,58 @@
+"""A simulated HT802 fetches its file from the console over HTTP, registers both ports, and calls."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from appliance import gateways
+from appliance.lab.gateway_sim import GatewaySimulator
+from appliance.site import service
+from appliance.web import create_app
+from appliance.web.server import make_server
+from tests.lab.helpers import add
+
+pytestmark = pytest.mark.lab
+
+MAC = "00:0B:82:5A:11:02"
+
+
+def test_ht802_simulator_registers_both_ports_and_calls_port_to_port(pbx, rootfs):
+    add("extension", number="100", name="Lobby phone")
+    add("extension", number="101", name="Fax corner")
+    pbx.apply()
+    gateways.adopt(MAC, "ht802", "test", name="Lobby ATA", address="127.0.0.1")
+    gateways.bind_fxs(MAC, 1, "100", "test")
+    gateways.bind_fxs(MAC, 2, "101", "test")
+    gateways.set_provisioning_password("lab-provisioning-pw", "test")
+
+    server = make_server(create_app(pbx.install), "127.0.0.1", 0)
+    server.start()
+    simulator = None
+    try:
+        simulator = GatewaySimulator.provision("ht802", MAC, server.url, password="lab-provisioning-pw")
+        assert simulator.file_name == "cfg000b825a1102.xml"
+        assert simulator.config.sip_port == pbx.instance.sip_port
+        assert simulator.config.port(1).password == service.get_object("extension", "100").password
+        simulator.start(rootfs)
+        simulator.wait_registered()
+
+        with pbx.install.connect_ami() as ami:
+            deadline = time.monotonic() + 10
+            while True:
+                states = {s.number: s for s in gateways.port_states(ami) if s.gateway == "000b825a1102"}
+                if all(s.state == "registered" for s in states.values()) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.3)
+        assert [states[n].state for n in (1, 2)] == ["registered", "registered"], states
+        assert f":{simulator.instance.sip_port}" in states[2].contacts[0]
+
+        simulator.call(1, "101")
+        answered = simulator.wait_for("GatewayAnswered", lambda e: e.get("Exten") == "101", timeout=30)
+        assert answered["CallerID"] == "100"
+        simulator.wait_for("GatewayConnected", lambda e: e.get("Port") == "1")
+    finally:
+        if simulator is not None:
+            simulator.stop()
+        server.close()
