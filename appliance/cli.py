@@ -257,6 +257,34 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
+@main.group("recordings")
+def recordings_group() -> None:
+    """Call recordings."""
+
+
+@recordings_group.command("list")
+@click.option("--day", default=None, help="YYYY-MM-DD")
+@click.pass_context
+def recordings_list(ctx: click.Context, day: str | None) -> None:
+    """List recordings (newest first)."""
+    from appliance.callcenter import recordings
+    install = _install(ctx)
+    for r in recordings.list_recordings(install.recordings_dir, day):
+        click.echo(f"{r.day}  {r.uniqueid:<20} {r.who:<14} {r.seconds:>6.0f} s  {r.path}"[:80])
+
+
+@recordings_group.command("purge")
+@click.pass_context
+def recordings_purge(ctx: click.Context) -> None:
+    """Delete recordings older than the site's retention (recording_retention_days; 0 keeps all)."""
+    from appliance.callcenter import recordings
+    from appliance.site import service
+    install = _install(ctx)
+    days = service.load_settings().recording_retention_days
+    deleted = recordings.purge(install.recordings_dir, days, user=USER)
+    click.echo(f"deleted {deleted} recording(s) older than {days} day(s)" if days else "retention is off (0 days)")
+
+
 @main.group()
 def token() -> None:
     """REST API tokens."""

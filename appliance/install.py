@@ -35,6 +35,8 @@ class Install:
     asterisk_directories: dict[str, str] = field(default_factory=lambda: dict(render.DEFAULT_DIRECTORIES))
     asterisk_log: Path | None = Path("/var/log/asterisk/messages.log")
     manage_asterisk: bool = True
+    # The root Asterisk runs in, as this host sees it: "/" on the appliance, the forky tree in the lab.
+    asterisk_root: Path = Path("/")
 
     @classmethod
     def create(cls, home: Path, **overrides) -> Install:
@@ -56,6 +58,7 @@ class Install:
             asterisk_directories=data["asterisk_directories"],
             asterisk_log=Path(data["asterisk_log"]) if data.get("asterisk_log") else None,
             manage_asterisk=data.get("manage_asterisk", True),
+            asterisk_root=Path(data.get("asterisk_root", "/")),
         )
 
     def save(self) -> None:
@@ -66,6 +69,14 @@ class Install:
     def asterisk_log_dir(self) -> Path:
         """Asterisk's log folder as this host sees it (queue_log, the CDR database, messages.log)."""
         return (self.asterisk_log or Path("/var/log/asterisk/messages.log")).parent
+
+    def asterisk_path(self, directory: str) -> Path:
+        """One of Asterisk's ``[directories]`` (e.g. ``astspooldir``) as this host sees it."""
+        return self.asterisk_root / self.asterisk_directories[directory].lstrip("/")
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.asterisk_path("astspooldir") / "monitor"
 
     def open(self):
         return open_database(self.database)

@@ -23,6 +23,7 @@ def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1") -
         config_root=instance.host_dir / "config",
         asterisk_directories=lab.directories(instance),
         asterisk_log=instance.log_dir / "messages.log",
+        asterisk_root=instance.rootfs,
     )
     install.open()
     service.save_settings(

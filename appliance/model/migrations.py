@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import peewee
+from playhouse.migrate import SqliteMigrator
+from playhouse.migrate import migrate as run_operations
 
 from appliance.model import models
 
@@ -34,12 +36,25 @@ def _v5_gateways(db: peewee.SqliteDatabase) -> None:
     db.create_tables(models.GATEWAY_TABLES, safe=True)
 
 
+def _add_column_if_missing(db: peewee.SqliteDatabase, model: type[peewee.Model], name: str) -> None:
+    """Add one column to an existing table.  The earlier steps create tables from today's model
+    definitions, so on a brand-new database the column is already there and nothing is done."""
+    table = model._meta.table_name
+    if name not in {column.name for column in db.get_columns(table)}:
+        run_operations(SqliteMigrator(db).add_column(table, name, model._meta.fields[name]))
+
+
+def _v6_queue_recording(db: peewee.SqliteDatabase) -> None:
+    _add_column_if_missing(db, models.Queue, "recording")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
     _v3_call_center,
     _v4_collector,
     _v5_gateways,
+    _v6_queue_recording,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

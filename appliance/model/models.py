@@ -149,6 +149,7 @@ class Queue(BaseModel):
     announce_every_seconds = peewee.IntegerField(default=60)
     moh_class = peewee.CharField(default="default")
     exit_voicemail = peewee.CharField(default="")
+    recording = peewee.CharField(default="never")
 
 
 CALL_CENTER_TABLES = [Ivr, Queue]

@@ -293,6 +293,7 @@ class Queue(SiteObject):
     announce_every_seconds: int = Field(default=60, ge=0, le=600)
     moh_class: Identifier = "default"
     exit_voicemail: Annotated[str, StringConstraints(pattern=r"^([0-9]{2,8})?$")] = ""
+    recording: Literal["never", "always"] = "never"
 
     @field_validator("members")
     @classmethod
@@ -320,6 +321,7 @@ class Settings(SiteObject):
     rtp_end: int = Field(default=20000, ge=1024, le=65535, validate_default=True)
     ami_port: int = Field(default=5038, ge=1, le=65535)
     language: Literal["en"] = "en"
+    recording_retention_days: int = Field(default=0, ge=0, le=3650)  # 0: keep recordings for ever
 
     @field_validator("rtp_end")
     @classmethod

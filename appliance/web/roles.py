@@ -95,6 +95,7 @@ def _build_navigation() -> list[tuple[str, list[NavItem]]]:
     groups: list[tuple[str, list[NavItem]]] = [("", [
         NavItem("status", "Status", "views.status", roles=ROLES),
         NavItem("wallboard", "Wallboard", "wallboard.page", roles=("admin", "supervisor", "technician")),
+        NavItem("recordings", "Recordings", "recordings.page", roles=("admin", "supervisor")),
     ])]
     placed = set()
     for title, names in NAV_LAYOUT:

@@ -170,9 +170,12 @@ class ConsoleServer:
     def serving(self) -> bool:
         return bool(self.cheroot.ready) and self._thread is not None and self._thread.is_alive()
 
+    def _local_host(self) -> str:
+        return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+
     def check(self, timeout: float = 5) -> bool:
         """Whether a request to ``ALIVE_PATH`` gets its answer within ``timeout`` seconds."""
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        host = self._local_host()
         request = f"GET {ALIVE_PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
         try:
             with socket.create_connection((host, self.port), timeout=timeout) as raw:
@@ -196,6 +199,12 @@ class ConsoleServer:
             if self._closed:
                 return
             self._closed = True
+        connections = getattr(self.cheroot, "_connections", None)
+        if connections is not None and self.serving:
+            # cheroot's loop notices a stop only when its select() returns (every 0.5 s): wake it now
+            connections._stop_requested = True
+            with contextlib.suppress(OSError), socket.create_connection((self._local_host(), self.port), timeout=1):
+                pass
         self.cheroot.stop()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)

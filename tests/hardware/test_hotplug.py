@@ -28,7 +28,7 @@ def _have_libumockdev() -> bool:
 @pytest.fixture(scope="module")
 def steps() -> dict[str, list[dict]]:
     if not _have_libumockdev():
-        pytest.skip("libumockdev0 (Debian package umockdev) is not installed")
+        pytest.fail("libumockdev0 (Debian package umockdev) is not installed: apt-get install umockdev")
     env = {**os.environ, "LD_PRELOAD": PRELOAD, "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-m", "tests.hardware.hotplug_scenario"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=120, check=False)

@@ -175,3 +175,31 @@ def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
     finally:
         done.set()
         server.close()
+
+
+def test_queue_call_is_recorded_with_audio(pbx, carrier):
+    import wave
+
+    from appliance.callcenter import recordings
+    from tests.lab.helpers import update
+
+    _support_site(escalate_after=60)
+    update("queue", "700", recording="always")
+    pbx.apply()
+    phones = carrier()
+    add_carrier_trunk(phones)
+    pbx.apply()
+    phones.set_behaviour("201", "answer", hold=6)
+
+    mark = phones.mark()
+    phones.call("telco", "5553700", tag="recorded", hold=10)
+    phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "201", since=mark)
+    phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "recorded", since=mark, timeout=30)
+    time.sleep(1)
+    found = recordings.list_recordings(pbx.install.recordings_dir)
+    assert len(found) == 1 and found[0].who == "queue700", found
+    assert found[0].seconds >= 3
+    with wave.open(str(pbx.install.recordings_dir / found[0].path)) as w:
+        frames = w.readframes(w.getnframes())
+    samples = memoryview(frames).cast("h")
+    assert max(abs(s) for s in samples) > 1000, "the recording holds the call's tone, not silence"
