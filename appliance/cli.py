@@ -211,10 +211,22 @@ def collect(ctx: click.Context, once: bool) -> None:
         counts = collector.collect_once(sources)
         click.echo(f"read {counts['queue_log']} queue_log line(s), {counts['cdr']} call record(s)")
         return
+    from appliance.asterisk.ami import AmiError
+    from appliance.callcenter import autopause
+
+    def after_round(counts: dict[str, int]) -> None:
+        if counts["queue_log"]:
+            try:
+                with install.connect_ami(timeout=5) as ami:
+                    for queue, agent, limit in autopause.pause_missing_agents(ami):
+                        click.echo(f"paused agent {agent} in queue {queue}: missed {limit} calls in a row")
+            except AmiError as error:
+                click.echo(f"auto-pause skipped: {error}", err=True)
+
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    collector.run(sources, stop)
+    collector.run(sources, stop, on_round=after_round)
 
 
 @main.command()

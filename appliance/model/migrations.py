@@ -44,8 +44,9 @@ def _add_column_if_missing(db: peewee.SqliteDatabase, model: type[peewee.Model],
         run_operations(SqliteMigrator(db).add_column(table, name, model._meta.fields[name]))
 
 
-def _v6_queue_recording(db: peewee.SqliteDatabase) -> None:
+def _v6_queue_recording_and_autopause(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Queue, "recording")
+    _add_column_if_missing(db, models.Queue, "autopause_after_missed")
 
 
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
@@ -54,7 +55,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v3_call_center,
     _v4_collector,
     _v5_gateways,
-    _v6_queue_recording,
+    _v6_queue_recording_and_autopause,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -150,6 +150,7 @@ class Queue(BaseModel):
     moh_class = peewee.CharField(default="default")
     exit_voicemail = peewee.CharField(default="")
     recording = peewee.CharField(default="never")
+    autopause_after_missed = peewee.IntegerField(default=0)
 
 
 CALL_CENTER_TABLES = [Ivr, Queue]

@@ -294,6 +294,7 @@ class Queue(SiteObject):
     moh_class: Identifier = "default"
     exit_voicemail: Annotated[str, StringConstraints(pattern=r"^([0-9]{2,8})?$")] = ""
     recording: Literal["never", "always"] = "never"
+    autopause_after_missed: int = Field(default=0, ge=0, le=20)  # 0: never pause an agent for missed calls
 
     @field_validator("members")
     @classmethod

@@ -203,3 +203,35 @@ def test_queue_call_is_recorded_with_audio(pbx, carrier):
         frames = w.readframes(w.getnframes())
     samples = memoryview(frames).cast("h")
     assert max(abs(s) for s in samples) > 1000, "the recording holds the call's tone, not silence"
+
+
+def test_agent_missing_two_calls_in_a_row_is_paused(pbx, carrier):
+    from appliance.callcenter import autopause
+    from tests.lab.helpers import update
+
+    _support_site(escalate_after=60)
+    update("queue", "700", strategy="linear", autopause_after_missed=2, wrapup_seconds=0,
+           members=[{"extension": "201", "penalty": 0}, {"extension": "202", "penalty": 0}])
+    pbx.apply()
+    phones = carrier()
+    add_carrier_trunk(phones)
+    pbx.apply()
+    phones.set_behaviour("201", "noanswer")
+    phones.set_behaviour("202", "answer", hold=2)
+    sources = collector.Sources.in_log_dir(pbx.install.asterisk_log_dir)
+
+    for n in range(2):
+        mark = phones.mark()
+        phones.call("telco", "5553700", tag=f"miss-{n}", hold=12)
+        phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "202", since=mark, timeout=25)
+        phones.wait_for("CallerHangup", lambda e, n=n: e.get("Tag") == f"miss-{n}", since=mark, timeout=30)
+        time.sleep(0.5)
+        collector.collect_once(sources)
+        with pbx.install.connect_ami() as ami:
+            paused = autopause.pause_missing_agents(ami)
+        assert paused == ([] if n == 0 else [("700", "201", 2)])
+    assert "missed 2 calls" in pbx.cli("queue show 700")  # Asterisk shows the pause and its reason
+    time.sleep(0.5)
+    collector.collect_once(sources)
+    with pbx.install.connect_ami() as ami:
+        assert autopause.pause_missing_agents(ami) == []  # the PAUSE ended the streak: not paused twice
