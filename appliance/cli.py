@@ -203,6 +203,7 @@ def collect(ctx: click.Context, once: bool) -> None:
     """Copy Asterisk's queue_log and call records into the database (safe to repeat)."""
     import signal
     import threading
+    import time
 
     from appliance.callcenter import collector
     install = _install(ctx)
@@ -223,10 +224,24 @@ def collect(ctx: click.Context, once: bool) -> None:
             except AmiError as error:
                 click.echo(f"auto-pause skipped: {error}", err=True)
 
+    from appliance.services import notify
+
+    watchdog_every = notify.watchdog_interval()
+    last_ping = [0.0]
+
+    def each_round(counts: dict[str, int]) -> None:
+        after_round(counts)
+        now = time.monotonic()
+        if watchdog_every and now - last_ping[0] >= watchdog_every:
+            notify.notify("WATCHDOG=1")  # a round finished: the loop is alive
+            last_ping[0] = now
+
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    collector.run(sources, stop, on_round=after_round)
+    notify.notify("READY=1", f"STATUS=collecting from {install.asterisk_log_dir}")
+    collector.run(sources, stop, on_round=each_round)
+    notify.notify("STOPPING=1")
 
 
 @main.command()

@@ -20,6 +20,7 @@ RESULT = units.REPO / "benchmarks" / "results" / "systemd-security.txt"
 NOTES = {
     "linebox-web.service": "console: one capability (bind 443), writes /var/lib/linebox only",
     "linebox-apply.service": "boot oneshot: no network, no capability (root only in ExecStartPre=+)",
+    "linebox-collector.service": "collector: no capability, reads Asterisk's logs, writes /var/lib/linebox only",
     "linebox-dahdi.service": "root by necessity: loads kernel modules, configures DAHDI spans",
     "asterisk.service": "Debian's unit + Linebox's drop-in (-C live config, some hardening)",
 }

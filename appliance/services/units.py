@@ -22,11 +22,13 @@ ROLES = REPO / "ansible" / "roles"
 UNITS: dict[str, Path] = {
     "linebox-web.service": ROLES / "linebox" / "files" / "linebox-web.service",
     "linebox-apply.service": ROLES / "linebox" / "files" / "linebox-apply.service",
+    "linebox-collector.service": ROLES / "linebox" / "files" / "linebox-collector.service",
     "linebox-dahdi.service": ROLES / "dahdi" / "files" / "linebox-dahdi.service",
     "asterisk.service.d/linebox.conf": ROLES / "asterisk" / "files" / "asterisk-linebox.conf",
 }
 # the units to check: Linebox's own, and Debian's asterisk.service as Linebox's drop-in changes it
-CHECKED = ("linebox-web.service", "linebox-apply.service", "linebox-dahdi.service", "asterisk.service")
+CHECKED = ("linebox-web.service", "linebox-apply.service", "linebox-collector.service", "linebox-dahdi.service",
+           "asterisk.service")
 
 # Debian forky's asterisk.service (asterisk 1:22.10.1), its comments left out.
 DEBIAN_ASTERISK_SERVICE = """\

@@ -143,7 +143,6 @@ class ConsoleServer:
         self.cheroot.prepare()  # binds and listens now, so the port is known and taken
         self.host, self.port = self.cheroot.bind_addr[0], int(self.cheroot.bind_addr[1])
         self._thread: threading.Thread | None = None
-        self._done = threading.Event()
         self._close_lock = threading.Lock()
         self._closed = False
 
@@ -154,11 +153,10 @@ class ConsoleServer:
 
     def run(self) -> None:
         """Serve until ``close`` is called (from another thread)."""
-        try:
-            if not self._closed:
-                self.cheroot.serve()
-        finally:
-            self._done.set()
+        if self._thread is None:
+            self._thread = threading.current_thread()
+        if not self._closed:
+            self.cheroot.serve()
 
     def start(self) -> threading.Thread:
         """Serve from a daemon thread; return it."""
