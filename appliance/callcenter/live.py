@@ -31,6 +31,7 @@ TRIGGERS = {
 DEVICE_STATES = {"0": "unknown", "1": "available", "2": "on call", "3": "on call", "4": "unavailable",
                  "5": "unavailable", "6": "ringing", "7": "on call", "8": "on call"}
 _ids = itertools.count()
+IDLE_SECONDS = 30  # with no wallboard open for this long, the AMI session is closed
 
 
 def agent_state(member: dict, now: float) -> dict:
@@ -100,11 +101,15 @@ class LiveBoard:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.snapshot: dict = {"time": 0, "queues": [], "error": "starting"}
+        self._last_watched = time.monotonic()
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="linebox-wallboard", daemon=True)
-            self._thread.start()
+        """Start the AMI follower unless it runs; it ends by itself once nobody has watched for a while."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="linebox-wallboard", daemon=True)
+                self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -139,12 +144,20 @@ class LiveBoard:
         response = ami.action("QueueStatus", ActionID=f"wallboard-{next(_ids)}")
         self._publish(build_snapshot(parse_event_list(response.response)))
 
+    def _idle(self) -> bool:
+        with self._lock:
+            if self._subscribers:
+                self._last_watched = time.monotonic()
+                return False
+            return time.monotonic() - self._last_watched > IDLE_SECONDS
+
     def _run(self) -> None:
-        while not self._stop.is_set():
+        self._last_watched = time.monotonic()
+        while not self._stop.is_set() and not self._idle():
             try:
                 with self.connect() as ami:
                     ami.on_event("*", self._on_event)
-                    while not self._stop.is_set():
+                    while not self._stop.is_set() and not self._idle():
                         self._refresh(ami)
                         self._dirty.wait(self.refresh_seconds)
                         self._dirty.clear()

@@ -15,7 +15,9 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask_login import current_user
 
 from appliance import apitokens
+from appliance.asterisk.ami import Ami
 from appliance.callcenter.live import LiveBoard
+from appliance.site import service
 from appliance.web.roles import require_role
 
 blueprint = Blueprint("wallboard", __name__)
@@ -23,11 +25,15 @@ ROLES = ("admin", "supervisor", "technician")
 
 
 def board() -> LiveBoard:
+    """The app's board, started on first use.  Its thread never touches the database: the AMI
+    address and secret are read here, in the request, and handed to it."""
     live = current_app.extensions.get("linebox.live")
     if live is None:
         install = current_app.extensions["linebox.install"]
-        live = current_app.extensions.setdefault("linebox.live", LiveBoard(lambda: install.connect_ami(timeout=5)))
-        live.start()
+        port, secret = service.load_settings().ami_port, install.ami_secret()
+        live = current_app.extensions.setdefault(
+            "linebox.live", LiveBoard(lambda: Ami("127.0.0.1", port, "linebox", secret, timeout=5)))
+    live.start()
     return live
 
 

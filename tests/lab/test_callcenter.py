@@ -9,7 +9,7 @@ import pytest
 
 from appliance.callcenter import collector, reports
 from appliance.model.models import CallRecord, CollectorState, QueueCall, QueueEvent
-from tests.lab.helpers import add, add_carrier_trunk
+from tests.lab.helpers import add, add_carrier_trunk, update
 
 pytestmark = pytest.mark.lab
 
@@ -27,17 +27,25 @@ def _support_site(escalate_after: int = 4) -> None:
     add("inbound_route", name="support-line", did="5553700", destination="queue:700")
 
 
+def _live_support_site(pbx, carrier, escalate_after: int, **queue_changes):
+    """The support site applied to the pbx, the carrier registered and its trunk live: the phones."""
+    _support_site(escalate_after)
+    if queue_changes:
+        update("queue", "700", **queue_changes)
+    pbx.apply()
+    phones = carrier()
+    add_carrier_trunk(phones)
+    pbx.apply()
+    return phones
+
+
 def _queue_log(pbx) -> list[list[str]]:
     path = pbx.instance.log_dir / "queue_log"
     return [line.split("|") for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_ivr_by_dtmf_to_queue_best_skill_first_then_escalates(pbx, carrier):
-    _support_site(escalate_after=4)
-    pbx.apply()
-    phones = carrier()
-    add_carrier_trunk(phones)
-    pbx.apply()
+    phones = _live_support_site(pbx, carrier, escalate_after=4)
     phones.set_behaviour("201", "answer", hold=30)
 
     # A caller navigates two IVR levels by DTMF (1, then 2) into the queue: the best-skilled agent gets it.
@@ -58,11 +66,7 @@ def test_ivr_by_dtmf_to_queue_best_skill_first_then_escalates(pbx, carrier):
 
 
 def test_paused_agent_gets_no_calls_and_hangup_in_queue_is_abandoned(pbx, carrier):
-    _support_site(escalate_after=1)
-    pbx.apply()
-    phones = carrier()
-    add_carrier_trunk(phones)
-    pbx.apply()
+    phones = _live_support_site(pbx, carrier, escalate_after=1)
     with pbx.install.connect_ami() as ami:
         ami.action("QueuePause", Interface="PJSIP/201", Paused="true", Queue="700", Reason="lunch")
 
@@ -119,11 +123,7 @@ def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
     from appliance.web import create_app
     from appliance.web.server import make_server
 
-    _support_site(escalate_after=60)
-    pbx.apply()
-    phones = carrier()
-    add_carrier_trunk(phones)
-    pbx.apply()
+    phones = _live_support_site(pbx, carrier, escalate_after=60)
     phones.set_behaviour("201", "noanswer")
     phones.set_behaviour("202", "noanswer")
     with pbx.install.connect_ami() as ami:
@@ -181,14 +181,8 @@ def test_queue_call_is_recorded_with_audio(pbx, carrier):
     import wave
 
     from appliance.callcenter import recordings
-    from tests.lab.helpers import update
 
-    _support_site(escalate_after=60)
-    update("queue", "700", recording="always")
-    pbx.apply()
-    phones = carrier()
-    add_carrier_trunk(phones)
-    pbx.apply()
+    phones = _live_support_site(pbx, carrier, escalate_after=60, recording="always")
     phones.set_behaviour("201", "answer", hold=6)
 
     mark = phones.mark()
@@ -207,15 +201,10 @@ def test_queue_call_is_recorded_with_audio(pbx, carrier):
 
 def test_agent_missing_two_calls_in_a_row_is_paused(pbx, carrier):
     from appliance.callcenter import autopause
-    from tests.lab.helpers import update
 
-    _support_site(escalate_after=60)
-    update("queue", "700", strategy="linear", autopause_after_missed=2, wrapup_seconds=0,
-           members=[{"extension": "201", "penalty": 0}, {"extension": "202", "penalty": 0}])
-    pbx.apply()
-    phones = carrier()
-    add_carrier_trunk(phones)
-    pbx.apply()
+    phones = _live_support_site(pbx, carrier, escalate_after=60, strategy="linear", autopause_after_missed=2,
+                                wrapup_seconds=0,
+                                members=[{"extension": "201", "penalty": 0}, {"extension": "202", "penalty": 0}])
     phones.set_behaviour("201", "noanswer")
     phones.set_behaviour("202", "answer", hold=2)
     sources = collector.Sources.in_log_dir(pbx.install.asterisk_log_dir)
