@@ -119,6 +119,9 @@ def main() -> int:
     callcenter.save(cc)
     for key, value in cc.items():
         print(f"{key:28} {value}")
+    from benchmarks import web
+    for key, value in web.main().items():
+        print(f"{key:28} {value}")
     return 0
 
 

@@ -16,7 +16,9 @@ import psutil
 
 from appliance.asterisk.status import AsteriskStatus, read_status
 from appliance.install import Install
-from appliance.site import service
+from appliance.site.kinds import KINDS
+
+psutil.cpu_percent(interval=None)  # prime the counter: each status page then reads the load since the last one
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def asterisk_status(install: Install, timeout: float = AMI_TIMEOUT) -> AsteriskS
 
 
 def object_counts() -> dict[str, int]:
-    return {label: sum(len(service.list_objects(kind)) for kind in kinds) for label, kinds in COUNTED.items()}
+    return {label: sum(KINDS[kind].model.select().count() for kind in kinds) for label, kinds in COUNTED.items()}
 
 
 def host_status(disk_path: str) -> HostStatus:
@@ -69,7 +71,7 @@ def host_status(disk_path: str) -> HostStatus:
     disk = psutil.disk_usage(disk_path)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return HostStatus(
-        cpu_percent=psutil.cpu_percent(interval=0.1), load=load,
+        cpu_percent=psutil.cpu_percent(interval=None), load=load,  # since the previous call: no 100 ms wait
         memory_used=memory.total - memory.available, memory_total=memory.total, memory_percent=memory.percent,
         disk_path=disk_path, disk_used=disk.used, disk_total=disk.total, disk_percent=disk.percent,
         uptime_seconds=time.time() - psutil.boot_time(),
