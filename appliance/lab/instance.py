@@ -19,7 +19,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.lab import rootfs as rootfs_mod
@@ -75,7 +75,6 @@ class AsteriskInstance:
     conf_inner: str
     process: subprocess.Popen | None = None
     stdout_path: Path | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def host_dir(self) -> Path:
