@@ -355,11 +355,14 @@ def token_revoke(ctx: click.Context, username: str, name: str) -> None:
               help="Serve HTTPS with HOME/tls/cert.pem and key.pem (self-signed ones are made if both are missing).")
 @click.option("--tls-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder holding cert.pem and key.pem (default HOME/tls).")
+@click.option("--http-port", envvar="LINEBOX_WEB_HTTP_PORT", type=click.IntRange(0, 65535), default=0,
+              show_default=True, help="Also listen for plain HTTP here and redirect it to HTTPS (0: don't). "
+                                      "Env: LINEBOX_WEB_HTTP_PORT.")
 @click.pass_context
-def serve(ctx: click.Context, address: str, port: int, use_tls: bool, tls_dir: Path | None) -> None:
+def serve(ctx: click.Context, address: str, port: int, use_tls: bool, tls_dir: Path | None, http_port: int) -> None:
     """Serve the web console until stopped (what linebox-web.service runs)."""
     from appliance.services import web
-    sys.exit(web.run(ctx.obj["home"], address, port, use_tls, tls_dir))
+    sys.exit(web.run(ctx.obj["home"], address, port, use_tls, tls_dir, http_port=http_port))
 
 
 @main.command("init-system")
@@ -377,6 +380,16 @@ def init_system(ctx: click.Context, user: str, asterisk_group: str, password_fil
         system.init_system(ctx.obj["home"], user or None, asterisk_group or None, password_file, say=click.echo)
     except system.InitError as error:
         _fail(str(error))
+
+
+def _add_support_commands() -> None:
+    """backup, restore, logs, calls, network, debug: the technician's commands (appliance.commands.support)."""
+    from appliance.commands import support
+    for command in support.COMMANDS:
+        main.add_command(command)
+
+
+_add_support_commands()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,486 @@
+"""Backups of a whole install, and restoring one: a single ``.tar.gz`` a technician can carry away.
+
+What a backup holds (every file listed with its SHA-256 in ``manifest.json``, with the Linebox
+version, the database schema version and the date):
+
+* ``linebox.db``: a consistent copy of the SQLite database, taken with SQLite's online backup API,
+  so it is safe while the console and the collector write to it (WAL mode) and never a torn file;
+* ``site.yaml``: the site as ``linebox config export`` writes it, readable without Linebox;
+* ``appliance.json``: the install's settings (paths, Asterisk folders), for reference;
+* ``tls/cert.pem`` and ``tls/key.pem``: the console's certificate and private key;
+* ``recordings/...`` only when asked (they can be large).
+
+The archive holds every secret of the site (SIP passwords, the TLS key): it is written mode 0600.
+
+Restoring first validates everything and changes nothing unless all of it is right: the archive
+is a readable tar.gz, it has a manifest of a known format, every listed file is present with its
+checksum and nothing else is, the schema is not newer than this Linebox, the database passes
+SQLite's integrity check and its site passes the same checks an import does.  ``preview`` then
+says what would change, kind by kind, against the stored site.  ``restore`` makes a backup of the
+current state first (the rollback copy), then replaces the database's content in one SQLite
+transaction with the backup API (the services keep their open connections and see either the old
+or the new database, never a mix, which a file rename under running processes would not give),
+and keeps this box's own secrets (the AMI password Asterisk is running with, the session key).
+The restored site becomes live with ``linebox apply``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from appliance.install import Install
+from appliance.model import migrations
+from appliance.model.models import User
+from appliance.site import audit, schemas
+from appliance.site.checks import Site, check_site
+from appliance.site.kinds import KINDS
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+DATABASE = "linebox.db"
+SITE = "site.yaml"
+SETTINGS = "appliance.json"
+TLS_FILES = ("tls/cert.pem", "tls/key.pem")
+RECORDINGS = "recordings/"
+# Per-box secrets that stay this box's across a restore: Asterisk runs with this AMI password until the
+# next apply, and the console's session key only logs everyone out if changed.
+KEPT_SECRETS = ("secret.ami", "secret.web-session")
+
+
+class BackupError(Exception):
+    """The archive cannot be restored; the message says why in the user's terms."""
+
+
+def linebox_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("linebox")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy_database(source: Path, destination: Path) -> None:
+    """A consistent copy of a live SQLite database (WAL included) through SQLite's backup API."""
+    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)) as src, \
+            contextlib.closing(sqlite3.connect(destination)) as dst:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
+
+
+def default_name(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"linebox-backup-{socket.gethostname()}-{now:%Y%m%d-%H%M%S}.tar.gz"
+
+
+@dataclass
+class BackupInfo:
+    path: Path
+    manifest: dict
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+def create_backup(install: Install, output: Path, with_recordings: bool = False) -> BackupInfo:
+    """Write a backup of ``install`` to ``output`` (replaced only once complete); needs the database open."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="linebox-backup-") as tmp:
+        staging = Path(tmp)
+        copy_database(install.database, staging / DATABASE)
+        with contextlib.closing(sqlite3.connect(staging / DATABASE)) as db:
+            schema = db.execute("PRAGMA user_version").fetchone()[0]
+        site = read_site(staging / DATABASE)
+        (staging / SITE).write_text(site_text(site))
+        members: dict[str, Path] = {DATABASE: staging / DATABASE, SITE: staging / SITE}
+        settings = install.home / "appliance.json"
+        if settings.exists():
+            members[SETTINGS] = settings
+        for name in TLS_FILES:
+            if (install.home / name).is_file():
+                members[name] = install.home / name
+        if with_recordings and install.recordings_dir.is_dir():
+            for file in sorted(install.recordings_dir.rglob("*")):
+                if file.is_file():
+                    members[RECORDINGS + file.relative_to(install.recordings_dir).as_posix()] = file
+        manifest = {
+            "format": FORMAT,
+            "linebox_version": linebox_version(),
+            "schema_version": schema,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "hostname": socket.gethostname(),
+            "with_recordings": with_recordings,
+            "counts": {k.plural: len(site.objects[name]) for name, k in KINDS.items()},
+            "files": {name: {"sha256": _sha256(path), "size": path.stat().st_size}
+                      for name, path in members.items()},
+        }
+        partial = output.with_name(f".{output.name}.partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+                data = json.dumps(manifest, indent=1).encode()
+                info = tarfile.TarInfo(MANIFEST)
+                info.size, info.mode, info.mtime = len(data), 0o600, int(datetime.now(UTC).timestamp())
+                tar.addfile(info, io.BytesIO(data))
+                for name, path in members.items():
+                    tar.add(path, arcname=name, recursive=False)
+            os.replace(partial, output)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    return BackupInfo(output, manifest)
+
+
+# ---------------------------------------------------------------- reading a database file's site
+
+
+def site_text(site: Site) -> str:
+    """``site`` in the format of ``linebox config export`` (so the file imports anywhere)."""
+    import yaml
+
+    from appliance.site import config_file
+
+    document: dict = {"linebox": config_file.FORMAT_VERSION, "settings": site.settings.model_dump()}
+    for name, k in KINDS.items():
+        document[k.plural] = [o.model_dump() for o in site.objects[name]]
+    return config_file.HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def read_site(db_path: Path) -> Site:
+    """The site stored in a database file, read with plain sqlite3 (the app's own database stays bound).
+
+    Columns a newer schema added and an older file lacks take the schema's default, as the
+    migration would give them.  Raises BackupError if a row does not validate.
+    """
+    site = Site()
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+        db.row_factory = sqlite3.Row
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for name, k in KINDS.items():
+            table = k.model._meta.table_name
+            if table not in tables:
+                continue
+            columns = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
+            wanted = [f for f in k.schema.model_fields if f in k.model._meta.fields
+                      and k.model._meta.fields[f].column_name in columns]
+            order = k.model._meta.fields["position"].column_name + ", " if name == "outbound_route" else ""
+            select = ", ".join(f'"{k.model._meta.fields[f].column_name}"' for f in wanted)
+            key_column = k.model._meta.fields[k.key].column_name
+            for row in db.execute(f'SELECT {select} FROM "{table}" ORDER BY {order}"{key_column}"'):
+                data = {f: k.model._meta.fields[f].python_value(row[k.model._meta.fields[f].column_name])
+                        for f in wanted}
+                try:
+                    site.objects[name].append(k.schema.model_validate(data))
+                except ValidationError as error:
+                    raise BackupError(f"the backup's {k.label} {data.get(k.key)} is not valid: "
+                                      f"{error.errors()[0]['msg']}") from None
+        if "setting" in tables:
+            values = {row["key"][len("site."):]: row["value"]
+                      for row in db.execute("SELECT key, value FROM setting WHERE key LIKE 'site.%'")}
+            try:
+                site.settings = schemas.Settings.model_validate(values)
+            except ValidationError as error:
+                raise BackupError(f"the backup's settings are not valid: {error.errors()[0]['msg']}") from None
+    return site
+
+
+def _usernames(db_path: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+        try:
+            return {row[0] for row in db.execute(f'SELECT username FROM "{User._meta.table_name}"')}
+        except sqlite3.OperationalError:
+            return set()
+
+
+# ---------------------------------------------------------------- validation
+
+
+@dataclass
+class Backup:
+    """A validated backup, unpacked in a private temporary folder (``close`` removes it)."""
+
+    source: Path
+    folder: Path
+    manifest: dict
+    site: Site
+    _tmp: tempfile.TemporaryDirectory | None = None
+
+    @property
+    def database(self) -> Path:
+        return self.folder / DATABASE
+
+    def file(self, name: str) -> Path | None:
+        return self.folder / name if name in self.manifest["files"] else None
+
+    def recordings(self) -> list[str]:
+        return [name for name in self.manifest["files"] if name.startswith(RECORDINGS)]
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> Backup:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _allowed(name: str) -> bool:
+    if name in (MANIFEST, DATABASE, SITE, SETTINGS, *TLS_FILES):
+        return True
+    return name.startswith(RECORDINGS) and ".." not in Path(name).parts
+
+
+def _check_manifest(manifest: object) -> dict:
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise BackupError("not a Linebox backup: its manifest.json has no list of files")
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"unknown backup format {manifest.get('format')!r} (this Linebox reads format {FORMAT})")
+    schema = manifest.get("schema_version")
+    if not isinstance(schema, int):
+        raise BackupError("not a Linebox backup: its manifest has no schema version")
+    if schema > migrations.CURRENT_VERSION:
+        raise BackupError(f"the backup was made by a newer Linebox ({manifest.get('linebox_version', '?')}, "
+                          f"database schema {schema}); this Linebox knows schema {migrations.CURRENT_VERSION}: "
+                          "upgrade Linebox first")
+    if DATABASE not in manifest["files"]:
+        raise BackupError("the backup holds no database")
+    return manifest
+
+
+def open_backup(path: Path) -> Backup:
+    """Unpack and validate the archive at ``path``; raise BackupError saying what is wrong."""
+    tmp = tempfile.TemporaryDirectory(prefix="linebox-restore-")
+    folder = Path(tmp.name)
+    try:
+        try:
+            with tarfile.open(path, mode="r:gz") as tar:
+                names = tar.getnames()
+                if MANIFEST not in names:
+                    raise BackupError("not a Linebox backup: no manifest.json inside")
+                bad = [n for n in names if not _allowed(n)]
+                if bad:
+                    raise BackupError(f"the backup holds a file a Linebox backup never has: {bad[0]}")
+                if len(names) != len(set(names)):
+                    raise BackupError("the backup holds the same file twice")
+                tar.extractall(folder, filter="data")
+        except (tarfile.TarError, EOFError, OSError) as error:
+            if isinstance(error, FileNotFoundError):
+                raise BackupError(f"{path}: no such file") from None
+            raise BackupError(f"not a Linebox backup (not a readable .tar.gz file: {error})") from None
+        try:
+            manifest = _check_manifest(json.loads((folder / MANIFEST).read_text()))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BackupError("not a Linebox backup: manifest.json is not valid JSON") from None
+        present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
+        listed = set(manifest["files"])
+        if listed - present:
+            raise BackupError(f"the backup is incomplete: {sorted(listed - present)[0]} is missing")
+        if present - listed:
+            raise BackupError(f"the backup holds a file its manifest does not list: {sorted(present - listed)[0]}")
+        for name, entry in manifest["files"].items():
+            if not isinstance(entry, dict) or _sha256(folder / name) != entry.get("sha256"):
+                raise BackupError(f"the backup is damaged: {name} does not match its checksum")
+        _check_database(folder / DATABASE, manifest["schema_version"])
+        site = read_site(folder / DATABASE)
+        problems = check_site(site)
+        if problems:
+            raise BackupError(f"the backup's site does not pass the checks: {problems[0]}")
+        return Backup(source=path, folder=folder, manifest=manifest, site=site, _tmp=tmp)
+    except BaseException:
+        tmp.cleanup()
+        raise
+
+
+def _check_database(db_path: Path, schema: int) -> None:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+            result = db.execute("PRAGMA integrity_check").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        raise BackupError(f"the backup's database cannot be read: {error}") from None
+    if result != "ok":
+        raise BackupError(f"the backup's database is damaged: {result}")
+    if version != schema:
+        raise BackupError(f"the backup's database has schema {version}, its manifest says {schema}")
+
+
+# ---------------------------------------------------------------- what a restore would change
+
+
+@dataclass
+class KindChange:
+    kind: str
+    label: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+@dataclass
+class Preview:
+    kinds: list[KindChange]
+    settings_changed: list[str]
+    users_added: list[str]
+    users_removed: list[str]
+
+    @property
+    def unchanged(self) -> bool:
+        return not (any(k.any for k in self.kinds) or self.settings_changed or self.users_added
+                    or self.users_removed)
+
+
+def preview(backup: Backup, current: Site, current_users: set[str]) -> Preview:
+    """What restoring ``backup`` would change compared with the stored ``current`` site."""
+    kinds = []
+    for name, k in KINDS.items():
+        before = {getattr(o, k.key): o.model_dump() for o in current.objects[name]}
+        after = {getattr(o, k.key): o.model_dump() for o in backup.site.objects[name]}
+        kinds.append(KindChange(
+            name, k.plural.replace("_", " "),
+            added=sorted(set(after) - set(before)),
+            changed=sorted(key for key in set(after) & set(before) if after[key] != before[key]),
+            removed=sorted(set(before) - set(after)),
+        ))
+    old, new = current.settings.model_dump(), backup.site.settings.model_dump()
+    users = _usernames(backup.database)
+    return Preview(kinds, [n for n in new if new[n] != old.get(n)], sorted(users - current_users),
+                   sorted(current_users - users))
+
+
+def preview_lines(p: Preview, width: int = 80) -> list[str]:
+    """The preview as lines of at most ``width`` characters (the CLI and the console show the same words)."""
+    lines = []
+    for k in p.kinds:
+        if not k.any:
+            continue
+        keys = [f"+{x}" for x in k.added] + [f"~{x}" for x in k.changed] + [f"-{x}" for x in k.removed]
+        head = f"  {k.label:<16}{len(k.added):>3} added{len(k.changed):>3} changed{len(k.removed):>3} removed  "
+        lines.append(_cut(head + " ".join(keys), width))
+    if p.settings_changed:
+        lines.append(_cut(f"  {'settings':<16}changed: {', '.join(p.settings_changed)}", width))
+    if p.users_added or p.users_removed:
+        names = [f"+{u}" for u in p.users_added] + [f"-{u}" for u in p.users_removed]
+        lines.append(_cut(f"  {'console users':<16}{' '.join(names)}", width))
+    return lines or ["  nothing: the backup's site is the stored site"]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def describe(manifest: dict) -> str:
+    """One line naming a backup: when, where and which Linebox made it."""
+    when = manifest.get("created", "?").replace("T", " ").replace("+00:00", " UTC")
+    return (f"backup of {when} from {manifest.get('hostname', '?')}, Linebox {manifest.get('linebox_version', '?')},"
+            f" schema {manifest.get('schema_version')}")
+
+
+# ---------------------------------------------------------------- restoring
+
+
+@dataclass
+class RestoreResult:
+    rollback: Path
+    restored: list[str]
+
+
+def rollback_folder(install: Install) -> Path:
+    return install.home / "backups"
+
+
+def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
+    """Make ``backup`` the install's state; the previous state is kept as a backup (see the module docstring).
+
+    The install's database must be open (bound); it is left open on the restored content, migrated
+    to this Linebox's schema.
+    """
+    from appliance.model.database import database
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    rollback = create_backup(install, rollback_folder(install) / f"before-restore-{stamp}.tar.gz").path
+    kept = {row[0]: row[1] for row in database.execute_sql(
+        f"SELECT key, value FROM setting WHERE key IN ({', '.join('?' for _ in KEPT_SECRETS)})", KEPT_SECRETS)}
+    restored = []
+    with tempfile.TemporaryDirectory(prefix="linebox-restore-", dir=install.database.parent) as tmp:
+        # Stage every file next to its destination first, so the swaps below are renames on one file system.
+        staged: list[tuple[Path, Path]] = []
+        for name in TLS_FILES:
+            source = backup.file(name)
+            if source is not None:
+                target = install.home / name
+                target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                temporary = target.with_name(f".{target.name}.restore")
+                shutil.copyfile(source, temporary)
+                os.chmod(temporary, 0o600 if name.endswith("key.pem") else 0o644)
+                staged.append((temporary, target))
+        try:
+            _replace_database_content(backup.database, install.database, Path(tmp))
+        except BaseException:
+            for temporary, _ in staged:
+                temporary.unlink(missing_ok=True)
+            raise
+        restored.append("database")
+        for temporary, target in staged:
+            os.replace(temporary, target)
+            restored.append(str(target.relative_to(install.home)))
+    migrations.migrate(database.obj)
+    with database.atomic():
+        for key, value in kept.items():
+            database.execute_sql("INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", (key, value))
+        audit.record(user, "restore", "backup", backup.source.name, None,
+                     {"backup": describe(backup.manifest), "rollback copy": str(rollback)})
+    for name in backup.recordings():
+        target = install.recordings_dir / name[len(RECORDINGS):]
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(backup.folder / name, target)
+    if backup.recordings():
+        restored.append(f"{len(backup.recordings())} recording(s)")
+    return RestoreResult(rollback, restored)
+
+
+def _replace_database_content(source: Path, live: Path, scratch: Path) -> None:
+    """Copy ``source`` over the live database in one SQLite write transaction (the backup API)."""
+    copy = scratch / "restore.db"
+    shutil.copyfile(source, copy)
+    with contextlib.closing(sqlite3.connect(copy)) as src:
+        src.execute("PRAGMA journal_mode = WAL")  # the same mode as the live file, so pages copy as they are
+    with contextlib.closing(sqlite3.connect(copy)) as src, \
+            contextlib.closing(sqlite3.connect(live, timeout=30)) as dst:
+        src.backup(dst)  # pages=-1: everything in one step, under one write lock
+
+
+def list_backups(install: Install) -> Iterator[Path]:
+    folder = rollback_folder(install)
+    if folder.is_dir():
+        yield from sorted(folder.glob("*.tar.gz"), reverse=True)

@@ -1,0 +1,236 @@
+"""The technician's commands: backup, restore, logs, calls, network show, debug collect.
+
+Each one is a thin click layer over its service module (``appliance.backup``, ``appliance.logs``,
+``appliance.calls``, ``appliance.network``, ``appliance.debug_bundle``); ``appliance.cli`` adds them
+to the ``linebox`` group.  Output fits an 80-column console; click leaves colour out when stdout
+is not a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+
+from appliance.install import Install
+
+USER = "cli"
+
+
+def _install(ctx: click.Context) -> Install:
+    try:
+        install = Install.load(ctx.obj["home"])
+    except FileNotFoundError as error:
+        _fail(str(error))
+    install.open()
+    return install
+
+
+def _fail(message: str) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(1)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+# ---------------------------------------------------------------- backup / restore
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Archive to write (default HOME/backups/linebox-backup-HOST-DATE.tar.gz).")
+@click.option("--with-recordings", is_flag=True, help="Include the call recordings (can be large).")
+@click.pass_context
+def backup(ctx: click.Context, output: Path | None, with_recordings: bool) -> None:
+    """Back up the database, the site, the TLS certificate and the settings in one .tar.gz."""
+    from appliance import backup as backup_mod
+    install = _install(ctx)
+    output = output or backup_mod.rollback_folder(install) / backup_mod.default_name()
+    info = backup_mod.create_backup(install, output, with_recordings=with_recordings)
+    counts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in info.manifest["counts"].items() if n)
+    click.echo(f"wrote {info.path} ({_size(info.size)}, schema {info.manifest['schema_version']})")
+    for line in textwrap.wrap(f"site: {counts or 'empty'}", 80, subsequent_indent="      "):
+        click.echo(line)
+    recordings = sum(1 for name in info.manifest["files"] if name.startswith(backup_mod.RECORDINGS))
+    if with_recordings:
+        click.echo(f"recordings: {recordings}")
+    click.echo("It holds every password of the site: keep it somewhere safe.")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Restore without asking (after the checks and the preview).")
+@click.pass_context
+def restore(ctx: click.Context, file: Path, yes: bool) -> None:
+    """Check a backup, show what it would change, then restore it (the current state is kept)."""
+    from appliance import backup as backup_mod
+    from appliance.model.models import User
+    from appliance.site import service
+    install = _install(ctx)
+    try:
+        archive = backup_mod.open_backup(file)
+    except backup_mod.BackupError as error:
+        _fail(f"{file.name}: {error}. Nothing was changed.")
+    with archive:
+        click.echo(f"{file.name}: valid"[:80])
+        click.echo(backup_mod.describe(archive.manifest)[:80])
+        change = backup_mod.preview(archive, service.snapshot(), {u.username for u in User.select(User.username)})
+        click.echo("Restoring it changes the stored site:")
+        for line in backup_mod.preview_lines(change):
+            click.echo(line)
+        click.echo("The whole database is replaced (console users, audit log and call records too).")
+        if not yes and not click.confirm("Restore this backup?", default=False):
+            _fail("not restored: nothing was changed")
+        result = backup_mod.restore(install, archive, USER)
+    click.echo(f"restored: {', '.join(result.restored)}"[:80])
+    click.echo(f"the previous state is kept in {result.rollback}")
+    click.echo("Run 'linebox apply' to make the restored site live.")
+    if any(part.startswith("tls/") for part in result.restored):
+        click.echo("The console's certificate changed: systemctl restart linebox-web")
+
+
+# ---------------------------------------------------------------- logs
+
+
+@click.command()
+@click.option("--unit", "units", multiple=True, metavar="UNIT",
+              help="asterisk, web, collector, apply or dahdi (repeatable; default all).")
+@click.option("--since", default=None, help="10m, 2h, 1d, today, yesterday or '2026-11-23 08:00'.")
+@click.option("-n", "--lines", default=50, show_default=True, help="How many of the last lines.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+@click.pass_context
+def logs(ctx: click.Context, units: tuple[str, ...], since: str | None, lines: int, follow: bool) -> None:
+    """The logs of Linebox's services and Asterisk (the journal under systemd, else the log files)."""
+    from appliance import logs as logs_mod
+    install = _install(ctx)
+    try:
+        wanted = logs_mod.unit_names(units)
+        start = logs_mod.parse_since(since) if since else None
+    except logs_mod.LogsError as error:
+        _fail(str(error))
+    if logs_mod.under_systemd():
+        command = logs_mod.journal_command(wanted, start, lines, follow)
+        try:
+            sys.exit(subprocess.call(command, env=logs_mod.journal_env(sys.stdout.isatty())))
+        except KeyboardInterrupt:
+            sys.exit(0)
+    files = logs_mod.log_files(install, wanted)
+    if not files:
+        _fail("no log files for these units here (and no journal: not running under systemd)")
+
+    def emit(name: str, line: str) -> None:
+        level = logs_mod.level_of(line)
+        click.secho(f"{name}: {line}" if len(files) > 1 else line,
+                    fg={"error": "red", "warning": "yellow"}.get(level or ""))
+
+    for f in files:
+        if len(files) > 1:
+            click.echo(f"==> {f.name} ({f.path}) <==")
+        if not f.path.exists():
+            click.echo(f"(no file {f.path} yet)")
+        for line in logs_mod.tail(f.path, lines, start):
+            click.secho(line, fg={"error": "red", "warning": "yellow"}.get(logs_mod.level_of(line) or ""))
+    if follow:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a technician stops following
+            logs_mod.follow(files, emit, stop=lambda: False)
+
+
+# ---------------------------------------------------------------- calls
+
+
+@click.command()
+@click.option("--active", is_flag=True, help="Only the calls in progress.")
+@click.option("--today", is_flag=True, help="Only today's call records.")
+@click.option("--since", default=None, help="Call records since: 10m, 2h, 1d, yesterday or a date.")
+@click.option("--number", default=None, help="Only records from or to this number.")
+@click.option("-n", "--lines", "limit", default=20, show_default=True, help="At most this many records.")
+@click.pass_context
+def calls(ctx: click.Context, active: bool, today: bool, since: str | None, number: str | None, limit: int) -> None:
+    """Calls in progress (from Asterisk) and the recent call records (from the database)."""
+    from appliance import calls as calls_mod
+    from appliance import logs as logs_mod
+    from appliance.asterisk.ami import AmiError
+    install = _install(ctx)
+    records_only = today or since is not None or number is not None
+    status = 0
+    if not records_only:
+        try:
+            with install.connect_ami(timeout=10) as ami:
+                in_progress = calls_mod.active_calls(ami)
+            for line in calls_mod.active_lines(in_progress):
+                click.echo(line)
+        except AmiError as error:
+            click.secho("Active calls: unknown, Asterisk is not reachable", fg="red")
+            click.echo(f"  {error}"[:80])
+            status = 1
+    if active:
+        sys.exit(status)
+    try:
+        start = logs_mod.parse_since(since or "today")
+    except logs_mod.LogsError as error:
+        _fail(str(error))
+    records = calls_mod.recent_records(start, number, limit)
+    what = f" from or to {number}" if number else ""
+    title = f"Call records{what} since {start:%Y-%m-%d %H:%M} (newest first):"
+    if not records_only:
+        click.echo("")
+    for line in calls_mod.record_lines(records, title):
+        click.echo(line)
+    sys.exit(status)
+
+
+# ---------------------------------------------------------------- network
+
+
+@click.group()
+def network() -> None:
+    """The box's network: interfaces, routes, DNS, listening ports."""
+
+
+@network.command("show")
+@click.pass_context
+def network_show(ctx: click.Context) -> None:
+    """Interfaces, addresses, default route, DNS servers, and the ports Asterisk and the console use."""
+    from appliance import network as network_mod
+    from appliance.site import service
+    _install(ctx)
+    settings = service.load_settings()
+    state = network_mod.read_state(network_mod.roles_from_settings(settings, network_mod.web_port()),
+                                   {settings.ami_port, settings.sip_port})
+    for line in network_mod.render(state):
+        click.echo(line)
+
+
+# ---------------------------------------------------------------- debug collect
+
+
+@click.group()
+def debug() -> None:
+    """Material for a support case."""
+
+
+@debug.command("collect")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Tarball to write (default HOME/support/linebox-debug-HOST-DATE.tar.gz).")
+@click.option("-n", "--lines", default=2000, show_default=True, help="Log lines to include per log.")
+@click.pass_context
+def debug_collect(ctx: click.Context, output: Path | None, lines: int) -> None:
+    """One tarball with logs, config, diag, hardware, registrations and services; secrets masked."""
+    from appliance import debug_bundle
+    install = _install(ctx)
+    output = output or install.home / "support" / debug_bundle.default_name()
+    debug_bundle.collect(install, output, log_lines=lines, say=click.echo)
+    click.echo(f"wrote {output} ({_size(output.stat().st_size)}); passwords, PINs and keys are masked")
+
+
+COMMANDS = [backup, restore, logs, calls, network, debug]
