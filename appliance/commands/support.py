@@ -80,7 +80,9 @@ def restore(ctx: click.Context, file: Path, yes: bool) -> None:
     try:
         archive = backup_mod.open_backup(file)
     except backup_mod.BackupError as error:
-        _fail(f"{file.name}: {error}. Nothing was changed.")
+        for line in textwrap.wrap(f"{file.name}: {error}.", 80, subsequent_indent="  "):
+            click.secho(line, fg="red", err=True)
+        _fail("Nothing was changed.")
     with archive:
         click.echo(f"{file.name}: valid"[:80])
         click.echo(backup_mod.describe(archive.manifest)[:80])

@@ -1,0 +1,133 @@
+"""``linebox calls``: the calls in progress (from Asterisk, over AMI) and the recent call records.
+
+Active calls come from AMI's ``CoreShowChannels``: one row per call, the call's channels grouped by
+their ``Linkedid`` (every channel of one call shares the first channel's id).  Call records are the
+CDR rows the collector copied into the database (``linebox collect``), newest first.  Both tables
+fit an 80-column serial console.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from appliance.asterisk.ami import Ami, AmiTimeout
+from appliance.model.models import CallRecord
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class ActiveCall:
+    linkedid: str
+    caller: str
+    called: str
+    state: str
+    duration: str
+    channels: list[str] = field(default_factory=list)
+
+
+def _seconds(duration: str) -> int:
+    try:
+        h, m, s = (int(x) for x in duration.split(":"))
+    except ValueError:
+        return 0
+    return h * 3600 + m * 60 + s
+
+
+def group_channels(channels: list[dict]) -> list[ActiveCall]:
+    """``CoreShowChannel`` events -> calls; the channel that started a call gives its caller and number."""
+    by_call: dict[str, list[dict]] = {}
+    for channel in channels:
+        by_call.setdefault(channel.get("Linkedid") or channel.get("Uniqueid", ""), []).append(channel)
+    calls = []
+    for linkedid, members in by_call.items():
+        first = next((c for c in members if c.get("Uniqueid") == linkedid), members[0])
+        others = [c for c in members if c is not first]
+        called = first.get("Exten", "")
+        if called in ("", "s") and others:
+            called = others[0].get("CallerIDNum", "") or first.get("ConnectedLineNum", "")
+        states = {c.get("ChannelStateDesc", "") for c in members}
+        calls.append(ActiveCall(
+            linkedid=linkedid,
+            caller=_known(first.get("CallerIDNum", "")),
+            called=_known(called),
+            state="Up" if "Up" in states else first.get("ChannelStateDesc", "?"),
+            duration=max((c.get("Duration", "00:00:00") for c in members), key=_seconds),
+            channels=[c.get("Channel", "?") for c in [first, *others]],
+        ))
+    return sorted(calls, key=lambda c: -_seconds(c.duration))
+
+
+def _known(number: str) -> str:
+    return "" if number in ("<unknown>", "(null)") else number
+
+
+def active_calls(ami: Ami, timeout: float = 10) -> list[ActiveCall]:
+    """Ask Asterisk for its channels now.
+
+    The channels come back as ``CoreShowChannel`` events after the action's response and end with
+    ``CoreShowChannelsComplete`` (pyst2 only gathers "status will follow" lists itself), so they are
+    caught by ActionID, registered before the action is sent.
+    """
+    action_id = f"linebox-calls-{os.getpid()}-{next(_ids)}"
+    channels: list[dict] = []
+    done = threading.Event()
+
+    def on_channel(event, _manager) -> None:
+        if event.headers.get("ActionID") == action_id:
+            channels.append(dict(event.headers))
+
+    def on_complete(event, _manager) -> None:
+        if event.headers.get("ActionID") == action_id:
+            done.set()
+
+    ami.on_event("CoreShowChannel", on_channel)
+    ami.on_event("CoreShowChannelsComplete", on_complete)
+    ami.action("CoreShowChannels", ActionID=action_id)
+    if not done.wait(timeout):
+        raise AmiTimeout(f"Asterisk did not list its channels within {timeout:.0f} s")
+    return group_channels(channels)
+
+
+def recent_records(since: datetime, number: str | None = None, limit: int = 20) -> list[CallRecord]:
+    """Call records that started at or after ``since`` (Asterisk's local time), newest first."""
+    query = CallRecord.select().where(CallRecord.start >= since.strftime("%Y-%m-%d %H:%M:%S"))
+    if number:
+        query = query.where((CallRecord.src == number) | (CallRecord.dst == number))
+    return list(query.order_by(CallRecord.start.desc(), CallRecord.id.desc()).limit(limit))
+
+
+def _clock(seconds: int) -> str:
+    minutes, secs = divmod(max(0, seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def _cell(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
+def active_lines(calls: list[ActiveCall], width: int = 80) -> list[str]:
+    lines = [f"Active calls: {len(calls)}"]
+    if calls:
+        lines.append(f"  {'Duration':<9}{'From':<15}{'To':<15}{'State':<8}Channels")
+    for call in calls:
+        channels = " > ".join(call.channels)
+        lines.append(f"  {call.duration:<9}{_cell(call.caller, 14):<15}{_cell(call.called, 14):<15}"
+                     f"{_cell(call.state, 7):<8}{channels}")
+    return [_cell(line, width) if len(line) > width else line for line in lines]
+
+
+def record_lines(records: list[CallRecord], title: str, width: int = 80) -> list[str]:
+    lines = [title]
+    if not records:
+        return [*lines, "  no call records (the collector copies them from Asterisk: linebox collect --once)"]
+    lines.append(f"  {'Start':<20}{'From':<15}{'To':<15}{'Result':<12}{'Talk':>7}{'Total':>8}")
+    for r in records:
+        lines.append(f"  {_cell(r.start[:19], 19):<20}{_cell(r.src, 14):<15}{_cell(r.dst, 14):<15}"
+                     f"{_cell(r.disposition, 11):<12}{_clock(r.billsec):>7}{_clock(r.duration):>8}")
+    return [line[:width] for line in lines]
