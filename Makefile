@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lab lint bench deps clean unit labtest
+.PHONY: run test lab lint bench deps clean unit labtest image boot-test dahdi-lab
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,18 +25,26 @@ run: lab
 
 ## Every test: lint, unit tests, then the lab tests against real Asterisk.
 test: lab
-	$(VENV)/bin/ruff check appliance hardware tests benchmarks
+	$(VENV)/bin/ruff check appliance hardware image tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider
 
 unit: deps
 	$(PY) -m pytest -q -m "not lab"
 
 lint: deps
-	$(VENV)/bin/ruff check appliance hardware tests benchmarks
+	$(VENV)/bin/ruff check appliance hardware image tests benchmarks
+
+## The bootable disk image (BIOS and UEFI), cached in /var/cache/linebox/image; copied to build/linebox.img.
+image: deps
+	$(PY) -m image.build --copy
+
+## Boot the image under qemu and check the appliance it starts (part of make test).
+boot-test: deps
+	$(PY) -m pytest -q -p no:cacheprovider tests/image/test_boot.py
 
 ## Benchmarks: figures printed and written to benchmarks/results/.
 bench: lab
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .run test-artifacts
+	rm -rf $(VENV) .run test-artifacts build

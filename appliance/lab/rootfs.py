@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 SUITE = "forky"
@@ -35,14 +36,38 @@ RECIPE_VERSION = "1"
 DEFAULT_CACHE = Path(os.environ.get("LINEBOX_LAB_CACHE", "/var/cache/linebox/lab"))
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What decides a root file system's content: its folder prefix, Debian suite, packages and recipe version.
+
+    The lab's tree (Asterisk under chroot) and the image's guest tree (kernel, DKMS-built DAHDI, bootable)
+    are built by the same code from two recipes.
+    """
+
+    prefix: str
+    suite: str
+    packages: tuple[str, ...]
+    version: str
+    description: str = "about a minute"
+
+    def key(self) -> str:
+        recipe = "\n".join([self.suite, self.version, *sorted(self.packages)])
+        return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+
+    def path(self, cache: Path) -> Path:
+        return cache / f"{self.prefix}-{self.suite}-{self.key()}"
+
+
+LAB = Recipe("rootfs", SUITE, PACKAGES, RECIPE_VERSION)
+
+
 def cache_key() -> str:
     """Key the cached tree by everything that decides its content."""
-    recipe = "\n".join([SUITE, RECIPE_VERSION, *sorted(PACKAGES)])
-    return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+    return LAB.key()
 
 
 def rootfs_path(cache: Path = DEFAULT_CACHE) -> Path:
-    return cache / f"rootfs-{SUITE}-{cache_key()}"
+    return LAB.path(cache)
 
 
 def is_built(cache: Path = DEFAULT_CACHE) -> bool:
@@ -50,14 +75,19 @@ def is_built(cache: Path = DEFAULT_CACHE) -> bool:
 
 
 def build(cache: Path = DEFAULT_CACHE, log=print) -> Path:
-    """Build the root file system once; return its path.
+    """Build the lab's root file system once; return its path."""
+    return build_recipe(LAB, cache, log)
+
+
+def build_recipe(recipe: Recipe, cache: Path, log=print) -> Path:
+    """Build the root file system of ``recipe`` once; return its path.
 
     The tree is built in a temporary sibling folder and renamed into place
     only when complete, so an interrupted build never leaves a half tree
     that a later run would trust.
     """
-    target = rootfs_path(cache)
-    if is_built(cache):
+    target = recipe.path(cache)
+    if (target / ".linebox-complete").exists():
         return target
     if shutil.which("mmdebstrap") is None:
         raise RuntimeError("mmdebstrap is not installed: run 'apt-get install mmdebstrap'")
@@ -65,7 +95,8 @@ def build(cache: Path = DEFAULT_CACHE, log=print) -> Path:
     partial = target.with_name(target.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)
-    log(f"lab: building {SUITE} root file system with {', '.join(PACKAGES)} (about a minute)")
+    log(f"building {recipe.suite} root file system {target.name} ({len(recipe.packages)} packages, "
+        f"{recipe.description})")
     subprocess.run(
         [
             "mmdebstrap",
@@ -73,8 +104,8 @@ def build(cache: Path = DEFAULT_CACHE, log=print) -> Path:
             "--aptopt=Acquire::Check-Valid-Until \"false\"",
             "--dpkgopt=path-exclude=/usr/share/doc/*",
             "--dpkgopt=path-exclude=/usr/share/man/*",
-            f"--include={','.join(PACKAGES)}",
-            SUITE,
+            f"--include={','.join(recipe.packages)}",
+            recipe.suite,
             str(partial),
         ],
         check=True,
@@ -88,7 +119,7 @@ def build(cache: Path = DEFAULT_CACHE, log=print) -> Path:
     if target.exists():
         shutil.rmtree(target)
     partial.rename(target)
-    log(f"lab: root file system ready at {target}")
+    log(f"root file system ready at {target}")
     return target
 
 

@@ -22,24 +22,29 @@ machine downloads them (a cold run took 93 s here, a warm one about the same: th
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ANSIBLE = ROOT / "ansible"
-CACHE = Path(os.environ.get("LINEBOX_ANSIBLE_TEST_CACHE", "/var/cache/linebox/ansible-test-cache"))
-BIN = Path(sys.executable).parent
+from image.ansible_chroot import (
+    ANSIBLE,
+    BIN,
+    CACHE,
+    ROOT,
+    build_wheel,
+    changed_tasks,
+    in_namespace,
+    run_playbook,
+    write_inventory,
+)
 
 pytestmark = [
     pytest.mark.lab,  # needs root and the lab's forky root file system (built by make lab)
@@ -52,70 +57,6 @@ def _real_tools():
     """Root and ansible are what this test proves the roles with: without them it fails, never skips."""
     assert os.geteuid() == 0, "chroot and mount namespaces need root"
     assert (BIN / "ansible-playbook").exists(), "ansible is not installed: pip install -e '.[test]'"
-
-# Run a command inside a private mount namespace with the target's /dev and /proc mounted; the
-# mounts vanish with the namespace.  $1: target root, $2: apt archive cache, $3: pip cache, then the command.
-NAMESPACE_SCRIPT = r"""
-set -eu
-target=$1; apt_cache=$2; pip_cache=$3; shift 3
-mount --rbind /dev "$target/dev"
-mount -t proc proc "$target/proc"
-mkdir -p "$target/var/cache/apt/archives" "$target/root/.cache/pip"
-mount --bind "$apt_cache" "$target/var/cache/apt/archives"
-mount --bind "$pip_cache" "$target/root/.cache/pip"
-# the CAs this machine trusts (a TLS-inspecting proxy's too), for the target's pip: see linebox_pip_environment
-cp /etc/ssl/certs/ca-certificates.crt "$target/tmp/controller-ca.crt"
-exec "$@"
-"""
-
-
-def in_namespace(target: Path, command: list[str], **kwargs) -> subprocess.CompletedProcess:
-    for sub in ("apt", "pip"):
-        (CACHE / sub).mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", NAMESPACE_SCRIPT, "sh", str(target),
-         str(CACHE / "apt"), str(CACHE / "pip"), *command], **kwargs)
-
-
-def build_wheel(out: Path) -> Path:
-    """A wheel of the work tree as it is (tracked and new files), built outside the work tree."""
-    files = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=ROOT, check=True,
-                           capture_output=True).stdout.decode().split("\0")
-    src = out / "src"
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, src / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out / "dist"), str(src)],
-                   check=True, capture_output=True, env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"})
-    return next((out / "dist").glob("linebox-*.whl"))
-
-
-def run_playbook(target: Path, inventory: Path, log: Path) -> tuple[str, dict[str, int]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}  # chroot passes env through
-    env = {**env, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_HOME": str(log.parent / "ansible-home"), "ANSIBLE_LOCAL_TEMP": str(log.parent / "ansible-tmp"),
-           "PATH": f"{BIN}:{os.environ['PATH']}"}
-    result = in_namespace(target, [str(BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE / "site.yml")],
-                          cwd=ANSIBLE, env=env, capture_output=True, text=True, timeout=600)
-    output = result.stdout + result.stderr
-    log.write_text(output)
-    assert result.returncode == 0, f"ansible-playbook failed ({log}):\n{output[-6000:]}"
-    recap = re.search(r"^target\s*:\s*(.*)$", output, re.MULTILINE)
-    assert recap, output[-3000:]
-    counts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", recap.group(1))}
-    return output, counts
-
-
-def changed_tasks(output: str) -> list[str]:
-    tasks, current = [], None
-    for line in output.splitlines():
-        if line.startswith("TASK ["):
-            current = line
-        elif line.startswith("changed:") and current:
-            tasks.append(current)
-    return tasks
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -148,13 +89,10 @@ def test_site_playbook_installs_linebox_idempotently(target):
     wheel = build_wheel(target / "build")
     # LINEBOX_ANSIBLE_TEST_PACKAGE=source: hand the role the source tree (a copy) instead, to build the wheel itself
     package = wheel.parents[1] / "src" if os.environ.get("LINEBOX_ANSIBLE_TEST_PACKAGE") == "source" else wheel
-    inventory = target / "inventory.json"  # JSON is YAML: an inventory Ansible reads as is
-    inventory.write_text(json.dumps({"linebox": {"hosts": {"target": {
-        "ansible_connection": "community.general.chroot", "ansible_host": str(root),
-        "ansible_python_interpreter": "/usr/bin/python3", "linebox_package": str(package),
-        "linebox_pip_environment": {"SSL_CERT_FILE": "/tmp/controller-ca.crt"},
+    inventory = write_inventory(target / "inventory.json", root, {
+        "linebox_package": str(package),
         "linebox_admin_networks": ["192.168.10.0/24", "fd00:10::/64"],  # checked by nft -c in the target
-    }}}}))
+    })
 
     start = time.monotonic()
     first, counts = run_playbook(root, inventory, target / "first.log")

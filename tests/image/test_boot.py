@@ -1,0 +1,157 @@
+"""``make boot-test``: the Linebox image boots under qemu (TCG) and is a working appliance.
+
+The image is built by the session fixture (cached by content: a cold machine builds it, about ten
+minutes).  One boot on BIOS firmware checks what an installer meets:
+
+* the first-boot banner on the serial console shows the web console URL and the one-time passwords;
+* every Linebox unit is active (or, for DAHDI, correctly skipped), Asterisk is fully booted;
+* the web console answers over HTTPS on the forwarded port and accepts the first-boot password, and
+  asks for a new one;
+* ``linebox diag`` typed on the serial console reports no fault;
+
+and measures boot-to-ready time and the RSS of every Linebox service (kept in
+``benchmarks/results/image.json``).  A second boot on UEFI firmware (OVMF) proves the other boot
+path reaches the login prompt.  The disk is attached read-only-with-overlay (``snapshot=on``), so
+boots never change the cached image.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import urllib3
+
+from image import build as image_build
+from image.qemu import Guest, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "image"
+LINEBOX_UNITS = ("linebox-apply.service", "linebox-web.service", "linebox-collector.service",
+                 "linebox-firstboot.service", "linebox-console-banner.service")
+SERVICES_WITH_PROCESSES = ("linebox-web.service", "linebox-collector.service")
+
+pytestmark = [pytest.mark.lab, pytest.mark.image, pytest.mark.timeout(3600)]
+
+
+@pytest.fixture(scope="session")
+def image():
+    path, facts = image_build.build()
+    return path, facts
+
+
+def record(section: str, figures: dict) -> None:
+    results_file = image_build.RESULTS
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    results[section] = figures
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def login_as_root(guest: Guest, password: str) -> None:
+    guest.send("\n")
+    guest.expect(r"login: ", 60)
+    guest.send("root\n")
+    guest.expect(r"Password: ", 30)
+    guest.send(password + "\n")
+    guest.expect(r"root@linebox:~# ", 60)
+    guest.run("stty cols 80 rows 24; export TERM=vt100")
+
+
+def wait_for_console(port: int, timeout: float) -> float:
+    """Seconds until the web console's login page answers over HTTPS on the forwarded port."""
+    start = time.monotonic()
+    deadline = start + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(f"https://127.0.0.1:{port}/login", verify=False, timeout=5)
+            if response.status_code == 200 and 'name="password"' in response.text:
+                return time.monotonic() - start
+            last = f"HTTP {response.status_code}"
+        except requests.RequestException as error:
+            last = str(error)
+        time.sleep(1)
+    raise AssertionError(f"the web console did not answer within {timeout:.0f} s: {last}")
+
+
+def console_login(port: int, password: str) -> requests.Response:
+    session = requests.Session()
+    session.verify = False
+    page = session.get(f"https://127.0.0.1:{port}/login", timeout=10).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    return session.post(f"https://127.0.0.1:{port}/login", timeout=30, allow_redirects=True,
+                        data={"csrf_token": token, "username": "admin", "password": password})
+
+
+def service_rss(guest: Guest, unit: str) -> int:
+    """Resident memory (bytes) of every process in the unit's control group."""
+    out, status = guest.run(
+        f"cg=$(systemctl show -P ControlGroup {unit}); "
+        "for p in $(cat /sys/fs/cgroup$cg/cgroup.procs); do awk '/^VmRSS/ {print $2}' /proc/$p/status; done")
+    assert status == 0, out
+    return sum(int(v) for v in out.split()) * 1024
+
+
+def test_image_boots_to_a_working_appliance(image):
+    disk, facts = image
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    port = free_port()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with Guest(disk, ARTIFACTS / "bios-console.log", firmware="bios", forwards={port: 443}) as guest:
+        # the banner above the login prompt: URL and the first-boot passwords
+        admin = guest.expect(r"First login on the web console: admin / (\S+)", 300).group(1)
+        root = guest.expect(r"Technician login on this console: root / (\S+)", 30).group(1)
+        guest.expect(r"Web console: https://[0-9.]+/|login: ", 60)
+        to_login_prompt = guest.uptime()
+
+        console_seconds = wait_for_console(port, 240)
+        login_as_root(guest, root)
+        out, status = guest.run("timeout 120 asterisk -rx 'core waitfullybooted'", timeout=150)
+        assert status == 0 and "fully booted" in out, out
+        for unit in LINEBOX_UNITS + ("asterisk.service",):
+            out, _ = guest.run(f"systemctl show -P ActiveState {unit}")
+            assert out.strip() == "active", f"{unit}: {out.strip()}\n{guest.run(f'systemctl status {unit}')[0]}"
+        # DAHDI's start-up runs only once a configuration exists (a site with ports or spans)
+        out, _ = guest.run("systemctl show -P ActiveState,ConditionResult linebox-dahdi.service")
+        assert out.split() in (["active", "yes"], ["inactive", "no"]), out
+        out, status = guest.run("lsmod | grep -c '^dahdi' || modprobe -n -v dahdi")
+        assert status == 0, f"no DAHDI kernel module for this kernel: {out}"
+        ready = guest.uptime()
+
+        response = console_login(port, admin)
+        assert response.status_code == 200 and "/password" in response.url, (response.status_code, response.url)
+        assert "new password" in response.text.lower()
+
+        out, status = guest.run("linebox diag", timeout=120)
+        (ARTIFACTS / "diag.txt").write_text(out)
+        assert status in (0, 1), f"linebox diag reports a fault (exit {status}):\n{out}"
+        assert "FAIL" not in out, out
+        assert len(out.rstrip("\n").splitlines()) <= 24 and max(map(len, out.splitlines())) <= 80, out
+
+        rss = {unit: service_rss(guest, unit) for unit in SERVICES_WITH_PROCESSES}
+        out, _ = guest.run("systemd-analyze time; free -m | head -2")
+        (ARTIFACTS / "boot-time.txt").write_text(out)
+
+    record("boot_bios", {
+        "to_login_prompt_seconds": round(to_login_prompt, 1),
+        "web_console_answering_seconds": round(to_login_prompt + console_seconds, 1),
+        "to_ready_seconds": round(ready, 1),
+        "service_rss_mib": {unit: round(value / 2**20, 1) for unit, value in rss.items()},
+        "linebox_services_rss_total_mib": round(sum(rss.values()) / 2**20, 1),
+        "accelerator": "tcg",
+    })
+    print(f"\nimage: {facts['disk_bytes'] / 2**20:.0f} MiB disk, login prompt at {to_login_prompt:.0f} s, ready at "
+          f"{ready:.0f} s, Linebox services {sum(rss.values()) / 2**20:.0f} MiB RSS")
+
+
+def test_image_boots_on_uefi(image):
+    disk, _ = image
+    with Guest(disk, ARTIFACTS / "uefi-console.log", firmware="uefi") as guest:
+        guest.expect(r"Technician login on this console: root / \S+", 300)
+        guest.expect(r"login: ", 60)
+        record("boot_uefi", {"to_login_prompt_seconds": round(guest.uptime(), 1), "accelerator": "tcg"})
