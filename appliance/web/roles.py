@@ -111,6 +111,7 @@ def _build_navigation() -> list[tuple[str, list[NavItem]]]:
         NavItem("apply", "Apply", "pages.apply_page"),
         NavItem("audit", "Audit log", "pages.audit_page"),
         NavItem("users", "Users", "pages.users_page"),
+        NavItem("backups", "Backups", "backups.page", roles=(ADMIN,)),
     ]))
     return groups
 

@@ -1,0 +1,157 @@
+"""The console's backups page: download a backup, upload one, see what it would change, confirm the restore.
+
+Admins only (a backup holds every password of the site).  The views are thin: ``appliance.backup``
+makes, checks, previews and restores, exactly as ``linebox backup``/``linebox restore`` do.
+
+An uploaded archive is checked at once and kept under ``<home>/backups/uploads`` under a random
+name until it is restored or replaced; the preview page names it by that name only.  The upload is
+the one form larger than the console's 1 MiB request limit: its view raises the limit for itself,
+which has to happen before the form is read, so it checks the CSRF token itself instead of leaving
+that to CSRFProtect (which reads the form before any view runs).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    after_this_request,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms.validators import ValidationError
+
+from appliance import backup
+from appliance.model.models import User
+from appliance.site import audit, service
+from appliance.web.forms import EmptyForm
+from appliance.web.roles import ADMIN, require_role
+
+blueprint = Blueprint("backups", __name__)
+MAX_UPLOAD = 8 * 2**30  # recordings make backups large; the archive is spooled to disk, not memory
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+@blueprint.record_once
+def _exempt_upload(state) -> None:
+    state.app.extensions["csrf"].exempt(f"{__name__}.upload")
+
+
+def _install():
+    return current_app.extensions["linebox.install"]
+
+
+def _uploads() -> Path:
+    folder = backup.rollback_folder(_install()) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def _upload_path(token: str) -> Path:
+    if not _TOKEN.match(token):
+        abort(404)
+    path = _uploads() / f"{token}.tar.gz"
+    if not path.is_file():
+        abort(404)
+    return path
+
+
+def _page(error: str = "", status: int = 200):
+    kept = [(p.name, p.stat().st_size) for p in backup.list_backups(_install())]
+    return render_template("backups.html", form=EmptyForm(), error=error, kept=kept[:20]), status
+
+
+@blueprint.get("/backups")
+@require_role(ADMIN)
+def page():
+    return _page()
+
+
+@blueprint.post("/backups/download")
+@require_role(ADMIN)
+def download():
+    """Make a backup now and send it; the download is in the audit log (the file holds every secret)."""
+    with_recordings = request.form.get("with_recordings") == "1"
+    folder = Path(tempfile.mkdtemp(prefix="linebox-download-"))
+    name = backup.default_name()
+    made = backup.create_backup(_install(), folder / name, with_recordings=with_recordings)
+    audit.record(current_user.username, "download", "backup", name, None,
+                 {"with_recordings": with_recordings, "size": made.size})
+
+    @after_this_request
+    def _cleanup(response):
+        response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+        return response
+
+    return send_file(made.path, mimetype="application/gzip", as_attachment=True, download_name=name)
+
+
+@blueprint.post("/backups/upload")
+@require_role(ADMIN)
+def upload():
+    request.max_content_length = MAX_UPLOAD
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from None
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        return _page("Choose a backup file (.tar.gz) to upload.", 422)
+    for old in _uploads().glob("*.tar.gz"):  # one pending upload at a time
+        old.unlink(missing_ok=True)
+    token = secrets.token_hex(16)
+    path = _uploads() / f"{token}.tar.gz"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        shutil.copyfileobj(file.stream, handle, 1 << 20)
+    try:
+        backup.open_backup(path).close()
+    except backup.BackupError as error:
+        path.unlink(missing_ok=True)
+        return _page(f"{file.filename}: {error}. Nothing was changed.", 422)
+    return redirect(url_for("backups.preview", token=token))
+
+
+@blueprint.get("/backups/preview/<token>")
+@require_role(ADMIN)
+def preview(token: str):
+    path = _upload_path(token)
+    try:
+        with backup.open_backup(path) as opened:
+            change = backup.preview(opened, service.snapshot(), {u.username for u in User.select(User.username)})
+            manifest = opened.manifest
+    except backup.BackupError as error:
+        path.unlink(missing_ok=True)
+        return _page(f"{error}. Nothing was changed.", 422)
+    return render_template("backup_preview.html", form=EmptyForm(), token=token, change=change,
+                           described=backup.describe(manifest), manifest=manifest, nav_active="backups")
+
+
+@blueprint.post("/backups/restore/<token>")
+@require_role(ADMIN)
+def restore(token: str):
+    path = _upload_path(token)
+    try:
+        with backup.open_backup(path) as opened:
+            result = backup.restore(_install(), opened, current_user.username)
+    except backup.BackupError as error:
+        path.unlink(missing_ok=True)
+        return _page(f"{error}. Nothing was changed.", 422)
+    path.unlink(missing_ok=True)
+    flash(f"Backup restored ({', '.join(result.restored)}). The previous state is kept as {result.rollback.name}. "
+          "Apply the changes to make the restored site live.", "info")
+    return redirect(url_for("pages.apply_page"))

@@ -1,0 +1,115 @@
+"""The backups page over real HTTP: download, upload, preview, confirm; admins only; audited; CSRF on every form."""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from appliance import backup
+from appliance.model.models import AuditEntry
+from appliance.site import service
+from tests.web.conftest import Response
+from tests.web.test_pages import login
+
+
+def _post_file(browser, path: str, filename: str, content: bytes, fields: dict) -> Response:
+    """A multipart/form-data POST, as a browser sends a file input."""
+    boundary = secrets.token_hex(12)
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 "Content-Type: application/gzip\r\n\r\n".encode() + content + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(urllib.parse.urljoin(browser.base, path), data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    try:
+        with browser.opener.open(request, timeout=30) as resp:
+            return Response(resp.status, request.full_url, resp.headers, resp.read().decode(errors="replace"))
+    except urllib.error.HTTPError as error:
+        return Response(error.code, request.full_url, error.headers, error.read().decode(errors="replace"))
+
+
+def _download(browser) -> tuple[int, str, bytes]:
+    token = browser.get("/backups").csrf_token()
+    request = urllib.request.Request(urllib.parse.urljoin(browser.base, "/backups/download"),
+                                     data=urllib.parse.urlencode({"csrf_token": token}).encode(), method="POST")
+    with browser.opener.open(request, timeout=30) as resp:
+        return resp.status, resp.headers.get("Content-Disposition", ""), resp.read()
+
+
+def _numbers() -> list[str]:
+    return [e.number for e in service.list_objects("extension")]
+
+
+def test_admin_downloads_then_restores_after_seeing_what_changes(console, tmp_path):
+    browser = login(console, "admin")
+    assert 'href="/backups"' in browser.get("/").body
+    status, disposition, data = _download(browser)
+    assert status == 200 and "attachment" in disposition and ".tar.gz" in disposition
+    download = AuditEntry.select().where(AuditEntry.kind == "backup").order_by(AuditEntry.id.desc()).first()
+    assert (download.user, download.action) == ("admin", "download")
+    archive = tmp_path / "downloaded.tar.gz"
+    archive.write_bytes(data)
+    with backup.open_backup(archive) as opened:  # what was downloaded is a whole, valid backup
+        assert [e.number for e in opened.site.objects["extension"]] == ["100", "101"]
+
+    service.save_object("extension", {"number": "150", "name": "Temp"}, "test", create=True)
+    service.delete_object("extension", "101", "test")
+    token = browser.get("/backups").csrf_token()
+    uploaded = _post_file(browser, "/backups/upload", "downloaded.tar.gz", data, {"csrf_token": token})
+    assert uploaded.status == 302 and "/backups/preview/" in uploaded.location, uploaded.body[:500]
+    assert _numbers() == ["100", "150"]  # an upload alone changes nothing
+
+    preview = browser.get(uploaded.location)
+    assert preview.status == 200
+    row = re.search(r'<tr id="change-extension">(.*?)</tr>', preview.body, re.S).group(1)
+    cells = [html.unescape(c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    assert cells == ["Extensions", "101", "", "150"]
+
+    confirmed = browser.submit(urllib.parse.urlparse(uploaded.location).path.replace("preview", "restore"), {},
+                               form_page=uploaded.location)
+    assert confirmed.status == 302 and confirmed.location.endswith("/apply")
+    assert "Backup restored" in browser.get("/apply").body
+    assert _numbers() == ["100", "101"]
+    restored = AuditEntry.select().where(AuditEntry.kind == "backup").order_by(AuditEntry.id.desc()).first()
+    assert (restored.user, restored.action) == ("admin", "restore")
+
+
+def test_a_bad_upload_says_why_and_changes_nothing(console):
+    browser = login(console, "admin")
+    token = browser.get("/backups").csrf_token()
+    response = _post_file(browser, "/backups/upload", "notes.tar.gz", b"not an archive", {"csrf_token": token})
+    assert response.status == 422
+    message = html.unescape(re.search(r'id="backup-error">(.*?)</p>', response.body, re.S).group(1))
+    assert "notes.tar.gz: not a Linebox backup" in message and "Nothing was changed" in message
+    assert _numbers() == ["100", "101"]
+    assert "Traceback" not in response.body
+
+
+def test_upload_and_restore_need_the_csrf_token(console):
+    browser = login(console, "admin")
+    status, _, data = _download(browser)
+    service.delete_object("extension", "101", "test")
+    response = _post_file(browser, "/backups/upload", "b.tar.gz", data, {})
+    assert response.status == 400
+    assert not list((backup.rollback_folder(console.app.extensions["linebox.install"]) / "uploads").glob("*"))
+    token = browser.get("/backups").csrf_token()
+    uploaded = _post_file(browser, "/backups/upload", "b.tar.gz", data, {"csrf_token": token})
+    restore_path = urllib.parse.urlparse(uploaded.location).path.replace("preview", "restore")
+    assert browser.request("POST", restore_path, {}).status == 400
+    assert _numbers() == ["100"]
+
+
+def test_only_admins_see_or_use_backups(console):
+    for role in ("technician", "supervisor", "agent"):
+        browser = login(console, role)
+        token = browser.get("/").csrf_token()
+        assert browser.get("/backups").status == 403, role
+        assert browser.request("POST", "/backups/download", {"csrf_token": token}).status == 403, role
+        assert 'href="/backups"' not in browser.get("/").body, role
+    assert not AuditEntry.select().where(AuditEntry.kind == "backup").exists()
