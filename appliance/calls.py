@@ -48,8 +48,8 @@ def group_channels(channels: list[dict]) -> list[ActiveCall]:
         first = next((c for c in members if c.get("Uniqueid") == linkedid), members[0])
         others = [c for c in members if c is not first]
         called = first.get("Exten", "")
-        if called in ("", "s") and others:
-            called = others[0].get("CallerIDNum", "") or first.get("ConnectedLineNum", "")
+        if called in ("", "s"):  # "s": the call entered a context with no number dialled (e.g. an IVR)
+            called = (others[0].get("CallerIDNum", "") if others else "") or first.get("ConnectedLineNum", "")
         states = {c.get("ChannelStateDesc", "") for c in members}
         calls.append(ActiveCall(
             linkedid=linkedid,

@@ -58,7 +58,7 @@ class Redactor:
         text = _PEM_KEY.sub("[private key removed]", text)
         if self._known is not None:
             text = self._known.sub(MASK, text)
-        return _KEY_LINE.sub(lambda m: m.group(1) + MASK, text)
+        return _KEY_LINE.sub(lambda m: m.group(0) if MASK in m.group(2) else m.group(1) + MASK, text)
 
 
 def known_secrets(install: Install) -> set[str]:
