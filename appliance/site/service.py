@@ -1,9 +1,10 @@
 """Service functions over site objects: the only code that writes them.
 
 The CLI, the YAML import and the web console all call these.  Each change
-is validated (schema, then checks across the whole site), written in one
-transaction together with its audit row, or refused with located problems
-and nothing written.
+is validated (schema, then what the change can break elsewhere in the site:
+``appliance.site.impact``), written in one transaction together with its
+audit row, or refused with located problems and nothing written.  The whole
+site is checked (``check``) by import and by apply.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from appliance.model.database import database
 from appliance.model.models import Setting
-from appliance.site import audit, schemas
+from appliance.site import audit, impact, schemas
 from appliance.site.checks import Site, check_site
 from appliance.site.errors import Problem, SiteError, from_pydantic
 from appliance.site.kinds import KINDS
@@ -61,18 +62,9 @@ def validate(kind: str, data: dict, where: str = "") -> schemas.SiteObject:
         raise SiteError(from_pydantic(error, where or k.name)) from None
 
 
-def _new_problems(before: Site, after: Site) -> list[Problem]:
-    known = {str(p) for p in check_site(before)}
-    return [p for p in check_site(after) if str(p) not in known]
-
-
-def _with(site: Site, kind: str, drop_key: str | None, add: schemas.SiteObject | None = None) -> Site:
-    """A copy of ``site`` (sharing its unchanged lists) with one object of ``kind`` dropped and/or added."""
-    key = KINDS[kind].key
-    changed = [o for o in site.objects[kind] if getattr(o, key) != drop_key]
-    if add is not None:
-        changed.append(add)
-    return Site(objects={**site.objects, kind: changed}, settings=site.settings)
+def check() -> list[Problem]:
+    """Every problem in the stored site (what apply refuses): the full check, for when a part is not enough."""
+    return check_site(snapshot())
 
 
 def save_object(kind: str, data: dict, user: str, original_key: str | None = None,
@@ -82,7 +74,6 @@ def save_object(kind: str, data: dict, user: str, original_key: str | None = Non
     obj = validate(kind, data)
     key = getattr(obj, k.key)
     with database.atomic():
-        before_site = snapshot()
         old_key = original_key or key
         existing = k.model.get_or_none(getattr(k.model, k.key) == old_key)
         if create and existing is not None:
@@ -91,11 +82,12 @@ def save_object(kind: str, data: dict, user: str, original_key: str | None = Non
             raise SiteError([Problem(k.name, f"{k.label} {original_key} does not exist")])
         if original_key and original_key != key and k.model.get_or_none(getattr(k.model, k.key) == key):
             raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
-        problems = _new_problems(before_site, _with(before_site, kind, old_key, obj))
+        old = _row_to_schema(k, existing) if existing else None
+        problems = impact.check_change(impact.Change(kind, old, obj))
         if problems:
             raise SiteError(problems)
         values = obj.model_dump()
-        before = _row_to_schema(k, existing).model_dump() if existing else None
+        before = old.model_dump() if old else None
         if existing:
             k.model.update(**values).where(k.model.id == existing.id).execute()
         else:
@@ -111,12 +103,12 @@ def delete_object(kind: str, key: str, user: str) -> None:
         row = k.model.get_or_none(getattr(k.model, k.key) == key)
         if row is None:
             raise SiteError([Problem(k.name, f"{k.label} {key} does not exist")])
-        before_site = snapshot()
-        problems = _new_problems(before_site, _with(before_site, kind, key))
+        old = _row_to_schema(k, row)
+        problems = impact.check_change(impact.Change(kind, old, None))
         if problems:
             raise SiteError([Problem(p.where, f"{p.message} (it is still used: change that first)")
                              for p in problems])
-        before = _row_to_schema(k, row).model_dump()
+        before = old.model_dump()
         row.delete_instance()
         audit.record(user, "delete", kind, key, before, None, k.secrets)
 
