@@ -49,6 +49,10 @@ def _v6_queue_recording_and_autopause(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Queue, "autopause_after_missed")
 
 
+def _v7_telephony_hardware(db: peewee.SqliteDatabase) -> None:
+    db.create_tables(models.DAHDI_TABLES, safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -56,6 +60,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v4_collector,
     _v5_gateways,
     _v6_queue_recording_and_autopause,
+    _v7_telephony_hardware,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -307,3 +307,49 @@ class ProvisioningRequest(BaseModel):
 
 
 GATEWAY_TABLES = [Gateway, GatewayPort, ProvisioningRequest]
+
+
+class DahdiTrunk(BaseModel):
+    """A DAHDI trunk group: FXO ports and/or PRI spans dialled as one ``DAHDI/g<N>`` trunk."""
+
+    name = peewee.CharField(unique=True)
+    group = peewee.IntegerField(unique=True)
+    hunting = peewee.CharField(default="ascending")
+    destination = peewee.CharField(default="inbound_routes")
+    caller_id = peewee.CharField(default="")
+    max_channels = peewee.IntegerField(default=0)
+
+
+class AnalogPort(BaseModel):
+    """One analog port of a card, by its DAHDI channel: FXS → an extension, FXO → a DAHDI trunk."""
+
+    channel = peewee.IntegerField(unique=True)
+    kind = peewee.CharField()  # fxs / fxo
+    card = peewee.CharField(default="")  # inventory key (pci:0000:04:00.0), hardware id or @devpath
+    port = peewee.IntegerField(default=0)
+    extension = peewee.CharField(default="", index=True)
+    trunk = peewee.CharField(default="", index=True)
+    echo_cancel = peewee.BooleanField(default=True)
+
+
+class Span(BaseModel):
+    """One E1/T1 span used as a PRI trunk: on a card, or a dynamic local (``loc``) span."""
+
+    span = peewee.IntegerField(unique=True)
+    source = peewee.CharField(default="card")  # card / loc
+    card = peewee.CharField(default="")
+    local_span = peewee.IntegerField(default=1)
+    loc = peewee.CharField(default="")  # key:id of a dahdi_dynamic_loc span
+    line_type = peewee.CharField(default="e1")
+    switch_type = peewee.CharField(default="euroisdn")
+    framing = peewee.CharField(default="ccs")
+    coding = peewee.CharField(default="hdb3")
+    crc4 = peewee.BooleanField(default=True)
+    timing = peewee.IntegerField(default=1)
+    lbo = peewee.IntegerField(default=0)
+    side = peewee.CharField(default="cpe")
+    trunk = peewee.CharField(default="", index=True)
+    echo_cancel = peewee.BooleanField(default=True)
+
+
+DAHDI_TABLES = [DahdiTrunk, AnalogPort, Span]

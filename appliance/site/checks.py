@@ -128,7 +128,7 @@ def check_site(site: Site) -> list[Problem]:
             if member not in extensions:
                 problems.append(Problem(f"ring group {group.number} members", f"extension {member} does not exist"))
 
-    trunks = site.keys("trunk")
+    trunks = site.keys("trunk") | site.keys("dahdi_trunk")
     for route in site.of("outbound_route"):
         for trunk in route.trunks:
             if trunk not in trunks:
@@ -145,6 +145,128 @@ def check_site(site: Site) -> list[Problem]:
             seen_routes[pair] = route.name
 
     problems.extend(_loops(site))
+    problems.extend(dahdi_problems(site))
+    return problems
+
+
+def dahdi_problems(site: Site) -> list[Problem]:
+    """Analog ports, spans and DAHDI trunks: what they point at, and channels used twice.
+
+    Channel numbers are DAHDI's own; a clash would make dahdi_cfg refuse the whole file (or,
+    worse, give one channel two meanings), so it is caught here, naming both owners.
+    """
+    from hardware.dahdi_config import analog_cards, span_layouts
+
+    problems: list[Problem] = []
+    extensions = {e.number for e in site.of("extension")}
+    trunks = {t.name: t for t in site.of("dahdi_trunk")}
+    ports, spans = site.of("analog_port"), site.of("span")
+    targets = {"extension": extensions, "ringgroup": site.keys("ring_group"),
+               "timecondition": site.keys("time_condition"), "announcement": site.keys("announcement"),
+               "ivr": site.keys("ivr"), "queue": site.keys("queue"),
+               "voicemail": {e.number for e in site.of("extension") if e.voicemail} | site.keys("voicemail_box")}
+
+    groups: dict[int, str] = {}
+    for trunk in site.of("dahdi_trunk"):
+        where = f"DAHDI trunk {trunk.name}"
+        if trunk.name in site.keys("trunk"):
+            problems.append(Problem(f"{where} name", f"SIP trunk {trunk.name} has this name: outbound routes "
+                                                     "could not tell them apart"))
+        if trunk.group in groups:
+            problems.append(Problem(f"{where} group", f"group {trunk.group} is already DAHDI trunk "
+                                                      f"{groups[trunk.group]}'s"))
+        groups.setdefault(trunk.group, trunk.name)
+        dkind, _, target = trunk.destination.partition(":")
+        if dkind not in ("hangup", "inbound_routes") and target not in targets.get(dkind, set()):
+            problems.append(Problem(f"{where} destination",
+                                    f"{describe_destination(trunk.destination)} does not exist"))
+
+    bound: dict[str, int] = {}
+    seats: dict[tuple[str, int], int] = {}
+    for port in ports:
+        where = f"analog port {port.channel}"
+        if port.kind == "fxs":
+            if port.extension not in extensions:
+                problems.append(Problem(f"{where} extension", f"extension {port.extension} does not exist"))
+            elif port.extension in bound:
+                problems.append(Problem(f"{where} extension", f"extension {port.extension} is already the phone "
+                                                              f"on analog port {bound[port.extension]}"))
+            bound.setdefault(port.extension, port.channel)
+        elif port.trunk not in trunks:
+            problems.append(Problem(f"{where} trunk", f"DAHDI trunk {port.trunk} does not exist"))
+        if port.card:
+            seat = (port.card, port.port)
+            if seat in seats:
+                problems.append(Problem(f"{where} port", f"port {port.port} of card {port.card} is already "
+                                                         f"analog port {seats[seat]}"))
+            seats.setdefault(seat, port.channel)
+            if port.channel - port.port + 1 < 1:
+                problems.append(Problem(f"{where} channel", f"port {port.port} cannot be channel {port.channel}: "
+                                                            "a card's ports are numbered on from its first channel"))
+
+    for card in analog_cards(ports):
+        members = [p for p in ports if p.card == card.card]
+        offsets = {p.channel - p.port for p in members}
+        if len(offsets) > 1:
+            first = min(members, key=lambda p: p.channel)
+            for p in members:
+                if p.channel - p.port != first.channel - first.port:
+                    problems.append(Problem(f"analog port {p.channel} channel",
+                                            f"ports of card {card.card} must be channels in port order: port "
+                                            f"{first.port} is channel {first.channel}, so port {p.port} is channel "
+                                            f"{first.channel - first.port + p.port}"))
+
+    sources = {s.source for s in spans}
+    if sources == {"card", "loc"}:
+        problems.append(Problem("span source", "card spans and loc spans cannot be mixed: card spans are pinned "
+                                               "by assigned-spans.conf, loc spans need auto-assignment"))
+    if "card" in sources and any(not p.card for p in ports):
+        for port in ports:
+            if not port.card:
+                problems.append(Problem(f"analog port {port.channel} card",
+                                        "with card spans configured every analog port must name its card and "
+                                        "port, so its card can be pinned in assigned-spans.conf"))
+    timing: dict[int, int] = {}
+    locs: dict[str, int] = {}
+    seen_spans: dict[tuple[str, int], int] = {}
+    for span in spans:
+        where = f"span {span.span}"
+        if span.trunk not in trunks:
+            problems.append(Problem(f"{where} trunk", f"DAHDI trunk {span.trunk} does not exist"))
+        if span.source == "loc":
+            if span.loc in locs:
+                problems.append(Problem(f"{where} loc", f"loc {span.loc} is already span {locs[span.loc]}"))
+            locs.setdefault(span.loc, span.span)
+            continue
+        if span.timing:
+            if span.timing in timing:
+                problems.append(Problem(f"{where} timing", f"timing priority {span.timing} is already span "
+                                                           f"{timing[span.timing]}'s (use 1, 2, ... once each, or 0)"))
+            timing.setdefault(span.timing, span.span)
+        seat = (span.card, span.local_span)
+        if seat in seen_spans:
+            problems.append(Problem(f"{where} local_span", f"local span {span.local_span} of card {span.card} "
+                                                           f"is already span {seen_spans[seat]}"))
+        seen_spans.setdefault(seat, span.span)
+
+    owners: dict[int, str] = {}
+    for port in ports:
+        owners[port.channel] = f"analog port {port.channel}"
+    for lay in span_layouts(spans, ports):
+        for chan in range(lay.first, lay.last + 1):
+            if chan in owners:
+                problems.append(Problem(f"span {lay.span.span} channels",
+                                        f"channels {lay.first}-{lay.last} overlap {owners[chan]} (channel {chan})"))
+                break
+            owners[chan] = f"span {lay.span.span}"
+    for card in analog_cards(ports):
+        for chan in range(card.first, card.last + 1):
+            owner = owners.get(chan, "")
+            if owner.startswith("span "):
+                problems.append(Problem(f"analog port {card.last} channel",
+                                        f"card {card.card} takes channels {card.first}-{card.last}, "
+                                        f"which overlap {owner}"))
+                break
     return problems
 
 

@@ -16,7 +16,7 @@ import string
 import zoneinfo
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 IDENTIFIER_RE = r"^[a-z][a-z0-9_-]{0,39}$"
 NUMBER_RE = r"^[0-9]{2,8}$"
@@ -329,4 +329,168 @@ class Settings(SiteObject):
     def _range(cls, value: int, info) -> int:
         if "rtp_start" in info.data and value <= info.data["rtp_start"]:
             raise ValueError("must be above rtp_start")
+        return value
+    tone_zone: str = "us"  # DAHDI's tone zone for analog ports and spans (dial tone, ringing, busy)
+
+    @field_validator("tone_zone")
+    @classmethod
+    def _dahdi_zone(cls, value: str) -> str:
+        if value not in TONE_ZONES:
+            raise ValueError(f"'{value}' is not a DAHDI tone zone (known: {', '.join(TONE_ZONES)})")
+        return value
+
+
+# ---------------------------------------------------------------- telephony hardware (DAHDI)
+
+# Tone zones DAHDI knows (dahdi-tools zonedata.c): dahdi_cfg refuses any other loadzone.
+TONE_ZONES = (
+    "us", "au", "fr", "nl", "uk", "fi", "es", "jp", "no", "at", "nz", "it", "us-old", "gr", "tw", "cl", "se",
+    "be", "sg", "il", "br", "hu", "lt", "pl", "za", "pt", "ee", "mx", "in", "de", "ch", "dk", "cz", "cn", "ar",
+    "my", "th", "bg", "ve", "ph", "ru", "tr", "pa", "mo", "cr", "ae",
+)
+# Where a card is: an inventory key as `linebox hardware scan` prints it (pci:0000:04:00.0, usb:1-1), a DAHDI
+# hardware id (1DA4B0123456, usb:X1061234) or a sysfs device path with '@' (what assigned-spans.conf takes).
+CARD_RE = r"^(|@?[A-Za-z0-9][A-Za-z0-9:./_-]{0,199})$"
+DAHDI_DESTINATION_RE = r"^(inbound_routes|" + DESTINATION_RE[2:-2] + r")$"
+
+
+class DahdiTrunk(SiteObject):
+    """A DAHDI trunk group (FXO ports, PRI spans): a name outbound routes use, dialled as ``DAHDI/g<N>``."""
+
+    name: Identifier
+    group: int = Field(ge=1, le=63)
+    hunting: Literal["ascending", "descending", "round_robin_ascending", "round_robin_descending"] = "ascending"
+    destination: Annotated[str, StringConstraints(pattern=DAHDI_DESTINATION_RE)] = "inbound_routes"
+    caller_id: Digits = ""
+    max_channels: int = Field(default=0, ge=0, le=1000)
+
+
+class AnalogPort(SiteObject):
+    """An analog port, known by its DAHDI channel (and, optionally, the card and port it is on).
+
+    FXS ports feed a phone and are bound to an extension; FXO ports plug into a telephone line and
+    belong to a DAHDI trunk.
+    """
+
+    channel: int = Field(ge=1, le=4096)
+    kind: Literal["fxs", "fxo"]
+    card: Annotated[str, StringConstraints(pattern=CARD_RE)] = ""
+    port: int = Field(default=0, ge=0, le=64)  # 1-based port on ``card``; 0 when no card is given
+    extension: Annotated[str, StringConstraints(pattern=r"^([0-9]{2,8})?$")] = ""
+    trunk: Annotated[str, StringConstraints(pattern=r"^(|" + IDENTIFIER_RE[1:-1] + r")$")] = ""
+    echo_cancel: bool = True
+
+    @field_validator("port")
+    @classmethod
+    def _port_with_card(cls, value: int, info) -> int:
+        card = info.data.get("card", "")
+        if card and not value:
+            raise ValueError("give the port number on the card (1 = first port)")
+        if value and not card:
+            raise ValueError("a port number needs the card it is on (card)")
+        return value
+
+    @field_validator("extension")
+    @classmethod
+    def _fxs_has_extension(cls, value: str, info) -> str:
+        kind = info.data.get("kind")
+        if kind == "fxs" and not value:
+            raise ValueError("an FXS port needs the extension its phone is")
+        if kind == "fxo" and value:
+            raise ValueError("an FXO port is a line, not a phone: give it a trunk, not an extension")
+        return value
+
+    @field_validator("trunk")
+    @classmethod
+    def _fxo_has_trunk(cls, value: str, info) -> str:
+        kind = info.data.get("kind")
+        if kind == "fxo" and not value:
+            raise ValueError("an FXO port needs the DAHDI trunk it belongs to")
+        if kind == "fxs" and value:
+            raise ValueError("an FXS port is a phone, not a line: give it an extension, not a trunk")
+        return value
+
+
+SPAN_FRAMING = {"e1": ("ccs", "cas"), "t1": ("esf", "d4")}
+SPAN_CODING = {"e1": ("hdb3", "ami"), "t1": ("b8zs", "ami")}
+
+
+class Span(SiteObject):
+    """An E1 or T1 span used as an ISDN PRI trunk, on a card or as a dynamic local (``loc``) span.
+
+    A ``loc`` span is DAHDI's software loopback (dahdi_dynamic_loc): two loc spans with the same key
+    and different ids are wired back to back.  It exists for the virtual lab and tests; it has 24
+    channels (B 1-23, D 24) whatever the line type, and no span= line options.
+    """
+
+    span: int = Field(ge=1, le=128)
+    source: Literal["card", "loc"] = "card"
+    loc: Annotated[str, StringConstraints(pattern=r"^([0-9]{1,4}:[0-9]{1,4})?$")] = Field(
+        default="", validate_default=True)
+    card: Annotated[str, StringConstraints(pattern=CARD_RE)] = Field(default="", validate_default=True)
+    local_span: int = Field(default=1, ge=1, le=8)
+    line_type: Literal["e1", "t1"] = "e1"
+    switch_type: Literal["national", "euroisdn", "dms100", "4ess", "5ess", "ni1", "qsig"] = "euroisdn"
+    framing: Literal["ccs", "cas", "esf", "d4"] = Field(default="ccs", validate_default=True)
+    coding: Literal["hdb3", "ami", "b8zs"] = Field(default="hdb3", validate_default=True)
+    crc4: bool = Field(default=True, validate_default=True)
+    timing: int = Field(default=1, ge=0, le=128)  # 1 = our clock comes from this span first; 0 = never
+    lbo: int = Field(default=0, ge=0, le=7)
+    side: Literal["network", "cpe"] = "cpe"
+    trunk: Identifier
+    echo_cancel: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _line_defaults(cls, data):
+        """A T1 span given without framing, coding or crc4 gets T1's usual ESF/B8ZS without CRC4."""
+        if isinstance(data, dict) and str(data.get("line_type", "e1")).lower() == "t1":
+            data = {"framing": "esf", "coding": "b8zs", "crc4": False, **data}
+        return data
+
+    @field_validator("loc")
+    @classmethod
+    def _loc_for_loc_spans(cls, value: str, info) -> str:
+        source = info.data.get("source")
+        if source == "loc" and not value:
+            raise ValueError("a loc span needs its key:id, e.g. 1:0 (same key, other id = the far end)")
+        if source == "card" and value:
+            raise ValueError("only a span whose source is loc has a loc key:id")
+        return value
+
+    @field_validator("card")
+    @classmethod
+    def _card_for_card_spans(cls, value: str, info) -> str:
+        source = info.data.get("source")
+        if source == "loc" and value:
+            raise ValueError("a loc span is not on a card: leave card empty")
+        if source == "card" and not value:
+            raise ValueError("a card span needs its card (see 'linebox hardware show')")
+        return value
+
+    @field_validator("framing")
+    @classmethod
+    def _framing_fits_line(cls, value: str, info) -> str:
+        line = info.data.get("line_type")
+        if line in SPAN_FRAMING and value not in SPAN_FRAMING[line]:
+            raise ValueError(f"{value} is not a framing of {line.upper()} "
+                             f"(use {' or '.join(SPAN_FRAMING[line])})")
+        if value == "cas":
+            raise ValueError("cas is channel-associated signalling: a PRI span on E1 needs ccs")
+        return value
+
+    @field_validator("coding")
+    @classmethod
+    def _coding_fits_line(cls, value: str, info) -> str:
+        line = info.data.get("line_type")
+        if line in SPAN_CODING and value not in SPAN_CODING[line]:
+            raise ValueError(f"{value} is not a line coding of {line.upper()} "
+                             f"(use {' or '.join(SPAN_CODING[line])})")
+        return value
+
+    @field_validator("crc4")
+    @classmethod
+    def _crc4_on_e1_only(cls, value: bool, info) -> bool:
+        if value and info.data.get("line_type") == "t1":
+            raise ValueError("CRC4 exists on E1 only: turn it off for a T1 span")
         return value

@@ -80,7 +80,7 @@ def save_object(kind: str, data: dict, user: str, original_key: str | None = Non
             raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
         if original_key and existing is None:
             raise SiteError([Problem(k.name, f"{k.label} {original_key} does not exist")])
-        if original_key and original_key != key and k.model.get_or_none(getattr(k.model, k.key) == key):
+        if original_key and str(original_key) != str(key) and k.model.get_or_none(getattr(k.model, k.key) == key):
             raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
         old = _row_to_schema(k, existing) if existing else None
         problems = impact.check_change(impact.Change(kind, old, obj))
