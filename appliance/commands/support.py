@@ -56,7 +56,10 @@ def backup(ctx: click.Context, output: Path | None, with_recordings: bool) -> No
     from appliance import backup as backup_mod
     install = _install(ctx)
     output = output or backup_mod.rollback_folder(install) / backup_mod.default_name()
-    info = backup_mod.create_backup(install, output, with_recordings=with_recordings)
+    try:
+        info = backup_mod.create_backup(install, output, with_recordings=with_recordings)
+    except OSError as error:
+        _fail(f"cannot write {output}: {error.strerror or error}")
     counts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in info.manifest["counts"].items() if n)
     click.echo(f"wrote {info.path} ({_size(info.size)}, schema {info.manifest['schema_version']})")
     for line in textwrap.wrap(f"site: {counts or 'empty'}", 80, subsequent_indent="      "):
@@ -91,7 +94,11 @@ def restore(ctx: click.Context, file: Path, yes: bool) -> None:
         for line in backup_mod.preview_lines(change):
             click.echo(line)
         click.echo("The whole database is replaced (console users, audit log and call records too).")
-        if not yes and not click.confirm("Restore this backup?", default=False):
+        try:
+            answer = yes or click.confirm("Restore this backup?", default=False)
+        except click.Abort:  # Ctrl-C, or no terminal to answer on (use --yes in scripts)
+            answer = False
+        if not answer:
             _fail("not restored: nothing was changed")
         result = backup_mod.restore(install, archive, USER)
     click.echo(f"restored: {', '.join(result.restored)}"[:80])
@@ -231,7 +238,10 @@ def debug_collect(ctx: click.Context, output: Path | None, lines: int) -> None:
     from appliance import debug_bundle
     install = _install(ctx)
     output = output or install.home / "support" / debug_bundle.default_name()
-    debug_bundle.collect(install, output, log_lines=lines, say=click.echo)
+    try:
+        debug_bundle.collect(install, output, log_lines=lines, say=click.echo)
+    except OSError as error:
+        _fail(f"cannot write {output}: {error.strerror or error}")
     click.echo(f"wrote {output} ({_size(output.stat().st_size)}); passwords, PINs and keys are masked")
 
 

@@ -133,3 +133,39 @@ def test_calls_lists_todays_records_newest_first(install):
     assert lines[0].startswith("Call records from or to 100 since ") and all(len(x) <= 80 for x in lines)
     assert [line.split()[2] for line in lines[2:]] == ["+15550001111", "100"]
     assert lines[3].split()[4:] == ["ANSWERED", "1:05", "1:10"]
+
+
+def test_follow_prints_appended_lines_and_survives_rotation(tmp_path):
+    import threading
+    import time
+
+    log = tmp_path / "messages.log"
+    log.write_text("old line\n")
+    seen: list[str] = []
+    stop = threading.Event()
+    worker = threading.Thread(target=logs.follow, args=([logs.LogFile("asterisk", log)],
+                                                        lambda _name, line: seen.append(line), stop.is_set, 0.05))
+    worker.start()
+    try:
+        time.sleep(0.2)
+        with open(log, "a") as handle:
+            handle.write("new line 1\nhalf")
+        time.sleep(0.3)
+        with open(log, "a") as handle:
+            handle.write(" a line\n")
+        time.sleep(0.3)
+        log.rename(tmp_path / "messages.log.1")  # logrotate
+        log.write_text("after rotation\n")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "after rotation" not in seen:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join()
+    assert seen == ["new line 1", "half a line", "after rotation"]
+
+
+def test_backup_to_an_unwritable_place_says_so(install):
+    result = CliRunner().invoke(main, ["--home", str(install.home), "backup", "-o", "/proc/linebox.tar.gz"])
+    assert result.exit_code == 1 and "cannot write /proc/linebox.tar.gz" in result.output
+    assert "Traceback" not in result.output
