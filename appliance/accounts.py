@@ -255,6 +255,50 @@ def reset_admin(actor: str) -> str:
     return password
 
 
+def _admins_other_than(username: str) -> int:
+    return User.select().where((User.role == "admin") & (User.username != username)).count()
+
+
+def set_role(username: str, role: str, actor: str) -> User:
+    """Give ``username`` another role.  Refused for your own account and for the last admin.
+
+    Changing your own role could only ever demote you (nobody can promote themselves past
+    admin), and a console with no admin left can be recovered only from the serial console.
+    """
+    _check_role(role)
+    with database.atomic():
+        user = get_user(username)
+        if user is None:
+            raise SiteError([Problem("username", f"user {username} does not exist")])
+        if user.role == role:
+            return user
+        if username == actor:
+            raise SiteError([Problem("role", "you cannot change your own role: ask another admin")])
+        if user.role == "admin" and _admins_other_than(username) == 0:
+            raise SiteError([Problem("role", f"{username} is the last admin: make another user admin first")])
+        before = _public(user)
+        user.role = role
+        user.save()
+        audit.record(actor, "update", "user", username, before, _public(user))
+    return user
+
+
+def delete_user(username: str, actor: str) -> None:
+    """Delete a console user (their sessions and API tokens end with them); never yourself or the last admin."""
+    with database.atomic():
+        user = get_user(username)
+        if user is None:
+            raise SiteError([Problem("username", f"user {username} does not exist")])
+        if username == actor:
+            raise SiteError([Problem("username", "you cannot delete your own account: ask another admin")])
+        if user.role == "admin" and _admins_other_than(username) == 0:
+            raise SiteError([Problem("username", f"{username} is the last admin and cannot be deleted")])
+        before = _public(user)
+        user.delete_instance(recursive=True)  # API tokens go with the user
+        audit.record(actor, "delete", "user", username, before, None)
+    throttle.clear(username)
+
+
 def session_id(user: User) -> str:
     """The id a login session stores: changes with the password, so a new password ends other sessions."""
     return f"{user.id}:{_hash_token(user.password_hash)}"

@@ -5,6 +5,9 @@ Start-up: load the install, make sure the TLS certificate exists (self-signed on
 HTTPS request to the server's own ``/-/alive`` every half ``WatchdogSec`` and pings ``WATCHDOG=1``
 only when it is answered, so a wedged server is restarted by systemd.  SIGTERM (``systemctl stop``)
 sends ``STOPPING=1``, closes the listener and the connections, and exits 0.
+
+With ``http_port`` (and TLS on), a second, plain-HTTP listener on that port redirects every request to
+the HTTPS console; it is optional (0: none) and a failure to bind it stops the start like the main port.
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ DEFAULT_PORT = 443
 
 
 def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, use_tls: bool = True,
-        tls_dir: Path | None = None) -> int:
+        tls_dir: Path | None = None, http_port: int = 0) -> int:
     """Serve the console of the install at ``home`` until SIGTERM/SIGINT; return the exit status."""
     journal.setup("linebox-web")
     from appliance.install import Install
     from appliance.model.database import close_database
     from appliance.web import create_app
-    from appliance.web.server import make_server
+    from appliance.web.server import make_redirect_server, make_server
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -48,12 +51,16 @@ def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, us
         server = make_server(app, address, port,
                              certificate=files.certificate if files else None,
                              private_key=files.private_key if files else None)
+        redirect = make_redirect_server(server.port, address, http_port) if use_tls and http_port else None
     except (OSError, ValueError) as error:  # no install, unreadable certificate, port taken, ...
         log.error("cannot start the console: %s", error, extra={"LINEBOX_EVENT": "start-failed"})
         notify.status(f"failed: {error}")
         return 1
 
     server.start()
+    if redirect is not None:
+        redirect.start()
+        log.info("plain HTTP on %s redirects to HTTPS", redirect.url, extra={"LINEBOX_EVENT": "redirect-ready"})
     url = server.url
     log.info("console listening on %s (install %s)", url, install.home,
              extra={"LINEBOX_EVENT": "ready", "LINEBOX_URL": url})
@@ -77,6 +84,8 @@ def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, us
     log.info("stopping the console", extra={"LINEBOX_EVENT": "stopping"})
     if watchdog is not None:
         watchdog.stop()
+    if redirect is not None:
+        redirect.close()
     server.close()
     close_database()
     log.info("console stopped", extra={"LINEBOX_EVENT": "stopped"})

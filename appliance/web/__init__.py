@@ -21,6 +21,7 @@ from appliance.site import service
 from appliance.web import api, auth, backups, errors, pages, recordings, views, wallboard
 
 SESSION_MINUTES = 30
+HSTS_SECONDS = 365 * 24 * 3600
 
 
 def _bind_database(install: Install) -> None:
@@ -82,6 +83,8 @@ def create_app(install: Install, https: bool = False) -> Flask:
                                     "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
         if request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "no-store")
+        if request.is_secure:  # browsers that saw the console over HTTPS never try plain HTTP for it again
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
         return response
 
     return app

@@ -238,6 +238,10 @@ LIST_HINTS = {
                                   "the next is used when it is unreachable, congested or full.",
 }
 
+# lists whose order matters and whose items are names: shown as a list with up/down buttons, with their hint
+ORDERED = {("outbound_route", "trunks"): "Tried from the top: the next trunk is used when one is unreachable, "
+                                         "congested or full. Move a trunk with its up and down buttons."}
+
 # list fields naming objects of another kind: the form lists the existing ones (when there are not too many)
 REFERENCES = {("outbound_route", "trunks"): "trunk"}
 MAX_REFERENCES_SHOWN = 50
@@ -267,6 +271,7 @@ class FormField:
     hint: str = ""
     line_format: LineFormat | None = None
     secret: bool = False
+    ordered: bool = False  # a "lines" field shown as a list with up/down buttons (failover order)
 
     @property
     def multiline(self) -> bool:
@@ -309,7 +314,8 @@ def _build_field(kind: str, name: str, info) -> FormField:
         else:
             choices = _literal_choices(item)
             fmt = WordsFormat(LIST_HINTS.get((kind, name), "One per line."), "\n".join(choices or ()))
-        return FormField(widget="lines", line_format=fmt, **{**common, "hint": common["hint"] or fmt.help})
+        return FormField(widget="lines", line_format=fmt, ordered=(kind, name) in ORDERED,
+                         **{**common, "hint": ORDERED.get((kind, name)) or common["hint"] or fmt.help})
     if origin is dict:
         return FormField(widget="options", line_format=OPTION_FORMAT, **{**common, "hint": OPTION_FORMAT.help})
     if origin in (typing.Union, types.UnionType):
@@ -366,6 +372,34 @@ class Submitted:
         self.errors.setdefault(name, []).append(message)
 
 
+MOVE = "move"  # name of the buttons that rearrange an ordered list instead of saving the form
+
+
+def ordered_items(f: FormField, form) -> list[str]:
+    """An ordered list as posted: one hidden input per item (or text lines), then what was typed in ``<name>_add``.
+
+    A pressed move button (``<name>:<index>:up|down|remove`` or ``<name>:add``) is applied here, so
+    without JavaScript each press is one round trip that shows the list rearranged, nothing saved.
+    """
+    items = [word for value in form.getlist(f.name) for word in f.line_format.split(value)]
+    items += [word for word in f.line_format.split(form.get(f"{f.name}_add", "")) if word not in items]
+    action = form.get(MOVE, "").split(":")
+    if len(action) == 3 and action[0] == f.name and action[1].isdigit() and int(action[1]) < len(items):
+        index, verb = int(action[1]), action[2]
+        if verb == "up" and index > 0:
+            items[index - 1], items[index] = items[index], items[index - 1]
+        elif verb == "down" and index + 1 < len(items):
+            items[index + 1], items[index] = items[index], items[index + 1]
+        elif verb == "remove":
+            del items[index]
+    return items
+
+
+def is_move(form) -> bool:
+    """Whether the form was posted by a move button (show it again rearranged) rather than Save."""
+    return bool(form.get(MOVE))
+
+
 def read_form(kind: str, form, existing: schemas.SiteObject | None = None) -> Submitted:
     """Turn the posted ``form`` into the service's dict.  An empty secret keeps ``existing``'s (or is generated)."""
     out = Submitted()
@@ -374,7 +408,7 @@ def read_form(kind: str, form, existing: schemas.SiteObject | None = None) -> Su
             out.raw[f.name] = f.name in form
             out.data[f.name] = f.name in form
             continue
-        text = form.get(f.name, "")
+        text = "\n".join(ordered_items(f, form)) if f.ordered else form.get(f.name, "")
         out.raw[f.name] = text
         if f.secret:
             if text:

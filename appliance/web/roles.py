@@ -3,6 +3,7 @@
 * admin: everything.
 * technician: every page, read-only: a POST (or any other changing method) is refused with 403.
 * supervisor, agent: the status page only, for now (their call-center pages come later).
+* the Settings page is for admins only.
 
 ``require_role(*roles)`` names the roles that may open a view; changing
 requests additionally need a role in ``write`` (admins only by default).
@@ -112,6 +113,7 @@ def _build_navigation() -> list[tuple[str, list[NavItem]]]:
         NavItem("audit", "Audit log", "pages.audit_page"),
         NavItem("users", "Users", "pages.users_page"),
         NavItem("backups", "Backups", "backups.page", roles=(ADMIN,)),
+        NavItem("settings", "Settings", "pages.settings_page", roles=("admin",)),
     ]))
     return groups
 

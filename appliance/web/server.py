@@ -18,12 +18,19 @@ console for everyone:
 real request through the whole stack (accept loop, TLS, a worker thread) to
 ``ALIVE_PATH``, which is answered before the app: the service's watchdog
 uses it.
+
+``make_redirect_server`` is the optional plain-HTTP listener next to the
+HTTPS one: every request gets a 301 to the same path on the HTTPS port, so
+someone who types the box's address without ``https://`` still lands on the
+console (and, after the first visit, the console's HSTS header makes the
+browser go to HTTPS by itself).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -223,4 +230,37 @@ def make_server(app, host: str = "127.0.0.1", port: int = 8080, *, certificate: 
     return ConsoleServer(app, host, port, certificate=certificate, private_key=private_key)
 
 
-__all__ = ["ALIVE_PATH", "ConsoleServer", "make_server"]
+_TARGET_RE = re.compile(r"^[\x21-\x7e]{1,4000}$")  # printable ASCII, no space: cannot split a header
+_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:[0-9]{1,5})?$")
+
+
+def redirect_app(https_port: int, fallback_host: str):
+    """A WSGI app answering every request with a 301 to the same path and query on ``https_port``.
+
+    The host is the one the browser asked for (without its port); a Host header that is not a plain
+    host name or address is not echoed into the Location header: ``fallback_host`` is used instead.
+    """
+    def app(environ, start_response):
+        match = _HOST_RE.match(environ.get("HTTP_HOST", ""))
+        host = match.group(1) if match else fallback_host
+        # the request target exactly as sent (path and query, still %-encoded); anything odd becomes "/"
+        path = environ.get("REQUEST_URI", "/")
+        if not path.startswith("/") or path.startswith("//") or not _TARGET_RE.match(path):
+            path = "/"
+        target = f"https://{host}{'' if https_port == 443 else f':{https_port}'}{path}"
+        body = f"The console is at {target}\n".encode()
+        start_response("301 Moved Permanently", [
+            ("Location", target), ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))), ("Cache-Control", "no-store")])
+        return [body]
+    return app
+
+
+def make_redirect_server(https_port: int, host: str = "127.0.0.1", port: int = 80) -> ConsoleServer:
+    """A plain-HTTP server (bound now) that sends every request to the HTTPS console on ``https_port``."""
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    fallback = f"[{local}]" if ":" in local else local
+    return ConsoleServer(redirect_app(https_port, fallback), host, port, threads=2)
+
+
+__all__ = ["ALIVE_PATH", "ConsoleServer", "make_redirect_server", "make_server", "redirect_app"]

@@ -193,6 +193,9 @@ def test_debug_collect_holds_the_facts_and_none_of_the_secrets(pbx, carrier, tmp
     add("trunk", name="acme", registration=True, host="127.0.0.1", port=phones.telco_port, username="acme",
         password="TrunkSecret9Xy", match=[f"127.0.0.1:{phones.telco_port}"])
     pbx.apply()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "Registered" not in pbx.cli("pjsip show registrations"):
+        time.sleep(0.3)
     (pbx.install.home / "tls").mkdir(exist_ok=True)
     from appliance.services import tls
     tls.ensure(pbx.install.home / "tls")

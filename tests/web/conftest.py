@@ -66,7 +66,7 @@ class Browser:
 
     def request(self, method: str, path: str, data: dict | None = None, follow: bool = False) -> Response:
         url = urllib.parse.urljoin(self.base, path)
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
         req = urllib.request.Request(url, data=body, method=method)
         try:
             with self.opener.open(req, timeout=15) as resp:

@@ -40,6 +40,8 @@ def _form_page(k, slug: str, key: str | None, values: dict, errors: dict, genera
 def _submit(k, slug: str, key: str | None, existing):
     """Read the posted form and save it; on any problem show the form again as typed, nothing stored."""
     submitted = objectforms.read_form(k.name, request.form, existing)
+    if objectforms.is_move(request.form):  # an up/down button: the same form, rearranged, nothing stored
+        return _form_page(k, slug, key, submitted.raw, {}, [])
     new_key = str(submitted.data.get(k.key, "")).strip()
     general: list[str] = []
     try:

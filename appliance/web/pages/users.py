@@ -1,13 +1,17 @@
-"""Console users: list them (admins and technicians), create one or reset a password (admins).
+"""Console users: list them (admins and technicians); create, change the role of, reset or delete one (admins).
 
 A new user and a reset both get a one-time password, shown once on the page
 that answers the POST (never put in a redirect or a flash message, which
 would carry it in the session cookie); the user must replace it at first login.
+
+Changing a role or deleting a user is refused for your own account and for the
+last admin (``accounts.set_role``/``delete_user`` decide; the page shows why next
+to the user's role).  Delete asks first on a page of its own.
 """
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
@@ -34,9 +38,19 @@ class NewUserForm(FlaskForm):
                        default="technician")
 
 
-def _page(form: NewUserForm, status: int = 200):
+def _page(form: NewUserForm, status: int = 200, row_errors: dict[str, str] | None = None,
+          chosen: dict[str, str] | None = None):
+    """The users page; ``row_errors`` and ``chosen`` put a refused role change back next to its user."""
     return render_template("users.html", users=accounts.list_users(), form=form, reset_form=EmptyForm(),
-                           role_help=ROLE_HELP, nav_active="users"), status
+                           role_help=ROLE_HELP, roles=accounts.ROLES, row_errors=row_errors or {},
+                           chosen=chosen or {}, nav_active="users"), status
+
+
+def _user_or_404(username: str):
+    user = accounts.get_user(username)
+    if user is None:
+        abort(404)
+    return user
 
 
 @blueprint.route("/users")
@@ -62,11 +76,43 @@ def users_create():
     return _page(form, 422)
 
 
+@blueprint.route("/users/<username>/role", methods=["POST"])
+@require_role(ADMIN)
+def users_role(username: str):
+    _user_or_404(username)
+    role = request.form.get("role", "")
+    try:
+        accounts.set_role(username, role, actor=current_user.username)
+    except SiteError as error:
+        message = "; ".join(p.message for p in error.problems)
+        return _page(NewUserForm(formdata=None), 422, {username: message}, {username: role})
+    flash(f"{username} is now {role}.", "info")
+    return redirect(url_for("pages.users_page"))
+
+
+@blueprint.route("/users/<username>/delete", methods=["GET", "POST"])
+@require_role(ADMIN)
+def users_delete(username: str):
+    user = _user_or_404(username)
+    problems: list[str] = []
+    status = 200
+    if request.method == "POST":
+        try:
+            accounts.delete_user(username, actor=current_user.username)
+        except SiteError as error:
+            problems = [p.message for p in error.problems]
+            status = 409
+        else:
+            flash(f"User {username} deleted.", "info")
+            return redirect(url_for("pages.users_page"))
+    return render_template("user_delete.html", user=user, problems=problems, form=EmptyForm(),
+                           nav_active="users"), status
+
+
 @blueprint.route("/users/<username>/reset", methods=["POST"])
 @require_role(ADMIN)
 def users_reset(username: str):
-    if accounts.get_user(username) is None:
-        abort(404)
+    _user_or_404(username)
     password = accounts.one_time_password()
     accounts.set_password(username, password, actor=current_user.username, must_change_password=True)
     return render_template("user_password.html", username=username, password=password, created=False,

@@ -1,0 +1,109 @@
+"""The Settings page: the site-wide settings (``schemas.Settings``), one field each, admins only.
+
+The form is built from the schema's fields, so a setting added there (the tone
+zone for DAHDI ports, say) appears here without a change to this page.  The
+values are read as typed and handed to ``service.save_settings``, which
+validates and audits; a refused save shows each problem next to its field,
+keeps what was typed, and stores nothing.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from appliance.site import schemas, service
+from appliance.site.errors import SiteError
+from appliance.web import objectforms
+from appliance.web.forms import EmptyForm
+from appliance.web.pages import blueprint
+from appliance.web.roles import ADMIN, require_role
+
+LABELS = {
+    "sip_bind": "SIP address to listen on",
+    "sip_port": "SIP port",
+    "rtp_start": "RTP ports from",
+    "rtp_end": "RTP ports up to",
+    "ami_port": "AMI port",
+    "language": "Prompt language",
+    "recording_retention_days": "Keep call recordings (days)",
+    "tone_zone": "Tone zone (analog ports and spans)",
+}
+HINTS = {
+    "sip_bind": "0.0.0.0 listens on every address of the box.",
+    "sip_port": "Phones and providers send SIP here (usually 5060).",
+    "rtp_end": "Audio uses the UDP ports in this range; allow it through any firewall.",
+    "ami_port": "Local port Linebox uses to control Asterisk.",
+    "recording_retention_days": "linebox recordings purge deletes recordings older than this; 0 keeps them for ever.",
+    "tone_zone": "The country whose dial, ringing and busy tones analog phones and lines use (us, uk, de, tr, ...).",
+}
+
+
+@dataclass(frozen=True)
+class SettingField:
+    name: str
+    label: str
+    widget: str  # text | number | checkbox | select
+    choices: tuple[str, ...] = ()
+    hint: str = ""
+
+
+def setting_fields() -> list[SettingField]:
+    """One form field per setting, in the schema's order."""
+    out = []
+    for name, info in schemas.Settings.model_fields.items():
+        annotation = info.annotation
+        while typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        label = LABELS.get(name, name.replace("_", " ").capitalize())
+        common = {"name": name, "label": label, "hint": HINTS.get(name, "")}
+        if annotation is bool:
+            out.append(SettingField(widget="checkbox", **common))
+        elif typing.get_origin(annotation) is typing.Literal:
+            out.append(SettingField(widget="select", choices=tuple(str(a) for a in typing.get_args(annotation)),
+                                    **common))
+        elif annotation is int:
+            out.append(SettingField(widget="number", **common))
+        else:
+            out.append(SettingField(widget="text", **common))
+    return out
+
+
+def _page(values: dict, errors: dict[str, list[str]], general: list[str], status: int = 200):
+    return render_template("settings.html", fields=setting_fields(), values=values, errors=errors, general=general,
+                           form=EmptyForm(), nav_active="settings"), status
+
+
+@blueprint.route("/settings")
+@require_role(ADMIN)
+def settings_page():
+    values = {name: ("" if value is None else value) for name, value in service.load_settings().model_dump().items()}
+    return _page(values, {}, [])
+
+
+@blueprint.route("/settings", methods=["POST"])
+@require_role(ADMIN)
+def settings_save():
+    fields = setting_fields()
+    raw: dict = {}
+    for f in fields:
+        raw[f.name] = f.name in request.form if f.widget == "checkbox" else request.form.get(f.name, "").strip()
+    try:
+        service.save_settings(raw, current_user.username)
+    except SiteError as error:
+        names = {f.name for f in fields}
+        errors: dict[str, list[str]] = {}
+        general = []
+        for problem in error.problems:
+            name = problem.where.removeprefix("settings.").split(".")[0]
+            message = objectforms.friendly(problem.message)
+            if name in names:
+                errors.setdefault(name, []).append(message)
+            else:
+                general.append(f"{problem.where}: {message}")
+        return _page(raw, errors, general, 422)
+    flash("Settings saved. Asterisk and DAHDI settings take effect when you apply the changes.", "info")
+    return redirect(url_for("pages.settings_page"))
