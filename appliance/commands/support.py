@@ -129,6 +129,9 @@ def logs(ctx: click.Context, units: tuple[str, ...], since: str | None, lines: i
         _fail(str(error))
     if logs_mod.under_systemd():
         command = logs_mod.journal_command(wanted, start, lines, follow)
+        if not logs_mod.journal_readable():
+            click.echo("note: this user may only see part of the journal; the linebox user needs the "
+                       "systemd-journal group", err=True)
         try:
             sys.exit(subprocess.call(command, env=logs_mod.journal_env(sys.stdout.isatty())))
         except KeyboardInterrupt:
