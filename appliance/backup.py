@@ -459,13 +459,15 @@ def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
             database.execute_sql("INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", (key, value))
         audit.record(user, "restore", "backup", backup.source.name, None,
                      {"backup": describe(backup.manifest), "rollback copy": str(rollback)})
+    copied = 0
     for name in backup.recordings():
         target = install.recordings_dir / name[len(RECORDINGS):]
-        if not target.exists():
+        if not target.exists():  # a recording already on the box is never overwritten
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(backup.folder / name, target)
+            copied += 1
     if backup.recordings():
-        restored.append(f"{len(backup.recordings())} recording(s)")
+        restored.append(f"{copied} missing recording(s)")
     return RestoreResult(rollback, restored)
 
 

@@ -199,3 +199,22 @@ def test_cli_backup_and_restore_preview_then_answer_no(site, tmp_path):
     assert done.exit_code == 0, done.output
     assert "Run 'linebox apply'" in done.output
     assert service.get_object("extension", "300") is None
+
+
+def test_recordings_only_with_the_option_and_restored_when_missing(site, tmp_path):
+    site.asterisk_root = tmp_path / "root"
+    day = site.recordings_dir / "2026" / "11" / "23"
+    day.mkdir(parents=True)
+    (day / "q500-1700000000.1.wav").write_bytes(b"RIFF recorded call")
+    (day / "kept.wav").write_bytes(b"RIFF newer copy on the box")
+    plain = backup.create_backup(site, tmp_path / "plain.tar.gz")
+    assert not [n for n in plain.manifest["files"] if n.startswith("recordings/")]
+    full = backup.create_backup(site, tmp_path / "full.tar.gz", with_recordings=True)
+    assert "recordings/2026/11/23/q500-1700000000.1.wav" in full.manifest["files"]
+    (day / "q500-1700000000.1.wav").unlink()
+    (day / "kept.wav").write_bytes(b"RIFF changed since")
+    with backup.open_backup(full.path) as opened:
+        result = backup.restore(site, opened, "test")
+    assert "1 missing recording(s)" in result.restored
+    assert (day / "q500-1700000000.1.wav").read_bytes() == b"RIFF recorded call"
+    assert (day / "kept.wav").read_bytes() == b"RIFF changed since"  # a recording on the box is never overwritten

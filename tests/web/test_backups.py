@@ -113,3 +113,20 @@ def test_only_admins_see_or_use_backups(console):
         assert browser.request("POST", "/backups/download", {"csrf_token": token}).status == 403, role
         assert 'href="/backups"' not in browser.get("/").body, role
     assert not AuditEntry.select().where(AuditEntry.kind == "backup").exists()
+
+
+def test_a_backup_larger_than_the_consoles_form_limit_uploads(console):
+    """Real backups (call records, audit log) pass the console's 1 MiB request limit; the upload allows them."""
+    from appliance.model.database import database
+    from appliance.model.models import CallRecord
+    rows = [{"uniqueid": f"u{i}", "sequence": 0, "linkedid": f"u{i}", "start": "2026-11-23 08:00:00",
+             "userfield": secrets.token_hex(40)} for i in range(30000)]
+    with database.atomic():
+        for i in range(0, len(rows), 2000):
+            CallRecord.insert_many(rows[i:i + 2000]).execute()
+    browser = login(console, "admin")
+    _, _, data = _download(browser)
+    assert len(data) > 2 * 2**20
+    token = browser.get("/backups").csrf_token()
+    uploaded = _post_file(browser, "/backups/upload", "big.tar.gz", data, {"csrf_token": token})
+    assert uploaded.status == 302 and "/backups/preview/" in uploaded.location, uploaded.status
