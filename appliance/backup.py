@@ -108,7 +108,8 @@ class BackupInfo:
 def create_backup(install: Install, output: Path, with_recordings: bool = False) -> BackupInfo:
     """Write a backup of ``install`` to ``output`` (replaced only once complete); needs the database open."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="linebox-backup-") as tmp:
+    # staged beside the output, not in /tmp: /tmp is often a small tmpfs, and the database can be large
+    with tempfile.TemporaryDirectory(prefix=".linebox-backup-", dir=output.parent) as tmp:
         staging = Path(tmp)
         copy_database(install.database, staging / DATABASE)
         with contextlib.closing(sqlite3.connect(staging / DATABASE)) as db:
@@ -273,9 +274,15 @@ def _check_manifest(manifest: object) -> dict:
     return manifest
 
 
-def open_backup(path: Path) -> Backup:
-    """Unpack and validate the archive at ``path``; raise BackupError saying what is wrong."""
-    tmp = tempfile.TemporaryDirectory(prefix="linebox-restore-")
+def open_backup(path: Path, work_dir: Path | None = None) -> Backup:
+    """Unpack and validate the archive at ``path``; raise BackupError saying what is wrong.
+
+    It is unpacked in ``work_dir`` (give the install's backups folder: /tmp is often a small tmpfs,
+    too small for a backup with recordings).
+    """
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.TemporaryDirectory(prefix=".linebox-restore-", dir=work_dir)
     folder = Path(tmp.name)
     try:
         try:

@@ -81,7 +81,7 @@ def restore(ctx: click.Context, file: Path, yes: bool) -> None:
     from appliance.site import service
     install = _install(ctx)
     try:
-        archive = backup_mod.open_backup(file)
+        archive = backup_mod.open_backup(file, backup_mod.rollback_folder(install))
     except backup_mod.BackupError as error:
         for line in textwrap.wrap(f"{file.name}: {error}.", 80, subsequent_indent="  "):
             click.secho(line, fg="red", err=True)

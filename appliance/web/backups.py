@@ -22,7 +22,6 @@ from pathlib import Path
 from flask import (
     Blueprint,
     abort,
-    after_this_request,
     current_app,
     flash,
     redirect,
@@ -61,6 +60,11 @@ def _uploads() -> Path:
     return folder
 
 
+def _work() -> Path:
+    """Where archives are unpacked and made: the install's backups folder (/tmp may be a small tmpfs)."""
+    return backup.rollback_folder(_install())
+
+
 def _upload_path(token: str) -> Path:
     if not _TOKEN.match(token):
         abort(404)
@@ -86,18 +90,17 @@ def page():
 def download():
     """Make a backup now and send it; the download is in the audit log (the file holds every secret)."""
     with_recordings = request.form.get("with_recordings") == "1"
-    folder = Path(tempfile.mkdtemp(prefix="linebox-download-"))
+    _work().mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=".linebox-download-", dir=_work()))
     name = backup.default_name()
     made = backup.create_backup(_install(), folder / name, with_recordings=with_recordings)
     audit.record(current_user.username, "download", "backup", name, None,
                  {"with_recordings": with_recordings, "size": made.size})
 
-    @after_this_request
-    def _cleanup(response):
-        response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
-        return response
-
-    return send_file(made.path, mimetype="application/gzip", as_attachment=True, download_name=name)
+    # Sent from an open handle on a file already deleted: nothing is left behind, however the download ends.
+    handle = open(made.path, "rb")  # noqa: SIM115 - closed by the WSGI server after sending
+    shutil.rmtree(folder, ignore_errors=True)
+    return send_file(handle, mimetype="application/gzip", as_attachment=True, download_name=name)
 
 
 @blueprint.post("/backups/upload")
@@ -119,7 +122,7 @@ def upload():
     with os.fdopen(fd, "wb") as handle:
         shutil.copyfileobj(file.stream, handle, 1 << 20)
     try:
-        backup.open_backup(path).close()
+        backup.open_backup(path, _work()).close()
     except backup.BackupError as error:
         path.unlink(missing_ok=True)
         return _page(f"{file.filename}: {error}. Nothing was changed.", 422)
@@ -131,7 +134,7 @@ def upload():
 def preview(token: str):
     path = _upload_path(token)
     try:
-        with backup.open_backup(path) as opened:
+        with backup.open_backup(path, _work()) as opened:
             change = backup.preview(opened, service.snapshot(), {u.username for u in User.select(User.username)})
             manifest = opened.manifest
     except backup.BackupError as error:
@@ -146,7 +149,7 @@ def preview(token: str):
 def restore(token: str):
     path = _upload_path(token)
     try:
-        with backup.open_backup(path) as opened:
+        with backup.open_backup(path, _work()) as opened:
             result = backup.restore(_install(), opened, current_user.username)
     except backup.BackupError as error:
         path.unlink(missing_ok=True)

@@ -148,7 +148,7 @@ def test_a_bad_archive_is_refused_with_its_reason_and_nothing_changes(site, tmp_
     said = " ".join(result.output.split())  # the message is wrapped to 80 columns
     assert message in said and "Nothing was changed" in said
     assert config_file.export_text() == before
-    assert not backup.rollback_folder(site).exists()
+    assert not list(backup.rollback_folder(site).iterdir())  # no rollback copy, nothing left unpacked
 
 
 @pytest.mark.parametrize("content, message", [

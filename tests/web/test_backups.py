@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -55,6 +56,11 @@ def test_admin_downloads_then_restores_after_seeing_what_changes(console, tmp_pa
     assert (download.user, download.action) == ("admin", "download")
     archive = tmp_path / "downloaded.tar.gz"
     archive.write_bytes(data)
+    work = backup.rollback_folder(console.app.extensions["linebox.install"])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and list(work.glob(".linebox-download-*")):
+        time.sleep(0.05)
+    assert not list(work.glob(".linebox-download-*"))  # the served copy is removed once sent
     with backup.open_backup(archive) as opened:  # what was downloaded is a whole, valid backup
         assert [e.number for e in opened.site.objects["extension"]] == ["100", "101"]
 
