@@ -94,13 +94,16 @@ def download():
     folder = Path(tempfile.mkdtemp(prefix=".linebox-download-", dir=_work()))
     name = backup.default_name()
     made = backup.create_backup(_install(), folder / name, with_recordings=with_recordings)
+    made_size = made.size
     audit.record(current_user.username, "download", "backup", name, None,
-                 {"with_recordings": with_recordings, "size": made.size})
+                 {"with_recordings": with_recordings, "size": made_size})
 
     # Sent from an open handle on a file already deleted: nothing is left behind, however the download ends.
     handle = open(made.path, "rb")  # noqa: SIM115 - closed by the WSGI server after sending
     shutil.rmtree(folder, ignore_errors=True)
-    return send_file(handle, mimetype="application/gzip", as_attachment=True, download_name=name)
+    response = send_file(handle, mimetype="application/gzip", as_attachment=True, download_name=name)
+    response.content_length = made_size  # a browser shows the download's progress
+    return response
 
 
 @blueprint.post("/backups/upload")

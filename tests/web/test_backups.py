@@ -40,7 +40,9 @@ def _download(browser) -> tuple[int, str, bytes]:
     request = urllib.request.Request(urllib.parse.urljoin(browser.base, "/backups/download"),
                                      data=urllib.parse.urlencode({"csrf_token": token}).encode(), method="POST")
     with browser.opener.open(request, timeout=30) as resp:
-        return resp.status, resp.headers.get("Content-Disposition", ""), resp.read()
+        data = resp.read()
+        assert int(resp.headers["Content-Length"]) == len(data)
+        return resp.status, resp.headers.get("Content-Disposition", ""), data
 
 
 def _numbers() -> list[str]:
