@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,32 +106,50 @@ def _is_console(process: psutil.Process) -> bool:
     return any(part.endswith("linebox") for part in cmdline) and "serve" in cmdline
 
 
-def listeners(roles: dict[tuple[str, int], str], own_ports: set[int] = frozenset()) -> list[Listener]:
+def _process_name(pid: int) -> str:
+    try:
+        process = psutil.Process(pid)
+        return "console" if _is_console(process) else process.name()
+    except psutil.Error:
+        return "?"
+
+
+def _role(roles: dict[tuple[str, int], str], proto: str, port: int) -> str:
+    role = roles.get((proto, port), "")
+    if not role and proto == "udp" and roles.get(("rtp", 0)):
+        low, high = (int(x) for x in roles[("rtp", 0)].split("-"))
+        role = "RTP (media)" if low <= port <= high else ""
+    return role
+
+
+def listeners(roles: dict[tuple[str, int], str], own_ports: set[int] = frozenset(),
+              connections: list | None = None, process_name: Callable[[int], str] = _process_name) -> list[Listener]:
     """Sockets Asterisk and the console listen on.
 
     Several Asterisks may run on a development machine: the one listening on one of ``own_ports``
     (this install's AMI and SIP ports) is this install's; when none does, every Asterisk is shown.
+    A user other than root cannot see which process owns another user's socket (the linebox user
+    and Asterisk's ports): those are shown by what this install uses the port for, owner "-".
     """
     found: list[Listener] = []
     names: dict[int, str] = {}
-    for conn in psutil.net_connections(kind="inet"):
+    for conn in psutil.net_connections(kind="inet") if connections is None else connections:
         listening = conn.status == psutil.CONN_LISTEN or (conn.type == socket.SOCK_DGRAM and not conn.raddr)
-        if not listening or conn.pid is None or not conn.laddr:
+        if not listening or not conn.laddr:
+            continue
+        proto = "tcp" if conn.type == socket.SOCK_STREAM else "udp"
+        role = _role(roles, proto, conn.laddr.port)
+        if conn.pid is None:
+            if role:
+                found.append(Listener(proto, conn.laddr.ip, conn.laddr.port, "-", None, role))
             continue
         if conn.pid not in names:
-            try:
-                process = psutil.Process(conn.pid)
-                names[conn.pid] = "console" if _is_console(process) else process.name()
-            except psutil.Error:
-                names[conn.pid] = "?"
+            names[conn.pid] = process_name(conn.pid)
         name = names[conn.pid]
         if name not in ("asterisk", "console"):
             continue
-        proto = "tcp" if conn.type == socket.SOCK_STREAM else "udp"
-        role = roles.get((proto, conn.laddr.port), "")
-        if not role and name == "asterisk" and proto == "udp" and roles.get(("rtp", 0)):
-            low, high = (int(x) for x in roles[("rtp", 0)].split("-"))
-            role = "RTP (media)" if low <= conn.laddr.port <= high else ""
+        if name == "console" and role.startswith("RTP"):
+            role = ""
         found.append(Listener(proto, conn.laddr.ip, conn.laddr.port, name, conn.pid, role))
     ours = {x.pid for x in found if x.process == "asterisk" and x.port in own_ports}
     if ours:
@@ -174,6 +193,8 @@ def render(state: NetworkState, width: int = 80) -> list[str]:
     lines.append("Listening:")
     if not state.listeners:
         lines.append("  neither Asterisk nor the console is listening (are they running?)")
+    if any(x.pid is None for x in state.listeners):
+        lines.append("  (owner '-': only root sees which process owns these; run as root to see it)")
     for x in state.listeners:
         where = f"[{x.address}]" if ":" in x.address else x.address
         lines.append(f"  {x.proto:<4}{where + ':' + str(x.port):<24}{x.process:<9}{x.pid or '':<8}{x.role}")

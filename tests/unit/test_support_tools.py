@@ -169,3 +169,36 @@ def test_backup_to_an_unwritable_place_says_so(install):
     result = CliRunner().invoke(main, ["--home", str(install.home), "backup", "-o", "/proc/linebox.tar.gz"])
     assert result.exit_code == 1 and "cannot write /proc/linebox.tar.gz" in result.output
     assert "Traceback" not in result.output
+
+
+def test_listening_ports_of_this_asterisk_even_when_their_owner_cannot_be_seen():
+    import socket as sock
+    from collections import namedtuple
+
+    import psutil
+
+    Conn = namedtuple("Conn", "fd family type laddr raddr status pid")
+    Addr = namedtuple("Addr", "ip port")
+    udp, tcp = sock.SOCK_DGRAM, sock.SOCK_STREAM
+    roles = {("udp", 5060): "SIP (phones, trunks)", ("tcp", 5038): "AMI (Linebox control)", ("rtp", 0): "10000-20000",
+             ("tcp", 443): "web console (HTTPS)"}
+    connections = [
+        Conn(3, 2, udp, Addr("0.0.0.0", 5060), (), psutil.CONN_NONE, 10),
+        Conn(4, 2, tcp, Addr("127.0.0.1", 5038), (), psutil.CONN_LISTEN, 10),
+        Conn(5, 2, udp, Addr("0.0.0.0", 10002), (), psutil.CONN_NONE, 10),
+        Conn(6, 2, udp, Addr("0.0.0.0", 10004), (), psutil.CONN_NONE, 10),
+        Conn(7, 2, tcp, Addr("0.0.0.0", 5060), ("1.2.3.4", 5), psutil.CONN_ESTABLISHED, 10),
+        Conn(8, 2, tcp, Addr("0.0.0.0", 22), (), psutil.CONN_LISTEN, 20),  # sshd: not shown
+        Conn(9, 2, udp, Addr("127.0.0.1", 5070), (), psutil.CONN_NONE, 30),  # another Asterisk (the lab's)
+        Conn(10, 2, tcp, Addr("0.0.0.0", 443), (), psutil.CONN_LISTEN, None),  # the console, seen by a non-root user
+    ]
+    names = {10: "asterisk", 20: "sshd", 30: "asterisk"}
+    found = network.listeners(roles, {5038, 5060}, connections, names.__getitem__)
+    assert [(x.process, x.port, x.role) for x in found] == [
+        ("-", 443, "web console (HTTPS)"),
+        ("asterisk", 5038, "AMI (Linebox control)"),
+        ("asterisk", 5060, "SIP (phones, trunks)"),
+        ("asterisk", 10002, "RTP (media), 2 port(s) open now"),
+    ]
+    lines = network.render(network.NetworkState([], [], [], [], found))
+    assert any("only root sees which process" in line for line in lines)
