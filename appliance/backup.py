@@ -466,15 +466,20 @@ def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
             database.execute_sql("INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", (key, value))
         audit.record(user, "restore", "backup", backup.source.name, None,
                      {"backup": describe(backup.manifest), "rollback copy": str(rollback)})
-    copied = 0
+    copied, failed = 0, 0
     for name in backup.recordings():
         target = install.recordings_dir / name[len(RECORDINGS):]
         if not target.exists():  # a recording already on the box is never overwritten
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(backup.folder / name, target)
-            copied += 1
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(backup.folder / name, target)
+                copied += 1
+            except OSError:  # e.g. Asterisk's spool not writable by this user: the database is restored anyway
+                failed += 1
     if backup.recordings():
         restored.append(f"{copied} missing recording(s)")
+    if failed:
+        restored.append(f"{failed} recording(s) NOT written (no permission in {install.recordings_dir})")
     return RestoreResult(rollback, restored)
 
 
