@@ -101,7 +101,8 @@ def restore(ctx: click.Context, file: Path, yes: bool) -> None:
         if not answer:
             _fail("not restored: nothing was changed")
         result = backup_mod.restore(install, archive, USER)
-    click.echo(f"restored: {', '.join(result.restored)}"[:80])
+    for line in textwrap.wrap(f"restored: {', '.join(result.restored)}", 80, subsequent_indent="  "):
+        click.echo(line)
     click.echo(f"the previous state is kept in {result.rollback}")
     click.echo("Run 'linebox apply' to make the restored site live.")
     if any(part.startswith("tls/") for part in result.restored):
