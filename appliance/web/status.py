@@ -11,12 +11,15 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
+from appliance import gateways
 from appliance.asterisk.status import AsteriskStatus, read_status
 from appliance.install import Install
 from appliance.site.kinds import KINDS
+from hardware import dahdi_state, span_diagnostics
 
 psutil.cpu_percent(interval=None)  # prime the counter: each status page then reads the load since the last one
 
@@ -42,11 +45,42 @@ class HostStatus:
 
 
 @dataclass
+class SpanStatus:
+    """One DAHDI span as the dashboard shows it: its alarms (empty: OK) and the first piece of advice."""
+
+    number: int
+    name: str
+    alarms: list[str]
+    advice: str = ""
+
+
+@dataclass
+class GatewayStatus:
+    """One adopted FXO/FXS gateway: its ports' states (``gateways.port_states``), or why they are unknown."""
+
+    name: str
+    mac: str
+    ports: list[gateways.PortState] = field(default_factory=list)
+
+    @property
+    def good(self) -> int:
+        return sum(1 for p in self.ports if p.state in ("registered", "trunk reachable"))
+
+    @property
+    def bound(self) -> int:
+        return sum(1 for p in self.ports if p.state != "unbound")
+
+
+@dataclass
 class Status:
     asterisk: AsteriskStatus
     counts: dict[str, int] = field(default_factory=dict)
     host: HostStatus | None = None
     host_error: str = ""
+    spans: list[SpanStatus] = field(default_factory=list)
+    spans_error: str = ""
+    gateways: list[GatewayStatus] = field(default_factory=list)
+    gateways_error: str = ""
 
 
 def asterisk_status(install: Install, timeout: float = AMI_TIMEOUT) -> AsteriskStatus:
@@ -78,12 +112,46 @@ def host_status(disk_path: str) -> HostStatus:
     )
 
 
-def collect(install: Install) -> Status:
+def span_status(sysfs: Path = Path("/sys")) -> list[SpanStatus]:
+    """Every DAHDI span with its alarms and advice (``hardware.span_diagnostics``); empty: no span at all."""
+    out = []
+    for report in span_diagnostics.diagnose(dahdi_state.read_sysfs(sysfs)):
+        out.append(SpanStatus(report.span, report.name or report.description, sorted(report.alarms),
+                              report.advice[0] if report.advice else ""))
+    return out
+
+
+def gateway_status(install: Install, asterisk: AsteriskStatus, timeout: float = AMI_TIMEOUT
+                   ) -> tuple[list[GatewayStatus], str]:
+    """Adopted gateways and their ports' states; AMI is asked only when there is a gateway to ask about."""
+    adopted = gateways.list_gateways()
+    if not adopted:
+        return [], ""
+    out = [GatewayStatus(g["name"] or g["mac"], g["mac"]) for g in adopted]
+    if not asterisk.reachable:
+        return out, "port states unknown: Asterisk is not reachable"
+    try:
+        with install.connect_ami(timeout=timeout) as ami:
+            states = gateways.port_states(ami)
+    except Exception as error:  # the dashboard must render whatever AMI does
+        log.exception("reading gateway port states")
+        return out, f"port states unknown: {error}"
+    for gateway in out:
+        gateway.ports = [s for s in states if s.gateway == gateway.mac]
+    return out, ""
+
+
+def collect(install: Install, sysfs: Path = Path("/sys")) -> Status:
     status = Status(asterisk=asterisk_status(install), counts=object_counts())
     try:
         status.host = host_status(str(install.home))
     except (OSError, psutil.Error) as error:
         status.host_error = str(error)
+    try:
+        status.spans = span_status(sysfs)
+    except OSError as error:
+        status.spans_error = str(error)
+    status.gateways, status.gateways_error = gateway_status(install, status.asterisk)
     return status
 
 

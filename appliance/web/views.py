@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, current_app, render_template
 from flask_login import login_required
 
@@ -24,4 +26,5 @@ def _duration(value: float) -> str:
 @login_required
 def status():
     install = current_app.extensions["linebox.install"]
-    return render_template("status.html", status=status_mod.collect(install))
+    sysfs = Path(current_app.config.get("LINEBOX_SYSFS", "/sys"))  # a fake tree in tests
+    return render_template("status.html", status=status_mod.collect(install, sysfs))
