@@ -128,7 +128,9 @@ def test_user_changes_need_the_csrf_token(console, admin_password):
     accounts.create_user("victim", "victim password 1", "agent", actor="test")
     assert admin.request("POST", "/users/victim/role", {"role": "admin"}).status == 400
     assert admin.request("POST", "/users/victim/delete", {}).status == 400
-    assert accounts.get_user("victim").role == "agent"
+    assert admin.request("POST", "/settings", {"sip_port": "5070"}).status == 400
+    assert admin.request("POST", "/outbound-routes/new", {"name": "x", "move": "trunks:add"}).status == 400
+    assert accounts.get_user("victim").role == "agent" and service.load_settings().sip_port == 5060
 
 
 # ---------------------------------------------------------------- settings
