@@ -359,15 +359,31 @@ class Preview:
     settings_changed: list[str]
     users_added: list[str]
     users_removed: list[str]
+    # rows of the data that is not the site, now -> in the backup, where they differ (e.g. call records
+    # made since the backup, which a restore loses)
+    data_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def unchanged(self) -> bool:
         return not (any(k.any for k in self.kinds) or self.settings_changed or self.users_added
-                    or self.users_removed)
+                    or self.users_removed or self.data_counts)
 
 
-def preview(backup: Backup, current: Site, current_users: set[str]) -> Preview:
-    """What restoring ``backup`` would change compared with the stored ``current`` site."""
+def _data_counts(db_path: Path) -> dict[str, int]:
+    from appliance.model.models import AuditEntry, CallRecord, Gateway, QueueCall
+    counts = {}
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+        for label, model in (("call records", CallRecord), ("queue calls", QueueCall), ("gateways", Gateway),
+                             ("audit entries", AuditEntry)):
+            try:
+                counts[label] = db.execute(f'SELECT COUNT(*) FROM "{model._meta.table_name}"').fetchone()[0]
+            except sqlite3.OperationalError:  # an older schema without that table
+                counts[label] = 0
+    return counts
+
+
+def preview(backup: Backup, current: Site, current_users: set[str], current_db: Path | None = None) -> Preview:
+    """What restoring ``backup`` would change compared with the stored ``current`` site (and ``current_db``)."""
     kinds = []
     for name, k in KINDS.items():
         before = {getattr(o, k.key): o.model_dump() for o in current.objects[name]}
@@ -380,8 +396,12 @@ def preview(backup: Backup, current: Site, current_users: set[str]) -> Preview:
         ))
     old, new = current.settings.model_dump(), backup.site.settings.model_dump()
     users = _usernames(backup.database)
+    data: dict[str, tuple[int, int]] = {}
+    if current_db is not None:
+        now, then = _data_counts(current_db), _data_counts(backup.database)
+        data = {label: (now[label], then[label]) for label in now if now[label] != then[label]}
     return Preview(kinds, [n for n in new if new[n] != old.get(n)], sorted(users - current_users),
-                   sorted(current_users - users))
+                   sorted(current_users - users), data)
 
 
 def preview_lines(p: Preview, width: int = 80) -> list[str]:
@@ -398,7 +418,10 @@ def preview_lines(p: Preview, width: int = 80) -> list[str]:
     if p.users_added or p.users_removed:
         names = [f"+{u}" for u in p.users_added] + [f"-{u}" for u in p.users_removed]
         lines.append(_cut(f"  {'console users':<16}{' '.join(names)}", width))
-    return lines or ["  nothing: the backup's site is the stored site"]
+    if p.data_counts:
+        counts = "; ".join(f"{label} {now} now, {then} after" for label, (now, then) in p.data_counts.items())
+        lines.append(_cut(f"  {'other data':<16}{counts}", width))
+    return lines or ["  nothing: the backup holds what is stored now"]
 
 
 def _cut(text: str, width: int) -> str:

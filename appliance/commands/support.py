@@ -89,7 +89,8 @@ def restore(ctx: click.Context, file: Path, yes: bool) -> None:
     with archive:
         click.echo(f"{file.name}: valid"[:80])
         click.echo(backup_mod.describe(archive.manifest)[:80])
-        change = backup_mod.preview(archive, service.snapshot(), {u.username for u in User.select(User.username)})
+        change = backup_mod.preview(archive, service.snapshot(), {u.username for u in User.select(User.username)},
+                                    install.database)
         click.echo("Restoring it changes the stored site:")
         for line in backup_mod.preview_lines(change):
             click.echo(line)

@@ -138,7 +138,8 @@ def preview(token: str):
     path = _upload_path(token)
     try:
         with backup.open_backup(path, _work()) as opened:
-            change = backup.preview(opened, service.snapshot(), {u.username for u in User.select(User.username)})
+            change = backup.preview(opened, service.snapshot(), {u.username for u in User.select(User.username)},
+                                    _install().database)
             manifest = opened.manifest
     except backup.BackupError as error:
         path.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from appliance import backup
 from appliance.cli import main
 from appliance.model import migrations
-from appliance.model.models import AuditEntry
+from appliance.model.models import AuditEntry, CallRecord
 from appliance.site import config_file, service
 from tests.conftest import REFERENCE_SITE
 
@@ -46,16 +46,18 @@ def test_backup_then_changes_then_restore_gives_the_site_back(site, tmp_path):
     assert archive.path.stat().st_mode & 0o777 == 0o600  # it holds every password of the site
     _modify_site()
     (site.home / "tls" / "key.pem").write_text("replaced by hand\n")
+    CallRecord.create(uniqueid="1.1", sequence=0, linkedid="1.1", start="2026-11-23 09:00:00")
     modified = config_file.export_text()
 
     with backup.open_backup(archive.path) as opened:
-        change = backup.preview(opened, service.snapshot(), {"admin"})
+        change = backup.preview(opened, service.snapshot(), {"admin"}, site.database)
         lines = backup.preview_lines(change)
         result = backup.restore(site, opened, "test")
 
     text = "\n".join(lines)
     assert "extensions" in text and "+101" not in text and "-300" in text and "~101" in text
     assert "settings" in text and "rtp_end" in text
+    assert "call records 1 now, 0 after" in text  # what a restore loses is said before it happens
     assert all(len(line) <= 80 for line in lines)
     assert config_file.export_text() == original
     assert (site.home / "tls" / "key.pem").read_text().startswith("-----BEGIN PRIVATE KEY-----")

@@ -78,6 +78,7 @@ def test_admin_downloads_then_restores_after_seeing_what_changes(console, tmp_pa
     row = re.search(r'<tr id="change-extension">(.*?)</tr>', preview.body, re.S).group(1)
     cells = [html.unescape(c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
     assert cells == ["Extensions", "101", "", "150"]
+    assert re.search(r"<td>Audit entries</td><td colspan=\"3\">\d+ now, \d+ in the backup</td>", preview.body)
 
     confirmed = browser.submit(urllib.parse.urlparse(uploaded.location).path.replace("preview", "restore"), {},
                                form_page=uploaded.location)
