@@ -19,11 +19,17 @@ One change can only break:
 * a loop, when it is a time condition, announcement or IVR menu (the only
   objects that pass a call on without ringing anyone).
 
-Each of these is a handful of indexed queries.  A kind this module does not
-know (``HANDLED``) may point at others in ways it cannot see: a change to
-one, or any change while one has stored objects, falls back to checking the
-whole site before and after (correct, just slower).  A new kind that points
-at others belongs in ``REFERENCE_COLUMNS`` and ``reference_problems``.
+Each of these is a handful of indexed queries.  Telephony hardware (DAHDI
+trunks, analog ports, spans) is checked as a whole by ``checks.dahdi_problems``
+(channels may overlap in many ways); when any is stored, that function runs
+before and after on the DAHDI objects plus the keys of everything they can
+name (one narrow query per kind, no schema objects for 10,000 extensions).
+
+A kind this module does not know (not in ``KNOWN``) may point at others in
+ways it cannot see: a change to one, or any change while one has stored
+objects, falls back to checking the whole site before and after (correct,
+just slower).  A new kind that points at others belongs in
+``REFERENCE_COLUMNS`` and ``reference_problems``.
   The messages are the full
 check's, word for word, and as before only problems the change introduces
 are reported (a fault already stored elsewhere does not block an unrelated
@@ -32,17 +38,31 @@ save); ``tests/unit/test_impact.py`` compares both on random changes.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import peewee
 
 from appliance.site import schemas
-from appliance.site.checks import Site, _label, _loops, check_site, describe_destination, destination_fields
+from appliance.site.checks import (
+    Site,
+    _label,
+    _loops,
+    check_site,
+    dahdi_problems,
+    describe_destination,
+    destination_fields,
+)
 from appliance.site.errors import Problem
 from appliance.site.kinds import KINDS
 
 HANDLED = frozenset({"extension", "trunk", "voicemail_box", "ring_group", "moh_class", "announcement", "queue",
                      "ivr", "time_condition", "inbound_route", "outbound_route"})
+DAHDI_KINDS = ("dahdi_trunk", "analog_port", "span")
+KNOWN = HANDLED | frozenset(DAHDI_KINDS)
+# kinds other objects point at: only a change to one of these can break a referrer
+REFERABLE = frozenset({"extension", "voicemail_box", "ring_group", "queue", "time_condition", "announcement", "ivr",
+                       "trunk", "moh_class", "dahdi_trunk"})
 NUMBERED = ("extension", "ring_group", "voicemail_box", "queue")  # one numbering plan, in check_site's order
 LOOP_KINDS = ("time_condition", "announcement", "ivr")
 TARGET_KINDS = {"extension": "extension", "ringgroup": "ring_group", "timecondition": "time_condition",
@@ -154,8 +174,8 @@ def reference_problems(kind: str, obj, view: StoredView) -> list[Problem]:
             if not view.has("extension", member):
                 problems.append(Problem(f"ring group {obj.number} members", f"extension {member} does not exist"))
     elif kind == "outbound_route":
-        for trunk in obj.trunks:
-            if not view.has("trunk", trunk):
+        for trunk in obj.trunks:  # a SIP trunk or a DAHDI trunk
+            if not view.has("trunk", trunk) and not ("dahdi_trunk" in KINDS and view.has("dahdi_trunk", trunk)):
                 problems.append(Problem(f"outbound route {obj.name} trunks", f"trunk {trunk} does not exist"))
     return problems
 
@@ -240,15 +260,77 @@ def _whole_site_check(change: Change) -> list[Problem]:
     return [p for p in check_site(after) if str(p) not in known]
 
 
-def _unhandled_kinds_in_use(change: Change) -> bool:
-    if change.kind not in HANDLED:
+def _unknown_kinds_in_use(change: Change) -> bool:
+    if change.kind not in KNOWN:
         return True
-    return any(k.model.select().exists() for name, k in KINDS.items() if name not in HANDLED)
+    return any(k.model.select().exists() for name, k in KINDS.items() if name not in KNOWN)
+
+
+def _dahdi_in_use(change: Change) -> bool:
+    if change.kind in DAHDI_KINDS:
+        return True
+    return any(KINDS[name].model.select().exists() for name in DAHDI_KINDS if name in KINDS)
+
+
+_Extension = namedtuple("_Extension", ["number", "voicemail"])  # noqa: PYI024  (voicemail: 0 or 1, as stored)
+
+
+def _words(value) -> set[str]:
+    """Every text in a DAHDI object's fields, and the target of each destination in it (``extension:100``)."""
+    if isinstance(value, dict):
+        return set().union(*map(_words, value.values())) if value else set()
+    if isinstance(value, list | tuple):
+        return set().union(*map(_words, value)) if value else set()
+    if isinstance(value, str) and value:
+        return {value, value.partition(":")[2]} - {""}
+    return set()
+
+
+def _dahdi_site(change: Change) -> Site:
+    """What ``dahdi_problems`` reads: the DAHDI objects whole, and of every other kind the objects they could name.
+
+    ``dahdi_problems`` only asks whether a key a DAHDI object holds exists (an FXS port's extension, a DAHDI
+    trunk's destination, a SIP trunk with a DAHDI trunk's name), so any other object is left out: a site with
+    10,000 extensions and four analog ports loads four extensions.
+    """
+    from appliance.site import service  # service imports this module
+
+    site = Site()
+    named: set[str] = set()
+    for name in DAHDI_KINDS:
+        if name in KINDS:
+            site.objects[name] = service.list_objects(name)
+            named |= _words([o.model_dump() for o in site.objects[name]])
+    if change.new is not None and change.kind in DAHDI_KINDS:
+        named |= _words(change.new.model_dump())
+    for name, k in KINDS.items():
+        if name in DAHDI_KINDS or not named:
+            continue
+        column = getattr(k.model, k.key)
+        if name == "extension":
+            query = k.model.select(column, k.model.voicemail).where(column.in_(sorted(named)))
+            site.objects[name] = [_Extension._make(row) for row in query.tuples()]
+        else:
+            row_type = namedtuple(f"_{name}", [k.key])  # noqa: PYI024  (one field: the key)
+            query = k.model.select(column).where(column.in_(sorted(named)))
+            site.objects[name] = [row_type._make(row) for row in query.tuples()]
+    return site
+
+
+def _dahdi_problems(change: Change) -> list[Problem]:
+    """New problems among DAHDI trunks, analog ports and spans (they name extensions, destinations, trunks)."""
+    before = _dahdi_site(change)
+    key, old_key = KINDS[change.kind].key, change.old_key
+    after = Site(objects=dict(before.objects), settings=before.settings)
+    kept = [o for o in before.objects[change.kind] if getattr(o, key) != old_key]
+    after.objects[change.kind] = [*kept, *([change.new] if change.new is not None else [])]
+    known = {str(p) for p in dahdi_problems(before)}
+    return [p for p in dahdi_problems(after) if str(p) not in known]
 
 
 def check_change(change: Change) -> list[Problem]:
     """The problems ``change`` would introduce into the stored site (empty: it may be written)."""
-    if _unhandled_kinds_in_use(change):
+    if _unknown_kinds_in_use(change):
         return _whole_site_check(change)
     before, after = StoredView(), StoredView(change)
     problems: list[Problem] = []
@@ -260,10 +342,14 @@ def check_change(change: Change) -> list[Problem]:
             problems += [p for p in _number_problems(change, after) if str(p) not in known]
         if change.kind == "inbound_route":
             problems += _inbound_problems(change)
-    keys = {key for key in (change.old_key, change.new_key) if key is not None}
+    keys = set()
+    if change.kind in REFERABLE:  # nothing points at routes, ports or spans: no referrer to look for
+        keys = {str(key) for key in (change.old_key, change.new_key) if key is not None}
     for kind, obj in referrers(keys, (change.kind, change.old_key)):
         known = {str(p) for p in reference_problems(kind, obj, before)}
         problems += [p for p in reference_problems(kind, obj, after) if str(p) not in known]
     if change.kind in LOOP_KINDS and change.new is not None:
         problems += _loop_problems(change)
+    if _dahdi_in_use(change):
+        problems += _dahdi_problems(change)
     return problems
