@@ -392,5 +392,15 @@ def _add_support_commands() -> None:
 _add_support_commands()
 
 
+def _add_hardware_commands() -> None:
+    """hardware scan/show, spans, gateways: telephony hardware (appliance.commands.hardware)."""
+    from appliance.commands import hardware
+    for command in hardware.COMMANDS:
+        main.add_command(command)
+
+
+_add_hardware_commands()
+
+
 if __name__ == "__main__":
     main()

@@ -37,6 +37,11 @@ class Install:
     manage_asterisk: bool = True
     # The root Asterisk runs in, as this host sees it: "/" on the appliance, the forky tree in the lab.
     asterisk_root: Path = Path("/")
+    # DAHDI: where dahdi_cfg and the dahdi start-up unit read their files, where modprobe reads options,
+    # and the dahdi_cfg command apply runs ("" = never: a development machine without DAHDI).
+    dahdi_root: Path = Path("/etc/dahdi")
+    modprobe_dir: Path = Path("/etc/modprobe.d")
+    dahdi_cfg_command: str = "dahdi_cfg"
 
     @classmethod
     def create(cls, home: Path, **overrides) -> Install:
@@ -59,6 +64,9 @@ class Install:
             asterisk_log=Path(data["asterisk_log"]) if data.get("asterisk_log") else None,
             manage_asterisk=data.get("manage_asterisk", True),
             asterisk_root=Path(data.get("asterisk_root", "/")),
+            dahdi_root=Path(data.get("dahdi_root", "/etc/dahdi")),
+            modprobe_dir=Path(data.get("modprobe_dir", "/etc/modprobe.d")),
+            dahdi_cfg_command=data.get("dahdi_cfg_command", "dahdi_cfg"),
         )
 
     def save(self) -> None:
@@ -73,6 +81,11 @@ class Install:
     def asterisk_path(self, directory: str) -> Path:
         """One of Asterisk's ``[directories]`` (e.g. ``astspooldir``) as this host sees it."""
         return self.asterisk_root / self.asterisk_directories[directory].lstrip("/")
+
+    @property
+    def inventory_file(self) -> Path:
+        """The last hardware scan (``linebox hardware scan``): which cards are here and their drivers."""
+        return self.home / "hardware-inventory.json"
 
     @property
     def recordings_dir(self) -> Path:
@@ -93,4 +106,7 @@ class Install:
 
     def target(self) -> Target:
         return Target(config_root=self.config_root, log_file=self.asterisk_log,
-                      connect=self.connect_ami if self.manage_asterisk else None)
+                      connect=self.connect_ami if self.manage_asterisk else None,
+                      dahdi_root=self.dahdi_root, modprobe_dir=self.modprobe_dir,
+                      dahdi_cfg=tuple(self.dahdi_cfg_command.split()) if self.dahdi_cfg_command else None,
+                      inventory_file=self.inventory_file)

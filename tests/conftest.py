@@ -26,7 +26,8 @@ REFERENCE_SITE = Path(__file__).parent / "data" / "reference-site.yaml"
 @pytest.fixture
 def install(tmp_path):
     """An install with an empty, migrated database and no Asterisk."""
-    inst = Install.create(tmp_path / "home", manage_asterisk=False)
+    inst = Install.create(tmp_path / "home", manage_asterisk=False, dahdi_root=tmp_path / "etc" / "dahdi",
+                          modprobe_dir=tmp_path / "etc" / "modprobe.d", dahdi_cfg_command="")
     inst.open()
     yield inst
     close_database()

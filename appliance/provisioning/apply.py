@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -27,6 +28,7 @@ from pathlib import Path
 from appliance.asterisk.ami import Ami, AmiError
 from appliance.provisioning import render
 from appliance.site.checks import Site, check_site
+from hardware import detect
 
 # The CLI command that makes Asterisk re-read each generated file.  None: read only at start.
 RELOAD_COMMANDS: dict[str, str | None] = {
@@ -46,6 +48,9 @@ RELOAD_COMMANDS: dict[str, str | None] = {
     "cdr_sqlite3_custom.conf": "module reload cdr_sqlite3_custom.so",
     "cel.conf": "module reload cel",
 }
+# Files of a generation kept in sub-folders: DAHDI's own (linked from the DAHDI config root) and the modprobe option.
+DAHDI_SUBDIRS = ("dahdi", "modprobe.d")
+CHAN_DAHDI = "chan_dahdi.conf"
 SECRET_LINE = re.compile(r"^(\s*(password|secret)\s*=\s*).+$", re.MULTILINE)
 ERROR_LINE = re.compile(r"\] ERROR\[\d+\][^:]*: (.*)$")
 
@@ -58,6 +63,12 @@ class Target:
     log_file: Path | None = None
     connect: Callable[[], Ami] | None = None
     keep: int = 10
+    # DAHDI: where its files are linked from (None: they stay in the generation, e.g. the lab), the
+    # modprobe.d folder, the dahdi_cfg command (None: not run here) and the last hardware scan.
+    dahdi_root: Path | None = None
+    modprobe_dir: Path | None = None
+    dahdi_cfg: tuple[str, ...] | None = None
+    inventory_file: Path | None = None
 
     @property
     def generations_dir(self) -> Path:
@@ -111,7 +122,91 @@ def redact(text: str) -> str:
 def _read_files(folder: Path | None) -> dict[str, str]:
     if folder is None or not folder.is_dir():
         return {}
-    return {p.name: p.read_text() for p in sorted(folder.glob("*.conf"))}
+    files = {p.name: p.read_text() for p in sorted(folder.glob("*.conf"))}
+    for sub in DAHDI_SUBDIRS:
+        files.update({f"{sub}/{p.name}": p.read_text() for p in sorted((folder / sub).glob("*")) if p.is_file()})
+    return files
+
+
+def dahdi_in_use(files: dict[str, str]) -> bool:
+    """Whether a generation configures any DAHDI channel (chan_dahdi.conf has a ``channel =>`` line)."""
+    return re.search(r"^channel =>", files.get(CHAN_DAHDI, ""), re.MULTILINE) is not None
+
+
+def _dahdi_changed(changed: list[str]) -> bool:
+    return any(name == CHAN_DAHDI or name.split("/")[0] in DAHDI_SUBDIRS for name in changed)
+
+
+def _link_dahdi(target: Target, files: dict[str, str]) -> str:
+    """Point DAHDI's config files at the live generation, once: afterwards every swap of the ``live``
+    link swaps them too, so DAHDI's files change with Asterisk's, atomically, and roll back with them.
+    A file found in the way (the package's sample) is kept as ``NAME.linebox-orig``."""
+    linked = []
+    for name in sorted(files):
+        sub, _, base = name.partition("/")
+        root = {"dahdi": target.dahdi_root, "modprobe.d": target.modprobe_dir}.get(sub) if base else None
+        if root is None:
+            continue
+        root.mkdir(parents=True, exist_ok=True)
+        path, wanted = root / base, target.live_link / sub / base
+        if path.is_symlink() and Path(os.readlink(path)) == wanted:
+            continue
+        if path.exists() and not path.is_symlink():
+            os.replace(path, path.with_name(base + ".linebox-orig"))
+        tmp = root / f".{base}.linebox-{os.getpid()}"
+        with suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(wanted)
+        os.replace(tmp, path)
+        linked.append(str(path))
+    return f"linked {', '.join(linked)}" if linked else "already linked to the live generation"
+
+
+def _run_dahdi_cfg(target: Target) -> str:
+    """Run dahdi_cfg on the live generation's system.conf; its own words on failure."""
+    system_conf = target.live_link / "dahdi" / "system.conf"
+    command = [*target.dahdi_cfg, "-c", str(system_conf)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ApplyFailed("dahdi_cfg", f"{' '.join(command)}: {error}") from error
+    if done.returncode != 0:
+        said = (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:]
+        raise ApplyFailed("dahdi_cfg", f"dahdi_cfg refused system.conf (exit {done.returncode}): "
+                          + " / ".join(said))
+    return f"{' '.join(command)}: ok"
+
+
+def _apply_dahdi(run: _Run, target: Target, files: dict[str, str], changed: list[str],
+                 old_files: dict[str, str]) -> None:
+    """After a swap: link DAHDI's files and run dahdi_cfg when they changed and the site uses DAHDI.
+
+    A site that never had a port or span says nothing about DAHDI; one whose last port or span was
+    just removed is told what happens to the channels still configured."""
+    if not _dahdi_changed(changed):
+        return
+    if not dahdi_in_use(files):
+        if dahdi_in_use(old_files):
+            run._record(Step("dahdi", True, "no analog ports or spans any more: dahdi_cfg not run; DAHDI keeps its "
+                                            "channels and chan_dahdi stays loaded until the next restart"))
+        return
+    if target.dahdi_root is not None or target.modprobe_dir is not None:
+        run.step("dahdi: link files", lambda: _link_dahdi(target, files))
+    if target.dahdi_cfg is None:
+        run._record(Step("dahdi_cfg", True, "DAHDI not managed here: dahdi_cfg not run"))
+        return
+    run.step("dahdi_cfg", lambda: _run_dahdi_cfg(target))
+
+
+def _load_inventory(target: Target) -> detect.Inventory | None:
+    if target.inventory_file is None or not target.inventory_file.exists():
+        return None
+    try:
+        return detect.load(target.inventory_file)
+    except (OSError, ValueError):
+        return None  # a damaged scan only costs the drivers list; a new scan rewrites it
+
+
 
 
 def diff_files(old: dict[str, str], new: dict[str, str]) -> str:
@@ -232,15 +327,21 @@ def _reload_and_verify(run: _Run, target: Target, changed: list[str], files: dic
     notes = []
     commands = []
     for name in changed:
+        if name == CHAN_DAHDI or name.split("/")[0] in DAHDI_SUBDIRS:
+            continue  # chan_dahdi is reloaded below; DAHDI's own files were handled by dahdi_cfg
         command = RELOAD_COMMANDS.get(name)
         if command is None:
             notes.append(f"{name} changed: takes effect when Asterisk restarts")
         elif command not in commands:
             commands.append(command)
-    if not commands:
+    reload_dahdi = _dahdi_changed(changed) and dahdi_in_use(files)
+    if not commands and not reload_dahdi:
         return notes
     with target.connect() as ami:
         offset = _log_offset(target)
+        if reload_dahdi:
+            loaded = "chan_dahdi.so" in ami.command("module show like chan_dahdi")
+            commands.append("dahdi restart" if loaded else "module load chan_dahdi.so")
         for command in commands:
             def reload(command=command) -> str:
                 output = ami.command(command).strip()
@@ -357,6 +458,7 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
 
         def do_render() -> str:
             files.update(render.render_all(site, facts))
+            files.update(render.render_dahdi_files(site, _load_inventory(target)))
             return f"{len(files)} files, {sum(len(t) for t in files.values()) // 1024} KiB"
         run.step("render", do_render)
 
@@ -376,6 +478,7 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
             for name, text in files.items():
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 (staging / name).write_text(text)
             meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "user": user,
                     "changed": result.changed}
@@ -389,6 +492,21 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
     except ApplyFailed as error:
         result.error = f"{error.step}: {error}"
         return result
+
+    try:
+        _apply_dahdi(run, target, files, result.changed, live_files)
+    except ApplyFailed as error:
+        result.error = f"{error.step}: {error}"
+        if previous is not None:
+            _restore(run, target, previous, result.changed, dahdi_only=target.connect is None)
+            result.rolled_back = True
+        else:
+            _unlink_live(target)
+            result.rolled_back = True
+        with suppress(OSError):
+            (new_dir / "FAILED").write_text(result.error + "\n")
+        return result
+
 
     if target.connect is None:
         result.ok = True
@@ -411,15 +529,27 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
     return result
 
 
-def _restore(run: _Run, target: Target, generation: Path, changed: list[str]) -> None:
+def _restore(run: _Run, target: Target, generation: Path, changed: list[str], dahdi_only: bool = False) -> None:
     def swap_back() -> str:
         _point_live_at(target, generation)
         return f"live -> {generation.name}"
     try:
         run.step("rollback: swap", swap_back)
-        _reload_and_verify(run, target, changed, _read_files(generation), None)
+        old_files = _read_files(generation)
+        if _dahdi_changed(changed) and dahdi_in_use(old_files) and target.dahdi_cfg is not None:
+            run.step("rollback: dahdi_cfg", lambda: _run_dahdi_cfg(target))
+        if not dahdi_only and target.connect is not None:
+            _reload_and_verify(run, target, changed, old_files, None)
     except ApplyFailed:
         pass  # already reported as a failed step; the link points at the previous generation
+
+
+def _unlink_live(target: Target) -> None:
+    """A first apply that failed: no earlier generation to go back to, so nothing stays live."""
+    with suppress(FileNotFoundError):
+        target.live_link.unlink()
+
+
 
 
 def rollback(target: Target, generation_id: str | None = None,

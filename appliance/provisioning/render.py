@@ -15,6 +15,8 @@ import jinja2
 
 from appliance.provisioning import escape
 from appliance.site.checks import Site
+from hardware import dahdi_config
+from hardware.detect import Inventory
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -99,6 +101,7 @@ def goto(destination: str) -> str:
         "announcement": f"Goto(ann-{target},s,1)",
         "ivr": f"Goto(ivr-{target},s,1)",
         "queue": f"Goto(ext-queues,{target},1)",
+        "inbound_routes": "Goto(from-trunk,${EXTEN},1)",  # a DAHDI trunk's calls through the inbound routes
     }[kind]
 
 
@@ -117,6 +120,7 @@ def _environment() -> jinja2.Environment:
         voicemail_text=escape.voicemail_text,
         b64=escape.dialplan_base64,
         goto=goto,
+        dahdi_dial=dahdi_config.dial_string,
     )
     return env
 
@@ -124,11 +128,25 @@ def _environment() -> jinja2.Environment:
 _ENV = _environment()
 
 
+# Loaded only where the site has analog ports or spans (the lab's Asterisk and most installs have no DAHDI).
+DAHDI_MODULES = ("chan_dahdi.so", "res_timing_dahdi.so")
+
+
 def render_file(name: str, site: Site, facts: InstallFacts) -> str:
     template = _ENV.get_template(name + ".j2")
     trunk_limits = {t.name: t.max_channels for t in site.of("trunk")}
-    return template.render(site=site, s=site.settings, facts=facts, of=site.of,
-                           route_extens=route_extens, trunk_limits=trunk_limits)
+    with_dahdi = dahdi_config.uses_dahdi(site)
+    noload = [m for m in facts.noload if not (with_dahdi and m in DAHDI_MODULES)]
+    fxs_devices = {p.extension: f"DAHDI/{p.channel}" for p in site.of("analog_port") if p.kind == "fxs"}
+    dahdi_trunks = {t.name: t for t in site.of("dahdi_trunk")}
+
+    def device(number: str) -> str:
+        """The channel that rings extension ``number``: its analog port, or its SIP endpoint."""
+        return fxs_devices.get(number, f"PJSIP/{number}")
+
+    return template.render(site=site, s=site.settings, facts=facts, of=site.of, route_extens=route_extens,
+                           trunk_limits=trunk_limits, noload=noload, fxs_devices=fxs_devices,
+                           dahdi_trunks=dahdi_trunks, device=device)
 
 
 def route_extens(route) -> list[str]:
@@ -140,3 +158,10 @@ def route_extens(route) -> list[str]:
 def render_all(site: Site, facts: InstallFacts) -> dict[str, str]:
     """Every generated file, by name."""
     return {name: render_file(name, site, facts) for name in GENERATED_FILES}
+
+
+def render_dahdi_files(site: Site, inventory: Inventory | None = None) -> dict[str, str]:
+    """The DAHDI files as a generation holds them: chan_dahdi.conf beside the other Asterisk files,
+    DAHDI's own under ``dahdi/`` and the modprobe option under ``modprobe.d/``."""
+    return {path.removeprefix("asterisk/"): text
+            for path, text in dahdi_config.render_dahdi(site, inventory).items()}

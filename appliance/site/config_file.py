@@ -18,6 +18,10 @@ from appliance.site.kinds import BY_PLURAL, KINDS
 
 HEADER = "# Linebox site configuration. Import with: linebox config import FILE\n"
 FORMAT_VERSION = 1
+# FXO/FXS gateways are not site objects (they are adopted by MAC, their ports bound one by one) but
+# belong to the site all the same: exported when there are any; a file without the section leaves the
+# stored gateways alone, a file with it makes them exactly what it lists.
+GATEWAYS = "gateways"
 
 
 def export_text() -> str:
@@ -25,6 +29,10 @@ def export_text() -> str:
     document: dict = {"linebox": FORMAT_VERSION, "settings": site.settings.model_dump()}
     for name, k in KINDS.items():
         document[k.plural] = [o.model_dump() for o in site.objects[name]]
+    from appliance import gateways
+    stored = gateways.list_gateways()
+    if stored:
+        document[GATEWAYS] = stored
     return HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
 
 
@@ -71,8 +79,8 @@ def parse_text(text: str) -> Site:
     problems: list[Problem] = []
     site = Site()
     for top in document:
-        if top not in BY_PLURAL and top not in ("linebox", "settings"):
-            problems.append(Problem(top, f"unknown section (known: settings, {', '.join(BY_PLURAL)})",
+        if top not in BY_PLURAL and top not in ("linebox", "settings", GATEWAYS):
+            problems.append(Problem(top, f"unknown section (known: settings, {', '.join(BY_PLURAL)}, {GATEWAYS})",
                                     _line_for(lines, (top,))))
     try:
         site.settings = schemas.Settings.model_validate(document.get("settings") or {})
@@ -105,11 +113,98 @@ def parse_text(text: str) -> Site:
         line = next((ln for label, ln in located.items()
                      if problem.where == label or problem.where.startswith(label + " ")), None)
         problems.append(Problem(problem.where, problem.message, line))
+    problems += _gateway_problems(document.get(GATEWAYS), site, lines)
     if problems:
         raise SiteError(problems)
     return site
 
 
+def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Problem]:
+    """Check the gateways section against the catalogue and the site it comes with."""
+    from hardware import gateways as catalogue
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        return [Problem(GATEWAYS, "expected a list", _line_for(lines, (GATEWAYS,)))]
+    problems: list[Problem] = []
+    extensions, trunks = site.keys("extension"), site.keys("trunk")
+    macs: set[str] = set()
+    for i, item in enumerate(items):
+        def bad(field: str, message: str, *path, i: int = i) -> None:
+            problems.append(Problem(f"{GATEWAYS}.{i}.{field}", message,
+                                    _line_for(lines, (GATEWAYS, i, field, *path))))
+        if not isinstance(item, dict):
+            bad("mac", "expected a gateway: mac, model, name, address, ports")
+            continue
+        unknown = set(item) - {"mac", "model", "name", "address", "ports"}
+        for field in sorted(unknown):
+            bad(field, "unknown field")
+        try:
+            mac = catalogue.normalize_mac(str(item.get("mac", "")))
+        except ValueError as error:
+            bad("mac", str(error))
+            continue
+        if mac in macs:
+            bad("mac", f"gateway {mac} is listed twice")
+        macs.add(mac)
+        try:
+            model = catalogue.get_model(str(item.get("model", "")))
+        except KeyError as error:
+            bad("model", str(error.args[0]))
+            continue
+        ports = item.get("ports") or []
+        if not isinstance(ports, list):
+            bad("ports", "expected a list of ports")
+            continue
+        if not model.configurable and len(ports) > model.port_count:
+            bad("ports", f"{model.model} has {model.port_count} ports")
+        for j, port in enumerate(ports):
+            if not isinstance(port, dict) or port.get("kind") not in ("fxs", "fxo"):
+                bad("ports", "each port needs number, kind (fxs or fxo), extension and trunk", j)
+                continue
+            if port.get("extension") and str(port["extension"]) not in extensions:
+                bad("ports", f"port {port.get('number')}: extension {port['extension']} does not exist", j)
+            if port.get("trunk") and str(port["trunk"]) not in trunks:
+                bad("ports", f"port {port.get('number')}: trunk {port['trunk']} does not exist", j)
+            if port.get("trunk") and not item.get("address"):
+                bad("address", f"port {port.get('number')} is bound to a trunk: the gateway needs its address")
+    return problems
+
+
+def _replace_gateways(items: list[dict], user: str) -> None:
+    """Make the stored gateways exactly ``items`` (already checked by ``_gateway_problems``)."""
+    from appliance import gateways
+    from hardware import gateways as catalogue
+    wanted = {catalogue.normalize_mac(str(item["mac"])): item for item in items}
+    for current in gateways.list_gateways():
+        if current["mac"] not in wanted or current["model"] != wanted[current["mac"]]["model"]:
+            gateways.delete_gateway(current["mac"], user)
+    for mac, item in wanted.items():
+        ports = item.get("ports") or []
+        name, address = str(item.get("name") or ""), str(item.get("address") or "")
+        if gateways.get_gateway(mac) is None:
+            counts = None
+            if catalogue.get_model(item["model"]).configurable:
+                counts = {"fxs": sum(p["kind"] == "fxs" for p in ports), "fxo": sum(p["kind"] == "fxo" for p in ports)}
+            gateways.adopt(mac, item["model"], user, name=name, address=address, ports=counts)
+        else:
+            gateways.update_gateway(mac, user, name=name, address=address)
+        for port in ports:
+            number = int(port["number"])
+            if port.get("extension"):
+                gateways.bind_fxs(mac, number, str(port["extension"]), user)
+            elif port.get("trunk"):
+                gateways.bind_fxo(mac, number, user, trunk=str(port["trunk"]))
+            else:
+                gateways.unbind(mac, number, user)
+
+
 def import_text(text: str, user: str) -> dict[str, int]:
     site = parse_text(text)
-    return service.replace_site(site, user)
+    document = yaml.safe_load(text)
+    from appliance.model.database import database
+    with database.atomic():
+        counts = service.replace_site(site, user)
+        if isinstance(document, dict) and document.get(GATEWAYS) is not None:
+            _replace_gateways(document[GATEWAYS], user)
+    return counts

@@ -23,6 +23,20 @@ class Kind:
     key: str
     secrets: tuple[str, ...] = ()
 
+    def lookup_key(self, key):
+        """``key`` (text from a URL or a form) as the key column holds it; None when it cannot be a key.
+
+        Analog ports and spans are keyed by numbers: "7" finds channel 7, and "x" or a number too
+        large for SQLite finds nothing instead of failing.
+        """
+        if self.schema.model_fields[self.key].annotation is not int:
+            return key
+        try:
+            value = int(key)
+        except (TypeError, ValueError):
+            return None
+        return value if 0 <= value < 2**31 else None
+
     def order_by(self):
         if self.name == "outbound_route":
             return (self.model.position, self.model.name)

@@ -375,9 +375,10 @@ class AnalogPort(SiteObject):
     channel: int = Field(ge=1, le=4096)
     kind: Literal["fxs", "fxo"]
     card: Annotated[str, StringConstraints(pattern=CARD_RE)] = ""
-    port: int = Field(default=0, ge=0, le=64)  # 1-based port on ``card``; 0 when no card is given
-    extension: Annotated[str, StringConstraints(pattern=r"^([0-9]{2,8})?$")] = ""
-    trunk: Annotated[str, StringConstraints(pattern=r"^(|" + IDENTIFIER_RE[1:-1] + r")$")] = ""
+    port: int = Field(default=0, ge=0, le=64, validate_default=True)  # 1-based port on ``card``; 0: no card given
+    extension: Annotated[str, StringConstraints(pattern=r"^([0-9]{2,8})?$")] = Field(default="", validate_default=True)
+    trunk: Annotated[str, StringConstraints(pattern=r"^(|" + IDENTIFIER_RE[1:-1] + r")$")] = Field(
+        default="", validate_default=True)
     echo_cancel: bool = True
 
     @field_validator("port")

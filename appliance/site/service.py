@@ -36,7 +36,8 @@ def list_objects(kind: str) -> list[schemas.SiteObject]:
 
 def get_object(kind: str, key: str) -> schemas.SiteObject | None:
     k = get_kind(kind)
-    row = k.model.get_or_none(getattr(k.model, k.key) == key)
+    key = k.lookup_key(key)
+    row = None if key is None else k.model.get_or_none(getattr(k.model, k.key) == key)
     return _row_to_schema(k, row) if row else None
 
 
@@ -75,7 +76,7 @@ def save_object(kind: str, data: dict, user: str, original_key: str | None = Non
     key = getattr(obj, k.key)
     with database.atomic():
         old_key = original_key or key
-        existing = k.model.get_or_none(getattr(k.model, k.key) == old_key)
+        existing = k.model.get_or_none(getattr(k.model, k.key) == k.lookup_key(old_key))
         if create and existing is not None:
             raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
         if original_key and existing is None:
@@ -100,7 +101,7 @@ def delete_object(kind: str, key: str, user: str) -> None:
     """Delete one object; refused while anything still points at it."""
     k = get_kind(kind)
     with database.atomic():
-        row = k.model.get_or_none(getattr(k.model, k.key) == key)
+        row = k.model.get_or_none(getattr(k.model, k.key) == k.lookup_key(key))
         if row is None:
             raise SiteError([Problem(k.name, f"{k.label} {key} does not exist")])
         old = _row_to_schema(k, row)

@@ -7,7 +7,7 @@ import peewee
 from appliance import gateways
 from appliance.model import migrations
 from appliance.model.database import close_database, database, open_database
-from appliance.site import service
+from appliance.model.models import Extension
 
 
 def test_a_database_from_before_gateways_gains_the_tables_and_keeps_its_rows(tmp_path):
@@ -18,7 +18,9 @@ def test_a_database_from_before_gateways_gains_the_tables_and_keeps_its_rows(tmp
     for number, step in enumerate(migrations.MIGRATIONS[:index], start=1):
         step(db)
         db.execute_sql(f"PRAGMA user_version = {number}")
-    service.save_object("extension", {"number": "100", "name": "Old"}, "test", create=True)
+    # a row written as that schema version would have (saving through the service now also looks at
+    # kinds whose tables this old database does not have yet)
+    Extension.create(number="100", name="Old", password="Abcdefgh12345678", voicemail_pin="1234")
     assert "gateway" not in db.get_tables()
     db.close()
     try:

@@ -1,0 +1,224 @@
+"""``linebox hardware scan|show``, ``linebox spans`` and ``linebox gateways``: the technician's view of
+telephony hardware, on an 80-column serial console.
+
+Thin click commands over :mod:`hardware.detect`, :mod:`hardware.dahdi_state`,
+:mod:`hardware.span_diagnostics` and :mod:`appliance.gateways`; they live in their own module so
+``appliance/cli.py`` only registers them.  Colour is only a hint (click drops it when stdout is not a
+terminal); every state is also written as a word.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import click
+
+from appliance.install import Install
+from hardware import detect
+
+WIDTH = 80
+
+
+def _install(ctx: click.Context) -> Install:
+    install = Install.load(ctx.obj["home"])
+    install.open()
+    return install
+
+
+def _say(text: str, indent: str = "", fg: str | None = None) -> None:
+    """One message, wrapped to the console width (an advice line is often longer than 80 columns)."""
+    for line in textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ",
+                              break_on_hyphens=False) or [indent]:
+        click.secho(line, fg=fg)
+
+
+def _show_device(device: detect.DetectedDevice) -> None:
+    """Two lines: where and what the card is; then its driver (bound or missing) and IDs."""
+    what = f"{device.vendor_name} {device.model}" if device.model else f"unknown {device.vendor_name} device"
+    _say(f"{device.key}  {what}")
+    driver = f"driver {device.driver}" if device.driver else "no driver bound"
+    if device.expected_driver and device.expected_driver != device.driver:
+        driver += f" (needs {device.expected_driver})"
+    state = f", firmware state {device.state}" if device.state else ""
+    _say(f"{driver}, IDs {device.ids}{state}", "    ", fg=None if device.driver else "yellow")
+
+
+@click.group("hardware")
+def hardware_group() -> None:
+    """Telephony cards: detect them, and see what is configured on them."""
+
+
+@hardware_group.command("scan")
+@click.pass_context
+def hardware_scan(ctx: click.Context) -> None:
+    """Detect telephony cards (udev), store the inventory and say what changed since the last scan."""
+    install = _install(ctx)
+    previous_exists = install.inventory_file.exists()
+    previous = detect.load(install.inventory_file)
+    try:
+        inventory = detect.scan()
+    except Exception as error:  # pyudev/libudev unavailable: say so, never a traceback
+        click.secho(f"cannot read the devices from udev: {error}", fg="red", err=True)
+        sys.exit(1)
+    detect.save(inventory, install.inventory_file)
+    if not inventory.devices:
+        click.echo("no telephony cards found on the PCI or USB buses")
+    for device in inventory.devices:
+        _show_device(device)
+        for advice in device.advice:
+            _say(advice, "    ", fg="yellow")
+    diff = detect.compare(previous, inventory)
+    if not previous_exists:
+        _say(f"first scan: {len(inventory.devices)} device(s) stored in {install.inventory_file}")
+    elif not diff:
+        click.echo("no change since the last scan")
+    else:
+        click.echo("changed since the last scan:")
+        for device in diff.added:
+            _say(f"added: {device.key} {device.model or device.ids}", "  ")
+        for device in diff.removed:
+            _say(f"removed: {device.key} {device.model or device.ids}", "  ", fg="yellow")
+        for change in diff.changed:
+            _say(change.message, "  ")
+    if any(device.advice for device in inventory.devices):
+        sys.exit(1)
+
+
+@hardware_group.command("show")
+@click.pass_context
+def hardware_show(ctx: click.Context) -> None:
+    """Cards from the last scan, and the spans and analog ports configured on each."""
+    from appliance.site import service
+    from hardware.dahdi_config import dial_string, span_layouts
+    install = _install(ctx)
+    inventory = detect.load(install.inventory_file)
+    ports = service.list_objects("analog_port")
+    spans = service.list_objects("span")
+    trunks = {t.name: t for t in service.list_objects("dahdi_trunk")}
+    layouts = {lay.span.span: lay for lay in span_layouts(spans, ports)}
+    cards = [d.key for d in inventory.devices]
+    named = sorted({p.card for p in ports if p.card} | {s.card for s in spans if s.card})
+    if not install.inventory_file.exists():
+        click.echo("no hardware scan stored yet: run 'linebox hardware scan'")
+    for key in [*cards, *[c for c in named if c not in cards]]:
+        device = inventory.by_key().get(key)
+        if device is not None:
+            _show_device(device)
+        else:
+            click.secho(f"{key:<22} not found by the last scan", fg="yellow")
+        _show_configured([s for s in spans if s.card == key], [p for p in ports if p.card == key], layouts, trunks)
+        if device is not None and not any(s.card == key for s in spans) and not any(p.card == key for p in ports):
+            click.echo("    nothing configured on this card")
+    loose_spans = [s for s in spans if not s.card]
+    loose_ports = [p for p in ports if not p.card]
+    if loose_spans or loose_ports:
+        click.echo("not tied to a card (dynamic spans, ports known by channel only):")
+        _show_configured(loose_spans, loose_ports, layouts, trunks)
+    if trunks:
+        click.echo("DAHDI trunks:")
+        for trunk in trunks.values():
+            members = [f"span {s.span}" for s in spans if s.trunk == trunk.name]
+            members += [f"chan {p.channel}" for p in ports if p.trunk == trunk.name]
+            _say(f"{trunk.name}: {dial_string(trunk)}, {trunk.hunting.replace('_', ' ')}, "
+                 f"calls in go to {trunk.destination.replace('_', ' ')}; {', '.join(members) or 'no line yet'}",
+                 "    ")
+    if not (cards or named or spans or ports):
+        click.echo("no cards, spans or analog ports configured")
+
+
+def _show_configured(spans: list, ports: list, layouts: dict, trunks: dict) -> None:
+    for span in spans:
+        lay = layouts[span.span]
+        where = f"loc {span.loc}" if span.source == "loc" else f"local span {span.local_span}"
+        _say(f"span {span.span} ({where}): {span.line_type.upper()} PRI {span.side}, {span.switch_type}, "
+             f"{span.framing}/{span.coding}{'/crc4' if span.crc4 else ''}, channels {lay.first}-{lay.last} "
+             f"-> DAHDI trunk {span.trunk}", "    ")
+    for port in ports:
+        seat = f"port {port.port}, " if port.card else ""
+        bound = f"extension {port.extension}" if port.kind == "fxs" else f"DAHDI trunk {port.trunk}"
+        _say(f"{seat}channel {port.channel}: {port.kind.upper()} -> {bound}", "    ")
+
+
+@click.command("spans")
+@click.option("--sysfs", "sysfs", type=click.Path(file_okay=False, path_type=Path), default=Path("/sys"),
+              show_default=True, help="Root of the sysfs tree to read (a copy, for support).")
+@click.option("--proc", "proc", type=click.Path(file_okay=False, path_type=Path), default=Path("/proc/dahdi"),
+              show_default=True, help="Folder of DAHDI's per-span counter files, when the kernel has it.")
+@click.option("--watch", type=click.IntRange(0, 600), default=0, show_default=True,
+              help="Read the error counters twice, this many seconds apart, and advise on those that grew.")
+def spans_cmd(sysfs: Path, proc: Path, watch: int) -> None:
+    """DAHDI spans: state, alarms, error counters and what to do. Exit 1 when a span needs attention."""
+    from hardware import dahdi_state, span_diagnostics
+    state = dahdi_state.read_sysfs(sysfs)
+    if not state.spans:
+        click.secho("no DAHDI spans: is the card's driver loaded ('linebox hardware scan'), "
+                    "and has dahdi_cfg run?", fg="yellow")
+        sys.exit(1)
+    before = _counters(proc, state)
+    after = None
+    if watch and before:
+        time.sleep(watch)
+        after = _counters(proc, state)
+    reports = span_diagnostics.diagnose(state, before if after else None, after)
+    for report, span in zip(reports, state.spans, strict=True):
+        verdict = "OK" if report.ok else ("ALARM " + ",".join(sorted(report.alarms)) if report.alarms else "CHECK")
+        chans = f"{span.basechan}-{span.basechan + span.channels - 1}" if span.basechan and span.channels else "-"
+        click.secho(f"span {report.span:<3} {report.name[:16]:<16} {report.spantype[:12]:<12} "
+                    f"chans {chans:<7} {verdict}"[:WIDTH],
+                    fg=None if report.ok else "red")
+        if span.lineconfig:
+            click.echo(f"    line {span.lineconfig}{', timing master' if span.is_sync_master else ''}")
+        counters = (after or before or {}).get(span.number)
+        if counters is not None:
+            click.echo(f"    errors: bpv {counters.bpv}, crc4 {counters.crc4}, e-bit {counters.ebit}, "
+                       f"fas {counters.fas}, slips {counters.timing_slips}")
+        for advice in report.advice:
+            _say(advice, "    ", fg="yellow")
+    if not all(report.ok for report in reports):
+        sys.exit(1)
+
+
+def _counters(proc: Path, state) -> dict:
+    from hardware import dahdi_state
+    out = {}
+    for span in state.spans:
+        path = proc / str(span.number)
+        try:
+            out[span.number] = dahdi_state.parse_proc_span(path.read_text()).counters
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+@click.command("gateways")
+@click.pass_context
+def gateways_cmd(ctx: click.Context) -> None:
+    """FXO/FXS gateways, their ports, what each is bound to, and registration state (from Asterisk)."""
+    from appliance import gateways
+    from appliance.asterisk.ami import AmiError
+    install = _install(ctx)
+    listed = gateways.list_gateways()
+    if not listed:
+        click.echo("no gateways adopted (see the console's Gateways page)")
+        return
+    states: dict[tuple[str, int], str] = {}
+    try:
+        with install.connect_ami(timeout=5) as ami:
+            states = {(s.gateway, s.number): s.state for s in gateways.port_states(ami)}
+    except (AmiError, OSError) as error:
+        _say(f"Asterisk not reachable ({error}): registration state unknown", fg="yellow")
+    for gateway in listed:
+        click.echo(f"{gateway['mac']}  {gateway['model']:<12} {gateway['name'][:24]:<24} "
+                   f"{gateway['address'] or 'no address'}"[:WIDTH])
+        for port in gateway["ports"]:
+            bound = (f"extension {port['extension']}" if port["extension"] else
+                     f"trunk {port['trunk']}" if port["trunk"] else "unbound")
+            state = "unbound" if bound == "unbound" else states.get((gateway["mac"], port["number"]), "unknown")
+            fg = None if state in ("registered", "trunk reachable", "unbound") else "yellow"
+            click.secho(f"    port {port['number']:<2} {port['kind'].upper():<4} {bound:<24} {state}"[:WIDTH], fg=fg)
+
+
+COMMANDS = (hardware_group, spans_cmd, gateways_cmd)
