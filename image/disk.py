@@ -53,10 +53,10 @@ GRUB_MODULES = {
 
 
 def early_config(root_uuid: str) -> str:
-    """Embedded in both GRUB images: find the root file system wherever the firmware enumerated it."""
+    """Embedded in both GRUB images: find the root file system wherever the firmware enumerated it; GRUB's
+    normal mode then reads ``$prefix/grub.cfg`` (as Debian's own signed GRUB does)."""
     return (f"search --no-floppy --fs-uuid --set=root {root_uuid}\n"
-            "set prefix=($root)/boot/grub\n"
-            "configfile $prefix/grub.cfg\n")
+            "set prefix=($root)/boot/grub\n")
 
 
 def write_grub_config(tree: Path, root_uuid: str, kernel: str, initrd: str, title: str = "Linebox") -> None:

@@ -52,6 +52,6 @@ def kernel_files(tree: Path) -> tuple[Path, Path, str]:
 
 
 def dahdi_modules(tree: Path, release: str) -> list[str]:
-    """Names of the DAHDI kernel modules DKMS built for ``release`` (empty: DKMS failed)."""
-    root = tree / "lib/modules" / release
-    return sorted(p.name.split(".ko")[0] for p in root.rglob("*.ko*") if "dahdi" in p.name or p.parent.name == "dahdi")
+    """Names of the kernel modules DKMS built for ``release`` (DAHDI's core and card drivers; empty: DKMS failed)."""
+    root = tree / "lib/modules" / release / "updates" / "dkms"
+    return sorted(p.name.split(".ko")[0] for p in root.rglob("*.ko*"))

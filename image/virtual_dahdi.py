@@ -1,0 +1,279 @@
+"""The virtual DAHDI lab: Linebox's generated DAHDI and Asterisk files proven on the real kernel stack.
+
+A qemu guest (TCG) boots the guest tree (:mod:`image.guest`: forky's kernel, DAHDI 3.4 built by DKMS,
+Asterisk 22 with chan_dahdi and libpri) directly from its kernel, with ``/etc/dahdi``, ``/etc/modprobe.d``
+and ``/etc/asterisk`` holding only what Linebox rendered for :data:`LAB_SITE`: two dynamic local
+(``loc``) spans wired back to back as a PRI link, span 1 the network side and span 2 the CPE side.
+
+At boot a oneshot unit (:data:`LAB_SCRIPT`) loads the modules ``/etc/dahdi/modules`` names, runs
+``dahdi_cfg`` once on the generated ``system.conf``, starts Asterisk on the generated configuration,
+waits for both PRI spans to come up, places a call into span 1 (``DAHDI/g1/200``) and reports, between
+markers on the serial console, what ``dahdi_cfg``, ``pri show spans`` and ``core show channels`` said
+while the call was up; then it powers the guest off.  The test reads the console and decides.
+
+Why a site of two loc spans: it is the only PRI link a machine without cards can have, and LAB.md
+records the traps the generated files must avoid (one ``dahdi_cfg`` with ``auto_assign_spans=1``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from image import guest as guest_tree
+from image.qemu import Guest
+
+LAB_SITE = """\
+# The virtual DAHDI lab's site: a PRI link made of two dynamic local spans wired back to back.
+linebox: 1
+settings:
+  tone_zone: us
+announcements:
+- name: answered
+  sound: hello-world
+  destination: hangup
+dahdi_trunks:
+- name: pri_net
+  group: 1
+- name: pri_cpe
+  group: 2
+spans:
+- span: 1
+  source: loc
+  loc: '1:0'
+  line_type: t1
+  switch_type: national
+  side: network
+  timing: 0
+  trunk: pri_net
+- span: 2
+  source: loc
+  loc: '1:1'
+  line_type: t1
+  switch_type: national
+  side: cpe
+  timing: 0
+  trunk: pri_cpe
+inbound_routes:
+- name: lab_did
+  did: '200'
+  destination: announcement:answered
+"""
+
+LAB_SCRIPT = r"""#!/bin/sh
+# Linebox's virtual DAHDI lab, run once at boot by linebox-dahdi-lab.service; reports on the console.
+exec > /dev/ttyS0 2>&1
+mark() { echo "@@LAB $*"; }
+section() { echo "@@BEGIN $1"; shift; "$@" 2>&1; echo "@@END rc=$?"; }
+mark started $(cut -d' ' -f1 /proc/uptime)
+for module in $(grep -v '^[[:space:]]*#' /etc/dahdi/modules); do
+    modprobe "$module" || mark modprobe-failed "$module"
+done
+modprobe dahdi
+section dahdi_cfg dahdi_cfg -vv
+section assignments dahdi_span_assignments list
+asterisk -g -C /etc/asterisk/asterisk.conf
+timeout 120 asterisk -rx 'core waitfullybooted' > /dev/null
+mark asterisk-ready $(cut -d' ' -f1 /proc/uptime)
+i=0
+while [ "$i" -lt 60 ] && [ "$(asterisk -rx 'pri show spans' | grep -c 'Up, Active')" -lt 2 ]; do
+    sleep 1; i=$((i + 1))
+done
+mark spans-waited "$i"
+section pri_spans asterisk -rx 'pri show spans'
+section call python3 /usr/local/sbin/linebox-dahdi-lab-call
+section modules asterisk -rx 'module show like chan_dahdi'
+section asterisk_log tail -n 60 /var/log/asterisk/messages.log
+mark finished $(cut -d' ' -f1 /proc/uptime)
+asterisk -rx 'core stop now' > /dev/null 2>&1
+systemctl poweroff --no-block
+"""
+
+# Places the call and lists the channels over AMI, with the AMI account Linebox generated (manager.conf),
+# the way Linebox's own services talk to Asterisk; standard library only (the guest has no pyst2).
+LAB_CALL = r"""import re, socket, time
+secret = re.search(r"^secret = (\S+)", open("/etc/asterisk/manager.conf").read(), re.M).group(1)
+
+def session(events):
+    ami = socket.create_connection(("127.0.0.1", 5038), timeout=20)
+    reader = ami.makefile("r", encoding="utf-8", newline="\r\n")
+    reader.readline()
+    def send(**fields):
+        ami.sendall("".join(f"{k}: {v}\r\n" for k, v in fields.items()).encode() + b"\r\n")
+    def messages():
+        block = {}
+        for line in reader:
+            line = line.rstrip("\r\n")
+            if not line:
+                yield block
+                block = {}
+            elif ": " in line:
+                key, value = line.split(": ", 1)
+                block[key] = value
+    send(Action="Login", Username="linebox", Secret=secret, Events=events)
+    print("login:", next(messages()).get("Response"))
+    return ami, send, messages()
+
+ami, send, incoming = session("call")
+send(Action="Originate", Channel="DAHDI/g1/200", Application="Wait", Data="30", Async="true", ActionID="call")
+ami.settimeout(10)
+start = time.monotonic()
+try:
+    for message in incoming:
+        if message.get("ActionID") == "call" and "Response" in message:
+            print("originate:", message.get("Response"), message.get("Message"))
+        elif message.get("Event") in ("Newchannel", "Newstate", "Hangup", "OriginateResponse", "DialEnd"):
+            print("event:", " ".join(f"{k}={message.get(k, '')}" for k in
+                  ("Event", "Channel", "ChannelStateDesc", "Context", "Exten", "Response", "Reason", "Cause-txt")))
+        if time.monotonic() - start > 8:
+            break
+except OSError as error:
+    print("events ended:", error)
+ami.close()
+
+ami, send, incoming = session("off")
+send(Action="CoreShowChannels", ActionID="list")
+for message in incoming:
+    if message.get("Event") == "CoreShowChannel":
+        print("channel:", "!".join(message.get(k, "") for k in
+              ("Channel", "Context", "Exten", "Priority", "ChannelStateDesc", "Application", "ApplicationData")))
+    if message.get("Event") == "CoreShowChannelsComplete":
+        break
+ami.close()
+"""
+
+LAB_UNIT = """\
+[Unit]
+Description=Linebox virtual DAHDI lab (generated files on the real DAHDI and Asterisk)
+After=systemd-modules-load.service local-fs.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/linebox-dahdi-lab
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+@dataclass
+class LabReport:
+    """What the guest printed, by section, and how long things took."""
+
+    console: str
+    sections: dict[str, tuple[str, int]]
+    marks: dict[str, str]
+    boot_seconds: float
+    prepare_seconds: float
+
+    def section(self, name: str) -> str:
+        return self.sections.get(name, ("", -1))[0]
+
+    def status(self, name: str) -> int:
+        return self.sections.get(name, ("", -1))[1]
+
+
+def render_lab_files(site_text: str = LAB_SITE) -> dict[str, str]:
+    """Linebox's files for the site, keyed by path under ``/etc`` (``asterisk/*``, ``dahdi/*``, ``modprobe.d/*``).
+
+    The site goes the way an admin's does: imported into a fresh install's database (with its checks),
+    snapshotted and rendered; nothing here writes a line of configuration itself.
+    """
+    from appliance.install import Install
+    from appliance.model.database import close_database
+    from appliance.provisioning import render
+    from appliance.site import config_file, service
+
+    with tempfile.TemporaryDirectory() as home:
+        install = Install.create(Path(home) / "home", manage_asterisk=False)
+        install.open()
+        try:
+            config_file.import_text(site_text, user="virtual-dahdi-lab")
+            site = service.snapshot()
+            facts = render.InstallFacts(ami_secret=secrets.token_hex(16), directories=dict(render.DEFAULT_DIRECTORIES),
+                                        sounds_dir="/var/lib/asterisk/sounds/linebox")
+            files = {f"asterisk/{name}": text for name, text in render.render_all(site, facts).items()}
+            for name, text in render.render_dahdi_files(site).items():
+                files[name if "/" in name else f"asterisk/{name}"] = text
+        finally:
+            close_database()
+    return files
+
+
+def prepare_disk(files: dict[str, str], work: Path, log=print) -> tuple[Path, Path, Path]:
+    """A bare ext4 image of the guest tree with the lab's files; returns (disk, kernel, initrd)."""
+    base = guest_tree.build(log=log)
+    tree = work / "root"
+    subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(tree)], check=True)
+    shutil.rmtree(tree / "etc/asterisk")  # only Linebox's files configure Asterisk
+    for path, text in files.items():
+        target = tree / "etc" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    script = tree / "usr/local/sbin/linebox-dahdi-lab"
+    script.write_text(LAB_SCRIPT)
+    script.chmod(0o755)
+    (tree / "usr/local/sbin/linebox-dahdi-lab-call").write_text(LAB_CALL)
+    (tree / "etc/systemd/system/linebox-dahdi-lab.service").write_text(LAB_UNIT)
+    wants = tree / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    (wants / "linebox-dahdi-lab.service").symlink_to("/etc/systemd/system/linebox-dahdi-lab.service")
+    # the lab starts Asterisk itself, after dahdi_cfg; nothing else needs to run
+    for unit in ("asterisk.service", "ssh.service", "nftables.service"):
+        subprocess.run(["chroot", str(tree), "systemctl", "disable", "--quiet", unit], capture_output=True)
+    # the serial console is the lab's report channel: a getty there would hang the line up under the script
+    for unit in ("serial-getty@ttyS0.service", "getty@tty1.service"):
+        subprocess.run(["chroot", str(tree), "systemctl", "mask", "--quiet", unit], capture_output=True)
+    (tree / "etc/hostname").write_text("dahdi-lab\n")
+    kernel, initrd, _ = guest_tree.kernel_files(tree)
+    shutil.copy(kernel, work / "vmlinuz")
+    shutil.copy(initrd, work / "initrd.img")
+    disk = work / "root.ext4"
+    used = int(subprocess.run(["du", "-sb", str(tree)], check=True, capture_output=True, text=True).stdout.split()[0])
+    subprocess.run(["mke2fs", "-q", "-t", "ext4", "-d", str(tree), "-E", "root_owner=0:0", str(disk),
+                    f"{(used * 13 // 10 + 256 * 2**20) // 1024}k"], check=True)
+    shutil.rmtree(tree)
+    return disk, work / "vmlinuz", work / "initrd.img"
+
+
+def parse_console(console: str) -> tuple[dict[str, tuple[str, int]], dict[str, str]]:
+    sections: dict[str, tuple[str, int]] = {}
+    marks: dict[str, str] = {}
+    current, body = None, []
+    for raw in console.replace("\r\n", "\n").splitlines():
+        line = raw.rstrip()
+        if line.startswith("@@BEGIN "):
+            current, body = line.split(" ", 1)[1], []
+        elif line.startswith("@@END rc=") and current is not None:
+            sections[current] = ("\n".join(body), int(line.split("=", 1)[1]))
+            current = None
+        elif line.startswith("@@LAB "):
+            name, _, value = line[6:].partition(" ")
+            marks[name] = value
+        elif current is not None:
+            body.append(line)
+    return sections, marks
+
+
+def run_lab(log_file: Path, site_text: str = LAB_SITE, timeout: float = 600, log=print) -> LabReport:
+    """Render, build the guest disk, boot it, wait for it to power off; return what it reported."""
+    start = time.monotonic()
+    files = render_lab_files(site_text)
+    with tempfile.TemporaryDirectory(prefix="dahdi-lab-", dir=guest_tree.CACHE) as work_dir:
+        disk, kernel, initrd = prepare_disk(files, Path(work_dir), log)
+        prepared = time.monotonic() - start
+        log(f"virtual DAHDI lab: guest disk ready in {prepared:.0f} s; booting under qemu (TCG)")
+        guest = Guest(disk, log_file, kernel=kernel, initrd=initrd,
+                      append="root=/dev/vda rw console=ttyS0,115200n8 quiet systemd.show_status=error")
+        with guest:
+            guest.expect(r"@@LAB finished", timeout)
+            booted = guest.uptime()
+            guest.wait_for_poweroff(60)
+            console = guest.output
+    sections, marks = parse_console(console)
+    return LabReport(console, sections, marks, booted, prepared)
