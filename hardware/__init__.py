@@ -5,6 +5,8 @@
 - :mod:`hardware.dahdi_state` — read DAHDI devices/spans from sysfs and from dahdi_scan & co.
 - :mod:`hardware.span_diagnostics` — turn span alarms and error counters into advice
 - :mod:`hardware.advice` — every advice text, in one table
+- :mod:`hardware.dahdi_config` — the DAHDI writers: system.conf, assigned-spans.conf, modules, the modprobe
+  option and chan_dahdi.conf, from the site's ports and spans (``render_dahdi``)
 
-Still to come (issue 3): DAHDI config writers and FXO/FXS gateway models. See docs/hardware.md.
+FXO/FXS gateway models are in :mod:`hardware.gateways`. See docs/hardware.md.
 """
