@@ -91,45 +91,33 @@ def hardware_scan(ctx: click.Context) -> None:
 @click.pass_context
 def hardware_show(ctx: click.Context) -> None:
     """Cards from the last scan, and the spans and analog ports configured on each."""
-    from appliance.site import service
-    from hardware.dahdi_config import dial_string, span_layouts
+    from appliance.telephony import overview
     install = _install(ctx)
-    inventory = detect.load(install.inventory_file)
-    ports = service.list_objects("analog_port")
-    spans = service.list_objects("span")
-    trunks = {t.name: t for t in service.list_objects("dahdi_trunk")}
-    layouts = {lay.span.span: lay for lay in span_layouts(spans, ports)}
-    cards = [d.key for d in inventory.devices]
-    named = sorted({p.card for p in ports if p.card} | {s.card for s in spans if s.card})
-    if not install.inventory_file.exists():
+    view = overview(install.inventory_file)
+    if not view.scanned:
         click.echo("no hardware scan stored yet: run 'linebox hardware scan'")
-    for key in [*cards, *[c for c in named if c not in cards]]:
-        device = inventory.by_key().get(key)
-        if device is not None:
-            _show_device(device)
+    for card in view.cards:
+        if card.device is not None:
+            _show_device(card.device)
         else:
-            click.secho(f"{key:<22} not found by the last scan", fg="yellow")
-        _show_configured([s for s in spans if s.card == key], [p for p in ports if p.card == key], layouts, trunks)
-        if device is not None and not any(s.card == key for s in spans) and not any(p.card == key for p in ports):
+            _say(f"{card.key}  not found by the last scan", fg="yellow")
+        _show_configured(card.spans, card.ports, view.layouts)
+        if card.device is not None and not card.spans and not card.ports:
             click.echo("    nothing configured on this card")
-    loose_spans = [s for s in spans if not s.card]
-    loose_ports = [p for p in ports if not p.card]
-    if loose_spans or loose_ports:
+    if view.loose_spans or view.loose_ports:
         click.echo("not tied to a card (dynamic spans, ports known by channel only):")
-        _show_configured(loose_spans, loose_ports, layouts, trunks)
-    if trunks:
+        _show_configured(view.loose_spans, view.loose_ports, view.layouts)
+    if view.trunks:
         click.echo("DAHDI trunks:")
-        for trunk in trunks.values():
-            members = [f"span {s.span}" for s in spans if s.trunk == trunk.name]
-            members += [f"chan {p.channel}" for p in ports if p.trunk == trunk.name]
-            _say(f"{trunk.name}: {dial_string(trunk)}, {trunk.hunting.replace('_', ' ')}, "
-                 f"calls in go to {trunk.destination.replace('_', ' ')}; {', '.join(members) or 'no line yet'}",
-                 "    ")
-    if not (cards or named or spans or ports):
+        for trunk in view.trunks:
+            _say(f"{trunk.name}: {view.dial_string(trunk)}, {trunk.hunting.replace('_', ' ')}, "
+                 f"calls in go to {trunk.destination.replace('_', ' ')}; "
+                 f"{', '.join(view.members(trunk)) or 'no line yet'}", "    ")
+    if not (view.cards or view.loose_spans or view.loose_ports):
         click.echo("no cards, spans or analog ports configured")
 
 
-def _show_configured(spans: list, ports: list, layouts: dict, trunks: dict) -> None:
+def _show_configured(spans: list, ports: list, layouts: dict) -> None:
     for span in spans:
         lay = layouts[span.span]
         where = f"loc {span.loc}" if span.source == "loc" else f"local span {span.local_span}"

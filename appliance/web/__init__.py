@@ -19,6 +19,7 @@ from appliance.install import Install
 from appliance.model.database import database
 from appliance.site import service
 from appliance.web import api, auth, backups, errors, pages, recordings, views, wallboard
+from appliance.web import hardware as hardware_web
 
 SESSION_MINUTES = 30
 HSTS_SECONDS = 365 * 24 * 3600
@@ -62,6 +63,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.register_blueprint(recordings.blueprint)
     app.register_blueprint(backups.blueprint)
     app.register_blueprint(gateways_web.blueprint)
+    app.register_blueprint(hardware_web.blueprint)
     errors.init_app(app)
 
     @app.before_request

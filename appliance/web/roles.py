@@ -89,6 +89,7 @@ NAV_LAYOUT = [
     ("Phones", ("extension", "ring_group", "voicemail_box")),
     ("Call center", ("queue", "ivr")),
     ("Routing", ("trunk", "inbound_route", "outbound_route", "time_condition", "announcement", "moh_class")),
+    ("Telephony cards", ("dahdi_trunk", "analog_port", "span")),
 ]
 
 
@@ -112,6 +113,7 @@ def _build_navigation() -> list[tuple[str, list[NavItem]]]:
         NavItem("apply", "Apply", "pages.apply_page"),
         NavItem("audit", "Audit log", "pages.audit_page"),
         NavItem("users", "Users", "pages.users_page"),
+        NavItem("hardware", "Hardware", "hardware.page"),
         NavItem("backups", "Backups", "backups.page", roles=(ADMIN,)),
         NavItem("settings", "Settings", "pages.settings_page", roles=("admin",)),
     ]))
