@@ -2,13 +2,16 @@
 
 Pages: status (dashboard), the extension list, a search, and an extension's edit page: p50 and
 p95 of 60 requests each, logged in as the admin.  API: listing 50 extensions per page, and
-creating extensions one request at a time (requests per second).  Goal: page p95 under 100 ms.
+creating 100 extensions one request at a time (requests per second; each save checks only what it
+can break, ``appliance.site.impact``).  Goals: page p95 under 100 ms, API create well above 20/s.
+The machine's load average at the start is recorded: other work on a shared 2-core box skews the figures.
 Figures go to ``benchmarks/results/web.json``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -33,7 +36,8 @@ def percentiles(samples: list[float]) -> dict:
 
 
 def main() -> dict:
-    figures: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "extensions": 10_000}
+    figures: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "extensions": 10_000,
+                     "load_average_at_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as tmp:
         install = Install.create(Path(tmp) / "home", manage_asterisk=False)
         install.open()
@@ -72,13 +76,13 @@ def main() -> dict:
                 api("GET", f"/api/v1/extensions?limit=50&offset={i * 50}")
             figures["api_list_per_s"] = round(50 / (time.perf_counter() - start), 1)
             start = time.perf_counter()
-            for i in range(30):
-                api("POST", "/api/v1/extensions", {"number": str(30000 + i), "name": f"API {i}"})
-            figures["api_create_per_s"] = round(30 / (time.perf_counter() - start), 1)
+            for i in range(100):
+                assert api("POST", "/api/v1/extensions", {"number": str(30000 + i), "name": f"API {i}"}) == 201
+            figures["api_create_per_s"] = round(100 / (time.perf_counter() - start), 1)
         finally:
             server.close()
             close_database()
-    figures["goals"] = {"page_p95_ms": 100}
+    figures["goals"] = {"page_p95_ms": 100, "api_create_per_s": 20}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "web.json").write_text(json.dumps(figures, indent=1) + "\n")
     return figures

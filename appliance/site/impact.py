@@ -41,8 +41,7 @@ from __future__ import annotations
 from collections import namedtuple
 from dataclasses import dataclass
 
-import peewee
-
+from appliance.model.database import database
 from appliance.site import schemas
 from appliance.site.checks import (
     Site,
@@ -180,11 +179,39 @@ def reference_problems(kind: str, obj, view: StoredView) -> list[Problem]:
     return problems
 
 
-def _number_problems(change: Change, view: StoredView) -> list[Problem]:
-    """The new object's number held by another kind: worded as the full check words it (first kind owns it)."""
+def _table(kind: str) -> str:
+    return KINDS[kind].model._meta.table_name
+
+
+def _number_holders(number: str) -> set[str]:
+    """The kinds sharing the numbering plan whose stored objects include ``number``: one query for all four."""
+    sql = " UNION ALL ".join(f"SELECT '{kind}' FROM \"{_table(kind)}\" WHERE number = ?" for kind in NUMBERED)
+    return {kind for (kind,) in database.execute_sql(sql, [number] * len(NUMBERED)).fetchall()}
+
+
+def _number_problems(change: Change) -> list[Problem]:
+    """The new object's number held by another kind: worded as the full check words it (first kind owns it).
+
+    Only what the change adds is reported: the number's holders after the change (the stored ones plus the
+    changed object's kind) against the stored ones.
+    """
     number = change.new_key
-    owners = [f"{KINDS[kind].label} {number}" for kind in NUMBERED if view.has(kind, number)]
-    return [Problem(f"{label} number", f"{number} is already used by {owners[0]}") for label in owners[1:]]
+    stored = _number_holders(number)
+
+    def problems(holders: set[str]) -> list[Problem]:
+        owners = [f"{KINDS[kind].label} {number}" for kind in NUMBERED if kind in holders]
+        return [Problem(f"{label} number", f"{number} is already used by {owners[0]}") for label in owners[1:]]
+
+    known = {str(p) for p in problems(stored)}
+    return [p for p in problems(stored | {change.kind}) if str(p) not in known]
+
+
+def _kinds_in_use(names: list[str]) -> set[str]:
+    """Which of the kinds ``names`` have at least one stored object (one query)."""
+    if not names:
+        return set()
+    sql = " UNION ALL ".join(f"SELECT '{name}' FROM (SELECT 1 FROM \"{_table(name)}\" LIMIT 1)" for name in names)
+    return {name for (name,) in database.execute_sql(sql).fetchall()}
 
 
 def _inbound_problems(change: Change) -> list[Problem]:
@@ -201,31 +228,45 @@ def _inbound_problems(change: Change) -> list[Problem]:
                     f"is already routed by inbound route {others[0]}")]
 
 
-def _like(column, pattern: str):
-    """``column LIKE pattern`` (peewee spells it ILIKE), the pattern passed as text, not encoded as JSON."""
-    return peewee.Expression(column, peewee.OP.ILIKE, peewee.Value(pattern, converter=False))
+def _referrer_ids(keys: set[str]) -> dict[str, list[int]]:
+    """Row ids of the objects whose reference columns mention any of ``keys``: one query over every kind.
+
+    LIKE is a wide net ('_' in a name matches any character, a JSON list holding "100" may hold it as
+    a queue member or as a digit's destination): the checks on the rows found decide.  The query text
+    is built from column names only; the keys travel as parameters.
+    """
+    parts, params = [], []
+    for kind, columns in REFERENCE_COLUMNS.items():
+        if kind not in KINDS:
+            continue
+        terms = []
+        for name, style in columns:
+            column = f'"{getattr(KINDS[kind].model, name).column_name}"'
+            for key in sorted(keys):
+                if style == "json":
+                    terms += [f"{column} LIKE ?", f"{column} LIKE ?"]
+                    params += [f'%"{key}"%', f'%:{key}"%']
+                elif style == "destination":
+                    terms.append(f"{column} LIKE ?")
+                    params.append(f"%:{key}")
+                else:
+                    terms.append(f"{column} = ?")
+                    params.append(key)
+        parts.append(f"SELECT '{kind}', id FROM \"{_table(kind)}\" WHERE {' OR '.join(terms)}")
+    found: dict[str, list[int]] = {}
+    if parts and keys:
+        for kind, row_id in database.execute_sql(" UNION ALL ".join(parts), params).fetchall():
+            found.setdefault(kind, []).append(row_id)
+    return found
 
 
 def referrers(keys: set[str], skip: tuple[str, str | None]) -> list[tuple[str, schemas.SiteObject]]:
     """Objects that may point at any of ``keys`` (a superset: the checks decide), except ``skip`` (kind, key)."""
     found = []
-    for kind, columns in REFERENCE_COLUMNS.items():
-        if kind not in KINDS or not keys:
-            continue
+    for kind, ids in _referrer_ids(keys).items():
         k = KINDS[kind]
-        condition = None
-        for name, style in columns:
-            column = getattr(k.model, name)
-            for key in keys:
-                if style == "json":  # LIKE: '_' in a name matches any character, which only widens the net
-                    term = _like(column, f'%"{key}"%') | _like(column, f'%:{key}"%')
-                elif style == "destination":
-                    term = column.endswith(f":{key}")
-                else:
-                    term = column == key
-                condition = term if condition is None else (condition | term)
         fields = [getattr(k.model, name) for name in k.schema.model_fields]
-        for row in k.model.select(*fields).where(condition).dicts():
+        for row in k.model.select(*fields).where(k.model.id.in_(ids)).dicts():
             obj = k.schema.model_validate(row)
             if (kind, getattr(obj, k.key)) != skip:
                 found.append((kind, obj))
@@ -258,18 +299,6 @@ def _whole_site_check(change: Change) -> list[Problem]:
                  settings=before.settings)
     known = {str(p) for p in check_site(before)}
     return [p for p in check_site(after) if str(p) not in known]
-
-
-def _unknown_kinds_in_use(change: Change) -> bool:
-    if change.kind not in KNOWN:
-        return True
-    return any(k.model.select().exists() for name, k in KINDS.items() if name not in KNOWN)
-
-
-def _dahdi_in_use(change: Change) -> bool:
-    if change.kind in DAHDI_KINDS:
-        return True
-    return any(KINDS[name].model.select().exists() for name in DAHDI_KINDS if name in KINDS)
 
 
 _Extension = namedtuple("_Extension", ["number", "voicemail"])  # noqa: PYI024  (voicemail: 0 or 1, as stored)
@@ -330,7 +359,8 @@ def _dahdi_problems(change: Change) -> list[Problem]:
 
 def check_change(change: Change) -> list[Problem]:
     """The problems ``change`` would introduce into the stored site (empty: it may be written)."""
-    if _unknown_kinds_in_use(change):
+    in_use = _kinds_in_use([name for name in KINDS if name not in HANDLED])
+    if change.kind not in KNOWN or in_use - KNOWN:
         return _whole_site_check(change)
     before, after = StoredView(), StoredView(change)
     problems: list[Problem] = []
@@ -338,8 +368,7 @@ def check_change(change: Change) -> list[Problem]:
         known = {str(p) for p in reference_problems(change.kind, change.old, before)} if change.old else set()
         problems += [p for p in reference_problems(change.kind, change.new, after) if str(p) not in known]
         if change.kind in NUMBERED:
-            known = {str(p) for p in _number_problems(change, before)}
-            problems += [p for p in _number_problems(change, after) if str(p) not in known]
+            problems += _number_problems(change)
         if change.kind == "inbound_route":
             problems += _inbound_problems(change)
     keys = set()
@@ -350,6 +379,6 @@ def check_change(change: Change) -> list[Problem]:
         problems += [p for p in reference_problems(kind, obj, after) if str(p) not in known]
     if change.kind in LOOP_KINDS and change.new is not None:
         problems += _loop_problems(change)
-    if _dahdi_in_use(change):
+    if change.kind in DAHDI_KINDS or in_use & set(DAHDI_KINDS):
         problems += _dahdi_problems(change)
     return problems
