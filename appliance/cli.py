@@ -267,10 +267,13 @@ def report(ctx: click.Context, start, end, queue, service_seconds: int, agents: 
         click.echo(reports.to_csv(rows), nl=False)
         return
     if agents:
-        click.echo(f"{'agent':<10}{'answered':>9}{'talk s':>9}{'avg talk':>9}{'avg wait':>9}")
+        click.echo(f"{'agent':<10}{'answered':>9}{'talk s':>9}{'avg talk':>9}{'avg wait':>9}{'login s':>9}"
+                   f"{'pause s':>9}{'occup%':>7}  pauses")
         for r in rows:
+            pauses = ", ".join(f"{reason or '-'} {seconds}s" for reason, seconds in r.pauses.items())
             click.echo(f"{r.agent:<10}{r.answered:>9}{r.talk_seconds:>9}{_num(r.avg_talk_seconds):>9}"
-                       f"{_num(r.avg_wait_of_answered):>9}")
+                       f"{_num(r.avg_wait_of_answered):>9}{r.logged_in_seconds:>9}{r.paused_seconds:>9}"
+                       f"{_num(r.occupancy_pct):>7}  {pauses}")
         return
     click.echo(f"{'queue':<8}{'offered':>8}{'answ':>6}{'aband':>6}{'short':>6}{'SL%':>7}{'ASA s':>7}"
                f"{'AHT s':>7}{'aband%':>7}{'FCR%':>7}")

@@ -1,7 +1,10 @@
 """Call-center KPIs from the collected queue calls, with the industry definitions in docs/reports.md.
 
-Every figure is one SQL aggregate over ``QueueCall`` (indexed on queue and
-time), so a day or a month over a million calls stays a fast query.
+Every figure is a sum: whole past days come from the collector's daily roll-ups
+(``appliance.callcenter.rollup``), the rest (today, partial days) from one SQL
+aggregate over ``QueueCall``.  Both give the same raw sums, so a report is
+exact whichever way its days were read, and a month over a million calls
+stays a fast query.
 
 Definitions (T = service-level threshold, S = short-abandon threshold):
 
@@ -14,18 +17,22 @@ Definitions (T = service-level threshold, S = short-abandon threshold):
 * AHT            (talk time + wrap-up time) / answered
 * abandon rate   abandoned / (offered − short abandons), in %
 * FCR proxy      % of answered callers with no new call to the same queue within N hours
+* occupancy      handle time (talk + wrap-up) / (handle time + available idle time), while logged in
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, dataclass
-from datetime import datetime
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 
-from peewee import JOIN, Case, fn
+from peewee import Case, fn
 
-from appliance.model.models import Queue, QueueCall
+from appliance.callcenter import rollup
+from appliance.model.models import AgentDayStat, HourStat, Queue, QueueCall, QueueDayStat, QueueEvent
 
 
 @dataclass
@@ -46,12 +53,28 @@ class QueueKpis:
 
 
 @dataclass
+class DayKpis:
+    """One day's figures, for the service-level and abandonment charts."""
+
+    day: str
+    offered: int
+    answered: int
+    abandoned: int
+    service_level_pct: float | None
+    abandon_rate_pct: float | None
+
+
+@dataclass
 class AgentKpis:
     agent: str
     answered: int
     talk_seconds: int
     avg_talk_seconds: float | None
     avg_wait_of_answered: float | None
+    logged_in_seconds: int = 0
+    paused_seconds: int = 0
+    occupancy_pct: float | None = None
+    pauses: dict[str, int] = field(default_factory=dict)  # seconds paused, by reason
 
 
 def _epoch(moment: datetime) -> int:
@@ -66,80 +89,304 @@ def _avg(total: float, count: int) -> float | None:
     return round(total / count, 1) if count else None
 
 
+def _split(start: int, end: int) -> tuple[list[tuple[int, int]], tuple[str, str] | None]:
+    """Cut [start, end) into the whole days the roll-ups hold and the ranges read live.
+
+    Returns the live ranges and, if any, the rolled days as (first day, day after the last)."""
+    first_whole = -(-start // rollup.DAY) * rollup.DAY
+    last_whole = min(rollup.midnight(end), rollup.rolled_through())
+    if first_whole >= last_whole:
+        return [(start, end)], None
+    live = [(a, b) for a, b in ((start, first_whole), (last_whole, end)) if a < b]
+    return live, (rollup.day_name(first_whole), rollup.day_name(last_whole))
+
+
+def _in_ranges(column, ranges: list[tuple[int, int]]):
+    """``column`` within any of the ranges; with no range, a condition nothing meets."""
+    condition = (column < column) if not ranges else None  # callers skip the query then: see _rows
+    for a, b in ranges:
+        part = (column >= a) & (column < b)
+        condition = part if condition is None else condition | part
+    return condition
+
+
+SUMS = ("offered", "answered", "in_sl", "abandoned", "short", "timeouts", "other", "wait", "talk", "max_wait",
+        "first_call", "known_caller")
+
+
+def _rows(query, live: list[tuple[int, int]]) -> list[dict]:
+    """The query's rows, or none without running it when no range is read live."""
+    return list(query.dicts()) if live else []
+
+
+def _queue_sums(start: int, end: int, queue: str | None, by: str, service_seconds: int,
+                short_abandon_seconds: int, fcr_hours: int) -> dict[str, dict[str, int]]:
+    """The raw sums behind the queue KPIs, keyed by queue (``by="queue"``) or by day (``by="day"``)."""
+    sums: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SUMS, 0))
+    live, rolled = _split(start, end)
+
+    def add(key: str, row: dict) -> None:
+        target = sums[key]
+        for name in SUMS:
+            value = row.get(name) or 0
+            target[name] = max(target[name], value) if name == "max_wait" else target[name] + value
+
+    c = QueueCall
+    answered = c.outcome == "answered"
+    key = c.queue if by == "queue" else fn.strftime("%Y-%m-%d", c.entered, "unixepoch")
+    query = (c.select(key.alias("key"), fn.COUNT(c.id).alias("offered"),
+                      fn.SUM(Case(None, [(answered, 1)], 0)).alias("answered"),
+                      fn.SUM(Case(None, [(answered & (c.wait_seconds <= service_seconds), 1)], 0)).alias("in_sl"),
+                      fn.SUM(Case(None, [((c.outcome == "abandoned") & (c.wait_seconds >= short_abandon_seconds),
+                                          1)], 0)).alias("abandoned"),
+                      fn.SUM(Case(None, [((c.outcome == "abandoned") & (c.wait_seconds < short_abandon_seconds),
+                                          1)], 0)).alias("short"),
+                      fn.SUM(Case(None, [(c.outcome == "timeout", 1)], 0)).alias("timeouts"),
+                      fn.SUM(Case(None, [(c.outcome.in_(("exitkey", "exitempty")), 1)], 0)).alias("other"),
+                      fn.SUM(Case(None, [(answered, c.wait_seconds)], 0)).alias("wait"),
+                      fn.SUM(Case(None, [(answered, c.talk_seconds)], 0)).alias("talk"),
+                      fn.MAX(c.wait_seconds).alias("max_wait"),
+                      fn.SUM(Case(None, [(answered & (c.caller != "") & (
+                          c.next_call_seconds.is_null() | (c.next_call_seconds > fcr_hours * 3600)), 1)], 0))
+                      .alias("first_call"),
+                      fn.SUM(Case(None, [(answered & (c.caller != ""), 1)], 0)).alias("known_caller"))
+             .where(_in_ranges(c.entered, live)).group_by(key))
+    if queue:
+        query = query.where(c.queue == queue)
+    for row in _rows(query, live):
+        add(row["key"], row)
+
+    if rolled:
+        # One plain GROUP BY (a few thousand histogram rows for a month), summed here: far cheaper than
+        # evaluating a dozen CASE expressions on every roll-up row in SQL.
+        s = QueueDayStat
+        key = s.queue if by == "queue" else s.day
+        query = (s.select(key.alias("key"), s.outcome, s.seconds, fn.SUM(s.calls).alias("calls"),
+                          fn.SUM(s.talk_seconds).alias("talk"), fn.SUM(s.known_callers).alias("known"))
+                 .where((s.day >= rolled[0]) & (s.day < rolled[1])).group_by(key, s.outcome, s.seconds))
+        if queue:
+            query = query.where(s.queue == queue)
+        repeats: dict[str, int] = defaultdict(int)
+        for key_value, outcome, seconds, n, talk, known in query.tuples():
+            if outcome == "repeat":
+                if seconds <= fcr_hours:
+                    repeats[key_value] += n
+                continue
+            row = {"offered": n, "max_wait": seconds}
+            if outcome == "answered":
+                row.update(answered=n, in_sl=n if seconds <= service_seconds else 0, wait=n * seconds, talk=talk,
+                           known_caller=known, first_call=known)
+            elif outcome == "abandoned":
+                row["abandoned" if seconds >= short_abandon_seconds else "short"] = n
+            elif outcome == "timeout":
+                row["timeouts"] = n
+            elif outcome in ("exitkey", "exitempty"):
+                row["other"] = n
+            add(key_value, row)
+        for key_value, n in repeats.items():
+            sums[key_value]["first_call"] -= n
+    return sums
+
+
 def queue_report(start: datetime, end: datetime, queue: str | None = None, service_seconds: int = 20,
                  short_abandon_seconds: int = 5, fcr_hours: int = 24) -> list[QueueKpis]:
     """KPIs per queue for calls that entered between ``start`` and ``end``."""
-    c = QueueCall
-    answered = Case(None, [(c.outcome == "answered", 1)], 0)
-    in_sl = Case(None, [((c.outcome == "answered") & (c.wait_seconds <= service_seconds), 1)], 0)
-    abandoned = Case(None, [((c.outcome == "abandoned") & (c.wait_seconds >= short_abandon_seconds), 1)], 0)
-    short = Case(None, [((c.outcome == "abandoned") & (c.wait_seconds < short_abandon_seconds), 1)], 0)
-    timeout = Case(None, [(c.outcome == "timeout", 1)], 0)
-    other = Case(None, [(c.outcome.in_(("exitkey", "exitempty")), 1)], 0)
-    answered_wait = Case(None, [(c.outcome == "answered", c.wait_seconds)], 0)
-    answered_talk = Case(None, [(c.outcome == "answered", c.talk_seconds)], 0)
-    first_call = Case(None, [((c.outcome == "answered") & (c.caller != "")
-                              & (c.next_call_seconds.is_null() | (c.next_call_seconds > fcr_hours * 3600)), 1)], 0)
-    known_caller = Case(None, [((c.outcome == "answered") & (c.caller != ""), 1)], 0)
-    query = (c.select(c.queue, fn.COUNT(c.id).alias("offered"), fn.SUM(answered).alias("answered"),
-                      fn.SUM(in_sl).alias("in_sl"), fn.SUM(abandoned).alias("abandoned"),
-                      fn.SUM(short).alias("short"), fn.SUM(timeout).alias("timeouts"),
-                      fn.SUM(other).alias("other"), fn.SUM(answered_wait).alias("wait"),
-                      fn.SUM(answered_talk).alias("talk"), fn.MAX(c.wait_seconds).alias("max_wait"),
-                      fn.SUM(first_call).alias("first_call"), fn.SUM(known_caller).alias("known_caller"),
-                      fn.MAX(Queue.wrapup_seconds).alias("wrapup"))
-             .join(Queue, JOIN.LEFT_OUTER, on=(Queue.number == c.queue))
-             .where((c.entered >= _epoch(start)) & (c.entered < _epoch(end)))
-             .group_by(c.queue).order_by(c.queue))
-    if queue:
-        query = query.where(c.queue == queue)
+    sums = _queue_sums(_epoch(start), _epoch(end), queue, "queue", service_seconds, short_abandon_seconds,
+                       fcr_hours)
+    wrapups = {q.number: q.wrapup_seconds for q in Queue.select(Queue.number, Queue.wrapup_seconds)}
     out = []
-    for row in query.dicts():
-        answered_n, abandoned_n = row["answered"] or 0, row["abandoned"] or 0
-        wrapup = row["wrapup"] or 0
+    for name in sorted(sums):
+        row = sums[name]
+        answered_n, abandoned_n = row["answered"], row["abandoned"]
+        wrapup = wrapups.get(name, 0)
         out.append(QueueKpis(
-            queue=row["queue"], offered=row["offered"], answered=answered_n, abandoned=abandoned_n,
-            short_abandons=row["short"] or 0, timeouts=row["timeouts"] or 0, other_exits=row["other"] or 0,
-            service_level_pct=_pct(row["in_sl"] or 0, answered_n + abandoned_n),
-            asa_seconds=_avg(row["wait"] or 0, answered_n),
-            aht_seconds=_avg((row["talk"] or 0) + wrapup * answered_n, answered_n),
-            abandon_rate_pct=_pct(abandoned_n, row["offered"] - (row["short"] or 0)),
-            max_wait_seconds=row["max_wait"] or 0,
-            fcr_pct=_pct(row["first_call"] or 0, row["known_caller"] or 0),
+            queue=name, offered=row["offered"], answered=answered_n, abandoned=abandoned_n,
+            short_abandons=row["short"], timeouts=row["timeouts"], other_exits=row["other"],
+            service_level_pct=_pct(row["in_sl"], answered_n + abandoned_n),
+            asa_seconds=_avg(row["wait"], answered_n),
+            aht_seconds=_avg(row["talk"] + wrapup * answered_n, answered_n),
+            abandon_rate_pct=_pct(abandoned_n, row["offered"] - row["short"]),
+            max_wait_seconds=row["max_wait"],
+            fcr_pct=_pct(row["first_call"], row["known_caller"]),
         ))
     return out
 
 
-def agent_report(start: datetime, end: datetime, queue: str | None = None) -> list[AgentKpis]:
+def daily_report(start: datetime, end: datetime, queue: str | None = None, service_seconds: int = 20,
+                 short_abandon_seconds: int = 5) -> list[DayKpis]:
+    """Service level and abandonment per UTC day (all queues, or one)."""
+    sums = _queue_sums(_epoch(start), _epoch(end), queue, "day", service_seconds, short_abandon_seconds, 24)
+    return [DayKpis(day=day, offered=r["offered"], answered=r["answered"], abandoned=r["abandoned"],
+                    service_level_pct=_pct(r["in_sl"], r["answered"] + r["abandoned"]),
+                    abandon_rate_pct=_pct(r["abandoned"], r["offered"] - r["short"]))
+            for day, r in sorted(sums.items())]
+
+
+MEMBERSHIP = ("ADDMEMBER", "REMOVEMEMBER")
+PAUSES = ("PAUSE", "UNPAUSE")
+
+
+def agent_time(start: int, end: int, queue: str | None = None, now: int | None = None) -> dict[str, dict]:
+    """Per agent: seconds logged in, paused (by reason) and paused while logged in, within [start, end).
+
+    From queue_log: ADDMEMBER/REMOVEMEMBER are the login sessions (the agent page, ``*45``/``*46``, AMI),
+    PAUSE/UNPAUSE (with their reason) the pauses, per queue.  An agent counts as logged in while a
+    member of at least one queue, and as paused while paused in at least one queue (the reason
+    shown is that of their latest pause).  Static members (written in the queue's settings) have
+    no sessions, so their logged-in time is 0 and no occupancy is reported for them.  The state
+    at ``start`` comes from each agent's latest events before it, however old.
+    """
+    stop = min(end, now if now is not None else int(time.time()))
+    e = QueueEvent
+    scope = (e.queue == queue) if queue else (e.queue != "NONE")
+    seeds = []
+    for kinds in (MEMBERSHIP, PAUSES):
+        latest = (e.select(e.agent, e.queue, fn.MAX(e.time).alias("time"))
+                  .where(e.event.in_(kinds) & (e.time < start) & scope).group_by(e.agent, e.queue))
+        for row in latest.dicts():
+            seeds.extend(e.select().where(e.event.in_(kinds) & (e.agent == row["agent"]) & (e.queue == row["queue"])
+                                          & (e.time == row["time"])).order_by(e.id.desc()).limit(1))
+    window = list(e.select().where(e.event.in_(MEMBERSHIP + PAUSES) & (e.time >= start) & (e.time < stop) & scope)
+                  .order_by(e.time, e.id))
+    by_agent: dict[str, list[QueueEvent]] = defaultdict(list)
+    for event in sorted(seeds, key=lambda x: (x.time, x.id)) + window:
+        by_agent[event.agent].append(event)
+
+    out = {}
+    for agent, events in by_agent.items():
+        members: set[str] = set()
+        paused: dict[str, tuple[int, str]] = {}  # queue -> (order, reason)
+        totals = {"logged_in": 0, "paused_logged_in": 0, "pauses": defaultdict(int)}
+        cursor = start
+
+        def account(until: int, totals=totals, members=members, paused=paused) -> None:
+            nonlocal cursor
+            until = min(max(until, start), stop)
+            span = until - cursor
+            if span > 0:
+                if members:
+                    totals["logged_in"] += span
+                if paused:
+                    reason = max(paused.values())[1]
+                    totals["pauses"][reason] += span
+                    if members:
+                        totals["paused_logged_in"] += span
+            cursor = max(cursor, until)
+
+        for n, event in enumerate(events):
+            account(event.time)
+            if event.event == "ADDMEMBER":
+                members.add(event.queue)
+                if event.data.startswith("PAUSED"):
+                    paused[event.queue] = (n, "")
+            elif event.event == "REMOVEMEMBER":
+                members.discard(event.queue)
+                paused.pop(event.queue, None)
+            elif event.event == "PAUSE":
+                paused[event.queue] = (n, event.data.split("|")[0])
+            elif event.event == "UNPAUSE":
+                paused.pop(event.queue, None)
+        account(stop)
+        if totals["logged_in"] or totals["pauses"]:
+            out[agent] = {"logged_in": totals["logged_in"], "paused_logged_in": totals["paused_logged_in"],
+                          "pauses": dict(sorted(totals["pauses"].items()))}
+    return out
+
+
+def agent_report(start: datetime, end: datetime, queue: str | None = None,
+                 now: datetime | None = None) -> list[AgentKpis]:
+    """Per agent: calls, talk, pause time by reason, logged-in time and occupancy (docs/reports.md)."""
+    begin, finish = _epoch(start), _epoch(end)
+    live, rolled = _split(begin, finish)
+    calls: dict[str, dict[str, int]] = defaultdict(lambda: {"answered": 0, "talk": 0, "wait": 0, "wrapup": 0})
+    wrapups = {q.number: q.wrapup_seconds for q in Queue.select(Queue.number, Queue.wrapup_seconds)}
+
+    def add(row: dict) -> None:
+        target = calls[row["agent"]]
+        for name in ("answered", "talk", "wait"):
+            target[name] += row[name] or 0
+        target["wrapup"] += (row["answered"] or 0) * wrapups.get(row["queue"], 0)
+
     c = QueueCall
-    query = (c.select(c.agent, fn.COUNT(c.id).alias("answered"), fn.SUM(c.talk_seconds).alias("talk"),
+    query = (c.select(c.agent, c.queue, fn.COUNT(c.id).alias("answered"), fn.SUM(c.talk_seconds).alias("talk"),
                       fn.SUM(c.wait_seconds).alias("wait"))
-             .where((c.outcome == "answered") & (c.entered >= _epoch(start)) & (c.entered < _epoch(end)))
-             .group_by(c.agent).order_by(c.agent))
+             .where((c.outcome == "answered") & _in_ranges(c.entered, live)).group_by(c.agent, c.queue))
     if queue:
         query = query.where(c.queue == queue)
-    return [AgentKpis(agent=r["agent"], answered=r["answered"], talk_seconds=r["talk"] or 0,
-                      avg_talk_seconds=_avg(r["talk"] or 0, r["answered"]),
-                      avg_wait_of_answered=_avg(r["wait"] or 0, r["answered"])) for r in query.dicts()]
+    for row in _rows(query, live):
+        add(row)
+    if rolled:
+        a = AgentDayStat
+        query = (a.select(a.agent, a.queue, fn.SUM(a.answered).alias("answered"), fn.SUM(a.talk_seconds).alias("talk"),
+                          fn.SUM(a.wait_seconds).alias("wait"))
+                 .where((a.day >= rolled[0]) & (a.day < rolled[1])).group_by(a.agent, a.queue))
+        if queue:
+            query = query.where(a.queue == queue)
+        for row in query.dicts():
+            add(row)
+
+    times = agent_time(begin, finish, queue, _epoch(now) if now else None)
+    out = []
+    for agent in sorted(set(calls) | set(times)):
+        got = calls.get(agent, {"answered": 0, "talk": 0, "wait": 0, "wrapup": 0})
+        spent = times.get(agent, {"logged_in": 0, "paused_logged_in": 0, "pauses": {}})
+        available = spent["logged_in"] - spent["paused_logged_in"]
+        handle = got["talk"] + got["wrapup"]
+        out.append(AgentKpis(
+            agent=agent, answered=got["answered"], talk_seconds=got["talk"],
+            avg_talk_seconds=_avg(got["talk"], got["answered"]),
+            avg_wait_of_answered=_avg(got["wait"], got["answered"]),
+            logged_in_seconds=spent["logged_in"], paused_seconds=sum(spent["pauses"].values()),
+            occupancy_pct=min(_pct(handle, available), 100.0) if available > 0 else None,
+            pauses=spent["pauses"]))
+    return out
 
 
 def calls_per_hour(start: datetime, end: datetime, queue: str | None = None) -> list[tuple[str, int, int]]:
     """(hour 'YYYY-MM-DD HH', offered, answered) in UTC."""
+    live, rolled = _split(_epoch(start), _epoch(end))
+    hours: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     c = QueueCall
     hour = fn.strftime("%Y-%m-%d %H", c.entered, "unixepoch")
-    answered = Case(None, [(c.outcome == "answered", 1)], 0)
-    query = (c.select(hour.alias("hour"), fn.COUNT(c.id).alias("offered"), fn.SUM(answered).alias("answered"))
-             .where((c.entered >= _epoch(start)) & (c.entered < _epoch(end))).group_by(hour).order_by(hour))
+    query = (c.select(hour.alias("hour"), fn.COUNT(c.id).alias("offered"),
+                      fn.SUM(Case(None, [(c.outcome == "answered", 1)], 0)).alias("answered"))
+             .where(_in_ranges(c.entered, live)).group_by(hour))
     if queue:
         query = query.where(c.queue == queue)
-    return [(r["hour"], r["offered"], r["answered"] or 0) for r in query.dicts()]
+    rows = _rows(query, live)
+    if rolled:
+        h = HourStat
+        query = (h.select(h.hour, fn.SUM(h.offered).alias("offered"), fn.SUM(h.answered).alias("answered"))
+                 .where((h.hour >= rolled[0]) & (h.hour < rolled[1])).group_by(h.hour))
+        if queue:
+            query = query.where(h.queue == queue)
+        rows.extend(query.dicts())
+    for r in rows:
+        hours[r["hour"]][0] += r["offered"] or 0
+        hours[r["hour"]][1] += r["answered"] or 0
+    return [(name, offered, answered) for name, (offered, answered) in sorted(hours.items())]
 
 
 def to_csv(rows: list) -> str:
+    """Rows as CSV; a dict field (an agent's pauses by reason) becomes one column per key."""
     if not rows:
         return ""
+    flat = []
+    for r in rows:
+        item = {}
+        for name, value in asdict(r).items():
+            if isinstance(value, dict):
+                item.update({f"pause {reason or '(no reason)'} s": seconds for reason, seconds in value.items()})
+            else:
+                item[name] = value
+        flat.append(item)
+    columns = list(dict.fromkeys(name for item in flat for name in item))
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(asdict(rows[0])))
+    writer = csv.DictWriter(out, fieldnames=columns, restval=0)
     writer.writeheader()
-    writer.writerows(asdict(r) for r in rows)
+    writer.writerows(flat)
     return out.getvalue()
+
+
+def today_start(now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -53,6 +53,15 @@ def _v7_telephony_hardware(db: peewee.SqliteDatabase) -> None:
     db.create_tables(models.DAHDI_TABLES, safe=True)
 
 
+def _v8_report_rollups(db: peewee.SqliteDatabase) -> None:
+    """Daily roll-up tables for month-wide reports (the collector fills them from the stored calls),
+    and IVR greetings spoken from text.  Safe to run twice, which matters while schema steps are
+    added concurrently."""
+    db.create_tables(models.ROLLUP_TABLES, safe=True)
+    _add_column_if_missing(db, models.Ivr, "greeting_text")
+    _add_column_if_missing(db, models.Ivr, "greeting_voice")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -61,6 +70,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v5_gateways,
     _v6_queue_recording_and_autopause,
     _v7_telephony_hardware,
+    _v8_report_rollups,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -124,7 +124,9 @@ class Announcement(BaseModel):
 
 class Ivr(BaseModel):
     name = peewee.CharField(unique=True)
-    greeting = peewee.CharField()
+    greeting = peewee.CharField(default="")
+    greeting_text = peewee.TextField(default="")  # spoken by espeak-ng when set
+    greeting_voice = peewee.CharField(default="en")
     options = JSONField(default=list)
     timeout_seconds = peewee.IntegerField(default=5)
     retries = peewee.IntegerField(default=2)
@@ -227,6 +229,54 @@ class CollectorState(BaseModel):
 
 
 COLLECTOR_TABLES = [QueueEvent, QueueCall, CallRecord, CollectorState]
+
+
+class QueueDayStat(BaseModel):
+    """Daily roll-up of ``QueueCall`` for whole past days, so a month's report reads a few thousand rows
+    instead of a million calls.  Keeping waits as a histogram (one row per wait in seconds) keeps every
+    threshold exact: a report may ask for any service-level or short-abandon threshold.  Rows with the
+    outcome ``repeat`` are the FCR histogram: answered calls of known callers, by hours (rounded up)
+    until that caller called the same queue again."""
+
+    day = peewee.CharField()  # YYYY-MM-DD, UTC
+    queue = peewee.CharField()
+    outcome = peewee.CharField()  # a QueueCall outcome, or "repeat"
+    seconds = peewee.IntegerField()  # the wait in seconds; for "repeat", hours until the next call
+    calls = peewee.IntegerField(default=0)
+    talk_seconds = peewee.IntegerField(default=0)
+    known_callers = peewee.IntegerField(default=0)  # calls with a caller number (the FCR denominator)
+
+    class Meta:
+        indexes = ((("day", "queue", "outcome", "seconds"), True),)
+
+
+class AgentDayStat(BaseModel):
+    """Daily roll-up of answered calls per agent and queue (whole past days only)."""
+
+    day = peewee.CharField()
+    queue = peewee.CharField()
+    agent = peewee.CharField()
+    answered = peewee.IntegerField(default=0)
+    talk_seconds = peewee.IntegerField(default=0)
+    wait_seconds = peewee.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("day", "queue", "agent"), True),)
+
+
+class HourStat(BaseModel):
+    """Calls offered and answered per UTC hour and queue (whole past days only)."""
+
+    hour = peewee.CharField()  # YYYY-MM-DD HH
+    queue = peewee.CharField()
+    offered = peewee.IntegerField(default=0)
+    answered = peewee.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("hour", "queue"), True),)
+
+
+ROLLUP_TABLES = [QueueDayStat, AgentDayStat, HourStat]
 
 
 class User(BaseModel):
