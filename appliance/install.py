@@ -42,6 +42,8 @@ class Install:
     dahdi_root: Path = Path("/etc/dahdi")
     modprobe_dir: Path = Path("/etc/modprobe.d")
     dahdi_cfg_command: str = "dahdi_cfg"
+    # Uploaded and spoken sounds (IVR greetings), as Asterisk sees the folder; see appliance.callcenter.sounds.
+    sounds_dir: str = render.InstallFacts.sounds_dir
 
     @classmethod
     def create(cls, home: Path, **overrides) -> Install:
@@ -67,6 +69,7 @@ class Install:
             dahdi_root=Path(data.get("dahdi_root", "/etc/dahdi")),
             modprobe_dir=Path(data.get("modprobe_dir", "/etc/modprobe.d")),
             dahdi_cfg_command=data.get("dahdi_cfg_command", "dahdi_cfg"),
+            sounds_dir=data.get("sounds_dir", render.InstallFacts.sounds_dir),
         )
 
     def save(self) -> None:
@@ -81,6 +84,11 @@ class Install:
     def asterisk_path(self, directory: str) -> Path:
         """One of Asterisk's ``[directories]`` (e.g. ``astspooldir``) as this host sees it."""
         return self.asterisk_root / self.asterisk_directories[directory].lstrip("/")
+
+    @property
+    def sounds_path(self) -> Path:
+        """The sounds folder as this host sees it (inside the lab's root file system in the lab)."""
+        return self.asterisk_root / self.sounds_dir.lstrip("/")
 
     @property
     def inventory_file(self) -> Path:
@@ -98,7 +106,8 @@ class Install:
         return service.internal_secret("ami", lambda: schemas.strong_secret(32))
 
     def facts(self) -> render.InstallFacts:
-        return render.InstallFacts(ami_secret=self.ami_secret(), directories=self.asterisk_directories)
+        return render.InstallFacts(ami_secret=self.ami_secret(), directories=self.asterisk_directories,
+                                   sounds_dir=self.sounds_dir)
 
     def connect_ami(self, timeout: float = 30) -> Ami:
         settings = service.load_settings()
@@ -106,7 +115,7 @@ class Install:
 
     def target(self) -> Target:
         return Target(config_root=self.config_root, log_file=self.asterisk_log,
-                      connect=self.connect_ami if self.manage_asterisk else None,
+                      connect=self.connect_ami if self.manage_asterisk else None, sounds_dir=self.sounds_path,
                       dahdi_root=self.dahdi_root, modprobe_dir=self.modprobe_dir,
                       dahdi_cfg=tuple(self.dahdi_cfg_command.split()) if self.dahdi_cfg_command else None,
                       inventory_file=self.inventory_file)

@@ -61,6 +61,7 @@ exten => _[+0-9*#].,1,Set(BEHAVIOUR=${DB(behaviour/${EXTEN})})
 [caller]
 ; The carrier's own side of a call it places: tone, optional DTMF, then wait.
 exten => s,1,Answer()
+ same => n,ExecIf($[${LEN(${HEARD})} > 0]?MixMonitor(${HEARD}-mix.wav,r(${HEARD}.wav)))
  same => n,UserEvent(CallerConnected,Tag: ${TAG})
  same => n,Wait(1)
  same => n,ExecIf($[${LEN(${DTMF})} > 0]?SendDTMF(${DTMF}))
@@ -132,14 +133,21 @@ class Carrier:
         if hold is not None:
             self.instance.cli(f"database put hold {number} {hold}")
 
-    def call(self, endpoint: str, number: str, tag: str, dtmf: str = "", hold: int = 6) -> None:
-        """Place a call from ``endpoint`` (a phone ``ph<N>`` or ``telco``) to ``number`` at the pbx."""
+    def call(self, endpoint: str, number: str, tag: str, dtmf: str = "", hold: int = 6,
+             record: bool = False) -> None:
+        """Place a call from ``endpoint`` (a phone ``ph<N>`` or ``telco``) to ``number`` at the pbx.
+
+        ``record``: keep what the caller hears (see ``heard``)."""
         assert self._ami is not None
         self._ami.action(
             "Originate", Channel=f"PJSIP/{number}@{endpoint}", Context="caller", Exten="s", Priority="1",
             Async="true", Timeout="60000", CallerID=f'"{tag}" <{endpoint_number(endpoint)}>',
-            Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}"],
+            Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}", f"HEARD={'heard-' + tag if record else ''}"],
         )
+
+    def heard(self, tag: str) -> Path:
+        """The audio the pbx sent a recorded call tagged ``tag`` (8 kHz WAV, in the carrier's spool)."""
+        return self.instance.host_dir / "spool" / "monitor" / f"heard-{tag}.wav"
 
     def wait_registered(self, numbers: list[str], timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout

@@ -24,6 +24,7 @@ def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1") -
         asterisk_directories=lab.directories(instance),
         asterisk_log=instance.log_dir / "messages.log",
         asterisk_root=instance.rootfs,
+        sounds_dir=f"{instance.inner_dir}/sounds",  # inside the instance folder: removed with it
         # the lab's Asterisk has no DAHDI: never link or configure the host's /etc/dahdi
         dahdi_root=instance.host_dir / "etc-dahdi", modprobe_dir=instance.host_dir / "etc-modprobe.d",
         dahdi_cfg_command="",

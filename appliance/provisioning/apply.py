@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance.asterisk.ami import Ami, AmiError
+from appliance.callcenter import sounds
 from appliance.provisioning import render
 from appliance.site.checks import Site, check_site
 from hardware import detect
@@ -63,6 +64,7 @@ class Target:
     log_file: Path | None = None
     connect: Callable[[], Ami] | None = None
     keep: int = 10
+    sounds_dir: Path | None = None  # where spoken IVR greetings are rendered (None: not here, e.g. a dry run)
     # DAHDI: where its files are linked from (None: they stay in the generation, e.g. the lab), the
     # modprobe.d folder, the dahdi_cfg command (None: not run here) and the last hardware scan.
     dahdi_root: Path | None = None
@@ -455,6 +457,16 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
                 raise ApplyFailed("check", "; ".join(str(p) for p in problems))
             return f"{sum(len(v) for v in site.objects.values())} objects consistent"
         run.step("check", check)
+
+        if target.sounds_dir is not None and not dry_run and sounds.needed(site.of("ivr")):
+            def speak() -> str:
+                # before the dialplan names them: a greeting's text is rendered once per text and voice
+                try:
+                    notes = sounds.prepare_for_site(site.of("ivr"), target.sounds_dir)
+                except sounds.SoundError as error:
+                    raise ApplyFailed("sounds", str(error)) from None
+                return "; ".join(notes) or "greetings ready"
+            run.step("sounds", speak)
 
         def do_render() -> str:
             files.update(render.render_all(site, facts))

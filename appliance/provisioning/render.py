@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 
+from appliance.callcenter import sounds
 from appliance.provisioning import escape
 from appliance.site.checks import Site
 from hardware import dahdi_config
@@ -70,6 +71,8 @@ class InstallFacts:
 
     ami_secret: str
     directories: dict[str, str]
+    # Where Linebox keeps uploaded and spoken sounds, as Asterisk sees it (the dialplan names them by path).
+    sounds_dir: str = "/var/lib/asterisk/sounds/linebox"
     noload: tuple[str, ...] = ("chan_dahdi.so", "codec_dahdi.so", "res_timing_dahdi.so", *UNUSED_MODULES)
 
 
@@ -146,7 +149,9 @@ def render_file(name: str, site: Site, facts: InstallFacts) -> str:
 
     return template.render(site=site, s=site.settings, facts=facts, of=site.of, route_extens=route_extens,
                            trunk_limits=trunk_limits, noload=noload, fxs_devices=fxs_devices,
-                           dahdi_trunks=dahdi_trunks, device=device)
+                           dahdi_trunks=dahdi_trunks, device=device,
+                           greeting=lambda ivr: sounds.playback_path(facts.sounds_dir, ivr.greeting,
+                                                                     ivr.greeting_text, ivr.greeting_voice))
 
 
 def route_extens(route) -> list[str]:

@@ -238,11 +238,21 @@ class IvrOption(SiteObject):
     destination: Destination
 
 
+GreetingText = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_printable_text)]
+Voice = Literal["en", "en-us", "en-gb", "fr", "de", "es", "it", "nl", "pt"]  # espeak-ng voices shipped by Debian
+
+
 class Ivr(SiteObject):
-    """A voice menu: a greeting, then one DTMF digit per option, with retries on bad or no input."""
+    """A voice menu: a greeting, then one DTMF digit per option, with retries on bad or no input.
+
+    The greeting is a sound (Asterisk's own, or ``custom/NAME`` uploaded on the Sounds page), or a
+    text the box speaks with espeak-ng (``greeting_text``, which then takes precedence): the text
+    never reaches a config file, only a sound file named after its hash."""
 
     name: Identifier
-    greeting: Sound
+    greeting: Annotated[str, StringConstraints(pattern=r"^(|" + SOUND_RE[1:-1] + r")$")] = ""
+    greeting_text: GreetingText = ""
+    greeting_voice: Voice = Field(default="en", validate_default=True)  # checks a greeting is given
     options: list[IvrOption] = Field(default_factory=list)
     timeout_seconds: int = Field(default=5, ge=1, le=30)
     retries: int = Field(default=2, ge=0, le=5)
@@ -250,6 +260,18 @@ class Ivr(SiteObject):
     direct_dial: bool = False
     timeout_destination: Destination = "hangup"
     invalid_destination: Destination = "hangup"
+
+    @field_validator("greeting_voice", mode="before")
+    @classmethod
+    def _default_voice(cls, value):
+        return value or "en"  # a form with the voice left out means the default voice
+
+    @field_validator("greeting_voice")
+    @classmethod
+    def _some_greeting(cls, value: str, info) -> str:
+        if not info.data.get("greeting") and not info.data.get("greeting_text"):
+            raise ValueError("give the greeting a sound or a text to speak")
+        return value
 
     @field_validator("options")
     @classmethod

@@ -1,0 +1,197 @@
+"""Custom sounds for IVR greetings: uploaded files converted for Asterisk, and offline text-to-speech.
+
+Asterisk plays 8 kHz mono 16-bit audio without transcoding; anything else
+(44.1 kHz stereo WAV, MP3, OGG, ...) is converted once with sox when it is
+uploaded, so no call ever pays for it.  Each sound is kept as ``NAME.wav``
+(8 kHz mono WAV, for playback in a browser) and ``NAME.sln`` (the same
+samples raw, Asterisk's native format).
+
+A greeting may also be a text, spoken by Debian's ``espeak-ng``: the file is
+named after a hash of the text and voice (``tts-<hash>``), so changing the
+text makes a new file, and applying twice renders nothing twice.  Everything
+runs on the box, with no network.
+
+Sounds live in the install's sounds folder (``Install.sounds_dir``), which the
+generated dialplan names by absolute path: ``custom/NAME`` in an IVR greeting
+is the uploaded sound NAME there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+CUSTOM_PREFIX = "custom/"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+UPLOAD_SUFFIXES = (".wav", ".mp3", ".ogg", ".oga", ".flac", ".aiff", ".aif", ".au", ".gsm")
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_SECONDS = 600
+RATE = 8000
+VOICES = ("en", "en-us", "en-gb", "fr", "de", "es", "it", "nl", "pt")
+# sox's output: 8 kHz, one channel, 16-bit signed samples (Asterisk's "slin")
+SLIN = ["-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer"]
+
+
+class SoundError(ValueError):
+    """A sound that cannot be used, with a message for the person who tried."""
+
+
+@dataclass(frozen=True)
+class Sound:
+    name: str
+    seconds: float
+    size: int
+
+
+def tts_name(text: str, voice: str) -> str:
+    """The file name (without extension) of a spoken text: changes whenever the text or voice does."""
+    digest = hashlib.sha256(f"{voice}\0{text}".encode()).hexdigest()[:16]
+    return f"tts-{digest}"
+
+
+def playback_path(sounds_dir: str, greeting: str, text: str = "", voice: str = "en") -> str:
+    """What the dialplan's Background()/Playback() gets for a greeting: Asterisk's own sound name,
+    or the absolute path (no extension) of an uploaded or spoken sound in the sounds folder."""
+    if text:
+        return f"{sounds_dir.rstrip('/')}/{tts_name(text, voice)}"
+    if greeting.startswith(CUSTOM_PREFIX):
+        return f"{sounds_dir.rstrip('/')}/{greeting[len(CUSTOM_PREFIX):]}"
+    return greeting
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise SoundError(f"{name} is not installed on this system (Debian package '{name}')")
+    return path
+
+
+def _seconds(file: Path) -> float:
+    with wave.open(str(file)) as w:
+        return w.getnframes() / float(w.getframerate())
+
+
+def _write_pair(source: Path, folder: Path, name: str) -> Sound:
+    """Convert ``source`` with sox into NAME.wav and NAME.sln in ``folder``, replacing them atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o755)
+    sox = _tool("sox")
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".convert-") as tmp:
+        wav, sln = Path(tmp) / f"{name}.wav", Path(tmp) / f"{name}.sln"
+        done = subprocess.run([sox, "-V1", str(source), *SLIN, str(wav)], capture_output=True, text=True,
+                              timeout=120)
+        if done.returncode != 0:
+            detail = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
+            raise SoundError(f"not a sound file Linebox can read (WAV, MP3, OGG, FLAC): {detail}")
+        seconds = _seconds(wav)
+        if seconds < 0.1:
+            raise SoundError("the file holds no sound")
+        if seconds > MAX_SECONDS:
+            raise SoundError(f"the sound lasts {seconds:.0f} s; a greeting may last at most {MAX_SECONDS} s")
+        subprocess.run([sox, "-V1", str(wav), "-t", "raw", *SLIN, str(sln)], check=True, capture_output=True,
+                       timeout=120)
+        for file in (wav, sln):
+            file.chmod(0o644)  # Asterisk runs as its own user and must read it
+            os.replace(file, folder / file.name)
+    return Sound(name, round(seconds, 1), (folder / f"{name}.wav").stat().st_size)
+
+
+def import_upload(data: bytes, filename: str, name: str, folder: Path) -> Sound:
+    """Store an uploaded sound as ``custom/NAME``: checked, converted to 8 kHz mono, ready to play."""
+    if not NAME_RE.match(name):
+        raise SoundError("name: use lowercase letters, digits, '-' and '_' (at most 40), starting with a letter "
+                         "or digit")
+    suffix = Path(filename or "").suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise SoundError(f"file: '{filename}' is not a sound file Linebox accepts "
+                         f"({', '.join(s[1:].upper() for s in UPLOAD_SUFFIXES)})")
+    if not data:
+        raise SoundError("file: the upload is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise SoundError(f"file: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+    with tempfile.NamedTemporaryFile(suffix=suffix) as upload:
+        upload.write(data)
+        upload.flush()
+        return _write_pair(Path(upload.name), folder, name)
+
+
+def render_tts(text: str, voice: str, folder: Path) -> tuple[Path, bool]:
+    """Speak ``text`` into the sounds folder unless that exact text and voice is there already.
+
+    Returns the WAV file and whether it was rendered now (False: the cached file was reused)."""
+    if voice not in VOICES:
+        raise SoundError(f"voice: '{voice}' is not one of {', '.join(VOICES)}")
+    name = tts_name(text, voice)
+    wav = folder / f"{name}.wav"
+    if wav.exists() and (folder / f"{name}.sln").exists():
+        return wav, False
+    espeak = _tool("espeak-ng")
+    with tempfile.TemporaryDirectory() as tmp:
+        spoken = Path(tmp) / "spoken.wav"
+        # the text goes on stdin: nothing in it can be taken for an option
+        done = subprocess.run([espeak, "-v", voice, "-w", str(spoken), "--stdin"], input=text, text=True,
+                              capture_output=True, timeout=120)
+        if done.returncode != 0 or not spoken.exists():
+            raise SoundError(f"espeak-ng could not speak the greeting: {done.stderr.strip()[-200:]}")
+        _write_pair(spoken, folder, name)
+    return wav, True
+
+
+def list_sounds(folder: Path) -> list[Sound]:
+    """Uploaded sounds (spoken greetings are not listed: they belong to their IVR)."""
+    found = []
+    for file in sorted(folder.glob("*.wav")) if folder.exists() else []:
+        if file.stem.startswith("tts-") or not NAME_RE.match(file.stem):
+            continue
+        try:
+            found.append(Sound(file.stem, round(_seconds(file), 1), file.stat().st_size))
+        except (wave.Error, EOFError, OSError):
+            continue
+    return found
+
+
+def delete(folder: Path, name: str) -> bool:
+    if not NAME_RE.match(name):
+        return False
+    removed = False
+    for suffix in (".wav", ".sln"):
+        file = folder / f"{name}{suffix}"
+        if file.exists():
+            file.unlink()
+            removed = True
+    return removed
+
+
+def needed(ivrs: list) -> bool:
+    """Whether any IVR greets with a spoken text or an uploaded sound (the apply then prepares them)."""
+    return any(ivr.greeting_text or ivr.greeting.startswith(CUSTOM_PREFIX) for ivr in ivrs)
+
+
+def prepare_for_site(ivrs: list, folder: Path) -> list[str]:
+    """Before an apply: speak every IVR greeting text not rendered yet, and look for uploaded greetings.
+
+    Returns notes for the apply's step (what was spoken, which uploaded greeting is missing: Asterisk
+    then plays nothing and the menu still works); raises SoundError, naming the IVR, when a text
+    cannot be spoken."""
+    notes = []
+    for ivr in ivrs:
+        if ivr.greeting_text:
+            try:
+                wav, fresh = render_tts(ivr.greeting_text, ivr.greeting_voice, folder)
+            except SoundError as error:
+                raise SoundError(f"IVR {ivr.name}: {error}") from None
+            if fresh:
+                notes.append(f"spoke IVR {ivr.name} greeting into {wav.name}")
+        elif ivr.greeting.startswith(CUSTOM_PREFIX):
+            name = ivr.greeting[len(CUSTOM_PREFIX):]
+            if not (folder / f"{name}.wav").exists():
+                notes.append(f"warning: IVR {ivr.name}: {ivr.greeting} has not been uploaded (Sounds page); "
+                             "callers hear no greeting")
+    return notes
