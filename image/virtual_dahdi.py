@@ -78,7 +78,11 @@ modprobe dahdi
 section dahdi_cfg dahdi_cfg -vv
 section assignments dahdi_span_assignments list
 asterisk -g -C /etc/asterisk/asterisk.conf
-timeout 120 asterisk -rx 'core waitfullybooted' > /dev/null
+# -rx fails until Asterisk's control socket exists; then waitfullybooted blocks until every module is in
+i=0
+until asterisk -rx 'core waitfullybooted' 2>/dev/null | grep -q 'fully booted' || [ "$i" -ge 180 ]; do
+    sleep 1; i=$((i + 1))
+done
 mark asterisk-ready $(cut -d' ' -f1 /proc/uptime)
 i=0
 while [ "$i" -lt 60 ] && [ "$(asterisk -rx 'pri show spans' | grep -c 'Up, Active')" -lt 2 ]; do
@@ -86,6 +90,7 @@ while [ "$i" -lt 60 ] && [ "$(asterisk -rx 'pri show spans' | grep -c 'Up, Activ
 done
 mark spans-waited "$i"
 section pri_spans asterisk -rx 'pri show spans'
+section dialplan asterisk -rx 'dialplan show from-dahdi-pri_cpe'
 section call python3 /usr/local/sbin/linebox-dahdi-lab-call
 section modules asterisk -rx 'module show like chan_dahdi'
 section asterisk_log tail -n 60 /var/log/asterisk/messages.log
@@ -94,9 +99,9 @@ asterisk -rx 'core stop now' > /dev/null 2>&1
 systemctl poweroff --no-block
 """
 
-# Places the call and lists the channels over AMI, with the AMI account Linebox generated (manager.conf),
+# Places the call and reports its events over AMI, with the AMI account Linebox generated (manager.conf),
 # the way Linebox's own services talk to Asterisk; standard library only (the guest has no pyst2).
-LAB_CALL = r"""import re, socket, time
+LAB_CALL = r"""import json, re, socket, time
 secret = re.search(r"^secret = (\S+)", open("/etc/asterisk/manager.conf").read(), re.M).group(1)
 
 def session(events):
@@ -128,23 +133,14 @@ try:
         if message.get("ActionID") == "call" and "Response" in message:
             print("originate:", message.get("Response"), message.get("Message"))
         elif message.get("Event") in ("Newchannel", "Newstate", "Hangup", "OriginateResponse", "DialEnd"):
-            print("event:", " ".join(f"{k}={message.get(k, '')}" for k in
-                  ("Event", "Channel", "ChannelStateDesc", "Context", "Exten", "Response", "Reason", "Cause-txt")))
+            print("event:", json.dumps({k: message.get(k, "") for k in
+                  ("Event", "Channel", "ChannelStateDesc", "Context", "Exten", "Response", "Reason", "Cause-txt")}))
         if time.monotonic() - start > 8:
             break
 except OSError as error:
     print("events ended:", error)
 ami.close()
 
-ami, send, incoming = session("off")
-send(Action="CoreShowChannels", ActionID="list")
-for message in incoming:
-    if message.get("Event") == "CoreShowChannel":
-        print("channel:", "!".join(message.get(k, "") for k in
-              ("Channel", "Context", "Exten", "Priority", "ChannelStateDesc", "Application", "ApplicationData")))
-    if message.get("Event") == "CoreShowChannelsComplete":
-        break
-ami.close()
 """
 
 LAB_UNIT = """\
