@@ -6,6 +6,11 @@ whole picture (``QueueStatus``) and hands the new snapshot to every
 subscriber (the wallboard's server-sent-event streams).  Re-reading the
 whole state instead of patching it from single events means a missed event
 can never leave the board wrong for longer than one refresh.
+
+The same AMI session feeds the agents' screen pop: ``AgentCalled`` (and the
+events that follow it) are handed straight to the stream of the agent whose
+phone rings, with the caller's number and the queue, without waiting for a
+refresh.
 """
 
 from __future__ import annotations
@@ -32,6 +37,20 @@ DEVICE_STATES = {"0": "unknown", "1": "available", "2": "on call", "3": "on call
                  "5": "unavailable", "6": "ringing", "7": "on call", "8": "on call"}
 _ids = itertools.count()
 IDLE_SECONDS = 30  # with no wallboard open for this long, the AMI session is closed
+POP_EVENTS = {"AgentCalled": "ringing", "AgentConnect": "connected", "AgentComplete": "ended",
+              "AgentRingNoAnswer": "missed", "AgentDump": "ended"}
+
+
+def screen_pop(headers: dict) -> dict | None:
+    """An agent's call event as their screen pop shows it: who calls, through which queue."""
+    kind = POP_EVENTS.get(headers.get("Event", ""))
+    if kind is None:
+        return None
+    interface = headers.get("Interface", "")
+    return {"type": kind, "agent": headers.get("MemberName") or interface.rpartition("/")[2],
+            "interface": interface, "queue": headers.get("Queue", ""),
+            "caller": headers.get("CallerIDNum", ""), "caller_name": headers.get("CallerIDName", ""),
+            "uniqueid": headers.get("Uniqueid", ""), "time": round(time.time(), 3)}
 
 
 def agent_state(member: dict, now: float) -> dict:
@@ -96,6 +115,7 @@ class LiveBoard:
         self.connect = connect
         self.refresh_seconds = refresh_seconds
         self._subscribers: set[queue_mod.Queue] = set()
+        self._agents: dict[queue_mod.Queue, str] = {}  # screen-pop streams and the extension each follows
         self._lock = threading.Lock()
         self._dirty = threading.Event()
         self._stop = threading.Event()
@@ -125,6 +145,15 @@ class LiveBoard:
     def unsubscribe(self, q: queue_mod.Queue) -> None:
         with self._lock:
             self._subscribers.discard(q)
+            self._agents.pop(q, None)
+
+    def subscribe_agent(self, extension: str) -> queue_mod.Queue:
+        """A stream of screen pops for the agent on ``extension``, starting with the board's snapshot."""
+        q: queue_mod.Queue = queue_mod.Queue(maxsize=20)
+        with self._lock:
+            self._agents[q] = extension
+        q.put({"type": "state", **self.snapshot})
+        return q
 
     def _publish(self, snapshot: dict) -> None:
         if json.dumps(snapshot, sort_keys=True) == json.dumps(self.snapshot, sort_keys=True):
@@ -134,10 +163,21 @@ class LiveBoard:
             for q in list(self._subscribers):
                 with contextlib.suppress(queue_mod.Full):  # a stalled browser misses an update, nothing piles up
                     q.put_nowait(snapshot)
+            for q in list(self._agents):
+                with contextlib.suppress(queue_mod.Full):
+                    q.put_nowait({"type": "state", **snapshot})
 
     def _on_event(self, event, _manager) -> None:
-        if event.headers.get("Event") in TRIGGERS:
+        name = event.headers.get("Event")
+        if name in TRIGGERS:
             self._dirty.set()
+        pop = screen_pop(event.headers) if name in POP_EVENTS else None
+        if pop is not None:
+            with self._lock:
+                for q, extension in list(self._agents.items()):
+                    if pop["agent"] == extension or pop["interface"] == f"PJSIP/{extension}":
+                        with contextlib.suppress(queue_mod.Full):
+                            q.put_nowait(pop)
 
     def _refresh(self, ami: Ami) -> None:
         # pyst2 gathers the whole "status will follow" event list into the action's response.
@@ -146,7 +186,7 @@ class LiveBoard:
 
     def _idle(self) -> bool:
         with self._lock:
-            if self._subscribers:
+            if self._subscribers or self._agents:
                 self._last_watched = time.monotonic()
                 return False
             return time.monotonic() - self._last_watched > IDLE_SECONDS

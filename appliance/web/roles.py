@@ -2,7 +2,7 @@
 
 * admin: everything.
 * technician: every page, read-only: a POST (or any other changing method) is refused with 403.
-* supervisor, agent: the status page only, for now (their call-center pages come later).
+* supervisor: status, wallboard, recordings and reports; agent: status and their own queues page.
 * the Settings page is for admins only.
 
 ``require_role(*roles)`` names the roles that may open a view; changing
@@ -98,10 +98,14 @@ def _build_navigation() -> list[tuple[str, list[NavItem]]]:
         NavItem("status", "Status", "views.status", roles=ROLES),
         NavItem("wallboard", "Wallboard", "wallboard.page", roles=("admin", "supervisor", "technician")),
         NavItem("recordings", "Recordings", "recordings.page", roles=("admin", "supervisor")),
+        NavItem("reports", "Reports", "callcenter.reports_page", roles=("admin", "supervisor")),
+        NavItem("agent", "My queues", "callcenter.agent_page", roles=("agent", "admin")),
     ])]
     placed = set()
     for title, names in NAV_LAYOUT:
         items = [_objects(name) for name in names if name in KINDS]
+        if title == "Call center":
+            items.append(NavItem("sounds", "Sounds", "callcenter.sounds_page"))  # IVR greetings
         placed.update(names)
         if items:
             groups.append((title, items))
@@ -109,11 +113,11 @@ def _build_navigation() -> list[tuple[str, list[NavItem]]]:
     if rest:
         groups.append(("More", rest))
     groups.append(("System", [
+        NavItem("hardware", "Hardware", "hardware.page"),
         NavItem("gateways", "Gateways", "gateways.page"),
         NavItem("apply", "Apply", "pages.apply_page"),
         NavItem("audit", "Audit log", "pages.audit_page"),
         NavItem("users", "Users", "pages.users_page"),
-        NavItem("hardware", "Hardware", "hardware.page"),
         NavItem("backups", "Backups", "backups.page", roles=(ADMIN,)),
         NavItem("settings", "Settings", "pages.settings_page", roles=("admin",)),
     ]))

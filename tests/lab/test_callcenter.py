@@ -109,8 +109,13 @@ def test_paused_agent_gets_no_calls_and_hangup_in_queue_is_abandoned(pbx, carrie
     from tests.lab.test_cli import linebox
     table = linebox(pbx.install.home, "report", "--csv")
     assert table.returncode == 0 and table.stdout.splitlines()[1].startswith("700,2,1,1,0,0,0,50.0,"), table.stdout
-    (agent,) = reports.agent_report(today, today + timedelta(days=1))
-    assert agent.agent == "202" and agent.answered == 1 and agent.talk_seconds >= 3  # the phone hangs up after 4 s
+    agents = {a.agent: a for a in reports.agent_report(today, today + timedelta(days=1))}
+    assert set(agents) == {"201", "202"}
+    agent = agents["202"]
+    assert agent.answered == 1 and agent.talk_seconds >= 3  # the phone hangs up after 4 s
+    # 201 took no call: paused for lunch since the start (a static member: no login session, no occupancy)
+    assert (agents["201"].answered, list(agents["201"].pauses), agents["201"].occupancy_pct) == (0, ["lunch"], None)
+    assert agents["201"].pauses["lunch"] >= 10
 
 
 def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
@@ -224,3 +229,152 @@ def test_agent_missing_two_calls_in_a_row_is_paused(pbx, carrier):
     collector.collect_once(sources)
     with pbx.install.connect_ami() as ami:
         assert autopause.pause_missing_agents(ami) == []  # the PAUSE ended the streak: not paused twice
+
+
+def _voiced_seconds(path) -> tuple[float, float]:
+    """(start, end), in seconds, of the first stretch of speech in a 16-bit mono WAV: 100 ms windows with
+    speech-level energy, until a second of silence (the IVR's wait for a digit)."""
+    import wave
+
+    with wave.open(str(path)) as w:
+        rate, frames = w.getframerate(), w.readframes(w.getnframes())
+    samples = memoryview(frames).cast("h")
+    step = rate // 10
+    loud = [i / 10 for i in range(len(samples) // step)
+            if max(abs(s) for s in samples[i * step:(i + 1) * step]) > 1500]
+    if not loud:
+        return 0.0, 0.0
+    end = loud[0]
+    for moment in loud:
+        if moment - end > 1.0:
+            break
+        end = moment
+    return loud[0], round(end + 0.1, 1)
+
+
+def test_ivr_greeting_spoken_from_text_is_heard_by_the_caller(pbx, carrier):
+    import wave
+
+    from appliance.callcenter import sounds
+
+    text = "Welcome to Linebox support. For sales, press one."
+    add("ivr", name="welcome", greeting_text=text, timeout_seconds=5,
+        options=[{"digit": "1", "destination": "hangup"}])
+    add("inbound_route", name="main-line", did="5553000", destination="ivr:welcome")
+    result = pbx.apply()
+    spoken = pbx.install.sounds_path / f"{sounds.tts_name(text, 'en')}.wav"
+    assert [s.detail for s in result.steps if s.name == "sounds"] == [f"spoke IVR welcome greeting into {spoken.name}"]
+    with wave.open(str(spoken)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+    assert spoken.with_suffix(".sln").stat().st_size == (spoken.stat().st_size - 44)
+    first, last = _voiced_seconds(spoken)
+    assert last - first > 2, "espeak-ng spoke the sentence"
+    assert str(spoken.with_suffix("").relative_to(pbx.instance.rootfs)) in pbx.cli("dialplan show s@ivr-welcome")
+
+    phones = carrier()
+    add_carrier_trunk(phones)
+    again = pbx.apply()
+    assert [s.detail for s in again.steps if s.name == "sounds"] == ["greetings ready"]  # cached: not spoken twice
+
+    mark = phones.mark()
+    phones.call("telco", "5553000", tag="greeted", hold=8, record=True)
+    phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "greeted", since=mark, timeout=30)
+    time.sleep(1)
+    heard_first, heard_last = _voiced_seconds(phones.heard("greeted"))
+    assert heard_first < 2, "the greeting starts as soon as the IVR answers"
+    assert abs((heard_last - heard_first) - (last - first)) < 1.0, \
+        f"the caller heard {heard_last - heard_first:.1f} s of speech; the greeting lasts {last - first:.1f} s"
+
+    # A new text is a new sound file, and the dialplan plays it.
+    update("ivr", "welcome", greeting_text="Thank you for calling. Please hold.")
+    changed = pbx.apply()
+    new = sounds.tts_name("Thank you for calling. Please hold.", "en")
+    assert [s.detail for s in changed.steps if s.name == "sounds"] == [f"spoke IVR welcome greeting into {new}.wav"]
+    shown = pbx.cli("dialplan show s@ivr-welcome")
+    assert new in shown and spoken.stem not in shown
+
+
+def test_agent_logs_in_from_the_console_and_gets_a_screen_pop(pbx, carrier):
+    """An agent with no queue logs in from their page (real HTTP), Asterisk lists them, a queue call
+    rings their phone and their screen-pop stream carries the caller's number and the queue."""
+    import http.client
+    import json
+    import threading
+
+    from appliance import accounts
+    from appliance.callcenter.live import parse_event_list
+    from appliance.model.models import AuditEntry
+    from appliance.site import service
+    from appliance.web import create_app
+    from appliance.web.server import make_server
+    from tests.web.conftest import Browser
+
+    phones = _live_support_site(pbx, carrier, escalate_after=60, members=[])  # nobody in the queue yet
+    phones.set_behaviour("201", "noanswer")
+    accounts.create_user("alice", "Agent-pass-1234", "agent", actor="test")
+    pin = service.get_object("extension", "201").voicemail_pin
+    server = make_server(create_app(pbx.install), "127.0.0.1", 0)
+    server.start()
+    pops: list[tuple[float, dict]] = []
+    done = threading.Event()
+    try:
+        browser = Browser(server.url)
+        assert browser.login("alice", "Agent-pass-1234").status == 302
+        wrong = browser.submit("/agent/claim", {"extension": "201", "pin": "0000000"}, form_page="/agent",
+                               follow=True)
+        assert "unknown extension or wrong PIN" in wrong.body
+        claimed = browser.submit("/agent/claim", {"extension": "201", "pin": pin}, form_page="/agent", follow=True)
+        assert "This console follows extension 201." in claimed.body
+        page = browser.submit("/agent/login", {"queue": "700"}, form_page="/agent", follow=True)
+        assert page.status == 200 and 'data-queue="700"' in page.body
+
+        with pbx.install.connect_ami() as ami:
+            status = parse_event_list(ami.action("QueueStatus", Queue="700").response)
+        (member,) = [e for e in status if e.get("Event") == "QueueMember"]
+        assert (member["Name"], member["Location"], member["Membership"], member["Paused"]) == \
+            ("201", "PJSIP/201", "dynamic", "0")
+        assert AuditEntry.get((AuditEntry.kind == "agent") & (AuditEntry.action == "login")).user == "alice"
+
+        cookie = "; ".join(f"{c.name}={c.value}" for c in browser.jar)
+
+        def read_stream() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=40)
+            conn.request("GET", "/agent/stream", headers={"Cookie": cookie})
+            response = conn.getresponse()
+            assert response.status == 200
+            while not done.is_set():
+                line = response.readline().decode()
+                if line.startswith("data: "):
+                    pops.append((time.monotonic(), json.loads(line[6:])))
+            conn.close()
+
+        reader = threading.Thread(target=read_stream, daemon=True)
+        reader.start()
+
+        def mine(p: dict) -> list[str]:
+            return [a["state"] for q in p.get("queues", []) if q["queue"] == "700" for a in q["me"]]
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(p["type"] == "state" and mine(p) for _, p in pops):
+            time.sleep(0.1)
+        assert [mine(p) for _, p in pops if p["type"] == "state" and mine(p)][:1] == [["available"]]
+
+        mark = phones.mark()
+        phones.call("telco", "5553700", tag="popped", hold=8)
+        rang = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "201", since=mark)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(p["type"] == "ringing" for _, p in pops):
+            time.sleep(0.05)
+        moment, ring = next((m, p) for m, p in pops if p["type"] == "ringing")
+        assert (ring["caller"], ring["queue"], ring["agent"]) == ("+15550001111", "700", "201")
+        assert moment - rang["_time"] < 1.0, "the screen pop arrives as the phone rings"
+
+        # Pause with a reason from the page: Asterisk shows it, and the stream follows.
+        browser.submit("/agent/pause", {"reason_choice": "lunch", "reason": ""}, form_page="/agent")
+        assert "(lunch)" in browser.get("/agent").body
+        assert "paused" in pbx.cli("queue show 700") and "lunch" in pbx.cli("queue show 700")
+        browser.submit("/agent/logout", {"queue": "700"}, form_page="/agent")
+        assert "No Members" in pbx.cli("queue show 700")
+    finally:
+        done.set()
+        server.close()

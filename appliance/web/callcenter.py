@@ -1,0 +1,265 @@
+"""Call-center pages: reports with charts, custom sounds for IVR greetings, and the agent's own page.
+
+* ``/reports`` (supervisors, admins): the KPI tables of ``appliance.callcenter.reports`` for a
+  period, CSV downloads, and three charts drawn on the server as SVG with pygal (no script, no
+  CDN: the box works offline), served as images with their own strict CSP.
+* ``/sounds`` (admins change, technicians look): upload a greeting in any format sox reads;
+  it is converted to 8 kHz mono for Asterisk, or refused with the reason.
+* ``/agent`` (agents, admins): the agent ties their login to their extension, logs in and out
+  of queues, pauses with a reason, and gets a screen pop (caller's number, queue) through a
+  server-sent-event stream when a queue call rings their phone.
+"""
+
+from __future__ import annotations
+
+import json
+import queue as queue_mod
+import re
+from datetime import UTC, datetime, timedelta
+
+import pygal
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from pygal.style import CleanStyle
+
+from appliance.asterisk.ami import AmiError
+from appliance.callcenter import agents, reports, sounds
+from appliance.site import audit
+from appliance.site.errors import Problem, SiteError
+from appliance.web.forms import EmptyForm
+from appliance.web.roles import require_role
+from appliance.web.wallboard import board
+
+blueprint = Blueprint("callcenter", __name__)
+REPORT_ROLES = ("admin", "supervisor")
+AGENT_ROLES = ("agent", "admin")
+CHARTS = ("hourly", "service-level", "abandonment")
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"  # pygal styles its SVG inline; no script at all
+
+
+def _install():
+    return current_app.extensions["linebox.install"]
+
+
+# ---- reports -------------------------------------------------------------------------------------
+
+def _period() -> tuple[datetime, datetime, str, str, str | None]:
+    """The period asked for (``from``/``to`` days, both included; default the last 7 days) and queue."""
+    today = reports.today_start()
+
+    def day(name: str, default: datetime) -> datetime:
+        try:
+            return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            return default
+
+    first = day("from", today - timedelta(days=6))
+    last = max(day("to", today), first)
+    queue = request.args.get("queue", "").strip() or None
+    if queue is not None and not queue.isdigit():
+        queue = None
+    return first, last + timedelta(days=1), first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d"), queue
+
+
+@blueprint.get("/reports")
+@require_role(*REPORT_ROLES)
+def reports_page():
+    start, end, first, last, queue = _period()
+    args = {"from": first, "to": last, **({"queue": queue} if queue else {})}
+    return render_template("reports.html", nav_active="reports", first=first, last=last, queue=queue or "",
+                           queues=reports.queue_report(start, end, queue),
+                           agents=reports.agent_report(start, end, queue), args=args, charts=CHARTS)
+
+
+@blueprint.get("/reports/<any(queues, agents):table>.csv")
+@require_role(*REPORT_ROLES)
+def reports_csv(table: str):
+    start, end, first, last, queue = _period()
+    rows = reports.queue_report(start, end, queue) if table == "queues" else reports.agent_report(start, end, queue)
+    return Response(reports.to_csv(rows), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=linebox-{table}-{first}-{last}.csv"})
+
+
+def chart_svg(name: str, start: datetime, end: datetime, queue: str | None) -> bytes:
+    """One chart as a standalone SVG document (drawn by pygal, with no script)."""
+    config = {"style": CleanStyle, "js": [], "width": 800, "height": 320, "show_legend": True,
+              "legend_at_bottom": True, "x_label_rotation": 0, "print_values": False, "disable_xml_declaration": False}
+    if name == "hourly":
+        offered, answered = [0] * 24, [0] * 24
+        for hour, o, a in reports.calls_per_hour(start, end, queue):
+            h = int(hour[-2:])
+            offered[h] += o
+            answered[h] += a
+        chart = pygal.Bar(title="Calls per hour of day (UTC)", **config)
+        chart.x_labels = [f"{h:02d}" for h in range(24)]
+        chart.add("offered", offered)
+        chart.add("answered", answered)
+    else:
+        days = reports.daily_report(start, end, queue)
+        if name == "service-level":
+            chart = pygal.Line(title="Service level per day (% answered within 20 s)", range=(0, 100),
+                               **config)
+            chart.add("service level %", [d.service_level_pct for d in days])
+            chart.add("target 80 %", [80] * len(days), show_dots=False, stroke_style={"dasharray": "6,4"})
+        else:
+            chart = pygal.Bar(title="Abandonment per day", **config)
+            chart.add("abandon rate %", [d.abandon_rate_pct for d in days])
+            chart.add("abandoned calls", [d.abandoned for d in days], secondary=True)
+        chart.x_labels = [d.day[5:] for d in days]
+        chart.no_data_text = "No calls in this period"
+    # pygal always adds a small config script for its optional tooltips: a chart shown as an image
+    # never runs it, and it has no place in a console that runs no third-party script.
+    return re.sub(rb"<script\b.*?</script>", b"", chart.render(), flags=re.S)
+
+
+@blueprint.get("/reports/chart/<any(hourly, 'service-level', abandonment):name>.svg")
+@require_role(*REPORT_ROLES)
+def reports_chart(name: str):
+    start, end, _first, _last, queue = _period()
+    response = Response(chart_svg(name, start, end, queue), mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = SVG_CSP
+    return response
+
+
+# ---- sounds --------------------------------------------------------------------------------------
+
+@blueprint.route("/sounds", methods=["GET", "POST"])
+@require_role("admin", "technician")
+def sounds_page():
+    folder = _install().sounds_path
+    form = EmptyForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        if request.form.get("delete"):
+            name = request.form["delete"]
+            if sounds.delete(folder, name):
+                audit.record(current_user.username, "delete", "sound", name, {"name": name}, None)
+                flash(f"Sound custom/{name} deleted.", "success")
+            return redirect(url_for("callcenter.sounds_page"))
+        upload = request.files.get("file")
+        name = request.form.get("name", "").strip().lower()
+        try:
+            data = upload.read() if upload else b""
+            made = sounds.import_upload(data, upload.filename if upload else "", name, folder)
+        except sounds.SoundError as error:
+            flash(str(error), "error")
+            return render_template("sounds.html", form=form, items=sounds.list_sounds(folder), name=name), 422
+        audit.record(current_user.username, "upload", "sound", made.name, None,
+                     {"name": made.name, "seconds": made.seconds, "from": upload.filename})
+        flash(f"Sound custom/{made.name} ready ({made.seconds:g} s, 8 kHz mono). Use it as an IVR greeting: "
+              f"custom/{made.name}.", "success")
+        return redirect(url_for("callcenter.sounds_page"))
+    return render_template("sounds.html", form=form, items=sounds.list_sounds(folder), name="")
+
+
+@blueprint.before_app_request
+def _allow_sound_uploads() -> None:
+    # Sound files are larger than any form: raise the console's 1 MB limit for this one view only.
+    if request.endpoint == "callcenter.sounds_page" and request.method == "POST":
+        request.max_content_length = sounds.MAX_UPLOAD_BYTES + 64 * 1024
+
+
+@blueprint.get("/sounds/file/<name>.wav")
+@require_role("admin", "technician")
+def sound_file(name: str):
+    if not sounds.NAME_RE.match(name):
+        abort(404)
+    file = _install().sounds_path / f"{name}.wav"
+    if not file.is_file():
+        abort(404)
+    return send_file(file, mimetype="audio/wav", conditional=True)
+
+
+# ---- the agent's page ----------------------------------------------------------------------------
+
+def _ami():
+    return _install().connect_ami(timeout=5)
+
+
+@blueprint.get("/agent")
+@require_role(*AGENT_ROLES, write=AGENT_ROLES)
+def agent_page():
+    extension = agents.extension_of(current_user.username)
+    rows, error = [], ""
+    if extension:
+        try:
+            with _ami() as ami:
+                rows = agents.memberships(ami, extension)
+        except AmiError as failure:
+            error = f"Asterisk is not reachable: {failure}"
+    return render_template("agent.html", nav_active="agent", extension=extension, rows=rows, error=error,
+                           form=EmptyForm(), reasons=agents.REASONS)
+
+
+@blueprint.post("/agent/<any(claim, login, logout, pause, unpause):action>")
+@require_role(*AGENT_ROLES, write=AGENT_ROLES)
+def agent_action(action: str):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    user = current_user.username
+    try:
+        if action == "claim":
+            number = agents.claim_extension(user, request.form.get("extension", ""), request.form.get("pin", ""))
+            flash(f"This console follows extension {number}.", "success")
+            return redirect(url_for("callcenter.agent_page"))
+        extension = agents.extension_of(user)
+        if not extension:
+            raise SiteError([Problem("extension", "say which extension is yours first")])
+        reason = agents.check_reason(request.form.get("reason", "").strip() or request.form.get("reason_choice", ""))
+        with _ami() as ami:
+            if action == "login":
+                agents.login(ami, user, extension, request.form.get("queue", ""))
+            elif action == "logout":
+                agents.logout(ami, user, extension, request.form.get("queue", ""))
+            else:
+                agents.set_paused(ami, user, extension, action == "pause", reason)
+    except SiteError as error:
+        flash("; ".join(p.message for p in error.problems), "error")
+    except AmiError as error:
+        flash(f"Asterisk is not reachable: {error}", "error")
+    return redirect(url_for("callcenter.agent_page"))
+
+
+@blueprint.get("/agent/stream")
+@require_role(*AGENT_ROLES, write=AGENT_ROLES)
+def agent_stream():
+    extension = agents.extension_of(current_user.username)
+    if not extension:
+        abort(409)
+    live = board()
+    updates = live.subscribe_agent(extension)
+
+    @stream_with_context
+    def events():
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                try:
+                    item = updates.get(timeout=15)
+                except queue_mod.Empty:
+                    yield ": keep-alive\n\n"
+                    continue
+                if item.get("type") == "state":
+                    item = {"type": "state", "time": item.get("time"), "error": item.get("error", ""),
+                            "queues": [{"queue": q["queue"], "waiting": q["waiting"],
+                                        "me": [a for a in q["agents"] if a["agent"] == extension]}
+                                       for q in item.get("queues", [])]}
+                yield f"data: {json.dumps(item, separators=(',', ':'))}\n\n"
+        finally:
+            live.unsubscribe(updates)
+
+    return Response(events(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

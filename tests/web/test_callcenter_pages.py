@@ -1,0 +1,113 @@
+"""The console's call-center pages over real HTTP: reports with SVG charts and CSV, sounds upload, the agent page.
+
+The lab test (tests/lab/test_callcenter.py) drives the agent page against a real Asterisk; here
+Asterisk is absent, which the agent page must say plainly.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import UTC, datetime
+
+import requests
+
+from appliance import accounts
+from appliance.model.models import QueueCall
+from appliance.site import service
+from appliance.web.callcenter import SVG_CSP
+
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def session_for(console, username: str, role: str) -> requests.Session:
+    accounts.create_user(username, "Long-enough-pass-1", role, actor="test")
+    s = requests.Session()
+    token = TOKEN.search(s.get(f"{console.url}/login").text).group(1)
+    s.post(f"{console.url}/login", data={"csrf_token": token, "username": username,
+                                         "password": "Long-enough-pass-1"}, allow_redirects=False)
+    return s
+
+
+def token_of(s: requests.Session, url: str) -> str:
+    return TOKEN.search(s.get(url).text).group(1)
+
+
+def calls() -> None:
+    """Two calls today in queue 700 (one answered in 10 s, one abandoned after 30 s), one yesterday."""
+    now = int(datetime.now(UTC).timestamp())
+    yesterday = now - 86400
+    QueueCall.insert_many([
+        {"callid": "a", "queue": "700", "entered": now - 60, "caller": "+441", "outcome": "answered",
+         "wait_seconds": 10, "talk_seconds": 100, "agent": "100"},
+        {"callid": "b", "queue": "700", "entered": now - 50, "caller": "+442", "outcome": "abandoned",
+         "wait_seconds": 30},
+        {"callid": "c", "queue": "700", "entered": yesterday, "caller": "+443", "outcome": "answered",
+         "wait_seconds": 5, "talk_seconds": 50, "agent": "100"},
+    ]).execute()
+
+
+def test_supervisor_sees_reports_with_charts_and_csv(console):
+    calls()
+    s = session_for(console, "boss", "supervisor")
+    page = s.get(f"{console.url}/reports")
+    assert page.status_code == 200
+    row = re.search(r'<table id="queue-report">.*?<tbody>\s*<tr>(.*?)</tr>', page.text, re.S).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert cells[:7] == ["700", "3", "2", "1", "0", "0", "66.7"]  # offered 3, answered 2, SL 2/3
+    charts = re.findall(r'<img class="chart" src="([^"]+)"', page.text)
+    assert len(charts) == 3
+    for src in charts:
+        chart = s.get(console.url + src.replace("&amp;", "&"))
+        assert chart.status_code == 200 and chart.headers["Content-Type"].startswith("image/svg+xml")
+        assert chart.headers["Content-Security-Policy"] == SVG_CSP
+        assert "<svg" in chart.text and "<script" not in chart.text and "kozea.github.io" not in chart.text
+    assert ">Calls per hour of day (UTC)<" in s.get(console.url + charts[0].replace("&amp;", "&")).text
+    csv = s.get(f"{console.url}/reports/agents.csv")
+    assert csv.headers["Content-Type"].startswith("text/csv")
+    assert csv.text.splitlines()[0].startswith("agent,answered,talk_seconds,avg_talk_seconds,avg_wait_of_answered,"
+                                               "logged_in_seconds,paused_seconds,occupancy_pct")
+    assert csv.text.splitlines()[1].startswith("100,2,150,")
+
+
+def test_reports_are_for_supervisors_and_admins_only(console):
+    s = session_for(console, "agent1", "agent")
+    assert s.get(f"{console.url}/reports", allow_redirects=False).status_code == 403
+    assert s.get(f"{console.url}/reports/chart/hourly.svg", allow_redirects=False).status_code == 403
+    assert s.get(f"{console.url}/sounds", allow_redirects=False).status_code == 403
+    assert requests.get(f"{console.url}/reports", allow_redirects=False).status_code == 302  # not logged in
+
+
+def test_admin_uploads_a_greeting_and_a_bad_file_is_refused(console, install, tmp_path):
+    s = session_for(console, "boss", "admin")
+    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", str(tmp_path / "hi.wav"), "synth", "2", "sine", "300"],
+                   check=True)
+    url = f"{console.url}/sounds"
+    bad = s.post(url, data={"csrf_token": token_of(s, url), "name": "notes"},
+                 files={"file": ("notes.wav", b"just some text", "audio/wav")})
+    assert bad.status_code == 422 and "not a sound file Linebox can read" in bad.text
+    big = (tmp_path / "hi.wav").read_bytes()
+    assert len(big) > 300_000  # larger than an ordinary form may be
+    ok = s.post(url, data={"csrf_token": token_of(s, url), "name": "welcome"},
+                files={"file": ("Hi There.wav", big, "audio/wav")})
+    assert ok.status_code == 200 and "Sound custom/welcome ready (2 s, 8 kHz mono)" in ok.text
+    assert (install.sounds_path / "welcome.sln").stat().st_size == 32000
+    played = s.get(f"{console.url}/sounds/file/welcome.wav")
+    assert played.headers["Content-Type"] == "audio/wav" and played.content[:4] == b"RIFF"
+    service.save_object("ivr", {"name": "main", "greeting": "custom/welcome"}, user="test", create=True)
+
+
+def test_agent_page_ties_the_login_to_an_extension(console):
+    s = session_for(console, "alice", "agent")
+    url = f"{console.url}/agent"
+    assert "Say which extension is yours" in s.get(url).text
+    pin = service.get_object("extension", "100").voicemail_pin
+    wrong = s.post(f"{url}/claim", data={"csrf_token": token_of(s, url), "extension": "100", "pin": "999999999"})
+    assert "unknown extension or wrong PIN" in wrong.text
+    done = s.post(f"{url}/claim", data={"csrf_token": token_of(s, url), "extension": "100", "pin": pin})
+    assert "This console follows extension 100." in done.text
+    assert "Asterisk is not reachable" in done.text  # no Asterisk in this test: said, not a stack trace
+    refused = s.post(f"{url}/pause", data={"csrf_token": token_of(s, url), "reason": "bad\r\nAction: Originate"})
+    assert "use at most 40 letters" in refused.text
+    supervisor = session_for(console, "boss", "supervisor")
+    assert supervisor.get(url, allow_redirects=False).status_code == 403
