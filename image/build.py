@@ -23,7 +23,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -106,12 +105,20 @@ def build(cache: Path = guest.CACHE, log=print) -> tuple[Path, dict]:
     if "dahdi" not in modules:
         raise RuntimeError(f"DKMS built no DAHDI modules for kernel {release} in {base}")
 
-    work = Path(tempfile.mkdtemp(prefix="image-build-", dir=cache))
-    try:
-        tree = work / "root"
+    # the prepared tree is kept until the disk is written: a failure in the last step costs no Ansible rerun
+    work = cache / f"prepared-{output.stem}"
+    tree = work / "root"
+    if not (work / "prepared").exists():
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
         step = time.monotonic()
         subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(tree)], check=True)
         (tree / ".linebox-complete").unlink()
+        # systemd-resolved made resolv.conf a link into /run, empty in a chroot: the build uses this machine's
+        # resolver (customise() puts the link back for the box)
+        resolv = tree / "etc/resolv.conf"
+        resolv.unlink(missing_ok=True)
+        shutil.copy("/etc/resolv.conf", resolv)
         times["copy_seconds"] = round(time.monotonic() - step, 1)
 
         step = time.monotonic()
@@ -119,10 +126,13 @@ def build(cache: Path = guest.CACHE, log=print) -> tuple[Path, dict]:
         wheel = build_wheel(work / "wheel")
         inventory = write_inventory(work / "inventory.json", tree, {
             "linebox_package": str(wheel), "linebox_init": False, "linebox_dahdi": True})
-        run_playbook(tree, inventory, work / "ansible.log")
         logs = ROOT / "build"
         logs.mkdir(exist_ok=True)
-        shutil.copy(work / "ansible.log", logs / "image-ansible.log")
+        try:
+            run_playbook(tree, inventory, work / "ansible.log")
+        finally:
+            if (work / "ansible.log").exists():
+                shutil.copy(work / "ansible.log", logs / "image-ansible.log")
         times["ansible_seconds"] = round(time.monotonic() - step, 1)
 
         customise(tree)
@@ -132,13 +142,16 @@ def build(cache: Path = guest.CACHE, log=print) -> tuple[Path, dict]:
         in_namespace(tree, ["chroot", str(tree), "update-initramfs", "-u", "-k", release], check=True,
                      capture_output=True)
         times["initramfs_seconds"] = round(time.monotonic() - step, 1)
+        (work / "times.json").write_text(json.dumps(times))
+        (work / "prepared").touch()
+    times = {**json.loads((work / "times.json").read_text()), **times}
 
-        step = time.monotonic()
-        facts = disk.assemble(tree, output.with_suffix(".img.partial-disk"), kernel.name, initrd.name, log=log)
-        output.with_suffix(".img.partial-disk").rename(output)
-        times["disk_seconds"] = round(time.monotonic() - step, 1)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    step = time.monotonic()
+    partial = output.with_suffix(".img.partial-disk")
+    facts = disk.assemble(tree, partial, kernel.name, initrd.name, log=log)
+    partial.rename(output)
+    times["disk_seconds"] = round(time.monotonic() - step, 1)
+    shutil.rmtree(work, ignore_errors=True)
     times["total_seconds"] = round(time.monotonic() - start, 1)
     facts = {**facts, **times, "kernel": release, "dahdi_modules": modules,
              "asterisk": guest_version(base, "asterisk"), "dahdi": guest_version(base, "dahdi")}
@@ -147,6 +160,8 @@ def build(cache: Path = guest.CACHE, log=print) -> tuple[Path, dict]:
         if old != output:
             old.unlink()
             facts_path(old).unlink(missing_ok=True)
+    for old in cache.glob("prepared-linebox-*"):
+        shutil.rmtree(old, ignore_errors=True)
     return output, facts
 
 

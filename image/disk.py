@@ -40,7 +40,7 @@ MIB = 1024 * 1024
 BIOS_BOOT_START = 1 * MIB
 BIOS_BOOT_SIZE = 1 * MIB
 ESP_SIZE = 64 * MIB
-BIOS_BOOT_TYPE = "21686148-6E6F-744E-6565-6445666945"  # "Hah!IdontNeedEFI"
+BIOS_BOOT_TYPE = "21686148-6449-6E6F-744E-656564454649"  # "Hah!IdontNeedEFI" as a little-endian GUID
 ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 ROOT_TYPE = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"  # Linux root (x86-64), discoverable-partitions spec
 
@@ -48,7 +48,7 @@ GRUB_MODULES_COMMON = ["part_gpt", "part_msdos", "ext2", "fat", "search", "searc
                        "linux", "echo", "test", "gzio", "serial", "terminal", "ls", "cat", "reboot", "halt"]
 GRUB_MODULES = {
     "i386-pc": ["biosdisk", *GRUB_MODULES_COMMON],
-    "x86_64-efi": ["efi_gop", "efi_uga", "all_video", *GRUB_MODULES_COMMON],
+    "x86_64-efi": ["efi_gop", "all_video", *GRUB_MODULES_COMMON],
 }
 
 
@@ -93,9 +93,9 @@ def grub_image(tree: Path, platform: str, root_uuid: str, output: Path) -> Path:
         (tree / inside.relative_to("/")).mkdir(parents=True)
         try:
             shutil.copy(config, tree / inside.relative_to("/") / "early.cfg")
-            subprocess.run(["chroot", str(tree), "grub-mkimage", "-O", fmt, "-d", f"/usr/lib/grub/{platform}",
-                            "-c", str(inside / "early.cfg"), "-p", "/boot/grub", "-o", str(inside / "core.img"),
-                            *GRUB_MODULES[platform]], check=True, capture_output=True, text=True)
+            _run(["chroot", str(tree), "grub-mkimage", "-O", fmt, "-d", f"/usr/lib/grub/{platform}",
+                  "-c", str(inside / "early.cfg"), "-p", "/boot/grub", "-o", str(inside / "core.img"),
+                  *GRUB_MODULES[platform]])
             shutil.copy(tree / inside.relative_to("/") / "core.img", output)
         finally:
             shutil.rmtree(tree / inside.relative_to("/"), ignore_errors=True)
