@@ -91,6 +91,8 @@ def _update_schema(k: Kind, request_schema: dict) -> dict:
     update = copy.deepcopy(request_schema)
     update["title"] = f"{k.schema.__name__} (full update)"
     update["required"] = [r for r in update.get("required", []) if r != k.key]
+    if not update["required"]:
+        del update["required"]  # OpenAPI 3.0 wants a non-empty list or none (an IVR needs nothing but its name)
     update["description"] = (f"The whole {k.label}: omitted fields take their defaults, except `{k.key}` "
                              f"(default: the one in the path; a different one renames it)"
                              + (f" and the secrets ({', '.join(k.secrets)}), which keep their stored values."
