@@ -211,7 +211,7 @@ def collect_cdr(cdr_db: Path) -> int:
 def collect_once(sources: Sources) -> dict[str, int]:
     counts = {"queue_log": collect_queue_log(sources.queue_log), "cdr": collect_cdr(sources.cdr_db)}
     now = int(time.time())
-    if rollup.rolled_through() < rollup.midnight(now):  # a quiet midnight passed: roll up the day that ended
+    if rollup.rolled_through() < rollup.midnight(now):  # a quiet midnight passed, or days are still to roll
         with database.atomic():
             rollup.refresh((), now)
     return counts

@@ -88,23 +88,27 @@ def move_repeat(entered: int, queue: str, old_gap: int | None, new_gap: int | No
                          (name, queue))
 
 
-def refresh(changed_entered: Iterable[int], now: int) -> int:
+def refresh(changed_entered: Iterable[int], now: int, max_new_days: int = 31) -> int:
     """Bring the roll-ups up to date after a collector round; return how many days were rolled.
 
     ``changed_entered``: the entry times of the calls this round stored or changed.  Days already
-    rolled up that hold one of them are rolled again; then every whole day not rolled yet is.
-    Run inside the round's transaction.
+    rolled up that hold one of them are rolled again; then whole days not rolled yet are, at most
+    ``max_new_days`` per round, so the first rounds after an upgrade over years of calls stay short
+    (reports read the days not rolled yet live meanwhile).  Run inside the round's transaction.
     """
     through = rolled_through()
     today = midnight(now)
     days = {midnight(t) for t in changed_entered if t < through}
+    new_through = through
     if through < today:
         if through == 0:  # first round after the upgrade: start at the oldest call
             first = QueueCall.select(QueueCall.entered).order_by(QueueCall.entered).limit(1).scalar()
             through = midnight(first) if first is not None else today
-        days.update(range(through, today, DAY))
+        pending = range(through, today, DAY)[:max_new_days]
+        days.update(pending)
+        new_through = pending[-1] + DAY if pending else today
     for day in sorted(days):
         roll_day(day)
-    if rolled_through() != today:
-        CollectorState.replace(source=STATE, position=today, identity="").execute()
+    if new_through != rolled_through():
+        CollectorState.replace(source=STATE, position=new_through, identity="").execute()
     return len(days)

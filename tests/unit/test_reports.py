@@ -157,3 +157,24 @@ def test_a_repeat_call_today_moves_a_rolled_call_in_the_fcr_histogram(install, t
     with database.atomic():
         rollup.roll_day(D)  # the in-place move gave exactly what rolling the day again gives
     assert sorted(moved) == sorted((r.outcome, r.seconds, r.calls) for r in QueueDayStat.select())
+
+
+def test_after_an_upgrade_old_days_are_rolled_a_month_per_round_and_read_live_meanwhile(install, tmp_path):
+    import time
+
+    old = D - 100 * 86400  # 100 days before D: three rounds of 31 days, then the rest
+    collect(tmp_path, [f"{old + 60}|o1|700|NONE|ENTERQUEUE||+447777|1", f"{old + 70}|o1|700|NONE|ABANDON|1|1|10"])
+    CollectorState.delete().where(CollectorState.source == rollup.STATE).execute()  # as just after the upgrade
+    now = int(time.time())
+    with database.atomic():
+        rollup.refresh((), now)
+    assert rollup.rolled_through() == rollup.midnight(old) + 31 * 86400
+    (kpi,) = reports.queue_report(day(-101), day(1))  # partly rolled, partly live: the same figures
+    assert (kpi.offered, kpi.abandoned) == (1, 1)
+    rounds = 1
+    while rollup.rolled_through() < rollup.midnight(now):
+        with database.atomic():
+            rollup.refresh((), now)
+        rounds += 1
+    assert rounds == -(-(rollup.midnight(now) - rollup.midnight(old)) // (31 * 86400))
+    assert reports.queue_report(day(-101), day(1))[0].offered == 1
