@@ -27,7 +27,7 @@ import requests
 import urllib3
 
 from image import build as image_build
-from image.qemu import Guest, free_port
+from image.qemu import Guest, GuestError, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "image"
@@ -53,10 +53,20 @@ def record(section: str, figures: dict) -> None:
 
 
 def login_as_root(guest: Guest, password: str) -> None:
-    guest.send("\n")
-    guest.expect(r"login: ", 60)
-    guest.send("root\n")
-    guest.expect(r"Password: ", 30)
+    """Log in on the serial console.  agetty queries the terminal (cursor position) before its prompt and
+    may take typed characters as the answer, so the user name is typed again until the password prompt."""
+    for _ in range(5):
+        guest.send("\n")
+        try:
+            guest.expect(r"login: ", 30)
+            time.sleep(2)
+            guest.send("root\n")
+            guest.expect(r"Password: ", 15)
+            break
+        except GuestError:
+            continue
+    else:
+        raise AssertionError(f"no password prompt on the serial console:\n{guest.tail()}")
     guest.send(password + "\n")
     guest.expect(r"root@linebox:~# ", 60)
     guest.run("stty cols 80 rows 24; export TERM=vt100")
