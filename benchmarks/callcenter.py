@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -220,6 +221,7 @@ def bench_wallboard_latency(samples: int = 20) -> dict:
             carrier.stop()
         pbx.stop()
         close_database()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> dict:
