@@ -209,8 +209,6 @@ def _load_inventory(target: Target) -> detect.Inventory | None:
         return None  # a damaged scan only costs the drivers list; a new scan rewrites it
 
 
-
-
 def diff_files(old: dict[str, str], new: dict[str, str]) -> str:
     out = []
     for name in sorted(set(old) | set(new)):
@@ -519,7 +517,6 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
             (new_dir / "FAILED").write_text(result.error + "\n")
         return result
 
-
     if target.connect is None:
         result.ok = True
         run._record(Step("reload", True, "Asterisk not managed here: it reads the new files when it starts"))
@@ -560,8 +557,6 @@ def _unlink_live(target: Target) -> None:
     """A first apply that failed: no earlier generation to go back to, so nothing stays live."""
     with suppress(FileNotFoundError):
         target.live_link.unlink()
-
-
 
 
 def rollback(target: Target, generation_id: str | None = None,

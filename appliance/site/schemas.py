@@ -345,13 +345,6 @@ class Settings(SiteObject):
     ami_port: int = Field(default=5038, ge=1, le=65535)
     language: Literal["en"] = "en"
     recording_retention_days: int = Field(default=0, ge=0, le=3650)  # 0: keep recordings for ever
-
-    @field_validator("rtp_end")
-    @classmethod
-    def _range(cls, value: int, info) -> int:
-        if "rtp_start" in info.data and value <= info.data["rtp_start"]:
-            raise ValueError("must be above rtp_start")
-        return value
     tone_zone: str = "us"  # DAHDI's tone zone for analog ports and spans (dial tone, ringing, busy)
 
     @field_validator("tone_zone")
@@ -359,6 +352,13 @@ class Settings(SiteObject):
     def _dahdi_zone(cls, value: str) -> str:
         if value not in TONE_ZONES:
             raise ValueError(f"'{value}' is not a DAHDI tone zone (known: {', '.join(TONE_ZONES)})")
+        return value
+
+    @field_validator("rtp_end")
+    @classmethod
+    def _range(cls, value: int, info) -> int:
+        if "rtp_start" in info.data and value <= info.data["rtp_start"]:
+            raise ValueError("must be above rtp_start")
         return value
 
 
