@@ -31,13 +31,16 @@ from image.ansible_chroot import ROOT, build_wheel, in_namespace, run_playbook, 
 
 FIRSTBOOT = Path(__file__).parent / "firstboot"
 RESULTS = ROOT / "benchmarks" / "results" / "image.json"
+# what ends up in the image (the qemu driver, the DAHDI lab and the tests do not)
+IMAGE_INPUTS = ("appliance/", "hardware/", "ansible/", "image/firstboot/", "image/build.py", "image/disk.py",
+                "image/guest.py", "image/ansible_chroot.py", "pyproject.toml")
 
 
 def image_key() -> str:
     """Everything that decides the image's content: the guest recipe and every source file's bytes."""
     digest = hashlib.sha256(guest.GUEST.key().encode())
     for name in sorted(source_files()):
-        if name.startswith(("tests/", "benchmarks/", "docs/")):
+        if not name.startswith(IMAGE_INPUTS):
             continue
         digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes())
     return digest.hexdigest()[:16]

@@ -11,6 +11,7 @@ what arrived since the last match.  The qemu process is stopped by its PID, alwa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -106,6 +107,11 @@ class Guest:
                 return
             if not data:
                 return
+            # answer the cursor-position query (DSR) as any real terminal would: systemd and agetty ask it on a
+            # serial console to learn the screen size, and read the next typed characters as the answer otherwise
+            if b"\x1b[6n" in data:
+                with contextlib.suppress(OSError):
+                    self._socket.sendall(b"\x1b[24;80R" * data.count(b"\x1b[6n"))
             with self._lock:
                 self._buffer += data.decode("utf-8", "replace")
 
