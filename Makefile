@@ -26,7 +26,7 @@ run: lab
 ## Every test: lint, unit tests, then the lab tests against real Asterisk.
 test: lab
 	$(VENV)/bin/ruff check appliance hardware image tests benchmarks
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -m "not image"
 
 unit: deps
 	$(PY) -m pytest -q -m "not lab"
@@ -38,9 +38,13 @@ lint: deps
 image: deps
 	$(PY) -m image.build --copy
 
-## Boot the image under qemu and check the appliance it starts (part of make test).
+## Boot the image under qemu and check the appliance it starts (not yet part of make test: see issue 5).
 boot-test: deps
 	$(PY) -m pytest -q -p no:cacheprovider tests/image/test_boot.py
+
+## The virtual DAHDI lab: a PRI call across two loc spans in a qemu guest on Linebox's generated files.
+dahdi-lab: deps
+	$(PY) -m pytest -q -p no:cacheprovider tests/image/test_dahdi_lab.py
 
 ## Benchmarks: figures printed and written to benchmarks/results/.
 bench: lab

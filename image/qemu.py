@@ -154,7 +154,7 @@ class Guest:
         """
         token = f"{time.monotonic_ns():x}"
         self.send(f"echo BEGIN-{token}; {command}; echo END-{token}-$?\n")
-        self.expect(rf"\nBEGIN-{token}\r?\n", timeout)
+        self.expect(rf"BEGIN-{token}\r?\n", timeout)  # the typed line echoes "BEGIN-token;", not a newline
         start = self._seen
         match = self.expect(rf"END-{token}-(\d+)", timeout)
         body = self.output[start:match.start()]

@@ -69,7 +69,7 @@ def login_as_root(guest: Guest, password: str) -> None:
         raise AssertionError(f"no password prompt on the serial console:\n{guest.tail()}")
     guest.send(password + "\n")
     guest.expect(r"root@linebox:~# ", 60)
-    guest.run("stty cols 80 rows 24; export TERM=vt100")
+    guest.run("stty cols 80 rows 24; export TERM=vt100 SYSTEMD_PAGER= PAGER=cat")
 
 
 def wait_for_console(port: int, timeout: float) -> float:
@@ -125,7 +125,8 @@ def test_image_boots_to_a_working_appliance(image):
         assert status == 0 and "fully booted" in out, out
         for unit in LINEBOX_UNITS + ("asterisk.service",):
             out, _ = guest.run(f"systemctl show -P ActiveState {unit}")
-            assert out.strip() == "active", f"{unit}: {out.strip()}\n{guest.run(f'systemctl status {unit}')[0]}"
+            status = guest.run(f"systemctl status --no-pager -n 20 {unit}")[0] if out.strip() != "active" else ""
+            assert out.strip() == "active", f"{unit}: {out.strip()}\n{status}"
         # DAHDI's start-up runs only once a configuration exists (a site with ports or spans)
         out, _ = guest.run("systemctl show -P ActiveState,ConditionResult linebox-dahdi.service")
         assert out.split() in (["active", "yes"], ["inactive", "no"]), out
