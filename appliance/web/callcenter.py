@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import json
-import queue as queue_mod
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +26,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -40,7 +37,7 @@ from appliance.site import audit
 from appliance.site.errors import Problem, SiteError
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import require_role
-from appliance.web.wallboard import board
+from appliance.web.wallboard import board, event_stream
 
 blueprint = Blueprint("callcenter", __name__)
 REPORT_ROLES = ("admin", "supervisor")
@@ -240,26 +237,14 @@ def agent_stream():
     if not extension:
         abort(409)
     live = board()
-    updates = live.subscribe_agent(extension)
 
-    @stream_with_context
-    def events():
-        try:
-            yield "retry: 2000\n\n"
-            while True:
-                try:
-                    item = updates.get(timeout=15)
-                except queue_mod.Empty:
-                    yield ": keep-alive\n\n"
-                    continue
-                if item.get("type") == "state":
-                    item = {"type": "state", "time": item.get("time"), "error": item.get("error", ""),
-                            "queues": [{"queue": q["queue"], "waiting": q["waiting"],
-                                        "me": [a for a in q["agents"] if a["agent"] == extension]}
-                                       for q in item.get("queues", [])]}
-                yield f"data: {json.dumps(item, separators=(',', ':'))}\n\n"
-        finally:
-            live.unsubscribe(updates)
+    def mine(item: dict) -> dict:
+        """A queue-state message cut down to this agent's own line in each queue; screen pops pass as they are."""
+        if item.get("type") != "state":
+            return item
+        return {"type": "state", "time": item.get("time"), "error": item.get("error", ""),
+                "queues": [{"queue": q["queue"], "waiting": q["waiting"],
+                            "me": [a for a in q["agents"] if a["agent"] == extension]}
+                           for q in item.get("queues", [])]}
 
-    return Response(events(), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return event_stream(live, live.subscribe_agent(extension), mine)

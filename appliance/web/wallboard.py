@@ -54,7 +54,13 @@ def stream():
     if user.role not in ROLES:
         abort(403)
     live = board()
-    updates = live.subscribe()
+    return event_stream(live, live.subscribe())
+
+
+def event_stream(live, updates, shape=lambda item: item) -> Response:
+    """Server-sent events from a LiveBoard subscription: each item (passed through ``shape``) as one JSON
+    message, a comment every 15 s so proxies keep the connection, and the subscription dropped when the
+    browser goes away."""
 
     @stream_with_context
     def events():
@@ -62,11 +68,11 @@ def stream():
             yield "retry: 2000\n\n"
             while True:
                 try:
-                    snapshot = updates.get(timeout=15)
+                    item = updates.get(timeout=15)
                 except queue_mod.Empty:
                     yield ": keep-alive\n\n"
                     continue
-                yield f"data: {json.dumps(snapshot, separators=(',', ':'))}\n\n"
+                yield f"data: {json.dumps(shape(item), separators=(',', ':'))}\n\n"
         finally:
             live.unsubscribe(updates)
 
