@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from appliance.lab.rootfs import package_version
 from image import disk, guest
 from image.ansible_chroot import ROOT, build_wheel, in_namespace, run_playbook, source_files, write_inventory
 
@@ -157,7 +158,7 @@ def build(cache: Path = guest.CACHE, log=print) -> tuple[Path, dict]:
     shutil.rmtree(work, ignore_errors=True)
     times["total_seconds"] = round(time.monotonic() - start, 1)
     facts = {**facts, **times, "kernel": release, "dahdi_modules": modules,
-             "asterisk": guest_version(base, "asterisk"), "dahdi": guest_version(base, "dahdi")}
+             "asterisk": package_version(base, "asterisk"), "dahdi": package_version(base, "dahdi")}
     facts_path(output).write_text(json.dumps(facts, indent=2) + "\n")
     for old in cache.glob("linebox-*.img"):
         if old != output:
@@ -166,14 +167,6 @@ def build(cache: Path = guest.CACHE, log=print) -> tuple[Path, dict]:
     for old in cache.glob("prepared-linebox-*"):
         shutil.rmtree(old, ignore_errors=True)
     return output, facts
-
-
-def guest_version(tree: Path, package: str) -> str:
-    for line in (tree / ".linebox-complete").read_text().splitlines():
-        name, _, version = line.partition(" ")
-        if name == package:
-            return version
-    return "unknown"
 
 
 def main(argv: list[str]) -> int:

@@ -190,8 +190,3 @@ class Guest:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

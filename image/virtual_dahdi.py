@@ -22,10 +22,12 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from image import guest as guest_tree
+from image.disk import root_filesystem
 from image.qemu import Guest
 
 LAB_SITE = """\
@@ -230,9 +232,7 @@ def prepare_disk(files: dict[str, str], work: Path, log=print) -> tuple[Path, Pa
     shutil.copy(kernel, work / "vmlinuz")
     shutil.copy(initrd, work / "initrd.img")
     disk = work / "root.ext4"
-    used = int(subprocess.run(["du", "-sb", str(tree)], check=True, capture_output=True, text=True).stdout.split()[0])
-    subprocess.run(["mke2fs", "-q", "-t", "ext4", "-d", str(tree), "-E", "root_owner=0:0", str(disk),
-                    f"{(used * 13 // 10 + 256 * 2**20) // 1024}k"], check=True)
+    root_filesystem(tree, disk, str(uuid.uuid4()), free_bytes=256 * 2**20)
     shutil.rmtree(tree)
     return disk, work / "vmlinuz", work / "initrd.img"
 

@@ -123,10 +123,15 @@ def build_recipe(recipe: Recipe, cache: Path, log=print) -> Path:
     return target
 
 
-def asterisk_version(rootfs: Path) -> str:
-    """Debian's packaged Asterisk version in the tree, for reports."""
+def package_version(rootfs: Path, package: str) -> str:
+    """A Debian package's version in a built tree (from the list kept at build time), for reports."""
     for line in (rootfs / ".linebox-complete").read_text().splitlines():
         name, _, version = line.partition(" ")
-        if name == "asterisk":
+        if name == package:
             return version
     return "unknown"
+
+
+def asterisk_version(rootfs: Path) -> str:
+    """Debian's packaged Asterisk version in the tree, for reports."""
+    return package_version(rootfs, "asterisk")
