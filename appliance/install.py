@@ -16,7 +16,7 @@ from pathlib import Path
 
 from appliance.asterisk.ami import Ami
 from appliance.model.database import open_database
-from appliance.provisioning import render
+from appliance.provisioning import dahdi_reload, render
 from appliance.provisioning.apply import Target
 from appliance.site import schemas, service
 
@@ -42,8 +42,20 @@ class Install:
     dahdi_root: Path = Path("/etc/dahdi")
     modprobe_dir: Path = Path("/etc/modprobe.d")
     dahdi_cfg_command: str = "dahdi_cfg"
+    # Who makes DAHDI's links and runs dahdi_cfg.  "direct": apply itself (the lab, make run: it may write
+    # dahdi_root and run dahdi_cfg_command).  "service": the appliance, where apply runs as the linebox user:
+    # Ansible (roles/dahdi) made the links as root, apply only checks them and asks the root
+    # linebox-dahdi-reload service to run dahdi_cfg, through dahdi_requests_dir / dahdi_status_file.
+    dahdi_cfg_via: str = "direct"
+    dahdi_requests_dir: Path = dahdi_reload.REQUESTS_DIR
+    dahdi_status_file: Path = dahdi_reload.STATUS_FILE
     # Uploaded and spoken sounds (IVR greetings), as Asterisk sees the folder; see appliance.callcenter.sounds.
     sounds_dir: str = render.InstallFacts.sounds_dir
+
+    def __post_init__(self) -> None:
+        if self.dahdi_cfg_via not in ("direct", "service"):
+            raise ValueError(f"{self.home / 'appliance.json'}: dahdi_cfg_via must be \"direct\" or \"service\", "
+                             f"not {self.dahdi_cfg_via!r}")
 
     @classmethod
     def create(cls, home: Path, **overrides) -> Install:
@@ -69,6 +81,9 @@ class Install:
             dahdi_root=Path(data.get("dahdi_root", "/etc/dahdi")),
             modprobe_dir=Path(data.get("modprobe_dir", "/etc/modprobe.d")),
             dahdi_cfg_command=data.get("dahdi_cfg_command", "dahdi_cfg"),
+            dahdi_cfg_via=data.get("dahdi_cfg_via", "direct"),
+            dahdi_requests_dir=Path(data.get("dahdi_requests_dir", str(dahdi_reload.REQUESTS_DIR))),
+            dahdi_status_file=Path(data.get("dahdi_status_file", str(dahdi_reload.STATUS_FILE))),
             sounds_dir=data.get("sounds_dir", render.InstallFacts.sounds_dir),
         )
 
@@ -114,8 +129,12 @@ class Install:
         return Ami("127.0.0.1", settings.ami_port, "linebox", self.ami_secret(), timeout=timeout)
 
     def target(self) -> Target:
+        by_service = self.dahdi_cfg_via == "service"
         return Target(config_root=self.config_root, log_file=self.asterisk_log,
                       connect=self.connect_ami if self.manage_asterisk else None, sounds_dir=self.sounds_path,
                       dahdi_root=self.dahdi_root, modprobe_dir=self.modprobe_dir,
-                      dahdi_cfg=tuple(self.dahdi_cfg_command.split()) if self.dahdi_cfg_command else None,
-                      inventory_file=self.inventory_file)
+                      dahdi_cfg=tuple(self.dahdi_cfg_command.split()) if self.dahdi_cfg_command and not by_service
+                      else None,
+                      inventory_file=self.inventory_file, dahdi_link=not by_service,
+                      dahdi_service=dahdi_reload.Service(self.dahdi_requests_dir, self.dahdi_status_file)
+                      if by_service else None)

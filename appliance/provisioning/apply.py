@@ -8,6 +8,10 @@ and each step is reported as it happens.  When Asterisk rejects something
 (a reload error, an ERROR line it logs while reloading, an object missing
 afterwards) the link goes back to the previous generation, the same modules
 are reloaded again, and the report names the file, line and object at fault.
+
+DAHDI's files live in the generations too; ``/etc/dahdi/*`` link to them through the ``live`` link
+(made by Ansible on the appliance, by apply itself in the lab), and dahdi_cfg runs either directly or,
+on the appliance where apply is not root, by request to a root service (:mod:`.dahdi_reload`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 
 from appliance.asterisk.ami import Ami, AmiError
 from appliance.callcenter import sounds
-from appliance.provisioning import render
+from appliance.provisioning import dahdi_reload, render
 from appliance.site.checks import Site, check_site
 from hardware import detect
 
@@ -71,6 +75,15 @@ class Target:
     modprobe_dir: Path | None = None
     dahdi_cfg: tuple[str, ...] | None = None
     inventory_file: Path | None = None
+    # The appliance: the links were made by root (Ansible) and apply only checks them (dahdi_link False),
+    # and dahdi_cfg runs in the root reload service, asked through dahdi_service (instead of dahdi_cfg).
+    dahdi_link: bool = True
+    dahdi_service: dahdi_reload.Service | None = None
+
+    @property
+    def dahdi_managed(self) -> bool:
+        """Whether apply gets dahdi_cfg run here (itself or through the root service)."""
+        return self.dahdi_service is not None or self.dahdi_cfg is not None
 
     @property
     def generations_dir(self) -> Path:
@@ -111,8 +124,11 @@ class ApplyResult:
 
 
 class ApplyFailed(Exception):
-    def __init__(self, step: str, message: str):
+    """A step failed.  ``dahdi_untouched``: DAHDI never read the new files (no dahdi_cfg to undo)."""
+
+    def __init__(self, step: str, message: str, dahdi_untouched: bool = False):
         self.step = step
+        self.dahdi_untouched = dahdi_untouched
         super().__init__(message)
 
 
@@ -139,33 +155,77 @@ def _dahdi_changed(changed: list[str]) -> bool:
     return any(name == CHAN_DAHDI or name.split("/")[0] in DAHDI_SUBDIRS for name in changed)
 
 
-def _link_dahdi(target: Target, files: dict[str, str]) -> str:
-    """Point DAHDI's config files at the live generation, once: afterwards every swap of the ``live``
-    link swaps them too, so DAHDI's files change with Asterisk's, atomically, and roll back with them.
-    A file found in the way (the package's sample) is kept as ``NAME.linebox-orig``."""
-    linked = []
+LINKS_FIX = "the Ansible playbook with linebox_dahdi: true makes them, as root (roles/dahdi)"
+
+
+def dahdi_links(target: Target, files: dict[str, str]) -> list[tuple[Path, Path]]:
+    """(link, where it must point) for each DAHDI file of a generation: through the ``live`` link."""
+    links = []
     for name in sorted(files):
         sub, _, base = name.partition("/")
         root = {"dahdi": target.dahdi_root, "modprobe.d": target.modprobe_dir}.get(sub) if base else None
-        if root is None:
+        if root is not None:
+            links.append((root / base, target.live_link / sub / base))
+    return links
+
+
+def _points_right(path: Path, wanted: Path) -> bool:
+    return path.is_symlink() and Path(os.readlink(path)) == wanted
+
+
+def _what_is_at(path: Path) -> str:
+    if path.is_symlink():
+        return f"links to {os.readlink(path)}"
+    return "is a file" if path.exists() else "is missing"
+
+
+def _link_dahdi(target: Target, files: dict[str, str]) -> str:
+    """Point DAHDI's config files at the live generation, once: afterwards every swap of the ``live``
+    link swaps them too, so DAHDI's files change with Asterisk's, atomically, and roll back with them.
+    A file found in the way (the package's sample) is kept as ``NAME.linebox-orig``.
+
+    Links that already point right are left alone (on the appliance Ansible made them as root and
+    apply never writes to ``/etc``); with ``target.dahdi_link`` False a wrong one is reported, not fixed."""
+    linked, wrong = [], []
+    for path, wanted in dahdi_links(target, files):
+        if _points_right(path, wanted):
             continue
-        root.mkdir(parents=True, exist_ok=True)
-        path, wanted = root / base, target.live_link / sub / base
-        if path.is_symlink() and Path(os.readlink(path)) == wanted:
+        if not target.dahdi_link:
+            wrong.append(f"{path} {_what_is_at(path)}")
             continue
-        if path.exists() and not path.is_symlink():
-            os.replace(path, path.with_name(base + ".linebox-orig"))
-        tmp = root / f".{base}.linebox-{os.getpid()}"
-        with suppress(FileNotFoundError):
-            tmp.unlink()
-        tmp.symlink_to(wanted)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and not path.is_symlink():
+                os.replace(path, path.with_name(path.name + ".linebox-orig"))
+            tmp = path.parent / f".{path.name}.linebox-{os.getpid()}"
+            with suppress(FileNotFoundError):
+                tmp.unlink()
+            tmp.symlink_to(wanted)
+            os.replace(tmp, path)
+        except PermissionError as error:
+            raise ApplyFailed("dahdi: link files", f"cannot link {path} to {wanted} ({error.strerror}): "
+                              f"{LINKS_FIX}", dahdi_untouched=True) from error
         linked.append(str(path))
+    if wrong:
+        raise ApplyFailed("dahdi: link files", f"DAHDI would not read Linebox's files: {'; '.join(wrong)}, "
+                          f"not a link to {target.live_link}/...: {LINKS_FIX}", dahdi_untouched=True)
     return f"linked {', '.join(linked)}" if linked else "already linked to the live generation"
 
 
+def _refused(status: int, said: list[str]) -> ApplyFailed:
+    return ApplyFailed("dahdi_cfg", f"dahdi_cfg refused system.conf (exit {status}): " + " / ".join(said))
+
+
 def _run_dahdi_cfg(target: Target) -> str:
-    """Run dahdi_cfg on the live generation's system.conf; its own words on failure."""
+    """Run dahdi_cfg on the live generation's system.conf (or have the root service run it); its own
+    words on failure."""
+    if target.dahdi_service is not None:
+        try:
+            return dahdi_reload.describe(dahdi_reload.request(target.dahdi_service))
+        except dahdi_reload.Refused as refused:
+            raise _refused(refused.status, refused.said) from None
+        except dahdi_reload.ReloadError as error:
+            raise ApplyFailed("dahdi_cfg", str(error), dahdi_untouched=not error.taken) from None
     system_conf = target.live_link / "dahdi" / "system.conf"
     command = [*target.dahdi_cfg, "-c", str(system_conf)]
     try:
@@ -173,9 +233,7 @@ def _run_dahdi_cfg(target: Target) -> str:
     except (OSError, subprocess.TimeoutExpired) as error:
         raise ApplyFailed("dahdi_cfg", f"{' '.join(command)}: {error}") from error
     if done.returncode != 0:
-        said = (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:]
-        raise ApplyFailed("dahdi_cfg", f"dahdi_cfg refused system.conf (exit {done.returncode}): "
-                          + " / ".join(said))
+        raise _refused(done.returncode, (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:])
     return f"{' '.join(command)}: ok"
 
 
@@ -194,7 +252,7 @@ def _apply_dahdi(run: _Run, target: Target, files: dict[str, str], changed: list
         return
     if target.dahdi_root is not None or target.modprobe_dir is not None:
         run.step("dahdi: link files", lambda: _link_dahdi(target, files))
-    if target.dahdi_cfg is None:
+    if not target.dahdi_managed:
         run._record(Step("dahdi_cfg", True, "DAHDI not managed here: dahdi_cfg not run"))
         return
     run.step("dahdi_cfg", lambda: _run_dahdi_cfg(target))
@@ -508,7 +566,8 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
     except ApplyFailed as error:
         result.error = f"{error.step}: {error}"
         if previous is not None:
-            _restore(run, target, previous, result.changed, dahdi_only=target.connect is None)
+            _restore(run, target, previous, result.changed, dahdi_only=target.connect is None,
+                     dahdi_untouched=error.dahdi_untouched)
             result.rolled_back = True
         else:
             _unlink_live(target)
@@ -538,15 +597,21 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
     return result
 
 
-def _restore(run: _Run, target: Target, generation: Path, changed: list[str], dahdi_only: bool = False) -> None:
+def _restore(run: _Run, target: Target, generation: Path, changed: list[str], dahdi_only: bool = False,
+             dahdi_untouched: bool = False) -> None:
+    """Put ``generation`` back live; dahdi_cfg runs on its files again (the same way as forward, so
+    through the root service on the appliance) unless DAHDI never read the new ones."""
     def swap_back() -> str:
         _point_live_at(target, generation)
         return f"live -> {generation.name}"
     try:
         run.step("rollback: swap", swap_back)
         old_files = _read_files(generation)
-        if _dahdi_changed(changed) and dahdi_in_use(old_files) and target.dahdi_cfg is not None:
-            run.step("rollback: dahdi_cfg", lambda: _run_dahdi_cfg(target))
+        if _dahdi_changed(changed) and dahdi_in_use(old_files) and target.dahdi_managed:
+            if dahdi_untouched:
+                run._record(Step("rollback: dahdi_cfg", True, "not needed: DAHDI did not read the new files"))
+            else:
+                run.step("rollback: dahdi_cfg", lambda: _run_dahdi_cfg(target))
         if not dahdi_only and target.connect is not None:
             _reload_and_verify(run, target, changed, old_files, None)
     except ApplyFailed:
@@ -582,6 +647,8 @@ def rollback(target: Target, generation_id: str | None = None,
     result.generation = generation_id
     try:
         run.step("swap", lambda: _point_live_at(target, folder) or f"live -> {generation_id}")
+        if _dahdi_changed(result.changed) and dahdi_in_use(files) and target.dahdi_managed:
+            run.step("dahdi_cfg", lambda: _run_dahdi_cfg(target))
         if target.connect is not None:
             _reload_and_verify(run, target, result.changed, files, None)
         result.ok = True

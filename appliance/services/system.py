@@ -8,6 +8,9 @@ What it makes, each step only when missing, so running it again changes nothing:
   password, written to a root-only file (``/root/linebox-first-login.txt`` unless told otherwise);
 * the console's self-signed TLS certificate in ``/var/lib/linebox/tls``;
 * a first rendered configuration generation, linked ``live``, so Asterisk can start;
+* DAHDI through the root reload service (``dahdi_cfg_via: "service"`` in appliance.json, also set on
+  an install made before it existed): the services run apply as the linebox user, which may neither
+  link files in ``/etc`` nor run dahdi_cfg (see :mod:`appliance.provisioning.dahdi_reload`);
 * ownership and modes: everything belongs to the service user; the configuration folder's group is
   ``asterisk`` (setgid, so every later generation is readable by Asterisk and nobody else); the
   home is ``0751`` (Asterisk may pass through, nobody may list), the TLS folder ``0700``.
@@ -95,9 +98,14 @@ def init_system(home: Path = SYSTEM_HOME, user: str | None = "linebox", asterisk
     old_umask = os.umask(0o027)
     try:
         if not (home / "appliance.json").exists():
-            Install.create(home, asterisk_directories=system_directories(home), asterisk_log=ASTERISK_LOG)
+            Install.create(home, asterisk_directories=system_directories(home), asterisk_log=ASTERISK_LOG,
+                           dahdi_cfg_via="service")
             did(f"created the install at {home}")
         install = Install.load(home)
+        if install.dahdi_cfg_via != "service":
+            install.dahdi_cfg_via = "service"
+            install.save()
+            did("DAHDI: dahdi_cfg now runs through linebox-dahdi-reload.path (dahdi_cfg_via: service)")
         install.open()
         try:
             install.ami_secret()
