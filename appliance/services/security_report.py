@@ -22,6 +22,7 @@ NOTES = {
     "linebox-apply.service": "boot oneshot: no network, no capability (root only in ExecStartPre=+)",
     "linebox-collector.service": "collector: no capability, reads Asterisk's logs, writes /var/lib/linebox only",
     "linebox-dahdi.service": "root by necessity: loads kernel modules, configures DAHDI spans",
+    "linebox-dahdi-reload.service": "root, CAP_SYS_ADMIN only: dahdi_cfg on the console's request (path unit)",
     "asterisk.service": "Debian's unit + Linebox's drop-in (-C live config, some hardening)",
 }
 
@@ -35,7 +36,7 @@ def report(out: Path | None = RESULT) -> str:
         f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with {units.systemd_version()}",
         "",
     ]
-    lines += [f"{s.unit:24} {s.exposure:4.1f} {s.verdict:8} {NOTES.get(s.unit, '')}" for s in scores]
+    lines += [f"{s.unit:29} {s.exposure:4.1f} {s.verdict:8} {NOTES.get(s.unit, '')}" for s in scores]
     for s in scores:
         if s.exposure < 5:
             lines += ["", f"{s.unit} ({s.exposure:.1f}): what still counts against it"]

@@ -24,11 +24,15 @@ UNITS: dict[str, Path] = {
     "linebox-apply.service": ROLES / "linebox" / "files" / "linebox-apply.service",
     "linebox-collector.service": ROLES / "linebox" / "files" / "linebox-collector.service",
     "linebox-dahdi.service": ROLES / "dahdi" / "files" / "linebox-dahdi.service",
+    "linebox-dahdi-reload.service": ROLES / "dahdi" / "files" / "linebox-dahdi-reload.service",
+    "linebox-dahdi-reload.path": ROLES / "dahdi" / "files" / "linebox-dahdi-reload.path",
     "asterisk.service.d/linebox.conf": ROLES / "asterisk" / "files" / "asterisk-linebox.conf",
 }
-# the units to check: Linebox's own, and Debian's asterisk.service as Linebox's drop-in changes it
+# the services to check and score: Linebox's own, and Debian's asterisk.service as Linebox's drop-in changes it
 CHECKED = ("linebox-web.service", "linebox-apply.service", "linebox-collector.service", "linebox-dahdi.service",
-           "asterisk.service")
+           "linebox-dahdi-reload.service", "asterisk.service")
+# verified too (systemd-analyze security scores services only)
+VERIFIED = (*CHECKED, "linebox-dahdi-reload.path")
 
 # Debian forky's asterisk.service (asterisk 1:22.10.1), its comments left out.
 DEBIAN_ASTERISK_SERVICE = """\
@@ -85,7 +89,7 @@ def stage_root(root: Path) -> Path:
     return root
 
 
-def verify(root: Path, units: tuple[str, ...] = CHECKED) -> subprocess.CompletedProcess:
+def verify(root: Path, units: tuple[str, ...] = VERIFIED) -> subprocess.CompletedProcess:
     """``systemd-analyze verify`` on ``units`` inside ``root`` (no man page look-ups: the root has none)."""
     return subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}", *units],
                           capture_output=True, text=True, timeout=120)

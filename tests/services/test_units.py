@@ -54,7 +54,26 @@ def test_units_say_what_the_design_asks(staged):
 
 @pytest.mark.parametrize(("unit", "ceiling"), [("linebox-web.service", 2.0), ("linebox-apply.service", 1.0),
                                                ("linebox-collector.service", 2.0),
-                                               ("linebox-dahdi.service", 3.5), ("asterisk.service", 7.5)])
+                                               ("linebox-dahdi.service", 3.5),
+                                               ("linebox-dahdi-reload.service", 1.5), ("asterisk.service", 7.5)])
 def test_exposure_stays_low(staged, unit, ceiling):
     score = units.security(staged, unit)
     assert score.exposure <= ceiling, "\n".join(score.details)
+
+
+def test_the_dahdi_reload_path_is_least_privilege(staged):
+    """Root, but only CAP_SYS_ADMIN (DAHDI's ioctls) and the DAHDI device; it reads the live generation as
+    group asterisk, writes only its own answer folder and removes requests from /run/linebox-dahdi."""
+    service = units.UNITS["linebox-dahdi-reload.service"].read_text()
+    for line in ("Type=oneshot", "ExecStart=/usr/local/sbin/linebox-dahdi-reload", "CapabilityBoundingSet=CAP_SYS_ADMIN",
+                 "SupplementaryGroups=asterisk", "RuntimeDirectory=linebox-dahdi-reload", "RuntimeDirectoryPreserve=yes",
+                 "ReadWritePaths=/run/linebox-dahdi", "DevicePolicy=closed", "DeviceAllow=char-dahdi rw",
+                 "ProtectSystem=strict", "PrivateNetwork=yes", "NoNewPrivileges=yes", "After=linebox-dahdi.service"):
+        assert f"\n{line}\n" in service, line
+    assert "\n[Install]\n" not in service  # started by its path unit only
+    path = units.UNITS["linebox-dahdi-reload.path"].read_text()
+    assert "\nPathExistsGlob=/run/linebox-dahdi/request.*\n" in path and "\nWantedBy=multi-user.target\n" in path
+    web = units.UNITS["linebox-web.service"].read_text()
+    assert "\nReadWritePaths=-/run/linebox-dahdi\n" in web
+    boot = units.UNITS["linebox-dahdi.service"].read_text()
+    assert "\nSupplementaryGroups=asterisk\n" in boot and "linebox-apply.service" in boot
