@@ -368,6 +368,18 @@ def serve(ctx: click.Context, address: str, port: int, use_tls: bool, tls_dir: P
     sys.exit(web.run(ctx.obj["home"], address, port, use_tls, tls_dir, http_port=http_port))
 
 
+@main.command("agi")
+@click.option("--address", envvar="LINEBOX_AGI_ADDRESS", default="127.0.0.1", show_default=True,
+              help="Address to listen on (Asterisk on this box is the only client). Env: LINEBOX_AGI_ADDRESS.")
+@click.option("--port", envvar="LINEBOX_AGI_PORT", type=click.IntRange(0, 65535), default=None,
+              help="Port to listen on (default: the site's agi_port setting, 4573). Env: LINEBOX_AGI_PORT.")
+@click.pass_context
+def agi(ctx: click.Context, address: str, port: int | None) -> None:
+    """Serve FastAGI (caller-name lookup) until stopped (what linebox-agi.service runs)."""
+    from appliance.agi import service
+    sys.exit(service.run(ctx.obj["home"], address, port))
+
+
 @main.command("init-system")
 @click.option("--user", default="linebox", show_default=True, help="Service user that owns the install.")
 @click.option("--asterisk-group", default="asterisk", show_default=True,

@@ -23,6 +23,7 @@ UNITS = {
     "asterisk": "asterisk.service",
     "web": "linebox-web.service",
     "collector": "linebox-collector.service",
+    "agi": "linebox-agi.service",
     "apply": "linebox-apply.service",
     "dahdi": "linebox-dahdi.service",
 }

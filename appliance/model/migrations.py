@@ -62,6 +62,11 @@ def _v8_report_rollups(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Ivr, "greeting_voice")
 
 
+def _v9_phonebook(db: peewee.SqliteDatabase) -> None:
+    """The phonebook (contacts and their numbers) for caller-name lookup and the screen pop."""
+    db.create_tables(models.CONTACT_TABLES, safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -71,6 +76,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v6_queue_recording_and_autopause,
     _v7_telephony_hardware,
     _v8_report_rollups,
+    _v9_phonebook,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -403,3 +403,24 @@ class Span(BaseModel):
 
 
 DAHDI_TABLES = [DahdiTrunk, AnalogPort, Span]
+
+
+class Contact(BaseModel):
+    """A phonebook entry: who calls (caller-name lookup, screen pop).  Not a site object: no apply needed."""
+
+    name = peewee.CharField(index=True)
+    company = peewee.CharField(default="")
+    note = peewee.TextField(default="")
+    created = peewee.DateTimeField(default=utcnow)
+
+
+class ContactNumber(BaseModel):
+    """One of a contact's numbers: as typed, and normalised (``appliance.phonebook.numbers``) for matching."""
+
+    contact = peewee.ForeignKeyField(Contact, backref="numbers", on_delete="CASCADE")
+    number = peewee.CharField()
+    normalized = peewee.CharField(index=True)
+    position = peewee.IntegerField(default=0)
+
+
+CONTACT_TABLES = [Contact, ContactNumber]

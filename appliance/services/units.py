@@ -23,14 +23,15 @@ UNITS: dict[str, Path] = {
     "linebox-web.service": ROLES / "linebox" / "files" / "linebox-web.service",
     "linebox-apply.service": ROLES / "linebox" / "files" / "linebox-apply.service",
     "linebox-collector.service": ROLES / "linebox" / "files" / "linebox-collector.service",
+    "linebox-agi.service": ROLES / "linebox" / "files" / "linebox-agi.service",
     "linebox-dahdi.service": ROLES / "dahdi" / "files" / "linebox-dahdi.service",
     "linebox-dahdi-reload.service": ROLES / "dahdi" / "files" / "linebox-dahdi-reload.service",
     "linebox-dahdi-reload.path": ROLES / "dahdi" / "files" / "linebox-dahdi-reload.path",
     "asterisk.service.d/linebox.conf": ROLES / "asterisk" / "files" / "asterisk-linebox.conf",
 }
 # the services to check and score: Linebox's own, and Debian's asterisk.service as Linebox's drop-in changes it
-CHECKED = ("linebox-web.service", "linebox-apply.service", "linebox-collector.service", "linebox-dahdi.service",
-           "linebox-dahdi-reload.service", "asterisk.service")
+CHECKED = ("linebox-web.service", "linebox-apply.service", "linebox-collector.service", "linebox-agi.service",
+           "linebox-dahdi.service", "linebox-dahdi-reload.service", "asterisk.service")
 # verified too (systemd-analyze security scores services only)
 VERIFIED = (*CHECKED, "linebox-dahdi-reload.path")
 

@@ -346,6 +346,11 @@ class Settings(SiteObject):
     language: Literal["en"] = "en"
     recording_retention_days: int = Field(default=0, ge=0, le=3650)  # 0: keep recordings for ever
     tone_zone: str = "us"  # DAHDI's tone zone for analog ports and spans (dial tone, ringing, busy)
+    # The phonebook's caller-name lookup (appliance.agi, linebox-agi.service) on calls through inbound routes;
+    # the country code makes "+44 20 ..." and the national "020 ..." the same number (appliance.phonebook.numbers).
+    caller_name_lookup: bool = True
+    agi_port: int = Field(default=4573, ge=1, le=65535)
+    country_code: Annotated[str, StringConstraints(pattern=r"^([1-9][0-9]{0,2})?$")] = ""
 
     @field_validator("tone_zone")
     @classmethod

@@ -18,7 +18,7 @@ from appliance.gateways import web as gateways_web
 from appliance.install import Install
 from appliance.model.database import database
 from appliance.site import service
-from appliance.web import api, auth, backups, callcenter, errors, pages, recordings, views, wallboard
+from appliance.web import api, auth, backups, callcenter, contacts, errors, pages, recordings, views, wallboard
 from appliance.web import hardware as hardware_web
 
 SESSION_MINUTES = 30
@@ -62,6 +62,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.register_blueprint(wallboard.blueprint)
     app.register_blueprint(recordings.blueprint)
     app.register_blueprint(callcenter.blueprint)
+    app.register_blueprint(contacts.blueprint)
     app.register_blueprint(backups.blueprint)
     app.register_blueprint(gateways_web.blueprint)
     app.register_blueprint(hardware_web.blueprint)

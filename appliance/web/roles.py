@@ -106,6 +106,8 @@ def _build_navigation() -> list[tuple[str, list[NavItem]]]:
         items = [_objects(name) for name in names if name in KINDS]
         if title == "Call center":
             items.append(NavItem("sounds", "Sounds", "callcenter.sounds_page"))  # IVR greetings
+            items.append(NavItem("contacts", "Phonebook", "contacts.page",
+                                 roles=("admin", "technician", "supervisor")))  # caller names
         placed.update(names)
         if items:
             groups.append((title, items))

@@ -54,6 +54,7 @@ def test_units_say_what_the_design_asks(staged):
 
 @pytest.mark.parametrize(("unit", "ceiling"), [("linebox-web.service", 2.0), ("linebox-apply.service", 1.0),
                                                ("linebox-collector.service", 2.0),
+                                               ("linebox-agi.service", 1.5),
                                                ("linebox-dahdi.service", 3.5),
                                                ("linebox-dahdi-reload.service", 1.5), ("asterisk.service", 7.5)])
 def test_exposure_stays_low(staged, unit, ceiling):

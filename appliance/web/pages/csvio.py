@@ -74,8 +74,9 @@ class ReadResult:
     problems: list[str] = field(default_factory=list)
 
 
-def read_csv(data: bytes) -> ReadResult:
-    """The rows of an uploaded file, or what is wrong with its shape (encoding, header, size)."""
+def read_csv(data: bytes, columns: tuple[str, ...] = COLUMNS, required: tuple[str, ...] = REQUIRED) -> ReadResult:
+    """The rows of an uploaded file with ``columns`` (``required`` among them), or what is wrong with its
+    shape (encoding, header, size).  The phonebook's import reads its file with it too."""
     result = ReadResult()
     try:
         text = data.decode("utf-8-sig")
@@ -91,10 +92,10 @@ def read_csv(data: bytes) -> ReadResult:
     if not header:
         result.problems.append("the file is empty")
         return result
-    unknown = [h for h in header if h not in COLUMNS]
-    missing = [c for c in REQUIRED if c not in header]
+    unknown = [h for h in header if h not in columns]
+    missing = [c for c in required if c not in header]
     if unknown:
-        result.problems.append(f"row 1: unknown column(s) {', '.join(unknown)} (columns: {', '.join(COLUMNS)})")
+        result.problems.append(f"row 1: unknown column(s) {', '.join(unknown)} (columns: {', '.join(columns)})")
     if missing:
         result.problems.append(f"row 1: missing column(s) {', '.join(missing)}")
     if len(set(header)) != len(header):

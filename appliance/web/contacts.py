@@ -1,0 +1,134 @@
+"""The console's Phonebook page (``/contacts``): list and search, create, edit, delete, CSV import and export.
+
+Admins change contacts; technicians and supervisors look them up.  The views only read the request and
+call ``appliance.phonebook`` (which validates, writes and audits) and ``appliance.web.contacts_csv``.
+A contact changes nothing in Asterisk's configuration: no apply is needed, the caller-name lookup
+(``linebox-agi.service``) sees the change on the next call.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import Length
+
+from appliance import phonebook
+from appliance.site.errors import Problem, SiteError
+from appliance.web import contacts_csv
+from appliance.web.forms import EmptyForm, show_problems
+from appliance.web.pages.common import Paging, page_number
+from appliance.web.roles import ADMIN, require_role
+
+blueprint = Blueprint("contacts", __name__)
+READERS = ("admin", "technician", "supervisor")
+MAX_QUERY = 80
+
+
+class ContactForm(FlaskForm):
+    """Shape only; the rules (numbers, lengths) are ``phonebook.validate``'s."""
+
+    name = StringField("Name", validators=[Length(max=200)])
+    company = StringField("Company", validators=[Length(max=200)])
+    numbers = TextAreaField("Phone numbers (one a line)", validators=[Length(max=2000)])
+    note = TextAreaField("Note", validators=[Length(max=4000)])
+
+    def data_for_service(self) -> dict:
+        return {"name": self.name.data or "", "company": self.company.data or "",
+                "numbers": phonebook.split_numbers(self.numbers.data or ""), "note": self.note.data or ""}
+
+
+def _located(error: SiteError) -> SiteError:
+    """``contact.numbers`` → ``numbers``, the form field's name."""
+    return SiteError([Problem(p.where.removeprefix(f"{phonebook.KIND}."), p.message, p.line) for p in error.problems])
+
+
+@blueprint.get("/contacts")
+@require_role(*READERS)
+def page():
+    q = request.args.get("q", "").strip()[:MAX_QUERY]
+    paging = Paging(page_number(), 0)
+    items, paging.total = phonebook.list_contacts(q, paging.per_page, paging.offset)
+    return render_template("contacts.html", items=items, q=q, paging=paging, nav_active="contacts")
+
+
+def _form_page(form: ContactForm, contact: dict | None, status: int = 200):
+    return render_template("contact_form.html", form=form, contact=contact, delete_form=EmptyForm(prefix="delete"),
+                           nav_active="contacts"), status
+
+
+def _save(form: ContactForm, contact: dict | None):
+    if not form.validate_on_submit():
+        return _form_page(form, contact, 422 if request.method == "POST" else 200)
+    try:
+        if contact is None:
+            saved = phonebook.create_contact(form.data_for_service(), current_user.username)
+        else:
+            saved = phonebook.update_contact(contact["id"], form.data_for_service(), current_user.username)
+    except SiteError as error:
+        show_problems(form, _located(error))
+        return _form_page(form, contact, 422)
+    flash(f"Contact {saved['name']} {'created' if contact is None else 'saved'}.", "info")
+    return redirect(url_for("contacts.page", q=saved["name"]))
+
+
+@blueprint.route("/contacts/new", methods=["GET", "POST"])
+@require_role(ADMIN)
+def new():
+    return _save(ContactForm(), None)
+
+
+@blueprint.route("/contacts/<int:contact_id>", methods=["GET", "POST"])
+@require_role(*READERS)
+def edit(contact_id: int):
+    contact = phonebook.get_contact(contact_id)
+    if contact is None:
+        abort(404)
+    if request.method == "GET":
+        form = ContactForm(data={**contact, "numbers": "\n".join(contact["numbers"])})
+        return _form_page(form, contact)
+    return _save(ContactForm(), contact)
+
+
+@blueprint.post("/contacts/<int:contact_id>/delete")
+@require_role(ADMIN)
+def delete(contact_id: int):
+    if not EmptyForm(prefix="delete").validate_on_submit():
+        abort(400)
+    try:
+        phonebook.delete_contact(contact_id, current_user.username)
+    except SiteError:
+        abort(404)
+    flash("Contact deleted.", "info")
+    return redirect(url_for("contacts.page"))
+
+
+@blueprint.get("/contacts/export.csv")
+@require_role(*READERS)
+def export_csv():
+    return Response(contacts_csv.export_text(), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="phonebook.csv"'})
+
+
+@blueprint.route("/contacts/import", methods=["GET", "POST"])
+@require_role(ADMIN)
+def import_csv():
+    problems: list[str] = []
+    status = 200
+    form = EmptyForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            problems = ["choose a CSV file to import"]
+        else:
+            problems, counts = contacts_csv.import_bytes(upload.read(), current_user.username)
+            if not problems:
+                flash(f"Imported {counts['created'] + counts['updated']} contacts: {counts['created']} created, "
+                      f"{counts['updated']} updated.", "info")
+                return redirect(url_for("contacts.page"))
+        status = 422
+    return render_template("contacts_import.html", problems=problems, columns=contacts_csv.COLUMNS, form=form,
+                           nav_active="contacts"), status

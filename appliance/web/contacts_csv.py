@@ -1,0 +1,85 @@
+"""The phonebook as CSV: export, and an all-or-nothing import.
+
+Columns ``name,company,numbers,note`` (``name`` and ``numbers`` required).  ``numbers`` holds one or more
+numbers separated by ``;`` (or by line breaks inside the quoted cell).  A row whose name and company are
+those of a stored contact replaces that contact's numbers and note; any other row adds a contact, so
+importing the same file twice changes nothing.
+
+Every row is checked first and each fault reported as ``row N: field: message`` (N is the row as a
+spreadsheet shows it, the header being row 1, which is the file's line N for any file without line
+breaks inside cells); only when every row is valid are they written, in one transaction.  The file's
+shape (encoding, header, size) is read by the extensions' reader, with the same formula guard.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from appliance import phonebook
+from appliance.model.database import database
+from appliance.site.errors import SiteError
+from appliance.web.pages.csvio import Row, _cell_out, read_csv
+
+COLUMNS = ("name", "company", "numbers", "note")
+REQUIRED = ("name", "numbers")
+NUMBER_SEPARATOR = "; "
+
+
+def export_text() -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for contact in phonebook.all_contacts():
+        writer.writerow([_cell_out(contact["name"]), _cell_out(contact["company"]),
+                         _cell_out(NUMBER_SEPARATOR.join(contact["numbers"])), _cell_out(contact["note"])])
+    return out.getvalue()
+
+
+def _data(row: Row) -> dict:
+    values = row.values
+    return {"name": values.get("name", ""), "company": values.get("company", ""),
+            "numbers": phonebook.split_numbers(values.get("numbers", "")), "note": values.get("note", "")}
+
+
+def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:
+    """Validate every row, then store them all in one transaction; (problems, counts).  Problems: nothing stored."""
+    problems: list[str] = []
+    prepared: list[tuple[Row, dict]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for row in rows:
+        data = _data(row)
+        try:
+            valid = phonebook.validate(data)
+        except SiteError as error:
+            problems.extend(f"row {row.line}: {p.where.removeprefix('contact.')}: {p.message}" for p in error.problems)
+            continue
+        key = (valid.name, valid.company)
+        if key in seen:
+            problems.append(f"row {row.line}: name: {valid.name}{f' ({valid.company})' if valid.company else ''} "
+                            f"is already in row {seen[key]}")
+            continue
+        seen[key] = row.line
+        prepared.append((row, valid.as_dict()))
+    counts = {"created": 0, "updated": 0}
+    if problems:
+        return problems, counts
+    existing = {(c["name"], c["company"]): c["id"] for c in phonebook.all_contacts()}
+    with database.atomic():
+        for _row, data in prepared:
+            contact_id = existing.get((data["name"], data["company"]))
+            if contact_id is None:
+                phonebook.create_contact(data, user)
+                counts["created"] += 1
+            else:
+                phonebook.update_contact(contact_id, data, user)
+                counts["updated"] += 1
+    return problems, counts
+
+
+def import_bytes(data: bytes, user: str) -> tuple[list[str], dict[str, int]]:
+    """An uploaded file, read and imported: (problems, counts)."""
+    read = read_csv(data, COLUMNS, REQUIRED)
+    if read.problems:
+        return read.problems, {"created": 0, "updated": 0}
+    return import_rows(read.rows, user)

@@ -1,0 +1,34 @@
+"""The phonebook tables arrive by their own migration step (schema v9), keeping an older database's rows."""
+
+from __future__ import annotations
+
+import peewee
+
+from appliance import phonebook
+from appliance.model import migrations
+from appliance.model.database import close_database, database, open_database
+from appliance.model.models import Extension
+
+
+def test_a_database_from_before_the_phonebook_gains_its_tables_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "old.db"
+    db = peewee.SqliteDatabase(str(path))
+    database.initialize(db)
+    index = migrations.MIGRATIONS.index(migrations._v9_phonebook)
+    for number, step in enumerate(migrations.MIGRATIONS[:index], start=1):
+        step(db)
+        db.execute_sql(f"PRAGMA user_version = {number}")
+    Extension.create(number="100", name="Old", password="Abcdefgh12345678", voicemail_pin="1234")
+    assert "contact" not in db.get_tables()
+    db.close()
+    try:
+        open_database(path)
+        assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
+        assert {"contact", "contactnumber"} <= set(database.obj.get_tables())
+        assert [e.number for e in Extension.select()] == ["100"]
+        saved = phonebook.create_contact({"name": "Anna Berg", "numbers": ["+44 20 7946 0018"]}, "test")
+        assert phonebook.lookup("+442079460018")["id"] == saved["id"]
+        # opening again runs nothing more
+        assert migrations.migrate(database.obj) == migrations.CURRENT_VERSION
+    finally:
+        close_database()
