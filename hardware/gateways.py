@@ -93,6 +93,9 @@ class ProvisioningData:
     sip_port: int
     ports: tuple[PortAccount, ...] = field(default_factory=tuple)
     fxo_sip_port: int = 5060  # the gateway's own SIP port for its FXO side (key=value formats only)
+    # where the device fetches its file from next time: "http://host:port/provision" (plus "/<password>" when
+    # one is set), the device appends its file name; "" leaves the device's own setting alone
+    provisioning_url: str = ""
 
     def port(self, number: int) -> PortAccount:
         for port in self.ports:
@@ -243,8 +246,30 @@ def _grandstream_pvalues(model: GatewayModel, data: ProvisioningData) -> list[tu
     return out
 
 
+# Grandstream's "Config upgrade via" (P212: 0 TFTP, 1 HTTP, 2 HTTPS) and "Config Server Path" (P237: the
+# server and path without the scheme; the device appends cfg<mac>.xml), common to its ATAs and gateways
+_GS_PROTOCOL, _GS_CONFIG_PATH = "P212", "P237"
+_GS_PROTOCOLS = {"http": "1", "https": "2"}
+_CISCO_FILE = "/spa$MA.xml"  # Cisco's Profile_Rule file name: $MA is the unit's MAC in lower case
+_URL_RE = re.compile(r"(https?)://([^\s/]+)(/\S*)?")  # whole string (fullmatch)
+
+
+def _grandstream_config_server(url: str) -> list[tuple[str, str]]:
+    if not url:
+        return []
+    scheme, _, rest = url.partition("://")
+    return [(_GS_PROTOCOL, _GS_PROTOCOLS[scheme]), (_GS_CONFIG_PATH, rest)]
+
+
+def _grandstream_provisioning_url(values: dict[str, str]) -> str:
+    path = values.get(_GS_CONFIG_PATH, "")
+    scheme = {v: k for k, v in _GS_PROTOCOLS.items()}.get(values.get(_GS_PROTOCOL, ""), "")
+    return f"{scheme}://{path}" if path and scheme else ""
+
+
 def _one_line(data: ProvisioningData) -> None:
-    values = [data.server, data.mac] + [v for p in data.ports for v in (p.user_id, p.auth_id, p.password, p.name)]
+    values = [data.server, data.mac, data.provisioning_url]
+    values += [v for p in data.ports for v in (p.user_id, p.auth_id, p.password, p.name)]
     if any("\n" in v or "\r" in v or "\x00" in v for v in values):
         raise ValueError("a provisioning value contains a line break")
 
@@ -257,12 +282,15 @@ def render(model: GatewayModel, data: ProvisioningData) -> str:
         raise ValueError(f"{model.model} has {model.port_count} ports, got {len(data.ports)}")
     _one_line(data)
     env = _environment()
+    if data.provisioning_url and not _URL_RE.fullmatch(data.provisioning_url):
+        raise ValueError(f"{data.provisioning_url!r} is not an http(s):// provisioning URL")
     context = {"model": model, "mac": data.mac, "server": data.server, "sip_port": data.sip_port,
-               "ports": data.ports, "fxo_sip_port": data.fxo_sip_port}
+               "ports": data.ports, "fxo_sip_port": data.fxo_sip_port, "provisioning_url": data.provisioning_url}
     if model.format == "grandstream":
-        return env.get_template("grandstream.xml.j2").render(pvalues=_grandstream_pvalues(model, data), **context)
+        pvalues = _grandstream_pvalues(model, data) + _grandstream_config_server(data.provisioning_url)
+        return env.get_template("grandstream.xml.j2").render(pvalues=pvalues, **context)
     if model.format == "cisco-spa":
-        return env.get_template("cisco-spa.xml.j2").render(**context)
+        return env.get_template("cisco-spa.xml.j2").render(profile_file=_CISCO_FILE, **context)
     return env.get_template("keyvalue.cfg.j2").render(**context)
 
 
@@ -299,6 +327,7 @@ def parse_grandstream_values(text: str) -> tuple[str, dict[str, str]]:
 
 def _parse_grandstream(model: GatewayModel, text: str) -> ProvisioningData:
     mac, values = parse_grandstream_values(text)
+    url = _grandstream_provisioning_url(values)
     scheme = load_catalogue().schemes[model.scheme or ""]
     kinds = model.port_kinds
     ports = []
@@ -311,7 +340,7 @@ def _parse_grandstream(model: GatewayModel, text: str) -> ProvisioningData:
             ports.append(PortAccount(
                 i + 1, kind, values.get(f"P{base['active'] + i}") == "1", values.get(f"P{base['user_id'] + i}", ""),
                 values.get(f"P{base['auth_id'] + i}", ""), values.get(f"P{base['password'] + i}", "")))
-        return ProvisioningData(mac, server, sip_port, tuple(ports))
+        return ProvisioningData(mac, server, sip_port, tuple(ports), provisioning_url=url)
     if model.scheme == "fxo-account":
         keys = scheme["ports"][0]
         server, sip_port = _split_server(values.get(keys["server"], ""))
@@ -319,7 +348,7 @@ def _parse_grandstream(model: GatewayModel, text: str) -> ProvisioningData:
         ports = [PortAccount(i + 1, kind, enabled, values.get(keys["user_id"], ""), values.get(keys["auth_id"], ""),
                              values.get(keys["password"], ""), values.get(keys["name"], ""))
                  for i, kind in enumerate(kinds)]
-        return ProvisioningData(mac, server, sip_port, tuple(ports))
+        return ProvisioningData(mac, server, sip_port, tuple(ports), provisioning_url=url)
     server, sip_port = "", 5060
     for i, (kind, keys) in enumerate(zip(kinds, scheme["ports"], strict=False)):
         if keys["user_id"] not in values:
@@ -329,7 +358,7 @@ def _parse_grandstream(model: GatewayModel, text: str) -> ProvisioningData:
         ports.append(PortAccount(i + 1, kind, values.get(keys["active"]) == "1", values.get(keys["user_id"], ""),
                                  values.get(keys["auth_id"], ""), values.get(keys["password"], ""),
                                  values.get(keys["name"], "")))
-    return ProvisioningData(mac, server, sip_port, tuple(ports))
+    return ProvisioningData(mac, server, sip_port, tuple(ports), provisioning_url=url)
 
 
 def _parse_cisco(model: GatewayModel, text: str) -> ProvisioningData:
@@ -350,7 +379,9 @@ def _parse_cisco(model: GatewayModel, text: str) -> ProvisioningData:
         ports.append(PortAccount(i, kind, values.get(f"Line_Enable_{i}_") == "Yes", values[f"User_ID_{i}_"],
                                  auth or values[f"User_ID_{i}_"], values.get(f"Password_{i}_", ""),
                                  values.get(f"Display_Name_{i}_", "")))
-    return ProvisioningData("", server, sip_port, tuple(ports))
+    rule = values.get("Profile_Rule", "")
+    url = rule.rsplit("/", 1)[0] if rule.endswith(_CISCO_FILE) else ""
+    return ProvisioningData("", server, sip_port, tuple(ports), provisioning_url=url)
 
 
 def parse_keyvalue(text: str) -> dict[str, str]:
@@ -375,7 +406,8 @@ def _parse_keyvalue(model: GatewayModel, text: str) -> ProvisioningData:
                          values.get(f"port.{n}.password", ""), values.get(f"port.{n}.name", ""))
              for n in numbers]
     return ProvisioningData(values.get("mac", ""), values.get("sip.server", ""), int(values.get("sip.port", "5060")),
-                            tuple(ports), int(values.get("fxo.local_sip_port", "5060")))
+                            tuple(ports), int(values.get("fxo.local_sip_port", "5060")),
+                            values.get("provisioning.url", ""))
 
 
 def parse(model: GatewayModel, text: str) -> ProvisioningData:

@@ -1,5 +1,6 @@
 """``linebox hardware scan|show``, ``linebox spans`` and ``linebox gateways``: the technician's view of
-telephony hardware, on an 80-column serial console.
+telephony hardware, on an 80-column serial console; and ``linebox provision-serve``, the gateways'
+provisioning server (what ``linebox-provision.service`` runs).
 
 Thin click commands over :mod:`hardware.detect`, :mod:`hardware.dahdi_state`,
 :mod:`hardware.span_diagnostics` and :mod:`appliance.gateways`; they live in their own module so
@@ -209,4 +210,16 @@ def gateways_cmd(ctx: click.Context) -> None:
             click.secho(f"    port {port['number']:<2} {port['kind'].upper():<4} {bound:<24} {state}"[:WIDTH], fg=fg)
 
 
-COMMANDS = (hardware_group, spans_cmd, gateways_cmd)
+@click.command("provision-serve")
+@click.option("--address", envvar="LINEBOX_PROVISION_ADDRESS", default="0.0.0.0", show_default=True,
+              help="Address to listen on ('::' for IPv6 and IPv4). Env: LINEBOX_PROVISION_ADDRESS.")
+@click.option("--port", envvar="LINEBOX_PROVISION_PORT", type=click.IntRange(0, 65535), default=8080,
+              show_default=True, help="Plain-HTTP port gateways fetch their files from. Env: LINEBOX_PROVISION_PORT.")
+@click.pass_context
+def provision_serve_cmd(ctx: click.Context, address: str, port: int) -> None:
+    """Serve FXO/FXS gateways their provisioning files over plain HTTP until stopped."""
+    from appliance.services import provision
+    sys.exit(provision.run(ctx.obj["home"], address, port))
+
+
+COMMANDS = (hardware_group, spans_cmd, gateways_cmd, provision_serve_cmd)

@@ -11,6 +11,10 @@ endpoint (``appliance.gateways.web``) and any CLI are thin layers over them.
 * ``provisioning_file`` answers a device's request for its file by the MAC in the file name.
   Unknown MACs get nothing, and every request, served or not, is logged in
   ``ProvisioningRequest`` so an admin can list the unknown ones and adopt them.
+* Devices fetch their file from the provisioning server (``appliance.gateways.provision``, run by
+  ``linebox provision-serve``) over plain HTTP, port ``provision_port()`` (8080 unless
+  ``LINEBOX_PROVISION_PORT`` says otherwise); each file also points the device back at that server
+  (``provisioning_url``), so it keeps provisioning from there.
 * An optional per-install provisioning password (``set_provisioning_password``) must then be
   given by the device, in the URL path (``/provision/<password>/<file>``) or as the HTTP basic
   auth password.
@@ -19,6 +23,7 @@ endpoint (``appliance.gateways.web``) and any CLI are thin layers over them.
 from __future__ import annotations
 
 import hmac
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -36,6 +41,8 @@ _HOST_RE = re.compile(schemas.HOST_RE)
 _FILE_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 KIND = "gateway"
 KEEP_REQUESTS = 5000  # provisioning requests kept in the log
+DEFAULT_PROVISION_PORT = 8080  # the provisioning server's plain-HTTP port
+PROVISION_PORT_ENV = "LINEBOX_PROVISION_PORT"  # read by linebox provision-serve and the console (provision.env)
 
 
 def _mac(mac: str, where: str = "gateway mac") -> str:
@@ -265,6 +272,23 @@ def set_provisioning_password(password: str, user: str) -> None:
                      ("password",))
 
 
+def provision_port() -> int:
+    """The provisioning server's port: ``$LINEBOX_PROVISION_PORT`` or 8080."""
+    value = os.environ.get(PROVISION_PORT_ENV, "")
+    return int(value) if value.isdigit() and 0 < int(value) < 65536 else DEFAULT_PROVISION_PORT
+
+
+def provisioning_url(host: str, port: int, with_password: bool = False) -> str:
+    """``http://host:port/provision`` (with ``/<password>`` when asked and one is set): a device appends its file name.
+
+    ``host`` must already be checked (a Host header is, in ``provisioning_file``); an IPv6 address is bracketed.
+    """
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}{'' if port == 80 else f':{port}'}/provision"
+    password = provisioning_password() if with_password else ""
+    return f"{url}/{password}" if password else url
+
+
 def password_ok(given: str | None) -> bool:
     wanted = provisioning_password()
     if not wanted:
@@ -296,25 +320,32 @@ def _port_accounts(gateway: Gateway, kinds_total: int | None = None) -> tuple[ca
     return tuple(accounts)
 
 
-def render_for(mac: str, server: str) -> tuple[str, str]:
-    """(file text, content type) for gateway ``mac``, telling it to use SIP server ``server``."""
+def render_for(mac: str, server: str, provision_port: int | None = None) -> tuple[str, str]:
+    """(file text, content type) for gateway ``mac``, telling it to use SIP server ``server``.
+
+    With ``provision_port``, the file also tells the device to fetch its file from the provisioning
+    server at ``server:provision_port`` over plain HTTP from now on.
+    """
     gateway = _get(mac)
     model = catalogue.get_model(gateway.model)
     settings = service.load_settings()
+    url = provisioning_url(server, provision_port, with_password=True) if provision_port else ""
     data = catalogue.ProvisioningData(gateway.mac, server, settings.sip_port, _port_accounts(gateway),
-                                      fxo_sip_port=fxo_sip_port(gateway))
+                                      fxo_sip_port=fxo_sip_port(gateway), provisioning_url=url)
     return catalogue.render(model, data), model.content_type()
 
 
 def provisioning_file(file_name: str, server: str, address: str = "", user_agent: str = "",
-                      password: str | None = None) -> ServedFile:
+                      password: str | None = None, provision_port: int | None = None) -> ServedFile:
     """Answer a device asking for ``file_name``; ``server`` is the address it reached us at.
+
+    ``provision_port``: the provisioning server's port, written into the file (see ``render_for``).
 
     Logged whatever the answer.  404 for a name with no MAC, an unknown MAC, or a name the model
     does not ask for; 403 for a wrong or missing provisioning password.
     """
     mac = catalogue.mac_in_file_name(file_name) or ""
-    result = _serve(file_name, mac, server, password)
+    result = _serve(file_name, mac, server, password, provision_port)
     gateway = Gateway.get_or_none(Gateway.mac == mac) if mac else None
     row = ProvisioningRequest.create(mac=mac, file=file_name[:128], address=address[:64],
                                      user_agent=user_agent[:200], known=gateway is not None, status=result.status)
@@ -325,7 +356,7 @@ def provisioning_file(file_name: str, server: str, address: str = "", user_agent
     return result
 
 
-def _serve(file_name: str, mac: str, server: str, password: str | None) -> ServedFile:
+def _serve(file_name: str, mac: str, server: str, password: str | None, provision_port: int | None) -> ServedFile:
     if not password_ok(password):
         return ServedFile(403, "provisioning password required\n", mac=mac, reason="wrong or missing password")
     if not mac or not _FILE_RE.match(file_name):
@@ -338,7 +369,7 @@ def _serve(file_name: str, mac: str, server: str, password: str | None) -> Serve
         return ServedFile(404, "not found\n", mac=mac, reason=f"{model.model} does not ask for {file_name}")
     if not _HOST_RE.match(server):
         return ServedFile(404, "not found\n", mac=mac, reason="unusable Host header")
-    body, content_type = render_for(mac, server)
+    body, content_type = render_for(mac, server, provision_port)
     return ServedFile(200, body, content_type, mac=mac)
 
 
@@ -431,6 +462,7 @@ def port_states(ami) -> list[PortState]:
 
 __all__ = [
     "PortState", "ServedFile", "adopt", "adopt_unknown", "bind_fxo", "bind_fxs", "delete_gateway",
-    "get_gateway", "list_gateways", "port_states", "provisioning_file", "provisioning_requests",
+    "get_gateway", "list_gateways", "port_states", "provision_port", "provisioning_file", "provisioning_requests",
+    "provisioning_url",
     "render_for", "set_provisioning_password", "unbind", "unknown_devices", "update_gateway",
 ]

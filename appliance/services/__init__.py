@@ -5,6 +5,9 @@
 * ``journal``: logging to the journal with structured fields under systemd, to stderr elsewhere;
 * ``tls``: the console's certificate (self-signed on first start, replaceable by the admin's own);
 * ``web``: ``linebox serve``, the process ``linebox-web.service`` runs;
+* ``provision``: ``linebox provision-serve``, the gateways' plain-HTTP provisioning server
+  (``linebox-provision.service``);
+* ``serving``: what both HTTP services share (SIGTERM, READY, the watchdog, a clean stop);
 * ``system``: ``linebox init-system``, which makes ``/var/lib/linebox`` for the system's services;
 * ``boot``: the oneshot ``linebox-apply.service`` runs before Asterisk starts;
 * ``security_report``: ``systemd-analyze security`` scores of the units.

@@ -13,11 +13,9 @@ the HTTPS console; it is optional (0: none) and a failure to bind it stops the s
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from pathlib import Path
 
-from appliance.services import journal, notify, tls
+from appliance.services import journal, notify, serving, tls
 
 log = logging.getLogger("linebox.web")
 
@@ -30,13 +28,10 @@ def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, us
     """Serve the console of the install at ``home`` until SIGTERM/SIGINT; return the exit status."""
     journal.setup("linebox-web")
     from appliance.install import Install
-    from appliance.model.database import close_database
     from appliance.web import create_app
     from appliance.web.server import make_redirect_server, make_server
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = serving.stop_event()
 
     notify.status("loading the install")
     try:
@@ -53,41 +48,11 @@ def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, us
                              private_key=files.private_key if files else None)
         redirect = make_redirect_server(server.port, address, http_port) if use_tls and http_port else None
     except (OSError, ValueError) as error:  # no install, unreadable certificate, port taken, ...
-        log.error("cannot start the console: %s", error, extra={"LINEBOX_EVENT": "start-failed"})
-        notify.status(f"failed: {error}")
-        return 1
+        return serving.start_failed(log, "console", error)
 
     server.start()
     if redirect is not None:
         redirect.start()
         log.info("plain HTTP on %s redirects to HTTPS", redirect.url, extra={"LINEBOX_EVENT": "redirect-ready"})
-    url = server.url
-    log.info("console listening on %s (install %s)", url, install.home,
-             extra={"LINEBOX_EVENT": "ready", "LINEBOX_URL": url})
-    notify.notify("READY=1", f"STATUS=serving the console on {url}")
-
-    watchdog = None
-    interval = notify.watchdog_interval()
-    if interval:
-        watchdog = notify.Watchdog(lambda: server.serving and server.check(timeout=min(5.0, interval)),
-                                   interval).start()
-        log.info("watchdog: pinging every %.1f s while the console answers", interval)
-
-    exit_code = 0
-    while not stop.wait(1):
-        if not server.serving:
-            log.error("the console's server stopped by itself", extra={"LINEBOX_EVENT": "server-died"})
-            exit_code = 1
-            break
-
-    notify.notify("STOPPING=1", "STATUS=stopping")
-    log.info("stopping the console", extra={"LINEBOX_EVENT": "stopping"})
-    if watchdog is not None:
-        watchdog.stop()
-    if redirect is not None:
-        redirect.close()
-    server.close()
-    close_database()
-    log.info("console stopped", extra={"LINEBOX_EVENT": "stopped"})
-    return exit_code
-
+    return serving.serve_until_stopped(stop, server, "console", install.home, log,
+                                       also=[redirect] if redirect is not None else [])

@@ -1,14 +1,16 @@
-"""Gateway tests: a served console (real cheroot WSGI server on a free port) over a fresh install."""
+"""Gateway tests: the provisioning server and the console, each a real cheroot WSGI server on a free port."""
 
 from __future__ import annotations
 
 import base64
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 import pytest
 
+from appliance.gateways import provision
 from appliance.web import create_app
 from appliance.web.server import make_server
 
@@ -18,23 +20,38 @@ class Fetched:
     status: int
     body: str
     content_type: str
+    cache_control: str = ""
 
 
-def http_get(url: str, user_agent: str = "Grandstream HT802 test", password: str | None = None) -> Fetched:
+def http_get(url: str, user_agent: str = "Grandstream HT802 test", password: str | None = None,
+             context: ssl.SSLContext | None = None) -> Fetched:
     request = urllib.request.Request(url, headers={"User-Agent": user_agent})
     if password is not None:
         request.add_header("Authorization", "Basic " + base64.b64encode(f"x:{password}".encode()).decode())
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return Fetched(response.status, response.read().decode(), response.headers.get("Content-Type", ""))
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return Fetched(response.status, response.read().decode(), response.headers.get("Content-Type", ""),
+                           response.headers.get("Cache-Control", ""))
     except urllib.error.HTTPError as error:
-        return Fetched(error.code, error.read().decode(), error.headers.get("Content-Type", ""))
+        return Fetched(error.code, error.read().decode(), error.headers.get("Content-Type", ""),
+                       error.headers.get("Cache-Control", ""))
 
 
 @pytest.fixture
 def served(install):
     """The console app for ``install``, served on 127.0.0.1; yields its base URL."""
     server = make_server(create_app(install), "127.0.0.1", 0)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def provisioning_server(install):
+    """The provisioning server's app (plain HTTP, provisioning routes only) on 127.0.0.1; yields its base URL."""
+    server = make_server(provision.create_app(install), "127.0.0.1", 0)
     server.start()
     try:
         yield server.url

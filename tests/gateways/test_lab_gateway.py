@@ -1,4 +1,4 @@
-"""A simulated HT802 fetches its file from the console over HTTP, registers both ports, and calls."""
+"""A simulated HT802 fetches its file from the provisioning server over plain HTTP, registers both ports, and calls."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import time
 import pytest
 
 from appliance import gateways
+from appliance.gateways import provision
 from appliance.lab.gateway_sim import GatewaySimulator
 from appliance.site import service
-from appliance.web import create_app
 from appliance.web.server import make_server
 from tests.lab.helpers import add
 
@@ -27,13 +27,14 @@ def test_ht802_simulator_registers_both_ports_and_calls_port_to_port(pbx, rootfs
     gateways.bind_fxs(MAC, 2, "101", "test")
     gateways.set_provisioning_password("lab-provisioning-pw", "test")
 
-    server = make_server(create_app(pbx.install), "127.0.0.1", 0)
+    server = make_server(provision.create_app(pbx.install), "127.0.0.1", 0)  # as linebox provision-serve
     server.start()
     simulator = None
     try:
         simulator = GatewaySimulator.provision("ht802", MAC, server.url, password="lab-provisioning-pw")
         assert simulator.file_name == "cfg000b825a1102.xml"
         assert simulator.config.sip_port == pbx.instance.sip_port
+        assert simulator.config.provisioning_url == f"{server.url}/provision/lab-provisioning-pw"
         assert simulator.config.port(1).password == service.get_object("extension", "100").password
         simulator.start(rootfs)
         simulator.wait_registered()

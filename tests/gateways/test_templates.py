@@ -74,6 +74,39 @@ def test_grandstream_ht802_p_values():
     assert (values["P735"], values["P736"], values["P734"]) == ("101", "101", "pw2abcdefghijk")
 
 
+@pytest.mark.parametrize("model_id", PROVISIONED)
+def test_every_file_points_the_device_at_the_provisioning_server(model_id):
+    model = g.get_model(model_id)
+    url = "http://192.168.10.2:8080/provision/a-long-secret-123"
+    text = g.render(model, g.ProvisioningData(MAC, "192.168.10.2", 5060, accounts(model), provisioning_url=url))
+    assert g.parse(model, text).provisioning_url == url
+    without = g.render(model, g.ProvisioningData(MAC, "192.168.10.2", 5060, accounts(model)))
+    assert g.parse(model, without).provisioning_url == "" and "8080" not in without
+
+
+def test_provisioning_server_keys_per_format():
+    url = "http://pbx.lan:8080/provision"
+    gs = g.render(g.get_model("ht814"), g.ProvisioningData(MAC, "pbx.lan", 5060, accounts(g.get_model("ht814")),
+                                                           provisioning_url=url))
+    values = {el.tag: el.text for el in ET.fromstring(gs.split("\n", 1)[1]).find("config")}
+    assert (values["P212"], values["P237"]) == ("1", "pbx.lan:8080/provision")  # HTTP, path without the scheme
+    spa = g.render(g.get_model("spa112"), g.ProvisioningData(MAC, "pbx.lan", 5060, accounts(g.get_model("spa112")),
+                                                             provisioning_url=url))
+    assert ET.fromstring(spa.split("\n", 1)[1]).findtext("Profile_Rule") == "http://pbx.lan:8080/provision/spa$MA.xml"
+    kv = g.render(g.get_model("generic"), g.ProvisioningData(MAC, "pbx.lan", 5060, accounts(g.get_model("generic")),
+                                                             provisioning_url=url))
+    assert "\nprovisioning.url = http://pbx.lan:8080/provision\n" in kv
+
+
+@pytest.mark.parametrize("url", ["ftp://pbx.lan/provision", "http://pbx.lan/x\nsip.server = evil",
+                                 "http://pbx lan/provision", "pbx.lan:8080/provision"])
+def test_odd_provisioning_urls_are_refused(url):
+    for model_id in ("ht802", "spa112", "generic"):
+        model = g.get_model(model_id)
+        with pytest.raises(ValueError):
+            g.render(model, g.ProvisioningData(MAC, "10.0.0.1", 5060, accounts(model), provisioning_url=url))
+
+
 def test_grandstream_plain_p_value_text_is_read_too():
     model = g.get_model("ht801")
     parsed = g.parse(model, "P271 = 1\nP47 = pbx.lan:5060\nP35 = 300\nP36 = 300\nP34 = abc\n")

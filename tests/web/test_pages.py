@@ -66,7 +66,7 @@ def test_every_console_view_is_guarded(console):
     """Every page view carries require_role; only log in/out, password, status and static pages do not."""
     unguarded = {"static", "auth.login", "auth.logout", "auth.password", "views.status", "_boom",
                  # devices fetch their provisioning file without a login (MAC + optional password)
-                 "gateways.provision", "gateways.provision_with_password"}
+                 "gateways.provision.file", "gateways.provision.file_with_password"}
     for rule in console.app.url_map.iter_rules():
         if rule.endpoint in unguarded or rule.endpoint.startswith("api"):
             continue
