@@ -66,8 +66,9 @@ def test_the_dahdi_reload_path_is_least_privilege(staged):
     """Root, but only CAP_SYS_ADMIN (DAHDI's ioctls) and the DAHDI device; it reads the live generation as
     group asterisk, writes only its own answer folder and removes requests from /run/linebox-dahdi."""
     service = units.UNITS["linebox-dahdi-reload.service"].read_text()
-    for line in ("Type=oneshot", "ExecStart=/usr/local/sbin/linebox-dahdi-reload", "CapabilityBoundingSet=CAP_SYS_ADMIN",
-                 "SupplementaryGroups=asterisk", "RuntimeDirectory=linebox-dahdi-reload", "RuntimeDirectoryPreserve=yes",
+    for line in ("Type=oneshot", "ExecStart=/usr/local/sbin/linebox-dahdi-reload",
+                 "CapabilityBoundingSet=CAP_SYS_ADMIN", "SupplementaryGroups=asterisk",
+                 "RuntimeDirectory=linebox-dahdi-reload", "RuntimeDirectoryPreserve=yes",
                  "ReadWritePaths=/run/linebox-dahdi", "DevicePolicy=closed", "DeviceAllow=char-dahdi rw",
                  "ProtectSystem=strict", "PrivateNetwork=yes", "NoNewPrivileges=yes", "After=linebox-dahdi.service"):
         assert f"\n{line}\n" in service, line
