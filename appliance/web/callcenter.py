@@ -230,6 +230,22 @@ def agent_action(action: str):
     return redirect(url_for("callcenter.agent_page"))
 
 
+def _with_contact(pop: dict) -> dict:
+    """A screen pop with the caller's phonebook entry (name, company, note), when the number is in it."""
+    from appliance import phonebook
+    from appliance.model.database import database
+    from appliance.site import service
+    try:
+        with database.connection_context():  # the stream outlives the request's connection
+            contact = phonebook.lookup(pop.get("caller", ""), service.load_settings().country_code)
+    except Exception:  # a locked or unreadable database never stops the stream: the pop shows the number
+        current_app.logger.exception("phonebook lookup for the screen pop failed")
+        contact = None
+    if contact is None:
+        return pop
+    return {**pop, "contact": {key: contact[key] for key in ("id", "name", "company", "note")}}
+
+
 @blueprint.get("/agent/stream")
 @require_role(*AGENT_ROLES, write=AGENT_ROLES)
 def agent_stream():
@@ -241,7 +257,7 @@ def agent_stream():
     def mine(item: dict) -> dict:
         """A queue-state message cut down to this agent's own line in each queue; screen pops pass as they are."""
         if item.get("type") != "state":
-            return item
+            return _with_contact(item)
         return {"type": "state", "time": item.get("time"), "error": item.get("error", ""),
                 "queues": [{"queue": q["queue"], "waiting": q["waiting"],
                             "me": [a for a in q["agents"] if a["agent"] == extension]}

@@ -359,6 +359,9 @@ def test_agent_logs_in_from_the_console_and_gets_a_screen_pop(pbx, carrier):
             time.sleep(0.1)
         assert [mine(p) for _, p in pops if p["type"] == "state" and mine(p)][:1] == [["available"]]
 
+        from appliance import phonebook
+        anna = phonebook.create_contact({"name": "Anna Berg", "company": "Acme", "numbers": ["+1 555 000 1111"],
+                                         "note": "key account"}, "test")
         mark = phones.mark()
         phones.call("telco", "5553700", tag="popped", hold=8)
         rang = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "201", since=mark)
@@ -367,6 +370,7 @@ def test_agent_logs_in_from_the_console_and_gets_a_screen_pop(pbx, carrier):
             time.sleep(0.05)
         moment, ring = next((m, p) for m, p in pops if p["type"] == "ringing")
         assert (ring["caller"], ring["queue"], ring["agent"]) == ("+15550001111", "700", "201")
+        assert ring["contact"] == {"id": anna["id"], "name": "Anna Berg", "company": "Acme", "note": "key account"}
         assert moment - rang["_time"] < 1.0, "the screen pop arrives as the phone rings"
 
         # Pause with a reason from the page: Asterisk shows it, and the stream follows.

@@ -1,4 +1,5 @@
-// Linebox agent page: the screen pop (caller's number and queue when a queue call rings this agent)
+// Linebox agent page: the screen pop (caller's number and queue when a queue call rings this agent,
+// with their phonebook entry when they are in it)
 // and the agent's live state, from /agent/stream (server-sent events).
 (function () {
   "use strict";
@@ -21,6 +22,10 @@
     pop.className = "screen-pop pop-" + msg.type;
     pop.querySelector(".pop-kind").textContent = labels[msg.type] || msg.type;
     pop.querySelector(".pop-caller").textContent = msg.caller + (msg.caller_name ? " (" + msg.caller_name + ")" : "");
+    var contact = pop.querySelector(".pop-contact");
+    contact.hidden = !msg.contact;
+    contact.textContent = msg.contact ? "Phonebook: " + msg.contact.name +
+      (msg.contact.company ? ", " + msg.contact.company : "") + (msg.contact.note ? " (" + msg.contact.note + ")" : "") : "";
     pop.querySelector(".pop-queue").textContent = "queue " + msg.queue;
   };
 }());
