@@ -22,6 +22,9 @@ FORMAT_VERSION = 1
 # belong to the site all the same: exported when there are any; a file without the section leaves the
 # stored gateways alone, a file with it makes them exactly what it lists.
 GATEWAYS = "gateways"
+# The phonebook (appliance.phonebook) travels the same way: exported when there are contacts; a file
+# without the section leaves them alone, a file with it makes the phonebook exactly what it lists.
+CONTACTS = "contacts"
 
 
 def export_text() -> str:
@@ -33,6 +36,10 @@ def export_text() -> str:
     stored = gateways.list_gateways()
     if stored:
         document[GATEWAYS] = stored
+    from appliance import phonebook
+    contacts = [{k: v for k, v in c.items() if k != "id"} for c in phonebook.all_contacts()]
+    if contacts:
+        document[CONTACTS] = contacts
     return HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
 
 
@@ -79,8 +86,9 @@ def parse_text(text: str) -> Site:
     problems: list[Problem] = []
     site = Site()
     for top in document:
-        if top not in BY_PLURAL and top not in ("linebox", "settings", GATEWAYS):
-            problems.append(Problem(top, f"unknown section (known: settings, {', '.join(BY_PLURAL)}, {GATEWAYS})",
+        if top not in BY_PLURAL and top not in ("linebox", "settings", GATEWAYS, CONTACTS):
+            problems.append(Problem(top, f"unknown section (known: settings, {', '.join(BY_PLURAL)}, {GATEWAYS}, "
+                                         f"{CONTACTS})",
                                     _line_for(lines, (top,))))
     try:
         site.settings = schemas.Settings.model_validate(document.get("settings") or {})
@@ -114,6 +122,7 @@ def parse_text(text: str) -> Site:
                      if problem.where == label or problem.where.startswith(label + " ")), None)
         problems.append(Problem(problem.where, problem.message, line))
     problems += _gateway_problems(document.get(GATEWAYS), site, lines)
+    problems += _contact_problems(document.get(CONTACTS), lines)
     if problems:
         raise SiteError(problems)
     return site
@@ -171,6 +180,25 @@ def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Proble
     return problems
 
 
+def _contact_problems(items, lines: dict[tuple, int]) -> list[Problem]:
+    """Check the contacts section, each problem at its contact's field (``contacts.3.numbers``) and line."""
+    from appliance import phonebook
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        return [Problem(CONTACTS, "expected a list", _line_for(lines, (CONTACTS,)))]
+    problems: list[Problem] = []
+    for i, item in enumerate(items):
+        try:
+            phonebook.validate(item)
+        except SiteError as error:
+            for p in error.problems:
+                field = p.where.removeprefix(f"{phonebook.KIND}.").removeprefix(phonebook.KIND)
+                path = (CONTACTS, i, field) if field else (CONTACTS, i)
+                problems.append(Problem(".".join(str(x) for x in path), p.message, _line_for(lines, path)))
+    return problems
+
+
 def _replace_gateways(items: list[dict], user: str) -> None:
     """Make the stored gateways exactly ``items`` (already checked by ``_gateway_problems``)."""
     from appliance import gateways
@@ -207,4 +235,7 @@ def import_text(text: str, user: str) -> dict[str, int]:
         counts = service.replace_site(site, user)
         if isinstance(document, dict) and document.get(GATEWAYS) is not None:
             _replace_gateways(document[GATEWAYS], user)
+        if isinstance(document, dict) and document.get(CONTACTS) is not None:
+            from appliance import phonebook
+            phonebook.replace_all(document[CONTACTS], user)
     return counts

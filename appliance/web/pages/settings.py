@@ -31,6 +31,9 @@ LABELS = {
     "language": "Prompt language",
     "recording_retention_days": "Keep call recordings (days)",
     "tone_zone": "Tone zone (analog ports and spans)",
+    "caller_name_lookup": "Name callers from the phonebook",
+    "agi_port": "FastAGI port (caller-name lookup)",
+    "country_code": "Country code (phonebook numbers)",
 }
 HINTS = {
     "sip_bind": "0.0.0.0 listens on every address of the box.",
@@ -39,6 +42,9 @@ HINTS = {
     "ami_port": "Local port Linebox uses to control Asterisk.",
     "recording_retention_days": "linebox recordings purge deletes recordings older than this; 0 keeps them for ever.",
     "tone_zone": "The country whose dial, ringing and busy tones analog phones and lines use (us, uk, de, tr, ...).",
+    "caller_name_lookup": "Calls through inbound routes that come without a name get the contact's name.",
+    "agi_port": "Local port of linebox-agi.service; restart it after a change, then apply.",
+    "country_code": "Digits only (44, 1, 33): +44 20 ..., 020 ... and 20 ... are then the same number.",
 }
 
 
