@@ -22,6 +22,7 @@ NOTES = {
     "linebox-apply.service": "boot oneshot: no network, no capability (root only in ExecStartPre=+)",
     "linebox-collector.service": "collector: no capability, reads Asterisk's logs, writes /var/lib/linebox only",
     "linebox-agi.service": "FastAGI: no capability, loopback only (IPAddressDeny), private users",
+    "linebox-provision.service": "gateway files over HTTP: no capability (port 8080), private users",
     "linebox-dahdi.service": "root by necessity: loads kernel modules, configures DAHDI spans",
     "linebox-dahdi-reload.service": "root, CAP_SYS_ADMIN only: dahdi_cfg on the console's request (path unit)",
     "asterisk.service": "Debian's unit + Linebox's drop-in (-C live config, some hardening)",

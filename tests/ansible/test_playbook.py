@@ -128,6 +128,13 @@ def test_site_playbook_installs_linebox_idempotently(target):
     assert 'ip6 saddr { fd00:10::/64 } tcp dport 22 accept comment "SSH"' in nft
     assert 'udp dport 10000-20000 accept comment "RTP"' in nft
     assert "LINEBOX_WEB_PORT=443" in (root / "etc/linebox/web.env").read_text()
+    # the gateway provisioning server: its unit, settings (read by the console too) and firewall rule
+    assert (systemd_dir / "linebox-provision.service").read_text() == (
+        ANSIBLE / "roles/linebox/files/linebox-provision.service").read_text()
+    assert (systemd_dir / "multi-user.target.wants/linebox-provision.service").is_symlink()
+    assert not (systemd_dir / "linebox-provision.service.d/low-port.conf").exists()  # 8080: no capability
+    assert "LINEBOX_PROVISION_PORT=8080" in (root / "etc/linebox/provision.env").read_text()
+    assert 'tcp dport 8080 accept comment "gateway provisioning (plain HTTP)"' in nft
     assert not (root / "etc/modprobe.d/linebox-dahdi.conf").exists()  # linebox_dahdi is false
 
     home = root / "var/lib/linebox"

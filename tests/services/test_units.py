@@ -55,6 +55,7 @@ def test_units_say_what_the_design_asks(staged):
 @pytest.mark.parametrize(("unit", "ceiling"), [("linebox-web.service", 2.0), ("linebox-apply.service", 1.0),
                                                ("linebox-collector.service", 2.0),
                                                ("linebox-agi.service", 1.5),
+                                               ("linebox-provision.service", 1.5),
                                                ("linebox-dahdi.service", 3.5),
                                                ("linebox-dahdi-reload.service", 1.5), ("asterisk.service", 7.5)])
 def test_exposure_stays_low(staged, unit, ceiling):
@@ -79,3 +80,27 @@ def test_the_dahdi_reload_path_is_least_privilege(staged):
     assert "\nReadWritePaths=-/run/linebox-dahdi\n" in web
     boot = units.UNITS["linebox-dahdi.service"].read_text()
     assert "\nSupplementaryGroups=asterisk\n" in boot and "linebox-apply.service" in boot
+
+
+def test_the_provisioning_server_needs_no_capability_unless_its_port_is_below_1024(staged, tmp_path):
+    """linebox-provision.service: Type=notify with a watchdog, no capability at 8080; the role's low-port drop-in
+    adds CAP_NET_BIND_SERVICE and nothing else, and still verifies."""
+    service = units.UNITS["linebox-provision.service"].read_text()
+    for line in ("Type=notify", "WatchdogSec=30", "Restart=on-failure", "User=linebox", "CapabilityBoundingSet=",
+                 "EnvironmentFile=-/etc/linebox/provision.env", "ReadWritePaths=/var/lib/linebox",
+                 "ExecStart=/opt/linebox/bin/linebox --home /var/lib/linebox provision-serve", "PrivateUsers=yes",
+                 "ProtectSystem=strict", "NoNewPrivileges=yes", "SystemCallFilter=@system-service"):
+        assert f"\n{line}\n" in service, line
+    assert "\nAmbientCapabilities=" not in service
+    assert "\nEnvironmentFile=-/etc/linebox/provision.env\n" in units.UNITS["linebox-web.service"].read_text()
+
+    root = units.stage_root(tmp_path / "low-port-root")
+    dropin = root / "etc/systemd/system/linebox-provision.service.d/low-port.conf"
+    dropin.parent.mkdir(parents=True)
+    dropin.write_text((units.ROLES / "linebox" / "files" / "linebox-provision-low-port.conf").read_text())
+    result = units.verify(root, ("linebox-provision.service",))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    low = units.security(root, "linebox-provision.service")
+    assert low.exposure <= 2.0, "\n".join(low.details)
+    assert any("CAP_NET_(BIND_SERVICE" in d for d in low.details)
+    assert not any("CAP_NET_(BIND_SERVICE" in d for d in units.security(staged, "linebox-provision.service").details)
