@@ -286,3 +286,17 @@ def test_init_system_puts_the_appliance_on_the_reload_service(tmp_path):
     again: list[str] = []
     system.init_system(home, user=None, asterisk_group=None, password_file=tmp_path / "pw", say=again.append)
     assert again == [f"nothing to do: {home} is initialised"]
+
+
+def test_ansibles_links_are_the_ones_apply_checks(tmp_path):
+    """roles/dahdi makes exactly the links apply expects on the system install (through its live link)."""
+    import yaml
+
+    from appliance.services.system import SYSTEM_HOME
+    from hardware.dahdi_config import DAHDI_FILES
+
+    role = yaml.safe_load((SCRIPT.parents[1] / "vars/main.yml").read_text())["linebox_dahdi_links"]
+    target = apply.Target(config_root=SYSTEM_HOME / "asterisk", dahdi_root=Path("/etc/dahdi"),
+                          modprobe_dir=Path("/etc/modprobe.d"))
+    expected = apply.dahdi_links(target, {name: "" for name in DAHDI_FILES})
+    assert sorted((Path(link["path"]), Path(link["src"])) for link in role) == sorted(expected)
