@@ -24,7 +24,7 @@ from appliance.install import Install
 from hardware import dahdi_state, span_diagnostics
 
 LEVELS = {"ok": 0, "warn": 1, "fail": 2}
-SERVICES = ("asterisk", "linebox-web", "linebox-collector", "linebox-agi")
+SERVICES = ("asterisk", "linebox-web", "linebox-collector", "linebox-agi", "linebox-provision")
 
 
 @dataclass

@@ -24,6 +24,7 @@ UNITS = {
     "web": "linebox-web.service",
     "collector": "linebox-collector.service",
     "agi": "linebox-agi.service",
+    "provision": "linebox-provision.service",
     "apply": "linebox-apply.service",
     "dahdi": "linebox-dahdi.service",
 }
