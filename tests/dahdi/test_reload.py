@@ -300,3 +300,25 @@ def test_ansibles_links_are_the_ones_apply_checks(tmp_path):
                           modprobe_dir=Path("/etc/modprobe.d"))
     expected = apply.dahdi_links(target, {name: "" for name in DAHDI_FILES})
     assert sorted((Path(link["path"]), Path(link["src"])) for link in role) == sorted(expected)
+
+
+def test_the_virtual_dahdi_lab_lays_dahdi_out_as_the_appliance_has_it(tmp_path):
+    """What the qemu lab boots on (run by the lead): links through live, the reload units, a refused generation."""
+    from image import virtual_dahdi
+
+    tree = tmp_path / "tree"
+    virtual_dahdi.install_appliance_dahdi(tree, virtual_dahdi.render_lab_files())
+    system_conf = tree / "etc/dahdi/system.conf"
+    assert os.readlink(system_conf) == "/var/lib/linebox/asterisk/live/dahdi/system.conf"
+    live = tree / "var/lib/linebox/asterisk/live"
+    assert os.readlink(live) == "generations/000001"
+    assert "dynamic=loc,1:0,24,0" in (live / "dahdi/system.conf").read_text()
+    refused = (tree / "var/lib/linebox/asterisk/generations/000002/dahdi/system.conf").read_text()
+    assert refused.endswith(virtual_dahdi.REFUSED_LINE)
+    for unit in ("linebox-dahdi.service", "linebox-dahdi-reload.service", "linebox-dahdi-reload.path"):
+        assert (tree / "etc/systemd/system" / unit).is_file()
+    assert os.access(tree / "usr/local/sbin/linebox-dahdi-reload", os.X_OK)
+    client = tree / virtual_dahdi.LAB_CLIENT_DIR / "dahdi_reload.py"
+    code = f"import sys; sys.path.insert(0, {str(client.parent)!r}); import dahdi_reload as r; print(r.NOT_ANSWERED)"
+    done = subprocess.run(["python3", "-I", "-c", code], capture_output=True, text=True)
+    assert "linebox-dahdi-reload.path" in done.stdout, done.stderr  # standard library only
