@@ -11,6 +11,10 @@ and enable them only, and this test checks the result on disk:
 * the linebox user, the venv, the units and their enablement links, the asterisk.service drop-in,
   the firewall rules, the install in /var/lib/linebox with its owners and modes;
 * ``systemd-analyze verify --root`` on the installed units;
+* DAHDI (roles/dahdi, without Debian's packages): /etc/dahdi/* and the
+  modprobe option link to the live generation, the reload units and their root script are installed,
+  and an apply run as the linebox user gets dahdi_cfg run by that script (run as root with only
+  CAP_SYS_ADMIN and group asterisk, as its unit does) without writing to /etc;
 * the installed console really serves: ``linebox serve`` started inside the copy as the linebox
   user answers HTTPS and tells (a fake) systemd READY=1; Asterisk's user can read its live
   configuration and not Linebox's database.
@@ -92,6 +96,10 @@ def test_site_playbook_installs_linebox_idempotently(target):
     inventory = write_inventory(target / "inventory.json", root, {
         "linebox_package": str(package),
         "linebox_admin_networks": ["192.168.10.0/24", "fd00:10::/64"],  # checked by nft -c in the target
+        # roles/dahdi without Debian's packages (apt would pick dahdi-dkms and build modules in the copy):
+        # its links, units, script and request folder are what is checked here
+        "linebox_dahdi": True,
+        "linebox_dahdi_packages": [],
     })
 
     start = time.monotonic()
@@ -135,7 +143,22 @@ def test_site_playbook_installs_linebox_idempotently(target):
     assert not (systemd_dir / "linebox-provision.service.d/low-port.conf").exists()  # 8080: no capability
     assert "LINEBOX_PROVISION_PORT=8080" in (root / "etc/linebox/provision.env").read_text()
     assert 'tcp dport 8080 accept comment "gateway provisioning (plain HTTP)"' in nft
-    assert not (root / "etc/modprobe.d/linebox-dahdi.conf").exists()  # linebox_dahdi is false
+    live = "/var/lib/linebox/asterisk/live"
+    for link, points_at in (("etc/dahdi/system.conf", f"{live}/dahdi/system.conf"),
+                            ("etc/dahdi/assigned-spans.conf", f"{live}/dahdi/assigned-spans.conf"),
+                            ("etc/dahdi/modules", f"{live}/dahdi/modules"),
+                            ("etc/modprobe.d/linebox-dahdi.conf", f"{live}/modprobe.d/linebox-dahdi.conf")):
+        assert os.readlink(root / link) == points_at, link
+    assert "options dahdi auto_assign_spans=1" in (root / "var/lib/linebox/asterisk/live/modprobe.d/"
+                                                           "linebox-dahdi.conf").read_text()
+    for unit in ("linebox-dahdi.service", "linebox-dahdi-reload.service", "linebox-dahdi-reload.path"):
+        assert (systemd_dir / unit).read_text() == (ANSIBLE / "roles/dahdi/files" / unit).read_text()
+    for link in ("multi-user.target.wants/linebox-dahdi-reload.path", "asterisk.service.wants/linebox-dahdi.service"):
+        assert (systemd_dir / link).is_symlink(), f"not enabled: {link}"
+    script = root / "usr/local/sbin/linebox-dahdi-reload"
+    assert script.stat().st_uid == 0 and stat.S_IMODE(script.stat().st_mode) == 0o755
+    assert "d /run/linebox-dahdi 0770 linebox root -" in (root / "etc/tmpfiles.d/linebox-dahdi.conf").read_text()
+    assert '"dahdi_cfg_via": "service"' in (root / "var/lib/linebox/appliance.json").read_text()
 
     home = root / "var/lib/linebox"
     assert home.stat().st_uid == uid and stat.S_IMODE(home.stat().st_mode) == 0o751
@@ -192,9 +215,52 @@ EOF
 kill -TERM $server
 wait $server
 echo "serve exited $?"
+
+# DAHDI: apply as the linebox user; the reload script as its unit runs it (root, only CAP_SYS_ADMIN,
+# group asterisk), started by a loop standing in for linebox-dahdi-reload.path; dahdi_cfg a stand-in
+chroot "$r" systemd-tmpfiles --create /etc/tmpfiles.d/linebox-dahdi.conf
+mkdir -p "$r/run/linebox-dahdi-reload"
+printf '#!/bin/sh\\ncat "$2" > /tmp/dahdi-seen\\n' > "$r/tmp/fake-dahdi_cfg"
+chmod 755 "$r/tmp/fake-dahdi_cfg"
+(
+    i=0
+    while [ "$i" -lt 300 ] && [ ! -e "$r/tmp/dahdi-done" ]; do
+        if ls "$r"/run/linebox-dahdi/request.* > /dev/null 2>&1; then
+            chroot "$r" env LINEBOX_DAHDI_CTL=/dev/null LINEBOX_DAHDI_CFG=/tmp/fake-dahdi_cfg \\
+                setpriv --groups asterisk --bounding-set -all,+sys_admin --inh-caps -all \\
+                /usr/local/sbin/linebox-dahdi-reload
+        fi
+        sleep 0.1; i=$((i + 1))
+    done
+) &
+watcher=$!
+as_linebox /opt/linebox/bin/python - <<'EOF'
+from pathlib import Path
+from appliance.install import Install
+from appliance.provisioning import apply
+from appliance.site import service
+install = Install.load(Path("/var/lib/linebox"))
+install.open()
+target = install.target()
+target.connect = None  # no Asterisk running here
+service.save_object("extension", {{"number": "100", "name": "Desk"}}, "test", create=True)
+service.save_object("analog_port", {{"channel": 1, "kind": "fxs", "extension": "100"}}, "test", create=True)
+result = apply.apply(service.snapshot(), install.facts(), target, user="test")
+for step in result.steps:
+    print("dahdi apply step:", step)
+print("dahdi apply:", result.ok, result.error)
+EOF
+touch "$r/tmp/dahdi-done"
+wait $watcher
+grep -c fxoks=1 "$r/tmp/dahdi-seen" | sed 's/^/dahdi seen fxoks: /'
 """)
     result = in_namespace(root, ["sh", str(check)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "notify: READY=1" in result.stdout and "serve exited 0" in result.stdout, result.stdout + result.stderr
     assert "login page: True" in result.stdout and password and "Traceback" not in result.stderr
+    assert "dahdi apply: True" in result.stdout, result.stdout + result.stderr
+    assert "already linked to the live generation" in result.stdout  # checked, not made: /etc untouched
+    assert "linebox-dahdi-reload.service: dahdi_cfg -c /etc/dahdi/system.conf: ok" in result.stdout
+    assert "dahdi seen fxoks: 1" in result.stdout, result.stdout + result.stderr
+    assert os.readlink(root / "etc/dahdi/system.conf") == f"{live}/dahdi/system.conf"
 
