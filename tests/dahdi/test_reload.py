@@ -36,13 +36,16 @@ class RootSide:
         self.answers.mkdir()
         self.ctl = tmp / "dev-dahdi-ctl"
         self.ctl.touch()
+        self.devices = tmp / "sys-bus-dahdi_devices-devices"
+        self.devices.mkdir()
         self.dahdi_cfg = tmp / "dahdi_cfg"
         self.paths = {"log": tmp / "dahdi_cfg.log", "seen": tmp / "seen", "refuse": tmp / "refuse"}
         self.dahdi_cfg.write_text(FAKE_DAHDI_CFG.format(**self.paths))
         self.dahdi_cfg.chmod(0o755)
         self.env = {**os.environ, "LINEBOX_DAHDI_REQUESTS": str(self.requests),
                     "LINEBOX_DAHDI_ANSWERS": str(self.answers), "LINEBOX_DAHDI_SYSTEM_CONF": str(system_conf),
-                    "LINEBOX_DAHDI_CTL": str(self.ctl), "LINEBOX_DAHDI_CFG": str(self.dahdi_cfg)}
+                    "LINEBOX_DAHDI_CTL": str(self.ctl), "LINEBOX_DAHDI_CFG": str(self.dahdi_cfg),
+                    "LINEBOX_DAHDI_DEVICES": str(self.devices)}
         self.runs: list[str] = []
         self.watching = False
         self._stop = threading.Event()
@@ -98,6 +101,27 @@ def test_a_request_is_taken_and_answered_with_dahdi_cfgs_result(root_side):
     assert "exit 0" in root_side.runs[0]  # what the journal shows
     status = root_side.answers / "status"
     assert oct(status.stat().st_mode & 0o777) == "0o644" and not list(root_side.answers.glob(".*"))
+
+
+DYNAMIC_CONF = "dynamic=loc,1:0,24,0\ndynamic=loc,1:1,24,0\nspan=1,1,0,esf,b8zs\nbchan=1-23\n"
+
+
+def test_existing_dynamic_spans_are_not_created_again(root_side):
+    """A reload keeps the dynamic spans the boot made (creating them again fails: "File exists") and
+    configures the rest; with another number of dynamic spans the file goes to dahdi_cfg as written."""
+    system_conf = Path(root_side.env["LINEBOX_DAHDI_SYSTEM_CONF"])
+    system_conf.write_text(DYNAMIC_CONF)
+    for name in ("dynamic:loc:0", "dynamic:loc:1"):
+        (root_side.devices / name).mkdir()
+    root_side.run_once()
+    seen = Path(f"{root_side.paths['seen']}.1").read_text()
+    assert "dynamic=" not in seen and "span=1,1,0,esf,b8zs" in seen and "bchan=1-23" in seen
+    assert not list(root_side.answers.glob(".*"))  # the trimmed copy is removed
+
+    (root_side.devices / "dynamic:loc:1").rmdir()
+    root_side.run_once()
+    assert Path(f"{root_side.paths['seen']}.2").read_text() == DYNAMIC_CONF
+    assert root_side.dahdi_cfg_calls()[1] == f"-c {system_conf}"
 
 
 def test_dahdi_cfg_refusing_comes_back_in_its_own_words(root_side):
