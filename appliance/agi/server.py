@@ -105,6 +105,14 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
     def serving(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def url(self) -> str:
+        return f"agi://{self.address}:{self.port}/"
+
+    def check(self, timeout: float = 5.0) -> bool:
+        """Answered as Asterisk would be (what the service's watchdog asks before each ping)."""
+        return health_check(self.address, self.port, timeout=timeout)
+
     def close(self) -> None:
         if self._thread is not None:
             self.shutdown()
