@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import peewee
 import pytest
 
 from appliance import gateways
 from appliance.model import migrations
 from appliance.model.database import close_database, database, open_database
-from appliance.model.models import Extension
 from appliance.provisioning import render
 from appliance.site import config_file, service
 from appliance.site.checks import check_site
 from appliance.site.errors import SiteError
 from tests.dahdi.sites import site
+from tests.old_database import database_before
 
 U = "test"
 
@@ -200,14 +199,8 @@ def test_import_names_the_line_of_a_bad_span_and_of_a_bad_gateway(install):
 
 def test_a_database_from_before_v7_gains_the_tables_and_keeps_its_rows(tmp_path):
     path = tmp_path / "v6.db"
-    db = peewee.SqliteDatabase(str(path))
-    database.initialize(db)
-    index = migrations.MIGRATIONS.index(migrations._v7_telephony_hardware)
-    assert index == 6  # schema version 7
-    for number, step in enumerate(migrations.MIGRATIONS[:index], start=1):
-        step(db)
-        db.execute_sql(f"PRAGMA user_version = {number}")
-    Extension.create(number="100", name="Old", password="Abcdefgh12345678", voicemail_pin="1234")
+    assert migrations.MIGRATIONS.index(migrations._v7_telephony_hardware) == 6  # schema version 7
+    db = database_before(migrations._v7_telephony_hardware, path)
     assert "span" not in db.get_tables()
     db.close()
     try:

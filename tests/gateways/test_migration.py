@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import peewee
-
 from appliance import gateways
 from appliance.model import migrations
 from appliance.model.database import close_database, database, open_database
-from appliance.model.models import Extension
+from tests.old_database import database_before
 
 
 def test_a_database_from_before_gateways_gains_the_tables_and_keeps_its_rows(tmp_path):
     path = tmp_path / "old.db"
-    db = peewee.SqliteDatabase(str(path))
-    database.initialize(db)
-    index = migrations.MIGRATIONS.index(migrations._v5_gateways)
-    for number, step in enumerate(migrations.MIGRATIONS[:index], start=1):
-        step(db)
-        db.execute_sql(f"PRAGMA user_version = {number}")
-    # a row written as that schema version would have (saving through the service now also looks at
-    # kinds whose tables this old database does not have yet)
-    Extension.create(number="100", name="Old", password="Abcdefgh12345678", voicemail_pin="1234")
+    # its extension is written as that schema version would have (saving through the service now also
+    # looks at kinds whose tables this old database does not have yet)
+    db = database_before(migrations._v5_gateways, path)
     assert "gateway" not in db.get_tables()
     db.close()
     try:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import peewee
-
 from appliance import phonebook
 from appliance.model import migrations
 from appliance.model.database import close_database, database, open_database
 from appliance.model.models import Extension
+from tests.old_database import database_before
 
 
 def test_a_database_from_before_the_phonebook_gains_its_tables_and_keeps_its_rows(tmp_path):
     path = tmp_path / "old.db"
-    db = peewee.SqliteDatabase(str(path))
-    database.initialize(db)
-    index = migrations.MIGRATIONS.index(migrations._v9_phonebook)
-    for number, step in enumerate(migrations.MIGRATIONS[:index], start=1):
-        step(db)
-        db.execute_sql(f"PRAGMA user_version = {number}")
-    Extension.create(number="100", name="Old", password="Abcdefgh12345678", voicemail_pin="1234")
+    db = database_before(migrations._v9_phonebook, path)
     assert "contact" not in db.get_tables()
     db.close()
     try:
