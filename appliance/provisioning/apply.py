@@ -197,11 +197,7 @@ def _link_dahdi(target: Target, files: dict[str, str]) -> str:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists() and not path.is_symlink():
                 os.replace(path, path.with_name(path.name + ".linebox-orig"))
-            tmp = path.parent / f".{path.name}.linebox-{os.getpid()}"
-            with suppress(FileNotFoundError):
-                tmp.unlink()
-            tmp.symlink_to(wanted)
-            os.replace(tmp, path)
+            _replace_link(path, wanted)
         except PermissionError as error:
             raise ApplyFailed("dahdi: link files", f"cannot link {path} to {wanted} ({error.strerror}): "
                               f"{LINKS_FIX}", dahdi_untouched=True) from error
@@ -321,12 +317,17 @@ def _next_generation_id(target: Target) -> str:
     return f"{max(existing, default=0) + 1:06d}"
 
 
-def _point_live_at(target: Target, generation: Path) -> None:
-    tmp = target.config_root / f".live-{os.getpid()}"
+def _replace_link(link: Path, to: Path | str) -> None:
+    """Make ``link`` point ``to``, atomically: a reader sees the old link or the new one, never none."""
+    tmp = link.parent / f".{link.name}.linebox-{os.getpid()}"
     with suppress(FileNotFoundError):
         tmp.unlink()
-    tmp.symlink_to(os.path.relpath(generation, target.config_root))
-    os.replace(tmp, target.live_link)
+    tmp.symlink_to(to)
+    os.replace(tmp, link)
+
+
+def _point_live_at(target: Target, generation: Path) -> None:
+    _replace_link(target.live_link, os.path.relpath(generation, target.config_root))
 
 
 def _log_offset(target: Target) -> int:
