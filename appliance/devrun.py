@@ -34,8 +34,8 @@ def _port(preferred: int) -> int:
 
 
 def main() -> int:
+    from appliance.services.http_server import make_server
     from appliance.web import create_app
-    from appliance.web.server import make_server
 
     root = rootfs.build()
     install, pbx = start_pbx(HOME, root)

@@ -136,9 +136,9 @@ def bench_wallboard_latency(samples: int = 20) -> dict:
     from appliance.lab import rootfs
     from appliance.lab.carrier import Phone, start_carrier
     from appliance.lab.pbx import start_pbx
+    from appliance.services.http_server import make_server
     from appliance.site import service
     from appliance.web import create_app
-    from appliance.web.server import make_server
 
     def add(kind: str, **data) -> None:
         service.save_object(kind, data, user="bench", create=True)

@@ -22,9 +22,9 @@ from pathlib import Path
 from appliance import accounts, apitokens
 from appliance.install import Install
 from appliance.model.database import close_database
+from appliance.services.http_server import make_server
 from appliance.site import service
 from appliance.web import create_app
-from appliance.web.server import make_server
 from benchmarks.run import RESULTS, big_site
 from tests.web.conftest import Browser
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from appliance.asterisk.ami import Ami, AmiError
 from appliance.callcenter.live import DEVICE_STATES, parse_event_list
-from appliance.model.models import Extension, Queue, Setting
+from appliance.model.models import AnalogPort, Extension, Queue, Setting
 from appliance.site import audit
 from appliance.site.errors import Problem, SiteError
 
@@ -60,15 +60,21 @@ def claim_extension(username: str, number: str, pin: str) -> str:
     return ext.number
 
 
-def _interface(extension: str) -> str:
-    return f"PJSIP/{extension}"
+def interface(extension: str) -> str:
+    """The queue member interface of ``extension``: the FXS port it is bound to, else its SIP endpoint.
+
+    The same device the dialplan's ``*45``/``*46`` codes and queues.conf use, so a login from the
+    console and one from the phone name the same member.
+    """
+    port = AnalogPort.get_or_none((AnalogPort.extension == extension) & (AnalogPort.kind == "fxs"))
+    return f"DAHDI/{port.channel}" if port is not None else f"PJSIP/{extension}"
 
 
 def memberships(ami: Ami, extension: str) -> list[Membership]:
     """Every queue of the site, with this extension's membership and state in it (from QueueStatus)."""
-    response = ami.action("QueueStatus", Member=_interface(extension))
+    response = ami.action("QueueStatus", Member=interface(extension))
     found = {e.get("Queue"): e for e in parse_event_list(response.response)
-             if e.get("Event") == "QueueMember" and e.get("Location") == _interface(extension)}
+             if e.get("Event") == "QueueMember" and e.get("Location") == interface(extension)}
     out = []
     for q in Queue.select().order_by(Queue.number):
         m = found.get(q.number)
@@ -94,8 +100,8 @@ def login(ami: Ami, user: str, extension: str, queue: str) -> None:
     """Join ``queue`` as a dynamic member named after the extension (skill level 0)."""
     _queue(queue)
     try:
-        ami.action("QueueAdd", Queue=queue, Interface=_interface(extension), Penalty="1", MemberName=extension,
-                   StateInterface=_interface(extension))
+        ami.action("QueueAdd", Queue=queue, Interface=interface(extension), Penalty="1", MemberName=extension,
+                   StateInterface=interface(extension))
     except AmiError as error:
         raise SiteError([Problem("queue", f"could not log in to queue {queue}: {error}")]) from None
     audit.record(user, "login", "agent", extension, None, {"queue": queue})
@@ -104,7 +110,7 @@ def login(ami: Ami, user: str, extension: str, queue: str) -> None:
 def logout(ami: Ami, user: str, extension: str, queue: str) -> None:
     _queue(queue)
     try:
-        ami.action("QueueRemove", Queue=queue, Interface=_interface(extension))
+        ami.action("QueueRemove", Queue=queue, Interface=interface(extension))
     except AmiError as error:
         raise SiteError([Problem("queue", f"could not log out of queue {queue}: {error}")]) from None
     audit.record(user, "logout", "agent", extension, {"queue": queue}, None)
@@ -121,7 +127,7 @@ def check_reason(reason: str) -> str:
 def set_paused(ami: Ami, user: str, extension: str, paused: bool, reason: str = "") -> None:
     """Pause (with a reason) or unpause the agent in every queue they are in, as ``*47``/``*48`` do."""
     reason = check_reason(reason)
-    fields = {"Interface": _interface(extension), "Paused": "true" if paused else "false"}
+    fields = {"Interface": interface(extension), "Paused": "true" if paused else "false"}
     if paused and reason:
         fields["Reason"] = reason
     try:

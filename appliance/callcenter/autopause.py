@@ -11,6 +11,7 @@ reported like any other pause.
 from __future__ import annotations
 
 from appliance.asterisk.ami import Ami
+from appliance.callcenter.agents import interface
 from appliance.model.models import Queue, QueueEvent
 
 STREAK_EVENTS = ("RINGNOANSWER", "CONNECT", "PAUSE", "UNPAUSE", "ADDMEMBER", "PAUSEALL", "UNPAUSEALL")
@@ -38,6 +39,6 @@ def agents_to_pause() -> list[tuple[str, str, int]]:
 def pause_missing_agents(ami: Ami) -> list[tuple[str, str, int]]:
     paused = agents_to_pause()
     for queue, agent, limit in paused:
-        ami.action("QueuePause", Interface=f"PJSIP/{agent}", Queue=queue, Paused="true",
+        ami.action("QueuePause", Interface=interface(agent), Queue=queue, Paused="true",
                    Reason=f"missed {limit} calls")
     return paused

@@ -102,8 +102,8 @@ def create_app(install) -> Flask:
             database.close()
 
     @app.after_request
-    def _headers(response: Response) -> Response:
-        response.headers["Cache-Control"] = "no-store"
+    def _headers(response: Response) -> Response:  # also the 404/405 answers the view never sees
+        response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 

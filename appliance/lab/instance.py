@@ -158,7 +158,8 @@ def prepare(name: str, rootfs: Path | None = None, config: str = "own") -> Aster
     host = root / inner.lstrip("/")
     if host.exists():
         shutil.rmtree(host)
-    for sub in ("etc", "cache", "db", "keys", "spool", "run", "log"):
+    # res_crypto reads <astkeydir>/keys, as Debian's /var/lib/asterisk/keys
+    for sub in ("etc", "cache", "db", "keys/keys", "spool", "run", "log"):
         (host / sub).mkdir(parents=True)
     sip = free_port(socket.SOCK_DGRAM)
     ami = free_port()

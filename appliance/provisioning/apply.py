@@ -52,6 +52,15 @@ RELOAD_COMMANDS: dict[str, str | None] = {
     "cdr.conf": "module reload cdr",
     "cdr_sqlite3_custom.conf": "module reload cdr_sqlite3_custom.so",
     "cel.conf": "module reload cel",
+    # never change once written: read at Asterisk's next start (a module that declined to load
+    # for want of its file cannot be reloaded into life)
+    "acl.conf": None,
+    "udptl.conf": None,
+    "pjproject.conf": None,
+    "websocket_client.conf": None,
+    "ari.conf": None,
+    "pjsip_notify.conf": None,
+    "ccss.conf": None,
 }
 # Files of a generation kept in sub-folders: DAHDI's own (linked from the DAHDI config root) and the modprobe option.
 DAHDI_SUBDIRS = ("dahdi", "modprobe.d")

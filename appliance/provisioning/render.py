@@ -38,6 +38,15 @@ GENERATED_FILES = (
     "cdr.conf",
     "cdr_sqlite3_custom.conf",
     "cel.conf",
+    # Files of modules Asterisk loads whatever the site: without them it logs an ERROR at every start,
+    # which would hide the errors apply and ``linebox diag`` look for.
+    "acl.conf",
+    "udptl.conf",
+    "pjproject.conf",
+    "websocket_client.conf",
+    "ari.conf",
+    "pjsip_notify.conf",
+    "ccss.conf",
 )
 
 
@@ -62,6 +71,10 @@ UNUSED_MODULES = (
     "res_resolver_unbound.so", "res_pjsip_config_wizard.so", "res_stir_shaken.so", "res_pjsip_stir_shaken.so",
     "res_geolocation.so", "res_pjsip_geolocation.so", "res_aeap.so", "res_speech_aeap.so", "res_smdi.so",
     "res_clialiases.so", "res_pjsip_transport_websocket.so",
+    # features Linebox does not offer (yet): agent pools (queues use extensions), conferences and paging,
+    # call parking, follow-me, answering-machine detection, CDRs over AMI (the collector reads CEL/queue_log)
+    "app_agent_pool.so", "app_confbridge.so", "app_page.so", "res_parking.so", "app_followme.so", "app_amd.so",
+    "cdr_manager.so", "res_http_media_cache.so",
 )
 
 

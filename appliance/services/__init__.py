@@ -7,6 +7,8 @@
 * ``web``: ``linebox serve``, the process ``linebox-web.service`` runs;
 * ``provision``: ``linebox provision-serve``, the gateways' plain-HTTP provisioning server
   (``linebox-provision.service``);
+* ``http_server``: the cheroot HTTP(S) server both HTTP services run (kept out of ``appliance.web`` so
+  the provisioning server does not load the console);
 * ``serving``: what both HTTP services share (SIGTERM, READY, the watchdog, a clean stop);
 * ``system``: ``linebox init-system``, which makes ``/var/lib/linebox`` for the system's services;
 * ``boot``: the oneshot ``linebox-apply.service`` runs before Asterisk starts;

@@ -30,7 +30,7 @@ def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT) ->
     journal.setup("linebox-provision")
     from appliance.gateways.provision import create_app
     from appliance.install import Install
-    from appliance.web.server import make_server
+    from appliance.services.http_server import make_server
 
     stop = serving.stop_event()
     notify.status("loading the install")

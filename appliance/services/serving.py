@@ -1,7 +1,7 @@
 """What Linebox's HTTP services share: stop on SIGTERM, say READY, feed the watchdog, stop cleanly.
 
 ``stop_event`` turns SIGTERM/SIGINT into an event; ``serve_until_stopped`` takes a started
-``appliance.web.server.ConsoleServer`` and does the rest of a ``Type=notify`` service's life:
+``appliance.services.http_server.ConsoleServer`` and does the rest of a ``Type=notify`` service's life:
 ``READY=1`` with a status line, a watchdog thread that pings ``WATCHDOG=1`` only while a real request
 to the server's ``/-/alive`` is answered, a loop that notices the server dying by itself, then
 ``STOPPING=1``, closing the listeners and the database, and the exit status (0 after SIGTERM).

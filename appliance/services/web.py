@@ -28,8 +28,8 @@ def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, us
     """Serve the console of the install at ``home`` until SIGTERM/SIGINT; return the exit status."""
     journal.setup("linebox-web")
     from appliance.install import Install
+    from appliance.services.http_server import make_redirect_server, make_server
     from appliance.web import create_app
-    from appliance.web.server import make_redirect_server, make_server
 
     stop = serving.stop_event()
 

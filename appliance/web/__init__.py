@@ -1,6 +1,6 @@
 """The local web console: a small Flask app over the same service functions the CLI uses.
 
-``create_app(install)`` builds the app; ``appliance.web.server`` runs it under
+``create_app(install)`` builds the app; ``appliance.services.http_server`` runs it under
 cheroot.  Sessions are signed cookies (key kept per install in the database),
 every form carries a CSRF token, and pages are plain server-rendered HTML with
 one local stylesheet, because the box must work with no internet.

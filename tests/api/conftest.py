@@ -17,9 +17,9 @@ from email.message import Message
 import pytest
 
 from appliance import accounts, apitokens
+from appliance.services.http_server import make_server
 from appliance.site import service
 from appliance.web import create_app
-from appliance.web.server import make_server
 
 PASSWORD = "a long test password"
 

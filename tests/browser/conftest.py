@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from appliance import accounts
+from appliance.services.http_server import make_server
 from appliance.site import service
 from appliance.web import create_app
-from appliance.web.server import make_server
 
 CHROMIUM = os.environ.get("LINEBOX_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -11,8 +11,8 @@ import re
 import pytest
 
 from appliance import accounts
+from appliance.services.http_server import make_server
 from appliance.web import create_app
-from appliance.web.server import make_server
 from tests.browser.conftest import ADMIN_PASSWORD, Served, login, shot
 
 pytestmark = pytest.mark.timeout(240)

@@ -212,3 +212,13 @@ def test_a_database_from_before_v7_gains_the_tables_and_keeps_its_rows(tmp_path)
         assert service.get_object("analog_port", "1").extension == "100"
     finally:
         close_database()
+
+
+def test_an_agent_on_an_analog_phone_logs_in_with_its_port_not_a_sip_endpoint(install):
+    from appliance.callcenter.agents import interface
+    for number in ("100", "101"):
+        service.save_object("extension", {"number": number, "name": f"Desk {number}"}, U, create=True)
+    service.save_object("analog_port", {"channel": 3, "kind": "fxs", "extension": "100"}, U, create=True)
+    # the console's login (QueueAdd), pause and the auto-pause use this; queues.conf rings the same device
+    assert interface("100") == "DAHDI/3"
+    assert interface("101") == "PJSIP/101"

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pytest
 
 from appliance.gateways import provision
+from appliance.services.http_server import make_server
 from appliance.web import create_app
-from appliance.web.server import make_server
 
 
 @dataclass

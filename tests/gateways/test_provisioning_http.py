@@ -8,9 +8,9 @@ import ssl
 from appliance import gateways
 from appliance.model.models import ProvisioningRequest
 from appliance.services import tls
+from appliance.services.http_server import make_server
 from appliance.site import service
 from appliance.web import create_app
-from appliance.web.server import make_server
 from hardware import gateways as catalogue
 from tests.gateways.conftest import http_get
 

@@ -125,8 +125,8 @@ def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
     import threading
 
     from appliance import accounts, apitokens
+    from appliance.services.http_server import make_server
     from appliance.web import create_app
-    from appliance.web.server import make_server
 
     phones = _live_support_site(pbx, carrier, escalate_after=60)
     phones.set_behaviour("201", "noanswer")
@@ -304,9 +304,9 @@ def test_agent_logs_in_from_the_console_and_gets_a_screen_pop(pbx, carrier):
     from appliance import accounts
     from appliance.callcenter.live import parse_event_list
     from appliance.model.models import AuditEntry
+    from appliance.services.http_server import make_server
     from appliance.site import service
     from appliance.web import create_app
-    from appliance.web.server import make_server
     from tests.web.conftest import Browser
 
     phones = _live_support_site(pbx, carrier, escalate_after=60, members=[])  # nobody in the queue yet
@@ -382,3 +382,30 @@ def test_agent_logs_in_from_the_console_and_gets_a_screen_pop(pbx, carrier):
     finally:
         done.set()
         server.close()
+
+
+def test_agent_logs_in_pauses_and_logs_out_with_feature_codes_from_the_phone(pbx, carrier):
+    add("extension", number="203", name="Agent 203")
+    phones = _live_support_site(pbx, carrier, escalate_after=60)
+
+    def queue_line_of_203(until, timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = pbx.cli("queue show 700")
+            line = next((row for row in shown.splitlines() if "PJSIP/203" in row), "")
+            if until(line) or time.monotonic() > deadline:
+                return line
+            time.sleep(0.3)
+
+    assert queue_line_of_203(lambda line: False, timeout=0) == ""
+    phones.call("ph203", "*45700", tag="login", hold=2)  # *45<queue>: log in with the phone's own device
+    line = queue_line_of_203(lambda line: line != "")
+    assert "dynamic" in line and "paused" not in line, line
+    phones.call("ph203", "*47", tag="pause", hold=2)  # pause in every queue
+    assert "paused" in queue_line_of_203(lambda line: "paused" in line), pbx.cli("queue show 700")
+    phones.call("ph203", "*48", tag="unpause", hold=2)
+    assert "paused" not in queue_line_of_203(lambda line: "paused" not in line)
+    phones.call("ph203", "*46700", tag="logout", hold=2)
+    assert queue_line_of_203(lambda line: line == "") == "", pbx.cli("queue show 700")
+    added = [row for row in _queue_log(pbx) if len(row) > 4 and row[4] == "ADDMEMBER"]
+    assert added and added[-1][2:4] == ["700", "203"], added  # the login counts for agent 203 in the reports

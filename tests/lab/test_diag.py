@@ -45,3 +45,5 @@ def test_diag_fits_one_screen_and_names_the_dead_trunk(pbx, carrier, tmp_path):
     assert any("ok Asterisk" in line and "22." in line for line in lines), screen
     assert any("1 of 1 extension(s) registered" in line for line in lines), screen
     assert lines[-1].startswith("Linebox diag: warnings")
+    # Asterisk started on Linebox's files with no ERROR in its log (a missing module file would show here)
+    assert not any(line.startswith("WARN Log") for line in lines), screen

@@ -17,7 +17,7 @@ from flask import Flask
 
 from appliance.install import Install
 from appliance.services import boot, journal, notify, system, tls
-from appliance.web.server import make_server
+from appliance.services.http_server import make_server
 
 
 @pytest.fixture

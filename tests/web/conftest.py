@@ -19,9 +19,9 @@ from email.message import Message
 import pytest
 
 from appliance import accounts
+from appliance.services.http_server import make_server
 from appliance.site import service
 from appliance.web import create_app
-from appliance.web.server import make_server
 
 TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
