@@ -23,10 +23,11 @@ lab: deps
 run: lab
 	$(PY) -m appliance.devrun
 
-## Every test: lint, unit tests, then the lab tests against real Asterisk.
+## Every test: lint, unit tests, the lab tests against real Asterisk, then the image and DAHDI lab under qemu.
 test: lab
 	$(VENV)/bin/ruff check appliance hardware image tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider -m "not image"
+	$(PY) -m pytest -q -p no:cacheprovider -m image tests/image
 
 unit: deps
 	$(PY) -m pytest -q -m "not lab"
@@ -38,7 +39,7 @@ lint: deps
 image: deps
 	$(PY) -m image.build --copy
 
-## Boot the image under qemu and check the appliance it starts (not yet part of make test: see issue 5).
+## Boot the image under qemu and check the appliance it starts (also part of make test).
 boot-test: deps
 	$(PY) -m pytest -q -p no:cacheprovider tests/image/test_boot.py
 

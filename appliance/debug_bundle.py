@@ -223,9 +223,7 @@ def collect(install: Install, output: Path, log_lines: int = 2000, say: Callable
 
     def net() -> None:
         settings = service.load_settings()
-        state = network.read_state(network.roles_from_settings(settings, network.web_port()),
-                                   {settings.ami_port, settings.sip_port})
-        bundle.add("network.txt", "\n".join(network.render(state, width=200)) + "\n")
+        bundle.add("network.txt", "\n".join(network.render(network.install_state(settings), width=200)) + "\n")
 
     for name, step in (("versions", versions), ("diag --all", diag), ("Asterisk (AMI)", asterisk),
                        ("generated config", config), ("site (secrets masked)", site), ("hardware", hardware),

@@ -98,18 +98,25 @@ def resolvers(resolv_conf: Path = Path("/etc/resolv.conf")) -> tuple[list[str], 
     return servers, search
 
 
-def _is_console(process: psutil.Process) -> bool:
+# ``linebox <command>`` processes that listen, by the name the listing gives them
+LINEBOX_LISTENERS = {"serve": "console", "provision-serve": "provision", "agi": "agi"}
+SHOWN_PROCESSES = ("asterisk", *LINEBOX_LISTENERS.values())
+
+
+def _linebox_service(process: psutil.Process) -> str | None:
     try:
         cmdline = process.cmdline()
     except (psutil.Error, OSError):
-        return False
-    return any(part.endswith("linebox") for part in cmdline) and "serve" in cmdline
+        return None
+    if not any(part.endswith("linebox") for part in cmdline):
+        return None
+    return next((LINEBOX_LISTENERS[part] for part in cmdline if part in LINEBOX_LISTENERS), None)
 
 
 def _process_name(pid: int) -> str:
     try:
         process = psutil.Process(pid)
-        return "console" if _is_console(process) else process.name()
+        return _linebox_service(process) or process.name()
     except psutil.Error:
         return "?"
 
@@ -146,7 +153,7 @@ def listeners(roles: dict[tuple[str, int], str], own_ports: set[int] = frozenset
         if conn.pid not in names:
             names[conn.pid] = process_name(conn.pid)
         name = names[conn.pid]
-        if name not in ("asterisk", "console"):
+        if name not in SHOWN_PROCESSES:
             continue
         if name == "console" and role.startswith("RTP"):
             role = ""
@@ -168,11 +175,21 @@ def read_state(roles: dict[tuple[str, int], str], own_ports: set[int] = frozense
     return NetworkState(interfaces(), default_gateways(), servers, search, listeners(roles, own_ports))
 
 
-def roles_from_settings(settings, web_port: int | None = None) -> dict[tuple[str, int], str]:
-    """What each of this install's ports is for, from the site settings."""
+def install_state(settings) -> NetworkState:
+    """The network as ``linebox network show`` and the debug bundle show it: this install's ports named."""
+    roles = roles_from_settings(settings, web_port(), provision_port())
+    return read_state(roles, {settings.ami_port, settings.sip_port})
+
+
+def roles_from_settings(settings, web_port: int | None = None,
+                        provision_port: int | None = None) -> dict[tuple[str, int], str]:
+    """What each of this install's ports is for, from the site settings and the services' ports."""
     roles = {("udp", settings.sip_port): "SIP (phones, trunks)", ("tcp", settings.sip_port): "SIP over TCP",
              ("tcp", settings.ami_port): "AMI (Linebox control)",
+             ("tcp", settings.agi_port): "FastAGI (caller names)",
              ("rtp", 0): f"{settings.rtp_start}-{settings.rtp_end}"}
+    if provision_port:
+        roles[("tcp", provision_port)] = "gateway provisioning (HTTP)"
     if web_port:
         roles[("tcp", web_port)] = "web console (HTTPS)"
     return roles
@@ -201,12 +218,27 @@ def render(state: NetworkState, width: int = 80) -> list[str]:
     return [line if len(line) <= width else line[: width - 3] + "..." for line in lines]
 
 
-def web_port(env_file: Path = Path("/etc/linebox/web.env")) -> int:
-    """The console's port: ``$LINEBOX_WEB_PORT``, else what ``/etc/linebox/web.env`` sets, else 443."""
-    value = os.environ.get("LINEBOX_WEB_PORT", "")
+def _service_port(variable: str, env_file: Path, default: int) -> int:
+    """A service's port: ``$<variable>``, else what its systemd environment file sets, else ``default``."""
+    value = os.environ.get(variable, "")
     if not value and env_file.exists():
         for line in env_file.read_text(errors="replace").splitlines():
             key, _, rest = line.partition("=")
-            if key.strip() == "LINEBOX_WEB_PORT":
+            if key.strip() == variable:
                 value = rest.strip().strip("'\"")
-    return int(value) if value.isdigit() else 443
+    return int(value) if value.isdigit() else default
+
+
+def web_port(env_file: Path = Path("/etc/linebox/web.env")) -> int:
+    """The console's port: ``$LINEBOX_WEB_PORT``, else what ``/etc/linebox/web.env`` sets, else 443."""
+    return _service_port("LINEBOX_WEB_PORT", env_file, 443)
+
+
+def provision_port(env_file: Path = Path("/etc/linebox/provision.env")) -> int:
+    """The provisioning server's port: ``$LINEBOX_PROVISION_PORT``, else ``provision.env``, else 8080.
+
+    The services get the file through ``EnvironmentFile=`` (``appliance.gateways.provision_port``);
+    a technician's shell does not, so the CLI reads it.
+    """
+    from appliance.gateways import DEFAULT_PROVISION_PORT, PROVISION_PORT_ENV
+    return _service_port(PROVISION_PORT_ENV, env_file, DEFAULT_PROVISION_PORT)

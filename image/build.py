@@ -166,6 +166,8 @@ def build(cache: Path = guest.CACHE, log=print) -> tuple[Path, dict]:
             facts_path(old).unlink(missing_ok=True)
     for old in cache.glob("prepared-linebox-*"):
         shutil.rmtree(old, ignore_errors=True)
+    for old in cache.glob("linebox-*.partial*"):  # a disk left by an interrupted build (2.5 GB each)
+        old.unlink(missing_ok=True)
     return output, facts
 
 

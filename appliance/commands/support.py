@@ -219,9 +219,7 @@ def network_show(ctx: click.Context) -> None:
     from appliance.site import service
     _install(ctx)
     settings = service.load_settings()
-    state = network_mod.read_state(network_mod.roles_from_settings(settings, network_mod.web_port()),
-                                   {settings.ami_port, settings.sip_port})
-    for line in network_mod.render(state):
+    for line in network_mod.render(network_mod.install_state(settings)):
         click.echo(line)
 
 

@@ -202,3 +202,26 @@ def test_listening_ports_of_this_asterisk_even_when_their_owner_cannot_be_seen()
     ]
     lines = network.render(network.NetworkState([], [], [], [], found))
     assert any("only root sees which process" in line for line in lines)
+
+
+def test_network_show_names_the_provisioning_and_fastagi_ports(tmp_path, monkeypatch):
+    import socket as sock
+    from collections import namedtuple
+
+    import psutil
+
+    from appliance.site.schemas import Settings
+
+    monkeypatch.delenv("LINEBOX_PROVISION_PORT", raising=False)
+    env = tmp_path / "provision.env"
+    env.write_text("LINEBOX_PROVISION_ADDRESS=0.0.0.0\nLINEBOX_PROVISION_PORT=8088\n")
+    assert network.provision_port(env) == 8088  # the technician's shell has no EnvironmentFile: read it
+    assert network.provision_port(tmp_path / "none") == 8080
+    roles = network.roles_from_settings(Settings(), web_port=443, provision_port=8088)
+    Conn = namedtuple("Conn", "fd family type laddr raddr status pid")
+    Addr = namedtuple("Addr", "ip port")
+    connections = [Conn(3, 2, sock.SOCK_STREAM, Addr("0.0.0.0", 8088), (), psutil.CONN_LISTEN, 40),
+                   Conn(4, 2, sock.SOCK_STREAM, Addr("127.0.0.1", 4573), (), psutil.CONN_LISTEN, 50)]
+    found = network.listeners(roles, set(), connections, {40: "provision", 50: "agi"}.__getitem__)
+    assert [(x.process, x.port, x.role) for x in found] == [
+        ("agi", 4573, "FastAGI (caller names)"), ("provision", 8088, "gateway provisioning (HTTP)")]
