@@ -71,17 +71,17 @@ def customise(tree: Path) -> None:
     (tree / "etc/machine-id").write_text("")
     for key in (tree / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
-    for name in ("linebox-firstboot", "linebox-console-banner"):
+    for name in ("linebox-firstboot", "linebox-console-banner", "linebox-growroot"):
         shutil.copy(FIRSTBOOT / name, tree / "usr/local/sbin" / name)
         (tree / "usr/local/sbin" / name).chmod(0o755)
-    for unit in ("linebox-firstboot.service", "linebox-console-banner.service"):
+    for unit in ("linebox-firstboot.service", "linebox-console-banner.service", "linebox-growroot.service"):
         shutil.copy(FIRSTBOOT / unit, tree / "etc/systemd/system" / unit)
     (tree / "etc/systemd/system/serial-getty@ttyS0.service.d").mkdir(parents=True, exist_ok=True)
     (tree / "etc/systemd/system/serial-getty@ttyS0.service.d/linebox.conf").write_text(
         "# the console banner (URL and first-boot passwords) is written before the login prompt\n"
         "[Unit]\nAfter=linebox-console-banner.service\n")
-    for unit in ("linebox-firstboot.service", "linebox-console-banner.service", "systemd-networkd.service",
-                 "systemd-resolved.service"):
+    for unit in ("linebox-firstboot.service", "linebox-console-banner.service", "linebox-growroot.service",
+                 "systemd-networkd.service", "systemd-resolved.service"):
         subprocess.run(["chroot", str(tree), "systemctl", "enable", "--quiet", unit], check=True)
     resolv = tree / "etc/resolv.conf"
     resolv.unlink(missing_ok=True)

@@ -28,6 +28,8 @@ PACKAGES: tuple[str, ...] = (
     "espeak-ng", "sox",
     # a technician's basic tools on the serial console
     "procps", "iproute2", "iputils-ping", "less", "tcpdump", "sudo",
+    # growing the root partition to the whole disk at the first boot (sfdisk)
+    "fdisk",
 )
 RECIPE_VERSION = "1"
 CACHE = Path(os.environ.get("LINEBOX_IMAGE_CACHE", "/var/cache/linebox/image"))

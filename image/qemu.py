@@ -42,6 +42,8 @@ class Guest:
     memory_mb: int = 1024
     cpus: int = 2
     forwards: dict[int, int] = field(default_factory=dict)  # host port on 127.0.0.1 -> guest TCP port
+    # a disk bigger than the image, as when it is written to a real disk: a qcow2 overlay of this size
+    disk_gib: int | None = None
     # direct kernel boot (no bootloader): a bare file system image as ``disk``, with this kernel and initrd
     kernel: Path | None = None
     initrd: Path | None = None
@@ -64,7 +66,7 @@ class Guest:
             "-display", "none", "-monitor", "none", "-no-reboot",
             "-chardev", f"socket,id=console,path={serial_socket},server=on,wait=off,logfile={self.log}",
             "-serial", "chardev:console",
-            "-drive", f"file={self.disk},format=raw,if=virtio,snapshot=on",
+            "-drive", self._drive(),
             "-nic", f"user,model=virtio-net-pci{hostfwd}",
         ]
         if self.kernel is not None:
@@ -80,6 +82,18 @@ class Guest:
         elif self.firmware != "bios":
             raise ValueError(f"firmware must be 'bios' or 'uefi', not {self.firmware!r}")
         return command
+
+    def _drive(self) -> str:
+        """The disk: the image itself with qemu's throw-away overlay, or a bigger qcow2 overlay of it."""
+        if self.disk_gib is None:
+            return f"file={self.disk},format=raw,if=virtio,snapshot=on"
+        assert self._workdir is not None
+        overlay = self._workdir / "disk.qcow2"
+        if shutil.which("qemu-img") is None:
+            raise GuestError("qemu-img is not installed: apt-get install qemu-utils")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(self.disk), str(overlay),
+                        f"{self.disk_gib}G"], check=True)
+        return f"file={overlay},format=qcow2,if=virtio"
 
     def start(self) -> Guest:
         self._workdir = Path(tempfile.mkdtemp(prefix="linebox-qemu-"))

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "image"
 LINEBOX_UNITS = ("linebox-apply.service", "linebox-web.service", "linebox-collector.service",
                  "linebox-agi.service", "linebox-provision.service", "linebox-dahdi-reload.path",
-                 "linebox-firstboot.service", "linebox-console-banner.service")
+                 "linebox-firstboot.service", "linebox-console-banner.service", "linebox-growroot.service")
 SERVICES_WITH_PROCESSES = ("linebox-web.service", "linebox-collector.service", "linebox-agi.service",
                            "linebox-provision.service")
 
@@ -118,7 +118,8 @@ def test_image_boots_to_a_working_appliance(image):
     port, provision_port = free_port(), free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     forwards = {port: 443, provision_port: 8080}
-    with Guest(disk, ARTIFACTS / "bios-console.log", firmware="bios", forwards=forwards) as guest:
+    # written to a disk bigger than the image, as an installer does: the root file system must take it all
+    with Guest(disk, ARTIFACTS / "bios-console.log", firmware="bios", forwards=forwards, disk_gib=6) as guest:
         # the banner above the login prompt: URL and the first-boot passwords
         admin = guest.expect(r"First login on the web console: admin / (\S+)", 300).group(1)
         root = guest.expect(r"Technician login on this console: root / (\S+)", 30).group(1)
@@ -136,6 +137,8 @@ def test_image_boots_to_a_working_appliance(image):
             journal = "" if out.strip() == "active" else guest.run(
                 f"journalctl -b -u {unit} --no-pager -o cat -n 40 | cut -c1-200", timeout=60)[0]
             assert out.strip() == "active", f"{unit}: {out.strip()}\n{journal}"
+        out, status = guest.run("findmnt -n -b -o SIZE /")
+        assert status == 0 and int(out.split()[-1]) > 5 * 2**30, f"root file system not grown to the disk: {out}"
         # DAHDI's start-up runs only once a configuration exists (a site with ports or spans)
         out, _ = guest.run("systemctl show -P ActiveState,ConditionResult linebox-dahdi.service")
         assert out.split() in (["active", "yes"], ["inactive", "no"]), out
