@@ -127,12 +127,12 @@ def _write_numbers(contact: Contact, numbers: tuple[str, ...]) -> None:
 def _search(q: str):
     query = Contact.select()
     if q:
-        like = f"%{q}%"
         try:
             key = normalize(q)
         except ValueError:
             key = None
-        condition = (Contact.name ** like) | (Contact.company ** like)
+        # contains() escapes LIKE's wildcards: a search for "%" or "_" finds those characters, not everyone
+        condition = Contact.name.contains(q) | Contact.company.contains(q)
         if key:
             numbers = ContactNumber.select(ContactNumber.contact).where(ContactNumber.normalized.contains(key))
             condition |= Contact.id.in_(numbers)

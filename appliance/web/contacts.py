@@ -19,10 +19,9 @@ from appliance.site.errors import Problem, SiteError
 from appliance.web import contacts_csv
 from appliance.web.forms import EmptyForm, show_problems
 from appliance.web.pages.common import Paging, page_number
-from appliance.web.roles import ADMIN, require_role
+from appliance.web.roles import ADMIN, PHONEBOOK_READERS, require_role
 
 blueprint = Blueprint("contacts", __name__)
-READERS = ("admin", "technician", "supervisor")
 MAX_QUERY = 80
 
 
@@ -45,7 +44,7 @@ def _located(error: SiteError) -> SiteError:
 
 
 @blueprint.get("/contacts")
-@require_role(*READERS)
+@require_role(*PHONEBOOK_READERS)
 def page():
     q = request.args.get("q", "").strip()[:MAX_QUERY]
     paging = Paging(page_number(), 0)
@@ -80,7 +79,7 @@ def new():
 
 
 @blueprint.route("/contacts/<int:contact_id>", methods=["GET", "POST"])
-@require_role(*READERS)
+@require_role(*PHONEBOOK_READERS)
 def edit(contact_id: int):
     contact = phonebook.get_contact(contact_id)
     if contact is None:
@@ -105,7 +104,7 @@ def delete(contact_id: int):
 
 
 @blueprint.get("/contacts/export.csv")
-@require_role(*READERS)
+@require_role(*PHONEBOOK_READERS)
 def export_csv():
     return Response(contacts_csv.export_text(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="phonebook.csv"'})

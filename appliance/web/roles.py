@@ -27,6 +27,8 @@ from appliance.web.auth import login_manager
 ADMIN = "admin"
 VIEWERS = ("admin", "technician")  # roles that may look at the configuration pages
 EDITORS = ("admin",)  # roles that may change anything
+# the phonebook is looked up by supervisors too (screen pops, caller names); the API uses the same roles
+PHONEBOOK_READERS = ("admin", "technician", "supervisor")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -106,8 +108,7 @@ def _build_navigation() -> list[tuple[str, list[NavItem]]]:
         items = [_objects(name) for name in names if name in KINDS]
         if title == "Call center":
             items.append(NavItem("sounds", "Sounds", "callcenter.sounds_page"))  # IVR greetings
-            items.append(NavItem("contacts", "Phonebook", "contacts.page",
-                                 roles=("admin", "technician", "supervisor")))  # caller names
+            items.append(NavItem("contacts", "Phonebook", "contacts.page", roles=PHONEBOOK_READERS))
         placed.update(names)
         if items:
             groups.append((title, items))

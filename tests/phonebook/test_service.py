@@ -66,3 +66,11 @@ def test_replace_all_makes_the_phonebook_exactly_the_list(install):
                                     {"name": "New", "company": "", "numbers": ["300"], "note": ""}], "t")
     assert counts == {"created": 1, "updated": 1, "deleted": 1, "unchanged": 0}
     assert [(c["name"], c["numbers"]) for c in phonebook.all_contacts()] == [("Anna Berg", ["101"]), ("New", ["300"])]
+
+
+def test_search_treats_like_wildcards_as_text(install):
+    phonebook.create_contact({"name": "Anna Berg", "numbers": ["555 0100"]}, "t")
+    phonebook.create_contact({"name": "100% Sales_Team", "numbers": ["555 0101"]}, "t")
+    assert [c["name"] for c in phonebook.list_contacts("%")[0]] == ["100% Sales_Team"]
+    assert [c["name"] for c in phonebook.list_contacts("a_b")[0]] == []  # "_" would match "Anna Berg"'s space
+    assert [c["name"] for c in phonebook.list_contacts("sales_")[0]] == ["100% Sales_Team"]

@@ -27,6 +27,7 @@ from wtforms import ValidationError as CsrfValidationError
 from appliance import accounts, apitokens
 from appliance.site.errors import Problem
 from appliance.site.kinds import Kind
+from appliance.web.roles import PHONEBOOK_READERS
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,10 @@ PREFIX = "/api/v1"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 READ = "read"
 WRITE = "write"
-# which roles may do what; supervisors and agents get no site objects for now
-ROLES_FOR = {READ: ("admin", "technician"), WRITE: ("admin",)}
+PHONEBOOK_READ = "phonebook_read"
+# which roles may do what; supervisors and agents get no site objects for now, but supervisors look
+# contacts up, as on the console's Phonebook page (changing contacts is WRITE, as there)
+ROLES_FOR = {READ: ("admin", "technician"), WRITE: ("admin",), PHONEBOOK_READ: PHONEBOOK_READERS}
 ANY_USER = ("admin", "supervisor", "technician", "agent")
 
 blueprint = Blueprint("api", __name__, url_prefix=PREFIX)
@@ -114,7 +117,7 @@ def public(view):
 
 
 def allow(access: str | tuple[str, ...]) -> None:
-    """Refuse (403) unless the caller's role may do ``access`` (READ, WRITE) or is one of the given roles."""
+    """Refuse (403) unless the caller's role may do ``access`` (a ROLES_FOR key) or is one of the given roles."""
     roles = ROLES_FOR[access] if isinstance(access, str) else access
     who = caller()
     if who.role not in roles:
@@ -185,13 +188,15 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 # ---------------------------------------------------------------- problems → fields
 
 
-def field_of(where: str, k: Kind | None, key: str | None = None, fields: tuple[str, ...] = ()) -> str | None:
+def field_of(where: str, k: Kind | None, key: str | None = None, fields: tuple[str, ...] = (),
+             service: str | None = None) -> str | None:
     """The request field a located problem is about, or None if it is about the object as a whole.
 
     Service problems come as ``extension.number`` (schema), ``extension number`` (duplicate key),
-    ``extension 100 number`` or ``ring group 600 members`` (checks across the site), ``settings.rtp_end``.
+    ``extension 100 number`` or ``ring group 600 members`` (checks across the site), ``settings.rtp_end``,
+    or, from services of objects that are not site kinds, ``<service>.<field>`` (``contact.numbers``).
     """
-    prefixes = ["settings."]
+    prefixes = ["settings."] + ([f"{service}."] if service else [])
     if k is not None:
         prefixes += [f"{k.name}.", f"{k.label} {key} " if key else None]
         if where in (f"{k.name} {k.key}", f"{k.label} {k.key}"):
@@ -204,10 +209,10 @@ def field_of(where: str, k: Kind | None, key: str | None = None, fields: tuple[s
 
 
 def problems_json(problems: list[Problem], k: Kind | None = None, key: str | None = None,
-                  fields: tuple[str, ...] = ()) -> list[dict]:
+                  fields: tuple[str, ...] = (), service: str | None = None) -> list[dict]:
     out = []
     for p in problems:
-        item = {"field": field_of(p.where, k, key, fields), "where": p.where, "message": p.message}
+        item = {"field": field_of(p.where, k, key, fields, service), "where": p.where, "message": p.message}
         if p.line:
             item["line"] = p.line
         out.append(item)

@@ -2,7 +2,9 @@
 
 Object schemas come from ``model_json_schema()`` and are converted to OpenAPI 3.0's dialect of JSON
 Schema (``const`` → ``enum``, ``patternProperties`` → ``additionalProperties``, ``anyOf [.., null]``
-→ ``nullable``), so the document and the validation can never drift apart.
+→ ``nullable``), so the document and the validation can never drift apart.  Phonebook contacts are
+validated by hand (``appliance.phonebook``), so their schema is written here from that module's limits
+and fields; a test compares the two.
 """
 
 from __future__ import annotations
@@ -10,15 +12,16 @@ from __future__ import annotations
 import copy
 from functools import cache
 
+from appliance import phonebook
 from appliance.site import schemas
 from appliance.site.kinds import KINDS, Kind
 from appliance.site.queries import MAX_LIMIT as MAX_PAGE
+from appliance.web.api.core import ANY_USER, PHONEBOOK_READ, READ, ROLES_FOR, WRITE
 
 VERSION = "1.0.0"
 MASKED_NOTE = "Secret: returned to admins; other roles get '********' (an empty value stays empty)."
+# access levels with a fixed text; the others (READ, WRITE, PHONEBOOK_READ) list core.ROLES_FOR's roles
 ROLE_TEXT = {
-    "read": "Roles: admin, technician.",
-    "write": "Roles: admin.",
     "any": "Roles: any logged-in role.",
     "public": "No authentication.",
 }
@@ -104,15 +107,22 @@ def _json(schema: dict) -> dict:
     return {"application/json": {"schema": schema}}
 
 
+def _roles(access: str) -> list[str]:
+    """The roles allowed ``access``: the same table ``core.allow`` enforces, so the two cannot disagree."""
+    if access == "public":
+        return []
+    return list(ANY_USER if access == "any" else ROLES_FOR[access])
+
+
 def _op(summary: str, access: str, responses: dict, *, tag: str, parameters: list | None = None,
         body: dict | None = None, body_required: bool = True, operation_id: str) -> dict:
+    roles = _roles(access)
     op = {
         "summary": summary,
-        "description": ROLE_TEXT[access],
+        "description": ROLE_TEXT.get(access) or f"Roles: {', '.join(roles)}.",
         "operationId": operation_id,
         "tags": [tag],
-        "x-roles": {"read": ["admin", "technician"], "write": ["admin"],
-                    "any": ["admin", "supervisor", "technician", "agent"], "public": []}[access],
+        "x-roles": roles,
         "responses": {},
     }
     if parameters:
@@ -133,10 +143,11 @@ def _op(summary: str, access: str, responses: dict, *, tag: str, parameters: lis
     return op
 
 
-def _paging_parameters(extra: list | None = None) -> list[dict]:
+def _paging_parameters(extra: list | None = None,
+                       q: str = "Only objects whose key or name contains this text (case-insensitive).") -> list[dict]:
     return [
-        {"name": "q", "in": "query", "required": False, "description": "Only objects whose key or name contains this "
-         "text (case-insensitive).", "schema": {"type": "string", "maxLength": 200}},
+        {"name": "q", "in": "query", "required": False, "description": q,
+         "schema": {"type": "string", "maxLength": 200}},
         {"name": "limit", "in": "query", "required": False, "description": "Page size.",
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100}},
         {"name": "offset", "in": "query", "required": False, "description": "Objects to skip.",
@@ -145,56 +156,114 @@ def _paging_parameters(extra: list | None = None) -> list[dict]:
     ]
 
 
+def _page_schema(view: str) -> dict:
+    return {
+        "type": "object",
+        "required": ["items", "total", "limit", "offset"],
+        "properties": {"items": {"type": "array", "items": _ref(view)},
+                       "total": {"type": "integer", "minimum": 0, "description": "Objects matching q, all pages."},
+                       "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+    }
+
+
+def _collection_paths(plural: str, name: str, label: str, schema: str, key_param: dict, *, update: str,
+                      read: str = READ, q: str | None = None, site_object: bool = True) -> dict:
+    """List, create, get, replace and delete: ``/<plural>`` and ``/<plural>/{key}``, as ``routes`` serves them.
+
+    ``schema`` names the request body's component; ``<schema>View`` and ``<schema>Page`` are the answers.
+    Site objects (``site_object``) have keys their clients choose and refer to each other, hence the 409s
+    (key taken, still in use) and renames; other objects (contacts) get ids from the service.
+    """
+    view = _json(_ref(f"{schema}View"))
+    location = {"Location": {"description": f"URL of the {label}.", "schema": {"type": "string"}}}
+    conflict = {"409": _response_ref("Conflict")} if site_object else {}
+    still_used = {"409": {"description": "Refused: other objects still use it (the problems say which).",
+                          "content": _json(_ref("Error"))}} if site_object else {}
+    return {
+        f"/{plural}": {
+            "get": _op(f"List {label}s (search, paging)", read, {
+                "200": {"description": f"One page of {label}s.", "content": _json(_ref(f"{schema}Page"))},
+                "400": _response_ref("BadRequest"),
+            }, tag=plural, parameters=_paging_parameters(**({"q": q} if q else {})), operation_id=f"list_{plural}"),
+            "post": _op(f"Create a {label}", WRITE, {
+                "201": {"description": f"Created; the stored {label}"
+                                       + (" (with generated secrets)." if site_object else "."),
+                        "headers": location, "content": view},
+                **conflict,
+            }, tag=plural, body=_ref(schema), operation_id=f"create_{name}"),
+        },
+        f"/{plural}/{{{key_param['name']}}}": {
+            "parameters": [key_param],
+            "get": _op(f"Get a {label}", read, {
+                "200": {"description": f"The {label}.", "content": view},
+                "404": _response_ref("NotFound"),
+            }, tag=plural, operation_id=f"get_{name}"),
+            "put": _op(f"Replace (or rename) a {label}" if site_object else f"Replace a {label}", WRITE, {
+                "200": {"description": f"The stored {label}; Location is its "
+                                       + ("(possibly new) URL." if site_object else "URL."),
+                        "headers": location, "content": view},
+                "404": _response_ref("NotFound"),
+                **conflict,
+            }, tag=plural, body=_ref(update), operation_id=f"replace_{name}"),
+            "delete": _op(f"Delete a {label}", WRITE, {
+                "204": {"description": "Deleted."},
+                "404": _response_ref("NotFound"),
+                **still_used,
+            }, tag=plural, operation_id=f"delete_{name}"),
+        },
+    }
+
+
 def _kind_paths(k: Kind, components: dict) -> dict:
     name = k.schema.__name__
     request_schema = components[name]
     components[f"{name}View"] = _view_schema(k, request_schema)
     components[f"{name}Update"] = _update_schema(k, request_schema)
-    components[f"{name}Page"] = {
-        "type": "object",
-        "required": ["items", "total", "limit", "offset"],
-        "properties": {"items": {"type": "array", "items": _ref(f"{name}View")},
-                       "total": {"type": "integer", "minimum": 0, "description": "Objects matching q, all pages."},
-                       "limit": {"type": "integer"}, "offset": {"type": "integer"}},
-    }
+    components[f"{name}Page"] = _page_schema(f"{name}View")
     key_schema = {k2: v for k2, v in request_schema["properties"][k.key].items() if k2 != "title"}
     key_param = {"name": "key", "in": "path", "required": True,
                  "description": f"The {k.label}'s {k.key}.", "schema": key_schema}
-    view = _json(_ref(f"{name}View"))
-    location = {"Location": {"description": f"URL of the {k.label}.", "schema": {"type": "string"}}}
-    tag = k.plural
-    return {
-        f"/{k.plural}": {
-            "get": _op(f"List {k.label}s (search, paging)", "read", {
-                "200": {"description": f"One page of {k.label}s.", "content": _json(_ref(f"{name}Page"))},
-                "400": _response_ref("BadRequest"),
-            }, tag=tag, parameters=_paging_parameters(), operation_id=f"list_{k.plural}"),
-            "post": _op(f"Create a {k.label}", "write", {
-                "201": {"description": f"Created; the stored {k.label} (with generated secrets).",
-                        "headers": location, "content": view},
-                "409": _response_ref("Conflict"),
-            }, tag=tag, body=_ref(name), operation_id=f"create_{k.name}"),
-        },
-        f"/{k.plural}/{{key}}": {
-            "parameters": [key_param],
-            "get": _op(f"Get a {k.label}", "read", {
-                "200": {"description": f"The {k.label}.", "content": view},
-                "404": _response_ref("NotFound"),
-            }, tag=tag, operation_id=f"get_{k.name}"),
-            "put": _op(f"Replace (or rename) a {k.label}", "write", {
-                "200": {"description": f"The stored {k.label}; Location is its (possibly new) URL.",
-                        "headers": location, "content": view},
-                "404": _response_ref("NotFound"),
-                "409": _response_ref("Conflict"),
-            }, tag=tag, body=_ref(f"{name}Update"), operation_id=f"replace_{k.name}"),
-            "delete": _op(f"Delete a {k.label}", "write", {
-                "204": {"description": "Deleted."},
-                "404": _response_ref("NotFound"),
-                "409": {"description": "Refused: other objects still use it (the problems say which).",
-                        "content": _json(_ref("Error"))},
-            }, tag=tag, operation_id=f"delete_{k.name}"),
+    return _collection_paths(k.plural, k.name, k.label, name, key_param, update=f"{name}Update")
+
+
+def _contact_paths(components: dict) -> dict:
+    """The phonebook (``appliance.phonebook``, validated by hand there, so its limits are read from it)."""
+    text = {"type": "string", "description": "One line of printable text."}
+    numbers = {"type": "array", "minItems": 1, "maxItems": phonebook.MAX_NUMBERS,
+               "items": {"type": "string", "example": "+44 20 7946 0018"},
+               "description": "Phone numbers as written: digits, an optional leading + or 00, spaces, dashes, dots "
+                              "and parentheses; 2 to 20 digits; no two the same number."}
+    components["Contact"] = {
+        "type": "object",
+        "title": "Contact",
+        "description": "A whole contact: a PUT replaces it, and an omitted company or note becomes empty. "
+                       "An `id` in the body is ignored (the service assigns ids), so a fetched contact can be "
+                       "sent back as it is.",
+        "required": ["name", "numbers"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {**text, "minLength": 1, "maxLength": phonebook.MAX_NAME, "example": "Anna Berg"},
+            "company": {**text, "maxLength": phonebook.MAX_NAME, "default": ""},
+            "numbers": numbers,
+            "note": {"type": "string", "maxLength": phonebook.MAX_NOTE, "default": "",
+                     "description": "Free text, several lines allowed; shown in the agent's screen pop."},
         },
     }
+    components["ContactView"] = {
+        "type": "object",
+        "title": "Contact (as returned)",
+        "required": ["id", *phonebook.FIELDS],
+        "properties": {"id": {"type": "integer", "minimum": 1},
+                       **{f: {"type": "string"} for f in ("name", "company", "note")},
+                       "numbers": {"type": "array", "items": {"type": "string"}}},
+    }
+    components["ContactPage"] = _page_schema("ContactView")
+    id_param = {"name": "contact_id", "in": "path", "required": True, "description": "The contact's id.",
+                "schema": {"type": "integer", "minimum": 1}}
+    return _collection_paths("contacts", "contact", "contact", "Contact", id_param, update="Contact",
+                             read=PHONEBOOK_READ, site_object=False,
+                             q="Only contacts whose name or company contains this text (case-insensitive), "
+                               "or with a number containing it (compared without spaces, dashes, ...).")
 
 
 def _common_schemas() -> dict:
@@ -308,6 +377,7 @@ def document() -> dict:
     paths: dict[str, dict] = {}
     for k in KINDS.values():
         paths.update(_kind_paths(k, components))
+    paths.update(_contact_paths(components))
 
     result = {"description": "The result of the apply, step by step.", "content": _json(_ref("ApplyResult"))}
     failed = {"description": "It failed (the error says at which step; the previous configuration stays live), "
@@ -315,30 +385,30 @@ def document() -> dict:
               "content": _json({"anyOf": [_ref("ApplyResult"), _ref("Error")]})}
     paths.update({
         "/settings": {
-            "get": _op("Site settings", "read", {"200": {"description": "The settings.",
+            "get": _op("Site settings", READ, {"200": {"description": "The settings.",
                                                          "content": _json(_ref("Settings"))}},
                        tag="settings", operation_id="get_settings"),
-            "put": _op("Change site settings", "write",
+            "put": _op("Change site settings", WRITE,
                        {"200": {"description": "The stored settings.", "content": _json(_ref("Settings"))}},
                        tag="settings", body=_ref("Settings"), operation_id="put_settings"),
         },
         "/apply": {
-            "post": _op("Apply the stored site to Asterisk (or a dry run: check, render, diff)", "write",
+            "post": _op("Apply the stored site to Asterisk (or a dry run: check, render, diff)", WRITE,
                         {"200": result, "409": failed}, tag="apply", body=_ref("ApplyRequest"),
                         body_required=False, operation_id="apply"),
         },
         "/rollback": {
-            "post": _op("Put an earlier generation back live", "write",
+            "post": _op("Put an earlier generation back live", WRITE,
                         {"200": result, "409": failed}, tag="apply", body=_ref("RollbackRequest"),
                         body_required=False, operation_id="rollback"),
         },
         "/generations": {
-            "get": _op("Kept configuration generations, newest first", "read",
+            "get": _op("Kept configuration generations, newest first", READ,
                        {"200": {"description": "Generations.", "content": _json(_ref("GenerationList"))}},
                        tag="apply", operation_id="list_generations"),
         },
         "/audit": {
-            "get": _op("The audit log, newest first (secrets masked)", "read", {
+            "get": _op("The audit log, newest first (secrets masked)", READ, {
                 "200": {"description": "Audit entries.", "content": _json(_ref("AuditList"))},
                 "400": _response_ref("BadRequest"),
             }, tag="audit", operation_id="list_audit", parameters=[
@@ -366,12 +436,13 @@ def document() -> dict:
         "info": {
             "title": "Linebox REST API",
             "version": VERSION,
-            "description": "Site objects, settings, apply and audit of a Linebox PBX. "
+            "description": "Site objects, phonebook contacts, settings, apply and audit of a Linebox PBX. "
                            "Authenticate with `Authorization: Bearer <token>`; see docs/api.md.",
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearerAuth": []}, {"consoleSession": []}],
         "tags": [{"name": k.plural, "description": f"{k.label}s"} for k in KINDS.values()]
+                + [{"name": "contacts", "description": "phonebook contacts (caller names, screen pops)"}]
                 + [{"name": n} for n in ("settings", "apply", "audit", "auth")],
         "paths": paths,
         "components": {

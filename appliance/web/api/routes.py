@@ -1,7 +1,8 @@
-"""The REST API's endpoints: site objects of every kind, settings, apply/rollback/generations, audit.
+"""The REST API's endpoints: site objects of every kind, phonebook contacts, settings, apply/rollback/generations,
+audit.
 
-Every change goes through the service functions (``appliance.site.service``), which validate,
-write and audit in one transaction under the calling user's name; nothing here decides what is valid.
+Every change goes through the service functions (``appliance.site.service``, ``appliance.phonebook``), which
+validate, write and audit in one transaction under the calling user's name; nothing here decides what is valid.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated
 from flask import current_app, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from appliance import phonebook
 from appliance.provisioning import apply as apply_mod
 from appliance.site import audit, queries, service
 from appliance.site.errors import SiteError, from_pydantic
@@ -19,6 +21,7 @@ from appliance.site.kinds import KINDS, Kind
 from appliance.web.api import openapi
 from appliance.web.api.core import (
     ANY_USER,
+    PHONEBOOK_READ,
     READ,
     WRITE,
     ApiError,
@@ -55,6 +58,18 @@ class RollbackRequest(BaseModel):
         default=None, description="Generation id to put back live; default: the one before the live one.")
 
 
+# ---------------------------------------------------------------- paging
+
+
+def _paging() -> tuple[int, int]:
+    """``limit`` and ``offset`` from the query string (400 naming the parameter when out of range)."""
+    return int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE), int_arg("offset", 0, 0, 10**9)
+
+
+def _page(items: list[dict], total: int, limit: int, offset: int):
+    return jsonify({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
 # ---------------------------------------------------------------- site objects
 
 
@@ -87,11 +102,9 @@ def _not_found(k: Kind, key: str) -> ApiError:
 
 def list_objects(k: Kind):
     q = request.args.get("q", "").strip()
-    limit = int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    offset = int_arg("offset", 0, 0, 10**9)
+    limit, offset = _paging()
     objects, total = queries.page_objects(k.name, q, limit, offset)
-    items = [_view(k, _dump(obj)) for obj in objects]
-    return jsonify({"items": items, "total": total, "limit": limit, "offset": offset})
+    return _page([_view(k, _dump(obj)) for obj in objects], total, limit, offset)
 
 
 def create_object(k: Kind):
@@ -182,6 +195,78 @@ def _register_kind(k: Kind) -> None:
 
 for _kind in KINDS.values():
     _register_kind(_kind)
+
+
+# ---------------------------------------------------------------- phonebook contacts
+#
+# Not site objects (no apply; ``appliance.phonebook``): keyed by their numeric id, which the service
+# assigns, so there is no 409 and a PUT never moves one.  Readers as on the console's Phonebook page.
+
+
+def _contact_error(error: SiteError) -> ApiError:
+    return ApiError(422, summary(error.problems), problems_json(error.problems, service=phonebook.KIND))
+
+
+def _no_contact(contact_id: str) -> ApiError:
+    return ApiError(404, f"contact {contact_id} does not exist")
+
+
+def _existing_contact(contact_id: str) -> dict:
+    contact = phonebook.get_contact(contact_id)  # None for ids that are not whole numbers too
+    if contact is None:
+        raise _no_contact(contact_id)
+    return contact
+
+
+def _contact_reply(contact: dict, status: int = 200):
+    response = jsonify(contact)
+    response.status_code = status
+    response.headers["Location"] = url_for("api.contact_item", contact_id=contact["id"])
+    return response
+
+
+def contact_collection():
+    if request.method in ("GET", "HEAD"):
+        allow(PHONEBOOK_READ)
+        limit, offset = _paging()
+        items, total = phonebook.list_contacts(request.args.get("q", ""), limit, offset)
+        return _page(items, total, limit, offset)
+    allow(WRITE)
+    data = json_body()
+    try:
+        contact = phonebook.create_contact(data, caller().username)
+    except SiteError as error:
+        raise _contact_error(error) from None
+    return _contact_reply(contact, 201)
+
+
+def contact_item(contact_id: str):
+    if request.method in ("GET", "HEAD"):
+        allow(PHONEBOOK_READ)
+        return jsonify(_existing_contact(contact_id))
+    allow(WRITE)
+    if request.method == "DELETE":
+        _existing_contact(contact_id)
+        try:
+            phonebook.delete_contact(contact_id, caller().username)
+        except SiteError:  # deleted meanwhile by someone else
+            raise _no_contact(contact_id) from None
+        return "", 204
+    data = json_body()
+    current = _existing_contact(contact_id)
+    try:
+        contact = phonebook.update_contact(current["id"], data, caller().username)
+    except SiteError as error:
+        if phonebook.get_contact(current["id"]) is None:  # deleted meanwhile by someone else
+            raise _no_contact(contact_id) from None
+        raise _contact_error(error) from None
+    return _contact_reply(contact)
+
+
+blueprint.add_url_rule("/contacts", "contact_list", contact_collection, methods=["GET", "POST"],
+                       provide_automatic_options=False)
+blueprint.add_url_rule("/contacts/<contact_id>", "contact_item", contact_item, methods=["GET", "PUT", "DELETE"],
+                       provide_automatic_options=False)
 
 
 # ---------------------------------------------------------------- settings
@@ -285,13 +370,12 @@ def generations_get():
 @blueprint.route("/audit", methods=["GET"], provide_automatic_options=False)
 @requires(READ)
 def audit_get():
-    limit = int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    offset = int_arg("offset", 0, 0, 10**9)
+    limit, offset = _paging()
     entries, total = queries.page_audit(request.args.get("kind", "").strip(), request.args.get("user", "").strip(),
                                         limit, offset)
     items = [{"id": e.id, "when": e.when.isoformat(timespec="seconds") + "Z", "user": e.user, "action": e.action,
               "kind": e.kind, "key": e.key, "before": e.before, "after": e.after} for e in entries]
-    return jsonify({"items": items, "total": total, "limit": limit, "offset": offset})
+    return _page(items, total, limit, offset)
 
 
 @blueprint.route("/me", methods=["GET"], provide_automatic_options=False)
