@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from appliance.install import Install, home_dir
-from appliance.provisioning import apply as apply_mod
-from appliance.site import config_file
 from appliance.site.errors import SiteError
+
+if TYPE_CHECKING:  # commands import what they use: the services started through this CLI stay small
+    from appliance.provisioning import apply as apply_mod
 
 USER = "cli"
 
@@ -73,6 +75,7 @@ def config() -> None:
 @click.pass_context
 def config_export(ctx: click.Context, output: Path | None) -> None:
     """Write the whole site (with its secrets) as YAML."""
+    from appliance.site import config_file
     _install(ctx)
     text = config_file.export_text()
     if output is None:
@@ -89,6 +92,7 @@ def config_export(ctx: click.Context, output: Path | None) -> None:
 @click.pass_context
 def config_import(ctx: click.Context, file: Path, check: bool) -> None:
     """Validate FILE and make it the stored site (all of it, or nothing)."""
+    from appliance.site import config_file
     _install(ctx)
     text = file.read_text()
     try:
@@ -110,6 +114,7 @@ def config_import(ctx: click.Context, file: Path, check: bool) -> None:
 @click.pass_context
 def apply_cmd(ctx: click.Context, dry_run: bool, diff: bool) -> None:
     """Make the stored site live in Asterisk: each step reported, rolled back on failure."""
+    from appliance.provisioning import apply as apply_mod
     from appliance.site import service
     install = _install(ctx)
     result = apply_mod.apply(service.snapshot(), install.facts(), install.target(), user=USER,
@@ -133,6 +138,7 @@ def apply_cmd(ctx: click.Context, dry_run: bool, diff: bool) -> None:
 @click.pass_context
 def rollback(ctx: click.Context, generation: str | None) -> None:
     """Put an earlier generation back live (default: the one before the live one)."""
+    from appliance.provisioning import apply as apply_mod
     install = _install(ctx)
     result = apply_mod.rollback(install.target(), generation, progress=_print_step)
     if not result.ok:
@@ -144,6 +150,7 @@ def rollback(ctx: click.Context, generation: str | None) -> None:
 @click.pass_context
 def generations(ctx: click.Context) -> None:
     """List the kept configuration generations."""
+    from appliance.provisioning import apply as apply_mod
     install = _install(ctx)
     for g in apply_mod.list_generations(install.target()):
         live = "live" if g["live"] else "    "

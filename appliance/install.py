@@ -13,12 +13,16 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from appliance.asterisk.ami import Ami
+from appliance.asterisk.layout import DEFAULT_DIRECTORIES, DEFAULT_SOUNDS_DIR
 from appliance.model.database import open_database
-from appliance.provisioning import dahdi_reload, render
-from appliance.provisioning.apply import Target
-from appliance.site import schemas, service
+from appliance.provisioning import dahdi_reload
+
+if TYPE_CHECKING:  # imported where used: every service loads this module, few of them render or apply
+    from appliance.asterisk.ami import Ami
+    from appliance.provisioning import render
+    from appliance.provisioning.apply import Target
 
 DEFAULT_HOME = Path("/var/lib/linebox")
 
@@ -32,7 +36,7 @@ class Install:
     home: Path
     database: Path
     config_root: Path
-    asterisk_directories: dict[str, str] = field(default_factory=lambda: dict(render.DEFAULT_DIRECTORIES))
+    asterisk_directories: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_DIRECTORIES))
     asterisk_log: Path | None = Path("/var/log/asterisk/messages.log")
     manage_asterisk: bool = True
     # The root Asterisk runs in, as this host sees it: "/" on the appliance, the forky tree in the lab.
@@ -50,7 +54,7 @@ class Install:
     dahdi_requests_dir: Path = dahdi_reload.REQUESTS_DIR
     dahdi_status_file: Path = dahdi_reload.STATUS_FILE
     # Uploaded and spoken sounds (IVR greetings), as Asterisk sees the folder; see appliance.callcenter.sounds.
-    sounds_dir: str = render.InstallFacts.sounds_dir
+    sounds_dir: str = DEFAULT_SOUNDS_DIR
 
     def __post_init__(self) -> None:
         if self.dahdi_cfg_via not in ("direct", "service"):
@@ -84,7 +88,7 @@ class Install:
             dahdi_cfg_via=data.get("dahdi_cfg_via", "direct"),
             dahdi_requests_dir=Path(data.get("dahdi_requests_dir", str(dahdi_reload.REQUESTS_DIR))),
             dahdi_status_file=Path(data.get("dahdi_status_file", str(dahdi_reload.STATUS_FILE))),
-            sounds_dir=data.get("sounds_dir", render.InstallFacts.sounds_dir),
+            sounds_dir=data.get("sounds_dir", DEFAULT_SOUNDS_DIR),
         )
 
     def save(self) -> None:
@@ -118,17 +122,22 @@ class Install:
         return open_database(self.database)
 
     def ami_secret(self) -> str:
+        from appliance.site import schemas, service
         return service.internal_secret("ami", lambda: schemas.strong_secret(32))
 
     def facts(self) -> render.InstallFacts:
+        from appliance.provisioning import render
         return render.InstallFacts(ami_secret=self.ami_secret(), directories=self.asterisk_directories,
                                    sounds_dir=self.sounds_dir)
 
     def connect_ami(self, timeout: float = 30) -> Ami:
+        from appliance.asterisk.ami import Ami
+        from appliance.site import service
         settings = service.load_settings()
         return Ami("127.0.0.1", settings.ami_port, "linebox", self.ami_secret(), timeout=timeout)
 
     def target(self) -> Target:
+        from appliance.provisioning.apply import Target
         by_service = self.dahdi_cfg_via == "service"
         return Target(config_root=self.config_root, log_file=self.asterisk_log,
                       connect=self.connect_ami if self.manage_asterisk else None, sounds_dir=self.sounds_path,

@@ -240,6 +240,7 @@ def render_lab_files(site_text: str = LAB_SITE) -> dict[str, str]:
     The site goes the way an admin's does: imported into a fresh install's database (with its checks),
     snapshotted and rendered; nothing here writes a line of configuration itself.
     """
+    from appliance.asterisk import layout
     from appliance.install import Install
     from appliance.model.database import close_database
     from appliance.provisioning import render
@@ -251,7 +252,7 @@ def render_lab_files(site_text: str = LAB_SITE) -> dict[str, str]:
         try:
             config_file.import_text(site_text, user="virtual-dahdi-lab")
             site = service.snapshot()
-            facts = render.InstallFacts(ami_secret=secrets.token_hex(16), directories=dict(render.DEFAULT_DIRECTORIES),
+            facts = render.InstallFacts(ami_secret=secrets.token_hex(16), directories=dict(layout.DEFAULT_DIRECTORIES),
                                         sounds_dir="/var/lib/asterisk/sounds/linebox")
             files = {f"asterisk/{name}": text for name, text in render.render_all(site, facts).items()}
             for name, text in render.render_dahdi_files(site).items():

@@ -14,11 +14,14 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from appliance.install import Install
-from hardware import detect
+
+if TYPE_CHECKING:
+    from hardware import detect
 
 WIDTH = 80
 
@@ -58,6 +61,7 @@ def hardware_scan(ctx: click.Context) -> None:
     """Detect telephony cards (udev), store the inventory and say what changed since the last scan."""
     install = _install(ctx)
     previous_exists = install.inventory_file.exists()
+    from hardware import detect  # pyudev and the card catalogue: only for these commands
     previous = detect.load(install.inventory_file)
     try:
         inventory = detect.scan()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 
+from appliance.asterisk.layout import DEFAULT_SOUNDS_DIR
 from appliance.callcenter import sounds
 from appliance.provisioning import escape
 from appliance.site.checks import Site
@@ -85,24 +86,10 @@ class InstallFacts:
     ami_secret: str
     directories: dict[str, str]
     # Where Linebox keeps uploaded and spoken sounds, as Asterisk sees it (the dialplan names them by path).
-    sounds_dir: str = "/var/lib/asterisk/sounds/linebox"
+    sounds_dir: str = DEFAULT_SOUNDS_DIR
     noload: tuple[str, ...] = ("chan_dahdi.so", "codec_dahdi.so", "res_timing_dahdi.so", *UNUSED_MODULES)
 
 
-DEFAULT_DIRECTORIES = {
-    "astcachedir": "/var/cache/asterisk",
-    "astetcdir": "/etc/asterisk",
-    "astmoddir": "/usr/lib/x86_64-linux-gnu/asterisk/modules",
-    "astvarlibdir": "/var/lib/asterisk",
-    "astdbdir": "/var/lib/asterisk",
-    "astkeydir": "/var/lib/asterisk",
-    "astdatadir": "/usr/share/asterisk",
-    "astagidir": "/usr/share/asterisk/agi-bin",
-    "astspooldir": "/var/spool/asterisk",
-    "astrundir": "/var/run/asterisk",
-    "astlogdir": "/var/log/asterisk",
-    "astsbindir": "/usr/sbin",
-}
 
 
 def goto(destination: str) -> str:

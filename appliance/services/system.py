@@ -74,8 +74,8 @@ class InitReport:
 
 
 def system_directories(home: Path) -> dict[str, str]:
-    from appliance.provisioning import render
-    return {**render.DEFAULT_DIRECTORIES, "astetcdir": str(home / "asterisk" / "live")}
+    from appliance.asterisk.layout import DEFAULT_DIRECTORIES
+    return {**DEFAULT_DIRECTORIES, "astetcdir": str(home / "asterisk" / "live")}
 
 
 def init_system(home: Path = SYSTEM_HOME, user: str | None = "linebox", asterisk_group: str | None = "asterisk",

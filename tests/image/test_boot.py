@@ -103,13 +103,19 @@ def console_login(port: int, password: str) -> requests.Response:
                         data={"csrf_token": token, "username": "admin", "password": password})
 
 
-def service_rss(guest: Guest, unit: str) -> int:
-    """Resident memory (bytes) of every process in the unit's control group."""
+def service_memory(guest: Guest, unit: str) -> tuple[int, int]:
+    """Memory (bytes) of every process in the unit's control group: resident (RSS) and proportional (PSS).
+
+    RSS counts the pages of the Python interpreter and of shared libraries once per process; PSS
+    shares them out between the processes that map them, so PSS adds up to what the box really spends.
+    """
     out, status = guest.run(
         f"cg=$(systemctl show -P ControlGroup {unit}); "
-        "for p in $(cat /sys/fs/cgroup$cg/cgroup.procs); do awk '/^VmRSS/ {print $2}' /proc/$p/status; done")
-    assert status == 0, out
-    return sum(int(v) for v in out.split()) * 1024
+        "for p in $(cat /sys/fs/cgroup$cg/cgroup.procs); do "
+        "awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {print r, p}' /proc/$p/smaps_rollup; done")
+    assert status == 0 and out.split(), out
+    values = [int(v) for v in out.split()]
+    return sum(values[0::2]) * 1024, sum(values[1::2]) * 1024
 
 
 def test_image_boots_to_a_working_appliance(image):
@@ -162,7 +168,7 @@ def test_image_boots_to_a_working_appliance(image):
         assert len(screen) <= 24 and max(map(len, screen)) <= 80, out
         assert not [line for line in screen if line.startswith("WARN Log")], out  # Asterisk started cleanly
 
-        rss = {unit: service_rss(guest, unit) for unit in SERVICES_WITH_PROCESSES}
+        memory = {unit: service_memory(guest, unit) for unit in SERVICES_WITH_PROCESSES}
         out, _ = guest.run("systemd-analyze time; free -m | head -2")
         (ARTIFACTS / "boot-time.txt").write_text(out)
 
@@ -170,12 +176,15 @@ def test_image_boots_to_a_working_appliance(image):
         "to_login_prompt_seconds": round(to_login_prompt, 1),
         "web_console_answering_seconds": round(to_login_prompt + console_seconds, 1),
         "to_ready_seconds": round(ready, 1),
-        "service_rss_mib": {unit: round(value / 2**20, 1) for unit, value in rss.items()},
-        "linebox_services_rss_total_mib": round(sum(rss.values()) / 2**20, 1),
+        "service_rss_mib": {unit: round(rss / 2**20, 1) for unit, (rss, _) in memory.items()},
+        "linebox_services_rss_total_mib": round(sum(rss for rss, _ in memory.values()) / 2**20, 1),
+        "service_pss_mib": {unit: round(pss / 2**20, 1) for unit, (_, pss) in memory.items()},
+        "linebox_services_pss_total_mib": round(sum(pss for _, pss in memory.values()) / 2**20, 1),
         "accelerator": "tcg",
     })
     print(f"\nimage: {facts['disk_bytes'] / 2**20:.0f} MiB disk, login prompt at {to_login_prompt:.0f} s, ready at "
-          f"{ready:.0f} s, Linebox services {sum(rss.values()) / 2**20:.0f} MiB RSS")
+          f"{ready:.0f} s, Linebox services {sum(r for r, _ in memory.values()) / 2**20:.0f} MiB RSS, "
+          f"{sum(p for _, p in memory.values()) / 2**20:.0f} MiB PSS")
 
 
 def test_image_boots_on_uefi(image):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.asterisk.layout import DEFAULT_DIRECTORIES
 from appliance.install import Install
 from appliance.model.database import close_database
 from appliance.model.models import AuditEntry
@@ -32,7 +33,7 @@ from tests.conftest import REFERENCE_SITE
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 UPDATE = os.environ.get("LINEBOX_UPDATE_GOLDEN") == "1"
-FACTS = render.InstallFacts(ami_secret="golden-ami-secret", directories=render.DEFAULT_DIRECTORIES)
+FACTS = render.InstallFacts(ami_secret="golden-ami-secret", directories=DEFAULT_DIRECTORIES)
 
 
 def _render_reference() -> dict[str, str]:

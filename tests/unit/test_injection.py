@@ -31,6 +31,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from appliance.asterisk.layout import DEFAULT_DIRECTORIES
 from appliance.provisioning import render
 from appliance.site import config_file, service
 from appliance.site.checks import Site, check_site
@@ -38,7 +39,7 @@ from appliance.site.errors import SiteError
 from appliance.site.kinds import KINDS
 from tests.conftest import REFERENCE_SITE
 
-FACTS = render.InstallFacts(ami_secret="golden-ami-secret", directories=render.DEFAULT_DIRECTORIES)
+FACTS = render.InstallFacts(ami_secret="golden-ami-secret", directories=DEFAULT_DIRECTORIES)
 HYPOTHESIS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Characters that mean something to Asterisk's config reader or dialplan parser, plus troublemakers
