@@ -28,7 +28,7 @@ import urllib3
 
 from appliance.lab.instance import free_port
 from image import build as image_build
-from image.qemu import Guest, GuestError
+from image.qemu import ACCELERATOR, Guest, GuestError
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "image"
@@ -180,7 +180,7 @@ def test_image_boots_to_a_working_appliance(image):
         "linebox_services_rss_total_mib": round(sum(rss for rss, _ in memory.values()) / 2**20, 1),
         "service_pss_mib": {unit: round(pss / 2**20, 1) for unit, (_, pss) in memory.items()},
         "linebox_services_pss_total_mib": round(sum(pss for _, pss in memory.values()) / 2**20, 1),
-        "accelerator": "tcg",
+        "accelerator": ACCELERATOR,
     })
     print(f"\nimage: {facts['disk_bytes'] / 2**20:.0f} MiB disk, login prompt at {to_login_prompt:.0f} s, ready at "
           f"{ready:.0f} s, Linebox services {sum(r for r, _ in memory.values()) / 2**20:.0f} MiB RSS, "
@@ -192,4 +192,4 @@ def test_image_boots_on_uefi(image):
     with Guest(disk, ARTIFACTS / "uefi-console.log", firmware="uefi") as guest:
         guest.expect(r"Technician login on this console: root / \S+", 300)
         guest.expect(r"login: ", 60)
-        record("boot_uefi", {"to_login_prompt_seconds": round(guest.uptime(), 1), "accelerator": "tcg"})
+        record("boot_uefi", {"to_login_prompt_seconds": round(guest.uptime(), 1), "accelerator": ACCELERATOR})

@@ -20,6 +20,7 @@ import pytest
 
 from image import build as image_build
 from image import virtual_dahdi
+from image.qemu import ACCELERATOR
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "image"
 
@@ -59,7 +60,7 @@ def test_pri_call_across_two_loc_spans_with_generated_files():
         "asterisk_ready_guest_uptime_seconds": float(report.marks.get("asterisk-ready", "nan")),
         "spans_up_after_seconds": int(report.marks.get("spans-waited", "-1")),
         "spans_up_after_reload_seconds": int(report.marks.get("spans-after-reload", "-1")),
-        "accelerator": "tcg",
+        "accelerator": ACCELERATOR,
     }
     image_build.RESULTS.parent.mkdir(parents=True, exist_ok=True)
     image_build.RESULTS.write_text(json.dumps(results, indent=2) + "\n")
