@@ -122,8 +122,12 @@ class Install:
         return open_database(self.database)
 
     def ami_secret(self) -> str:
-        from appliance.site import schemas, service
-        return service.internal_secret("ami", lambda: schemas.strong_secret(32))
+        from appliance.site import stored
+
+        def new_secret() -> str:
+            from appliance.site import schemas
+            return schemas.strong_secret(32)
+        return stored.internal_secret("ami", new_secret)
 
     def facts(self) -> render.InstallFacts:
         from appliance.provisioning import render
@@ -132,9 +136,8 @@ class Install:
 
     def connect_ami(self, timeout: float = 30) -> Ami:
         from appliance.asterisk.ami import Ami
-        from appliance.site import service
-        settings = service.load_settings()
-        return Ami("127.0.0.1", settings.ami_port, "linebox", self.ami_secret(), timeout=timeout)
+        from appliance.site import stored
+        return Ami("127.0.0.1", stored.number("ami_port"), "linebox", self.ami_secret(), timeout=timeout)
 
     def target(self) -> Target:
         from appliance.provisioning.apply import Target

@@ -32,12 +32,11 @@ _workers = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_pref
 
 def find(number: str) -> tuple[bool, dict | None]:
     """(lookup on, the contact or None), read from the database in the calling thread."""
-    from appliance.site import service
+    from appliance.site import stored
     with database.connection_context():
-        settings = service.load_settings()
-        if not settings.caller_name_lookup:
+        if not stored.flag("caller_name_lookup"):
             return False, None
-        return True, phonebook.lookup(number, settings.country_code)
+        return True, phonebook.lookup(number, stored.setting("country_code"))
 
 
 def lookup_within(number: str, seconds: float = LOOKUP_SECONDS) -> tuple[str, dict | None]:

@@ -23,8 +23,8 @@ SCRIPTS = {caller_name.NAME: caller_name.run}
 def make_server(address: str = DEFAULT_ADDRESS, port: int | None = None) -> FastAgiServer:
     """The server on ``port`` (None: the site's ``agi_port``), with Linebox's scripts; the database must be open."""
     if port is None:
-        from appliance.site import service
-        port = service.load_settings().agi_port
+        from appliance.site import stored
+        port = stored.number("agi_port")
     return FastAgiServer(address, port, SCRIPTS)
 
 

@@ -18,8 +18,7 @@ from appliance.site.checks import Site, check_site
 from appliance.site.errors import Problem, SiteError, from_pydantic
 from appliance.site.kinds import KINDS
 from appliance.site.kinds import kind as get_kind
-
-SETTINGS_PREFIX = "site."
+from appliance.site.stored import SETTINGS_PREFIX, internal_secret  # noqa: F401  (internal_secret: service API)
 
 
 def _row_to_schema(k, row) -> schemas.SiteObject:
@@ -160,11 +159,3 @@ def replace_site(site: Site, user: str) -> dict[str, int]:
     return counts
 
 
-def internal_secret(name: str, factory) -> str:
-    """A per-install secret (AMI password, web session key): made once, then stable."""
-    row = Setting.get_or_none(Setting.key == f"secret.{name}")
-    if row is None:
-        value = factory()
-        Setting.insert(key=f"secret.{name}", value=value).on_conflict_ignore().execute()
-        row = Setting.get(Setting.key == f"secret.{name}")
-    return row.value

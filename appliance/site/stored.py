@@ -1,0 +1,47 @@
+"""Single settings and per-install secrets read straight from their rows, without the site's schemas.
+
+The small services need two or three values: FastAGI its port and whether caller names are looked
+up, the event collector the AMI port and secret.  Validating the whole ``Settings`` model means
+importing pydantic and every object schema, about 10 MB in each of those processes (the appliance
+aims to run all its services in under 150 MB).  Rows hold ``str()`` of the validated value
+(``service.save_settings``), so they read back as "5038" or "True".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from appliance.model.models import Setting
+
+SETTINGS_PREFIX = "site."
+SECRET_PREFIX = "secret."
+
+
+def setting(name: str) -> str:
+    """The stored text of site setting ``name``; its default when it was never stored."""
+    row = Setting.get_or_none(Setting.key == SETTINGS_PREFIX + name)
+    if row is not None:
+        return row.value
+    # an install older than the setting: the schema knows its default (the slow, rare path)
+    from appliance.site import service
+    return str(getattr(service.load_settings(), name))
+
+
+def flag(name: str) -> bool:
+    """A yes/no site setting."""
+    return setting(name).strip().lower() in ("true", "1", "yes", "on")
+
+
+def number(name: str) -> int:
+    """A numeric site setting (a port, a count)."""
+    return int(setting(name))
+
+
+def internal_secret(name: str, factory: Callable[[], str]) -> str:
+    """A per-install secret (AMI password, web session key): made once by ``factory``, then stable."""
+    row = Setting.get_or_none(Setting.key == SECRET_PREFIX + name)
+    if row is None:
+        value = factory()
+        Setting.insert(key=SECRET_PREFIX + name, value=value).on_conflict_ignore().execute()
+        row = Setting.get(Setting.key == SECRET_PREFIX + name)
+    return row.value

@@ -1,0 +1,42 @@
+"""The small services stay small: FastAGI and the event collector answer without the site's schemas.
+
+Each of them runs as its own process on the appliance; loading pydantic and every object schema
+costs each about 10 MB, and all Linebox services together aim at under 150 MB (``make boot-test``
+records their memory in benchmarks/results/image.json).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from appliance.site import service
+
+PROBE = """
+import sys
+from pathlib import Path
+from appliance.install import Install
+install = Install.load(Path(sys.argv[1]))
+install.open()
+from appliance.agi import caller_name
+from appliance.agi.service import make_server
+from appliance.callcenter import autopause, collector
+looked_up = caller_name.find("+1 555 0100")
+server = make_server(port=0)
+secret = install.ami_secret()
+print(looked_up[0], looked_up[1]["name"] if looked_up[1] else None, bool(secret))
+print(sorted(m for m in ("pydantic", "appliance.site.schemas", "jinja2", "flask") if m in sys.modules))
+"""
+
+
+def test_fastagi_and_collector_work_without_loading_the_schemas(install):
+    from appliance import phonebook
+    service.save_settings({"country_code": "1"}, "test")
+    phonebook.create_contact({"name": "Ann Lee", "numbers": ["5550100"]}, "test")
+    install.ami_secret()  # made by the first start of the console or apply, before these services
+    done = subprocess.run([sys.executable, "-c", PROBE, str(install.home)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer, loaded = done.stdout.splitlines()
+    assert answer.startswith("True ") and "Ann" in answer and answer.endswith(" True"), answer
+    assert loaded == "[]", f"loaded by FastAGI or the collector: {loaded}"
