@@ -61,6 +61,7 @@ RELOAD_COMMANDS: dict[str, str | None] = {
     "ari.conf": None,
     "pjsip_notify.conf": None,
     "ccss.conf": None,
+    "indications.conf": "module reload indications",
 }
 # Files of a generation kept in sub-folders: DAHDI's own (linked from the DAHDI config root) and the modprobe option.
 DAHDI_SUBDIRS = ("dahdi", "modprobe.d")

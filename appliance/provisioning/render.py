@@ -48,6 +48,7 @@ GENERATED_FILES = (
     "ari.conf",
     "pjsip_notify.conf",
     "ccss.conf",
+    "indications.conf",
 )
 
 
@@ -131,6 +132,14 @@ def _environment() -> jinja2.Environment:
 _ENV = _environment()
 
 
+# The zones of Asterisk 22's own tone table (indications.conf.sample); DAHDI knows a few more
+# (ar, pa, mo, cr, ae), for which Asterisk plays the "us" tones.
+ASTERISK_TONE_ZONES = frozenset((
+    "at", "au", "bg", "br", "be", "ch", "cl", "cn", "cz", "de", "dk", "ee", "es", "fi", "fr", "gr", "hu", "id",
+    "il", "in", "it", "lt", "jp", "mx", "my", "nl", "no", "nz", "ph", "pl", "pt", "ru", "se", "sg", "th", "uk",
+    "us", "us-old", "tw", "ve", "za",
+))
+
 # Loaded only where the site has analog ports or spans (the lab's Asterisk and most installs have no DAHDI).
 DAHDI_MODULES = ("chan_dahdi.so", "res_timing_dahdi.so")
 
@@ -150,6 +159,8 @@ def render_file(name: str, site: Site, facts: InstallFacts) -> str:
     return template.render(site=site, s=site.settings, facts=facts, of=site.of, route_extens=route_extens,
                            trunk_limits=trunk_limits, noload=noload, fxs_devices=fxs_devices,
                            dahdi_trunks=dahdi_trunks, device=device,
+                           indication_zone=site.settings.tone_zone if site.settings.tone_zone in ASTERISK_TONE_ZONES
+                           else "us",
                            greeting=lambda ivr: sounds.playback_path(facts.sounds_dir, ivr.greeting,
                                                                      ivr.greeting_text, ivr.greeting_voice))
 
