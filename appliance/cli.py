@@ -59,6 +59,8 @@ def init(ctx: click.Context) -> None:
         click.echo(f"initialised {home}")
     install = _install(ctx)
     install.ami_secret()
+    from appliance.site import service
+    service.save_settings({}, "init")  # every setting's row: the small services read rows (appliance.site.stored)
     from appliance import accounts
     password = accounts.ensure_first_admin()
     if password:

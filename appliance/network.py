@@ -226,7 +226,7 @@ def _service_port(variable: str, env_file: Path, default: int) -> int:
             key, _, rest = line.partition("=")
             if key.strip() == variable:
                 value = rest.strip().strip("'\"")
-    return int(value) if value.isdigit() else default
+    return int(value) if value.isdigit() and 0 < int(value) < 65536 else default  # as the services read it
 
 
 def web_port(env_file: Path = Path("/etc/linebox/web.env")) -> int:

@@ -167,7 +167,8 @@ def build(cache: Path = guest.CACHE, log=print) -> tuple[Path, dict]:
     for old in cache.glob("prepared-linebox-*"):
         shutil.rmtree(old, ignore_errors=True)
     for old in cache.glob("linebox-*.partial*"):  # a disk left by an interrupted build (2.5 GB each)
-        old.unlink(missing_ok=True)
+        if time.time() - old.stat().st_mtime > 3600:  # not one another checkout is writing now
+            old.unlink(missing_ok=True)
     return output, facts
 
 

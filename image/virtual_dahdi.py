@@ -253,7 +253,7 @@ def render_lab_files(site_text: str = LAB_SITE) -> dict[str, str]:
             config_file.import_text(site_text, user="virtual-dahdi-lab")
             site = service.snapshot()
             facts = render.InstallFacts(ami_secret=secrets.token_hex(16), directories=dict(layout.DEFAULT_DIRECTORIES),
-                                        sounds_dir="/var/lib/asterisk/sounds/linebox")
+                                        sounds_dir=layout.DEFAULT_SOUNDS_DIR)
             files = {f"asterisk/{name}": text for name, text in render.render_all(site, facts).items()}
             for name, text in render.render_dahdi_files(site).items():
                 files[name if "/" in name else f"asterisk/{name}"] = text

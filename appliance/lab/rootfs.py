@@ -120,11 +120,6 @@ def build_recipe(recipe: Recipe, cache: Path, log=print) -> Path:
         shutil.rmtree(target)
     partial.rename(target)
     log(f"root file system ready at {target}")
-    # trees an older recipe built (hundreds of MB to GB each) are never used again
-    for old in cache.glob(f"{recipe.prefix}-{recipe.suite}-*"):
-        if old.is_dir() and old != target and (old / ".linebox-complete").exists():
-            shutil.rmtree(old, ignore_errors=True)
-            old.with_name(old.name + ".dpkg-list").unlink(missing_ok=True)
     return target
 
 

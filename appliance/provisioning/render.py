@@ -132,8 +132,8 @@ def _environment() -> jinja2.Environment:
 _ENV = _environment()
 
 
-# The zones of Asterisk 22's own tone table (indications.conf.sample); DAHDI knows a few more
-# (ar, pa, mo, cr, ae), for which Asterisk plays the "us" tones.
+# The zones of Asterisk 22's own tone table (indications.conf.sample); for the few more DAHDI knows
+# (schemas.TONE_ZONES minus these: ar, tr, pa, mo, cr, ae) Asterisk plays the "us" tones.
 ASTERISK_TONE_ZONES = frozenset((
     "at", "au", "bg", "br", "be", "ch", "cl", "cn", "cz", "de", "dk", "ee", "es", "fi", "fr", "gr", "hu", "id",
     "il", "in", "it", "lt", "jp", "mx", "my", "nl", "no", "nz", "ph", "pl", "pt", "ru", "se", "sg", "th", "uk",

@@ -29,6 +29,11 @@ def ensure_live(home: Path) -> int:
     from appliance.site import service
 
     install = Install.load(home)
+    install.open()
+    try:  # a setting added by an upgrade gets its row: the small services read rows (appliance.site.stored)
+        service.save_settings({}, "boot")
+    finally:
+        close_database()
     target = apply.Target(config_root=install.config_root)
     live = target.live_generation()
     if live is not None and (live / "asterisk.conf").is_file():

@@ -109,6 +109,8 @@ def init_system(home: Path = SYSTEM_HOME, user: str | None = "linebox", asterisk
         install.open()
         try:
             install.ami_secret()
+            # every setting stored with its default: the small services read rows (appliance.site.stored)
+            service.save_settings({}, "init-system")
             password = accounts.ensure_first_admin()
             if password:
                 report.password = password

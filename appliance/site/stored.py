@@ -22,7 +22,8 @@ def setting(name: str) -> str:
     row = Setting.get_or_none(Setting.key == SETTINGS_PREFIX + name)
     if row is not None:
         return row.value
-    # an install older than the setting: the schema knows its default (the slow, rare path)
+    # never stored: the schema knows its default (slow; init-system and the boot-time apply store every
+    # setting's default, see service.store_default_settings, so the appliance does not come here)
     from appliance.site import service
     return str(getattr(service.load_settings(), name))
 
@@ -34,7 +35,10 @@ def flag(name: str) -> bool:
 
 def number(name: str) -> int:
     """A numeric site setting (a port, a count)."""
-    return int(setting(name))
+    value = setting(name)
+    if not value.strip().isdigit():
+        raise ValueError(f"setting {name}: {value!r} is not a number (fix it with the console or linebox config)")
+    return int(value)
 
 
 def internal_secret(name: str, factory: Callable[[], str]) -> str:

@@ -141,7 +141,8 @@ def test_openapi_documents_the_contacts_endpoints(api):
     assert set(ops["/contacts", "post"]["responses"]) >= {"201", "400", "415", "422"}
     assert set(ops["/contacts/{contact_id}", "delete"]["responses"]) >= {"204", "404"}
     schemas = doc["components"]["schemas"]
-    assert set(schemas["Contact"]["properties"]) == set(phonebook.FIELDS)
+    assert set(schemas["Contact"]["properties"]) == {"id", *phonebook.FIELDS}  # id: read-only, ignored when sent
+    assert schemas["Contact"]["properties"]["id"]["readOnly"] is True
     assert set(schemas["ContactView"]["required"]) == {"id", *phonebook.FIELDS}
     assert schemas["Contact"]["properties"]["numbers"]["maxItems"] == phonebook.MAX_NUMBERS
     assert "contacts" in [t["name"] for t in doc["tags"]]

@@ -242,6 +242,7 @@ def _contact_paths(components: dict) -> dict:
         "required": ["name", "numbers"],
         "additionalProperties": False,
         "properties": {
+            "id": {"type": "integer", "readOnly": True, "description": "Ignored when sent (see above)."},
             "name": {**text, "minLength": 1, "maxLength": phonebook.MAX_NAME, "example": "Anna Berg"},
             "company": {**text, "maxLength": phonebook.MAX_NAME, "default": ""},
             "numbers": numbers,
