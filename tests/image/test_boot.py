@@ -124,10 +124,11 @@ def test_image_boots_to_a_working_appliance(image):
     port, provision_port = free_port(), free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     forwards = {port: 443, provision_port: 8080}
-    # written to a disk bigger than the image, as an installer does: the root file system must take it all
-    with Guest(disk, ARTIFACTS / "bios-console.log", firmware="bios", forwards=forwards, disk_gib=6) as guest:
+    # written to a disk bigger than the image (2.4 GiB), as an installer does: the root file system must take it all;
+    # a first boot under TCG takes minutes (growing ext4 online among them): the banner gets ten
+    with Guest(disk, ARTIFACTS / "bios-console.log", firmware="bios", forwards=forwards, disk_gib=4) as guest:
         # the banner above the login prompt: URL and the first-boot passwords
-        admin = guest.expect(r"First login on the web console: admin / (\S+)", 300).group(1)
+        admin = guest.expect(r"First login on the web console: admin / (\S+)", 600).group(1)
         root = guest.expect(r"Technician login on this console: root / (\S+)", 30).group(1)
         guest.expect(r"Web console: https://[0-9.]+/|login: ", 60)
         to_login_prompt = guest.uptime()
@@ -144,7 +145,7 @@ def test_image_boots_to_a_working_appliance(image):
                 f"journalctl -b -u {unit} --no-pager -o cat -n 40 | cut -c1-200", timeout=60)[0]
             assert out.strip() == "active", f"{unit}: {out.strip()}\n{journal}"
         out, status = guest.run("findmnt -n -b -o SIZE /")
-        assert status == 0 and int(out.split()[-1]) > 5 * 2**30, f"root file system not grown to the disk: {out}"
+        assert status == 0 and int(out.split()[-1]) > 3.5 * 2**30, f"root file system not grown to the disk: {out}"
         # DAHDI's start-up runs only once a configuration exists (a site with ports or spans)
         out, _ = guest.run("systemctl show -P ActiveState,ConditionResult linebox-dahdi.service")
         assert out.split() in (["active", "yes"], ["inactive", "no"]), out
@@ -190,6 +191,6 @@ def test_image_boots_to_a_working_appliance(image):
 def test_image_boots_on_uefi(image):
     disk, _ = image
     with Guest(disk, ARTIFACTS / "uefi-console.log", firmware="uefi") as guest:
-        guest.expect(r"Technician login on this console: root / \S+", 300)
+        guest.expect(r"Technician login on this console: root / \S+", 600)
         guest.expect(r"login: ", 60)
         record("boot_uefi", {"to_login_prompt_seconds": round(guest.uptime(), 1), "accelerator": ACCELERATOR})
