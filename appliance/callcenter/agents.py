@@ -72,9 +72,10 @@ def interface(extension: str) -> str:
 
 def memberships(ami: Ami, extension: str) -> list[Membership]:
     """Every queue of the site, with this extension's membership and state in it (from QueueStatus)."""
-    response = ami.action("QueueStatus", Member=interface(extension))
+    member = interface(extension)
+    response = ami.action("QueueStatus", Member=member)
     found = {e.get("Queue"): e for e in parse_event_list(response.response)
-             if e.get("Event") == "QueueMember" and e.get("Location") == interface(extension)}
+             if e.get("Event") == "QueueMember" and e.get("Location") == member}
     out = []
     for q in Queue.select().order_by(Queue.number):
         m = found.get(q.number)
@@ -100,8 +101,9 @@ def login(ami: Ami, user: str, extension: str, queue: str) -> None:
     """Join ``queue`` as a dynamic member named after the extension (skill level 0)."""
     _queue(queue)
     try:
-        ami.action("QueueAdd", Queue=queue, Interface=interface(extension), Penalty="1", MemberName=extension,
-                   StateInterface=interface(extension))
+        member = interface(extension)
+        ami.action("QueueAdd", Queue=queue, Interface=member, Penalty="1", MemberName=extension,
+                   StateInterface=member)
     except AmiError as error:
         raise SiteError([Problem("queue", f"could not log in to queue {queue}: {error}")]) from None
     audit.record(user, "login", "agent", extension, None, {"queue": queue})

@@ -19,3 +19,12 @@ def update(kind: str, key: str, **changes):
 def add_carrier_trunk(phones, name: str = "telco") -> None:
     """The pbx's trunk to the carrier's telco line, identified by that line's address and port."""
     add("trunk", name=name, host="127.0.0.1", port=phones.telco_port, match=[f"127.0.0.1:{phones.telco_port}"])
+
+
+def live_with_carrier(pbx, carrier):
+    """Apply the site, start the carrier (it registers every extension), add its trunk, apply again: the phones."""
+    pbx.apply()
+    phones = carrier()
+    add_carrier_trunk(phones)
+    pbx.apply()
+    return phones

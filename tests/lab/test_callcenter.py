@@ -9,7 +9,7 @@ import pytest
 
 from appliance.callcenter import collector, reports
 from appliance.model.models import CallRecord, CollectorState, QueueCall, QueueEvent
-from tests.lab.helpers import add, add_carrier_trunk, update
+from tests.lab.helpers import add, add_carrier_trunk, live_with_carrier, update
 
 pytestmark = pytest.mark.lab
 
@@ -32,10 +32,7 @@ def _live_support_site(pbx, carrier, escalate_after: int, **queue_changes):
     _support_site(escalate_after)
     if queue_changes:
         update("queue", "700", **queue_changes)
-    pbx.apply()
-    phones = carrier()
-    add_carrier_trunk(phones)
-    pbx.apply()
+    phones = live_with_carrier(pbx, carrier)
     return phones
 
 

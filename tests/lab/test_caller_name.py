@@ -16,7 +16,7 @@ from appliance import phonebook
 from appliance.agi.server import health_check
 from appliance.lab.instance import free_port
 from appliance.site import service
-from tests.lab.helpers import add, add_carrier_trunk
+from tests.lab.helpers import add, live_with_carrier
 
 pytestmark = pytest.mark.lab
 
@@ -53,10 +53,7 @@ def test_inbound_caller_is_named_from_the_phonebook_and_calls_go_on_without_the_
     add("inbound_route", name="main", did="5551000", destination="extension:100")
     anna = phonebook.create_contact({"name": "Anna Berg", "company": "Acme", "numbers": ["+1 (555) 000-1111"]},
                                     "test")
-    pbx.apply()
-    phones = carrier()
-    add_carrier_trunk(phones)
-    pbx.apply()
+    phones = live_with_carrier(pbx, carrier)
     assert f"agi://127.0.0.1:{port}/caller-name" in pbx.cli("dialplan show sub-caller-name")
 
     agi = start_agi(pbx.install.home, port)

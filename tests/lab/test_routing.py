@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from appliance.site.schemas import DAYS
-from tests.lab.helpers import add, add_carrier_trunk, update
+from tests.lab.helpers import add, live_with_carrier, update
 
 pytestmark = pytest.mark.lab
 
@@ -19,10 +19,7 @@ def test_inbound_did_rings_group_then_falls_back(pbx, carrier):
     add("ring_group", number="600", name="Sales", strategy="ringall", members=["100", "101"], ring_seconds=5,
         fallback="extension:102")
     add("inbound_route", name="sales-line", did="5551000", destination="ringgroup:600")
-    pbx.apply()
-    phones = carrier()
-    add_carrier_trunk(phones)
-    pbx.apply()
+    phones = live_with_carrier(pbx, carrier)
     phones.set_behaviour("100", "noanswer")
     phones.set_behaviour("101", "noanswer")
 
@@ -46,10 +43,7 @@ def test_out_of_hours_call_goes_to_voicemail(pbx, carrier):
         ranges=[{"days": other_day, "start": "00:00", "end": "23:59"}],
         open_destination="extension:101", closed_destination="voicemail:100")
     add("inbound_route", name="main", did="5552000", destination="timecondition:office-hours")
-    pbx.apply()
-    phones = carrier()
-    add_carrier_trunk(phones)
-    pbx.apply()
+    phones = live_with_carrier(pbx, carrier)
 
     mark = phones.mark()
     phones.call("telco", "5552000", tag="after-hours", hold=14)

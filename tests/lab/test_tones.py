@@ -7,7 +7,7 @@ import wave
 import pytest
 
 from appliance.site import service
-from tests.lab.helpers import add, add_carrier_trunk
+from tests.lab.helpers import add, live_with_carrier
 
 pytestmark = pytest.mark.lab
 
@@ -27,10 +27,7 @@ def test_caller_sent_on_from_an_ivr_hears_ringback_not_silence(pbx, carrier):
     add("ivr", name="front", greeting="beep", timeout_seconds=5,
         options=[{"digit": "1", "destination": "extension:201"}])
     add("inbound_route", name="main-line", did="5553000", destination="ivr:front")
-    pbx.apply()
-    phones = carrier()
-    add_carrier_trunk(phones)
-    pbx.apply()
+    phones = live_with_carrier(pbx, carrier)
     phones.set_behaviour("201", "noanswer")
 
     # The IVR has answered the call, so the ringing of 201 cannot be signalled: Asterisk plays it.
