@@ -17,15 +17,15 @@ deps: $(STAMP)
 
 ## Build (once, cached under /var/cache/linebox/lab) the forky root file system with Debian's Asterisk.
 lab: deps
-	$(PY) -m appliance.lab build
+	$(PY) -m lab build
 
 ## Start the appliance here: the lab's Asterisk on Linebox's config, and the web console.
 run: lab
-	$(PY) -m appliance.devrun
+	$(PY) -m lab.devrun
 
 ## Every test: lint, unit tests, the lab tests against real Asterisk, then the image and DAHDI lab under qemu.
 test: lab
-	$(VENV)/bin/ruff check appliance hardware image tests benchmarks
+	$(VENV)/bin/ruff check appliance hardware lab image tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider -m "not image"
 	$(PY) -m pytest -q -p no:cacheprovider -m image tests/image
 
@@ -33,7 +33,7 @@ unit: deps
 	$(PY) -m pytest -q -m "not lab"
 
 lint: deps
-	$(VENV)/bin/ruff check appliance hardware image tests benchmarks
+	$(VENV)/bin/ruff check appliance hardware lab image tests benchmarks
 
 ## The bootable disk image (BIOS and UEFI), cached in /var/cache/linebox/image; copied to build/linebox.img.
 image: deps

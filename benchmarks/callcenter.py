@@ -131,14 +131,14 @@ def bench_wallboard_latency(samples: int = 20) -> dict:
     import statistics
     import threading
 
-    from appliance import accounts, apitokens
+    from appliance.access import accounts, apitokens
     from appliance.asterisk.ami import Ami
-    from appliance.lab import rootfs
-    from appliance.lab.carrier import Phone, start_carrier
-    from appliance.lab.pbx import start_pbx
     from appliance.services.http_server import make_server
     from appliance.site import service
     from appliance.web import create_app
+    from lab import rootfs
+    from lab.carrier import Phone, start_carrier
+    from lab.pbx import start_pbx
 
     def add(kind: str, **data) -> None:
         service.save_object(kind, data, user="bench", create=True)

@@ -20,12 +20,12 @@ import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appliance.lab import rootfs
-from appliance.lab.pbx import start_pbx
 from appliance.model.database import close_database
 from appliance.provisioning import apply, render
 from appliance.site import schemas, service
 from appliance.site.checks import Site
+from lab import rootfs
+from lab.pbx import start_pbx
 
 RESULTS = Path(__file__).parent / "results"
 

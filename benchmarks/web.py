@@ -19,7 +19,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appliance import accounts, apitokens
+from appliance.access import accounts, apitokens
 from appliance.install import Install
 from appliance.model.database import close_database
 from appliance.services.http_server import make_server

@@ -26,9 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-from appliance.lab.rootfs import package_version
 from image import disk, guest
 from image.ansible_chroot import ROOT, build_wheel, in_namespace, run_playbook, source_files, write_inventory
+from lab.rootfs import package_version
 
 FIRSTBOOT = Path(__file__).parent / "firstboot"
 RESULTS = ROOT / "benchmarks" / "results" / "image.json"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from appliance.lab.rootfs import SUITE, Recipe, build_recipe
+from lab.rootfs import SUITE, Recipe, build_recipe
 
 PACKAGES: tuple[str, ...] = (
     # booting: kernel, initramfs, init, udev, mounts, bootloader images for both firmwares

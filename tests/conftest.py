@@ -37,7 +37,7 @@ def install(tmp_path):
 def rootfs():
     if os.geteuid() != 0:
         pytest.fail("lab tests need root (chroot and mount namespaces): run them as root, as CI does")
-    from appliance.lab import rootfs as rootfs_mod
+    from lab import rootfs as rootfs_mod
     return rootfs_mod.build()
 
 
@@ -58,7 +58,7 @@ class Pbx:
 
 @pytest.fixture
 def pbx(tmp_path, rootfs):
-    from appliance.lab.pbx import start_pbx
+    from lab.pbx import start_pbx
     install, instance = start_pbx(tmp_path / "pbx-home", rootfs)
     try:
         yield Pbx(install, instance)
@@ -70,7 +70,7 @@ def pbx(tmp_path, rootfs):
 @pytest.fixture
 def carrier(pbx, rootfs):
     """Start the carrier; it registers every extension stored in the pbx's database."""
-    from appliance.lab.carrier import Phone, start_carrier
+    from lab.carrier import Phone, start_carrier
     started = []
 
     def make(trunk_accounts: list[tuple[str, str]] = ()):

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from appliance.asterisk.ami import Ami, AmiError
 from appliance.callcenter.live import DEVICE_STATES, parse_event_list
+from appliance.errors import Problem, SiteError
+from appliance.model import audit
 from appliance.model.models import AnalogPort, Extension, Queue, Setting
-from appliance.site import audit
-from appliance.site.errors import Problem, SiteError
 
 REASON_RE = re.compile(r"^[A-Za-z0-9 _.,'/-]{0,40}$")  # goes into an AMI header and a queue_log field
 REASONS = ("break", "lunch", "meeting", "training", "after-call work")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from appliance.site import audit
+from appliance.model import audit
 
 NAME_RE = re.compile(r"^(?P<uniqueid>[0-9]+\.[0-9]+)-(?P<who>[A-Za-z0-9_-]+)\.wav$")
 

@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 
 import peewee
 
+from appliance.errors import Problem, SiteError
+from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import Extension, Gateway, GatewayPort, ProvisioningRequest, Setting, Trunk, utcnow
-from appliance.site import audit, schemas, service
-from appliance.site.errors import Problem, SiteError
+from appliance.site import schemas, service
 from hardware import gateways as catalogue
 
 PASSWORD_KEY = "gateways.provisioning_password"

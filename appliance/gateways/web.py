@@ -13,8 +13,8 @@ from flask_login import current_user
 
 from appliance import gateways
 from appliance.asterisk.ami import AmiError
+from appliance.errors import SiteError
 from appliance.gateways import provision
-from appliance.site.errors import SiteError
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import VIEWERS, require_role
 from hardware import gateways as catalogue

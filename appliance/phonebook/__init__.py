@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import peewee
 
+from appliance.errors import Problem, SiteError
+from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import Contact, ContactNumber
 from appliance.phonebook.numbers import equivalents, normalize
-from appliance.site import audit
-from appliance.site.errors import Problem, SiteError
 
 KIND = "contact"
 MAX_NAME = 80

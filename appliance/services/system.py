@@ -81,7 +81,7 @@ def system_directories(home: Path) -> dict[str, str]:
 def init_system(home: Path = SYSTEM_HOME, user: str | None = "linebox", asterisk_group: str | None = "asterisk",
                 password_file: Path = PASSWORD_FILE, say: Callable[[str], None] = print) -> InitReport:
     """Make (or complete) the system install at ``home``; see the module docstring."""
-    from appliance import accounts
+    from appliance.access import accounts
     from appliance.install import Install
     from appliance.model.database import close_database
     from appliance.provisioning import apply

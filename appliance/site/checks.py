@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from appliance.errors import Problem
 from appliance.site import schemas
-from appliance.site.errors import Problem
 from appliance.site.kinds import KINDS
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import yaml
 from pydantic import ValidationError
 
+from appliance.errors import Problem, SiteError, from_pydantic, message_of
 from appliance.site import schemas, service
 from appliance.site.checks import Site, check_site
-from appliance.site.errors import Problem, SiteError, from_pydantic, message_of
 from appliance.site.kinds import BY_PLURAL, KINDS
 
 HEADER = "# Linebox site configuration. Import with: linebox config import FILE\n"

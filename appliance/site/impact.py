@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections import namedtuple
 from dataclasses import dataclass
 
+from appliance.errors import Problem
 from appliance.model.database import database
 from appliance.site import schemas
 from appliance.site.checks import (
@@ -52,7 +53,6 @@ from appliance.site.checks import (
     describe_destination,
     destination_fields,
 )
-from appliance.site.errors import Problem
 from appliance.site.kinds import KINDS
 
 HANDLED = frozenset({"extension", "trunk", "voicemail_box", "ring_group", "moh_class", "announcement", "queue",

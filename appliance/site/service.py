@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from appliance.errors import Problem, SiteError, from_pydantic
+from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import Setting
-from appliance.site import audit, impact, schemas
+from appliance.site import impact, schemas
 from appliance.site.checks import Site, check_site
-from appliance.site.errors import Problem, SiteError, from_pydantic
 from appliance.site.kinds import KINDS
 from appliance.site.kinds import kind as get_kind
 from appliance.site.stored import SETTINGS_PREFIX, internal_secret  # noqa: F401  (internal_secret: service API)

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 
-from appliance import accounts
+from appliance.access import accounts
+from appliance.errors import SiteError
 from appliance.model.models import User
-from appliance.site.errors import SiteError
 from appliance.web.forms import EmptyForm, LoginForm, PasswordForm, show_problems
 
 blueprint = Blueprint("auth", __name__)

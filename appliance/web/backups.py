@@ -1,6 +1,6 @@
 """The console's backups page: download a backup, upload one, see what it would change, confirm the restore.
 
-Admins only (a backup holds every password of the site).  The views are thin: ``appliance.backup``
+Admins only (a backup holds every password of the site).  The views are thin: ``appliance.support.backup``
 makes, checks, previews and restores, exactly as ``linebox backup``/``linebox restore`` do.
 
 An uploaded archive is checked at once and kept under ``<home>/backups/uploads`` under a random
@@ -34,9 +34,10 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms.validators import ValidationError
 
-from appliance import backup
+from appliance.model import audit
 from appliance.model.models import User
-from appliance.site import audit, service
+from appliance.site import service
+from appliance.support import backup
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import ADMIN, require_role
 

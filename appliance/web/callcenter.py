@@ -33,8 +33,8 @@ from pygal.style import CleanStyle
 
 from appliance.asterisk.ami import AmiError
 from appliance.callcenter import agents, reports, sounds
-from appliance.site import audit
-from appliance.site.errors import Problem, SiteError
+from appliance.errors import Problem, SiteError
+from appliance.model import audit
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import require_role
 from appliance.web.wallboard import board, event_stream

@@ -15,7 +15,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
 
 from appliance import phonebook
-from appliance.site.errors import Problem, SiteError
+from appliance.errors import Problem, SiteError
 from appliance.web import contacts_csv
 from appliance.web.forms import EmptyForm, show_problems
 from appliance.web.pages.common import Paging, page_number

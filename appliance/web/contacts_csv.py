@@ -17,8 +17,8 @@ import csv
 import io
 
 from appliance import phonebook
+from appliance.errors import SiteError
 from appliance.model.database import database
-from appliance.site.errors import SiteError
 from appliance.web.pages.csvio import Row, _cell_out, read_csv
 
 COLUMNS = ("name", "company", "numbers", "note")

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from appliance.site.errors import SiteError
+from appliance.errors import SiteError
 
 
 class LoginForm(FlaskForm):

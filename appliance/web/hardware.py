@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from appliance.telephony import overview
+from appliance.site.telephony import overview
 from appliance.web.pages.common import install
 from appliance.web.roles import VIEWERS, require_role
 

@@ -25,9 +25,9 @@ from functools import cache
 
 from pydantic import BaseModel
 
+from appliance.errors import Problem
 from appliance.site import queries, schemas
 from appliance.site.checks import describe_destination, destination_fields
-from appliance.site.errors import Problem
 from appliance.site.kinds import KINDS
 
 # Above this many destinations a select is too long to use (and to send): a text input with suggestions instead.

@@ -20,7 +20,7 @@ from functools import wraps
 from flask import abort, request, url_for
 from flask_login import current_user
 
-from appliance.accounts import ROLES
+from appliance.access.accounts import ROLES
 from appliance.site.kinds import KINDS
 from appliance.web.auth import login_manager
 

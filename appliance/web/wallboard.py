@@ -14,7 +14,7 @@ import queue as queue_mod
 from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context
 from flask_login import current_user
 
-from appliance import apitokens
+from appliance.access import apitokens
 from appliance.asterisk.ami import Ami
 from appliance.callcenter.live import LiveBoard
 from appliance.site import service

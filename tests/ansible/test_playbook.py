@@ -71,7 +71,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def target():
     """A copy of the lab's forky root file system, removed at the end whatever happens."""
-    from appliance.lab import rootfs
+    from lab import rootfs
     source = rootfs.build()
     work = Path(tempfile.mkdtemp(prefix="ansible-test-", dir=CACHE.parent if CACHE.parent.exists() else None))
     try:

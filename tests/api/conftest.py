@@ -16,7 +16,7 @@ from email.message import Message
 
 import pytest
 
-from appliance import accounts, apitokens
+from appliance.access import accounts, apitokens
 from appliance.services.http_server import make_server
 from appliance.site import service
 from appliance.web import create_app

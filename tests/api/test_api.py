@@ -11,10 +11,10 @@ import urllib.request
 import pytest
 import schemathesis
 
-from appliance import apitokens
+from appliance.access import apitokens
+from appliance.model.audit import MASK
 from appliance.model.models import AuditEntry, Extension
 from appliance.site import service
-from appliance.site.audit import MASK
 from tests.api.conftest import PASSWORD, Client, _NoRedirect
 
 EXT = "/api/v1/extensions"
@@ -227,7 +227,7 @@ def test_failed_apply_is_409_with_the_error(api, monkeypatch):
     from appliance.provisioning import apply as apply_mod
 
     def refuse(site):
-        from appliance.site.errors import Problem
+        from appliance.errors import Problem
         return [Problem("extension 100 number", "pretend conflict")]
     monkeypatch.setattr(apply_mod, "check_site", refuse)
     reply = client.post("/api/v1/apply", {})

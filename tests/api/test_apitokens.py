@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
-from appliance import accounts, apitokens
+from appliance.access import accounts, apitokens
+from appliance.errors import SiteError
 from appliance.model.models import ApiToken, AuditEntry, User
-from appliance.site.errors import SiteError
 
 
 @pytest.fixture

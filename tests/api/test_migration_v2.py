@@ -7,7 +7,7 @@ import sqlite3
 import peewee
 import pytest
 
-from appliance import accounts, apitokens
+from appliance.access import accounts, apitokens
 from appliance.model import migrations
 from appliance.model.database import PRAGMAS, close_database, database, open_database
 from appliance.site import service

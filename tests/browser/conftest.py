@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance import accounts
+from appliance.access import accounts
 from appliance.services.http_server import make_server
 from appliance.site import service
 from appliance.web import create_app

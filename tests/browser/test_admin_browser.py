@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from appliance import accounts
+from appliance.access import accounts
 from appliance.site import service
 from tests.browser.conftest import ADMIN_PASSWORD, DESKTOP, login, shot
 

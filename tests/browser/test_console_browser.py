@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from appliance import accounts
+from appliance.access import accounts
 from appliance.model.models import AuditEntry, Extension
 from appliance.provisioning import apply as apply_mod
 from appliance.site import service

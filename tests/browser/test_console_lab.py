@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from appliance import accounts
+from appliance.access import accounts
 from appliance.services.http_server import make_server
 from appliance.web import create_app
 from tests.browser.conftest import ADMIN_PASSWORD, Served, login, shot

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from appliance import gateways
+from appliance.errors import SiteError
 from appliance.model import migrations
 from appliance.model.database import close_database, database, open_database
 from appliance.provisioning import render
 from appliance.site import config_file, service
 from appliance.site.checks import check_site
-from appliance.site.errors import SiteError
 from tests.dahdi.sites import site
 from tests.old_database import database_before
 

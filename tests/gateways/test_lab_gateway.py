@@ -8,9 +8,9 @@ import pytest
 
 from appliance import gateways
 from appliance.gateways import provision
-from appliance.lab.gateway_sim import GatewaySimulator
 from appliance.services.http_server import make_server
 from appliance.site import service
+from lab.gateway_sim import GatewaySimulator
 from tests.lab.helpers import add
 
 pytestmark = pytest.mark.lab

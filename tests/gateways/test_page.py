@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from appliance import accounts, gateways
+from appliance import gateways
+from appliance.access import accounts
 from appliance.site import service
 from tests.gateways.conftest import http_get
 from tests.web.conftest import Browser, free_port

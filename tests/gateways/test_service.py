@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from appliance import gateways
+from appliance.errors import SiteError
+from appliance.model import audit
 from appliance.model.models import GatewayPort
-from appliance.site import audit, service
-from appliance.site.errors import SiteError
+from appliance.site import service
 from hardware import gateways as catalogue
 
 

@@ -26,9 +26,9 @@ import pytest
 import requests
 import urllib3
 
-from appliance.lab.instance import free_port
 from image import build as image_build
 from image.qemu import ACCELERATOR, Guest, GuestError
+from lab.instance import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "image"

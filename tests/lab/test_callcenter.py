@@ -121,7 +121,7 @@ def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
     import json
     import threading
 
-    from appliance import accounts, apitokens
+    from appliance.access import accounts, apitokens
     from appliance.services.http_server import make_server
     from appliance.web import create_app
 
@@ -298,7 +298,7 @@ def test_agent_logs_in_from_the_console_and_gets_a_screen_pop(pbx, carrier):
     import json
     import threading
 
-    from appliance import accounts
+    from appliance.access import accounts
     from appliance.callcenter.live import parse_event_list
     from appliance.model.models import AuditEntry
     from appliance.services.http_server import make_server

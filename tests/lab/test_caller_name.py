@@ -14,13 +14,13 @@ import pytest
 
 from appliance import phonebook
 from appliance.agi.server import health_check
-from appliance.lab.instance import free_port
 from appliance.site import service
+from lab.instance import free_port
 from tests.lab.helpers import add, live_with_carrier
 
 pytestmark = pytest.mark.lab
 
-CALLER = "+15550001111"  # the carrier's outside line (appliance.lab.carrier.endpoint_number)
+CALLER = "+15550001111"  # the carrier's outside line (lab.carrier.endpoint_number)
 LINEBOX = Path(sys.executable).parent / "linebox"
 
 

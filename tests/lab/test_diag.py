@@ -20,7 +20,7 @@ def test_diag_fits_one_screen_and_names_the_dead_trunk(pbx, carrier, tmp_path):
     add("extension", number="100", name="Alice")
     pbx.apply()
     carrier()  # registers extension 100
-    from appliance.lab.instance import free_port
+    from lab.instance import free_port
     add("trunk", name="deadline", host="127.0.0.1", port=free_port(), qualify_seconds=1)
     pbx.apply()
     time.sleep(4)  # let the qualify find the trunk dead

@@ -85,7 +85,7 @@ def test_outbound_fails_over_to_backup_trunk(pbx, carrier, record_property):
     add("extension", number="100", name="Alice")
     pbx.apply()
     phones = carrier()
-    from appliance.lab.instance import free_port
+    from lab.instance import free_port
     dead_port = free_port()
     _route_with_two_trunks(phones, dead_port)
     pbx.apply()

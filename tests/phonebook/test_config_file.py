@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from appliance import phonebook
+from appliance.errors import SiteError
 from appliance.site import config_file
-from appliance.site.errors import SiteError
 
 
 def test_contacts_round_trip_through_the_site_file(install):

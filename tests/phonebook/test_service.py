@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from appliance import phonebook
+from appliance.errors import SiteError
 from appliance.model.models import AuditEntry, Contact, ContactNumber
 from appliance.site import service
-from appliance.site.errors import SiteError
 
 
 def test_create_lookup_update_delete_are_audited(install):

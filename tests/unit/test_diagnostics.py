@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from appliance import diagnostics
 from appliance.asterisk.status import AsteriskStatus, Endpoint, Registration
+from appliance.support import diagnostics
 from tests.hardware.fake_sysfs import make_fake_sysfs
 
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from appliance.errors import SiteError
 from appliance.site import impact, schemas, service
 from appliance.site.checks import Site, check_site
-from appliance.site.errors import SiteError
 from appliance.site.kinds import KINDS
 
 NUMBERS = ["100", "101", "102", "103", "600", "601", "700", "701", "800"]

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from appliance.errors import SiteError
+from appliance.model import audit
 from appliance.model.models import AuditEntry
-from appliance.site import audit, schemas, service
+from appliance.site import schemas, service
 from appliance.site.checks import Site, check_site
-from appliance.site.errors import SiteError
 
 PASSWORD = "Sup3rSecretPassw0rd"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from appliance.callcenter import sounds
+from appliance.errors import SiteError
 from appliance.site import service
-from appliance.site.errors import SiteError
 
 
 def tone(path: Path, rate: int = 44100, channels: int = 2, seconds: float = 1.5) -> bytes:

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from appliance import calls, debug_bundle, logs, network
 from appliance.cli import main
 from appliance.site import config_file
+from appliance.support import calls, debug_bundle, logs, network
 from tests.conftest import REFERENCE_SITE
 
 SECRETS = ["Rcpt7fQ2mXw9LpA4", "Mnz3Kd8sPq1VbT6e", "4711", "8025"]  # from the reference site

@@ -7,9 +7,9 @@ import json
 import pytest
 from argon2 import PasswordHasher
 
-from appliance import accounts
+from appliance.access import accounts
+from appliance.errors import SiteError
 from appliance.model.models import AuditEntry, User
-from appliance.site.errors import SiteError
 
 
 @pytest.fixture(autouse=True)

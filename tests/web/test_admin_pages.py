@@ -10,7 +10,7 @@ import ssl
 
 import pytest
 
-from appliance import accounts, apitokens
+from appliance.access import accounts, apitokens
 from appliance.model.models import AuditEntry
 from appliance.services import tls
 from appliance.services.http_server import make_redirect_server, make_server

@@ -10,9 +10,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from appliance import backup
 from appliance.model.models import AuditEntry
 from appliance.site import service
+from appliance.support import backup
 from tests.web.conftest import Response
 from tests.web.test_pages import login
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from appliance import accounts
+from appliance.access import accounts
 from appliance.model.models import QueueCall
 from appliance.site import service
 from appliance.web.callcenter import SVG_CSP

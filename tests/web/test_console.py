@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from appliance import accounts
+from appliance.access import accounts
 from appliance.web import create_app
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from appliance import accounts
+from appliance.access import accounts
 from appliance.model.database import database
 from appliance.model.models import AuditEntry, Extension
 from appliance.site import queries, service

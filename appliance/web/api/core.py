@@ -2,7 +2,7 @@
 
 Authentication (see docs/api.md):
 
-* ``Authorization: Bearer <token>`` (tokens from ``appliance.apitokens``): no cookies, so no CSRF;
+* ``Authorization: Bearer <token>`` (tokens from ``appliance.access.apitokens``): no cookies, so no CSRF;
 * or the console's own login session (cookie), so the console's JavaScript can call the API.  Then
   every unsafe request (POST, PUT, DELETE) must carry the session's CSRF token in an ``X-CSRFToken``
   header, exactly as the console's forms must; Flask-WTF's form check is switched off for this
@@ -24,8 +24,8 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from wtforms import ValidationError as CsrfValidationError
 
-from appliance import accounts, apitokens
-from appliance.site.errors import Problem
+from appliance.access import accounts, apitokens
+from appliance.errors import Problem
 from appliance.site.kinds import Kind
 from appliance.web.roles import PHONEBOOK_READERS
 

@@ -451,7 +451,7 @@ def document() -> dict:
             "responses": _responses(),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer",
-                               "description": "An API token made by appliance.apitokens.create_token; it acts "
+                               "description": "An API token made by appliance.access.apitokens.create_token; it acts "
                                               "with its user's role."},
                 "consoleSession": {"type": "apiKey", "in": "cookie", "name": "linebox_session",
                                    "description": "The console's login session (its JavaScript); unsafe "

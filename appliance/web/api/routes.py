@@ -14,9 +14,10 @@ from flask import current_app, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from appliance import phonebook
+from appliance.errors import SiteError, from_pydantic
+from appliance.model import audit
 from appliance.provisioning import apply as apply_mod
-from appliance.site import audit, queries, service
-from appliance.site.errors import SiteError, from_pydantic
+from appliance.site import queries, service
 from appliance.site.kinds import KINDS, Kind
 from appliance.web.api import openapi
 from appliance.web.api.core import (

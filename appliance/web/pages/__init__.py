@@ -3,7 +3,7 @@
 Every view here is wrapped in ``require_role`` (``appliance.web.roles``): admins
 may change things, technicians may look at everything, supervisors and agents
 see only the status page for now.  Views read the request, call the service
-functions (``appliance.site.service``, ``appliance.accounts``,
+functions (``appliance.site.service``, ``appliance.access.accounts``,
 ``appliance.provisioning.apply``) and render; the rules live in those services.
 """
 

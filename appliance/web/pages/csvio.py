@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from appliance.errors import Problem, SiteError
 from appliance.model.database import database
 from appliance.site import service
-from appliance.site.errors import Problem, SiteError
 from appliance.web import objectforms
 from appliance.web.forms import EmptyForm
 from appliance.web.pages import blueprint

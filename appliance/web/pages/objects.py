@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from appliance.errors import SiteError
 from appliance.site import queries, service
-from appliance.site.errors import SiteError
 from appliance.web import objectforms
 from appliance.web.forms import EmptyForm
 from appliance.web.pages import blueprint

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from appliance.errors import SiteError
 from appliance.site import schemas, service
-from appliance.site.errors import SiteError
 from appliance.web import objectforms
 from appliance.web.forms import EmptyForm
 from appliance.web.pages import blueprint

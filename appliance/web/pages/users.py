@@ -18,8 +18,8 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from appliance import accounts
-from appliance.site.errors import SiteError
+from appliance.access import accounts
+from appliance.errors import SiteError
 from appliance.web.forms import EmptyForm, show_problems
 from appliance.web.pages import blueprint
 from appliance.web.roles import ADMIN, VIEWERS, require_role

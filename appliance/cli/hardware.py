@@ -96,7 +96,7 @@ def hardware_scan(ctx: click.Context) -> None:
 @click.pass_context
 def hardware_show(ctx: click.Context) -> None:
     """Cards from the last scan, and the spans and analog ports configured on each."""
-    from appliance.telephony import overview
+    from appliance.site.telephony import overview
     install = _install(ctx)
     view = overview(install.inventory_file)
     if not view.scanned:

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.lab import rootfs as rootfs_mod
+from lab import rootfs as rootfs_mod
 
 LAB_DIR_IN_ROOT = "/var/lib/linebox-lab"
 _counter = itertools.count()

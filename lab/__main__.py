@@ -1,15 +1,15 @@
-"""``python -m appliance.lab build``: build (or find cached) the lab's root file system."""
+"""``python -m lab build``: build (or find cached) the lab's root file system."""
 
 from __future__ import annotations
 
 import sys
 
-from appliance.lab import rootfs
+from lab import rootfs
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] != "build":
-        print("usage: python -m appliance.lab build", file=sys.stderr)
+        print("usage: python -m lab build", file=sys.stderr)
         return 2
     path = rootfs.build()
     print(f"lab root file system: {path} (Asterisk {rootfs.asterisk_version(path)})")

@@ -15,10 +15,10 @@ import sys
 import threading
 from pathlib import Path
 
-from appliance import accounts
-from appliance.lab import rootfs
-from appliance.lab.pbx import start_pbx
+from appliance.access import accounts
 from appliance.model.database import close_database
+from lab import rootfs
+from lab.pbx import start_pbx
 
 HOME = Path(os.environ.get("LINEBOX_RUN_HOME", ".run/home")).resolve()
 

@@ -44,9 +44,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from appliance.install import Install
-from appliance.model import migrations
+from appliance.model import audit, migrations
 from appliance.model.models import User
-from appliance.site import audit, schemas
+from appliance.site import schemas
 from appliance.site.checks import Site, check_site
 from appliance.site.kinds import KINDS
 

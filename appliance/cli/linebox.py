@@ -1,4 +1,7 @@
-"""The ``linebox`` command: a thin click layer over the service functions.
+"""The ``linebox`` command's root group and its core commands: a thin click layer over the service functions.
+
+The technician's commands live in ``appliance.cli.support`` and the hardware ones in
+``appliance.cli.hardware``; this module registers them.
 
 Output is plain text that fits an 80-column serial console; click drops
 colour by itself when stdout is not a terminal.  Exit status: 0 done,
@@ -13,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from appliance.errors import SiteError
 from appliance.install import Install, home_dir
-from appliance.site.errors import SiteError
 
 if TYPE_CHECKING:  # commands import what they use: the services started through this CLI stay small
     from appliance.provisioning import apply as apply_mod
@@ -61,7 +64,7 @@ def init(ctx: click.Context) -> None:
     install.ami_secret()
     from appliance.site import service
     service.save_settings({}, "init")  # every setting's row: the small services read rows (appliance.site.stored)
-    from appliance import accounts
+    from appliance.access import accounts
     password = accounts.ensure_first_admin()
     if password:
         click.echo(f"first login: admin / {password}  (change it at first login)")
@@ -187,7 +190,7 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 def diag(ctx: click.Context, show_all: bool) -> None:
     """What is wrong with this box? Exit status: 0 fine, 1 warnings, 2 faults."""
-    from appliance import diagnostics
+    from appliance.support import diagnostics
     install = _install(ctx)
     findings = diagnostics.run_checks(install)
     for line in diagnostics.render(findings, height=10_000 if show_all else 23):
@@ -201,7 +204,7 @@ def diag(ctx: click.Context, show_all: bool) -> None:
 def reset_admin(ctx: click.Context) -> None:
     """Give the admin user a new one-time password (from the console or SSH)."""
     _install(ctx)
-    from appliance import accounts
+    from appliance.access import accounts
     click.echo(f"admin / {accounts.reset_admin(USER)}  (change it at first login)")
 
 
@@ -335,7 +338,7 @@ def token() -> None:
 @click.pass_context
 def token_create(ctx: click.Context, username: str, name: str) -> None:
     """Make an API token for USERNAME (it acts with that user's role); printed once."""
-    from appliance import apitokens
+    from appliance.access import apitokens
     _install(ctx)
     try:
         click.echo(apitokens.create_token(username, name, USER))
@@ -349,7 +352,7 @@ def token_create(ctx: click.Context, username: str, name: str) -> None:
 @click.pass_context
 def token_revoke(ctx: click.Context, username: str, name: str) -> None:
     """Revoke USERNAME's token called NAME."""
-    from appliance import apitokens
+    from appliance.access import apitokens
     _install(ctx)
     try:
         apitokens.revoke_token(username, name, USER)
@@ -407,8 +410,8 @@ def init_system(ctx: click.Context, user: str, asterisk_group: str, password_fil
 
 
 def _add_support_commands() -> None:
-    """backup, restore, logs, calls, network, debug: the technician's commands (appliance.commands.support)."""
-    from appliance.commands import support
+    """backup, restore, logs, calls, network, debug: the technician's commands (appliance.cli.support)."""
+    from appliance.cli import support
     for command in support.COMMANDS:
         main.add_command(command)
 
@@ -417,14 +420,10 @@ _add_support_commands()
 
 
 def _add_hardware_commands() -> None:
-    """hardware scan/show, spans, gateways: telephony hardware (appliance.commands.hardware)."""
-    from appliance.commands import hardware
+    """hardware scan/show, spans, gateways: telephony hardware (appliance.cli.hardware)."""
+    from appliance.cli import hardware
     for command in hardware.COMMANDS:
         main.add_command(command)
 
 
 _add_hardware_commands()
-
-
-if __name__ == "__main__":
-    main()

@@ -19,10 +19,10 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
+from appliance.errors import Problem, SiteError
+from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import ApiToken, User, utcnow
-from appliance.site import audit
-from appliance.site.errors import Problem, SiteError
 
 PREFIX = "lbx_"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,39}$")

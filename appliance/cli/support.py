@@ -1,9 +1,8 @@
 """The technician's commands: backup, restore, logs, calls, network show, debug collect.
 
-Each one is a thin click layer over its service module (``appliance.backup``, ``appliance.logs``,
-``appliance.calls``, ``appliance.network``, ``appliance.debug_bundle``); ``appliance.cli`` adds them
-to the ``linebox`` group.  Output fits an 80-column console; click leaves colour out when stdout
-is not a terminal.
+Each one is a thin click layer over its service module in ``appliance.support`` (``backup``, ``logs``,
+``calls``, ``network``, ``debug_bundle``); ``appliance.cli.linebox`` adds them to the ``linebox`` group.
+Output fits an 80-column console; click leaves colour out when stdout is not a terminal.
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ def _size(n: int) -> str:
 @click.pass_context
 def backup(ctx: click.Context, output: Path | None, with_recordings: bool) -> None:
     """Back up the database, the site, the TLS certificate and the settings in one .tar.gz."""
-    from appliance import backup as backup_mod
+    from appliance.support import backup as backup_mod
     install = _install(ctx)
     output = output or backup_mod.rollback_folder(install) / backup_mod.default_name()
     try:
@@ -76,9 +75,9 @@ def backup(ctx: click.Context, output: Path | None, with_recordings: bool) -> No
 @click.pass_context
 def restore(ctx: click.Context, file: Path, yes: bool) -> None:
     """Check a backup, show what it would change, then restore it (the current state is kept)."""
-    from appliance import backup as backup_mod
     from appliance.model.models import User
     from appliance.site import service
+    from appliance.support import backup as backup_mod
     install = _install(ctx)
     try:
         archive = backup_mod.open_backup(file, backup_mod.rollback_folder(install))
@@ -122,7 +121,7 @@ def restore(ctx: click.Context, file: Path, yes: bool) -> None:
 @click.pass_context
 def logs(ctx: click.Context, units: tuple[str, ...], since: str | None, lines: int, follow: bool) -> None:
     """The logs of Linebox's services and Asterisk (the journal under systemd, else the log files)."""
-    from appliance import logs as logs_mod
+    from appliance.support import logs as logs_mod
     install = _install(ctx)
     try:
         wanted = logs_mod.unit_names(units)
@@ -171,9 +170,9 @@ def logs(ctx: click.Context, units: tuple[str, ...], since: str | None, lines: i
 @click.pass_context
 def calls(ctx: click.Context, active: bool, today: bool, since: str | None, number: str | None, limit: int) -> None:
     """Calls in progress (from Asterisk) and the recent call records (from the database)."""
-    from appliance import calls as calls_mod
-    from appliance import logs as logs_mod
     from appliance.asterisk.ami import AmiError
+    from appliance.support import calls as calls_mod
+    from appliance.support import logs as logs_mod
     install = _install(ctx)
     records_only = today or since is not None or number is not None
     status = 0
@@ -215,8 +214,8 @@ def network() -> None:
 @click.pass_context
 def network_show(ctx: click.Context) -> None:
     """Interfaces, addresses, default route, DNS servers, and the ports Asterisk and the console use."""
-    from appliance import network as network_mod
     from appliance.site import service
+    from appliance.support import network as network_mod
     _install(ctx)
     settings = service.load_settings()
     for line in network_mod.render(network_mod.install_state(settings)):
@@ -238,7 +237,7 @@ def debug() -> None:
 @click.pass_context
 def debug_collect(ctx: click.Context, output: Path | None, lines: int) -> None:
     """One tarball with logs, config, diag, hardware, registrations and services; secrets masked."""
-    from appliance import debug_bundle
+    from appliance.support import debug_bundle
     install = _install(ctx)
     output = output or install.home / "support" / debug_bundle.default_name()
     try:

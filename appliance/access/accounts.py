@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from appliance.errors import Problem, SiteError
+from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import User
-from appliance.site import audit
-from appliance.site.errors import Problem, SiteError
 
 log = logging.getLogger(__name__)
 

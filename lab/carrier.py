@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.asterisk.ami import Ami
-from appliance.lab import instance as lab
+from lab import instance as lab
 
 AMI_SECRET = "carrier-lab-secret"
 

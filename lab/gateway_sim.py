@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.asterisk.ami import Ami
-from appliance.lab import instance as lab
-from appliance.lab.carrier import AMI_SECRET, BASE_CONFIG
 from hardware import gateways as catalogue
+from lab import instance as lab
+from lab.carrier import AMI_SECRET, BASE_CONFIG
 
 DIALPLAN = """
 [from-pbx]

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from appliance.install import Install
-from appliance.lab import instance as lab
 from appliance.provisioning import apply
 from appliance.site import service
+from lab import instance as lab
 
 
 def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1") -> tuple[Install, lab.AsteriskInstance]:

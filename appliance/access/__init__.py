@@ -1,0 +1,1 @@
+"""Who may get in: console accounts (``accounts``) and REST API tokens (``apitokens``), every change audited."""

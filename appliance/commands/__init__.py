@@ -1,1 +1,0 @@
-"""Groups of ``linebox`` commands kept out of ``appliance.cli`` so each concern's commands live together."""
