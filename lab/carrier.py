@@ -61,7 +61,9 @@ exten => _[+0-9*#].,1,Set(BEHAVIOUR=${DB(behaviour/${EXTEN})})
 [caller]
 ; The carrier's own side of a call it places: tone, optional DTMF, then wait.
 exten => s,1,Answer()
- same => n,ExecIf($[${LEN(${HEARD})} > 0]?MixMonitor(${HEARD}-mix.wav,r(${HEARD}.wav)))
+; HEARD is an absolute path prefix; MixMonitor runs its command only once it has closed the files, so
+; the .done marker says the recording is whole (a WAV read before that has no complete header).
+ same => n,ExecIf($[${LEN(${HEARD})} > 0]?MixMonitor(${HEARD}-mix.wav,r(${HEARD}.wav),touch ${HEARD}.done))
  same => n,UserEvent(CallerConnected,Tag: ${TAG})
  same => n,Wait(1)
  same => n,ExecIf($[${LEN(${DTMF})} > 0]?SendDTMF(${DTMF}))
@@ -142,12 +144,26 @@ class Carrier:
         self._ami.action(
             "Originate", Channel=f"PJSIP/{number}@{endpoint}", Context="caller", Exten="s", Priority="1",
             Async="true", Timeout="60000", CallerID=f'"{tag}" <{endpoint_number(endpoint)}>',
-            Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}", f"HEARD={'heard-' + tag if record else ''}"],
+            Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}",
+                      f"HEARD={self._heard_inner(tag) if record else ''}"],
         )
 
-    def heard(self, tag: str) -> Path:
-        """The audio the pbx sent a recorded call tagged ``tag`` (8 kHz WAV, in the carrier's spool)."""
-        return self.instance.host_dir / "spool" / "monitor" / f"heard-{tag}.wav"
+    def _heard_inner(self, tag: str) -> str:
+        return f"{self.instance.inner_dir}/spool/monitor/heard-{tag}"
+
+    def heard(self, tag: str, timeout: float = 30) -> Path:
+        """The audio the pbx sent a recorded call tagged ``tag`` (8 kHz WAV, in the carrier's spool).
+
+        Waits until Asterisk has closed the recording (its ``.done`` marker, written by MixMonitor's
+        post-recording command), not merely until the file appears: the WAV header is only complete then."""
+        prefix = self.instance.host_path(self._heard_inner(tag))
+        done = prefix.with_name(prefix.name + ".done")
+        deadline = time.monotonic() + timeout
+        while not done.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"carrier: the recording of call {tag!r} was not closed within {timeout}s")
+            time.sleep(0.1)
+        return prefix.with_name(prefix.name + ".wav")
 
     def wait_registered(self, numbers: list[str], timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
