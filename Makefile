@@ -5,9 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lab lint bench deps clean unit labtest image boot-test dahdi-lab
+.PHONY: run test lab lint bench deps clean unit labtest image boot-test dahdi-lab packages-run packages-test
 
-$(STAMP): pyproject.toml
+## Debian packages (the one list: debian-packages.txt): installed when missing, quick when all is there.
+packages-run:
+	@tools/ensure-debian-packages run
+
+packages-test:
+	@tools/ensure-debian-packages run test
+
+$(STAMP): pyproject.toml | packages-run
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,systemd]'
@@ -20,11 +27,11 @@ lab: deps
 	$(PY) -m lab build
 
 ## Start the appliance here: the lab's Asterisk on Linebox's config, and the web console.
-run: lab
+run: packages-run lab
 	$(PY) -m lab.devrun
 
 ## Every test: lint, unit tests, the lab tests against real Asterisk, then the image and DAHDI lab under qemu.
-test: lab
+test: packages-test lab
 	$(VENV)/bin/ruff check appliance hardware lab image tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider -m "not image"
 	$(PY) -m pytest -q -p no:cacheprovider -m image tests/image
@@ -36,15 +43,15 @@ lint: deps
 	$(VENV)/bin/ruff check appliance hardware lab image tests benchmarks
 
 ## The bootable disk image (BIOS and UEFI), cached in /var/cache/linebox/image; copied to build/linebox.img.
-image: deps
+image: packages-test deps
 	$(PY) -m image.build --copy
 
 ## Boot the image under qemu and check the appliance it starts (also part of make test).
-boot-test: deps
+boot-test: packages-test deps
 	$(PY) -m pytest -q -p no:cacheprovider tests/image/test_boot.py
 
 ## The virtual DAHDI lab: a PRI call across two loc spans in a qemu guest on Linebox's generated files.
-dahdi-lab: deps
+dahdi-lab: packages-test deps
 	$(PY) -m pytest -q -p no:cacheprovider tests/image/test_dahdi_lab.py
 
 ## Benchmarks: figures printed and written to benchmarks/results/.
