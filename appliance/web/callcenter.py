@@ -91,7 +91,8 @@ def reports_csv(table: str):
 
 def chart_svg(name: str, start: datetime, end: datetime, queue: str | None) -> bytes:
     """One chart as a standalone SVG document (drawn by pygal, with no script)."""
-    config = {"style": CleanStyle, "js": [], "width": 800, "height": 320, "show_legend": True,
+    # pygal's default 64 px "no data" text is wider than the chart: 24 px fits the 800 px width
+    config = {"style": CleanStyle(no_data_font_size=24), "js": [], "width": 800, "height": 320, "show_legend": True,
               "legend_at_bottom": True, "x_label_rotation": 0, "print_values": False, "disable_xml_declaration": False}
     if name == "hourly":
         offered, answered = [0] * 24, [0] * 24
@@ -113,7 +114,8 @@ def chart_svg(name: str, start: datetime, end: datetime, queue: str | None) -> b
         else:
             chart = pygal.Bar(title="Abandonment per day", **config)
             chart.add("abandon rate %", [d.abandon_rate_pct for d in days])
-            chart.add("abandoned calls", [d.abandoned for d in days], secondary=True)
+            if days:  # pygal cannot scale an empty secondary axis (TypeError on a period with no calls)
+                chart.add("abandoned calls", [d.abandoned for d in days], secondary=True)
         chart.x_labels = [d.day[5:] for d in days]
         chart.no_data_text = "No calls in this period"
     # pygal always adds a small config script for its optional tooltips: a chart shown as an image

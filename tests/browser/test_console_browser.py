@@ -213,3 +213,21 @@ def test_screenshots_of_the_main_pages(admin_page, served, install):
         page.goto(served.at(path))
         assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"], name
         shot(page, name)
+
+
+def test_charts_of_a_period_with_no_calls_say_so_in_full(admin_page, served):
+    """A fresh box's report charts are whole images whose "no calls" text fits inside them (it was clipped)."""
+    admin_page.goto(served.at("/reports"))
+    images = admin_page.locator("img.chart")
+    assert images.count() == 3
+    for i in range(3):  # every chart loaded as an image (a 500 shows as a broken image: width 0)
+        assert admin_page.evaluate("(img) => img.complete && img.naturalWidth", images.nth(i).element_handle()) > 0
+    for name in ("service-level", "abandonment"):
+        admin_page.goto(served.at(f"/reports/chart/{name}.svg"))
+        box = admin_page.evaluate("""() => {
+            const svg = document.querySelector('svg');
+            const text = [...document.querySelectorAll('text')].find(t => t.textContent.includes('No calls'));
+            const b = text.getBBox();
+            return {x: b.x, width: b.width, svg: svg.viewBox.baseVal.width || svg.width.baseVal.value};
+        }""")
+        assert box["x"] >= 0 and box["x"] + box["width"] <= box["svg"], (name, box)

@@ -111,3 +111,17 @@ def test_agent_page_ties_the_login_to_an_extension(console):
     assert "use at most 40 letters" in refused.text
     supervisor = session_for(console, "boss", "supervisor")
     assert supervisor.get(url, allow_redirects=False).status_code == 403
+
+
+def test_every_chart_draws_on_a_fresh_install_with_no_calls(console):
+    """A new box has no calls: each chart is an SVG saying so, never an HTTP 500 and a broken image."""
+    s = session_for(console, "boss", "supervisor")
+    page = s.get(f"{console.url}/reports")
+    charts = re.findall(r'<img class="chart" src="([^"]+)"', page.text)
+    assert len(charts) == 3
+    for src in charts:
+        chart = s.get(console.url + src.replace("&amp;", "&"))
+        assert chart.status_code == 200, (src, chart.text[-500:])
+        assert "<svg" in chart.text
+    for name in ("service-level", "abandonment"):
+        assert "No calls in this period" in s.get(f"{console.url}/reports/chart/{name}.svg").text
