@@ -53,7 +53,7 @@ class Install:
     dahdi_cfg_via: str = "direct"
     dahdi_requests_dir: Path = dahdi_reload.REQUESTS_DIR
     dahdi_status_file: Path = dahdi_reload.STATUS_FILE
-    # Uploaded and spoken sounds (IVR greetings), as Asterisk sees the folder; see appliance.callcenter.sounds.
+    # Uploaded and spoken sounds (IVR greetings), as Asterisk sees the folder; see appliance.provisioning.sounds.
     sounds_dir: str = DEFAULT_SOUNDS_DIR
 
     def __post_init__(self) -> None:

@@ -30,8 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance.asterisk.ami import Ami, AmiError
-from appliance.callcenter import sounds
-from appliance.provisioning import dahdi_reload, render
+from appliance.provisioning import dahdi_reload, render, sounds
 from appliance.site.checks import Site, check_site
 from hardware import detect
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import jinja2
 
 from appliance.asterisk.layout import DEFAULT_SOUNDS_DIR
-from appliance.callcenter import sounds
-from appliance.provisioning import escape
+from appliance.provisioning import escape, sounds
 from appliance.site.checks import Site
 from hardware import dahdi_config
 from hardware.detect import Inventory
