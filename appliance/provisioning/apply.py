@@ -31,40 +31,10 @@ from pathlib import Path
 
 from appliance.asterisk.ami import Ami, AmiError
 from appliance.provisioning import dahdi_reload, render, sounds
+from appliance.provisioning.files import BY_NAME, CHAN_DAHDI, DAHDI_SUBDIRS
 from appliance.site.checks import Site, check_site
 from hardware import detect
 
-# The CLI command that makes Asterisk re-read each generated file.  None: read only at start.
-RELOAD_COMMANDS: dict[str, str | None] = {
-    "asterisk.conf": None,
-    "modules.conf": None,
-    "logger.conf": "logger reload",
-    "manager.conf": "manager reload",
-    "rtp.conf": "module reload res_rtp_asterisk.so",
-    "pjsip.conf": "module reload res_pjsip.so",
-    "extensions.conf": "dialplan reload",
-    "voicemail.conf": "module reload app_voicemail.so",
-    "musiconhold.conf": "module reload res_musiconhold.so",
-    "queues.conf": "module reload app_queue.so",
-    "queuerules.conf": "module reload app_queue.so",  # app_queue re-reads its rules with its queues
-    "features.conf": "module reload features",
-    "cdr.conf": "module reload cdr",
-    "cdr_sqlite3_custom.conf": "module reload cdr_sqlite3_custom.so",
-    "cel.conf": "module reload cel",
-    # never change once written: read at Asterisk's next start (a module that declined to load
-    # for want of its file cannot be reloaded into life)
-    "acl.conf": None,
-    "udptl.conf": None,
-    "pjproject.conf": None,
-    "websocket_client.conf": None,
-    "ari.conf": None,
-    "pjsip_notify.conf": None,
-    "ccss.conf": None,
-    "indications.conf": "module reload indications",
-}
-# Files of a generation kept in sub-folders: DAHDI's own (linked from the DAHDI config root) and the modprobe option.
-DAHDI_SUBDIRS = ("dahdi", "modprobe.d")
-CHAN_DAHDI = "chan_dahdi.conf"
 SECRET_LINE = re.compile(r"^(\s*(password|secret)\s*=\s*).+$", re.MULTILINE)
 ERROR_LINE = re.compile(r"\] ERROR\[\d+\][^:]*: (.*)$")
 
@@ -397,7 +367,8 @@ def _reload_and_verify(run: _Run, target: Target, changed: list[str], files: dic
     for name in changed:
         if name == CHAN_DAHDI or name.split("/")[0] in DAHDI_SUBDIRS:
             continue  # chan_dahdi is reloaded below; DAHDI's own files were handled by dahdi_cfg
-        command = RELOAD_COMMANDS.get(name)
+        entry = BY_NAME.get(name)
+        command = entry.reload if entry else None
         if command is None:
             notes.append(f"{name} changed: takes effect when Asterisk restarts")
         elif command not in commands:
