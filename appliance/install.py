@@ -22,7 +22,7 @@ from appliance.provisioning import dahdi_reload
 if TYPE_CHECKING:  # imported where used: every service loads this module, few of them render or apply
     from appliance.asterisk.ami import Ami
     from appliance.provisioning import render
-    from appliance.provisioning.apply import Target
+    from appliance.provisioning.target import Target
 
 DEFAULT_HOME = Path("/var/lib/linebox")
 
@@ -53,7 +53,7 @@ class Install:
     dahdi_cfg_via: str = "direct"
     dahdi_requests_dir: Path = dahdi_reload.REQUESTS_DIR
     dahdi_status_file: Path = dahdi_reload.STATUS_FILE
-    # Uploaded and spoken sounds (IVR greetings), as Asterisk sees the folder; see appliance.callcenter.sounds.
+    # Uploaded and spoken sounds (IVR greetings), as Asterisk sees the folder; see appliance.provisioning.sounds.
     sounds_dir: str = DEFAULT_SOUNDS_DIR
 
     def __post_init__(self) -> None:
@@ -140,7 +140,7 @@ class Install:
         return Ami("127.0.0.1", stored.number("ami_port"), "linebox", self.ami_secret(), timeout=timeout)
 
     def target(self) -> Target:
-        from appliance.provisioning.apply import Target
+        from appliance.provisioning.target import Target
         by_service = self.dahdi_cfg_via == "service"
         return Target(config_root=self.config_root, log_file=self.asterisk_log,
                       connect=self.connect_ami if self.manage_asterisk else None, sounds_dir=self.sounds_path,

@@ -1,1 +1,1 @@
-"""Provisioning: the site database rendered into Asterisk's config files, and the atomic apply."""
+"""Provisioning: what Asterisk and DAHDI read, made from the site (config files, IVR sounds), and the atomic apply."""

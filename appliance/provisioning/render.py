@@ -1,5 +1,8 @@
 """Render the site into Asterisk's config files: one template per generated file.
 
+Which files, and the names each template is given, are the records of :mod:`.files` (the table apply's
+reload reads too); this module holds the templates' environment and makes those names from the site.
+
 Rendering is a pure function of the site snapshot plus the install's
 secrets: the same database gives byte-identical files (objects are always
 walked in key order, nothing depends on time or randomness), which is what
@@ -8,48 +11,23 @@ makes the apply diff meaningful and the golden-file tests possible.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from appliance.asterisk.layout import DEFAULT_SOUNDS_DIR
-from appliance.callcenter import sounds
-from appliance.provisioning import escape
+from appliance.provisioning import escape, files, sounds
 from appliance.site.checks import Site
 from hardware import dahdi_config
 from hardware.detect import Inventory
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-# Every file Linebox owns in Asterisk's config folder, in the order they are rendered.
-GENERATED_FILES = (
-    "asterisk.conf",
-    "modules.conf",
-    "logger.conf",
-    "manager.conf",
-    "rtp.conf",
-    "pjsip.conf",
-    "extensions.conf",
-    "voicemail.conf",
-    "musiconhold.conf",
-    "queues.conf",
-    "queuerules.conf",
-    "features.conf",
-    "cdr.conf",
-    "cdr_sqlite3_custom.conf",
-    "cel.conf",
-    # Files of modules Asterisk loads whatever the site: without them it logs an ERROR at every start,
-    # which would hide the errors apply and ``linebox diag`` look for.
-    "acl.conf",
-    "udptl.conf",
-    "pjproject.conf",
-    "websocket_client.conf",
-    "ari.conf",
-    "pjsip_notify.conf",
-    "ccss.conf",
-    "indications.conf",
-)
+# The names of the generated files, in the order they are rendered (the records are in :mod:`.files`).
+GENERATED_FILES = files.NAMES
 
 
 # Modules an on-premises PBX has no use for (other channel drivers, databases,
@@ -145,24 +123,50 @@ DAHDI_MODULES = ("chan_dahdi.so", "res_timing_dahdi.so")
 
 
 def render_file(name: str, site: Site, facts: InstallFacts) -> str:
-    template = _ENV.get_template(name + ".j2")
-    trunk_limits = {t.name: t.max_channels for t in site.of("trunk")}
+    entry = files.BY_NAME[name]
+    template = _ENV.get_template(entry.template)
+    return template.render({need: _CONTEXT[need](site, facts) for need in entry.needs})
+
+
+def _noload(site: Site, facts: InstallFacts) -> list[str]:
     with_dahdi = dahdi_config.uses_dahdi(site)
-    noload = [m for m in facts.noload if not (with_dahdi and m in DAHDI_MODULES)]
-    fxs_devices = {p.extension: f"DAHDI/{p.channel}" for p in site.of("analog_port") if p.kind == "fxs"}
-    dahdi_trunks = {t.name: t for t in site.of("dahdi_trunk")}
+    return [m for m in facts.noload if not (with_dahdi and m in DAHDI_MODULES)]
+
+
+def _fxs_devices(site: Site) -> dict[str, str]:
+    return {p.extension: f"DAHDI/{p.channel}" for p in site.of("analog_port") if p.kind == "fxs"}
+
+
+def _device(site: Site) -> Callable[[str], str]:
+    fxs_devices = _fxs_devices(site)
 
     def device(number: str) -> str:
         """The channel that rings extension ``number``: its analog port, or its SIP endpoint."""
         return fxs_devices.get(number, f"PJSIP/{number}")
+    return device
 
-    return template.render(site=site, s=site.settings, facts=facts, of=site.of, route_extens=route_extens,
-                           trunk_limits=trunk_limits, noload=noload, fxs_devices=fxs_devices,
-                           dahdi_trunks=dahdi_trunks, device=device,
-                           indication_zone=site.settings.tone_zone if site.settings.tone_zone in ASTERISK_TONE_ZONES
-                           else "us",
-                           greeting=lambda ivr: sounds.playback_path(facts.sounds_dir, ivr.greeting,
-                                                                     ivr.greeting_text, ivr.greeting_voice))
+
+def _greeting(facts: InstallFacts) -> Callable[[Any], str]:
+    return lambda ivr: sounds.playback_path(facts.sounds_dir, ivr.greeting, ivr.greeting_text, ivr.greeting_voice)
+
+
+# What a template may name (a record's ``needs``), each made from the site and the install's facts
+# only for the templates that use it.
+_CONTEXT: dict[str, Callable[[Site, InstallFacts], Any]] = {
+    "site": lambda site, facts: site,
+    "s": lambda site, facts: site.settings,
+    "facts": lambda site, facts: facts,
+    "of": lambda site, facts: site.of,
+    "route_extens": lambda site, facts: route_extens,
+    "trunk_limits": lambda site, facts: {t.name: t.max_channels for t in site.of("trunk")},
+    "noload": _noload,
+    "fxs_devices": lambda site, facts: _fxs_devices(site),
+    "dahdi_trunks": lambda site, facts: {t.name: t for t in site.of("dahdi_trunk")},
+    "device": lambda site, facts: _device(site),
+    "indication_zone": lambda site, facts: (site.settings.tone_zone if site.settings.tone_zone in ASTERISK_TONE_ZONES
+                                            else "us"),
+    "greeting": lambda site, facts: _greeting(facts),
+}
 
 
 def route_extens(route) -> list[str]:

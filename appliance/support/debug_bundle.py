@@ -127,7 +127,7 @@ def collect(install: Install, output: Path, log_lines: int = 2000, say: Callable
     """Write the support tarball to ``output``; return what was collected and what was not."""
     from appliance.model import migrations
     from appliance.model.database import database
-    from appliance.provisioning import apply as apply_mod
+    from appliance.provisioning.generations import list_generations
     from appliance.site import config_file, service
     from appliance.site.kinds import KINDS
     from appliance.support import diagnostics, logs, network
@@ -171,7 +171,7 @@ def collect(install: Install, output: Path, log_lines: int = 2000, say: Callable
             if file.is_file() and file.stat().st_size < 5 * 2**20:
                 bundle.add(f"config/{file.relative_to(live).as_posix()}", file.read_text(errors="replace"))
                 count += 1
-        generations = apply_mod.list_generations(target)
+        generations = list_generations(target)
         bundle.add("generations.txt", "\n".join(json.dumps(g, default=str) for g in generations) + "\n")
         for extra in (Path("/etc/dahdi/system.conf"), Path("/etc/dahdi/assigned-spans.conf"),
                       Path("/etc/modprobe.d/dahdi.conf")):

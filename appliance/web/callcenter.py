@@ -32,9 +32,10 @@ from flask_login import current_user
 from pygal.style import CleanStyle
 
 from appliance.asterisk.ami import AmiError
-from appliance.callcenter import agents, reports, sounds
+from appliance.callcenter import agents, reports
 from appliance.errors import Problem, SiteError
 from appliance.model import audit
+from appliance.provisioning import sounds
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import require_role
 from appliance.web.wallboard import board, event_stream

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from appliance.install import Install
-from appliance.provisioning import apply, dahdi_reload
+from appliance.provisioning import apply, dahdi, dahdi_reload
 from appliance.services import system
 from appliance.site import service
 from tests.dahdi.test_apply import FAKE_DAHDI_CFG, _with_fxs, step_names
@@ -214,7 +214,7 @@ def appliance(tmp_path, root_side):
     target = install.target()
     assert target.dahdi_cfg is None and target.dahdi_link is False and target.dahdi_service is not None
     target.dahdi_service.pickup_timeout, target.dahdi_service.answer_timeout = 2, 5
-    for path, wanted in apply.dahdi_links(target, {name: "" for name in
+    for path, wanted in dahdi.dahdi_links(target, {name: "" for name in
                                                    ("dahdi/system.conf", "dahdi/assigned-spans.conf", "dahdi/modules",
                                                     "modprobe.d/linebox-dahdi.conf")}):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -322,7 +322,7 @@ def test_ansibles_links_are_the_ones_apply_checks(tmp_path):
     role = yaml.safe_load((SCRIPT.parents[1] / "vars/main.yml").read_text())["linebox_dahdi_links"]
     target = apply.Target(config_root=SYSTEM_HOME / "asterisk", dahdi_root=Path("/etc/dahdi"),
                           modprobe_dir=Path("/etc/modprobe.d"))
-    expected = apply.dahdi_links(target, {name: "" for name in DAHDI_FILES})
+    expected = dahdi.dahdi_links(target, {name: "" for name in DAHDI_FILES})
     assert sorted((Path(link["path"]), Path(link["src"])) for link in role) == sorted(expected)
 
 

@@ -252,7 +252,7 @@ def _voiced_seconds(path) -> tuple[float, float]:
 def test_ivr_greeting_spoken_from_text_is_heard_by_the_caller(pbx, carrier):
     import wave
 
-    from appliance.callcenter import sounds
+    from appliance.provisioning import sounds
 
     text = "Welcome to Linebox support. For sales, press one."
     add("ivr", name="welcome", greeting_text=text, timeout_seconds=5,

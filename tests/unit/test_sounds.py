@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.callcenter import sounds
 from appliance.errors import SiteError
+from appliance.provisioning import sounds
 from appliance.site import service
 
 

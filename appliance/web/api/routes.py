@@ -17,6 +17,7 @@ from appliance import phonebook
 from appliance.errors import SiteError, from_pydantic
 from appliance.model import audit
 from appliance.provisioning import apply as apply_mod
+from appliance.provisioning.generations import list_generations
 from appliance.site import queries, service
 from appliance.site.kinds import KINDS, Kind
 from appliance.web.api import openapi
@@ -358,7 +359,7 @@ def rollback_post():
 def generations_get():
     target = _install().target()
     items = []
-    for g in apply_mod.list_generations(target):
+    for g in list_generations(target):
         items.append({"id": g["id"], "live": bool(g["live"]), "when": str(g.get("when", "")),
                       "user": str(g.get("user", "")), "changed": [str(c) for c in g.get("changed", [])],
                       "failed": (target.generations_dir / g["id"] / "FAILED").exists()})

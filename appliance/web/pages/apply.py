@@ -13,6 +13,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from appliance.provisioning import apply as apply_mod
+from appliance.provisioning.generations import list_generations
 from appliance.site import service
 from appliance.web import diffview
 from appliance.web.forms import EmptyForm
@@ -25,7 +26,7 @@ _running = threading.Lock()
 
 def _generations() -> list[dict]:
     target = install().target()
-    generations = apply_mod.list_generations(target)
+    generations = list_generations(target)
     for generation in generations:
         generation["failed"] = (target.generations_dir / generation["id"] / "FAILED").exists()
     return generations

@@ -14,6 +14,11 @@ runs on the box, with no network.
 Sounds live in the install's sounds folder (``Install.sounds_dir``), which the
 generated dialplan names by absolute path: ``custom/NAME`` in an IVR greeting
 is the uploaded sound NAME there.
+
+It lives with provisioning because it makes files Asterisk reads, as the
+renderer does: apply speaks the greetings before the dialplan names them, and
+the renderer asks it for each greeting's path.  The console's sounds page
+(uploads, deletions) is a thin layer over it from above.
 """
 
 from __future__ import annotations

@@ -1,0 +1,76 @@
+"""Reload what changed: each changed file's module by its own command, then verify Asterisk took it.
+
+The command for each file is its record's in :mod:`.files` (none: the file is read only when Asterisk
+starts, and the report says so).  chan_dahdi is loaded or restarted when DAHDI's files changed, and a
+trunk whose credentials changed registers again at once.  Verification is :mod:`.verify`'s.
+"""
+
+from __future__ import annotations
+
+import re
+
+from appliance.provisioning import verify
+from appliance.provisioning.dahdi import dahdi_changed, dahdi_in_use
+from appliance.provisioning.files import BY_NAME, CHAN_DAHDI, DAHDI_SUBDIRS
+from appliance.provisioning.steps import ApplyFailed, Run
+from appliance.provisioning.target import Target
+
+
+def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[str, str],
+                      old_files: dict[str, str] | None) -> list[str]:
+    """Reload the changed files' modules, then check Asterisk took them; return notes."""
+    notes = []
+    commands = []
+    for name in changed:
+        if name == CHAN_DAHDI or name.split("/")[0] in DAHDI_SUBDIRS:
+            continue  # chan_dahdi is reloaded below; DAHDI's own files were handled by dahdi_cfg
+        entry = BY_NAME.get(name)
+        command = entry.reload if entry else None
+        if command is None:
+            notes.append(f"{name} changed: takes effect when Asterisk restarts")
+        elif command not in commands:
+            commands.append(command)
+    reload_dahdi = dahdi_changed(changed) and dahdi_in_use(files)
+    if not commands and not reload_dahdi:
+        return notes
+    with target.connect() as ami:
+        offset = verify.log_offset(target)
+        if reload_dahdi:
+            loaded = "chan_dahdi.so" in ami.command("module show like chan_dahdi")
+            commands.append("dahdi restart" if loaded else "module load chan_dahdi.so")
+        for command in commands:
+            def reload(command=command) -> str:
+                output = ami.command(command).strip()
+                if any(word in output.lower() for word in ("no such", "failed", "error", "not found")):
+                    raise ApplyFailed(command, f"Asterisk answered: {output}")
+                return output.splitlines()[0] if output else ""
+            run.step(f"reload: {command}", reload)
+
+        if old_files is not None:
+            for name in changed_registrations(files.get("pjsip.conf", ""), old_files.get("pjsip.conf", "")):
+                run.step(f"re-register: {name}", lambda name=name: ami.command(f"pjsip send register {name}"))
+
+        run.step("verify", lambda: verify.after_reload(ami, target, offset, files, old_files))
+    return notes
+
+
+def object_blocks(text: str) -> dict[str, str]:
+    """pjsip.conf split into the blocks each Linebox object wrote (they start '; <kind> <key>')."""
+    blocks: dict[str, str] = {}
+    for block in re.split(r"^(?=; (?:extension|trunk) \S+$)", text, flags=re.MULTILINE):
+        m = re.match(r"; (extension|trunk) (\S+)\n", block)
+        if m:
+            blocks[f"{m.group(1)} {m.group(2)}"] = block
+    return blocks
+
+
+def changed_registrations(new_text: str, old_text: str) -> list[str]:
+    """Registrations to send again: Asterisk keeps a registration whose own section did not change,
+    even when its credentials did, until it expires; a trunk whose password was changed must
+    re-register now, or it would fail silently minutes after a successful apply."""
+    old = object_blocks(old_text)
+    names = []
+    for label, block in object_blocks(new_text).items():
+        if old.get(label) not in (None, block):
+            names += re.findall(r"^\[([^\]]+)\]\ntype = registration$", block, re.MULTILINE)
+    return names
