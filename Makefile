@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lab lint bench deps clean unit labtest image boot-test dahdi-lab
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package of the venv (the ones a box gets too: ansible/roles/linebox)
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,systemd]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,systemd]'
 	touch $(STAMP)
 
 deps: $(STAMP)
