@@ -25,16 +25,18 @@ run: lab
 	$(PY) -m lab.devrun
 
 ## Every test: lint, unit tests, the lab tests against real Asterisk, then the image and DAHDI lab under qemu.
-test: lab
-	$(VENV)/bin/ruff check appliance hardware lab image tests benchmarks
+test: lint lab
 	$(PY) -m pytest -q -p no:cacheprovider -m "not image"
 	$(PY) -m pytest -q -p no:cacheprovider -m image tests/image
 
 unit: deps
 	$(PY) -m pytest -q -m "not lab"
 
+## Style (ruff), types (mypy on the shipped packages) and the import contracts (pyproject.toml).
 lint: deps
 	$(VENV)/bin/ruff check appliance hardware lab image tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 ## The bootable disk image (BIOS and UEFI), cached in /var/cache/linebox/image; copied to build/linebox.img.
 image: deps
