@@ -14,10 +14,11 @@ packages-run:
 packages-test:
 	@tools/ensure-debian-packages run test
 
-$(STAMP): pyproject.toml | packages-run
+# constraints.txt pins every package of the venv (the ones a box gets too: ansible/roles/linebox)
+$(STAMP): pyproject.toml constraints.txt | packages-run
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,systemd]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,systemd]'
 	touch $(STAMP)
 
 deps: $(STAMP)
@@ -31,16 +32,18 @@ run: packages-run lab
 	$(PY) -m lab.devrun
 
 ## Every test: lint, unit tests, the lab tests against real Asterisk, then the image and DAHDI lab under qemu.
-test: packages-test lab
-	$(VENV)/bin/ruff check appliance hardware lab image tests benchmarks
+test: packages-test lint lab
 	$(PY) -m pytest -q -p no:cacheprovider -m "not image"
 	$(PY) -m pytest -q -p no:cacheprovider -m image tests/image
 
 unit: deps
 	$(PY) -m pytest -q -m "not lab"
 
+## Style (ruff), types (mypy on the shipped packages) and the import contracts (pyproject.toml).
 lint: deps
 	$(VENV)/bin/ruff check appliance hardware lab image tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 ## The bootable disk image (BIOS and UEFI), cached in /var/cache/linebox/image; copied to build/linebox.img.
 image: packages-test deps

@@ -82,6 +82,7 @@ def span_layouts(spans: list[Any], ports: list[Any], inventory: Inventory | None
     out = []
     for span in sorted(spans, key=lambda s: s.span):
         count = channel_count(span)
+        bchans: tuple[tuple[int, int], ...]
         if count == 31:
             bchans, dchan = ((first, first + 14), (first + 16, first + 30)), first + 15
         else:

@@ -95,7 +95,7 @@ class DetectedDevice:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DetectedDevice:
-        values = {name: data.get(name) for name in cls.__dataclass_fields__}
+        values: dict[str, Any] = {name: data.get(name) for name in cls.__dataclass_fields__}
         values["advice"] = tuple(data.get("advice") or ())
         return cls(**values)
 
@@ -152,9 +152,10 @@ def classify(raw: RawDevice, catalogue: Catalogue | None = None) -> DetectedDevi
     """Match one device against the catalogue; None when it is not telephony hardware at all."""
     catalogue = catalogue or load_catalogue()
     card = catalogue.match(raw.bus, raw.vendor, raw.device, raw.subvendor, raw.subdevice)
-    common = {"bus": raw.bus, "address": raw.address, "sys_path": raw.sys_path, "vendor": normalize_id(raw.vendor),
-              "device": normalize_id(raw.device), "subvendor": normalize_id(raw.subvendor) if raw.subvendor else None,
-              "subdevice": normalize_id(raw.subdevice) if raw.subdevice else None, "driver": raw.driver}
+    common: dict[str, Any] = {
+        "bus": raw.bus, "address": raw.address, "sys_path": raw.sys_path, "vendor": normalize_id(raw.vendor),
+        "device": normalize_id(raw.device), "subvendor": normalize_id(raw.subvendor) if raw.subvendor else None,
+        "subdevice": normalize_id(raw.subdevice) if raw.subdevice else None, "driver": raw.driver}
     if card is None:
         vendor_name = catalogue.telephony_vendor(raw.bus, raw.vendor)
         if vendor_name is None:

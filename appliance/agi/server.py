@@ -89,7 +89,7 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
 
     @property
     def address(self) -> str:
-        return self.server_address[0]
+        return str(self.server_address[0])  # (host, port): typeshed's type covers every family
 
     def record(self, outcome: str, seconds: float) -> None:
         with self._lock:

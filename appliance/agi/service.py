@@ -12,12 +12,12 @@ import logging
 from pathlib import Path
 
 from appliance.agi import caller_name
-from appliance.agi.server import DEFAULT_ADDRESS, FastAgiServer
+from appliance.agi.server import DEFAULT_ADDRESS, FastAgiServer, Script
 from appliance.services import journal, notify, serving
 
 log = logging.getLogger("linebox.agi")
 
-SCRIPTS = {caller_name.NAME: caller_name.run}
+SCRIPTS: dict[str, Script] = {caller_name.NAME: caller_name.run}
 
 
 def make_server(address: str = DEFAULT_ADDRESS, port: int | None = None) -> FastAgiServer:

@@ -96,7 +96,8 @@ def build_snapshot(events: list[dict], now: float | None = None, sl_target: floa
 
 def parse_event_list(lines: list[str]) -> list[dict]:
     """Raw AMI lines holding several messages (blank-line separated) as one dict per message."""
-    events, current = [], {}
+    events: list[dict] = []
+    current: dict[str, str] = {}
     for line in lines:
         key, sep, value = line.partition(":")
         if line.strip() == "":

@@ -28,6 +28,7 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from peewee import Case, fn
 
@@ -256,7 +257,7 @@ def agent_time(start: int, end: int, queue: str | None = None, now: int | None =
     for agent, events in by_agent.items():
         members: set[str] = set()
         paused: dict[str, tuple[int, str]] = {}  # queue -> (order, reason)
-        totals = {"logged_in": 0, "paused_logged_in": 0, "pauses": defaultdict(int)}
+        totals: dict[str, Any] = {"logged_in": 0, "paused_logged_in": 0, "pauses": defaultdict(int)}
         cursor = start
 
         def account(until: int, totals=totals, members=members, paused=paused) -> None:
@@ -332,12 +333,13 @@ def agent_report(start: datetime, end: datetime, queue: str | None = None,
         spent = times.get(agent, {"logged_in": 0, "paused_logged_in": 0, "pauses": {}})
         available = spent["logged_in"] - spent["paused_logged_in"]
         handle = got["talk"] + got["wrapup"]
+        occupancy = _pct(handle, available) if available > 0 else None
         out.append(AgentKpis(
             agent=agent, answered=got["answered"], talk_seconds=got["talk"],
             avg_talk_seconds=_avg(got["talk"], got["answered"]),
             avg_wait_of_answered=_avg(got["wait"], got["answered"]),
             logged_in_seconds=spent["logged_in"], paused_seconds=sum(spent["pauses"].values()),
-            occupancy_pct=min(_pct(handle, available), 100.0) if available > 0 else None,
+            occupancy_pct=None if occupancy is None else min(occupancy, 100.0),
             pauses=spent["pauses"]))
     return out
 

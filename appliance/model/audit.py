@@ -17,7 +17,7 @@ def record(user: str, action: str, kind: str, key: str, before: dict | None, aft
            secret_fields: tuple[str, ...] = ()) -> None:
     """Store one audit row; a changed secret shows as masked but still marks the row as a change."""
     before_m, after_m = masked(before, secret_fields), masked(after, secret_fields)
-    if before and after:
+    if before and after and after_m is not None:
         for name in secret_fields:
             if before.get(name) != after.get(name):
                 after_m[name] = MASK + " (changed)"

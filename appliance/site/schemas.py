@@ -40,6 +40,10 @@ Pin = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,12}$")]
 Codec = Literal["ulaw", "alaw", "g722", "gsm", "g729", "opus"]
 
 
+def _default_codecs() -> list[Codec]:
+    return ["ulaw", "alaw"]
+
+
 def _printable_text(value: str) -> str:
     if any(ch in value for ch in "\r\n\x00") or any(not ch.isprintable() for ch in value):
         raise ValueError("must be one line of printable text")
@@ -107,7 +111,7 @@ class Trunk(SiteObject):
     username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+-]{0,64}$")] = Field(
         default="", validate_default=True)
     password: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+-]{0,64}$")] = ""
-    codecs: list[Codec] = Field(default_factory=lambda: ["ulaw", "alaw"], min_length=1)
+    codecs: list[Codec] = Field(default_factory=_default_codecs, min_length=1)
     max_channels: int = Field(default=0, ge=0, le=10000)
     match: list[Annotated[str, StringConstraints(pattern=MATCH_RE)]] = Field(default_factory=list)
     qualify_seconds: int = Field(default=30, ge=0, le=3600)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
-from appliance.site import service
+from appliance.site import schemas, service
 from hardware import detect
 from hardware.dahdi_config import SpanLayout, dial_string, span_layouts
 
@@ -47,8 +48,8 @@ class Overview:
 
 def overview(inventory_file: Path) -> Overview:
     inventory = detect.load(inventory_file)
-    ports = service.list_objects("analog_port")
-    spans = service.list_objects("span")
+    ports = cast(list[schemas.AnalogPort], service.list_objects("analog_port"))
+    spans = cast(list[schemas.Span], service.list_objects("span"))
     by_key = inventory.by_key()
     named = sorted({p.card for p in ports if p.card} | {s.card for s in spans if s.card})
     keys = [d.key for d in inventory.devices] + [c for c in named if c not in by_key]

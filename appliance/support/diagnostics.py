@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import psutil
 
@@ -154,11 +155,13 @@ def recent_errors(log_file: Path | None, count: int = 3) -> list[Finding]:
 
 
 def run_checks(install: Install, sysfs: Path = Path("/sys")) -> list[Finding]:
-    from appliance.site import service
+    from appliance.site import schemas, service
     status = read_status(lambda: install.connect_ami(timeout=5))
     findings = [check_asterisk(status), check_config(install)]
-    findings += check_trunks(status, [t.name for t in service.list_objects("trunk")])
-    findings.append(check_phones(status, [e.number for e in service.list_objects("extension")]))
+    trunks = cast(list[schemas.Trunk], service.list_objects("trunk"))
+    extensions = cast(list[schemas.Extension], service.list_objects("extension"))
+    findings += check_trunks(status, [t.name for t in trunks])
+    findings.append(check_phones(status, [e.number for e in extensions]))
     findings += check_spans(sysfs)
     findings += check_services()
     findings += check_disk([install.home, install.asterisk_log_dir])

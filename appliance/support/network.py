@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,7 +129,7 @@ def _role(roles: dict[tuple[str, int], str], proto: str, port: int) -> str:
     return role
 
 
-def listeners(roles: dict[tuple[str, int], str], own_ports: set[int] = frozenset(),
+def listeners(roles: dict[tuple[str, int], str], own_ports: Set[int] = frozenset(),
               connections: list | None = None, process_name: Callable[[int], str] = _process_name) -> list[Listener]:
     """Sockets Asterisk and the console listen on.
 
@@ -170,7 +170,7 @@ def listeners(roles: dict[tuple[str, int], str], own_ports: set[int] = frozenset
     return sorted(kept, key=lambda x: (x.process, not x.role, x.port, x.proto))
 
 
-def read_state(roles: dict[tuple[str, int], str], own_ports: set[int] = frozenset()) -> NetworkState:
+def read_state(roles: dict[tuple[str, int], str], own_ports: Set[int] = frozenset()) -> NetworkState:
     servers, search = resolvers()
     return NetworkState(interfaces(), default_gateways(), servers, search, listeners(roles, own_ports))
 

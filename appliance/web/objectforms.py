@@ -277,6 +277,13 @@ class FormField:
     def multiline(self) -> bool:
         return self.widget in ("lines", "options")
 
+    @property
+    def lines(self) -> LineFormat:
+        """The line format of a multiline field (every "lines" and "options" field is built with one)."""
+        if self.line_format is None:
+            raise TypeError(f"{self.name} is not a multiline field")
+        return self.line_format
+
 
 def _literal_choices(annotation) -> tuple[str, ...] | None:
     if typing.get_origin(annotation) is typing.Literal:
@@ -336,9 +343,9 @@ def _format(f: FormField, value) -> str | bool:
     if f.widget == "checkbox":
         return bool(value)
     if f.widget == "lines":
-        return "\n".join(f.line_format.format(v) for v in value or [])
+        return "\n".join(f.lines.format(v) for v in value or [])
     if f.widget == "options":
-        return "\n".join(f.line_format.format(item) for item in sorted((value or {}).items()))
+        return "\n".join(f.lines.format(item) for item in sorted((value or {}).items()))
     return "" if value is None else str(value)
 
 
@@ -381,8 +388,11 @@ def ordered_items(f: FormField, form) -> list[str]:
     A pressed move button (``<name>:<index>:up|down|remove`` or ``<name>:add``) is applied here, so
     without JavaScript each press is one round trip that shows the list rearranged, nothing saved.
     """
-    items = [word for value in form.getlist(f.name) for word in f.line_format.split(value)]
-    items += [word for word in f.line_format.split(form.get(f"{f.name}_add", "")) if word not in items]
+    words = f.lines
+    if not isinstance(words, WordsFormat):
+        raise TypeError(f"{f.name}: an ordered list is a list of words")
+    items = [word for value in form.getlist(f.name) for word in words.split(value)]
+    items += [word for word in words.split(form.get(f"{f.name}_add", "")) if word not in items]
     action = form.get(MOVE, "").split(":")
     if len(action) == 3 and action[0] == f.name and action[1].isdigit() and int(action[1]) < len(items):
         index, verb = int(action[1]), action[2]
@@ -440,12 +450,12 @@ def _read_lines(f: FormField, text: str, out: Submitted) -> None:
                 items.extend(words)
                 numbers.extend([number] * len(words))
             elif f.widget == "options":
-                key, value = f.line_format.parse(line)
+                key, value = f.lines.parse(line)
                 if key in options:
                     raise LineError(f"{key} is set twice")
                 options[key] = value
             else:
-                items.append(f.line_format.parse(line))
+                items.append(f.lines.parse(line))
                 numbers.append(number)
         except LineError as error:
             out.add_error(f.name, f"line {number}: {error}")
@@ -587,7 +597,7 @@ def cell(f: FormField, obj: schemas.SiteObject) -> str:
     if f.widget == "destination":
         return describe_destination(value)
     if f.widget == "lines":
-        texts = [f.line_format.format(v) for v in value]
+        texts = [f.lines.format(v) for v in value]
         shown = ", ".join(texts[:4])
         return shown + (f" (+{len(texts) - 4})" if len(texts) > 4 else "")
     if f.widget == "options":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import queue as queue_mod
+from collections.abc import Iterator
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context
 from flask_login import current_user
@@ -62,8 +63,7 @@ def event_stream(live, updates, shape=lambda item: item) -> Response:
     message, a comment every 15 s so proxies keep the connection, and the subscription dropped when the
     browser goes away."""
 
-    @stream_with_context
-    def events():
+    def events() -> Iterator[str]:
         try:
             yield "retry: 2000\n\n"
             while True:
@@ -76,9 +76,10 @@ def event_stream(live, updates, shape=lambda item: item) -> Response:
         finally:
             live.unsubscribe(updates)
 
-    return Response(events(), mimetype="text/event-stream",
+    return Response(stream_with_context(events()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-stream.linebox_roles = ROLES  # checked above (session or bearer token), as require_role would
+# checked above (session or bearer token), as require_role would; a function attribute, unknown to mypy
+stream.linebox_roles = ROLES  # type: ignore[attr-defined]
 

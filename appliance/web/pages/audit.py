@@ -26,7 +26,7 @@ class Change:
 
 def _text(value, form_field: objectforms.FormField | None = None) -> str:
     if form_field is not None and form_field.widget == "lines" and isinstance(value, list):
-        text = ", ".join(form_field.line_format.format(item) for item in value)  # as the form writes it
+        text = ", ".join(form_field.lines.format(item) for item in value)  # as the form writes it
     elif form_field is not None and form_field.widget == "options" and isinstance(value, dict):
         text = ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
     elif isinstance(value, str):
@@ -36,7 +36,7 @@ def _text(value, form_field: objectforms.FormField | None = None) -> str:
     return text if len(text) <= MAX_VALUE else text[:MAX_VALUE - 1] + "…"
 
 
-EMPTY = ("", [], {}, None)
+EMPTY: tuple[object, ...] = ("", [], {}, None)
 
 
 def changes(before: dict | None, after: dict | None, kind: str = "") -> list[Change]:

@@ -57,6 +57,6 @@ class Paging:
 
     def args(self, page: int) -> dict:
         """The current query arguments with another page number (for the links)."""
-        values = {k: v for k, v in request.args.items() if v}
+        values: dict[str, str | int] = {k: v for k, v in request.args.items() if v}
         values["page"] = page
         return values

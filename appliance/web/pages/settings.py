@@ -13,6 +13,7 @@ import typing
 from dataclasses import dataclass
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from appliance.errors import SiteError
@@ -65,7 +66,7 @@ def setting_fields() -> list[SettingField]:
         while typing.get_origin(annotation) is typing.Annotated:
             annotation = typing.get_args(annotation)[0]
         label = LABELS.get(name, name.replace("_", " ").capitalize())
-        common = {"name": name, "label": label, "hint": HINTS.get(name, "")}
+        common: dict[str, typing.Any] = {"name": name, "label": label, "hint": HINTS.get(name, "")}
         if annotation is bool:
             out.append(SettingField(widget="checkbox", **common))
         elif typing.get_origin(annotation) is typing.Literal:
@@ -92,7 +93,7 @@ def settings_page():
 
 @blueprint.route("/settings", methods=["POST"])
 @require_role(ADMIN)
-def settings_save():
+def settings_save() -> ResponseReturnValue:
     fields = setting_fields()
     raw: dict = {}
     for f in fields:
