@@ -8,18 +8,17 @@ importing the same file twice changes nothing.
 Every row is checked first and each fault reported as ``row N: field: message`` (N is the row as a
 spreadsheet shows it, the header being row 1, which is the file's line N for any file without line
 breaks inside cells); only when every row is valid are they written, in one transaction.  The file's
-shape (encoding, header, size) is read by the extensions' reader, with the same formula guard.
+shape (encoding, header, size) is read, and its cells guarded against spreadsheet formulas, by
+``appliance.csvfile``, as for the console's extensions file.  The console's Phonebook page
+(``appliance.web.contacts``) only passes the upload here and the text back.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-
 from appliance import phonebook
+from appliance.csvfile import Row, read_csv, write_csv
 from appliance.errors import SiteError
 from appliance.model.database import database
-from appliance.web.pages.csvio import Row, _cell_out, read_csv
 
 COLUMNS = ("name", "company", "numbers", "note")
 REQUIRED = ("name", "numbers")
@@ -27,13 +26,8 @@ NUMBER_SEPARATOR = "; "
 
 
 def export_text() -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for contact in phonebook.all_contacts():
-        writer.writerow([_cell_out(contact["name"]), _cell_out(contact["company"]),
-                         _cell_out(NUMBER_SEPARATOR.join(contact["numbers"])), _cell_out(contact["note"])])
-    return out.getvalue()
+    return write_csv(COLUMNS, ([c["name"], c["company"], NUMBER_SEPARATOR.join(c["numbers"]), c["note"]]
+                               for c in phonebook.all_contacts()))
 
 
 def _data(row: Row) -> dict:
