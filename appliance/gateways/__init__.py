@@ -1,7 +1,7 @@
 """FXO/FXS gateways: adopt one by MAC, bind its ports, serve its provisioning file, read port state.
 
 The service functions here are the only code that writes gateways; the console's provisioning
-endpoint (``appliance.gateways.web``) and any CLI are thin layers over them.
+endpoint (``appliance.web.gateways``) and any CLI are thin layers over them.
 
 * An **FXS** port is bound to an existing extension: the gateway is given that extension's
   number and password, and the port registers to Linebox *as* the extension (the extension's

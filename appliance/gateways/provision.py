@@ -5,7 +5,7 @@ One blueprint, served twice:
 * by the provisioning server (``create_app`` here, run by ``linebox provision-serve`` /
   ``linebox-provision.service``) on plain HTTP, port 8080 by default: what gateways are pointed
   at, since most of them provision over plain HTTP and cannot check a self-signed certificate;
-* inside the web console (``appliance.gateways.web`` nests it), over HTTPS, for devices that
+* inside the web console (``appliance.web.gateways`` nests it), over HTTPS, for devices that
   were pointed at the console before.
 
 No login (a gateway cannot log in): only an adopted MAC gets a file, and every request is logged

@@ -1,9 +1,11 @@
 """The admin's gateway page (``/gateways``: gateways, port bindings and state, unknown MACs to adopt,
 and the provisioning server's URL to type into a gateway).
 
-The provisioning endpoint itself (``/provision/<file name>``) is ``appliance.gateways.provision``'s
-blueprint, nested here so the console still serves it over HTTPS; gateways are pointed at the
-provisioning server (``linebox-provision.service``, plain HTTP) instead.
+A thin layer over ``appliance.gateways`` (which adopts, binds and audits); it lives with the rest of
+the console so the domain package holds no page code.  The provisioning endpoint itself
+(``/provision/<file name>``) is ``appliance.gateways.provision``'s blueprint, nested here so the
+console still serves it over HTTPS; gateways are pointed at the provisioning server
+(``linebox-provision.service``, plain HTTP) instead.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from appliance.web.forms import EmptyForm
 from appliance.web.roles import VIEWERS, require_role
 from hardware import gateways as catalogue
 
-blueprint = Blueprint("gateways", __name__, template_folder="templates")
+blueprint = Blueprint("gateways", __name__)
 blueprint.register_blueprint(provision.blueprint)
 
 
