@@ -15,10 +15,10 @@ shape (encoding, header, size) is read, and its cells guarded against spreadshee
 
 from __future__ import annotations
 
-from appliance import phonebook
 from appliance.csvfile import Row, read_csv, write_csv
 from appliance.errors import SiteError
 from appliance.model.database import database
+from appliance.phonebook import contacts
 
 COLUMNS = ("name", "company", "numbers", "note")
 REQUIRED = ("name", "numbers")
@@ -27,13 +27,13 @@ NUMBER_SEPARATOR = "; "
 
 def export_text() -> str:
     return write_csv(COLUMNS, ([c["name"], c["company"], NUMBER_SEPARATOR.join(c["numbers"]), c["note"]]
-                               for c in phonebook.all_contacts()))
+                               for c in contacts.all_contacts()))
 
 
 def _data(row: Row) -> dict:
     values = row.values
     return {"name": values.get("name", ""), "company": values.get("company", ""),
-            "numbers": phonebook.split_numbers(values.get("numbers", "")), "note": values.get("note", "")}
+            "numbers": contacts.split_numbers(values.get("numbers", "")), "note": values.get("note", "")}
 
 
 def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:
@@ -44,7 +44,7 @@ def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:
     for row in rows:
         data = _data(row)
         try:
-            valid = phonebook.validate(data)
+            valid = contacts.validate(data)
         except SiteError as error:
             problems.extend(f"row {row.line}: {p.where.removeprefix('contact.')}: {p.message}" for p in error.problems)
             continue
@@ -58,15 +58,15 @@ def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:
     counts = {"created": 0, "updated": 0}
     if problems:
         return problems, counts
-    existing = {(c["name"], c["company"]): c["id"] for c in phonebook.all_contacts()}
+    existing = {(c["name"], c["company"]): c["id"] for c in contacts.all_contacts()}
     with database.atomic():
         for _row, data in prepared:
             contact_id = existing.get((data["name"], data["company"]))
             if contact_id is None:
-                phonebook.create_contact(data, user)
+                contacts.create_contact(data, user)
                 counts["created"] += 1
             else:
-                phonebook.update_contact(contact_id, data, user)
+                contacts.update_contact(contact_id, data, user)
                 counts["updated"] += 1
     return problems, counts
 

@@ -32,11 +32,11 @@ def export_text() -> str:
     document: dict = {"linebox": FORMAT_VERSION, "settings": site.settings.model_dump()}
     for name, k in KINDS.items():
         document[k.plural] = [o.model_dump() for o in site.objects[name]]
-    from appliance import gateways
+    from appliance.gateways import service as gateways
     stored = gateways.list_gateways()
     if stored:
         document[GATEWAYS] = stored
-    from appliance import phonebook
+    from appliance.phonebook import contacts as phonebook
     contacts = [{k: v for k, v in c.items() if k != "id"} for c in phonebook.all_contacts()]
     if contacts:
         document[CONTACTS] = contacts
@@ -182,7 +182,7 @@ def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Proble
 
 def _contact_problems(items, lines: dict[tuple, int]) -> list[Problem]:
     """Check the contacts section, each problem at its contact's field (``contacts.3.numbers``) and line."""
-    from appliance import phonebook
+    from appliance.phonebook import contacts as phonebook
     if items is None:
         return []
     if not isinstance(items, list):
@@ -201,7 +201,7 @@ def _contact_problems(items, lines: dict[tuple, int]) -> list[Problem]:
 
 def _replace_gateways(items: list[dict], user: str) -> None:
     """Make the stored gateways exactly ``items`` (already checked by ``_gateway_problems``)."""
-    from appliance import gateways
+    from appliance.gateways import service as gateways
     from hardware import gateways as catalogue
     wanted = {catalogue.normalize_mac(str(item["mac"])): item for item in items}
     for current in gateways.list_gateways():
@@ -236,6 +236,6 @@ def import_text(text: str, user: str) -> dict[str, int]:
         if isinstance(document, dict) and document.get(GATEWAYS) is not None:
             _replace_gateways(document[GATEWAYS], user)
         if isinstance(document, dict) and document.get(CONTACTS) is not None:
-            from appliance import phonebook
+            from appliance.phonebook import contacts as phonebook
             phonebook.replace_all(document[CONTACTS], user)
     return counts

@@ -14,8 +14,8 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
 
-from appliance import phonebook
 from appliance.errors import Problem, SiteError
+from appliance.phonebook import contacts as phonebook
 from appliance.phonebook import csv_file
 from appliance.web.forms import EmptyForm, show_problems
 from appliance.web.pages.common import Paging, page_number

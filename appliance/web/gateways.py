@@ -13,10 +13,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from appliance import gateways
 from appliance.asterisk.ami import AmiError
 from appliance.errors import SiteError
-from appliance.gateways import provision
+from appliance.gateways import port_state, provision
+from appliance.gateways import service as gateways
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import VIEWERS, require_role
 from hardware import gateways as catalogue
@@ -32,7 +32,7 @@ def _port_states() -> tuple[dict, str]:
     install = current_app.extensions["linebox.install"]
     try:
         with install.connect_ami(timeout=5) as ami:
-            return {(s.gateway, s.number): s for s in gateways.port_states(ami)}, ""
+            return {(s.gateway, s.number): s for s in port_state.port_states(ami)}, ""
     except AmiError as error:
         return {}, f"port state unknown: {error}"
 

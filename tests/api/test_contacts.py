@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import phonebook
 from appliance.model.models import AuditEntry, Contact
+from appliance.phonebook import contacts as phonebook
+from appliance.phonebook.lookup import lookup
 from tests.api.test_api import problem_fields
 
 CONTACTS = "/api/v1/contacts"
@@ -33,7 +34,7 @@ def test_contact_crud_round_trip(api):
                              "numbers": ["07700 900123"], "note": ""}
     assert replaced.headers["Location"] == f"{CONTACTS}/{body['id']}"
     assert client.get(f"{CONTACTS}/{body['id']}").json == replaced.json
-    assert phonebook.lookup("+442079460018") is None  # the caller-name lookup sees the change at once
+    assert lookup("+442079460018") is None  # the caller-name lookup sees the change at once
 
     deleted = client.delete(f"{CONTACTS}/{body['id']}")
     assert deleted.status == 204 and deleted.text == ""

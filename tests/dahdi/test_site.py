@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import gateways
 from appliance.errors import SiteError
+from appliance.gateways import service as gateways
 from appliance.model import migrations
 from appliance.model.database import close_database, database, open_database
 from appliance.provisioning import render

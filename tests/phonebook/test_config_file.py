@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import phonebook
 from appliance.errors import SiteError
+from appliance.phonebook import contacts as phonebook
 from appliance.site import config_file
 
 

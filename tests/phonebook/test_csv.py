@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from appliance import phonebook
 from appliance.model.models import AuditEntry, Contact
+from appliance.phonebook import contacts as phonebook
 from appliance.phonebook import csv_file
+from appliance.phonebook.lookup import lookup
 
 GOOD = (b"name,company,numbers,note\r\n"
         b"Anna Berg,Acme,+44 20 7946 0018; 07700 900123,prefers mornings\r\n"
@@ -14,8 +15,8 @@ GOOD = (b"name,company,numbers,note\r\n"
 def test_a_good_file_is_imported_and_importing_it_again_changes_nothing(install):
     problems, counts = csv_file.import_bytes(GOOD, "alice")
     assert problems == [] and counts == {"created": 2, "updated": 0}
-    assert phonebook.lookup("+15550001111")["name"] == "Bo Lind"
-    assert phonebook.lookup("07700900123")["note"] == "prefers mornings"
+    assert lookup("+15550001111")["name"] == "Bo Lind"
+    assert lookup("07700900123")["note"] == "prefers mornings"
     problems, counts = csv_file.import_bytes(GOOD, "alice")
     assert problems == [] and counts == {"created": 0, "updated": 2}
     assert Contact.select().count() == 2

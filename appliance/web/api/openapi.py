@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from functools import cache
 
-from appliance import phonebook
+from appliance.phonebook import contacts as phonebook
 from appliance.site import schemas
 from appliance.site.kinds import KINDS, Kind
 from appliance.site.queries import MAX_LIMIT as MAX_PAGE

@@ -13,9 +13,9 @@ from typing import Annotated
 from flask import current_app, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from appliance import phonebook
 from appliance.errors import SiteError, from_pydantic
 from appliance.model import audit
+from appliance.phonebook import contacts as phonebook
 from appliance.provisioning import apply as apply_mod
 from appliance.site import queries, service
 from appliance.site.kinds import KINDS, Kind
