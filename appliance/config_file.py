@@ -1,9 +1,14 @@
-"""Configuration as code: the whole site as one YAML file, exported and imported.
+"""Configuration as code: the whole install as one YAML file (site objects and settings, FXO/FXS
+gateways, phonebook contacts), exported and imported.
 
 Import is all-or-nothing: the file is parsed keeping each node's line,
 every object is validated, the whole site is checked across objects, and
 only when nothing at all is wrong is the stored site replaced (in one
 transaction).  Every error names the line and the field.
+
+It sits beside the packages it combines (``appliance.site``, ``appliance.gateways``,
+``appliance.phonebook``), above all three, so that none of them needs to import another to
+export or import the whole install.
 """
 
 from __future__ import annotations
@@ -12,9 +17,13 @@ import yaml
 from pydantic import ValidationError
 
 from appliance.errors import Problem, SiteError, from_pydantic, message_of
+from appliance.gateways import service as gateways
+from appliance.model.database import database
+from appliance.phonebook import contacts as phonebook
 from appliance.site import schemas, service
 from appliance.site.checks import Site, check_site
 from appliance.site.kinds import BY_PLURAL, KINDS
+from hardware import gateways as catalogue
 
 HEADER = "# Linebox site configuration. Import with: linebox config import FILE\n"
 FORMAT_VERSION = 1
@@ -32,11 +41,9 @@ def export_text() -> str:
     document: dict = {"linebox": FORMAT_VERSION, "settings": site.settings.model_dump()}
     for name, k in KINDS.items():
         document[k.plural] = [o.model_dump() for o in site.objects[name]]
-    from appliance.gateways import service as gateways
     stored = gateways.list_gateways()
     if stored:
         document[GATEWAYS] = stored
-    from appliance.phonebook import contacts as phonebook
     contacts = [{k: v for k, v in c.items() if k != "id"} for c in phonebook.all_contacts()]
     if contacts:
         document[CONTACTS] = contacts
@@ -130,7 +137,6 @@ def parse_text(text: str) -> Site:
 
 def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Problem]:
     """Check the gateways section against the catalogue and the site it comes with."""
-    from hardware import gateways as catalogue
     if items is None:
         return []
     if not isinstance(items, list):
@@ -182,7 +188,6 @@ def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Proble
 
 def _contact_problems(items, lines: dict[tuple, int]) -> list[Problem]:
     """Check the contacts section, each problem at its contact's field (``contacts.3.numbers``) and line."""
-    from appliance.phonebook import contacts as phonebook
     if items is None:
         return []
     if not isinstance(items, list):
@@ -201,8 +206,6 @@ def _contact_problems(items, lines: dict[tuple, int]) -> list[Problem]:
 
 def _replace_gateways(items: list[dict], user: str) -> None:
     """Make the stored gateways exactly ``items`` (already checked by ``_gateway_problems``)."""
-    from appliance.gateways import service as gateways
-    from hardware import gateways as catalogue
     wanted = {catalogue.normalize_mac(str(item["mac"])): item for item in items}
     for current in gateways.list_gateways():
         if current["mac"] not in wanted or current["model"] != wanted[current["mac"]]["model"]:
@@ -230,12 +233,10 @@ def _replace_gateways(items: list[dict], user: str) -> None:
 def import_text(text: str, user: str) -> dict[str, int]:
     site = parse_text(text)
     document = yaml.safe_load(text)
-    from appliance.model.database import database
     with database.atomic():
         counts = service.replace_site(site, user)
         if isinstance(document, dict) and document.get(GATEWAYS) is not None:
             _replace_gateways(document[GATEWAYS], user)
         if isinstance(document, dict) and document.get(CONTACTS) is not None:
-            from appliance.phonebook import contacts as phonebook
-            phonebook.replace_all(document[CONTACTS], user)
+                    phonebook.replace_all(document[CONTACTS], user)
     return counts
