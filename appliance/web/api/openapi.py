@@ -15,8 +15,8 @@ from functools import cache
 from appliance.phonebook import contacts as phonebook
 from appliance.site import schemas
 from appliance.site.kinds import KINDS, Kind
-from appliance.site.queries import MAX_LIMIT as MAX_PAGE
 from appliance.web.api.core import ANY_USER, PHONEBOOK_READ, READ, ROLES_FOR, WRITE
+from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, RollbackRequest
 
 VERSION = "1.0.0"
 MASKED_NOTE = "Secret: returned to admins; other roles get '********' (an empty value stays empty)."
@@ -149,7 +149,7 @@ def _paging_parameters(extra: list | None = None,
         {"name": "q", "in": "query", "required": False, "description": q,
          "schema": {"type": "string", "maxLength": 200}},
         {"name": "limit", "in": "query", "required": False, "description": "Page size.",
-         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100}},
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE}},
         {"name": "offset", "in": "query", "required": False, "description": "Objects to skip.",
          "schema": {"type": "integer", "minimum": 0, "maximum": 1000000000, "default": 0}},
         *(extra or []),
@@ -268,8 +268,6 @@ def _contact_paths(components: dict) -> dict:
 
 
 def _common_schemas() -> dict:
-    from appliance.web.api.routes import ApplyRequest, RollbackRequest
-
     out = {
         "Problem": {
             "type": "object",
