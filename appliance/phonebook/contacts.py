@@ -2,111 +2,49 @@
 
 The only code that writes contacts; the console page (``appliance.web.contacts``), the REST API, the
 CSV import (``appliance.phonebook.csv_file``) and the site file (``appliance.config_file``) are thin
-layers over them.  Every change is validated first (problems name the field: ``contact.numbers``),
-written in one transaction with its audit row (kind ``contact``, key the id), or refused with nothing
-written.
+layers over them.  Every change is validated first against ``appliance.phonebook.schema`` (problems
+name the field: ``contact.numbers``), written in one transaction with its audit row (kind ``contact``,
+key the id), or refused with nothing written.
 
 Contacts are not site objects: Asterisk's configuration does not depend on them, so a change needs no
 apply; the FastAGI server reads them at call time through ``appliance.phonebook.lookup``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import peewee
+from pydantic import ValidationError
 
-from appliance.errors import Problem, SiteError
+from appliance.errors import Problem, SiteError, from_pydantic
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import Contact, ContactNumber
+from appliance.phonebook import schema
 from appliance.phonebook.lookup import describe
 from appliance.phonebook.numbers import normalize
 
 KIND = "contact"
-MAX_NAME = 80
-MAX_NOTE = 1000
-MAX_NUMBERS = 10
-FIELDS = ("name", "company", "numbers", "note")
 
 
-@dataclass(frozen=True)
-class ContactData:
-    """A contact as validated input (numbers as typed, in order)."""
-
-    name: str
-    company: str
-    numbers: tuple[str, ...]
-    note: str
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "company": self.company, "numbers": list(self.numbers), "note": self.note}
-
-
-def _one_line(value: str, field: str, limit: int, problems: list[Problem], required: bool = False) -> str:
-    text = value.strip()
-    if required and not text:
-        problems.append(Problem(f"{KIND}.{field}", "is required"))
-    elif len(text) > limit or any(not ch.isprintable() for ch in text):
-        problems.append(Problem(f"{KIND}.{field}", f"must be one line of printable text, at most {limit} characters"))
-    return text
-
-
-def split_numbers(value) -> list[str]:
-    """Numbers given as a list, or as text with one number per line or separated by ``;`` or ``,``."""
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value if str(v).strip()]
-    text = str(value or "")
-    for sep in (";", ","):
-        text = text.replace(sep, "\n")
-    return [line for line in text.splitlines() if line.strip()]
-
-
-def validate(data: dict) -> ContactData:
-    """Check one contact; raise SiteError naming each bad field (``contact.name``, ``contact.numbers``)."""
-    problems: list[Problem] = []
+def validate(data: dict) -> schema.Contact:
+    """Check one contact against ``schema.Contact``; raise SiteError naming each bad field (``contact.name``,
+    ``contact.numbers``).  Unknown fields are reported alone: the rest of the input may mean something else."""
     if not isinstance(data, dict):
         raise SiteError([Problem(KIND, "expected name, company, numbers and note")])
-    for field in sorted(set(data) - set(FIELDS) - {"id"}):
-        problems.append(Problem(f"{KIND}.{field}", "unknown field"))
-    for field in ("name", "company", "note"):
-        if field in data and not isinstance(data[field], str | None):
-            problems.append(Problem(f"{KIND}.{field}", "must be text"))
-    if problems:
-        raise SiteError(problems)
-    name = _one_line(data.get("name") or "", "name", MAX_NAME, problems, required=True)
-    company = _one_line(data.get("company") or "", "company", MAX_NAME, problems)
-    note = (data.get("note") or "").strip()
-    if len(note) > MAX_NOTE or any(not ch.isprintable() and ch not in "\r\n\t" for ch in note):
-        problems.append(Problem(f"{KIND}.note", f"at most {MAX_NOTE} characters of text"))
-    raw = data.get("numbers")
-    if raw is not None and not isinstance(raw, list | tuple | str):
-        problems.append(Problem(f"{KIND}.numbers", "must be a list of phone numbers"))
-        raw = []
-    numbers = [n.strip() for n in split_numbers(raw)]
-    if not numbers:
-        problems.append(Problem(f"{KIND}.numbers", "give at least one phone number"))
-    elif len(numbers) > MAX_NUMBERS:
-        problems.append(Problem(f"{KIND}.numbers", f"at most {MAX_NUMBERS} numbers"))
-    seen: dict[str, str] = {}
-    for number in numbers:
-        try:
-            key = normalize(number)
-        except ValueError as error:
-            problems.append(Problem(f"{KIND}.numbers", str(error)))
-            continue
-        if key in seen:
-            problems.append(Problem(f"{KIND}.numbers", f"{number!r} is the same number as {seen[key]!r}"))
-        seen[key] = number
-    if problems:
-        raise SiteError(problems)
-    return ContactData(name, company, tuple(numbers), note)
+    try:
+        return schema.Contact.model_validate(data)
+    except ValidationError as error:
+        problems = from_pydantic(error, KIND)
+        unknown = [p for p in problems if p.message == "unknown field"]
+        raise SiteError(unknown or problems) from None
 
 
 def _audited(contact: dict) -> dict:
     return {k: v for k, v in contact.items() if k != "id"}
 
 
-def _write_numbers(contact: Contact, numbers: tuple[str, ...]) -> None:
+def _write_numbers(contact: Contact, numbers: Sequence[str]) -> None:
     ContactNumber.delete().where(ContactNumber.contact == contact).execute()
     for position, number in enumerate(numbers):
         ContactNumber.create(contact=contact, number=number, normalized=normalize(number), position=position)
@@ -200,13 +138,13 @@ def replace_all(items: list[dict], user: str) -> dict[str, int]:
         same = current.get((valid.name, valid.company))
         if same:
             existing = same.pop(0)
-            if _audited(existing) == valid.as_dict():
+            if _audited(existing) == valid.model_dump():
                 counts["unchanged"] += 1
             else:
-                update_contact(existing["id"], valid.as_dict(), user)
+                update_contact(existing["id"], valid.model_dump(), user)
                 counts["updated"] += 1
         else:
-            create_contact(valid.as_dict(), user)
+            create_contact(valid.model_dump(), user)
             counts["created"] += 1
     for left in current.values():
         for contact in left:

@@ -33,7 +33,7 @@ def export_text() -> str:
 def _data(row: Row) -> dict:
     values = row.values
     return {"name": values.get("name", ""), "company": values.get("company", ""),
-            "numbers": contacts.split_numbers(values.get("numbers", "")), "note": values.get("note", "")}
+            "numbers": values.get("numbers", ""), "note": values.get("note", "")}  # the schema splits the numbers
 
 
 def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:
@@ -54,7 +54,7 @@ def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:
                             f"is already in row {seen[key]}")
             continue
         seen[key] = row.line
-        prepared.append((row, valid.as_dict()))
+        prepared.append((row, valid.model_dump()))
     counts = {"created": 0, "updated": 0}
     if problems:
         return problems, counts

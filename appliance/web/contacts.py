@@ -26,7 +26,7 @@ MAX_QUERY = 80
 
 
 class ContactForm(FlaskForm):
-    """Shape only; the rules (numbers, lengths) are ``phonebook.validate``'s."""
+    """Shape only; the rules (numbers, lengths) are the phonebook's schema's (``appliance.phonebook.schema``)."""
 
     name = StringField("Name", validators=[Length(max=200)])
     company = StringField("Company", validators=[Length(max=200)])
@@ -35,7 +35,7 @@ class ContactForm(FlaskForm):
 
     def data_for_service(self) -> dict:
         return {"name": self.name.data or "", "company": self.company.data or "",
-                "numbers": phonebook.split_numbers(self.numbers.data or ""), "note": self.note.data or ""}
+                "numbers": self.numbers.data or "", "note": self.note.data or ""}
 
 
 def _located(error: SiteError) -> SiteError:

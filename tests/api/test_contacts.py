@@ -6,6 +6,7 @@ import pytest
 
 from appliance.model.models import AuditEntry, Contact
 from appliance.phonebook import contacts as phonebook
+from appliance.phonebook import schema as phonebook_schema
 from appliance.phonebook.lookup import lookup
 from tests.api.test_api import problem_fields
 
@@ -142,8 +143,8 @@ def test_openapi_documents_the_contacts_endpoints(api):
     assert set(ops["/contacts", "post"]["responses"]) >= {"201", "400", "415", "422"}
     assert set(ops["/contacts/{contact_id}", "delete"]["responses"]) >= {"204", "404"}
     schemas = doc["components"]["schemas"]
-    assert set(schemas["Contact"]["properties"]) == {"id", *phonebook.FIELDS}  # id: read-only, ignored when sent
+    assert set(schemas["Contact"]["properties"]) == {"id", *phonebook_schema.FIELDS}  # id: read-only, ignored when sent
     assert schemas["Contact"]["properties"]["id"]["readOnly"] is True
-    assert set(schemas["ContactView"]["required"]) == {"id", *phonebook.FIELDS}
-    assert schemas["Contact"]["properties"]["numbers"]["maxItems"] == phonebook.MAX_NUMBERS
+    assert set(schemas["ContactView"]["required"]) == {"id", *phonebook_schema.FIELDS}
+    assert schemas["Contact"]["properties"]["numbers"]["maxItems"] == phonebook_schema.MAX_NUMBERS
     assert "contacts" in [t["name"] for t in doc["tags"]]
