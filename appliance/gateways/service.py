@@ -28,8 +28,10 @@ import re
 from dataclasses import dataclass
 
 import peewee
+from pydantic import ValidationError
 
-from appliance.errors import Problem, SiteError
+from appliance.errors import Problem, SiteError, message_of
+from appliance.gateways import schema
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import Extension, Gateway, GatewayPort, ProvisioningRequest, Setting, Trunk, utcnow
@@ -84,59 +86,39 @@ def get_gateway(mac: str) -> dict | None:
     return describe(gateway) if gateway else None
 
 
-def _check_name_and_address(name: str, address: str) -> list[Problem]:
-    problems = []
-    if len(name) > 80 or any(not ch.isprintable() for ch in name):
-        problems.append(Problem("gateway name", "must be one line of printable text, at most 80 characters"))
-    if address and (len(address) > 253 or not _HOST_RE.match(address)):
-        problems.append(Problem("gateway address", f"{address!r} is not an IP address or host name"))
-    return problems
+def _problems(error: ValidationError) -> list[Problem]:
+    """Schema errors, each named as the service names its fields (``gateway mac``, ``gateway ports fxs``)."""
+    return [Problem(" ".join(["gateway", *(str(part) for part in item["loc"])]), message_of(item))
+            for item in error.errors()]
 
 
 def adopt(mac: str, model: str, user: str, name: str = "", address: str = "",
           ports: dict[str, int] | None = None) -> dict:
     """Create a gateway for ``mac`` of catalogue ``model`` (``ports`` {fxs: n, fxo: m}: generic only)."""
-    problems = []
     try:
-        mac = catalogue.normalize_mac(mac)
-    except ValueError as error:
-        problems.append(Problem("gateway mac", str(error)))
-    try:
-        gw_model = catalogue.get_model(model)
-    except KeyError as error:
-        problems.append(Problem("gateway model", str(error.args[0])))
-        gw_model = None
-    name, address = (name or "").strip(), (address or "").strip()
-    problems += _check_name_and_address(name, address)
-    kinds: list[str] = gw_model.port_kinds if gw_model else []
-    if ports is not None and gw_model is not None:
-        if not gw_model.configurable:
-            problems.append(Problem("gateway ports", f"{gw_model.model} has a fixed set of ports"))
-        elif (set(ports) - {"fxs", "fxo"} or any(not isinstance(v, int) or v < 0 or v > 64 for v in ports.values())
-              or sum(ports.values()) < 1):
-            problems.append(Problem("gateway ports", "give fxs and fxo counts from 0 to 64, at least one port"))
-        else:
-            kinds = ["fxs"] * ports.get("fxs", 0) + ["fxo"] * ports.get("fxo", 0)
-    if problems:
-        raise SiteError(problems)
+        valid = schema.Adoption.model_validate({"mac": mac, "model": model, "name": name or "",
+                                                "address": address or "", "ports": ports})
+    except ValidationError as error:
+        raise SiteError(_problems(error)) from None
     with database.atomic():
-        if Gateway.get_or_none(Gateway.mac == mac) is not None:
-            raise SiteError([Problem("gateway mac", f"a gateway with MAC {mac} already exists")])
-        gateway = Gateway.create(mac=mac, model=model, name=name, address=address)
-        for number, kind in enumerate(kinds, start=1):
+        if Gateway.get_or_none(Gateway.mac == valid.mac) is not None:
+            raise SiteError([Problem("gateway mac", f"a gateway with MAC {valid.mac} already exists")])
+        gateway = Gateway.create(mac=valid.mac, model=valid.model, name=valid.name, address=valid.address)
+        for number, kind in enumerate(valid.port_kinds(), start=1):
             GatewayPort.create(gateway=gateway, number=number, kind=kind)
         after = describe(gateway)
-        audit.record(user, "create", KIND, mac, None, after)
+        audit.record(user, "create", KIND, valid.mac, None, after)
     return after
 
 
 def update_gateway(mac: str, user: str, name: str | None = None, address: str | None = None) -> dict:
     gateway = _get(mac)
-    new_name = gateway.name if name is None else name.strip()
-    new_address = gateway.address if address is None else address.strip()
-    problems = _check_name_and_address(new_name, new_address)
-    if problems:
-        raise SiteError(problems)
+    try:
+        valid = schema.GatewayDetails.model_validate({"name": gateway.name if name is None else name,
+                                                      "address": gateway.address if address is None else address})
+    except ValidationError as error:
+        raise SiteError(_problems(error)) from None
+    new_name, new_address = valid.name, valid.address
     with database.atomic():
         before = describe(gateway)
         gateway.name, gateway.address = new_name, new_address
