@@ -14,6 +14,7 @@ be sent back as it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import (
@@ -56,7 +57,7 @@ def _none_is_empty(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _one_line(limit: int, required: bool = False):
+def _one_line(limit: int, required: bool = False) -> Callable[[str], str]:
     def check(value: str) -> str:
         if required and not value:
             raise ValueError("is required")
@@ -89,7 +90,7 @@ def _numbers(value: list[str]) -> list[str]:
         if key in seen:
             messages.append(f"{number!r} is the same number as {seen[key]!r}")
         seen[key] = number
-    if messages:
+    if messages:  # pydantic-core turns a ValidationError raised here into one error per message, all at ``numbers``
         errors = [InitErrorDetails(type=PydanticCustomError("phone_number", "{message}", {"message": m}),
                                    loc=(), input=value) for m in messages]
         raise ValidationError.from_exception_data("numbers", errors)
