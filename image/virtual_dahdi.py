@@ -240,11 +240,12 @@ def render_lab_files(site_text: str = LAB_SITE) -> dict[str, str]:
     The site goes the way an admin's does: imported into a fresh install's database (with its checks),
     snapshotted and rendered; nothing here writes a line of configuration itself.
     """
+    from appliance import config_file
     from appliance.asterisk import layout
     from appliance.install import Install
     from appliance.model.database import close_database
     from appliance.provisioning import render
-    from appliance.site import config_file, service
+    from appliance.site import service
 
     with tempfile.TemporaryDirectory() as home:
         install = Install.create(Path(home) / "home", manage_asterisk=False)

@@ -19,9 +19,9 @@ import concurrent.futures
 import logging
 import time
 
-from appliance import phonebook
 from appliance.agi.protocol import AgiConnection
 from appliance.model.database import database
+from appliance.phonebook.lookup import display_name, lookup
 
 log = logging.getLogger("linebox.agi.caller-name")
 
@@ -36,7 +36,7 @@ def find(number: str) -> tuple[bool, dict | None]:
     with database.connection_context():
         if not stored.flag("caller_name_lookup"):
             return False, None
-        return True, phonebook.lookup(number, stored.setting("country_code"))
+        return True, lookup(number, stored.setting("country_code"))
 
 
 def lookup_within(number: str, seconds: float = LOOKUP_SECONDS) -> tuple[str, dict | None]:
@@ -62,11 +62,11 @@ def run(agi: AgiConnection) -> str:
     else:
         result, contact = lookup_within(number)
     if contact is not None:
-        agi.set_variable("CALLERID(name)", phonebook.display_name(contact))
+        agi.set_variable("CALLERID(name)", display_name(contact))
         agi.set_variable("LINEBOX_CONTACT_ID", str(contact["id"]))
     milliseconds = round((time.monotonic() - started) * 1000)
     log.info("caller %s: %s%s (%d ms)", number or "(none)", result,
-             f" -> {phonebook.display_name(contact)} (contact {contact['id']})" if contact else "", milliseconds,
+             f" -> {display_name(contact)} (contact {contact['id']})" if contact else "", milliseconds,
              extra={"LINEBOX_EVENT": "caller-name", "LINEBOX_RESULT": result, "LINEBOX_CALLER": number,
                     "LINEBOX_CONTACT_ID": str(contact["id"]) if contact else "",
                     "LINEBOX_UNIQUEID": agi.env.get("agi_uniqueid", ""),

@@ -190,8 +190,9 @@ def _counters(proc: Path, state) -> dict:
 @click.pass_context
 def gateways_cmd(ctx: click.Context) -> None:
     """FXO/FXS gateways, their ports, what each is bound to, and registration state (from Asterisk)."""
-    from appliance import gateways
     from appliance.asterisk.ami import AmiError
+    from appliance.gateways import port_state
+    from appliance.gateways import service as gateways
     install = _install(ctx)
     listed = gateways.list_gateways()
     if not listed:
@@ -200,7 +201,7 @@ def gateways_cmd(ctx: click.Context) -> None:
     states: dict[tuple[str, int], str] = {}
     try:
         with install.connect_ami(timeout=5) as ami:
-            states = {(s.gateway, s.number): s.state for s in gateways.port_states(ami)}
+            states = {(s.gateway, s.number): s.state for s in port_state.port_states(ami)}
     except (AmiError, OSError) as error:
         _say(f"Asterisk not reachable ({error}): registration state unknown", fg="yellow")
     for gateway in listed:

@@ -80,7 +80,7 @@ def config() -> None:
 @click.pass_context
 def config_export(ctx: click.Context, output: Path | None) -> None:
     """Write the whole site (with its secrets) as YAML."""
-    from appliance.site import config_file
+    from appliance import config_file
     _install(ctx)
     text = config_file.export_text()
     if output is None:
@@ -97,7 +97,7 @@ def config_export(ctx: click.Context, output: Path | None) -> None:
 @click.pass_context
 def config_import(ctx: click.Context, file: Path, check: bool) -> None:
     """Validate FILE and make it the stored site (all of it, or nothing)."""
-    from appliance.site import config_file
+    from appliance import config_file
     _install(ctx)
     text = file.read_text()
     try:

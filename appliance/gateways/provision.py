@@ -5,11 +5,11 @@ One blueprint, served twice:
 * by the provisioning server (``create_app`` here, run by ``linebox provision-serve`` /
   ``linebox-provision.service``) on plain HTTP, port 8080 by default: what gateways are pointed
   at, since most of them provision over plain HTTP and cannot check a self-signed certificate;
-* inside the web console (``appliance.gateways.web`` nests it), over HTTPS, for devices that
+* inside the web console (``appliance.web.gateways`` nests it), over HTTPS, for devices that
   were pointed at the console before.
 
 No login (a gateway cannot log in): only an adopted MAC gets a file, and every request is logged
-(``appliance.gateways.provisioning_file``), so unknown MACs can be adopted.  With a provisioning
+(``appliance.gateways.service.provisioning_file``), so unknown MACs can be adopted.  With a provisioning
 password set, the device must send it as ``/provision/<password>/<file name>`` or as the HTTP basic
 auth password (any user name).  The SIP server written into the file is the host the device used
 to reach us (its ``Host`` header, checked against a strict host pattern), with the site's SIP port;
@@ -23,7 +23,7 @@ import logging
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from appliance import gateways
+from appliance.gateways import service
 from appliance.model.database import database
 
 blueprint = Blueprint("provision", __name__)
@@ -48,13 +48,13 @@ def _provision_port() -> int:
             return int(request.environ.get("SERVER_PORT") or 80)
         except ValueError:
             return 80
-    return gateways.provision_port()
+    return service.provision_port()
 
 
 def _answer(file_name: str, password: str | None) -> Response:
     if password is None and request.authorization is not None:
         password = request.authorization.password
-    served = gateways.provisioning_file(
+    served = service.provisioning_file(
         file_name, server_host(), address=request.remote_addr or "",
         user_agent=request.headers.get("User-Agent", ""), password=password, provision_port=_provision_port(),
     )

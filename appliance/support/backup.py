@@ -162,7 +162,7 @@ def site_text(site: Site) -> str:
     """``site`` in the format of ``linebox config export`` (so the file imports anywhere)."""
     import yaml
 
-    from appliance.site import config_file
+    from appliance import config_file
 
     document: dict = {"linebox": config_file.FORMAT_VERSION, "settings": site.settings.model_dump()}
     for name, k in KINDS.items():

@@ -125,10 +125,11 @@ def _jsonable(value):
 
 def collect(install: Install, output: Path, log_lines: int = 2000, say: Callable[[str], None] = print) -> list[Part]:
     """Write the support tarball to ``output``; return what was collected and what was not."""
+    from appliance import config_file
     from appliance.model import migrations
     from appliance.model.database import database
     from appliance.provisioning.generations import list_generations
-    from appliance.site import config_file, service
+    from appliance.site import service
     from appliance.site.kinds import KINDS
     from appliance.support import diagnostics, logs, network
     from appliance.support.backup import linebox_version

@@ -237,8 +237,8 @@ def web_port(env_file: Path = Path("/etc/linebox/web.env")) -> int:
 def provision_port(env_file: Path = Path("/etc/linebox/provision.env")) -> int:
     """The provisioning server's port: ``$LINEBOX_PROVISION_PORT``, else ``provision.env``, else 8080.
 
-    The services get the file through ``EnvironmentFile=`` (``appliance.gateways.provision_port``);
+    The services get the file through ``EnvironmentFile=`` (``appliance.gateways.service.provision_port``);
     a technician's shell does not, so the CLI reads it.
     """
-    from appliance.gateways import DEFAULT_PROVISION_PORT, PROVISION_PORT_ENV
+    from appliance.gateways.service import DEFAULT_PROVISION_PORT, PROVISION_PORT_ENV
     return _service_port(PROVISION_PORT_ENV, env_file, DEFAULT_PROVISION_PORT)

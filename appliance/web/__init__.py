@@ -14,11 +14,11 @@ from datetime import timedelta
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 
-from appliance.gateways import web as gateways_web
 from appliance.install import Install
 from appliance.model.database import database
 from appliance.site import service
 from appliance.web import api, auth, backups, callcenter, contacts, errors, pages, recordings, views, wallboard
+from appliance.web import gateways as gateways_web
 from appliance.web import hardware as hardware_web
 
 SESSION_MINUTES = 30

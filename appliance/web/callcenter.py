@@ -235,12 +235,12 @@ def agent_action(action: str):
 
 def _with_contact(pop: dict) -> dict:
     """A screen pop with the caller's phonebook entry (name, company, note), when the number is in it."""
-    from appliance import phonebook
     from appliance.model.database import database
+    from appliance.phonebook.lookup import lookup
     from appliance.site import service
     try:
         with database.connection_context():  # the stream outlives the request's connection
-            contact = phonebook.lookup(pop.get("caller", ""), service.load_settings().country_code)
+            contact = lookup(pop.get("caller", ""), service.load_settings().country_code)
     except Exception:  # a locked or unreadable database never stops the stream: the pop shows the number
         current_app.logger.exception("phonebook lookup for the screen pop failed")
         contact = None

@@ -1,7 +1,7 @@
 """The console's Phonebook page (``/contacts``): list and search, create, edit, delete, CSV import and export.
 
 Admins change contacts; technicians and supervisors look them up.  The views only read the request and
-call ``appliance.phonebook`` (which validates, writes and audits) and ``appliance.web.contacts_csv``.
+call ``appliance.phonebook`` (which validates, writes and audits) and ``appliance.phonebook.csv_file``.
 A contact changes nothing in Asterisk's configuration: no apply is needed, the caller-name lookup
 (``linebox-agi.service``) sees the change on the next call.
 """
@@ -14,9 +14,9 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
 
-from appliance import phonebook
 from appliance.errors import Problem, SiteError
-from appliance.web import contacts_csv
+from appliance.phonebook import contacts as phonebook
+from appliance.phonebook import csv_file
 from appliance.web.forms import EmptyForm, show_problems
 from appliance.web.pages.common import Paging, page_number
 from appliance.web.roles import ADMIN, PHONEBOOK_READERS, require_role
@@ -26,7 +26,7 @@ MAX_QUERY = 80
 
 
 class ContactForm(FlaskForm):
-    """Shape only; the rules (numbers, lengths) are ``phonebook.validate``'s."""
+    """Shape only; the rules (numbers, lengths) are the phonebook's schema's (``appliance.phonebook.schema``)."""
 
     name = StringField("Name", validators=[Length(max=200)])
     company = StringField("Company", validators=[Length(max=200)])
@@ -35,7 +35,7 @@ class ContactForm(FlaskForm):
 
     def data_for_service(self) -> dict:
         return {"name": self.name.data or "", "company": self.company.data or "",
-                "numbers": phonebook.split_numbers(self.numbers.data or ""), "note": self.note.data or ""}
+                "numbers": self.numbers.data or "", "note": self.note.data or ""}
 
 
 def _located(error: SiteError) -> SiteError:
@@ -106,7 +106,7 @@ def delete(contact_id: int):
 @blueprint.get("/contacts/export.csv")
 @require_role(*PHONEBOOK_READERS)
 def export_csv():
-    return Response(contacts_csv.export_text(), mimetype="text/csv",
+    return Response(csv_file.export_text(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="phonebook.csv"'})
 
 
@@ -123,11 +123,11 @@ def import_csv():
         if upload is None or not upload.filename:
             problems = ["choose a CSV file to import"]
         else:
-            problems, counts = contacts_csv.import_bytes(upload.read(), current_user.username)
+            problems, counts = csv_file.import_bytes(upload.read(), current_user.username)
             if not problems:
                 flash(f"Imported {counts['created'] + counts['updated']} contacts: {counts['created']} created, "
                       f"{counts['updated']} updated.", "info")
                 return redirect(url_for("contacts.page"))
         status = 422
-    return render_template("contacts_import.html", problems=problems, columns=contacts_csv.COLUMNS, form=form,
+    return render_template("contacts_import.html", problems=problems, columns=csv_file.COLUMNS, form=form,
                            nav_active="contacts"), status

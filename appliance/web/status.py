@@ -15,8 +15,9 @@ from pathlib import Path
 
 import psutil
 
-from appliance import gateways
 from appliance.asterisk.status import AsteriskStatus, read_status
+from appliance.gateways import port_state
+from appliance.gateways import service as gateways
 from appliance.install import Install
 from appliance.site.kinds import KINDS
 from hardware import dahdi_state, span_diagnostics
@@ -56,11 +57,11 @@ class SpanStatus:
 
 @dataclass
 class GatewayStatus:
-    """One adopted FXO/FXS gateway: its ports' states (``gateways.port_states``), or why they are unknown."""
+    """One adopted FXO/FXS gateway: its ports' states (``port_state.port_states``), or why they are unknown."""
 
     name: str
     mac: str
-    ports: list[gateways.PortState] = field(default_factory=list)
+    ports: list[port_state.PortState] = field(default_factory=list)
 
     @property
     def good(self) -> int:
@@ -132,7 +133,7 @@ def gateway_status(install: Install, asterisk: AsteriskStatus, timeout: float = 
         return out, "port states unknown: Asterisk is not reachable"
     try:
         with install.connect_ami(timeout=timeout) as ami:
-            states = gateways.port_states(ami)
+            states = port_state.port_states(ami)
     except Exception as error:  # the dashboard must render whatever AMI does
         log.exception("reading gateway port states")
         return out, f"port states unknown: {error}"

@@ -29,9 +29,9 @@ print(sorted(m for m in ("pydantic", "appliance.site.schemas", "jinja2", "flask"
 
 def test_fastagi_and_collector_work_without_loading_the_schemas(tmp_path):
     """On an install made as the appliance makes it (init-system), with no setting ever saved by an admin."""
-    from appliance import phonebook
     from appliance.install import Install
     from appliance.model.database import close_database
+    from appliance.phonebook import contacts as phonebook
     from appliance.services import system
 
     home = tmp_path / "lib" / "linebox"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import phonebook
 from appliance.model.models import AuditEntry, Contact
+from appliance.phonebook import contacts as phonebook
+from appliance.phonebook import schema as phonebook_schema
+from appliance.phonebook.lookup import lookup
 from tests.api.test_api import problem_fields
 
 CONTACTS = "/api/v1/contacts"
@@ -33,7 +35,7 @@ def test_contact_crud_round_trip(api):
                              "numbers": ["07700 900123"], "note": ""}
     assert replaced.headers["Location"] == f"{CONTACTS}/{body['id']}"
     assert client.get(f"{CONTACTS}/{body['id']}").json == replaced.json
-    assert phonebook.lookup("+442079460018") is None  # the caller-name lookup sees the change at once
+    assert lookup("+442079460018") is None  # the caller-name lookup sees the change at once
 
     deleted = client.delete(f"{CONTACTS}/{body['id']}")
     assert deleted.status == 204 and deleted.text == ""
@@ -141,8 +143,8 @@ def test_openapi_documents_the_contacts_endpoints(api):
     assert set(ops["/contacts", "post"]["responses"]) >= {"201", "400", "415", "422"}
     assert set(ops["/contacts/{contact_id}", "delete"]["responses"]) >= {"204", "404"}
     schemas = doc["components"]["schemas"]
-    assert set(schemas["Contact"]["properties"]) == {"id", *phonebook.FIELDS}  # id: read-only, ignored when sent
+    assert set(schemas["Contact"]["properties"]) == {"id", *phonebook_schema.FIELDS}  # id: read-only, ignored when sent
     assert schemas["Contact"]["properties"]["id"]["readOnly"] is True
-    assert set(schemas["ContactView"]["required"]) == {"id", *phonebook.FIELDS}
-    assert schemas["Contact"]["properties"]["numbers"]["maxItems"] == phonebook.MAX_NUMBERS
+    assert set(schemas["ContactView"]["required"]) == {"id", *phonebook_schema.FIELDS}
+    assert schemas["Contact"]["properties"]["numbers"]["maxItems"] == phonebook_schema.MAX_NUMBERS
     assert "contacts" in [t["name"] for t in doc["tags"]]

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from appliance import gateways
 from appliance.cli import main
+from appliance.gateways import service as gateways
 from appliance.site import service
 from hardware import detect
 from tests.hardware.fake_sysfs import make_fake_sysfs

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import gateways
+from appliance import config_file
 from appliance.errors import SiteError
+from appliance.gateways import service as gateways
 from appliance.model import migrations
 from appliance.model.database import close_database, database, open_database
 from appliance.provisioning import render
-from appliance.site import config_file, service
+from appliance.site import service
 from appliance.site.checks import check_site
 from tests.dahdi.sites import site
 from tests.old_database import database_before

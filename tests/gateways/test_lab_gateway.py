@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from appliance import gateways
-from appliance.gateways import provision
+from appliance.gateways import port_state, provision
+from appliance.gateways import service as gateways
 from appliance.services.http_server import make_server
 from appliance.site import service
 from lab.gateway_sim import GatewaySimulator
@@ -42,7 +42,7 @@ def test_ht802_simulator_registers_both_ports_and_calls_port_to_port(pbx, rootfs
         with pbx.install.connect_ami() as ami:
             deadline = time.monotonic() + 10
             while True:
-                states = {s.number: s for s in gateways.port_states(ami) if s.gateway == "000b825a1102"}
+                states = {s.number: s for s in port_state.port_states(ami) if s.gateway == "000b825a1102"}
                 if all(s.state == "registered" for s in states.values()) or time.monotonic() > deadline:
                     break
                 time.sleep(0.3)

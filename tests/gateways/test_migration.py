@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appliance import gateways
+from appliance.gateways import service as gateways
 from appliance.model import migrations
 from appliance.model.database import close_database, database, open_database
 from tests.old_database import database_before

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from appliance import gateways
 from appliance.access import accounts
+from appliance.gateways import service as gateways
 from appliance.site import service
 from tests.gateways.conftest import http_get
 from tests.web.conftest import Browser, free_port

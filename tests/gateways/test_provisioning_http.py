@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ssl
 
-from appliance import gateways
+from appliance.gateways import service as gateways
 from appliance.model.models import ProvisioningRequest
 from appliance.services import tls
 from appliance.services.http_server import make_server

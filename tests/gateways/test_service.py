@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import gateways
 from appliance.errors import SiteError
+from appliance.gateways import port_state
+from appliance.gateways import service as gateways
 from appliance.model import audit
 from appliance.model.models import GatewayPort
 from appliance.site import service
@@ -135,7 +136,7 @@ def test_port_states_from_pjsip_contacts(install):
     gateways.bind_fxs("000b82112233", 2, "101", "alice")
     gateways.adopt("000b82445566", "gxw4104", "alice", address="192.168.1.50")
     gateways.bind_fxo("000b82445566", 1, "alice")
-    states = {(s.gateway, s.number): s for s in gateways.port_states(FakeAmi())}
+    states = {(s.gateway, s.number): s for s in port_state.port_states(FakeAmi())}
     assert states[("000b82112233", 1)].state == "registered"
     assert states[("000b82112233", 1)].contacts == ["sip:100@127.0.0.1:5071 Avail"]
     assert states[("000b82112233", 2)].state == "not registered"

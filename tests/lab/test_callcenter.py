@@ -356,7 +356,7 @@ def test_agent_logs_in_from_the_console_and_gets_a_screen_pop(pbx, carrier):
             time.sleep(0.1)
         assert [mine(p) for _, p in pops if p["type"] == "state" and mine(p)][:1] == [["available"]]
 
-        from appliance import phonebook
+        from appliance.phonebook import contacts as phonebook
         anna = phonebook.create_contact({"name": "Anna Berg", "company": "Acme", "numbers": ["+1 555 000 1111"],
                                          "note": "key account"}, "test")
         mark = phones.mark()

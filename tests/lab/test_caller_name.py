@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance import phonebook
 from appliance.agi.server import health_check
+from appliance.phonebook import contacts as phonebook
 from appliance.site import service
 from lab.instance import free_port
 from tests.lab.helpers import add, live_with_carrier

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.site import config_file, service
+from appliance import config_file
+from appliance.site import service
 from tests.lab.helpers import add
 from tests.lab.screen import Screen, run_on_screen
 from tests.lab.test_cli import linebox

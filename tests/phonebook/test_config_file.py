@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import phonebook
+from appliance import config_file
 from appliance.errors import SiteError
-from appliance.site import config_file
+from appliance.phonebook import contacts as phonebook
 
 
 def test_contacts_round_trip_through_the_site_file(install):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from appliance import phonebook
 from appliance.model.models import AuditEntry, Contact
-from appliance.web import contacts_csv
+from appliance.phonebook import contacts as phonebook
+from appliance.phonebook import csv_file
+from appliance.phonebook.lookup import lookup
 
 GOOD = (b"name,company,numbers,note\r\n"
         b"Anna Berg,Acme,+44 20 7946 0018; 07700 900123,prefers mornings\r\n"
@@ -12,11 +13,11 @@ GOOD = (b"name,company,numbers,note\r\n"
 
 
 def test_a_good_file_is_imported_and_importing_it_again_changes_nothing(install):
-    problems, counts = contacts_csv.import_bytes(GOOD, "alice")
+    problems, counts = csv_file.import_bytes(GOOD, "alice")
     assert problems == [] and counts == {"created": 2, "updated": 0}
-    assert phonebook.lookup("+15550001111")["name"] == "Bo Lind"
-    assert phonebook.lookup("07700900123")["note"] == "prefers mornings"
-    problems, counts = contacts_csv.import_bytes(GOOD, "alice")
+    assert lookup("+15550001111")["name"] == "Bo Lind"
+    assert lookup("07700900123")["note"] == "prefers mornings"
+    problems, counts = csv_file.import_bytes(GOOD, "alice")
     assert problems == [] and counts == {"created": 0, "updated": 2}
     assert Contact.select().count() == 2
 
@@ -28,7 +29,7 @@ def test_bad_rows_are_each_named_with_their_field_and_nothing_is_written(install
             b"Cy Rao,,call me,\n"
             b"Di Park,,,\n"
             b"Anna Berg,Acme,555 0199,\n")
-    problems, counts = contacts_csv.import_bytes(data, "alice")
+    problems, counts = csv_file.import_bytes(data, "alice")
     assert problems == [
         "row 3: name: is required",
         "row 4: numbers: 'call me' is not a phone number (digits, an optional leading + or 00, spaces, dashes, "
@@ -41,20 +42,20 @@ def test_bad_rows_are_each_named_with_their_field_and_nothing_is_written(install
 
 
 def test_a_file_of_the_wrong_shape_says_what_is_wrong(install):
-    assert contacts_csv.import_bytes(b"name,phone\nAnna,100\n", "alice")[0] == [
+    assert csv_file.import_bytes(b"name,phone\nAnna,100\n", "alice")[0] == [
         "row 1: unknown column(s) phone (columns: name, company, numbers, note)",
         "row 1: missing column(s) numbers"]
-    assert contacts_csv.import_bytes("name,numbers\nÅsa,100\n".encode("latin-1"), "alice")[0] == [
+    assert csv_file.import_bytes("name,numbers\nÅsa,100\n".encode("latin-1"), "alice")[0] == [
         "the file is not UTF-8 text (save it as 'CSV UTF-8')"]
-    assert contacts_csv.import_bytes(b"name,numbers\nAnna,100,200\n", "alice")[0] == [
+    assert csv_file.import_bytes(b"name,numbers\nAnna,100,200\n", "alice")[0] == [
         "row 2: 3 cells but 2 columns"]
     assert Contact.select().count() == 0
 
 
 def test_export_reads_back_the_same(install):
-    contacts_csv.import_bytes(GOOD, "alice")
-    exported = contacts_csv.export_text()
+    csv_file.import_bytes(GOOD, "alice")
+    exported = csv_file.export_text()
     assert exported.splitlines()[2] == "Bo Lind,,'+1 555 000 1111,"  # a leading + is guarded from spreadsheets
     before = phonebook.all_contacts()
-    assert contacts_csv.import_bytes(exported.encode(), "alice") == ([], {"created": 0, "updated": 2})
+    assert csv_file.import_bytes(exported.encode(), "alice") == ([], {"created": 0, "updated": 2})
     assert phonebook.all_contacts() == before

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import phonebook
 from appliance.errors import SiteError
 from appliance.model.models import AuditEntry, Contact, ContactNumber
+from appliance.phonebook import contacts as phonebook
+from appliance.phonebook.lookup import display_name, lookup
 from appliance.site import service
 
 
@@ -14,14 +15,14 @@ def test_create_lookup_update_delete_are_audited(install):
     anna = phonebook.create_contact({"name": " Anna Berg ", "company": "Acme",
                                      "numbers": "+44 20 7946 0018; 07700 900123", "note": "prefers mornings"}, "alice")
     assert anna["name"] == "Anna Berg" and anna["numbers"] == ["+44 20 7946 0018", "07700 900123"]
-    assert phonebook.display_name(anna) == "Anna Berg (Acme)"
-    assert phonebook.lookup("00442079460018")["id"] == anna["id"]
-    assert phonebook.lookup("02079460018") is None  # no country code set: national form differs
-    assert phonebook.lookup("02079460018", "44")["id"] == anna["id"]
-    assert phonebook.lookup("anonymous") is None and phonebook.lookup("") is None
+    assert display_name(anna) == "Anna Berg (Acme)"
+    assert lookup("00442079460018")["id"] == anna["id"]
+    assert lookup("02079460018") is None  # no country code set: national form differs
+    assert lookup("02079460018", "44")["id"] == anna["id"]
+    assert lookup("anonymous") is None and lookup("") is None
 
     phonebook.update_contact(anna["id"], {"name": "Anna Berg", "company": "Acme", "numbers": ["07700 900123"]}, "bob")
-    assert phonebook.lookup("+442079460018") is None
+    assert lookup("+442079460018") is None
     phonebook.delete_contact(anna["id"], "alice")
     assert Contact.select().count() == 0 and ContactNumber.select().count() == 0
     assert [(e.user, e.action, e.kind, e.key) for e in AuditEntry.select().order_by(AuditEntry.id)] == [

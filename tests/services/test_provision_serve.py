@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from appliance import gateways
+from appliance.gateways import service as gateways
 from appliance.install import Install
 from appliance.model.database import close_database
 from appliance.site import service

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from appliance import config_file
 from appliance.cli import main
 from appliance.model import migrations
 from appliance.model.models import AuditEntry, CallRecord
-from appliance.site import config_file, service
+from appliance.site import service
 from appliance.support import backup
 from tests.conftest import REFERENCE_SITE
 

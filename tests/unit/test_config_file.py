@@ -8,10 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from appliance import config_file
 from appliance.errors import SiteError
 from appliance.model import audit
 from appliance.model.models import AuditEntry
-from appliance.site import config_file, service
+from appliance.site import service
 from appliance.site.checks import Site
 from appliance.site.kinds import KINDS
 from tests.conftest import REFERENCE_SITE

@@ -23,12 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from appliance import config_file
 from appliance.asterisk.layout import DEFAULT_DIRECTORIES
 from appliance.install import Install
 from appliance.model.database import close_database
 from appliance.model.models import AuditEntry
 from appliance.provisioning import render
-from appliance.site import config_file, service
+from appliance.site import service
 from tests.conftest import REFERENCE_SITE
 
 GOLDEN = Path(__file__).parent.parent / "golden"

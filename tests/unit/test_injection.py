@@ -31,10 +31,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from appliance import config_file
 from appliance.asterisk.layout import DEFAULT_DIRECTORIES
 from appliance.errors import SiteError
 from appliance.provisioning import render
-from appliance.site import config_file, service
+from appliance.site import service
 from appliance.site.checks import Site, check_site
 from appliance.site.kinds import KINDS
 from tests.conftest import REFERENCE_SITE

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from appliance import config_file
 from appliance.cli import main
-from appliance.site import config_file
 from appliance.support import calls, debug_bundle, logs, network
 from tests.conftest import REFERENCE_SITE
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import html
 
-from appliance import phonebook
 from appliance.model.models import AuditEntry, Contact
+from appliance.phonebook import contacts as phonebook
+from appliance.phonebook.lookup import lookup
 from tests.web.test_backups import _post_file
 from tests.web.test_pages import errors_of, login
 
@@ -22,7 +23,7 @@ def test_admin_creates_searches_edits_and_deletes_a_contact(console):
     made = admin.submit("/contacts/new", {"name": "Anna Berg", "company": "Acme",
                                           "numbers": "+44 20 7946 0018\n07700 900123", "note": "VIP"})
     assert made.status == 302
-    anna = phonebook.lookup("+442079460018")
+    anna = lookup("+442079460018")
     assert anna["name"] == "Anna Berg" and anna["numbers"] == ["+44 20 7946 0018", "07700 900123"]
     listing = admin.get("/contacts?q=7946")
     assert f'data-id="{anna["id"]}"' in listing.body and "Anna Berg" in listing.body and "07700 900123" in listing.body
@@ -48,7 +49,7 @@ def test_csv_import_all_or_nothing_and_export(console):
     assert Contact.select().count() == 0
     good = _post_file(admin, "/contacts/import", "phonebook.csv",
                       b"name,company,numbers\nAnna Berg,Acme,+44 20 7946 0018; 020 7946 0019\n", {"csrf_token": token})
-    assert good.status == 302 and phonebook.lookup("02079460019")["name"] == "Anna Berg"
+    assert good.status == 302 and lookup("02079460019")["name"] == "Anna Berg"
     exported = admin.get("/contacts/export.csv")
     assert exported.status == 200 and exported.headers["Content-Type"].startswith("text/csv")
     assert exported.body.splitlines()[1] == "Anna Berg,Acme,'+44 20 7946 0018; 020 7946 0019,"

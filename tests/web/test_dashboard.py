@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from appliance import gateways
+from appliance.gateways import service as gateways
 from tests.hardware.fake_sysfs import make_fake_sysfs
 from tests.web.test_pages import login
 

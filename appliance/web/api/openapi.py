@@ -2,9 +2,8 @@
 
 Object schemas come from ``model_json_schema()`` and are converted to OpenAPI 3.0's dialect of JSON
 Schema (``const`` → ``enum``, ``patternProperties`` → ``additionalProperties``, ``anyOf [.., null]``
-→ ``nullable``), so the document and the validation can never drift apart.  Phonebook contacts are
-validated by hand (``appliance.phonebook``), so their schema is written here from that module's limits
-and fields; a test compares the two.
+→ ``nullable``), so the document and the validation can never drift apart; phonebook contacts'
+schema is the phonebook's own (``appliance.phonebook.schema``).
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ from __future__ import annotations
 import copy
 from functools import cache
 
-from appliance import phonebook
+from appliance.phonebook import schema as phonebook_schema
 from appliance.site import schemas
 from appliance.site.kinds import KINDS, Kind
-from appliance.site.queries import MAX_LIMIT as MAX_PAGE
 from appliance.web.api.core import ANY_USER, PHONEBOOK_READ, READ, ROLES_FOR, WRITE
+from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, RollbackRequest
 
 VERSION = "1.0.0"
 MASKED_NOTE = "Secret: returned to admins; other roles get '********' (an empty value stays empty)."
@@ -149,7 +148,7 @@ def _paging_parameters(extra: list | None = None,
         {"name": "q", "in": "query", "required": False, "description": q,
          "schema": {"type": "string", "maxLength": 200}},
         {"name": "limit", "in": "query", "required": False, "description": "Page size.",
-         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100}},
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE}},
         {"name": "offset", "in": "query", "required": False, "description": "Objects to skip.",
          "schema": {"type": "integer", "minimum": 0, "maximum": 1000000000, "default": 0}},
         *(extra or []),
@@ -227,37 +226,18 @@ def _kind_paths(k: Kind, components: dict) -> dict:
 
 
 def _contact_paths(components: dict) -> dict:
-    """The phonebook (``appliance.phonebook``, validated by hand there, so its limits are read from it)."""
-    text = {"type": "string", "description": "One line of printable text."}
-    numbers = {"type": "array", "minItems": 1, "maxItems": phonebook.MAX_NUMBERS,
-               "items": {"type": "string", "example": "+44 20 7946 0018"},
-               "description": "Phone numbers as written: digits, an optional leading + or 00, spaces, dashes, dots "
-                              "and parentheses; 2 to 20 digits; no two the same number."}
-    components["Contact"] = {
-        "type": "object",
-        "title": "Contact",
-        "description": "A whole contact: a PUT replaces it, and an omitted company or note becomes empty. "
-                       "An `id` in the body is ignored (the service assigns ids), so a fetched contact can be "
-                       "sent back as it is.",
-        "required": ["name", "numbers"],
-        "additionalProperties": False,
-        "properties": {
-            "id": {"type": "integer", "readOnly": True, "description": "Ignored when sent (see above)."},
-            "name": {**text, "minLength": 1, "maxLength": phonebook.MAX_NAME, "example": "Anna Berg"},
-            "company": {**text, "maxLength": phonebook.MAX_NAME, "default": ""},
-            "numbers": numbers,
-            "note": {"type": "string", "maxLength": phonebook.MAX_NOTE, "default": "",
-                     "description": "Free text, several lines allowed; shown in the agent's screen pop."},
-        },
-    }
-    components["ContactView"] = {
-        "type": "object",
-        "title": "Contact (as returned)",
-        "required": ["id", *phonebook.FIELDS],
-        "properties": {"id": {"type": "integer", "minimum": 1},
-                       **{f: {"type": "string"} for f in ("name", "company", "note")},
-                       "numbers": {"type": "array", "items": {"type": "string"}}},
-    }
+    """The phonebook (``appliance.phonebook``): its schema is the one its service validates with."""
+    contact = _model_schemas(phonebook_schema.Contact)["Contact"]
+    contact["properties"]["id"].pop("default", None)  # read-only: ignored when sent, never defaulted
+    components["Contact"] = contact
+    view = copy.deepcopy(contact)
+    view["title"] = "Contact (as returned)"
+    view.pop("description", None)
+    view["properties"]["id"] = {"type": "integer", "minimum": 1}
+    for prop in view["properties"].values():
+        prop.pop("default", None)
+    view["required"] = ["id", *phonebook_schema.FIELDS]
+    components["ContactView"] = view
     components["ContactPage"] = _page_schema("ContactView")
     id_param = {"name": "contact_id", "in": "path", "required": True, "description": "The contact's id.",
                 "schema": {"type": "integer", "minimum": 1}}
@@ -268,8 +248,6 @@ def _contact_paths(components: dict) -> dict:
 
 
 def _common_schemas() -> dict:
-    from appliance.web.api.routes import ApplyRequest, RollbackRequest
-
     out = {
         "Problem": {
             "type": "object",

@@ -8,14 +8,13 @@ validate, write and audit in one transaction under the calling user's name; noth
 from __future__ import annotations
 
 import threading
-from typing import Annotated
 
 from flask import current_app, jsonify, request, url_for
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from appliance import phonebook
 from appliance.errors import SiteError, from_pydantic
 from appliance.model import audit
+from appliance.phonebook import contacts as phonebook
 from appliance.provisioning import apply as apply_mod
 from appliance.provisioning.generations import list_generations
 from appliance.site import queries, service
@@ -37,27 +36,10 @@ from appliance.web.api.core import (
     requires,
     summary,
 )
+from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, RollbackRequest
 
-MAX_PAGE = queries.MAX_LIMIT
-DEFAULT_PAGE = 100
 APPLY_WAIT_SECONDS = 120
 _apply_lock = threading.Lock()
-
-
-class ApplyRequest(BaseModel):
-    """Body of ``POST /apply``."""
-
-    model_config = ConfigDict(extra="forbid")
-    dry_run: bool = Field(default=False, description="Only check, render and diff; change nothing.")
-    diff: bool = Field(default=True, description="Include the (redacted) configuration diff in the answer.")
-
-
-class RollbackRequest(BaseModel):
-    """Body of ``POST /rollback`` (may be empty)."""
-
-    model_config = ConfigDict(extra="forbid")
-    generation: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")] | None = Field(
-        default=None, description="Generation id to put back live; default: the one before the live one.")
 
 
 # ---------------------------------------------------------------- paging

@@ -11,19 +11,16 @@ each through ``service.save_object`` (so the checks across the site and
 the audit log apply as for a form), all inside one transaction that is
 rolled back if any row is refused.
 
-A cell starting with ``=``, ``+``, ``-`` or ``@`` is written with a leading
-``'`` so a spreadsheet does not run it as a formula; import removes it again.
+Reading the file and the formula guard on its cells are ``appliance.csvfile``'s, shared with
+the phonebook's import.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass, field
-
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from appliance.csvfile import Row, read_csv, write_csv
 from appliance.errors import Problem, SiteError
 from appliance.model.database import database
 from appliance.site import service
@@ -34,90 +31,14 @@ from appliance.web.roles import ADMIN, VIEWERS, require_role
 
 COLUMNS = ("number", "name", "voicemail", "email", "recording")
 REQUIRED = ("number", "name")
-FORMULA_START = ("=", "+", "-", "@")
-MAX_ROWS = 20000
-
-
-def _cell_out(value) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def _cell_in(text: str) -> str:
-    text = text.strip()
-    return text[1:] if text.startswith("'") and text[1:2] in FORMULA_START and text[1:2] != "" else text
 
 
 @blueprint.route("/extensions/export.csv")
 @require_role(*VIEWERS)
 def extensions_export():
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for ext in service.list_objects("extension"):
-        writer.writerow([_cell_out(getattr(ext, name)) for name in COLUMNS])
-    return Response(out.getvalue(), mimetype="text/csv",
+    text = write_csv(COLUMNS, ([getattr(ext, name) for name in COLUMNS] for ext in service.list_objects("extension")))
+    return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="extensions.csv"'})
-
-
-@dataclass
-class Row:
-    line: int  # the row's number as a spreadsheet shows it (header is row 1)
-    values: dict[str, str]
-
-
-@dataclass
-class ReadResult:
-    rows: list[Row] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def read_csv(data: bytes, columns: tuple[str, ...] = COLUMNS, required: tuple[str, ...] = REQUIRED) -> ReadResult:
-    """The rows of an uploaded file with ``columns`` (``required`` among them), or what is wrong with its
-    shape (encoding, header, size).  The phonebook's import reads its file with it too."""
-    result = ReadResult()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        result.problems.append("the file is not UTF-8 text (save it as 'CSV UTF-8')")
-        return result
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = [h.strip().lower() for h in next(reader, [])]
-    except csv.Error as error:
-        result.problems.append(f"row 1: {error}")
-        return result
-    if not header:
-        result.problems.append("the file is empty")
-        return result
-    unknown = [h for h in header if h not in columns]
-    missing = [c for c in required if c not in header]
-    if unknown:
-        result.problems.append(f"row 1: unknown column(s) {', '.join(unknown)} (columns: {', '.join(columns)})")
-    if missing:
-        result.problems.append(f"row 1: missing column(s) {', '.join(missing)}")
-    if len(set(header)) != len(header):
-        result.problems.append("row 1: a column is named twice")
-    if result.problems:
-        return result
-    try:
-        for number, cells in enumerate(reader, start=2):
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) > len(header):
-                result.problems.append(f"row {number}: {len(cells)} cells but {len(header)} columns")
-                continue
-            result.rows.append(Row(number, {h: _cell_in(c) for h, c in zip(header, cells, strict=False)}))
-            if len(result.rows) > MAX_ROWS:
-                result.problems.append(f"more than {MAX_ROWS} rows: split the file")
-                break
-    except csv.Error as error:
-        result.problems.append(f"row {reader.line_num}: {error}")
-    if not result.rows and not result.problems:
-        result.problems.append("the file has a header but no rows")
-    return result
 
 
 def _row_data(row: Row) -> tuple[dict, bool]:
@@ -184,7 +105,7 @@ def extensions_import():
         if upload is None or not upload.filename:
             problems = ["choose a CSV file to import"]
         else:
-            read = read_csv(upload.read())
+            read = read_csv(upload.read(), COLUMNS, REQUIRED)
             problems = read.problems
             if not problems:
                 problems, counts = import_rows(read.rows, current_user.username)

@@ -1,9 +1,11 @@
 """The admin's gateway page (``/gateways``: gateways, port bindings and state, unknown MACs to adopt,
 and the provisioning server's URL to type into a gateway).
 
-The provisioning endpoint itself (``/provision/<file name>``) is ``appliance.gateways.provision``'s
-blueprint, nested here so the console still serves it over HTTPS; gateways are pointed at the
-provisioning server (``linebox-provision.service``, plain HTTP) instead.
+A thin layer over ``appliance.gateways`` (which adopts, binds and audits); it lives with the rest of
+the console so the domain package holds no page code.  The provisioning endpoint itself
+(``/provision/<file name>``) is ``appliance.gateways.provision``'s blueprint, nested here so the
+console still serves it over HTTPS; gateways are pointed at the provisioning server
+(``linebox-provision.service``, plain HTTP) instead.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from appliance import gateways
 from appliance.asterisk.ami import AmiError
 from appliance.errors import SiteError
-from appliance.gateways import provision
+from appliance.gateways import port_state, provision
+from appliance.gateways import service as gateways
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import VIEWERS, require_role
 from hardware import gateways as catalogue
 
-blueprint = Blueprint("gateways", __name__, template_folder="templates")
+blueprint = Blueprint("gateways", __name__)
 blueprint.register_blueprint(provision.blueprint)
 
 
@@ -30,7 +32,7 @@ def _port_states() -> tuple[dict, str]:
     install = current_app.extensions["linebox.install"]
     try:
         with install.connect_ami(timeout=5) as ami:
-            return {(s.gateway, s.number): s for s in gateways.port_states(ami)}, ""
+            return {(s.gateway, s.number): s for s in port_state.port_states(ami)}, ""
     except AmiError as error:
         return {}, f"port state unknown: {error}"
 

@@ -8,18 +8,17 @@ importing the same file twice changes nothing.
 Every row is checked first and each fault reported as ``row N: field: message`` (N is the row as a
 spreadsheet shows it, the header being row 1, which is the file's line N for any file without line
 breaks inside cells); only when every row is valid are they written, in one transaction.  The file's
-shape (encoding, header, size) is read by the extensions' reader, with the same formula guard.
+shape (encoding, header, size) is read, and its cells guarded against spreadsheet formulas, by
+``appliance.csvfile``, as for the console's extensions file.  The console's Phonebook page
+(``appliance.web.contacts``) only passes the upload here and the text back.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-
-from appliance import phonebook
+from appliance.csvfile import Row, read_csv, write_csv
 from appliance.errors import SiteError
 from appliance.model.database import database
-from appliance.web.pages.csvio import Row, _cell_out, read_csv
+from appliance.phonebook import contacts
 
 COLUMNS = ("name", "company", "numbers", "note")
 REQUIRED = ("name", "numbers")
@@ -27,19 +26,14 @@ NUMBER_SEPARATOR = "; "
 
 
 def export_text() -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for contact in phonebook.all_contacts():
-        writer.writerow([_cell_out(contact["name"]), _cell_out(contact["company"]),
-                         _cell_out(NUMBER_SEPARATOR.join(contact["numbers"])), _cell_out(contact["note"])])
-    return out.getvalue()
+    return write_csv(COLUMNS, ([c["name"], c["company"], NUMBER_SEPARATOR.join(c["numbers"]), c["note"]]
+                               for c in contacts.all_contacts()))
 
 
 def _data(row: Row) -> dict:
     values = row.values
     return {"name": values.get("name", ""), "company": values.get("company", ""),
-            "numbers": phonebook.split_numbers(values.get("numbers", "")), "note": values.get("note", "")}
+            "numbers": values.get("numbers", ""), "note": values.get("note", "")}  # the schema splits the numbers
 
 
 def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:
@@ -50,7 +44,7 @@ def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:
     for row in rows:
         data = _data(row)
         try:
-            valid = phonebook.validate(data)
+            valid = contacts.validate(data)
         except SiteError as error:
             problems.extend(f"row {row.line}: {p.where.removeprefix('contact.')}: {p.message}" for p in error.problems)
             continue
@@ -60,19 +54,19 @@ def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:
                             f"is already in row {seen[key]}")
             continue
         seen[key] = row.line
-        prepared.append((row, valid.as_dict()))
+        prepared.append((row, valid.model_dump()))
     counts = {"created": 0, "updated": 0}
     if problems:
         return problems, counts
-    existing = {(c["name"], c["company"]): c["id"] for c in phonebook.all_contacts()}
+    existing = {(c["name"], c["company"]): c["id"] for c in contacts.all_contacts()}
     with database.atomic():
         for _row, data in prepared:
             contact_id = existing.get((data["name"], data["company"]))
             if contact_id is None:
-                phonebook.create_contact(data, user)
+                contacts.create_contact(data, user)
                 counts["created"] += 1
             else:
-                phonebook.update_contact(contact_id, data, user)
+                contacts.update_contact(contact_id, data, user)
                 counts["updated"] += 1
     return problems, counts
 

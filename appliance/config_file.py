@@ -1,9 +1,14 @@
-"""Configuration as code: the whole site as one YAML file, exported and imported.
+"""Configuration as code: the whole install as one YAML file (site objects and settings, FXO/FXS
+gateways, phonebook contacts), exported and imported.
 
 Import is all-or-nothing: the file is parsed keeping each node's line,
 every object is validated, the whole site is checked across objects, and
 only when nothing at all is wrong is the stored site replaced (in one
 transaction).  Every error names the line and the field.
+
+It sits beside the packages it combines (``appliance.site``, ``appliance.gateways``,
+``appliance.phonebook``), above all three, so that none of them needs to import another to
+export or import the whole install.
 """
 
 from __future__ import annotations
@@ -12,9 +17,14 @@ import yaml
 from pydantic import ValidationError
 
 from appliance.errors import Problem, SiteError, from_pydantic, message_of
+from appliance.gateways import schema as gateway_schema
+from appliance.gateways import service as gateways
+from appliance.model.database import database
+from appliance.phonebook import contacts as phonebook
 from appliance.site import schemas, service
 from appliance.site.checks import Site, check_site
 from appliance.site.kinds import BY_PLURAL, KINDS
+from hardware import gateways as catalogue
 
 HEADER = "# Linebox site configuration. Import with: linebox config import FILE\n"
 FORMAT_VERSION = 1
@@ -32,11 +42,9 @@ def export_text() -> str:
     document: dict = {"linebox": FORMAT_VERSION, "settings": site.settings.model_dump()}
     for name, k in KINDS.items():
         document[k.plural] = [o.model_dump() for o in site.objects[name]]
-    from appliance import gateways
     stored = gateways.list_gateways()
     if stored:
         document[GATEWAYS] = stored
-    from appliance import phonebook
     contacts = [{k: v for k, v in c.items() if k != "id"} for c in phonebook.all_contacts()]
     if contacts:
         document[CONTACTS] = contacts
@@ -129,8 +137,7 @@ def parse_text(text: str) -> Site:
 
 
 def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Problem]:
-    """Check the gateways section against the catalogue and the site it comes with."""
-    from hardware import gateways as catalogue
+    """Check the gateways section against the gateways' schema and the site it comes with."""
     if items is None:
         return []
     if not isinstance(items, list):
@@ -139,50 +146,28 @@ def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Proble
     extensions, trunks = site.keys("extension"), site.keys("trunk")
     macs: set[str] = set()
     for i, item in enumerate(items):
-        def bad(field: str, message: str, *path, i: int = i) -> None:
-            problems.append(Problem(f"{GATEWAYS}.{i}.{field}", message,
-                                    _line_for(lines, (GATEWAYS, i, field, *path))))
-        if not isinstance(item, dict):
-            bad("mac", "expected a gateway: mac, model, name, address, ports")
-            continue
-        unknown = set(item) - {"mac", "model", "name", "address", "ports"}
-        for field in sorted(unknown):
-            bad(field, "unknown field")
+        def bad(message: str, *path, i: int = i) -> None:
+            where = (GATEWAYS, i, *path)
+            problems.append(Problem(".".join(str(x) for x in where), message, _line_for(lines, where)))
         try:
-            mac = catalogue.normalize_mac(str(item.get("mac", "")))
-        except ValueError as error:
-            bad("mac", str(error))
+            gateway = gateway_schema.GatewayEntry.model_validate(item)
+        except ValidationError as error:
+            for err in error.errors():
+                bad(message_of(err), *err["loc"])
             continue
-        if mac in macs:
-            bad("mac", f"gateway {mac} is listed twice")
-        macs.add(mac)
-        try:
-            model = catalogue.get_model(str(item.get("model", "")))
-        except KeyError as error:
-            bad("model", str(error.args[0]))
-            continue
-        ports = item.get("ports") or []
-        if not isinstance(ports, list):
-            bad("ports", "expected a list of ports")
-            continue
-        if not model.configurable and len(ports) > model.port_count:
-            bad("ports", f"{model.model} has {model.port_count} ports")
-        for j, port in enumerate(ports):
-            if not isinstance(port, dict) or port.get("kind") not in ("fxs", "fxo"):
-                bad("ports", "each port needs number, kind (fxs or fxo), extension and trunk", j)
-                continue
-            if port.get("extension") and str(port["extension"]) not in extensions:
-                bad("ports", f"port {port.get('number')}: extension {port['extension']} does not exist", j)
-            if port.get("trunk") and str(port["trunk"]) not in trunks:
-                bad("ports", f"port {port.get('number')}: trunk {port['trunk']} does not exist", j)
-            if port.get("trunk") and not item.get("address"):
-                bad("address", f"port {port.get('number')} is bound to a trunk: the gateway needs its address")
+        if gateway.mac in macs:
+            bad(f"gateway {gateway.mac} is listed twice", "mac")
+        macs.add(gateway.mac)
+        for j, port in enumerate(gateway.ports):
+            if port.extension and port.extension not in extensions:
+                bad(f"port {port.number}: extension {port.extension} does not exist", "ports", j)
+            if port.trunk and port.trunk not in trunks:
+                bad(f"port {port.number}: trunk {port.trunk} does not exist", "ports", j)
     return problems
 
 
 def _contact_problems(items, lines: dict[tuple, int]) -> list[Problem]:
     """Check the contacts section, each problem at its contact's field (``contacts.3.numbers``) and line."""
-    from appliance import phonebook
     if items is None:
         return []
     if not isinstance(items, list):
@@ -201,41 +186,35 @@ def _contact_problems(items, lines: dict[tuple, int]) -> list[Problem]:
 
 def _replace_gateways(items: list[dict], user: str) -> None:
     """Make the stored gateways exactly ``items`` (already checked by ``_gateway_problems``)."""
-    from appliance import gateways
-    from hardware import gateways as catalogue
-    wanted = {catalogue.normalize_mac(str(item["mac"])): item for item in items}
+    wanted = {entry.mac: entry for entry in (gateway_schema.GatewayEntry.model_validate(item) for item in items)}
     for current in gateways.list_gateways():
-        if current["mac"] not in wanted or current["model"] != wanted[current["mac"]]["model"]:
+        if current["mac"] not in wanted or current["model"] != wanted[current["mac"]].model:
             gateways.delete_gateway(current["mac"], user)
-    for mac, item in wanted.items():
-        ports = item.get("ports") or []
-        name, address = str(item.get("name") or ""), str(item.get("address") or "")
+    for mac, entry in wanted.items():
         if gateways.get_gateway(mac) is None:
             counts = None
-            if catalogue.get_model(item["model"]).configurable:
-                counts = {"fxs": sum(p["kind"] == "fxs" for p in ports), "fxo": sum(p["kind"] == "fxo" for p in ports)}
-            gateways.adopt(mac, item["model"], user, name=name, address=address, ports=counts)
+            if catalogue.get_model(entry.model).configurable:
+                kinds = entry.port_kinds()
+                counts = {"fxs": kinds.count("fxs"), "fxo": kinds.count("fxo")}
+            gateways.adopt(mac, entry.model, user, name=entry.name, address=entry.address, ports=counts)
         else:
-            gateways.update_gateway(mac, user, name=name, address=address)
-        for port in ports:
-            number = int(port["number"])
-            if port.get("extension"):
-                gateways.bind_fxs(mac, number, str(port["extension"]), user)
-            elif port.get("trunk"):
-                gateways.bind_fxo(mac, number, user, trunk=str(port["trunk"]))
+            gateways.update_gateway(mac, user, name=entry.name, address=entry.address)
+        for port in entry.ports:
+            if port.extension:
+                gateways.bind_fxs(mac, port.number, port.extension, user)
+            elif port.trunk:
+                gateways.bind_fxo(mac, port.number, user, trunk=port.trunk)
             else:
-                gateways.unbind(mac, number, user)
+                gateways.unbind(mac, port.number, user)
 
 
 def import_text(text: str, user: str) -> dict[str, int]:
     site = parse_text(text)
     document = yaml.safe_load(text)
-    from appliance.model.database import database
     with database.atomic():
         counts = service.replace_site(site, user)
         if isinstance(document, dict) and document.get(GATEWAYS) is not None:
             _replace_gateways(document[GATEWAYS], user)
         if isinstance(document, dict) and document.get(CONTACTS) is not None:
-            from appliance import phonebook
-            phonebook.replace_all(document[CONTACTS], user)
+                    phonebook.replace_all(document[CONTACTS], user)
     return counts

@@ -1,0 +1,107 @@
+"""CSV files an admin exports and imports (extensions, the phonebook): reading, and the formula guard.
+
+A shared leaf (no Linebox imports), so the console's extension import (``appliance.web.pages.csvio``)
+and the phonebook's (``appliance.phonebook.csv_file``) read and write files the same way:
+
+* ``read_csv`` checks a file's shape (UTF-8, a header of known columns with the required ones, no
+  more than ``MAX_ROWS`` rows) and returns its rows, each with its number as a spreadsheet shows it
+  (the header is row 1), so every later fault can be reported as ``row N: field: message``;
+* ``cell_out`` writes a cell starting with ``=``, ``+``, ``-`` or ``@`` with a leading ``'`` so a
+  spreadsheet does not run it as a formula; ``read_csv`` removes that guard again (``cell_in``);
+* ``write_csv`` is the text of a file (CRLF line ends, as spreadsheets write them).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+FORMULA_START = ("=", "+", "-", "@")
+MAX_ROWS = 20000
+
+
+def cell_out(value: object) -> str:
+    """A value as a cell: booleans as yes/no, text that a spreadsheet would run as a formula guarded by ``'``."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def cell_in(text: str) -> str:
+    """A cell as read: stripped, and without the ``'`` that ``cell_out`` put before a formula-like value."""
+    text = text.strip()
+    return text[1:] if text.startswith("'") and text[1:2] in FORMULA_START and text[1:2] != "" else text
+
+
+def write_csv(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+    """The file's text: the header, then each row's cells through ``cell_out``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([cell_out(value) for value in row])
+    return out.getvalue()
+
+
+@dataclass
+class Row:
+    line: int  # the row's number as a spreadsheet shows it (header is row 1)
+    values: dict[str, str]
+
+
+@dataclass
+class ReadResult:
+    rows: list[Row] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def read_csv(data: bytes, columns: tuple[str, ...], required: tuple[str, ...]) -> ReadResult:
+    """The rows of an uploaded file with ``columns`` (``required`` among them), or what is wrong with its
+    shape (encoding, header, size)."""
+    result = ReadResult()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        result.problems.append("the file is not UTF-8 text (save it as 'CSV UTF-8')")
+        return result
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+    except csv.Error as error:
+        result.problems.append(f"row 1: {error}")
+        return result
+    if not header:
+        result.problems.append("the file is empty")
+        return result
+    unknown = [h for h in header if h not in columns]
+    missing = [c for c in required if c not in header]
+    if unknown:
+        result.problems.append(f"row 1: unknown column(s) {', '.join(unknown)} (columns: {', '.join(columns)})")
+    if missing:
+        result.problems.append(f"row 1: missing column(s) {', '.join(missing)}")
+    if len(set(header)) != len(header):
+        result.problems.append("row 1: a column is named twice")
+    if result.problems:
+        return result
+    try:
+        for number, cells in enumerate(reader, start=2):
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(header):
+                result.problems.append(f"row {number}: {len(cells)} cells but {len(header)} columns")
+                continue
+            result.rows.append(Row(number, {h: cell_in(c) for h, c in zip(header, cells, strict=False)}))
+            if len(result.rows) > MAX_ROWS:
+                result.problems.append(f"more than {MAX_ROWS} rows: split the file")
+                break
+    except csv.Error as error:
+        result.problems.append(f"row {reader.line_num}: {error}")
+    if not result.rows and not result.problems:
+        result.problems.append("the file has a header but no rows")
+    return result
+
+
+__all__ = ["FORMULA_START", "MAX_ROWS", "ReadResult", "Row", "cell_in", "cell_out", "read_csv", "write_csv"]

@@ -1,0 +1,37 @@
+"""What the REST API's requests may carry beyond the site objects: paging limits and the bodies of
+``POST /apply`` and ``POST /rollback``.
+
+Their own room because two modules read them: ``routes``, which validates requests with them, and
+``openapi``, which documents them (and ``routes`` serves ``openapi``'s document, so neither may
+import the other for them).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from appliance.site import queries
+
+MAX_PAGE = queries.MAX_LIMIT
+DEFAULT_PAGE = 100
+
+
+class ApplyRequest(BaseModel):
+    """Body of ``POST /apply``."""
+
+    model_config = ConfigDict(extra="forbid")
+    dry_run: bool = Field(default=False, description="Only check, render and diff; change nothing.")
+    diff: bool = Field(default=True, description="Include the (redacted) configuration diff in the answer.")
+
+
+class RollbackRequest(BaseModel):
+    """Body of ``POST /rollback`` (may be empty)."""
+
+    model_config = ConfigDict(extra="forbid")
+    generation: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")] | None = Field(
+        default=None, description="Generation id to put back live; default: the one before the live one.")
+
+
+__all__ = ["DEFAULT_PAGE", "MAX_PAGE", "ApplyRequest", "RollbackRequest"]
