@@ -167,9 +167,9 @@ def generations(ctx: click.Context) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Asterisk's state, endpoints and trunk registrations."""
-    from appliance.asterisk.status import read_status
+    from appliance.support import status as box_status
     install = _install(ctx)
-    st = read_status(install.connect_ami)
+    st = box_status.asterisk_status(install, timeout=30)  # a technician at the console can wait longer than the page
     if not st.reachable:
         _fail(f"Asterisk: DOWN ({st.error})")
     click.echo(f"Asterisk: up, version {st.version}, {st.active_calls} active call(s), up {st.uptime}"[:80])
