@@ -26,6 +26,7 @@ from pathlib import Path
 from appliance.callcenter import collector, reports, rollup
 from appliance.model.database import close_database, database, open_database
 from appliance.model.models import QueueCall, QueueEvent
+from benchmarks.sites import RESULTS
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -234,7 +235,6 @@ def main() -> dict:
 
 
 def save(figures: dict) -> None:
-    from benchmarks.run import RESULTS
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "callcenter.json").write_text(json.dumps(figures, indent=1) + "\n")
 

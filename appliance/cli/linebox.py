@@ -167,9 +167,9 @@ def generations(ctx: click.Context) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Asterisk's state, endpoints and trunk registrations."""
-    from appliance.asterisk.status import read_status
+    from appliance.support import status as box_status
     install = _install(ctx)
-    st = read_status(install.connect_ami)
+    st = box_status.asterisk_status(install, timeout=30)  # a technician at the console can wait longer than the page
     if not st.reachable:
         _fail(f"Asterisk: DOWN ({st.error})")
     click.echo(f"Asterisk: up, version {st.version}, {st.active_calls} active call(s), up {st.uptime}"[:80])
@@ -213,47 +213,12 @@ def reset_admin(ctx: click.Context) -> None:
 @click.pass_context
 def collect(ctx: click.Context, once: bool) -> None:
     """Copy Asterisk's queue_log and call records into the database (safe to repeat)."""
-    import signal
-    import threading
-    import time
-
-    from appliance.callcenter import collector
+    from appliance.services import collector
     install = _install(ctx)
-    sources = collector.Sources.in_log_dir(install.asterisk_log_dir)
     if once:
-        counts = collector.collect_once(sources)
-        click.echo(f"read {counts['queue_log']} queue_log line(s), {counts['cdr']} call record(s)")
+        click.echo(collector.collect_once(install))
         return
-    from appliance.asterisk.ami import AmiError
-    from appliance.callcenter import autopause
-
-    def after_round(counts: dict[str, int]) -> None:
-        if counts["queue_log"]:
-            try:
-                with install.connect_ami(timeout=5) as ami:
-                    for queue, agent, limit in autopause.pause_missing_agents(ami):
-                        click.echo(f"paused agent {agent} in queue {queue}: missed {limit} calls in a row")
-            except AmiError as error:
-                click.echo(f"auto-pause skipped: {error}", err=True)
-
-    from appliance.services import notify
-
-    watchdog_every = notify.watchdog_interval()
-    last_ping = [0.0]
-
-    def each_round(counts: dict[str, int]) -> None:
-        after_round(counts)
-        now = time.monotonic()
-        if watchdog_every and now - last_ping[0] >= watchdog_every:
-            notify.notify("WATCHDOG=1")  # a round finished: the loop is alive
-            last_ping[0] = now
-
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    notify.notify("READY=1", f"STATUS=collecting from {install.asterisk_log_dir}")
-    collector.run(sources, stop, on_round=each_round)
-    notify.notify("STOPPING=1")
+    collector.run(install, say=click.echo, warn=lambda message: click.echo(message, err=True))
 
 
 @main.command()

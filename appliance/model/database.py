@@ -2,7 +2,10 @@
 
 One process-wide peewee ``DatabaseProxy`` is bound to whichever file the
 appliance, the CLI or a test opens, so the service functions never carry a
-database handle around.
+database handle around.  The proxy itself is defined with the models it serves
+(``appliance.model.models``) and re-exported here, where everyone imports it:
+this module opens files and migrates them, so it stands above the models and
+the migrations, and neither of them imports it back.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from pathlib import Path
 
 import peewee
 
-database = peewee.DatabaseProxy()
+from appliance.model import migrations
+from appliance.model.models import database
+
+__all__ = ["PRAGMAS", "close_database", "database", "open_database"]
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -23,8 +29,6 @@ PRAGMAS = {
 
 def open_database(path: Path | str) -> peewee.SqliteDatabase:
     """Open (creating if needed) the database at ``path`` and migrate it to the current schema."""
-    from appliance.model import migrations
-
     path = Path(path)
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,10 @@ that only ever travel with their owner (dial patterns, trunk failover order,
 ring group members, time ranges) are JSON columns.  Cross-references between
 objects (destinations, trunk names) are checked by ``appliance.site.checks``
 before anything is stored or applied.
+
+Every model is bound to ``database``, one process-wide peewee ``DatabaseProxy`` defined here, beside
+the models it serves, so that this module needs nothing above it: ``appliance.model.database`` opens
+a file into the proxy and migrates it (``appliance.model.migrations``, which creates these tables).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from datetime import UTC, datetime
 
 import peewee
 
-from appliance.model.database import database
+# Bound to whichever file the appliance, the CLI or a test opens (``appliance.model.database``).
+database = peewee.DatabaseProxy()
 
 
 class JSONField(peewee.TextField):

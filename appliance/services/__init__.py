@@ -9,6 +9,8 @@
   (``linebox-provision.service``);
 * ``http_server``: the cheroot HTTP(S) server both HTTP services run (kept out of ``appliance.web`` so
   the provisioning server does not load the console);
+* ``collector``: ``linebox collect``, the call-center event collector's loop (``linebox-collector.service``:
+  READY, rounds, auto-pause, watchdog, STOPPING) around ``appliance.callcenter.collector``;
 * ``serving``: what both HTTP services share (SIGTERM, READY, the watchdog, a clean stop);
 * ``system``: ``linebox init-system``, which makes ``/var/lib/linebox`` for the system's services;
 * ``boot``: the oneshot ``linebox-apply.service`` runs before Asterisk starts;

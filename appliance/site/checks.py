@@ -8,6 +8,7 @@ conditions and announcements that would spin a call forever.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from appliance.errors import Problem
@@ -32,12 +33,52 @@ class Site:
         return sorted([*boxes, *self.of("voicemail_box")], key=lambda b: b.number)
 
     def inbound_routes_by_specificity(self) -> list[schemas.InboundRoute]:
-        """Inbound routes in a stable order (by name); Asterisk itself picks the most specific match."""
-        return sorted(self.of("inbound_route"), key=lambda r: r.name)
+        """Inbound routes, most specific first: the order in which Asterisk matches their extensions.
+
+        An exact DID comes before a DID pattern, which comes before a route for any number; for the
+        same DID, a caller-ID filter comes before none (``_route_specificity``).  Asterisk keeps a
+        context's extensions in this order itself whatever the file says, so the order changes
+        nothing at run time: it makes extensions.conf read the way calls are matched.
+        """
+        return sorted(self.of("inbound_route"), key=_route_specificity)
 
     def keys(self, kind: str) -> set[str]:
         key = KINDS[kind].key
         return {getattr(o, key) for o in self.objects[kind]}
+
+
+# Asterisk's ext_cmp: at each position, the fewer digits a character matches (then the lowest one), the more
+# specific; "." (any rest) and "!" (early match) come last, and the pattern's end after them (so of two patterns
+# that differ only in length, the longer comes first, as Asterisk orders them)
+_WIDTH = {"N": (8, "2"), "Z": (9, "1"), "X": (10, "0"), ".": (100, ""), "!": (101, "")}
+_END = (200, "")
+
+
+def _pattern_specificity(pattern: str) -> tuple[tuple[int, str], ...]:
+    """Per position of a ``_`` dial pattern, how many digits it matches and the lowest: smaller is more specific."""
+    positions = []
+    for literal, char_class, other in re.findall(r"([0-9*#+-])|\[([^\]]*)\]|(.)", pattern.removeprefix("_")):
+        if char_class:
+            digits = {chr(c) for first, last, single in re.findall(r"(.)-(.)|(.)", char_class)
+                      for c in (range(ord(first), ord(last) + 1) if first else [ord(single)])}
+            positions.append((len(digits), min(digits)))
+        else:
+            positions.append(_WIDTH.get((other or literal).upper(), (1, literal or other)))
+    return (*positions, _END)
+
+
+def _number_specificity(number: str) -> tuple:
+    """An exact number (by its digits), then a pattern (position by position), then none (any number)."""
+    if not number:
+        return (2,)
+    if number.startswith("_"):
+        return (1, _pattern_specificity(number))
+    return (0, number)
+
+
+def _route_specificity(route: schemas.InboundRoute) -> tuple:
+    """DID first; for the same DID a caller-ID filter before none; the name keeps ties stable."""
+    return (_number_specificity(route.did), (0, _number_specificity(route.cid)) if route.cid else (1,), route.name)
 
 
 def _label(kind: str, obj) -> str:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 from appliance.errors import Problem
 from appliance.model.database import database
-from appliance.site import schemas
+from appliance.site import queries, schemas
 from appliance.site.checks import (
     Site,
     _label,
@@ -274,12 +274,10 @@ def referrers(keys: set[str], skip: tuple[str, str | None]) -> list[tuple[str, s
 
 
 def _loop_problems(change: Change) -> list[Problem]:
-    from appliance.site import service  # service imports this module
-
     before = Site()
     for kind in LOOP_KINDS:
         if kind in KINDS:
-            before.objects[kind] = service.list_objects(kind)
+            before.objects[kind] = queries.list_objects(kind)
     key = KINDS[change.kind].key
     after = Site(objects=dict(before.objects))
     kept = [o for o in before.objects[change.kind] if getattr(o, key) != change.old_key]
@@ -290,9 +288,7 @@ def _loop_problems(change: Change) -> list[Problem]:
 
 def _whole_site_check(change: Change) -> list[Problem]:
     """The slow, always-right way: check the whole site before and after the change, keep the new problems."""
-    from appliance.site import service  # service imports this module
-
-    before = service.snapshot()
+    before = queries.snapshot()
     key = KINDS[change.kind].key
     kept = [o for o in before.objects[change.kind] if getattr(o, key) != change.old_key]
     after = Site(objects={**before.objects, change.kind: [*kept, *([change.new] if change.new is not None else [])]},
@@ -322,13 +318,11 @@ def _dahdi_site(change: Change) -> Site:
     trunk's destination, a SIP trunk with a DAHDI trunk's name), so any other object is left out: a site with
     10,000 extensions and four analog ports loads four extensions.
     """
-    from appliance.site import service  # service imports this module
-
     site = Site()
     named: set[str] = set()
     for name in DAHDI_KINDS:
         if name in KINDS:
-            site.objects[name] = service.list_objects(name)
+            site.objects[name] = queries.list_objects(name)
             named |= _words([o.model_dump() for o in site.objects[name]])
     if change.new is not None and change.kind in DAHDI_KINDS:
         named |= _words(change.new.model_dump())

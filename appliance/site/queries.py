@@ -1,10 +1,13 @@
-"""Read-only queries for pages that show part of a large site: one page of objects, one page of the audit log.
+"""Read-only queries over the stored site: whole kinds and the whole site, or one page of a large one.
 
-``service.list_objects`` loads every object of a kind, which is right for
-apply and export but not for a list page on a site with 10,000 extensions:
-these functions let SQLite do the filtering (``WHERE`` on the key and name
-columns), counting and paging (``LIMIT``/``OFFSET``), and turn only the
-rows of the page into schema objects.
+``list_objects``, ``get_object`` and ``snapshot`` read stored objects back as schema objects, which is
+right for apply, checks and export; ``appliance.site.service`` re-exports them beside the functions
+that write, and ``appliance.site.impact`` reads through them (they live here, below both, so that the
+writer and its change checks do not import each other).
+
+A list page on a site with 10,000 extensions needs less: ``page_objects``, ``keys`` and the audit
+pages let SQLite do the filtering (``WHERE`` on the key and name columns), counting and paging
+(``LIMIT``/``OFFSET``), and turn only the rows of the page into schema objects.
 """
 
 from __future__ import annotations
@@ -13,7 +16,38 @@ import peewee
 
 from appliance.model.models import AuditEntry
 from appliance.site import schemas
+from appliance.site.checks import Site
+from appliance.site.kinds import KINDS, Kind
 from appliance.site.kinds import kind as get_kind
+from appliance.site.stored import load_settings
+
+
+def to_schema(k: Kind, row) -> schemas.SiteObject:
+    """One stored row of kind ``k`` as its schema object."""
+    data = {name: getattr(row, name) for name in k.schema.model_fields}
+    return k.schema.model_validate(data)
+
+
+def list_objects(kind: str) -> list[schemas.SiteObject]:
+    k = get_kind(kind)
+    fields = [getattr(k.model, name) for name in k.schema.model_fields]
+    rows = k.model.select(*fields).order_by(*k.order_by()).dicts()  # plain dicts: no model instances to build
+    return [k.schema.model_validate(row) for row in rows]
+
+
+def get_object(kind: str, key: str) -> schemas.SiteObject | None:
+    k = get_kind(kind)
+    key = k.lookup_key(key)
+    row = None if key is None else k.model.get_or_none(getattr(k.model, k.key) == key)
+    return to_schema(k, row) if row else None
+
+
+def snapshot() -> Site:
+    """The whole site as it is stored now."""
+    site = Site(settings=load_settings())
+    for name in KINDS:
+        site.objects[name] = list_objects(name)
+    return site
 
 MAX_LIMIT = 500
 

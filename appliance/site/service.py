@@ -5,6 +5,10 @@ is validated (schema, then what the change can break elsewhere in the site:
 ``appliance.site.impact``), written in one transaction together with its
 audit row, or refused with located problems and nothing written.  The whole
 site is checked (``check``) by import and by apply.
+
+The readers (``list_objects``, ``get_object``, ``snapshot``: ``appliance.site.queries``;
+``load_settings``: ``appliance.site.stored``) are re-exported here, so callers find the site's
+whole API in one place; they live below this module because ``impact`` reads through them too.
 """
 
 from __future__ import annotations
@@ -19,40 +23,12 @@ from appliance.site import impact, schemas
 from appliance.site.checks import Site, check_site
 from appliance.site.kinds import KINDS
 from appliance.site.kinds import kind as get_kind
-from appliance.site.stored import SETTINGS_PREFIX, internal_secret  # noqa: F401  (internal_secret: service API)
-
-
-def _row_to_schema(k, row) -> schemas.SiteObject:
-    data = {name: getattr(row, name) for name in k.schema.model_fields}
-    return k.schema.model_validate(data)
-
-
-def list_objects(kind: str) -> list[schemas.SiteObject]:
-    k = get_kind(kind)
-    fields = [getattr(k.model, name) for name in k.schema.model_fields]
-    rows = k.model.select(*fields).order_by(*k.order_by()).dicts()  # plain dicts: no model instances to build
-    return [k.schema.model_validate(row) for row in rows]
-
-
-def get_object(kind: str, key: str) -> schemas.SiteObject | None:
-    k = get_kind(kind)
-    key = k.lookup_key(key)
-    row = None if key is None else k.model.get_or_none(getattr(k.model, k.key) == key)
-    return _row_to_schema(k, row) if row else None
-
-
-def load_settings() -> schemas.Settings:
-    values = {row.key[len(SETTINGS_PREFIX):]: row.value
-              for row in Setting.select().where(Setting.key.startswith(SETTINGS_PREFIX))}
-    return schemas.Settings.model_validate(values)
-
-
-def snapshot() -> Site:
-    """The whole site as it is stored now."""
-    site = Site(settings=load_settings())
-    for name in KINDS:
-        site.objects[name] = list_objects(name)
-    return site
+from appliance.site.queries import get_object, list_objects, snapshot, to_schema  # noqa: F401  (get_object: service API)
+from appliance.site.stored import (  # noqa: F401  (internal_secret: service API)
+    SETTINGS_PREFIX,
+    internal_secret,
+    load_settings,
+)
 
 
 def validate(kind: str, data: dict, where: str = "") -> schemas.SiteObject:
@@ -83,7 +59,7 @@ def save_object(kind: str, data: dict, user: str, original_key: str | None = Non
             raise SiteError([Problem(k.name, f"{k.label} {original_key} does not exist")])
         if original_key and str(original_key) != str(key) and k.model.get_or_none(getattr(k.model, k.key) == key):
             raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
-        old = _row_to_schema(k, existing) if existing else None
+        old = to_schema(k, existing) if existing else None
         problems = impact.check_change(impact.Change(kind, old, obj))
         if problems:
             raise SiteError(problems)
@@ -104,7 +80,7 @@ def delete_object(kind: str, key: str, user: str) -> None:
         row = k.model.get_or_none(getattr(k.model, k.key) == k.lookup_key(key))
         if row is None:
             raise SiteError([Problem(k.name, f"{k.label} {key} does not exist")])
-        old = _row_to_schema(k, row)
+        old = to_schema(k, row)
         problems = impact.check_change(impact.Change(kind, old, None))
         if problems:
             raise SiteError([Problem(p.where, f"{p.message} (it is still used: change that first)")

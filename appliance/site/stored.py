@@ -5,16 +5,32 @@ up, the event collector the AMI port and secret.  Validating the whole ``Setting
 importing pydantic and every object schema, about 10 MB in each of those processes (the appliance
 aims to run all its services in under 150 MB).  Rows hold ``str()`` of the validated value
 (``service.save_settings``), so they read back as "5038" or "True".
+
+``load_settings`` (every setting, validated) lives here too, as the settings' one reader; it loads
+the schemas only when called, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from appliance.model.models import Setting
 
+if TYPE_CHECKING:
+    from appliance.site import schemas
+
 SETTINGS_PREFIX = "site."
 SECRET_PREFIX = "secret."
+
+
+def load_settings() -> schemas.Settings:
+    """Every site setting, validated (defaults for those never stored)."""
+    from appliance.site import schemas  # only when asked: the small services read single rows (setting)
+
+    values = {row.key[len(SETTINGS_PREFIX):]: row.value
+              for row in Setting.select().where(Setting.key.startswith(SETTINGS_PREFIX))}
+    return schemas.Settings.model_validate(values)
 
 
 def setting(name: str) -> str:
@@ -23,9 +39,8 @@ def setting(name: str) -> str:
     if row is not None:
         return row.value
     # never stored: the schema knows its default (slow; init-system and the boot-time apply store every
-    # setting's default, see service.store_default_settings, so the appliance does not come here)
-    from appliance.site import service
-    return str(getattr(service.load_settings(), name))
+    # setting's default, with service.save_settings({}), so the appliance does not come here)
+    return str(getattr(load_settings(), name))
 
 
 def flag(name: str) -> bool:

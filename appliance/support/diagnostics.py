@@ -20,9 +20,9 @@ from typing import cast
 
 import psutil
 
-from appliance.asterisk.status import AsteriskStatus, read_status
+from appliance.asterisk.status import AsteriskStatus
 from appliance.install import Install
-from hardware import dahdi_state, span_diagnostics
+from appliance.support import status as box_status
 
 LEVELS = {"ok": 0, "warn": 1, "fail": 2}
 SERVICES = ("asterisk", "linebox-web", "linebox-collector", "linebox-agi", "linebox-provision")
@@ -81,15 +81,14 @@ def check_phones(status: AsteriskStatus, extension_numbers: list[str]) -> Findin
 
 
 def check_spans(sysfs: Path = Path("/sys")) -> list[Finding]:
-    state = dahdi_state.read_sysfs(sysfs)
-    if not state.spans:
+    spans = box_status.span_status(sysfs)
+    if not spans:
         return [Finding("DAHDI", "ok", "no telephony card spans")]
     findings = []
-    for report in span_diagnostics.diagnose(state):
-        alarms = ",".join(sorted(report.alarms)) or "OK"
-        level = "ok" if not report.advice else ("fail" if alarms != "OK" else "warn")
-        findings.append(Finding(f"Span {report.span}", level, f"{report.name or report.description}: {alarms}",
-                                report.advice[0] if report.advice else ""))
+    for span in spans:
+        alarms = ",".join(span.alarms) or "OK"
+        level = "ok" if not span.advice else ("fail" if alarms != "OK" else "warn")
+        findings.append(Finding(f"Span {span.number}", level, f"{span.name}: {alarms}", span.advice))
     return findings
 
 
@@ -156,7 +155,7 @@ def recent_errors(log_file: Path | None, count: int = 3) -> list[Finding]:
 
 def run_checks(install: Install, sysfs: Path = Path("/sys")) -> list[Finding]:
     from appliance.site import schemas, service
-    status = read_status(lambda: install.connect_ami(timeout=5))
+    status = box_status.asterisk_status(install, timeout=5)
     findings = [check_asterisk(status), check_config(install)]
     trunks = cast(list[schemas.Trunk], service.list_objects("trunk"))
     extensions = cast(list[schemas.Extension], service.list_objects("extension"))

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, render_template
 from flask_login import login_required
 
-from appliance.web import status as status_mod
+from appliance.support import status as status_mod
 
 blueprint = Blueprint("views", __name__)
 

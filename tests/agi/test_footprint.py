@@ -19,6 +19,7 @@ install.open()
 from appliance.agi import caller_name
 from appliance.agi.service import make_server
 from appliance.callcenter import autopause, collector
+from appliance.services import collector as collector_service
 looked_up = caller_name.find("555 0100")
 server = make_server(port=0)
 secret = install.ami_secret()

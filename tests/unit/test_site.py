@@ -315,3 +315,21 @@ def test_time_range_must_end_after_it_starts_even_with_the_default_end(install):
 def test_rtp_range_must_be_ordered_even_with_the_default_end():
     with pytest.raises(ValueError, match="rtp_start"):
         schemas.Settings(rtp_start=30000)
+
+
+def test_inbound_routes_are_listed_most_specific_first():
+    """The order Asterisk 22 keeps these routes' extensions in (``dialplan show``, checked once by hand):
+    exact DIDs by their digits, a caller-ID filter before none on the same DID, patterns position by
+    position (a digit before a class before X, '.' last), then the routes for any number (their ``_X.``
+    comes last in Asterisk too); the name only breaks ties."""
+    def route(name, did="", cid=""):
+        return schemas.InboundRoute(name=name, did=did, cid=cid, destination="hangup")
+
+    site = Site()
+    site.objects["inbound_route"] = [
+        route("a-any"), route("b-pattern", "_44X."), route("c-class", "_4[45]XX"), route("d-exact", "441632960000"),
+        route("e-narrow", "_441XX"), route("f-filtered", "441632960000", "_447700900XXX"), route("g-other", "441"),
+        route("h-any-filtered", "", "_0X."), route("i-longer", "_441XXX"),
+    ]
+    assert [r.name for r in site.inbound_routes_by_specificity()] == [
+        "g-other", "f-filtered", "d-exact", "i-longer", "e-narrow", "b-pattern", "c-class", "h-any-filtered", "a-any"]

@@ -11,7 +11,7 @@ from flask import Flask
 
 from appliance.asterisk.ami import AmiError
 from appliance.services.http_server import make_server
-from appliance.web import status
+from appliance.support import status
 
 VERSION = "Asterisk 22.5.2~dfsg+~cs6.15.60671435-1 built by debian @ debian on a x86_64 running Linux"
 UPTIME = "System uptime: 2 hours, 5 minutes, 3 seconds\nLast reload: 12 minutes, 1 second"

@@ -1,8 +1,10 @@
-"""What the status page shows, gathered without Flask so the CLI can reuse it.
+"""The box's status, gathered once for every place that shows it: the console's status page
+(``appliance.web.views``), ``linebox status`` and ``linebox diag`` (``appliance.support.diagnostics``).
 
-Each part is collected on its own and a failing part says so instead of
-failing the page: the status page is what people open when something is
-wrong, so it must render precisely when Asterisk or the disk is in trouble.
+It lives with the technician's tools rather than in ``appliance.web`` so that the CLI may import it
+without the console.  Each part is collected on its own and a failing part says so instead of
+failing the whole: the status page and ``linebox diag`` are what people open when something is
+wrong, so they must answer precisely when Asterisk or the disk is in trouble.
 """
 
 from __future__ import annotations
@@ -85,10 +87,10 @@ class Status:
 
 
 def asterisk_status(install: Install, timeout: float = AMI_TIMEOUT) -> AsteriskStatus:
-    """What Asterisk says about itself (``appliance.asterisk.status``, shared with ``linebox status``).
+    """What Asterisk says about itself (``appliance.asterisk.status``), for the page, ``linebox status`` and diag.
 
     Never raises: an unreachable Asterisk is a status, and so is an AMI library failing in a way
-    ``read_status`` does not expect, because this page is what people open when things are wrong.
+    ``read_status`` does not expect, because these are what people open when things are wrong.
     """
     try:
         return read_status(lambda: install.connect_ami(timeout=timeout))
