@@ -7,6 +7,14 @@ namespace (``unshare --mount``) holding its own /proc and /dev mounts inside
 the root file system: when the process ends, for whatever reason, the kernel
 drops those mounts with it, so a failed or killed test never leaves a mount
 behind.  Processes are tracked and ended by PID only.
+
+Asterisk also gets its own host name (a UTS namespace), the appliance's,
+which the /etc/hosts it sees names, as the image's does: Asterisk looks its
+own host name up for every call's RTCP when its RTP is bound to any address
+(``ast_find_ourip``), and a name only DNS could answer would log a failed
+lookup, and one of A.ROOT-SERVERS.NET, at every call on an offline box.  The
+development machine's own name, unknown to the root file system, must not
+leak in.
 """
 
 from __future__ import annotations
@@ -28,12 +36,32 @@ LAB_DIR_IN_ROOT = "/var/lib/linebox-lab"
 _counter = itertools.count()
 _running: dict[int, AsteriskInstance] = {}
 
+# the image's host name and /etc/hosts (image/build.py)
+HOSTNAME = "linebox"
+ETC_HOSTS = f"127.0.0.1\tlocalhost\n127.0.1.1\t{HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+_HOSTS_IN_ROOT = f"{LAB_DIR_IN_ROOT}/hosts"
+
 _CHROOT_SCRIPT = (
     'set -e; R="$1"; shift; '
     'mount -t proc proc "$R/proc"; '
     'mount --rbind /dev "$R/dev"; '
+    f'hostname {HOSTNAME}; '
+    f'mount --bind "$R{_HOSTS_IN_ROOT}" "$R/etc/hosts"; '
     'exec chroot "$R" "$@"'
 )
+# private mount and UTS namespaces: the mounts and the host name vanish with the process
+_UNSHARE = ["unshare", "--mount", "--uts", "--propagation", "private"]
+
+
+def _write_hosts(rootfs: Path) -> None:
+    """The /etc/hosts the lab's processes see (bind-mounted over the root file system's own)."""
+    path = rootfs / _HOSTS_IN_ROOT.lstrip("/")
+    if path.exists() and path.read_text() == ETC_HOSTS:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"hosts.{os.getpid()}")
+    temporary.write_text(ETC_HOSTS)
+    temporary.replace(path)
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -52,10 +80,10 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def in_root(rootfs: Path, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
-    """Run a command inside the root file system in a throw-away mount namespace."""
+    """Run a command inside the root file system in throw-away mount and UTS namespaces."""
+    _write_hosts(rootfs)
     return subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", _CHROOT_SCRIPT, "sh",
-         str(rootfs), *argv],
+        [*_UNSHARE, "sh", "-c", _CHROOT_SCRIPT, "sh", str(rootfs), *argv],
         **kwargs,
     )
 
@@ -189,11 +217,12 @@ def directories(instance: AsteriskInstance) -> dict[str, str]:
 def start(instance: AsteriskInstance, timeout: float = 60) -> AsteriskInstance:
     """Start a prepared instance in the foreground (``-f``) and wait until fully booted."""
     instance.stdout_path = instance.host_dir / "console.log"
+    _write_hosts(instance.rootfs)
     out = open(instance.stdout_path, "wb")  # noqa: SIM115 - handed to the child, closed below
     try:
         instance.process = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", _CHROOT_SCRIPT, "sh",
-             str(instance.rootfs), "asterisk", "-f", "-C", instance.conf_inner],
+            [*_UNSHARE, "sh", "-c", _CHROOT_SCRIPT, "sh", str(instance.rootfs),
+             "asterisk", "-f", "-C", instance.conf_inner],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     finally:

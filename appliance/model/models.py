@@ -135,7 +135,7 @@ class Ivr(BaseModel):
     options = JSONField(default=list)
     timeout_seconds = peewee.IntegerField(default=5)
     retries = peewee.IntegerField(default=2)
-    invalid_sound = peewee.CharField(default="option-is-invalid")
+    invalid_sound = peewee.CharField(default="invalid")
     direct_dial = peewee.BooleanField(default=False)
     timeout_destination = peewee.CharField(default="hangup")
     invalid_destination = peewee.CharField(default="hangup")

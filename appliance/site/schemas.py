@@ -260,7 +260,7 @@ class Ivr(SiteObject):
     options: list[IvrOption] = Field(default_factory=list)
     timeout_seconds: int = Field(default=5, ge=1, le=30)
     retries: int = Field(default=2, ge=0, le=5)
-    invalid_sound: Sound = "option-is-invalid"
+    invalid_sound: Sound = "invalid"  # Debian's core sounds: "That's not valid, try again"
     direct_dial: bool = False
     timeout_destination: Destination = "hangup"
     invalid_destination: Destination = "hangup"

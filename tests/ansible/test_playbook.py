@@ -131,6 +131,9 @@ def test_site_playbook_installs_linebox_idempotently(target):
     for link in ("multi-user.target.wants/linebox-web.service", "asterisk.service.wants/linebox-apply.service",
                  "multi-user.target.wants/asterisk.service", "sysinit.target.wants/nftables.service"):
         assert (systemd_dir / link).is_symlink(), f"not enabled: {link}"
+    # the host's own name resolves without DNS (Asterisk looks it up at every call): the chroot's is this machine's
+    hosts = (root / "etc/hosts").read_text()
+    assert re.search(rf"^127\.0\.1\.1\s+{re.escape(socket.gethostname())}$", hosts, re.MULTILINE), hosts
     nft = (root / "etc/nftables.conf").read_text()
     assert 'ip saddr { 192.168.10.0/24 } tcp dport 443 accept comment "web console"' in nft
     assert 'ip6 saddr { fd00:10::/64 } tcp dport 22 accept comment "SSH"' in nft

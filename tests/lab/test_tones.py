@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import wave
-
 import pytest
 
 from appliance.site import service
-from tests.lab.helpers import add, live_with_carrier
+from tests.lab.helpers import add, live_with_carrier, loud_seconds
 
 pytestmark = pytest.mark.lab
-
-
-def _tone_seconds(path, after: float) -> float:
-    """Seconds (in 100 ms windows) of sound louder than line noise in a 16-bit mono WAV, from ``after`` on."""
-    with wave.open(str(path)) as w:
-        rate, frames = w.getframerate(), w.readframes(w.getnframes())
-    samples = memoryview(frames).cast("h")
-    step = rate // 10
-    windows = range(int(after * 10), len(samples) // step)
-    return sum(0.1 for i in windows if max(abs(s) for s in samples[i * step:(i + 1) * step]) > 500)
 
 
 def test_caller_sent_on_from_an_ivr_hears_ringback_not_silence(pbx, carrier):
@@ -35,7 +23,7 @@ def test_caller_sent_on_from_an_ivr_hears_ringback_not_silence(pbx, carrier):
     phones.call("telco", "5553000", tag="ringback", dtmf="ww1", hold=10, record=True)
     phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "201", since=mark, timeout=20)
     phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "ringback", since=mark, timeout=30)
-    heard = _tone_seconds(phones.heard("ringback"), after=2.5)
+    heard = loud_seconds(phones.heard("ringback"), after=2.5)
     assert heard >= 1.5, f"the caller heard {heard:.1f} s of ringback while 201 rang (US: 2 s on, 4 s off)"
 
     # The zone follows the site's setting (DAHDI's analog ports use the same one), at the next apply.
