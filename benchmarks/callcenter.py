@@ -136,7 +136,7 @@ def bench_wallboard_latency(samples: int = 20) -> dict:
     from appliance.asterisk.ami import Ami
     from appliance.services.http_server import make_server
     from appliance.site import service
-    from appliance.web import create_app
+    from appliance.web.app import create_app
     from lab import rootfs
     from lab.carrier import Phone, start_carrier
     from lab.pbx import start_pbx

@@ -24,7 +24,7 @@ from appliance.install import Install
 from appliance.model.database import close_database
 from appliance.services.http_server import make_server
 from appliance.site import service
-from appliance.web import create_app
+from appliance.web.app import create_app
 from benchmarks.sites import RESULTS, big_site
 from tests.web.conftest import Browser
 

@@ -35,7 +35,7 @@ def _port(preferred: int) -> int:
 
 def main() -> int:
     from appliance.services.http_server import make_server
-    from appliance.web import create_app
+    from appliance.web.app import create_app
 
     root = rootfs.build()
     install, pbx = start_pbx(HOME, root)

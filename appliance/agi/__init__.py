@@ -3,7 +3,9 @@
 * ``protocol``: the AGI protocol on one connection (environment, commands, replies).
 * ``server``: a threaded FastAGI server that hands each connection to a script by name.
 * ``caller_name``: the ``caller-name`` script (phonebook lookup for the caller's name).
-* ``service``: ``linebox agi`` as ``linebox-agi.service`` (``Type=notify``, watchdog, journal).
+
+The service around them (``linebox agi``, ``linebox-agi.service``: ``Type=notify``, watchdog, journal) is
+``appliance.services.agi``, beside the other services.
 
 Why the protocol is spoken here rather than through pyst2 (a dependency already, for AMI): pyst2 0.5.1's
 ``asterisk.fastagi`` imports Python 2's ``SocketServer`` and cannot be imported on Python 3, and its

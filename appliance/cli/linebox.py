@@ -353,8 +353,8 @@ def serve(ctx: click.Context, address: str, port: int, use_tls: bool, tls_dir: P
 @click.pass_context
 def agi(ctx: click.Context, address: str, port: int | None) -> None:
     """Serve FastAGI (caller-name lookup) until stopped (what linebox-agi.service runs)."""
-    from appliance.agi import service
-    sys.exit(service.run(ctx.obj["home"], address, port))
+    from appliance.services import agi as agi_service
+    sys.exit(agi_service.run(ctx.obj["home"], address, port))
 
 
 @main.command("init-system")

@@ -1,7 +1,7 @@
 """FXO/FXS gateways: adopt one by MAC, bind its ports, serve its provisioning file.
 
 The service functions here are the only code that writes gateways; the console's page
-(``appliance.web.gateways``), the provisioning endpoint (``appliance.gateways.provision``), the site
+(``appliance.web.gateways``), the provisioning endpoint (``appliance.web.provisioning``), the site
 file (``appliance.config_file``) and the CLI are thin layers over them.
 
 * An **FXS** port is bound to an existing extension: the gateway is given that extension's
@@ -12,7 +12,7 @@ file (``appliance.config_file``) and the CLI are thin layers over them.
 * ``provisioning_file`` answers a device's request for its file by the MAC in the file name.
   Unknown MACs get nothing, and every request, served or not, is logged in
   ``ProvisioningRequest`` so an admin can list the unknown ones and adopt them.
-* Devices fetch their file from the provisioning server (``appliance.gateways.provision``, run by
+* Devices fetch their file from the provisioning server (``appliance.web.provisioning``, run by
   ``linebox provision-serve``) over plain HTTP, port ``provision_port()`` (8080 unless
   ``LINEBOX_PROVISION_PORT`` says otherwise); each file also points the device back at that server
   (``provisioning_url``), so it keeps provisioning from there.

@@ -1,7 +1,7 @@
 """``linebox provision-serve``: the gateway provisioning server (``linebox-provision.service``, ``Type=notify``).
 
 Plain HTTP (port 8080 on every address by default), serving only ``/provision/<file>`` and
-``/provision/<password>/<file>`` (``appliance.gateways.provision``) plus the liveness path
+``/provision/<password>/<file>`` (``appliance.web.provisioning``) plus the liveness path
 ``/-/alive``: most FXO/FXS gateways provision over plain HTTP and cannot check the console's
 self-signed certificate.  Requests from unknown MACs are logged for adoption as in the console.
 
@@ -28,9 +28,9 @@ DEFAULT_PORT = 8080
 def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT) -> int:
     """Serve gateways' provisioning files for the install at ``home`` until SIGTERM/SIGINT; the exit status."""
     journal.setup("linebox-provision")
-    from appliance.gateways.provision import create_app
     from appliance.install import Install
     from appliance.services.http_server import make_server
+    from appliance.web.provisioning import create_app
 
     stop = serving.stop_event()
     notify.status("loading the install")

@@ -29,7 +29,7 @@ def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, us
     journal.setup("linebox-web")
     from appliance.install import Install
     from appliance.services.http_server import make_redirect_server, make_server
-    from appliance.web import create_app
+    from appliance.web.app import create_app
 
     stop = serving.stop_event()
 

@@ -3,7 +3,7 @@ and the provisioning server's URL to type into a gateway).
 
 A thin layer over ``appliance.gateways`` (which adopts, binds and audits); it lives with the rest of
 the console so the domain package holds no page code.  The provisioning endpoint itself
-(``/provision/<file name>``) is ``appliance.gateways.provision``'s blueprint, nested here so the
+(``/provision/<file name>``) is ``appliance.web.provisioning``'s blueprint, nested here so the
 console still serves it over HTTPS; gateways are pointed at the provisioning server
 (``linebox-provision.service``, plain HTTP) instead.
 """
@@ -15,8 +15,9 @@ from flask_login import current_user
 
 from appliance.asterisk.ami import AmiError
 from appliance.errors import SiteError
-from appliance.gateways import port_state, provision
+from appliance.gateways import port_state
 from appliance.gateways import service as gateways
+from appliance.web import provisioning as provision
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import VIEWERS, require_role
 from hardware import gateways as catalogue

@@ -17,7 +17,7 @@ from appliance.install import Install
 install = Install.load(Path(sys.argv[1]))
 install.open()
 from appliance.agi import caller_name
-from appliance.agi.service import make_server
+from appliance.services.agi import make_server
 from appliance.callcenter import autopause, collector
 from appliance.services import collector as collector_service
 looked_up = caller_name.find("555 0100")

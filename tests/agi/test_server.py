@@ -11,8 +11,8 @@ import pytest
 from appliance.agi import caller_name
 from appliance.agi.protocol import quote
 from appliance.agi.server import health_check
-from appliance.agi.service import make_server
 from appliance.phonebook import contacts as phonebook
+from appliance.services.agi import make_server
 from appliance.site import service
 
 

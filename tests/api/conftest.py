@@ -19,7 +19,7 @@ import pytest
 from appliance.access import accounts, apitokens
 from appliance.services.http_server import make_server
 from appliance.site import service
-from appliance.web import create_app
+from appliance.web.app import create_app
 
 PASSWORD = "a long test password"
 

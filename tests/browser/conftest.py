@@ -20,7 +20,7 @@ import pytest
 from appliance.access import accounts
 from appliance.services.http_server import make_server
 from appliance.site import service
-from appliance.web import create_app
+from appliance.web.app import create_app
 
 CHROMIUM = os.environ.get("LINEBOX_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -12,7 +12,7 @@ import pytest
 
 from appliance.access import accounts
 from appliance.services.http_server import make_server
-from appliance.web import create_app
+from appliance.web.app import create_app
 from tests.browser.conftest import ADMIN_PASSWORD, Served, login, shot
 
 pytestmark = pytest.mark.timeout(240)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from appliance.gateways import provision
 from appliance.services.http_server import make_server
-from appliance.web import create_app
+from appliance.web import provisioning as provision
+from appliance.web.app import create_app
 
 
 @dataclass

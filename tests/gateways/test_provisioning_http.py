@@ -10,7 +10,7 @@ from appliance.model.models import ProvisioningRequest
 from appliance.services import tls
 from appliance.services.http_server import make_server
 from appliance.site import service
-from appliance.web import create_app
+from appliance.web.app import create_app
 from hardware import gateways as catalogue
 from tests.gateways.conftest import http_get
 

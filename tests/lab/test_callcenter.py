@@ -123,7 +123,7 @@ def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
 
     from appliance.access import accounts, apitokens
     from appliance.services.http_server import make_server
-    from appliance.web import create_app
+    from appliance.web.app import create_app
 
     phones = _live_support_site(pbx, carrier, escalate_after=60)
     phones.set_behaviour("201", "noanswer")
@@ -303,7 +303,7 @@ def test_agent_logs_in_from_the_console_and_gets_a_screen_pop(pbx, carrier):
     from appliance.model.models import AuditEntry
     from appliance.services.http_server import make_server
     from appliance.site import service
-    from appliance.web import create_app
+    from appliance.web.app import create_app
     from tests.web.conftest import Browser
 
     phones = _live_support_site(pbx, carrier, escalate_after=60, members=[])  # nobody in the queue yet

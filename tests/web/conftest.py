@@ -21,7 +21,7 @@ import pytest
 from appliance.access import accounts
 from appliance.services.http_server import make_server
 from appliance.site import service
-from appliance.web import create_app
+from appliance.web.app import create_app
 
 TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 

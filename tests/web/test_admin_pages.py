@@ -15,7 +15,7 @@ from appliance.model.models import AuditEntry
 from appliance.services import tls
 from appliance.services.http_server import make_redirect_server, make_server
 from appliance.site import service
-from appliance.web import create_app
+from appliance.web.app import create_app
 from tests.web.test_pages import errors_of, form_errors, login
 
 

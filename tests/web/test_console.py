@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from appliance.access import accounts
-from appliance.web import create_app
+from appliance.web.app import create_app
 
 
 def test_unauthenticated_status_redirects_to_login(console):
