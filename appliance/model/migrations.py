@@ -1,7 +1,8 @@
 """Versioned schema migrations, tracked in SQLite's ``user_version``.
 
 Each step runs once, in order, inside a transaction, and only ever adds to
-the schema (new tables, new columns with defaults), so upgrading an existing
+the schema (new tables, new columns with defaults) or mends a value Linebox
+itself wrote by default that turned out wrong, so upgrading an existing
 database keeps every row.  Append new steps; never edit a released one.
 """
 
@@ -67,6 +68,13 @@ def _v9_phonebook(db: peewee.SqliteDatabase) -> None:
     db.create_tables(models.CONTACT_TABLES, safe=True)
 
 
+def _v10_ivr_invalid_sound(db: peewee.SqliteDatabase) -> None:
+    """The IVRs' first default invalid-key sound, ``option-is-invalid``, is not in Debian's sound set, so
+    a caller who pressed a wrong key heard nothing: IVRs that still have it get ``invalid``, the default
+    since ("That's not valid, try again").  Every other sound an admin chose is kept."""
+    models.Ivr.update(invalid_sound="invalid").where(models.Ivr.invalid_sound == "option-is-invalid").execute()
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -77,6 +85,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v7_telephony_hardware,
     _v8_report_rollups,
     _v9_phonebook,
+    _v10_ivr_invalid_sound,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

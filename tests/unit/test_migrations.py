@@ -10,8 +10,9 @@ import pytest
 
 from appliance.model import migrations
 from appliance.model.database import close_database, database, open_database
-from appliance.model.models import AuditEntry, Extension
+from appliance.model.models import AuditEntry, Extension, Ivr
 from appliance.site import service
+from tests.old_database import database_before
 
 
 @pytest.fixture
@@ -138,3 +139,16 @@ def test_a_version_1_database_is_upgraded_to_the_current_version_keeping_its_row
     assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
     assert [(e.number, e.password) for e in service.list_objects("extension")] == [("100", "Abcdefgh12345678")]
     assert AuditEntry.select().count() == 1
+
+
+def test_ivrs_left_with_the_missing_default_invalid_sound_get_one_debian_ships(db_path):
+    """Schema 10: the old default 'option-is-invalid' (no such file in Debian's sounds) becomes 'invalid';
+    a sound the admin chose stays."""
+    db_path.parent.mkdir(parents=True)
+    db = database_before(migrations._v10_ivr_invalid_sound, db_path)
+    Ivr.create(name="main", invalid_sound="option-is-invalid")
+    Ivr.create(name="night", invalid_sound="custom/wrong-key")
+    db.close()
+    open_database(db_path)
+    assert {i.name: i.invalid_sound for i in Ivr.select()} == {"main": "invalid", "night": "custom/wrong-key"}
+    assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
