@@ -7,10 +7,10 @@ import time
 import pytest
 
 from appliance.gateways import port_state
-from appliance.web import provisioning as provision
 from appliance.gateways import service as gateways
 from appliance.services.http_server import make_server
 from appliance.site import service
+from appliance.web import provisioning as provision
 from lab.gateway_sim import GatewaySimulator
 from tests.lab.helpers import add
 
