@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lab lint bench deps clean unit labtest image boot-test dahdi-lab packages-run packages-test
+.PHONY: run test lab lint bench deps clean unit labtest image boot-test dahdi-lab packages-run packages-test stress-test
 
 ## Debian packages (the one list: debian-packages.txt): installed when missing, quick when all is there.
 packages-run:
@@ -35,6 +35,16 @@ run: packages-run lab
 test: packages-test lint lab
 	$(PY) -m pytest -q -p no:cacheprovider -m "not image"
 	$(PY) -m pytest -q -p no:cacheprovider -m image tests/image
+
+## The lab tests with a bounded load beside them (stress-ng: 2 CPU workers, 1 disk, 1 memory; stopped when the
+## tests end, or after 3 h at the latest): a suite that waits for real conditions passes on a busy machine too.
+## REPEAT=N runs each test N times; TESTS narrows the selection (e.g. TESTS=tests/lab/test_tones.py).
+REPEAT ?= 1
+TESTS ?= tests/lab
+stress-test: packages-test lab
+	@stress-ng --cpu 2 --io 1 --vm 1 --vm-bytes 256M --timeout 3h --quiet & load=$$!; \
+	trap 'kill $$load 2>/dev/null; wait $$load 2>/dev/null' EXIT; \
+	$(PY) -m pytest -q -p no:cacheprovider -m "not image" --count=$(REPEAT) $(TESTS)
 
 unit: deps
 	$(PY) -m pytest -q -m "not lab"
