@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ def from_pydantic(error, prefix: str = "") -> list[Problem]:
     return problems
 
 
-def message_of(item: dict) -> str:
+def message_of(item: ErrorDetails) -> str:
     """A readable message for one pydantic error entry."""
     if item["type"] == "string_pattern_mismatch":
         return f"{item['input']!r} is not allowed here"

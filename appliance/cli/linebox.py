@@ -20,6 +20,7 @@ from appliance.errors import SiteError
 from appliance.install import Install, home_dir
 
 if TYPE_CHECKING:  # commands import what they use: the services started through this CLI stay small
+    from appliance.callcenter.reports import AgentKpis, QueueKpis
     from appliance.provisioning import apply as apply_mod
 
 USER = "cli"
@@ -238,20 +239,31 @@ def report(ctx: click.Context, start, end, queue, service_seconds: int, agents: 
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
     start = (start or day).replace(tzinfo=UTC)
     end = ((end or start.replace(tzinfo=None)) + timedelta(days=1)).replace(tzinfo=UTC)
-    rows = (reports.agent_report(start, end, queue) if agents
-            else reports.queue_report(start, end, queue, service_seconds=service_seconds))
-    if as_csv:
-        click.echo(reports.to_csv(rows), nl=False)
-        return
     if agents:
-        click.echo(f"{'agent':<10}{'answered':>9}{'talk s':>9}{'avg talk':>9}{'avg wait':>9}{'login s':>9}"
-                   f"{'pause s':>9}{'occup%':>7}  pauses")
-        for r in rows:
-            pauses = ", ".join(f"{reason or '-'} {seconds}s" for reason, seconds in r.pauses.items())
-            click.echo(f"{r.agent:<10}{r.answered:>9}{r.talk_seconds:>9}{_num(r.avg_talk_seconds):>9}"
-                       f"{_num(r.avg_wait_of_answered):>9}{r.logged_in_seconds:>9}{r.paused_seconds:>9}"
-                       f"{_num(r.occupancy_pct):>7}  {pauses}")
+        agent_rows = reports.agent_report(start, end, queue)
+        if as_csv:
+            click.echo(reports.to_csv(agent_rows), nl=False)
+        else:
+            _agent_table(agent_rows)
         return
+    queue_rows = reports.queue_report(start, end, queue, service_seconds=service_seconds)
+    if as_csv:
+        click.echo(reports.to_csv(queue_rows), nl=False)
+    else:
+        _queue_table(queue_rows)
+
+
+def _agent_table(rows: list[AgentKpis]) -> None:
+    click.echo(f"{'agent':<10}{'answered':>9}{'talk s':>9}{'avg talk':>9}{'avg wait':>9}{'login s':>9}"
+               f"{'pause s':>9}{'occup%':>7}  pauses")
+    for r in rows:
+        pauses = ", ".join(f"{reason or '-'} {seconds}s" for reason, seconds in r.pauses.items())
+        click.echo(f"{r.agent:<10}{r.answered:>9}{r.talk_seconds:>9}{_num(r.avg_talk_seconds):>9}"
+                   f"{_num(r.avg_wait_of_answered):>9}{r.logged_in_seconds:>9}{r.paused_seconds:>9}"
+                   f"{_num(r.occupancy_pct):>7}  {pauses}")
+
+
+def _queue_table(rows: list[QueueKpis]) -> None:
     click.echo(f"{'queue':<8}{'offered':>8}{'answ':>6}{'aband':>6}{'short':>6}{'SL%':>7}{'ASA s':>7}"
                f"{'AHT s':>7}{'aband%':>7}{'FCR%':>7}")
     for r in rows:

@@ -26,6 +26,7 @@ import hmac
 import os
 import re
 from dataclasses import dataclass
+from typing import cast
 
 import peewee
 from pydantic import ValidationError
@@ -195,7 +196,7 @@ def _trunk_target(gateway: Gateway, address: str) -> tuple[int, list[str]]:
 
 
 def _point_trunk(gateway: Gateway, name: str, address: str, user: str) -> None:
-    current = service.get_object("trunk", name)
+    current = cast("schemas.Trunk | None", service.get_object("trunk", name))
     port, match = _trunk_target(gateway, address)
     if current is not None and (current.host, current.port, current.match) != (address, port, match):
         service.save_object("trunk", {**current.model_dump(), "host": address, "port": port, "match": match}, user,

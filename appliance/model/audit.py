@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 from appliance.model.models import AuditEntry
 
 MASK = "********"
 
 
+@overload
+def masked(data: dict, secret_fields: tuple[str, ...]) -> dict: ...
+@overload
+def masked(data: dict | None, secret_fields: tuple[str, ...]) -> dict | None: ...
 def masked(data: dict | None, secret_fields: tuple[str, ...]) -> dict | None:
     if data is None:
         return None

@@ -55,7 +55,7 @@ def redact(text: str) -> str:
 
 
 def diff_files(old: dict[str, str], new: dict[str, str]) -> str:
-    out = []
+    out: list[str] = []
     for name in sorted(set(old) | set(new)):
         a, b = old.get(name, ""), new.get(name, "")
         if a != b:
@@ -88,11 +88,12 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
             return f"{sum(len(v) for v in site.objects.values())} objects consistent"
         run.step("check", check)
 
-        if target.sounds_dir is not None and not dry_run and sounds.needed(site.of("ivr")):
+        sounds_dir = target.sounds_dir
+        if sounds_dir is not None and not dry_run and sounds.needed(site.of("ivr")):
             def speak() -> str:
                 # before the dialplan names them: a greeting's text is rendered once per text and voice
                 try:
-                    notes = sounds.prepare_for_site(site.of("ivr"), target.sounds_dir)
+                    notes = sounds.prepare_for_site(site.of("ivr"), sounds_dir)
                 except sounds.SoundError as error:
                     raise ApplyFailed("sounds", str(error)) from None
                 return "; ".join(notes) or "greetings ready"
@@ -118,7 +119,10 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
         run.step("stage", lambda: generations.stage(target, new_dir, files, user, result.changed))
         result.generation = new_dir.name
 
-        run.step("swap", lambda: generations.point_live_at(target, new_dir) or f"live -> {new_dir.name}")
+        def swap() -> str:
+            generations.point_live_at(target, new_dir)
+            return f"live -> {new_dir.name}"
+        run.step("swap", swap)
     except ApplyFailed as error:
         result.error = f"{error.step}: {error}"
         return result
@@ -203,7 +207,10 @@ def rollback(target: Target, generation_id: str | None = None,
     result.diff = diff_files(live_files, files)
     result.generation = generation_id
     try:
-        run.step("swap", lambda: generations.point_live_at(target, folder) or f"live -> {generation_id}")
+        def swap() -> str:
+            generations.point_live_at(target, folder)
+            return f"live -> {generation_id}"
+        run.step("swap", swap)
         if dahdi.dahdi_changed(result.changed) and dahdi.dahdi_in_use(files) and target.dahdi_managed:
             run.step("dahdi_cfg", lambda: dahdi.run_dahdi_cfg(target))
         if target.connect is not None:

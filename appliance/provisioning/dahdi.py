@@ -97,6 +97,7 @@ def run_dahdi_cfg(target: Target) -> str:
             raise _refused(refused.status, refused.said) from None
         except dahdi_reload.ReloadError as error:
             raise ApplyFailed("dahdi_cfg", str(error), dahdi_untouched=not error.taken) from None
+    assert target.dahdi_cfg is not None, "apply runs dahdi_cfg only when dahdi_managed"
     system_conf = target.live_link / "dahdi" / "system.conf"
     command = [*target.dahdi_cfg, "-c", str(system_conf)]
     try:

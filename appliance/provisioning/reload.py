@@ -33,6 +33,7 @@ def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[
     reload_dahdi = dahdi_changed(changed) and dahdi_in_use(files)
     if not commands and not reload_dahdi:
         return notes
+    assert target.connect is not None, "callers reload only where Asterisk is reachable"
     with target.connect() as ami:
         offset = verify.log_offset(target)
         if reload_dahdi:
@@ -48,7 +49,9 @@ def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[
 
         if old_files is not None:
             for name in changed_registrations(files.get("pjsip.conf", ""), old_files.get("pjsip.conf", "")):
-                run.step(f"re-register: {name}", lambda name=name: ami.command(f"pjsip send register {name}"))
+                def register(name: str = name) -> str:
+                    return ami.command(f"pjsip send register {name}")
+                run.step(f"re-register: {name}", register)
 
         run.step("verify", lambda: verify.after_reload(ami, target, offset, files, old_files))
     return notes

@@ -108,7 +108,7 @@ def _write_pair(source: Path, folder: Path, name: str) -> Sound:
     return Sound(name, round(seconds, 1), (folder / f"{name}.wav").stat().st_size)
 
 
-def import_upload(data: bytes, filename: str, name: str, folder: Path) -> Sound:
+def import_upload(data: bytes, filename: str | None, name: str, folder: Path) -> Sound:
     """Store an uploaded sound as ``custom/NAME``: checked, converted to 8 kHz mono, ready to play."""
     if not NAME_RE.match(name):
         raise SoundError("name: use lowercase letters, digits, '-' and '_' (at most 40), starting with a letter "

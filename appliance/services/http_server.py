@@ -34,11 +34,16 @@ import re
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cheroot import errors as cheroot_errors
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+if TYPE_CHECKING:
+    from cheroot.connections import ConnectionManager
 
 THREADS = 4
 TIMEOUT = 10  # seconds a connection may stay silent, and the bound on one TLS handshake
@@ -98,6 +103,9 @@ class _Server(wsgi.Server):
     """cheroot's server: new connections wait for data in the selector; errors go to ``logging``."""
 
     _unservable_thread: threading.Thread | None = None
+    # cheroot's own private members used here (its stubs leave them out): declared, not set
+    _connections: ConnectionManager
+    _serve_unservicable: Callable[[], None]
 
     def serve(self) -> None:
         """cheroot's loop, with its helper thread (503 answers when the queue is full) named and kept to join."""
@@ -145,7 +153,9 @@ class ConsoleServer:
                  certificate: Path | None = None, private_key: Path | None = None):
         self.cheroot = _Server((host, port), _wrap(app), numthreads=threads, timeout=TIMEOUT, shutdown_timeout=5)
         self.tls = certificate is not None
-        if self.tls:
+        if certificate is not None:
+            if private_key is None:
+                raise ValueError("HTTPS needs the certificate's private key")
             self.cheroot.ssl_adapter = _TlsAdapter(certificate, private_key)
         self.cheroot.prepare()  # binds and listens now, so the port is known and taken
         self.host, self.port = self.cheroot.bind_addr[0], int(self.cheroot.bind_addr[1])

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
+from typing import Any, cast
 
 from appliance.errors import Problem
 from appliance.model.database import database
@@ -127,7 +128,7 @@ class StoredView:
         """Whether extension ``number`` has voicemail; None if there is no such extension."""
         decided, obj = self._overlay("extension", number)
         if decided:
-            return None if obj is None else obj.voicemail
+            return None if obj is None else cast("schemas.Extension", obj).voicemail
         model = KINDS["extension"].model
         row = model.select(model.voicemail).where(model.number == number).tuples().first()
         return None if row is None else bool(row[0])
@@ -196,6 +197,7 @@ def _number_problems(change: Change) -> list[Problem]:
     changed object's kind) against the stored ones.
     """
     number = change.new_key
+    assert number is not None  # check_change asks only of a create or an update
     stored = _number_holders(number)
 
     def problems(holders: set[str]) -> list[Problem]:
@@ -215,7 +217,7 @@ def _kinds_in_use(names: list[str]) -> set[str]:
 
 
 def _inbound_problems(change: Change) -> list[Problem]:
-    route = change.new
+    route = cast("schemas.InboundRoute", change.new)  # check_change asks only of a saved inbound route
     model = KINDS["inbound_route"].model
     query = model.select(model.name).where((model.did == route.did) & (model.cid == route.cid))
     if change.old_key is not None:
@@ -330,13 +332,16 @@ def _dahdi_site(change: Change) -> Site:
         if name in DAHDI_KINDS or not named:
             continue
         column = getattr(k.model, k.key)
+        stand_ins: list[Any]  # named tuples, not schema objects: only the fields dahdi_problems reads
         if name == "extension":
             query = k.model.select(column, k.model.voicemail).where(column.in_(sorted(named)))
-            site.objects[name] = [_Extension._make(row) for row in query.tuples()]
+            stand_ins = [_Extension._make(row) for row in query.tuples()]
         else:
-            row_type = namedtuple(f"_{name}", [k.key])  # noqa: PYI024  (one field: the key)
+            # a type per kind, named for it; mypy only knows named tuples with literal names (it reads this one as Any)
+            row_type = namedtuple(f"_{name}", [k.key])  # type: ignore[misc]  # noqa: PYI024  (one field: the key)
             query = k.model.select(column).where(column.in_(sorted(named)))
-            site.objects[name] = [row_type._make(row) for row in query.tuples()]
+            stand_ins = [row_type._make(row) for row in query.tuples()]
+        site.objects[name] = stand_ins
     return site
 
 

@@ -112,7 +112,7 @@ def _run(command: list[str], timeout: float = 20) -> str:
 
 
 def _jsonable(value):
-    if is_dataclass(value):
+    if is_dataclass(value) and not isinstance(value, type):  # an instance (asdict refuses a class)
         return _jsonable(asdict(value))
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}

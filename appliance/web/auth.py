@@ -14,7 +14,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 from appliance.access import accounts
 from appliance.errors import SiteError
 from appliance.model.models import User
-from appliance.web.forms import EmptyForm, LoginForm, PasswordForm, show_problems
+from appliance.web.forms import EmptyForm, LoginForm, PasswordForm, required_text, show_problems
 
 blueprint = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -75,13 +75,13 @@ def login():
     status = 200
     if form.validate_on_submit():
         try:
-            user = accounts.verify_login(form.username.data, form.password.data)
+            user = accounts.verify_login(required_text(form.username), required_text(form.password))
         except accounts.LoginThrottled as error:
             show_problems(form, error)
             user, status = None, 429
         else:
             if user is None:
-                form.password.errors.append("wrong username or password")
+                form.password.errors = [*form.password.errors, "wrong username or password"]
                 status = 401
         if user is not None:
             session.clear()
@@ -110,8 +110,8 @@ def password():
     status = 200
     if form.validate_on_submit():
         try:
-            user = accounts.change_own_password(current_user.username, form.current_password.data,
-                                                form.new_password.data)
+            user = accounts.change_own_password(current_user.username, required_text(form.current_password),
+                                                required_text(form.new_password))
         except SiteError as error:
             show_problems(form, error)
             status = 422

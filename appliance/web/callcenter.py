@@ -157,6 +157,7 @@ def sounds_page():
         except sounds.SoundError as error:
             flash(str(error), "error")
             return render_template("sounds.html", form=form, items=sounds.list_sounds(folder), name=name), 422
+        assert upload is not None  # import_upload refuses an empty upload
         audit.record(current_user.username, "upload", "sound", made.name, None,
                      {"name": made.name, "seconds": made.seconds, "from": upload.filename})
         flash(f"Sound custom/{made.name} ready ({made.seconds:g} s, 8 kHz mono). Use it as an IVR greeting: "

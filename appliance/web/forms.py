@@ -22,6 +22,12 @@ class PasswordForm(FlaskForm):
                                         EqualTo("new_password", message="does not match the new password")])
 
 
+def required_text(field: StringField) -> str:
+    """A required field's text once its form validated: WTForms types ``data`` as ``str | None``, and
+    with ``DataRequired`` passed it holds text."""
+    return field.data or ""
+
+
 class EmptyForm(FlaskForm):
     """A form with only its CSRF token (log out)."""
 

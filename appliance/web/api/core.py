@@ -138,7 +138,7 @@ def requires(access: str | tuple[str, ...]):
 @blueprint.before_request
 def _before() -> None:
     from flask import current_app
-    view = current_app.view_functions.get(request.endpoint)
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint is not None else None
     if getattr(view, "api_public", False):
         return
     g.api_caller = _authenticate()
@@ -196,7 +196,7 @@ def field_of(where: str, k: Kind | None, key: str | None = None, fields: tuple[s
     ``extension 100 number`` or ``ring group 600 members`` (checks across the site), ``settings.rtp_end``,
     or, from services of objects that are not site kinds, ``<service>.<field>`` (``contact.numbers``).
     """
-    prefixes = ["settings."] + ([f"{service}."] if service else [])
+    prefixes: list[str | None] = ["settings.", *([f"{service}."] if service else [])]
     if k is not None:
         prefixes += [f"{k.name}.", f"{k.label} {key} " if key else None]
         if where in (f"{k.name} {k.key}", f"{k.label} {k.key}"):
@@ -212,7 +212,8 @@ def problems_json(problems: list[Problem], k: Kind | None = None, key: str | Non
                   fields: tuple[str, ...] = (), service: str | None = None) -> list[dict]:
     out = []
     for p in problems:
-        item = {"field": field_of(p.where, k, key, fields, service), "where": p.where, "message": p.message}
+        item: dict[str, str | int | None] = {"field": field_of(p.where, k, key, fields, service), "where": p.where,
+                                             "message": p.message}
         if p.line:
             item["line"] = p.line
         out.append(item)

@@ -183,7 +183,8 @@ def _collection_paths(plural: str, name: str, label: str, schema: str, key_param
             "get": _op(f"List {label}s (search, paging)", read, {
                 "200": {"description": f"One page of {label}s.", "content": _json(_ref(f"{schema}Page"))},
                 "400": _response_ref("BadRequest"),
-            }, tag=plural, parameters=_paging_parameters(**({"q": q} if q else {})), operation_id=f"list_{plural}"),
+            }, tag=plural, parameters=_paging_parameters(q=q) if q else _paging_parameters(),
+                operation_id=f"list_{plural}"),
             "post": _op(f"Create a {label}", WRITE, {
                 "201": {"description": f"Created; the stored {label}"
                                        + (" (with generated secrets)." if site_object else "."),

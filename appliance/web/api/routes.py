@@ -8,6 +8,7 @@ validate, write and audit in one transaction under the calling user's name; noth
 from __future__ import annotations
 
 import threading
+from typing import TypeVar
 
 from flask import current_app, jsonify, request, url_for
 from pydantic import BaseModel, ValidationError
@@ -280,7 +281,10 @@ def _install():
     return current_app.extensions["linebox.install"]
 
 
-def _request_model(model: type[BaseModel], data: dict) -> BaseModel:
+_Request = TypeVar("_Request", bound=BaseModel)
+
+
+def _request_model(model: type[_Request], data: dict) -> _Request:
     try:
         return model.model_validate(data)
     except ValidationError as error:

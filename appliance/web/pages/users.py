@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, Length
 
 from appliance.access import accounts
 from appliance.errors import SiteError
-from appliance.web.forms import EmptyForm, show_problems
+from appliance.web.forms import EmptyForm, required_text, show_problems
 from appliance.web.pages import blueprint
 from appliance.web.roles import ADMIN, VIEWERS, require_role
 
@@ -66,13 +66,13 @@ def users_create():
     if form.validate_on_submit():
         password = accounts.one_time_password()
         try:
-            accounts.create_user(form.username.data.strip(), password, form.role.data, actor=current_user.username,
-                                 must_change_password=True)
+            accounts.create_user(required_text(form.username).strip(), password, form.role.data,
+                                 actor=current_user.username, must_change_password=True)
         except SiteError as error:
             show_problems(form, error)
         else:
-            return render_template("user_password.html", username=form.username.data.strip(), password=password,
-                                   created=True, nav_active="users")
+            return render_template("user_password.html", username=required_text(form.username).strip(),
+                                   password=password, created=True, nav_active="users")
     return _page(form, 422)
 
 
