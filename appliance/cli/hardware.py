@@ -10,6 +10,9 @@ terminal); every state is also written as a word.
 
 from __future__ import annotations
 
+# Each command imports what it uses inside its function, so a small command (and the services
+# started through this CLI: agi, collect, provision-serve) loads only its own modules, never
+# pydantic, the renderer or udev for nothing.
 import sys
 import textwrap
 import time
