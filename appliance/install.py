@@ -18,8 +18,12 @@ from typing import TYPE_CHECKING
 from appliance.asterisk.layout import DEFAULT_DIRECTORIES, DEFAULT_SOUNDS_DIR
 from appliance.model.database import open_database
 from appliance.provisioning import dahdi_reload
+from appliance.site import stored
 
-if TYPE_CHECKING:  # imported where used: every service loads this module, few of them render or apply
+# The AMI client (pyst2), the renderer (jinja2) and the schemas (pydantic) are imported where used:
+# every service and the CLI load this module, few of them talk to Asterisk or render
+# (tests/agi/test_footprint.py).
+if TYPE_CHECKING:
     from appliance.asterisk.ami import Ami
     from appliance.provisioning import render
     from appliance.provisioning.target import Target
@@ -122,25 +126,22 @@ class Install:
         return open_database(self.database)
 
     def ami_secret(self) -> str:
-        from appliance.site import stored
-
         def new_secret() -> str:
-            from appliance.site import schemas
+            from appliance.site import schemas  # lazy: see the note at the imports
             return schemas.strong_secret(32)
         return stored.internal_secret("ami", new_secret)
 
     def facts(self) -> render.InstallFacts:
-        from appliance.provisioning import render
+        from appliance.provisioning import render  # lazy: see the note at the imports
         return render.InstallFacts(ami_secret=self.ami_secret(), directories=self.asterisk_directories,
                                    sounds_dir=self.sounds_dir)
 
     def connect_ami(self, timeout: float = 30) -> Ami:
-        from appliance.asterisk.ami import Ami
-        from appliance.site import stored
+        from appliance.asterisk.ami import Ami  # lazy: see the note at the imports
         return Ami("127.0.0.1", stored.number("ami_port"), "linebox", self.ami_secret(), timeout=timeout)
 
     def target(self) -> Target:
-        from appliance.provisioning.target import Target
+        from appliance.provisioning.target import Target  # lazy: pyst2 through the AMI client
         by_service = self.dahdi_cfg_via == "service"
         return Target(config_root=self.config_root, log_file=self.asterisk_log,
                       connect=self.connect_ami if self.manage_asterisk else None, sounds_dir=self.sounds_path,

@@ -22,6 +22,7 @@ import time
 from appliance.agi.protocol import AgiConnection
 from appliance.model.database import database
 from appliance.phonebook.lookup import display_name, lookup
+from appliance.site import stored
 
 log = logging.getLogger("linebox.agi.caller-name")
 
@@ -32,7 +33,6 @@ _workers = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_pref
 
 def find(number: str) -> tuple[bool, dict | None]:
     """(lookup on, the contact or None), read from the database in the calling thread."""
-    from appliance.site import stored
     with database.connection_context():
         if not stored.flag("caller_name_lookup"):
             return False, None

@@ -4,12 +4,15 @@ provisioning server (what ``linebox-provision.service`` runs).
 
 Thin click commands over :mod:`hardware.detect`, :mod:`hardware.dahdi_state`,
 :mod:`hardware.span_diagnostics` and :mod:`appliance.gateways`; they live in their own module so
-``appliance/cli.py`` only registers them.  Colour is only a hint (click drops it when stdout is not a
+``appliance.cli.linebox`` only registers them.  Colour is only a hint (click drops it when stdout is not a
 terminal); every state is also written as a word.
 """
 
 from __future__ import annotations
 
+# Each command imports what it uses inside its function, so a small command (and the services
+# started through this CLI: agi, collect, provision-serve) loads only its own modules, never
+# pydantic, the renderer or udev for nothing.
 import sys
 import textwrap
 import time

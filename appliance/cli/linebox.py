@@ -10,16 +10,21 @@ colour by itself when stdout is not a terminal.  Exit status: 0 done,
 
 from __future__ import annotations
 
+# Each command imports what it uses inside its function, so a small command (and the services
+# started through this CLI: agi, collect, provision-serve) loads only its own modules, never
+# pydantic, the renderer or udev for nothing.
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from appliance.cli import hardware, support
 from appliance.errors import SiteError
 from appliance.install import Install, home_dir
 
-if TYPE_CHECKING:  # commands import what they use: the services started through this CLI stay small
+if TYPE_CHECKING:
     from appliance.callcenter.reports import AgentKpis, QueueKpis
     from appliance.provisioning import apply as apply_mod
 
@@ -232,8 +237,6 @@ def collect(ctx: click.Context, once: bool) -> None:
 @click.pass_context
 def report(ctx: click.Context, start, end, queue, service_seconds: int, agents: bool, as_csv: bool) -> None:
     """Call-center KPIs (definitions in docs/reports.md), from collected data."""
-    from datetime import UTC, datetime, timedelta
-
     from appliance.callcenter import reports
     _install(ctx)
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
@@ -388,7 +391,6 @@ def init_system(ctx: click.Context, user: str, asterisk_group: str, password_fil
 
 def _add_support_commands() -> None:
     """backup, restore, logs, calls, network, debug: the technician's commands (appliance.cli.support)."""
-    from appliance.cli import support
     for command in support.COMMANDS:
         main.add_command(command)
 
@@ -398,7 +400,6 @@ _add_support_commands()
 
 def _add_hardware_commands() -> None:
     """hardware scan/show, spans, gateways: telephony hardware (appliance.cli.hardware)."""
-    from appliance.cli import hardware
     for command in hardware.COMMANDS:
         main.add_command(command)
 

@@ -7,6 +7,9 @@ Output fits an 80-column console; click leaves colour out when stdout is not a t
 
 from __future__ import annotations
 
+# Each command imports what it uses inside its function, so a small command (and the services
+# started through this CLI: agi, collect, provision-serve) loads only its own modules, never
+# pydantic, the renderer or udev for nothing.
 import contextlib
 import subprocess
 import sys

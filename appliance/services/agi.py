@@ -13,7 +13,9 @@ from pathlib import Path
 
 from appliance.agi import caller_name
 from appliance.agi.server import DEFAULT_ADDRESS, FastAgiServer, Script
+from appliance.install import Install
 from appliance.services import journal, notify, serving
+from appliance.site import stored
 
 log = logging.getLogger("linebox.agi")
 
@@ -23,7 +25,6 @@ SCRIPTS: dict[str, Script] = {caller_name.NAME: caller_name.run}
 def make_server(address: str = DEFAULT_ADDRESS, port: int | None = None) -> FastAgiServer:
     """The server on ``port`` (None: the site's ``agi_port``), with Linebox's scripts; the database must be open."""
     if port is None:
-        from appliance.site import stored
         port = stored.number("agi_port")
     return FastAgiServer(address, port, SCRIPTS)
 
@@ -31,8 +32,6 @@ def make_server(address: str = DEFAULT_ADDRESS, port: int | None = None) -> Fast
 def run(home: Path, address: str = DEFAULT_ADDRESS, port: int | None = None) -> int:
     """Serve FastAGI for the install at ``home`` until SIGTERM/SIGINT; return the exit status."""
     journal.setup("linebox-agi")
-    from appliance.install import Install
-
     stop = serving.stop_event()
     notify.status("loading the install")
     try:

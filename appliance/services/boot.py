@@ -17,17 +17,16 @@ import logging
 import sys
 from pathlib import Path
 
+from appliance.install import Install, home_dir
+from appliance.model.database import close_database
+from appliance.provisioning import apply
 from appliance.services import journal, notify
+from appliance.site import service
 
 log = logging.getLogger("linebox.apply")
 
 
 def ensure_live(home: Path) -> int:
-    from appliance.install import Install
-    from appliance.model.database import close_database
-    from appliance.provisioning import apply
-    from appliance.site import service
-
     install = Install.load(home)
     install.open()
     try:  # a setting added by an upgrade gets its row: the small services read rows (appliance.site.stored)
@@ -57,8 +56,6 @@ def ensure_live(home: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from appliance.install import home_dir
-
     parser = argparse.ArgumentParser(prog="python -m appliance.services.boot", description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=None, help="install folder (default $LINEBOX_HOME or "
                                                                  "/var/lib/linebox)")

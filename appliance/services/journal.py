@@ -34,7 +34,7 @@ def setup(identifier: str, level: int = logging.INFO) -> logging.Handler:
     handler: logging.Handler
     if under_journal():
         try:
-            from systemd.journal import JournalHandler
+            from systemd.journal import JournalHandler  # here: python-systemd is optional, needed only under journald
             handler = JournalHandler(SYSLOG_IDENTIFIER=identifier)
         except ImportError:
             handler = logging.StreamHandler(sys.stderr)

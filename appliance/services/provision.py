@@ -16,7 +16,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from appliance.install import Install
 from appliance.services import journal, notify, serving
+from appliance.services.http_server import make_server
+from appliance.web.provisioning import create_app
 
 log = logging.getLogger("linebox.provision")
 
@@ -28,10 +31,6 @@ DEFAULT_PORT = 8080
 def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT) -> int:
     """Serve gateways' provisioning files for the install at ``home`` until SIGTERM/SIGINT; the exit status."""
     journal.setup("linebox-provision")
-    from appliance.install import Install
-    from appliance.services.http_server import make_server
-    from appliance.web.provisioning import create_app
-
     stop = serving.stop_event()
     notify.status("loading the install")
     try:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from appliance.model.database import close_database
 from appliance.services import notify
 
 
@@ -30,8 +31,6 @@ def stop_event() -> threading.Event:
 def serve_until_stopped(stop: threading.Event, server, name: str, home: Path, log: logging.Logger,
                         also: Iterable = ()) -> int:
     """Run the started ``server`` (named ``name`` in logs: "console") until ``stop``; ``also``: more to close."""
-    from appliance.model.database import close_database
-
     url = server.url
     log.info("%s listening on %s (install %s)", name, url, home,
              extra={"LINEBOX_EVENT": "ready", "LINEBOX_URL": url})

@@ -28,6 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from appliance.access import accounts
+from appliance.asterisk.layout import DEFAULT_DIRECTORIES
+from appliance.install import Install
+from appliance.model.database import close_database
+from appliance.provisioning import apply
+from appliance.services import tls
+from appliance.site import service
+
 SYSTEM_HOME = Path("/var/lib/linebox")
 PASSWORD_FILE = Path("/root/linebox-first-login.txt")
 ASTERISK_LOG = Path("/var/log/asterisk/messages.log")
@@ -74,20 +82,12 @@ class InitReport:
 
 
 def system_directories(home: Path) -> dict[str, str]:
-    from appliance.asterisk.layout import DEFAULT_DIRECTORIES
     return {**DEFAULT_DIRECTORIES, "astetcdir": str(home / "asterisk" / "live")}
 
 
 def init_system(home: Path = SYSTEM_HOME, user: str | None = "linebox", asterisk_group: str | None = "asterisk",
                 password_file: Path = PASSWORD_FILE, say: Callable[[str], None] = print) -> InitReport:
     """Make (or complete) the system install at ``home``; see the module docstring."""
-    from appliance.access import accounts
-    from appliance.install import Install
-    from appliance.model.database import close_database
-    from appliance.provisioning import apply
-    from appliance.services import tls
-    from appliance.site import service
-
     owners = Owners.lookup(user, asterisk_group)
     report = InitReport()
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from appliance.install import Install
 from appliance.services import journal, notify, serving, tls
+from appliance.services.http_server import make_redirect_server, make_server
+from appliance.web.app import create_app
 
 log = logging.getLogger("linebox.web")
 
@@ -27,10 +30,6 @@ def run(home: Path, address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, us
         tls_dir: Path | None = None, http_port: int = 0) -> int:
     """Serve the console of the install at ``home`` until SIGTERM/SIGINT; return the exit status."""
     journal.setup("linebox-web")
-    from appliance.install import Install
-    from appliance.services.http_server import make_redirect_server, make_server
-    from appliance.web.app import create_app
-
     stop = serving.stop_event()
 
     notify.status("loading the install")

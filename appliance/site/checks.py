@@ -196,7 +196,7 @@ def dahdi_problems(site: Site) -> list[Problem]:
     Channel numbers are DAHDI's own; a clash would make dahdi_cfg refuse the whole file (or,
     worse, give one channel two meanings), so it is caught here, naming both owners.
     """
-    from hardware.dahdi_config import analog_cards, span_layouts
+    from hardware.dahdi_config import analog_cards, span_layouts  # lazy: pyudev, yaml, jinja2 only for DAHDI sites
 
     problems: list[Problem] = []
     extensions = {e.number for e in site.of("extension")}

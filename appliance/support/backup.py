@@ -39,13 +39,17 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import yaml
 from pydantic import ValidationError
 
+from appliance import config_file
 from appliance.install import Install
 from appliance.model import audit, migrations
-from appliance.model.models import User
+from appliance.model.database import database
+from appliance.model.models import AuditEntry, CallRecord, Gateway, QueueCall, User
 from appliance.site import schemas
 from appliance.site.checks import Site, check_site
 from appliance.site.kinds import KINDS
@@ -67,7 +71,6 @@ class BackupError(Exception):
 
 
 def linebox_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
     try:
         return version("linebox")
     except PackageNotFoundError:
@@ -160,10 +163,6 @@ def create_backup(install: Install, output: Path, with_recordings: bool = False)
 
 def site_text(site: Site) -> str:
     """``site`` in the format of ``linebox config export`` (so the file imports anywhere)."""
-    import yaml
-
-    from appliance import config_file
-
     document: dict = {"linebox": config_file.FORMAT_VERSION, "settings": site.settings.model_dump()}
     for name, k in KINDS.items():
         document[k.plural] = [o.model_dump() for o in site.objects[name]]
@@ -370,7 +369,6 @@ class Preview:
 
 
 def _data_counts(db_path: Path) -> dict[str, int]:
-    from appliance.model.models import AuditEntry, CallRecord, Gateway, QueueCall
     counts = {}
     with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
         for label, model in (("call records", CallRecord), ("queue calls", QueueCall), ("gateways", Gateway),
@@ -454,8 +452,6 @@ def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
     The install's database must be open (bound); it is left open on the restored content, migrated
     to this Linebox's schema.
     """
-    from appliance.model.database import database
-
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     rollback = create_backup(install, rollback_folder(install) / f"before-restore-{stamp}.tar.gz").path
     kept = {row[0]: row[1] for row in database.execute_sql(

@@ -29,7 +29,16 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from appliance import config_file
 from appliance.install import Install
+from appliance.model import migrations
+from appliance.model.database import database
+from appliance.model.models import Setting
+from appliance.provisioning.generations import list_generations
+from appliance.site import service
+from appliance.site.kinds import KINDS
+from appliance.support import diagnostics, logs, network
+from appliance.support.backup import linebox_version
 
 MASK = "********"
 _KEY_LINE = re.compile(
@@ -63,10 +72,6 @@ class Redactor:
 
 def known_secrets(install: Install) -> set[str]:
     """Every secret value this install holds: site objects' secret fields, per-install secrets, the TLS key."""
-    from appliance.model.models import Setting
-    from appliance.site import service
-    from appliance.site.kinds import KINDS
-
     found: set[str] = set()
     for name, k in KINDS.items():
         for obj in service.list_objects(name):
@@ -125,15 +130,6 @@ def _jsonable(value):
 
 def collect(install: Install, output: Path, log_lines: int = 2000, say: Callable[[str], None] = print) -> list[Part]:
     """Write the support tarball to ``output``; return what was collected and what was not."""
-    from appliance import config_file
-    from appliance.model import migrations
-    from appliance.model.database import database
-    from appliance.provisioning.generations import list_generations
-    from appliance.site import service
-    from appliance.site.kinds import KINDS
-    from appliance.support import diagnostics, logs, network
-    from appliance.support.backup import linebox_version
-
     bundle = Bundle(Redactor(known_secrets(install)))
     target = install.target()
 
@@ -191,7 +187,7 @@ def collect(install: Install, output: Path, log_lines: int = 2000, say: Callable
     def hardware() -> str:
         notes = []
         try:
-            from hardware import detect
+            from hardware import detect  # inside the try: the bundle is written even when it cannot load
             bundle.add("hardware/inventory.json", json.dumps(detect.scan().to_dict(), indent=1) + "\n")
         except Exception as error:  # noqa: BLE001 - no udev in a container, or no hardware package
             notes.append(f"inventory: {error}")

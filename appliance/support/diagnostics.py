@@ -22,6 +22,7 @@ import psutil
 
 from appliance.asterisk.status import AsteriskStatus
 from appliance.install import Install
+from appliance.site import schemas, service
 from appliance.support import status as box_status
 
 LEVELS = {"ok": 0, "warn": 1, "fail": 2}
@@ -154,7 +155,6 @@ def recent_errors(log_file: Path | None, count: int = 3) -> list[Finding]:
 
 
 def run_checks(install: Install, sysfs: Path = Path("/sys")) -> list[Finding]:
-    from appliance.site import schemas, service
     status = box_status.asterisk_status(install, timeout=5)
     findings = [check_asterisk(status), check_config(install)]
     trunks = cast(list[schemas.Trunk], service.list_objects("trunk"))

@@ -8,6 +8,7 @@ they are files: Asterisk's ``messages.log`` from the install, and Linebox's own 
 
 from __future__ import annotations
 
+import grp
 import os
 import re
 import shutil
@@ -93,7 +94,6 @@ def journal_readable() -> bool:
     """Whether this user sees every unit's journal: root, or a member of systemd-journal or adm."""
     if os.geteuid() == 0:
         return True
-    import grp
     wanted = set()
     for name in ("systemd-journal", "adm"):
         try:

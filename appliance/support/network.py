@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psutil
 
+from appliance.gateways.service import DEFAULT_PROVISION_PORT, PROVISION_PORT_ENV
+
 
 @dataclass
 class Interface:
@@ -240,5 +242,4 @@ def provision_port(env_file: Path = Path("/etc/linebox/provision.env")) -> int:
     The services get the file through ``EnvironmentFile=`` (``appliance.gateways.service.provision_port``);
     a technician's shell does not, so the CLI reads it.
     """
-    from appliance.gateways.service import DEFAULT_PROVISION_PORT, PROVISION_PORT_ENV
     return _service_port(PROVISION_PORT_ENV, env_file, DEFAULT_PROVISION_PORT)

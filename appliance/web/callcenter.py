@@ -35,7 +35,10 @@ from appliance.asterisk.ami import AmiError
 from appliance.callcenter import agents, reports
 from appliance.errors import Problem, SiteError
 from appliance.model import audit
+from appliance.model.database import database
+from appliance.phonebook.lookup import lookup
 from appliance.provisioning import sounds
+from appliance.site import service
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import require_role
 from appliance.web.wallboard import board, event_stream
@@ -236,9 +239,6 @@ def agent_action(action: str):
 
 def _with_contact(pop: dict) -> dict:
     """A screen pop with the caller's phonebook entry (name, company, note), when the number is in it."""
-    from appliance.model.database import database
-    from appliance.phonebook.lookup import lookup
-    from appliance.site import service
     try:
         with database.connection_context():  # the stream outlives the request's connection
             contact = lookup(pop.get("caller", ""), service.load_settings().country_code)

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -137,7 +137,6 @@ def requires(access: str | tuple[str, ...]):
 
 @blueprint.before_request
 def _before() -> None:
-    from flask import current_app
     view = current_app.view_functions.get(request.endpoint) if request.endpoint is not None else None
     if getattr(view, "api_public", False):
         return
