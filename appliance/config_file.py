@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib import resources
 
 import yaml
 from pydantic import ValidationError
@@ -58,6 +59,8 @@ SETTINGS = "settings"
 # Every section a file may have, in the order an export writes them; ``reset`` takes these names or ``all``.
 SECTIONS: tuple[str, ...] = (SETTINGS, *BY_PLURAL, GATEWAYS, CONTACTS)
 ALL = "all"
+# The documented example site (docs/admin-guide.md): ``linebox config export --example`` prints it.
+EXAMPLE = "examples/customer-service.yaml"
 
 
 def export_text() -> str:
@@ -72,6 +75,11 @@ def export_text() -> str:
     if contacts:
         document[CONTACTS] = contacts
     return HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def example_text() -> str:
+    """The example customer-service site shipped with Linebox, comments and all."""
+    return resources.files("appliance").joinpath(EXAMPLE).read_text(encoding="utf-8")
 
 
 def reset_sections(names: Iterable[str]) -> frozenset[str]:
@@ -148,13 +156,14 @@ def _settings(document: dict, lines: dict[tuple, int], onto: Site, reset: frozen
 def parse_text(text: str, reset: Iterable[str] = (), onto: Site | None = None) -> Site:
     """The site as importing ``text`` would make it; raise SiteError listing every located problem.
 
-    ``onto`` is the site the file is imported onto (default: the stored one): sections the file does
-    not have (and ``reset`` does not name) come from it, and the whole result is checked, so a file
-    with only inbound routes may name the stored ring groups.  ``Site()`` reads the file as if imported
-    into an empty install.
+    ``onto`` is the site the file is imported onto (default: the stored one, with its gateways): sections
+    the file does not have (and ``reset`` does not name) come from it, and the whole result is checked,
+    so a file with only inbound routes may name the stored ring groups.  ``Site()`` reads the file as if
+    imported into an empty install (no database needed).
     """
     resets = reset_sections(reset)
     document, lines = _load(text)
+    stored_gateways = onto is None
     if onto is None:
         onto = service.snapshot()
     problems: list[Problem] = []
@@ -200,7 +209,7 @@ def parse_text(text: str, reset: Iterable[str] = (), onto: Site | None = None) -
         problems.append(Problem(problem.where, problem.message, line))
     if GATEWAYS in document:
         problems += _gateway_problems(document[GATEWAYS] or [], site, lines)
-    elif GATEWAYS not in resets:
+    elif GATEWAYS not in resets and stored_gateways:
         problems += _kept_gateway_problems(site)
     problems += _contact_problems(document.get(CONTACTS), lines)
     if problems:
@@ -379,12 +388,12 @@ def import_text(text: str, user: str, reset: Iterable[str] = (), dry_run: bool =
     """
     resets = reset_sections(reset)
     with database.atomic() as transaction:
-        stored = service.snapshot()
-        site = parse_text(text, resets, onto=stored)
+        before = service.load_settings()
+        site = parse_text(text, resets)
         document, _ = _load(text)
         changes: list[tuple[str, str, str]] = []
         counts = service.replace_site(site, user, changes=changes)
-        summary = ImportSummary(counts, changes, _setting_changes(stored.settings, site.settings), dry_run=dry_run)
+        summary = ImportSummary(counts, changes, _setting_changes(before, site.settings), dry_run=dry_run)
         if GATEWAYS in document or GATEWAYS in resets:
             summary.gateways = _replace_gateways(document.get(GATEWAYS) or [], user)
         if CONTACTS in document or CONTACTS in resets:

@@ -77,12 +77,17 @@ def config() -> None:
 
 @config.command("export")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File (default: stdout).")
+@click.option("--example", is_flag=True,
+              help="The documented example site (a customer-service line) instead of this one.")
 @click.pass_context
-def config_export(ctx: click.Context, output: Path | None) -> None:
-    """Write the whole site (with its secrets) as YAML."""
+def config_export(ctx: click.Context, output: Path | None, example: bool) -> None:
+    """Write the whole site (with its secrets) as YAML, or the example site (--example)."""
     from appliance import config_file
-    _install(ctx)
-    text = config_file.export_text()
+    if example:
+        text = config_file.example_text()  # needs no install: it is the shipped file
+    else:
+        _install(ctx)
+        text = config_file.export_text()
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -256,3 +256,18 @@ def test_importing_a_sites_own_export_changes_nothing_twice_over(install):
         assert audit_rows() == rows, [(e.action, e.kind, e.key) for e in AuditEntry.select().where(
             AuditEntry.id > rows)]
         assert config_file.export_text() == exported, cycle
+
+
+def test_a_file_deleting_an_extension_a_stored_gateway_port_uses_is_refused(install):
+    """The gateways section is absent, so the gateways stay: the extension their port rings must stay too."""
+    config_file.import_text(HAND_WRITTEN, "alice")
+    gateways.adopt("000b82112233", "ht802", "alice")
+    gateways.bind_fxs("000b82112233", 1, "201", "alice")
+    without_201 = HAND_WRITTEN.replace("- number: '201'\n  name: Agent Fang\n", "")
+    with pytest.raises(config_file.SiteError) as raised:
+        config_file.import_text(without_201, "bob")
+    (problem,) = raised.value.problems
+    assert problem.where == "gateways" and "port 1 is bound to extension 201" in problem.message
+    assert service.get_object("extension", "201") is not None
+    config_file.import_text(without_201, "bob", reset=["gateways"])  # dropping the gateways too is explicit
+    assert service.get_object("extension", "201") is None and gateways.list_gateways() == []
