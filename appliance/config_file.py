@@ -3,8 +3,23 @@ gateways, phonebook contacts), exported and imported.
 
 Import is all-or-nothing: the file is parsed keeping each node's line,
 every object is validated, the whole site is checked across objects, and
-only when nothing at all is wrong is the stored site replaced (in one
+only when nothing at all is wrong is the stored site changed (in one
 transaction).  Every error names the line and the field.
+
+What an import changes, section by section (docs/admin-guide.md, "What an import changes"):
+
+* a section the file does not have is left as it is: settings, each kind of object, gateways,
+  contacts alike (a file with only ``extensions:`` changes extensions and nothing else);
+* a list section the file has is made exactly what it lists (``trunks: []`` deletes every trunk);
+* ``settings:`` sets the settings it names and leaves the others as they are;
+* ``reset`` names the sections to start from empty (objects) or from the defaults (settings) instead:
+  the explicit way to drop what a file does not mention (``all``: the file is the whole install);
+* a field drawn at random when left out (a SIP password, a PIN) keeps its stored value, so the same
+  file imported twice, or a site's own export, changes nothing and writes no audit row.
+
+The summary (``ImportSummary``) says what changed, settings included (old -> new, secrets masked);
+a dry run makes the same changes in a transaction it rolls back, so it reports exactly what the
+import would do.
 
 It sits beside the packages it combines (``appliance.site``, ``appliance.gateways``,
 ``appliance.phonebook``), above all three, so that none of them needs to import another to
@@ -13,12 +28,17 @@ export or import the whole install.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+
 import yaml
 from pydantic import ValidationError
 
 from appliance.errors import Problem, SiteError, from_pydantic, message_of
 from appliance.gateways import schema as gateway_schema
 from appliance.gateways import service as gateways
+from appliance.model import audit
 from appliance.model.database import database
 from appliance.phonebook import contacts as phonebook
 from appliance.site import schemas, service
@@ -35,6 +55,12 @@ GATEWAYS = "gateways"
 # The phonebook (appliance.phonebook) travels the same way: exported when there are contacts; a file
 # without the section leaves them alone, a file with it makes the phonebook exactly what it lists.
 CONTACTS = "contacts"
+SETTINGS = "settings"
+# Every section a file may have, in the order an export writes them; ``reset`` takes these names or ``all``.
+SECTIONS: tuple[str, ...] = (SETTINGS, *BY_PLURAL, GATEWAYS, CONTACTS)
+ALL = "all"
+# The documented example site (docs/admin-guide.md): ``linebox config export --example`` prints it.
+EXAMPLE = "examples/customer-service.yaml"
 
 
 def export_text() -> str:
@@ -49,6 +75,21 @@ def export_text() -> str:
     if contacts:
         document[CONTACTS] = contacts
     return HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+
+
+def example_text() -> str:
+    """The example customer-service site shipped with Linebox, comments and all."""
+    return resources.files("appliance").joinpath(EXAMPLE).read_text(encoding="utf-8")
+
+
+def reset_sections(names: Iterable[str]) -> frozenset[str]:
+    """The sections ``names`` resets (``all``: every one); an unknown name is refused, naming the known ones."""
+    wanted = set(names)
+    unknown = sorted(wanted - {ALL, *SECTIONS})
+    if unknown:
+        raise SiteError([Problem("reset", f"unknown section '{name}' (known: {ALL}, {', '.join(SECTIONS)})")
+                         for name in unknown])
+    return frozenset(SECTIONS) if ALL in wanted else frozenset(wanted)
 
 
 def _line_index(node, path=()) -> dict[tuple, int]:
@@ -75,8 +116,8 @@ def _line_for(lines: dict[tuple, int], path: tuple) -> int | None:
     return lines.get(())
 
 
-def parse_text(text: str) -> Site:
-    """Validate a site file completely; raise SiteError listing every located problem."""
+def _load(text: str) -> tuple[dict, dict[tuple, int]]:
+    """The file's document and the line of each of its nodes; a YAML error names its line."""
     try:
         root = yaml.compose(text)
         document = yaml.safe_load(text)
@@ -90,26 +131,59 @@ def parse_text(text: str) -> Site:
         raise SiteError([Problem("file", message, mark.line + 1 if mark else None)]) from None
     if not isinstance(document, dict):
         raise SiteError([Problem("file", "expected a mapping with 'extensions', 'trunks', ... at the top", 1)])
-    lines = _line_index(root)
+    return document, _line_index(root)
+
+
+def _settings(document: dict, lines: dict[tuple, int], onto: Site, reset: frozenset[str],
+              problems: list[Problem]) -> schemas.Settings:
+    """The settings after the import: the stored ones (the defaults when reset), with those the file names."""
+    base = schemas.Settings() if SETTINGS in reset else onto.settings
+    given = document.get(SETTINGS)
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        problems.append(Problem(SETTINGS, "expected a mapping of setting: value", _line_for(lines, (SETTINGS,))))
+        return base
+    try:
+        return schemas.Settings.model_validate({**base.model_dump(), **given})
+    except ValidationError as error:
+        for p in from_pydantic(error):
+            path = (SETTINGS, *[int(x) if x.isdigit() else x for x in p.where.split(".")])
+            problems.append(Problem(f"{SETTINGS}.{p.where}", p.message, _line_for(lines, path)))
+        return base
+
+
+def parse_text(text: str, reset: Iterable[str] = (), onto: Site | None = None) -> Site:
+    """The site as importing ``text`` would make it; raise SiteError listing every located problem.
+
+    ``onto`` is the site the file is imported onto (default: the stored one, with its gateways): sections
+    the file does not have (and ``reset`` does not name) come from it, and the whole result is checked,
+    so a file with only inbound routes may name the stored ring groups.  ``Site()`` reads the file as if
+    imported into an empty install (no database needed).
+    """
+    resets = reset_sections(reset)
+    document, lines = _load(text)
+    stored_gateways = onto is None
+    if onto is None:
+        onto = service.snapshot()
     problems: list[Problem] = []
     site = Site()
     for top in document:
-        if top not in BY_PLURAL and top not in ("linebox", "settings", GATEWAYS, CONTACTS):
-            problems.append(Problem(top, f"unknown section (known: settings, {', '.join(BY_PLURAL)}, {GATEWAYS}, "
-                                         f"{CONTACTS})",
+        if top not in BY_PLURAL and top not in ("linebox", SETTINGS, GATEWAYS, CONTACTS):
+            problems.append(Problem(top, f"unknown section (known: {', '.join(SECTIONS)})",
                                     _line_for(lines, (top,))))
-    try:
-        site.settings = schemas.Settings.model_validate(document.get("settings") or {})
-    except ValidationError as error:
-        for p in from_pydantic(error):
-            path = ("settings", *[int(x) if x.isdigit() else x for x in p.where.split(".")])
-            problems.append(Problem(f"settings.{p.where}", p.message, _line_for(lines, path)))
+    site.settings = _settings(document, lines, onto, resets, problems)
     located: dict[str, int | None] = {}
     for plural, k in BY_PLURAL.items():
-        items = document.get(plural) or []
+        if plural not in document:
+            site.objects[k.name] = [] if plural in resets else list(onto.objects[k.name])
+            continue
+        items = document[plural] or []
         if not isinstance(items, list):
             problems.append(Problem(plural, "expected a list", _line_for(lines, (plural,))))
             continue
+        stored = {getattr(o, k.key): o for o in onto.objects[k.name]}
+        generated = schemas.generated_fields(k.schema)
         for i, item in enumerate(items):
             try:
                 obj = k.schema.model_validate(item)
@@ -119,6 +193,10 @@ def parse_text(text: str) -> Site:
                     where = ".".join(str(x) for x in path)
                     problems.append(Problem(where, message_of(err), _line_for(lines, path)))
                 continue
+            old = stored.get(getattr(obj, k.key))
+            kept = {name: getattr(old, name) for name in generated if old is not None and name not in item}
+            if kept:  # a secret left out of the file is the one already made, not a new one
+                obj = obj.model_copy(update=kept)
             site.objects[k.name].append(obj)
             located[f"{k.label} {getattr(obj, k.key)}"] = _line_for(lines, (plural, i))
     if problems:
@@ -129,11 +207,28 @@ def parse_text(text: str) -> Site:
         line = next((ln for label, ln in located.items()
                      if problem.where == label or problem.where.startswith(label + " ")), None)
         problems.append(Problem(problem.where, problem.message, line))
-    problems += _gateway_problems(document.get(GATEWAYS), site, lines)
+    if GATEWAYS in document:
+        problems += _gateway_problems(document[GATEWAYS] or [], site, lines)
+    elif GATEWAYS not in resets and stored_gateways:
+        problems += _kept_gateway_problems(site)
     problems += _contact_problems(document.get(CONTACTS), lines)
     if problems:
         raise SiteError(problems)
     return site
+
+
+def _kept_gateway_problems(site: Site) -> list[Problem]:
+    """Stored gateways the file leaves alone must still find the extensions and trunks their ports name."""
+    extensions, trunks = site.keys("extension"), site.keys("trunk")
+    problems: list[Problem] = []
+    for gateway in gateways.list_gateways():
+        for port in gateway["ports"]:
+            for label, name, known in (("extension", port["extension"], extensions), ("trunk", port["trunk"], trunks)):
+                if name and name not in known:
+                    problems.append(Problem(
+                        GATEWAYS, f"gateway {gateway['mac']} port {port['number']} is bound to {label} {name}, "
+                                  f"which this import deletes (unbind the port, or list the gateways in the file)"))
+    return problems
 
 
 def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Problem]:
@@ -184,37 +279,126 @@ def _contact_problems(items, lines: dict[tuple, int]) -> list[Problem]:
     return problems
 
 
-def _replace_gateways(items: list[dict], user: str) -> None:
-    """Make the stored gateways exactly ``items`` (already checked by ``_gateway_problems``)."""
+def _replace_gateways(items: list[dict], user: str) -> dict[str, int]:
+    """Make the stored gateways exactly ``items`` (already checked by ``_gateway_problems``).
+
+    Only what differs is written (and audited): importing the gateways as they are changes nothing.
+    """
+    counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
     wanted = {entry.mac: entry for entry in (gateway_schema.GatewayEntry.model_validate(item) for item in items)}
-    for current in gateways.list_gateways():
-        if current["mac"] not in wanted or current["model"] != wanted[current["mac"]].model:
-            gateways.delete_gateway(current["mac"], user)
+    for stored in gateways.list_gateways():
+        if stored["mac"] not in wanted or stored["model"] != wanted[stored["mac"]].model:
+            gateways.delete_gateway(stored["mac"], user)
+            counts["deleted"] += 1
     for mac, entry in wanted.items():
-        if gateways.get_gateway(mac) is None:
-            counts = None
+        before = current = gateways.get_gateway(mac)
+        if current is None:
+            counts_by_kind = None
             if catalogue.get_model(entry.model).configurable:
                 kinds = entry.port_kinds()
-                counts = {"fxs": kinds.count("fxs"), "fxo": kinds.count("fxo")}
-            gateways.adopt(mac, entry.model, user, name=entry.name, address=entry.address, ports=counts)
-        else:
-            gateways.update_gateway(mac, user, name=entry.name, address=entry.address)
+                counts_by_kind = {"fxs": kinds.count("fxs"), "fxo": kinds.count("fxo")}
+            current = gateways.adopt(mac, entry.model, user, name=entry.name, address=entry.address,
+                                     ports=counts_by_kind)
+        elif (current["name"], current["address"]) != (entry.name, entry.address):
+            current = gateways.update_gateway(mac, user, name=entry.name, address=entry.address)
+        bound = {p["number"]: (p["extension"], p["trunk"]) for p in current["ports"]}
         for port in entry.ports:
+            if bound.get(port.number) == (port.extension, port.trunk):
+                continue
             if port.extension:
                 gateways.bind_fxs(mac, port.number, port.extension, user)
             elif port.trunk:
                 gateways.bind_fxo(mac, port.number, user, trunk=port.trunk)
             else:
                 gateways.unbind(mac, port.number, user)
-
-
-def import_text(text: str, user: str) -> dict[str, int]:
-    site = parse_text(text)
-    document = yaml.safe_load(text)
-    with database.atomic():
-        counts = service.replace_site(site, user)
-        if isinstance(document, dict) and document.get(GATEWAYS) is not None:
-            _replace_gateways(document[GATEWAYS], user)
-        if isinstance(document, dict) and document.get(CONTACTS) is not None:
-                    phonebook.replace_all(document[CONTACTS], user)
+        if before is None:
+            counts["created"] += 1
+        elif gateways.get_gateway(mac) != before:
+            counts["updated"] += 1
+        else:
+            counts["unchanged"] += 1
     return counts
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """One setting an import changes; a secret's values are masked."""
+
+    name: str
+    before: object
+    after: object
+
+
+LISTED_CHANGES = 30  # objects named one by one in a summary; beyond, "... and N more"
+
+
+@dataclass
+class ImportSummary:
+    """What an import changed (or, for a dry run, would change)."""
+
+    counts: dict[str, int]
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (action, kind, key) of each object
+    settings: list[SettingChange] = field(default_factory=list)
+    gateways: dict[str, int] | None = None  # None: the section was left alone
+    contacts: dict[str, int] | None = None
+    untouched: list[str] = field(default_factory=list)  # sections not in the file, left as they were
+    dry_run: bool = False
+
+    def lines(self) -> list[str]:
+        """The summary as the CLI prints it: counts, each object changed, each setting old -> new."""
+        out = ["dry run: the import would make these changes (nothing was stored)"] if self.dry_run else []
+        out.append("objects: " + _counted(self.counts))
+        for action, kind, key in self.changes[:LISTED_CHANGES]:
+            out.append(f"  {action} {KINDS[kind].label} {key}")
+        if len(self.changes) > LISTED_CHANGES:
+            out.append(f"  ... and {len(self.changes) - LISTED_CHANGES} more")
+        if SETTINGS not in self.untouched:
+            out.append(f"settings: {len(self.settings)} changed" if self.settings else "settings: unchanged")
+            out += [f"  {c.name}: {c.before} -> {c.after}" for c in self.settings]
+        if self.gateways is not None:
+            out.append("gateways: " + _counted(self.gateways))
+        if self.contacts is not None:
+            out.append("contacts: " + _counted(self.contacts))
+        if self.untouched:
+            out.append("not in the file, left as they were: " + ", ".join(self.untouched))
+        return out
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {what}" for what, n in counts.items())
+
+
+def _setting_changes(before: schemas.Settings, after: schemas.Settings) -> list[SettingChange]:
+    old, new = before.model_dump(), after.model_dump()
+    changes = []
+    for name in old:
+        if old[name] != new[name]:
+            if name in schemas.SECRET_SETTINGS:
+                changes.append(SettingChange(name, audit.MASK, audit.MASK + " (changed)"))
+            else:
+                changes.append(SettingChange(name, old[name], new[name]))
+    return changes
+
+
+def import_text(text: str, user: str, reset: Iterable[str] = (), dry_run: bool = False) -> ImportSummary:
+    """Import a site file (all of it, or nothing): see the module's docstring for what each section does.
+
+    ``dry_run`` makes every change, reports it and rolls the transaction back: the summary is exactly
+    what the import would say, and nothing is stored.
+    """
+    resets = reset_sections(reset)
+    with database.atomic() as transaction:
+        before = service.load_settings()
+        site = parse_text(text, resets)
+        document, _ = _load(text)
+        changes: list[tuple[str, str, str]] = []
+        counts = service.replace_site(site, user, changes=changes)
+        summary = ImportSummary(counts, changes, _setting_changes(before, site.settings), dry_run=dry_run)
+        if GATEWAYS in document or GATEWAYS in resets:
+            summary.gateways = _replace_gateways(document.get(GATEWAYS) or [], user)
+        if CONTACTS in document or CONTACTS in resets:
+            summary.contacts = phonebook.replace_all(document.get(CONTACTS) or [], user)
+        summary.untouched = [name for name in SECTIONS if name not in document and name not in resets]
+        if dry_run:
+            transaction.rollback()
+    return summary

@@ -83,12 +83,17 @@ def config() -> None:
 
 @config.command("export")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File (default: stdout).")
+@click.option("--example", is_flag=True,
+              help="The documented example site (a customer-service line) instead of this one.")
 @click.pass_context
-def config_export(ctx: click.Context, output: Path | None) -> None:
-    """Write the whole site (with its secrets) as YAML."""
+def config_export(ctx: click.Context, output: Path | None, example: bool) -> None:
+    """Write the whole site (with its secrets) as YAML, or the example site (--example)."""
     from appliance import config_file
-    _install(ctx)
-    text = config_file.export_text()
+    if example:
+        text = config_file.example_text()  # needs no install: it is the shipped file
+    else:
+        _install(ctx)
+        text = config_file.export_text()
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -100,23 +105,35 @@ def config_export(ctx: click.Context, output: Path | None) -> None:
 @config.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--check", is_flag=True, help="Only validate; store nothing.")
+@click.option("--dry-run", is_flag=True, help="Say what the import would change; store nothing.")
+@click.option("--reset", "resets", multiple=True, metavar="SECTION",
+              help="Start SECTION from empty (settings: from the defaults) instead of keeping what the file "
+                   "leaves out; repeatable; 'all' makes the install exactly the file.")
 @click.pass_context
-def config_import(ctx: click.Context, file: Path, check: bool) -> None:
-    """Validate FILE and make it the stored site (all of it, or nothing)."""
+def config_import(ctx: click.Context, file: Path, check: bool, dry_run: bool, resets: tuple[str, ...]) -> None:
+    """Validate FILE and store it (all of it, or nothing).
+
+    A section the file does not have is left as it is; a section it has is made exactly what it
+    lists; settings not named in 'settings:' keep their values.  --reset SECTION drops what the file
+    leaves out of SECTION.
+    """
     from appliance import config_file
     _install(ctx)
     text = file.read_text()
     try:
         if check:
-            config_file.parse_text(text)
+            config_file.parse_text(text, resets)
             click.echo(f"{file}: valid")
             return
-        counts = config_file.import_text(text, USER)
+        summary = config_file.import_text(text, USER, reset=resets, dry_run=dry_run)
     except SiteError as error:
         for problem in error.problems:
             click.secho(f"{file}: {problem}", fg="red", err=True)
         _fail(f"{file}: {len(error.problems)} problem(s); nothing was stored")
-    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()) + ". Run 'linebox apply' to make it live.")
+    for line in summary.lines():
+        click.echo(line)
+    if not dry_run:
+        click.echo("Run 'linebox apply' to make it live.")
 
 
 @main.command("apply")

@@ -100,15 +100,18 @@ def save_settings(data: dict, user: str) -> schemas.Settings:
         for name, value in settings.model_dump().items():
             Setting.replace(key=SETTINGS_PREFIX + name, value=str(value)).execute()
         if before != settings.model_dump():
-            audit.record(user, "update", "settings", "site", before, settings.model_dump())
+            audit.record(user, "update", "settings", "site", before, settings.model_dump(),
+                         tuple(sorted(schemas.SECRET_SETTINGS)))
     return settings
 
 
-def replace_site(site: Site, user: str) -> dict[str, int]:
+def replace_site(site: Site, user: str, changes: list[tuple[str, str, str]] | None = None) -> dict[str, int]:
     """Make the stored site exactly ``site`` (config import): one transaction, audited per object.
 
-    Returns counts of created, updated and deleted objects.
+    Returns counts of created, updated and deleted objects; ``changes``, when given, receives each
+    change as (action, kind, key), so that an import can say what it changed, not only how much.
     """
+    changed = [] if changes is None else changes
     problems = check_site(site)
     if problems:
         raise SiteError(problems)
@@ -121,15 +124,18 @@ def replace_site(site: Site, user: str) -> dict[str, int]:
                 k.model.delete().where(getattr(k.model, k.key) == key).execute()
                 audit.record(user, "delete", name, key, current[key], None, k.secrets)
                 counts["deleted"] += 1
+                changed.append(("delete", name, str(key)))
             for key, values in wanted.items():
                 if key not in current:
                     k.model.create(**values)
                     audit.record(user, "create", name, key, None, values, k.secrets)
                     counts["created"] += 1
+                    changed.append(("create", name, str(key)))
                 elif current[key] != values:
                     k.model.update(**values).where(getattr(k.model, k.key) == key).execute()
                     audit.record(user, "update", name, key, current[key], values, k.secrets)
                     counts["updated"] += 1
+                    changed.append(("update", name, str(key)))
                 else:
                     counts["unchanged"] += 1
         save_settings(site.settings.model_dump(), user)

@@ -257,7 +257,7 @@ def test_import_interrupted_half_way_is_rolled_back(install, monkeypatch):
 
 def test_valid_import_creates_audit_rows(install):
     site = config_file.parse_text(REFERENCE)
-    counts = config_file.import_text(REFERENCE, user="alice")
+    counts = config_file.import_text(REFERENCE, user="alice").counts
     total = sum(len(objs) for objs in site.objects.values())
     assert counts == {"created": total, "updated": 0, "deleted": 0, "unchanged": 0}
 
@@ -281,7 +281,7 @@ def test_valid_import_creates_audit_rows(install):
 def test_reimport_with_changes_audits_updates_and_deletions(install):
     config_file.import_text(REFERENCE, user="alice")
     first = AuditEntry.select().count()
-    counts = config_file.import_text(_changed_but_valid(REFERENCE), user="bob")
+    counts = config_file.import_text(_changed_but_valid(REFERENCE), user="bob").counts
     assert (counts["created"], counts["updated"], counts["deleted"]) == (0, 1, 1)
     rows = list(AuditEntry.select().where(AuditEntry.id > first).order_by(AuditEntry.id))
     assert sorted((r.user, r.action, r.kind, r.key) for r in rows) == [

@@ -132,13 +132,13 @@ def test_export_import_export_round_trips(install, tmp_path):
     close_database()
     second = Install.create(tmp_path / "second", manage_asterisk=False)
     second.open()
-    counts = config_file.import_text(exported, user="golden")
+    counts = config_file.import_text(exported, user="golden").counts
     assert counts["created"] == sum(len(v) for v in original.objects.values())
     assert config_file.export_text() == exported
 
     # Importing it once more is a no-op: nothing changes and nothing is audited.
     audited = AuditEntry.select().count()
-    counts = config_file.import_text(exported, user="golden")
+    counts = config_file.import_text(exported, user="golden").counts
     assert counts == {"created": 0, "updated": 0, "deleted": 0, "unchanged": counts["unchanged"]}
     assert AuditEntry.select().count() == audited
     assert config_file.export_text() == exported

@@ -178,7 +178,7 @@ def structure(name: str, text: str) -> tuple:
 
 @cache
 def reference_site() -> Site:
-    return config_file.parse_text(REFERENCE_SITE.read_text(encoding="utf-8"))
+    return config_file.parse_text(REFERENCE_SITE.read_text(encoding="utf-8"), onto=Site())  # no database
 
 
 def with_object(site: Site, kind: str, key: str, obj) -> Site:
