@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 
 from appliance import config_file
+from appliance.asterisk.layout import DEFAULT_DIRECTORIES
 from appliance.cli import main
 from appliance.gateways import schema as gateway_schema
-from appliance.asterisk.layout import DEFAULT_DIRECTORIES
 from appliance.model.models import AuditEntry
 from appliance.phonebook import contacts as phonebook
 from appliance.phonebook import schema as contact_schema
