@@ -3,19 +3,26 @@
 Idempotent by construction, so restarting the collector or Asterisk
 loses nothing and duplicates nothing:
 
-* queue_log is read from the offset stored for that file (its device and
-  inode identify it; a rotated or replaced file is read from the start),
-  only whole lines, and every line is inserted with INSERT OR IGNORE on a
-  unique index over all its fields;
+* queue_log is read from the offset stored for that file, only whole lines,
+  and every line is inserted with INSERT OR IGNORE on a unique index over
+  all its fields; the file is identified by its device, inode and first
+  line, so a rotated file, or one made again in a new folder or in place
+  (``make run`` starts each Asterisk in fresh folders, and a freed inode
+  number is soon given again), is read from its start;
 * each call touched by new lines is re-derived from all of its events, so
   deriving twice gives the same row;
-* CDR rows are copied by row id with INSERT OR IGNORE on (uniqueid, sequence).
+* CDR rows are copied by row id with INSERT OR IGNORE on (uniqueid, sequence),
+  from the row after the last one copied, but only while that row is still
+  there with the same uniqueid: a CDR database made again (Asterisk started
+  on fresh folders, the file rotated or emptied) numbers its rows from 1
+  again, and is then read from its start rather than from an old row id.
 
 The offset is saved in the same transaction as the rows it covers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import time
@@ -58,10 +65,11 @@ def collect_queue_log(path: Path) -> int:
     if not path.exists():
         return 0
     stat = path.stat()
-    identity = f"{stat.st_dev}:{stat.st_ino}"
     state = CollectorState.get_or_none(CollectorState.source == "queue_log")
-    offset = state.position if state and state.identity == identity and state.position <= stat.st_size else 0
     with open(path, "rb") as handle:
+        first = handle.readline()
+        identity = f"{stat.st_dev}:{stat.st_ino}:{hashlib.sha256(first).hexdigest()[:16]}"
+        offset = state.position if state and state.identity == identity and state.position <= stat.st_size else 0
         handle.seek(offset)
         chunk = handle.read()
     end = chunk.rfind(b"\n") + 1  # a line still being written is left for the next round
@@ -184,10 +192,13 @@ def collect_cdr(cdr_db: Path) -> int:
     if not cdr_db.exists():
         return 0
     state = CollectorState.get_or_none(CollectorState.source == "cdr")
-    last = state.position if state else 0
     try:
         with closing(sqlite3.connect(f"file:{cdr_db}?mode=ro", uri=True, timeout=5)) as cdr:
             cdr.row_factory = sqlite3.Row
+            last = 0
+            if state and state.position:
+                seen = cdr.execute("SELECT uniqueid, sequence FROM cdr WHERE rowid = ?", (state.position,)).fetchone()
+                last = state.position if seen and _cdr_identity(seen) == state.identity else 0
             query = f"SELECT rowid AS row_id, {', '.join(CDR_FIELDS)} FROM cdr WHERE rowid > ? ORDER BY rowid"
             rows = cdr.execute(query, (last,)).fetchall()
     except sqlite3.OperationalError:
@@ -204,8 +215,13 @@ def collect_cdr(cdr_db: Path) -> int:
     with database.atomic():
         for i in range(0, len(records), BATCH):
             CallRecord.insert_many(records[i:i + BATCH]).on_conflict_ignore().execute()
-        CollectorState.replace(source="cdr", position=rows[-1]["row_id"], identity=str(cdr_db)).execute()
+        CollectorState.replace(source="cdr", position=rows[-1]["row_id"], identity=_cdr_identity(rows[-1])).execute()
     return len(records)
+
+
+def _cdr_identity(row: sqlite3.Row) -> str:
+    """What the CDR row the collector stopped at must still hold for reading to go on after it."""
+    return f"{row['uniqueid']}|{row['sequence']}"
 
 
 def collect_once(sources: Sources) -> dict[str, int]:

@@ -407,3 +407,80 @@ def test_agent_logs_in_pauses_and_logs_out_with_feature_codes_from_the_phone(pbx
     assert queue_line_of_203(lambda line: line == "") == "", pbx.cli("queue show 700")
     added = [row for row in _queue_log(pbx) if len(row) > 4 and row[4] == "ADDMEMBER"]
     assert added and added[-1][2:4] == ["700", "203"], added  # the login counts for agent 203 in the reports
+
+
+def _cdr_keys(cdr_db) -> set[tuple[str, int]]:
+    """The (uniqueid, sequence) of every row Asterisk wrote into its CDR database."""
+    import sqlite3
+    from contextlib import closing
+    with closing(sqlite3.connect(f"file:{cdr_db}?mode=ro", uri=True)) as cdr:
+        return {(u, int(s)) for u, s in cdr.execute("SELECT uniqueid, sequence FROM cdr")}
+
+
+def _collect_until(sources, expected, timeout: float = 15) -> None:
+    """Collect a round every half second, as the collector service does, until the CallRecord rows are
+    ``expected()`` (the CDR rows Asterisk wrote, read again each round: it may still be writing)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        collector.collect_once(sources)
+        copied = {(r.uniqueid, r.sequence) for r in CallRecord.select()}
+        if copied == expected():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"collected {sorted(copied)}, Asterisk wrote {sorted(expected())}")
+        time.sleep(0.5)
+
+
+def test_no_call_record_is_lost_or_doubled_when_asterisk_restarts_as_make_run_does(pbx, carrier, rootfs):
+    """``make run`` stopped and started again on the same home: a new Asterisk, a new CDR database whose
+    row ids start again at 1 and a new queue_log.  Every call of both runs is collected exactly once."""
+    from appliance.model.database import close_database
+    from lab.pbx import start_pbx
+    from tests.lab.test_cli import linebox
+
+    add("extension", number="100", name="Caller")
+    add("extension", number="201", name="Agent 201")
+    add("queue", number="700", name="Support", strategy="ringall", agent_ring_seconds=5,
+        members=[{"extension": "201", "penalty": 0}], announce_position=False)
+    home = pbx.install.home
+
+    def queue_call(phones, tag: str) -> None:
+        """One caller answered in queue 700, and hung up."""
+        phones.set_behaviour("201", "answer", hold=2)
+        mark = phones.mark()
+        phones.call("ph100", "700", tag=tag, hold=8)
+        phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "201", since=mark, timeout=25)
+        phones.wait_for("CallerHangup", lambda e: e.get("Tag") == tag, since=mark, timeout=30)
+
+    def written() -> set[tuple[str, int]]:
+        cdr_db = pbx.instance.log_dir / "linebox-cdr.db"
+        return _cdr_keys(cdr_db) if cdr_db.exists() else set()
+
+    pbx.apply()
+    queue_call(carrier(), "before-restart")
+    sources = collector.Sources.in_log_dir(pbx.install.asterisk_log_dir)
+    _collect_until(sources, lambda: written() or {("none yet", 0)})
+    before = written()
+
+    # What make run does on Ctrl-C and on the next start: Asterisk stops, the process ends, a new
+    # Asterisk starts on the same home with fresh folders (the collector keeps its state in the database).
+    pbx.instance.stop()
+    close_database()
+    pbx.install, pbx.instance = start_pbx(home, rootfs)
+    try:
+        queue_call(carrier(), "after-restart")
+        sources = collector.Sources.in_log_dir(pbx.install.asterisk_log_dir)
+        _collect_until(sources, lambda: before | (written() or {("none yet", 0)}))
+        assert not written() & before
+        collector.collect_once(sources)  # another round (as the service keeps doing) adds nothing
+        assert CallRecord.select().count() == len(before | written())
+
+        listed = linebox(home, "calls", "--today")
+        assert listed.returncode == 0, listed.stderr
+        rows = [line.split() for line in listed.stdout.splitlines()[2:]]
+        assert [row[2:4] for row in rows if row[3] == "700"] == [["100", "700"]] * 2, listed.stdout
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        (kpi,) = reports.queue_report(today, today + timedelta(days=1))
+        assert (kpi.queue, kpi.offered, kpi.answered) == ("700", 2, 2)
+    finally:
+        pbx.instance.stop()

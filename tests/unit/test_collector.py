@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 from appliance.callcenter import collector, reports
-from appliance.model.models import CollectorState, QueueCall, QueueEvent
+from appliance.model.models import CallRecord, CollectorState, QueueCall, QueueEvent
 
 T = int(datetime(2026, 11, 2, 9, 0, tzinfo=UTC).timestamp())
 LINES = [
@@ -71,3 +73,60 @@ def test_rotated_log_is_read_from_its_start(install, tmp_path):
     assert QueueEvent.select().count() == len(LINES)
     day = datetime.fromtimestamp(T, UTC).replace(hour=0)
     assert [r.agent for r in reports.agent_report(day, day + timedelta(days=1))] == ["202"]
+
+
+def test_log_made_again_in_place_is_read_from_its_start(install, tmp_path):
+    """Same path, same inode (a file truncated and written again, or a freed inode number given to the
+    new file of a new folder), longer than the old offset: the old offset must not skip its lines."""
+    log = tmp_path / "queue_log"
+    write(log, LINES[:2])
+    collector.collect_queue_log(log)
+    inode = log.stat().st_ino
+    write(log, LINES[2:])  # truncates and rewrites the same inode
+    assert log.stat().st_ino == inode
+    collector.collect_queue_log(log)
+    assert QueueEvent.select().count() == len(LINES)
+    assert collector.collect_queue_log(log) == 0
+
+
+def write_cdr(path, calls: list[str], create: bool = True) -> None:
+    """CDR rows the way Asterisk's cdr_sqlite3_custom writes them (its own row id, text columns)."""
+    with closing(sqlite3.connect(path)) as cdr, cdr:
+        if create:
+            cdr.execute(f"CREATE TABLE cdr (AcctId INTEGER PRIMARY KEY, {', '.join(collector.CDR_FIELDS)})")
+        for uniqueid in calls:
+            cdr.execute("INSERT INTO cdr (uniqueid, sequence, src, dst, duration, billsec, disposition)"
+                        " VALUES (?, '0', '100', '700', '8', '6', 'ANSWERED')", (uniqueid,))
+
+
+def copied() -> list[str]:
+    return sorted(r.uniqueid for r in CallRecord.select())
+
+
+def test_call_records_survive_a_new_cdr_database(install, tmp_path):
+    """Asterisk started on fresh folders (``make run``), or its CDR file rotated or emptied, numbers its
+    rows from 1 again: those rows are copied, none twice, however often the collector goes round."""
+    cdr_db = tmp_path / "linebox-cdr.db"
+    write_cdr(cdr_db, ["1000.0", "1000.1"])
+    assert collector.collect_cdr(cdr_db) == 2
+    write_cdr(cdr_db, ["1010.0"], create=False)  # the same database goes on
+    assert collector.collect_cdr(cdr_db) == 1
+    assert collector.collect_cdr(cdr_db) == 0
+
+    cdr_db.unlink()  # a new Asterisk, a new database: row ids 1, 2, ... again
+    write_cdr(cdr_db, ["2000.0"])
+    collector.collect_cdr(cdr_db)
+    assert copied() == ["1000.0", "1000.1", "1010.0", "2000.0"]
+    write_cdr(cdr_db, ["2000.1", "2000.2", "2000.3", "2000.4"], create=False)  # past the old last row id
+    assert collector.collect_cdr(cdr_db) == 4
+    assert collector.collect_cdr(cdr_db) == 0
+
+    with closing(sqlite3.connect(cdr_db)) as cdr, cdr:
+        cdr.execute("DELETE FROM cdr")  # emptied in place: SQLite gives row id 1 again
+    write_cdr(cdr_db, ["3000.0"], create=False)
+    collector.collect_cdr(cdr_db)
+    assert copied() == ["1000.0", "1000.1", "1010.0", "2000.0", "2000.1", "2000.2", "2000.3", "2000.4", "3000.0"]
+
+    CollectorState.delete().execute()  # the collector's state lost: read again, nothing doubled
+    collector.collect_cdr(cdr_db)
+    assert CallRecord.select().count() == 9
