@@ -149,8 +149,9 @@ class AsteriskInstance:
             return "\n".join(self.stdout_path.read_text(errors="replace").splitlines()[-lines:])
         return ""
 
-    def stop(self, timeout: float = 15) -> None:
-        """Stop this Asterisk by its PID (gracefully, then by force) and remove its folder."""
+    def stop(self, timeout: float = 15, remove: bool = True) -> None:
+        """Stop this Asterisk by its PID (gracefully, then by force) and remove its folder (unless ``remove``
+        is false: what it wrote as it stopped, its last call records, can then be read before ``remove()``)."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -160,6 +161,10 @@ class AsteriskInstance:
                 self.process.wait(timeout=timeout)
         if self.process is not None:
             _running.pop(self.process.pid, None)
+        if remove:
+            self.remove()
+
+    def remove(self) -> None:
         if not os.environ.get("LINEBOX_LAB_KEEP"):
             shutil.rmtree(self.host_dir, ignore_errors=True)
 
