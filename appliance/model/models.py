@@ -226,7 +226,7 @@ class CallRecord(BaseModel):
 
 
 class CollectorState(BaseModel):
-    """How far each source has been read (file inode and offset, or last CDR row id)."""
+    """How far each source has been read (file identity and offset, or last CDR row id and that row's call id)."""
 
     source = peewee.CharField(primary_key=True)
     position = peewee.IntegerField(default=0)
