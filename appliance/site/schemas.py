@@ -143,7 +143,8 @@ class OutboundRoute(SiteObject):
     position: int = Field(default=0, ge=0, le=100000)
     patterns: list[DialPattern] = Field(min_length=1)
     trunks: list[Identifier] = Field(min_length=1)
-    caller_id: Digits = ""
+    caller_id: Digits = ""  # the company's number; empty: the extension's own
+    # the name sent with it; empty with a caller_id: no name (the agent's name never goes out with the company's number)
     caller_id_name: Annotated[str, StringConstraints(max_length=80), AfterValidator(_printable_text)] = ""
 
     @field_validator("trunks")

@@ -72,6 +72,8 @@ HINTS = {
     ("inbound_route", "cid"): "Only calls from this number or pattern; empty = any caller.",
     ("outbound_route", "position"): "Routes are tried from the lowest position up.",
     ("outbound_route", "caller_id"): "Number sent to the provider; empty = the extension's own.",
+    ("outbound_route", "caller_id_name"): "Name sent with that number (the company's); empty = no name, or the "
+                                          "extension's own when the route sends the extension's number.",
     ("ring_group", "strategy"): "ringall: all members at once; hunt: each member in turn.",
     ("time_condition", "timezone"): "For example Europe/Istanbul or UTC.",
     ("moh_class", "directory"): "Absolute path of the folder holding the music files.",
