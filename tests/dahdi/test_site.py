@@ -122,7 +122,7 @@ def test_an_extension_with_a_phone_on_a_port_cannot_be_deleted(install):
     service.save_object("analog_port", {"channel": 1, "kind": "fxs", "extension": "100"}, U, create=True)
     with pytest.raises(SiteError) as raised:
         service.delete_object("extension", "100", U)
-    assert "extension 100 does not exist (it is still used: change that first)" in str(raised.value)
+    assert "extension 100 is used by analog port 1 (extension): change that first" in str(raised.value)
 
 
 def test_a_port_is_edited_by_its_channel_as_the_console_sends_it(install):

@@ -417,8 +417,9 @@ def test_delete_asks_first_and_refuses_while_in_use(console, admin_password):
     assert service.get_object("extension", "100") is None
     response = browser.submit("/extensions/delete/101", {})
     assert response.status == 409
-    assert "ring group 600 members: extension 101 does not exist (it is still used: change that first)" in \
-        html.unescape(response.body)
+    body = html.unescape(response.body)
+    assert "extension 101 is used by ring group 600 (members): change that first" in body
+    assert "does not exist" not in body
     assert service.get_object("extension", "101") is not None
     assert browser.get("/extensions/delete/999").status == 404
 
