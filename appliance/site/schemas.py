@@ -256,8 +256,8 @@ class Ivr(SiteObject):
 
     name: Identifier
     greeting: Annotated[str, StringConstraints(pattern=r"^(|" + SOUND_RE[1:-1] + r")$")] = ""
-    greeting_text: GreetingText = ""
-    greeting_voice: Voice = Field(default="en", validate_default=True)  # checks a greeting is given
+    greeting_text: GreetingText = Field(default="", validate_default=True)  # checks a greeting is given
+    greeting_voice: Voice = Field(default="en", validate_default=True)
     options: list[IvrOption] = Field(default_factory=list)
     timeout_seconds: int = Field(default=5, ge=1, le=30)
     retries: int = Field(default=2, ge=0, le=5)
@@ -271,11 +271,15 @@ class Ivr(SiteObject):
     def _default_voice(cls, value):
         return value or "en"  # a form with the voice left out means the default voice
 
-    @field_validator("greeting_voice")
+    @field_validator("greeting_text")
     @classmethod
     def _some_greeting(cls, value: str, info) -> str:
-        if not info.data.get("greeting") and not info.data.get("greeting_text"):
-            raise ValueError("give the greeting a sound or a text to speak")
+        """Checked on ``greeting_text`` (validated after ``greeting``), naming both fields a greeting can be given in.
+
+        A greeting that is itself invalid is reported on its own field, not as missing.
+        """
+        if not value and "greeting" in info.data and not info.data["greeting"]:
+            raise ValueError("give the menu a greeting: a sound (greeting) or a text to speak (greeting_text)")
         return value
 
     @field_validator("options")

@@ -360,6 +360,11 @@ def test_call_center_kinds_get_forms_too(console, admin_password):
     assert [m.model_dump() for m in queue.members] == [{"extension": "100", "penalty": 0},
                                                        {"extension": "101", "penalty": 2}]
     assert input_value(browser.get("/queues/edit/500").body, "members") == "100\n101 2"
+    response = browser.submit("/ivrs/new", {"name": "main", "greeting": "", "greeting_text": "",
+                                            "invalid_sound": "invalid",
+                                            "timeout_destination": "hangup", "invalid_destination": "hangup"})
+    assert errors_of(response.body) == {
+        "greeting_text": "give the menu a greeting: a sound (greeting) or a text to speak (greeting_text)"}
     response = browser.submit("/ivrs/new", {"name": "main", "greeting": "custom/menu",
                                             "options": "1 queue:500\n2 extension:101\n3",
                                             "timeout_destination": "hangup", "invalid_destination": "hangup"})
