@@ -80,6 +80,29 @@ def test_validation_error_names_the_field(install):
     assert [p.where for p in error.problems] == ["trunk.host"]
 
 
+def test_field_errors_are_plain_words_not_pydantics(install):
+    """What a user typed wrong, said so they can fix it: never "Input should be a valid integer, unable to ..."."""
+    error = refused(add, "queue", number="700", name="Orders", strategy="fastest", overflow="queue:orders",
+                    members=[{"extension": "101", "penalty": "high"}], wrapup_seconds=9000, unknown=1)
+    assert sorted(str(p) for p in error.problems) == sorted([
+        "queue.members.0.penalty: must be a whole number (not 'high')",
+        "queue.strategy: must be one of 'ringall', 'leastrecent', 'fewestcalls', 'rrmemory', 'random' or 'linear' "
+        "(not 'fastest')",
+        "queue.wrapup_seconds: must be at most 600",
+        "queue.overflow: 'queue:orders' is not allowed here: use hangup, extension:, ringgroup:, voicemail: or "
+        "queue: with a number, or timecondition:, announcement: or ivr: with a name (such as queue:700)",
+        "queue.unknown: unknown field",
+    ])
+    error = refused(add, "trunk", name="Telco", host="sip.example.com", max_channels=-1)
+    assert [str(p) for p in error.problems] == [
+        "trunk.name: 'Telco' is not allowed here: use lower-case letters, digits, '-' and '_', starting with a "
+        "letter (at most 40)",
+        "trunk.max_channels: must be at least 0"]
+    error = refused(add, "outbound_route", name="out", patterns=[], trunks=["telco"])
+    assert [str(p) for p in error.problems] == ["outbound_route.patterns: needs at least 1 entry"]
+    assert "Input should" not in str(refused(add, "extension", number="100", name="", voicemail="maybe"))
+
+
 # ---- deleting what is still used --------------------------------------------------------------------
 
 

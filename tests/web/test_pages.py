@@ -240,9 +240,10 @@ def test_bad_values_are_shown_next_to_their_fields_kept_and_nothing_stored(conso
                                                   "options": "direct_media=no\nnot an option"})
     assert response.status == 422
     errors = errors_of(response.body)
-    assert errors["number"] == "'12a' is not allowed here"
+    assert errors["number"] == "'12a' is not allowed here: use 2 to 8 digits"
     assert errors["ring_seconds"] == "must be at most 300"
-    assert errors["email"] == "'not-an-email' is not allowed here"
+    assert errors["email"] == "'not-an-email' is not allowed here: use an e-mail address such as " \
+        "name@example.com, or nothing"
     assert errors["options"] == "line 2: write key=value"
     assert "name" not in errors
     assert input_value(response.body, "number") == "12a"
@@ -387,7 +388,7 @@ def test_list_field_errors_name_their_line(console, admin_password):
     assert errors_of(response.body)["patterns"] == "line 4: write match|strip|prepend (three parts at most)"
     response = browser.submit("/outbound-routes/new", {
         "name": "intl", "position": "0", "patterns": "_00X.\n\n_0X.|x|+", "trunks": "carrier-a\nnope"})
-    assert errors_of(response.body)["patterns"] == "line 3: strip: must be a whole number"
+    assert errors_of(response.body)["patterns"] == "line 3: strip: must be a whole number (not 'x')"
     response = browser.submit("/outbound-routes/new", {
         "name": "intl", "position": "0", "patterns": "_00X.", "trunks": "carrier-a\nnope"})
     assert errors_of(response.body)["trunks"] == "trunk nope does not exist"
