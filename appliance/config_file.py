@@ -13,6 +13,8 @@ export or import the whole install.
 
 from __future__ import annotations
 
+import re
+
 import yaml
 from pydantic import ValidationError
 
@@ -105,6 +107,7 @@ def parse_text(text: str) -> Site:
             path = ("settings", *[int(x) if x.isdigit() else x for x in p.where.split(".")])
             problems.append(Problem(f"settings.{p.where}", p.message, _line_for(lines, path)))
     located: dict[str, int | None] = {}
+    invalid: set[str] = set()  # keys of the objects with bad fields
     for plural, k in BY_PLURAL.items():
         items = document.get(plural) or []
         if not isinstance(items, list):
@@ -118,22 +121,34 @@ def parse_text(text: str) -> Site:
                     path = (plural, i, *err["loc"])
                     where = ".".join(str(x) for x in path)
                     problems.append(Problem(where, message_of(err), _line_for(lines, path)))
+                if isinstance(item, dict) and item.get(k.key) is not None:
+                    invalid.add(str(item[k.key]))
                 continue
             site.objects[k.name].append(obj)
             located[f"{k.label} {getattr(obj, k.key)}"] = _line_for(lines, (plural, i))
-    if problems:
-        # Checks across objects would see an invalid object as missing and report false errors
-        # ("extension 104 does not exist" for an extension with a bad field): the file must be fixed first.
-        raise SiteError(problems)
+    # The checks across objects run even when some objects have bad fields, so that every problem in the
+    # file shows at once; an object with a bad field is not in ``site``, and a reference to it is not
+    # reported as missing ("extension 104 does not exist" for an extension whose ring_seconds is wrong).
     for problem in check_site(site):
+        if _names_one_of(problem, invalid):
+            continue
         line = next((ln for label, ln in located.items()
                      if problem.where == label or problem.where.startswith(label + " ")), None)
         problems.append(Problem(problem.where, problem.message, line))
-    problems += _gateway_problems(document.get(GATEWAYS), site, lines)
+    problems += [p for p in _gateway_problems(document.get(GATEWAYS), site, lines) if not _names_one_of(p, invalid)]
     problems += _contact_problems(document.get(CONTACTS), lines)
     if problems:
         raise SiteError(problems)
     return site
+
+
+_MISSING = re.compile(r" (\S+) (does not exist|has no voicemail)$")
+
+
+def _names_one_of(problem: Problem, keys: set[str]) -> bool:
+    """Whether ``problem`` says that one of ``keys`` is missing (an object that is there but has bad fields)."""
+    found = _MISSING.search(problem.message)
+    return found is not None and found.group(1) in keys
 
 
 def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Problem]:

@@ -163,6 +163,21 @@ def test_an_invalid_object_is_not_reported_as_missing(install):
         f"line {line_of(text, '  ring_seconds: 2')}: extensions.4.ring_seconds: must be at least 5"]
 
 
+def test_field_errors_and_errors_across_objects_show_at_once(install):
+    """One import shows every problem: bad fields, and a destination elsewhere that points at nothing."""
+    before = state()
+    text = replace_line(REFERENCE, "  ring_seconds: 40", "  ring_seconds: 2")
+    text = replace_line(text, "  destination: ringgroup:601", "  destination: ringgroup:699")
+    text = replace_line(text, "  open_destination: ringgroup:600", "  open_destination: ringgroup:600\n  colour: red")
+    error = import_error(text)
+    assert sorted(str(p) for p in error.problems) == sorted([
+        f"line {line_of(text, '  ring_seconds: 2')}: extensions.4.ring_seconds: must be at least 5",
+        f"line {line_of(text, '  colour: red')}: time_conditions.0.colour: unknown field",
+        f"line {line_of(text, '- name: sales')}: inbound route sales destination: ring group 699 does not exist",
+    ])
+    assert state() == before
+
+
 @pytest.mark.parametrize(("broken", "replacement", "line_offset"), [
     ("  name: Warehouse", "  name: Ware: house", 0),  # a second ': ' on one line
     ("  name: Warehouse", "\tname: Warehouse", 0),  # a tab for indentation
