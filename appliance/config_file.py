@@ -28,6 +28,7 @@ export or import the whole install.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -174,6 +175,7 @@ def parse_text(text: str, reset: Iterable[str] = (), onto: Site | None = None) -
                                     _line_for(lines, (top,))))
     site.settings = _settings(document, lines, onto, resets, problems)
     located: dict[str, int | None] = {}
+    invalid: set[str] = set()  # keys of the objects with bad fields
     for plural, k in BY_PLURAL.items():
         if plural not in document:
             site.objects[k.name] = [] if plural in resets else list(onto.objects[k.name])
@@ -192,6 +194,8 @@ def parse_text(text: str, reset: Iterable[str] = (), onto: Site | None = None) -
                     path = (plural, i, *err["loc"])
                     where = ".".join(str(x) for x in path)
                     problems.append(Problem(where, message_of(err), _line_for(lines, path)))
+                if isinstance(item, dict) and item.get(k.key) is not None:
+                    invalid.add(str(item[k.key]))
                 continue
             old = stored.get(getattr(obj, k.key))
             kept = {name: getattr(old, name) for name in generated if old is not None and name not in item}
@@ -199,16 +203,18 @@ def parse_text(text: str, reset: Iterable[str] = (), onto: Site | None = None) -
                 obj = obj.model_copy(update=kept)
             site.objects[k.name].append(obj)
             located[f"{k.label} {getattr(obj, k.key)}"] = _line_for(lines, (plural, i))
-    if problems:
-        # Checks across objects would see an invalid object as missing and report false errors
-        # ("extension 104 does not exist" for an extension with a bad field): the file must be fixed first.
-        raise SiteError(problems)
+    # The checks across objects run even when some objects have bad fields, so that every problem in the
+    # file shows at once; an object with a bad field is not in ``site``, and a reference to it is not
+    # reported as missing ("extension 104 does not exist" for an extension whose ring_seconds is wrong).
     for problem in check_site(site):
+        if _names_one_of(problem, invalid):
+            continue
         line = next((ln for label, ln in located.items()
                      if problem.where == label or problem.where.startswith(label + " ")), None)
         problems.append(Problem(problem.where, problem.message, line))
     if GATEWAYS in document:
-        problems += _gateway_problems(document[GATEWAYS] or [], site, lines)
+        problems += [p for p in _gateway_problems(document[GATEWAYS] or [], site, lines)
+                     if not _names_one_of(p, invalid)]
     elif GATEWAYS not in resets and stored_gateways:
         problems += _kept_gateway_problems(site)
     problems += _contact_problems(document.get(CONTACTS), lines)
@@ -229,6 +235,15 @@ def _kept_gateway_problems(site: Site) -> list[Problem]:
                         GATEWAYS, f"gateway {gateway['mac']} port {port['number']} is bound to {label} {name}, "
                                   f"which this import deletes (unbind the port, or list the gateways in the file)"))
     return problems
+
+
+_MISSING = re.compile(r" (\S+) (does not exist|has no voicemail)$")
+
+
+def _names_one_of(problem: Problem, keys: set[str]) -> bool:
+    """Whether ``problem`` says that one of ``keys`` is missing (an object that is there but has bad fields)."""
+    found = _MISSING.search(problem.message)
+    return found is not None and found.group(1) in keys
 
 
 def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Problem]:

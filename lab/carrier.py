@@ -38,7 +38,7 @@ BASE_CONFIG = {
 }
 
 INCOMING_FIELDS = ("Exten: ${EXTEN},Local: ${CHANNEL(pjsip,local_addr)},Endpoint: ${CHANNEL(endpoint)},"
-                   "CallerID: ${CALLERID(num)},Behaviour: ${BEHAVIOUR}")
+                   "CallerID: ${CALLERID(num)},CallerName: ${CALLERID(name)},Behaviour: ${BEHAVIOUR}")
 
 DIALPLAN = """
 [from-pbx]

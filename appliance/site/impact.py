@@ -44,6 +44,7 @@ from typing import Any, cast
 
 from appliance.errors import Problem
 from appliance.model.database import database
+from appliance.model.models import Gateway, GatewayPort
 from appliance.site import queries, schemas
 from appliance.site.checks import (
     Site,
@@ -356,11 +357,27 @@ def _dahdi_problems(change: Change) -> list[Problem]:
     return [p for p in dahdi_problems(after) if str(p) not in known]
 
 
+def _gateway_port_problems(change: Change) -> list[Problem]:
+    """Gateway ports bound to the extension or trunk the change takes away (delete or rename).
+
+    An FXS port registers as its extension and an FXO port is reached through its trunk; gateways are
+    not site objects (``check_site`` does not see them), so a port left naming nothing would only show
+    as a dead phone or line.
+    """
+    column = {"extension": GatewayPort.extension, "trunk": GatewayPort.trunk}.get(change.kind)
+    if column is None or change.old_key is None or change.old_key == change.new_key:
+        return []
+    ports = (GatewayPort.select(GatewayPort.number, Gateway.name, Gateway.mac).join(Gateway)
+             .where(column == change.old_key).order_by(Gateway.mac, GatewayPort.number).tuples())
+    return [Problem(f"gateway {name or mac} port {number} {change.kind}",
+                    f"{KINDS[change.kind].label} {change.old_key} does not exist") for number, name, mac in ports]
+
+
 def check_change(change: Change) -> list[Problem]:
     """The problems ``change`` would introduce into the stored site (empty: it may be written)."""
     in_use = _kinds_in_use([name for name in KINDS if name not in HANDLED])
     if change.kind not in KNOWN or in_use - KNOWN:
-        return _whole_site_check(change)
+        return _whole_site_check(change) + _gateway_port_problems(change)
     before, after = StoredView(), StoredView(change)
     problems: list[Problem] = []
     if change.new is not None:
@@ -380,4 +397,4 @@ def check_change(change: Change) -> list[Problem]:
         problems += _loop_problems(change)
     if change.kind in DAHDI_KINDS or in_use & set(DAHDI_KINDS):
         problems += _dahdi_problems(change)
-    return problems
+    return problems + _gateway_port_problems(change)

@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from appliance.errors import describe_pattern
+
 IDENTIFIER_RE = r"^[a-z][a-z0-9_-]{0,39}$"
 NUMBER_RE = r"^[0-9]{2,8}$"
 DIAL_PATTERN_RE = r"^(\+?[0-9*#]+|_[0-9XZN*#+.!\[\]-]+)$"
@@ -30,6 +32,14 @@ DESTINATION_RE = (
     r"^(hangup|(extension|ringgroup|voicemail|queue):[0-9]{2,8}"
     r"|(timecondition|announcement|ivr):[a-z][a-z0-9_-]{0,39})$"
 )
+
+# what each pattern allows, in the words an error message uses ("'Telco' is not allowed here: use ...")
+describe_pattern(IDENTIFIER_RE, "lower-case letters, digits, '-' and '_', starting with a letter (at most 40)")
+describe_pattern(NUMBER_RE, "2 to 8 digits")
+describe_pattern(DIAL_PATTERN_RE, "digits (a leading + allowed) or an Asterisk pattern such as _9NXXXXXX")
+describe_pattern(SOUND_RE, "a sound name: lower-case letters, digits, '_', '-' and '/' (such as custom/welcome)")
+describe_pattern(DESTINATION_RE, "hangup, extension:, ringgroup:, voicemail: or queue: with a number, "
+                                 "or timecondition:, announcement: or ivr: with a name (such as queue:700)")
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_RE)]
 Number = Annotated[str, StringConstraints(pattern=NUMBER_RE)]
@@ -51,7 +61,9 @@ def _printable_text(value: str) -> str:
 
 
 FreeText = Annotated[str, StringConstraints(min_length=1, max_length=80), AfterValidator(_printable_text)]
-Email = Annotated[str, StringConstraints(pattern=r"^([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$")]
+EMAIL_RE = describe_pattern(r"^([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$",
+                            "an e-mail address such as name@example.com, or nothing")
+Email = Annotated[str, StringConstraints(pattern=EMAIL_RE)]
 # Settings Linebox itself writes for an endpoint: an extra option may not replace them, or an
 # "advanced" field could move a phone into another context or onto another account.
 RESERVED_OPTIONS = frozenset({
@@ -154,7 +166,8 @@ class OutboundRoute(SiteObject):
     position: int = Field(default=0, ge=0, le=100000)
     patterns: list[DialPattern] = Field(min_length=1)
     trunks: list[Identifier] = Field(min_length=1)
-    caller_id: Digits = ""
+    caller_id: Digits = ""  # the company's number; empty: the extension's own
+    # the name sent with it; empty with a caller_id: no name (the agent's name never goes out with the company's number)
     caller_id_name: Annotated[str, StringConstraints(max_length=80), AfterValidator(_printable_text)] = ""
 
     @field_validator("trunks")
@@ -266,8 +279,8 @@ class Ivr(SiteObject):
 
     name: Identifier
     greeting: Annotated[str, StringConstraints(pattern=r"^(|" + SOUND_RE[1:-1] + r")$")] = ""
-    greeting_text: GreetingText = ""
-    greeting_voice: Voice = Field(default="en", validate_default=True)  # checks a greeting is given
+    greeting_text: GreetingText = Field(default="", validate_default=True)  # checks a greeting is given
+    greeting_voice: Voice = Field(default="en", validate_default=True)
     options: list[IvrOption] = Field(default_factory=list)
     timeout_seconds: int = Field(default=5, ge=1, le=30)
     retries: int = Field(default=2, ge=0, le=5)
@@ -281,11 +294,15 @@ class Ivr(SiteObject):
     def _default_voice(cls, value):
         return value or "en"  # a form with the voice left out means the default voice
 
-    @field_validator("greeting_voice")
+    @field_validator("greeting_text")
     @classmethod
     def _some_greeting(cls, value: str, info) -> str:
-        if not info.data.get("greeting") and not info.data.get("greeting_text"):
-            raise ValueError("give the greeting a sound or a text to speak")
+        """Checked on ``greeting_text`` (validated after ``greeting``), naming both fields a greeting can be given in.
+
+        A greeting that is itself invalid is reported on its own field, not as missing.
+        """
+        if not value and "greeting" in info.data and not info.data["greeting"]:
+            raise ValueError("give the menu a greeting: a sound (greeting) or a text to speak (greeting_text)")
         return value
 
     @field_validator("options")

@@ -83,11 +83,28 @@ def delete_object(kind: str, key: str, user: str) -> None:
         old = to_schema(k, row)
         problems = impact.check_change(impact.Change(kind, old, None))
         if problems:
-            raise SiteError([Problem(p.where, f"{p.message} (it is still used: change that first)")
-                             for p in problems])
+            raise SiteError(_in_use(k.name, f"{k.label} {key}", problems))
         before = old.model_dump()
         row.delete_instance()
         audit.record(user, "delete", kind, key, before, None, k.secrets)
+
+
+def _in_use(where: str, label: str, problems: list[Problem]) -> list[Problem]:
+    """What a refused delete says: who uses the object and through which fields, one problem per user.
+
+    The checks word a broken reference from the referrer's side ("queue 700 members: extension 201 does
+    not exist"), which is right once the object is gone but reads as the opposite of the truth while it is
+    still there; the referrer's location ("<object> <field>", an IVR's "option <digit>") names who uses it.
+    """
+    users: dict[str, list[str]] = {}
+    for p in problems:
+        user, sep, digit = p.where.rpartition(" option ")
+        user, field = (user, f"option {digit}") if sep else p.where.rpartition(" ")[::2]
+        fields = users.setdefault(user or p.where, [])
+        if field and field not in fields:
+            fields.append(field)
+    described = {user: f"{user} ({', '.join(fields)})" if fields else user for user, fields in users.items()}
+    return [Problem(where, f"{label} is used by {user}: change that first") for user in described.values()]
 
 
 def save_settings(data: dict, user: str) -> schemas.Settings:

@@ -46,6 +46,7 @@ import yaml
 from pydantic import ValidationError
 
 from appliance import config_file
+from appliance.errors import from_pydantic
 from appliance.install import Install
 from appliance.model import audit, migrations
 from appliance.model.database import database
@@ -196,14 +197,14 @@ def read_site(db_path: Path) -> Site:
                     site.objects[name].append(k.schema.model_validate(data))
                 except ValidationError as error:
                     raise BackupError(f"the backup's {k.label} {data.get(k.key)} is not valid: "
-                                      f"{error.errors()[0]['msg']}") from None
+                                      f"{from_pydantic(error)[0]}") from None
         if "setting" in tables:
             values = {row["key"][len("site."):]: row["value"]
                       for row in db.execute("SELECT key, value FROM setting WHERE key LIKE 'site.%'")}
             try:
                 site.settings = schemas.Settings.model_validate(values)
             except ValidationError as error:
-                raise BackupError(f"the backup's settings are not valid: {error.errors()[0]['msg']}") from None
+                raise BackupError(f"the backup's settings are not valid: {from_pydantic(error)[0]}") from None
     return site
 
 

@@ -72,6 +72,8 @@ HINTS = {
     ("inbound_route", "cid"): "Only calls from this number or pattern; empty = any caller.",
     ("outbound_route", "position"): "Routes are tried from the lowest position up.",
     ("outbound_route", "caller_id"): "Number sent to the provider; empty = the extension's own.",
+    ("outbound_route", "caller_id_name"): "Name sent with that number (the company's); empty = no name, or the "
+                                          "extension's own when the route sends the extension's number.",
     ("ring_group", "strategy"): "ringall: all members at once; hunt: each member in turn.",
     ("time_condition", "timezone"): "For example Europe/Istanbul or UTC.",
     ("moh_class", "directory"): "Absolute path of the folder holding the music files.",
@@ -465,17 +467,9 @@ def _read_lines(f: FormField, text: str, out: Submitted) -> None:
 
 # ---------------------------------------------------------------- placing the service's problems
 
-# pydantic's wording, said the way the rest of the console speaks (the meaning is unchanged)
+# the service's wording (``appliance.errors.message_of``), said the way a form speaks where it differs
 FRIENDLY = [
-    (re.compile(r"^String should have at least 1 character$"), "is required"),
-    (re.compile(r"^Field required$"), "is required"),
-    (re.compile(r"^String should have at most (\d+) characters?$"), r"must be at most \1 characters long"),
-    (re.compile(r"^Input should be a valid integer.*$"), "must be a whole number"),
-    (re.compile(r"^Input should be greater than or equal to (\S+)$"), r"must be at least \1"),
-    (re.compile(r"^Input should be less than or equal to (\S+)$"), r"must be at most \1"),
-    (re.compile(r"^List should have at least 1 item.*$"), "enter at least one line"),
-    (re.compile(r"^Input should be a valid boolean.*$"), "must be yes or no"),
-    (re.compile(r"^Input should be (('[^']*'(, | or )?)+)$"), r"must be one of \1"),
+    (re.compile(r"^needs at least 1 entry$"), "enter at least one line"),
 ]
 
 

@@ -117,7 +117,10 @@ def test_conflicts(api):
     assert taken.status == 422 and taken.json["problems"][0]["field"] == "number"
     assert client.post("/api/v1/ring_groups", {"number": "600", "name": "G", "members": ["100"]}).status == 201
     in_use = client.delete(f"{EXT}/100")
-    assert in_use.status == 409 and "still used" in in_use.json["error"]
+    assert in_use.status == 409
+    assert in_use.json["problems"] == [{"field": None, "where": "extension",
+                                        "message": "extension 100 is used by ring group 600 (members): "
+                                                   "change that first"}]
     assert client.get(f"{EXT}/100").status == 200
     assert client.put(f"{EXT}/999", {"name": "nobody"}).status == 404
 

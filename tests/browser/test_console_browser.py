@@ -91,7 +91,7 @@ def test_a_bad_value_shows_an_error_next_to_its_field_and_writes_nothing(admin_p
     page.fill("#ring_seconds", "2")
     page.click("#save")
     page.wait_for_selector("#number-error")
-    assert page.inner_text("#field-number .error") == "'20a' is not allowed here"
+    assert page.inner_text("#field-number .error") == "'20a' is not allowed here: use 2 to 8 digits"
     assert page.inner_text("#field-ring_seconds .error") == "must be at least 5"
     assert page.locator("#field-name .error").count() == 0
     assert page.input_value("#number") == "20a" and page.input_value("#name") == "Typed name"

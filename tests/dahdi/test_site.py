@@ -37,7 +37,7 @@ def problems_of(kind: str, data: dict) -> list[str]:
     ({"span": 1, "source": "loc", "trunk": "t"}, "span.loc: a loc span needs its key:id"),
     ({"span": 1, "source": "loc", "loc": "1:0", "card": "c1", "trunk": "t"},
      "span.card: a loc span is not on a card: leave card empty"),
-    ({"span": 1, "card": "c1", "trunk": "t", "switch_type": "isdn"}, "span.switch_type: Input should be"),
+    ({"span": 1, "card": "c1", "trunk": "t", "switch_type": "isdn"}, "span.switch_type: must be one of "),
 ])
 def test_span_field_errors_name_the_field(install, data, expected):
     assert any(p.startswith(expected) for p in problems_of("span", data)), problems_of("span", data)
@@ -50,7 +50,7 @@ def test_span_field_errors_name_the_field(install, data, expected):
      "analog_port.extension: an FXO port is a line, not a phone"),
     ({"channel": 1, "kind": "fxs", "extension": "100", "card": "pci:0000:03:00.0"},
      "analog_port.port: give the port number on the card"),
-    ({"channel": 0, "kind": "fxs", "extension": "100"}, "analog_port.channel: Input should be greater than"),
+    ({"channel": 0, "kind": "fxs", "extension": "100"}, "analog_port.channel: must be at least 1"),
     ({"channel": 1, "kind": "fxs", "extension": "100", "card": "a;b", "port": 1}, "analog_port.card: 'a;b' is not"),
 ])
 def test_port_field_errors_name_the_field(install, data, expected):
@@ -122,7 +122,7 @@ def test_an_extension_with_a_phone_on_a_port_cannot_be_deleted(install):
     service.save_object("analog_port", {"channel": 1, "kind": "fxs", "extension": "100"}, U, create=True)
     with pytest.raises(SiteError) as raised:
         service.delete_object("extension", "100", U)
-    assert "extension 100 does not exist (it is still used: change that first)" in str(raised.value)
+    assert "extension 100 is used by analog port 1 (extension): change that first" in str(raised.value)
 
 
 def test_a_port_is_edited_by_its_channel_as_the_console_sends_it(install):

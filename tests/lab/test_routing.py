@@ -107,6 +107,29 @@ def test_outbound_fails_over_to_backup_trunk(pbx, carrier, record_property):
     assert failover < 10
 
 
+def test_outbound_caller_name_goes_with_the_company_number(pbx, carrier):
+    """A route that sends the company's number sends its caller name too, never the agent's; empty: no name."""
+    add("extension", number="100", name="Agent Fang")
+    phones = live_with_carrier(pbx, carrier)
+    add("outbound_route", name="national", patterns=[{"match": "_9NXXXXXX", "strip": 1}], trunks=["telco"],
+        caller_id="4007002505")
+    pbx.apply()
+
+    def call_out(tag: str) -> dict:
+        mark = phones.mark()
+        phones.call("ph100", "95551234", tag=tag)
+        return phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "5551234", since=mark)
+
+    incoming = call_out("no-name")
+    assert incoming["CallerID"] == "4007002505"
+    assert incoming.get("CallerName", "") == "", incoming  # the agent's name is not sent with the company's number
+
+    update("outbound_route", "national", caller_id_name="Harbour Dental")
+    pbx.apply()
+    incoming = call_out("company-name")
+    assert (incoming["CallerID"], incoming.get("CallerName")) == ("4007002505", "Harbour Dental"), incoming
+
+
 def test_rejected_apply_keeps_previous_config_and_calls_work(pbx, carrier):
     add("extension", number="100", name="Alice")
     add("extension", number="101", name="Bob")

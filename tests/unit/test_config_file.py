@@ -54,8 +54,8 @@ def state() -> tuple[str, list]:
 def test_bad_value_names_line_and_field_path(install):
     text = replace_line(REFERENCE, "- number: '101'", "- number: '1x1'")
     error = import_error(text)
-    assert f"line {line_of(text, '- number: ' + repr('1x1'))}: extensions.1.number: '1x1' is not allowed here" \
-        in str(error).split("\n")
+    line = line_of(text, "- number: " + repr("1x1"))
+    assert f"line {line}: extensions.1.number: '1x1' is not allowed here: use 2 to 8 digits" in str(error).split("\n")
 
 
 def test_bad_value_deep_in_an_object(install):
@@ -75,7 +75,7 @@ def test_bad_value_not_on_the_first_line_of_its_object(install):
     assert len(error.problems) == 1
     problem = error.problems[0]
     assert (problem.where, problem.line) == ("extensions.4.ring_seconds", line_of(text, "  ring_seconds: 2"))
-    assert problem.message == "Input should be greater than or equal to 5"
+    assert problem.message == "must be at least 5"
 
 
 def test_number_written_without_quotes_means_the_same_number(install):
@@ -160,8 +160,22 @@ def test_an_invalid_object_is_not_reported_as_missing(install):
     text = replace_line(REFERENCE, "  ring_seconds: 40", "  ring_seconds: 2")
     error = import_error(text)
     assert [str(p) for p in error.problems] == [
-        f"line {line_of(text, '  ring_seconds: 2')}: extensions.4.ring_seconds: Input should be greater than or "
-        "equal to 5"]
+        f"line {line_of(text, '  ring_seconds: 2')}: extensions.4.ring_seconds: must be at least 5"]
+
+
+def test_field_errors_and_errors_across_objects_show_at_once(install):
+    """One import shows every problem: bad fields, and a destination elsewhere that points at nothing."""
+    before = state()
+    text = replace_line(REFERENCE, "  ring_seconds: 40", "  ring_seconds: 2")
+    text = replace_line(text, "  destination: ringgroup:601", "  destination: ringgroup:699")
+    text = replace_line(text, "  open_destination: ringgroup:600", "  open_destination: ringgroup:600\n  colour: red")
+    error = import_error(text)
+    assert sorted(str(p) for p in error.problems) == sorted([
+        f"line {line_of(text, '  ring_seconds: 2')}: extensions.4.ring_seconds: must be at least 5",
+        f"line {line_of(text, '  colour: red')}: time_conditions.0.colour: unknown field",
+        f"line {line_of(text, '- name: sales')}: inbound route sales destination: ring group 699 does not exist",
+    ])
+    assert state() == before
 
 
 @pytest.mark.parametrize(("broken", "replacement", "line_offset"), [

@@ -141,11 +141,11 @@ def test_a_save_on_a_large_site_does_not_load_the_site(install):
     with pytest.raises(SiteError, match="ring group 600 fallback: voicemail 10000 has no voicemail"):
         current = service.get_object("extension", "10000")
         service.save_object("extension", {**current.model_dump(), "voicemail": False}, "test", original_key="10000")
-    with pytest.raises(SiteError, match="ring group 600 members: extension 10001 does not exist"):
+    with pytest.raises(SiteError, match=r"extension 10001 is used by ring group 600 \(members\)"):
         service.delete_object("extension", "10001", "test")
     with pytest.raises(SiteError, match="ring group 10002 number: 10002 is already used by extension 10002"):
         service.save_object("ring_group", {"number": "10002", "name": "Clash", "members": ["10003"]}, "test",
                             create=True)
-    with pytest.raises(SiteError, match="analog port 1 extension: extension 10005 does not exist"):
+    with pytest.raises(SiteError, match=r"extension 10005 is used by analog port 1 \(extension\)"):
         service.delete_object("extension", "10005", "test")
     assert service.check() == []

@@ -80,23 +80,43 @@ def test_validation_error_names_the_field(install):
     assert [p.where for p in error.problems] == ["trunk.host"]
 
 
+def test_field_errors_are_plain_words_not_pydantics(install):
+    """What a user typed wrong, said so they can fix it: never "Input should be a valid integer, unable to ..."."""
+    error = refused(add, "queue", number="700", name="Orders", strategy="fastest", overflow="queue:orders",
+                    members=[{"extension": "101", "penalty": "high"}], wrapup_seconds=9000, unknown=1)
+    assert sorted(str(p) for p in error.problems) == sorted([
+        "queue.members.0.penalty: must be a whole number (not 'high')",
+        "queue.strategy: must be one of 'ringall', 'leastrecent', 'fewestcalls', 'rrmemory', 'random' or 'linear' "
+        "(not 'fastest')",
+        "queue.wrapup_seconds: must be at most 600",
+        "queue.overflow: 'queue:orders' is not allowed here: use hangup, extension:, ringgroup:, voicemail: or "
+        "queue: with a number, or timecondition:, announcement: or ivr: with a name (such as queue:700)",
+        "queue.unknown: unknown field",
+    ])
+    error = refused(add, "trunk", name="Telco", host="sip.example.com", max_channels=-1)
+    assert [str(p) for p in error.problems] == [
+        "trunk.name: 'Telco' is not allowed here: use lower-case letters, digits, '-' and '_', starting with a "
+        "letter (at most 40)",
+        "trunk.max_channels: must be at least 0"]
+    error = refused(add, "outbound_route", name="out", patterns=[], trunks=["telco"])
+    assert [str(p) for p in error.problems] == ["outbound_route.patterns: needs at least 1 entry"]
+    assert "Input should" not in str(refused(add, "extension", number="100", name="", voicemail="maybe"))
+
+
 # ---- deleting what is still used --------------------------------------------------------------------
 
 
 def test_deleting_an_extension_used_by_a_ring_group_is_refused(office):
     error = refused(service.delete_object, "extension", "101", user="alice")
-    assert len(error.problems) == 1
-    assert error.problems[0].where == "ring group 600 members"
-    assert "extension 101 does not exist" in error.problems[0].message
-    assert "still used" in error.problems[0].message
+    assert [str(p) for p in error.problems] == [
+        "extension: extension 101 is used by ring group 600 (members): change that first"]
     assert numbers("extension") == ["100", "101"]
 
 
-def test_deleting_a_voicemail_target_is_refused(office):
+def test_deleting_a_voicemail_target_names_each_field_that_uses_it(office):
     error = refused(service.delete_object, "extension", "100", user="alice")
-    wheres = {p.where for p in error.problems}
-    assert wheres == {"ring group 600 members", "ring group 600 fallback"}
-    assert all("still used" in p.message for p in error.problems)
+    assert [p.message for p in error.problems] == [
+        "extension 100 is used by ring group 600 (fallback, members): change that first"]
 
 
 def test_turning_voicemail_off_while_it_is_a_destination_is_refused(office):
@@ -110,7 +130,49 @@ def test_deleting_a_trunk_used_by_a_route_is_refused(install):
     add("trunk", name="telco", host="sip.example.com")
     add("outbound_route", name="out", patterns=[{"match": "_9X."}], trunks=["telco"])
     error = refused(service.delete_object, "trunk", "telco", user="alice")
-    assert "outbound route out trunks" in str(error) and "still used" in str(error)
+    assert [p.message for p in error.problems] == [
+        "trunk telco is used by outbound route out (trunks): change that first"]
+
+
+def test_deleting_names_every_user_of_an_extension(office):
+    """Whatever points at the extension is named, with the field: never "does not exist" for what does."""
+    add("queue", number="700", name="Orders", members=[{"extension": "101"}], overflow="extension:101")
+    add("ivr", name="main", greeting="welcome", options=[{"digit": "1", "destination": "extension:101"}],
+        timeout_destination="extension:101")
+    add("time_condition", name="hours", timezone="UTC", ranges=[{"days": "mon-fri", "start": "09:00", "end": "17:00"}],
+        open_destination="extension:101", closed_destination="hangup")
+    add("inbound_route", name="main", did="5551000", destination="extension:101")
+    add("announcement", name="hello", sound="welcome", destination="extension:101")
+    error = refused(service.delete_object, "extension", "101", user="alice")
+    assert sorted(p.message for p in error.problems) == sorted([
+        "extension 101 is used by ring group 600 (members): change that first",
+        "extension 101 is used by queue 700 (overflow, members): change that first",
+        "extension 101 is used by IVR menu main (timeout_destination, option 1): change that first",
+        "extension 101 is used by time condition hours (open_destination): change that first",
+        "extension 101 is used by inbound route main (destination): change that first",
+        "extension 101 is used by announcement hello (destination): change that first",
+    ])
+    assert all("does not exist" not in str(p) for p in error.problems)
+    assert numbers("extension") == ["100", "101"]
+
+
+def test_deleting_an_extension_or_trunk_bound_to_a_gateway_port_is_refused(office):
+    """A gateway's FXS port registers as its extension, an FXO port is reached through its trunk."""
+    from appliance.gateways import service as gateways
+    gateways.adopt("00:11:22:33:44:55", "ht802", "alice", name="lobby")
+    gateways.bind_fxs("00:11:22:33:44:55", 1, "101", "alice")
+    gateways.adopt("00:11:22:33:44:66", "gxw4104", "alice", address="192.0.2.10")
+    gateways.bind_fxo("00:11:22:33:44:66", 2, "alice", trunk="lines")
+    error = refused(service.delete_object, "extension", "101", user="alice")
+    assert [p.message for p in error.problems] == [
+        "extension 101 is used by ring group 600 (members): change that first",
+        "extension 101 is used by gateway lobby port 1 (extension): change that first"]
+    error = refused(service.delete_object, "trunk", "lines", user="alice")
+    assert [p.message for p in error.problems] == [
+        "trunk lines is used by gateway 001122334466 port 2 (trunk): change that first"]
+    gateways.unbind("00:11:22:33:44:66", 2, "alice")
+    service.delete_object("trunk", "lines", user="alice")
+    assert service.get_object("trunk", "lines") is None
 
 
 def test_delete_is_audited_and_then_allowed(office):

@@ -79,8 +79,13 @@ def test_the_dialplan_names_uploaded_and_spoken_greetings_by_path():
 
 
 def test_an_ivr_needs_a_greeting_sound_or_text(install):
-    with pytest.raises(SiteError, match="give the greeting a sound or a text to speak"):
+    with pytest.raises(SiteError) as raised:
         service.save_object("ivr", {"name": "main"}, user="t", create=True)
+    assert [str(p) for p in raised.value.problems] == [
+        "ivr.greeting_text: give the menu a greeting: a sound (greeting) or a text to speak (greeting_text)"]
+    with pytest.raises(SiteError) as raised:  # a bad sound name is reported as bad, not as missing
+        service.save_object("ivr", {"name": "main", "greeting": "Bad Name"}, user="t", create=True)
+    assert [p.where for p in raised.value.problems] == ["ivr.greeting"]
     with pytest.raises(SiteError, match="greeting_text"):
         service.save_object("ivr", {"name": "main", "greeting_text": "line one\nline two"}, user="t", create=True)
     saved = service.save_object("ivr", {"name": "main", "greeting_text": "Welcome.", "greeting_voice": ""},

@@ -163,7 +163,7 @@ def test_bad_settings_show_next_to_their_fields_and_keep_what_was_typed(console,
     assert response.status == 422
     errors = errors_of(response.body)
     assert errors["sip_port"] == "must be at most 65535"
-    assert errors["recording_retention_days"] == "must be a whole number"
+    assert errors["recording_retention_days"] == "must be a whole number (not 'many')"
     assert "Nothing was saved" in form_errors(response.body)[0]
     assert 'value="many"' in response.body and 'value="99999"' in response.body
     assert "Traceback" not in response.body

@@ -240,9 +240,10 @@ def test_bad_values_are_shown_next_to_their_fields_kept_and_nothing_stored(conso
                                                   "options": "direct_media=no\nnot an option"})
     assert response.status == 422
     errors = errors_of(response.body)
-    assert errors["number"] == "'12a' is not allowed here"
+    assert errors["number"] == "'12a' is not allowed here: use 2 to 8 digits"
     assert errors["ring_seconds"] == "must be at most 300"
-    assert errors["email"] == "'not-an-email' is not allowed here"
+    assert errors["email"] == "'not-an-email' is not allowed here: use an e-mail address such as " \
+        "name@example.com, or nothing"
     assert errors["options"] == "line 2: write key=value"
     assert "name" not in errors
     assert input_value(response.body, "number") == "12a"
@@ -360,6 +361,11 @@ def test_call_center_kinds_get_forms_too(console, admin_password):
     assert [m.model_dump() for m in queue.members] == [{"extension": "100", "penalty": 0},
                                                        {"extension": "101", "penalty": 2}]
     assert input_value(browser.get("/queues/edit/500").body, "members") == "100\n101 2"
+    response = browser.submit("/ivrs/new", {"name": "main", "greeting": "", "greeting_text": "",
+                                            "invalid_sound": "invalid",
+                                            "timeout_destination": "hangup", "invalid_destination": "hangup"})
+    assert errors_of(response.body) == {
+        "greeting_text": "give the menu a greeting: a sound (greeting) or a text to speak (greeting_text)"}
     response = browser.submit("/ivrs/new", {"name": "main", "greeting": "custom/menu",
                                             "options": "1 queue:500\n2 extension:101\n3",
                                             "timeout_destination": "hangup", "invalid_destination": "hangup"})
@@ -382,7 +388,7 @@ def test_list_field_errors_name_their_line(console, admin_password):
     assert errors_of(response.body)["patterns"] == "line 4: write match|strip|prepend (three parts at most)"
     response = browser.submit("/outbound-routes/new", {
         "name": "intl", "position": "0", "patterns": "_00X.\n\n_0X.|x|+", "trunks": "carrier-a\nnope"})
-    assert errors_of(response.body)["patterns"] == "line 3: strip: must be a whole number"
+    assert errors_of(response.body)["patterns"] == "line 3: strip: must be a whole number (not 'x')"
     response = browser.submit("/outbound-routes/new", {
         "name": "intl", "position": "0", "patterns": "_00X.", "trunks": "carrier-a\nnope"})
     assert errors_of(response.body)["trunks"] == "trunk nope does not exist"
@@ -417,8 +423,9 @@ def test_delete_asks_first_and_refuses_while_in_use(console, admin_password):
     assert service.get_object("extension", "100") is None
     response = browser.submit("/extensions/delete/101", {})
     assert response.status == 409
-    assert "ring group 600 members: extension 101 does not exist (it is still used: change that first)" in \
-        html.unescape(response.body)
+    body = html.unescape(response.body)
+    assert "extension 101 is used by ring group 600 (members): change that first" in body
+    assert "does not exist" not in body
     assert service.get_object("extension", "101") is not None
     assert browser.get("/extensions/delete/999").status == 404
 
