@@ -41,6 +41,7 @@ LABELS = {
     "moh": "Music on hold",
     "ring_seconds": "Ring time (seconds)",
     "qualify_seconds": "Qualify every (seconds)",
+    "failover_seconds": "Failover after (seconds)",
     "max_channels": "Maximum channels",
     "caller_id": "Caller ID number",
     "caller_id_name": "Caller ID name",
@@ -68,6 +69,8 @@ HINTS = {
     ("trunk", "username"): "Needed when the trunk registers.",
     ("trunk", "max_channels"): "0 = no limit.",
     ("trunk", "qualify_seconds"): "0 = never check; a dead trunk is skipped at once when checked.",
+    ("trunk", "failover_seconds"): "A call this trunk has not started ringing by then tries the route's next trunk "
+                                   "(not where this trunk is the last). 0 = wait as long as SIP does (32 s).",
     ("inbound_route", "did"): "A number or an Asterisk pattern such as _0212XXXXXXX; empty = any.",
     ("inbound_route", "cid"): "Only calls from this number or pattern; empty = any caller.",
     ("outbound_route", "position"): "Routes are tried from the lowest position up.",
@@ -310,7 +313,7 @@ def _build_field(kind: str, name: str, info) -> FormField:
     choices = _literal_choices(annotation)
     if choices:
         return FormField(widget="select", choices=choices, **common)
-    if annotation is int:
+    if annotation in (int, float):
         return FormField(widget="number", **common)
     if name in destination_fields(kind):
         return FormField(widget="destination", **common)
@@ -471,6 +474,7 @@ FRIENDLY = [
     (re.compile(r"^Field required$"), "is required"),
     (re.compile(r"^String should have at most (\d+) characters?$"), r"must be at most \1 characters long"),
     (re.compile(r"^Input should be a valid integer.*$"), "must be a whole number"),
+    (re.compile(r"^Input should be a valid number.*$"), "must be a number"),
     (re.compile(r"^Input should be greater than or equal to (\S+)$"), r"must be at least \1"),
     (re.compile(r"^Input should be less than or equal to (\S+)$"), r"must be at most \1"),
     (re.compile(r"^List should have at least 1 item.*$"), "enter at least one line"),
