@@ -6,9 +6,9 @@ rendering every file, a full apply including Asterisk's reloads and
 verification, a one-extension change applied, and peak memory.  Figures are
 printed and written to ``benchmarks/results/core.json``.  Goals on a
 2-core machine: render under 1 s, full apply under 5 s.  Then, unless
-``--core-only``, the call-center (``benchmarks.callcenter``) and console
-(``benchmarks.web``) benchmarks; the site they share and the results folder
-are in ``benchmarks.sites``.
+``--core-only``, the call-center (``benchmarks.callcenter``), console
+(``benchmarks.web``) and trunk failover (``benchmarks.failover``) benchmarks;
+the site they share and the results folder are in ``benchmarks.sites``.
 """
 
 from __future__ import annotations
@@ -92,6 +92,9 @@ def main() -> int:
         print(f"{key:28} {value}")
     from benchmarks import web
     for key, value in web.main().items():
+        print(f"{key:28} {value}")
+    from benchmarks import failover
+    for key, value in failover.main().items():
         print(f"{key:28} {value}")
     return 0
 

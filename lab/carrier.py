@@ -48,7 +48,7 @@ exten => _[+0-9*#].,1,Set(BEHAVIOUR=${DB(behaviour/${EXTEN})})
  same => n,GotoIf($["${BEHAVIOUR}" = "busy"]?busy)
  same => n,GotoIf($["${BEHAVIOUR}" = "noanswer"]?noanswer)
  same => n,Ringing()
- same => n,Wait(1)
+ same => n,Wait(${IF($[${LEN(${DB(ring/${EXTEN})})} > 0]?${DB(ring/${EXTEN})}:1)})
  same => n,Answer()
  same => n,UserEvent(CarrierAnswered,Exten: ${EXTEN},Local: ${CHANNEL(pjsip,local_addr)},CallerID: ${CALLERID(num)})
  same => n,Playtones(440)
@@ -129,11 +129,14 @@ class Carrier:
         with self._lock:
             return len(self.events)
 
-    def set_behaviour(self, number: str, behaviour: str, hold: int | None = None) -> None:
-        """How the phone (or far-end number) ``number`` reacts when called: answer, noanswer, busy."""
+    def set_behaviour(self, number: str, behaviour: str, hold: int | None = None, ring: float | None = None) -> None:
+        """How the phone (or far-end number) ``number`` reacts when called: answer, noanswer, busy;
+        ``ring``: seconds it rings before it answers (1 unless set; 0 answers at once)."""
         self.instance.cli(f"database put behaviour {number} {behaviour}")
         if hold is not None:
             self.instance.cli(f"database put hold {number} {hold}")
+        if ring is not None:
+            self.instance.cli(f"database put ring {number} {ring:g}")
 
     def call(self, endpoint: str, number: str, tag: str, dtmf: str = "", hold: int = 6,
              record: bool = False) -> None:

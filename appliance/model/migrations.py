@@ -75,6 +75,13 @@ def _v10_ivr_invalid_sound(db: peewee.SqliteDatabase) -> None:
     models.Ivr.update(invalid_sound="invalid").where(models.Ivr.invalid_sound == "option-is-invalid").execute()
 
 
+def _v11_trunk_failover_seconds(db: peewee.SqliteDatabase) -> None:
+    """Each trunk's failover time (``Trunk.failover_seconds``): how long a call waits for the trunk to ring
+    before its route tries the next trunk.  Existing trunks get the default, so a primary that dies
+    between two qualifies no longer holds callers for SIP's 32 s before the backup is tried."""
+    _add_column_if_missing(db, models.Trunk, "failover_seconds")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -86,6 +93,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v8_report_rollups,
     _v9_phonebook,
     _v10_ivr_invalid_sound,
+    _v11_trunk_failover_seconds,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

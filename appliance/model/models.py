@@ -71,6 +71,7 @@ class Trunk(BaseModel):
     max_channels = peewee.IntegerField(default=0)
     match = JSONField(default=list)
     qualify_seconds = peewee.IntegerField(default=30)
+    failover_seconds = peewee.FloatField(default=2.0)
     options = JSONField(default=dict)
 
 

@@ -47,7 +47,7 @@ GENERATED_FILES = (
     GeneratedFile("rtp.conf", ("s",), "module reload res_rtp_asterisk.so"),
     GeneratedFile("pjsip.conf", ("of", "s"), "module reload res_pjsip.so"),
     GeneratedFile("extensions.conf", ("dahdi_trunks", "device", "fxs_devices", "greeting", "of", "route_extens",
-                                      "s", "site", "trunk_limits"), "dialplan reload"),
+                                      "s", "site", "trunk_failover", "trunk_limits"), "dialplan reload"),
     GeneratedFile("voicemail.conf", ("site",), "module reload app_voicemail.so"),
     GeneratedFile("musiconhold.conf", ("of",), "module reload res_musiconhold.so"),
     GeneratedFile("queues.conf", ("device", "of"), "module reload app_queue.so"),

@@ -159,6 +159,7 @@ _CONTEXT: dict[str, Callable[[Site, InstallFacts], Any]] = {
     "of": lambda site, facts: site.of,
     "route_extens": lambda site, facts: route_extens,
     "trunk_limits": lambda site, facts: {t.name: t.max_channels for t in site.of("trunk")},
+    "trunk_failover": lambda site, facts: {t.name: f"{t.failover_seconds:g}" for t in site.of("trunk")},
     "noload": _noload,
     "fxs_devices": lambda site, facts: _fxs_devices(site),
     "dahdi_trunks": lambda site, facts: {t.name: t for t in site.of("dahdi_trunk")},

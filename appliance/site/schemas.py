@@ -138,6 +138,10 @@ class Trunk(SiteObject):
     max_channels: int = Field(default=0, ge=0, le=10000)
     match: list[Annotated[str, StringConstraints(pattern=MATCH_RE)]] = Field(default_factory=list)
     qualify_seconds: int = Field(default=30, ge=0, le=3600)
+    # How long a call waits for this trunk to ring (or send early media) before the route tries its next
+    # trunk: a trunk that died since its last qualify would otherwise hold the caller for SIP's timer B
+    # (32 s).  Not applied where the trunk is the route's last (nothing to fail over to); 0: never.
+    failover_seconds: float = Field(default=2.0, ge=0, le=60)
     options: Options = Field(default_factory=dict)
 
     @field_validator("username")
@@ -146,6 +150,15 @@ class Trunk(SiteObject):
         if info.data.get("registration") and not value:
             raise ValueError("a registering trunk needs a username")
         return value
+
+    @field_validator("failover_seconds")
+    @classmethod
+    def _failover_time(cls, value: float) -> float:
+        """Tenths of a second at most (Dial takes the number as written), and not so short that a healthy
+        carrier would be left before it could ring."""
+        if 0 < value < 1:
+            raise ValueError("must be 0 (never fail over on time) or from 1 to 60 seconds")
+        return round(value, 1)
 
 
 class InboundRoute(SiteObject):

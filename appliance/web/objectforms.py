@@ -41,6 +41,7 @@ LABELS = {
     "moh": "Music on hold",
     "ring_seconds": "Ring time (seconds)",
     "qualify_seconds": "Qualify every (seconds)",
+    "failover_seconds": "Failover after (seconds)",
     "max_channels": "Maximum channels",
     "caller_id": "Caller ID number",
     "caller_id_name": "Caller ID name",
@@ -68,6 +69,8 @@ HINTS = {
     ("trunk", "username"): "Needed when the trunk registers.",
     ("trunk", "max_channels"): "0 = no limit.",
     ("trunk", "qualify_seconds"): "0 = never check; a dead trunk is skipped at once when checked.",
+    ("trunk", "failover_seconds"): "A call this trunk has not started ringing by then tries the route's next trunk "
+                                   "(not where this trunk is the last). 0 = wait as long as SIP does (32 s).",
     ("inbound_route", "did"): "A number or an Asterisk pattern such as _0212XXXXXXX; empty = any.",
     ("inbound_route", "cid"): "Only calls from this number or pattern; empty = any caller.",
     ("outbound_route", "position"): "Routes are tried from the lowest position up.",
@@ -312,7 +315,7 @@ def _build_field(kind: str, name: str, info) -> FormField:
     choices = _literal_choices(annotation)
     if choices:
         return FormField(widget="select", choices=choices, **common)
-    if annotation is int:
+    if annotation in (int, float):
         return FormField(widget="number", **common)
     if name in destination_fields(kind):
         return FormField(widget="destination", **common)

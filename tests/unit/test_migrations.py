@@ -152,3 +152,19 @@ def test_ivrs_left_with_the_missing_default_invalid_sound_get_one_debian_ships(d
     open_database(db_path)
     assert {i.name: i.invalid_sound for i in Ivr.select()} == {"main": "invalid", "night": "custom/wrong-key"}
     assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
+
+
+def test_trunks_of_an_older_database_get_the_default_failover_time(db_path):
+    """Schema 11: trunks stored before the failover time existed get the default (2 s), so a primary that dies
+    between two qualifies no longer holds callers for SIP's 32 s; their other settings are kept."""
+    db_path.parent.mkdir(parents=True)
+    db = database_before(migrations._v11_trunk_failover_seconds, db_path)
+    db.execute_sql("ALTER TABLE trunk DROP COLUMN failover_seconds")  # as the older schema made the table
+    db.execute_sql("INSERT INTO trunk (name, registration, host, port, username, password, codecs, max_channels,"
+                   " match, qualify_seconds, options) VALUES ('primary', 0, 'sip.example.net', 5060, '', '',"
+                   " '[\"alaw\"]', 4, '[]', 15, '{}')")
+    db.close()
+    open_database(db_path)
+    trunk = service.get_object("trunk", "primary")
+    assert (trunk.failover_seconds, trunk.qualify_seconds, trunk.max_channels) == (2.0, 15, 4)
+    assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION

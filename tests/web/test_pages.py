@@ -378,6 +378,30 @@ def test_call_center_kinds_get_forms_too(console, admin_password):
     assert '<option value="ivr:main">' in browser.get("/inbound-routes/new").body
 
 
+def test_trunk_failover_time_is_set_on_its_form(console, admin_password):
+    """The trunk form has the failover time: empty means the default, tenths are kept, and a value too short
+    to let a healthy carrier ring is refused next to the field, with what was typed kept."""
+    browser = console.browser()
+    browser.login("admin", admin_password)
+    page = html.unescape(browser.get("/trunks/new").body)
+    assert "Failover after (seconds)" in page and "route's next trunk" in page
+    fields = {"name": "carrier-a", "host": "sip.example.net", "codecs": "alaw", "failover_seconds": ""}
+    response = browser.submit("/trunks/new", fields)
+    assert response.status == 302, (errors_of(response.body), form_errors(response.body))
+    assert service.get_object("trunk", "carrier-a").failover_seconds == 2.0
+    fields["failover_seconds"] = "0.5"
+    response = browser.submit("/trunks/edit/carrier-a", fields)
+    assert response.status == 422
+    assert errors_of(response.body)["failover_seconds"] == ("must be 0 (never fail over on time) or from 1 to "
+                                                            "60 seconds")
+    assert input_value(response.body, "failover_seconds") == "0.5"
+    assert errors_of(browser.submit("/trunks/edit/carrier-a", {**fields, "failover_seconds": "soon"}).body)[
+        "failover_seconds"] == "must be a number"
+    assert browser.submit("/trunks/edit/carrier-a", {**fields, "failover_seconds": "4.5"}).status == 302
+    assert service.get_object("trunk", "carrier-a").failover_seconds == 4.5
+    assert input_value(browser.get("/trunks/edit/carrier-a").body, "failover_seconds") == "4.5"
+
+
 def test_list_field_errors_name_their_line(console, admin_password):
     service.save_object("trunk", {"name": "carrier-a", "host": "sip.example.net"}, "test", create=True)
     browser = console.browser()
