@@ -396,7 +396,7 @@ def test_trunk_failover_time_is_set_on_its_form(console, admin_password):
                                                             "60 seconds")
     assert input_value(response.body, "failover_seconds") == "0.5"
     assert errors_of(browser.submit("/trunks/edit/carrier-a", {**fields, "failover_seconds": "soon"}).body)[
-        "failover_seconds"] == "must be a number"
+        "failover_seconds"] == "must be a number (not 'soon')"
     assert browser.submit("/trunks/edit/carrier-a", {**fields, "failover_seconds": "4.5"}).status == 302
     assert service.get_object("trunk", "carrier-a").failover_seconds == 4.5
     assert input_value(browser.get("/trunks/edit/carrier-a").body, "failover_seconds") == "4.5"
