@@ -145,7 +145,7 @@ def apply_cmd(ctx: click.Context, dry_run: bool, diff: bool) -> None:
     from appliance.provisioning import apply as apply_mod
     from appliance.site import service
     install = _install(ctx)
-    result = apply_mod.apply(service.snapshot(), install.facts(), install.target(), user=USER,
+    result = apply_mod.apply(service.snapshot, install.facts(), install.target(), user=USER,
                              dry_run=dry_run, progress=_print_step, with_diff=diff)
     if result.diff:
         click.echo(result.diff, nl=False)
@@ -168,7 +168,7 @@ def rollback(ctx: click.Context, generation: str | None) -> None:
     """Put an earlier generation back live (default: the one before the live one)."""
     from appliance.provisioning import apply as apply_mod
     install = _install(ctx)
-    result = apply_mod.rollback(install.target(), generation, progress=_print_step)
+    result = apply_mod.rollback(install.target(), generation, progress=_print_step, user=USER)
     if not result.ok:
         _fail(f"rollback failed: {result.error}")
     click.echo(f"generation {result.generation} is live")
@@ -190,14 +190,17 @@ def generations(ctx: click.Context) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Asterisk's state, endpoints and trunk registrations."""
+    from appliance.support import diagnostics
     from appliance.support import status as box_status
     install = _install(ctx)
     st = box_status.asterisk_status(install, timeout=30)  # a technician at the console can wait longer than the page
+    config = diagnostics.check_config(install)  # which generation is live, and which one Asterisk runs
+    config_line = f"Config:   {config.text}" + (f" ({config.advice})" if config.level == "fail" else "")
     if not st.reachable:
+        click.echo(config_line[:80])
         _fail(f"Asterisk: DOWN ({st.error})")
     click.echo(f"Asterisk: up, version {st.version}, {st.active_calls} active call(s), up {st.uptime}"[:80])
-    live = install.target().live_generation()
-    click.echo(f"Config:   generation {live.name if live else 'none'} live")
+    click.secho(config_line[:80], fg="red" if config.level == "fail" else None)
     click.echo(f"Endpoints ({len(st.endpoints)}):")
     for e in st.endpoints:
         click.echo(f"  {e.name:<16} {e.state:<12} {'; '.join(e.contacts)[:48]}")

@@ -22,11 +22,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appliance.provisioning import dahdi, generations, reload, render, sounds
+from appliance.asterisk.ami import Ami, AmiError
+from appliance.provisioning import dahdi, generations, reload, render, sounds, verify
 from appliance.provisioning.generations import list_generations  # for ``linebox generations``
 from appliance.provisioning.steps import ApplyFailed, Run, Step
 from appliance.provisioning.target import Target
@@ -66,21 +66,50 @@ def diff_files(old: dict[str, str], new: dict[str, str]) -> str:
     return "".join(out)
 
 
-def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "system",
+def apply(site: Site | Callable[[], Site], facts: render.InstallFacts, target: Target, user: str = "system",
           dry_run: bool = False, progress: Callable[[Step], None] | None = None,
           with_diff: bool = False) -> ApplyResult:
     """Apply the site to Asterisk; on any failure the previous generation stays (or is put back) live.
 
     The readable diff is computed for a dry run or when ``with_diff`` is set:
-    on a large site it costs more than the rest of the apply before reload.
+    on a large site it costs more than the rest of the apply before reload.  A real apply holds the
+    install's one apply lock (:func:`.generations.locked`) from start to end; ``site`` may be the
+    function that reads it (``service.snapshot``), so that an apply that waited for another one
+    applies the site as it is then, not as it was before the other one.
     """
     run = Run(progress)
     result = ApplyResult(ok=False, steps=run.steps)
     target.generations_dir.mkdir(parents=True, exist_ok=True)
+    if dry_run:
+        _apply(run, result, site if isinstance(site, Site) else site(), facts, target, user, True, with_diff)
+        return result
+    try:
+        with generations.locked(target, user, on_wait=lambda text: run.record(Step("lock", True, text))):
+            _apply(run, result, site if isinstance(site, Site) else site(), facts, target, user, False, with_diff)
+    except ApplyFailed as error:  # only the lock raises this far: each step's failure is handled inside
+        run.record(Step(error.step, False, str(error)))
+        result.error = f"{error.step}: {error}"
+    return result
+
+
+def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts, target: Target, user: str,
+           dry_run: bool, with_diff: bool) -> None:
+    # What Asterisk runs is the ``loaded`` generation: ``live`` differs from it only when an apply was
+    # cut short after its swap, and then the files of both are reloaded (Asterisk may hold either).
     previous = target.live_generation()
+    unsure: set[str] = set()
+    cut = generations.interrupted(target)
+    if cut is not None:
+        never_loaded, loaded = cut
+        old, new = generations.read_files(loaded), generations.read_files(never_loaded)
+        unsure = {n for n in set(old) | set(new) if old.get(n) != new.get(n)}
+        previous = loaded
     live_files = generations.read_files(previous)
     files: dict[str, str] = {}
     try:
+        if cut is not None and not dry_run:
+            run.step("repair", lambda: generations.undo_interrupted(target, never_loaded, loaded))
+
         def check() -> str:
             problems = check_site(site)
             if problems:
@@ -102,18 +131,23 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
         def do_render() -> str:
             files.update(render.render_all(site, facts))
             files.update(render.render_dahdi_files(site, dahdi.load_inventory(target)))
+            verify.check_line_lengths(files)
             return f"{len(files)} files, {sum(len(t) for t in files.values()) // 1024} KiB"
         run.step("render", do_render)
 
         def do_diff() -> str:
-            result.changed = [n for n in files if live_files.get(n) != files[n]]
+            result.changed = [n for n in files if live_files.get(n) != files[n] or n in unsure]
             if dry_run or with_diff:
                 result.diff = diff_files(live_files, files)
             return ", ".join(result.changed) if result.changed else "no change"
         run.step("diff", do_diff)
         if dry_run or not result.changed:
             result.ok = True
-            return result
+            return
+
+        connect = target.connect
+        if connect is not None:
+            run.step("asterisk", lambda: _answers(connect, previous))
 
         new_dir = target.generations_dir / generations.next_id(target)
         run.step("stage", lambda: generations.stage(target, new_dir, files, user, result.changed))
@@ -125,7 +159,7 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
         run.step("swap", swap)
     except ApplyFailed as error:
         result.error = f"{error.step}: {error}"
-        return result
+        return
 
     try:
         dahdi.configure(run, target, files, result.changed, live_files)
@@ -138,17 +172,18 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
         else:
             generations.unlink_live(target)
             result.rolled_back = True
-        with suppress(OSError):
-            (new_dir / "FAILED").write_text(result.error + "\n")
-        return result
+        generations.mark_failed(new_dir, result.error)
+        return
 
     if target.connect is None:
         result.ok = True
         run.record(Step("reload", True, "Asterisk not managed here: it reads the new files when it starts"))
+        generations.mark_loaded(target, new_dir)
         generations.prune(target)
-        return result
+        return
     try:
         notes = reload.reload_and_verify(run, target, result.changed, files, live_files)
+        generations.mark_loaded(target, new_dir)  # only now: Asterisk took it
         for note in notes:
             run.record(Step("note", True, note))
         result.ok = True
@@ -158,9 +193,20 @@ def apply(site: Site, facts: render.InstallFacts, target: Target, user: str = "s
         if previous is not None:
             _restore(run, target, previous, result.changed)
             result.rolled_back = True
-        with suppress(OSError):
-            (new_dir / "FAILED").write_text(result.error + "\n")
-    return result
+        generations.mark_failed(new_dir, result.error)
+
+
+def _answers(connect: Callable[[], Ami], previous: Path | None) -> str:
+    """Asterisk answers over AMI: checked before anything is written, so an apply while it is down
+    changes nothing (what is live is what it loads when it starts)."""
+    try:
+        with connect():
+            return "Asterisk answers over AMI"
+    except AmiError as error:
+        stays = (f"generation {previous.name} stays live, and Asterisk loads it when it starts" if previous
+                 else "no generation is live")
+        raise ApplyFailed("asterisk", f"Asterisk is not running or not answering ({error}): nothing was applied; "
+                                      f"{stays}. Start Asterisk, then apply again") from None
 
 
 def _restore(run: Run, target: Target, generation: Path, changed: list[str], dahdi_only: bool = False,
@@ -180,42 +226,93 @@ def _restore(run: Run, target: Target, generation: Path, changed: list[str], dah
                 run.step("rollback: dahdi_cfg", lambda: dahdi.run_dahdi_cfg(target))
         if not dahdi_only and target.connect is not None:
             reload.reload_and_verify(run, target, changed, old_files, None)
-    except ApplyFailed:
-        pass  # already reported as a failed step; the link points at the previous generation
+        generations.mark_loaded(target, generation)
+    except ApplyFailed as error:
+        # already reported as a failed step; the link points at the previous generation
+        if error.step == "connect":
+            run.record(Step("rollback: note", True, f"Asterisk is not answering: generation {generation.name} is "
+                                                    "live, and Asterisk loads it when it starts"))
 
 
 def rollback(target: Target, generation_id: str | None = None,
-             progress: Callable[[Step], None] | None = None) -> ApplyResult:
-    """Put a kept generation (default: the one before live) back live and reload what differs."""
+             progress: Callable[[Step], None] | None = None, user: str = "system") -> ApplyResult:
+    """Put a kept generation (default: the one before live) back live and reload what differs.
+
+    Holds the same lock as :func:`apply`; when Asterisk does not take it, the generation it ran
+    before is put back, as for an apply."""
     run = Run(progress)
     result = ApplyResult(ok=False, steps=run.steps)
+    try:
+        with generations.locked(target, user, on_wait=lambda text: run.record(Step("lock", True, text))):
+            _rollback(run, result, target, generation_id)
+    except ApplyFailed as error:  # only the lock raises this far: each step's failure is handled inside
+        run.record(Step(error.step, False, str(error)))
+        result.error = f"{error.step}: {error}"
+    return result
+
+
+def _rollback(run: Run, result: ApplyResult, target: Target, generation_id: str | None) -> None:
     live = target.live_generation()
+    running = target.loaded_generation() or live  # what Asterisk runs
     kept = [g["id"] for g in list_generations(target)
             if not (target.generations_dir / g["id"] / "FAILED").exists()]
     if generation_id is None:
         older = [g for g in kept if live is None or g < live.name]
         if not older:
             result.error = "no earlier generation to roll back to"
-            return result
+            return
         generation_id = older[0]
     folder = target.generations_dir / generation_id
     if not folder.is_dir():
         result.error = f"generation {generation_id} does not exist (kept: {', '.join(kept)})"
-        return result
-    live_files, files = generations.read_files(live), generations.read_files(folder)
-    result.changed = [n for n in files if live_files.get(n) != files[n]]
+        return
+    live_files, files = generations.read_files(running), generations.read_files(folder)
+    unsure = set()
+    if live is not None and running is not None and live != running:  # an apply cut short: reload both
+        never = generations.read_files(live)
+        unsure = {n for n in set(never) | set(live_files) if never.get(n) != live_files.get(n)}
+    result.changed = [n for n in files if live_files.get(n) != files[n] or n in unsure]
     result.diff = diff_files(live_files, files)
     result.generation = generation_id
+    connect = target.connect
     try:
+        if connect is not None and result.changed:
+            run.step("asterisk", lambda: _answers(connect, live))
+
         def swap() -> str:
             generations.point_live_at(target, folder)
             return f"live -> {generation_id}"
         run.step("swap", swap)
+    except ApplyFailed as error:
+        result.error = f"{error.step}: {error}"
+        return
+    try:
         if dahdi.dahdi_changed(result.changed) and dahdi.dahdi_in_use(files) and target.dahdi_managed:
             run.step("dahdi_cfg", lambda: dahdi.run_dahdi_cfg(target))
-        if target.connect is not None:
+        if connect is not None:
             reload.reload_and_verify(run, target, result.changed, files, None)
+        generations.mark_loaded(target, folder)
         result.ok = True
     except ApplyFailed as error:
         result.error = f"{error.step}: {error}"
-    return result
+        if running is not None and running != folder:
+            _restore(run, target, running, result.changed)
+            result.rolled_back = True
+
+
+def repair_interrupted(target: Target, user: str = "system") -> str:
+    """Before Asterisk starts (boot): an apply cut short after its swap left ``live`` on a generation
+    Asterisk never took; put it back on the ``loaded`` one.  Returns what was done ("" if nothing)."""
+    if generations.interrupted(target) is None:
+        return ""
+    with generations.locked(target, user):
+        cut = generations.interrupted(target)
+        if cut is None:
+            return ""
+        return generations.undo_interrupted(target, *cut)
+
+
+def mark_loaded(target: Target, generation: Path) -> None:
+    """Asterisk starts on ``generation`` (boot, before it starts): what it runs from now on."""
+    with generations.locked(target, "boot"):
+        generations.mark_loaded(target, generation)

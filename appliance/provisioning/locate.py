@@ -16,7 +16,15 @@ def locate(errors: list[str], files: dict[str, str]) -> str:
         where = ""
         obj = re.search(r"with id '([^']+)' from configuration file '([^']+)'", message)
         line = re.search(r"at line (\d+) of\s*(\S*)", message)
-        if obj:
+        skipped = re.match(r"Line (\d+) too long, skipping\. It begins with: (.*?)(?:\.\.\.)?$", message)
+        if skipped:  # the parser does not name the file: the one whose line it is
+            lineno, start = int(skipped.group(1)), skipped.group(2)
+            for fname, text in files.items():
+                lines = text.splitlines()
+                if len(lines) >= lineno and start and lines[lineno - 1].startswith(start):
+                    where = f"{fname} line {lineno} ({where_in(fname, text, lineno)})"
+                    break
+        elif obj:
             name, fname = obj.group(1), obj.group(2)
             where = f"{fname}: section [{name}] ({_owner(files.get(fname, ''), name)})"
         elif line and line.group(2):
@@ -42,3 +50,17 @@ def _owner_at(text: str, lineno: int) -> str:
         if m:
             return f"{m.group(1)} {m.group(2)}"
     return "site settings"
+
+
+def where_in(name: str, text: str, lineno: int) -> str:
+    """What a line belongs to: in the dialplan its context and extension (``[ext-ringgroups] exten
+    600``), elsewhere the Linebox object that wrote it."""
+    if name != "extensions.conf":
+        return _owner_at(text, lineno)
+    section, exten = "", ""
+    for line in text.splitlines()[:lineno]:
+        if line.startswith("["):
+            section, exten = line.split("]")[0] + "]", ""
+        elif m := re.match(r"exten\s*=>\s*([^,]+),", line):
+            exten = f" exten {m.group(1)}"
+    return f"{section}{exten}" or "top of the file"

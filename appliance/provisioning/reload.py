@@ -8,7 +8,9 @@ trunk whose credentials changed registers again at once.  Verification is :mod:`
 from __future__ import annotations
 
 import re
+from contextlib import ExitStack
 
+from appliance.asterisk.ami import Ami
 from appliance.provisioning import verify
 from appliance.provisioning.dahdi import dahdi_changed, dahdi_in_use
 from appliance.provisioning.files import BY_NAME, CHAN_DAHDI, DAHDI_SUBDIRS
@@ -33,8 +35,18 @@ def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[
     reload_dahdi = dahdi_changed(changed) and dahdi_in_use(files)
     if not commands and not reload_dahdi:
         return notes
-    assert target.connect is not None, "callers reload only where Asterisk is reachable"
-    with target.connect() as ami:
+    connect = target.connect
+    assert connect is not None, "callers reload only where Asterisk is managed"
+    with ExitStack() as session:
+        opened: list[Ami] = []
+
+        def open_session() -> str:
+            opened.append(session.enter_context(connect()))
+            return "Asterisk answers over AMI"
+        # a step: an Asterisk that died (or never ran) fails the apply, which rolls back, and fails a
+        # rollback's own reload the same way, never with a traceback
+        run.step("connect", open_session)
+        ami = opened[0]
         offset = verify.log_offset(target)
         if reload_dahdi:
             loaded = "chan_dahdi.so" in ami.command("module show like chan_dahdi")

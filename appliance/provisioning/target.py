@@ -33,6 +33,8 @@ class Target:
     # and dahdi_cfg runs in the root reload service, asked through dahdi_service (instead of dahdi_cfg).
     dahdi_link: bool = True
     dahdi_service: dahdi_reload.Service | None = None
+    # How long an apply or rollback waits for another one (any process) to finish before giving up.
+    lock_wait: float = 120.0
 
     @property
     def dahdi_managed(self) -> bool:
@@ -47,7 +49,18 @@ class Target:
     def live_link(self) -> Path:
         return self.config_root / "live"
 
+    @property
+    def loaded_link(self) -> Path:
+        """Points at the generation Asterisk was last seen to take (verified after its reload)."""
+        return self.config_root / "loaded"
+
     def live_generation(self) -> Path | None:
         if self.live_link.is_symlink():
             return self.live_link.resolve()
+        return None
+
+    def loaded_generation(self) -> Path | None:
+        """The generation Asterisk runs; None when unknown (an install older than the ``loaded`` link)."""
+        if self.loaded_link.is_symlink():
+            return self.loaded_link.resolve()
         return None

@@ -1,8 +1,12 @@
 """Verify a reload: the ERROR lines Asterisk logged while reloading, then the objects it should now hold.
 
 A reload command's answer does not name everything Asterisk refused: a section it could not load is
-an ERROR line in its log.  So the log is read from where it stood before the reload (errors located by
-:mod:`.locate`), and then the endpoints this apply changed and the main dialplan contexts are looked up.
+an ERROR line in its log, and a line its parser skipped is only a WARNING (``Line 1468 too long,
+skipping``), after which the module runs without it.  So the log is read from where it stood before
+the reload: its ERRORs, and its WARNINGs about the files (the parser's own, or naming a generated
+file), fail the apply (located by :mod:`.locate`); then the endpoints this apply changed and the
+main dialplan contexts are looked up.  What Asterisk's parser is known to skip is refused before
+anything is written (:func:`check_line_lengths`).
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ import re
 import time
 
 from appliance.asterisk.ami import Ami
-from appliance.provisioning.locate import locate
+from appliance.asterisk.limits import CONFIG_LINE_MAX
+from appliance.provisioning.locate import locate, where_in
 from appliance.provisioning.steps import ApplyFailed
 from appliance.provisioning.target import Target
 
 ERROR_LINE = re.compile(r"\] ERROR\[\d+\][^:]*: (.*)$")
+WARNING_LINE = re.compile(r"\] WARNING\[\d+\](?:\[[^\]]*\])? ([^:\s]+): (.*)$")
 
 
 def log_offset(target: Target) -> int:
@@ -24,13 +30,32 @@ def log_offset(target: Target) -> int:
     return 0
 
 
-def new_errors(target: Target, offset: int) -> list[str]:
+def check_line_lengths(files: dict[str, str]) -> None:
+    """Refuse a file holding a line Asterisk would skip, naming the file, line and where it is."""
+    for name, text in files.items():
+        for number, line in enumerate(text.splitlines(), 1):
+            if len(line) > CONFIG_LINE_MAX:
+                raise ApplyFailed("render", f"{name} line {number} ({where_in(name, text, number)}) is {len(line):,} "
+                                            f"characters long; Asterisk reads at most {CONFIG_LINE_MAX:,} "
+                                            "characters per line and would skip it")
+
+
+def new_errors(target: Target, offset: int, files: dict[str, str] | None = None) -> list[str]:
+    """ERROR lines logged since ``offset``, and WARNINGs about the configuration files: the
+    parser's own (config.c) and those naming one of ``files``."""
     if not (target.log_file and target.log_file.exists()):
         return []
     with open(target.log_file, errors="replace") as handle:
         handle.seek(offset)
         text = handle.read()
-    return [m.group(1).strip() for line in text.splitlines() if (m := ERROR_LINE.search(line))]
+    names = [n for n in (files or {}) if "/" not in n]
+    errors = []
+    for line in text.splitlines():
+        if m := ERROR_LINE.search(line):
+            errors.append(m.group(1).strip())
+        elif (w := WARNING_LINE.search(line)) and (w.group(1) == "config.c" or any(n in w.group(2) for n in names)):
+            errors.append(w.group(2).strip())
+    return errors
 
 
 def after_reload(ami: Ami, target: Target, offset: int, files: dict[str, str],
@@ -38,7 +63,7 @@ def after_reload(ami: Ami, target: Target, offset: int, files: dict[str, str],
     """Asterisk took the reloaded files: no ERROR logged since ``offset``, and (on an apply, not a
     rollback) the changed endpoints and the main contexts present."""
     time.sleep(0.2)
-    errors = new_errors(target, offset)
+    errors = new_errors(target, offset, files)
     if errors:
         raise ApplyFailed("verify", "Asterisk rejected the configuration: " + locate(errors, files))
     if old_files is None:

@@ -3,9 +3,11 @@
 Asterisk is started with ``-C <home>/asterisk/live/asterisk.conf``.  At boot this oneshot (run as the
 ``linebox`` user, ordered ``Before=asterisk.service``) checks that the ``live`` link points at a
 complete generation, and renders one from the database when it does not (a new install, or a link
-lost).  A live generation is never replaced here: it is the last one Asterisk accepted, while the
+lost).  A live generation is never re-rendered here: it is the last one Asterisk accepted, while the
 database may hold changes that an apply rolled back; those go live through ``linebox apply`` or the
-console, where Asterisk's answer is checked.
+console, where Asterisk's answer is checked.  The one exception is an apply cut short between its
+swap and its verify (killed, power cut): ``live`` then names a generation Asterisk never took, so
+``live`` is put back on the ``loaded`` one, the last Asterisk took, before Asterisk starts on it.
 
 ``python -m appliance.services.boot [--home DIR]``; exit 0 when a generation is live.
 """
@@ -34,8 +36,12 @@ def ensure_live(home: Path) -> int:
     finally:
         close_database()
     target = apply.Target(config_root=install.config_root)
+    repaired = apply.repair_interrupted(target, user="boot")
+    if repaired:
+        log.warning("%s", repaired, extra={"LINEBOX_EVENT": "live-repaired"})
     live = target.live_generation()
     if live is not None and (live / "asterisk.conf").is_file():
+        apply.mark_loaded(target, live)  # Asterisk starts on it next
         log.info("configuration generation %s is live; Asterisk starts on it", live.name,
                  extra={"LINEBOX_EVENT": "live-kept", "LINEBOX_GENERATION": live.name})
         notify.status(f"generation {live.name} live")

@@ -16,7 +16,18 @@ import string
 import zoneinfo
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from appliance.asterisk.limits import CONFIG_LINE_MAX
 
 from appliance.errors import describe_pattern
 
@@ -198,6 +209,18 @@ class RingGroup(SiteObject):
     members: list[Number] = Field(min_length=1)
     ring_seconds: int = Field(default=20, ge=5, le=300)
     fallback: Destination = "hangup"
+
+    @field_validator("members")
+    @classmethod
+    def _fits_one_dial_line(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """Ring-all dials every member in one ``Dial()`` line, which Asterisk skips past its line limit."""
+        if info.data.get("strategy", "ringall") == "ringall":
+            length = len(" same => n,Dial(") + len("&".join(f"PJSIP/{m}" for m in value)) + len(",300)")
+            if length > CONFIG_LINE_MAX:
+                raise ValueError(f"{len(value)} members ringing at once make a Dial() line of {length:,} characters; "
+                                 f"Asterisk reads at most {CONFIG_LINE_MAX:,} characters per line: use fewer "
+                                 "members, the hunt strategy or a queue")
+        return value
 
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -45,15 +45,20 @@ def check_asterisk(status: AsteriskStatus) -> Finding:
 
 
 def check_config(install: Install) -> Finding:
+    """Which generation is live, and whether Asterisk runs it: they differ only after an apply that
+    was cut short between its swap and its verify (``loaded`` is the one Asterisk was seen to take)."""
     target = install.target()
-    live = target.live_generation()
+    live, loaded = target.live_generation(), target.loaded_generation()
     if live is None:
         return Finding("Config", "fail", "no live configuration generation", "linebox apply")
+    if loaded is not None and loaded != live:
+        return Finding("Config", "fail", f"{live.name} live but Asterisk runs {loaded.name}",
+                       "an apply was cut short: run linebox apply")
     newest = max(target.generations_dir.glob("[0-9]*"), default=None)
     if newest is not None and (newest / "FAILED").exists():
         reason = (newest / "FAILED").read_text().strip()[:60]
         return Finding("Config", "warn", f"last apply failed, {live.name} live", reason)
-    return Finding("Config", "ok", f"generation {live.name} live")
+    return Finding("Config", "ok", f"generation {live.name} live" + (" and loaded" if loaded == live else ""))
 
 
 def check_trunks(status: AsteriskStatus, trunk_names: list[str]) -> list[Finding]:

@@ -239,6 +239,22 @@ def test_failed_apply_is_409_with_the_error(api, monkeypatch):
     assert "pretend conflict" in reply.json["error"] and reply.json["rolled_back"] is False
 
 
+def test_apply_while_asterisk_is_down_is_409_naming_the_cause_and_changes_nothing(api, install):
+    """AMI points at a port nothing listens on: Asterisk is down.  A clear refusal, never a 500, and
+    the live generation stays where it was."""
+    client = api.client()
+    assert client.post(EXT, {"number": "100", "name": "Reception"}).status == 201
+    assert client.post("/api/v1/apply").status == 200  # not managed yet: generation 000001, no Asterisk asked
+    install.manage_asterisk = True
+    assert client.post(EXT, {"number": "101", "name": "Office"}).status == 201
+    reply = client.post("/api/v1/apply")
+    assert reply.status == 409, reply.text
+    assert reply.json["error"].startswith("asterisk: Asterisk is not running or not answering (cannot reach AMI")
+    assert "nothing was applied; generation 000001 stays live" in reply.json["error"]
+    assert [(g["id"], g["live"]) for g in client.get("/api/v1/generations").json["items"]] == [("000001", True)]
+    assert client.post("/api/v1/rollback", {"generation": "000001"}).status == 200  # nothing differs: no reload
+
+
 def test_audit_shows_changes_under_the_token_user(api):
     admin = api.client("admin")
     assert admin.post(EXT, {"number": "100", "name": "Desk"}).status == 201

@@ -7,7 +7,6 @@ validate, write and audit in one transaction under the calling user's name; noth
 
 from __future__ import annotations
 
-import threading
 from typing import TypeVar
 
 from flask import current_app, jsonify, request, url_for
@@ -38,10 +37,6 @@ from appliance.web.api.core import (
     summary,
 )
 from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, RollbackRequest
-
-APPLY_WAIT_SECONDS = 120
-_apply_lock = threading.Lock()
-
 
 # ---------------------------------------------------------------- paging
 
@@ -307,25 +302,15 @@ def _result_json(result: apply_mod.ApplyResult, dry_run: bool) -> dict:
     }
 
 
-def _locked(action):
-    if not _apply_lock.acquire(timeout=APPLY_WAIT_SECONDS):
-        raise ApiError(409, "another apply or rollback is still running; try again when it has finished")
-    try:
-        return action()
-    finally:
-        _apply_lock.release()
-
-
 @blueprint.route("/apply", methods=["POST"], provide_automatic_options=False)
 @requires(WRITE)
 def apply_post():
     body = _request_model(ApplyRequest, json_body(required=False))
     install = _install()
 
-    def run():
-        return apply_mod.apply(service.snapshot(), install.facts(), install.target(), user=caller().username,
-                               dry_run=body.dry_run, with_diff=body.diff)
-    result = _locked(run)
+    # apply and rollback hold the install's one apply lock themselves (a wait, then 409 naming the holder)
+    result = apply_mod.apply(service.snapshot, install.facts(), install.target(), user=caller().username,
+                             dry_run=body.dry_run, with_diff=body.diff)
     if not body.diff:
         result.diff = ""
     return jsonify(_result_json(result, body.dry_run)), 200 if result.ok else 409
@@ -336,7 +321,7 @@ def apply_post():
 def rollback_post():
     body = _request_model(RollbackRequest, json_body(required=False))
     install = _install()
-    result = _locked(lambda: apply_mod.rollback(install.target(), body.generation))
+    result = apply_mod.rollback(install.target(), body.generation, user=caller().username)
     return jsonify(_result_json(result, False)), 200 if result.ok else 409
 
 

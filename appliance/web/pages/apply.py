@@ -1,13 +1,11 @@
 """The Apply page: what would change (a dry run's diff), apply now, and roll back to a kept generation.
 
-Only one apply or rollback runs at a time in this console: a second one
-started meanwhile is told to wait rather than racing the first over the
-``live`` link.
+Only one apply or rollback runs at a time on the box, whoever started it (this console, the API,
+the CLI): apply and rollback take the install's one apply lock themselves, and one started
+meanwhile waits for the first, or says who holds it.
 """
 
 from __future__ import annotations
-
-import threading
 
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
@@ -20,8 +18,6 @@ from appliance.web.forms import EmptyForm
 from appliance.web.pages import blueprint
 from appliance.web.pages.common import install
 from appliance.web.roles import ADMIN, VIEWERS, require_role
-
-_running = threading.Lock()
 
 
 def _generations() -> list[dict]:
@@ -43,21 +39,11 @@ def apply_page():
                            nav_active="apply")
 
 
-def _busy():
-    flash("Another apply or rollback is running: wait for it to finish, then try again.", "error")
-    return redirect(url_for("pages.apply_page"))
-
-
 @blueprint.route("/apply", methods=["POST"])
 @require_role(ADMIN)
 def apply_now():
-    if not _running.acquire(blocking=False):
-        return _busy()
-    try:
-        inst = install()
-        result = apply_mod.apply(service.snapshot(), inst.facts(), inst.target(), user=current_user.username)
-    finally:
-        _running.release()
+    inst = install()
+    result = apply_mod.apply(service.snapshot, inst.facts(), inst.target(), user=current_user.username)
     return render_template("apply_result.html", result=result, action="Apply", files=[], nav_active="apply")
 
 
@@ -67,11 +53,6 @@ def rollback(generation_id: str):
     if not generation_id.isdigit():
         flash(f"{generation_id!r} is not a generation.", "error")
         return redirect(url_for("pages.apply_page"))
-    if not _running.acquire(blocking=False):
-        return _busy()
-    try:
-        result = apply_mod.rollback(install().target(), generation_id)
-    finally:
-        _running.release()
+    result = apply_mod.rollback(install().target(), generation_id, user=current_user.username)
     return render_template("apply_result.html", result=result, action=f"Roll back to generation {generation_id}",
                            files=diffview.parse(result.diff), nav_active="apply")
