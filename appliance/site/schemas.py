@@ -28,7 +28,6 @@ from pydantic import (
 )
 
 from appliance.asterisk.limits import CONFIG_LINE_MAX
-
 from appliance.errors import describe_pattern
 
 IDENTIFIER_RE = r"^[a-z][a-z0-9_-]{0,39}$"
