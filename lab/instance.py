@@ -47,6 +47,8 @@ _CHROOT_SCRIPT = (
     'mount --rbind /dev "$R/dev"; '
     f'hostname {HOSTNAME}; '
     f'mount --bind "$R{_HOSTS_IN_ROOT}" "$R/etc/hosts"; '
+    # host folders an instance keeps outside the root (``AsteriskInstance.binds``): --bind HOST INNER ...
+    'while [ "$1" = --bind ]; do mount --bind "$2" "$R$3"; shift 3; done; '
     'exec chroot "$R" "$@"'
 )
 # private mount and UTS namespaces: the mounts and the host name vanish with the process
@@ -79,11 +81,17 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return port
 
 
-def in_root(rootfs: Path, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
-    """Run a command inside the root file system in throw-away mount and UTS namespaces."""
+def _bind_args(binds: tuple[tuple[Path, str], ...]) -> list[str]:
+    return [arg for host, inner in binds for arg in ("--bind", str(host), inner)]
+
+
+def in_root(rootfs: Path, argv: list[str], binds: tuple[tuple[Path, str], ...] = (),
+            **kwargs) -> subprocess.CompletedProcess:
+    """Run a command inside the root file system in throw-away mount and UTS namespaces (with ``binds``:
+    host folders mounted at paths inside the root, for this command alone)."""
     _write_hosts(rootfs)
     return subprocess.run(
-        [*_UNSHARE, "sh", "-c", _CHROOT_SCRIPT, "sh", str(rootfs), *argv],
+        [*_UNSHARE, "sh", "-c", _CHROOT_SCRIPT, "sh", str(rootfs), *_bind_args(binds), *argv],
         **kwargs,
     )
 
@@ -103,6 +111,10 @@ class AsteriskInstance:
     conf_inner: str
     process: subprocess.Popen | None = None
     stdout_path: Path | None = None
+    # Host folders Asterisk sees inside its instance folder, (host path, path inside the root): mounted in
+    # its own mount namespace only, so they outlive the instance (``make run`` keeps its generations in its
+    # home this way) and removing the instance folder never reaches them.
+    binds: tuple[tuple[Path, str], ...] = ()
 
     @property
     def host_dir(self) -> Path:
@@ -125,7 +137,7 @@ class AsteriskInstance:
 
     def cli(self, command: str, timeout: float = 20) -> str:
         """Run one Asterisk CLI command against this instance (``asterisk -rx``)."""
-        done = in_root(self.rootfs, ["asterisk", "-C", self.conf_inner, "-rx", command],
+        done = in_root(self.rootfs, ["asterisk", "-C", self.conf_inner, "-rx", command], binds=self.binds,
                        capture_output=True, text=True, timeout=timeout)
         return done.stdout
 
@@ -178,29 +190,38 @@ def own_asterisk_conf(instance: AsteriskInstance) -> str:
     return "\n".join(lines) + "\n" + ASTERISK_OPTIONS
 
 
-def prepare(name: str, rootfs: Path | None = None, config: str = "own") -> AsteriskInstance:
+def prepare(name: str, rootfs: Path | None = None, config: str = "own", *, folder: str | None = None,
+            sip_port: int | None = None, ami_port: int | None = None,
+            binds: dict[str, Path] | None = None) -> AsteriskInstance:
     """Create an instance's folders and pick free ports; does not start it.
 
     ``config="own"``: a hand-written config in the instance's ``etc`` folder
     (the carrier).  ``config="linebox"``: Asterisk reads Linebox's generated
     files through the ``config/live`` generation link (the appliance's pbx),
     including the ``asterisk.conf`` Linebox renders.
+
+    ``folder`` names the instance folder (default: unique to this process and
+    call), ``sip_port`` and ``ami_port`` fix the ports (default: free ones
+    picked now), and ``binds`` maps sub-folders of the instance folder to host
+    folders Asterisk sees there instead: what ``make run`` keeps from one run
+    to the next.
     """
     root = rootfs or rootfs_mod.build()
-    inner = f"{LAB_DIR_IN_ROOT}/{name}-{os.getpid()}-{next(_counter)}"
+    inner = f"{LAB_DIR_IN_ROOT}/{folder or f'{name}-{os.getpid()}-{next(_counter)}'}"
     host = root / inner.lstrip("/")
     if host.exists():
         shutil.rmtree(host)
     # res_crypto reads <astkeydir>/keys, as Debian's /var/lib/asterisk/keys
-    for sub in ("etc", "cache", "db", "keys/keys", "spool", "run", "log"):
+    for sub in ("etc", "cache", "db", "keys/keys", "spool", "run", "log", *(binds or {})):
         (host / sub).mkdir(parents=True)
-    sip = free_port(socket.SOCK_DGRAM)
-    ami = free_port()
+    sip = sip_port or free_port(socket.SOCK_DGRAM)
+    ami = ami_port or free_port()
     rtp_base = 10000 + (sip % 400) * 100
     etc = f"{inner}/etc" if config == "own" else f"{inner}/config/live"
     instance = AsteriskInstance(
         name=name, rootfs=root, inner_dir=inner, sip_port=sip, ami_port=ami,
         rtp_start=rtp_base, rtp_end=rtp_base + 98, etc_inner=etc, conf_inner=f"{etc}/asterisk.conf",
+        binds=tuple((path, f"{inner}/{sub}") for sub, path in (binds or {}).items()),
     )
     if config == "own":
         (host / "etc" / "asterisk.conf").write_text(own_asterisk_conf(instance))
@@ -226,7 +247,7 @@ def start(instance: AsteriskInstance, timeout: float = 60) -> AsteriskInstance:
     out = open(instance.stdout_path, "wb")  # noqa: SIM115 - handed to the child, closed below
     try:
         instance.process = subprocess.Popen(
-            [*_UNSHARE, "sh", "-c", _CHROOT_SCRIPT, "sh", str(instance.rootfs),
+            [*_UNSHARE, "sh", "-c", _CHROOT_SCRIPT, "sh", str(instance.rootfs), *_bind_args(instance.binds),
              "asterisk", "-f", "-C", instance.conf_inner],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -4,10 +4,18 @@
 the instance, applies the site once before Asterisk starts (as the
 appliance does at boot), then starts Debian's Asterisk on those files.
 Everything after that goes through the ordinary apply, over AMI.
+
+``keep=True`` (``make run``) keeps what a box keeps across restarts in the
+home: the generations (``home/asterisk``, which Asterisk sees through a bind
+mount, so numbering and rollback history go on from run to run), and an
+instance folder named after the home, so Asterisk's own directories, hence
+the ``asterisk.conf`` Linebox renders, are the same at every run and a
+restart on an unchanged site makes no new generation.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from appliance.install import Install
@@ -16,11 +24,18 @@ from appliance.site import service
 from lab import instance as lab
 
 
-def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1") -> tuple[Install, lab.AsteriskInstance]:
-    instance = lab.prepare("pbx", rootfs, config="linebox")
+def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1", *, keep: bool = False,
+              sip_port: int | None = None, ami_port: int | None = None) -> tuple[Install, lab.AsteriskInstance]:
+    home = home.resolve()
+    kept = home / "asterisk"
+    if keep:
+        kept.mkdir(parents=True, exist_ok=True)
+    instance = lab.prepare("pbx", rootfs, config="linebox", sip_port=sip_port, ami_port=ami_port,
+                           folder=f"pbx-home-{hashlib.sha256(str(home).encode()).hexdigest()[:12]}" if keep else None,
+                           binds={"config": kept} if keep else None)
     install = Install.create(
         home,
-        config_root=instance.host_dir / "config",
+        config_root=kept if keep else instance.host_dir / "config",
         asterisk_directories=lab.directories(instance),
         asterisk_log=instance.log_dir / "messages.log",
         asterisk_root=instance.rootfs,
@@ -35,8 +50,9 @@ def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1") -
          "rtp_start": instance.rtp_start, "rtp_end": instance.rtp_end},
         user="lab",
     )
+    # no Asterisk to reload yet; the greetings are spoken now, as the instance's sounds folder is new
     first = apply.apply(service.snapshot(), install.facts(),
-                        apply.Target(config_root=install.config_root), user="lab")
+                        apply.Target(config_root=install.config_root, sounds_dir=install.sounds_path), user="lab")
     if not first.ok:
         raise RuntimeError(f"first apply failed: {first.error}")
     lab.start(instance)

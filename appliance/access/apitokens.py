@@ -73,12 +73,19 @@ def revoke_token(username: str, name: str, actor: str) -> None:
 
 
 def list_tokens(username: str | None = None) -> list[dict]:
-    """Tokens (never their secret part), optionally of one user: username, name, created, last_used."""
+    """Tokens (never their secret part), optionally of one user: username, name, created, last_used.
+
+    ``created`` and ``last_used`` (None until the token is first used) are naive UTC datetimes.  Asking
+    for a user who does not exist is refused rather than answered with an empty list, so a mistyped
+    name is not taken for "this user has no tokens"."""
     query = (ApiToken.select(ApiToken, User.username).join(User)
              .order_by(User.username, ApiToken.name))
     if username is not None:
+        if User.get_or_none(User.username == username) is None:
+            raise SiteError([Problem("username", f"user {username} does not exist")])
         query = query.where(User.username == username)
-    return [{"username": row.user.username, "name": row.name, "created": row.created, "last_used": row.last_used}
+    return [{"username": row.user.username, "name": row.name, "created": _as_datetime(row.created),
+             "last_used": _as_datetime(row.last_used) if row.last_used is not None else None}
             for row in query]
 
 

@@ -346,6 +346,26 @@ def token_create(ctx: click.Context, username: str, name: str) -> None:
         _fail(str(error))
 
 
+@token.command("list")
+@click.option("--user", "username", default=None, help="Only this user's tokens.")
+@click.pass_context
+def token_list(ctx: click.Context, username: str | None) -> None:
+    """List API tokens: user, name, when made and last used (UTC); never the token itself."""
+    from appliance.access import apitokens
+    _install(ctx)
+    try:
+        tokens = apitokens.list_tokens(username)
+    except SiteError as error:
+        _fail(str(error))
+    if not tokens:
+        click.echo(f"user {username} has no API tokens" if username else "no API tokens")
+        return
+    click.echo(f"{'user':<16} {'name':<24} {'created (UTC)':<17} last used (UTC)")
+    for t in tokens:
+        last_used = f"{t['last_used']:%Y-%m-%d %H:%M}" if t["last_used"] else "never"
+        click.echo(f"{t['username']:<16} {t['name']:<24} {t['created']:%Y-%m-%d %H:%M}  {last_used}")
+
+
 @token.command("revoke")
 @click.argument("username")
 @click.argument("name")

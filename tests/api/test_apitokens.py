@@ -76,3 +76,49 @@ def test_deleting_the_user_deletes_its_tokens(install, alice):
     alice.delete_instance()
     assert ApiToken.select().count() == 0
     assert apitokens.user_for_token(token) is None
+
+
+def _linebox(install, *args: str):
+    from click.testing import CliRunner
+
+    from appliance.cli import main
+    return CliRunner().invoke(main, ["--home", str(install.home), *args])
+
+
+def test_token_list_on_the_command_line_shows_who_when_and_last_use_but_never_the_token(install, alice):
+    """A technician can see which tokens exist (to revoke the right one) without a Python one-liner."""
+    assert _linebox(install, "token", "list").output == "no API tokens\n"
+    accounts.create_user("bob", "a long test password", "admin", "test")
+    made = _linebox(install, "token", "create", "alice", "monitoring")
+    assert made.exit_code == 0, made.output
+    used = made.output.strip()
+    unused = apitokens.create_token("bob", "backup job", actor="admin")
+    assert apitokens.user_for_token(used).username == "alice"
+
+    result = _linebox(install, "token", "list")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["user", "name", "created", "(UTC)", "last", "used", "(UTC)"]
+    today = ApiToken.get().created.strftime("%Y-%m-%d")
+    assert lines[1].split()[:3] == ["alice", "monitoring", today] and lines[1].split()[4] == today
+    assert lines[2].split()[:4] == ["bob", "backup", "job", today] and lines[2].endswith("  never")
+    assert len(lines) == 3 and all(len(line) <= 80 for line in lines)
+    for secret in (used, unused, used[4:], apitokens.hash_token(used)):
+        assert secret not in result.output
+
+    only_bob = _linebox(install, "token", "list", "--user", "bob")
+    assert [line.split()[0] for line in only_bob.output.splitlines()[1:]] == ["bob"]
+    assert _linebox(install, "token", "list", "--user", "alice").output.count("monitoring") == 1
+    nobody = _linebox(install, "token", "list", "--user", "nobody")
+    assert nobody.exit_code == 1 and "user nobody does not exist" in nobody.output
+    assert "Traceback" not in nobody.output
+
+
+def test_token_revoke_on_the_command_line_takes_it_off_the_list(install, alice):
+    token = apitokens.create_token("alice", "old job", actor="admin")
+    result = _linebox(install, "token", "revoke", "alice", "old job")
+    assert result.exit_code == 0 and result.output == "revoked alice/old job\n"
+    assert apitokens.user_for_token(token) is None
+    assert _linebox(install, "token", "list", "--user", "alice").output == "user alice has no API tokens\n"
+    again = _linebox(install, "token", "revoke", "alice", "old job")
+    assert again.exit_code == 1 and "user alice has no token called 'old job'" in again.output

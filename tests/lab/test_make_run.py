@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -110,3 +113,120 @@ def test_make_run_collects_calls_without_collect_once_and_stops_everything(tmp_p
         for pid in pids:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+class Run:
+    """One ``make run`` on a home, read as a user reads its banner."""
+
+    def __init__(self, home: Path):
+        env = {**os.environ, "LINEBOX_RUN_HOME": str(home), "LINEBOX_WEB_PORT": str(free_port())}
+        self.process = subprocess.Popen([sys.executable, "-m", "lab.devrun"], cwd=REPO, env=env,
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout or ()), daemon=True)
+        self.reader.start()
+        self.asterisk_pid: int | None = None
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def started(self) -> str:
+        _wait(lambda: "Press Ctrl-C to stop." in self.output or self.process.poll() is not None,
+              "make run did not start", 120)
+        assert self.process.poll() is None, self.output
+        self.asterisk_pid = int(re.search(r"Asterisk .*, pid (\d+)\)", self.output).group(1))
+        return self.output
+
+    def field(self, pattern: str) -> str:
+        found = re.search(pattern, self.output)
+        assert found, f"{pattern!r} not in the banner:\n{self.output}"
+        return found.group(1)
+
+    def linebox(self, *args: str) -> subprocess.CompletedProcess:
+        """The ``linebox`` command exactly as the banner prints it, run from elsewhere with a bare PATH."""
+        command = self.field(r"CLI: +(.+) status\n")
+        return subprocess.run(f"{command} {shlex.join(args)}", shell=True, cwd="/", capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin"}, timeout=120)
+
+    def stop(self) -> None:
+        """Ctrl-C (SIGTERM): make run ends cleanly, and its Asterisk is gone."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                assert self.process.wait(timeout=60) == 0, self.output
+            finally:
+                if self.process.poll() is None:
+                    self.process.kill()
+                    self.process.wait(timeout=10)
+        self.reader.join(timeout=5)
+        if self.asterisk_pid is not None and _alive(self.asterisk_pid):
+            os.kill(self.asterisk_pid, signal.SIGKILL)
+            raise AssertionError(f"Asterisk (pid {self.asterisk_pid}) outlived make run:\n{self.output}")
+
+
+def test_make_run_keeps_its_ports_and_generations_from_run_to_run(tmp_path):
+    """Phones set up for make run's SIP port must find it at the next run, and generation numbers and the
+    rollback history must go on rather than restart at 000001; a kept port something else holds stops make
+    run with the name of that process instead of moving the phones' port."""
+    home = tmp_path / "home"
+
+    first = Run(home)
+    try:
+        first.started()
+        sip, ami = int(first.field(r"SIP: +127\.0\.0\.1:(\d+)")), int(first.field(r"AMI: 127\.0\.0\.1:(\d+)"))
+        assert first.field(r"Config: +generation (\d+) live") == "000001"
+        # the banner's command works as printed, from any folder, with linebox not on PATH
+        assert Path(first.field(r"CLI: +LINEBOX_HOME=\S+ (\S+) status")).is_absolute()
+        Install.load(home).open()
+        add("extension", number="100", name="Front desk")
+        close_database()
+        applied = first.linebox("apply")
+        assert applied.returncode == 0 and "applied generation 000002" in applied.stdout, applied.stderr
+    finally:
+        first.stop()
+    assert _free_udp(sip), f"SIP port {sip} still held after make run stopped"
+
+    second = Run(home)
+    try:
+        second.started()
+        assert int(second.field(r"SIP: +127\.0\.0\.1:(\d+)")) == sip, second.output
+        assert int(second.field(r"AMI: 127\.0\.0\.1:(\d+)")) == ami, second.output
+        assert second.field(r"Config: +generation (\d+) live") == "000002", second.output
+        status = second.linebox("status")
+        assert status.returncode == 0 and re.search(r"^  100 ", status.stdout, re.M), status.stdout + status.stderr
+        Install.load(home).open()
+        add("extension", number="101", name="Back office")
+        close_database()
+        applied = second.linebox("apply")
+        assert applied.returncode == 0 and "applied generation 000003" in applied.stdout, applied.stderr
+        listed = second.linebox("generations").stdout.splitlines()
+        assert [line.split()[0] for line in listed] == ["000003", "000002", "000001"], listed
+        rolled = second.linebox("rollback", "000002")
+        assert rolled.returncode == 0 and "generation 000002 is live" in rolled.stdout, rolled.stderr
+    finally:
+        second.stop()
+
+    # Something else now holds the kept SIP port: make run names it and stops, starting nothing.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", sip))
+        third = Run(home)
+        try:
+            assert third.process.wait(timeout=60) == 1, third.output
+            third.reader.join(timeout=5)
+        finally:
+            third.stop()
+    assert "Linebox is running" not in third.output
+    assert f"127.0.0.1:{sip} (UDP), is in use by " in third.output, third.output
+    assert f"(pid {os.getpid()}: " in third.output, third.output
+    assert json.loads((home / "make-run.json").read_text()) == {"sip_port": sip, "ami_port": ami}
+
+
+def _free_udp(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
