@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from appliance.errors import SiteError
 from appliance.site import queries, service
+from appliance.site.kinds import choice_label
 from appliance.web import objectforms
 from appliance.web.forms import EmptyForm
 from appliance.web.pages import blueprint
@@ -34,7 +35,7 @@ def _form_page(k, slug: str, key: str | None, values: dict, errors: dict, genera
     return render_template(
         "object_form.html", kind=k, slug=slug, key=key, fields=fields, values=values, errors=errors,
         general=general, destinations=destinations, references=objectforms.references(k.name), form=EmptyForm(),
-        nav_active=slug), status
+        choice_label=choice_label, nav_active=slug), status
 
 
 def _submit(k, slug: str, key: str | None, existing):
@@ -50,7 +51,7 @@ def _submit(k, slug: str, key: str | None, existing):
             service.validate(k.name, submitted.data)
         else:
             service.save_object(k.name, submitted.data, current_user.username, original_key=key, create=key is None)
-            flash(f"{k.label.capitalize()} {new_key} {'created' if key is None else 'saved'}. "
+            flash(f"{k.capital_label} {new_key} {'created' if key is None else 'saved'}. "
                   "It takes effect when you apply the changes.", "info")
             return redirect(url_for("pages.objects_list", slug=slug, q=new_key if key is None else None))
     except SiteError as error:
@@ -102,7 +103,7 @@ def objects_delete(slug: str, key: str):
             problems = [f"{p.where}: {p.message}" if p.where not in (k.name,) else p.message for p in error.problems]
             status = 409
         else:
-            flash(f"{k.label.capitalize()} {key} deleted. It takes effect when you apply the changes.", "info")
+            flash(f"{k.capital_label} {key} deleted. It takes effect when you apply the changes.", "info")
             return redirect(url_for("pages.objects_list", slug=slug))
     summary = [(f.label, objectforms.cell(f, existing)) for f in objectforms.list_columns(k.name)]
     return render_template("object_delete.html", kind=k, slug=slug, key=key, summary=summary, problems=problems,
