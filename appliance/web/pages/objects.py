@@ -8,10 +8,11 @@ from flask_login import current_user
 from appliance.errors import SiteError
 from appliance.site import queries, service
 from appliance.site.kinds import choice_label
+from appliance.support import status
 from appliance.web import objectforms
 from appliance.web.forms import EmptyForm
 from appliance.web.pages import blueprint
-from appliance.web.pages.common import SLUG_RULE, Paging, kind_for, page_number
+from appliance.web.pages.common import SLUG_RULE, Paging, install, kind_for, page_number
 from appliance.web.roles import ADMIN, VIEWERS, require_role
 
 MAX_QUERY = 80
@@ -24,9 +25,13 @@ def objects_list(slug: str):
     q = request.args.get("q", "").strip()[:MAX_QUERY]
     page = page_number()
     items, total = queries.page_objects(k.name, q, Paging(page, 0).per_page, Paging(page, 0).offset)
+    # whether each phone on the page is registered: one question to Asterisk for the page, "unknown" without it
+    registrations = (status.phone_registrations(install(), [str(getattr(o, k.key)) for o in items])
+                     if k.name == "extension" else None)
     return render_template(
         "objects_list.html", kind=k, slug=slug, q=q, items=items, paging=Paging(page, total),
-        columns=objectforms.list_columns(k.name), cell=objectforms.cell, nav_active=slug)
+        columns=objectforms.list_columns(k.name), cell=objectforms.cell, registrations=registrations,
+        nav_active=slug)
 
 
 def _form_page(k, slug: str, key: str | None, values: dict, errors: dict, general: list[str], status: int = 200):
