@@ -1,15 +1,21 @@
-"""What the running Asterisk says about itself: version, uptime, endpoints, registrations.
+"""What the running Asterisk says about itself: version, uptime, endpoints, registrations, phones' contacts.
 
 Read through AMI CLI commands and parsed here once, for the CLI
-(``linebox status``) and the web console alike.
+(``linebox status``) and the web console alike.  The phones' contacts are
+read as AMI events instead: the CLI's table cuts long contact addresses.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
+import threading
 from dataclasses import dataclass, field
 
-from appliance.asterisk.ami import AmiError
+from appliance.asterisk.ami import AmiError, AmiTimeout
+
+_ids = itertools.count(1)
 
 
 @dataclass
@@ -83,3 +89,55 @@ def read_status(connect) -> AsteriskStatus:
             )
     except AmiError as error:
         return AsteriskStatus(reachable=False, error=str(error))
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One registered contact of an AOR (a phone that registered), as Asterisk's qualify last saw it."""
+
+    aor: str
+    uri: str
+    status: str  # Reachable, Unreachable, NonQualified, Unknown (not qualified yet)
+    roundtrip_usec: int = 0
+
+    @property
+    def address(self) -> str:
+        """Where the phone is: "192.0.2.7:5062" from "sip:100@192.0.2.7:5062;transport=udp"."""
+        m = re.match(r"^sips?:(?:[^@;]*@)?([^;?>]+)", self.uri)
+        return m.group(1) if m else self.uri
+
+
+def read_contacts(ami, timeout: float = 10) -> list[Contact]:
+    """Every registered contact, from one AMI action (``PJSIPShowContacts``).
+
+    The contacts come back as ``ContactList`` events after the action's response and end with
+    ``ContactListComplete``; they are caught by ActionID, the handlers registered before the action
+    is sent.  Raises ``AmiError`` (``AmiTimeout`` when the list does not end in time).
+    """
+    action_id = f"linebox-contacts-{os.getpid()}-{next(_ids)}"
+    contacts: list[Contact] = []
+    done = threading.Event()
+
+    def on_contact(event, _manager) -> None:
+        headers = event.headers
+        if headers.get("ActionID") == action_id:
+            aor = headers.get("Aor") or headers.get("ObjectName", "").split(";@")[0]
+            rtt = headers.get("RoundtripUsec", "")
+            contacts.append(Contact(aor, headers.get("Uri", ""), headers.get("Status", ""),
+                                    int(rtt) if rtt.isdigit() else 0))
+
+    def on_complete(event, _manager) -> None:
+        if event.headers.get("ActionID") == action_id:
+            done.set()
+
+    ami.on_event("ContactList", on_contact)
+    ami.on_event("ContactListComplete", on_complete)
+    try:
+        ami.action("PJSIPShowContacts", ActionID=action_id)
+    except AmiError as error:
+        if "No Contacts found" in str(error):  # Asterisk answers an empty list with an error
+            return []
+        raise
+    if not done.wait(timeout):
+        raise AmiTimeout(f"Asterisk did not list its contacts within {timeout:.0f} s")
+    return contacts

@@ -388,7 +388,7 @@ def preview(backup: Backup, current: Site, current_users: set[str], current_db: 
         before = {getattr(o, k.key): o.model_dump() for o in current.objects[name]}
         after = {getattr(o, k.key): o.model_dump() for o in backup.site.objects[name]}
         kinds.append(KindChange(
-            name, k.plural.replace("_", " "),
+            name, k.plural_text,
             added=sorted(set(after) - set(before)),
             changed=sorted(key for key in set(after) & set(before) if after[key] != before[key]),
             removed=sorted(set(before) - set(after)),

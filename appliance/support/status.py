@@ -17,7 +17,8 @@ from pathlib import Path
 
 import psutil
 
-from appliance.asterisk.status import AsteriskStatus, read_status
+from appliance.asterisk.ami import AmiError
+from appliance.asterisk.status import AsteriskStatus, read_contacts, read_status
 from appliance.gateways import port_state
 from appliance.gateways import service as gateways
 from appliance.install import Install
@@ -97,6 +98,53 @@ def asterisk_status(install: Install, timeout: float = AMI_TIMEOUT) -> AsteriskS
     except Exception as error:
         log.exception("unexpected error asking Asterisk for its status")
         return AsteriskStatus(reachable=False, error=f"{type(error).__name__}: {error}")
+
+
+@dataclass(frozen=True)
+class PhoneRegistration:
+    """Whether an extension's phone is registered, as the extension list shows it.
+
+    ``state`` is registered (a contact answered qualify, or was not asked yet), unreachable (registered
+    but not answering qualify), not registered (Asterisk has no contact for it), or unknown (Asterisk
+    could not be asked: ``reason`` says why).
+    """
+
+    state: str
+    addresses: tuple[str, ...] = ()
+    reason: str = ""
+
+
+def phone_registrations(install: Install, numbers: list[str], timeout: float = AMI_TIMEOUT
+                        ) -> dict[str, PhoneRegistration]:
+    """The registration of each extension in ``numbers``, from one AMI action for them all.
+
+    Never raises: with Asterisk stopped or slow every one is "unknown", since a list of extensions
+    must open whatever Asterisk is doing.
+    """
+    if not numbers:
+        return {}
+    try:
+        with install.connect_ami(timeout=timeout) as ami:
+            contacts = read_contacts(ami, timeout)
+    except Exception as error:  # AMI refused, timed out, or failed unexpectedly: the list still opens
+        if not isinstance(error, AmiError):
+            log.exception("reading the phones' contacts")
+        unknown = PhoneRegistration("unknown", reason=f"Asterisk could not be asked: {error}")
+        return {number: unknown for number in numbers}
+    by_aor: dict[str, list] = {}
+    for contact in contacts:
+        by_aor.setdefault(contact.aor, []).append(contact)
+    out = {}
+    for number in numbers:
+        found = by_aor.get(number, [])
+        addresses = tuple(c.address for c in found)
+        if not found:
+            out[number] = PhoneRegistration("not registered")
+        elif any(c.status != "Unreachable" for c in found):
+            out[number] = PhoneRegistration("registered", tuple(c.address for c in found if c.status != "Unreachable"))
+        else:
+            out[number] = PhoneRegistration("unreachable", addresses)
+    return out
 
 
 def object_counts() -> dict[str, int]:

@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from appliance.install import Install
 from appliance.model.database import database
 from appliance.site import service
+from appliance.site.kinds import sentence_case
 from appliance.web import api, auth, backups, callcenter, contacts, errors, pages, recordings, views, wallboard
 from appliance.web import gateways as gateways_web
 from appliance.web import hardware as hardware_web
@@ -52,6 +53,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters["sentence"] = sentence_case  # Jinja's capitalize lowercases the rest: "Ivr menu"
     app.extensions["linebox.install"] = install
     CSRFProtect(app)
     auth.init_app(app)

@@ -38,7 +38,7 @@ from appliance.model import audit
 from appliance.model.database import database
 from appliance.phonebook.lookup import lookup
 from appliance.provisioning import sounds
-from appliance.site import service
+from appliance.site import queries, service
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import require_role
 from appliance.web.wallboard import board, event_stream
@@ -79,7 +79,12 @@ def _period() -> tuple[datetime, datetime, str, str, str | None]:
 def reports_page():
     start, end, first, last, queue = _period()
     args = {"from": first, "to": last, **({"queue": queue} if queue else {})}
+    # the site's queues to choose from; a queue asked for that is no longer configured still has its history
+    choices = queries.keys_and_names("queue")
+    if queue and queue not in dict(choices):
+        choices.append((queue, "(no longer configured)"))
     return render_template("reports.html", nav_active="reports", first=first, last=last, queue=queue or "",
+                           queue_choices=choices,
                            queues=reports.queue_report(start, end, queue),
                            agents=reports.agent_report(start, end, queue), args=args, charts=CHARTS)
 

@@ -28,38 +28,10 @@ from pydantic import BaseModel
 from appliance.errors import Problem
 from appliance.site import queries, schemas
 from appliance.site.checks import describe_destination, destination_fields
-from appliance.site.kinds import KINDS
+from appliance.site.kinds import KINDS, choice_label, field_label
 
 # Above this many destinations a select is too long to use (and to send): a text input with suggestions instead.
 DESTINATION_SELECT_LIMIT = 1000
-
-LABELS = {
-    "did": "DID (number dialled)",
-    "cid": "Caller ID filter",
-    "voicemail_pin": "Voicemail PIN",
-    "pin": "PIN",
-    "moh": "Music on hold",
-    "ring_seconds": "Ring time (seconds)",
-    "qualify_seconds": "Qualify every (seconds)",
-    "failover_seconds": "Failover after (seconds)",
-    "max_channels": "Maximum channels",
-    "caller_id": "Caller ID number",
-    "caller_id_name": "Caller ID name",
-    "email": "E-mail",
-    "registration": "Register with the provider",
-    "trunks": "Trunks (failover order)",
-    "patterns": "Dial patterns",
-    "ranges": "Open hours",
-    "timezone": "Time zone",
-    "open_destination": "When open, go to",
-    "closed_destination": "When closed, go to",
-    "fallback": "If nobody answers, go to",
-    "sound": "Sound file",
-    "directory": "Directory",
-}
-
-KIND_LABELS = {("extension", "password"): "SIP password", ("trunk", "match"): "Accept calls from",
-               ("queue", "members"): "Agents"}
 
 HINTS = {
     ("extension", "number"): "2 to 8 digits.",
@@ -77,7 +49,7 @@ HINTS = {
     ("outbound_route", "caller_id"): "Number sent to the provider; empty = the extension's own.",
     ("outbound_route", "caller_id_name"): "Name sent with that number (the company's); empty = no name, or the "
                                           "extension's own when the route sends the extension's number.",
-    ("ring_group", "strategy"): "ringall: all members at once; hunt: each member in turn.",
+    ("ring_group", "strategy"): "Ring all: every member at once; hunt: one member after another, in order.",
     ("time_condition", "timezone"): "For example Europe/Istanbul or UTC.",
     ("moh_class", "directory"): "Absolute path of the folder holding the music files.",
     ("announcement", "sound"): "Sound name without extension, for example custom/welcome.",
@@ -306,7 +278,7 @@ def _build_field(kind: str, name: str, info) -> FormField:
     k = KINDS[kind]
     annotation = _strip_annotated(info.annotation)
     origin = typing.get_origin(annotation)
-    label = KIND_LABELS.get((kind, name)) or LABELS.get(name, name.replace("_", " ").capitalize())
+    label = field_label(kind, name)
     common = {"name": name, "label": label, "required": info.is_required(), "hint": HINTS.get((kind, name), "")}
     if name in k.secrets:
         return FormField(widget="password", secret=True, **common)
@@ -591,6 +563,8 @@ def cell(f: FormField, obj: schemas.SiteObject) -> str:
     value = getattr(obj, f.name)
     if f.widget == "checkbox":
         return "yes" if value else "no"
+    if f.widget == "select":
+        return choice_label(str(value))
     if f.widget == "destination":
         return describe_destination(value)
     if f.widget == "lines":

@@ -84,11 +84,10 @@ class NavItem:
 def _objects(kind_name: str) -> NavItem:
     k = KINDS[kind_name]
     slug = k.plural.replace("_", "-")
-    return NavItem(slug, NAV_LABELS.get(kind_name, k.plural.replace("_", " ").capitalize()), "pages.objects_list",
-                   (("slug", slug),))
+    return NavItem(slug, NAV_LABELS.get(kind_name, k.title), "pages.objects_list", (("slug", slug),))
 
 
-NAV_LABELS = {"moh_class": "Music on hold", "ivr": "IVR menus"}
+NAV_LABELS = {"moh_class": "Music on hold"}  # shorter than the page's title; every other kind's link is its title
 # where each kind of object goes in the navigation; a kind not named here is listed under "More"
 NAV_LAYOUT = [
     ("Phones", ("extension", "ring_group", "voicemail_box")),

@@ -52,7 +52,7 @@ def test_create_an_extension_through_the_form_then_apply_it(admin_page, served):
     page.wait_for_url(re.compile(r"/extensions/\?q=205$"))
     assert "Extension 205 created" in page.inner_text(".flash")
     row = page.locator("tr[data-key='205']")
-    assert "Reception desk" in row.inner_text() and "on_demand" in row.inner_text()
+    assert "Reception desk" in row.inner_text() and "On demand (feature code)" in row.inner_text()
     ext = service.get_object("extension", "205")
     assert ext.voicemail and ext.email == "reception@example.org"
 

@@ -125,3 +125,19 @@ def test_every_chart_draws_on_a_fresh_install_with_no_calls(console):
         assert "<svg" in chart.text
     for name in ("service-level", "abandonment"):
         assert "No calls in this period" in s.get(f"{console.url}/reports/chart/{name}.svg").text
+
+
+def test_reports_queue_filter_lists_the_sites_queues(console):
+    """A list of the site's queues, "All queues" first; a queue no longer configured keeps its history selectable."""
+    calls()
+    service.save_object("queue", {"number": "500", "name": "Orders"}, "test", create=True)
+    s = session_for(console, "boss", "supervisor")
+    page = s.get(f"{console.url}/reports").text
+    select = re.search(r'<select id="queue" name="queue">(.*?)</select>', page, re.S).group(1)
+    assert re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select) == [
+        ("", "All queues"), ("500", "500 Orders")]
+    assert '<option value="" selected' not in select  # nothing chosen: the first, All queues, is shown
+    page = s.get(f"{console.url}/reports", params={"queue": "700"}).text  # 700's calls, queue since deleted
+    select = re.search(r'<select id="queue" name="queue">(.*?)</select>', page, re.S).group(1)
+    assert '<option value="700" selected>700 (no longer configured)</option>' in select
+    assert re.search(r'<table id="queue-report">.*?<td>700</td>', page, re.S)

@@ -7,6 +7,7 @@ import html
 import io
 import re
 import time
+import urllib.request
 
 import pytest
 
@@ -63,8 +64,8 @@ def audit_count() -> int:
 
 
 def test_every_console_view_is_guarded(console):
-    """Every page view carries require_role; only log in/out, password, status and static pages do not."""
-    unguarded = {"static", "auth.login", "auth.logout", "auth.password", "views.status", "_boom",
+    """Every page view carries require_role; only log in/out, password, status, static pages and the icon do not."""
+    unguarded = {"static", "views.favicon", "auth.login", "auth.logout", "auth.password", "views.status", "_boom",
                  # devices fetch their provisioning file without a login (MAC + optional password)
                  "gateways.provision.file", "gateways.provision.file_with_password"}
     for rule in console.app.url_map.iter_rules():
@@ -72,6 +73,16 @@ def test_every_console_view_is_guarded(console):
             continue
         view = console.app.view_functions[rule.endpoint]
         assert getattr(view, "linebox_roles", None), f"{rule.rule} ({rule.endpoint}) has no require_role"
+
+
+def test_the_icon_is_served_from_the_box(console):
+    """Browsers ask every site for /favicon.ico, before anyone logs in: an icon, not a 404, and no CDN."""
+    with urllib.request.urlopen(console.url + "/favicon.ico", timeout=10) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "image/vnd.microsoft.icon"
+        assert response.read(4) == b"\0\0\1\0"  # an icon file's header
+    login_page = console.browser().get("/login").body
+    assert re.search(r'<link rel="icon" href="/favicon.ico">', login_page)
 
 
 def test_require_role_rejects_unknown_roles():

@@ -22,6 +22,12 @@ class Change:
     field: str
     before: str | None  # None: the field did not exist before (created)
     after: str | None  # None: gone (deleted)
+    label: str = ""  # the field's label, as its form says it; empty: the field's name is shown
+
+
+def kind_label(kind: str) -> str:
+    """An audited kind as people call it: "IVR menu", "DAHDI trunk"; users, settings... as stored, in words."""
+    return KINDS[kind].label if kind in KINDS else kind.replace("_", " ")
 
 
 def _text(value, form_field: objectforms.FormField | None = None) -> str:
@@ -54,7 +60,8 @@ def changes(before: dict | None, after: dict | None, kind: str = "") -> list[Cha
         if before.get(name) != after.get(name) or name not in before or name not in after:
             form_field = fields.get(name)
             out.append(Change(name, _text(before[name], form_field) if name in before else None,
-                              _text(after[name], form_field) if name in after else None))
+                              _text(after[name], form_field) if name in after else None,
+                              form_field.label if form_field is not None else ""))
     return out
 
 
@@ -67,4 +74,5 @@ def audit_page():
     entries, total = queries.page_audit(kind, user, Paging(page, 0).per_page, Paging(page, 0).offset)
     rows = [(entry, changes(entry.before, entry.after, entry.kind)) for entry in entries]
     return render_template("audit.html", rows=rows, paging=Paging(page, total), kind=kind, user=user,
-                           kinds=queries.audit_kinds(), users=queries.audit_users(), nav_active="audit")
+                           kinds=queries.audit_kinds(), users=queries.audit_users(), kind_label=kind_label,
+                           nav_active="audit")

@@ -7,10 +7,12 @@ from flask_login import current_user
 
 from appliance.errors import SiteError
 from appliance.site import queries, service
+from appliance.site.kinds import choice_label
+from appliance.support import status
 from appliance.web import objectforms
 from appliance.web.forms import EmptyForm
 from appliance.web.pages import blueprint
-from appliance.web.pages.common import SLUG_RULE, Paging, kind_for, page_number
+from appliance.web.pages.common import SLUG_RULE, Paging, install, kind_for, page_number
 from appliance.web.roles import ADMIN, VIEWERS, require_role
 
 MAX_QUERY = 80
@@ -23,9 +25,13 @@ def objects_list(slug: str):
     q = request.args.get("q", "").strip()[:MAX_QUERY]
     page = page_number()
     items, total = queries.page_objects(k.name, q, Paging(page, 0).per_page, Paging(page, 0).offset)
+    # whether each phone on the page is registered: one question to Asterisk for the page, "unknown" without it
+    registrations = (status.phone_registrations(install(), [str(getattr(o, k.key)) for o in items])
+                     if k.name == "extension" else None)
     return render_template(
         "objects_list.html", kind=k, slug=slug, q=q, items=items, paging=Paging(page, total),
-        columns=objectforms.list_columns(k.name), cell=objectforms.cell, nav_active=slug)
+        columns=objectforms.list_columns(k.name), cell=objectforms.cell, registrations=registrations,
+        nav_active=slug)
 
 
 def _form_page(k, slug: str, key: str | None, values: dict, errors: dict, general: list[str], status: int = 200):
@@ -34,7 +40,7 @@ def _form_page(k, slug: str, key: str | None, values: dict, errors: dict, genera
     return render_template(
         "object_form.html", kind=k, slug=slug, key=key, fields=fields, values=values, errors=errors,
         general=general, destinations=destinations, references=objectforms.references(k.name), form=EmptyForm(),
-        nav_active=slug), status
+        choice_label=choice_label, nav_active=slug), status
 
 
 def _submit(k, slug: str, key: str | None, existing):
@@ -50,7 +56,7 @@ def _submit(k, slug: str, key: str | None, existing):
             service.validate(k.name, submitted.data)
         else:
             service.save_object(k.name, submitted.data, current_user.username, original_key=key, create=key is None)
-            flash(f"{k.label.capitalize()} {new_key} {'created' if key is None else 'saved'}. "
+            flash(f"{k.capital_label} {new_key} {'created' if key is None else 'saved'}. "
                   "It takes effect when you apply the changes.", "info")
             return redirect(url_for("pages.objects_list", slug=slug, q=new_key if key is None else None))
     except SiteError as error:
@@ -102,7 +108,7 @@ def objects_delete(slug: str, key: str):
             problems = [f"{p.where}: {p.message}" if p.where not in (k.name,) else p.message for p in error.problems]
             status = 409
         else:
-            flash(f"{k.label.capitalize()} {key} deleted. It takes effect when you apply the changes.", "info")
+            flash(f"{k.capital_label} {key} deleted. It takes effect when you apply the changes.", "info")
             return redirect(url_for("pages.objects_list", slug=slug))
     summary = [(f.label, objectforms.cell(f, existing)) for f in objectforms.list_columns(k.name)]
     return render_template("object_delete.html", kind=k, slug=slug, key=key, summary=summary, problems=problems,
