@@ -19,8 +19,8 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -113,7 +113,10 @@ def stage(target: Target, new_dir: Path, files: dict[str, str], user: str, chang
     that was killed is removed here."""
     for stale in target.generations_dir.glob(".staging-*"):
         shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=target.generations_dir))
+    # mkdir (not tempfile.mkdtemp, whose folder is 0700): the folder gets the process's umask like the
+    # generations before it, so Asterisk's group and DAHDI's root reload script can read it
+    staging = target.generations_dir / f".staging-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
     folders = {staging}
     meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "user": user,
             "changed": changed}

@@ -181,3 +181,17 @@ def test_a_rendered_line_asterisk_would_skip_fails_the_apply_before_anything_is_
     assert not result.ok and result.error.startswith("render: extensions.conf line ")
     assert "([ext-ringgroups] exten 600)" in result.error and "at most 8,190 characters" in result.error
     assert [g["id"] for g in generations.list_generations(target)] == ["000001"]
+
+
+def test_a_new_generation_folder_is_readable_by_the_group_as_the_umask_allows(install):
+    """Asterisk's group and DAHDI's root reload script read the live generation through its link: the
+    folder must follow the process's umask (0027 on the appliance: 0750), not a private 0700."""
+    service.save_object("extension", {"number": "100", "name": "Desk"}, U, create=True)
+    old = os.umask(0o027)
+    try:
+        result = run(install)
+    finally:
+        os.umask(old)
+    assert result.ok, result.error
+    generation = install.target().generations_dir / result.generation
+    assert generation.stat().st_mode & 0o777 == 0o750
