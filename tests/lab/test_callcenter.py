@@ -41,9 +41,20 @@ def _queue_log(pbx) -> list[list[str]]:
     return [line.split("|") for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def _member_lines(shown: str) -> dict[str, str]:
+    """``queue show``'s line of each member, by extension (the member's name)."""
+    return {line.split()[0]: line for line in shown.splitlines() if "(PJSIP/" in line}
+
+
 def test_ivr_by_dtmf_to_queue_best_skill_first_then_escalates(pbx, carrier):
     phones = _live_support_site(pbx, carrier, escalate_after=4)
     phones.set_behaviour("201", "answer", hold=30)
+
+    # Asterisk's own view of the agents uses the console's numbering: skill level 0 is penalty 0 (which
+    # `queue show` does not print), level 1 is "with penalty 1".
+    members = _member_lines(pbx.cli("queue show 700"))
+    assert set(members) == {"201", "202"}, members
+    assert "with penalty" not in members["201"] and "with penalty 1 (" in members["202"], members
 
     # A caller navigates two IVR levels by DTMF (1, then 2) into the queue: the best-skilled agent gets it.
     mark = phones.mark()
