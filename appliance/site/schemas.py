@@ -202,13 +202,28 @@ class RingGroup(SiteObject):
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAYS_RE = r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$"
-_TIME_RE = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+_TIME_RE = describe_pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "a time HH:MM from 00:00 to 23:59")
+_END_RE = describe_pattern(r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+                           "a time HH:MM from 00:01 to 24:00 (24:00: until midnight)")
 
 
 class TimeRange(SiteObject):
+    """Open from ``start`` until ``end`` on ``days``: ``end`` is the closing time, the first minute closed.
+
+    So 09:00-18:00 is open at 17:59:59 and closed at 18:00:00, and 24:00 means until midnight (a range
+    cannot run past midnight: give the next day its own range from 00:00).  Asterisk's time ranges include
+    their last minute (``GotoIfTime(09:00-17:59,...)``), so the dialplan is written with ``end`` less one
+    minute (``asterisk_times``).
+    """
+
     days: Annotated[str, StringConstraints(pattern=_DAYS_RE)] = "mon-fri"
     start: Annotated[str, StringConstraints(pattern=_TIME_RE)] = "09:00"
-    end: Annotated[str, StringConstraints(pattern=_TIME_RE)] = Field(default="17:00", validate_default=True)
+    end: Annotated[str, StringConstraints(pattern=_END_RE)] = Field(default="17:00", validate_default=True)
+
+    def asterisk_times(self) -> str:
+        """The range as GotoIfTime's first argument: from ``start`` to the last open minute, both included."""
+        hours, minutes = divmod(int(self.end[:2]) * 60 + int(self.end[3:]) - 1, 60)
+        return f"{self.start}-{hours:02d}:{minutes:02d}"
 
     @field_validator("end")
     @classmethod
