@@ -311,11 +311,25 @@ class Ivr(SiteObject):
     greeting_voice: Voice = Field(default="en", validate_default=True)
     options: list[IvrOption] = Field(default_factory=list)
     timeout_seconds: int = Field(default=5, ge=1, le=30)
-    retries: int = Field(default=2, ge=0, le=5)
+    # How many times the menu is played again after a wrong key, and after no key: two counts, each on its
+    # own (as commercial PBXs keep them), so 2 and 2 play the greeting at most five times (1 + 2 + 2).
+    invalid_retries: int = Field(default=2, ge=0, le=5)
+    timeout_retries: int = Field(default=2, ge=0, le=5)
     invalid_sound: Sound = "invalid"  # Debian's core sounds: "That's not valid, try again"
     direct_dial: bool = False
     timeout_destination: Destination = "hangup"
     invalid_destination: Destination = "hangup"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retries_sets_both(cls, data):
+        """``retries``, the one count of earlier Linebox files, still imports: it sets each count not given."""
+        if isinstance(data, dict) and "retries" in data:
+            data = dict(data)
+            retries = data.pop("retries")
+            data.setdefault("invalid_retries", retries)
+            data.setdefault("timeout_retries", retries)
+        return data
 
     @field_validator("greeting_voice", mode="before")
     @classmethod

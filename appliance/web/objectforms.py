@@ -56,6 +56,8 @@ LABELS = {
     "fallback": "If nobody answers, go to",
     "sound": "Sound file",
     "directory": "Directory",
+    "invalid_retries": "Replays after a wrong key",
+    "timeout_retries": "Replays after no key",
 }
 
 KIND_LABELS = {("extension", "password"): "SIP password", ("trunk", "match"): "Accept calls from",
@@ -81,6 +83,11 @@ HINTS = {
     ("time_condition", "timezone"): "For example Europe/Istanbul or UTC.",
     ("moh_class", "directory"): "Absolute path of the folder holding the music files.",
     ("announcement", "sound"): "Sound name without extension, for example custom/welcome.",
+    ("ivr", "invalid_retries"): "How many wrong keys a caller may press and hear the menu again (0 to 5); "
+                                "the next wrong key goes to the invalid destination. Counted apart from no key: "
+                                "with 2 and 2 the menu plays at most five times.",
+    ("ivr", "timeout_retries"): "How many times a caller who pressed nothing hears the menu again (0 to 5); "
+                                "the next silence goes to the timeout destination. Counted apart from wrong keys.",
 }
 
 
