@@ -43,7 +43,7 @@ from appliance.model import audit
 from appliance.model.database import database
 from appliance.phonebook import contacts as phonebook
 from appliance.site import schemas, service
-from appliance.site.checks import Site, check_site
+from appliance.site.checks import Site, check_site, describe_destination, named_targets, resolve_names
 from appliance.site.kinds import BY_PLURAL, KINDS
 from hardware import gateways as catalogue
 
@@ -176,6 +176,7 @@ def parse_text(text: str, reset: Iterable[str] = (), onto: Site | None = None) -
     site.settings = _settings(document, lines, onto, resets, problems)
     located: dict[str, int | None] = {}
     invalid: set[str] = set()  # keys of the objects with bad fields
+    origins: dict[int, tuple[str, int]] = {}  # the file's objects: (section, index) by id
     for plural, k in BY_PLURAL.items():
         if plural not in document:
             site.objects[k.name] = [] if plural in resets else list(onto.objects[k.name])
@@ -203,11 +204,13 @@ def parse_text(text: str, reset: Iterable[str] = (), onto: Site | None = None) -
                 obj = obj.model_copy(update=kept)
             site.objects[k.name].append(obj)
             located[f"{k.label} {getattr(obj, k.key)}"] = _line_for(lines, (plural, i))
+            origins[id(obj)] = (plural, i)
+    unresolved = _resolve_names(site, origins, lines, problems)
     # The checks across objects run even when some objects have bad fields, so that every problem in the
     # file shows at once; an object with a bad field is not in ``site``, and a reference to it is not
     # reported as missing ("extension 104 does not exist" for an extension whose ring_seconds is wrong).
     for problem in check_site(site):
-        if _names_one_of(problem, invalid):
+        if _names_one_of(problem, invalid) or problem.message in unresolved:
             continue
         line = next((ln for label, ln in located.items()
                      if problem.where == label or problem.where.startswith(label + " ")), None)
@@ -221,6 +224,32 @@ def parse_text(text: str, reset: Iterable[str] = (), onto: Site | None = None) -
     if problems:
         raise SiteError(problems)
     return site
+
+
+def _resolve_names(site: Site, origins: dict[int, tuple[str, int]], lines: dict[tuple, int],
+                   problems: list[Problem]) -> set[str]:
+    """Turn the queues and ring groups the file's objects name by name into their numbers, in ``site``
+    (``checks.resolve_destination``: the number is what is stored, so the export has numbers).
+
+    What cannot be resolved goes to ``problems``, located at its field and line; returned are the messages
+    the cross-object check would add about the same destinations ("queue Sales does not exist"), said once.
+    """
+    named = named_targets(site)
+    said: set[str] = set()
+    for kind, objects in site.objects.items():
+        for n, obj in enumerate(objects):
+            if id(obj) not in origins:  # kept from the stored site: numbers already
+                continue
+            resolved, unresolved = resolve_names(kind, obj, lambda dkind: named[dkind])
+            objects[n] = resolved
+            for path, message in unresolved:
+                where = (*origins[id(obj)], *path)
+                problems.append(Problem(".".join(map(str, where)), message, _line_for(lines, where)))
+                value: object = obj
+                for part in path:
+                    value = value[part] if isinstance(part, int) else getattr(value, part)  # type: ignore[index]
+                said.add(f"{describe_destination(str(value))} does not exist")
+    return said
 
 
 def _kept_gateway_problems(site: Site) -> list[Problem]:

@@ -102,7 +102,7 @@ def login(ami: Ami, user: str, extension: str, queue: str) -> None:
     _queue(queue)
     try:
         member = interface(extension)
-        ami.action("QueueAdd", Queue=queue, Interface=member, Penalty="1", MemberName=extension,
+        ami.action("QueueAdd", Queue=queue, Interface=member, Penalty="0", MemberName=extension,
                    StateInterface=member)
     except AmiError as error:
         raise SiteError([Problem("queue", f"could not log in to queue {queue}: {error}")]) from None

@@ -82,6 +82,19 @@ def _v11_trunk_failover_seconds(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Trunk, "failover_seconds")
 
 
+def _v12_ivr_retry_counts(db: peewee.SqliteDatabase) -> None:
+    """An IVR counts wrong keys and no keys apart (``invalid_retries``, ``timeout_retries``) where it had one
+    ``retries`` for both: each count starts as the old one, and the old column goes (a column the model no
+    longer writes, NOT NULL without a default, would refuse every new IVR)."""
+    table = models.Ivr._meta.table_name
+    if "retries" not in {column.name for column in db.get_columns(table)}:
+        return  # made by today's model: the two counts are there already
+    _add_column_if_missing(db, models.Ivr, "invalid_retries")
+    _add_column_if_missing(db, models.Ivr, "timeout_retries")
+    db.execute_sql(f'UPDATE "{table}" SET invalid_retries = retries, timeout_retries = retries')
+    run_operations(SqliteMigrator(db).drop_column(table, "retries"))
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -94,6 +107,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v9_phonebook,
     _v10_ivr_invalid_sound,
     _v11_trunk_failover_seconds,
+    _v12_ivr_retry_counts,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

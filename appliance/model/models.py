@@ -135,7 +135,8 @@ class Ivr(BaseModel):
     greeting_voice = peewee.CharField(default="en")
     options = JSONField(default=list)
     timeout_seconds = peewee.IntegerField(default=5)
-    retries = peewee.IntegerField(default=2)
+    invalid_retries = peewee.IntegerField(default=2)  # the menu again after a wrong key, this many times
+    timeout_retries = peewee.IntegerField(default=2)  # ... and after no key: counted apart
     invalid_sound = peewee.CharField(default="invalid")
     direct_dial = peewee.BooleanField(default=False)
     timeout_destination = peewee.CharField(default="hangup")

@@ -9,6 +9,7 @@ conditions and announcements that would spin a call forever.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from appliance.errors import Problem
@@ -101,6 +102,83 @@ def destination_fields(kind: str) -> tuple[str, ...]:
         "ivr": ("timeout_destination", "invalid_destination"),
         "queue": ("overflow",),
     }.get(kind, ())
+
+
+# Destinations that may name a queue or a ring group by its name (``queue:Orders``): the destination's kind
+# and the object kind it names.
+NAMED_DESTINATIONS = {"queue": "queue", "ringgroup": "ring_group"}
+# Fields holding a destination, DAHDI trunks' too (whose destination may also be ``inbound_routes``).
+_RESOLVED_FIELDS = {"dahdi_trunk": ("destination",)}
+
+
+def name_key(name: str) -> str:
+    """How a name in a destination is compared: case and spacing do not matter (``queue:after-sales``)."""
+    return " ".join(name.split()).casefold()
+
+
+def named_targets(site: Site) -> dict[str, list[tuple[str, str]]]:
+    """The (number, name) of every queue and ring group of ``site``, by destination kind."""
+    return {dkind: [(obj.number, obj.name) for obj in site.of(kind)] for dkind, kind in NAMED_DESTINATIONS.items()}
+
+
+def resolve_destination(dest: str, named: Callable[[str], list[tuple[str, str]]]) -> str:
+    """``dest`` with a queue or ring group given by its name turned into its number; ValueError if none or several.
+
+    ``named(dkind)`` gives the (number, name) of every queue (``queue``) or ring group (``ringgroup``).  A
+    target written as a number is a number, whatever the names are; any other destination is returned as it is.
+
+    A name is resolved once, when the object is saved or imported, and the number is what is stored (and
+    exported): a destination points at the object, not at its label, so renaming the queue "Orders" to
+    "Sales orders" neither breaks the IVR key that sends callers there nor moves it to another queue; the
+    checks, the delete and rename guards and Asterisk all go by numbers; and a site's export (numbers)
+    imported again, or the original file (names) imported again, changes nothing.
+    """
+    dkind, _, target = dest.partition(":")
+    if dkind not in NAMED_DESTINATIONS or re.fullmatch(schemas.NUMBER_RE, target):
+        return dest
+    label = KINDS[NAMED_DESTINATIONS[dkind]].label
+    objects = sorted(named(dkind), key=lambda item: (len(item[0]), item[0]))
+    found = [number for number, name in objects if name_key(name) == name_key(target)]
+    if len(found) == 1:
+        return f"{dkind}:{found[0]}"
+    if found:
+        raise ValueError(f"{len(found)} {label}s are named '{target}' ({', '.join(found)}): "
+                         f"name one by its number ({dkind}:{found[0]})")
+    shown = ", ".join(f"{number} {name}" for number, name in objects[:10]) + (", ..." if len(objects) > 10 else "")
+    known = f"the {label}s are {shown}" if objects else f"there is no {label} yet"
+    raise ValueError(f"no {label} is named '{target}' ({known}): use {dkind}:NUMBER or {dkind}:NAME "
+                     f"(such as {dkind}:{objects[0][0] if objects else '701'})")
+
+
+def resolve_names(kind: str, obj: schemas.SiteObject, named: Callable[[str], list[tuple[str, str]]]
+                  ) -> tuple[schemas.SiteObject, list[tuple[tuple[str | int, ...], str]]]:
+    """``obj`` with every queue or ring group it names by name turned into its number (``resolve_destination``).
+
+    Returns the object (the same one when nothing was named) and what could not be resolved, each as the
+    field's path in the object (``("options", 1, "destination")``) and the message, for the caller to place.
+    """
+    updates: dict[str, object] = {}
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+
+    def resolved(path: tuple[str | int, ...], dest: str) -> str:
+        try:
+            return resolve_destination(dest, named)
+        except ValueError as error:
+            problems.append((path, str(error)))
+            return dest
+
+    for fname in destination_fields(kind) or _RESOLVED_FIELDS.get(kind, ()):
+        dest = getattr(obj, fname)
+        new = resolved((fname,), dest)
+        if new != dest:
+            updates[fname] = new
+    if isinstance(obj, schemas.Ivr):
+        options = [option.model_copy(update={"destination": resolved(("options", i, "destination"),
+                                                                       option.destination)})
+                   for i, option in enumerate(obj.options)]
+        if options != obj.options:
+            updates["options"] = options
+    return (obj.model_copy(update=updates) if updates else obj), problems
 
 
 def check_site(site: Site) -> list[Problem]:

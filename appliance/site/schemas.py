@@ -10,6 +10,7 @@ allowed to be anything printable; the renderers escape it.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import re
 import secrets
 import string
@@ -34,22 +35,33 @@ IDENTIFIER_RE = r"^[a-z][a-z0-9_-]{0,39}$"
 NUMBER_RE = r"^[0-9]{2,8}$"
 DIAL_PATTERN_RE = r"^(\+?[0-9*#]+|_[0-9XZN*#+.!\[\]-]+)$"
 HOST_RE = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-MATCH_RE = r"^[0-9A-Za-z.:/-]{1,64}$"
+MATCH_RE = r"^[0-9A-Za-z.:/\[\]-]{1,64}$"
 OPTION_KEY_RE = r"^[a-z][a-z0-9_]{0,39}$"
 OPTION_VALUE_RE = r"^[A-Za-z0-9 _.,:/@+*=<>\"'-]{0,120}$"
 SOUND_RE = r"^[a-z0-9][a-z0-9_/-]{0,79}$"
+# A queue or a ring group may also be named by its name (``queue:Orders``): ``checks.resolve_names`` turns
+# that into its number before anything is stored.  The name part is held to letters, digits, spaces and a
+# few marks, so that even one that were never resolved could not carry a comma or a bracket into a dialplan.
+NAME_REF_RE = r"[A-Za-z0-9][A-Za-z0-9 _.&+/-]{0,79}"
 DESTINATION_RE = (
     r"^(hangup|(extension|ringgroup|voicemail|queue):[0-9]{2,8}"
+    r"|(ringgroup|queue):" + NAME_REF_RE +
     r"|(timecondition|announcement|ivr):[a-z][a-z0-9_-]{0,39})$"
 )
+DESTINATION_FORMS = ("hangup, extension:NUMBER, voicemail:NUMBER, queue: or ringgroup: with a number or a name, "
+                     "or timecondition:, announcement: or ivr: with a name (such as queue:701 or queue:Orders)")
 
 # what each pattern allows, in the words an error message uses ("'Telco' is not allowed here: use ...")
 describe_pattern(IDENTIFIER_RE, "lower-case letters, digits, '-' and '_', starting with a letter (at most 40)")
 describe_pattern(NUMBER_RE, "2 to 8 digits")
 describe_pattern(DIAL_PATTERN_RE, "digits (a leading + allowed) or an Asterisk pattern such as _9NXXXXXX")
+MATCH_FORMS = ("an IP address (203.0.113.20), a network (203.0.113.16/28 or 203.0.113.0/255.255.255.0), "
+               "either with the source port the carrier sends from (203.0.113.20:5062, 203.0.113.16:5062/28), "
+               "an IPv6 address (2001:db8::1, or [2001:db8::1]:5060 with a port) or a host name "
+               "(sip.carrier.example.net, looked up when Asterisk loads its settings)")
+describe_pattern(MATCH_RE, MATCH_FORMS)
 describe_pattern(SOUND_RE, "a sound name: lower-case letters, digits, '_', '-' and '/' (such as custom/welcome)")
-describe_pattern(DESTINATION_RE, "hangup, extension:, ringgroup:, voicemail: or queue: with a number, "
-                                 "or timecondition:, announcement: or ivr: with a name (such as queue:700)")
+describe_pattern(DESTINATION_RE, DESTINATION_FORMS)
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_RE)]
 Number = Annotated[str, StringConstraints(pattern=NUMBER_RE)]
@@ -136,6 +148,59 @@ class Extension(SiteObject):
     options: Options = Field(default_factory=dict)
 
 
+def _port(text: str) -> bool:
+    return text.isdigit() and 1 <= int(text) <= 65535
+
+
+def _ipv4_net(address: str, mask: str | None) -> bool:
+    try:
+        ipaddress.IPv4Address(address)
+        if mask is not None:
+            ipaddress.IPv4Network(f"{address}/{mask}", strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _match_entry(value: str) -> str:
+    """One entry of a trunk's ``match``, in a form Asterisk's ``identify`` takes (res_pjsip_endpoint_identifier_ip):
+
+    ``ADDRESS[:PORT][/MASK]`` for IPv4 (mask as a prefix length or dotted), ``[ADDRESS][:PORT][/PREFIX]`` or a
+    bare ``ADDRESS[/PREFIX]`` for IPv6, ``HOST[:PORT]`` for a name.  Anything else Asterisk would refuse at
+    apply, naming neither the trunk nor the entry: refused here with the forms it takes.
+    """
+    ok = False
+    if value.startswith("["):
+        found = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::([0-9]+))?(?:/([0-9]{1,3}))?", value)
+        if found and (found.group(2) is None or _port(found.group(2))):
+            try:
+                ipaddress.IPv6Network(f"{found.group(1)}/{found.group(3) or 128}", strict=False)
+                ok = True
+            except ValueError:
+                ok = False
+    elif value.count(":") > 1:  # a bare IPv6 address (no port without brackets)
+        try:
+            ipaddress.IPv6Network(value, strict=False)
+            ok = True
+        except ValueError:
+            ok = False
+    else:
+        found = re.fullmatch(r"([^:/]+)(?::([0-9]+))?(?:/([0-9.]+))?", value)
+        if found and (found.group(2) is None or _port(found.group(2))):
+            host, mask = found.group(1), found.group(3)
+            if re.fullmatch(r"[0-9.]+", host):
+                ok = _ipv4_net(host, mask)
+            else:
+                # a name has a letter (all digits and dots is a mistyped address, not a host)
+                ok = mask is None and bool(re.fullmatch(HOST_RE, host)) and bool(re.search("[A-Za-z]", host))
+    if not ok:
+        raise ValueError(f"{value!r} is not an address calls can be matched by: use {MATCH_FORMS}")
+    return value
+
+
+MatchEntry = Annotated[str, StringConstraints(pattern=MATCH_RE), AfterValidator(_match_entry)]
+
+
 class Trunk(SiteObject):
     name: Identifier
     registration: bool = False
@@ -146,7 +211,7 @@ class Trunk(SiteObject):
     password: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+-]{0,64}$")] = ""
     codecs: list[Codec] = Field(default_factory=_default_codecs, min_length=1)
     max_channels: int = Field(default=0, ge=0, le=10000)
-    match: list[Annotated[str, StringConstraints(pattern=MATCH_RE)]] = Field(default_factory=list)
+    match: list[MatchEntry] = Field(default_factory=list)  # calls from these come from this trunk; empty: host
     qualify_seconds: int = Field(default=30, ge=0, le=3600)
     # How long a call waits for this trunk to ring (or send early media) before the route tries its next
     # trunk: a trunk that died since its last qualify would otherwise hold the caller for SIP's timer B
@@ -224,13 +289,28 @@ class RingGroup(SiteObject):
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAYS_RE = r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$"
-_TIME_RE = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+_TIME_RE = describe_pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "a time HH:MM from 00:00 to 23:59")
+_END_RE = describe_pattern(r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+                           "a time HH:MM from 00:01 to 24:00 (24:00: until midnight)")
 
 
 class TimeRange(SiteObject):
+    """Open from ``start`` until ``end`` on ``days``: ``end`` is the closing time, the first minute closed.
+
+    So 09:00-18:00 is open at 17:59:59 and closed at 18:00:00, and 24:00 means until midnight (a range
+    cannot run past midnight: give the next day its own range from 00:00).  Asterisk's time ranges include
+    their last minute (``GotoIfTime(09:00-17:59,...)``), so the dialplan is written with ``end`` less one
+    minute (``asterisk_times``).
+    """
+
     days: Annotated[str, StringConstraints(pattern=_DAYS_RE)] = "mon-fri"
     start: Annotated[str, StringConstraints(pattern=_TIME_RE)] = "09:00"
-    end: Annotated[str, StringConstraints(pattern=_TIME_RE)] = Field(default="17:00", validate_default=True)
+    end: Annotated[str, StringConstraints(pattern=_END_RE)] = Field(default="17:00", validate_default=True)
+
+    def asterisk_times(self) -> str:
+        """The range as GotoIfTime's first argument: from ``start`` to the last open minute, both included."""
+        hours, minutes = divmod(int(self.end[:2]) * 60 + int(self.end[3:]) - 1, 60)
+        return f"{self.start}-{hours:02d}:{minutes:02d}"
 
     @field_validator("end")
     @classmethod
@@ -318,11 +398,25 @@ class Ivr(SiteObject):
     greeting_voice: Voice = Field(default="en", validate_default=True)
     options: list[IvrOption] = Field(default_factory=list)
     timeout_seconds: int = Field(default=5, ge=1, le=30)
-    retries: int = Field(default=2, ge=0, le=5)
+    # How many times the menu is played again after a wrong key, and after no key: two counts, each on its
+    # own (as commercial PBXs keep them), so 2 and 2 play the greeting at most five times (1 + 2 + 2).
+    invalid_retries: int = Field(default=2, ge=0, le=5)
+    timeout_retries: int = Field(default=2, ge=0, le=5)
     invalid_sound: Sound = "invalid"  # Debian's core sounds: "That's not valid, try again"
     direct_dial: bool = False
     timeout_destination: Destination = "hangup"
     invalid_destination: Destination = "hangup"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retries_sets_both(cls, data):
+        """``retries``, the one count of earlier Linebox files, still imports: it sets each count not given."""
+        if isinstance(data, dict) and "retries" in data:
+            data = dict(data)
+            retries = data.pop("retries")
+            data.setdefault("invalid_retries", retries)
+            data.setdefault("timeout_retries", retries)
+        return data
 
     @field_validator("greeting_voice", mode="before")
     @classmethod
@@ -450,7 +544,8 @@ TONE_ZONES = (
 # Where a card is: an inventory key as `linebox hardware scan` prints it (pci:0000:04:00.0, usb:1-1), a DAHDI
 # hardware id (1DA4B0123456, usb:X1061234) or a sysfs device path with '@' (what assigned-spans.conf takes).
 CARD_RE = r"^(|@?[A-Za-z0-9][A-Za-z0-9:./_-]{0,199})$"
-DAHDI_DESTINATION_RE = r"^(inbound_routes|" + DESTINATION_RE[2:-2] + r")$"
+DAHDI_DESTINATION_RE = describe_pattern(r"^(inbound_routes|" + DESTINATION_RE[2:-2] + r")$",
+                                        "inbound_routes, " + DESTINATION_FORMS)
 
 
 class DahdiTrunk(SiteObject):

@@ -13,6 +13,8 @@ whole API in one place; they live below this module because ``impact`` reads thr
 
 from __future__ import annotations
 
+from typing import cast
+
 from pydantic import ValidationError
 
 from appliance.errors import Problem, SiteError, from_pydantic
@@ -20,7 +22,7 @@ from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import Setting
 from appliance.site import impact, schemas
-from appliance.site.checks import Site, check_site
+from appliance.site.checks import NAMED_DESTINATIONS, Site, check_site, resolve_names
 from appliance.site.kinds import KINDS
 from appliance.site.kinds import kind as get_kind
 from appliance.site.queries import get_object, list_objects, snapshot, to_schema  # noqa: F401  (get_object: service API)
@@ -52,6 +54,7 @@ def save_object(kind: str, data: dict, user: str, original_key: str | None = Non
     key = getattr(obj, k.key)
     with database.atomic():
         old_key = original_key or key
+        obj = _resolve_names(k, obj, k.lookup_key(old_key))
         existing = k.model.get_or_none(getattr(k.model, k.key) == k.lookup_key(old_key))
         if create and existing is not None:
             raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
@@ -71,6 +74,26 @@ def save_object(kind: str, data: dict, user: str, original_key: str | None = Non
             k.model.create(**values)
         audit.record(user, "update" if existing else "create", kind, key, before, values, k.secrets)
     return obj
+
+
+def _resolve_names(k, obj: schemas.SiteObject, old_key) -> schemas.SiteObject:
+    """``obj`` with the queues and ring groups it names by name given by number (``checks.resolve_destination``):
+    the stored ones, with ``obj`` itself in place of what it was, and only read when a name is there to look up."""
+
+    def named(dkind: str) -> list[tuple[str, str]]:
+        kind = NAMED_DESTINATIONS[dkind]
+        model = KINDS[kind].model
+        rows = [(number, name) for number, name in model.select(model.number, model.name).tuples()
+                if not (kind == k.name and number == old_key)]
+        if kind != k.name:
+            return rows
+        saved = cast("schemas.Queue | schemas.RingGroup", obj)
+        return [*rows, (saved.number, saved.name)]
+
+    resolved, problems = resolve_names(k.name, obj, named)
+    if problems:
+        raise SiteError([Problem(".".join([k.name, *map(str, path)]), message) for path, message in problems])
+    return resolved
 
 
 def delete_object(kind: str, key: str, user: str) -> None:

@@ -53,6 +53,11 @@ HINTS = {
     ("time_condition", "timezone"): "For example Europe/Istanbul or UTC.",
     ("moh_class", "directory"): "Absolute path of the folder holding the music files.",
     ("announcement", "sound"): "Sound name without extension, for example custom/welcome.",
+    ("ivr", "invalid_retries"): "How many wrong keys a caller may press and hear the menu again (0 to 5); "
+                                "the next wrong key goes to the invalid destination. Counted apart from no key: "
+                                "with 2 and 2 the menu plays at most five times.",
+    ("ivr", "timeout_retries"): "How many times a caller who pressed nothing hears the menu again (0 to 5); "
+                                "the next silence goes to the timeout destination. Counted apart from wrong keys.",
 }
 
 
@@ -178,16 +183,17 @@ def _fields_format(model: type[BaseModel], sep: str | None = "|", help_text: str
     return FieldsFormat(help_text or f"One per line: {shape}.", example or shape, names, defaults, sep)
 
 
-_DESTINATIONS_TEXT = ("hangup, extension:N, ringgroup:N, voicemail:N, queue:N, timecondition:NAME, "
-                      "announcement:NAME or ivr:NAME")
+_DESTINATIONS_TEXT = ("hangup, extension:N, ringgroup:N, voicemail:N, queue:N (a queue or ring group may also be "
+                      "named by its name: queue:Orders), timecondition:NAME, announcement:NAME or ivr:NAME")
 ITEM_FORMATS: dict[type, LineFormat] = {
     schemas.DialPattern: PatternFormat(
         "One pattern per line: match|strip|prepend. match is a number or an Asterisk pattern "
         "(_9NXXXXXX); strip removes that many digits from the front; prepend adds digits. "
         "strip and prepend may be left out.", "_9NXXXXXX|1\n_00X.|0|+"),
     schemas.TimeRange: RangeFormat(
-        "One range per line: days hours, for example mon-fri 09:00-17:00 or sat 10:00-13:00.",
-        "mon-fri 09:00-17:00\nsat 10:00-13:00"),
+        "One range per line: days hours, for example mon-fri 09:00-17:00 or sat 10:00-13:00. The end is the "
+        "closing time (closed from 17:00:00); 24:00 is open until midnight.",
+        "mon-fri 09:00-17:00\nsat 10:00-24:00"),
     schemas.Holiday: HolidayFormat(
         "One date per line (closed all day): 2026-12-25 Christmas. The name may be left out.",
         "2026-01-01 New year\n2026-12-25 Christmas"),

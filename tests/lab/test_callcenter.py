@@ -41,9 +41,20 @@ def _queue_log(pbx) -> list[list[str]]:
     return [line.split("|") for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def _member_lines(shown: str) -> dict[str, str]:
+    """``queue show``'s line of each member, by extension (the member's name)."""
+    return {line.split()[0]: line for line in shown.splitlines() if "(PJSIP/" in line}
+
+
 def test_ivr_by_dtmf_to_queue_best_skill_first_then_escalates(pbx, carrier):
     phones = _live_support_site(pbx, carrier, escalate_after=4)
     phones.set_behaviour("201", "answer", hold=30)
+
+    # Asterisk's own view of the agents uses the console's numbering: skill level 0 is penalty 0 (which
+    # `queue show` does not print), level 1 is "with penalty 1".
+    members = _member_lines(pbx.cli("queue show 700"))
+    assert set(members) == {"201", "202"}, members
+    assert "with penalty" not in members["201"] and "with penalty 1 (" in members["202"], members
 
     # A caller navigates two IVR levels by DTMF (1, then 2) into the queue: the best-skilled agent gets it.
     mark = phones.mark()
@@ -484,3 +495,24 @@ def test_no_call_record_is_lost_or_doubled_when_asterisk_restarts_as_make_run_do
         assert (kpi.queue, kpi.offered, kpi.answered) == ("700", 2, 2)
     finally:
         pbx.instance.stop()
+
+
+def test_ivr_counts_wrong_keys_and_silences_apart(pbx, carrier):
+    """One replay for each: a caller who is silent once, then presses a wrong key, hears the menu again
+    (the wrong key is the first of its kind), and only the second silence sends them on, to the timeout
+    destination.  With one count for both, the wrong key (second try) would have ended at the invalid one."""
+    for number in ("201", "202", "203"):
+        add("extension", number=number, name=f"Desk {number}")
+    add("ivr", name="front", greeting="beep", timeout_seconds=3, invalid_retries=1, timeout_retries=1,
+        options=[{"digit": "1", "destination": "extension:201"}],
+        invalid_destination="extension:202", timeout_destination="extension:203")
+    add("inbound_route", name="main-line", did="5553000", destination="ivr:front")
+    phones = live_with_carrier(pbx, carrier)
+
+    mark = phones.mark()
+    # beep (0.4 s) + 3 s without a key: the menu again from 3.4 s, waiting for a key from 3.8 s to 6.8 s;
+    # the caller's 9 goes at 1 s + 9 x 0.5 s = 5.5 s
+    phones.call("telco", "5553000", tag="silent-then-wrong", dtmf="wwwwwwwww9", hold=25)
+    rung = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") in ("201", "202", "203"), since=mark,
+                           timeout=30)
+    assert rung["Exten"] == "203", f"the caller went to {rung['Exten']}, not the timeout destination 203"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -56,6 +57,52 @@ def test_out_of_hours_call_goes_to_voicemail(pbx, carrier):
     assert messages, f"no voicemail left in {inbox} (closed on {today}, open only on {other_day})"
     assert "callerid=" in messages[0].read_text() and "+15550001111" in messages[0].read_text()
     assert not any(e.get("Exten") == "101" for e in phones.events[mark:] if e.get("UserEvent") == "CarrierIncoming")
+
+
+def _zone_now_in_hour(hour: int) -> tuple[str, datetime]:
+    """A fixed-offset zone (``Etc/GMT-8`` is UTC+8: no daylight saving) whose local time is now in ``hour``,
+    and that time: the offsets -12 to +14 give every hour of the day somewhere."""
+    now = datetime.now(UTC)
+    for offset in range(-12, 15):
+        if (now + timedelta(hours=offset)).hour == hour:
+            name = f"Etc/GMT{-offset:+d}"
+            return name, now.astimezone(ZoneInfo(name))
+    raise AssertionError("no zone has that hour")  # pragma: no cover: 27 offsets cover 24 hours
+
+
+def test_open_until_midnight_and_closed_from_the_closing_minute(pbx, carrier):
+    """A range may end at 24:00 (open until midnight, the last minute included), and a range's end is its
+    closing time: a call in the minute a range ends finds it closed.  In a zone where it is now 22:xx."""
+    for number, name in (("101", "Open"), ("102", "Closed")):
+        add("extension", number=number, name=name)
+    zone, local = _zone_now_in_hour(22)
+    today = DAYS[local.weekday()]
+    add("time_condition", name="late", timezone=zone, ranges=[{"days": today, "start": "22:00", "end": "24:00"}],
+        open_destination="extension:101", closed_destination="extension:102")
+    add("time_condition", name="closing", timezone=zone, ranges=[{"days": today, "start": "00:00", "end": "23:00"}],
+        open_destination="extension:101", closed_destination="extension:102")
+    add("inbound_route", name="late-line", did="5552400", destination="timecondition:late")
+    add("inbound_route", name="closing-line", did="5552401", destination="timecondition:closing")
+    phones = live_with_carrier(pbx, carrier)
+
+    def rings(did: str, tag: str) -> str:
+        mark = phones.mark()
+        phones.call("telco", did, tag=tag, hold=3)
+        return phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") in ("101", "102"), since=mark,
+                               timeout=20)["Exten"]
+
+    assert rings("5552400", "until-midnight") == "101", f"closed at {datetime.now(ZoneInfo(zone)):%H:%M:%S} {zone}"
+
+    # The closing range ends at the minute it is now: wait for a minute with time left in it, make the range
+    # end there and call at once (before, Asterisk was given 00:00-HH:MM, which includes that whole minute).
+    while datetime.now(ZoneInfo(zone)).second > 40:
+        time.sleep(0.5)
+    now = datetime.now(ZoneInfo(zone))
+    update("time_condition", "closing", ranges=[{"days": DAYS[now.weekday()], "start": "00:00",
+                                                  "end": f"{now:%H:%M}"}])
+    pbx.apply()
+    at = datetime.now(ZoneInfo(zone))
+    assert rings("5552401", "at-closing") == "102", f"open at {at:%H:%M:%S}, closing at {now:%H:%M}"
 
 
 def _route_with_two_trunks(phones, primary_port: int) -> None:

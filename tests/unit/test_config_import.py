@@ -271,3 +271,52 @@ def test_a_file_deleting_an_extension_a_stored_gateway_port_uses_is_refused(inst
     assert service.get_object("extension", "201") is not None
     config_file.import_text(without_201, "bob", reset=["gateways"])  # dropping the gateways too is explicit
     assert service.get_object("extension", "201") is None and gateways.list_gateways() == []
+
+
+# ---- queues and ring groups named by their names -----------------------------------------------------------
+
+BY_NAME = """\
+linebox: 1
+extensions:
+- {number: '201', name: Agent Fang}
+- {number: '206', name: Billing Sun}
+ring_groups:
+- {number: '600', name: Billing, members: ['206']}
+queues:
+- {number: '701', name: Orders, members: [{extension: '201'}]}
+- {number: '702', name: After-sales, members: [{extension: '201', penalty: 1}], overflow: 'queue:orders'}
+ivrs:
+- name: main
+  greeting: beep
+  options:
+  - {digit: '1', destination: 'queue:Orders'}
+  - {digit: '2', destination: 'queue:after-sales'}
+  - {digit: '3', destination: 'ringgroup:Billing'}
+  timeout_destination: queue:Orders
+inbound_routes:
+- {name: hotline, did: '4007002505', destination: 'ivr:main'}
+"""
+
+
+def test_a_file_naming_queues_by_name_imports_and_round_trips(install):
+    """Names are stored as numbers: the same file again, and the site's export, change nothing."""
+    config_file.import_text(BY_NAME, "alice")
+    ivr = service.get_object("ivr", "main")
+    assert [o.destination for o in ivr.options] == ["queue:701", "queue:702", "ringgroup:600"]
+    assert ivr.timeout_destination == "queue:701" and service.get_object("queue", "702").overflow == "queue:701"
+    rows = audit_rows()
+    for text in (BY_NAME, config_file.export_text()):
+        summary = config_file.import_text(text, "alice")
+        assert (summary.counts["created"], summary.counts["updated"], summary.counts["deleted"]) == (0, 0, 0)
+        assert audit_rows() == rows
+    assert "queue:Orders" not in config_file.export_text() and "destination: queue:701" in config_file.export_text()
+
+
+def test_a_name_no_queue_has_is_refused_at_its_line_with_the_forms(install):
+    text = BY_NAME.replace("'queue:after-sales'", "'queue:aftersales'")
+    with pytest.raises(config_file.SiteError) as raised:
+        config_file.import_text(text, "alice")
+    assert [str(p) for p in raised.value.problems] == [
+        "line 15: ivrs.0.options.1.destination: no queue is named 'aftersales' (the queues are 701 Orders, "
+        "702 After-sales): use queue:NUMBER or queue:NAME (such as queue:701)"]
+    assert service.snapshot().of("ivr") == []

@@ -380,7 +380,9 @@ STRICT_FIELDS = [
     StrictField("time_condition", ("ranges", 0, "days"), "mon-fri", LOWER + "-"),
     StrictField("time_condition", ("ranges", 0, "start"), "08:30", DIGITS + ":"),
     StrictField("time_condition", ("holidays", 0, "date"), "2025-12-25", DIGITS + "-"),
-    StrictField("time_condition", ("open_destination",), "ringgroup:600", IDENT + ":"),
+    # a ring group or queue may be named by its name (resolved to its number before it is stored)
+    StrictField("time_condition", ("open_destination",), "ringgroup:600", LETTERS + DIGITS + ":_-" + " .&+/"),
+    StrictField("queue", ("overflow",), "queue:Orders", LETTERS + DIGITS + ":_-" + " .&+/"),
     StrictField("inbound_route", ("name",), "main", IDENT),
     StrictField("inbound_route", ("did",), "441632960000", DIGITS + "*#", lead="+"),
     StrictField("inbound_route", ("cid",), "_44X.", PATTERN),

@@ -168,3 +168,23 @@ def test_trunks_of_an_older_database_get_the_default_failover_time(db_path):
     trunk = service.get_object("trunk", "primary")
     assert (trunk.failover_seconds, trunk.qualify_seconds, trunk.max_channels) == (2.0, 15, 4)
     assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
+
+
+def test_ivrs_of_an_older_database_keep_their_retries_as_both_counts(db_path):
+    """Schema 12: an IVR's one ``retries`` (wrong keys and no keys together) becomes the two counts, each with
+    the old value; new IVRs can be stored afterwards (the old NOT NULL column is gone)."""
+    db_path.parent.mkdir(parents=True)
+    db = database_before(migrations._v12_ivr_retry_counts, db_path)
+    db.execute_sql("ALTER TABLE ivr DROP COLUMN invalid_retries")  # as the older schema made the table
+    db.execute_sql("ALTER TABLE ivr DROP COLUMN timeout_retries")
+    db.execute_sql("ALTER TABLE ivr ADD COLUMN retries INTEGER NOT NULL DEFAULT 2")
+    db.execute_sql("INSERT INTO ivr (name, greeting, greeting_text, greeting_voice, options, timeout_seconds,"
+                   " retries, invalid_sound, direct_dial, timeout_destination, invalid_destination)"
+                   " VALUES ('main', 'beep', '', 'en', '[]', 5, 4, 'invalid', 0, 'hangup', 'hangup')")
+    db.close()
+    open_database(db_path)
+    ivr = service.get_object("ivr", "main")
+    assert (ivr.invalid_retries, ivr.timeout_retries, ivr.greeting) == (4, 4, "beep")
+    service.save_object("ivr", {"name": "night", "greeting": "beep"}, user="alice", create=True)
+    assert service.get_object("ivr", "night").invalid_retries == 2
+    assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION

@@ -82,15 +82,16 @@ def test_validation_error_names_the_field(install):
 
 def test_field_errors_are_plain_words_not_pydantics(install):
     """What a user typed wrong, said so they can fix it: never "Input should be a valid integer, unable to ..."."""
-    error = refused(add, "queue", number="700", name="Orders", strategy="fastest", overflow="queue:orders",
+    error = refused(add, "queue", number="700", name="Orders", strategy="fastest", overflow="orders",
                     members=[{"extension": "101", "penalty": "high"}], wrapup_seconds=9000, unknown=1)
     assert sorted(str(p) for p in error.problems) == sorted([
         "queue.members.0.penalty: must be a whole number (not 'high')",
         "queue.strategy: must be one of 'ringall', 'leastrecent', 'fewestcalls', 'rrmemory', 'random' or 'linear' "
         "(not 'fastest')",
         "queue.wrapup_seconds: must be at most 600",
-        "queue.overflow: 'queue:orders' is not allowed here: use hangup, extension:, ringgroup:, voicemail: or "
-        "queue: with a number, or timecondition:, announcement: or ivr: with a name (such as queue:700)",
+        "queue.overflow: 'orders' is not allowed here: use hangup, extension:NUMBER, voicemail:NUMBER, queue: or "
+        "ringgroup: with a number or a name, or timecondition:, announcement: or ivr: with a name (such as queue:701 "
+        "or queue:Orders)",
         "queue.unknown: unknown field",
     ])
     error = refused(add, "trunk", name="Telco", host="sip.example.com", max_channels=-1)
@@ -395,3 +396,95 @@ def test_inbound_routes_are_listed_most_specific_first():
     ]
     assert [r.name for r in site.inbound_routes_by_specificity()] == [
         "g-other", "f-filtered", "d-exact", "i-longer", "e-narrow", "b-pattern", "c-class", "h-any-filtered", "a-any"]
+
+
+# ---- a queue or ring group named by its name in a destination ---------------------------------------------
+
+
+@pytest.fixture
+def two_queues(office):
+    add("queue", number="701", name="Orders", members=[{"extension": "100"}])
+    add("queue", number="702", name="After-sales", members=[{"extension": "101"}])
+    return office
+
+
+def test_a_destination_may_name_a_queue_or_ring_group_and_stores_its_number(two_queues):
+    """``queue:orders`` (any case) is the queue named Orders: stored as ``queue:701``, so renaming the queue
+    later changes nothing where it is used."""
+    add("ivr", name="main", greeting="beep", timeout_destination="ringgroup:everyone",
+        options=[{"digit": "1", "destination": "queue:orders"}, {"digit": "2", "destination": "queue:After-Sales"}])
+    ivr = service.get_object("ivr", "main")
+    assert [o.destination for o in ivr.options] == ["queue:701", "queue:702"]
+    assert ivr.timeout_destination == "ringgroup:600"
+    add("inbound_route", name="orders-line", did="5551000", destination="queue:Orders")
+    assert service.get_object("inbound_route", "orders-line").destination == "queue:701"
+    service.save_object("queue", {**service.get_object("queue", "701").model_dump(), "name": "Sales orders"},
+                        user="alice", original_key="701")
+    assert service.get_object("inbound_route", "orders-line").destination == "queue:701"
+    assert service.check() == []
+
+
+def test_an_unknown_or_shared_name_says_which_queues_there_are_and_the_forms(two_queues):
+    error = refused(add, "ivr", name="main", greeting="beep", options=[{"digit": "1", "destination": "queue:billing"}])
+    assert [str(p) for p in error.problems] == [
+        "ivr.options.0.destination: no queue is named 'billing' (the queues are 701 Orders, 702 After-sales): "
+        "use queue:NUMBER or queue:NAME (such as queue:701)"]
+    add("queue", number="703", name="orders", members=[{"extension": "100"}])
+    error = refused(add, "inbound_route", name="line", did="5551000", destination="queue:Orders")
+    assert [str(p) for p in error.problems] == [
+        "inbound_route.destination: 2 queues are named 'Orders' (701, 703): name one by its number (queue:701)"]
+    assert service.get_object("ivr", "main") is None and service.get_object("inbound_route", "line") is None
+
+
+def test_a_queue_may_overflow_to_a_queue_it_names_in_the_same_save(two_queues):
+    """The object being saved is among the names (a renamed queue is found by its new name, not its old)."""
+    add("queue", number="703", name="Night", overflow="queue:orders")
+    assert service.get_object("queue", "703").overflow == "queue:701"
+    error = refused(service.save_object, "queue", {"number": "702", "name": "Returns", "overflow": "queue:after-sales"},
+                    user="alice", original_key="702")
+    assert "no queue is named 'after-sales'" in str(error)
+
+
+# ---- IVR retries, time ranges, trunk match: what each takes ----------------------------------------------
+
+
+def test_an_ivr_counts_wrong_keys_and_silences_apart_and_old_retries_sets_both():
+    ivr = schemas.Ivr(name="main", greeting="beep", invalid_retries=3, timeout_retries=0)
+    assert (ivr.invalid_retries, ivr.timeout_retries) == (3, 0)
+    old = schemas.Ivr.model_validate({"name": "main", "greeting": "beep", "retries": 1})
+    assert (old.invalid_retries, old.timeout_retries) == (1, 1) and "retries" not in old.model_dump()
+    assert schemas.Ivr.model_validate({"name": "m", "greeting": "beep", "retries": 1, "timeout_retries": 4}
+                                      ).timeout_retries == 4
+
+
+def test_a_range_may_end_at_midnight_and_asterisk_gets_the_last_open_minute():
+    """``end`` is the closing time; Asterisk's ranges include their last minute (GotoIfTime(09:00-17:59))."""
+    assert schemas.TimeRange(days="fri", start="18:00", end="24:00").asterisk_times() == "18:00-23:59"
+    assert schemas.TimeRange(start="09:00", end="18:00").asterisk_times() == "09:00-17:59"
+    assert schemas.TimeRange(start="00:00", end="00:01").asterisk_times() == "00:00-00:00"
+    for start, end in (("24:00", "24:00"), ("09:00", "24:01"), ("09:00", "25:00")):
+        with pytest.raises(ValueError):
+            schemas.TimeRange(start=start, end=end)
+    error = refused(service.validate, "time_condition", {
+        "name": "h", "ranges": [{"start": "09:00", "end": "24:30"}], "open_destination": "hangup",
+        "closed_destination": "hangup"})
+    assert [str(p) for p in error.problems] == [
+        "time_condition.ranges.0.end: '24:30' is not allowed here: use a time HH:MM from 00:01 to 24:00 "
+        "(24:00: until midnight)"]
+
+
+@pytest.mark.parametrize("entry", ["203.0.113.20", "203.0.113.16/28", "203.0.113.0/255.255.255.0",
+                                   "203.0.113.20:5062", "203.0.113.16:5062/28", "2001:db8::1", "2001:db8::/48",
+                                   "[2001:db8::1]:5060", "sip.carrier.example.net", "sip.carrier.example.net:5060"])
+def test_a_trunk_matches_what_asterisk_identify_takes(entry):
+    assert schemas.Trunk(name="t", host="h", match=[entry]).match == [entry]
+
+
+@pytest.mark.parametrize("entry", ["300.1.1.1", "203.0.113.20:99999", "carrier/24", "1.2.3.4-5", "[2001:db8::1",
+                                   "203.0.113.20:", "a_b", "203.0.113.0/33"])
+def test_a_trunk_match_asterisk_would_refuse_says_the_forms_allowed(entry):
+    error = refused(service.validate, "trunk", {"name": "t", "host": "h", "match": ["203.0.113.9", entry]})
+    (problem,) = error.problems
+    assert problem.where == "trunk.match.1"
+    assert repr(entry) in problem.message and "an IP address (203.0.113.20), a network (203.0.113.16/28" in \
+        problem.message and "(203.0.113.20:5062" in problem.message and "host name" in problem.message
