@@ -84,3 +84,62 @@ def _ok(request: str) -> str | None:
     if ";tag=" not in to:
         to += ";tag=lab-line"
     return "\r\n".join(["SIP/2.0 200 OK", *copied, to, "Content-Length: 0", "", ""])
+
+
+class SipRelay:
+    """A carrier's line reached through a relay the lab can cut: a registering trunk that really works, then dies.
+
+    ``SipLine`` only answers qualifies, so a trunk pointed at it can neither register nor carry a call.
+    This relay forwards every datagram the pbx sends it to the carrier's line and the carrier's replies
+    back (the carrier answers the address a request came from), so a trunk pointed at it registers,
+    qualifies and carries calls to the carrier; ``die`` then drops everything, silently, as a carrier
+    site that went down does.  Calls the carrier places come straight from its own port, as they would
+    from a real carrier.
+    """
+
+    def __init__(self) -> None:
+        self.port = lab.free_port(socket.SOCK_DGRAM)
+        self.target: tuple[str, int] | None = None  # the carrier's line, once ``connect`` names it
+        self.dropped: list[str] = []  # the first line of each datagram discarded (it was dead, or not connected)
+        self._pbx: tuple[str, int] | None = None  # whoever last sent us a datagram that is not the carrier's
+        self._alive = True
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", self.port))
+        self._sock.settimeout(0.2)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def connect(self, port: int) -> None:
+        """Relay to the carrier's line on ``port`` (until then, what arrives is dropped)."""
+        self.target = ("127.0.0.1", port)
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                data, peer = self._sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not self._alive or self.target is None:
+                self.dropped.append(data.split(b"\r\n", 1)[0].decode(errors="replace"))
+                continue
+            if peer == self.target:
+                if self._pbx is not None:
+                    self._sock.sendto(data, self._pbx)
+            else:
+                self._pbx = peer
+                self._sock.sendto(data, self.target)
+
+    def die(self) -> None:
+        """Drop everything from now on, both ways, without a word (as a carrier site that went down)."""
+        self._alive = False
+
+    def revive(self) -> None:
+        self._alive = True
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
