@@ -271,21 +271,22 @@ def test_a_wrong_key_is_told_so_and_the_menu_plays_again(site):
     assert "does not exist in any format" not in log, log[-2000:]
 
 
-def test_no_key_plays_the_menu_three_times_then_reaches_the_operator(site):
-    """``retries: 2``: the greeting three times, each followed by the 5 s wait for a key, then extension 200."""
+def test_no_key_plays_the_menu_again_as_often_as_timeout_retries_says_then_reaches_the_operator(site):
+    """``timeout_retries: N``: the greeting N + 1 times, each followed by the wait for a key, then extension 200."""
     tag = "no-key"
     greeting = _greeting_seconds(site)
-    timeout = service.get_object("ivr", "main").timeout_seconds
-    menu = 3 * (greeting + timeout)
+    ivr = service.get_object("ivr", "main")
+    timeout, plays = ivr.timeout_seconds, ivr.timeout_retries + 1
+    menu = plays * (greeting + timeout)
     mark = _call(site, tag, hold=int(menu) + 6, record=True)
     started = time.monotonic()
     assert _answered_by(site, tag, mark, ("200",), timeout=menu + 15) == "200"
     took = time.monotonic() - started
-    assert menu - 2 <= took <= menu + 8, f"the operator answered after {took:.1f} s; three menus take {menu:.1f} s"
+    assert menu - 2 <= took <= menu + 8, f"the operator answered after {took:.1f} s; {plays} menus take {menu:.1f} s"
     _hung_up(site, tag, mark, timeout=30)
     heard = _stretches(site.phones.heard(tag))
     spoken = [s for s in heard if s[0] < menu - 1]
-    assert len(spoken) == 3, f"the caller heard the greeting {len(spoken)} times: {heard}"
+    assert len(spoken) == plays, f"the caller heard the greeting {len(spoken)} times, not {plays}: {heard}"
     for (start, end), (next_start, _) in zip(spoken, [*spoken[1:], (menu, 0)], strict=True):
         assert abs((end - start) - greeting) <= 1.0, heard
         assert timeout - 1.0 <= next_start - end <= timeout + 1.5, heard  # the wait for a key, in quiet
