@@ -6,7 +6,7 @@ aggregate over ``QueueCall``.  Both give the same raw sums, so a report is
 exact whichever way its days were read, and a month over a million calls
 stays a fast query.
 
-Definitions (T = service-level threshold, S = short-abandon threshold):
+Definitions (T = the queue's service-level threshold, S = short-abandon threshold):
 
 * offered        calls that entered the queue
 * answered       calls an agent connected to
@@ -120,11 +120,33 @@ def _rows(query, live: list[tuple[int, int]]) -> list[dict]:
     return list(query.dicts()) if live else []
 
 
-def _queue_sums(start: int, end: int, queue: str | None, by: str, service_seconds: int,
+DEFAULT_SERVICE_SECONDS = 20  # the threshold of a queue no longer configured (its calls are still reported)
+
+
+def service_thresholds() -> dict[str, int]:
+    """Each queue's service-level threshold T in seconds: its setting."""
+    return {q.number: q.service_level_seconds for q in Queue.select(Queue.number, Queue.service_level_seconds)}
+
+
+def service_level_settings(queue: str | None = None) -> tuple[set[int], set[int]]:
+    """The distinct service-level thresholds and targets of the queues a report covers (one, or all): a
+    chart can name one threshold and draw one target line only when they share it."""
+    query = Queue.select(Queue.service_level_seconds, Queue.service_level_target)
+    if queue:
+        query = query.where(Queue.number == queue)
+    rows = list(query.tuples())
+    return {seconds for seconds, _ in rows}, {target for _, target in rows}
+
+
+def _queue_sums(start: int, end: int, queue: str | None, by: str, service_seconds: int | None,
                 short_abandon_seconds: int, fcr_hours: int) -> dict[str, dict[str, int]]:
-    """The raw sums behind the queue KPIs, keyed by queue (``by="queue"``) or by day (``by="day"``)."""
+    """The raw sums behind the queue KPIs, keyed by queue (``by="queue"``) or by day (``by="day"``).
+    A call is within service level by its own queue's threshold, so a day's sum over queues is exact."""
     sums: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SUMS, 0))
     live, rolled = _split(start, end)
+    # ``service_seconds`` (``linebox report --service-seconds``) is one threshold for every queue
+    thresholds = {} if service_seconds else service_thresholds()
+    fallback = service_seconds or DEFAULT_SERVICE_SECONDS
 
     def add(key: str, row: dict) -> None:
         target = sums[key]
@@ -135,9 +157,11 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
     c = QueueCall
     answered = c.outcome == "answered"
     key = c.queue if by == "queue" else fn.strftime("%Y-%m-%d", c.entered, "unixepoch")
+    # the few queues' thresholds as one CASE: the aggregate still reads only the covering index
+    threshold = Case(c.queue, list(thresholds.items()), fallback) if thresholds else fallback
     query = (c.select(key.alias("key"), fn.COUNT(c.id).alias("offered"),
                       fn.SUM(Case(None, [(answered, 1)], 0)).alias("answered"),
-                      fn.SUM(Case(None, [(answered & (c.wait_seconds <= service_seconds), 1)], 0)).alias("in_sl"),
+                      fn.SUM(Case(None, [(answered & (c.wait_seconds <= threshold), 1)], 0)).alias("in_sl"),
                       fn.SUM(Case(None, [((c.outcome == "abandoned") & (c.wait_seconds >= short_abandon_seconds),
                                           1)], 0)).alias("abandoned"),
                       fn.SUM(Case(None, [((c.outcome == "abandoned") & (c.wait_seconds < short_abandon_seconds),
@@ -162,20 +186,22 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
         # evaluating a dozen CASE expressions on every roll-up row in SQL.
         s = QueueDayStat
         key = s.queue if by == "queue" else s.day
-        query = (s.select(key.alias("key"), s.outcome, s.seconds, fn.SUM(s.calls).alias("calls"),
-                          fn.SUM(s.talk_seconds).alias("talk"), fn.SUM(s.known_callers).alias("known"))
-                 .where((s.day >= rolled[0]) & (s.day < rolled[1])).group_by(key, s.outcome, s.seconds))
+        query = (s.select(key.alias("key"), s.queue.alias("of_queue"), s.outcome, s.seconds,
+                          fn.SUM(s.calls).alias("calls"), fn.SUM(s.talk_seconds).alias("talk"),
+                          fn.SUM(s.known_callers).alias("known"))
+                 .where((s.day >= rolled[0]) & (s.day < rolled[1])).group_by(key, s.queue, s.outcome, s.seconds))
         if queue:
             query = query.where(s.queue == queue)
         repeats: dict[str, int] = defaultdict(int)
-        for key_value, outcome, seconds, n, talk, known in query.tuples():
+        for key_value, of_queue, outcome, seconds, n, talk, known in query.tuples():
             if outcome == "repeat":
                 if seconds <= fcr_hours:
                     repeats[key_value] += n
                 continue
             row = {"offered": n, "max_wait": seconds}
             if outcome == "answered":
-                row.update(answered=n, in_sl=n if seconds <= service_seconds else 0, wait=n * seconds, talk=talk,
+                row.update(answered=n, in_sl=n if seconds <= thresholds.get(of_queue, fallback) else 0,
+                           wait=n * seconds, talk=talk,
                            known_caller=known, first_call=known)
             elif outcome == "abandoned":
                 row["abandoned" if seconds >= short_abandon_seconds else "short"] = n
@@ -189,9 +215,10 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
     return sums
 
 
-def queue_report(start: datetime, end: datetime, queue: str | None = None, service_seconds: int = 20,
+def queue_report(start: datetime, end: datetime, queue: str | None = None, service_seconds: int | None = None,
                  short_abandon_seconds: int = 5, fcr_hours: int = 24) -> list[QueueKpis]:
-    """KPIs per queue for calls that entered between ``start`` and ``end``."""
+    """KPIs per queue for calls that entered between ``start`` and ``end``; service level by each queue's
+    own threshold unless ``service_seconds`` gives one for all."""
     sums = _queue_sums(_epoch(start), _epoch(end), queue, "queue", service_seconds, short_abandon_seconds,
                        fcr_hours)
     wrapups = {q.number: q.wrapup_seconds for q in Queue.select(Queue.number, Queue.wrapup_seconds)}
@@ -213,7 +240,7 @@ def queue_report(start: datetime, end: datetime, queue: str | None = None, servi
     return out
 
 
-def daily_report(start: datetime, end: datetime, queue: str | None = None, service_seconds: int = 20,
+def daily_report(start: datetime, end: datetime, queue: str | None = None, service_seconds: int | None = None,
                  short_abandon_seconds: int = 5) -> list[DayKpis]:
     """Service level and abandonment per UTC day (all queues, or one)."""
     sums = _queue_sums(_epoch(start), _epoch(end), queue, "day", service_seconds, short_abandon_seconds, 24)

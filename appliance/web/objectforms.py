@@ -58,7 +58,9 @@ LABELS = {
 }
 
 KIND_LABELS = {("extension", "password"): "SIP password", ("trunk", "match"): "Accept calls from",
-               ("queue", "members"): "Agents"}
+               ("queue", "members"): "Agents",
+               ("queue", "service_level_seconds"): "Service level: answered within (seconds)",
+               ("queue", "service_level_target"): "Service level target (%)"}
 
 HINTS = {
     ("extension", "number"): "2 to 8 digits.",
@@ -76,6 +78,9 @@ HINTS = {
     ("time_condition", "timezone"): "For example Europe/Istanbul or UTC.",
     ("moh_class", "directory"): "Absolute path of the folder holding the music files.",
     ("announcement", "sound"): "Sound name without extension, for example custom/welcome.",
+    ("queue", "service_level_seconds"): "A call answered within this wait counts as in service level "
+                                        "(reports, wallboard).",
+    ("queue", "service_level_target"): "Below this service level the wallboard shows the queue in red.",
 }
 
 
