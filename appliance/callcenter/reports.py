@@ -33,7 +33,15 @@ from typing import Any
 from peewee import Case, fn
 
 from appliance.callcenter import rollup
-from appliance.model.models import AgentDayStat, HourStat, Queue, QueueCall, QueueDayStat, QueueEvent
+from appliance.model.models import (
+    AgentDayStat,
+    AuditEntry,
+    HourStat,
+    Queue,
+    QueueCall,
+    QueueDayStat,
+    QueueEvent,
+)
 
 
 @dataclass
@@ -254,15 +262,52 @@ MEMBERSHIP = ("ADDMEMBER", "REMOVEMEMBER")
 PAUSES = ("PAUSE", "UNPAUSE")
 
 
+@dataclass
+class _Membership:
+    """A permanent member's membership change, shaped as the queue_log event a login would have written."""
+
+    time: int
+    queue: str
+    agent: str
+    event: str
+    data: str = ""
+    id: int = 0
+
+
+def _queue_members(values: dict | None) -> set[tuple[str, str]]:
+    if not values:
+        return set()
+    return {(str(values.get("number", "")), str(m.get("extension", ""))) for m in values.get("members") or ()}
+
+
+def permanent_memberships(stop: int, queue: str | None = None) -> list[_Membership]:
+    """When each permanent member (written in a queue's settings) joined and left each queue, up to ``stop``.
+
+    Asterisk writes no queue_log line for them: they are members from the moment the queue is
+    configured so.  The audit log holds every change of a queue with its members before and after (a
+    console or API save, an import, a renumbering), so the time a change was saved is when the
+    member's "session" opened or closed."""
+    a = AuditEntry
+    until = datetime.fromtimestamp(stop, UTC).replace(tzinfo=None)
+    out: list[_Membership] = []
+    for entry in a.select().where((a.kind == "queue") & (a.when < until)).order_by(a.when, a.id):
+        moment = int(entry.when.replace(tzinfo=UTC).timestamp())
+        before, after = _queue_members(entry.before), _queue_members(entry.after)
+        for event, pairs in (("REMOVEMEMBER", before - after), ("ADDMEMBER", after - before)):
+            out.extend(_Membership(moment, number, agent, event) for number, agent in sorted(pairs)
+                       if queue is None or number == queue)
+    return out
+
+
 def agent_time(start: int, end: int, queue: str | None = None, now: int | None = None) -> dict[str, dict]:
     """Per agent: seconds logged in, paused (by reason) and paused while logged in, within [start, end).
 
     From queue_log: ADDMEMBER/REMOVEMEMBER are the login sessions (the agent page, ``*45``/``*46``, AMI),
     PAUSE/UNPAUSE (with their reason) the pauses, per queue.  An agent counts as logged in while a
     member of at least one queue, and as paused while paused in at least one queue (the reason
-    shown is that of their latest pause).  Static members (written in the queue's settings) have
-    no sessions, so their logged-in time is 0 and no occupancy is reported for them.  The state
-    at ``start`` comes from each agent's latest events before it, however old.
+    shown is that of their latest pause).  Permanent members (written in the queue's settings) are
+    logged in while the queue's settings list them (``permanent_memberships``).  The state at
+    ``start`` comes from each agent's latest events before it, however old.
     """
     stop = min(end, now if now is not None else int(time.time()))
     e = QueueEvent
@@ -276,9 +321,11 @@ def agent_time(start: int, end: int, queue: str | None = None, now: int | None =
                                           & (e.time == row["time"])).order_by(e.id.desc()).limit(1))
     window = list(e.select().where(e.event.in_(MEMBERSHIP + PAUSES) & (e.time >= start) & (e.time < stop) & scope)
                   .order_by(e.time, e.id))
-    by_agent: dict[str, list[QueueEvent]] = defaultdict(list)
-    for event in sorted(seeds, key=lambda x: (x.time, x.id)) + window:
+    by_agent: dict[str, list[QueueEvent | _Membership]] = defaultdict(list)
+    for event in [*seeds, *window, *permanent_memberships(stop, queue)]:
         by_agent[event.agent].append(event)
+    for events in by_agent.values():
+        events.sort(key=lambda x: (x.time, x.id))
 
     out = {}
     for agent, events in by_agent.items():

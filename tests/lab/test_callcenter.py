@@ -110,9 +110,11 @@ def test_paused_agent_gets_no_calls_and_hangup_in_queue_is_abandoned(pbx, carrie
     assert set(agents) == {"201", "202"}
     agent = agents["202"]
     assert agent.answered == 1 and agent.talk_seconds >= 3  # the phone hangs up after 4 s
-    # 201 took no call: paused for lunch since the start (a static member: no login session, no occupancy)
-    assert (agents["201"].answered, list(agents["201"].pauses), agents["201"].occupancy_pct) == (0, ["lunch"], None)
+    # 201 took no call: paused for lunch since the start.  A permanent member, logged in since the queue
+    # listing them was saved, a moment before the pause: occupancy 0 % of the little time they were available
+    assert (agents["201"].answered, list(agents["201"].pauses), agents["201"].occupancy_pct) == (0, ["lunch"], 0.0)
     assert agents["201"].pauses["lunch"] >= 10
+    assert agents["201"].logged_in_seconds >= agents["201"].paused_seconds
 
 
 def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
