@@ -7,6 +7,13 @@ subscriber (the wallboard's server-sent-event streams).  Re-reading the
 whole state instead of patching it from single events means a missed event
 can never leave the board wrong for longer than one refresh.
 
+Waiting callers and agents' states come live from Asterisk; each queue's
+name, service-level settings and today's answered, abandoned and service
+level come from the same report as ``linebox report`` (``queue_figures``),
+so the wallboard and the report can never disagree.  Asterisk's own
+counters are not used: they count since Asterisk started, and its
+service level mixes abandoned calls in.
+
 The same AMI session feeds the agents' screen pop: ``AgentCalled`` (and the
 events that follow it) are handed straight to the stream of the agent whose
 phone rings, with the caller's number and the queue, without waiting for a
@@ -23,8 +30,14 @@ import queue as queue_mod
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import peewee
 
 from appliance.asterisk.ami import Ami, AmiError
+from appliance.callcenter import reports
+from appliance.model.database import database
+from appliance.model.models import Extension, Queue
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +50,9 @@ DEVICE_STATES = {"0": "unknown", "1": "available", "2": "on call", "3": "on call
                  "5": "unavailable", "6": "ringing", "7": "on call", "8": "on call"}
 _ids = itertools.count()
 IDLE_SECONDS = 30  # with no wallboard open for this long, the AMI session is closed
+# after a queue event, look again this soon: the collector stores the call's outcome a moment after Asterisk
+# tells it, and today's figures come from what it stored
+FOLLOW_UP_SECONDS = 1.0
 POP_EVENTS = {"AgentCalled": "ringing", "AgentConnect": "connected", "AgentComplete": "ended",
               "AgentRingNoAnswer": "missed", "AgentDump": "ended"}
 
@@ -51,6 +67,21 @@ def screen_pop(headers: dict) -> dict | None:
             "interface": interface, "queue": headers.get("Queue", ""),
             "caller": headers.get("CallerIDNum", ""), "caller_name": headers.get("CallerIDName", ""),
             "uniqueid": headers.get("Uniqueid", ""), "time": round(time.time(), 3)}
+
+
+def queue_figures(now: float | None = None) -> dict:
+    """What the wallboard shows beside Asterisk's live state: each queue's name and service-level settings,
+    today's answered, abandoned and service level (the report's own figures for today, docs/reports.md),
+    and the agents' names."""
+    start = reports.today_start(datetime.fromtimestamp(now or time.time(), UTC))
+    kpis = {k.queue: k for k in reports.queue_report(start, start + timedelta(days=1))}
+    queues = {}
+    for q in Queue.select(Queue.number, Queue.name, Queue.service_level_seconds, Queue.service_level_target):
+        k = kpis.get(q.number)
+        queues[q.number] = {"name": q.name, "service_level_seconds": q.service_level_seconds,
+                            "service_level_target": q.service_level_target, "answered": k.answered if k else 0,
+                            "abandoned": k.abandoned if k else 0, "service_level": k.service_level_pct if k else None}
+    return {"queues": queues, "agents": {e.number: e.name for e in Extension.select(Extension.number, Extension.name)}}
 
 
 def agent_state(member: dict, now: float) -> dict:
@@ -70,17 +101,24 @@ def agent_state(member: dict, now: float) -> dict:
             "seconds": max(since, 0), "calls": int(member.get("CallsTaken") or 0)}
 
 
-def build_snapshot(events: list[dict], now: float | None = None, sl_target: float = 80.0) -> dict:
+def build_snapshot(events: list[dict], now: float | None = None, figures: dict | None = None) -> dict:
+    """The board's picture: Asterisk's ``QueueStatus`` events for the live part, ``figures``
+    (``queue_figures``) for names, today's figures and each queue's service-level target, below which the
+    queue is shown in the alert colour."""
     now = now or time.time()
+    known, names = (figures or {}).get("queues", {}), (figures or {}).get("agents", {})
     queues: dict[str, dict] = {}
     for e in events:
         name = e.get("Queue", "")
         if e.get("Event") == "QueueParams":
-            perf = float(e.get("ServicelevelPerf2") or e.get("ServicelevelPerf") or 0)
-            queues[name] = {"queue": name, "waiting": int(e.get("Calls") or 0), "longest_wait": 0,
-                            "completed": int(e.get("Completed") or 0), "abandoned": int(e.get("Abandoned") or 0),
-                            "service_level": perf, "service_level_alert": perf < sl_target
-                            and (int(e.get("Completed") or 0) + int(e.get("Abandoned") or 0)) > 0,
+            q = known.get(name, {})
+            level, target = q.get("service_level"), q.get("service_level_target", 80)
+            queues[name] = {"queue": name, "name": q.get("name") or name, "waiting": int(e.get("Calls") or 0),
+                            "longest_wait": 0, "answered": q.get("answered", 0), "abandoned": q.get("abandoned", 0),
+                            "service_level": level,
+                            "service_level_seconds": q.get("service_level_seconds", int(e.get("ServiceLevel") or 0)),
+                            "service_level_target": target,
+                            "service_level_alert": level is not None and level < target,
                             "callers": [], "agents": []}
         elif e.get("Event") == "QueueEntry" and name in queues:
             wait = int(e.get("Wait") or 0)
@@ -88,7 +126,8 @@ def build_snapshot(events: list[dict], now: float | None = None, sl_target: floa
                                             "caller": e.get("CallerIDNum", ""), "wait": wait})
             queues[name]["longest_wait"] = max(queues[name]["longest_wait"], wait)
         elif e.get("Event") == "QueueMember" and name in queues:
-            queues[name]["agents"].append(agent_state(e, now))
+            agent = agent_state(e, now)
+            queues[name]["agents"].append({**agent, "name": names.get(agent["agent"], "")})
     for q in queues.values():
         q["agents"].sort(key=lambda a: a["agent"])
     return {"time": int(now), "queues": [queues[k] for k in sorted(queues)]}
@@ -112,9 +151,12 @@ def parse_event_list(lines: list[str]) -> list[dict]:
 
 
 class LiveBoard:
-    def __init__(self, connect: Callable[[], Ami], refresh_seconds: float = 5.0):
+    def __init__(self, connect: Callable[[], Ami], refresh_seconds: float = 5.0,
+                 figures: Callable[[], dict] | None = None):
         self.connect = connect
         self.refresh_seconds = refresh_seconds
+        self.figures = figures or self._stored_figures
+        self._figures: dict = {}
         self._subscribers: set[queue_mod.Queue] = set()
         self._agents: dict[queue_mod.Queue, str] = {}  # screen-pop streams and the extension each follows
         self._lock = threading.Lock()
@@ -180,10 +222,20 @@ class LiveBoard:
                         with contextlib.suppress(queue_mod.Full):
                             q.put_nowait(pop)
 
+    @staticmethod
+    def _stored_figures() -> dict:
+        """``queue_figures`` on a connection of the board's own thread, closed again at once."""
+        with database.connection_context():
+            return queue_figures()
+
     def _refresh(self, ami: Ami) -> None:
         # pyst2 gathers the whole "status will follow" event list into the action's response.
         response = ami.action("QueueStatus", ActionID=f"wallboard-{next(_ids)}")
-        self._publish(build_snapshot(parse_event_list(response.response)))
+        try:
+            self._figures = self.figures()
+        except peewee.DatabaseError as error:  # a busy database: keep the last figures, the live part still moves
+            log.warning("wallboard: today's figures not read: %s", error)
+        self._publish(build_snapshot(parse_event_list(response.response), figures=self._figures))
 
     def _idle(self) -> bool:
         with self._lock:
@@ -198,10 +250,12 @@ class LiveBoard:
             try:
                 with self.connect() as ami:
                     ami.on_event("*", self._on_event)
+                    wait = self.refresh_seconds
                     while not self._stop.is_set() and not self._idle():
                         self._refresh(ami)
-                        self._dirty.wait(self.refresh_seconds)
+                        triggered = self._dirty.wait(wait)
                         self._dirty.clear()
+                        wait = min(FOLLOW_UP_SECONDS, self.refresh_seconds) if triggered else self.refresh_seconds
             except AmiError as error:
                 self._publish({"time": int(time.time()), "queues": [], "error": str(error)})
                 self._stop.wait(3)

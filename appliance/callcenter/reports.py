@@ -6,7 +6,7 @@ aggregate over ``QueueCall``.  Both give the same raw sums, so a report is
 exact whichever way its days were read, and a month over a million calls
 stays a fast query.
 
-Definitions (T = service-level threshold, S = short-abandon threshold):
+Definitions (T = the queue's service-level threshold, S = short-abandon threshold):
 
 * offered        calls that entered the queue
 * answered       calls an agent connected to
@@ -33,7 +33,15 @@ from typing import Any
 from peewee import Case, fn
 
 from appliance.callcenter import rollup
-from appliance.model.models import AgentDayStat, HourStat, Queue, QueueCall, QueueDayStat, QueueEvent
+from appliance.model.models import (
+    AgentDayStat,
+    AuditEntry,
+    HourStat,
+    Queue,
+    QueueCall,
+    QueueDayStat,
+    QueueEvent,
+)
 
 
 @dataclass
@@ -120,11 +128,33 @@ def _rows(query, live: list[tuple[int, int]]) -> list[dict]:
     return list(query.dicts()) if live else []
 
 
-def _queue_sums(start: int, end: int, queue: str | None, by: str, service_seconds: int,
+DEFAULT_SERVICE_SECONDS = 20  # the threshold of a queue no longer configured (its calls are still reported)
+
+
+def service_thresholds() -> dict[str, int]:
+    """Each queue's service-level threshold T in seconds: its setting."""
+    return {q.number: q.service_level_seconds for q in Queue.select(Queue.number, Queue.service_level_seconds)}
+
+
+def service_level_settings(queue: str | None = None) -> tuple[set[int], set[int]]:
+    """The distinct service-level thresholds and targets of the queues a report covers (one, or all): a
+    chart can name one threshold and draw one target line only when they share it."""
+    query = Queue.select(Queue.service_level_seconds, Queue.service_level_target)
+    if queue:
+        query = query.where(Queue.number == queue)
+    rows = list(query.tuples())
+    return {seconds for seconds, _ in rows}, {target for _, target in rows}
+
+
+def _queue_sums(start: int, end: int, queue: str | None, by: str, service_seconds: int | None,
                 short_abandon_seconds: int, fcr_hours: int) -> dict[str, dict[str, int]]:
-    """The raw sums behind the queue KPIs, keyed by queue (``by="queue"``) or by day (``by="day"``)."""
+    """The raw sums behind the queue KPIs, keyed by queue (``by="queue"``) or by day (``by="day"``).
+    A call is within service level by its own queue's threshold, so a day's sum over queues is exact."""
     sums: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SUMS, 0))
     live, rolled = _split(start, end)
+    # ``service_seconds`` (``linebox report --service-seconds``) is one threshold for every queue
+    thresholds = {} if service_seconds else service_thresholds()
+    fallback = service_seconds or DEFAULT_SERVICE_SECONDS
 
     def add(key: str, row: dict) -> None:
         target = sums[key]
@@ -135,9 +165,11 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
     c = QueueCall
     answered = c.outcome == "answered"
     key = c.queue if by == "queue" else fn.strftime("%Y-%m-%d", c.entered, "unixepoch")
+    # the few queues' thresholds as one CASE: the aggregate still reads only the covering index
+    threshold = Case(c.queue, list(thresholds.items()), fallback) if thresholds else fallback
     query = (c.select(key.alias("key"), fn.COUNT(c.id).alias("offered"),
                       fn.SUM(Case(None, [(answered, 1)], 0)).alias("answered"),
-                      fn.SUM(Case(None, [(answered & (c.wait_seconds <= service_seconds), 1)], 0)).alias("in_sl"),
+                      fn.SUM(Case(None, [(answered & (c.wait_seconds <= threshold), 1)], 0)).alias("in_sl"),
                       fn.SUM(Case(None, [((c.outcome == "abandoned") & (c.wait_seconds >= short_abandon_seconds),
                                           1)], 0)).alias("abandoned"),
                       fn.SUM(Case(None, [((c.outcome == "abandoned") & (c.wait_seconds < short_abandon_seconds),
@@ -162,20 +194,22 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
         # evaluating a dozen CASE expressions on every roll-up row in SQL.
         s = QueueDayStat
         key = s.queue if by == "queue" else s.day
-        query = (s.select(key.alias("key"), s.outcome, s.seconds, fn.SUM(s.calls).alias("calls"),
-                          fn.SUM(s.talk_seconds).alias("talk"), fn.SUM(s.known_callers).alias("known"))
-                 .where((s.day >= rolled[0]) & (s.day < rolled[1])).group_by(key, s.outcome, s.seconds))
+        query = (s.select(key.alias("key"), s.queue.alias("of_queue"), s.outcome, s.seconds,
+                          fn.SUM(s.calls).alias("calls"), fn.SUM(s.talk_seconds).alias("talk"),
+                          fn.SUM(s.known_callers).alias("known"))
+                 .where((s.day >= rolled[0]) & (s.day < rolled[1])).group_by(key, s.queue, s.outcome, s.seconds))
         if queue:
             query = query.where(s.queue == queue)
         repeats: dict[str, int] = defaultdict(int)
-        for key_value, outcome, seconds, n, talk, known in query.tuples():
+        for key_value, of_queue, outcome, seconds, n, talk, known in query.tuples():
             if outcome == "repeat":
                 if seconds <= fcr_hours:
                     repeats[key_value] += n
                 continue
             row = {"offered": n, "max_wait": seconds}
             if outcome == "answered":
-                row.update(answered=n, in_sl=n if seconds <= service_seconds else 0, wait=n * seconds, talk=talk,
+                row.update(answered=n, in_sl=n if seconds <= thresholds.get(of_queue, fallback) else 0,
+                           wait=n * seconds, talk=talk,
                            known_caller=known, first_call=known)
             elif outcome == "abandoned":
                 row["abandoned" if seconds >= short_abandon_seconds else "short"] = n
@@ -189,9 +223,10 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
     return sums
 
 
-def queue_report(start: datetime, end: datetime, queue: str | None = None, service_seconds: int = 20,
+def queue_report(start: datetime, end: datetime, queue: str | None = None, service_seconds: int | None = None,
                  short_abandon_seconds: int = 5, fcr_hours: int = 24) -> list[QueueKpis]:
-    """KPIs per queue for calls that entered between ``start`` and ``end``."""
+    """KPIs per queue for calls that entered between ``start`` and ``end``; service level by each queue's
+    own threshold unless ``service_seconds`` gives one for all."""
     sums = _queue_sums(_epoch(start), _epoch(end), queue, "queue", service_seconds, short_abandon_seconds,
                        fcr_hours)
     wrapups = {q.number: q.wrapup_seconds for q in Queue.select(Queue.number, Queue.wrapup_seconds)}
@@ -213,7 +248,7 @@ def queue_report(start: datetime, end: datetime, queue: str | None = None, servi
     return out
 
 
-def daily_report(start: datetime, end: datetime, queue: str | None = None, service_seconds: int = 20,
+def daily_report(start: datetime, end: datetime, queue: str | None = None, service_seconds: int | None = None,
                  short_abandon_seconds: int = 5) -> list[DayKpis]:
     """Service level and abandonment per UTC day (all queues, or one)."""
     sums = _queue_sums(_epoch(start), _epoch(end), queue, "day", service_seconds, short_abandon_seconds, 24)
@@ -227,15 +262,52 @@ MEMBERSHIP = ("ADDMEMBER", "REMOVEMEMBER")
 PAUSES = ("PAUSE", "UNPAUSE")
 
 
+@dataclass
+class _Membership:
+    """A permanent member's membership change, shaped as the queue_log event a login would have written."""
+
+    time: int
+    queue: str
+    agent: str
+    event: str
+    data: str = ""
+    id: int = 0
+
+
+def _queue_members(values: dict | None) -> set[tuple[str, str]]:
+    if not values:
+        return set()
+    return {(str(values.get("number", "")), str(m.get("extension", ""))) for m in values.get("members") or ()}
+
+
+def permanent_memberships(stop: int, queue: str | None = None) -> list[_Membership]:
+    """When each permanent member (written in a queue's settings) joined and left each queue, up to ``stop``.
+
+    Asterisk writes no queue_log line for them: they are members from the moment the queue is
+    configured so.  The audit log holds every change of a queue with its members before and after (a
+    console or API save, an import, a renumbering), so the time a change was saved is when the
+    member's "session" opened or closed."""
+    a = AuditEntry
+    until = datetime.fromtimestamp(stop, UTC).replace(tzinfo=None)
+    out: list[_Membership] = []
+    for entry in a.select().where((a.kind == "queue") & (a.when < until)).order_by(a.when, a.id):
+        moment = int(entry.when.replace(tzinfo=UTC).timestamp())
+        before, after = _queue_members(entry.before), _queue_members(entry.after)
+        for event, pairs in (("REMOVEMEMBER", before - after), ("ADDMEMBER", after - before)):
+            out.extend(_Membership(moment, number, agent, event) for number, agent in sorted(pairs)
+                       if queue is None or number == queue)
+    return out
+
+
 def agent_time(start: int, end: int, queue: str | None = None, now: int | None = None) -> dict[str, dict]:
     """Per agent: seconds logged in, paused (by reason) and paused while logged in, within [start, end).
 
     From queue_log: ADDMEMBER/REMOVEMEMBER are the login sessions (the agent page, ``*45``/``*46``, AMI),
     PAUSE/UNPAUSE (with their reason) the pauses, per queue.  An agent counts as logged in while a
     member of at least one queue, and as paused while paused in at least one queue (the reason
-    shown is that of their latest pause).  Static members (written in the queue's settings) have
-    no sessions, so their logged-in time is 0 and no occupancy is reported for them.  The state
-    at ``start`` comes from each agent's latest events before it, however old.
+    shown is that of their latest pause).  Permanent members (written in the queue's settings) are
+    logged in while the queue's settings list them (``permanent_memberships``).  The state at
+    ``start`` comes from each agent's latest events before it, however old.
     """
     stop = min(end, now if now is not None else int(time.time()))
     e = QueueEvent
@@ -249,9 +321,11 @@ def agent_time(start: int, end: int, queue: str | None = None, now: int | None =
                                           & (e.time == row["time"])).order_by(e.id.desc()).limit(1))
     window = list(e.select().where(e.event.in_(MEMBERSHIP + PAUSES) & (e.time >= start) & (e.time < stop) & scope)
                   .order_by(e.time, e.id))
-    by_agent: dict[str, list[QueueEvent]] = defaultdict(list)
-    for event in sorted(seeds, key=lambda x: (x.time, x.id)) + window:
+    by_agent: dict[str, list[QueueEvent | _Membership]] = defaultdict(list)
+    for event in [*seeds, *window, *permanent_memberships(stop, queue)]:
         by_agent[event.agent].append(event)
+    for events in by_agent.values():
+        events.sort(key=lambda x: (x.time, x.id))
 
     out = {}
     for agent, events in by_agent.items():

@@ -251,11 +251,13 @@ def collect(ctx: click.Context, once: bool) -> None:
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (default today).")
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day, included.")
 @click.option("--queue", default=None, help="One queue number.")
-@click.option("--service-seconds", default=20, show_default=True, help="Service-level threshold.")
+@click.option("--service-seconds", type=click.IntRange(1, 3600), default=None,
+              help="Service-level threshold for every queue (default: each queue's own setting).")
 @click.option("--agents", is_flag=True, help="Per-agent figures instead of per-queue.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
 @click.pass_context
-def report(ctx: click.Context, start, end, queue, service_seconds: int, agents: bool, as_csv: bool) -> None:
+def report(ctx: click.Context, start, end, queue, service_seconds: int | None, agents: bool,
+           as_csv: bool) -> None:
     """Call-center KPIs (definitions in docs/reports.md), from collected data."""
     from appliance.callcenter import reports
     _install(ctx)

@@ -95,6 +95,14 @@ def _v12_ivr_retry_counts(db: peewee.SqliteDatabase) -> None:
     run_operations(SqliteMigrator(db).drop_column(table, "retries"))
 
 
+def _v13_queue_service_level(db: peewee.SqliteDatabase) -> None:
+    """Each queue's service-level threshold (seconds) and target (%): the report, the wallboard and
+    Asterisk's ``servicelevel`` all read them, where a 20 s threshold and an 80 % target were fixed before;
+    existing queues get those values, so their figures do not change."""
+    _add_column_if_missing(db, models.Queue, "service_level_seconds")
+    _add_column_if_missing(db, models.Queue, "service_level_target")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -108,6 +116,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v10_ivr_invalid_sound,
     _v11_trunk_failover_seconds,
     _v12_ivr_retry_counts,
+    _v13_queue_service_level,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

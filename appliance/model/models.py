@@ -160,6 +160,8 @@ class Queue(BaseModel):
     exit_voicemail = peewee.CharField(default="")
     recording = peewee.CharField(default="never")
     autopause_after_missed = peewee.IntegerField(default=0)
+    service_level_seconds = peewee.IntegerField(default=20)
+    service_level_target = peewee.IntegerField(default=80)
 
 
 CALL_CENTER_TABLES = [Ivr, Queue]

@@ -186,6 +186,8 @@ FIELD_LABELS_OF_KIND = {
     ("trunk", "match"): "Accept calls from",
     ("queue", "members"): "Agents",
     ("queue", "recording"): "Call recording",
+    ("queue", "service_level_seconds"): "Service level: answered within (seconds)",
+    ("queue", "service_level_target"): "Service level target (%)",
     ("ivr", "options"): "Menu keys",
     ("dahdi_trunk", "destination"): "Incoming calls go to",
 }

@@ -478,6 +478,10 @@ class Queue(SiteObject):
     exit_voicemail: Annotated[str, StringConstraints(pattern=r"^([0-9]{2,8})?$")] = ""
     recording: Literal["never", "always"] = "never"
     autopause_after_missed: int = Field(default=0, ge=0, le=20)  # 0: never pause an agent for missed calls
+    # Service level: the share of calls answered within this many seconds (docs/reports.md), and the share
+    # the queue aims for (below it the wallboard shows the queue in its alert colour).
+    service_level_seconds: int = Field(default=20, ge=1, le=3600)
+    service_level_target: int = Field(default=80, ge=1, le=100)
 
     @field_validator("members")
     @classmethod

@@ -116,10 +116,16 @@ def chart_svg(name: str, start: datetime, end: datetime, queue: str | None) -> b
     else:
         days = reports.daily_report(start, end, queue)
         if name == "service-level":
-            chart = pygal.Line(title="Service level per day (% answered within 20 s)", range=(0, 100),
+            # each queue's own threshold and target: one line when the queues shown share one
+            thresholds, targets = reports.service_level_settings(queue)
+            within = f"{thresholds.pop()} s" if len(thresholds) == 1 else "each queue's threshold"
+            chart = pygal.Line(title=f"Service level per day (% answered within {within})", range=(0, 100),
                                **config)
             chart.add("service level %", [d.service_level_pct for d in days])
-            chart.add("target 80 %", [80] * len(days), show_dots=False, stroke_style={"dasharray": "6,4"})
+            if len(targets) == 1:
+                target = targets.pop()
+                chart.add(f"target {target} %", [target] * len(days), show_dots=False,
+                          stroke_style={"dasharray": "6,4"})
         else:
             chart = pygal.Bar(title="Abandonment per day", **config)
             chart.add("abandon rate %", [d.abandon_rate_pct for d in days])

@@ -58,6 +58,9 @@ HINTS = {
                                 "with 2 and 2 the menu plays at most five times.",
     ("ivr", "timeout_retries"): "How many times a caller who pressed nothing hears the menu again (0 to 5); "
                                 "the next silence goes to the timeout destination. Counted apart from wrong keys.",
+    ("queue", "service_level_seconds"): "A call answered within this wait counts as in service level "
+                                        "(reports, wallboard).",
+    ("queue", "service_level_target"): "Below this service level the wallboard shows the queue in red.",
 }
 
 

@@ -26,8 +26,8 @@ ROLES = ("admin", "supervisor", "technician")
 
 
 def board() -> LiveBoard:
-    """The app's board, started on first use.  Its thread never touches the database: the AMI
-    address and secret are read here, in the request, and handed to it."""
+    """The app's board, started on first use.  The AMI address and secret are read here, in the request,
+    and handed to it; its thread reads only today's figures, on a connection of its own."""
     live = current_app.extensions.get("linebox.live")
     if live is None:
         install = current_app.extensions["linebox.install"]

@@ -121,9 +121,11 @@ def test_paused_agent_gets_no_calls_and_hangup_in_queue_is_abandoned(pbx, carrie
     assert set(agents) == {"201", "202"}
     agent = agents["202"]
     assert agent.answered == 1 and agent.talk_seconds >= 3  # the phone hangs up after 4 s
-    # 201 took no call: paused for lunch since the start (a static member: no login session, no occupancy)
-    assert (agents["201"].answered, list(agents["201"].pauses), agents["201"].occupancy_pct) == (0, ["lunch"], None)
+    # 201 took no call: paused for lunch since the start.  A permanent member, logged in since the queue
+    # listing them was saved, a moment before the pause: occupancy 0 % of the little time they were available
+    assert (agents["201"].answered, list(agents["201"].pauses), agents["201"].occupancy_pct) == (0, ["lunch"], 0.0)
     assert agents["201"].pauses["lunch"] >= 10
+    assert agents["201"].logged_in_seconds >= agents["201"].paused_seconds
 
 
 def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
@@ -148,6 +150,8 @@ def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
     server.start()
     snapshots: list[tuple[float, dict]] = []
     done = threading.Event()
+    sources = collector.Sources.in_log_dir(pbx.install.asterisk_log_dir)
+    threading.Thread(target=collector.run, args=(sources, done), daemon=True).start()  # as the service does
 
     def read_stream() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=40)
@@ -174,6 +178,7 @@ def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
             raise AssertionError(f"wallboard never showed it; last: {snapshots[-1:] if snapshots else 'nothing'}")
 
         _, idle = seen(lambda q: q["waiting"] == 0 and len(q["agents"]) == 2)
+        assert idle["name"] == "Support" and {a["name"] for a in idle["agents"]} == {"Agent 201", "Agent 202"}
         states = {a["agent"]: a for a in idle["agents"]}
         assert states["202"]["state"] == "paused" and states["202"]["reason"] == "training"
         assert states["201"]["state"] == "available"
@@ -516,3 +521,53 @@ def test_ivr_counts_wrong_keys_and_silences_apart(pbx, carrier):
     rung = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") in ("201", "202", "203"), since=mark,
                            timeout=30)
     assert rung["Exten"] == "203", f"the caller went to {rung['Exten']}, not the timeout destination 203"
+
+
+def test_wallboard_and_report_agree_on_service_level_of_calls_answered_fast(pbx, carrier):
+    """Calls answered within a second or two: the wallboard and the report both say 100 %, from the same
+    definition (docs/reports.md) and the queue's own threshold, which Asterisk's ``queue show`` shows too."""
+    import threading
+
+    from appliance.callcenter.live import LiveBoard
+
+    add("extension", number="201", name="Agent 201")
+    add("queue", number="700", name="Support", members=[{"extension": "201", "penalty": 0}],
+        announce_position=False, wrapup_seconds=0, service_level_seconds=15, service_level_target=90)
+    add("inbound_route", name="support-line", did="5553700", destination="queue:700")
+    phones = live_with_carrier(pbx, carrier)
+    phones.set_behaviour("201", "answer", hold=2)
+    assert "within 15s" in pbx.cli("queue show 700")
+
+    stop = threading.Event()
+    sources = collector.Sources.in_log_dir(pbx.install.asterisk_log_dir)
+    collecting = threading.Thread(target=collector.run, args=(sources, stop), daemon=True)  # as the service does
+    collecting.start()
+    live = LiveBoard(lambda: pbx.install.connect_ami(timeout=5), refresh_seconds=1)
+    live.start()
+    updates = live.subscribe()
+    try:
+        for n in range(2):
+            mark = phones.mark()
+            phones.call("telco", "5553700", tag=f"fast-{n}", hold=3)
+            phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "201", since=mark, timeout=15)
+            phones.wait_for("CallerHangup", lambda e, n=n: e.get("Tag") == f"fast-{n}", since=mark, timeout=20)
+
+        deadline, board = time.monotonic() + 20, None
+        while time.monotonic() < deadline:
+            snap = updates.get(timeout=max(deadline - time.monotonic(), 0.1))
+            board = next((q for q in snap.get("queues", []) if q["queue"] == "700"), None)
+            if board and board["answered"] == 2:
+                break
+        assert board is not None and board["answered"] == 2, board
+    finally:
+        live.unsubscribe(updates)
+        live.stop()
+        stop.set()
+        collecting.join(5)
+
+    today = reports.today_start()
+    (kpi,) = reports.queue_report(today, today + timedelta(days=1))
+    assert (kpi.answered, kpi.abandoned, kpi.service_level_pct) == (2, 0, 100.0)
+    assert (board["answered"], board["abandoned"], board["service_level"]) == (2, 0, 100.0)
+    assert (board["name"], board["service_level_seconds"], board["service_level_target"]) == ("Support", 15, 90)
+    assert not board["service_level_alert"], "a queue at 100 % is not shown in the alert colour"

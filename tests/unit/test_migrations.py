@@ -187,4 +187,22 @@ def test_ivrs_of_an_older_database_keep_their_retries_as_both_counts(db_path):
     assert (ivr.invalid_retries, ivr.timeout_retries, ivr.greeting) == (4, 4, "beep")
     service.save_object("ivr", {"name": "night", "greeting": "beep"}, user="alice", create=True)
     assert service.get_object("ivr", "night").invalid_retries == 2
+
+
+def test_queues_of_an_older_database_get_the_service_level_they_were_reported_with(db_path):
+    """The step that makes each queue's service-level threshold and target settings keeps existing queues
+    at the 20 s and 80 % that were fixed before it, so their figures do not change with the upgrade."""
+    db_path.parent.mkdir(parents=True)
+    db = database_before(migrations._v13_queue_service_level, db_path)
+    for column in ("service_level_seconds", "service_level_target"):  # the table as the older schema had it
+        db.execute_sql(f"ALTER TABLE queue DROP COLUMN {column}")
+    db.execute_sql("INSERT INTO queue (number, name, strategy, members, escalation, agent_ring_seconds, "
+                   "wrapup_seconds, max_wait_seconds, max_callers, overflow, announce_position, "
+                   "announce_every_seconds, moh_class, exit_voicemail, recording, autopause_after_missed) "
+                   "VALUES ('700', 'Support', 'rrmemory', '[]', '[]', 15, 10, 300, 0, 'hangup', 1, 60, 'default', "
+                   "'', 'never', 0)")
+    db.close()
+    open_database(db_path)
+    (queue,) = service.list_objects("queue")
+    assert (queue.number, queue.service_level_seconds, queue.service_level_target) == ("700", 20, 80)
     assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from appliance.callcenter import collector, reports, rollup
 from appliance.model.database import database
-from appliance.model.models import CollectorState, QueueDayStat
+from appliance.model.models import AuditEntry, CollectorState, QueueDayStat
+from appliance.site import service
 
 D = int(datetime(2026, 11, 10, tzinfo=UTC).timestamp())  # a past day: the collector rolls it up
 H = 3600
@@ -178,3 +179,54 @@ def test_after_an_upgrade_old_days_are_rolled_a_month_per_round_and_read_live_me
         rounds += 1
     assert rounds == -(-(rollup.midnight(now) - rollup.midnight(old)) // (31 * 86400))
     assert reports.queue_report(day(-101), day(1))[0].offered == 1
+
+
+def test_each_queue_is_measured_against_its_own_service_level_threshold(install, tmp_path):
+    """700 answered a call after 15 s and 701 one after 5 s: within 20 s and 10 s they are in service
+    level; within 10 s and 3 s they are not.  Rolled-up days and live reads agree either way."""
+    service.save_object("queue", {"number": "700", "name": "Support", "service_level_seconds": 15}, "admin",
+                        create=True)
+    service.save_object("queue", {"number": "701", "name": "Billing", "service_level_seconds": 5}, "admin",
+                        create=True)
+    collect(tmp_path, LINES)
+
+    def figures():
+        return ([(q.queue, q.service_level_pct) for q in reports.queue_report(day(), day(1))],
+                [d.service_level_pct for d in reports.daily_report(day(), day(1))])
+
+    rolled = figures()
+    assert rolled == ([("700", 50.0), ("701", 100.0)], [66.7])  # c1 waited 15 s <= 15, c2 5 s <= 5
+    for number, seconds in (("700", 10), ("701", 3)):
+        queue = service.get_object("queue", number)
+        service.save_object("queue", {**queue.model_dump(), "service_level_seconds": seconds}, "admin",
+                            original_key=number)
+    rolled = figures()
+    CollectorState.delete().where(CollectorState.source == rollup.STATE).execute()  # reports read calls live
+    assert rolled == figures() == ([("700", 0.0), ("701", 0.0)], [0.0])
+    # one threshold for every queue when asked for (linebox report --service-seconds)
+    assert [q.service_level_pct for q in reports.queue_report(day(), day(1), service_seconds=20)] == [50.0, 100.0]
+
+
+def test_a_permanent_member_is_logged_in_while_the_queue_lists_them(install, tmp_path):
+    """202 is written in queue 700's settings from 08:00 to 12:00 (the audit log says when): four hours
+    logged in, their pause and call count as anyone's, and occupancy = handle / (logged in - paused)."""
+    service.save_object("extension", {"number": "202", "name": "Agent 202"}, "admin", create=True)
+    listed = {"number": "700", "name": "Support", "wrapup_seconds": 0, "members": [{"extension": "202"}]}
+    service.save_object("queue", listed, "admin", create=True)
+    service.save_object("queue", {**listed, "members": []}, "admin", original_key="700")
+    added, removed = AuditEntry.select().where(AuditEntry.kind == "queue").order_by(AuditEntry.id)
+    for entry, hour in ((added, 8), (removed, 12)):
+        AuditEntry.update(when=datetime.fromtimestamp(at(hour), UTC).replace(tzinfo=None)).where(
+            AuditEntry.id == entry.id).execute()
+    collect(tmp_path, [*LINES, f"{at(10)}|c4|700|NONE|ENTERQUEUE||+444444|1",
+                       f"{at(10) + 2}|c4|700|202|CONNECT|2|c4.2|1",
+                       f"{at(10) + 602}|c4|700|202|COMPLETECALLER|2|600|1"])
+
+    a202 = next(a for a in reports.agent_report(day(), day(1)) if a.agent == "202")
+    assert (a202.logged_in_seconds, a202.paused_seconds, a202.answered) == (4 * H, 300, 1)
+    assert a202.occupancy_pct == round(100 * 600 / (4 * H - 300), 1)
+    # from 10:00: already a member then (the state at the start comes from the earlier change)
+    late = next(a for a in reports.agent_report(day() + timedelta(hours=10), day(1)) if a.agent == "202")
+    assert late.logged_in_seconds == 2 * H
+    # not a member of 701: nothing there
+    assert "202" not in {a.agent for a in reports.agent_report(day(), day(1), queue="701")}

@@ -141,3 +141,32 @@ def test_reports_queue_filter_lists_the_sites_queues(console):
     select = re.search(r'<select id="queue" name="queue">(.*?)</select>', page, re.S).group(1)
     assert '<option value="700" selected>700 (no longer configured)</option>' in select
     assert re.search(r'<table id="queue-report">.*?<td>700</td>', page, re.S)
+
+
+def test_a_queues_service_level_threshold_and_target_are_set_in_its_form_and_used_by_the_report(console):
+    """Queue 700 answers within 5 s for a 90 % target: of today's and yesterday's calls only the 5 s one
+    counts (the 10 s one did before, at a fixed 20 s), and the chart says the threshold and draws the target."""
+    calls()
+    s = session_for(console, "boss", "admin")
+    url = f"{console.url}/queues/new"
+    form = s.get(url).text
+    assert "Service level: answered within (seconds)" in form and "Service level target (%)" in form
+    saved = s.post(url, data={"csrf_token": token_of(s, url), "number": "700", "name": "Support",
+                              "strategy": "rrmemory", "overflow": "hangup", "moh_class": "default",
+                              "recording": "never", "service_level_seconds": "5", "service_level_target": "90"},
+                   allow_redirects=False)
+    assert saved.status_code == 302, saved.text[-2000:]
+    queue = service.get_object("queue", "700")
+    assert (queue.service_level_seconds, queue.service_level_target) == (5, 90)
+    bad = s.post(url, data={"csrf_token": token_of(s, url), "number": "701", "name": "Billing",
+                            "strategy": "rrmemory", "overflow": "hangup", "moh_class": "default",
+                            "recording": "never", "service_level_seconds": "20", "service_level_target": "180"})
+    assert bad.status_code == 422
+    assert re.findall(r'<p class="error" id="service_level_target-error">([^<]*)</p>', bad.text) == [
+        "must be at most 100"]
+
+    page = s.get(f"{console.url}/reports").text
+    row = re.search(r'<table id="queue-report">.*?<tbody>\s*<tr>(.*?)</tr>', page, re.S).group(1)
+    assert re.findall(r"<td>(.*?)</td>", row)[6] == "33.3"  # 1 of 3 (2 answered + 1 abandoned) within 5 s
+    chart = s.get(f"{console.url}/reports/chart/service-level.svg").text
+    assert "answered within 5 s" in chart and "target 90 %" in chart
