@@ -18,6 +18,7 @@ def test_fxs_extensions_in_queues_and_ring_groups_dial_their_dahdi_channel(insta
                                               {"extension": "101", "penalty": 1}]}, U, create=True)
     files = render.render_all(service.snapshot(), install.facts())
     queues = files["queues.conf"]
-    assert "member => DAHDI/3,1,100,DAHDI/3\n" in queues  # rung and watched (state interface) on the port
-    assert "member => PJSIP/101,2,101,PJSIP/101\n" in queues
+    # rung and watched (state interface) on the port; the penalty is the skill level the console shows
+    assert "member => DAHDI/3,0,100,DAHDI/3\n" in queues
+    assert "member => PJSIP/101,1,101,PJSIP/101\n" in queues
     assert "PJSIP/100" not in queues

@@ -47,6 +47,7 @@ class RootSide:
                     "LINEBOX_DAHDI_CTL": str(self.ctl), "LINEBOX_DAHDI_CFG": str(self.dahdi_cfg),
                     "LINEBOX_DAHDI_DEVICES": str(self.devices)}
         self.runs: list[str] = []
+        self._ran = threading.Condition()
         self.watching = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -57,8 +58,17 @@ class RootSide:
 
     def run_once(self) -> str:
         done = subprocess.run([str(SCRIPT)], env=self.env, capture_output=True, text=True, timeout=30, check=True)
-        self.runs.append(done.stdout)
+        with self._ran:
+            self.runs.append(done.stdout)
+            self._ran.notify_all()
         return done.stdout
+
+    def finished_runs(self, count: int = 1, timeout: float = 30) -> list[str]:
+        """The output of the first ``count`` runs of the script, once they have ended: the answer a request
+        waits for is written before the script exits, so its output may not be in yet when the answer is."""
+        with self._ran:
+            assert self._ran.wait_for(lambda: len(self.runs) >= count, timeout), f"{len(self.runs)} run(s) ended"
+            return list(self.runs)
 
     def watch(self) -> RootSide:
         def loop():
@@ -98,7 +108,7 @@ def test_a_request_is_taken_and_answered_with_dahdi_cfgs_result(root_side):
     assert answer.status == 0 and len(answer.requests) == 1 and answer.finished.endswith("Z")
     assert root_side.dahdi_cfg_calls() == [f"-c {root_side.env['LINEBOX_DAHDI_SYSTEM_CONF']}"]
     assert not list(root_side.requests.iterdir())  # taken
-    assert "exit 0" in root_side.runs[0]  # what the journal shows
+    assert "exit 0" in root_side.finished_runs()[0]  # what the journal shows
     status = root_side.answers / "status"
     assert oct(status.stat().st_mode & 0o777) == "0o644" and not list(root_side.answers.glob(".*"))
 
