@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from image.traffic import GUEST_MAC
+
 # One host thread for every vCPU: under multi-threaded TCG the kernel's int3-based live code patching
 # raced with another vCPU and panicked a UEFI boot ("Oops: int3" in get_random_u32).  Slower, never flaky.
 ACCELERATOR = "tcg,thread=single"
@@ -51,6 +53,8 @@ class Guest:
     kernel: Path | None = None
     initrd: Path | None = None
     append: str = "root=/dev/vda rw console=ttyS0,115200n8"
+    # every frame of the guest's network written here (qemu's filter-dump, pcap format) when set
+    capture: Path | None = None
     process: subprocess.Popen | None = None
     _buffer: str = ""
     _seen: int = 0
@@ -70,8 +74,10 @@ class Guest:
             "-chardev", f"socket,id=console,path={serial_socket},server=on,wait=off,logfile={self.log}",
             "-serial", "chardev:console",
             "-drive", self._drive(),
-            "-nic", f"user,model=virtio-net-pci{hostfwd}",
+            "-netdev", f"user,id=net0{hostfwd}", "-device", f"virtio-net-pci,netdev=net0,mac={GUEST_MAC}",
         ]
+        if self.capture is not None:
+            command += ["-object", f"filter-dump,id=dump0,netdev=net0,file={self.capture}"]
         if self.kernel is not None:
             command += ["-kernel", str(self.kernel), "-append", self.append]
             if self.initrd is not None:

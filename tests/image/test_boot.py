@@ -8,6 +8,9 @@ minutes).  One boot on BIOS firmware checks what an installer meets:
 * the web console answers over HTTPS on the forwarded port and accepts the first-boot password, and
   asks for a new one;
 * ``linebox diag`` typed on the serial console reports no fault;
+* nothing leaves the box: qemu captures the guest's network from power-on, through first boot and a
+  simulated hour (every timer's unit started by hand), and the capture holds no connection and no DNS
+  lookup except the NTP servers the box is configured with (:mod:`image.traffic`);
 
 and measures boot-to-ready time and the RSS of every Linebox service (kept in
 ``benchmarks/results/image.json``).  A second boot on UEFI firmware (OVMF) proves the other boot
@@ -28,6 +31,7 @@ import urllib3
 
 from image import build as image_build
 from image.qemu import ACCELERATOR, Guest, GuestError
+from image.traffic import outbound
 from lab.instance import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +122,25 @@ def service_memory(guest: Guest, unit: str) -> tuple[int, int]:
     return sum(values[0::2]) * 1024, sum(values[1::2]) * 1024
 
 
+def simulate_an_hour(guest: Guest) -> list[str]:
+    """Start, by hand, the unit of every timer the box has (as if a day of timers had fired); their names."""
+    out, status = guest.run("systemctl list-units --type=timer --all --no-legend --plain | "
+                            "while read timer rest; do systemctl show -P Triggers $timer; done", timeout=120)
+    assert status == 0, out
+    units = sorted(set(out.split()))
+    for unit in units:
+        # a unit that waits for the network gives up quickly without internet; three minutes bound a stuck one
+        guest.run(f"timeout 180 systemctl start {unit}", timeout=240)
+    return units
+
+
+def configured_ntp_servers(guest: Guest) -> set[str]:
+    """The NTP servers systemd-timesyncd is configured with (the admin's choice, the installer's default)."""
+    out, status = guest.run("systemd-analyze cat-config systemd/timesyncd.conf | sed -n 's/^NTP=//p'")
+    assert status == 0, out
+    return {name.lower() for name in out.split()}
+
+
 def test_image_boots_to_a_working_appliance(image):
     disk, facts = image
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
@@ -126,7 +149,9 @@ def test_image_boots_to_a_working_appliance(image):
     forwards = {port: 443, provision_port: 8080}
     # written to a disk bigger than the image (2.4 GiB), as an installer does: the root file system must take it all;
     # a first boot under TCG takes minutes (growing ext4 online among them): the banner gets ten
-    with Guest(disk, ARTIFACTS / "bios-console.log", firmware="bios", forwards=forwards, disk_gib=4) as guest:
+    capture = ARTIFACTS / "bios-network.pcap"
+    with Guest(disk, ARTIFACTS / "bios-console.log", firmware="bios", forwards=forwards, disk_gib=4,
+               capture=capture) as guest:
         # the banner above the login prompt: URL and the first-boot passwords
         admin = guest.expect(r"First login on the web console: admin / (\S+)", 600).group(1)
         root = guest.expect(r"Technician login on this console: root / (\S+)", 30).group(1)
@@ -172,6 +197,17 @@ def test_image_boots_to_a_working_appliance(image):
         memory = {unit: service_memory(guest, unit) for unit in SERVICES_WITH_PROCESSES}
         out, _ = guest.run("systemd-analyze time; free -m | head -2")
         (ARTIFACTS / "boot-time.txt").write_text(out)
+        fired = simulate_an_hour(guest)
+        ntp_servers = configured_ntp_servers(guest)
+
+    traffic = outbound(capture)
+    (ARTIFACTS / "bios-network.txt").write_text(
+        "".join(f"{flow}: {count}\n" for flow, count in sorted(traffic.flows.items()))
+        + "".join(f"DNS {name}\n" for name in sorted(traffic.dns_names)))
+    assert traffic.flows, "the capture holds nothing from the guest: is the capture on the guest's network?"
+    assert not traffic.unexpected(ntp_servers), (
+        f"the box reached out beyond its configured NTP servers {sorted(ntp_servers)} during first boot and "
+        f"the timers ({', '.join(fired)}): {traffic.unexpected(ntp_servers)}")
 
     record("boot_bios", {
         "to_login_prompt_seconds": round(to_login_prompt, 1),
