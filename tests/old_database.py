@@ -7,7 +7,7 @@ import hashlib
 import json
 import sqlite3
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import peewee
@@ -44,13 +44,20 @@ def schema6_database(path: Path) -> Path:
     return path
 
 
-def schema6_backup(output: Path) -> Path:
+def schema6_backup(output: Path, local: Iterable[tuple[str, tuple]] = ()) -> Path:
     """A backup archive as ``linebox backup`` of the schema-6 release wrote it (format 1: manifest first, then
-    the database, its site file, the settings and the TLS pair, each with its SHA-256)."""
+    the database, its site file, the settings and the TLS pair, each with its SHA-256).
+
+    ``local`` are SQL statements (with their parameters) run on the old database first: what a lab test
+    changes so that the old box's site can run in the lab (its ports, a trunk's host name the lab cannot
+    resolve, a music folder it does not have), never its schema."""
     from appliance.support import backup
 
     folder = output.with_name(output.name + ".d")
     database = schema6_database(folder / backup.DATABASE)
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
+        for statement, parameters in local:
+            db.execute(statement, parameters)
     site = backup.read_site(database)
     (folder / backup.SITE).write_text(backup.site_text(site), encoding="utf-8")
     (folder / backup.SETTINGS).write_text(json.dumps({"database": "/var/lib/linebox/linebox.db"}))
