@@ -28,10 +28,12 @@ export or import the whole install.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
@@ -63,6 +65,17 @@ ALL = "all"
 # The documented example site (docs/admin-guide.md): ``linebox config export --example`` prints it.
 EXAMPLE = "examples/customer-service.yaml"
 
+# What an import takes (docs/admin-guide.md, "Limits of an import").  A 10,000-extension site with a
+# 10,000-contact phonebook exports as about 2.7 MB and 270,000 values (about 10 bytes a value): both limits
+# leave it room to grow nearly four-fold (a 10 MiB file checks in about 70 s and 620 MiB on a busy 2-core
+# machine), while a file past them is refused at once, before it can hold the box's memory or CPU for
+# minutes (an unbounded file read, or YAML aliases expanded value by value, did both).
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_VALUES = 2_000_000  # mappings, lists and scalars, each alias counted as the values it repeats
+MAX_DEPTH = 50  # a site file nests 6 deep; deeper is a mistake or an attack
+# libyaml's parser when PyYAML was built with it: several times faster than the pure-Python one
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def export_text() -> str:
     site = service.snapshot()
@@ -93,6 +106,113 @@ def reset_sections(names: Iterable[str]) -> frozenset[str]:
     return frozenset(SECTIONS) if ALL in wanted else frozenset(wanted)
 
 
+def _problem(message: str, line: int | None = None) -> SiteError:
+    return SiteError([Problem("file", message, line)])
+
+
+def read_file(path: Path) -> str:
+    """The text of the site file at ``path``: refused (SiteError) if over ``MAX_FILE_BYTES`` or not UTF-8."""
+    limit = f"{MAX_FILE_BYTES // (1024 * 1024)} MiB"
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise _problem(f"too large: {size / (1024 * 1024):.1f} MiB, an import takes at most {limit} "
+                       "(split the file by section: a section the file leaves out is kept as it is)")
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)  # a file that grows, or a device, is still read bounded
+    if len(data) > MAX_FILE_BYTES:
+        raise _problem(f"too large: more than {limit}, an import takes at most {limit}")
+    return decode(data)
+
+
+_OTHER_ENCODINGS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                    (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+
+
+def decode(data: bytes) -> str:
+    """``data`` as text: UTF-8 with or without a byte-order mark; anything else is refused naming the first
+    byte that is not UTF-8 text, with its offset and line (a UnicodeDecodeError traceback told a user nothing)."""
+    for bom, name in _OTHER_ENCODINGS:  # UTF-32's mark starts like UTF-16's: tried first
+        if data.startswith(bom):
+            raise _problem(f"the file is {name} text (it starts with a {name} byte-order mark); Linebox reads "
+                           f"UTF-8: save it as UTF-8 (e.g. iconv -f {name} -t UTF-8 FILE)", 1)
+    try:
+        text = data.decode("utf-8-sig")
+        bad = None
+    except UnicodeDecodeError as error:
+        bad = error.start
+    nul = data.find(b"\0")
+    if nul != -1 and (bad is None or nul < bad):
+        line = data.count(b"\n", 0, nul) + 1
+        raise _problem(f"a NUL byte at offset {nul} (line {line}): the file is binary, or UTF-16 or UTF-32 "
+                       "text; Linebox reads UTF-8 text: save it as UTF-8", line)
+    if bad is not None:
+        line = data.count(b"\n", 0, bad) + 1
+        raise _problem(f"not UTF-8 text: byte 0x{data[bad]:02x} at offset {bad} (line {line}) is not UTF-8; "
+                       "the file is binary or in another encoding: save it as UTF-8", line)
+    return text
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _check_brackets(text: str) -> None:
+    """Refuse ``[``/``{`` nested deeper than ``MAX_DEPTH`` before parsing: libyaml's time grows with the
+    square of that depth (20,000 brackets took 8 s, a 10 MiB file of them would take hours).  Brackets
+    inside quotes count too: no site file nests even its text that deep."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        depth = depth + 1 if match.group() in "[{" else max(depth - 1, 0)
+        if depth > MAX_DEPTH:
+            raise _problem(f"nested more than {MAX_DEPTH} levels deep (a site file needs 6)",
+                           text.count("\n", 0, match.start()) + 1)
+
+
+def _check_size(root: yaml.Node) -> None:
+    """Refuse a document that nests deeper than ``MAX_DEPTH`` or holds more than ``MAX_VALUES`` values once
+    its aliases are expanded, or an alias inside its own anchor.
+
+    The parser shares an aliased node wherever it is used, so a few hundred bytes ("billion laughs") can
+    stand for billions of values that every later walk (line index, validation) would visit one by one.
+    Each distinct node is visited once here, without recursion, so the check itself is bounded.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            if depth[key] > MAX_DEPTH:
+                raise _problem(f"nested more than {MAX_DEPTH} levels deep (a site file needs 6)",
+                               node.start_mark.line + 1)
+            if size[key] > MAX_VALUES:
+                raise _problem(f"holds more than {MAX_VALUES:,} values once its aliases (*name) are expanded: "
+                               "an import takes at most that many; write fewer aliases, or split the file",
+                               node.start_mark.line + 1)
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise _problem("the value anchored here (&name) holds an alias (*name) to itself: it would repeat forever",
+                           node.start_mark.line + 1)
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def _line_index(node, path=()) -> dict[tuple, int]:
     """Map every path in the YAML document (keys and list indexes) to its 1-based line."""
     index = {path: node.start_mark.line + 1}
@@ -119,9 +239,15 @@ def _line_for(lines: dict[tuple, int], path: tuple) -> int | None:
 
 def _load(text: str) -> tuple[dict, dict[tuple, int]]:
     """The file's document and the line of each of its nodes; a YAML error names its line."""
+    _check_brackets(text)
+    loader = _LOADER(text)
     try:
-        root = yaml.compose(text)
-        document = yaml.safe_load(text)
+        root = loader.get_single_node()
+        if root is None:
+            document = None
+        else:
+            _check_size(root)
+            document = loader.construct_document(root)  # once, from the nodes already parsed
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         message = f"not valid YAML: {getattr(error, 'problem', error)}"
@@ -130,6 +256,8 @@ def _load(text: str) -> tuple[dict, dict[tuple, int]]:
             # e.g. an unclosed quote is only noticed at the end of the file: say where it began
             message += f" ({context} on line {context_mark.line + 1})"
         raise SiteError([Problem("file", message, mark.line + 1 if mark else None)]) from None
+    finally:
+        loader.dispose()
     if not isinstance(document, dict):
         raise SiteError([Problem("file", "expected a mapping with 'extensions', 'trunks', ... at the top", 1)])
     return document, _line_index(root)
@@ -162,8 +290,11 @@ def parse_text(text: str, reset: Iterable[str] = (), onto: Site | None = None) -
     so a file with only inbound routes may name the stored ring groups.  ``Site()`` reads the file as if
     imported into an empty install (no database needed).
     """
-    resets = reset_sections(reset)
-    document, lines = _load(text)
+    return _parse(*_load(text), reset_sections(reset), onto)
+
+
+def _parse(document: dict, lines: dict[tuple, int], resets: frozenset[str], onto: Site | None) -> Site:
+    """``parse_text`` on a file already loaded (an import loads it once)."""
     stored_gateways = onto is None
     if onto is None:
         onto = service.snapshot()
@@ -433,8 +564,8 @@ def import_text(text: str, user: str, reset: Iterable[str] = (), dry_run: bool =
     resets = reset_sections(reset)
     with database.atomic() as transaction:
         before = service.load_settings()
-        site = parse_text(text, resets)
-        document, _ = _load(text)
+        document, lines = _load(text)
+        site = _parse(document, lines, resets, None)
         changes: list[tuple[str, str, str]] = []
         counts = service.replace_site(site, user, changes=changes)
         summary = ImportSummary(counts, changes, _setting_changes(before, site.settings), dry_run=dry_run)

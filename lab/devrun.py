@@ -6,7 +6,8 @@ runs it (``linebox collect`` in its own process, restarted if it dies, as
 systemd does with ``linebox-collector.service``), so that call records and
 reports fill as calls are made, then the web console under the production
 WSGI server on 127.0.0.1, and prints where to go and how to log in.  Ctrl-C
-(or SIGTERM) stops the console, the collector and Asterisk, by PID.
+(or SIGTERM) stops the console, the collector and Asterisk, by PID.  If Asterisk dies, make run
+shows its last lines, stops the rest the same way and exits with status 1 (it does not restart it).
 
 What phones and tools are set up against stays put from run to run, as on a
 box: the SIP and AMI ports are chosen at the first run (5060 and 5038 when
@@ -154,6 +155,7 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):  # from here on, a stop request always goes through the finally
         signal.signal(sig, lambda *_: stop.set())
     collector = None
+    server = None
     try:
         password = accounts.ensure_first_admin()
         collector = _start_collector()
@@ -183,11 +185,21 @@ def main() -> int:
                 collector = _start_collector()
             stop.wait(1)
         if not pbx.is_running():
-            print("Asterisk stopped unexpectedly:\n" + pbx.console_tail(), file=sys.stderr)
+            # Not restarted: make run is a developer's terminal, where a crash should stay on the screen with
+            # its cause rather than scroll away in a restart loop (a box's systemd unit restarts Asterisk).
+            print(f"Asterisk stopped unexpectedly (exit status {pbx.process.returncode}); its last lines:\n"
+                  + pbx.console_tail(), file=sys.stderr)
+            print("make run stops everything: run make run again to start afresh.", file=sys.stderr)
             return 1
-        server.close()
     finally:
-        print("stopping the collector, Asterisk and the console ...")
+        print("stopping the console, the collector and Asterisk ...")
+        # The console first, on every way out: its cheroot worker threads are not daemons, so a console left
+        # open kept the process alive after main() returned, answering requests with SIGTERM only setting
+        # ``stop`` that nothing waited on any more.
+        if server is not None:
+            server.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C during the clean-up ends it at once
+            signal.signal(sig, signal.SIG_DFL)
         if collector is not None:
             _stop(collector)
         # Asterisk writes the records of the calls it ends as it stops, and its folder goes with this run:

@@ -119,8 +119,8 @@ def config_import(ctx: click.Context, file: Path, check: bool, dry_run: bool, re
     """
     from appliance import config_file
     _install(ctx)
-    text = file.read_text()
     try:
+        text = config_file.read_file(file)
         if check:
             config_file.parse_text(text, resets)
             click.echo(f"{file}: valid")

@@ -27,6 +27,7 @@ The restored site becomes live with ``linebox apply``.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ import socket
 import sqlite3
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -274,32 +276,118 @@ def _check_manifest(manifest: object) -> dict:
     return manifest
 
 
+# A backup compresses its database some 5 to 20 times and its recordings hardly at all; an archive that
+# unpacks to more than this many times its size (and more than the floor) is not one Linebox wrote.
+# (Deflate cannot pass about 1030:1, so a bomb built from one gzip stream shows at any ratio below that.)
+BOMB_RATIO = 200
+BOMB_FLOOR = 64 << 20
+# Unpacking never leaves less than this free beside the database.
+FREE_RESERVE = 256 << 20
+
+
+def _kind_of_archive(path: Path) -> str | None:
+    """What the file at ``path`` is when it is not a gzip stream, in a technician's words (None: gzip)."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if head.startswith(b"\x1f\x8b"):
+        return None
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "it is a ZIP archive"
+    if head[257:262] == b"ustar":
+        return "it is a tar archive that is not gzip-compressed"
+    if not head:
+        return "the file is empty"
+    return "it is not a .tar.gz archive at all"
+
+
+def _gib(size: int) -> str:
+    return f"{size / (1 << 30):.1f} GiB"
+
+
+def _member_problem(member: tarfile.TarInfo) -> str | None:
+    """Why ``member`` cannot be in a backup (only plain files with the names Linebox writes), or None."""
+    if not _allowed(member.name):
+        return f"the backup holds a file a Linebox backup never has: {member.name}"
+    if not member.isfile():
+        kind = ("a symbolic link" if member.issym() else "a hard link" if member.islnk()
+                else "a folder" if member.isdir() else "a device or special file")
+        target = f" (to {member.linkname})" if member.linkname else ""
+        return f"{member.name} is {kind}{target}: a Linebox backup holds only plain files"
+    return None
+
+
+def _unpack(path: Path, folder: Path) -> None:
+    """Unpack the archive at ``path`` into ``folder``, checking each member's header before any of its data.
+
+    A member with a name or a type a backup never has, or sizes that would fill the disk or betray a
+    decompression bomb, is refused from its header: nothing of it is unpacked.
+    """
+    kind = _kind_of_archive(path)
+    if kind is not None:
+        raise BackupError(f"not a Linebox backup: {kind} (linebox backup writes a .tar.gz)")
+    archive_size = path.stat().st_size
+    room = shutil.disk_usage(folder).free - FREE_RESERVE
+    names: list[str] = []
+    total = 0
+    try:
+        with tarfile.open(path, mode="r:gz") as tar:
+            for member in tar:  # one header at a time: the checks run before its data is read
+                problem = _member_problem(member)
+                if problem and MANIFEST not in names and not _allowed(member.name):
+                    raise BackupError(f"not a Linebox backup: it holds {member.name}, which no Linebox backup "
+                                      "has, and no manifest.json before it")
+                if problem:
+                    raise BackupError(problem)
+                if member.name in names:
+                    raise BackupError(f"the backup holds the same file twice: {member.name}")
+                names.append(member.name)
+                total += member.size
+                if total > max(BOMB_RATIO * archive_size, BOMB_FLOOR):
+                    raise BackupError(
+                        f"{member.name} would unpack to {_gib(member.size)} from an archive of "
+                        f"{archive_size / (1 << 20):.1f} MiB: far more than any Linebox backup holds "
+                        "(a decompression bomb?)")
+                if total > room:
+                    raise BackupError(
+                        f"{member.name} would unpack to {_gib(member.size)} (the backup to at least "
+                        f"{_gib(total)}), and {folder.parent} has {_gib(max(room, 0))} free to unpack it: "
+                        "free some space first")
+            if MANIFEST not in names:
+                raise BackupError("not a Linebox backup: no manifest.json inside")
+            # tarfile takes a damaged header for the end of the archive: read the compressed stream to its
+            # end, so that its checksum (gzip's CRC) says whether the archive is whole
+            rest = 0
+            while chunk := tar.fileobj.read(1 << 20):
+                rest += len(chunk)
+                if rest > BOMB_FLOOR:
+                    raise BackupError("the backup is damaged: data after the end of its last file")
+            tar.extractall(folder, filter="data")
+    except (EOFError, zlib.error, tarfile.TarError, OSError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise BackupError(f"{path}: no such file") from None
+        if isinstance(error, EOFError) or "unexpected end of data" in str(error):
+            last = f" (in {names[-1]})" if names else ""
+            raise BackupError(f"the backup is truncated: it ends before its last file{last}; copy it again "
+                              "from where it was made") from None
+        if isinstance(error, zlib.error | gzip.BadGzipFile):
+            raise BackupError(f"the backup is damaged: its compressed data is corrupt ({error})") from None
+        raise BackupError(f"not a Linebox backup (not a readable .tar.gz file: {error})") from None
+
+
 def open_backup(path: Path, work_dir: Path | None = None) -> Backup:
     """Unpack and validate the archive at ``path``; raise BackupError saying what is wrong.
 
     It is unpacked in ``work_dir`` (give the install's backups folder: /tmp is often a small tmpfs,
     too small for a backup with recordings).
     """
+    if not path.is_file():
+        raise BackupError(f"{path}: no such file")
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.TemporaryDirectory(prefix=".linebox-restore-", dir=work_dir)
     folder = Path(tmp.name)
     try:
-        try:
-            with tarfile.open(path, mode="r:gz") as tar:
-                names = tar.getnames()
-                if MANIFEST not in names:
-                    raise BackupError("not a Linebox backup: no manifest.json inside")
-                bad = [n for n in names if not _allowed(n)]
-                if bad:
-                    raise BackupError(f"the backup holds a file a Linebox backup never has: {bad[0]}")
-                if len(names) != len(set(names)):
-                    raise BackupError("the backup holds the same file twice")
-                tar.extractall(folder, filter="data")
-        except (tarfile.TarError, EOFError, OSError) as error:
-            if isinstance(error, FileNotFoundError):
-                raise BackupError(f"{path}: no such file") from None
-            raise BackupError(f"not a Linebox backup (not a readable .tar.gz file: {error})") from None
+        _unpack(path, folder)
         try:
             manifest = _check_manifest(json.loads((folder / MANIFEST).read_text()))
         except (json.JSONDecodeError, UnicodeDecodeError):

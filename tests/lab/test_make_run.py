@@ -230,3 +230,42 @@ def _free_udp(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _answers(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:``port`` (the console)."""
+    with socket.socket() as s:
+        s.settimeout(2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_make_run_stops_cleanly_when_its_asterisk_dies(tmp_path):
+    """Asterisk killed under make run: make run says so with Asterisk's last words and exits 1 (it does not
+    restart it, so the crash stays on the screen), and leaves nothing behind: no console still answering,
+    no collector, and SIGTERM is never needed.  Before, it printed "stopping ..." and hung with the console
+    still answering and SIGTERM ignored."""
+    run = Run(tmp_path / "home")
+    pids: list[int] = []
+    try:
+        run.started()
+        web = int(run.field(r"Web console: +http://127\.0\.0\.1:(\d+)/"))
+        pids = [run.asterisk_pid, int(run.field(r"Collector: +pid (\d+)"))]
+        _wait(lambda: _answers(web), "the console never answered", 30)
+        os.kill(run.asterisk_pid, signal.SIGKILL)
+        try:
+            code = run.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"make run still running 60 s after its Asterisk died:\n{run.output}") from None
+        run.reader.join(timeout=5)
+        assert code == 1, run.output
+        assert "Asterisk stopped unexpectedly" in run.output and "make run" in run.output, run.output
+        assert "Traceback" not in run.output, run.output
+        assert not _answers(web), "the console still answers after make run ended"
+        assert not [pid for pid in pids if _alive(pid)], f"left running: {pids}\n{run.output}"
+    finally:
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait(timeout=10)
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -7,18 +7,26 @@ show, logs, and debug collect (grepped for every secret of the site).
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from appliance import config_file
+from appliance.model import migrations
+from appliance.model.database import close_database, database
+from appliance.model.models import CallRecord, Gateway
 from appliance.site import service
 from tests.lab.helpers import add
 from tests.lab.screen import Screen, run_on_screen
 from tests.lab.test_cli import linebox
+from tests.old_database import schema6_backup
 
 pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_backup_then_restore_shows_what_changes_and_asks_first(pbx, tmp_path):
@@ -177,3 +185,36 @@ def test_debug_collect_holds_the_facts_and_none_of_the_secrets(pbx, carrier, tmp
     assert "password = ********" in text["config/pjsip.conf"]
     assert any(name.startswith("logs/asterisk") for name in files)
     assert "NOT collected" not in text["README.txt"].replace("NOT collected: hardware", ""), text["README.txt"]
+
+
+def test_a_backup_of_an_older_schema_restores_and_applies_on_real_asterisk(pbx, tmp_path):
+    """The schema-6 backup (tests/old_database.py): restored on this Linebox by ``linebox restore`` as a
+    technician runs it, migrated, then ``linebox apply`` makes it live and Asterisk has its objects."""
+    add("extension", number="300", name="Only on this box")
+    pbx.apply()
+    # The old box's site as this lab can run it: this Asterisk's ports (never 5060, another Asterisk's), a
+    # trunk host it can resolve (no DNS here), a music folder it has.
+    settings = service.load_settings().model_dump()
+    local = [("UPDATE setting SET value = ? WHERE key = ?", (str(settings[name]), f"site.{name}"))
+             for name in ("sip_bind", "sip_port", "rtp_start", "rtp_end", "ami_port")]
+    (pbx.instance.host_dir / "moh-practice").mkdir()
+    local += [("UPDATE trunk SET host = '127.0.0.1' WHERE name = 'telco'", ()),
+              ("UPDATE mohclass SET directory = ?", (f"{pbx.instance.inner_dir}/moh-practice",))]
+    archive = schema6_backup(tmp_path / "old-box.tar.gz", local)
+    close_database()  # the CLI below is the only writer, as on a box
+    restored = subprocess.run([sys.executable, "-m", "appliance.cli", "restore", str(archive), "--yes"],
+                              cwd=REPO, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "LINEBOX_HOME": str(pbx.install.home)})
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "schema 6" in restored.stdout and "1 removed" in restored.stdout, restored.stdout
+    applied = subprocess.run([sys.executable, "-m", "appliance.cli", "apply"], cwd=REPO, capture_output=True,
+                             text=True, timeout=120, env={**os.environ, "LINEBOX_HOME": str(pbx.install.home)})
+    assert applied.returncode == 0, applied.stdout + applied.stderr  # this box's AMI secret was kept
+    endpoints = pbx.cli("pjsip show endpoints")
+    for number in ("100", "101", "102"):
+        assert f"Endpoint:  {number}" in endpoints, endpoints
+    assert "Endpoint:  300" not in endpoints, endpoints
+    assert "800 has 0 calls" in pbx.cli("queue show 800")
+    pbx.install.open()
+    assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
+    assert CallRecord.select().count() == 1 and Gateway.select().count() == 1

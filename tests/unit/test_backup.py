@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
+import io
 import json
+import re
+import shutil
 import sqlite3
 import tarfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,10 +21,12 @@ from click.testing import CliRunner
 from appliance import config_file
 from appliance.cli import main
 from appliance.model import migrations
-from appliance.model.models import AuditEntry, CallRecord
+from appliance.model.database import close_database, database
+from appliance.model.models import AuditEntry, CallRecord, User
 from appliance.site import service
 from appliance.support import backup
 from tests.conftest import REFERENCE_SITE
+from tests.old_database import schema6_backup, schema6_database, table_rows
 
 
 @pytest.fixture
@@ -155,8 +162,8 @@ def test_a_bad_archive_is_refused_with_its_reason_and_nothing_changes(site, tmp_
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"just some text\n", "not a readable .tar.gz"),
-    (b"\x1f\x8b\x08\x00garbage", "not a readable .tar.gz"),
+    (b"just some text\n", "not a .tar.gz archive at all"),
+    (b"\x1f\x8b\x08\x00garbage", "the backup is truncated"),
 ])
 def test_files_that_are_not_backups_are_refused(site, tmp_path, content, message):
     bad = tmp_path / "bad.tar.gz"
@@ -221,3 +228,180 @@ def test_recordings_only_with_the_option_and_restored_when_missing(site, tmp_pat
     assert "1 missing recording(s)" in result.restored
     assert (day / "q500-1700000000.1.wav").read_bytes() == b"RIFF recorded call"
     assert (day / "kept.wav").read_bytes() == b"RIFF changed since"  # a recording on the box is never overwritten
+
+
+# ---- restore across versions ---------------------------------------------------------------------------
+
+
+def test_a_backup_of_the_first_schema_with_backups_restores_migrated_with_every_row(site, tmp_path):
+    """A backup written by schema 6 (the first Linebox with backups), rows in every table: ``linebox restore``
+    migrates it to this schema and keeps every row, each column the old schema had with its old value."""
+    archive = schema6_backup(tmp_path / "old.tar.gz")
+    old = table_rows(schema6_database(tmp_path / "old" / "linebox.db"))
+    assert all(old.values()), [name for name, rows in old.items() if not rows]
+    kept_ami = site.ami_secret()
+
+    result = CliRunner().invoke(main, ["--home", str(site.home), "restore", str(archive), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "schema 6" in result.output and "Run 'linebox apply'" in result.output
+
+    assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
+    close_database()  # everything written: read the file as it is on disk
+    new = table_rows(site.database)
+    for table, rows in old.items():
+        by_id = {row.get("id", row.get("key", row.get("source"))): row for row in new[table]}
+        for row in rows:
+            key = row.get("id", row.get("key", row.get("source")))
+            if table == "setting" and key in backup.KEPT_SECRETS:
+                continue  # this box's own AMI secret and session key stay (module docstring)
+            assert key in by_id, f"{table} row {key} lost"
+            for column, value in row.items():
+                if column == "retries":  # schema 12 split it into two counts, each starting as the old one
+                    assert (by_id[key]["invalid_retries"], by_id[key]["timeout_retries"]) == (value, value)
+                elif (table, column, value) == ("ivr", "invalid_sound", "option-is-invalid"):
+                    assert by_id[key][column] == "invalid"  # schema 10: a sound Debian ships
+                else:
+                    assert by_id[key][column] == value, (table, key, column)
+    site.open()
+    assert site.ami_secret() == kept_ami
+    assert [q.service_level_seconds for q in service.list_objects("queue")] == [20]  # a column schema 6 lacked
+    assert [u.username for u in User.select().order_by(User.username)] == ["alice", "sam"]
+    assert (site.home / "tls" / "cert.pem").read_text().endswith("MIIBold\n-----END CERTIFICATE-----\n")
+
+
+# ---- archives that are not a backup, or a damaged one: refused, the box byte for byte as it was -------------
+
+
+def _box_files(install) -> dict[str, str]:
+    """Every file of the box a restore may touch (database, settings, TLS, configuration generations,
+    recordings), with its SHA-256; SQLite's shared-memory index, rebuilt at each open, aside."""
+    files = {}
+    for root in (install.home, install.recordings_dir):
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not path.name.endswith("-shm"):
+                files[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return files
+
+
+def _tar_gz(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, target: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = kind, target, 0o600
+    return info
+
+
+def _truncated(good: Path, out: Path) -> Path:
+    out.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    return out
+
+
+def _zip(good: Path, out: Path) -> Path:
+    with tarfile.open(good) as tar, zipfile.ZipFile(out, "w") as archive:
+        for member in tar.getmembers():
+            archive.writestr(member.name, tar.extractfile(member).read())
+    return out
+
+
+def _corrupt(good: Path, out: Path) -> Path:
+    data = bytearray(good.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(64)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def _plain_tar(good: Path, out: Path) -> Path:
+    out.write_bytes(gzip.decompress(good.read_bytes()))
+    return out
+
+
+def _foreign_tar(good: Path, out: Path) -> Path:
+    return _tar_gz(out, [(_member("etc/hosts"), b"127.0.0.1 localhost\n"), (_member("README"), b"hello\n")])
+
+
+def _traversal(good: Path, out: Path) -> Path:
+    return _tar_gz(out, [(_member("manifest.json"), b"{}"), (_member("../linebox.db"), b"SQLite format 3\0")])
+
+
+def _symlink(good: Path, out: Path) -> Path:
+    return _tar_gz(out, [(_member("manifest.json"), b"{}"),
+                         (_member("linebox.db", tarfile.SYMTYPE, "/etc/shadow"), None)])
+
+
+def _hardlink(good: Path, out: Path) -> Path:
+    return _tar_gz(out, [(_member("manifest.json"), b"{}"),
+                         (_member("site.yaml", tarfile.LNKTYPE, "manifest.json"), None)])
+
+
+def _huge_member(good: Path, out: Path) -> Path:
+    """A member that says it holds 1 TiB: refused from its header, before a byte of it is unpacked."""
+    header = _member("linebox.db")
+    header.size = 1 << 40
+    zeros = gzip.compress(bytes(1 << 20), compresslevel=1)
+    out.write_bytes(gzip.compress(_member("manifest.json").tobuf() + header.tobuf()) + zeros * 16)
+    return out
+
+
+def _bomb(good: Path, out: Path) -> Path:
+    """2 GiB of zeros in 2 MB: each gzip member below unpacks 1 MiB of zeros from 1 KB."""
+    header = _member("linebox.db")
+    header.size = 2 << 30
+    zeros = gzip.compress(bytes(1 << 20), compresslevel=9)
+    out.write_bytes(gzip.compress(header.tobuf()) + zeros * 2048 + gzip.compress(bytes(1024)))
+    return out
+
+
+FOREIGN = {
+    "truncated": (_truncated, "truncated"),
+    "corrupt": (_corrupt, "the backup is damaged"),
+    "a zip file": (_zip, "a ZIP archive"),
+    "an uncompressed tar": (_plain_tar, "not gzip-compressed"),
+    "a random tar": (_foreign_tar, "no manifest.json"),
+    "a ../ member": (_traversal, "never has: ../linebox.db"),
+    "a symlink member": (_symlink, "linebox.db is a symbolic link"),
+    "a hard link member": (_hardlink, "site.yaml is a hard link"),
+    "a 1 TiB member": (_huge_member, "linebox.db would unpack to 1024.0 GiB"),
+    "a decompression bomb": (_bomb, "linebox.db would unpack to 2.0 GiB"),
+}
+
+
+@pytest.mark.parametrize("case", FOREIGN)
+def test_linebox_restore_refuses_a_foreign_or_damaged_archive_and_leaves_the_box_as_it_was(site, tmp_path, case):
+    make, message = FOREIGN[case]
+    site.asterisk_root = tmp_path / "root"
+    site.recordings_dir.mkdir(parents=True)
+    (site.recordings_dir / "q500-1700000000.1.wav").write_bytes(b"RIFF recorded call")
+    good = backup.create_backup(site, tmp_path / "good.tar.gz").path
+    bad = make(good, tmp_path / ("bad-" + re.sub(r"\W+", "-", case) + ".tar.gz"))
+    close_database()
+    with contextlib.closing(sqlite3.connect(site.database)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = _box_files(site)
+
+    result = CliRunner().invoke(main, ["--home", str(site.home), "restore", str(bad), "--yes"])
+    said = " ".join(result.output.split())  # the message is wrapped to 80 columns
+    assert result.exit_code == 1, said
+    assert result.exception is None or isinstance(result.exception, SystemExit), said
+    assert message in said and "Nothing was changed" in said, said
+    close_database()
+    assert _box_files(site) == before
+    assert not list(backup.rollback_folder(site).iterdir())  # nothing left unpacked
+
+
+def test_a_backup_too_large_for_the_free_space_is_refused_before_unpacking(site, tmp_path, monkeypatch):
+    """Unpacking never fills the disk the database lives on: the room is measured against the members'
+    declared sizes before a byte is written (here the reserve kept free is raised to all the space there is)."""
+    good = backup.create_backup(site, tmp_path / "good.tar.gz").path
+    monkeypatch.setattr(backup, "FREE_RESERVE", shutil.disk_usage(tmp_path).free)
+    result = CliRunner().invoke(main, ["--home", str(site.home), "restore", str(good), "--yes"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "free to unpack it: free some space first" in said, said
+    assert not list(backup.rollback_folder(site).iterdir())
