@@ -19,11 +19,14 @@ from appliance.model.models import database
 
 __all__ = ["PRAGMAS", "close_database", "database", "open_database"]
 
+#: How long a writer waits for another process's write transaction before "database is locked".
+BUSY_TIMEOUT_S = 10
+
 PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
     "synchronous": "normal",
-    "busy_timeout": 5000,
+    "busy_timeout": BUSY_TIMEOUT_S * 1000,
 }
 
 
@@ -32,7 +35,12 @@ def open_database(path: Path | str) -> peewee.SqliteDatabase:
     path = Path(path)
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
-    db = peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
+    # Every transaction begins IMMEDIATE (takes the write lock up front, waiting up to the busy timeout):
+    # a deferred BEGIN that reads and then writes cannot be upgraded once another process (console, CLI,
+    # collector) has committed meanwhile, and SQLite then fails at once with "database is locked"
+    # without ever calling the busy handler.
+    db = peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=BUSY_TIMEOUT_S,
+                               lock_type="IMMEDIATE")
     database.initialize(db)
     db.connect(reuse_if_open=True)
     migrations.migrate(db)
