@@ -30,6 +30,18 @@ PRAGMAS = {
 }
 
 
+class _SqliteDatabase(peewee.SqliteDatabase):
+    """peewee's SQLite database, with a rollback that does not hide the error that caused it."""
+
+    def rollback(self) -> None:
+        # SQLite rolls the whole transaction back by itself on some errors (disk full, I/O error);
+        # peewee's ROLLBACK then fails with "cannot rollback - no transaction is active", and that
+        # error replaces "database or disk is full" in what the console, the CLI and the collector say.
+        if not self.is_closed() and not self.connection().in_transaction:
+            return
+        super().rollback()
+
+
 def open_database(path: Path | str) -> peewee.SqliteDatabase:
     """Open (creating if needed) the database at ``path`` and migrate it to the current schema."""
     path = Path(path)
@@ -39,7 +51,7 @@ def open_database(path: Path | str) -> peewee.SqliteDatabase:
     # a deferred BEGIN that reads and then writes cannot be upgraded once another process (console, CLI,
     # collector) has committed meanwhile, and SQLite then fails at once with "database is locked"
     # without ever calling the busy handler.
-    db = peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=BUSY_TIMEOUT_S,
+    db = _SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=BUSY_TIMEOUT_S,
                                lock_type="IMMEDIATE")
     database.initialize(db)
     db.connect(reuse_if_open=True)
