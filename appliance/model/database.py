@@ -10,6 +10,7 @@ the migrations, and neither of them imports it back.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import peewee
@@ -17,7 +18,7 @@ import peewee
 from appliance.model import migrations
 from appliance.model.models import database
 
-__all__ = ["PRAGMAS", "close_database", "database", "open_database"]
+__all__ = ["PRAGMAS", "close_database", "database", "open_database", "storage_trouble"]
 
 #: How long a writer waits for another process's write transaction before "database is locked".
 BUSY_TIMEOUT_S = 10
@@ -62,3 +63,17 @@ def open_database(path: Path | str) -> peewee.SqliteDatabase:
 def close_database() -> None:
     if database.obj is not None and not database.is_closed():
         database.close()
+
+
+def storage_trouble(error: BaseException) -> str:
+    """What to tell a user when the database refused a write for a reason of the box, not of the input
+    ("" for any other error): the disk is full, or another process held the database past the busy timeout."""
+    if not isinstance(error, peewee.OperationalError | sqlite3.OperationalError):
+        return ""
+    text = str(error)
+    if "disk is full" in text:
+        return ("Nothing was saved: the disk holding the database is full. Delete old recordings or "
+                "backups to free space ('linebox diag' shows each disk), then try again.")
+    if "database is locked" in text:
+        return f"Nothing was saved: the database stayed busy for {BUSY_TIMEOUT_S} s. Try again in a moment."
+    return ""
