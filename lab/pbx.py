@@ -16,6 +16,7 @@ restart on an unchanged site makes no new generation.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from appliance.install import Install
@@ -25,7 +26,9 @@ from lab import instance as lab
 
 
 def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1", *, keep: bool = False,
-              sip_port: int | None = None, ami_port: int | None = None) -> tuple[Install, lab.AsteriskInstance]:
+              sip_port: int | None = None, ami_port: int | None = None,
+              before_start: Callable[[lab.AsteriskInstance], object] | None = None,
+              ) -> tuple[Install, lab.AsteriskInstance]:
     home = home.resolve()
     kept = home / "asterisk"
     if keep:
@@ -55,5 +58,7 @@ def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1", *
                         apply.Target(config_root=install.config_root, sounds_dir=install.sounds_path), user="lab")
     if not first.ok:
         raise RuntimeError(f"first apply failed: {first.error}")
+    if before_start is not None:  # e.g. mount a small file system Asterisk's own mount namespace must see
+        before_start(instance)
     lab.start(instance)
     return install, instance

@@ -31,6 +31,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import peewee
+
 from appliance.callcenter import rollup
 from appliance.model.database import database
 from appliance.model.models import CallRecord, CollectorState, QueueCall, QueueEvent
@@ -233,10 +235,24 @@ def collect_once(sources: Sources) -> dict[str, int]:
     return counts
 
 
-def run(sources: Sources, stop: threading.Event, interval: float = 0.5, on_round=None) -> None:
-    """Collect until ``stop`` is set; ``on_round`` is called after each round (the service feeds its watchdog)."""
+def run(sources: Sources, stop: threading.Event, interval: float = 0.5, on_round=None, on_error=None,
+        retry_after: float = 5) -> None:
+    """Collect until ``stop`` is set; ``on_round`` is called after each round (the service feeds its watchdog).
+
+    A round the database refuses (disk full, locked past the busy timeout) is passed to ``on_error`` and
+    tried again after ``retry_after`` seconds: each source's rows commit with its read position, so a
+    refused round stored nothing and the next one reads the same lines again, and none twice.
+    Without ``on_error`` the error is raised.
+    """
     while not stop.is_set():
-        counts = collect_once(sources)
+        try:
+            counts = collect_once(sources)
+        except (peewee.OperationalError, sqlite3.OperationalError) as error:  # raw cursors raise sqlite3's
+            if on_error is None:
+                raise
+            on_error(error)
+            stop.wait(retry_after)
+            continue
         if on_round:
             on_round(counts)
         stop.wait(interval)

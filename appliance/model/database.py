@@ -10,6 +10,7 @@ the migrations, and neither of them imports it back.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import peewee
@@ -17,14 +18,29 @@ import peewee
 from appliance.model import migrations
 from appliance.model.models import database
 
-__all__ = ["PRAGMAS", "close_database", "database", "open_database"]
+__all__ = ["PRAGMAS", "close_database", "database", "open_database", "storage_trouble"]
+
+#: How long a writer waits for another process's write transaction before "database is locked".
+BUSY_TIMEOUT_S = 10
 
 PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
     "synchronous": "normal",
-    "busy_timeout": 5000,
+    "busy_timeout": BUSY_TIMEOUT_S * 1000,
 }
+
+
+class _SqliteDatabase(peewee.SqliteDatabase):
+    """peewee's SQLite database, with a rollback that does not hide the error that caused it."""
+
+    def rollback(self) -> None:
+        # SQLite rolls the whole transaction back by itself on some errors (disk full, I/O error);
+        # peewee's ROLLBACK then fails with "cannot rollback - no transaction is active", and that
+        # error replaces "database or disk is full" in what the console, the CLI and the collector say.
+        if not self.is_closed() and not self.connection().in_transaction:
+            return
+        super().rollback()
 
 
 def open_database(path: Path | str) -> peewee.SqliteDatabase:
@@ -32,7 +48,12 @@ def open_database(path: Path | str) -> peewee.SqliteDatabase:
     path = Path(path)
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
-    db = peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
+    # Every transaction begins IMMEDIATE (takes the write lock up front, waiting up to the busy timeout):
+    # a deferred BEGIN that reads and then writes cannot be upgraded once another process (console, CLI,
+    # collector) has committed meanwhile, and SQLite then fails at once with "database is locked"
+    # without ever calling the busy handler.
+    db = _SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=BUSY_TIMEOUT_S,
+                               lock_type="IMMEDIATE")
     database.initialize(db)
     db.connect(reuse_if_open=True)
     migrations.migrate(db)
@@ -42,3 +63,17 @@ def open_database(path: Path | str) -> peewee.SqliteDatabase:
 def close_database() -> None:
     if database.obj is not None and not database.is_closed():
         database.close()
+
+
+def storage_trouble(error: BaseException) -> str:
+    """What to tell a user when the database refused a write for a reason of the box, not of the input
+    ("" for any other error): the disk is full, or another process held the database past the busy timeout."""
+    if not isinstance(error, peewee.OperationalError | sqlite3.OperationalError):
+        return ""
+    text = str(error)
+    if "disk is full" in text:
+        return ("Nothing was saved: the disk holding the database is full. Delete old recordings or "
+                "backups to free space ('linebox diag' shows each disk), then try again.")
+    if "database is locked" in text:
+        return f"Nothing was saved: the database stayed busy for {BUSY_TIMEOUT_S} s. Try again in a moment."
+    return ""

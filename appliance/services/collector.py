@@ -55,16 +55,37 @@ def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = No
             signal.signal(sig, lambda *_: stop.set())
     watchdog_every = notify.watchdog_interval()
     last_ping = 0.0
+    failing = ""
 
-    def each_round(counts: dict[str, int]) -> None:
+    def refused(error: Exception) -> None:
+        """Said once per kind of trouble, not every few seconds: the journal stays readable."""
+        nonlocal failing
+        if str(error) != failing:
+            failing = str(error)
+            warn(f"cannot store call records in {install.database}: {error}; nothing is lost: Asterisk keeps "
+                 "them in its logs and they are collected once the database can be written again")
+        notify.notify(f"STATUS=cannot store call records: {error}")
+        alive()
+
+    def alive() -> None:
         nonlocal last_ping
-        if counts["queue_log"]:
-            pause_missing_agents(install, say, warn)
         now = time.monotonic()
         if watchdog_every and now - last_ping >= watchdog_every:
-            notify.notify("WATCHDOG=1")  # a round finished: the loop is alive
+            notify.notify("WATCHDOG=1")  # a round finished, or was refused and will be retried: the loop is alive
             last_ping = now
 
+    def each_round(counts: dict[str, int]) -> None:
+        nonlocal failing
+        if failing:
+            failing = ""
+            say(f"storing call records again: read {counts['queue_log']} queue_log line(s), "
+                f"{counts['cdr']} call record(s) kept back meanwhile")
+            notify.notify(f"STATUS=collecting from {install.asterisk_log_dir}")
+        if counts["queue_log"]:
+            pause_missing_agents(install, say, warn)
+        alive()
+
     notify.notify("READY=1", f"STATUS=collecting from {install.asterisk_log_dir}")
-    collector.run(collector.Sources.in_log_dir(install.asterisk_log_dir), stop, on_round=each_round)
+    collector.run(collector.Sources.in_log_dir(install.asterisk_log_dir), stop, on_round=each_round,
+                  on_error=refused)
     notify.notify("STOPPING=1")

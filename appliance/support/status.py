@@ -49,6 +49,60 @@ class HostStatus:
 
 
 @dataclass
+class DiskSpace:
+    """One file system holding something the box writes all day (database, recordings, Asterisk's logs).
+
+    Full (under ``FULL_PERCENT`` free) means new call records and recordings are being lost: the status
+    page and ``linebox diag`` name what lives there, so the technician knows what stopped.
+    """
+
+    path: Path
+    holds: list[str]
+    free: int
+    total: int
+
+    @property
+    def free_percent(self) -> float:
+        return 100 * self.free / self.total if self.total else 0.0
+
+    @property
+    def level(self) -> str:
+        return "fail" if self.free_percent < FULL_PERCENT else "warn" if self.free_percent < LOW_PERCENT else "ok"
+
+    @property
+    def text(self) -> str:
+        return (f"{', '.join(self.holds)}: {human_bytes(self.free)} free of {human_bytes(self.total)} "
+                f"({self.free_percent:.0f}%) at {self.path}")
+
+    @property
+    def advice(self) -> str:
+        if self.level == "fail":  # one 80-column line under diag's finding
+            return ", ".join(STOPS[h] for h in self.holds) + " not saved: delete old recordings/backups"
+        return "delete old recordings or backups" if self.level == "warn" else ""
+
+
+FULL_PERCENT, LOW_PERCENT = 5, 10
+STOPS = {"database": "call records", "recordings": "recordings", "Asterisk logs": "call logs"}
+
+
+def disk_space(install: Install) -> list[DiskSpace]:
+    """Free space of each file system holding the database, the recordings or Asterisk's logs (one entry
+    per file system, naming all it holds); a place that does not exist yet is measured on its parent."""
+    places = [("database", install.database.parent), ("recordings", install.recordings_dir),
+              ("Asterisk logs", install.asterisk_log_dir)]
+    found: dict[int, DiskSpace] = {}
+    for what, path in places:
+        existing = next((p for p in [path, *path.parents] if p.exists()), Path("/"))
+        device = os.stat(existing).st_dev
+        if device in found:
+            found[device].holds.append(what)
+            continue
+        usage = psutil.disk_usage(str(existing))
+        found[device] = DiskSpace(existing, [what], usage.free, usage.total)
+    return list(found.values())
+
+
+@dataclass
 class SpanStatus:
     """One DAHDI span as the dashboard shows it: its alarms (empty: OK) and the first piece of advice."""
 
@@ -85,6 +139,7 @@ class Status:
     spans_error: str = ""
     gateways: list[GatewayStatus] = field(default_factory=list)
     gateways_error: str = ""
+    disks: list[DiskSpace] = field(default_factory=list)
 
 
 def asterisk_status(install: Install, timeout: float = AMI_TIMEOUT) -> AsteriskStatus:
@@ -203,6 +258,10 @@ def collect(install: Install, sysfs: Path = Path("/sys")) -> Status:
     except OSError as error:
         status.spans_error = str(error)
     status.gateways, status.gateways_error = gateway_status(install, status.asterisk)
+    try:
+        status.disks = disk_space(install)
+    except OSError as error:
+        status.host_error = status.host_error or str(error)
     return status
 
 

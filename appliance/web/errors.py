@@ -8,6 +8,8 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from appliance.model.database import storage_trouble
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -16,6 +18,7 @@ MESSAGES = {
     404: ("Page not found", "There is no page at this address."),
     405: ("Not allowed", "This page cannot be used that way."),
     500: ("Something went wrong", "The console hit an internal error. The details are in the system log."),
+    503: ("Not saved", "The database could not be written."),
 }
 
 
@@ -38,5 +41,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
+        trouble = storage_trouble(error)  # disk full, database busy: the box's trouble, said as such
+        if trouble:
+            log.error("the database refused a write: %s", error)
+            return _page(503, trouble)
         log.exception("unhandled error in the web console")
         return _page(500)

@@ -150,3 +150,100 @@ def test_a_line_asterisk_skips_fails_verify_and_is_rolled_back(pbx, monkeypatch)
     assert result.error.startswith("verify: Asterisk rejected the configuration: Line "), result.error
     assert "too long, skipping" in result.error and "([ext-ringgroups] exten 600)" in result.error
     assert target.live_generation() == target.loaded_generation() == before
+
+
+KILLED_AT_STEP = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from appliance.install import Install
+    from appliance.provisioning import apply
+    from appliance.site import service
+    install = Install.load(Path(sys.argv[1]))
+    install.open()
+    def progress(step):
+        print(step, flush=True)
+        if step.name.startswith(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)
+    apply.apply(service.snapshot, install.facts(), install.target(), user="killed", progress=progress)
+""")
+
+
+def kill_apply_at(pbx, step: str) -> str:
+    """Run an apply that SIGKILLs itself once the first step named ``step...`` is done; its output."""
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT_STEP, str(pbx.install.home), step], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    assert f"] {step}" in killed.stdout, killed.stdout  # it did get that far
+    return killed.stdout
+
+
+def assert_whole_generation(target, generation: Path) -> None:
+    """``live`` is one whole generation: a finished folder (never a staging one) with every file."""
+    assert generation.parent == target.generations_dir and generation.name.isdigit(), generation
+    assert (generation / "meta.json").exists()
+    files = generations.read_files(generation)
+    assert {"pjsip.conf", "extensions.conf"} <= set(files) and all(files.values())
+
+
+def dialplan_has(pbx, number: str) -> bool:
+    return f"'{number}' =>" in pbx.cli(f"dialplan show {number}@ext-local")
+
+
+@pytest.mark.parametrize("step", ["render", "stage"])
+def test_an_apply_killed_before_its_swap_leaves_the_running_generation_live(pbx, step):
+    """Killed after rendering, or after writing the new generation's folder: nothing reached ``live``,
+    Asterisk and ``linebox status`` agree on the old generation, and the next apply makes it live."""
+    add("extension", number="100", name="Alice")
+    pbx.apply()
+    target = pbx.install.target()
+    before = target.live_generation()
+    add("extension", number="101", name="Bob")
+    kill_apply_at(pbx, step)
+
+    assert target.live_generation() == target.loaded_generation() == before
+    assert_whole_generation(target, before)
+    assert "Endpoint:  101" not in endpoints(pbx)
+    status = linebox(pbx.install.home, "status")
+    assert f"Config:   generation {before.name} live and loaded" in status.stdout, status.stdout
+
+    again = linebox(pbx.install.home, "apply")
+    assert again.returncode == 0, again.stdout + again.stderr
+    live = target.live_generation()
+    assert live not in (None, before) and live == target.loaded_generation()
+    assert_whole_generation(target, live)
+    assert not list(target.generations_dir.glob(".staging-*"))
+    assert "Endpoint:  101" in endpoints(pbx) and dialplan_has(pbx, "101")
+    status = linebox(pbx.install.home, "status")
+    assert f"Config:   generation {live.name} live and loaded" in status.stdout, status.stdout
+
+
+def test_an_apply_killed_mid_reload_is_seen_and_the_next_apply_reloads_everything(pbx):
+    """Killed between two module reloads: Asterisk holds part of the new generation.  ``live`` is the
+    new generation whole, status and diag say the apply was cut short, and the next apply reloads every
+    file that differs from the last generation Asterisk took whole, so Asterisk ends on one generation."""
+    add("extension", number="100", name="Alice")
+    pbx.apply()
+    target = pbx.install.target()
+    before = target.live_generation()
+    add("extension", number="101", name="Bob")  # pjsip.conf and extensions.conf: two reloads
+    output = kill_apply_at(pbx, "reload: ")
+    assert output.count("] reload: ") == 1, output  # killed after the first of them
+
+    cut = target.live_generation()
+    assert cut != before and target.loaded_generation() == before
+    assert_whole_generation(target, cut)
+    status = linebox(pbx.install.home, "status")
+    assert f"Config:   {cut.name} live but Asterisk runs {before.name}" in status.stdout, status.stdout
+    assert "an apply was cut short" in status.stdout
+    diag = linebox(pbx.install.home, "diag")
+    assert diag.returncode == 2 and "an apply was cut short: run linebox apply" in diag.stdout, diag.stdout
+
+    repaired = linebox(pbx.install.home, "apply")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert "[ok  ] repair" in repaired.stdout
+    live = target.live_generation()
+    assert live == target.loaded_generation() and live not in (before, cut)
+    assert_whole_generation(target, live)
+    assert "Endpoint:  101" in endpoints(pbx) and dialplan_has(pbx, "101")
+    status = linebox(pbx.install.home, "status")
+    assert f"Config:   generation {live.name} live and loaded" in status.stdout, status.stdout

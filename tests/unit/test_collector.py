@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
@@ -130,3 +131,35 @@ def test_call_records_survive_a_new_cdr_database(install, tmp_path):
     CollectorState.delete().execute()  # the collector's state lost: read again, nothing doubled
     collector.collect_cdr(cdr_db)
     assert CallRecord.select().count() == 9
+
+
+def test_a_full_database_refuses_a_round_which_is_collected_whole_once_space_returns(install, tmp_path):
+    """Disk full (SQLite's own limit stands in for the file system): the collector says why, stores
+    nothing and keeps going; once space returns it stores every line and call record, none twice."""
+    from appliance.model.database import database
+
+    log, cdr_db = tmp_path / "queue_log", tmp_path / "linebox-cdr.db"
+    lines = [f"{T + i}|c{i}|700|NONE|ENTERQUEUE|{'x' * 400}|+44{i:06d}|1" for i in range(400)]
+    write(log, lines)
+    write_cdr(cdr_db, [f"{3000 + i}.0" for i in range(300)])
+    pages = database.execute_sql("PRAGMA page_count").fetchone()[0]
+    database.execute_sql(f"PRAGMA max_page_count = {pages}")  # full: not one more page
+    errors: list[str] = []
+    rounds: list[dict[str, int]] = []
+    stop = threading.Event()
+
+    def refused(error: Exception) -> None:
+        errors.append(str(error))
+        assert QueueEvent.select().count() == 0 and CallRecord.select().count() == 0  # nothing half-stored
+        database.execute_sql("PRAGMA max_page_count = 1073741823")  # space returns
+
+    def stored(counts: dict[str, int]) -> None:
+        rounds.append(counts)
+        if len(rounds) == 3:
+            stop.set()
+    collector.run(collector.Sources(queue_log=log, cdr_db=cdr_db), stop, interval=0, on_round=stored,
+                  on_error=refused, retry_after=0)
+    assert errors and errors[0] == "database or disk is full"
+    assert rounds[0] == {"queue_log": 400, "cdr": 300} and rounds[1:] == [{"queue_log": 0, "cdr": 0}] * 2
+    assert QueueEvent.select().count() == 400 and CallRecord.select().count() == 300
+    assert database.execute_sql("PRAGMA integrity_check").fetchall() == [("ok",)]

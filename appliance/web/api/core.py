@@ -26,6 +26,7 @@ from wtforms import ValidationError as CsrfValidationError
 
 from appliance.access import accounts, apitokens
 from appliance.errors import Problem
+from appliance.model.database import storage_trouble
 from appliance.site.kinds import Kind
 from appliance.web.roles import PHONEBOOK_READERS
 
@@ -242,6 +243,10 @@ def _http_error(error: HTTPException):
 
 @blueprint.errorhandler(Exception)
 def _unexpected(error: Exception):
+    trouble = storage_trouble(error)  # disk full, database busy: 503 with what to do, not an internal error
+    if trouble:
+        log.error("the database refused a write (%s %s): %s", request.method, request.path, error)
+        return error_response(503, trouble)
     log.exception("unhandled error in the REST API (%s %s)", request.method, request.path)
     return error_response(500, "internal error: the details are in the system log")
 
