@@ -80,6 +80,12 @@ def customise(tree: Path) -> None:
     (tree / "etc/systemd/system/serial-getty@ttyS0.service.d/linebox.conf").write_text(
         "# the console banner (URL and first-boot passwords) is written before the login prompt\n"
         "[Unit]\nAfter=linebox-console-banner.service\n")
+    # the serial console waits for its device as long as a slow box needs: on a busy machine udev announced
+    # ttyS0 after systemd's 90 s device timeout, the getty's dependency failed and the box had no login prompt
+    (tree / "etc/systemd/system/dev-ttyS0.device.d").mkdir(parents=True, exist_ok=True)
+    (tree / "etc/systemd/system/dev-ttyS0.device.d/linebox.conf").write_text(
+        "# a technician's serial console must come up however slowly udev announces the port\n"
+        "[Unit]\nJobRunningTimeoutSec=15min\n")
     for unit in ("linebox-firstboot.service", "linebox-console-banner.service", "linebox-growroot.service",
                  "systemd-networkd.service", "systemd-resolved.service"):
         subprocess.run(["chroot", str(tree), "systemctl", "enable", "--quiet", unit], check=True)
