@@ -111,9 +111,14 @@ def _v14_console_sessions_and_provisioning_credentials(db: peewee.SqliteDatabase
     import secrets
 
     db.create_tables(models.SESSION_TABLES, safe=True)
-    _add_column_if_missing(db, models.ApiToken, "expires")
-    for name in ("credential", "adoption_until", "bound_address"):
-        _add_column_if_missing(db, models.Gateway, name)
+    # Plain ALTER TABLE: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the
+    # old gateway table would cascade (foreign_keys is on) and delete every port binding.
+    for table, name, ddl in (("apitoken", "expires", "DATETIME"),
+                             ("gateway", "credential", "VARCHAR(255) NOT NULL DEFAULT ''"),
+                             ("gateway", "adoption_until", "DATETIME"),
+                             ("gateway", "bound_address", "VARCHAR(255) NOT NULL DEFAULT ''")):
+        if name not in {column.name for column in db.get_columns(table)}:
+            db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
     for (gateway_id,) in db.execute_sql("SELECT id FROM gateway WHERE credential = ''").fetchall():
         db.execute_sql("UPDATE gateway SET credential = ? WHERE id = ?", (secrets.token_urlsafe(18), gateway_id))
 

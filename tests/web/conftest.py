@@ -56,7 +56,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class _FromAddress(urllib.request.HTTPHandler):
+class FromAddress(urllib.request.HTTPHandler):
     """Connect from a chosen local address (any 127.x.y.z works on Linux): another machine on the LAN."""
 
     def __init__(self, source: str):
@@ -80,7 +80,7 @@ class Browser:
     def __post_init__(self):
         handlers: list = [urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()]
         if self.source:
-            handlers.append(_FromAddress(self.source))
+            handlers.append(FromAddress(self.source))
         self.opener = urllib.request.build_opener(*handlers)
 
     def request(self, method: str, path: str, data: dict | None = None, follow: bool = False) -> Response:
