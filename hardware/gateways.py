@@ -64,6 +64,15 @@ class GatewayModel:
         """Whether Linebox serves this model a file (``manual`` models are configured by hand)."""
         return self.format != "manual"
 
+    @property
+    def https_provisioning(self) -> bool:
+        """Whether the device can fetch its file over HTTPS from Linebox's self-signed console.
+
+        Grandstream: yes (P212 = 2, HTTPS; the firmware does not check the certificate unless told
+        to).  Cisco SPA: no (its https:// profile rule wants a certificate signed by Cisco's CA).
+        Yeastar and generic files are entered by hand."""
+        return self.format == "grandstream"
+
     def file_names(self, mac: str) -> list[str]:
         return [name.replace("{mac}", mac.lower()).replace("{MAC}", mac.upper()) for name in self.files]
 

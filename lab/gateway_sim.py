@@ -1,7 +1,8 @@
 """A simulated FXS gateway for the lab: fetches its file from Linebox, then is that gateway.
 
 It does what a real gateway does at boot: asks the console's provisioning endpoint for the
-file names its model asks for (over real HTTP), reads the file with the model's own parser
+file names its model asks for (over real HTTP; the first time, with no credential, inside the
+gateway's adoption window), reads the file with the model's own parser
 (``hardware.gateways.parse``), and registers every enabled FXS port to the SIP server the file
 names, with the credentials the file carries.  The ports are a lab Asterisk instance (one
 PJSIP endpoint, auth and registration per port): a call "picked up on port n" is an AMI
@@ -53,11 +54,14 @@ class ProvisioningFailed(RuntimeError):
 
 
 def fetch_file(base_url: str, model: catalogue.GatewayModel, mac: str, password: str | None = None,
-               timeout: float = 10) -> tuple[str, str]:
-    """(file name, text) of the first of the model's file names the server answers with 200."""
+               timeout: float = 10, path: str = "/provision") -> tuple[str, str]:
+    """(file name, text) of the first of the model's file names the server answers with 200.
+
+    The files are asked for under ``base_url`` + ``path`` (a file's own provisioning URL already ends in
+    its ``/provision/<credential>``: pass ``path=""``)."""
     tried = []
     for name in model.file_names(mac):
-        request = urllib.request.Request(f"{base_url.rstrip('/')}/provision/{name}",
+        request = urllib.request.Request(f"{base_url.rstrip('/')}{path}/{name}",
                                          headers={"User-Agent": f"Linebox-lab-sim {model.model}"})
         if password:
             token = base64.b64encode(f"admin:{password}".encode()).decode()
@@ -88,6 +92,16 @@ class GatewaySimulator:
         mac = catalogue.normalize_mac(mac)
         name, text = fetch_file(base_url, model, mac, password)
         return cls(model=model, mac=mac, config=catalogue.parse(model, text), file_name=name)
+
+    def refetch(self) -> GatewaySimulator:
+        """Fetch the file again from where the last one said (its own credential in the URL), as the
+        device does at its next boot or poll; the parsed file replaces the old one."""
+        assert self.config is not None
+        if not self.config.provisioning_url:
+            raise ProvisioningFailed("the file names no provisioning URL to come back to")
+        name, text = fetch_file(self.config.provisioning_url, self.model, self.mac, path="")
+        self.config, self.file_name = catalogue.parse(self.model, text), name
+        return self
 
     @property
     def fxs_ports(self) -> list[catalogue.PortAccount]:

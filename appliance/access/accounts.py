@@ -7,32 +7,33 @@ rules (roles, password length, hashing, throttling, audit) live in one place.
   a hash made with older parameters is upgraded at the next good login.
 * The audit log records who created a user or changed a password, never
   the password or its hash.
-* Login throttling is in memory, per process: after ``MAX_FAILURES`` failed
-  logins for one username within ``FAILURE_WINDOW`` seconds, every attempt
-  for that username (even with the right password) is refused for
-  ``LOCKOUT`` seconds.  The appliance runs one console process, so this
-  is enough to stop password guessing from the LAN; a restart forgets it,
-  which is acceptable because a restart is not something an attacker on
-  the LAN can trigger.  ``reset_admin`` lifts the lock for ``admin`` so a
-  technician on the serial console can always get an admin back in.
+* Login throttling is kept in SQLite (``appliance.model.throttle``), so a restart forgets nothing:
+  ``MAX_FAILURES`` failed logins for one user name *from one source address* within
+  ``FAILURE_WINDOW`` lock that name for that address only (``LOCKOUT``): a guesser elsewhere on
+  the LAN cannot lock the real admin out.  ``MAX_ADDRESS_FAILURES`` failed logins from one
+  address, whatever the names, lock that address out for ``ADDRESS_LOCKOUT``: spreading guesses
+  over many names does not help.  Every failure is also reported to the ban hook
+  (``throttle.register_ban_hook``), where the SIP ban service bans the source as it bans SIP
+  password guessers.  ``reset_admin`` lifts the locks on ``admin`` so a technician on the serial
+  console can always get an admin back in.
+* Console sessions are rows (``appliance.access.sessions``): a password change or reset, a role
+  change and deleting a user end every session of that user.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import secrets
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from appliance.access import sessions
 from appliance.errors import Problem, SiteError
 from appliance.model import audit
+from appliance.model import throttle as throttles
 from appliance.model.database import database
 from appliance.model.models import User
 
@@ -51,13 +52,20 @@ ONE_TIME_LENGTH = 16
 MAX_FAILURES = 5
 FAILURE_WINDOW = 15 * 60
 LOCKOUT = 5 * 60
+MAX_ADDRESS_FAILURES = 20
+ADDRESS_LOCKOUT = 15 * 60
+NAME_AT_ADDRESS = throttles.Rule("login-user-address", MAX_FAILURES, timedelta(seconds=FAILURE_WINDOW),
+                                 timedelta(seconds=LOCKOUT))
+ADDRESS = throttles.Rule("login-address", MAX_ADDRESS_FAILURES, timedelta(seconds=FAILURE_WINDOW),
+                         timedelta(seconds=ADDRESS_LOCKOUT))
+LOCAL = "local"  # the address of a login that came from no network (the CLI, tests)
 
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
 
 
 class LoginThrottled(SiteError):
-    """Too many failed logins for this username: no attempt is checked until ``retry_after`` seconds pass."""
+    """Too many failed logins: no attempt is checked until ``retry_after`` seconds pass."""
 
     def __init__(self, retry_after: float):
         self.retry_after = retry_after
@@ -66,53 +74,39 @@ class LoginThrottled(SiteError):
         super().__init__([Problem("username", f"too many failed logins; try again in {minutes} {unit}")])
 
 
-@dataclass
 class LoginThrottle:
-    """Failed-login counter per username (see the module docstring); thread-safe, clock injectable for tests."""
-
-    max_failures: int = MAX_FAILURES
-    window: float = FAILURE_WINDOW
-    lockout: float = LOCKOUT
-    clock: Callable[[], float] = time.monotonic
-    _failures: dict[str, list[float]] = field(default_factory=dict)
-    _locked_until: dict[str, float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    """The two login rules (see the module docstring), over the counters in SQLite."""
 
     @staticmethod
-    def _key(username: str) -> str:
-        return username.strip().lower()
+    def _name_key(username: str, address: str) -> str:
+        return f"{username.strip().lower()[:64]}|{address or LOCAL}"
 
-    def check(self, username: str) -> None:
-        """Raise ``LoginThrottled`` while ``username`` is locked out."""
-        key, now = self._key(username), self.clock()
-        with self._lock:
-            until = self._locked_until.get(key)
-            if until is not None and now < until:
-                raise LoginThrottled(until - now)
-            self._locked_until.pop(key, None)
+    def check(self, username: str, address: str = "") -> None:
+        """Raise ``LoginThrottled`` while ``address``, or ``username`` at ``address``, is locked out."""
+        left = max(throttles.locked_for(ADDRESS, address or LOCAL),
+                   throttles.locked_for(NAME_AT_ADDRESS, self._name_key(username, address)))
+        if left > 0:
+            raise LoginThrottled(left)
 
-    def failed(self, username: str) -> None:
-        key, now = self._key(username), self.clock()
-        with self._lock:
-            recent = [t for t in self._failures.get(key, []) if now - t < self.window]
-            recent.append(now)
-            if len(recent) >= self.max_failures:
-                self._locked_until[key] = now + self.lockout
-                self._failures.pop(key, None)
-            else:
-                self._failures[key] = recent
-            if len(self._failures) > 10_000:  # guessed usernames must not grow memory without bound
-                self._failures = {k: v for k, v in self._failures.items() if now - v[-1] < self.window}
+    def failed(self, username: str, address: str = "") -> None:
+        """Count a failed login, and report it to the ban hook."""
+        locked = throttles.failed(NAME_AT_ADDRESS, self._name_key(username, address))
+        address_locked = throttles.failed(ADDRESS, address or LOCAL)
+        if address:
+            throttles.report_source_failure(throttles.SourceFailure(
+                "console-login", address, f"failed console login for {username[:64]!r}", address_locked or locked))
+
+    def succeeded(self, username: str, address: str = "") -> None:
+        """A good login forgets that name's failures at that address (never the address's own count)."""
+        throttles.clear(NAME_AT_ADDRESS, self._name_key(username, address))
 
     def clear(self, username: str | None = None) -> None:
-        """Forget failures for one username, or for everyone."""
-        with self._lock:
-            if username is None:
-                self._failures.clear()
-                self._locked_until.clear()
-            else:
-                self._failures.pop(self._key(username), None)
-                self._locked_until.pop(self._key(username), None)
+        """Forget failures and locks for one user name (from every address), or every login counter."""
+        if username is None:
+            throttles.clear(NAME_AT_ADDRESS)
+            throttles.clear(ADDRESS)
+        else:
+            throttles.clear(NAME_AT_ADDRESS, key_prefix=f"{username.strip().lower()}|")
 
 
 throttle = LoginThrottle()
@@ -182,23 +176,24 @@ def _burn_time(password: str) -> None:
     _verify_hash(_dummy_hash, password)
 
 
-def verify_login(username: str, password: str) -> User | None:
+def verify_login(username: str, password: str, address: str = "") -> User | None:
     """The user if ``password`` is right, else None; raises ``LoginThrottled`` while locked out.
 
-    A good login forgets earlier failures and upgrades an outdated hash.
+    ``address``: where the attempt comes from (the throttles count per address).  A good login
+    forgets that name's earlier failures from there and upgrades an outdated hash.
     """
-    throttle.check(username)
+    throttle.check(username, address)
     user = get_user(username.strip())
     if user is None:
         _burn_time(password)
     elif _verify_hash(user.password_hash, password):
-        throttle.clear(username)
+        throttle.succeeded(username, address)
         if _hasher.check_needs_rehash(user.password_hash):
             User.update(password_hash=_hasher.hash(password)).where(User.id == user.id).execute()
             user = User.get_by_id(user.id)
         return user
-    throttle.failed(username)
-    log.warning("failed console login for %r", username[:64])
+    throttle.failed(username, address)
+    log.warning("failed console login for %r from %s", username[:64], address or LOCAL)
     return None
 
 
@@ -213,6 +208,7 @@ def set_password(username: str, new_password: str, actor: str, must_change_passw
         user.password_hash = _hasher.hash(new_password)
         user.must_change_password = must_change_password
         user.save()
+        sessions.end_user_sessions(user)  # whoever knew the old password is logged out everywhere
         audit.record(actor, "set-password", "user", username, before, {**_public(user), "password": "changed"})
     return user
 
@@ -279,6 +275,7 @@ def set_role(username: str, role: str, actor: str) -> User:
         before = _public(user)
         user.role = role
         user.save()
+        sessions.end_user_sessions(user)  # they log in again, and see what the new role shows
         audit.record(actor, "update", "user", username, before, _public(user))
     return user
 
@@ -294,26 +291,6 @@ def delete_user(username: str, actor: str) -> None:
         if user.role == "admin" and _admins_other_than(username) == 0:
             raise SiteError([Problem("username", f"{username} is the last admin and cannot be deleted")])
         before = _public(user)
-        user.delete_instance(recursive=True)  # API tokens go with the user
+        user.delete_instance(recursive=True)  # API tokens and sessions go with the user
         audit.record(actor, "delete", "user", username, before, None)
     throttle.clear(username)
-
-
-def session_id(user: User) -> str:
-    """The id a login session stores: changes with the password, so a new password ends other sessions."""
-    return f"{user.id}:{_hash_token(user.password_hash)}"
-
-
-def user_for_session(value: str) -> User | None:
-    """The user a session id names, or None if it is malformed or the password changed since."""
-    user_id, _, token = value.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = User.get_or_none(User.id == int(user_id))
-    if user is None or not secrets.compare_digest(_hash_token(user.password_hash), token):
-        return None
-    return user
-
-
-def _hash_token(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:20]

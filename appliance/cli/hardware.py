@@ -218,6 +218,23 @@ def gateways_cmd(ctx: click.Context) -> None:
             click.secho(f"    port {port['number']:<2} {port['kind'].upper():<4} {bound:<24} {state}"[:WIDTH], fg=fg)
 
 
+@click.command("gateway-window")
+@click.argument("mac")
+@click.option("--minutes", type=int, default=30, show_default=True, help="How long the window stays open (1-1440).")
+@click.pass_context
+def gateway_window_cmd(ctx: click.Context, mac: str, minutes: int) -> None:
+    """Open gateway MAC's adoption window: its next fetch without its credential is served, once."""
+    from appliance.errors import SiteError
+    from appliance.gateways import service as gateways
+    _install(ctx)
+    try:
+        until = gateways.open_adoption_window(mac, "cli", minutes)
+    except SiteError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"adoption window for {mac} open until {until:%Y-%m-%d %H:%M} UTC: restart the gateway now")
+
+
 @click.command("provision-serve")
 @click.option("--address", envvar="LINEBOX_PROVISION_ADDRESS", default="0.0.0.0", show_default=True,
               help="Address to listen on ('::' for IPv6 and IPv4). Env: LINEBOX_PROVISION_ADDRESS.")
@@ -230,4 +247,4 @@ def provision_serve_cmd(ctx: click.Context, address: str, port: int) -> None:
     sys.exit(provision.run(ctx.obj["home"], address, port))
 
 
-COMMANDS = (hardware_group, spans_cmd, gateways_cmd, provision_serve_cmd)
+COMMANDS = (hardware_group, spans_cmd, gateways_cmd, gateway_window_cmd, provision_serve_cmd)

@@ -337,13 +337,15 @@ def token() -> None:
 @token.command("create")
 @click.argument("username")
 @click.argument("name")
+@click.option("--days", type=int, default=90, show_default=True,
+              help="Days until the token expires (1-730); 0 makes a token that never expires.")
 @click.pass_context
-def token_create(ctx: click.Context, username: str, name: str) -> None:
+def token_create(ctx: click.Context, username: str, name: str, days: int) -> None:
     """Make an API token for USERNAME (it acts with that user's role); printed once."""
     from appliance.access import apitokens
     _install(ctx)
     try:
-        click.echo(apitokens.create_token(username, name, USER))
+        click.echo(apitokens.create_token(username, name, USER, expires_days=days))
     except SiteError as error:
         _fail(str(error))
 
@@ -352,7 +354,7 @@ def token_create(ctx: click.Context, username: str, name: str) -> None:
 @click.option("--user", "username", default=None, help="Only this user's tokens.")
 @click.pass_context
 def token_list(ctx: click.Context, username: str | None) -> None:
-    """List API tokens: user, name, when made and last used (UTC); never the token itself."""
+    """List API tokens: user, name, when made, last used and expiring (UTC); never the token itself."""
     from appliance.access import apitokens
     _install(ctx)
     try:
@@ -362,10 +364,11 @@ def token_list(ctx: click.Context, username: str | None) -> None:
     if not tokens:
         click.echo(f"user {username} has no API tokens" if username else "no API tokens")
         return
-    click.echo(f"{'user':<16} {'name':<24} {'created (UTC)':<17} last used (UTC)")
+    click.echo(f"{'user':<12} {'name':<20} {'created (UTC)':<17} {'last used (UTC)':<17} expires")
     for t in tokens:
         last_used = f"{t['last_used']:%Y-%m-%d %H:%M}" if t["last_used"] else "never"
-        click.echo(f"{t['username']:<16} {t['name']:<24} {t['created']:%Y-%m-%d %H:%M}  {last_used}")
+        expires = "EXPIRED" if t["expired"] else f"{t['expires']:%Y-%m-%d}" if t["expires"] else "never"
+        click.echo(f"{t['username']:<12} {t['name']:<20} {t['created']:%Y-%m-%d %H:%M}  {last_used:<16}  {expires}")
 
 
 @token.command("revoke")

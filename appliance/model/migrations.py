@@ -103,6 +103,26 @@ def _v13_queue_service_level(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Queue, "service_level_target")
 
 
+def _v14_console_sessions_and_provisioning_credentials(db: peewee.SqliteDatabase) -> None:
+    """Server-side console sessions and the throttles' counters (so logout ends a session and a restart
+    forgets no failed attempt), API tokens' expiry, and each gateway's own provisioning credential and
+    adoption window.  Gateways adopted before get a credential and a closed window: an anonymous fetch of
+    their file (their SIP passwords) is refused until the admin opens the window again."""
+    import secrets
+
+    db.create_tables(models.SESSION_TABLES, safe=True)
+    # Plain ALTER TABLE: peewee's add_column rebuilds the table for a NOT NULL column, and dropping the
+    # old gateway table would cascade (foreign_keys is on) and delete every port binding.
+    for table, name, ddl in (("apitoken", "expires", "DATETIME"),
+                             ("gateway", "credential", "VARCHAR(255) NOT NULL DEFAULT ''"),
+                             ("gateway", "adoption_until", "DATETIME"),
+                             ("gateway", "bound_address", "VARCHAR(255) NOT NULL DEFAULT ''")):
+        if name not in {column.name for column in db.get_columns(table)}:
+            db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
+    for (gateway_id,) in db.execute_sql("SELECT id FROM gateway WHERE credential = ''").fetchall():
+        db.execute_sql("UPDATE gateway SET credential = ? WHERE id = ?", (secrets.token_urlsafe(18), gateway_id))
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -117,6 +137,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v11_trunk_failover_seconds,
     _v12_ivr_retry_counts,
     _v13_queue_service_level,
+    _v14_console_sessions_and_provisioning_credentials,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -318,9 +318,47 @@ class ApiToken(BaseModel):
     name = peewee.CharField()
     created = peewee.DateTimeField(default=utcnow)
     last_used = peewee.DateTimeField(null=True)
+    expires = peewee.DateTimeField(null=True)  # None: never (tokens made before expiry existed)
 
     class Meta:
         indexes = ((("user", "name"), True),)
+
+
+class ConsoleSession(BaseModel):
+    """A logged-in console session: the browser's cookie names it by a random token, stored here only hashed.
+
+    Deleting the row ends the session (log out, password or role change, user deleted)."""
+
+    token_hash = peewee.CharField(unique=True)
+    user = peewee.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created = peewee.DateTimeField(default=utcnow)
+    last_seen = peewee.DateTimeField(default=utcnow)
+    address = peewee.CharField(default="")
+
+
+class ThrottleFailure(BaseModel):
+    """One failed attempt counted by a throttle rule (``appliance.access.throttle``): kept across restarts."""
+
+    scope = peewee.CharField()  # the rule: login-address, login-user-address, provision-address
+    key = peewee.CharField()
+    when = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("scope", "key", "when"), False),)
+
+
+class ThrottleLock(BaseModel):
+    """A rule's key refused until ``until`` (UTC)."""
+
+    scope = peewee.CharField()
+    key = peewee.CharField()
+    until = peewee.DateTimeField()
+
+    class Meta:
+        indexes = ((("scope", "key"), True),)
+
+
+SESSION_TABLES = [ConsoleSession, ThrottleFailure, ThrottleLock]
 
 
 SITE_TABLES = [Extension, Trunk, InboundRoute, OutboundRoute, RingGroup, TimeCondition,
@@ -338,6 +376,11 @@ class Gateway(BaseModel):
     address = peewee.CharField(default="")  # its LAN address: the far end of the trunk for its FXO ports
     created = peewee.DateTimeField(default=utcnow)
     last_provisioned = peewee.DateTimeField(null=True)
+    # the gateway's own provisioning credential, written into its file's URL; asked for on every later fetch
+    credential = peewee.CharField(default="")
+    # while set and in the future, one fetch without the credential is served (and closes it): the adoption window
+    adoption_until = peewee.DateTimeField(null=True)
+    bound_address = peewee.CharField(default="")  # the address whose fetch used the window
 
 
 class GatewayPort(BaseModel):

@@ -33,7 +33,7 @@ from appliance import config_file
 from appliance.install import Install
 from appliance.model import migrations
 from appliance.model.database import database
-from appliance.model.models import Setting
+from appliance.model.models import Gateway, Setting
 from appliance.provisioning.generations import list_generations
 from appliance.site import service
 from appliance.site.kinds import KINDS
@@ -77,6 +77,10 @@ def known_secrets(install: Install) -> set[str]:
         for obj in service.list_objects(name):
             found.update(str(getattr(obj, f)) for f in k.secrets if getattr(obj, f, None))
     found.update(row.value for row in Setting.select().where(Setting.key.startswith("secret.")))
+    # gateways' provisioning credentials (in provisioning URLs and request logs) and the shared password
+    found.update(row.credential for row in Gateway.select(Gateway.credential) if row.credential)
+    found.update(row.value for row in Setting.select().where(Setting.key == "gateways.provisioning_password")
+                 if row.value)
     key = install.home / "tls" / "key.pem"
     if key.is_file():
         found.update(line.strip() for line in key.read_text(errors="replace").splitlines()

@@ -1,7 +1,8 @@
 """The console's Flask app: every blueprint registered, sessions, CSRF, security headers.
 
 ``create_app(install)`` builds the app; ``appliance.services.http_server`` runs it under
-cheroot.  Sessions are signed cookies (key kept per install in the database),
+cheroot.  Sessions live on the server (``appliance.access.sessions``; the signed cookie, key kept per
+install in the database, only names one),
 every form carries a CSRF token, and pages are plain server-rendered HTML with
 one local stylesheet, because the box must work with no internet.
 """
@@ -9,11 +10,11 @@ one local stylesheet, because the box must work with no internet.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 
+from appliance.access import sessions
 from appliance.install import Install
 from appliance.model.database import database
 from appliance.site import service
@@ -22,7 +23,6 @@ from appliance.web import api, auth, backups, callcenter, contacts, errors, page
 from appliance.web import gateways as gateways_web
 from appliance.web import hardware as hardware_web
 
-SESSION_MINUTES = 30
 HSTS_SECONDS = 365 * 24 * 3600
 
 
@@ -47,7 +47,8 @@ def create_app(install: Install, https: bool = False) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=https,
-        PERMANENT_SESSION_LIFETIME=timedelta(minutes=SESSION_MINUTES),
+        # the cookie lives no longer than the server-side session can (appliance.access.sessions decides)
+        PERMANENT_SESSION_LIFETIME=sessions.absolute_lifetime(),
         SESSION_REFRESH_EACH_REQUEST=True,
         MAX_CONTENT_LENGTH=1024 * 1024,
     )

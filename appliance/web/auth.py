@@ -1,5 +1,9 @@
 """Log in, log out, change password; and the rule that a one-time password must be replaced first.
 
+The session cookie carries only a server-side session's token (``appliance.access.sessions``):
+log out, a password or role change and deleting the user end it on the server, so a copied
+cookie stops working, and its idle and absolute lifetimes are the server's, not the cookie's.
+
 CSRF tokens are checked for every POST by Flask-WTF's ``CSRFProtect`` (see ``create_app``), so log out
 needs no form class of its own beyond the token it renders.
 """
@@ -11,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 
-from appliance.access import accounts
+from appliance.access import accounts, sessions
 from appliance.errors import SiteError
 from appliance.model.models import User
 from appliance.web.forms import EmptyForm, LoginForm, PasswordForm, required_text, show_problems
@@ -27,22 +31,29 @@ ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.password", "auth.logout", "auth.login", 
 
 
 class ConsoleUser(UserMixin):
-    """The logged-in user as flask-login sees it; the session id changes when the password does."""
+    """The logged-in user as flask-login sees it; its id is the server-side session's token."""
 
-    def __init__(self, user: User):
+    def __init__(self, user: User, token: str):
         self.username = user.username
         self.role = user.role
         self.must_change_password = user.must_change_password
-        self._session_id = accounts.session_id(user)
+        self.session_token = token
 
     def get_id(self) -> str:
-        return self._session_id
+        return self.session_token
 
 
 @login_manager.user_loader
 def _load_user(value: str) -> ConsoleUser | None:
-    user = accounts.user_for_session(value)
-    return ConsoleUser(user) if user else None
+    user = sessions.user_for_session(value)
+    return ConsoleUser(user, value) if user else None
+
+
+def _start(user: User) -> None:
+    """Log this browser in as ``user`` with a new server-side session (a fresh cookie: no fixation)."""
+    session.clear()
+    session.permanent = True
+    login_user(ConsoleUser(user, sessions.start_session(user, request.remote_addr or "")))
 
 
 def init_app(app: Flask) -> None:
@@ -75,7 +86,8 @@ def login():
     status = 200
     if form.validate_on_submit():
         try:
-            user = accounts.verify_login(required_text(form.username), required_text(form.password))
+            user = accounts.verify_login(required_text(form.username), required_text(form.password),
+                                         request.remote_addr or "")
         except accounts.LoginThrottled as error:
             show_problems(form, error)
             user, status = None, 429
@@ -84,9 +96,7 @@ def login():
                 form.password.errors = [*form.password.errors, "wrong username or password"]
                 status = 401
         if user is not None:
-            session.clear()
-            session.permanent = True
-            login_user(ConsoleUser(user))
+            _start(user)
             if user.must_change_password:
                 return redirect(url_for("auth.password"))
             return redirect(_safe_next(request.args.get("next")))
@@ -97,6 +107,8 @@ def login():
 
 @blueprint.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        sessions.end_session(current_user.session_token)
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
@@ -116,7 +128,7 @@ def password():
             show_problems(form, error)
             status = 422
         else:
-            login_user(ConsoleUser(user))  # the session id follows the new password
+            _start(user)  # the change ended every session of this user: this browser gets a new one
             flash("Your password is changed.", "info")
             return redirect(url_for("views.status"))
     elif form.errors:

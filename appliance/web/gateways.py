@@ -46,6 +46,9 @@ def page():
         "gateways.html", gateways=gateways.list_gateways(), states=states, state_error=state_error,
         unknown=gateways.unknown_devices(), models=catalogue.load_catalogue().models, form=EmptyForm(),
         password_set=bool(gateways.provisioning_password()),
+        provisioning={g["mac"]: gateways.provisioning_state(g["mac"]) for g in gateways.list_gateways()},
+        networks=gateways.provisioning_networks(), https=gateways.provisioning_https(),
+        window_minutes=gateways.ADOPTION_MINUTES,
         provisioning_url=gateways.provisioning_url(provision.server_host(), gateways.provision_port()),
     )
 
@@ -64,4 +67,21 @@ def adopt():
             flash(str(problem), "error")
     else:
         flash(f"Gateway {gw['mac']} adopted: bind its ports, then it gets its file at its next boot.", "info")
+    return redirect(url_for("gateways.page"))
+
+
+@blueprint.route("/gateways/<mac>/adoption-window", methods=["POST"])
+@require_role(*VIEWERS)
+def open_window(mac: str):
+    """Open the gateway's adoption window: its next fetch without its credential is served, once."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        until = gateways.open_adoption_window(mac, current_user.username)
+    except SiteError as error:
+        for problem in error.problems:
+            flash(str(problem), "error")
+    else:
+        flash(f"Adoption window for {mac} open until {until:%H:%M} UTC: restart the gateway now; "
+              "its first fetch gets its file and its own credential.", "info")
     return redirect(url_for("gateways.page"))

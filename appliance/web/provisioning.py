@@ -1,4 +1,4 @@
-"""Where gateways download their file: ``GET /provision/<file name>`` (and ``/provision/<password>/<file name>``).
+"""Where gateways download their file: ``GET /provision/<file name>`` (and ``/provision/<credential>/<file name>``).
 
 One blueprint, served twice:
 
@@ -8,13 +8,16 @@ One blueprint, served twice:
 * inside the web console (``appliance.web.gateways`` nests it), over HTTPS, for devices that
   were pointed at the console before.
 
-No login (a gateway cannot log in): only an adopted MAC gets a file, and every request is logged
-(``appliance.gateways.service.provisioning_file``), so unknown MACs can be adopted.  With a provisioning
-password set, the device must send it as ``/provision/<password>/<file name>`` or as the HTTP basic
-auth password (any user name).  The SIP server written into the file is the host the device used
-to reach us (its ``Host`` header, checked against a strict host pattern), with the site's SIP port;
-the file also points the device at the provisioning server's plain-HTTP URL on that host, so it
-keeps provisioning from there.  Answers are never cached (``Cache-Control: no-store``).
+No login (a gateway cannot log in): only an adopted MAC gets a file, only with its own credential
+(``/provision/<credential>/<file name>`` or as the HTTP basic auth password, any user name) or once
+inside its adoption window, only from the provisioning networks, and an address that keeps getting
+refused is locked out (429 with ``Retry-After``): ``appliance.gateways.service.provisioning_file``
+decides and logs every request, so unknown MACs can be adopted.  The SIP server written into the
+file is the host the device used to reach us (its ``Host`` header, checked against a strict host
+pattern), with the site's SIP port; the file also points the device at the provisioning server's
+plain-HTTP URL on that host (or, for models that can and with HTTPS provisioning on, at the
+console's HTTPS port), with its credential, so it keeps provisioning from there.  Answers are
+never cached (``Cache-Control: no-store``).
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ def _answer(file_name: str, password: str | None) -> Response:
     response.headers["Cache-Control"] = "no-store"
     if served.status == 403:
         response.headers["WWW-Authenticate"] = 'Basic realm="Linebox provisioning"'
+    if served.status == 429:
+        response.headers["Retry-After"] = str(served.retry_after)
     return response
 
 

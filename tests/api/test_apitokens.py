@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from datetime import timedelta
 
 import pytest
 
@@ -98,10 +99,12 @@ def test_token_list_on_the_command_line_shows_who_when_and_last_use_but_never_th
     result = _linebox(install, "token", "list")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["user", "name", "created", "(UTC)", "last", "used", "(UTC)"]
+    assert lines[0].split() == ["user", "name", "created", "(UTC)", "last", "used", "(UTC)", "expires"]
     today = ApiToken.get().created.strftime("%Y-%m-%d")
+    in_90_days = (ApiToken.get().created + timedelta(days=apitokens.DEFAULT_DAYS)).strftime("%Y-%m-%d")
     assert lines[1].split()[:3] == ["alice", "monitoring", today] and lines[1].split()[4] == today
-    assert lines[2].split()[:4] == ["bob", "backup", "job", today] and lines[2].endswith("  never")
+    assert lines[1].split()[6] == in_90_days
+    assert lines[2].split()[:4] == ["bob", "backup", "job", today] and lines[2].split()[5:] == ["never", in_90_days]
     assert len(lines) == 3 and all(len(line) <= 80 for line in lines)
     for secret in (used, unused, used[4:], apitokens.hash_token(used)):
         assert secret not in result.output
@@ -122,3 +125,16 @@ def test_token_revoke_on_the_command_line_takes_it_off_the_list(install, alice):
     assert _linebox(install, "token", "list", "--user", "alice").output == "user alice has no API tokens\n"
     again = _linebox(install, "token", "revoke", "alice", "old job")
     assert again.exit_code == 1 and "user alice has no token called 'old job'" in again.output
+
+
+def test_an_api_token_expires(api):
+    token = apitokens.create_token("agent", "short-lived", "test", expires_days=1)
+    client = api.client(None)
+    assert client.get("/api/v1/me", token=token).status == 200
+    row = ApiToken.get(ApiToken.name == "short-lived")
+    ApiToken.update(expires=row.expires - timedelta(days=1, seconds=1)).where(ApiToken.id == row.id).execute()
+    reply = client.get("/api/v1/me", token=token)
+    assert reply.status == 401
+    listed = {t["name"]: t for t in apitokens.list_tokens("agent")}
+    assert listed["short-lived"]["expired"] and not listed["tests"]["expired"]
+    assert listed["tests"]["expires"] is not None  # tokens expire by default (90 days)

@@ -1,4 +1,7 @@
-"""A simulated HT802 fetches its file from the provisioning server over plain HTTP, registers both ports, and calls."""
+"""A simulated HT802 fetches its file from the provisioning server over plain HTTP, registers both ports, and calls.
+
+The first fetch is the one the adoption window (opened by adopting) allows; the file gives the gateway its own
+credential, which its next fetch uses, while an anonymous fetch is refused from then on."""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ import pytest
 
 from appliance.gateways import port_state
 from appliance.gateways import service as gateways
+from appliance.model.models import Gateway
 from appliance.services.http_server import make_server
 from appliance.site import service
 from appliance.web import provisioning as provision
-from lab.gateway_sim import GatewaySimulator
+from lab.gateway_sim import GatewaySimulator, ProvisioningFailed
 from tests.lab.helpers import add
 
 pytestmark = pytest.mark.lab
@@ -26,16 +30,19 @@ def test_ht802_simulator_registers_both_ports_and_calls_port_to_port(pbx, rootfs
     gateways.adopt(MAC, "ht802", "test", name="Lobby ATA", address="127.0.0.1")
     gateways.bind_fxs(MAC, 1, "100", "test")
     gateways.bind_fxs(MAC, 2, "101", "test")
-    gateways.set_provisioning_password("lab-provisioning-pw", "test")
 
     server = make_server(provision.create_app(pbx.install), "127.0.0.1", 0)  # as linebox provision-serve
     server.start()
     simulator = None
     try:
-        simulator = GatewaySimulator.provision("ht802", MAC, server.url, password="lab-provisioning-pw")
+        simulator = GatewaySimulator.provision("ht802", MAC, server.url)  # in the adoption window
         assert simulator.file_name == "cfg000b825a1102.xml"
         assert simulator.config.sip_port == pbx.instance.sip_port
-        assert simulator.config.provisioning_url == f"{server.url}/provision/lab-provisioning-pw"
+        credential = Gateway.get(Gateway.mac == "000b825a1102").credential
+        assert simulator.config.provisioning_url == f"{server.url}/provision/{credential}"
+        with pytest.raises(ProvisioningFailed):  # the window is used: nobody else gets the file anonymously
+            GatewaySimulator.provision("ht802", MAC, server.url)
+        simulator.refetch()  # its next boot: with its own credential
         assert simulator.config.port(1).password == service.get_object("extension", "100").password
         simulator.start(rootfs)
         simulator.wait_registered()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 
 from appliance.gateways import service as gateways
-from appliance.model.models import ProvisioningRequest
+from appliance.model.models import Gateway, ProvisioningRequest
 from appliance.services import tls
 from appliance.services.http_server import make_server
 from appliance.site import service
@@ -26,6 +26,10 @@ def setup_ht802() -> tuple[str, str]:
     return service.get_object("extension", "100").password, service.get_object("extension", "101").password
 
 
+def credential(mac: str = MAC) -> str:
+    return Gateway.get(Gateway.mac == mac).credential
+
+
 def test_known_mac_gets_its_file_with_each_ports_credentials(provisioning_server):
     pw100, pw101 = setup_ht802()
     fetched = http_get(f"{provisioning_server}/provision/cfg{MAC}.xml")
@@ -33,9 +37,10 @@ def test_known_mac_gets_its_file_with_each_ports_credentials(provisioning_server
     assert provisioning_server.startswith("http://127.0.0.1:")
     parsed = catalogue.parse(catalogue.get_model("ht802"), fetched.body)
     assert parsed.server == "127.0.0.1" and parsed.sip_port == service.load_settings().sip_port
-    # the file keeps the device on this server: P212 = 1 (HTTP), P237 = 127.0.0.1:<port>/provision
-    assert parsed.provisioning_url == f"{provisioning_server}/provision"
-    assert f"<P237>{provisioning_server.removeprefix('http://')}/provision</P237>" in fetched.body
+    # the file keeps the device on this server, with its own credential:
+    # P212 = 1 (HTTP), P237 = <host:port>/provision/<credential>
+    assert parsed.provisioning_url == f"{provisioning_server}/provision/{credential()}"
+    assert f"<P237>{provisioning_server.removeprefix('http://')}/provision/{credential()}</P237>" in fetched.body
     assert (parsed.port(1).user_id, parsed.port(1).password, parsed.port(1).enabled) == ("100", pw100, True)
     assert (parsed.port(2).user_id, parsed.port(2).password) == ("101", pw101)
     row = ProvisioningRequest.select().order_by(ProvisioningRequest.id.desc()).first()
@@ -66,15 +71,16 @@ def test_wrong_file_name_for_the_model_and_names_without_mac_are_404(provisionin
 
 def test_provisioning_password_in_path_or_basic_auth(provisioning_server):
     setup_ht802()
+    gateways.close_adoption_window(MAC, "test")
     gateways.set_provisioning_password("prov-secret-123456", "test")
     assert http_get(f"{provisioning_server}/provision/cfg{MAC}.xml").status == 403
     assert http_get(f"{provisioning_server}/provision/wrong-secret-1234/cfg{MAC}.xml").status == 403
     assert http_get(f"{provisioning_server}/provision/cfg{MAC}.xml", password="wrong").status == 403
     fetched = http_get(f"{provisioning_server}/provision/prov-secret-123456/cfg{MAC}.xml")
     assert fetched.status == 200
-    # told to come back with the password in the path
+    # told to come back with its own credential in the path
     parsed = catalogue.parse(catalogue.get_model("ht802"), fetched.body)
-    assert parsed.provisioning_url == f"{provisioning_server}/provision/prov-secret-123456"
+    assert parsed.provisioning_url == f"{provisioning_server}/provision/{credential()}"
     assert http_get(f"{provisioning_server}/provision/cfg{MAC}.xml", password="prov-secret-123456").status == 200
     statuses = [r.status for r in ProvisioningRequest.select().order_by(ProvisioningRequest.id)]
     assert statuses == [403, 403, 403, 200, 200]
@@ -111,11 +117,11 @@ def test_the_console_still_serves_files_over_https_and_points_devices_at_the_pro
         assert server.url.startswith("https://") and fetched.status == 200 and fetched.cache_control == "no-store"
         parsed = catalogue.parse(catalogue.get_model("ht802"), fetched.body)
         assert parsed.port(1).password == pw100
-        assert parsed.provisioning_url == "http://127.0.0.1:8080/provision"
+        assert parsed.provisioning_url == f"http://127.0.0.1:8080/provision/{credential()}"
         monkeypatch.setenv(gateways.PROVISION_PORT_ENV, "8099")  # provision.env, read by the console's unit too
-        fetched = http_get(f"{server.url}/provision/cfg{MAC}.xml", context=context)
+        fetched = http_get(f"{server.url}/provision/{credential()}/cfg{MAC}.xml", context=context)
         assert catalogue.parse(catalogue.get_model("ht802"), fetched.body).provisioning_url == \
-            "http://127.0.0.1:8099/provision"
+            f"http://127.0.0.1:8099/provision/{credential()}"
         assert http_get(f"{server.url}/provision/cfg000b82444444.xml", context=context).status == 404
     finally:
         server.close()

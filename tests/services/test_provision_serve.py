@@ -2,8 +2,9 @@
 
 The test plays systemd as for the console (``NOTIFY_SOCKET``, ``WATCHDOG_USEC``), sets the port the
 way ``/etc/linebox/provision.env`` does (``LINEBOX_PROVISION_PORT``), waits for ``READY=1``, fetches
-an adopted gateway's file over plain HTTP, gets 404 for an unknown MAC (which then shows in the
-adoption list) and 403 for a wrong provisioning password, counts watchdog pings (each one a real
+an adopted gateway's file over plain HTTP (in its adoption window; the file carries its credential),
+gets 404 for an unknown MAC (which then shows in the adoption list) and 403 for a wrong provisioning
+password, counts watchdog pings (each one a real
 request to ``/-/alive``), and stops the service with SIGTERM: ``STOPPING=1`` and exit 0.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from appliance.gateways import service as gateways
 from appliance.install import Install
 from appliance.model.database import close_database
+from appliance.model.models import Gateway
 from appliance.site import service
 from hardware import gateways as catalogue
 from tests.services.test_serve import ROOT, FakeSystemd, _free_port, _stop, home  # noqa: F401  (fixture)
@@ -46,6 +48,14 @@ def _adopt_ht802(folder: Path) -> str:
         close_database()
 
 
+def _credential(folder: Path) -> str:
+    Install.load(folder).open()
+    try:
+        return Gateway.get(Gateway.mac == MAC).credential
+    finally:
+        close_database()
+
+
 def test_provision_serve_serves_adopted_macs_logs_unknown_ones_and_stops_on_sigterm(home, tmp_path):  # noqa: F811
     password = _adopt_ht802(home)
     port = _free_port()
@@ -65,7 +75,8 @@ def test_provision_serve_serves_adopted_macs_logs_unknown_ones_and_stops_on_sigt
         assert (status, cache) == (200, "no-store")
         parsed = catalogue.parse(catalogue.get_model("ht802"), body)
         assert (parsed.port(1).user_id, parsed.port(1).password) == ("100", password)
-        assert parsed.provisioning_url == f"http://127.0.0.1:{port}/provision"
+        assert parsed.provisioning_url == f"http://127.0.0.1:{port}/provision/{_credential(home)}"
+        assert _fetch(f"http://127.0.0.1:{port}/provision/cfg{MAC}.xml")[0] == 403  # the window is used
 
         status, body, cache = _fetch(f"http://127.0.0.1:{port}/provision/cfg000b82bb0304.xml")
         assert (status, cache) == (404, "no-store") and password not in body
@@ -95,6 +106,7 @@ def test_provision_serve_refuses_a_wrong_password_and_fails_cleanly_on_a_taken_p
     Install.load(home).open()
     try:
         gateways.set_provisioning_password("prov-secret-123456", "test")
+        gateways.close_adoption_window(MAC, "test")
     finally:
         close_database()
     port = _free_port()
@@ -108,9 +120,9 @@ def test_provision_serve_refuses_a_wrong_password_and_fails_cleanly_on_a_taken_p
         systemd.wait_for("READY=1", 30, proc)
         assert _fetch(f"http://127.0.0.1:{port}/provision/wrong-secret-1234/cfg{MAC}.xml")[0] == 403
         status, body, _ = _fetch(f"http://127.0.0.1:{port}/provision/prov-secret-123456/cfg{MAC}.xml")
-        assert status == 200
+        assert status == 200  # the install's older shared password still works; the file moves it to its own
         url = catalogue.parse(catalogue.get_model("ht802"), body).provisioning_url
-        assert url == f"http://127.0.0.1:{port}/provision/prov-secret-123456"
+        assert url == f"http://127.0.0.1:{port}/provision/{_credential(home)}"
 
         second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert second.returncode == 1 and "cannot start the provisioning server" in second.stderr

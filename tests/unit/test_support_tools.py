@@ -12,6 +12,8 @@ from click.testing import CliRunner
 
 from appliance import config_file
 from appliance.cli import main
+from appliance.gateways import service as gateways
+from appliance.model.models import Gateway
 from appliance.support import calls, debug_bundle, logs, network
 from tests.conftest import REFERENCE_SITE
 
@@ -225,3 +227,11 @@ def test_network_show_names_the_provisioning_and_fastagi_ports(tmp_path, monkeyp
     found = network.listeners(roles, set(), connections, {40: "provision", 50: "agi"}.__getitem__)
     assert [(x.process, x.port, x.role) for x in found] == [
         ("agi", 4573, "FastAGI (caller names)"), ("provision", 8088, "gateway provisioning (HTTP)")]
+
+
+def test_gateway_credentials_are_known_secrets(install):
+    """A credential in a provisioning URL (request log, journal) must be masked in a support bundle too."""
+    gateways.adopt("000b82000009", "ht801", "test")
+    gateways.set_provisioning_password("shared-provisioning-pw", "test")
+    found = debug_bundle.known_secrets(install)
+    assert Gateway.get().credential in found and "shared-provisioning-pw" in found

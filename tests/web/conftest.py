@@ -7,6 +7,8 @@ instances on this machine, e.g. the lab's, must not answer by accident).
 
 from __future__ import annotations
 
+import functools
+import http.client
 import http.cookiejar
 import re
 import socket
@@ -54,15 +56,32 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class FromAddress(urllib.request.HTTPHandler):
+    """Connect from a chosen local address (any 127.x.y.z works on Linux): another machine on the LAN."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+
+    def http_open(self, req):
+        return self.do_open(functools.partial(http.client.HTTPConnection, source_address=(self.source, 0)), req)
+
+
 @dataclass
 class Browser:
-    """A cookie-keeping HTTP client that reports redirects instead of following them unless asked."""
+    """A cookie-keeping HTTP client that reports redirects instead of following them unless asked.
+
+    ``source``: the local address it connects from (default 127.0.0.1)."""
 
     base: str
     jar: http.cookiejar.CookieJar = field(default_factory=http.cookiejar.CookieJar)
+    source: str | None = None
 
     def __post_init__(self):
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect())
+        handlers: list = [urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()]
+        if self.source:
+            handlers.append(FromAddress(self.source))
+        self.opener = urllib.request.build_opener(*handlers)
 
     def request(self, method: str, path: str, data: dict | None = None, follow: bool = False) -> Response:
         url = urllib.parse.urljoin(self.base, path)
@@ -95,8 +114,8 @@ class Console:
     app: object
     one_time_password: str
 
-    def browser(self) -> Browser:
-        return Browser(self.url)
+    def browser(self, source: str | None = None) -> Browser:
+        return Browser(self.url, source=source)
 
 
 @pytest.fixture

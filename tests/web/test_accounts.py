@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
 
-from appliance.access import accounts
+from appliance.access import accounts, sessions
 from appliance.errors import SiteError
-from appliance.model.models import AuditEntry, User
+from appliance.model.models import AuditEntry, ThrottleFailure, ThrottleLock, User
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle():
-    accounts.throttle.clear()
+def _fresh_throttle(install):
+    """The counters are in the install's database: a fresh install starts with none."""
     yield
-    accounts.throttle.clear()
 
 
 def audit_text() -> str:
@@ -135,53 +135,55 @@ def test_reset_admin_recreates_a_missing_admin(install):
     assert accounts.verify_login("admin", password).must_change_password
 
 
-def test_session_id_changes_with_the_password(install):
-    user = accounts.create_user("sup", "supervisor secret", "supervisor", actor="admin")
-    old = accounts.session_id(user)
-    assert accounts.user_for_session(old).username == "sup"
-    accounts.set_password("sup", "a new supervisor secret", actor="admin")
-    assert accounts.user_for_session(old) is None
-    assert accounts.user_for_session(accounts.session_id(accounts.get_user("sup"))).username == "sup"
-    assert accounts.user_for_session("garbage") is None
-    assert accounts.user_for_session("999:abc") is None
+def test_a_password_or_role_change_ends_the_users_sessions(install):
+    accounts.create_user("boss", "boss password", "admin", actor="admin")
+    user = accounts.create_user("sup", "supervisor secret", "supervisor", actor="boss")
+    first, second = sessions.start_session(user, "192.0.2.1"), sessions.start_session(user, "192.0.2.2")
+    assert sessions.user_for_session(first).username == "sup"
+    accounts.set_password("sup", "a new supervisor secret", actor="boss")
+    assert sessions.user_for_session(first) is None and sessions.user_for_session(second) is None
+    third = sessions.start_session(accounts.get_user("sup"))
+    accounts.set_role("sup", "agent", actor="boss")
+    assert sessions.user_for_session(third) is None
+    assert sessions.user_for_session("garbage") is None and sessions.user_for_session("") is None
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
+def age_failures(seconds: float) -> None:
+    """Move every stored failure and lock ``seconds`` into the past: time passing, in the real database."""
+    for failure in ThrottleFailure.select():
+        ThrottleFailure.update(when=failure.when - timedelta(seconds=seconds)).where(
+            ThrottleFailure.id == failure.id).execute()
+    for lock in ThrottleLock.select():
+        ThrottleLock.update(until=lock.until - timedelta(seconds=seconds)).where(ThrottleLock.id == lock.id).execute()
 
-    def __call__(self) -> float:
-        return self.now
 
-
-def test_throttle_locks_after_five_failures_in_fifteen_minutes_for_five_minutes():
-    clock = FakeClock()
-    throttle = accounts.LoginThrottle(clock=clock)
+def test_throttle_locks_a_name_at_one_address_after_five_failures_for_five_minutes(install):
+    throttle = accounts.throttle
     for _ in range(4):
-        throttle.check("admin")
-        throttle.failed("admin")
-        clock.now += 60
-    throttle.check("ADMIN ")  # 4 failures: still allowed (usernames compare case-blind)
-    throttle.failed("Admin")
+        throttle.check("admin", "192.0.2.9")
+        throttle.failed("admin", "192.0.2.9")
+        age_failures(60)
+    throttle.check("ADMIN ", "192.0.2.9")  # 4 failures: still allowed (usernames compare case-blind)
+    throttle.failed("Admin", "192.0.2.9")
     with pytest.raises(accounts.LoginThrottled) as error:
-        throttle.check("admin")
+        throttle.check("admin", "192.0.2.9")
     assert error.value.problems[0].where == "username"
-    throttle.check("someone-else")
-    clock.now += accounts.LOCKOUT - 1
+    throttle.check("someone-else", "192.0.2.9")
+    throttle.check("admin", "192.0.2.10")  # the same name from elsewhere: not locked out
+    age_failures(accounts.LOCKOUT - 2)
     with pytest.raises(accounts.LoginThrottled):
-        throttle.check("admin")
-    clock.now += 2
-    throttle.check("admin")
+        throttle.check("admin", "192.0.2.9")
+    age_failures(3)
+    throttle.check("admin", "192.0.2.9")
 
 
-def test_throttle_forgets_failures_older_than_the_window():
-    clock = FakeClock()
-    throttle = accounts.LoginThrottle(clock=clock)
+def test_throttle_forgets_failures_older_than_the_window(install):
+    throttle = accounts.throttle
     for _ in range(4):
-        throttle.failed("admin")
-    clock.now += accounts.FAILURE_WINDOW + 1
-    throttle.failed("admin")
-    throttle.check("admin")
+        throttle.failed("admin", "192.0.2.9")
+    age_failures(accounts.FAILURE_WINDOW + 1)
+    throttle.failed("admin", "192.0.2.9")
+    throttle.check("admin", "192.0.2.9")
 
 
 def test_good_login_resets_the_failure_count(install):

@@ -47,7 +47,9 @@ def test_admin_changes_a_role_and_it_applies_at_once(console, admin_password):
     assert response.status == 302
     assert "dana is now admin." in admin.get("/users").body
     assert accounts.get_user("dana").role == "admin"
-    assert dana.get("/extensions/new").status == 200  # the open session has the new role
+    assert dana.get("/extensions/new").status == 302  # the role change ended her open session ...
+    dana.login("dana", "dana password 1")
+    assert dana.get("/extensions/new").status == 200  # ... and her next one has the new role
     row = last_audit()
     assert (row.user, row.action, row.kind, row.key) == ("admin", "update", "user", "dana")
     assert (row.before["role"], row.after["role"]) == ("technician", "admin")

@@ -18,7 +18,7 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # WTForms 3.2, not in its stubs yet
 from wtforms.validators import DataRequired, Length
 
-from appliance.access import accounts
+from appliance.access import accounts, apitokens
 from appliance.errors import SiteError
 from appliance.web.forms import EmptyForm, required_text, show_problems
 from appliance.web.pages import blueprint
@@ -42,6 +42,7 @@ def _page(form: NewUserForm, status: int = 200, row_errors: dict[str, str] | Non
           chosen: dict[str, str] | None = None):
     """The users page; ``row_errors`` and ``chosen`` put a refused role change back next to its user."""
     return render_template("users.html", users=accounts.list_users(), form=form, reset_form=EmptyForm(),
+                           tokens=apitokens.list_tokens(),
                            role_help=ROLE_HELP, roles=accounts.ROLES, row_errors=row_errors or {},
                            chosen=chosen or {}, nav_active="users"), status
 
@@ -107,6 +108,20 @@ def users_delete(username: str):
             return redirect(url_for("pages.users_page"))
     return render_template("user_delete.html", user=user, problems=problems, form=EmptyForm(),
                            nav_active="users"), status
+
+
+@blueprint.route("/users/<username>/tokens/<name>/revoke", methods=["POST"])
+@require_role(ADMIN)
+def users_token_revoke(username: str, name: str):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        apitokens.revoke_token(username, name, actor=current_user.username)
+    except SiteError as error:
+        flash("; ".join(p.message for p in error.problems), "error")
+    else:
+        flash(f"API token {username}/{name} revoked.", "info")
+    return redirect(url_for("pages.users_page"))
 
 
 @blueprint.route("/users/<username>/reset", methods=["POST"])
