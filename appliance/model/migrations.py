@@ -103,6 +103,12 @@ def _v13_queue_service_level(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Queue, "service_level_target")
 
 
+def _call_events(db: peewee.SqliteDatabase) -> None:
+    """Asterisk's channel events (CEL: channel start, answer, call end), so a call Asterisk never wrote a
+    record for, because it stopped under the call, is still recorded, as interrupted."""
+    db.create_tables([models.CallEvent], safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -117,6 +123,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v11_trunk_failover_seconds,
     _v12_ivr_retry_counts,
     _v13_queue_service_level,
+    _call_events,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)
