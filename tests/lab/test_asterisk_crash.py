@@ -17,7 +17,7 @@ from appliance.callcenter import collector, reports
 from appliance.model.models import CallEvent, CallRecord, QueueCall, QueueEvent
 from appliance.services import collector as collector_service
 from lab import instance as lab
-from tests.lab.helpers import add, live_with_carrier
+from tests.lab.helpers import add, live_with_carrier, update
 
 pytestmark = pytest.mark.lab
 
@@ -193,3 +193,91 @@ def test_asterisk_killed_under_calls_loses_no_record_and_shows_the_cut_calls(pbx
     diag = linebox(pbx.install.home, "diag")
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(restart))
     assert f"WARN Restart   Asterisk restarted at {when}, 8 call(s) interrupted" in diag.stdout, diag.stdout
+
+
+def _longest_silence(path, after: float = 1.0) -> tuple[float, float]:
+    """(seconds of sound, longest silence between the first and the last sound) in a 16-bit mono WAV,
+    in 100 ms windows from ``after`` on: a call whose audio stopped, even for a moment, shows a gap."""
+    import wave
+
+    with wave.open(str(path)) as w:
+        rate, frames = w.getframerate(), w.readframes(w.getnframes())
+    samples = memoryview(frames).cast("h")
+    step = rate // 10
+    loud = [i for i in range(int(after * 10), len(samples) // step)
+            if max(abs(s) for s in samples[i * step:(i + 1) * step]) > 500]
+    gaps = [b - a - 1 for a, b in zip(loud, loud[1:], strict=False)]
+    return len(loud) / 10, max(gaps, default=0) / 10
+
+
+def test_calls_up_survive_an_apply_and_a_rejected_one(pbx, carrier):
+    """An extension call and an answered queue call are up while a new configuration is applied (every
+    reloaded module: phones, dialplan, queues) and then one Asterisk rejects (rolled back, reloaded
+    again): both calls stay bridged with their audio flowing without a gap, end when their callers hang
+    up, and their records (CDR, queue_log, the derived queue call) are those of a normal call."""
+    from tests.lab.test_apply_faults import linebox
+
+    for number in ("100", "101", "201"):
+        add("extension", number=number, name=f"Desk {number}")
+    add("queue", number="700", name="Support", members=[{"extension": "201", "penalty": 0}],
+        announce_position=False, wrapup_seconds=0)
+    add("inbound_route", name="support-line", did="5553700", destination="queue:700")
+    phones = live_with_carrier(pbx, carrier)
+    for number in ("101", "201"):
+        phones.set_behaviour(number, "answer", hold=120, ring=0)  # the callers hang up first
+    mark = phones.mark()
+    phones.call("ph100", "101", tag="direct", hold=120, record=True)
+    phones.call("telco", "5553700", tag="queued", hold=120, record=True)
+    for exten in ("101", "201"):
+        phones.wait_for("CarrierAnswered", lambda e, x=exten: e.get("Exten") == x, since=mark, timeout=20)
+    answered = time.monotonic()
+
+    def bridged() -> str:
+        return pbx.cli("bridge show all")
+
+    assert bridged().count("simple_bridge") == 2, bridged()
+    target = pbx.install.target()
+
+    # A good configuration: a new phone, a queue setting, a route (pjsip, extensions and queues reloaded).
+    add("extension", number="102", name="Desk 102")
+    update("queue", "700", wrapup_seconds=5)
+    add("inbound_route", name="sales-line", did="5553800", destination="extension:102")
+    applied = pbx.apply()
+    assert {"pjsip.conf", "extensions.conf", "queues.conf"} <= set(applied.changed), applied.changed
+    assert "Endpoint:  102" in pbx.cli("pjsip show endpoints")
+    assert bridged().count("simple_bridge") == 2, bridged()
+
+    # One Asterisk rejects: verify fails, the previous generation is reloaded.
+    update("extension", "101", options={"dtmf_mode": "bogus"})
+    rejected = pbx.apply(expect_ok=False)
+    assert not rejected.ok and rejected.rolled_back and "dtmf_mode=bogus" in rejected.error, rejected.error
+    assert target.live_generation() == target.loaded_generation()
+    assert bridged().count("simple_bridge") == 2, bridged()
+    assert "2 of 2000 max active calls" in pbx.cli("core show channels count")
+
+    # The callers hang up (a BYE from their side); the audio flowed through both applies without a gap.
+    talked = time.monotonic() - answered
+    for line in phones.instance.cli("core show channels concise").splitlines():
+        channel, context, *_ = [*line.split("!"), ""]
+        if context == "caller":  # the carrier's side of the calls it placed
+            phones.instance.cli(f"channel request hangup {channel}")
+    for tag in ("direct", "queued"):
+        phones.wait_for("CallerHangup", lambda e, t=tag: e.get("Tag") == t, since=mark, timeout=15)
+        heard, gap = _longest_silence(phones.heard(tag))
+        assert heard >= talked - 2 and gap <= 0.5, f"{tag}: {heard:.1f} s of tone in {talked:.1f} s, gap {gap:.1f} s"
+
+    # Their records are those of normal calls.
+    sources = collector.Sources.in_log_dir(pbx.install.asterisk_log_dir)
+
+    def recorded() -> list[CallRecord]:
+        collector.collect_once(sources)
+        answered = [r for r in CallRecord.select() if r.disposition == "ANSWERED"]
+        return answered if len(answered) == 2 else []
+    records = _wait(recorded, 15, "the two calls' CDRs")
+    assert sorted((r.src, r.dst) for r in records) == [("+15550001111", "700"), ("100", "101")]
+    assert all(r.billsec >= talked - 2 for r in records), [(r.src, r.billsec, talked) for r in records]
+    assert not CallRecord.select().where(CallRecord.disposition == collector.INTERRUPTED).exists()
+    (queued,) = QueueCall.select()
+    assert (queued.outcome, queued.agent, queued.ended_by) == ("answered", "201", "caller")
+    assert queued.talk_seconds >= talked - 2
+    assert linebox(pbx.install.home, "diag").stdout.count("Restart") == 0
