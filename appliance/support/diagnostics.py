@@ -61,7 +61,7 @@ def check_restarts(now: float | None = None) -> list[Finding]:
     more = f" ({len(starts)} such restarts in 24 h)" if len(starts) > 1 else ""
     moment_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
     return [Finding("Restart", "warn", f"Asterisk restarted at {moment_text}, {cut} call(s) interrupted{more}",
-                    "it stopped under calls: journalctl -u asterisk; linebox calls --today")]
+                    "crash or power cut: journalctl -u asterisk; linebox calls --today")]
 
 
 def check_config(install: Install) -> Finding:
