@@ -222,9 +222,10 @@ def _link_repeat_calls(pairs: set[tuple[str, str]]) -> list[int]:
 
 
 def _rows_after(db_path: Path, source: str, table: str, columns: tuple[str, ...],
-                key: tuple[str, ...]) -> list[sqlite3.Row]:
+                key: tuple[str, ...]) -> list[sqlite3.Row] | None:
     """The rows of one of Asterisk's SQLite tables added since the last round: after the row the
-    collector stopped at, while that row still holds the same ``key`` (else from the start)."""
+    collector stopped at, while that row still holds the same ``key`` (else from the start).  None when
+    the database could not be read (no table yet, or Asterisk held it locked too long)."""
     if not db_path.exists():
         return []
     state = CollectorState.get_or_none(CollectorState.source == source)
@@ -238,7 +239,7 @@ def _rows_after(db_path: Path, source: str, table: str, columns: tuple[str, ...]
             query = f"SELECT rowid AS row_id, {', '.join(columns)} FROM {table} WHERE rowid > ? ORDER BY rowid"
             return db.execute(query, (last,)).fetchall()
     except sqlite3.OperationalError:
-        return []  # no table yet: Asterisk creates it with the first row
+        return None
 
 
 def _identity(row: sqlite3.Row, key: tuple[str, ...]) -> str:
@@ -282,6 +283,8 @@ def collect_cel(cel_db: Path) -> int:
     """Copy CEL rows added since the last round, then record the calls each new Asterisk start cut;
     return how many rows were read."""
     rows = _rows_after(cel_db, "cel", "cel", CEL_FIELDS, CEL_KEY)
+    if rows is None:
+        return 0  # unread: the calls a restart cut are looked for once these rows are in
     events = [{"eventtype": r["eventtype"] or "", "eventtime": _float(r["eventtime"]), "uniqueid": r["uniqueid"] or "",
                "linkedid": r["linkedid"] or "", "cidnum": r["cidnum"] or "", "exten": r["exten"] or "",
                "context": r["context"] or "", "channel": r["channame"] or "", "peer": r["peer"] or ""} for r in rows]

@@ -133,7 +133,7 @@ def test_asterisk_killed_under_calls_loses_no_record_and_shows_the_cut_calls(pbx
         # calls are recorded as usual.
         for number in ("101", *AGENTS):
             phones.set_behaviour(number, "answer", hold=1, ring=0)
-        _wait(lambda: pbx.cli("queue show 700").count("Not in use") == len(AGENTS), 10,
+        _wait(lambda: pbx.cli("queue show 700").count("Not in use") == len(AGENTS), 15,
               "the queue sees its agents again")
         mark = phones.mark()
         phones.call("ph100", "101", tag="after-direct", hold=2)

@@ -175,3 +175,18 @@ def test_a_call_asterisk_never_ended_is_recorded_once_as_interrupted(install, tm
     moment = datetime.fromtimestamp(now + 60).strftime("%Y-%m-%d %H:%M:%S")
     assert (finding.level, finding.text) == ("warn", f"Asterisk restarted at {moment}, 1 call(s) interrupted")
     assert diagnostics.check_restarts(now=now + 60 + 25 * 3600) == []  # old news after a day
+
+
+def test_calls_a_restart_cut_are_looked_for_only_once_the_cel_database_is_read(install, tmp_path):
+    """A CEL database that cannot be read this round (Asterisk holding it, no table yet) does not let a
+    restart pass unlooked-at: the cut call is recorded in the round that reads its rows."""
+    now = int(datetime.now(UTC).timestamp()) - 600
+    sources = collector.Sources(queue_log=tmp_path / "queue_log", cdr_db=tmp_path / "cdr.db",
+                                cel_db=tmp_path / "cel.db")
+    write(sources.queue_log, [f"{now - 100}|NONE|NONE|NONE|QUEUESTART|", f"{now + 60}|NONE|NONE|NONE|QUEUESTART|"])
+    sqlite3.connect(sources.cel_db).close()  # the file, not its table yet
+    collector.collect_once(sources)
+    write_cel(sources.cel_db, [("CHAN_START", f"{now}.5", "100", "101", "from-internal", "PJSIP/100-1", f"{now}.1",
+                                f"{now}.1")])
+    collector.collect_once(sources)
+    assert [r.disposition for r in CallRecord.select()] == ["INTERRUPTED"]
