@@ -281,3 +281,17 @@ def test_calls_up_survive_an_apply_and_a_rejected_one(pbx, carrier):
     assert (queued.outcome, queued.agent, queued.ended_by) == ("answered", "201", "caller")
     assert queued.talk_seconds >= talked - 2
     assert linebox(pbx.install.home, "diag").stdout.count("Restart") == 0
+
+
+def test_a_box_upgraded_from_before_cel_loads_its_module_at_the_first_apply(pbx):
+    """A box whose live generation predates the CEL file (its modules.conf kept cel_sqlite3_custom
+    unloaded): the first apply after the upgrade loads the module, so CEL is written from then on, and
+    does not fail on Asterisk's "no such module" for a reload."""
+    pbx.cli("module unload cel_sqlite3_custom.so")
+    assert "0 modules loaded" in pbx.cli("module show like cel_sqlite3_custom")
+    target = pbx.install.target()
+    (target.live_generation() / "cel_sqlite3_custom.conf").unlink()  # written before Linebox kept CEL
+    add("extension", number="100", name="Desk 100")
+    result = pbx.apply()
+    assert "cel_sqlite3_custom.conf" in result.changed
+    assert "1 modules loaded" in pbx.cli("module show like cel_sqlite3_custom")
