@@ -143,6 +143,8 @@ def test_asterisk_killed_under_calls_loses_no_record_and_shows_the_cut_calls(pbx
             phones.wait_for("CallerHangup", lambda e, t=tag: e.get("Tag") == t, since=mark, timeout=25)
         _wait(lambda: _queue_events(pbx, "COMPLETECALLER") + _queue_events(pbx, "COMPLETEAGENT") == 2, 15,
               "the call after the restart completed in the queue_log")
+        _wait(lambda: len(_rows(log_dir / "linebox-cdr.db", "SELECT 1 FROM cdr WHERE disposition = 'ANSWERED'")) == 4,
+              15, "the CDRs of the 4 calls that ended (2 before the crash, 2 after)")
 
         def caught_up() -> bool:
             written = _written(log_dir)
@@ -271,10 +273,13 @@ def test_calls_up_survive_an_apply_and_a_rejected_one(pbx, carrier):
     sources = collector.Sources.in_log_dir(pbx.install.asterisk_log_dir)
 
     def recorded() -> list[CallRecord]:
+        """The two calls' CDRs, once the queue call's end is collected too (Asterisk writes its CDR and
+        its queue_log line in either order)."""
         collector.collect_once(sources)
         answered = [r for r in CallRecord.select() if r.disposition == "ANSWERED"]
-        return answered if len(answered) == 2 else []
-    records = _wait(recorded, 15, "the two calls' CDRs")
+        ended = QueueCall.select().where(QueueCall.ended_by != "").exists()
+        return answered if len(answered) == 2 and ended else []
+    records = _wait(recorded, 15, "the two calls' CDRs and the queue call's end")
     assert sorted((r.src, r.dst) for r in records) == [("+15550001111", "700"), ("100", "101")]
     assert all(r.billsec >= talked - 2 for r in records), [(r.src, r.billsec, talked) for r in records]
     assert not CallRecord.select().where(CallRecord.disposition == collector.INTERRUPTED).exists()
