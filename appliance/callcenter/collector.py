@@ -35,7 +35,7 @@ import peewee
 
 from appliance.callcenter import rollup
 from appliance.model.database import database
-from appliance.model.models import CallRecord, CollectorState, QueueCall, QueueEvent
+from appliance.model.models import CallEvent, CallRecord, CollectorState, QueueCall, QueueEvent
 
 # Not callers: events Asterisk writes for members and for the queue itself.
 NON_CALL_IDS = {"NONE", "MANAGER", "CLI", "REALTIME", "AUTO"}
@@ -48,10 +48,12 @@ CDR_FIELDS = ("uniqueid", "sequence", "linkedid", "start_time", "answer_time", "
 class Sources:
     queue_log: Path
     cdr_db: Path
+    cel_db: Path
 
     @classmethod
     def in_log_dir(cls, log_dir: Path) -> Sources:
-        return cls(queue_log=log_dir / "queue_log", cdr_db=log_dir / "linebox-cdr.db")
+        return cls(queue_log=log_dir / "queue_log", cdr_db=log_dir / "linebox-cdr.db",
+                   cel_db=log_dir / "linebox-cel.db")
 
 
 def parse_line(line: str) -> dict | None:
@@ -83,10 +85,21 @@ def collect_queue_log(path: Path) -> int:
         database.cursor().executemany(
             "INSERT OR IGNORE INTO queueevent (time, callid, queue, agent, event, data) VALUES (?, ?, ?, ?, ?, ?)",
             [(r["time"], r["callid"], r["queue"], r["agent"], r["event"], r["data"]) for r in rows])
-        changed = rederive({(r["callid"], r["queue"]) for r in rows if r["callid"] not in NON_CALL_IDS})
+        keys = {(r["callid"], r["queue"]) for r in rows if r["callid"] not in NON_CALL_IDS}
+        started = [r["time"] for r in rows if r["event"] == "QUEUESTART"]
+        if started:  # Asterisk started again: the calls it left open were cut
+            keys |= _open_calls_before(max(started))
+        changed = rederive(keys)
         rollup.refresh(changed, int(time.time()))
         CollectorState.replace(source="queue_log", position=offset + end, identity=identity).execute()
     return len(rows)
+
+
+def _float(value: object) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        return 0.0
 
 
 def _int(value: str) -> int:
@@ -96,10 +109,17 @@ def _int(value: str) -> int:
         return 0
 
 
-def derive(events: Iterable[QueueEvent]) -> dict | None:
-    """One caller's stay in a queue from its events, in order."""
+def derive(events: Iterable[QueueEvent], starts: Iterable[int] = ()) -> dict | None:
+    """One caller's stay in a queue from its events, in order.
+
+    ``starts``: when Asterisk started (``asterisk_starts``).  A call still waiting, or talking, when
+    Asterisk started again after its last event was cut by that restart (Asterisk crashed, or the box
+    lost power): a waiting caller's outcome is ``interrupted``, an answered call keeps its outcome (an
+    agent did answer in time) and is ``ended_by`` ``restart``, with no talk time (Asterisk wrote none)."""
     call: dict | None = None
+    last = 0
     for e in events:
+        last = e.time
         data = e.data.split("|") if e.data else []
         field = (lambda i, d=data: d[i] if len(d) > i else "")  # noqa: E731 - tiny local accessor
         if e.event == "ENTERQUEUE":
@@ -118,7 +138,20 @@ def derive(events: Iterable[QueueEvent]) -> dict | None:
             call.update(outcome=outcome, wait_seconds=_int(field(2)))
         elif e.event == "EXITWITHKEY":
             call.update(outcome="exitkey", wait_seconds=_int(field(3)))
+    if call and _still_open(call) and any(start > last for start in starts):
+        call.update(outcome="interrupted" if call["outcome"] == "waiting" else call["outcome"], ended_by="restart")
     return call
+
+
+def _still_open(call: dict) -> bool:
+    return call["outcome"] == "waiting" or (call["outcome"] == "answered" and not call["ended_by"])
+
+
+def _open_calls_before(moment: int) -> set[tuple[str, str]]:
+    """The (callid, queue) of the calls that entered before ``moment`` and are still waiting or talking."""
+    c = QueueCall
+    still_open = (c.outcome == "waiting") | ((c.outcome == "answered") & (c.ended_by == ""))
+    return set(c.select(c.callid, c.queue).where(still_open & (c.entered < moment)).tuples())
 
 
 def rederive(keys: set[tuple[str, str]]) -> set[int]:
@@ -127,6 +160,7 @@ def rederive(keys: set[tuple[str, str]]) -> set[int]:
     Returns the entry times of every call stored or changed, so the daily roll-ups of those days
     can be brought up to date."""
     changed: set[int] = set()
+    starts = asterisk_starts()
     callids = sorted({callid for callid, _ in keys})
     for i in range(0, len(callids), 500):
         chunk = callids[i:i + 500]
@@ -135,7 +169,7 @@ def rederive(keys: set[tuple[str, str]]) -> set[int]:
                   .order_by(QueueEvent.time, QueueEvent.id).namedtuples())  # plain rows: no model objects
         for event in events:
             by_call.setdefault((event.callid, event.queue), []).append(event)
-        calls = [call for key, evs in by_call.items() if key in keys and (call := derive(evs))]
+        calls = [call for key, evs in by_call.items() if key in keys and (call := derive(evs, starts))]
         # Only calls whose row would change are written (a replay after a restart changes none), so
         # neither the table nor the roll-ups of past days are rewritten for nothing.
         columns = [getattr(QueueCall, name) for name in DERIVED]
@@ -189,22 +223,42 @@ def _link_repeat_calls(pairs: set[tuple[str, str]]) -> list[int]:
     return changed
 
 
-def collect_cdr(cdr_db: Path) -> int:
-    """Copy CDR rows added since the last round; return how many were read."""
-    if not cdr_db.exists():
-        return 0
-    state = CollectorState.get_or_none(CollectorState.source == "cdr")
+def _rows_after(db_path: Path, source: str, table: str, columns: tuple[str, ...],
+                key: tuple[str, ...]) -> list[sqlite3.Row] | None:
+    """The rows of one of Asterisk's SQLite tables added since the last round: after the row the
+    collector stopped at, while that row still holds the same ``key`` (else from the start).  None when
+    the database could not be read (no table yet, or Asterisk held it locked too long)."""
+    if not db_path.exists():
+        return []
+    state = CollectorState.get_or_none(CollectorState.source == source)
     try:
-        with closing(sqlite3.connect(f"file:{cdr_db}?mode=ro", uri=True, timeout=5)) as cdr:
-            cdr.row_factory = sqlite3.Row
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)) as db:
+            db.row_factory = sqlite3.Row
             last = 0
             if state and state.position:
-                seen = cdr.execute("SELECT uniqueid, sequence FROM cdr WHERE rowid = ?", (state.position,)).fetchone()
-                last = state.position if seen and _cdr_identity(seen) == state.identity else 0
-            query = f"SELECT rowid AS row_id, {', '.join(CDR_FIELDS)} FROM cdr WHERE rowid > ? ORDER BY rowid"
-            rows = cdr.execute(query, (last,)).fetchall()
+                seen = db.execute(f"SELECT {', '.join(key)} FROM {table} WHERE rowid = ?", (state.position,)).fetchone()
+                last = state.position if seen and _identity(seen, key) == state.identity else 0
+            query = f"SELECT rowid AS row_id, {', '.join(columns)} FROM {table} WHERE rowid > ? ORDER BY rowid"
+            return db.execute(query, (last,)).fetchall()
     except sqlite3.OperationalError:
-        return 0  # no cdr table yet: Asterisk creates it with the first record
+        return None
+
+
+def _identity(row: sqlite3.Row, key: tuple[str, ...]) -> str:
+    """What the row the collector stopped at must still hold for reading to go on after it."""
+    return "|".join(str(row[name]) for name in key)
+
+
+def _save_position(source: str, rows: list[sqlite3.Row], key: tuple[str, ...]) -> None:
+    CollectorState.replace(source=source, position=rows[-1]["row_id"], identity=_identity(rows[-1], key)).execute()
+
+
+CDR_KEY = ("uniqueid", "sequence")
+
+
+def collect_cdr(cdr_db: Path) -> int:
+    """Copy CDR rows added since the last round; return how many were read."""
+    rows = _rows_after(cdr_db, "cdr", "cdr", CDR_FIELDS, CDR_KEY)
     if not rows:
         return 0
     records = [{
@@ -217,17 +271,99 @@ def collect_cdr(cdr_db: Path) -> int:
     with database.atomic():
         for i in range(0, len(records), BATCH):
             CallRecord.insert_many(records[i:i + BATCH]).on_conflict_ignore().execute()
-        CollectorState.replace(source="cdr", position=rows[-1]["row_id"], identity=_cdr_identity(rows[-1])).execute()
+        _save_position("cdr", rows, CDR_KEY)
     return len(records)
 
 
-def _cdr_identity(row: sqlite3.Row) -> str:
-    """What the CDR row the collector stopped at must still hold for reading to go on after it."""
-    return f"{row['uniqueid']}|{row['sequence']}"
+CEL_FIELDS = ("eventtype", "eventtime", "uniqueid", "linkedid", "cidnum", "exten", "context", "channame", "peer")
+CEL_KEY = ("uniqueid", "eventtype", "eventtime")
+INTERRUPTED = "INTERRUPTED"  # the disposition of a call Asterisk stopped under (no CDR was ever written)
+RESTARTS = "restarts"  # CollectorState: the last Asterisk start whose interrupted calls are recorded
+
+
+def collect_cel(cel_db: Path) -> int:
+    """Copy CEL rows added since the last round, then record the calls each new Asterisk start cut;
+    return how many rows were read."""
+    rows = _rows_after(cel_db, "cel", "cel", CEL_FIELDS, CEL_KEY)
+    if rows is None:
+        return 0  # unread: the calls a restart cut are looked for once these rows are in
+    events = [{"eventtype": r["eventtype"] or "", "eventtime": _float(r["eventtime"]), "uniqueid": r["uniqueid"] or "",
+               "linkedid": r["linkedid"] or "", "cidnum": r["cidnum"] or "", "exten": r["exten"] or "",
+               "context": r["context"] or "", "channel": r["channame"] or "", "peer": r["peer"] or ""} for r in rows]
+    with database.atomic():
+        for i in range(0, len(events), BATCH):
+            CallEvent.insert_many(events[i:i + BATCH]).on_conflict_ignore().execute()
+        if rows:
+            _save_position("cel", rows, CEL_KEY)
+        record_interrupted_calls()
+    return len(events)
+
+
+def asterisk_starts(after: int = 0) -> list[int]:
+    """When Asterisk started (its ``QUEUESTART`` queue_log line, written once at every start), in order."""
+    return [row[0] for row in database.execute_sql(
+        "SELECT DISTINCT time FROM queueevent WHERE event = 'QUEUESTART' AND time > ? ORDER BY time", (after,))]
+
+
+def latest_start() -> int | None:
+    """When Asterisk last started, as far as the collected queue_log tells (None: never seen)."""
+    return database.execute_sql("SELECT MAX(time) FROM queueevent WHERE event = 'QUEUESTART'").fetchone()[0]
+
+
+def interrupting_starts(since: int) -> list[tuple[int, int]]:
+    """(when, how many calls it cut) for each Asterisk start after ``since`` that cut calls: the starts
+    ``linebox diag`` tells the technician about."""
+    out = []
+    for start in asterisk_starts(since):
+        cut = CallRecord.select().where((CallRecord.disposition == INTERRUPTED) & (CallRecord.sequence == -1)
+                                        & (CallRecord.end == _local(start))).count()
+        if cut:
+            out.append((start, cut))
+    return out
+
+
+def _local(epoch: float) -> str:
+    """An epoch as Asterisk writes its CDR and CEL times (local time)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def record_interrupted_calls() -> int:
+    """For each Asterisk start not handled yet, record every call still open when it started: a call
+    whose channels started before it and that has no ``LINKEDID_END`` never ended for Asterisk, which
+    then wrote no CDR.  Its record (``uniqueid`` = the call's linkedid, ``sequence`` -1, which no CDR
+    has) says ``INTERRUPTED`` and ends at the restart: the crash itself left no time behind.  Run
+    inside the round's transaction, so a collector killed here records nothing twice."""
+    state = CollectorState.get_or_none(CollectorState.source == RESTARTS)
+    previous = state.position if state else 0
+    recorded = 0
+    for start in asterisk_starts(previous):
+        firsts = (CallEvent.select().where((CallEvent.eventtype == "CHAN_START") & (CallEvent.eventtime >= previous)
+                                           & (CallEvent.eventtime < start)
+                                           & (CallEvent.uniqueid == CallEvent.linkedid)))
+        for first in firsts:
+            events = list(CallEvent.select().where(CallEvent.linkedid == first.linkedid).order_by(CallEvent.id))
+            if any(e.eventtype == "LINKEDID_END" for e in events):
+                continue
+            others = [e for e in events if e.eventtype == "CHAN_START" and e.uniqueid != first.uniqueid]
+            answer = next((e.eventtime for e in events if e.eventtype == "ANSWER"), None)
+            if CallRecord.get_or_none((CallRecord.uniqueid == first.linkedid) & (CallRecord.sequence == -1)):
+                continue
+            recorded += 1
+            CallRecord.insert(
+                uniqueid=first.linkedid, sequence=-1, linkedid=first.linkedid, start=_local(first.eventtime),
+                answer=_local(answer) if answer else "", end=_local(start), src=first.cidnum, dst=first.exten,
+                dcontext=first.context, channel=first.channel, dstchannel=others[0].channel if others else "",
+                duration=int(start - first.eventtime), billsec=int(start - answer) if answer else 0,
+                disposition=INTERRUPTED,
+            ).execute()
+        previous = start
+        CollectorState.replace(source=RESTARTS, position=start, identity="").execute()
+    return recorded
 
 
 def collect_once(sources: Sources) -> dict[str, int]:
-    counts = {"queue_log": collect_queue_log(sources.queue_log), "cdr": collect_cdr(sources.cdr_db)}
+    counts = {"queue_log": collect_queue_log(sources.queue_log), "cdr": collect_cdr(sources.cdr_db),
+              "cel": collect_cel(sources.cel_db)}
     now = int(time.time())
     if rollup.rolled_through() < rollup.midnight(now):  # a quiet midnight passed, or days are still to roll
         with database.atomic():

@@ -17,6 +17,7 @@ Definitions (T = the queue's service-level threshold, S = short-abandon threshol
 * AHT            (talk time + wrap-up time) / answered
 * abandon rate   abandoned / (offered − short abandons), in %
 * FCR proxy      % of answered callers with no new call to the same queue within N hours
+* interrupted    calls cut by a restart of Asterisk (waiting: counted as offered only; talking: answered)
 * occupancy      handle time (talk + wrap-up) / (handle time + available idle time), while logged in
 """
 
@@ -59,6 +60,7 @@ class QueueKpis:
     abandon_rate_pct: float | None
     max_wait_seconds: int
     fcr_pct: float | None
+    interrupted: int = 0
 
 
 @dataclass
@@ -120,7 +122,7 @@ def _in_ranges(column, ranges: list[tuple[int, int]]):
 
 
 SUMS = ("offered", "answered", "in_sl", "abandoned", "short", "timeouts", "other", "wait", "talk", "max_wait",
-        "first_call", "known_caller")
+        "first_call", "known_caller", "interrupted")
 
 
 def _rows(query, live: list[tuple[int, int]]) -> list[dict]:
@@ -182,7 +184,8 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
                       fn.SUM(Case(None, [(answered & (c.caller != "") & (
                           c.next_call_seconds.is_null() | (c.next_call_seconds > fcr_hours * 3600)), 1)], 0))
                       .alias("first_call"),
-                      fn.SUM(Case(None, [(answered & (c.caller != ""), 1)], 0)).alias("known_caller"))
+                      fn.SUM(Case(None, [(answered & (c.caller != ""), 1)], 0)).alias("known_caller"),
+                      fn.SUM(Case(None, [(c.ended_by == "restart", 1)], 0)).alias("interrupted"))
              .where(_in_ranges(c.entered, live)).group_by(key))
     if queue:
         query = query.where(c.queue == queue)
@@ -206,6 +209,9 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
                 if seconds <= fcr_hours:
                     repeats[key_value] += n
                 continue
+            if outcome == rollup.CUT:
+                add(key_value, {"interrupted": n})
+                continue
             row = {"offered": n, "max_wait": seconds}
             if outcome == "answered":
                 row.update(answered=n, in_sl=n if seconds <= thresholds.get(of_queue, fallback) else 0,
@@ -217,6 +223,8 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
                 row["timeouts"] = n
             elif outcome in ("exitkey", "exitempty"):
                 row["other"] = n
+            elif outcome == "interrupted":
+                row["interrupted"] = n
             add(key_value, row)
         for key_value, n in repeats.items():
             sums[key_value]["first_call"] -= n
@@ -244,6 +252,7 @@ def queue_report(start: datetime, end: datetime, queue: str | None = None, servi
             abandon_rate_pct=_pct(abandoned_n, row["offered"] - row["short"]),
             max_wait_seconds=row["max_wait"],
             fcr_pct=_pct(row["first_call"], row["known_caller"]),
+            interrupted=row["interrupted"],
         ))
     return out
 

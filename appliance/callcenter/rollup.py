@@ -25,6 +25,9 @@ from appliance.model.models import CollectorState, QueueCall
 
 DAY = 86400
 STATE = "rollup"
+# QueueDayStat rows of answered calls a restart of Asterisk cut (``ended_by`` "restart"), by queue: the
+# report's interrupted count; waiting callers it cut have their own outcome, ``interrupted``.
+CUT = "cut"
 
 
 def day_name(epoch_day_start: int) -> str:
@@ -57,6 +60,11 @@ def roll_day(day_start: int) -> None:
         " SELECT ?, queue, 'repeat', (next_call_seconds + 3599) / 3600 AS hours, COUNT(*), 0, 0"
         " FROM queuecall WHERE entered >= ? AND entered < ? AND outcome = 'answered' AND caller != ''"
         " AND next_call_seconds IS NOT NULL GROUP BY queue, hours",
+        (name, day_start, end))
+    database.execute_sql(
+        "INSERT INTO queuedaystat (day, queue, outcome, seconds, calls, talk_seconds, known_callers)"
+        f" SELECT ?, queue, '{CUT}', 0, COUNT(*), 0, 0 FROM queuecall WHERE entered >= ? AND entered < ?"
+        " AND outcome = 'answered' AND ended_by = 'restart' GROUP BY queue",
         (name, day_start, end))
     database.execute_sql(
         "INSERT INTO agentdaystat (day, queue, agent, answered, talk_seconds, wait_seconds)"

@@ -290,11 +290,11 @@ def _agent_table(rows: list[AgentKpis]) -> None:
 
 def _queue_table(rows: list[QueueKpis]) -> None:
     click.echo(f"{'queue':<8}{'offered':>8}{'answ':>6}{'aband':>6}{'short':>6}{'SL%':>7}{'ASA s':>7}"
-               f"{'AHT s':>7}{'aband%':>7}{'FCR%':>7}")
+               f"{'AHT s':>7}{'aband%':>7}{'FCR%':>7}{'cut':>5}")
     for r in rows:
         click.echo(f"{r.queue:<8}{r.offered:>8}{r.answered:>6}{r.abandoned:>6}{r.short_abandons:>6}"
                    f"{_num(r.service_level_pct):>7}{_num(r.asa_seconds):>7}{_num(r.aht_seconds):>7}"
-                   f"{_num(r.abandon_rate_pct):>7}{_num(r.fcr_pct):>7}")
+                   f"{_num(r.abandon_rate_pct):>7}{_num(r.fcr_pct):>7}{r.interrupted:>5}")
 
 
 def _num(value: float | None) -> str:

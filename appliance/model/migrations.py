@@ -123,6 +123,12 @@ def _v14_console_sessions_and_provisioning_credentials(db: peewee.SqliteDatabase
         db.execute_sql("UPDATE gateway SET credential = ? WHERE id = ?", (secrets.token_urlsafe(18), gateway_id))
 
 
+def _v15_call_events(db: peewee.SqliteDatabase) -> None:
+    """Asterisk's channel events (CEL: channel start, answer, call end), so a call Asterisk never wrote a
+    record for, because it stopped under the call, is still recorded, as interrupted."""
+    db.create_tables([models.CallEvent], safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -138,6 +144,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v12_ivr_retry_counts,
     _v13_queue_service_level,
     _v14_console_sessions_and_provisioning_credentials,
+    _v15_call_events,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -188,11 +188,12 @@ class QueueCall(BaseModel):
     queue = peewee.CharField(index=True)
     entered = peewee.IntegerField(index=True)
     caller = peewee.CharField(default="", index=True)
-    outcome = peewee.CharField(default="waiting", index=True)  # answered, abandoned, timeout, exitkey, exitempty
+    # answered, abandoned, timeout, exitkey, exitempty, interrupted (by a restart of Asterisk)
+    outcome = peewee.CharField(default="waiting", index=True)
     wait_seconds = peewee.IntegerField(default=0)
     talk_seconds = peewee.IntegerField(default=0)
     agent = peewee.CharField(default="", index=True)
-    ended_by = peewee.CharField(default="")  # caller / agent / transfer
+    ended_by = peewee.CharField(default="")  # caller / agent / transfer / restart (Asterisk started again)
     # Seconds until the same caller called the same queue again (none yet: NULL): the FCR proxy.
     next_call_seconds = peewee.IntegerField(null=True)
 
@@ -237,7 +238,27 @@ class CollectorState(BaseModel):
     identity = peewee.CharField(default="")
 
 
-COLLECTOR_TABLES = [QueueEvent, QueueCall, CallRecord, CollectorState]
+class CallEvent(BaseModel):
+    """A CEL row copied from Asterisk's CEL database: a channel's start or answer, or a call's end.
+
+    A call (its ``linkedid``) with no ``LINKEDID_END`` when Asterisk started again was cut by the
+    restart: its CDR was never written, and the collector records it as ``INTERRUPTED`` from these."""
+
+    eventtype = peewee.CharField()
+    eventtime = peewee.FloatField(index=True)  # epoch seconds, as Asterisk wrote it
+    uniqueid = peewee.CharField()
+    linkedid = peewee.CharField(index=True)
+    cidnum = peewee.CharField(default="")
+    exten = peewee.CharField(default="")
+    context = peewee.CharField(default="")
+    channel = peewee.CharField(default="")
+    peer = peewee.CharField(default="")
+
+    class Meta:
+        indexes = ((("uniqueid", "eventtype", "eventtime"), True),)
+
+
+COLLECTOR_TABLES = [QueueEvent, QueueCall, CallRecord, CollectorState, CallEvent]
 
 
 class QueueDayStat(BaseModel):

@@ -57,6 +57,7 @@ GENERATED_FILES = (
     GeneratedFile("cdr.conf", (), "module reload cdr"),
     GeneratedFile("cdr_sqlite3_custom.conf", (), "module reload cdr_sqlite3_custom.so"),
     GeneratedFile("cel.conf", (), "module reload cel"),
+    GeneratedFile("cel_sqlite3_custom.conf", (), "module reload cel_sqlite3_custom.so"),
     # Files of modules Asterisk loads whatever the site: without them it logs an ERROR at every start,
     # which would hide the errors apply and ``linebox diag`` look for.
     GeneratedFile("acl.conf", why=_NEVER_CHANGES),

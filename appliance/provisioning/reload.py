@@ -54,6 +54,13 @@ def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[
         for command in commands:
             def reload(command=command) -> str:
                 output = ami.command(command).strip()
+                module = command.removeprefix("module reload ")
+                if module != command and output.lower().startswith("no such module"):
+                    # a module a Linebox upgrade took off modules.conf's noload list, its file new:
+                    # loaded now rather than at Asterisk's next start (AMI refuses "module load" as a
+                    # command: it has its own action)
+                    response = ami.action("ModuleLoad", Module=module, LoadType="load")
+                    output = f"Module '{module}' loaded: {response.get_header('Message')}"
                 if any(word in output.lower() for word in ("no such", "failed", "error", "not found")):
                     raise ApplyFailed(command, f"Asterisk answered: {output}")
                 return output.splitlines()[0] if output else ""

@@ -47,7 +47,7 @@ UNUSED_MODULES = (
     "res_config_odbc.so", "res_config_curl.so", "res_odbc.so", "res_odbc_transaction.so", "func_odbc.so",
     "cdr_adaptive_odbc.so", "cdr_odbc.so", "cdr_pgsql.so", "cdr_radius.so", "cdr_tds.so", "cdr_csv.so",
     "cdr_custom.so", "cel_odbc.so", "cel_pgsql.so", "cel_radius.so", "cel_tds.so", "cel_custom.so",
-    "cel_sqlite3_custom.so", "res_phoneprov.so", "res_pjsip_phoneprov_provider.so", "res_stun_monitor.so",
+    "res_phoneprov.so", "res_pjsip_phoneprov_provider.so", "res_stun_monitor.so",
     "res_resolver_unbound.so", "res_pjsip_config_wizard.so", "res_stir_shaken.so", "res_pjsip_stir_shaken.so",
     "res_geolocation.so", "res_pjsip_geolocation.so", "res_aeap.so", "res_speech_aeap.so", "res_smdi.so",
     "res_clialiases.so", "res_pjsip_transport_websocket.so",

@@ -5,7 +5,8 @@ The copying itself (queue_log and CDR into Linebox's database, idempotent) is
 ``appliance.callcenter.collector``; this module is the service's life around it, kept here beside the
 other services so the click command stays a thin call: ``READY=1`` with the log folder it follows, a
 round every half second, auto-pause of agents who let calls ring out after each round that read new
-queue_log lines (``appliance.callcenter.autopause``), ``WATCHDOG=1`` after a round when half
+queue_log lines (``appliance.callcenter.autopause``), a qualify of every phone when Asterisk has started
+again (``qualify_phones``), ``WATCHDOG=1`` after a round when half
 ``WatchdogSec`` has passed (a finished round proves the loop alive), and ``STOPPING=1`` once SIGTERM or
 SIGINT ends the loop.
 
@@ -21,12 +22,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from appliance.asterisk.ami import AmiError
+from appliance.asterisk.ami import AmiError, AmiTimeout
 from appliance.callcenter import autopause, collector
 from appliance.install import Install
+from appliance.model.models import Extension
 from appliance.services import notify
 
 AMI_TIMEOUT = 5
+QUALIFY_RETRY_SECONDS = 5
 
 Say = Callable[[str], None]
 
@@ -47,6 +50,32 @@ def pause_missing_agents(install: Install, say: Say, warn: Say) -> None:
         warn(f"auto-pause skipped: {error}")
 
 
+def qualify_phones(install: Install, say: Say, warn: Say) -> bool:
+    """Ask a freshly (re)started Asterisk to qualify every extension's phone now; True when done.
+
+    Asterisk restores the phones' registrations at start but qualifies each at a random moment within
+    its ``qualify_frequency`` (a minute): until then a queue counts those agents unavailable and rings
+    nobody, so after a crash callers would wait up to a minute with agents idle.  A phone with no
+    registration is skipped (Asterisk answers an error for it)."""
+    numbers = [number for (number,) in Extension.select(Extension.number).tuples()]
+    asked = 0
+    try:
+        with install.connect_ami(timeout=AMI_TIMEOUT) as ami:
+            for number in numbers:
+                try:
+                    ami.action("PJSIPQualify", Endpoint=number)
+                    asked += 1
+                except AmiTimeout:
+                    raise
+                except AmiError:
+                    continue  # no contact to qualify
+    except AmiError as error:
+        warn(f"qualify after Asterisk's start skipped, tried again next round: {error}")
+        return False
+    say(f"Asterisk started: asked it to qualify {asked} registered phone(s), so queues see their agents at once")
+    return True
+
+
 def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = None) -> None:
     """Collect for the open ``install`` until SIGTERM/SIGINT (or ``stop``, when given, is set)."""
     if stop is None:
@@ -56,6 +85,9 @@ def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = No
     watchdog_every = notify.watchdog_interval()
     last_ping = 0.0
     failing = ""
+    qualified_start: int | None = None  # the Asterisk start whose phones were qualified
+    warned_start: int | None = None
+    next_qualify = 0.0
 
     def refused(error: Exception) -> None:
         """Said once per kind of trouble, not every few seconds: the journal stays readable."""
@@ -74,6 +106,17 @@ def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = No
             notify.notify("WATCHDOG=1")  # a round finished, or was refused and will be retried: the loop is alive
             last_ping = now
 
+    def qualify_after_a_start() -> None:
+        """After Asterisk (re)started, ask it to qualify the phones so queues see their agents at once."""
+        nonlocal qualified_start, warned_start, next_qualify
+        started = collector.latest_start()
+        if started is not None and started != qualified_start and time.monotonic() >= next_qualify:
+            # one warning per start, a new try every few seconds while Asterisk does not answer
+            if qualify_phones(install, say, warn if warned_start != started else (lambda _text: None)):
+                qualified_start = started
+            else:
+                warned_start, next_qualify = started, time.monotonic() + QUALIFY_RETRY_SECONDS
+
     def each_round(counts: dict[str, int]) -> None:
         nonlocal failing
         if failing:
@@ -83,6 +126,7 @@ def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = No
             notify.notify(f"STATUS=collecting from {install.asterisk_log_dir}")
         if counts["queue_log"]:
             pause_missing_agents(install, say, warn)
+        qualify_after_a_start()
         alive()
 
     notify.notify("READY=1", f"STATUS=collecting from {install.asterisk_log_dir}")

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -21,6 +22,7 @@ from typing import cast
 import psutil
 
 from appliance.asterisk.status import AsteriskStatus
+from appliance.callcenter import collector
 from appliance.install import Install
 from appliance.site import schemas, service
 from appliance.support import status as box_status
@@ -42,6 +44,24 @@ def check_asterisk(status: AsteriskStatus) -> Finding:
         return Finding("Asterisk", "fail", "not reachable over AMI",
                        "systemctl status asterisk; journalctl -u asterisk -n 50")
     return Finding("Asterisk", "ok", f"{status.version}, up {status.uptime}, {status.active_calls} call(s)")
+
+
+RESTART_WINDOW = 24 * 3600  # how long diag keeps telling about a restart that cut calls
+
+
+def check_restarts(now: float | None = None) -> list[Finding]:
+    """Asterisk started again under calls (it crashed, or the box lost power) in the last 24 hours: when,
+    and how many calls it cut (the collector records them as INTERRUPTED).  A start that cut no call
+    (a boot, a clean restart) is not news."""
+    moment = time.time() if now is None else now
+    starts = collector.interrupting_starts(int(moment) - RESTART_WINDOW)
+    if not starts:
+        return []
+    when, cut = starts[-1]
+    more = f" ({len(starts)} such restarts in 24 h)" if len(starts) > 1 else ""
+    moment_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+    return [Finding("Restart", "warn", f"Asterisk restarted at {moment_text}, {cut} call(s) interrupted{more}",
+                    "crash or power cut: journalctl -u asterisk; linebox calls --today")]
 
 
 def check_config(install: Install) -> Finding:
@@ -150,7 +170,7 @@ def recent_errors(log_file: Path | None, count: int = 3) -> list[Finding]:
 
 def run_checks(install: Install, sysfs: Path = Path("/sys")) -> list[Finding]:
     status = box_status.asterisk_status(install, timeout=5)
-    findings = [check_asterisk(status), check_config(install)]
+    findings = [check_asterisk(status), *check_restarts(), check_config(install)]
     trunks = cast(list[schemas.Trunk], service.list_objects("trunk"))
     extensions = cast(list[schemas.Extension], service.list_objects("extension"))
     findings += check_trunks(status, [t.name for t in trunks])

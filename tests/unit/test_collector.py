@@ -157,9 +157,71 @@ def test_a_full_database_refuses_a_round_which_is_collected_whole_once_space_ret
         rounds.append(counts)
         if len(rounds) == 3:
             stop.set()
-    collector.run(collector.Sources(queue_log=log, cdr_db=cdr_db), stop, interval=0, on_round=stored,
+    sources = collector.Sources(queue_log=log, cdr_db=cdr_db, cel_db=tmp_path / "linebox-cel.db")
+    collector.run(sources, stop, interval=0, on_round=stored,
                   on_error=refused, retry_after=0)
     assert errors and errors[0] == "database or disk is full"
-    assert rounds[0] == {"queue_log": 400, "cdr": 300} and rounds[1:] == [{"queue_log": 0, "cdr": 0}] * 2
+    assert rounds[0] == {"queue_log": 400, "cdr": 300, "cel": 0}
+    assert rounds[1:] == [{"queue_log": 0, "cdr": 0, "cel": 0}] * 2
     assert QueueEvent.select().count() == 400 and CallRecord.select().count() == 300
     assert database.execute_sql("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def write_cel(cel_db, rows) -> None:
+    """CEL rows the way Asterisk's cel_sqlite3_custom writes them (Linebox's columns, text values)."""
+    with closing(sqlite3.connect(cel_db)) as cel, cel:
+        cel.execute("CREATE TABLE IF NOT EXISTS cel (id INTEGER PRIMARY KEY AUTOINCREMENT, eventtype TEXT, "
+                    "eventtime TEXT, cidnum TEXT, exten TEXT, context TEXT, channame TEXT, uniqueid TEXT, "
+                    "linkedid TEXT, peer TEXT)")
+        cel.executemany("INSERT INTO cel (eventtype, eventtime, cidnum, exten, context, channame, uniqueid, linkedid,"
+                        " peer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '')", rows)
+
+
+def test_a_call_asterisk_never_ended_is_recorded_once_as_interrupted(install, tmp_path):
+    """CEL says a call started and was answered, never that it ended, and Asterisk started again:
+    one INTERRUPTED record from its caller to its number, ending at the restart, however often the
+    collector goes round or loses its state; a call that ended is not touched, and diag tells."""
+    from appliance.support import diagnostics
+
+    now = int(datetime.now(UTC).timestamp()) - 600
+    sources = collector.Sources(queue_log=tmp_path / "queue_log", cdr_db=tmp_path / "cdr.db",
+                                cel_db=tmp_path / "cel.db")
+    write(sources.queue_log, [f"{now - 100}|NONE|NONE|NONE|QUEUESTART|"])
+    write_cel(sources.cel_db, [
+        ("CHAN_START", f"{now}.5", "100", "101", "from-internal", "PJSIP/100-1", f"{now}.1", f"{now}.1"),
+        ("CHAN_START", f"{now}.6", "101", "s", "from-internal", "PJSIP/101-2", f"{now}.2", f"{now}.1"),
+        ("ANSWER", f"{now + 2}.1", "101", "s", "from-internal", "PJSIP/101-2", f"{now}.2", f"{now}.1"),
+        ("CHAN_START", f"{now}.7", "102", "103", "from-internal", "PJSIP/102-3", f"{now}.3", f"{now}.3"),
+        ("LINKEDID_END", f"{now + 5}.0", "102", "103", "from-internal", "PJSIP/102-3", f"{now}.3", f"{now}.3"),
+    ])
+    collector.collect_once(sources)
+    assert not CallRecord.select().exists()  # Asterisk has not started again: the call may still be up
+    assert diagnostics.check_restarts() == []
+    write(sources.queue_log, [f"{now + 60}|NONE|NONE|NONE|QUEUESTART|"], mode="a")
+    for _ in range(2):
+        collector.collect_once(sources)
+    CollectorState.delete().execute()
+    collector.collect_once(sources)
+    (cut,) = CallRecord.select()
+    assert (cut.src, cut.dst, cut.channel, cut.dstchannel, cut.disposition, cut.sequence) == \
+        ("100", "101", "PJSIP/100-1", "PJSIP/101-2", "INTERRUPTED", -1)
+    assert (cut.duration, cut.billsec) == (59, 57)
+    (finding,) = diagnostics.check_restarts()
+    moment = datetime.fromtimestamp(now + 60).strftime("%Y-%m-%d %H:%M:%S")
+    assert (finding.level, finding.text) == ("warn", f"Asterisk restarted at {moment}, 1 call(s) interrupted")
+    assert diagnostics.check_restarts(now=now + 60 + 25 * 3600) == []  # old news after a day
+
+
+def test_calls_a_restart_cut_are_looked_for_only_once_the_cel_database_is_read(install, tmp_path):
+    """A CEL database that cannot be read this round (Asterisk holding it, no table yet) does not let a
+    restart pass unlooked-at: the cut call is recorded in the round that reads its rows."""
+    now = int(datetime.now(UTC).timestamp()) - 600
+    sources = collector.Sources(queue_log=tmp_path / "queue_log", cdr_db=tmp_path / "cdr.db",
+                                cel_db=tmp_path / "cel.db")
+    write(sources.queue_log, [f"{now - 100}|NONE|NONE|NONE|QUEUESTART|", f"{now + 60}|NONE|NONE|NONE|QUEUESTART|"])
+    sqlite3.connect(sources.cel_db).close()  # the file, not its table yet
+    collector.collect_once(sources)
+    write_cel(sources.cel_db, [("CHAN_START", f"{now}.5", "100", "101", "from-internal", "PJSIP/100-1", f"{now}.1",
+                                f"{now}.1")])
+    collector.collect_once(sources)
+    assert [r.disposition for r in CallRecord.select()] == ["INTERRUPTED"]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from appliance.callcenter import collector, reports, rollup
 from appliance.model.database import database
-from appliance.model.models import AuditEntry, CollectorState, QueueDayStat
+from appliance.model.models import AuditEntry, CollectorState, QueueCall, QueueDayStat
 from appliance.site import service
 
 D = int(datetime(2026, 11, 10, tzinfo=UTC).timestamp())  # a past day: the collector rolls it up
@@ -230,3 +230,30 @@ def test_a_permanent_member_is_logged_in_while_the_queue_lists_them(install, tmp
     assert late.logged_in_seconds == 2 * H
     # not a member of 701: nothing there
     assert "202" not in {a.agent for a in reports.agent_report(day(), day(1), queue="701")}
+
+
+def test_calls_cut_by_a_restart_of_asterisk_are_interrupted_in_rolled_days_and_live(install, tmp_path):
+    """Asterisk killed at 13:00 with one caller talking and one waiting, started again at 13:01 (its
+    QUEUESTART line): the waiting caller is ``interrupted``, the answered call stays answered and ends
+    by the restart; a day rolled up and the same day read live give the same figures."""
+    collect(tmp_path, [*LINES,
+                       f"{at(12.9)}|c4|700|NONE|ENTERQUEUE||+444444|1",
+                       f"{at(12.9) + 8}|c4|700|202|CONNECT|8|c4.2|2",
+                       f"{at(12.95)}|c5|700|NONE|ENTERQUEUE||+445555|2",
+                       f"{at(13) + 60}|NONE|NONE|NONE|QUEUESTART|"])
+    calls = {c.callid: c for c in QueueCall.select()}
+    assert (calls["c4"].outcome, calls["c4"].ended_by, calls["c4"].agent) == ("answered", "restart", "202")
+    assert (calls["c5"].outcome, calls["c5"].ended_by) == ("interrupted", "restart")
+    rolled = reports.queue_report(day(), day(1))
+    CollectorState.delete().where(CollectorState.source == rollup.STATE).execute()  # reports read calls live
+    assert reports.queue_report(day(), day(1)) == rolled
+    q700 = rolled[0]
+    assert (q700.offered, q700.answered, q700.abandoned, q700.interrupted) == (4, 2, 1, 2)
+
+
+def test_a_restart_read_before_the_calls_it_cut_still_marks_them(install, tmp_path):
+    """The collector reads the calls and the restart in separate rounds: the open calls are found again."""
+    collect(tmp_path, [f"{at(12.95)}|c5|700|NONE|ENTERQUEUE||+445555|2"])
+    assert QueueCall.get().outcome == "waiting"
+    collect(tmp_path, [f"{at(13) + 60}|NONE|NONE|NONE|QUEUESTART|"], mode="a")
+    assert QueueCall.get().outcome == "interrupted"
