@@ -202,7 +202,8 @@ def test_image_boots_to_a_working_appliance(image):
 
     traffic = outbound(capture)
     (ARTIFACTS / "bios-network.txt").write_text(
-        f"# units started by hand (a simulated hour of timers): {' '.join(fired)}\n" + "".join(f"{flow}: {count}\n" for flow, count in sorted(traffic.flows.items()))
+        f"# units started by hand (a simulated hour of timers): {' '.join(fired)}\n"
+        + "".join(f"{flow}: {count}\n" for flow, count in sorted(traffic.flows.items()))
         + "".join(f"DNS {name}\n" for name in sorted(traffic.dns_names)))
     assert traffic.flows, "the capture holds nothing from the guest: is the capture on the guest's network?"
     assert not traffic.unexpected(ntp_servers), (
