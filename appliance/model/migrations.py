@@ -103,6 +103,11 @@ def _v13_queue_service_level(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Queue, "service_level_target")
 
 
+def _bans(db: peewee.SqliteDatabase) -> None:
+    """Source addresses banned after failed authentications, and the failures counted (appliance.security)."""
+    db.create_tables(models.SECURITY_TABLES, safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -117,6 +122,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v11_trunk_failover_seconds,
     _v12_ivr_retry_counts,
     _v13_queue_service_level,
+    _bans,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)
