@@ -35,7 +35,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "ansible" / "roles" / "base
 # hub address, peer address: a /30 each, from TEST-NET-1 (RFC 5737)
 PEERS = {"att": ("192.0.2.1", "192.0.2.2"), "phone": ("192.0.2.5", "192.0.2.6"),
          "admin": ("192.0.2.9", "192.0.2.10"), "scan": ("192.0.2.13", "192.0.2.14"),
-         "flood": ("192.0.2.17", "192.0.2.18")}
+         "flood": ("192.0.2.17", "192.0.2.18"), "hand": ("192.0.2.21", "192.0.2.22")}
 
 
 def firewall_rules(sip_port: int, rtp: str) -> str:

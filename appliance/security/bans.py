@@ -81,10 +81,15 @@ def recent(limit: int = 20) -> list[Ban]:
     return list(Ban.select().order_by(Ban.since.desc(), Ban.id.desc()).limit(limit))
 
 
-def failure_counts(since: datetime) -> list[tuple[str, str, int]]:
-    """(source, service, failures) since ``since``, the most failures first."""
+def in_force(row: Ban, now: datetime | None = None) -> bool:
+    return row.ended is None and row.until > (now or utcnow())
+
+
+def failure_counts(within: timedelta) -> list[tuple[str, str, int]]:
+    """(source, service, failures) within the last ``within``, the most failures first."""
     from peewee import fn
 
+    since = utcnow() - within
     rows = (AuthFailure.select(AuthFailure.source, AuthFailure.service, fn.COUNT(AuthFailure.id).alias("n"))
             .where(AuthFailure.when >= since).group_by(AuthFailure.source, AuthFailure.service)
             .order_by(fn.COUNT(AuthFailure.id).desc()))

@@ -15,7 +15,9 @@ import threading
 import time
 
 import pytest
+from click.testing import CliRunner
 
+from appliance.cli.linebox import main as linebox
 from appliance.model import audit
 from appliance.security import bans
 from appliance.site import service
@@ -138,7 +140,7 @@ def test_allow_listed_network_never_banned(rig):
     finally:
         admin.close()
     assert not bans.active("192.0.2.10")
-    assert ("192.0.2.10", "PJSIP", 3 * FAILURES) in bans.failure_counts(bans.utcnow() - bans.MEMORY)
+    assert ("192.0.2.10", "PJSIP", 3 * FAILURES) in bans.failure_counts(bans.MEMORY)
 
 
 @pytest.mark.parametrize(("peer", "source", "send"), [
@@ -156,3 +158,30 @@ def test_account_scanning_banned(rig, peer, source, send):
         assert response.status == 200
     finally:
         scanner.close()
+
+
+def test_linebox_bans_lists_bans_by_hand_and_unban(rig):
+    """The technician's view: `linebox bans` says who, why, since and until; a ban by hand drops the source
+    at once and `linebox bans unban` lets it in again before the ban's end; both are audited as the CLI."""
+    cli = CliRunner()
+    home = str(rig.install.home)
+    done = cli.invoke(linebox, ["--home", home, "bans", "ban", "192.0.2.22", "--seconds", "600",
+                                "--reason", "seen dialling premium numbers"])
+    assert done.exit_code == 0 and "banned 192.0.2.22 until" in done.output, done.output
+    client = rig.client("hand", timeout=0.5)
+    try:
+        assert client.register("101", TARGET_PASSWORD) is None  # dropped
+        listing = cli.invoke(linebox, ["--home", home, "bans"])
+        line = next(row for row in listing.output.splitlines() if row.startswith("192.0.2.22"))
+        assert "since" in line and "until" in line and "in force" in line, listing.output
+        assert "seen dialling premium numbers (by cli)" in listing.output
+        refused = cli.invoke(linebox, ["--home", home, "bans", "ban", "192.0.2.10"])
+        assert refused.exit_code == 1 and "allow-list" in refused.output
+        done = cli.invoke(linebox, ["--home", home, "bans", "unban", "192.0.2.22"])
+        assert done.exit_code == 0 and "unbanned 192.0.2.22" in done.output, done.output
+        assert client.register("101", TARGET_PASSWORD).status == 200
+    finally:
+        client.close()
+    assert [(e.action, e.user) for e in audit.entries(kind="ban") if e.key == "192.0.2.22"] == [
+        ("unban", "cli"), ("ban", "cli")]
+    assert "ended" in cli.invoke(linebox, ["--home", home, "bans", "--all"]).output
