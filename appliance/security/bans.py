@@ -120,10 +120,11 @@ def _enforce(source: str, seconds: float) -> str:
 
 
 def ban(source: str, reason: str, *, user: str, seconds: int | None = None, failures: int = 0,
-        policy: Policy | None = None, now: datetime | None = None) -> Ban:
+        policy: Policy | None = None, now: datetime | None = None, enforce: bool = True) -> Ban:
     """Ban ``source`` now (for ``seconds``, or as long as the policy says for its history).
 
-    Refuses an allow-listed address; banning an address already banned returns the ban in force."""
+    Refuses an allow-listed address; banning an address already banned returns the ban in force.
+    ``enforce=False`` (the console, which has no ``CAP_NET_ADMIN``) leaves the firewall to the service."""
     source = address(source)
     policy = policy or Policy.load()
     if policy.allowed(source):
@@ -140,12 +141,15 @@ def ban(source: str, reason: str, *, user: str, seconds: int | None = None, fail
         row = Ban.create(source=source, reason=reason[:200], failures=failures, by=user, since=now,
                          until=now + timedelta(seconds=duration))
         audit.record(user, "ban", "ban", source, None, _as_dict(row))
-    _enforce(source, duration)
+    if enforce:
+        _enforce(source, duration)
     return row
 
 
-def unban(source: str, *, user: str, now: datetime | None = None) -> int:
-    """Lift every ban in force of ``source``; how many there were (0: it was not banned)."""
+def unban(source: str, *, user: str, now: datetime | None = None, enforce: bool = True) -> int:
+    """Lift every ban in force of ``source``; how many there were (0: it was not banned).
+
+    ``enforce=False``: the firewall is left to the service's sync (within a second)."""
     source = address(source)
     now = now or utcnow()
     with database.atomic():
@@ -155,7 +159,7 @@ def unban(source: str, *, user: str, now: datetime | None = None) -> int:
             row.ended, row.ended_by = now, user
             row.save()
             audit.record(user, "unban", "ban", source, before, _as_dict(row))
-    if rows:
+    if rows and enforce:
         try:
             firewall.remove(source)
         except firewall.FirewallError as error:  # the service's sync removes it
@@ -164,10 +168,12 @@ def unban(source: str, *, user: str, now: datetime | None = None) -> int:
 
 
 def record_failure(source: str, reason: str, *, service: str = "PJSIP", account: str = "",
-                   policy: Policy | None = None, now: datetime | None = None) -> Ban | None:
+                   policy: Policy | None = None, now: datetime | None = None, enforce: bool = True) -> Ban | None:
     """Count one failed authentication from ``source``; the ban it caused, if it was the one too many.
 
-    What another part of Linebox calls when it sees a guesser (the console's failed logins, ...)."""
+    What another part of Linebox calls when it sees a guesser: the console's failed logins, say, with
+    ``service="console"`` and ``enforce=False`` (the console has no ``CAP_NET_ADMIN``: the ban service puts
+    the ban in the firewall within a second)."""
     source = address(source)
     policy = policy or Policy.load()
     now = now or utcnow()
@@ -187,7 +193,7 @@ def record_failure(source: str, reason: str, *, service: str = "PJSIP", account:
             return None
         kinds = sorted({f"{f.service} {f.reason}" for f in recent_failures})
     return ban(source, f"{count} failures in {policy.window} s: {', '.join(kinds)}", user=SERVICE_USER,
-               failures=count, policy=policy, now=now)
+               failures=count, policy=policy, now=now, enforce=enforce)
 
 
 def sync_firewall(now: datetime | None = None) -> list[str]:
