@@ -222,6 +222,14 @@ def sync_firewall(now: datetime | None = None) -> list[str]:
     return changes
 
 
+def fingerprint() -> tuple:
+    """Changes whenever a ban is made, lifted or due to expire: the service syncs the firewall when it moves."""
+    from peewee import fn
+
+    due = Ban.select().where(Ban.ended.is_null(), Ban.until <= utcnow()).count()
+    return Ban.select(fn.MAX(Ban.id)).scalar(), Ban.select().where(Ban.ended.is_null(False)).count(), due
+
+
 def prune(now: datetime | None = None) -> None:
     """Forget failures older than the memory (the bans themselves stay as history)."""
     now = now or utcnow()

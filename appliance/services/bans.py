@@ -29,7 +29,8 @@ from appliance.services import notify
 # (INVITE, REGISTER, OPTIONS to users that do not exist) produces.
 FAILURES = ("InvalidAccountID", "ChallengeResponseFailed", "InvalidPassword", "FailedACL", "InvalidTransport",
             "UnexpectedAddress", "AuthMethodNotAllowed", "RequestNotAllowed", "RequestNotSupported")
-SYNC_EVERY = 1.0
+SYNC_EVERY = 1.0  # how often the database is looked at for bans made or lifted elsewhere (console, CLI)
+FULL_SYNC_EVERY = 10.0  # how often the firewall's sets are read back anyway (a firewall reload empties them)
 AMI_TIMEOUT = 5
 
 Say = Callable[[str], None]
@@ -110,7 +111,8 @@ def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = No
     watcher = Watcher(install, say, warn)
     watcher.worker.start()
     watchdog_every = notify.watchdog_interval()
-    last_ping = last_check = 0.0
+    last_ping = last_check = last_sync = 0.0
+    last_seen: tuple = ()
     firewall_trouble = ""
     connected = watcher.connect()
     notify.notify("READY=1", "STATUS=watching Asterisk's security events")
@@ -122,8 +124,11 @@ def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = No
                 connected = watcher.alive() or watcher.connect()
                 bans.prune()
             try:
-                for line in bans.sync_firewall():
-                    say(line)
+                seen = bans.fingerprint()
+                if seen != last_seen or seen[2] or firewall_trouble or now - last_sync >= FULL_SYNC_EVERY:
+                    for line in bans.sync_firewall():
+                        say(line)
+                    last_seen, last_sync = bans.fingerprint(), now
                 if firewall_trouble:
                     say("firewall sets reachable again")
                 firewall_trouble = ""

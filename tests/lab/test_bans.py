@@ -168,6 +168,7 @@ def test_linebox_bans_lists_bans_by_hand_and_unban(rig):
     done = cli.invoke(linebox, ["--home", home, "bans", "ban", "192.0.2.22", "--seconds", "600",
                                 "--reason", "seen dialling premium numbers"])
     assert done.exit_code == 0 and "banned 192.0.2.22 until" in done.output, done.output
+    rig.wait_ban("192.0.2.22")  # the service put it in the firewall
     client = rig.client("hand", timeout=0.5)
     try:
         assert client.register("101", TARGET_PASSWORD) is None  # dropped
@@ -179,7 +180,8 @@ def test_linebox_bans_lists_bans_by_hand_and_unban(rig):
         assert refused.exit_code == 1 and "allow-list" in refused.output
         done = cli.invoke(linebox, ["--home", home, "bans", "unban", "192.0.2.22"])
         assert done.exit_code == 0 and "unbanned 192.0.2.22" in done.output, done.output
-        assert client.register("101", TARGET_PASSWORD).status == 200
+        ban = bans.recent(1)[0]
+        assert wait_answered_again(rig, client, lambda c: c.register("101", TARGET_PASSWORD), ban, 10).status == 200
     finally:
         client.close()
     assert [(e.action, e.user) for e in audit.entries(kind="ban") if e.key == "192.0.2.22"] == [
