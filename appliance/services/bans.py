@@ -37,9 +37,10 @@ Say = Callable[[str], None]
 
 
 def source_of(remote: str) -> str | None:
-    """The address in a security event's ``RemoteAddress`` (``IPV4/UDP/192.0.2.7/5060``)."""
+    """The address in a security event's ``RemoteAddress`` (``IPV4/UDP/192.0.2.7/5060``,
+    ``IPV6/UDP/[2001:db8::7]/5060``)."""
     parts = remote.split("/")
-    return parts[2] if len(parts) >= 4 and parts[0] in ("IPV4", "IPV6") else None
+    return parts[2].strip("[]") if len(parts) >= 4 and parts[0] in ("IPV4", "IPV6") else None
 
 
 class Watcher:

@@ -16,6 +16,7 @@ from appliance.errors import SiteError
 from appliance.model import audit
 from appliance.model.models import AuthFailure, utcnow
 from appliance.security import bans, firewall
+from appliance.services.bans import source_of
 from appliance.site import service
 from appliance.support import diagnostics
 from lab import netns
@@ -138,3 +139,16 @@ def test_diag_shows_bans_and_failure_counts(box):
     assert AuthFailure.select().count() == 5
     bans.prune(now=utcnow() + timedelta(days=2))
     assert AuthFailure.select().count() == 0
+
+
+def test_the_source_of_a_security_event():
+    assert source_of("IPV4/UDP/192.0.2.7/5060") == "192.0.2.7"
+    assert source_of("IPV6/UDP/[2001:db8::7]/5060") == "2001:db8::7"
+    assert source_of("IPV4/TCP/127.0.0.1/36498") == "127.0.0.1"
+    assert source_of("") is None and source_of("garbage") is None
+
+
+def test_ipv6_sources_go_to_the_ipv6_set(box):
+    bans.ban("2001:db8::7", "by hand", user="admin", seconds=60)
+    bans.ban("::ffff:198.51.100.9", "by hand", user="admin", seconds=60)  # an IPv4 peer on a dual-stack socket
+    assert set(firewall.elements()) == {"2001:db8::7", "198.51.100.9"}
