@@ -12,6 +12,8 @@ the way out, whatever happened.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
 import re
 import subprocess
 import threading
@@ -31,6 +33,7 @@ from lab import netns
 from lab.pbx import start_pbx
 from lab.sip_client import SipClient
 
+_counter = itertools.count()
 TEMPLATES = Path(__file__).resolve().parent.parent / "ansible" / "roles" / "base" / "templates"
 # hub address, peer address: a /30 each, from TEST-NET-1 (RFC 5737)
 PEERS = {"att": ("192.0.2.1", "192.0.2.2"), "phone": ("192.0.2.5", "192.0.2.6"),
@@ -68,15 +71,20 @@ class BanLab:
         from appliance.security import firewall
         return set(firewall.elements())
 
-    def wait_ban(self, source: str, timeout: float = 20) -> bans.Ban:
-        """The ban of ``source`` in force, once it is both recorded and in the firewall's set."""
+    def wait_ban(self, source: str, after: int = 0, timeout: float = 20, in_firewall: bool = False) -> bans.Ban:
+        """The first ban of ``source`` recorded after ban id ``after`` (it may have ended since: a test's bans
+        are short); ``in_firewall``: wait until it is in the firewall's set too."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = bans.active(source)
-            if found and source in self.banned_in_firewall():
+            found = bans.Ban.select().where(bans.Ban.source == source, bans.Ban.id > after).order_by(bans.Ban.id)
+            if found and (not in_firewall or source in self.banned_in_firewall()):
                 return found[0]
             time.sleep(0.02)
         raise TimeoutError(f"{source} not banned within {timeout} s (service said: {self.said[-5:]})")
+
+    @staticmethod
+    def last_ban_id() -> int:
+        return max((row.id for row in bans.recent(1)), default=0)
 
 
 @contextlib.contextmanager
@@ -84,7 +92,7 @@ def ban_lab(home: Path, rootfs: Path | None = None, peers: tuple[str, ...] = tup
             settings: dict | None = None) -> Iterator[BanLab]:
     from appliance.site import service
 
-    lan = netns.Lan.create(f"lbx{id(home) % 100000}")
+    lan = netns.Lan.create(f"lbx{os.getpid() % 100000}{next(_counter)}")
     stop = threading.Event()
     worker: threading.Thread | None = None
     instance = None
@@ -104,10 +112,12 @@ def ban_lab(home: Path, rootfs: Path | None = None, peers: tuple[str, ...] = tup
             worker.start()
             yield rig
     finally:
-        stop.set()
-        if worker is not None:
-            worker.join(timeout=20)
-        if instance is not None:
-            instance.stop()
-        close_database()
-        lan.delete()
+        try:
+            stop.set()
+            if worker is not None and worker.is_alive():
+                worker.join(timeout=20)
+            if instance is not None:
+                instance.stop()
+            close_database()
+        finally:
+            lan.delete()

@@ -80,6 +80,8 @@ class Watcher:
             ami = self.install.connect_ami(timeout=AMI_TIMEOUT)
             ami.connect()
             ami.on_event("*", self._on_event)
+            # only the security class on this session: a busy box's call events would delay the failures
+            ami.action("Events", EventMask="security")
         except AmiError as error:
             self.warn(f"AMI: {error}; retrying")
             return False
