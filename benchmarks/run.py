@@ -7,7 +7,7 @@ verification, a one-extension change applied, and peak memory.  Figures are
 printed and written to ``benchmarks/results/core.json``.  Goals on a
 2-core machine: render under 1 s, full apply under 5 s.  Then, unless
 ``--core-only``, the call-center (``benchmarks.callcenter``), console
-(``benchmarks.web``) and trunk failover (``benchmarks.failover``) benchmarks;
+(``benchmarks.web``), trunk failover (``benchmarks.failover``) and SIP ban (``benchmarks.bans``) benchmarks;
 the site they share and the results folder are in ``benchmarks.sites``.
 """
 
@@ -95,6 +95,9 @@ def main() -> int:
         print(f"{key:28} {value}")
     from benchmarks import failover
     for key, value in failover.main().items():
+        print(f"{key:28} {value}")
+    from benchmarks import bans
+    for key, value in bans.main().items():
         print(f"{key:28} {value}")
     return 0
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from appliance.cli import hardware, support
+from appliance.cli import hardware, security, support
 from appliance.errors import SiteError
 from appliance.install import Install, home_dir
 
@@ -450,3 +450,12 @@ def _add_hardware_commands() -> None:
 
 
 _add_hardware_commands()
+
+
+def _add_security_commands() -> None:
+    """bans: who is banned, unban, the ban service (appliance.cli.security)."""
+    for command in security.COMMANDS:
+        main.add_command(command)
+
+
+_add_security_commands()

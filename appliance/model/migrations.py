@@ -129,6 +129,11 @@ def _v15_call_events(db: peewee.SqliteDatabase) -> None:
     db.create_tables([models.CallEvent], safe=True)
 
 
+def _v16_bans(db: peewee.SqliteDatabase) -> None:
+    """Source addresses banned after failed authentications, and the failures counted (appliance.security)."""
+    db.create_tables(models.SECURITY_TABLES, safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -145,6 +150,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v13_queue_service_level,
     _v14_console_sessions_and_provisioning_credentials,
     _v15_call_events,
+    _v16_bans,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

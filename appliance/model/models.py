@@ -497,3 +497,32 @@ class ContactNumber(BaseModel):
 
 
 CONTACT_TABLES = [Contact, ContactNumber]
+
+
+class Ban(BaseModel):
+    """A source address the firewall drops (``appliance.security.bans``): why, since and until when.
+
+    Rows stay after the ban ends (``ended``, ``ended_by``: "expired" or who lifted it): the history makes the
+    next ban of the same address longer, and shows the technician who has been knocking."""
+
+    source = peewee.CharField(index=True)
+    reason = peewee.CharField()
+    failures = peewee.IntegerField(default=0)
+    by = peewee.CharField(default="")
+    since = peewee.DateTimeField(default=utcnow, index=True)
+    until = peewee.DateTimeField(index=True)
+    ended = peewee.DateTimeField(null=True, index=True)
+    ended_by = peewee.CharField(default="")
+
+
+class AuthFailure(BaseModel):
+    """One failed authentication (or request to an unknown account) from a source: what bans count."""
+
+    source = peewee.CharField(index=True)
+    service = peewee.CharField()  # PJSIP, AMI, console, ...
+    reason = peewee.CharField()
+    account = peewee.CharField(default="")
+    when = peewee.DateTimeField(default=utcnow, index=True)
+
+
+SECURITY_TABLES = [Ban, AuthFailure]

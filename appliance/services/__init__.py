@@ -11,6 +11,8 @@
   the provisioning server does not load the console);
 * ``collector``: ``linebox collect``, the call-center event collector's loop (``linebox-collector.service``:
   READY, rounds, auto-pause, watchdog, STOPPING) around ``appliance.callcenter.collector``;
+* ``bans``: ``linebox bans watch``, the ban service (``linebox-bans.service``): Asterisk's security events
+  over AMI into ``appliance.security.bans``, and the firewall's ban sets kept in step with the database;
 * ``serving``: what both HTTP services share (SIGTERM, READY, the watchdog, a clean stop);
 * ``system``: ``linebox init-system``, which makes ``/var/lib/linebox`` for the system's services;
 * ``boot``: the oneshot ``linebox-apply.service`` runs before Asterisk starts;

@@ -21,6 +21,7 @@ NOTES = {
     "linebox-web.service": "console: one capability (bind 443), writes /var/lib/linebox only",
     "linebox-apply.service": "boot oneshot: no network, no capability (root only in ExecStartPre=+)",
     "linebox-collector.service": "collector: no capability, reads Asterisk's logs, writes /var/lib/linebox only",
+    "linebox-bans.service": "bans: CAP_NET_ADMIN only (the ban sets), AMI on loopback, writes /var/lib/linebox only",
     "linebox-agi.service": "FastAGI: no capability, loopback only (IPAddressDeny), private users",
     "linebox-provision.service": "gateway files over HTTP: no capability (port 8080), private users",
     "linebox-dahdi.service": "root by necessity: loads kernel modules, configures DAHDI spans",

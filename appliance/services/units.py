@@ -24,6 +24,7 @@ UNITS: dict[str, Path] = {
     "linebox-apply.service": ROLES / "linebox" / "files" / "linebox-apply.service",
     "linebox-collector.service": ROLES / "linebox" / "files" / "linebox-collector.service",
     "linebox-agi.service": ROLES / "linebox" / "files" / "linebox-agi.service",
+    "linebox-bans.service": ROLES / "linebox" / "files" / "linebox-bans.service",
     "linebox-provision.service": ROLES / "linebox" / "files" / "linebox-provision.service",
     "linebox-dahdi.service": ROLES / "dahdi" / "files" / "linebox-dahdi.service",
     "linebox-dahdi-reload.service": ROLES / "dahdi" / "files" / "linebox-dahdi-reload.service",
@@ -32,7 +33,8 @@ UNITS: dict[str, Path] = {
 }
 # the services to check and score: Linebox's own, and Debian's asterisk.service as Linebox's drop-in changes it
 CHECKED = ("linebox-web.service", "linebox-apply.service", "linebox-collector.service", "linebox-agi.service",
-           "linebox-provision.service", "linebox-dahdi.service", "linebox-dahdi-reload.service", "asterisk.service")
+           "linebox-bans.service", "linebox-provision.service", "linebox-dahdi.service",
+           "linebox-dahdi-reload.service", "asterisk.service")
 # verified too (systemd-analyze security scores services only)
 VERIFIED = (*CHECKED, "linebox-dahdi-reload.path")
 

@@ -521,6 +521,28 @@ class Settings(SiteObject):
     caller_name_lookup: bool = True
     agi_port: int = Field(default=4573, ge=1, le=65535)
     country_code: Annotated[str, StringConstraints(pattern=r"^([1-9][0-9]{0,2})?$")] = ""
+    # Bans (appliance.security.bans, linebox-bans.service): a source address with ban_failures failed
+    # authentications (or requests to unknown accounts) within ban_window_seconds is dropped by the firewall
+    # for ban_seconds, doubled at each new ban of it within a day, up to ban_max_seconds.  0 failures: never ban.
+    ban_failures: int = Field(default=5, ge=0, le=1000)
+    ban_window_seconds: int = Field(default=60, ge=1, le=86400)
+    ban_seconds: int = Field(default=600, ge=1, le=31536000)
+    ban_max_seconds: int = Field(default=86400, ge=1, le=31536000)
+    # Networks never banned (the admin's LAN, the trunk providers): addresses or CIDR networks, comma separated.
+    ban_allow: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+    @field_validator("ban_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        networks = []
+        for item in re.split(r"[,\s]+", value.strip()):
+            if not item:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"'{item[:50]}' is not an address or a network like 192.168.1.0/24") from None
+        return ", ".join(networks)
 
     @field_validator("tone_zone")
     @classmethod

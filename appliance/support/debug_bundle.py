@@ -45,7 +45,8 @@ _KEY_LINE = re.compile(
     r"(?im)^(\s*[\w.-]*(?:password|passwd|secret|pin|token|md5_cred|api_key|private_key)[\w.-]*\s*(?:=>?|:)\s*)"
     r"(?=\S)(.+)$")
 _PEM_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?-----END [A-Z0-9 ]*PRIVATE KEY-----", re.S)
-SERVICE_UNITS = ("asterisk", "linebox-apply", "linebox-web", "linebox-collector", "linebox-agi", "linebox-dahdi")
+SERVICE_UNITS = ("asterisk", "linebox-apply", "linebox-web", "linebox-collector", "linebox-agi", "linebox-bans",
+                 "linebox-dahdi")
 AMI_COMMANDS = ("core show version", "core show uptime", "core show channels", "pjsip show registrations",
                 "pjsip show contacts", "pjsip show endpoints", "pjsip show transports", "dahdi show status",
                 "pri show spans", "module show like dahdi")

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -24,11 +25,13 @@ import psutil
 from appliance.asterisk.status import AsteriskStatus
 from appliance.callcenter import collector
 from appliance.install import Install
+from appliance.model.models import utcnow
+from appliance.security import bans
 from appliance.site import schemas, service
 from appliance.support import status as box_status
 
 LEVELS = {"ok": 0, "warn": 1, "fail": 2}
-SERVICES = ("asterisk", "linebox-web", "linebox-collector", "linebox-agi", "linebox-provision")
+SERVICES = ("asterisk", "linebox-web", "linebox-collector", "linebox-agi", "linebox-provision", "linebox-bans")
 
 
 @dataclass
@@ -125,9 +128,35 @@ def check_services() -> list[Finding]:
     down = [name for name, state in zip(SERVICES, out, strict=False) if state != "active"]
     if down:
         return [Finding("Services", "fail", f"not running: {', '.join(down)}", f"systemctl status {down[0]}")]
-    # one 80-column line: "all 5 active: asterisk, web, collector, ..." (the linebox- prefix is implied)
+    # one 80-column line: "all 6 active: asterisk, web, collector, ..." (the linebox- prefix is implied)
     names = ", ".join(name.removeprefix("linebox-") for name in SERVICES)
     return [Finding("Services", "ok", f"all {len(SERVICES)} active: {names}")]
+
+
+def check_bans(now: datetime | None = None, shown: int = 3) -> list[Finding]:
+    """Failed authentications in the last hour, bans in force and the latest bans of the day.
+
+    A source on the allow-list that keeps failing is a warning: it is never banned, so it is either a
+    phone with a wrong password hammering the pbx or an attack from a network the admin trusts."""
+    now = now or utcnow()
+    policy = bans.Policy.load()
+    counts = bans.failure_counts(timedelta(hours=1))
+    total = sum(count for _, _, count in counts)
+    in_force = bans.active(now=now)
+    today = [row for row in bans.recent(50) if row.since >= now - timedelta(days=1)]
+    text = f"{len(in_force)} banned now, {len(today)} ban(s) in 24 h, {total} failed auth(s) in 1 h"
+    findings = []
+    trusted = [(source, count) for source, _, count in counts if policy.allowed(source)
+               and count >= max(policy.failures, 1)]
+    if trusted:
+        source, count = trusted[0]
+        findings.append(Finding("Bans", "warn", f"{source} (allow-listed) failed {count} auth(s) in 1 h",
+                                "a phone with a wrong password? linebox logs asterisk"))
+    findings.append(Finding("Bans", "ok", text))
+    for row in today[:shown]:
+        state = f"until {row.until:%H:%M}" if bans.in_force(row, now) else "ended"
+        findings.append(Finding("Ban", "ok", f"{row.source} {state}: {row.reason}"))
+    return findings
 
 
 def check_disk(install: Install) -> list[Finding]:
@@ -177,6 +206,7 @@ def run_checks(install: Install, sysfs: Path = Path("/sys")) -> list[Finding]:
     findings.append(check_phones(status, [e.number for e in extensions]))
     findings += check_spans(sysfs)
     findings += check_services()
+    findings += check_bans()
     findings += check_disk(install)
     findings.append(check_memory_and_load())
     findings.append(check_clock())

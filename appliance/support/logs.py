@@ -26,6 +26,7 @@ UNITS = {
     "collector": "linebox-collector.service",
     "agi": "linebox-agi.service",
     "provision": "linebox-provision.service",
+    "bans": "linebox-bans.service",
     "apply": "linebox-apply.service",
     "dahdi": "linebox-dahdi.service",
 }

@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from appliance.access import sessions
 from appliance.install import Install
 from appliance.model.database import database
+from appliance.security import bans
 from appliance.site import service
 from appliance.site.kinds import sentence_case
 from appliance.web import api, auth, backups, callcenter, contacts, errors, pages, recordings, views, wallboard
@@ -57,6 +58,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.jinja_env.filters["sentence"] = sentence_case  # Jinja's capitalize lowercases the rest: "Ivr menu"
     app.extensions["linebox.install"] = install
     CSRFProtect(app)
+    bans.count_refused_requests()  # login guessing from one address ends in a ban, like SIP guessing
     auth.init_app(app)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(views.blueprint)

@@ -28,6 +28,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from appliance.gateways import service
 from appliance.model.database import database
+from appliance.security import bans
 
 blueprint = Blueprint("provision", __name__)
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def create_app(install) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, **{OWN_PORT_KEY: True})
     app.extensions["linebox.install"] = install
     app.register_blueprint(blueprint)
+    bans.count_refused_requests()  # MAC guessing from one address ends in a ban, like SIP guessing
 
     @app.before_request
     def _connect() -> None:

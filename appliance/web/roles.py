@@ -122,6 +122,7 @@ def _build_navigation() -> list[tuple[str, list[NavItem]]]:
         NavItem("gateways", "Gateways", "gateways.page"),
         NavItem("apply", "Apply", "pages.apply_page"),
         NavItem("audit", "Audit log", "pages.audit_page"),
+        NavItem("bans", "Bans", "pages.bans_page"),
         NavItem("users", "Users", "pages.users_page"),
         NavItem("backups", "Backups", "backups.page", roles=(ADMIN,)),
         NavItem("settings", "Settings", "pages.settings_page", roles=("admin",)),

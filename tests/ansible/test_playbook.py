@@ -138,6 +138,12 @@ def test_site_playbook_installs_linebox_idempotently(target):
     assert 'ip saddr { 192.168.10.0/24 } tcp dport 443 accept comment "web console"' in nft
     assert 'ip6 saddr { fd00:10::/64 } tcp dport 22 accept comment "SSH"' in nft
     assert 'udp dport 10000-20000 accept comment "RTP"' in nft
+    # banned sources dropped first, even on established flows (linebox-bans.service fills the sets)
+    assert nft.index("ip saddr @banned4 drop") < nft.index("ct state established,related accept")
+    assert "set banned6 {" in nft and "flags timeout" in nft
+    assert (systemd_dir / "linebox-bans.service").read_text() == (
+        ANSIBLE / "roles/linebox/files/linebox-bans.service").read_text()
+    assert (systemd_dir / "multi-user.target.wants/linebox-bans.service").is_symlink()
     assert "LINEBOX_WEB_PORT=443" in (root / "etc/linebox/web.env").read_text()
     # the gateway provisioning server: its unit, settings (read by the console too) and firewall rule
     assert (systemd_dir / "linebox-provision.service").read_text() == (

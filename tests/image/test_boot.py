@@ -37,10 +37,11 @@ from lab.instance import free_port
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "image"
 LINEBOX_UNITS = ("linebox-apply.service", "linebox-web.service", "linebox-collector.service",
-                 "linebox-agi.service", "linebox-provision.service", "linebox-dahdi-reload.path",
+                 "linebox-agi.service", "linebox-provision.service", "linebox-bans.service",
+                 "linebox-dahdi-reload.path",
                  "linebox-firstboot.service", "linebox-console-banner.service", "linebox-growroot.service")
 SERVICES_WITH_PROCESSES = ("linebox-web.service", "linebox-collector.service", "linebox-agi.service",
-                           "linebox-provision.service")
+                           "linebox-provision.service", "linebox-bans.service")
 
 pytestmark = [pytest.mark.lab, pytest.mark.image, pytest.mark.timeout(3600)]
 

@@ -55,6 +55,7 @@ def test_units_say_what_the_design_asks(staged):
 @pytest.mark.parametrize(("unit", "ceiling"), [("linebox-web.service", 2.0), ("linebox-apply.service", 1.0),
                                                ("linebox-collector.service", 2.0),
                                                ("linebox-agi.service", 1.5),
+                                               ("linebox-bans.service", 2.5),
                                                ("linebox-provision.service", 1.5),
                                                ("linebox-dahdi.service", 3.5),
                                                ("linebox-dahdi-reload.service", 1.5), ("asterisk.service", 7.5)])
@@ -104,3 +105,13 @@ def test_the_provisioning_server_needs_no_capability_unless_its_port_is_below_10
     assert low.exposure <= 2.0, "\n".join(low.details)
     assert any("CAP_NET_(BIND_SERVICE" in d for d in low.details)
     assert not any("CAP_NET_(BIND_SERVICE" in d for d in units.security(staged, "linebox-provision.service").details)
+
+
+def test_the_ban_service_may_change_the_firewall_and_nothing_more():
+    """nft needs CAP_NET_ADMIN and a netlink socket; the ban service gets those and no other capability."""
+    service = units.UNITS["linebox-bans.service"].read_text()
+    for line in ("Type=notify", "User=linebox", "CapabilityBoundingSet=CAP_NET_ADMIN",
+                 "AmbientCapabilities=CAP_NET_ADMIN",
+                 "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK", "NoNewPrivileges=yes",
+                 "ExecStart=/opt/linebox/bin/linebox --home /var/lib/linebox bans watch"):
+        assert f"\n{line}\n" in service, line

@@ -222,3 +222,16 @@ def test_the_users_page_lists_tokens_and_revokes_one_audited(console, admin_pass
     assert apitokens.list_tokens("sup") == [] and apitokens.user_for_token(token) is None
     entry = AuditEntry.select().where(AuditEntry.kind == "api_token").order_by(AuditEntry.id.desc()).first()
     assert (entry.user, entry.action, entry.key) == ("admin", "delete", "sup/wallboard tv")
+
+
+def test_failed_logins_and_refused_fetches_are_counted_by_the_bans(console, admin_password):
+    """The console's throttle feeds the one ban service: each failed login from an address is a failure
+    of that address in ``linebox bans`` and ``diag`` (loopback is counted, never banned: its own test
+    proves that any other address is banned at the Nth failure)."""
+    from appliance.security import bans
+
+    attacker = console.browser(source=ATTACKER)
+    for _ in range(3):
+        attacker.login("admin", "guessing wrong")
+    counted = {(source, service): n for source, service, n in bans.failure_counts(timedelta(minutes=5))}
+    assert counted.get((ATTACKER, "console-login")) == 3

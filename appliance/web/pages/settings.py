@@ -35,6 +35,11 @@ LABELS = {
     "caller_name_lookup": "Name callers from the phonebook",
     "agi_port": "FastAGI port (caller-name lookup)",
     "country_code": "Country code (phonebook numbers)",
+    "ban_failures": "Ban an address after this many failed logins",
+    "ban_window_seconds": "... within (seconds)",
+    "ban_seconds": "First ban lasts (seconds)",
+    "ban_max_seconds": "Longest ban (seconds)",
+    "ban_allow": "Never ban these addresses and networks",
 }
 HINTS = {
     "sip_bind": "0.0.0.0 listens on every address of the box.",
@@ -46,6 +51,9 @@ HINTS = {
     "caller_name_lookup": "Calls through inbound routes that come without a name get the contact's name.",
     "agi_port": "Local port of linebox-agi.service; restart it after a change, then apply.",
     "country_code": "Digits only (44, 1, 33): +44 20 ..., 020 ... and 20 ... are then the same number.",
+    "ban_failures": "Wrong SIP passwords, calls to accounts that do not exist, ... from one address; 0 never bans.",
+    "ban_seconds": "Each new ban of the same address within a day lasts twice as long, up to the longest ban.",
+    "ban_allow": "Comma separated, e.g. 192.168.1.0/24, 203.0.113.5: your LAN and your SIP providers.",
 }
 
 
