@@ -17,12 +17,21 @@ loses nothing and duplicates nothing:
   on fresh folders, the file rotated or emptied) numbers its rows from 1
   again, and is then read from its start rather than from an old row id.
 
-The offset is saved in the same transaction as the rows it covers.
+A backlog (the collector stopped for days, a restored backup) is read in chunks of at most
+``CHUNK_BYTES`` of queue_log or ``CDR_CHUNK`` call records, each in its own transaction with the offset
+it reaches: memory stays flat however long the backlog, a collector killed half-way keeps what it
+committed and goes on from there, and the service feeds its watchdog between chunks.
+
+The offset is saved in the same transaction as the rows it covers.  Rows are written with the sqlite3
+cursor's ``executemany`` (one prepared statement): peewee's multi-row INSERT builder, and its model
+rows when reading events back, cost most of a round at this volume.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import sqlite3
 import threading
 import time
@@ -30,16 +39,40 @@ from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from appliance.callcenter import rollup
 from appliance.model.database import database
-from appliance.model.models import CallRecord, CollectorState, QueueCall, QueueEvent
+from appliance.model.models import CollectorState
 
 # Not callers: events Asterisk writes for members and for the queue itself.
 NON_CALL_IDS = {"NONE", "MANAGER", "CLI", "REALTIME", "AUTO"}
-BATCH = 2000
+# queue_log read per transaction (about 17,000 lines): what bounds the collector's memory on a backlog.
+CHUNK_BYTES = 1 << 20
+CDR_CHUNK = 5000  # call records per transaction
 CDR_FIELDS = ("uniqueid", "sequence", "linkedid", "start_time", "answer_time", "end_time", "src", "dst", "dcontext",
               "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield")
+CALL_RECORD_COLUMNS = ("uniqueid", "sequence", "linkedid", "start", "answer", "end", "src", "dst", "dcontext",
+                       "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield")
+DERIVED = ("callid", "queue", "entered", "caller", "outcome", "wait_seconds", "talk_seconds", "agent", "ended_by")
+EVENT_COLUMNS = ("time", "callid", "queue", "agent", "event", "data")
+IN_JSON = "(SELECT value FROM json_each(?))"  # a JSON array as the list of an IN
+
+
+def _insert(table: str, columns: Iterable[str], verb: str = "INSERT") -> str:
+    names = list(columns)
+    return f"{verb} INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
+
+class Event(NamedTuple):
+    """One queue_log line: ``time|callid|queue|agent|event|data...`` (data keeps its own ``|``)."""
+
+    time: int
+    callid: str
+    queue: str
+    agent: str
+    event: str
+    data: str
 
 
 @dataclass(frozen=True)
@@ -52,38 +85,66 @@ class Sources:
         return cls(queue_log=log_dir / "queue_log", cdr_db=log_dir / "linebox-cdr.db")
 
 
-def parse_line(line: str) -> dict | None:
-    parts = line.rstrip("\n").split("|")
+@dataclass
+class Progress:
+    """What one source gave in a call: rows read, and whether it stopped at its chunk limit with more to read."""
+
+    read: int = 0
+    more: bool = False
+
+
+def parse_line(line: str) -> Event | None:
+    parts = line.rstrip("\n").split("|", 5)
     if len(parts) < 5 or not parts[0].isdigit():
         return None
-    return {"time": int(parts[0]), "callid": parts[1], "queue": parts[2], "agent": parts[3], "event": parts[4],
-            "data": "|".join(parts[5:])}
+    return Event(int(parts[0]), parts[1], parts[2], parts[3], parts[4], parts[5] if len(parts) > 5 else "")
 
 
 def collect_queue_log(path: Path) -> int:
-    """Store the queue_log lines not read yet; return how many lines were read."""
+    """Store the queue_log lines not read yet, chunk by chunk to the end; return how many lines were read."""
+    return read_queue_log(path).read
+
+
+def read_queue_log(path: Path, max_chunks: int | None = None) -> Progress:
+    """Store the queue_log lines not read yet, at most ``max_chunks`` chunks (each its own transaction)."""
     if not path.exists():
-        return 0
-    stat = path.stat()
-    state = CollectorState.get_or_none(CollectorState.source == "queue_log")
+        return Progress()
     with open(path, "rb") as handle:
+        stat = os.fstat(handle.fileno())  # the file opened, even if the path is rotated meanwhile
         first = handle.readline()
         identity = f"{stat.st_dev}:{stat.st_ino}:{hashlib.sha256(first).hexdigest()[:16]}"
+        state = CollectorState.get_or_none(CollectorState.source == "queue_log")
         offset = state.position if state and state.identity == identity and state.position <= stat.st_size else 0
-        handle.seek(offset)
-        chunk = handle.read()
-    end = chunk.rfind(b"\n") + 1  # a line still being written is left for the next round
-    if end == 0:
-        return 0
-    rows = [row for line in chunk[:end].decode(errors="replace").splitlines() if (row := parse_line(line))]
+        progress = Progress()
+        chunks = 0
+        while max_chunks is None or chunks < max_chunks:
+            handle.seek(offset)
+            chunk = handle.read(CHUNK_BYTES)
+            full = len(chunk) == CHUNK_BYTES
+            end = chunk.rfind(b"\n") + 1  # a line still being written is left for the next round
+            if end == 0 and full:  # one line longer than a chunk: read it whole
+                chunk += handle.readline()
+                end = chunk.rfind(b"\n") + 1
+            if end == 0:
+                return progress
+            progress.read += _store_queue_log(chunk[:end], identity, offset + end, last=not full)
+            offset += end
+            chunks += 1
+            if not full:
+                return progress
+        progress.more = True
+        return progress
+
+
+def _store_queue_log(text: bytes, identity: str, position: int, last: bool) -> int:
+    """One chunk of whole lines and the offset after them, in one transaction; ``last``: no backlog follows."""
+    rows = [row for line in text.decode(errors="replace").splitlines() if (row := parse_line(line))]
     with database.atomic():
-        # executemany on the raw cursor: building peewee's multi-row INSERT text cost most of a round
-        database.cursor().executemany(
-            "INSERT OR IGNORE INTO queueevent (time, callid, queue, agent, event, data) VALUES (?, ?, ?, ?, ?, ?)",
-            [(r["time"], r["callid"], r["queue"], r["agent"], r["event"], r["data"]) for r in rows])
-        changed = rederive({(r["callid"], r["queue"]) for r in rows if r["callid"] not in NON_CALL_IDS})
-        rollup.refresh(changed, int(time.time()))
-        CollectorState.replace(source="queue_log", position=offset + end, identity=identity).execute()
+        database.cursor().executemany(_insert("queueevent", EVENT_COLUMNS, "INSERT OR IGNORE"), rows)
+        changed = rederive({(r.callid, r.queue) for r in rows if r.callid not in NON_CALL_IDS})
+        # while a backlog is read, the days it fills are rolled up once, after its last chunk
+        rollup.refresh(changed, int(time.time()), max_new_days=31 if last else 0)
+        CollectorState.replace(source="queue_log", position=position, identity=identity).execute()
     return len(rows)
 
 
@@ -94,8 +155,8 @@ def _int(value: str) -> int:
         return 0
 
 
-def derive(events: Iterable[QueueEvent]) -> dict | None:
-    """One caller's stay in a queue from its events, in order."""
+def derive(events: Iterable[Event]) -> tuple | None:
+    """One caller's stay in a queue from its events, in order: the ``DERIVED`` columns' values."""
     call: dict | None = None
     for e in events:
         data = e.data.split("|") if e.data else []
@@ -116,7 +177,7 @@ def derive(events: Iterable[QueueEvent]) -> dict | None:
             call.update(outcome=outcome, wait_seconds=_int(field(2)))
         elif e.event == "EXITWITHKEY":
             call.update(outcome="exitkey", wait_seconds=_int(field(3)))
-    return call
+    return tuple(call[name] for name in DERIVED) if call else None
 
 
 def rederive(keys: set[tuple[str, str]]) -> set[int]:
@@ -126,35 +187,34 @@ def rederive(keys: set[tuple[str, str]]) -> set[int]:
     can be brought up to date."""
     changed: set[int] = set()
     callids = sorted({callid for callid, _ in keys})
-    for i in range(0, len(callids), 500):
-        chunk = callids[i:i + 500]
-        by_call: dict[tuple[str, str], list[QueueEvent]] = {}
-        events = (QueueEvent.select().where(QueueEvent.callid.in_(chunk))
-                  .order_by(QueueEvent.time, QueueEvent.id).namedtuples())  # plain rows: no model objects
-        for event in events:
+    cursor = database.cursor()
+    for i in range(0, len(callids), 2000):
+        # the ids as one JSON parameter: the same statement text whatever their number, so SQLite's
+        # prepared-statement cache holds a few statements, not one per list length (memory grew with those)
+        chunk = json.dumps(callids[i:i + 2000])
+        by_call: dict[tuple[str, str], list[Event]] = {}
+        for event in map(Event._make, cursor.execute(
+                f"SELECT {', '.join(EVENT_COLUMNS)} FROM queueevent WHERE callid IN {IN_JSON} ORDER BY time, id",
+                (chunk,))):
             by_call.setdefault((event.callid, event.queue), []).append(event)
         calls = [call for key, evs in by_call.items() if key in keys and (call := derive(evs))]
         # Only calls whose row would change are written (a replay after a restart changes none), so
         # neither the table nor the roll-ups of past days are rewritten for nothing.
-        columns = [getattr(QueueCall, name) for name in DERIVED]
-        stored = {(r["callid"], r["queue"]): r
-                  for r in QueueCall.select(*columns).where(QueueCall.callid.in_(chunk)).dicts()}
-        calls = [c for c in calls if stored.get((c["callid"], c["queue"])) != c]
+        stored = {(row[0], row[1]): row for row in cursor.execute(
+            f"SELECT {', '.join(DERIVED)} FROM queuecall WHERE callid IN {IN_JSON}", (chunk,))}
+        calls = [c for c in calls if stored.get((c[0], c[1])) != c]
         if calls:
-            QueueCall.insert_many(calls).on_conflict_replace().execute()
-        changed.update(c["entered"] for c in calls)
-        changed.update(_link_repeat_calls({(c["queue"], c["caller"]) for c in calls if c["caller"]}))
+            # an update in place keeps the call's row and its next-call gap (rewritten below only if it moves)
+            cursor.executemany(_insert("queuecall", DERIVED) + " ON CONFLICT (callid, queue) DO UPDATE SET "
+                               + ", ".join(f"{name} = excluded.{name}" for name in DERIVED[2:]), calls)
+        changed.update(c[2] for c in calls)
+        changed.update(_link_repeat_calls({(c[1], c[3]) for c in calls if c[3]}))
     return changed
-
-
-DERIVED = ("callid", "queue", "entered", "caller", "outcome", "wait_seconds", "talk_seconds", "agent", "ended_by")
 
 
 NEXT_CALL = ("(SELECT MIN(n.entered) - queuecall.entered FROM queuecall AS n"
              " WHERE n.queue = queuecall.queue AND n.caller = queuecall.caller"
              " AND n.entered >= queuecall.entered AND n.id != queuecall.id)")
-
-
 def _link_repeat_calls(pairs: set[tuple[str, str]]) -> list[int]:
     """Set ``next_call_seconds`` of every call of these (queue, caller) pairs, in one statement.
 
@@ -166,16 +226,20 @@ def _link_repeat_calls(pairs: set[tuple[str, str]]) -> list[int]:
     """
     if not pairs:
         return []
-    values = ", ".join("(?, ?)" for _ in pairs)
-    params = [item for pair in sorted(pairs) for item in pair]
+    # The calls of these pairs, through the (queue, caller) index (``(queue, caller) IN (VALUES ...)``
+    # made SQLite scan the whole table, once per 500 calls: quadratic on a backlog); the pairs as one JSON
+    # parameter, so the statement text is always the same.
+    calls = ("id IN (SELECT q.id FROM json_each(?) AS p"
+             " JOIN queuecall AS q ON q.queue = p.value ->> 0 AND q.caller = p.value ->> 1)")
+    params = [json.dumps(sorted(pairs))]
     through = rollup.rolled_through()
     before = {row[0]: row[1:] for row in database.execute_sql(
-        "SELECT id, queue, next_call_seconds FROM queuecall"
-        f" WHERE (queue, caller) IN (VALUES {values}) AND entered < ? AND outcome = 'answered' AND caller != ''",
+        f"SELECT id, queue, next_call_seconds FROM queuecall"
+        f" WHERE {calls} AND entered < ? AND outcome = 'answered' AND caller != ''",
         [*params, through]).fetchall()} if through else {}
     cursor = database.execute_sql(
         f"UPDATE queuecall SET next_call_seconds = {NEXT_CALL}"
-        f" WHERE (queue, caller) IN (VALUES {values}) AND next_call_seconds IS NOT {NEXT_CALL}"
+        f" WHERE {calls} AND next_call_seconds IS NOT {NEXT_CALL}"
         " RETURNING id, entered, next_call_seconds", params)
     changed = []
     for call_id, entered, gap in cursor.fetchall():
@@ -188,55 +252,75 @@ def _link_repeat_calls(pairs: set[tuple[str, str]]) -> list[int]:
 
 
 def collect_cdr(cdr_db: Path) -> int:
-    """Copy CDR rows added since the last round; return how many were read."""
+    """Copy CDR rows added since the last round, chunk by chunk to the end; return how many were read."""
+    return read_cdr(cdr_db).read
+
+
+def read_cdr(cdr_db: Path, max_chunks: int | None = None) -> Progress:
+    """Copy CDR rows added since the last round, at most ``max_chunks`` chunks (each its own transaction)."""
+    progress = Progress()
     if not cdr_db.exists():
-        return 0
-    state = CollectorState.get_or_none(CollectorState.source == "cdr")
+        return progress
+    query = f"SELECT rowid, {', '.join(CDR_FIELDS)} FROM cdr WHERE rowid > ? ORDER BY rowid LIMIT {CDR_CHUNK}"
+    insert = _insert("callrecord", CALL_RECORD_COLUMNS, "INSERT OR IGNORE")
     try:
         with closing(sqlite3.connect(f"file:{cdr_db}?mode=ro", uri=True, timeout=5)) as cdr:
-            cdr.row_factory = sqlite3.Row
+            state = CollectorState.get_or_none(CollectorState.source == "cdr")
             last = 0
             if state and state.position:
                 seen = cdr.execute("SELECT uniqueid, sequence FROM cdr WHERE rowid = ?", (state.position,)).fetchone()
-                last = state.position if seen and _cdr_identity(seen) == state.identity else 0
-            query = f"SELECT rowid AS row_id, {', '.join(CDR_FIELDS)} FROM cdr WHERE rowid > ? ORDER BY rowid"
-            rows = cdr.execute(query, (last,)).fetchall()
+                last = state.position if seen and _cdr_identity(*seen) == state.identity else 0
+            chunks = 0
+            while max_chunks is None or chunks < max_chunks:
+                rows = cdr.execute(query, (last,)).fetchall()
+                if not rows:
+                    return progress
+                records = [(r[1], _int(str(r[2] or 0)), r[3] or "", r[4] or "", r[5] or "", r[6] or "", r[7] or "",
+                            r[8] or "", r[9] or "", r[10] or "", r[11] or "", r[12] or "", _int(str(r[13])),
+                            _int(str(r[14])), r[15] or "", r[16] or "") for r in rows]
+                with database.atomic():
+                    database.cursor().executemany(insert, records)
+                    last = rows[-1][0]
+                    CollectorState.replace(source="cdr", position=last, identity=_cdr_identity(rows[-1][1], rows[-1][2])
+                                           ).execute()
+                progress.read += len(rows)
+                chunks += 1
+                if len(rows) < CDR_CHUNK:
+                    return progress
     except sqlite3.OperationalError:
-        return 0  # no cdr table yet: Asterisk creates it with the first record
-    if not rows:
-        return 0
-    records = [{
-        "uniqueid": r["uniqueid"], "sequence": r["sequence"] or 0, "linkedid": r["linkedid"] or "",
-        "start": r["start_time"] or "", "answer": r["answer_time"] or "", "end": r["end_time"] or "",
-        "src": r["src"] or "", "dst": r["dst"] or "", "dcontext": r["dcontext"] or "", "channel": r["channel"] or "",
-        "dstchannel": r["dstchannel"] or "", "lastapp": r["lastapp"] or "", "duration": _int(str(r["duration"])),
-        "billsec": _int(str(r["billsec"])), "disposition": r["disposition"] or "", "userfield": r["userfield"] or "",
-    } for r in rows]
-    with database.atomic():
-        for i in range(0, len(records), BATCH):
-            CallRecord.insert_many(records[i:i + BATCH]).on_conflict_ignore().execute()
-        CollectorState.replace(source="cdr", position=rows[-1]["row_id"], identity=_cdr_identity(rows[-1])).execute()
-    return len(records)
+        return progress  # no cdr table yet: Asterisk creates it with the first record
+    progress.more = True
+    return progress
 
 
-def _cdr_identity(row: sqlite3.Row) -> str:
+def _cdr_identity(uniqueid: str, sequence: object) -> str:
     """What the CDR row the collector stopped at must still hold for reading to go on after it."""
-    return f"{row['uniqueid']}|{row['sequence']}"
+    return f"{uniqueid}|{sequence}"
 
 
-def collect_once(sources: Sources) -> dict[str, int]:
-    counts = {"queue_log": collect_queue_log(sources.queue_log), "cdr": collect_cdr(sources.cdr_db)}
+def collect_once(sources: Sources, max_chunks: int | None = None) -> dict[str, int]:
+    """One round: queue_log, call records, then the roll-ups of days that ended; what was read, per source.
+
+    ``max_chunks``: at most that many chunks of each source (the service's rounds, so that its watchdog
+    is fed while a backlog is read); ``more`` in the answer is 1 when a source stopped there with more to
+    read.  None (``linebox collect --once``): everything there is."""
+    queue_log = read_queue_log(sources.queue_log, max_chunks)
+    cdr = read_cdr(sources.cdr_db, max_chunks)
+    more = queue_log.more or cdr.more
     now = int(time.time())
-    if rollup.rolled_through() < rollup.midnight(now):  # a quiet midnight passed, or days are still to roll
+    if not more and rollup.rolled_through() < rollup.midnight(now):  # a quiet midnight passed, or days to roll
         with database.atomic():
             rollup.refresh((), now)
-    return counts
+    return {"queue_log": queue_log.read, "cdr": cdr.read, "more": int(more)}
 
 
 def run(sources: Sources, stop: threading.Event, interval: float = 0.5, on_round=None) -> None:
-    """Collect until ``stop`` is set; ``on_round`` is called after each round (the service feeds its watchdog)."""
+    """Collect until ``stop`` is set; ``on_round`` is called after each round (the service feeds its watchdog).
+
+    A round reads one chunk of each source; while a backlog remains, the next round starts at once."""
     while not stop.is_set():
-        counts = collect_once(sources)
+        counts = collect_once(sources, max_chunks=1)
         if on_round:
             on_round(counts)
-        stop.wait(interval)
+        if not counts["more"]:
+            stop.wait(interval)

@@ -4,10 +4,11 @@
 The copying itself (queue_log and CDR into Linebox's database, idempotent) is
 ``appliance.callcenter.collector``; this module is the service's life around it, kept here beside the
 other services so the click command stays a thin call: ``READY=1`` with the log folder it follows, a
-round every half second, auto-pause of agents who let calls ring out after each round that read new
-queue_log lines (``appliance.callcenter.autopause``), ``WATCHDOG=1`` after a round when half
-``WatchdogSec`` has passed (a finished round proves the loop alive), and ``STOPPING=1`` once SIGTERM or
-SIGINT ends the loop.
+round every half second (at once while a backlog remains: a round reads one bounded chunk of it),
+auto-pause of agents who let calls ring out once the rounds that read new queue_log lines have caught up
+(``appliance.callcenter.autopause``), ``WATCHDOG=1`` after a round when half ``WatchdogSec`` has passed
+(a finished round proves the loop alive, and a chunk of a backlog takes seconds, not the whole backlog),
+and ``STOPPING=1`` once SIGTERM or SIGINT ends the loop.
 
 It stays small: it runs as its own process, so it imports neither the site's schemas nor the web
 console (tests/agi/test_footprint.py).  Messages go to the caller's ``say``/``warn`` (the command's
@@ -55,11 +56,14 @@ def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = No
             signal.signal(sig, lambda *_: stop.set())
     watchdog_every = notify.watchdog_interval()
     last_ping = 0.0
+    unchecked = 0  # queue_log lines read since auto-pause last looked
 
     def each_round(counts: dict[str, int]) -> None:
-        nonlocal last_ping
-        if counts["queue_log"]:
+        nonlocal last_ping, unchecked
+        unchecked += counts["queue_log"]
+        if unchecked and not counts["more"]:  # not half-way through a backlog, whose misses may be answered later
             pause_missing_agents(install, say, warn)
+            unchecked = 0
         now = time.monotonic()
         if watchdog_every and now - last_ping >= watchdog_every:
             notify.notify("WATCHDOG=1")  # a round finished: the loop is alive

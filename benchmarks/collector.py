@@ -1,0 +1,130 @@
+"""The collector at the limit: its rate beside a plain SQLite insert of the same rows, and its memory on a
+backlog of a million lines.
+
+* ratio: a backlog of 200,000 queue_log lines and its call records (``lab.backlog``: Asterisk's formats,
+  a week of a busy call center, so past days are rolled up too) is collected from scratch in this
+  process (``collect_once``, as ``linebox collect --once`` does); then every row the collector stored
+  (queue events, derived calls with their next-call gaps, call records) is inserted into a fresh
+  database of the same schema and indexes with Python's sqlite3 ``executemany`` in one transaction.
+  ``collector_vs_insert_ratio`` is the plain insert's time over the collector's (the collector's rate as a
+  fraction of the plain insert's).  Goal: at least 0.5.
+* memory: ``linebox collect --once`` collects a backlog of 100,000 lines, then one of 1,000,000 lines, each
+  in its own process; their peak RSS (``ru_maxrss``) is recorded.  Goal: the same with ten times the
+  backlog (memory bounded by the collector's chunk, not by the backlog).
+
+The machine's load average at the start is recorded: other work on a shared 2-core box skews the figures.
+Written to ``benchmarks/results/collector.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+from appliance.callcenter import collector
+from appliance.install import Install
+from appliance.model.database import PRAGMAS, close_database, open_database
+from benchmarks.sites import RESULTS
+from lab.backlog import write_backlog
+
+# The rows the collector stores, table by table (ids left to SQLite, as the collector leaves them).
+TABLES = {
+    "queueevent": ("time", "callid", "queue", "agent", "event", "data"),
+    "queuecall": ("callid", "queue", "entered", "caller", "outcome", "wait_seconds", "talk_seconds", "agent",
+                  "ended_by", "next_call_seconds"),
+    "callrecord": ("uniqueid", "sequence", "linkedid", "start", "answer", "end", "src", "dst", "dcontext", "channel",
+                   "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield"),
+}
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None)
+    for name, value in PRAGMAS.items():
+        db.execute(f"PRAGMA {name} = {value}")
+    return db
+
+
+def bench_ratio(tmp: Path, lines: int = 200_000) -> dict:
+    logs = tmp / "ratio-logs"
+    backlog = write_backlog(logs, lines, start=int(time.time()) - 7 * 86400)
+    open_database(tmp / "collector.db")
+    start = time.perf_counter()
+    counts = collector.collect_once(collector.Sources.in_log_dir(logs))
+    collector_s = time.perf_counter() - start
+    close_database()
+    with closing(_connect(tmp / "collector.db")) as db:
+        rows = {table: db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+                for table, columns in TABLES.items()}
+    open_database(tmp / "plain.db")  # the same schema and indexes, empty
+    close_database()
+    with closing(_connect(tmp / "plain.db")) as db:
+        start = time.perf_counter()
+        db.execute("BEGIN")
+        for table, columns in TABLES.items():
+            db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                           rows[table])
+        db.execute("COMMIT")
+        plain_s = time.perf_counter() - start
+    stored = sum(len(r) for r in rows.values())
+    assert (counts["queue_log"], counts["cdr"]) == (backlog.lines, backlog.cdr_rows), counts
+    assert len(rows["queuecall"]) == backlog.calls
+    return {"collector_ratio_lines": backlog.lines, "collector_ratio_cdr_rows": backlog.cdr_rows,
+            "collector_ratio_rows_stored": stored, "collector_s": round(collector_s, 2),
+            "plain_insert_s": round(plain_s, 2), "collector_rows_per_s": round(stored / collector_s),
+            "plain_insert_rows_per_s": round(stored / plain_s),
+            "collector_vs_insert_ratio": round(plain_s / collector_s, 2)}
+
+
+def collect_in_own_process(tmp: Path, lines: int) -> dict:
+    """``linebox collect --once`` over a fresh backlog of ``lines`` lines: its time and peak RSS."""
+    home = tmp / f"home-{lines}"
+    logs = tmp / f"logs-{lines}"
+    backlog = write_backlog(logs, lines, start=int(time.time()) - 7 * 86400)
+    Install.create(home, asterisk_log=logs / "messages.log", manage_asterisk=False)
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "appliance.cli", "--home", str(home), "collect", "--once"],
+                             stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent)
+    assert child.stdout is not None
+    said = child.stdout.read().decode().strip()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"linebox collect --once ended with {child.returncode}: {said}")
+    expected = f"read {backlog.lines} queue_log line(s), {backlog.cdr_rows} call record(s)"
+    if said != expected:
+        raise RuntimeError(f"linebox collect --once said {said!r}, not {expected!r}")
+    return {"lines": backlog.lines, "seconds": round(seconds, 1), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+
+
+def main() -> dict:
+    figures: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+                     "load_average_at_start": round(os.getloadavg()[0], 2)}
+    with tempfile.TemporaryDirectory(prefix="linebox-collector-bench-") as tmp:
+        figures.update(bench_ratio(Path(tmp)))
+        small = collect_in_own_process(Path(tmp), 100_000)
+        large = collect_in_own_process(Path(tmp), 1_000_000)
+    figures.update({
+        "collector_backlog_lines": large["lines"], "collector_backlog_s": large["seconds"],
+        "collector_backlog_lines_per_s": round(large["lines"] / large["seconds"]),
+        "collector_backlog_peak_rss_mib": large["peak_rss_mib"],
+        "collector_backlog_100k_lines": small["lines"], "collector_backlog_100k_peak_rss_mib": small["peak_rss_mib"],
+        "goals": {"collector_vs_insert_ratio": 0.5,
+                  "collector_backlog_peak_rss_mib": "flat: about collector_backlog_100k_peak_rss_mib"},
+    })
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "collector.json").write_text(json.dumps(figures, indent=1) + "\n")
+    return figures
+
+
+if __name__ == "__main__":
+    for key, value in main().items():
+        print(f"{key:36} {value}")
