@@ -38,8 +38,8 @@ import time
 from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple
 
 from appliance.callcenter import rollup
 from appliance.model.database import database
@@ -54,6 +54,7 @@ CDR_FIELDS = ("uniqueid", "sequence", "linkedid", "start_time", "answer_time", "
               "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield")
 CALL_RECORD_COLUMNS = ("uniqueid", "sequence", "linkedid", "start", "answer", "end", "src", "dst", "dcontext",
                        "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield")
+EXITS = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "exitempty"}  # outcome; wait is field 2
 DERIVED = ("callid", "queue", "entered", "caller", "outcome", "wait_seconds", "talk_seconds", "agent", "ended_by")
 EVENT_COLUMNS = ("time", "callid", "queue", "agent", "event", "data")
 IN_JSON = "(SELECT value FROM json_each(?))"  # a JSON array as the list of an IN
@@ -64,15 +65,9 @@ def _insert(table: str, columns: Iterable[str], verb: str = "INSERT") -> str:
     return f"{verb} INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
 
 
-class Event(NamedTuple):
-    """One queue_log line: ``time|callid|queue|agent|event|data...`` (data keeps its own ``|``)."""
-
-    time: int
-    callid: str
-    queue: str
-    agent: str
-    event: str
-    data: str
+# One queue_log line, as the queueevent table's EVENT_COLUMNS: ``time|callid|queue|agent|event|data...``
+# (data keeps its own ``|``).  Plain tuples: a named tuple per line cost more than the parsing.
+Event = tuple[int, str, str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -91,13 +86,6 @@ class Progress:
 
     read: int = 0
     more: bool = False
-
-
-def parse_line(line: str) -> Event | None:
-    parts = line.rstrip("\n").split("|", 5)
-    if len(parts) < 5 or not parts[0].isdigit():
-        return None
-    return Event(int(parts[0]), parts[1], parts[2], parts[3], parts[4], parts[5] if len(parts) > 5 else "")
 
 
 def collect_queue_log(path: Path) -> int:
@@ -138,71 +126,106 @@ def read_queue_log(path: Path, max_chunks: int | None = None) -> Progress:
 
 def _store_queue_log(text: bytes, identity: str, position: int, last: bool) -> int:
     """One chunk of whole lines and the offset after them, in one transaction; ``last``: no backlog follows."""
-    rows = [row for line in text.decode(errors="replace").splitlines() if (row := parse_line(line))]
+    # Whole lines that look like queue_log's (the time first), parsed inline: a call per line cost a tenth
+    rows: list[Event] = [(int(p[0]), p[1], p[2], p[3], p[4], p[5] if len(p) > 5 else "")
+                         for p in (line.split("|", 5) for line in text.decode(errors="replace").splitlines())
+                         if len(p) >= 5 and p[0].isdigit()]
     with database.atomic():
-        database.cursor().executemany(_insert("queueevent", EVENT_COLUMNS, "INSERT OR IGNORE"), rows)
-        changed = rederive({(r.callid, r.queue) for r in rows if r.callid not in NON_CALL_IDS})
+        cursor = database.cursor()
+        stored_before = cursor.execute("SELECT MAX(id) FROM queueevent").fetchone()[0] or 0
+        cursor.executemany(_insert("queueevent", EVENT_COLUMNS, "INSERT OR IGNORE"), rows)
+        changed = rederive({(r[1], r[2]) for r in rows if r[1] not in NON_CALL_IDS}, rows, stored_before)
         # while a backlog is read, the days it fills are rolled up once, after its last chunk
         rollup.refresh(changed, int(time.time()), max_new_days=31 if last else 0)
         CollectorState.replace(source="queue_log", position=position, identity=identity).execute()
     return len(rows)
 
 
-def _int(value: str) -> int:
+def _int(value: object) -> int:
+    """A count of seconds as Asterisk wrote it ("12", "12.0", 12, or nothing usable: 0)."""
     try:
-        return int(float(value))
-    except ValueError:
-        return 0
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        try:
+            return int(float(str(value)))
+        except ValueError:
+            return 0
+
+
+def _field(data: str, index: int) -> str:
+    """One of the ``|``-separated data fields of a queue_log line ("" when the line has fewer)."""
+    fields = data.split("|")
+    return fields[index] if len(fields) > index else ""
 
 
 def derive(events: Iterable[Event]) -> tuple | None:
     """One caller's stay in a queue from its events, in order: the ``DERIVED`` columns' values."""
-    call: dict | None = None
-    for e in events:
-        data = e.data.split("|") if e.data else []
-        field = (lambda i, d=data: d[i] if len(d) > i else "")  # noqa: E731 - tiny local accessor
-        if e.event == "ENTERQUEUE":
-            call = {"callid": e.callid, "queue": e.queue, "entered": e.time, "caller": field(1),
-                    "outcome": "waiting", "wait_seconds": 0, "talk_seconds": 0, "agent": "", "ended_by": ""}
-        elif call is None:
+    entered: int | None = None
+    for when, callid, queue, member, event, data in events:
+        if event == "ENTERQUEUE":
+            key, entered, caller = (callid, queue), when, _field(data, 1)
+            outcome, wait, talk, agent, ended_by = "waiting", 0, 0, "", ""
+        elif entered is None:
             continue
-        elif e.event == "CONNECT":
-            call.update(outcome="answered", wait_seconds=_int(field(0)), agent=e.agent)
-        elif e.event in ("COMPLETECALLER", "COMPLETEAGENT"):
-            call.update(talk_seconds=_int(field(1)), ended_by="caller" if e.event == "COMPLETECALLER" else "agent")
-        elif e.event in ("BLINDTRANSFER", "ATTENDEDTRANSFER"):
-            call.update(talk_seconds=_int(field(3)), ended_by="transfer")
-        elif e.event in ("ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY"):
-            outcome = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "exitempty"}[e.event]
-            call.update(outcome=outcome, wait_seconds=_int(field(2)))
-        elif e.event == "EXITWITHKEY":
-            call.update(outcome="exitkey", wait_seconds=_int(field(3)))
-    return tuple(call[name] for name in DERIVED) if call else None
+        elif event == "CONNECT":
+            outcome, wait, agent = "answered", _int(_field(data, 0)), member
+        elif event in ("COMPLETECALLER", "COMPLETEAGENT"):
+            talk, ended_by = _int(_field(data, 1)), "caller" if event == "COMPLETECALLER" else "agent"
+        elif event in ("BLINDTRANSFER", "ATTENDEDTRANSFER"):
+            talk, ended_by = _int(_field(data, 3)), "transfer"
+        elif event in EXITS:
+            outcome, wait = EXITS[event], _int(_field(data, 2))
+        elif event == "EXITWITHKEY":
+            outcome, wait = "exitkey", _int(_field(data, 3))
+    if entered is None:
+        return None
+    return (*key, entered, caller, outcome, wait, talk, agent, ended_by)
 
 
-def rederive(keys: set[tuple[str, str]]) -> set[int]:
-    """Re-derive the calls of these (callid, queue) pairs from all their stored events, in bulk.
+def rederive(keys: set[tuple[str, str]], new: Iterable[Event] = (), stored_before: int | None = None) -> set[int]:
+    """Re-derive the calls of these (callid, queue) pairs from all their events, in bulk.
+
+    ``new``: the events just stored, with ids above ``stored_before``.  A call none of whose events
+    was stored before them (most calls of a backlog) is derived from these alone: its events are not
+    read back, and it has no stored row to compare with.  Without ``stored_before``, every call is
+    derived from its events read back.
 
     Returns the entry times of every call stored or changed, so the daily roll-ups of those days
     can be brought up to date."""
     changed: set[int] = set()
-    callids = sorted({callid for callid, _ in keys})
+    keys_of: dict[str, list[tuple[str, str]]] = {}
+    for key in keys:
+        keys_of.setdefault(key[0], []).append(key)
+    callids = sorted(keys_of)
+    arrived: dict[tuple[str, str], list[Event]] = {}
+    for event in sorted(new, key=itemgetter(0)):  # by time, as read back below (the sort is stable: file order)
+        arrived.setdefault((event[1], event[2]), []).append(event)
     cursor = database.cursor()
     for i in range(0, len(callids), 2000):
-        # the ids as one JSON parameter: the same statement text whatever their number, so SQLite's
-        # prepared-statement cache holds a few statements, not one per list length (memory grew with those)
-        chunk = json.dumps(callids[i:i + 2000])
-        by_call: dict[tuple[str, str], list[Event]] = {}
-        for event in map(Event._make, cursor.execute(
-                f"SELECT {', '.join(EVENT_COLUMNS)} FROM queueevent WHERE callid IN {IN_JSON} ORDER BY time, id",
-                (chunk,))):
-            by_call.setdefault((event.callid, event.queue), []).append(event)
-        calls = [call for key, evs in by_call.items() if key in keys and (call := derive(evs))]
-        # Only calls whose row would change are written (a replay after a restart changes none), so
-        # neither the table nor the roll-ups of past days are rewritten for nothing.
-        stored = {(row[0], row[1]): row for row in cursor.execute(
-            f"SELECT {', '.join(DERIVED)} FROM queuecall WHERE callid IN {IN_JSON}", (chunk,))}
-        calls = [c for c in calls if stored.get((c[0], c[1])) != c]
+        batch = callids[i:i + 2000]
+        # Lists go in as one JSON parameter: the same statement text whatever their length, so SQLite's
+        # prepared-statement cache holds a few statements, not one per length (memory grew with those).
+        known = batch if stored_before is None else [row[0] for row in cursor.execute(
+            f"SELECT DISTINCT callid FROM queueevent WHERE callid IN {IN_JSON} AND id <= ?",
+            (json.dumps(batch), stored_before))]  # calls with earlier events, from the callid index alone
+        stored_events: dict[tuple[str, str], list[Event]] = {}
+        stored: dict[tuple[str, str], tuple] = {}
+        if known:
+            for event in cursor.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM queueevent"
+                                        f" WHERE callid IN {IN_JSON} ORDER BY time, id", (json.dumps(known),)):
+                stored_events.setdefault((event[1], event[2]), []).append(event)
+            stored = {(row[0], row[1]): row for row in cursor.execute(
+                f"SELECT {', '.join(DERIVED)} FROM queuecall WHERE callid IN {IN_JSON}", (json.dumps(known),))}
+        known_ids = set(known)
+        calls = []
+        for callid in batch:
+            events = stored_events if callid in known_ids else arrived
+            for key in keys_of[callid]:
+                call = derive(events.get(key, ()))
+                # Only calls whose row would change are written (a replay after a restart changes none),
+                # so neither the table nor the roll-ups of past days are rewritten for nothing.
+                if call and stored.get(key) != call:
+                    calls.append(call)
         if calls:
             # an update in place keeps the call's row and its next-call gap (rewritten below only if it moves)
             cursor.executemany(_insert("queuecall", DERIVED) + " ON CONFLICT (callid, queue) DO UPDATE SET "
@@ -275,9 +298,9 @@ def read_cdr(cdr_db: Path, max_chunks: int | None = None) -> Progress:
                 rows = cdr.execute(query, (last,)).fetchall()
                 if not rows:
                     return progress
-                records = [(r[1], _int(str(r[2] or 0)), r[3] or "", r[4] or "", r[5] or "", r[6] or "", r[7] or "",
-                            r[8] or "", r[9] or "", r[10] or "", r[11] or "", r[12] or "", _int(str(r[13])),
-                            _int(str(r[14])), r[15] or "", r[16] or "") for r in rows]
+                records = [(r[1], _int(r[2] or 0), r[3] or "", r[4] or "", r[5] or "", r[6] or "", r[7] or "",
+                            r[8] or "", r[9] or "", r[10] or "", r[11] or "", r[12] or "", _int(r[13]),
+                            _int(r[14]), r[15] or "", r[16] or "") for r in rows]
                 with database.atomic():
                     database.cursor().executemany(insert, records)
                     last = rows[-1][0]

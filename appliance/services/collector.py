@@ -57,13 +57,25 @@ def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = No
     watchdog_every = notify.watchdog_interval()
     last_ping = 0.0
     unchecked = 0  # queue_log lines read since auto-pause last looked
+    caught_up = (0, 0)  # a backlog being read: queue_log lines and call records so far
+    backlog_since = 0.0  # when that began (0: no backlog)
 
     def each_round(counts: dict[str, int]) -> None:
-        nonlocal last_ping, unchecked
+        nonlocal last_ping, unchecked, caught_up, backlog_since
         unchecked += counts["queue_log"]
         if unchecked and not counts["more"]:  # not half-way through a backlog, whose misses may be answered later
             pause_missing_agents(install, say, warn)
             unchecked = 0
+        if counts["more"] or backlog_since:  # what systemctl status and the journal show of a backlog
+            caught_up = (caught_up[0] + counts["queue_log"], caught_up[1] + counts["cdr"])
+            backlog_since = backlog_since or time.monotonic()
+            read = f"{caught_up[0]} queue_log line(s), {caught_up[1]} call record(s)"
+            if counts["more"]:
+                notify.status(f"catching up on a backlog: {read} read so far")
+            else:
+                say(f"caught up on a backlog: {read} in {time.monotonic() - backlog_since:.0f} s")
+                notify.status(f"collecting from {install.asterisk_log_dir}")
+                caught_up, backlog_since = (0, 0), 0.0
         now = time.monotonic()
         if watchdog_every and now - last_ping >= watchdog_every:
             notify.notify("WATCHDOG=1")  # a round finished: the loop is alive

@@ -130,3 +130,25 @@ def test_call_records_survive_a_new_cdr_database(install, tmp_path):
     CollectorState.delete().execute()  # the collector's state lost: read again, nothing doubled
     collector.collect_cdr(cdr_db)
     assert CallRecord.select().count() == 9
+
+
+def test_a_backlog_is_read_chunk_by_chunk_each_committed_with_its_offset(install, tmp_path, monkeypatch):
+    """Chunks much smaller than the file (the collector's are 1 MiB): each round commits whole lines and the
+    offset after them; a line longer than a chunk is read whole; the calls come out as from one read."""
+    monkeypatch.setattr(collector, "CHUNK_BYTES", 100)
+    long_line = f"{T + 5}|c9|700|NONE|ENTERQUEUE|{'u' * 150}|+449999|3"
+    lines = [*LINES[:4], long_line, *LINES[4:]]
+    log = tmp_path / "queue_log"
+    write(log, lines)
+    first = collector.read_queue_log(log, max_chunks=1)
+    assert first.more and 0 < first.read < len(lines)
+    state = CollectorState.get(CollectorState.source == "queue_log")
+    assert log.read_bytes()[:state.position].count(b"\n") == first.read == QueueEvent.select().count()
+    rounds = 1
+    while collector.read_queue_log(log, max_chunks=1).more:
+        rounds += 1
+    assert rounds > 3 and QueueEvent.select().count() == len(lines)
+    calls = {c.callid: c for c in QueueCall.select()}
+    assert (calls["c1"].outcome, calls["c1"].wait_seconds, calls["c1"].talk_seconds) == ("answered", 11, 88)
+    assert calls["c1"].next_call_seconds == 3599 and calls["c9"].caller == "+449999"
+    assert collector.collect_queue_log(log) == 0
