@@ -6,8 +6,9 @@ rendering every file, a full apply including Asterisk's reloads and
 verification, a one-extension change applied, and peak memory.  Figures are
 printed and written to ``benchmarks/results/core.json``.  Goals on a
 2-core machine: render under 1 s, full apply under 5 s.  Then, unless
-``--core-only``, the call-center (``benchmarks.callcenter``), console
-(``benchmarks.web``), trunk failover (``benchmarks.failover``) and SIP ban (``benchmarks.bans``) benchmarks;
+``--core-only``, the call-center (``benchmarks.callcenter``), collector at the
+limit (``benchmarks.collector``), console (``benchmarks.web``), trunk
+failover (``benchmarks.failover``) and SIP ban (``benchmarks.bans``) benchmarks;
 the site they share and the results folder are in ``benchmarks.sites``.
 """
 
@@ -90,6 +91,9 @@ def main() -> int:
     callcenter.save(cc)
     for key, value in cc.items():
         print(f"{key:28} {value}")
+    from benchmarks import collector
+    for key, value in collector.main().items():
+        print(f"{key:36} {value}")
     from benchmarks import web
     for key, value in web.main().items():
         print(f"{key:28} {value}")

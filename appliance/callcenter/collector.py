@@ -17,31 +17,59 @@ loses nothing and duplicates nothing:
   on fresh folders, the file rotated or emptied) numbers its rows from 1
   again, and is then read from its start rather than from an old row id.
 
-The offset is saved in the same transaction as the rows it covers.
+A backlog (the collector stopped for days, a restored backup) is read in chunks of at most
+``CHUNK_BYTES`` of queue_log or ``CDR_CHUNK`` call records, each in its own transaction with the offset
+it reaches: memory stays flat however long the backlog, a collector killed half-way keeps what it
+committed and goes on from there, and the service feeds its watchdog between chunks.
+
+The offset is saved in the same transaction as the rows it covers.  Rows are written with the sqlite3
+cursor's ``executemany`` (one prepared statement): peewee's multi-row INSERT builder, and its model
+rows when reading events back, cost most of a round at this volume.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 import peewee
 
 from appliance.callcenter import rollup
 from appliance.model.database import database
-from appliance.model.models import CallEvent, CallRecord, CollectorState, QueueCall, QueueEvent
+from appliance.model.models import CallEvent, CallRecord, CollectorState, QueueCall
 
 # Not callers: events Asterisk writes for members and for the queue itself.
 NON_CALL_IDS = {"NONE", "MANAGER", "CLI", "REALTIME", "AUTO"}
-BATCH = 2000
+# queue_log read per transaction (about 17,000 lines): what bounds the collector's memory on a backlog.
+CHUNK_BYTES = 1 << 20
+CDR_CHUNK = 5000  # call records per transaction
 CDR_FIELDS = ("uniqueid", "sequence", "linkedid", "start_time", "answer_time", "end_time", "src", "dst", "dcontext",
               "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield")
+CALL_RECORD_COLUMNS = ("uniqueid", "sequence", "linkedid", "start", "answer", "end", "src", "dst", "dcontext",
+                       "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield")
+EXITS = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "exitempty"}  # outcome; wait is field 2
+DERIVED = ("callid", "queue", "entered", "caller", "outcome", "wait_seconds", "talk_seconds", "agent", "ended_by")
+EVENT_COLUMNS = ("time", "callid", "queue", "agent", "event", "data")
+IN_JSON = "(SELECT value FROM json_each(?))"  # a JSON array as the list of an IN
+
+
+def _insert(table: str, columns: Iterable[str], verb: str = "INSERT") -> str:
+    names = list(columns)
+    return f"{verb} INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
+
+# One queue_log line, as the queueevent table's EVENT_COLUMNS: ``time|callid|queue|agent|event|data...``
+# (data keeps its own ``|``).  Plain tuples: a named tuple per line cost more than the parsing.
+Event = tuple[int, str, str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -56,42 +84,68 @@ class Sources:
                    cel_db=log_dir / "linebox-cel.db")
 
 
-def parse_line(line: str) -> dict | None:
-    parts = line.rstrip("\n").split("|")
-    if len(parts) < 5 or not parts[0].isdigit():
-        return None
-    return {"time": int(parts[0]), "callid": parts[1], "queue": parts[2], "agent": parts[3], "event": parts[4],
-            "data": "|".join(parts[5:])}
+@dataclass
+class Progress:
+    """What one source gave in a call: rows read, and whether it stopped at its chunk limit with more to read."""
+
+    read: int = 0
+    more: bool = False
 
 
 def collect_queue_log(path: Path) -> int:
-    """Store the queue_log lines not read yet; return how many lines were read."""
+    """Store the queue_log lines not read yet, chunk by chunk to the end; return how many lines were read."""
+    return read_queue_log(path).read
+
+
+def read_queue_log(path: Path, max_chunks: int | None = None) -> Progress:
+    """Store the queue_log lines not read yet, at most ``max_chunks`` chunks (each its own transaction)."""
     if not path.exists():
-        return 0
-    stat = path.stat()
-    state = CollectorState.get_or_none(CollectorState.source == "queue_log")
+        return Progress()
     with open(path, "rb") as handle:
+        stat = os.fstat(handle.fileno())  # the file opened, even if the path is rotated meanwhile
         first = handle.readline()
         identity = f"{stat.st_dev}:{stat.st_ino}:{hashlib.sha256(first).hexdigest()[:16]}"
+        state = CollectorState.get_or_none(CollectorState.source == "queue_log")
         offset = state.position if state and state.identity == identity and state.position <= stat.st_size else 0
-        handle.seek(offset)
-        chunk = handle.read()
-    end = chunk.rfind(b"\n") + 1  # a line still being written is left for the next round
-    if end == 0:
-        return 0
-    rows = [row for line in chunk[:end].decode(errors="replace").splitlines() if (row := parse_line(line))]
+        progress = Progress()
+        chunks = 0
+        while max_chunks is None or chunks < max_chunks:
+            handle.seek(offset)
+            chunk = handle.read(CHUNK_BYTES)
+            full = len(chunk) == CHUNK_BYTES
+            end = chunk.rfind(b"\n") + 1  # a line still being written is left for the next round
+            if end == 0 and full:  # one line longer than a chunk: read it whole
+                chunk += handle.readline()
+                end = chunk.rfind(b"\n") + 1
+            if end == 0:
+                return progress
+            progress.read += _store_queue_log(chunk[:end], identity, offset + end, last=not full)
+            offset += end
+            chunks += 1
+            if not full:
+                return progress
+        progress.more = True
+        return progress
+
+
+def _store_queue_log(text: bytes, identity: str, position: int, last: bool) -> int:
+    """One chunk of whole lines and the offset after them, in one transaction; ``last``: no backlog follows."""
+    # Whole lines that look like queue_log's (the time first), parsed inline: a call per line cost a tenth
+    rows: list[Event] = [(int(p[0]), p[1], p[2], p[3], p[4], p[5] if len(p) > 5 else "")
+                         for p in (line.split("|", 5) for line in text.decode(errors="replace").splitlines())
+                         if len(p) >= 5 and p[0].isdigit()]
     with database.atomic():
-        # executemany on the raw cursor: building peewee's multi-row INSERT text cost most of a round
-        database.cursor().executemany(
-            "INSERT OR IGNORE INTO queueevent (time, callid, queue, agent, event, data) VALUES (?, ?, ?, ?, ?, ?)",
-            [(r["time"], r["callid"], r["queue"], r["agent"], r["event"], r["data"]) for r in rows])
-        keys = {(r["callid"], r["queue"]) for r in rows if r["callid"] not in NON_CALL_IDS}
-        started = [r["time"] for r in rows if r["event"] == "QUEUESTART"]
+        cursor = database.cursor()
+        stored_before = cursor.execute("SELECT MAX(id) FROM queueevent").fetchone()[0] or 0
+        cursor.executemany(_insert("queueevent", EVENT_COLUMNS, "INSERT OR IGNORE"), rows)
+        keys = {(r[1], r[2]) for r in rows if r[1] not in NON_CALL_IDS}
+        started = [r[0] for r in rows if r[4] == "QUEUESTART"]
         if started:  # Asterisk started again: the calls it left open were cut
             keys |= _open_calls_before(max(started))
-        changed = rederive(keys)
-        rollup.refresh(changed, int(time.time()))
-        CollectorState.replace(source="queue_log", position=offset + end, identity=identity).execute()
+        changed = rederive(keys, rows, stored_before)
+        # while a backlog is read, the days it fills are rolled up once, after its last chunk
+        rollup.refresh(changed, int(time.time()), max_new_days=31 if last else 0)
+        CollectorState.replace(source="queue_log", position=position, identity=identity).execute()
     return len(rows)
 
 
@@ -102,49 +156,55 @@ def _float(value: object) -> float:
         return 0.0
 
 
-def _int(value: str) -> int:
+def _int(value: object) -> int:
+    """A count of seconds as Asterisk wrote it ("12", "12.0", 12, or nothing usable: 0)."""
     try:
-        return int(float(value))
-    except ValueError:
-        return 0
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        try:
+            return int(float(str(value)))
+        except ValueError:
+            return 0
 
 
-def derive(events: Iterable[QueueEvent], starts: Iterable[int] = ()) -> dict | None:
-    """One caller's stay in a queue from its events, in order.
+def _field(data: str, index: int) -> str:
+    """One of the ``|``-separated data fields of a queue_log line ("" when the line has fewer)."""
+    fields = data.split("|")
+    return fields[index] if len(fields) > index else ""
+
+
+def derive(events: Iterable[Event], starts: Iterable[int] = ()) -> tuple | None:
+    """One caller's stay in a queue from its events, in order: the ``DERIVED`` columns' values.
 
     ``starts``: when Asterisk started (``asterisk_starts``).  A call still waiting, or talking, when
     Asterisk started again after its last event was cut by that restart (Asterisk crashed, or the box
     lost power): a waiting caller's outcome is ``interrupted``, an answered call keeps its outcome (an
     agent did answer in time) and is ``ended_by`` ``restart``, with no talk time (Asterisk wrote none)."""
-    call: dict | None = None
+    entered: int | None = None
     last = 0
-    for e in events:
-        last = e.time
-        data = e.data.split("|") if e.data else []
-        field = (lambda i, d=data: d[i] if len(d) > i else "")  # noqa: E731 - tiny local accessor
-        if e.event == "ENTERQUEUE":
-            call = {"callid": e.callid, "queue": e.queue, "entered": e.time, "caller": field(1),
-                    "outcome": "waiting", "wait_seconds": 0, "talk_seconds": 0, "agent": "", "ended_by": ""}
-        elif call is None:
+    for when, callid, queue, member, event, data in events:
+        last = when
+        if event == "ENTERQUEUE":
+            key, entered, caller = (callid, queue), when, _field(data, 1)
+            outcome, wait, talk, agent, ended_by = "waiting", 0, 0, "", ""
+        elif entered is None:
             continue
-        elif e.event == "CONNECT":
-            call.update(outcome="answered", wait_seconds=_int(field(0)), agent=e.agent)
-        elif e.event in ("COMPLETECALLER", "COMPLETEAGENT"):
-            call.update(talk_seconds=_int(field(1)), ended_by="caller" if e.event == "COMPLETECALLER" else "agent")
-        elif e.event in ("BLINDTRANSFER", "ATTENDEDTRANSFER"):
-            call.update(talk_seconds=_int(field(3)), ended_by="transfer")
-        elif e.event in ("ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY"):
-            outcome = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "exitempty"}[e.event]
-            call.update(outcome=outcome, wait_seconds=_int(field(2)))
-        elif e.event == "EXITWITHKEY":
-            call.update(outcome="exitkey", wait_seconds=_int(field(3)))
-    if call and _still_open(call) and any(start > last for start in starts):
-        call.update(outcome="interrupted" if call["outcome"] == "waiting" else call["outcome"], ended_by="restart")
-    return call
-
-
-def _still_open(call: dict) -> bool:
-    return call["outcome"] == "waiting" or (call["outcome"] == "answered" and not call["ended_by"])
+        elif event == "CONNECT":
+            outcome, wait, agent = "answered", _int(_field(data, 0)), member
+        elif event in ("COMPLETECALLER", "COMPLETEAGENT"):
+            talk, ended_by = _int(_field(data, 1)), "caller" if event == "COMPLETECALLER" else "agent"
+        elif event in ("BLINDTRANSFER", "ATTENDEDTRANSFER"):
+            talk, ended_by = _int(_field(data, 3)), "transfer"
+        elif event in EXITS:
+            outcome, wait = EXITS[event], _int(_field(data, 2))
+        elif event == "EXITWITHKEY":
+            outcome, wait = "exitkey", _int(_field(data, 3))
+    if entered is None:
+        return None
+    still_open = outcome == "waiting" or (outcome == "answered" and not ended_by)
+    if still_open and any(start > last for start in starts):
+        outcome, ended_by = ("interrupted" if outcome == "waiting" else outcome), "restart"
+    return (*key, entered, caller, outcome, wait, talk, agent, ended_by)
 
 
 def _open_calls_before(moment: int) -> set[tuple[str, str]]:
@@ -154,43 +214,63 @@ def _open_calls_before(moment: int) -> set[tuple[str, str]]:
     return set(c.select(c.callid, c.queue).where(still_open & (c.entered < moment)).tuples())
 
 
-def rederive(keys: set[tuple[str, str]]) -> set[int]:
-    """Re-derive the calls of these (callid, queue) pairs from all their stored events, in bulk.
+def rederive(keys: set[tuple[str, str]], new: Iterable[Event] = (), stored_before: int | None = None) -> set[int]:
+    """Re-derive the calls of these (callid, queue) pairs from all their events, in bulk.
+
+    ``new``: the events just stored, with ids above ``stored_before``.  A call none of whose events
+    was stored before them (most calls of a backlog) is derived from these alone: its events are not
+    read back, and it has no stored row to compare with.  Without ``stored_before``, every call is
+    derived from its events read back.
 
     Returns the entry times of every call stored or changed, so the daily roll-ups of those days
     can be brought up to date."""
     changed: set[int] = set()
     starts = asterisk_starts()
-    callids = sorted({callid for callid, _ in keys})
-    for i in range(0, len(callids), 500):
-        chunk = callids[i:i + 500]
-        by_call: dict[tuple[str, str], list[QueueEvent]] = {}
-        events = (QueueEvent.select().where(QueueEvent.callid.in_(chunk))
-                  .order_by(QueueEvent.time, QueueEvent.id).namedtuples())  # plain rows: no model objects
-        for event in events:
-            by_call.setdefault((event.callid, event.queue), []).append(event)
-        calls = [call for key, evs in by_call.items() if key in keys and (call := derive(evs, starts))]
-        # Only calls whose row would change are written (a replay after a restart changes none), so
-        # neither the table nor the roll-ups of past days are rewritten for nothing.
-        columns = [getattr(QueueCall, name) for name in DERIVED]
-        stored = {(r["callid"], r["queue"]): r
-                  for r in QueueCall.select(*columns).where(QueueCall.callid.in_(chunk)).dicts()}
-        calls = [c for c in calls if stored.get((c["callid"], c["queue"])) != c]
+    keys_of: dict[str, list[tuple[str, str]]] = {}
+    for key in keys:
+        keys_of.setdefault(key[0], []).append(key)
+    callids = sorted(keys_of)
+    arrived: dict[tuple[str, str], list[Event]] = {}
+    for event in sorted(new, key=itemgetter(0)):  # by time, as read back below (the sort is stable: file order)
+        arrived.setdefault((event[1], event[2]), []).append(event)
+    cursor = database.cursor()
+    for i in range(0, len(callids), 2000):
+        batch = callids[i:i + 2000]
+        # Lists go in as one JSON parameter: the same statement text whatever their length, so SQLite's
+        # prepared-statement cache holds a few statements, not one per length (memory grew with those).
+        known = batch if stored_before is None else [row[0] for row in cursor.execute(
+            f"SELECT DISTINCT callid FROM queueevent WHERE callid IN {IN_JSON} AND id <= ?",
+            (json.dumps(batch), stored_before))]  # calls with earlier events, from the callid index alone
+        stored_events: dict[tuple[str, str], list[Event]] = {}
+        stored: dict[tuple[str, str], tuple] = {}
+        if known:
+            for event in cursor.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM queueevent"
+                                        f" WHERE callid IN {IN_JSON} ORDER BY time, id", (json.dumps(known),)):
+                stored_events.setdefault((event[1], event[2]), []).append(event)
+            stored = {(row[0], row[1]): row for row in cursor.execute(
+                f"SELECT {', '.join(DERIVED)} FROM queuecall WHERE callid IN {IN_JSON}", (json.dumps(known),))}
+        known_ids = set(known)
+        calls = []
+        for callid in batch:
+            events = stored_events if callid in known_ids else arrived
+            for key in keys_of[callid]:
+                call = derive(events.get(key, ()), starts)
+                # Only calls whose row would change are written (a replay after a restart changes none),
+                # so neither the table nor the roll-ups of past days are rewritten for nothing.
+                if call and stored.get(key) != call:
+                    calls.append(call)
         if calls:
-            QueueCall.insert_many(calls).on_conflict_replace().execute()
-        changed.update(c["entered"] for c in calls)
-        changed.update(_link_repeat_calls({(c["queue"], c["caller"]) for c in calls if c["caller"]}))
+            # an update in place keeps the call's row and its next-call gap (rewritten below only if it moves)
+            cursor.executemany(_insert("queuecall", DERIVED) + " ON CONFLICT (callid, queue) DO UPDATE SET "
+                               + ", ".join(f"{name} = excluded.{name}" for name in DERIVED[2:]), calls)
+        changed.update(c[2] for c in calls)
+        changed.update(_link_repeat_calls({(c[1], c[3]) for c in calls if c[3]}))
     return changed
-
-
-DERIVED = ("callid", "queue", "entered", "caller", "outcome", "wait_seconds", "talk_seconds", "agent", "ended_by")
 
 
 NEXT_CALL = ("(SELECT MIN(n.entered) - queuecall.entered FROM queuecall AS n"
              " WHERE n.queue = queuecall.queue AND n.caller = queuecall.caller"
              " AND n.entered >= queuecall.entered AND n.id != queuecall.id)")
-
-
 def _link_repeat_calls(pairs: set[tuple[str, str]]) -> list[int]:
     """Set ``next_call_seconds`` of every call of these (queue, caller) pairs, in one statement.
 
@@ -202,16 +282,20 @@ def _link_repeat_calls(pairs: set[tuple[str, str]]) -> list[int]:
     """
     if not pairs:
         return []
-    values = ", ".join("(?, ?)" for _ in pairs)
-    params = [item for pair in sorted(pairs) for item in pair]
+    # The calls of these pairs, through the (queue, caller) index (``(queue, caller) IN (VALUES ...)``
+    # made SQLite scan the whole table, once per 500 calls: quadratic on a backlog); the pairs as one JSON
+    # parameter, so the statement text is always the same.
+    calls = ("id IN (SELECT q.id FROM json_each(?) AS p"
+             " JOIN queuecall AS q ON q.queue = p.value ->> 0 AND q.caller = p.value ->> 1)")
+    params = [json.dumps(sorted(pairs))]
     through = rollup.rolled_through()
     before = {row[0]: row[1:] for row in database.execute_sql(
-        "SELECT id, queue, next_call_seconds FROM queuecall"
-        f" WHERE (queue, caller) IN (VALUES {values}) AND entered < ? AND outcome = 'answered' AND caller != ''",
+        f"SELECT id, queue, next_call_seconds FROM queuecall"
+        f" WHERE {calls} AND entered < ? AND outcome = 'answered' AND caller != ''",
         [*params, through]).fetchall()} if through else {}
     cursor = database.execute_sql(
         f"UPDATE queuecall SET next_call_seconds = {NEXT_CALL}"
-        f" WHERE (queue, caller) IN (VALUES {values}) AND next_call_seconds IS NOT {NEXT_CALL}"
+        f" WHERE {calls} AND next_call_seconds IS NOT {NEXT_CALL}"
         " RETURNING id, entered, next_call_seconds", params)
     changed = []
     for call_id, entered, gap in cursor.fetchall():
@@ -224,7 +308,7 @@ def _link_repeat_calls(pairs: set[tuple[str, str]]) -> list[int]:
 
 
 def _rows_after(db_path: Path, source: str, table: str, columns: tuple[str, ...],
-                key: tuple[str, ...]) -> list[sqlite3.Row] | None:
+                key: tuple[str, ...], limit: int) -> list[sqlite3.Row] | None:
     """The rows of one of Asterisk's SQLite tables added since the last round: after the row the
     collector stopped at, while that row still holds the same ``key`` (else from the start).  None when
     the database could not be read (no table yet, or Asterisk held it locked too long)."""
@@ -238,7 +322,8 @@ def _rows_after(db_path: Path, source: str, table: str, columns: tuple[str, ...]
             if state and state.position:
                 seen = db.execute(f"SELECT {', '.join(key)} FROM {table} WHERE rowid = ?", (state.position,)).fetchone()
                 last = state.position if seen and _identity(seen, key) == state.identity else 0
-            query = f"SELECT rowid AS row_id, {', '.join(columns)} FROM {table} WHERE rowid > ? ORDER BY rowid"
+            query = (f"SELECT rowid AS row_id, {', '.join(columns)} FROM {table} WHERE rowid > ? ORDER BY rowid"
+                     f" LIMIT {int(limit)}")
             return db.execute(query, (last,)).fetchall()
     except sqlite3.OperationalError:
         return None
@@ -253,26 +338,51 @@ def _save_position(source: str, rows: list[sqlite3.Row], key: tuple[str, ...]) -
     CollectorState.replace(source=source, position=rows[-1]["row_id"], identity=_identity(rows[-1], key)).execute()
 
 
-CDR_KEY = ("uniqueid", "sequence")
-
-
 def collect_cdr(cdr_db: Path) -> int:
-    """Copy CDR rows added since the last round; return how many were read."""
-    rows = _rows_after(cdr_db, "cdr", "cdr", CDR_FIELDS, CDR_KEY)
-    if not rows:
-        return 0
-    records = [{
-        "uniqueid": r["uniqueid"], "sequence": r["sequence"] or 0, "linkedid": r["linkedid"] or "",
-        "start": r["start_time"] or "", "answer": r["answer_time"] or "", "end": r["end_time"] or "",
-        "src": r["src"] or "", "dst": r["dst"] or "", "dcontext": r["dcontext"] or "", "channel": r["channel"] or "",
-        "dstchannel": r["dstchannel"] or "", "lastapp": r["lastapp"] or "", "duration": _int(str(r["duration"])),
-        "billsec": _int(str(r["billsec"])), "disposition": r["disposition"] or "", "userfield": r["userfield"] or "",
-    } for r in rows]
-    with database.atomic():
-        for i in range(0, len(records), BATCH):
-            CallRecord.insert_many(records[i:i + BATCH]).on_conflict_ignore().execute()
-        _save_position("cdr", rows, CDR_KEY)
-    return len(records)
+    """Copy CDR rows added since the last round, chunk by chunk to the end; return how many were read."""
+    return read_cdr(cdr_db).read
+
+
+def read_cdr(cdr_db: Path, max_chunks: int | None = None) -> Progress:
+    """Copy CDR rows added since the last round, at most ``max_chunks`` chunks (each its own transaction)."""
+    progress = Progress()
+    if not cdr_db.exists():
+        return progress
+    query = f"SELECT rowid, {', '.join(CDR_FIELDS)} FROM cdr WHERE rowid > ? ORDER BY rowid LIMIT {CDR_CHUNK}"
+    insert = _insert("callrecord", CALL_RECORD_COLUMNS, "INSERT OR IGNORE")
+    try:
+        with closing(sqlite3.connect(f"file:{cdr_db}?mode=ro", uri=True, timeout=5)) as cdr:
+            state = CollectorState.get_or_none(CollectorState.source == "cdr")
+            last = 0
+            if state and state.position:
+                seen = cdr.execute("SELECT uniqueid, sequence FROM cdr WHERE rowid = ?", (state.position,)).fetchone()
+                last = state.position if seen and _cdr_identity(*seen) == state.identity else 0
+            chunks = 0
+            while max_chunks is None or chunks < max_chunks:
+                rows = cdr.execute(query, (last,)).fetchall()
+                if not rows:
+                    return progress
+                records = [(r[1], _int(r[2] or 0), r[3] or "", r[4] or "", r[5] or "", r[6] or "", r[7] or "",
+                            r[8] or "", r[9] or "", r[10] or "", r[11] or "", r[12] or "", _int(r[13]),
+                            _int(r[14]), r[15] or "", r[16] or "") for r in rows]
+                with database.atomic():
+                    database.cursor().executemany(insert, records)
+                    last = rows[-1][0]
+                    CollectorState.replace(source="cdr", position=last, identity=_cdr_identity(rows[-1][1], rows[-1][2])
+                                           ).execute()
+                progress.read += len(rows)
+                chunks += 1
+                if len(rows) < CDR_CHUNK:
+                    return progress
+    except sqlite3.OperationalError:
+        return progress  # no cdr table yet: Asterisk creates it with the first record
+    progress.more = True
+    return progress
+
+
+def _cdr_identity(uniqueid: str, sequence: object) -> str:
+    """What the CDR row the collector stopped at must still hold for reading to go on after it."""
+    return f"{uniqueid}|{sequence}"
 
 
 CEL_FIELDS = ("eventtype", "eventtime", "uniqueid", "linkedid", "cidnum", "exten", "context", "channame", "peer")
@@ -282,20 +392,38 @@ RESTARTS = "restarts"  # CollectorState: the last Asterisk start whose interrupt
 
 
 def collect_cel(cel_db: Path) -> int:
-    """Copy CEL rows added since the last round, then record the calls each new Asterisk start cut;
-    return how many rows were read."""
-    rows = _rows_after(cel_db, "cel", "cel", CEL_FIELDS, CEL_KEY)
-    if rows is None:
-        return 0  # unread: the calls a restart cut are looked for once these rows are in
+    """Copy CEL rows added since the last round, chunk by chunk to the end; return how many were read."""
+    return read_cel(cel_db).read
+
+
+def read_cel(cel_db: Path, max_chunks: int | None = None) -> Progress:
+    """Copy CEL rows added since the last round (at most ``max_chunks`` chunks, each its own transaction),
+    then, once every row is in, record the calls each new Asterisk start cut: a call's end may be in a
+    chunk not read yet, so looking earlier would call a finished call interrupted."""
+    progress = Progress()
+    chunks = 0
+    while max_chunks is None or chunks < max_chunks:
+        rows = _rows_after(cel_db, "cel", "cel", CEL_FIELDS, CEL_KEY, CDR_CHUNK)
+        if rows is None:
+            return progress  # unread: the calls a restart cut are looked for once these rows are in
+        progress.more = len(rows) == CDR_CHUNK
+        progress.read += _store_cel(rows, caught_up=not progress.more)
+        chunks += 1
+        if not progress.more:
+            break
+    return progress
+
+
+def _store_cel(rows: list[sqlite3.Row], caught_up: bool) -> int:
     events = [{"eventtype": r["eventtype"] or "", "eventtime": _float(r["eventtime"]), "uniqueid": r["uniqueid"] or "",
                "linkedid": r["linkedid"] or "", "cidnum": r["cidnum"] or "", "exten": r["exten"] or "",
                "context": r["context"] or "", "channel": r["channame"] or "", "peer": r["peer"] or ""} for r in rows]
     with database.atomic():
-        for i in range(0, len(events), BATCH):
-            CallEvent.insert_many(events[i:i + BATCH]).on_conflict_ignore().execute()
-        if rows:
+        if events:
+            CallEvent.insert_many(events).on_conflict_ignore().execute()
             _save_position("cel", rows, CEL_KEY)
-        record_interrupted_calls()
+        if caught_up:
+            record_interrupted_calls()
     return len(events)
 
 
@@ -361,28 +489,37 @@ def record_interrupted_calls() -> int:
     return recorded
 
 
-def collect_once(sources: Sources) -> dict[str, int]:
-    counts = {"queue_log": collect_queue_log(sources.queue_log), "cdr": collect_cdr(sources.cdr_db),
-              "cel": collect_cel(sources.cel_db)}
+def collect_once(sources: Sources, max_chunks: int | None = None) -> dict[str, int]:
+    """One round: queue_log, call records, channel events (CEL), then the roll-ups of days that ended;
+    what was read, per source.
+
+    ``max_chunks``: at most that many chunks of each source (the service's rounds, so that its watchdog
+    is fed while a backlog is read); ``more`` in the answer is 1 when a source stopped there with more to
+    read.  None (``linebox collect --once``): everything there is."""
+    queue_log = read_queue_log(sources.queue_log, max_chunks)
+    cdr = read_cdr(sources.cdr_db, max_chunks)
+    cel = read_cel(sources.cel_db, max_chunks)
+    more = queue_log.more or cdr.more or cel.more
     now = int(time.time())
-    if rollup.rolled_through() < rollup.midnight(now):  # a quiet midnight passed, or days are still to roll
+    if not more and rollup.rolled_through() < rollup.midnight(now):  # a quiet midnight passed, or days to roll
         with database.atomic():
             rollup.refresh((), now)
-    return counts
+    return {"queue_log": queue_log.read, "cdr": cdr.read, "cel": cel.read, "more": int(more)}
 
 
 def run(sources: Sources, stop: threading.Event, interval: float = 0.5, on_round=None, on_error=None,
         retry_after: float = 5) -> None:
     """Collect until ``stop`` is set; ``on_round`` is called after each round (the service feeds its watchdog).
 
+    A round reads one chunk of each source; while a backlog remains, the next round starts at once.
     A round the database refuses (disk full, locked past the busy timeout) is passed to ``on_error`` and
-    tried again after ``retry_after`` seconds: each source's rows commit with its read position, so a
-    refused round stored nothing and the next one reads the same lines again, and none twice.
+    tried again after ``retry_after`` seconds: each chunk's rows commit with its read position, so a
+    refused chunk stored nothing and the next round reads the same lines again, and none twice.
     Without ``on_error`` the error is raised.
     """
     while not stop.is_set():
         try:
-            counts = collect_once(sources)
+            counts = collect_once(sources, max_chunks=1)
         except (peewee.OperationalError, sqlite3.OperationalError) as error:  # raw cursors raise sqlite3's
             if on_error is None:
                 raise
@@ -391,4 +528,5 @@ def run(sources: Sources, stop: threading.Event, interval: float = 0.5, on_round
             continue
         if on_round:
             on_round(counts)
-        stop.wait(interval)
+        if not counts["more"]:
+            stop.wait(interval)

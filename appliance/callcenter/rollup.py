@@ -102,13 +102,15 @@ def refresh(changed_entered: Iterable[int], now: int, max_new_days: int = 31) ->
     ``changed_entered``: the entry times of the calls this round stored or changed.  Days already
     rolled up that hold one of them are rolled again; then whole days not rolled yet are, at most
     ``max_new_days`` per round, so the first rounds after an upgrade over years of calls stay short
-    (reports read the days not rolled yet live meanwhile).  Run inside the round's transaction.
+    (reports read the days not rolled yet live meanwhile); none while the collector is still reading a
+    backlog (``max_new_days=0``), which would otherwise roll its days again at every chunk.  Run inside the
+    round's transaction.
     """
     through = rolled_through()
     today = midnight(now)
     days = {midnight(t) for t in changed_entered if t < through}
     new_through = through
-    if through < today:
+    if through < today and max_new_days > 0:
         if through == 0:  # first round after the upgrade: start at the oldest call
             first = QueueCall.select(QueueCall.entered).order_by(QueueCall.entered).limit(1).scalar()
             through = midnight(first) if first is not None else today

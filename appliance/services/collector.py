@@ -4,11 +4,12 @@
 The copying itself (queue_log and CDR into Linebox's database, idempotent) is
 ``appliance.callcenter.collector``; this module is the service's life around it, kept here beside the
 other services so the click command stays a thin call: ``READY=1`` with the log folder it follows, a
-round every half second, auto-pause of agents who let calls ring out after each round that read new
-queue_log lines (``appliance.callcenter.autopause``), a qualify of every phone when Asterisk has started
-again (``qualify_phones``), ``WATCHDOG=1`` after a round when half
-``WatchdogSec`` has passed (a finished round proves the loop alive), and ``STOPPING=1`` once SIGTERM or
-SIGINT ends the loop.
+round every half second (at once while a backlog remains: a round reads one bounded chunk of it),
+auto-pause of agents who let calls ring out once the rounds that read new queue_log lines have caught up
+(``appliance.callcenter.autopause``), a qualify of every phone when Asterisk has started again
+(``qualify_phones``), ``WATCHDOG=1`` after a round when half ``WatchdogSec`` has passed (a finished
+round, or one the database refused, proves the loop alive, and a chunk of a backlog takes seconds, not
+the whole backlog), and ``STOPPING=1`` once SIGTERM or SIGINT ends the loop.
 
 It stays small: it runs as its own process, so it imports neither the site's schemas nor the web
 console (tests/agi/test_footprint.py).  Messages go to the caller's ``say``/``warn`` (the command's
@@ -88,6 +89,9 @@ def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = No
     qualified_start: int | None = None  # the Asterisk start whose phones were qualified
     warned_start: int | None = None
     next_qualify = 0.0
+    unchecked = 0  # queue_log lines read since auto-pause last looked
+    caught_up = (0, 0)  # a backlog being read: queue_log lines and call records so far
+    backlog_since = 0.0  # when that began (0: no backlog)
 
     def refused(error: Exception) -> None:
         """Said once per kind of trouble, not every few seconds: the journal stays readable."""
@@ -117,16 +121,34 @@ def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = No
             else:
                 warned_start, next_qualify = started, time.monotonic() + QUALIFY_RETRY_SECONDS
 
+    def report_backlog(counts: dict[str, int]) -> None:
+        """What systemctl status and the journal show while a backlog is read, and when it is done."""
+        nonlocal caught_up, backlog_since
+        if counts["more"] or backlog_since:
+            caught_up = (caught_up[0] + counts["queue_log"], caught_up[1] + counts["cdr"])
+            backlog_since = backlog_since or time.monotonic()
+            read = f"{caught_up[0]} queue_log line(s), {caught_up[1]} call record(s)"
+            if counts["more"]:
+                notify.status(f"catching up on a backlog: {read} read so far")
+            else:
+                say(f"caught up on a backlog: {read} in {time.monotonic() - backlog_since:.0f} s")
+                notify.status(f"collecting from {install.asterisk_log_dir}")
+                caught_up, backlog_since = (0, 0), 0.0
+
     def each_round(counts: dict[str, int]) -> None:
-        nonlocal failing
+        nonlocal failing, unchecked
         if failing:
             failing = ""
             say(f"storing call records again: read {counts['queue_log']} queue_log line(s), "
                 f"{counts['cdr']} call record(s) kept back meanwhile")
             notify.notify(f"STATUS=collecting from {install.asterisk_log_dir}")
-        if counts["queue_log"]:
+        unchecked += counts["queue_log"]
+        if unchecked and not counts["more"]:  # not half-way through a backlog, whose misses may be answered later
             pause_missing_agents(install, say, warn)
-        qualify_after_a_start()
+            unchecked = 0
+        report_backlog(counts)
+        if not counts["more"]:
+            qualify_after_a_start()
         alive()
 
     notify.notify("READY=1", f"STATUS=collecting from {install.asterisk_log_dir}")

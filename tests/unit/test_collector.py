@@ -161,8 +161,8 @@ def test_a_full_database_refuses_a_round_which_is_collected_whole_once_space_ret
     collector.run(sources, stop, interval=0, on_round=stored,
                   on_error=refused, retry_after=0)
     assert errors and errors[0] == "database or disk is full"
-    assert rounds[0] == {"queue_log": 400, "cdr": 300, "cel": 0}
-    assert rounds[1:] == [{"queue_log": 0, "cdr": 0, "cel": 0}] * 2
+    assert rounds[0] == {"queue_log": 400, "cdr": 300, "cel": 0, "more": 0}
+    assert rounds[1:] == [{"queue_log": 0, "cdr": 0, "cel": 0, "more": 0}] * 2
     assert QueueEvent.select().count() == 400 and CallRecord.select().count() == 300
     assert database.execute_sql("PRAGMA integrity_check").fetchall() == [("ok",)]
 
@@ -225,3 +225,25 @@ def test_calls_a_restart_cut_are_looked_for_only_once_the_cel_database_is_read(i
                                 f"{now}.1")])
     collector.collect_once(sources)
     assert [r.disposition for r in CallRecord.select()] == ["INTERRUPTED"]
+
+
+def test_a_backlog_is_read_chunk_by_chunk_each_committed_with_its_offset(install, tmp_path, monkeypatch):
+    """Chunks much smaller than the file (the collector's are 1 MiB): each round commits whole lines and the
+    offset after them; a line longer than a chunk is read whole; the calls come out as from one read."""
+    monkeypatch.setattr(collector, "CHUNK_BYTES", 100)
+    long_line = f"{T + 5}|c9|700|NONE|ENTERQUEUE|{'u' * 150}|+449999|3"
+    lines = [*LINES[:4], long_line, *LINES[4:]]
+    log = tmp_path / "queue_log"
+    write(log, lines)
+    first = collector.read_queue_log(log, max_chunks=1)
+    assert first.more and 0 < first.read < len(lines)
+    state = CollectorState.get(CollectorState.source == "queue_log")
+    assert log.read_bytes()[:state.position].count(b"\n") == first.read == QueueEvent.select().count()
+    rounds = 1
+    while collector.read_queue_log(log, max_chunks=1).more:
+        rounds += 1
+    assert rounds > 3 and QueueEvent.select().count() == len(lines)
+    calls = {c.callid: c for c in QueueCall.select()}
+    assert (calls["c1"].outcome, calls["c1"].wait_seconds, calls["c1"].talk_seconds) == ("answered", 11, 88)
+    assert calls["c1"].next_call_seconds == 3599 and calls["c9"].caller == "+449999"
+    assert collector.collect_queue_log(log) == 0
