@@ -103,6 +103,16 @@ def _v13_queue_service_level(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Queue, "service_level_target")
 
 
+def _v14_extension_networks_and_accepted_risks(db: peewee.SqliteDatabase) -> None:
+    """Each extension's permitted networks (empty: the site's ``local_networks`` setting, which then holds
+    the private ranges until the admin says otherwise), and the risky settings an admin agreed to on
+    extensions and trunks (``accepted_risks``; those stored before keep working: the policy checks what a
+    change brings)."""
+    _add_column_if_missing(db, models.Extension, "permitted_networks")
+    _add_column_if_missing(db, models.Extension, "accepted_risks")
+    _add_column_if_missing(db, models.Trunk, "accepted_risks")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -117,6 +127,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v11_trunk_failover_seconds,
     _v12_ivr_retry_counts,
     _v13_queue_service_level,
+    _v14_extension_networks_and_accepted_risks,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -20,6 +20,7 @@ import jinja2
 
 from appliance.asterisk.layout import DEFAULT_SOUNDS_DIR
 from appliance.provisioning import escape, files, sounds
+from appliance.site import schemas
 from appliance.site.checks import Site
 from hardware import dahdi_config
 from hardware.detect import Inventory
@@ -167,6 +168,8 @@ _CONTEXT: dict[str, Callable[[Site, InstallFacts], Any]] = {
     "indication_zone": lambda site, facts: (site.settings.tone_zone if site.settings.tone_zone in ASTERISK_TONE_ZONES
                                             else "us"),
     "greeting": lambda site, facts: _greeting(facts),
+    # an extension without permitted networks of its own may be used from these (parsed once, not per phone)
+    "local_networks": lambda site, facts: ",".join(schemas.parse_networks(site.settings.local_networks)),
 }
 
 
