@@ -43,7 +43,7 @@ GENERATED_FILES = (
     GeneratedFile("asterisk.conf", ("facts",), why=_AT_START),
     GeneratedFile("modules.conf", ("noload",), why=_AT_START),
     GeneratedFile("logger.conf", (), "logger reload"),
-    GeneratedFile("manager.conf", ("facts", "s"), "manager reload"),
+    GeneratedFile("manager.conf", ("ami_secret", "ami_users", "s"), "manager reload"),
     GeneratedFile("rtp.conf", ("s",), "module reload res_rtp_asterisk.so"),
     GeneratedFile("pjsip.conf", ("local_networks", "of", "s"), "module reload res_pjsip.so"),
     GeneratedFile("extensions.conf", ("dahdi_trunks", "device", "fxs_devices", "greeting", "of", "route_extens",

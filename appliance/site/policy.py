@@ -49,7 +49,8 @@ def risks(kind: str, obj: BaseModel) -> dict[str, str]:
         found["open_match"] = "match"
     if kind == "extension" and any(_open(net) for net in getattr(obj, "permitted_networks", [])):
         found["open_network"] = "permitted_networks"
-    for key in getattr(obj, "options", {}):
+    options = getattr(obj, "options", None)
+    for key in options if isinstance(options, dict) else ():  # an IVR's options are its digits
         if key in RISKS:
             found[key] = f"options.{key}"
     return found

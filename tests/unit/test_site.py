@@ -278,7 +278,7 @@ def test_a_chain_is_not_a_loop(office):
 def test_audit_rows_mask_passwords(install):
     add("extension", number="100", name="Reception", password=PASSWORD, voicemail_pin="4711")
     add("trunk", name="telco", host="sip.example.com", registration=True, username="acct", password="trunkpass9")
-    add("voicemail_box", number="700", name="General", pin="7000")
+    add("voicemail_box", number="700", name="General", pin="7093")
     rows = {(r.kind, r.key): r for r in AuditEntry.select()}
     ext = rows[("extension", "100")]
     assert (ext.user, ext.action, ext.before) == ("alice", "create", None)
