@@ -35,6 +35,7 @@ LABELS = {
     "caller_name_lookup": "Name callers from the phonebook",
     "agi_port": "FastAGI port (caller-name lookup)",
     "country_code": "Country code (phonebook numbers)",
+    "local_networks": "Local networks (phones may register from)",
 }
 HINTS = {
     "sip_bind": "0.0.0.0 listens on every address of the box.",
@@ -46,6 +47,8 @@ HINTS = {
     "caller_name_lookup": "Calls through inbound routes that come without a name get the contact's name.",
     "agi_port": "Local port of linebox-agi.service; restart it after a change, then apply.",
     "country_code": "Digits only (44, 1, 33): +44 20 ..., 020 ... and 20 ... are then the same number.",
+    "local_networks": "Networks separated by commas (192.168.10.0/24, 10.20.0.0/16): an extension without "
+                      "permitted networks of its own may register and call from these only.",
 }
 
 
