@@ -113,7 +113,7 @@ Options = Annotated[
 ]
 
 
-def strong_secret(length: int = 24) -> str:
+def strong_secret(length: int = 24, owner: str = "") -> str:
     """A random SIP password: letters and digits only (safe in any config file), ~140 bits.
 
     Drawn again in the rare case the draw looks weak to the password policy (``appliance.site.strength``),
@@ -121,15 +121,15 @@ def strong_secret(length: int = 24) -> str:
     alphabet = string.ascii_letters + string.digits
     while True:
         value = "".join(secrets.choice(alphabet) for _ in range(length))
-        if length < 12 or secret_weakness(value) is None:
+        if length < 12 or secret_weakness(value, owner) is None:
             return value
 
 
-def random_pin(length: int = 6) -> str:
-    """A random voicemail PIN, drawn again when it looks weak (1111, 123456) to the policy."""
+def random_pin(length: int = 6, number: str = "") -> str:
+    """A random voicemail PIN, drawn again when it looks weak (1111, 123456, the box's number) to the policy."""
     while True:
         value = "".join(secrets.choice(string.digits) for _ in range(length))
-        if pin_weakness(value) is None:
+        if pin_weakness(value, number) is None:
             return value
 
 
@@ -173,10 +173,20 @@ Risk = Literal["open_match", "open_network", "trust_id_inbound", "message_contex
                "allow_unauthenticated_options", "subscribe_context"]
 
 
+def generated_password(data: dict) -> str:
+    """The default SIP password of an object whose validated fields so far are ``data`` (its number first)."""
+    return strong_secret(owner=str(data.get("number", "")))
+
+
+def generated_pin(data: dict) -> str:
+    """The default PIN of a mailbox whose validated fields so far are ``data``: never made from its number."""
+    return random_pin(number=str(data.get("number", "")))
+
+
 # Defaults drawn at random (a SIP password, a voicemail PIN): made once, when the object is created.  An
 # import that leaves such a field out keeps the stored value (appliance.config_file), or re-importing the
 # same file would hand every phone a new password and every mailbox a new PIN.
-GENERATED_DEFAULTS = (strong_secret, random_pin)
+GENERATED_DEFAULTS = (strong_secret, random_pin, generated_password, generated_pin)
 
 
 def generated_fields(schema: type[BaseModel]) -> tuple[str, ...]:
@@ -192,9 +202,9 @@ class SiteObject(BaseModel):
 class Extension(SiteObject):
     number: Number
     name: FreeText
-    password: Secret = Field(default_factory=strong_secret)
+    password: Secret = Field(default_factory=generated_password)
     voicemail: bool = False
-    voicemail_pin: Pin = Field(default_factory=random_pin)
+    voicemail_pin: Pin = Field(default_factory=generated_pin)
     email: Email = ""
     recording: Literal["never", "always", "on_demand"] = "never"
     ring_seconds: int = Field(default=25, ge=5, le=300)
@@ -414,7 +424,7 @@ class TimeCondition(SiteObject):
 class VoicemailBox(SiteObject):
     number: Number
     name: FreeText
-    pin: Pin = Field(default_factory=random_pin)
+    pin: Pin = Field(default_factory=generated_pin)
     email: Email = ""
 
 
