@@ -173,20 +173,21 @@ Risk = Literal["open_match", "open_network", "trust_id_inbound", "message_contex
                "allow_unauthenticated_options", "subscribe_context"]
 
 
-def generated_password(data: dict) -> str:
-    """The default SIP password of an object whose validated fields so far are ``data`` (its number first)."""
-    return strong_secret(owner=str(data.get("number", "")))
-
-
-def generated_pin(data: dict) -> str:
-    """The default PIN of a mailbox whose validated fields so far are ``data``: never made from its number."""
-    return random_pin(number=str(data.get("number", "")))
-
-
 # Defaults drawn at random (a SIP password, a voicemail PIN): made once, when the object is created.  An
 # import that leaves such a field out keeps the stored value (appliance.config_file), or re-importing the
 # same file would hand every phone a new password and every mailbox a new PIN.
-GENERATED_DEFAULTS = (strong_secret, random_pin, generated_password, generated_pin)
+GENERATED_DEFAULTS = (strong_secret, random_pin)
+
+
+def _redraw_defaults(obj: BaseModel, number: str, pins: tuple[str, ...]) -> None:
+    """Draw again a generated default that the policy would refuse for this object's own number (one draw in a
+    few hundred holds "200"; over a CSV import of thousands, some extension would be refused)."""
+    password = obj.__dict__.get("password")
+    if password is not None and "password" not in obj.model_fields_set and secret_weakness(password, number):
+        object.__setattr__(obj, "password", strong_secret(owner=number))
+    for name in pins:
+        if name not in obj.model_fields_set and pin_weakness(getattr(obj, name), number) is not None:
+            object.__setattr__(obj, name, random_pin(number=number))
 
 
 def generated_fields(schema: type[BaseModel]) -> tuple[str, ...]:
@@ -202,9 +203,9 @@ class SiteObject(BaseModel):
 class Extension(SiteObject):
     number: Number
     name: FreeText
-    password: Secret = Field(default_factory=generated_password)
+    password: Secret = Field(default_factory=strong_secret)
     voicemail: bool = False
-    voicemail_pin: Pin = Field(default_factory=generated_pin)
+    voicemail_pin: Pin = Field(default_factory=random_pin)
     email: Email = ""
     recording: Literal["never", "always", "on_demand"] = "never"
     ring_seconds: int = Field(default=25, ge=5, le=300)
@@ -212,6 +213,11 @@ class Extension(SiteObject):
     permitted_networks: list[Network] = Field(default_factory=list)
     options: Options = Field(default_factory=dict)
     accepted_risks: list[Risk] = Field(default_factory=list)  # risky settings the admin agreed to (RISKS)
+
+    @model_validator(mode="after")
+    def _defaults_fit_the_number(self) -> Extension:
+        _redraw_defaults(self, self.number, ("voicemail_pin",))
+        return self
 
 
 def _port(text: str) -> bool:
@@ -424,8 +430,13 @@ class TimeCondition(SiteObject):
 class VoicemailBox(SiteObject):
     number: Number
     name: FreeText
-    pin: Pin = Field(default_factory=generated_pin)
+    pin: Pin = Field(default_factory=random_pin)
     email: Email = ""
+
+    @model_validator(mode="after")
+    def _defaults_fit_the_number(self) -> VoicemailBox:
+        _redraw_defaults(self, self.number, ("pin",))
+        return self
 
 
 class MohClass(SiteObject):

@@ -56,7 +56,7 @@ def test_extension_cannot_take_a_ring_groups_number(office):
 
 
 def test_voicemail_box_cannot_take_an_extensions_number(office):
-    error = refused(add, "voicemail_box", number="100", name="Clash", pin="1234")
+    error = refused(add, "voicemail_box", number="100", name="Clash", pin="4711")
     assert "already used by extension 100" in str(error)
 
 
