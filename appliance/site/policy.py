@@ -29,7 +29,9 @@ UNSAFE_OPTION_CHARACTERS = '"<>'
 
 
 def _open(network: str) -> bool:
-    """Whether an address or network written as a match or a permitted network takes in the whole internet."""
+    """Whether an address or network written as a match or a permitted network takes in the internet, or a
+    large part of it (0.0.0.0/0, or 0.0.0.0/1 and 128.0.0.0/1 together): a public network wider than a /8
+    (IPv4) or a /16 (IPv6)."""
     text = network.strip()
     if text.startswith("["):
         text = text[1:].split("]")[0] + ("/" + text.rsplit("/", 1)[1] if "]/" in text else "")
@@ -37,9 +39,10 @@ def _open(network: str) -> bool:
         address, _, rest = text.partition(":")
         text = address + ("/" + rest.split("/", 1)[1] if "/" in rest else "")
     try:
-        return ipaddress.ip_network(text, strict=False).prefixlen == 0
+        net = ipaddress.ip_network(text, strict=False)
     except ValueError:
         return False  # a host name
+    return net.prefixlen < (8 if net.version == 4 else 16) and not net.is_private
 
 
 def risks(kind: str, obj: BaseModel) -> dict[str, str]:

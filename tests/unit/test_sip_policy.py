@@ -72,6 +72,9 @@ def test_a_weak_secret_stored_before_the_policy_does_not_block_other_changes(ins
 @pytest.mark.parametrize(("kind", "data", "risk", "field"), [
     ("trunk", {"name": "telco", "host": "sip.example.net", "match": ["0.0.0.0/0"]}, "open_match", "match"),
     ("trunk", {"name": "telco", "host": "sip.example.net", "match": ["0.0.0.0/0.0.0.0"]}, "open_match", "match"),
+    ("trunk", {"name": "telco", "host": "sip.example.net", "match": ["0.0.0.0:5060/1", "128.0.0.0/1"]},
+     "open_match", "match"),
+    ("trunk", {"name": "telco", "host": "sip.example.net", "match": ["[::]/0"]}, "open_match", "match"),
     ("trunk", {"name": "telco", "host": "sip.example.net", "options": {"trust_id_inbound": "yes"}},
      "trust_id_inbound", "options.trust_id_inbound"),
     ("extension", {"number": "100", "name": "A", "options": {"message_context": "from-internal"}},
@@ -127,8 +130,10 @@ def test_extensions_are_permitted_the_local_networks_unless_given_their_own(inst
     service.save_object("extension", {"number": "101", "name": "Home office",
                                       "permitted_networks": ["203.0.113.7", "198.51.100.0/255.255.255.0"]},
                         user="test", create=True)
+    service.save_object("extension", {"number": "102", "name": "LAN", "permitted_networks": [
+        "10.0.0.0/8", "fc00::/7", "2001:db8:1::/48"]}, user="test", create=True)  # wide but private: no risk
     pjsip = render.render_file("pjsip.conf", service.snapshot(), FACTS)
-    desk, home = pjsip.split("; extension 100", 1)[1].split("; extension 101")
+    desk, home = pjsip.split("; extension 100", 1)[1].split("; extension 102")[0].split("; extension 101")
     assert "deny = 0.0.0.0/0.0.0.0,::/0\n" in desk and "deny = 0.0.0.0/0.0.0.0,::/0\n" in home
     assert ("permit = 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,fc00::/7,fe80::/10,::1/128\n"
             in desk)
