@@ -44,7 +44,7 @@ from appliance.gateways import service as gateways
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.phonebook import contacts as phonebook
-from appliance.site import schemas, service
+from appliance.site import policy, schemas, service
 from appliance.site.checks import Site, check_site, describe_destination, named_targets, resolve_names
 from appliance.site.kinds import BY_PLURAL, KINDS
 from hardware import gateways as catalogue
@@ -333,6 +333,14 @@ def _parse(document: dict, lines: dict[tuple, int], resets: frozenset[str], onto
             kept = {name: getattr(old, name) for name in generated if old is not None and name not in item}
             if kept:  # a secret left out of the file is the one already made, not a new one
                 obj = obj.model_copy(update=kept)
+            refused = policy.problems(k.name, old, obj)
+            for name, message in refused:
+                path = (plural, i, *name.split("."))
+                problems.append(Problem(".".join(map(str, path)), message,
+                                        _line_for(lines, path) or _line_for(lines, (plural, i))))
+            if refused:
+                invalid.add(str(getattr(obj, k.key)))
+                continue
             site.objects[k.name].append(obj)
             located[f"{k.label} {getattr(obj, k.key)}"] = _line_for(lines, (plural, i))
             origins[id(obj)] = (plural, i)

@@ -59,6 +59,9 @@ class Install:
     dahdi_status_file: Path = dahdi_reload.STATUS_FILE
     # Uploaded and spoken sounds (IVR greetings), as Asterisk sees the folder; see appliance.provisioning.sounds.
     sounds_dir: str = DEFAULT_SOUNDS_DIR
+    # The AMI user this process logs in as when it does not name one (appliance.asterisk.ami_users): the
+    # technician's CLI unless the process says otherwise (the console sets its own).  Not saved.
+    ami_user: str = field(default="linebox-cli", compare=False)
 
     def __post_init__(self) -> None:
         if self.dahdi_cfg_via not in ("direct", "service"):
@@ -96,7 +99,8 @@ class Install:
         )
 
     def save(self) -> None:
-        data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items() if k != "home"}
+        data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()
+                if k not in ("home", "ami_user")}
         (self.home / "appliance.json").write_text(json.dumps(data, indent=1) + "\n")
 
     @property
@@ -136,15 +140,31 @@ class Install:
         return render.InstallFacts(ami_secret=self.ami_secret(), directories=self.asterisk_directories,
                                    sounds_dir=self.sounds_dir)
 
-    def connect_ami(self, timeout: float = 30) -> Ami:
+    def ami_user_secret(self, user: str) -> str:
+        """The secret of one of Linebox's AMI users (``appliance.asterisk.ami_users``)."""
+        from appliance.asterisk import ami_users  # lazy: see the note at the imports
+        return ami_users.secret_for(self.ami_secret(), user)
+
+    def connect_ami(self, timeout: float = 30, user: str | None = None) -> Ami:
+        """An AMI session as ``user`` (default: this process's ``ami_user``), with only that user's classes."""
         from appliance.asterisk.ami import Ami  # lazy: see the note at the imports
-        return Ami("127.0.0.1", stored.number("ami_port"), "linebox", self.ami_secret(), timeout=timeout)
+        name = user or self.ami_user
+        return Ami("127.0.0.1", stored.number("ami_port"), name, self.ami_user_secret(name), timeout=timeout)
+
+    def connect_apply_ami(self, timeout: float = 30) -> Ami:
+        return self.connect_ami(timeout, user="linebox-apply")
+
+    def connect_module_loader(self, timeout: float = 30) -> Ami:
+        """The session apply loads a module with (one an upgrade added, chan_dahdi once cards appear)."""
+        return self.connect_ami(timeout, user="linebox-status")
 
     def target(self) -> Target:
         from appliance.provisioning.target import Target  # lazy: pyst2 through the AMI client
         by_service = self.dahdi_cfg_via == "service"
         return Target(config_root=self.config_root, log_file=self.asterisk_log,
-                      connect=self.connect_ami if self.manage_asterisk else None, sounds_dir=self.sounds_path,
+                      connect=self.connect_apply_ami if self.manage_asterisk else None,
+                      connect_module_loader=self.connect_module_loader if self.manage_asterisk else None,
+                      sounds_dir=self.sounds_path,
                       dahdi_root=self.dahdi_root, modprobe_dir=self.modprobe_dir,
                       dahdi_cfg=tuple(self.dahdi_cfg_command.split()) if self.dahdi_cfg_command and not by_service
                       else None,

@@ -133,6 +133,7 @@ def bench_wallboard_latency(samples: int = 20) -> dict:
     import threading
 
     from appliance.access import accounts, apitokens
+    from appliance.asterisk import ami_users
     from appliance.asterisk.ami import Ami
     from appliance.services.http_server import make_server
     from appliance.site import service
@@ -165,7 +166,8 @@ def bench_wallboard_latency(samples: int = 20) -> dict:
         token = apitokens.create_token("wall", "bench", "bench")
 
         joins: list[float] = []
-        listener = Ami("127.0.0.1", service.load_settings().ami_port, "linebox", install.ami_secret())
+        listener = Ami("127.0.0.1", service.load_settings().ami_port, ami_users.LIVE,
+                       install.ami_user_secret(ami_users.LIVE))
         listener.connect()
         listener.on_event("QueueCallerJoin", lambda event, _m: joins.append(time.monotonic()))
         server = make_server(create_app(install), "127.0.0.1", 0)

@@ -131,10 +131,20 @@ asterisk -rx 'core stop now' > /dev/null 2>&1
 systemctl poweroff --no-block
 """
 
-# Places the call and reports its events over AMI, with the AMI account Linebox generated (manager.conf),
-# the way Linebox's own services talk to Asterisk; standard library only (the guest has no pyst2).
+# Places the call and reports its events over AMI, standard library only (the guest has no pyst2). None of
+# Linebox's own AMI users may originate calls (appliance.asterisk.ami_users): the lab adds a caller of its
+# own to the rendered manager.conf (LAB_AMI_USER), which no box has.
+LAB_AMI_USER = """
+; the DAHDI lab's caller (a test harness, never on a box): places the PRI call and follows its events
+[dahdi-lab]
+secret = {secret}
+deny = 0.0.0.0/0.0.0.0
+permit = 127.0.0.1/255.255.255.255
+read = call
+write = originate
+"""
 LAB_CALL = r"""import json, re, socket, time
-secret = re.search(r"^secret = (\S+)", open("/etc/asterisk/manager.conf").read(), re.M).group(1)
+secret = re.search(r"^\[dahdi-lab\]\nsecret = (\S+)", open("/etc/asterisk/manager.conf").read(), re.M).group(1)
 
 def session(events):
     ami = socket.create_connection(("127.0.0.1", 5038), timeout=20)
@@ -152,7 +162,7 @@ def session(events):
             elif ": " in line:
                 key, value = line.split(": ", 1)
                 block[key] = value
-    send(Action="Login", Username="linebox", Secret=secret, Events=events)
+    send(Action="Login", Username="dahdi-lab", Secret=secret, Events=events)
     print("login:", next(messages()).get("Response"))
     return ami, send, messages()
 
@@ -256,6 +266,7 @@ def render_lab_files(site_text: str = LAB_SITE) -> dict[str, str]:
             facts = render.InstallFacts(ami_secret=secrets.token_hex(16), directories=dict(layout.DEFAULT_DIRECTORIES),
                                         sounds_dir=layout.DEFAULT_SOUNDS_DIR)
             files = {f"asterisk/{name}": text for name, text in render.render_all(site, facts).items()}
+            files["asterisk/manager.conf"] += LAB_AMI_USER.format(secret=secrets.token_hex(16))
             for name, text in render.render_dahdi_files(site).items():
                 files[name if "/" in name else f"asterisk/{name}"] = text
         finally:

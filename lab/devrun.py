@@ -140,10 +140,30 @@ def _stop(process: subprocess.Popen, timeout: float = 15) -> None:
             process.wait(timeout=timeout)
 
 
+# The appliance's services write with UMask=0027 (ansible/roles/linebox/files/*.service): the database, the
+# generations (pjsip.conf holds the SIP passwords, manager.conf the AMI secrets) readable by their owner and
+# group only.  make run writes the same way.
+UMASK = 0o027
+
+
+def keep_private(home: Path) -> None:
+    """Take others' access away from what earlier runs (or a umask of 022) left readable in ``home``."""
+    if not home.exists():
+        return
+    for path in [home, *home.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        if mode & 0o007:
+            path.chmod(mode & 0o7770)
+
+
 def main() -> int:
     from appliance.services.http_server import make_server
     from appliance.web.app import create_app
 
+    os.umask(UMASK)
+    keep_private(HOME)
     try:
         ports = kept_ports()
     except PortBusy as error:

@@ -107,7 +107,10 @@ class Ami:
         if response.get_header("Response") == "Error":
             output = " ".join(line[len("Output: "):].strip() for line in response.response
                               if line.startswith("Output: "))
-            raise AmiError(f"AMI action {name}: {response.get_header('Message')}" + (f": {output}" if output else ""))
+            # pyst2 misses a header ended by a bare \n, as PJSIPShowContacts' "No Contacts found" is
+            message = response.get_header("Message") or next(
+                (line[len("Message:"):].strip() for line in response.response if line.startswith("Message:")), None)
+            raise AmiError(f"AMI action {name}: {message}" + (f": {output}" if output else ""))
         return response
 
     def command(self, command: str) -> str:

@@ -134,6 +134,16 @@ def _v16_bans(db: peewee.SqliteDatabase) -> None:
     db.create_tables(models.SECURITY_TABLES, safe=True)
 
 
+def _v17_extension_networks_and_accepted_risks(db: peewee.SqliteDatabase) -> None:
+    """Each extension's permitted networks (empty: the site's ``local_networks`` setting, which then holds
+    the private ranges until the admin says otherwise), and the risky settings an admin agreed to on
+    extensions and trunks (``accepted_risks``; those stored before keep working: the policy checks what a
+    change brings)."""
+    _add_column_if_missing(db, models.Extension, "permitted_networks")
+    _add_column_if_missing(db, models.Extension, "accepted_risks")
+    _add_column_if_missing(db, models.Trunk, "accepted_risks")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -151,6 +161,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v14_console_sessions_and_provisioning_credentials,
     _v15_call_events,
     _v16_bans,
+    _v17_extension_networks_and_accepted_risks,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

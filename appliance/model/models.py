@@ -57,7 +57,9 @@ class Extension(BaseModel):
     email = peewee.CharField(default="")
     recording = peewee.CharField(default="never")
     ring_seconds = peewee.IntegerField(default=25)
+    permitted_networks = JSONField(default=list)  # empty: the site's local_networks
     options = JSONField(default=dict)
+    accepted_risks = JSONField(default=list)
 
 
 class Trunk(BaseModel):
@@ -73,6 +75,7 @@ class Trunk(BaseModel):
     qualify_seconds = peewee.IntegerField(default=30)
     failover_seconds = peewee.FloatField(default=2.0)
     options = JSONField(default=dict)
+    accepted_risks = JSONField(default=list)
 
 
 class InboundRoute(BaseModel):

@@ -51,16 +51,28 @@ def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[
         if reload_dahdi:
             loaded = "chan_dahdi.so" in ami.command("module show like chan_dahdi")
             commands.append("dahdi restart" if loaded else "module load chan_dahdi.so")
+
+        def load_module(module: str) -> str:
+            """AMI refuses "module load" as a command (it has its own action, class system)."""
+            if target.connect_module_loader is None:
+                response = ami.action("ModuleLoad", Module=module, LoadType="load")
+            else:
+                with target.connect_module_loader() as loader:
+                    response = loader.action("ModuleLoad", Module=module, LoadType="load")
+            message = response.get_header("Message") or ""
+            if response.get_header("Response") != "Success":
+                raise ApplyFailed(f"module load {module}", f"Asterisk answered: {message}")
+            return f"Module '{module}' loaded: {message}"
         for command in commands:
             def reload(command=command) -> str:
+                if command.startswith("module load "):
+                    return load_module(command.removeprefix("module load "))
                 output = ami.command(command).strip()
                 module = command.removeprefix("module reload ")
                 if module != command and output.lower().startswith("no such module"):
                     # a module a Linebox upgrade took off modules.conf's noload list, its file new:
-                    # loaded now rather than at Asterisk's next start (AMI refuses "module load" as a
-                    # command: it has its own action)
-                    response = ami.action("ModuleLoad", Module=module, LoadType="load")
-                    output = f"Module '{module}' loaded: {response.get_header('Message')}"
+                    # loaded now rather than at Asterisk's next start
+                    output = load_module(module)
                 if any(word in output.lower() for word in ("no such", "failed", "error", "not found")):
                     raise ApplyFailed(command, f"Asterisk answered: {output}")
                 return output.splitlines()[0] if output else ""

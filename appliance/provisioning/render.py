@@ -18,8 +18,10 @@ from typing import Any
 
 import jinja2
 
+from appliance.asterisk import ami_users
 from appliance.asterisk.layout import DEFAULT_SOUNDS_DIR
 from appliance.provisioning import escape, files, sounds
+from appliance.site import schemas
 from appliance.site.checks import Site
 from hardware import dahdi_config
 from hardware.detect import Inventory
@@ -51,6 +53,9 @@ UNUSED_MODULES = (
     "res_resolver_unbound.so", "res_pjsip_config_wizard.so", "res_stir_shaken.so", "res_pjsip_stir_shaken.so",
     "res_geolocation.so", "res_pjsip_geolocation.so", "res_aeap.so", "res_speech_aeap.so", "res_smdi.so",
     "res_clialiases.so", "res_pjsip_transport_websocket.so",
+    # the CLI's "channel originate": over AMI's Command action it would start System() without the
+    # system class (appliance.asterisk.ami_users)
+    "res_clioriginate.so",
     # features Linebox does not offer (yet): agent pools (queues use extensions), conferences and paging,
     # call parking, follow-me, answering-machine detection, CDRs over AMI (the collector reads CEL/queue_log)
     "app_agent_pool.so", "app_confbridge.so", "app_page.so", "res_parking.so", "app_followme.so", "app_amd.so",
@@ -167,6 +172,10 @@ _CONTEXT: dict[str, Callable[[Site, InstallFacts], Any]] = {
     "indication_zone": lambda site, facts: (site.settings.tone_zone if site.settings.tone_zone in ASTERISK_TONE_ZONES
                                             else "us"),
     "greeting": lambda site, facts: _greeting(facts),
+    "ami_users": lambda site, facts: ami_users.AMI_USERS,
+    "ami_secret": lambda site, facts: lambda user: ami_users.secret_for(facts.ami_secret, user),
+    # an extension without permitted networks of its own may be used from these (parsed once, not per phone)
+    "local_networks": lambda site, facts: ",".join(schemas.parse_networks(site.settings.local_networks)),
 }
 
 

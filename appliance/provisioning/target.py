@@ -21,6 +21,9 @@ class Target:
     config_root: Path
     log_file: Path | None = None
     connect: Callable[[], Ami] | None = None
+    # a session allowed to load a module (AMI's ModuleLoad, class system), which the apply user may not
+    # hold beside its CLI commands (appliance.asterisk.ami_users); None: the apply session tries itself
+    connect_module_loader: Callable[[], Ami] | None = None
     keep: int = 10
     sounds_dir: Path | None = None  # where spoken IVR greetings are rendered (None: not here, e.g. a dry run)
     # DAHDI: where its files are linked from (None: they stay in the generation, e.g. the lab), the

@@ -77,7 +77,7 @@ class Watcher:
 
     def connect(self) -> bool:
         try:
-            ami = self.install.connect_ami(timeout=AMI_TIMEOUT)
+            ami = self.install.connect_ami(timeout=AMI_TIMEOUT, user="linebox-bans")  # security events only
             ami.connect()
             ami.on_event("*", self._on_event)
             # only the security class on this session: a busy box's call events would delay the failures

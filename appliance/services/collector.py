@@ -44,7 +44,7 @@ def collect_once(install: Install) -> str:
 def pause_missing_agents(install: Install, say: Say, warn: Say) -> None:
     """Pause, over AMI, the agents whose misses reached their queue's limit; AMI trouble skips this round."""
     try:
-        with install.connect_ami(timeout=AMI_TIMEOUT) as ami:
+        with install.connect_ami(timeout=AMI_TIMEOUT, user="linebox-collector") as ami:
             for queue, agent, limit in autopause.pause_missing_agents(ami):
                 say(f"paused agent {agent} in queue {queue}: missed {limit} calls in a row")
     except AmiError as error:
@@ -61,7 +61,7 @@ def qualify_phones(install: Install, say: Say, warn: Say) -> bool:
     numbers = [number for (number,) in Extension.select(Extension.number).tuples()]
     asked = 0
     try:
-        with install.connect_ami(timeout=AMI_TIMEOUT) as ami:
+        with install.connect_ami(timeout=AMI_TIMEOUT, user="linebox-collector") as ami:
             for number in numbers:
                 try:
                     ami.action("PJSIPQualify", Endpoint=number)

@@ -112,6 +112,8 @@ FIELD_LABELS = {
     "recording": "Call recording",
     "ring_seconds": "Ring time (seconds)",
     "options": "Advanced options",
+    "permitted_networks": "Permitted networks",
+    "accepted_risks": "Accepted risks",
     "registration": "Register with the provider",
     "host": "Host",
     "port": "Port",

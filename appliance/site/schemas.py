@@ -30,6 +30,7 @@ from pydantic import (
 
 from appliance.asterisk.limits import CONFIG_LINE_MAX
 from appliance.errors import describe_pattern
+from appliance.site.strength import pin_weakness, secret_weakness
 
 IDENTIFIER_RE = r"^[a-z][a-z0-9_-]{0,39}$"
 NUMBER_RE = r"^[0-9]{2,8}$"
@@ -91,6 +92,8 @@ Email = Annotated[str, StringConstraints(pattern=EMAIL_RE)]
 RESERVED_OPTIONS = frozenset({
     "type", "context", "auth", "aors", "outbound_auth", "callerid", "mailboxes", "transport", "from_user",
     "identify_by", "set_var", "accountcode",
+    # who may use an extension: its permitted networks (``Extension.permitted_networks``), never an option
+    "acl", "deny", "permit",
 })
 
 
@@ -110,20 +113,81 @@ Options = Annotated[
 ]
 
 
-def strong_secret(length: int = 24) -> str:
-    """A random SIP password: letters and digits only (safe in any config file), ~140 bits."""
+def strong_secret(length: int = 24, owner: str = "") -> str:
+    """A random SIP password: letters and digits only (safe in any config file), ~140 bits.
+
+    Drawn again in the rare case the draw looks weak to the password policy (``appliance.site.strength``),
+    so that a generated secret is never refused by the rule a typed one must pass."""
     alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    while True:
+        value = "".join(secrets.choice(alphabet) for _ in range(length))
+        if length < 12 or secret_weakness(value, owner) is None:
+            return value
 
 
-def random_pin(length: int = 6) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(length))
+def random_pin(length: int = 6, number: str = "") -> str:
+    """A random voicemail PIN, drawn again when it looks weak (1111, 123456, the box's number) to the policy."""
+    while True:
+        value = "".join(secrets.choice(string.digits) for _ in range(length))
+        if pin_weakness(value, number) is None:
+            return value
+
+
+def _network(value: str) -> str:
+    """One IPv4 or IPv6 network (``192.168.1.0/24``, ``2001:db8::/32``) or address, written as Asterisk's ACLs
+    take it (address/prefix, host bits cleared)."""
+    value = value.strip()
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise ValueError(f"{value[:60]!r} is not a network: use an address (192.168.1.20) or a network "
+                         "(192.168.1.0/24, 10.0.0.0/255.0.0.0, 2001:db8::/32)") from None
+
+
+Network = Annotated[str, StringConstraints(max_length=64), AfterValidator(_network)]
+# What the site calls local when it says nothing: the private IPv4 ranges (RFC 1918), loopback, and IPv6
+# unique-local and link-local addresses.  Phones on the company's LAN register; a phone anywhere else must
+# be given a permitted network of its own (docs/admin-guide.md, "Who may use an extension").
+DEFAULT_LOCAL_NETWORKS = "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 127.0.0.0/8, fc00::/7, fe80::/10, ::1/128"
+
+
+def parse_networks(text: str) -> list[str]:
+    """A comma-separated list of networks (the ``local_networks`` setting), each one normalised."""
+    return [_network(item) for item in text.split(",") if item.strip()]
+
+
+# Settings Asterisk accepts that open the box to people who are not its users: each needs the admin's
+# explicit agreement (the object's ``accepted_risks``), and the message says what it does.
+RISKS = {
+    "open_match": "this match takes in every address on the internet: any caller anywhere becomes this trunk, "
+                  "with no password, and reaches your inbound routes",
+    "open_network": "this lets a phone anywhere on the internet use the extension: a guessed password is then "
+                    "enough to make calls on your lines",
+    "trust_id_inbound": "the caller's own P-Asserted-Identity is believed: anyone can call in as any number",
+    "message_context": "SIP MESSAGEs from this endpoint run through that dialplan context",
+    "allow_unauthenticated_options": "OPTIONS requests are answered without a password: scanners learn which "
+                                     "accounts exist",
+    "subscribe_context": "subscriptions from this endpoint look up hints in that dialplan context",
+}
+Risk = Literal["open_match", "open_network", "trust_id_inbound", "message_context",
+               "allow_unauthenticated_options", "subscribe_context"]
 
 
 # Defaults drawn at random (a SIP password, a voicemail PIN): made once, when the object is created.  An
 # import that leaves such a field out keeps the stored value (appliance.config_file), or re-importing the
 # same file would hand every phone a new password and every mailbox a new PIN.
 GENERATED_DEFAULTS = (strong_secret, random_pin)
+
+
+def _redraw_defaults(obj: BaseModel, number: str, pins: tuple[str, ...]) -> None:
+    """Draw again a generated default that the policy would refuse for this object's own number (one draw in a
+    few hundred holds "200"; over a CSV import of thousands, some extension would be refused)."""
+    password = obj.__dict__.get("password")
+    if password is not None and "password" not in obj.model_fields_set and secret_weakness(password, number):
+        object.__setattr__(obj, "password", strong_secret(owner=number))
+    for name in pins:
+        if name not in obj.model_fields_set and pin_weakness(getattr(obj, name), number) is not None:
+            object.__setattr__(obj, name, random_pin(number=number))
 
 
 def generated_fields(schema: type[BaseModel]) -> tuple[str, ...]:
@@ -145,7 +209,15 @@ class Extension(SiteObject):
     email: Email = ""
     recording: Literal["never", "always", "on_demand"] = "never"
     ring_seconds: int = Field(default=25, ge=5, le=300)
+    # Where the phone may register and call from; empty: the networks the site calls local (local_networks).
+    permitted_networks: list[Network] = Field(default_factory=list)
     options: Options = Field(default_factory=dict)
+    accepted_risks: list[Risk] = Field(default_factory=list)  # risky settings the admin agreed to (RISKS)
+
+    @model_validator(mode="after")
+    def _defaults_fit_the_number(self) -> Extension:
+        _redraw_defaults(self, self.number, ("voicemail_pin",))
+        return self
 
 
 def _port(text: str) -> bool:
@@ -218,6 +290,7 @@ class Trunk(SiteObject):
     # (32 s).  Not applied where the trunk is the route's last (nothing to fail over to); 0: never.
     failover_seconds: float = Field(default=2.0, ge=0, le=60)
     options: Options = Field(default_factory=dict)
+    accepted_risks: list[Risk] = Field(default_factory=list)  # risky settings the admin agreed to (RISKS)
 
     @field_validator("username")
     @classmethod
@@ -359,6 +432,11 @@ class VoicemailBox(SiteObject):
     name: FreeText
     pin: Pin = Field(default_factory=random_pin)
     email: Email = ""
+
+    @model_validator(mode="after")
+    def _defaults_fit_the_number(self) -> VoicemailBox:
+        _redraw_defaults(self, self.number, ("pin",))
+        return self
 
 
 class MohClass(SiteObject):
@@ -533,7 +611,7 @@ class Settings(SiteObject):
 
     @field_validator("ban_allow")
     @classmethod
-    def _networks(cls, value: str) -> str:
+    def _ban_allow(cls, value: str) -> str:
         networks = []
         for item in re.split(r"[,\s]+", value.strip()):
             if not item:
@@ -542,6 +620,19 @@ class Settings(SiteObject):
                 networks.append(str(ipaddress.ip_network(item, strict=False)))
             except ValueError:
                 raise ValueError(f"'{item[:50]}' is not an address or a network like 192.168.1.0/24") from None
+        return ", ".join(networks)
+
+    # The networks the site calls local, comma-separated: an extension without permitted networks of its
+    # own may register and call from these only.
+    local_networks: Annotated[str, StringConstraints(max_length=1000)] = DEFAULT_LOCAL_NETWORKS
+
+    @field_validator("local_networks")
+    @classmethod
+    def _local_networks(cls, value: str) -> str:
+        networks = parse_networks(value)
+        if not networks:
+            raise ValueError("give at least one network (such as 192.168.1.0/24): with none, no phone could "
+                             "register")
         return ", ".join(networks)
 
     @field_validator("tone_zone")

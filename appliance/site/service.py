@@ -21,7 +21,7 @@ from appliance.errors import Problem, SiteError, from_pydantic
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import Setting
-from appliance.site import impact, schemas
+from appliance.site import impact, policy, schemas
 from appliance.site.checks import NAMED_DESTINATIONS, Site, check_site, resolve_names
 from appliance.site.kinds import KINDS
 from appliance.site.kinds import kind as get_kind
@@ -63,6 +63,9 @@ def save_object(kind: str, data: dict, user: str, original_key: str | None = Non
         if original_key and str(original_key) != str(key) and k.model.get_or_none(getattr(k.model, k.key) == key):
             raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
         old = to_schema(k, existing) if existing else None
+        refused = [Problem(f"{k.name}.{field}", message) for field, message in policy.problems(kind, old, obj)]
+        if refused:
+            raise SiteError(refused)
         problems = impact.check_change(impact.Change(kind, old, obj))
         if problems:
             raise SiteError(problems)

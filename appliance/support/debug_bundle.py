@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance import config_file
+from appliance.asterisk import ami_users
 from appliance.install import Install
 from appliance.model import migrations
 from appliance.model.database import database
@@ -82,6 +83,7 @@ def known_secrets(install: Install) -> set[str]:
     found.update(row.credential for row in Gateway.select(Gateway.credential) if row.credential)
     found.update(row.value for row in Setting.select().where(Setting.key == "gateways.provisioning_password")
                  if row.value)
+    found.update(install.ami_user_secret(user.name) for user in ami_users.AMI_USERS)  # derived, not stored
     key = install.home / "tls" / "key.pem"
     if key.is_file():
         found.update(line.strip() for line in key.read_text(errors="replace").splitlines()

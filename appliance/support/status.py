@@ -179,7 +179,7 @@ def phone_registrations(install: Install, numbers: list[str], timeout: float = A
     if not numbers:
         return {}
     try:
-        with install.connect_ami(timeout=timeout) as ami:
+        with install.connect_ami(timeout=timeout, user="linebox-status") as ami:  # PJSIPShowContacts: system
             contacts = read_contacts(ami, timeout)
     except Exception as error:  # AMI refused, timed out, or failed unexpectedly: the list still opens
         if not isinstance(error, AmiError):

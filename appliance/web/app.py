@@ -56,6 +56,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["sentence"] = sentence_case  # Jinja's capitalize lowercases the rest: "Ivr menu"
+    install.ami_user = "linebox-console"  # appliance.asterisk.ami_users: the console's own AMI user
     app.extensions["linebox.install"] = install
     CSRFProtect(app)
     bans.count_refused_requests()  # login guessing from one address ends in a ban, like SIP guessing

@@ -220,6 +220,15 @@ LIST_HINTS = {
     ("trunk", "match"): "One address, network (10.0.0.0/24) or address:port per line; "
                         "calls from these are taken as coming from this trunk.",
     ("ring_group", "members"): "One extension number per line; with hunt, rung in this order.",
+    ("extension", "permitted_networks"): "One address or network (203.0.113.7, 198.51.100.0/24) per line: the "
+                                         "phone may register and call from these only. Empty: the site's local "
+                                         "networks (Settings).",
+    ("extension", "accepted_risks"): "Risky settings you agree to, one per line (the message refusing one names "
+                                     "it): open_network, trust_id_inbound, message_context, "
+                                     "allow_unauthenticated_options, subscribe_context.",
+    ("trunk", "accepted_risks"): "Risky settings you agree to, one per line (the message refusing one names it): "
+                                 "open_match, trust_id_inbound, message_context, allow_unauthenticated_options, "
+                                 "subscribe_context.",
     ("outbound_route", "trunks"): "One trunk name per line, in failover order: the first is tried first; "
                                   "the next is used when it is unreachable, congested or full.",
 }

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask_login import current_user
 
 from appliance.access import apitokens
+from appliance.asterisk import ami_users
 from appliance.asterisk.ami import Ami
 from appliance.callcenter.live import LiveBoard
 from appliance.site import service
@@ -31,9 +32,9 @@ def board() -> LiveBoard:
     live = current_app.extensions.get("linebox.live")
     if live is None:
         install = current_app.extensions["linebox.install"]
-        port, secret = service.load_settings().ami_port, install.ami_secret()
+        port, secret = service.load_settings().ami_port, install.ami_user_secret(ami_users.LIVE)
         live = current_app.extensions.setdefault(
-            "linebox.live", LiveBoard(lambda: Ami("127.0.0.1", port, "linebox", secret, timeout=5)))
+            "linebox.live", LiveBoard(lambda: Ami("127.0.0.1", port, ami_users.LIVE, secret, timeout=5)))
     live.start()
     return live
 

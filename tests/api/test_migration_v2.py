@@ -32,6 +32,8 @@ def make_version_1(path) -> None:
     with db.atomic():
         migrations.MIGRATIONS[0](db)
         db.execute_sql("PRAGMA user_version = 1")
+    for column in ("permitted_networks", "accepted_risks"):  # added by schema 14: not in a version 1 table
+        db.execute_sql(f"ALTER TABLE extension DROP COLUMN {column}")
     db.execute_sql("INSERT INTO extension (number, name, password, voicemail, voicemail_pin, email, recording, "
                    "ring_seconds, options) VALUES ('100', 'Reception', 'Abcdefgh12345678', 0, '1234', '', "
                    "'never', 25, '{}')")
@@ -52,7 +54,9 @@ def test_version_1_database_upgrades_to_2_keeping_its_rows(db_path, monkeypatch)
     open_database(db_path)
     assert migrations.schema_version(database.obj) == 2
     assert "apitoken" in tables(db_path)
-    assert extensions() == [("100", "Reception", "Abcdefgh12345678", "1234")]
+    # read as version 2 has it (today's model names columns later steps add)
+    rows = database.obj.execute_sql("SELECT number, name, password, voicemail_pin FROM extension").fetchall()
+    assert rows == [("100", "Reception", "Abcdefgh12345678", "1234")]
     accounts.create_user("alice", "a long test password", "admin", "test")
     token = apitokens.create_token("alice", "ci", "test")
     assert apitokens.user_for_token(token).username == "alice"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from appliance.asterisk import ami_users
 from appliance.callcenter import collector, reports
 from appliance.model.models import CallRecord, CollectorState, QueueCall, QueueEvent
 from tests.lab.helpers import add, add_carrier_trunk, live_with_carrier, update
@@ -75,7 +76,7 @@ def test_ivr_by_dtmf_to_queue_best_skill_first_then_escalates(pbx, carrier):
 
 def test_paused_agent_gets_no_calls_and_hangup_in_queue_is_abandoned(pbx, carrier):
     phones = _live_support_site(pbx, carrier, escalate_after=1)
-    with pbx.install.connect_ami() as ami:
+    with pbx.install.connect_ami(user=ami_users.CONSOLE) as ami:
         ami.action("QueuePause", Interface="PJSIP/201", Paused="true", Queue="700", Reason="lunch")
 
     mark = phones.mark()
@@ -141,7 +142,7 @@ def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
     phones = _live_support_site(pbx, carrier, escalate_after=60)
     phones.set_behaviour("201", "noanswer")
     phones.set_behaviour("202", "noanswer")
-    with pbx.install.connect_ami() as ami:
+    with pbx.install.connect_ami(user=ami_users.CONSOLE) as ami:
         ami.action("QueuePause", Interface="PJSIP/202", Paused="true", Queue="700", Reason="training")
     accounts.create_user("boss", "Supervisor-pass-1", "supervisor", actor="test")
     token = apitokens.create_token("boss", "wallscreen", "test")
@@ -234,13 +235,13 @@ def test_agent_missing_two_calls_in_a_row_is_paused(pbx, carrier):
         phones.wait_for("CallerHangup", lambda e, n=n: e.get("Tag") == f"miss-{n}", since=mark, timeout=30)
         time.sleep(0.5)
         collector.collect_once(sources)
-        with pbx.install.connect_ami() as ami:
+        with pbx.install.connect_ami(user=ami_users.COLLECTOR) as ami:
             paused = autopause.pause_missing_agents(ami)
         assert paused == ([] if n == 0 else [("700", "201", 2)])
     assert "missed 2 calls" in pbx.cli("queue show 700")  # Asterisk shows the pause and its reason
     time.sleep(0.5)
     collector.collect_once(sources)
-    with pbx.install.connect_ami() as ami:
+    with pbx.install.connect_ami(user=ami_users.COLLECTOR) as ami:
         assert autopause.pause_missing_agents(ami) == []  # the PAUSE ended the streak: not paused twice
 
 
@@ -542,7 +543,7 @@ def test_wallboard_and_report_agree_on_service_level_of_calls_answered_fast(pbx,
     sources = collector.Sources.in_log_dir(pbx.install.asterisk_log_dir)
     collecting = threading.Thread(target=collector.run, args=(sources, stop), daemon=True)  # as the service does
     collecting.start()
-    live = LiveBoard(lambda: pbx.install.connect_ami(timeout=5), refresh_seconds=1)
+    live = LiveBoard(lambda: pbx.install.connect_ami(timeout=5, user=ami_users.LIVE), refresh_seconds=1)
     live.start()
     updates = live.subscribe()
     try:

@@ -25,7 +25,7 @@ def test_config_as_code_round_trip_and_apply(pbx, tmp_path):
     exported = linebox(home, "config", "export")
     assert exported.returncode == 0, exported.stderr
     site = yaml.safe_load(exported.stdout)
-    site["extensions"].append({"number": "200", "name": "Front desk", "voicemail": True, "voicemail_pin": "2468"})
+    site["extensions"].append({"number": "200", "name": "Front desk", "voicemail": True, "voicemail_pin": "2648"})
     site_file = tmp_path / "site.yaml"
     site_file.write_text(yaml.safe_dump(site, sort_keys=False))
 

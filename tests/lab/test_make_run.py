@@ -223,6 +223,32 @@ def test_make_run_keeps_its_ports_and_generations_from_run_to_run(tmp_path):
     assert json.loads((home / "make-run.json").read_text()) == {"sip_port": sip, "ami_port": ami}
 
 
+def test_make_run_writes_its_files_as_the_appliance_does(tmp_path):
+    """The database, the generations (SIP passwords in pjsip.conf, AMI secrets in manager.conf) and the rest
+    of make run's home are readable by their owner and group only (the units' UMask=0027), also what an
+    earlier run left readable to everyone."""
+    home = tmp_path / "home"
+    Install.create(home).open()  # under the test's umask (022): linebox.db and appliance.json are 0644
+    add("extension", number="100", name="Front desk")
+    close_database()
+    assert (home / "linebox.db").stat().st_mode & 0o004
+
+    run = Run(home)
+    try:
+        run.started()
+        live = home / "asterisk" / "live"
+        for name in ("pjsip.conf", "manager.conf"):
+            assert oct((live / name).stat().st_mode & 0o777) == "0o640", name
+        assert "secret = " in (live / "manager.conf").read_text()
+        open_to_others = [f"{path.relative_to(home)} {oct(path.stat().st_mode & 0o777)}"
+                          for path in [home, *home.rglob("*")]
+                          if not path.is_symlink() and path.stat().st_mode & 0o007]
+        assert open_to_others == [], open_to_others
+        assert oct((home / "linebox.db").stat().st_mode & 0o777) == "0o640"
+    finally:
+        run.stop()
+
+
 def _free_udp(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:

@@ -36,7 +36,7 @@ def test_inbound_did_rings_group_then_falls_back(pbx, carrier):
 
 
 def test_out_of_hours_call_goes_to_voicemail(pbx, carrier):
-    add("extension", number="100", name="Alice", voicemail=True, voicemail_pin="4321")
+    add("extension", number="100", name="Alice", voicemail=True, voicemail_pin="4711")
     add("extension", number="101", name="Bob")
     today = DAYS[datetime.now(UTC).weekday()]
     other_day = DAYS[(datetime.now(UTC).weekday() + 3) % 7]

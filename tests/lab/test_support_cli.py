@@ -163,8 +163,9 @@ def test_debug_collect_holds_the_facts_and_none_of_the_secrets(pbx, carrier, tmp
                  if not line.startswith("-----")]
     from appliance.model.models import Setting
     internal = [row.value for row in Setting.select().where(Setting.key.startswith("secret."))]
+    from appliance.asterisk import ami_users
     secrets = ["AlicePw4Secret77", "86420975", "97531864", "TrunkSecret9Xy", pbx.install.ami_secret(),
-               *internal, *key_lines]
+               *[pbx.install.ami_user_secret(user.name) for user in ami_users.AMI_USERS], *internal, *key_lines]
 
     bundle = tmp_path / "support.tar.gz"
     made = linebox(pbx.install.home, "debug", "collect", "-o", str(bundle))

@@ -24,7 +24,7 @@ def test_collector_service_says_ready_collects_feeds_the_watchdog_and_stops(inst
     monkeypatch.setenv("WATCHDOG_USEC", "200000")
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
 
-    def no_asterisk(timeout: float = 30):
+    def no_asterisk(timeout: float = 30, user: str | None = None):
         raise AmiError("cannot reach AMI at 127.0.0.1:1: refused")
 
     monkeypatch.setattr(install, "connect_ami", no_asterisk)

@@ -202,9 +202,9 @@ def test_a_file_without_pins_or_passwords_imported_twice_changes_nothing(install
     assert audit_rows() == rows
     assert service.snapshot().objects == first.objects
     # a PIN the file gives still wins
-    config_file.import_text(HAND_WRITTEN.replace("  voicemail: true\n", "  voicemail: true\n  voicemail_pin: '2468'\n"),
+    config_file.import_text(HAND_WRITTEN.replace("  voicemail: true\n", "  voicemail: true\n  voicemail_pin: '2648'\n"),
                             "alice")
-    assert service.get_object("extension", "202").voicemail_pin == "2468"
+    assert service.get_object("extension", "202").voicemail_pin == "2648"
     assert service.get_object("extension", "202").password == first.objects["extension"][1].password
 
 

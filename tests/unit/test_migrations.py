@@ -45,7 +45,7 @@ def test_new_database_is_created_at_the_current_version(db_path):
 
 def test_rows_and_version_survive_close_and_reopen(db_path):
     open_database(db_path)
-    service.save_object("extension", {"number": "100", "name": "Reception", "password": "Abcdefgh12345678"},
+    service.save_object("extension", {"number": "100", "name": "Reception", "password": "Rcpt7fQ2mXw9LpA4"},
                         user="alice", create=True)
     service.save_object("trunk", {"name": "telco", "host": "sip.example.com"}, user="alice", create=True)
     service.save_settings({"sip_port": 5070}, user="alice")
@@ -55,7 +55,7 @@ def test_rows_and_version_survive_close_and_reopen(db_path):
     open_database(db_path)
     assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
     assert [(e.number, e.name, e.password) for e in service.list_objects("extension")] == [
-        ("100", "Reception", "Abcdefgh12345678")]
+        ("100", "Reception", "Rcpt7fQ2mXw9LpA4")]
     assert [t.name for t in service.list_objects("trunk")] == ["telco"]
     assert service.load_settings().sip_port == 5070
     assert AuditEntry.select().count() == 3
@@ -129,7 +129,7 @@ def test_a_version_1_database_is_upgraded_to_the_current_version_keeping_its_row
     monkeypatch.setattr(migrations, "CURRENT_VERSION", 1)
     open_database(db_path)
     # Written through the model, as the first release's service functions knew only its own tables.
-    Extension.create(number="100", name="Reception", password="Abcdefgh12345678", voicemail_pin="1234")
+    Extension.create(number="100", name="Reception", password="Rcpt7fQ2mXw9LpA4", voicemail_pin="1234")
     AuditEntry.create(user="alice", action="create", kind="extension", key="100", before=None, after={})
     close_database()
     assert user_version(db_path) == 1
@@ -137,7 +137,7 @@ def test_a_version_1_database_is_upgraded_to_the_current_version_keeping_its_row
 
     open_database(db_path)
     assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
-    assert [(e.number, e.password) for e in service.list_objects("extension")] == [("100", "Abcdefgh12345678")]
+    assert [(e.number, e.password) for e in service.list_objects("extension")] == [("100", "Rcpt7fQ2mXw9LpA4")]
     assert AuditEntry.select().count() == 1
 
 
@@ -160,6 +160,7 @@ def test_trunks_of_an_older_database_get_the_default_failover_time(db_path):
     db_path.parent.mkdir(parents=True)
     db = database_before(migrations._v11_trunk_failover_seconds, db_path)
     db.execute_sql("ALTER TABLE trunk DROP COLUMN failover_seconds")  # as the older schema made the table
+    db.execute_sql("ALTER TABLE trunk DROP COLUMN accepted_risks")  # (added by schema 14)
     db.execute_sql("INSERT INTO trunk (name, registration, host, port, username, password, codecs, max_channels,"
                    " match, qualify_seconds, options) VALUES ('primary', 0, 'sip.example.net', 5060, '', '',"
                    " '[\"alaw\"]', 4, '[]', 15, '{}')")

@@ -56,7 +56,7 @@ def test_extension_cannot_take_a_ring_groups_number(office):
 
 
 def test_voicemail_box_cannot_take_an_extensions_number(office):
-    error = refused(add, "voicemail_box", number="100", name="Clash", pin="1234")
+    error = refused(add, "voicemail_box", number="100", name="Clash", pin="4711")
     assert "already used by extension 100" in str(error)
 
 
@@ -278,7 +278,7 @@ def test_a_chain_is_not_a_loop(office):
 def test_audit_rows_mask_passwords(install):
     add("extension", number="100", name="Reception", password=PASSWORD, voicemail_pin="4711")
     add("trunk", name="telco", host="sip.example.com", registration=True, username="acct", password="trunkpass9")
-    add("voicemail_box", number="700", name="General", pin="7000")
+    add("voicemail_box", number="700", name="General", pin="7093")
     rows = {(r.kind, r.key): r for r in AuditEntry.select()}
     ext = rows[("extension", "100")]
     assert (ext.user, ext.action, ext.before) == ("alice", "create", None)

@@ -77,7 +77,7 @@ def test_one_ami_question_per_page_whatever_the_rows(console, admin_password, in
     for number in range(102, 160):
         service.save_object("extension", {"number": str(number), "name": f"Desk {number}"}, "test", create=True)
     FakeAmi.actions = []
-    monkeypatch.setattr(install, "connect_ami", lambda timeout=30: FakeAmi())
+    monkeypatch.setattr(install, "connect_ami", lambda timeout=30, user=None: FakeAmi())
     browser = login(console, "admin")
     rows = registrations(browser.get("/extensions/").body)
     assert len(rows) == 50 and FakeAmi.actions == ["PJSIPShowContacts"]

@@ -40,6 +40,7 @@ LABELS = {
     "ban_seconds": "First ban lasts (seconds)",
     "ban_max_seconds": "Longest ban (seconds)",
     "ban_allow": "Never ban these addresses and networks",
+    "local_networks": "Local networks (phones may register from)",
 }
 HINTS = {
     "sip_bind": "0.0.0.0 listens on every address of the box.",
@@ -54,6 +55,8 @@ HINTS = {
     "ban_failures": "Wrong SIP passwords, calls to accounts that do not exist, ... from one address; 0 never bans.",
     "ban_seconds": "Each new ban of the same address within a day lasts twice as long, up to the longest ban.",
     "ban_allow": "Comma separated, e.g. 192.168.1.0/24, 203.0.113.5: your LAN and your SIP providers.",
+    "local_networks": "Networks separated by commas (192.168.10.0/24, 10.20.0.0/16): an extension without "
+                      "permitted networks of its own may register and call from these only.",
 }
 
 
