@@ -37,11 +37,9 @@ def _rows(db_path, query: str) -> list[tuple]:
 def _written(log_dir) -> dict[str, Counter]:
     """What Asterisk wrote in its files: queue_log lines, CDR keys, CEL keys (each with its count)."""
     queue_log = log_dir / "queue_log"
-    lines = queue_log.read_text().splitlines() if queue_log.exists() else []
-    events = [collector.parse_line(line) for line in lines]
+    events = collector.parse_events(queue_log.read_text()) if queue_log.exists() else []
     return {
-        "queue_log": Counter((e["time"], e["callid"], e["queue"], e["agent"], e["event"], e["data"])
-                             for e in events if e),
+        "queue_log": Counter(events),
         "cdr": Counter((u, int(n)) for u, n in _rows(log_dir / "linebox-cdr.db", "SELECT uniqueid, sequence FROM cdr")),
         "cel": Counter((u, kind, float(t)) for u, kind, t in
                        _rows(log_dir / "linebox-cel.db", "SELECT uniqueid, eventtype, eventtime FROM cel")),

@@ -104,7 +104,7 @@ def cdr_rows(pbx) -> int:
 
 def queue_log_events(pbx) -> int:
     path = collector.Sources.in_log_dir(pbx.install.asterisk_log_dir).queue_log
-    return sum(1 for line in path.read_text().splitlines() if collector.parse_line(line)) if path.exists() else 0
+    return len(collector.parse_events(path.read_text())) if path.exists() else 0
 
 
 def finished_recording(folder: Path, after: set[str]) -> Path | None:
