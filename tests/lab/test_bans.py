@@ -29,7 +29,7 @@ pytestmark = pytest.mark.lab
 FAILURES = 5
 BAN_SECONDS = 3
 PHONE_PASSWORD = "Phone7Secret702x"
-TARGET_PASSWORD = "Target9Secret101z"
+TARGET_PASSWORD = "Target9Secret5x7z"
 ATTEMPTS = 200
 
 
