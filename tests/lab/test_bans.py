@@ -37,7 +37,8 @@ ATTEMPTS = 200
 def rig(tmp_path_factory, rootfs):
     with ban_lab(tmp_path_factory.mktemp("bans") / "home", rootfs,
                  settings={"ban_failures": FAILURES, "ban_window_seconds": 60, "ban_seconds": BAN_SECONDS,
-                           "ban_max_seconds": 60, "ban_allow": "192.0.2.8/30"}) as lab_rig:
+                           "ban_max_seconds": 60, "ban_allow": "192.0.2.8/30",
+                           "local_networks": "192.0.2.0/24"}) as lab_rig:  # the rig's LAN: phones may register
         add("extension", number="101", name="Target", password=TARGET_PASSWORD)
         add("extension", number="102", name="Real phone", password=PHONE_PASSWORD)
         from appliance.provisioning import apply
