@@ -32,7 +32,7 @@ def make_version_1(path) -> None:
     with db.atomic():
         migrations.MIGRATIONS[0](db)
         db.execute_sql("PRAGMA user_version = 1")
-    for column in ("permitted_networks", "accepted_risks"):  # added by schema 14: not in a version 1 table
+    for column in ("permitted_networks", "accepted_risks"):  # added by schema 17: not in a version 1 table
         db.execute_sql(f"ALTER TABLE extension DROP COLUMN {column}")
     db.execute_sql("INSERT INTO extension (number, name, password, voicemail, voicemail_pin, email, recording, "
                    "ring_seconds, options) VALUES ('100', 'Reception', 'Abcdefgh12345678', 0, '1234', '', "

@@ -176,12 +176,27 @@ class ScriptedAmi:
             return f" Endpoint:  {text.split()[-1]}/100   Not in use    0 of inf\n"
         return ""
 
+    def action(self, name: str, **headers: str) -> ScriptedResponse:
+        """AMI's ModuleLoad (apply loads a module with it: AMI refuses "module load" as a command)."""
+        assert (name, headers.get("LoadType")) == ("ModuleLoad", "load"), (name, headers)
+        self.sent.append(f"module load {headers['Module']}")
+        self.loaded = True
+        return ScriptedResponse({"Response": "Success", "Message": "Module was loaded."})
+
+
+class ScriptedResponse:
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+    def get_header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
 
 @pytest.mark.parametrize(("loaded", "expected"), [(False, "module load chan_dahdi.so"), (True, "dahdi restart")])
 def test_chan_dahdi_is_loaded_or_restarted_after_dahdi_cfg(install, dahdi, loaded, expected):
     target, _ = dahdi
     ami = ScriptedAmi(loaded)
-    target.connect = lambda: ami
+    target.connect = target.connect_module_loader = lambda: ami
     _with_fxs()
     result = run(install, target)
     assert result.ok, result.error

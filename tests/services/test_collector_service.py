@@ -91,7 +91,7 @@ def test_a_backlog_shows_in_the_status_and_auto_pause_waits_until_it_is_read(ins
     install.asterisk_log_dir.mkdir(parents=True, exist_ok=True)
     (install.asterisk_log_dir / "queue_log").write_text("".join(line + "\n" for line in lines))
 
-    def no_asterisk(timeout: float = 30):
+    def no_asterisk(timeout: float = 30, user: str | None = None):
         raise AmiError("cannot reach AMI at 127.0.0.1:1: refused")
 
     monkeypatch.setattr(install, "connect_ami", no_asterisk)

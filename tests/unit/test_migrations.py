@@ -160,7 +160,7 @@ def test_trunks_of_an_older_database_get_the_default_failover_time(db_path):
     db_path.parent.mkdir(parents=True)
     db = database_before(migrations._v11_trunk_failover_seconds, db_path)
     db.execute_sql("ALTER TABLE trunk DROP COLUMN failover_seconds")  # as the older schema made the table
-    db.execute_sql("ALTER TABLE trunk DROP COLUMN accepted_risks")  # (added by schema 14)
+    db.execute_sql("ALTER TABLE trunk DROP COLUMN accepted_risks")  # (added by schema 17)
     db.execute_sql("INSERT INTO trunk (name, registration, host, port, username, password, codecs, max_channels,"
                    " match, qualify_seconds, options) VALUES ('primary', 0, 'sip.example.net', 5060, '', '',"
                    " '[\"alaw\"]', 4, '[]', 15, '{}')")

@@ -156,9 +156,9 @@ def db_path(tmp_path):
 
 
 def test_an_older_database_gets_permitted_networks_and_accepted_risks(db_path):
-    """Schema 14: extensions and trunks stored before keep their settings; the risky ones they hold keep working."""
+    """Schema 17: extensions and trunks stored before keep their settings; the risky ones they hold keep working."""
     db_path.parent.mkdir(parents=True)
-    db = database_before(migrations._v14_extension_networks_and_accepted_risks, db_path)
+    db = database_before(migrations._v17_extension_networks_and_accepted_risks, db_path)
     for table, column in (("extension", "permitted_networks"), ("extension", "accepted_risks"),
                           ("trunk", "accepted_risks")):
         db.execute_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
