@@ -15,19 +15,16 @@ lifted by hand.  The machine's load average at the start is recorded.  Figures g
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance.provisioning import apply
 from appliance.security import bans
 from appliance.site import service
-from benchmarks.sites import RESULTS
+from benchmarks.sites import run_header, save_figures
 
 FAILURES = 5
 PASSWORD = "Bench7Secret5x9q"
@@ -83,12 +80,10 @@ def measure(samples: int = 7) -> dict:
 
 
 def main() -> dict:
-    figures: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-                     "load_average_at_start": round(os.getloadavg()[0], 2)}
+    figures: dict = run_header()
     figures.update(measure())
     figures["goals"] = {"ban_after_failures_s": GOAL_S}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bans.json").write_text(json.dumps(figures, indent=1) + "\n")
+    save_figures("bans", figures)
     return figures
 
 

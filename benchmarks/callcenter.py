@@ -26,7 +26,7 @@ from pathlib import Path
 from appliance.callcenter import collector, reports, rollup
 from appliance.model.database import close_database, database, open_database
 from appliance.model.models import QueueCall, QueueEvent
-from benchmarks.sites import RESULTS
+from benchmarks.sites import save_figures
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -237,8 +237,7 @@ def main() -> dict:
 
 
 def save(figures: dict) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "callcenter.json").write_text(json.dumps(figures, indent=1) + "\n")
+    save_figures("callcenter", figures)
 
 
 if __name__ == "__main__":

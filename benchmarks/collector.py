@@ -25,21 +25,18 @@ scan per 500 calls to link repeat calls), the same run gave: ratio 0.16 (load 4.
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from contextlib import closing
-from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance.callcenter import collector
 from appliance.install import Install
 from appliance.model.database import PRAGMAS, close_database, open_database
-from benchmarks.sites import RESULTS
+from benchmarks.sites import run_header, save_figures
 from lab.backlog import write_backlog
 
 # The rows the collector stores, table by table (ids left to SQLite, as the collector leaves them).
@@ -144,8 +141,7 @@ def collect_in_own_process(tmp: Path, lines: int) -> dict:
 
 
 def main() -> dict:
-    figures: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-                     "load_average_at_start": round(os.getloadavg()[0], 2)}
+    figures: dict = run_header()
     with tempfile.TemporaryDirectory(prefix="linebox-collector-bench-") as tmp:
         figures.update(bench_ratio(Path(tmp)))
         small = collect_in_own_process(Path(tmp), 100_000)
@@ -158,8 +154,7 @@ def main() -> dict:
         "goals": {"collector_vs_insert_ratio": 0.5,
                   "collector_backlog_peak_rss_mib": "flat: about collector_backlog_100k_peak_rss_mib"},
     })
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "collector.json").write_text(json.dumps(figures, indent=1) + "\n")
+    save_figures("collector", figures)
     return figures
 
 

@@ -13,19 +13,16 @@ would make it 32 s).  The machine's load average at the start is recorded: other
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance.model.database import close_database
 from appliance.provisioning import apply
 from appliance.site import service
-from benchmarks.sites import RESULTS
+from benchmarks.sites import run_header, save_figures
 
 NUMBER = "+33145551234"  # what the route sends for 95551234
 GOAL_S = 3.0
@@ -104,12 +101,10 @@ def measure(samples_per_death: int = 5) -> dict:
 
 
 def main() -> dict:
-    figures: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-                     "load_average_at_start": round(os.getloadavg()[0], 2)}
+    figures: dict = run_header()
     figures.update(measure())
     figures["goals"] = {"failover_from_unqualified_s": GOAL_S}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "failover.json").write_text(json.dumps(figures, indent=1) + "\n")
+    save_figures("failover", figures)
     return figures
 
 

@@ -14,7 +14,6 @@ the site they share and the results folder are in ``benchmarks.sites``.
 
 from __future__ import annotations
 
-import json
 import platform
 import resource
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 from appliance.model.database import close_database
 from appliance.provisioning import apply, render
 from appliance.site import service
-from benchmarks.sites import RESULTS, big_site
+from benchmarks.sites import big_site, save_figures
 from lab import rootfs
 from lab.pbx import start_pbx
 
@@ -79,8 +78,7 @@ def main() -> int:
             close_database()
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     figures["goals"] = {"render_s": 1.0, "full_apply_s": 5.0}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "core.json").write_text(json.dumps(figures, indent=1) + "\n")
+    save_figures("core", figures)
     for key, value in figures.items():
         print(f"{key:24} {value}")
     if "--core-only" in sys.argv:

@@ -6,12 +6,27 @@ import these without importing the runner back.
 
 from __future__ import annotations
 
+import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance.site import schemas
 from appliance.site.checks import Site
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def run_header() -> dict:
+    """What every results file starts with: when it was measured, and how busy the machine was then."""
+    return {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "load_average_at_start": round(os.getloadavg()[0], 2)}
+
+
+def save_figures(name: str, figures: dict) -> None:
+    """Keep ``figures`` as ``benchmarks/results/<name>.json``."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=1) + "\n")
 
 
 def big_site(extensions: int = 10_000, trunks: int = 200, routes: int = 1_000) -> Site:

@@ -25,7 +25,7 @@ from appliance.model.database import close_database
 from appliance.services.http_server import make_server
 from appliance.site import service
 from appliance.web.app import create_app
-from benchmarks.sites import RESULTS, big_site
+from benchmarks.sites import big_site, save_figures
 from tests.web.conftest import Browser
 
 
@@ -83,8 +83,7 @@ def main() -> dict:
             server.close()
             close_database()
     figures["goals"] = {"page_p95_ms": 100, "api_create_per_s": 20}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "web.json").write_text(json.dumps(figures, indent=1) + "\n")
+    save_figures("web", figures)
     return figures
 
 
