@@ -34,7 +34,9 @@ def _analog_port(rng: random.Random) -> dict:
     return {**port, "kind": "fxo", "trunk": rng.choice(NAMES)}
 
 
-def _random_object(kind: str, rng: random.Random) -> schemas.SiteObject:
+def _random_object(kind: str, rng: random.Random, key: str | None = None) -> schemas.SiteObject:
+    """A random object of ``kind``; ``key`` (when given) is its number or name, set before validation so that the
+    generated PINs and passwords are drawn for that number, as an edit in the console or API would be."""
     number, name = rng.choice(NUMBERS), rng.choice(NAMES)
     members = rng.sample(NUMBERS[:5], rng.randint(1, 3))
     data = {
@@ -63,6 +65,8 @@ def _random_object(kind: str, rng: random.Random) -> schemas.SiteObject:
         "span": lambda: {"span": rng.randint(1, 2), "card": rng.choice(["pci:0000:04:00.0", "pci:0000:05:00.0"]),
                          "local_span": rng.randint(1, 2), "timing": rng.randint(0, 2), "trunk": name},
     }[kind]()
+    if key is not None:
+        data[KINDS[kind].key] = key
     return KINDS[kind].schema.model_validate(data)
 
 
@@ -94,9 +98,8 @@ def test_targeted_check_agrees_with_the_full_check_on_random_changes(install, se
             change = impact.Change(kind, rng.choice(stored), None)
         elif stored and roll < 0.6:
             old = rng.choice(stored)
-            new = _random_object(kind, rng)
-            if rng.random() < 0.6:  # an edit keeping the key; else possibly a rename
-                new = new.model_copy(update={key: getattr(old, key)})
+            keep_key = rng.random() < 0.6  # an edit keeping the key; else possibly a rename
+            new = _random_object(kind, rng, getattr(old, key) if keep_key else None)
             if getattr(new, key) != getattr(old, key) and service.get_object(kind, getattr(new, key)):
                 continue  # renaming onto a taken key is refused before any check
             change = impact.Change(kind, old, new)
