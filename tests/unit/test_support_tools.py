@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
+import re
 import tarfile
 from datetime import datetime
 
@@ -45,11 +45,15 @@ def test_support_bundle_without_asterisk_notes_what_it_could_not_read_and_leaks_
     parts = debug_bundle.collect(install, output, say=lambda _line: None)
     assert {p.name: p.ok for p in parts}["Asterisk (AMI)"] is False
     assert all(p.ok for p in parts if p.name in ("versions", "generated config", "logs", "site (secrets masked)"))
-    raw = gzip.decompress(output.read_bytes())
-    for secret in [*SECRETS, install.ami_secret()]:
-        assert secret.encode() not in raw, secret
     with tarfile.open(output) as tar:
         names = {m.name.split("/", 1)[1]: m for m in tar.getmembers()}
+        # Each file's text, not the archive's bytes: tar headers hold times and sizes where "4711" can turn up.
+        contents = "\n".join(tar.extractfile(m).read().decode(errors="replace") for m in names.values() if m.isfile())
+    for secret in [*SECRETS, install.ami_secret()]:
+        # A short PIN counts as leaked as a whole number only, not inside a longer one (a call id, a time).
+        pattern = rf"(?<!\d){re.escape(secret)}(?!\d)" if secret.isdigit() else re.escape(secret)
+        assert not re.search(pattern, contents), secret
+    with tarfile.open(output) as tar:
         readme = tar.extractfile(names["README.txt"]).read().decode()
         site = yaml.safe_load(tar.extractfile(names["site.yaml"]).read())
     assert "NOT collected: Asterisk (AMI)" in readme
