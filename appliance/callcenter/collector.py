@@ -423,10 +423,13 @@ def _store_cel(rows: list[sqlite3.Row], caught_up: bool) -> int:
     events = [{"eventtype": r["eventtype"] or "", "eventtime": _float(r["eventtime"]), "uniqueid": r["uniqueid"] or "",
                "linkedid": r["linkedid"] or "", "cidnum": r["cidnum"] or "", "exten": r["exten"] or "",
                "context": r["context"] or "", "channel": r["channame"] or "", "peer": r["peer"] or ""} for r in rows]
+    ended = sorted({e["linkedid"] for e in events if e["eventtype"] == "LINKEDID_END"})
     with database.atomic():
         if events:
             CallEvent.insert_many(events).on_conflict_ignore().execute()
             _save_position("cel", rows, CEL_KEY)
+        for start in range(0, len(ended), 500):  # a call that ended can never be cut: its events are not needed
+            CallEvent.delete().where(CallEvent.linkedid.in_(ended[start:start + 500])).execute()
         if caught_up:
             record_interrupted_calls()
     return len(events)
@@ -491,6 +494,8 @@ def record_interrupted_calls() -> int:
             ).execute()
         previous = start
         CollectorState.replace(source=RESTARTS, position=start, identity="").execute()
+    # Calls older than the last start handled have ended or are recorded as cut: nothing reads their events again.
+    CallEvent.delete().where(CallEvent.eventtime < previous).execute()
     return recorded
 
 

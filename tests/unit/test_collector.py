@@ -9,7 +9,7 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 from appliance.callcenter import collector, reports
-from appliance.model.models import CallRecord, CollectorState, QueueCall, QueueEvent
+from appliance.model.models import CallEvent, CallRecord, CollectorState, QueueCall, QueueEvent
 
 T = int(datetime(2026, 11, 2, 9, 0, tzinfo=UTC).timestamp())
 LINES = [
@@ -196,6 +196,8 @@ def test_a_call_asterisk_never_ended_is_recorded_once_as_interrupted(install, tm
     ])
     collector.collect_once(sources)
     assert not CallRecord.select().exists()  # Asterisk has not started again: the call may still be up
+    # The ended call's events are dropped (the table stays the size of the calls up), the open one's kept.
+    assert {e.linkedid for e in CallEvent.select()} == {f"{now}.1"}
     assert diagnostics.check_restarts() == []
     write(sources.queue_log, [f"{now + 60}|NONE|NONE|NONE|QUEUESTART|"], mode="a")
     for _ in range(2):
@@ -206,6 +208,7 @@ def test_a_call_asterisk_never_ended_is_recorded_once_as_interrupted(install, tm
     assert (cut.src, cut.dst, cut.channel, cut.dstchannel, cut.disposition, cut.sequence) == \
         ("100", "101", "PJSIP/100-1", "PJSIP/101-2", "INTERRUPTED", -1)
     assert (cut.duration, cut.billsec) == (59, 57)
+    assert not CallEvent.select().exists()  # the cut call is recorded: its events are not needed any more
     (finding,) = diagnostics.check_restarts()
     moment = datetime.fromtimestamp(now + 60).strftime("%Y-%m-%d %H:%M:%S")
     assert (finding.level, finding.text) == ("warn", f"Asterisk restarted at {moment}, 1 call(s) interrupted")
