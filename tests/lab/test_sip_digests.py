@@ -3,7 +3,7 @@
 pjsip.conf's auth sections for extensions hold ``password_digest = MD5:...`` of "number:realm:password"
 with the realm pinned (``render.SIP_REALM``), never the password: a copy of the file (a rollback
 generation, a debug bundle, a copy of /etc) does not let anyone register as the phone.  Phones still
-register and call with their password; a wrong password is still refused.
+register and call with their password (stored sealed in the database); a wrong password is still refused.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ def test_phones_register_and_call_with_digest_only_credentials(pbx, rootfs):
     assert pjsip.count("password_digest = MD5:") == 3 and f"default_realm = {SIP_REALM}" in pjsip
     auth = pjsip.split("[100-auth]", 1)[1].split("\n\n", 1)[0]
     assert "\npassword =" not in auth and f"realm = {SIP_REALM}" in auth, auth
+    # nor are they in clear in the database (sealed with the key file beside it: appliance.model.sealed)
+    database = pbx.install.database
+    raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+    assert not [n for n, password in passwords.items() if password.encode() in raw]
 
     # 102's phone has a wrong password (the right one with its last character changed)
     wrong = passwords["102"][:-1] + ("a" if passwords["102"][-1] != "a" else "b")

@@ -161,8 +161,8 @@ def test_debug_collect_holds_the_facts_and_none_of_the_secrets(pbx, carrier, tmp
     tls.ensure(pbx.install.home / "tls")
     key_lines = [line for line in (pbx.install.home / "tls" / "key.pem").read_text().splitlines()
                  if not line.startswith("-----")]
-    from appliance.model.models import Setting
-    internal = [row.value for row in Setting.select().where(Setting.key.startswith("secret."))]
+    from appliance.model import sealed
+    internal = list(sealed.current().internal.values())  # the key file's (session key, AMI master secret)
     from appliance.asterisk import ami_users
     secrets = ["AlicePw4Secret77", "86420975", "97531864", "TrunkSecret9Xy", pbx.install.ami_secret(),
                *[pbx.install.ami_user_secret(user.name) for user in ami_users.AMI_USERS], *internal, *key_lines]
