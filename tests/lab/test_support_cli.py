@@ -36,7 +36,7 @@ def test_backup_then_restore_shows_what_changes_and_asks_first(pbx, tmp_path):
     pbx.apply()
     original = config_file.export_text()
     archive = tmp_path / "box.tar.gz"
-    status, lines = run_on_screen(home, f"backup -o {archive}", tmp_path)
+    status, lines = run_on_screen(home, f"backup -o {archive} --no-passphrase", tmp_path)
     assert status == 0, lines
     assert any(line.startswith(f"wrote {archive}") for line in lines), lines
 
@@ -70,7 +70,7 @@ def test_backup_then_restore_shows_what_changes_and_asks_first(pbx, tmp_path):
 def test_restore_of_a_damaged_archive_says_why_and_changes_nothing(pbx, tmp_path):
     add("extension", number="100", name="Alice")
     archive = tmp_path / "box.tar.gz"
-    assert linebox(pbx.install.home, "backup", "-o", str(archive)).returncode == 0
+    assert linebox(pbx.install.home, "backup", "-o", str(archive), "--no-passphrase").returncode == 0
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0xFF
     damaged = tmp_path / "damaged.tar.gz"

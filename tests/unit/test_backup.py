@@ -195,7 +195,7 @@ def test_archives_without_manifest_or_with_foreign_paths_are_refused(site, tmp_p
 def test_cli_backup_and_restore_preview_then_answer_no(site, tmp_path):
     runner = CliRunner()
     out = tmp_path / "site-backup.tar.gz"
-    made = runner.invoke(main, ["--home", str(site.home), "backup", "-o", str(out)])
+    made = runner.invoke(main, ["--home", str(site.home), "backup", "-o", str(out), "--no-passphrase"])
     assert made.exit_code == 0, made.output
     assert f"wrote {out}" in made.output and "6 extensions" in made.output
     _modify_site()
