@@ -218,7 +218,7 @@ def migrate(db: peewee.SqliteDatabase) -> int:
         with db.atomic():
             step(db)
             db.execute_sql(f"PRAGMA user_version = {number}")
-    if 0 < version < MIGRATIONS.index(_v18_secrets_sealed) + 1 and not db.in_transaction():
+    if version > 0 and _v18_secrets_sealed in MIGRATIONS[version:] and not db.in_transaction():
         # the secrets were in clear until now: rewrite the file so no free page keeps a copy, and fold the
         # write-ahead log in (it holds the pages as they were)
         db.execute_sql("VACUUM")

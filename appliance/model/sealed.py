@@ -133,8 +133,9 @@ class KeyRing:
         if self.path is None:
             yield {"format": FORMAT, "key": self.key.decode(), "internal": dict(self.internal)}
             return
-        lock = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
+        # the folder is the lock: the key file itself is replaced by a rename, and a lock file made by root
+        # (the technician's CLI) could not be opened by the service user afterwards
+        fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             data = json.loads(self.path.read_text())
@@ -142,9 +143,9 @@ class KeyRing:
             before = json.dumps(data, sort_keys=True)
             yield data
             if json.dumps(data, sort_keys=True) != before:
-                partial = self.path.with_name(f".{self.path.name}.partial")
+                partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
                 partial.unlink(missing_ok=True)
-                _write_new(partial, data)
+                _write_file(partial, data)
                 _keep_owner(self.path, partial)
                 os.replace(partial, self.path)
         finally:
@@ -203,16 +204,26 @@ def new_key() -> bytes:
     return base64.urlsafe_b64encode(secrets.token_bytes(32))
 
 
-def _write_new(path: Path, data: dict) -> None:
-    """Write ``data`` to a file that must not exist yet, readable by its owner only from its first byte."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return  # another process made it first: theirs is kept, and read by the caller
+def _write_file(path: Path, data: dict) -> None:
+    """Write ``data`` to a new file at ``path``, readable by its owner only from its first byte, and sync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(json.dumps(data, indent=1) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _write_new(path: Path, data: dict) -> None:
+    """Make the file at ``path`` with ``data`` unless it exists: whole or not at all (written aside, then
+    linked in, which fails if another process made it first; theirs is kept, and read by the caller)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+    _write_file(partial, data)
+    try:
+        os.link(partial, path)
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _keep_owner(old: Path, new: Path) -> None:

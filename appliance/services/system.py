@@ -161,7 +161,7 @@ def _wanted(path: Path, st: os.stat_result, home: Path, config_root: Path, owner
         if owners.config_gid is not None:
             gid = owners.config_gid
         mode = 0o2750 if is_dir else 0o640
-    elif path.name in (sealed.KEY_FILE, sealed.KEY_FILE + ".lock"):
+    elif path.name == sealed.KEY_FILE:
         mode = 0o600  # the key the database's secrets are sealed with (appliance.model.sealed)
     elif path.parent == home / "tls" or path == home / "tls":
         mode = 0o700 if is_dir else (0o600 if path.name == "key.pem" else 0o644)

@@ -108,3 +108,23 @@ def test_a_database_sealed_with_another_key_says_so(install, tmp_path):
         service.list_objects("extension")
     close_database()
     install.open()
+
+
+def test_processes_starting_together_share_one_key_and_one_ami_secret(tmp_path):
+    """The console, the collector and the CLI may open a fresh install at the same moment: one key file
+    comes out of it, whole, and every process gets the same key and the same internal secrets."""
+    import subprocess
+    import sys
+
+    script = ("import secrets, sys; from pathlib import Path; from appliance.model import sealed; "
+              "ring = sealed.KeyRing.for_folder(Path(sys.argv[1])); "
+              "print(ring.key_id(), ring.internal_secret('ami', lambda: secrets.token_hex(16)))")
+    workers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "home")], stdout=subprocess.PIPE,
+                                text=True) for _ in range(6)]
+    answers = {worker.communicate(timeout=60)[0].strip() for worker in workers}
+    assert all(worker.returncode == 0 for worker in workers)
+    assert len(answers) == 1, answers
+    key_id, ami = answers.pop().split()
+    ring = sealed.KeyRing.load(tmp_path / "home" / sealed.KEY_FILE)
+    assert (ring.key_id(), ring.internal["ami"]) == (key_id, ami)
+    assert [p.name for p in (tmp_path / "home").iterdir()] == [sealed.KEY_FILE]  # no partial file left behind
