@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,30 @@ def describe_pattern(pattern: str, words: str) -> str:
     return pattern
 
 
+# Fields whose values are secrets, by name in any kind or file (SIP and trunk passwords, voicemail PINs,
+# gateway credentials, the provisioning password, a backup's passphrase): a rejected one is never
+# repeated in a message, which ends up in a browser, a proxy's log, a terminal's scroll-back or a ticket.
+SECRET_FIELDS = frozenset({"password", "voicemail_pin", "pin", "secret", "credential", "provisioning_password",
+                           "passphrase"})
+
+#: How many characters of a rejected (non-secret) value a message repeats: enough to recognise it, not a
+#: pasted file.
+SHOWN_MAX = 40
+
+
+def is_secret_field(loc) -> bool:
+    """Whether an error's location (pydantic's ``loc`` tuple or a dotted/spaced path) ends in a secret field."""
+    parts = [str(p) for p in loc] if isinstance(loc, tuple | list) else re.split(r"[.\s]+", str(loc))
+    names = [p for p in parts if p and not p.isdigit()]
+    return bool(names) and names[-1] in SECRET_FIELDS
+
+
+def shown(value: object) -> str:
+    """``repr`` of a rejected value for a message, cut to ``SHOWN_MAX`` characters."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_MAX else text[:SHOWN_MAX - 4] + "...'"
+
+
 def _count(n, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
@@ -59,24 +84,29 @@ def message_of(item: Mapping[str, Any]) -> str:
     Pydantic's own wording ("Input should be a valid integer, unable to parse string as an integer") is
     written for programmers; every common type gets a message a user can act on, with what was given
     where that helps.  Messages of the schemas' own checks (``ValueError``) are kept as written.
+    A secret field's value is never repeated (``SECRET_FIELDS``); any other value at most ``SHOWN_MAX``
+    characters of it.
     """
     kind, ctx, given = item["type"], item.get("ctx") or {}, item.get("input")
-    shown = f" (not {given!r})" if isinstance(given, str | int | float) and not isinstance(given, bool) else ""
+    secret = is_secret_field(item.get("loc", ()))
+    quoted = "this value" if secret else shown(given)
+    shown_part = f" (not {shown(given)})" if isinstance(given, str | int | float) and not isinstance(given, bool) \
+        and not secret else ""
     if kind == "string_pattern_mismatch":
         if given == "":
             return "is required"
         words = PATTERN_WORDS.get(ctx.get("pattern", ""))
-        return f"{given!r} is not allowed here" + (f": use {words}" if words else "")
+        return f"{quoted} is not allowed here" + (f": use {words}" if words else "")
     plain = {
         "extra_forbidden": "unknown field",
         "missing": "is required",
-        "int_parsing": f"must be a whole number{shown}",
-        "int_type": f"must be a whole number{shown}",
-        "int_from_float": f"must be a whole number{shown}",
-        "float_parsing": f"must be a number{shown}",
-        "float_type": f"must be a number{shown}",
-        "bool_parsing": f"must be yes or no{shown}",
-        "bool_type": f"must be yes or no{shown}",
+        "int_parsing": f"must be a whole number{shown_part}",
+        "int_type": f"must be a whole number{shown_part}",
+        "int_from_float": f"must be a whole number{shown_part}",
+        "float_parsing": f"must be a number{shown_part}",
+        "float_type": f"must be a number{shown_part}",
+        "bool_parsing": f"must be yes or no{shown_part}",
+        "bool_type": f"must be yes or no{shown_part}",
         "string_type": "must be text",
         "list_type": "must be a list",
         "dict_type": "must be a mapping of fields",
@@ -101,8 +131,12 @@ def message_of(item: Mapping[str, Any]) -> str:
     if kind == "too_long":
         return f"can have at most {_count(ctx.get('max_length'), 'entry', 'entries')}"
     if kind in ("literal_error", "enum") and "expected" in ctx:
-        return f"must be one of {ctx['expected']}{shown}"
+        return f"must be one of {ctx['expected']}{shown_part}"
     message = item["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
+    if secret and isinstance(given, str) and given and given in message:
+        message = message.replace(given, "...")  # a schema's own check that quoted what it refused
+    elif isinstance(given, str) and len(given) > SHOWN_MAX and given in message:
+        message = message.replace(given, given[:SHOWN_MAX - 3] + "...")
     return message

@@ -48,18 +48,54 @@ def _size(n: float) -> str:
 # ---------------------------------------------------------------- backup / restore
 
 
+def _passphrase_from(file: Path | None) -> str | None:
+    """The passphrase in ``file`` (its first line), or None; never from the command line (``ps`` shows that)."""
+    if file is None:
+        return None
+    try:
+        lines = file.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        _fail(f"cannot read the passphrase file {file}: {getattr(error, 'strerror', None) or error}")
+    if not lines or not lines[0]:
+        _fail(f"the passphrase file {file} is empty")
+    return lines[0]
+
+
+PASSPHRASE_FILE = click.option(
+    "--passphrase-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+    help="Read the backup's passphrase from this file's first line instead of asking for it.")
+
+
 @click.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Archive to write (default HOME/backups/linebox-backup-HOST-DATE.tar.gz).")
 @click.option("--with-recordings", is_flag=True, help="Include the call recordings (can be large).")
+@PASSPHRASE_FILE
+@click.option("--no-passphrase", is_flag=True,
+              help="No passphrase: the backup restores only on this box (its key), never on new hardware.")
 @click.pass_context
-def backup(ctx: click.Context, output: Path | None, with_recordings: bool) -> None:
-    """Back up the database, the site, the TLS certificate and the settings in one .tar.gz."""
+def backup(ctx: click.Context, output: Path | None, with_recordings: bool, passphrase_file: Path | None,
+           no_passphrase: bool) -> None:
+    """Back up the database, the site, the TLS certificate and the settings in one .tar.gz.
+
+    Passwords and PINs stay encrypted in it; the passphrase (asked for, or --passphrase-file) lets it be
+    restored onto another box: keep it apart from the backup."""
     from appliance.support import backup as backup_mod
+    if no_passphrase and passphrase_file:
+        _fail("--no-passphrase and --passphrase-file: choose one")
     install = _install(ctx)
+    passphrase = _passphrase_from(passphrase_file)
+    if passphrase is None and not no_passphrase:
+        try:
+            passphrase = click.prompt("Passphrase for this backup (needed to restore it on another box)",
+                                      hide_input=True, confirmation_prompt=True, err=True)
+        except click.Abort:
+            _fail("no backup written: give a passphrase (or --passphrase-file, or --no-passphrase)")
     output = output or backup_mod.rollback_folder(install) / backup_mod.default_name()
     try:
-        info = backup_mod.create_backup(install, output, with_recordings=with_recordings)
+        info = backup_mod.create_backup(install, output, with_recordings=with_recordings, passphrase=passphrase)
+    except backup_mod.BackupError as error:
+        _fail(f"no backup written: {error}")
     except OSError as error:
         _fail(f"cannot write {output}: {error.strerror or error}")
     counts = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in info.manifest["counts"].items() if n)
@@ -69,21 +105,38 @@ def backup(ctx: click.Context, output: Path | None, with_recordings: bool) -> No
     recordings = sum(1 for name in info.manifest["files"] if name.startswith(backup_mod.RECORDINGS))
     if with_recordings:
         click.echo(f"recordings: {recordings}")
-    click.echo("It holds every password of the site: keep it somewhere safe.")
+    if passphrase is None:
+        click.echo("Its passwords are encrypted with this box's key: it restores only on this box.")
+    else:
+        click.echo("Its passwords are encrypted: restoring it on another box needs the passphrase.")
 
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Restore without asking (after the checks and the preview).")
+@PASSPHRASE_FILE
 @click.pass_context
-def restore(ctx: click.Context, file: Path, yes: bool) -> None:
-    """Check a backup, show what it would change, then restore it (the current state is kept)."""
+def restore(ctx: click.Context, file: Path, yes: bool, passphrase_file: Path | None) -> None:
+    """Check a backup, show what it would change, then restore it (the current state is kept).
+
+    A backup made on another box asks for the passphrase it was made with (or --passphrase-file)."""
     from appliance.model.models import User
     from appliance.site import service
     from appliance.support import backup as backup_mod
     install = _install(ctx)
+    passphrase = _passphrase_from(passphrase_file)
     try:
-        archive = backup_mod.open_backup(file, backup_mod.rollback_folder(install))
+        try:
+            archive = backup_mod.open_backup(file, backup_mod.rollback_folder(install), passphrase)
+        except backup_mod.PassphraseNeeded as needed:
+            if passphrase is not None:
+                raise
+            click.echo(f"{file.name}: {needed}.", err=True)
+            try:
+                passphrase = click.prompt("Passphrase", hide_input=True, err=True)
+            except click.Abort:
+                raise needed from None
+            archive = backup_mod.open_backup(file, backup_mod.rollback_folder(install), passphrase)
     except backup_mod.BackupError as error:
         for line in textwrap.wrap(f"{file.name}: {error}.", 80, subsequent_indent="  "):
             click.secho(line, fg="red", err=True)

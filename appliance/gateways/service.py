@@ -50,7 +50,7 @@ from pydantic import ValidationError
 
 from appliance.errors import Problem, SiteError, message_of
 from appliance.gateways import schema
-from appliance.model import audit
+from appliance.model import audit, sealed
 from appliance.model import throttle as throttles
 from appliance.model.database import database
 from appliance.model.models import Extension, Gateway, GatewayPort, ProvisioningRequest, Setting, Trunk, utcnow
@@ -331,7 +331,7 @@ def unbind(mac: str, number: int, user: str) -> dict:
 
 def provisioning_password() -> str:
     row = Setting.get_or_none(Setting.key == PASSWORD_KEY)
-    return row.value if row else ""
+    return sealed.current().open(row.value) if row else ""
 
 
 def set_provisioning_password(password: str, user: str) -> None:
@@ -342,7 +342,7 @@ def set_provisioning_password(password: str, user: str) -> None:
         raise SiteError([Problem("provisioning password", "12 to 64 letters, digits, '-' or '_'")])
     before = {"password": provisioning_password()}
     with database.atomic():
-        Setting.replace(key=PASSWORD_KEY, value=password).execute()
+        Setting.replace(key=PASSWORD_KEY, value=sealed.current().seal(password)).execute()
         audit.record(user, "update", "settings", "provisioning-password", before, {"password": password},
                      ("password",))
 

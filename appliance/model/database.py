@@ -15,7 +15,7 @@ from pathlib import Path
 
 import peewee
 
-from appliance.model import migrations
+from appliance.model import migrations, sealed
 from appliance.model.models import database
 
 __all__ = ["PRAGMAS", "close_database", "database", "open_database", "storage_trouble"]
@@ -28,6 +28,9 @@ PRAGMAS = {
     "foreign_keys": 1,
     "synchronous": "normal",
     "busy_timeout": BUSY_TIMEOUT_S * 1000,
+    # deleted or replaced content is overwritten with zeros, not left in the file's free space: an old
+    # password, a deleted contact or a row sealed by the migration (appliance.model.sealed) is gone for good
+    "secure_delete": 1,
 }
 
 
@@ -43,8 +46,12 @@ class _SqliteDatabase(peewee.SqliteDatabase):
         super().rollback()
 
 
-def open_database(path: Path | str) -> peewee.SqliteDatabase:
-    """Open (creating if needed) the database at ``path`` and migrate it to the current schema."""
+def open_database(path: Path | str, ring: sealed.KeyRing | None = None) -> peewee.SqliteDatabase:
+    """Open (creating if needed) the database at ``path`` and migrate it to the current schema.
+
+    Its secret columns are sealed with ``ring``; by default the key file beside it (``appliance.model.sealed``).
+    """
+    sealed.use(ring or sealed.ring_for(path))
     path = Path(path)
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)

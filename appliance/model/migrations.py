@@ -14,7 +14,7 @@ import peewee
 from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate as run_operations
 
-from appliance.model import models
+from appliance.model import models, sealed
 
 
 def _v1_initial(db: peewee.SqliteDatabase) -> None:
@@ -144,6 +144,40 @@ def _v17_extension_networks_and_accepted_risks(db: peewee.SqliteDatabase) -> Non
     _add_column_if_missing(db, models.Trunk, "accepted_risks")
 
 
+def _v18_secrets_sealed(db: peewee.SqliteDatabase) -> None:
+    """Secrets at rest (``appliance.model.sealed``): SIP and trunk passwords, voicemail PINs, gateways'
+    credentials and the shared provisioning password sealed with the key file beside the database; the
+    install's internal secrets (AMI master secret, session key) moved into that file, keeping their values
+    (Asterisk runs with the AMI secrets derived from it) unless the key file already has its own (a restore
+    onto a box keeps the box's)."""
+    ring = sealed.current()
+    for table, columns in sealed_columns().items():
+        for column in columns:
+            for row_id, value in db.execute_sql(f'SELECT id, "{column}" FROM "{table}"').fetchall():
+                if isinstance(value, str) and value and not value.startswith(sealed.PREFIX):
+                    db.execute_sql(f'UPDATE "{table}" SET "{column}" = ? WHERE id = ?', (ring.seal(value), row_id))
+    for (value,) in db.execute_sql("SELECT value FROM setting WHERE key = ?", (SEALED_SETTING,)).fetchall():
+        db.execute_sql("UPDATE setting SET value = ? WHERE key = ?", (ring.seal(value), SEALED_SETTING))
+    internal = {key[len("secret."):]: value for key, value in
+                db.execute_sql("SELECT key, value FROM setting WHERE key LIKE 'secret.%'").fetchall()}
+    if internal:
+        ring.adopt_internal(internal)
+        db.execute_sql("DELETE FROM setting WHERE key LIKE 'secret.%'")
+
+
+def sealed_columns() -> dict[str, list[str]]:
+    """The columns stored sealed (``SealedField``), by table."""
+    found: dict[str, list[str]] = {}
+    for model in models.BaseModel.__subclasses__():
+        for field in model._meta.sorted_fields:
+            if isinstance(field, sealed.SealedField):
+                found.setdefault(model._meta.table_name, []).append(field.column_name)
+    return found
+
+
+# The one setting whose value is a secret, sealed like the secret columns (appliance.gateways.service).
+SEALED_SETTING = "gateways.provisioning_password"
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -162,6 +196,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v15_call_events,
     _v16_bans,
     _v17_extension_networks_and_accepted_risks,
+    _v18_secrets_sealed,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)
@@ -183,4 +218,9 @@ def migrate(db: peewee.SqliteDatabase) -> int:
         with db.atomic():
             step(db)
             db.execute_sql(f"PRAGMA user_version = {number}")
+    if version > 0 and _v18_secrets_sealed in MIGRATIONS[version:] and not db.in_transaction():
+        # the secrets were in clear until now: rewrite the file so no free page keeps a copy, and fold the
+        # write-ahead log in (it holds the pages as they were)
+        db.execute_sql("VACUUM")
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return schema_version(db)

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 import peewee
 
+from appliance.model.sealed import SealedField
+
 # Bound to whichever file the appliance, the CLI or a test opens (``appliance.model.database``).
 database = peewee.DatabaseProxy()
 
@@ -51,9 +53,9 @@ class Setting(BaseModel):
 class Extension(BaseModel):
     number = peewee.CharField(unique=True)
     name = peewee.CharField(index=True)
-    password = peewee.CharField()
+    password = SealedField()  # sealed at rest (appliance.model.sealed), like every secret column
     voicemail = peewee.BooleanField(default=False)
-    voicemail_pin = peewee.CharField(default="")
+    voicemail_pin = SealedField(default="")
     email = peewee.CharField(default="")
     recording = peewee.CharField(default="never")
     ring_seconds = peewee.IntegerField(default=25)
@@ -68,7 +70,7 @@ class Trunk(BaseModel):
     host = peewee.CharField()
     port = peewee.IntegerField(default=5060)
     username = peewee.CharField(default="")
-    password = peewee.CharField(default="")
+    password = SealedField(default="")
     codecs = JSONField(default=list)
     max_channels = peewee.IntegerField(default=0)
     match = JSONField(default=list)
@@ -115,7 +117,7 @@ class TimeCondition(BaseModel):
 class VoicemailBox(BaseModel):
     number = peewee.CharField(unique=True)
     name = peewee.CharField()
-    pin = peewee.CharField()
+    pin = SealedField()
     email = peewee.CharField(default="")
 
 
@@ -401,7 +403,7 @@ class Gateway(BaseModel):
     created = peewee.DateTimeField(default=utcnow)
     last_provisioned = peewee.DateTimeField(null=True)
     # the gateway's own provisioning credential, written into its file's URL; asked for on every later fetch
-    credential = peewee.CharField(default="")
+    credential = SealedField(default="")
     # while set and in the future, one fetch without the credential is served (and closes it): the adoption window
     adoption_until = peewee.DateTimeField(null=True)
     bound_address = peewee.CharField(default="")  # the address whose fetch used the window

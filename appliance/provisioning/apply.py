@@ -35,7 +35,7 @@ from appliance.site.checks import Site, check_site
 __all__ = ["ApplyFailed", "ApplyResult", "Step", "Target", "apply", "diff_files", "list_generations", "redact",
            "rollback"]
 
-SECRET_LINE = re.compile(r"^(\s*(password|secret)\s*=\s*).+$", re.MULTILINE)
+SECRET_LINE = re.compile(r"^(\s*(password|password_digest|md5_cred|secret)\s*=\s*).+$", re.MULTILINE)
 
 
 @dataclass

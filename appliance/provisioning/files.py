@@ -45,7 +45,7 @@ GENERATED_FILES = (
     GeneratedFile("logger.conf", (), "logger reload"),
     GeneratedFile("manager.conf", ("ami_secret", "ami_users", "s"), "manager reload"),
     GeneratedFile("rtp.conf", ("s",), "module reload res_rtp_asterisk.so"),
-    GeneratedFile("pjsip.conf", ("local_networks", "of", "s"), "module reload res_pjsip.so"),
+    GeneratedFile("pjsip.conf", ("local_networks", "of", "s", "sip_realm"), "module reload res_pjsip.so"),
     GeneratedFile("extensions.conf", ("dahdi_trunks", "device", "fxs_devices", "greeting", "of", "route_extens",
                                       "s", "site", "trunk_failover", "trunk_limits"), "dialplan reload"),
     GeneratedFile("voicemail.conf", ("site",), "module reload app_voicemail.so"),

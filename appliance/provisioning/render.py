@@ -11,6 +11,7 @@ makes the apply diff meaningful and the golden-file tests possible.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,23 @@ class InstallFacts:
 
 
 
+# The digest realm Asterisk challenges phones with.  Extensions' credentials are written as digests of
+# "number:realm:password" (``sip_digest``), never as the password: a digest holds only for its realm, so
+# the realm is pinned here (pjsip.conf's global default_realm and each auth's realm), never Asterisk's
+# default, which a package upgrade could change.
+SIP_REALM = "linebox"
+
+
+def sip_digest(password: str, username: str) -> str:
+    """PJSIP's ``password_digest`` for an account: MD5 of ``username:realm:password`` (RFC 2617's HA1).
+
+    Every SIP phone answers an MD5 challenge; a copy of pjsip.conf (a debug bundle, a generation kept
+    for rollback, a backup of /etc) then lets nobody register elsewhere with the password, and the
+    password cannot be read back from it (a strong generated secret is out of reach of a dictionary)."""
+    digest = hashlib.md5(f"{username}:{SIP_REALM}:{password}".encode(), usedforsecurity=False).hexdigest()
+    return f"MD5:{digest}"
+
+
 def goto(destination: str) -> str:
     """The dialplan application that sends a call to a destination."""
     kind, _, target = destination.partition(":")
@@ -107,6 +125,7 @@ def _environment() -> jinja2.Environment:
         voicemail_text=escape.voicemail_text,
         b64=escape.dialplan_base64,
         goto=goto,
+        sip_digest=sip_digest,
         dahdi_dial=dahdi_config.dial_string,
     )
     return env
@@ -176,6 +195,7 @@ _CONTEXT: dict[str, Callable[[Site, InstallFacts], Any]] = {
     "ami_secret": lambda site, facts: lambda user: ami_users.secret_for(facts.ami_secret, user),
     # an extension without permitted networks of its own may be used from these (parsed once, not per phone)
     "local_networks": lambda site, facts: ",".join(schemas.parse_networks(site.settings.local_networks)),
+    "sip_realm": lambda site, facts: SIP_REALM,
 }
 
 

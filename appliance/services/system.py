@@ -31,6 +31,7 @@ from pathlib import Path
 from appliance.access import accounts
 from appliance.asterisk.layout import DEFAULT_DIRECTORIES
 from appliance.install import Install
+from appliance.model import sealed
 from appliance.model.database import close_database
 from appliance.provisioning import apply
 from appliance.services import tls
@@ -160,6 +161,8 @@ def _wanted(path: Path, st: os.stat_result, home: Path, config_root: Path, owner
         if owners.config_gid is not None:
             gid = owners.config_gid
         mode = 0o2750 if is_dir else 0o640
+    elif path.name == sealed.KEY_FILE:
+        mode = 0o600  # the key the database's secrets are sealed with (appliance.model.sealed)
     elif path.parent == home / "tls" or path == home / "tls":
         mode = 0o700 if is_dir else (0o600 if path.name == "key.pem" else 0o644)
     else:

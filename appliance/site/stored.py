@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from appliance.model import sealed
 from appliance.model.models import Setting
 
 if TYPE_CHECKING:
     from appliance.site import schemas
 
 SETTINGS_PREFIX = "site."
-SECRET_PREFIX = "secret."
 
 
 def load_settings() -> schemas.Settings:
@@ -57,10 +57,7 @@ def number(name: str) -> int:
 
 
 def internal_secret(name: str, factory: Callable[[], str]) -> str:
-    """A per-install secret (AMI password, web session key): made once by ``factory``, then stable."""
-    row = Setting.get_or_none(Setting.key == SECRET_PREFIX + name)
-    if row is None:
-        value = factory()
-        Setting.insert(key=SECRET_PREFIX + name, value=value).on_conflict_ignore().execute()
-        row = Setting.get(Setting.key == SECRET_PREFIX + name)
-    return row.value
+    """A per-install secret (AMI password, web session key): made once by ``factory``, then stable.
+
+    Kept in the key file beside the database, never in it (``appliance.model.sealed``)."""
+    return sealed.current().internal_secret(name, factory)

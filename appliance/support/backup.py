@@ -5,12 +5,18 @@ version, the database schema version and the date):
 
 * ``linebox.db``: a consistent copy of the SQLite database, taken with SQLite's online backup API,
   so it is safe while the console and the collector write to it (WAL mode) and never a torn file;
-* ``site.yaml``: the site as ``linebox config export`` writes it, readable without Linebox;
+* ``site.yaml``: the site as ``linebox config export`` writes it, readable without Linebox, without its
+  secrets (importing it draws new passwords and PINs);
 * ``appliance.json``: the install's settings (paths, Asterisk folders), for reference;
-* ``tls/cert.pem`` and ``tls/key.pem``: the console's certificate and private key;
+* ``tls/cert.pem`` and ``tls/key.pem``: the console's certificate and private key (sealed, ``SEALED_FILES``);
+* ``key.json``: only with a passphrase: the site's key wrapped with it (``sealed.wrap_key``, scrypt);
 * ``recordings/...`` only when asked (they can be large).
 
-The archive holds every secret of the site (SIP passwords, the TLS key): it is written mode 0600.
+Secrets travel only sealed (``appliance.model.sealed``): the database's secret columns and the TLS key
+with this box's key, which is never in the archive; the passphrase the admin chooses wraps that key,
+so the archive restores on another box (new hardware) with it, and only here without it.  The manifest
+names the key (``key_id``, an HMAC of it) so that a restore on the same box asks for nothing.  The
+archive is still written mode 0600 (names, numbers, call records, the audit log).
 
 Restoring first validates everything and changes nothing unless all of it is right: the archive
 is a readable tar.gz, it has a manifest of a known format, every listed file is present with its
@@ -20,7 +26,8 @@ says what would change, kind by kind, against the stored site.  ``restore`` make
 current state first (the rollback copy), then replaces the database's content in one SQLite
 transaction with the backup API (the services keep their open connections and see either the old
 or the new database, never a mix, which a file rename under running processes would not give),
-and keeps this box's own secrets (the AMI password Asterisk is running with, the session key).
+with every secret sealed again with this box's key (``_bind_to_this_box``); this box's own internal
+secrets (the AMI secret Asterisk is running with, the session key) are in its key file and stay.
 The restored site becomes live with ``linebox apply``.
 """
 
@@ -50,27 +57,41 @@ from pydantic import ValidationError
 from appliance import config_file
 from appliance.errors import from_pydantic
 from appliance.install import Install
-from appliance.model import audit, migrations
+from appliance.model import audit, migrations, sealed
 from appliance.model.database import database
 from appliance.model.models import AuditEntry, CallRecord, Gateway, QueueCall, User
 from appliance.site import schemas
 from appliance.site.checks import Site, check_site
 from appliance.site.kinds import KINDS
 
-FORMAT = 1
+FORMAT = 2  # 2: secrets sealed, the key wrapped with a passphrase (1: secrets in clear, still restored)
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 DATABASE = "linebox.db"
 SITE = "site.yaml"
 SETTINGS = "appliance.json"
 TLS_FILES = ("tls/cert.pem", "tls/key.pem")
 RECORDINGS = "recordings/"
-# Per-box secrets that stay this box's across a restore: Asterisk runs with this AMI password until the
-# next apply, and the console's session key only logs everyone out if changed.
-KEPT_SECRETS = ("secret.ami", "secret.web-session")
+# The site's key wrapped with the admin's passphrase (``sealed.wrap_key``): only in a backup made with one.
+KEY_MEMBER = "key.json"
+# Files stored sealed with the site's key in the archive (the database's secret columns are sealed already).
+SEALED_FILES = ("tls/key.pem",)
+PASSPHRASE_MIN = 12
 
 
 class BackupError(Exception):
     """The archive cannot be restored; the message says why in the user's terms."""
+
+
+class PassphraseNeeded(BackupError):
+    """The archive's secrets are sealed with another box's key: only its passphrase opens them."""
+
+
+def check_passphrase(passphrase: str) -> None:
+    """Refuse a passphrase too short to protect every secret of the site (the message never repeats it)."""
+    if len(passphrase) < PASSPHRASE_MIN:
+        raise BackupError(f"the passphrase must be at least {PASSPHRASE_MIN} characters long "
+                          "(a few words are easier to remember than symbols)")
 
 
 def linebox_version() -> str:
@@ -111,8 +132,16 @@ class BackupInfo:
         return self.path.stat().st_size
 
 
-def create_backup(install: Install, output: Path, with_recordings: bool = False) -> BackupInfo:
-    """Write a backup of ``install`` to ``output`` (replaced only once complete); needs the database open."""
+def create_backup(install: Install, output: Path, with_recordings: bool = False,
+                  passphrase: str | None = None) -> BackupInfo:
+    """Write a backup of ``install`` to ``output`` (replaced only once complete); needs the database open.
+
+    Its secrets stay sealed with this box's key (``appliance.model.sealed``); with ``passphrase``, the
+    archive also carries that key wrapped with it, so it restores onto another box (new hardware).
+    Without, it restores only here (the automatic copy a restore makes first)."""
+    if passphrase is not None:
+        check_passphrase(passphrase)
+    ring = sealed.current()
     output.parent.mkdir(parents=True, exist_ok=True)
     # staged beside the output, not in /tmp: /tmp is often a small tmpfs, and the database can be large
     with tempfile.TemporaryDirectory(prefix=".linebox-backup-", dir=output.parent) as tmp:
@@ -129,6 +158,12 @@ def create_backup(install: Install, output: Path, with_recordings: bool = False)
         for name in TLS_FILES:
             if (install.home / name).is_file():
                 members[name] = install.home / name
+                if name in SEALED_FILES:
+                    members[name] = staging / name.replace("/", "-")
+                    members[name].write_text(ring.seal((install.home / name).read_text()))
+        if passphrase is not None:
+            members[KEY_MEMBER] = staging / KEY_MEMBER
+            members[KEY_MEMBER].write_text(json.dumps(sealed.wrap_key(ring, passphrase), indent=1))
         if with_recordings and install.recordings_dir.is_dir():
             for file in sorted(install.recordings_dir.rglob("*")):
                 if file.is_file():
@@ -140,36 +175,64 @@ def create_backup(install: Install, output: Path, with_recordings: bool = False)
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "hostname": socket.gethostname(),
             "with_recordings": with_recordings,
+            "key_id": ring.key_id(),  # which key sealed the secrets: a restore here needs no passphrase
+            "sealed": [name for name in SEALED_FILES if name in members],
             "counts": {k.plural: len(site.objects[name]) for name, k in KINDS.items()},
             "files": {name: {"sha256": _sha256(path), "size": path.stat().st_size}
                       for name, path in members.items()},
         }
-        partial = output.with_name(f".{output.name}.partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
-                data = json.dumps(manifest, indent=1).encode()
-                info = tarfile.TarInfo(MANIFEST)
-                info.size, info.mode, info.mtime = len(data), 0o600, int(datetime.now(UTC).timestamp())
-                tar.addfile(info, io.BytesIO(data))
-                for name, path in members.items():
-                    tar.add(path, arcname=name, recursive=False)
-            os.replace(partial, output)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+        _write_archive(output, manifest, members)
     return BackupInfo(output, manifest)
+
+
+def _write_archive(output: Path, manifest: dict, members: dict[str, Path]) -> None:
+    """The tar.gz of ``manifest`` then ``members`` (name in the archive: file), mode 0600, complete or absent."""
+    partial = output.with_name(f".{output.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            data = json.dumps(manifest, indent=1).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mode, info.mtime = len(data), 0o600, int(datetime.now(UTC).timestamp())
+            tar.addfile(info, io.BytesIO(data))
+            for name, path in members.items():
+                tar.add(path, arcname=name, recursive=False)
+        os.replace(partial, output)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def bind_to_this_box(path: Path, work_dir: Path | None, passphrase: str | None) -> None:
+    """Rewrite the archive at ``path`` so that its secrets are sealed with this box's key, without its wrapped
+    key: a backup from another box, uploaded to the console with its passphrase, is then previewed and
+    restored in later requests without asking for the passphrase again (nor keeping it anywhere)."""
+    with open_backup(path, work_dir, passphrase) as opened:
+        ring = sealed.current()
+        if opened.manifest["format"] == 1 or opened.manifest.get("key_id") == ring.key_id():
+            return
+        members = {name: opened.folder / name for name in opened.manifest["files"] if name != KEY_MEMBER}
+        for name in opened.manifest.get("sealed", []):
+            if name in members:
+                members[name].write_text(ring.seal(members[name].read_text()))
+        manifest = {**opened.manifest, "key_id": ring.key_id(),
+                    "files": {name: {"sha256": _sha256(file), "size": file.stat().st_size}
+                              for name, file in members.items()}}
+        _write_archive(path, manifest, members)
 
 
 # ---------------------------------------------------------------- reading a database file's site
 
 
 def site_text(site: Site) -> str:
-    """``site`` in the format of ``linebox config export`` (so the file imports anywhere)."""
+    """``site`` in the format of ``linebox config export``, without its secrets (so the file imports anywhere,
+    drawing new passwords and PINs: the archive carries the real ones only sealed)."""
     document: dict = {"linebox": config_file.FORMAT_VERSION, "settings": site.settings.model_dump()}
     for name, k in KINDS.items():
-        document[k.plural] = [o.model_dump() for o in site.objects[name]]
-    return config_file.HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+        document[k.plural] = [{f: v for f, v in o.model_dump().items() if f not in k.secrets}
+                              for o in site.objects[name]]
+    return (config_file.HEADER + "# From a backup: no passwords or PINs (importing it draws new ones).\n"
+            + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100))
 
 
 def read_site(db_path: Path) -> Site:
@@ -254,7 +317,7 @@ class Backup:
 
 
 def _allowed(name: str) -> bool:
-    if name in (MANIFEST, DATABASE, SITE, SETTINGS, *TLS_FILES):
+    if name in (MANIFEST, DATABASE, SITE, SETTINGS, KEY_MEMBER, *TLS_FILES):
         return True
     return name.startswith(RECORDINGS) and ".." not in Path(name).parts
 
@@ -262,8 +325,9 @@ def _allowed(name: str) -> bool:
 def _check_manifest(manifest: object) -> dict:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise BackupError("not a Linebox backup: its manifest.json has no list of files")
-    if manifest.get("format") != FORMAT:
-        raise BackupError(f"unknown backup format {manifest.get('format')!r} (this Linebox reads format {FORMAT})")
+    if manifest.get("format") not in READABLE_FORMATS:
+        raise BackupError(f"unknown backup format {manifest.get('format')!r} (this Linebox reads formats "
+                          f"{', '.join(map(str, READABLE_FORMATS))})")
     schema = manifest.get("schema_version")
     if not isinstance(schema, int):
         raise BackupError("not a Linebox backup: its manifest has no schema version")
@@ -374,11 +438,12 @@ def _unpack(path: Path, folder: Path) -> None:
         raise BackupError(f"not a Linebox backup (not a readable .tar.gz file: {error})") from None
 
 
-def open_backup(path: Path, work_dir: Path | None = None) -> Backup:
+def open_backup(path: Path, work_dir: Path | None = None, passphrase: str | None = None) -> Backup:
     """Unpack and validate the archive at ``path``; raise BackupError saying what is wrong.
 
     It is unpacked in ``work_dir`` (give the install's backups folder: /tmp is often a small tmpfs,
-    too small for a backup with recordings).
+    too small for a backup with recordings).  Its secrets are made this box's (``_bind_to_this_box``):
+    a backup made on another box needs the ``passphrase`` it was made with (``PassphraseNeeded``).
     """
     if not path.is_file():
         raise BackupError(f"{path}: no such file")
@@ -402,6 +467,7 @@ def open_backup(path: Path, work_dir: Path | None = None) -> Backup:
             if not isinstance(entry, dict) or _sha256(folder / name) != entry.get("sha256"):
                 raise BackupError(f"the backup is damaged: {name} does not match its checksum")
         _check_database(folder / DATABASE, manifest["schema_version"])
+        _bind_to_this_box(folder, manifest, passphrase)
         site = read_site(folder / DATABASE)
         problems = check_site(site)
         if problems:
@@ -410,6 +476,69 @@ def open_backup(path: Path, work_dir: Path | None = None) -> Backup:
     except BaseException:
         tmp.cleanup()
         raise
+
+
+def _bind_to_this_box(folder: Path, manifest: dict, passphrase: str | None) -> None:
+    """Make the unpacked backup's secrets readable with this box's key, or say why they cannot be.
+
+    * format 1 (before secrets were sealed): its database holds them in clear; the migration seals them;
+    * made on this box (its key's id): nothing to do, no passphrase asked;
+    * made elsewhere with a passphrase: the passphrase unwraps that box's key, and every secret is
+      opened with it and sealed again with this box's key (the database copy and the sealed files);
+    * made elsewhere without one: refused.  Restoring with new secrets instead would leave every
+      phone, trunk and gateway unable to log in, silently; the site file in the archive (no secrets)
+      can still be imported on purpose, drawing new ones.
+    """
+    if manifest["format"] == 1:
+        return
+    box = sealed.current()
+    archive_ring = box
+    if manifest.get("key_id") != box.key_id():
+        if KEY_MEMBER not in manifest["files"]:
+            raise BackupError("the backup was made on another Linebox without a passphrase: its passwords and "
+                              "PINs are encrypted with that box's key, which the backup does not carry, so it "
+                              "restores only there (its site.yaml, without passwords, can be imported with "
+                              "'linebox config import': new passwords and PINs are drawn)")
+        if not passphrase:
+            raise PassphraseNeeded("the backup was made on another Linebox (or before this one's key changed): "
+                                   "its passwords and PINs open only with the passphrase chosen when it was made")
+        try:
+            archive_ring = sealed.unwrap_key(json.loads((folder / KEY_MEMBER).read_text()), passphrase)
+        except sealed.SealedError as error:
+            raise BackupError(str(error)) from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BackupError(f"the backup's {KEY_MEMBER} is not valid JSON") from None
+        if archive_ring.key_id() != manifest.get("key_id"):
+            raise BackupError("the backup's wrapped key is not the key its secrets were sealed with")
+        _reseal(folder / DATABASE, archive_ring, box)
+    for name in manifest.get("sealed", []):
+        if name in manifest["files"] and name in SEALED_FILES:
+            try:
+                (folder / name).write_text(archive_ring.open((folder / name).read_text()))
+            except (sealed.SealedError, UnicodeDecodeError):
+                raise BackupError(f"the backup's {name} cannot be opened with its key: the backup is damaged") \
+                    from None
+
+
+def _reseal(db_path: Path, old: sealed.KeyRing, new: sealed.KeyRing) -> None:
+    """Open every sealed value of the database file with ``old`` and seal it again with ``new``."""
+    with contextlib.closing(sqlite3.connect(db_path)) as db, db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        try:
+            for table, columns in migrations.sealed_columns().items():
+                if table not in tables:
+                    continue
+                present = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
+                for column in (c for c in columns if c in present):
+                    for rowid, value in db.execute(f'SELECT rowid, "{column}" FROM "{table}"').fetchall():
+                        if isinstance(value, str) and value.startswith(sealed.PREFIX):
+                            db.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?',
+                                       (new.seal(old.open(value)), rowid))
+            for key, value in db.execute("SELECT key, value FROM setting WHERE key = ?",
+                                         (migrations.SEALED_SETTING,)).fetchall():
+                db.execute("UPDATE setting SET value = ? WHERE key = ?", (new.seal(old.open(value)), key))
+        except sealed.SealedError:
+            raise BackupError("the backup's passwords do not open with its key: the backup is damaged") from None
 
 
 def _check_database(db_path: Path, schema: int) -> None:
@@ -543,8 +672,6 @@ def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
     """
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     rollback = create_backup(install, rollback_folder(install) / f"before-restore-{stamp}.tar.gz").path
-    kept = {row[0]: row[1] for row in database.execute_sql(
-        f"SELECT key, value FROM setting WHERE key IN ({', '.join('?' for _ in KEPT_SECRETS)})", KEPT_SECRETS)}
     restored = []
     with tempfile.TemporaryDirectory(prefix="linebox-restore-", dir=install.database.parent) as tmp:
         # Stage every file next to its destination first, so the swaps below are renames on one file system.
@@ -570,8 +697,6 @@ def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
             restored.append(str(target.relative_to(install.home)))
     migrations.migrate(database.obj)
     with database.atomic():
-        for key, value in kept.items():
-            database.execute_sql("INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", (key, value))
         audit.record(user, "restore", "backup", backup.source.name, None,
                      {"backup": describe(backup.manifest), "rollback copy": str(rollback)})
     copied, failed = 0, 0

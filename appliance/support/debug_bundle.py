@@ -32,7 +32,7 @@ from pathlib import Path
 from appliance import config_file
 from appliance.asterisk import ami_users
 from appliance.install import Install
-from appliance.model import migrations
+from appliance.model import migrations, sealed
 from appliance.model.database import database
 from appliance.model.models import Gateway, Setting
 from appliance.provisioning.generations import list_generations
@@ -78,11 +78,11 @@ def known_secrets(install: Install) -> set[str]:
     for name, k in KINDS.items():
         for obj in service.list_objects(name):
             found.update(str(getattr(obj, f)) for f in k.secrets if getattr(obj, f, None))
-    found.update(row.value for row in Setting.select().where(Setting.key.startswith("secret.")))
+    found.update(sealed.current().internal.values())  # the AMI master secret, the session key (the key file)
     # gateways' provisioning credentials (in provisioning URLs and request logs) and the shared password
     found.update(row.credential for row in Gateway.select(Gateway.credential) if row.credential)
-    found.update(row.value for row in Setting.select().where(Setting.key == "gateways.provisioning_password")
-                 if row.value)
+    found.update(sealed.current().open(row.value) for row in Setting.select().where(
+        Setting.key == "gateways.provisioning_password") if row.value)
     found.update(install.ami_user_secret(user.name) for user in ami_users.AMI_USERS)  # derived, not stored
     key = install.home / "tls" / "key.pem"
     if key.is_file():

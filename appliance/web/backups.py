@@ -1,6 +1,6 @@
 """The console's backups page: download a backup, upload one, see what it would change, confirm the restore.
 
-Admins only (a backup holds every password of the site).  The views are thin: ``appliance.support.backup``
+Admins only (a backup holds every password of the site, encrypted).  The views are thin: ``appliance.support.backup``
 makes, checks, previews and restores, exactly as ``linebox backup``/``linebox restore`` do.
 
 An uploaded archive is checked at once and kept under ``<home>/backups/uploads`` under a random
@@ -91,13 +91,26 @@ def page():
 def download():
     """Make a backup now and send it; the download is in the audit log (the file holds every secret)."""
     with_recordings = request.form.get("with_recordings") == "1"
+    passphrase: str | None = request.form.get("passphrase", "")
+    if request.form.get("no_passphrase") == "1":
+        passphrase = None
+    elif not passphrase:
+        return _page("Choose a passphrase for the backup (it is needed to restore it on another box), or tick "
+                     "\"without a passphrase\" for a backup that restores only on this box.", 422)
+    elif passphrase != request.form.get("passphrase_again", ""):
+        return _page("The two passphrases differ: type the same one twice.", 422)
+    else:
+        try:
+            backup.check_passphrase(passphrase)
+        except backup.BackupError as error:
+            return _page(f"No backup made: {error}.", 422)
     _work().mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=".linebox-download-", dir=_work()))
     name = backup.default_name()
-    made = backup.create_backup(_install(), folder / name, with_recordings=with_recordings)
+    made = backup.create_backup(_install(), folder / name, with_recordings=with_recordings, passphrase=passphrase)
     made_size = made.size
     audit.record(current_user.username, "download", "backup", name, None,
-                 {"with_recordings": with_recordings, "size": made_size})
+                 {"with_recordings": with_recordings, "size": made_size, "passphrase": passphrase is not None})
 
     # Sent from an open handle on a file already deleted: nothing is left behind, however the download ends.
     handle = open(made.path, "rb")  # noqa: SIM115 - closed by the WSGI server after sending
@@ -126,7 +139,9 @@ def upload():
     with os.fdopen(fd, "wb") as handle:
         shutil.copyfileobj(file.stream, handle, 1 << 20)
     try:
-        backup.open_backup(path, _work()).close()
+        # from another box: opened with its passphrase now, and rewritten sealed with this box's key, so the
+        # preview and the restore (later requests) need it no more and it is kept nowhere
+        backup.bind_to_this_box(path, _work(), request.form.get("passphrase") or None)
     except backup.BackupError as error:
         path.unlink(missing_ok=True)
         return _page(f"{file.filename}: {error}. Nothing was changed.", 422)

@@ -172,7 +172,8 @@ def test_follow_prints_appended_lines_and_survives_rotation(tmp_path):
 
 
 def test_backup_to_an_unwritable_place_says_so(install):
-    result = CliRunner().invoke(main, ["--home", str(install.home), "backup", "-o", "/proc/linebox.tar.gz"])
+    result = CliRunner().invoke(main, ["--home", str(install.home), "backup", "-o", "/proc/linebox.tar.gz",
+                                          "--no-passphrase"])
     assert result.exit_code == 1 and "cannot write /proc/linebox.tar.gz" in result.output
     assert "Traceback" not in result.output
 

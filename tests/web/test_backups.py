@@ -35,10 +35,14 @@ def _post_file(browser, path: str, filename: str, content: bytes, fields: dict) 
         return Response(error.code, request.full_url, error.headers, error.read().decode(errors="replace"))
 
 
-def _download(browser) -> tuple[int, str, bytes]:
+PASSPHRASE = "a passphrase for the backups page"
+
+
+def _download(browser, passphrase: str = PASSPHRASE) -> tuple[int, str, bytes]:
     token = browser.get("/backups").csrf_token()
+    fields = {"csrf_token": token, "passphrase": passphrase, "passphrase_again": passphrase}
     request = urllib.request.Request(urllib.parse.urljoin(browser.base, "/backups/download"),
-                                     data=urllib.parse.urlencode({"csrf_token": token}).encode(), method="POST")
+                                     data=urllib.parse.urlencode(fields).encode(), method="POST")
     with browser.opener.open(request, timeout=30) as resp:
         data = resp.read()
         assert int(resp.headers["Content-Length"]) == len(data)
@@ -139,3 +143,59 @@ def test_a_backup_larger_than_the_consoles_form_limit_uploads(console):
     token = browser.get("/backups").csrf_token()
     uploaded = _post_file(browser, "/backups/upload", "big.tar.gz", data, {"csrf_token": token})
     assert uploaded.status == 302 and "/backups/preview/" in uploaded.location, uploaded.status
+
+
+def _error(response: Response) -> str:
+    return html.unescape(re.search(r'id="backup-error">(.*?)</p>', response.body, re.S).group(1))
+
+
+def test_a_download_needs_a_passphrase_typed_twice_or_an_explicit_none(console):
+    browser = login(console, "admin")
+    for fields, words in (({}, "Choose a passphrase"), ({"passphrase": "short", "passphrase_again": "short"},
+                                                        "at least 12 characters"),
+                          ({"passphrase": PASSPHRASE, "passphrase_again": PASSPHRASE + "x"}, "differ")):
+        response = browser.submit("/backups/download", fields, form_page="/backups")
+        assert response.status == 422 and words in _error(response), response.body[:300]
+        assert "short" not in _error(response)
+    token = browser.get("/backups").csrf_token()
+    request = urllib.request.Request(urllib.parse.urljoin(browser.base, "/backups/download"), method="POST",
+                                     data=urllib.parse.urlencode({"csrf_token": token, "no_passphrase": "1"}).encode())
+    with browser.opener.open(request, timeout=30) as resp:
+        assert resp.status == 200 and resp.read()[:2] == b"\x1f\x8b"
+    entry = AuditEntry.select().where(AuditEntry.kind == "backup").order_by(AuditEntry.id.desc()).first()
+    assert entry.after["passphrase"] is False
+
+
+def test_a_backup_from_another_box_is_restored_with_its_passphrase(console, tmp_path):
+    """New hardware: the backup of the old box (another key) is uploaded with its passphrase and restored."""
+    from appliance.install import Install
+    from appliance.model.database import close_database
+
+    install = console.app.extensions["linebox.install"]
+    close_database()
+    old = Install.create(tmp_path / "old-box", manage_asterisk=False)
+    old.open()
+    service.save_object("extension", {"number": "300", "name": "Old box", "password": "Old8Box2Pass5Word"}, "test")
+    from appliance.access import accounts
+    accounts.create_user("admin", "correct horse battery", "admin", "test")
+    made = backup.create_backup(old, tmp_path / "old.tar.gz", passphrase=PASSPHRASE)
+    close_database()
+    install.open()
+
+    browser = login(console, "admin")
+    data = made.path.read_bytes()
+    for fields, words in (({}, "passphrase chosen when it was made"),
+                          ({"passphrase": "not the one it was made with"}, "wrong passphrase")):
+        token = browser.get("/backups").csrf_token()
+        response = _post_file(browser, "/backups/upload", "old.tar.gz", data, {"csrf_token": token, **fields})
+        assert response.status == 422 and words in _error(response) and "Nothing was changed" in _error(response)
+        assert _numbers() == ["100", "101"]
+    token = browser.get("/backups").csrf_token()
+    uploaded = _post_file(browser, "/backups/upload", "old.tar.gz", data,
+                          {"csrf_token": token, "passphrase": PASSPHRASE})
+    assert uploaded.status == 302 and "/backups/preview/" in uploaded.location, _error(uploaded)
+    assert browser.get(uploaded.location).status == 200  # no passphrase asked again
+    confirmed = browser.submit(urllib.parse.urlparse(uploaded.location).path.replace("preview", "restore"), {},
+                               form_page=uploaded.location)
+    assert confirmed.status == 302, confirmed.body[:300]
+    assert service.get_object("extension", "300").password == "Old8Box2Pass5Word"
