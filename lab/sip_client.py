@@ -77,20 +77,31 @@ class SipClient:
             f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
         )
         self.sock.sendto(message.encode(), (host, port))
-        return self._final(call_id)
+        return self._final(call_id, message.encode())
 
-    def _final(self, call_id: str) -> Response | None:
-        """The first final (>= 200) response of this call, skipping provisional ones and strays."""
-        deadline = time.monotonic() + self.timeout
+    def _final(self, call_id: str, resend: bytes | None = None) -> Response | None:
+        """The first final (>= 200) response of this call, skipping provisional ones and strays.
+
+        ``resend``: the request, sent again until it is answered as a phone does over UDP (RFC 3261's
+        timers: after 0.5 s, then doubling up to 4 s), so that a datagram lost on a busy machine is not
+        read as a drop; Asterisk answers a retransmission from its transaction, counting nothing twice."""
+        now = time.monotonic()
+        deadline, interval = now + self.timeout, 0.5
+        next_send = now + interval
         while True:
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            left = deadline - now
             if left <= 0:
                 return None
-            self.sock.settimeout(left)
+            if resend is not None and now >= next_send:
+                self.sock.sendto(resend, self.server)
+                interval = min(interval * 2, 4.0)
+                next_send = now + interval
+            self.sock.settimeout(min(left, next_send - now) if resend is not None else left)
             try:
                 data, _ = self.sock.recvfrom(65535)
             except TimeoutError:
-                return None
+                continue  # resend, or give up at the deadline
             text = data.decode(errors="replace")
             match = re.match(r"SIP/2\.0 (\d{3})", text)
             if not match:
