@@ -12,6 +12,7 @@ parser is known to skip is refused before anything is written (:func:`check_line
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -105,6 +106,8 @@ def wait_for_log(target: Target) -> str:
     delay = 0.001
     while True:
         with open(log, errors="replace") as handle:
+            if os.fstat(handle.fileno()).st_size < security_offset:  # rotated meanwhile: a new file
+                security_offset = 0
             handle.seek(security_offset)
             if pattern.search(handle.read()):
                 return ""
@@ -161,8 +164,11 @@ def _held(ami: Ami, kind: str, names: list[str]) -> set[str]:
     if not names:
         return set()
     if kind in _LISTED:
-        regex = "^(" + "|".join(_ERE_SPECIAL.sub(r"\\\1", n) for n in names) + ")$"
-        return set(_LISTED[kind].findall(ami.command(f"pjsip list {kind}s like {regex}")))
+        held = set()
+        for chunk in _chunks([_ERE_SPECIAL.sub(r"\\\1", n) for n in names]):
+            out = ami.command(f"pjsip list {kind}s like ^({'|'.join(chunk)})$")
+            held.update(_LISTED[kind].findall(out))
+        return held
     if kind == "mailbox":
         boxes = re.findall(r"^default\s+(\S+)", ami.command("voicemail show users for default"), re.MULTILINE)
         return set(names) & set(boxes)
@@ -175,6 +181,23 @@ def _held(ami: Ami, kind: str, names: list[str]) -> set[str]:
         elif kind == "context" and _context_exists(ami, name):
             held.add(name)
     return held
+
+
+# AMI reads a line of at most 1,024 characters: a longer Command is refused (and logged as a WARNING).
+_COMMAND_MAX = 800
+
+
+def _chunks(patterns: list[str]) -> list[list[str]]:
+    """``patterns`` in groups whose alternation fits in one AMI command line."""
+    chunks: list[list[str]] = [[]]
+    length = 0
+    for pattern in patterns:
+        if chunks[-1] and length + len(pattern) + 1 > _COMMAND_MAX:
+            chunks.append([])
+            length = 0
+        chunks[-1].append(pattern)
+        length += len(pattern) + 1
+    return chunks
 
 
 def _context_exists(ami: Ami, context: str) -> bool:

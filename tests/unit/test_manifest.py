@@ -61,3 +61,11 @@ def test_an_apply_looks_up_the_objects_it_changed_and_removed(install):
     # a setting changes every endpoint's text but no object: a spread of all is looked up
     same = verify.to_check(["pjsip.conf"], after, after)
     assert same["endpoint"][0] and not same["endpoint"][1]
+
+
+def test_names_looked_up_together_fit_in_one_ami_line_each():
+    """AMI refuses a line over 1,024 characters: 50 long trunk names go in several commands, none lost."""
+    names = [f"trunk-{'x' * 60}-{i}" for i in range(50)]
+    chunks = verify._chunks(names)
+    assert len(chunks) > 1 and [n for c in chunks for n in c] == names
+    assert all(len(f"Command: pjsip list endpoints like ^({'|'.join(c)})$") < 1024 for c in chunks)
