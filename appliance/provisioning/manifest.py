@@ -51,6 +51,8 @@ def expected(site: Site) -> Manifest:
         "endpoint": endpoints, "auth": auths, "aor": dict(endpoints), "context": contexts,
         "queue": {q.number: _print(q) for q in site.of("queue")},
         "mailbox": {b.number: _print(b) for b in site.mailboxes()},
+        # a trunk's outbound registration: sent again when its trunk changed (:mod:`.reload`)
+        "registration": {f"{t.name}-reg": trunks[t.name] for t in site.of("trunk") if t.registration},
     }
 
 

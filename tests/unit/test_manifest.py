@@ -30,8 +30,9 @@ def test_the_object_list_names_what_the_templates_write(install):
     objects = manifest.expected(site)
 
     pjsip = _sections(files["pjsip.conf"])
-    for kind in ("endpoint", "auth", "aor"):
-        assert set(objects[kind]) == pjsip[kind], kind
+    for kind in ("endpoint", "auth", "aor", "registration"):
+        assert set(objects[kind]) == pjsip.get(kind, set()), kind
+    assert objects["registration"]  # the reference site has a registering trunk
     contexts = set(re.findall(r"^\[([^\]]+)\]$", files["extensions.conf"], re.MULTILINE))
     assert set(objects["context"]) <= contexts
     assert {c for c in contexts if c.startswith(("ivr-", "tc-", "ann-", "outrt-", "queue-exit-"))} \
