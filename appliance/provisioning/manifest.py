@@ -57,7 +57,7 @@ def expected(site: Site) -> Manifest:
 
 
 def dumps(manifest: Manifest) -> str:
-    return json.dumps(manifest, separators=(",", ":"), sort_keys=True)
+    return json.dumps(manifest, separators=(",", ":"))  # in the site's own (stable) order
 
 
 def read(generation: Path | None) -> Manifest | None:
