@@ -93,6 +93,8 @@ def apply_overhead(install, facts, runs: int = 5) -> dict:
             raws.append(round(raw, 3))
             ratios.append(round(seconds / raw, 3))
             own.append(round(seconds / in_apply, 3))
+            print(f"run {run + 1}: apply {seconds:.2f} s, Asterisk's reloads {back:.2f}/{forward:.2f} s, "
+                  f"ratio {ratios[-1]}", file=sys.stderr, flush=True)
     return {"full_apply_runs_s": applies, "asterisk_own_reloads_s": raws, "full_apply_ratios": ratios,
             "full_apply_reloads": commands,
             "full_apply_ratio_worst": max(ratios), "full_apply_ratio_median": statistics.median(ratios),
@@ -121,15 +123,19 @@ def asterisk_memory(install, facts, pbx, applies: int = 50) -> dict:
     target = install.target()
     start = _asterisk_rss_kib(pbx)
     samples = [start]
+    failed = []
     for n in range(applies):
         _rename(str(10001 + 2 * (n % 25)), f"Memory {n}")
         result = apply.apply(service.snapshot, facts, target, user="bench")
-        if not result.ok:
-            raise SystemExit(f"apply {n} failed: {result.error}")
+        if not result.ok:  # kept and counted (Asterisk's own errors, e.g. pjproject's asserts): the run goes on
+            failed.append(f"apply {n + 1}: {result.error}")
+            print(f"apply {n + 1} failed: {result.error}", file=sys.stderr, flush=True)
         if (n + 1) % 10 == 0:
             samples.append(_asterisk_rss_kib(pbx))
+            print(f"{n + 1} applies: Asterisk RSS {samples[-1] / 1024:.1f} MiB", file=sys.stderr, flush=True)
     return {"asterisk_rss_mib_every_10_applies": [round(k / 1024, 1) for k in samples],
-            "asterisk_rss_growth_mib_50_applies": round((samples[-1] - start) / 1024, 1)}
+            "asterisk_rss_growth_mib_50_applies": round((samples[-1] - start) / 1024, 1),
+            "asterisk_rss_applies_failed": failed}
 
 
 def main() -> int:
