@@ -50,6 +50,7 @@ class _BufferedManager(pyst.Manager):
     def connect(self, host: str, port: int = 5038):
         sock = socket.create_connection((host, int(port)), timeout=10)
         sock.settimeout(None)
+        self.local_port = sock.getsockname()[1]
         self._sock = sock.makefile(mode="rwb", buffering=65536)
         sock.close()
         self._connected.set()
@@ -86,6 +87,8 @@ class Ami:
         except (pyst.ManagerSocketException, OSError) as error:
             raise AmiError(f"cannot reach AMI at {self.host}:{self.port}: {error}") from None
         self._manager = manager
+        # our end of the connection: Asterisk's security events name it (RemoteAddress)
+        self.local_port: int = manager.local_port
 
     def close(self) -> None:
         if self._manager is not None:

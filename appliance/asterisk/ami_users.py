@@ -36,7 +36,8 @@ BANS = "linebox-bans"
 
 AMI_USERS = (
     AmiUser(APPLY, "", "command", "apply and rollback: module reloads, pjsip send register, the checks that "
-                                  "Asterisk took the files (dialplan show, pjsip show endpoint)"),
+                                  "Asterisk took the files (pjsip list ... like, dialplan show, queue show, "
+                                  "voicemail show users)"),
     AmiUser(CONSOLE, "", "command,agent", "the web console: Asterisk's status, gateway ports, agents' queue "
                                           "log-in, log-out and pause (QueueAdd, QueueRemove, QueuePause)"),
     AmiUser(STATUS, "", "system", "the extension list's registrations (PJSIPShowContacts), and apply's "

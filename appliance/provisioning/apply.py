@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.asterisk.ami import Ami, AmiError
-from appliance.provisioning import dahdi, generations, reload, render, sounds, verify
+from appliance.provisioning import dahdi, generations, manifest, reload, render, sounds, verify
 from appliance.provisioning.generations import list_generations  # for ``linebox generations``
 from appliance.provisioning.steps import ApplyFailed, Run, Step
 from appliance.provisioning.target import Target
@@ -106,6 +106,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
         previous = loaded
     live_files = generations.read_files(previous)
     files: dict[str, str] = {}
+    objects: manifest.Manifest = {}
     try:
         if cut is not None and not dry_run:
             run.step("repair", lambda: generations.undo_interrupted(target, never_loaded, loaded))
@@ -132,6 +133,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
             files.update(render.render_all(site, facts))
             files.update(render.render_dahdi_files(site, dahdi.load_inventory(target)))
             verify.check_line_lengths(files)
+            objects.update(manifest.expected(site))
             return f"{len(files)} files, {sum(len(t) for t in files.values()) // 1024} KiB"
         run.step("render", do_render)
 
@@ -150,7 +152,8 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
             run.step("asterisk", lambda: _answers(connect, previous))
 
         new_dir = target.generations_dir / generations.next_id(target)
-        run.step("stage", lambda: generations.stage(target, new_dir, files, user, result.changed))
+        run.step("stage", lambda: generations.stage(target, new_dir, files, user, result.changed,
+                                                    {manifest.OBJECTS_FILE: manifest.dumps(objects)}))
         result.generation = new_dir.name
 
         def swap() -> str:
@@ -182,7 +185,8 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
         generations.prune(target)
         return
     try:
-        notes = reload.reload_and_verify(run, target, result.changed, files, live_files)
+        notes = reload.reload_and_verify(run, target, result.changed, files, live_files, objects,
+                                         manifest.read(previous))
         generations.mark_loaded(target, new_dir)  # only now: Asterisk took it
         for note in notes:
             run.record(Step("note", True, note))

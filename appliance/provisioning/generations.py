@@ -107,10 +107,11 @@ def next_id(target: Target) -> str:
     return f"{max(existing, default=0) + 1:06d}"
 
 
-def stage(target: Target, new_dir: Path, files: dict[str, str], user: str, changed: list[str]) -> str:
-    """Write a generation's files and its meta file beside the others, flush them to disk, then move
-    the folder into place whole.  Called under :func:`locked`: a staging folder left by an apply
-    that was killed is removed here."""
+def stage(target: Target, new_dir: Path, files: dict[str, str], user: str, changed: list[str],
+          beside: dict[str, str] | None = None) -> str:
+    """Write a generation's files and its meta file (and ``beside``'s, such as the list of objects verify
+    reads) beside the others, flush them to disk, then move the folder into place whole.  Called under
+    :func:`locked`: a staging folder left by an apply that was killed is removed here."""
     for stale in target.generations_dir.glob(".staging-*"):
         shutil.rmtree(stale, ignore_errors=True)
     # mkdir (not tempfile.mkdtemp, whose folder is 0700): the folder gets the process's umask like the
@@ -120,7 +121,7 @@ def stage(target: Target, new_dir: Path, files: dict[str, str], user: str, chang
     folders = {staging}
     meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "user": user,
             "changed": changed}
-    for name, text in [*files.items(), ("meta.json", json.dumps(meta, indent=1))]:
+    for name, text in [*files.items(), *(beside or {}).items(), ("meta.json", json.dumps(meta, indent=1))]:
         path = staging / name
         path.parent.mkdir(parents=True, exist_ok=True)
         folders.add(path.parent)

@@ -11,7 +11,7 @@ import re
 from contextlib import ExitStack
 
 from appliance.asterisk.ami import Ami
-from appliance.provisioning import verify
+from appliance.provisioning import manifest, verify
 from appliance.provisioning.dahdi import dahdi_changed, dahdi_in_use
 from appliance.provisioning.files import BY_NAME, CHAN_DAHDI, DAHDI_SUBDIRS
 from appliance.provisioning.steps import ApplyFailed, Run
@@ -19,8 +19,12 @@ from appliance.provisioning.target import Target
 
 
 def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[str, str],
-                      old_files: dict[str, str] | None) -> list[str]:
-    """Reload the changed files' modules, then check Asterisk took them; return notes."""
+                      old_files: dict[str, str] | None, objects: manifest.Manifest | None = None,
+                      old_objects: manifest.Manifest | None = None) -> list[str]:
+    """Reload the changed files' modules, then check Asterisk took them; return notes.
+
+    ``objects`` (the render's list, :mod:`.manifest`) and ``old_objects`` (the previous generation's):
+    the objects looked up after the reload; a rollback gives none and checks Asterisk's log only."""
     notes = []
     commands = []
     for name in changed:
@@ -78,14 +82,24 @@ def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[
                 return output.splitlines()[0] if output else ""
             run.step(f"reload: {command}", reload)
 
-        if old_files is not None:
-            for name in changed_registrations(files.get("pjsip.conf", ""), old_files.get("pjsip.conf", "")):
+        if old_files is not None and "pjsip.conf" in changed:
+            if objects is not None and old_objects is not None:
+                registrations = changed_objects(objects, old_objects, "registration")
+            else:  # the previous generation has no list of objects (written before lists were kept)
+                registrations = changed_registrations(files.get("pjsip.conf", ""), old_files.get("pjsip.conf", ""))
+            for name in registrations:
                 def register(name: str = name) -> str:
                     return ami.command(f"pjsip send register {name}")
                 run.step(f"re-register: {name}", register)
 
-        run.step("verify", lambda: verify.after_reload(ami, target, offset, files, old_files))
+        run.step("verify", lambda: verify.after_reload(ami, target, offset, files, changed, objects, old_objects))
     return notes
+
+
+def changed_objects(objects: manifest.Manifest, old_objects: manifest.Manifest, kind: str) -> list[str]:
+    """Objects of ``kind`` in both lists whose site object changed (from the render's lists, no parsing)."""
+    before = old_objects.get(kind, {})
+    return [name for name, fingerprint in objects.get(kind, {}).items() if before.get(name) not in (None, fingerprint)]
 
 
 def object_blocks(text: str) -> dict[str, str]:
