@@ -51,6 +51,22 @@ def rig(tmp_path_factory, rootfs):
         yield lab_rig
 
 
+@pytest.fixture(autouse=True)
+def forget_bans(rig):
+    """Each test meets the policy as a new guesser does: no ban, no counted failure, no ban history (which
+    doubles the next ban) and no ban audit left by the test before, so a test repeated (``make stress-test
+    REPEAT=N``, same rig) sees what its first run saw."""
+    from appliance.model.models import AuditEntry, AuthFailure
+    from appliance.security import firewall
+
+    yield
+    for source in firewall.elements():
+        firewall.remove(source)
+    bans.Ban.delete().execute()
+    AuthFailure.delete().execute()
+    AuditEntry.delete().where(AuditEntry.kind == "ban").execute()
+
+
 class RealPhone:
     """Extension 102 at its own address: registers and places a call (the echo test) over and over."""
 
