@@ -144,6 +144,12 @@ def _v17_extension_networks_and_accepted_risks(db: peewee.SqliteDatabase) -> Non
     _add_column_if_missing(db, models.Trunk, "accepted_risks")
 
 
+def _v18_user_language(db: peewee.SqliteDatabase) -> None:
+    """Each console user's language (empty for the users there before: they keep following the browser's
+    Accept-Language until they choose one in the header)."""
+    _add_column_if_missing(db, models.User, "language")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -162,6 +168,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v15_call_events,
     _v16_bans,
     _v17_extension_networks_and_accepted_risks,
+    _v18_user_language,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

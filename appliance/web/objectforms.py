@@ -25,6 +25,7 @@ from functools import cache
 
 from pydantic import BaseModel
 
+from appliance.catalog import N_
 from appliance.errors import Problem
 from appliance.site import queries, schemas
 from appliance.site.checks import describe_destination, destination_fields
@@ -580,7 +581,7 @@ def cell(f: FormField, obj: schemas.SiteObject) -> str:
     """A compact, one-line text of one field for a table cell."""
     value = getattr(obj, f.name)
     if f.widget == "checkbox":
-        return "yes" if value else "no"
+        return N_("yes") if value else N_("no")
     if f.widget == "select":
         return choice_label(str(value))
     if f.widget == "destination":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.errors import SiteError
@@ -18,6 +19,12 @@ from appliance.web.roles import ADMIN, VIEWERS, require_role
 MAX_QUERY = 80
 
 
+def _cell(f: objectforms.FormField, obj) -> str:
+    """A table cell in the page's language: a choice's and a yes/no's words through the catalog, data as typed."""
+    text = objectforms.cell(f, obj)
+    return gettext(text) if f.widget in ("select", "checkbox") and text else text
+
+
 @blueprint.route(f"/<{SLUG_RULE}:slug>/")
 @require_role(*VIEWERS)
 def objects_list(slug: str):
@@ -30,7 +37,7 @@ def objects_list(slug: str):
                      if k.name == "extension" else None)
     return render_template(
         "objects_list.html", kind=k, slug=slug, q=q, items=items, paging=Paging(page, total),
-        columns=objectforms.list_columns(k.name), cell=objectforms.cell, registrations=registrations,
+        columns=objectforms.list_columns(k.name), cell=_cell, registrations=registrations,
         nav_active=slug)
 
 
