@@ -21,6 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -58,7 +59,8 @@ def compile_catalogs(cache: Path, root: Path = TRANSLATIONS) -> Path:
     The folder is named by the hash of the sources, so an unchanged catalog is not compiled again and a
     changed one never meets an older ``.mo``; it is written beside and renamed into place, so a console
     starting at the same moment sees a whole folder or none.  Fuzzy entries are left out (gettext's rule:
-    a guess is not a translation)."""
+    a guess is not a translation).  Each ``.mo`` goes in the folder of the locale's full name, as Babel
+    looks it up: ``zh_CN/`` (gettext's name, kept for the sources) is ``zh_Hans_CN`` to Babel."""
     sources = catalog_sources(root)
     digest = hashlib.sha256()
     for po in sources:
@@ -70,7 +72,7 @@ def compile_catalogs(cache: Path, root: Path = TRANSLATIONS) -> Path:
     work = Path(tempfile.mkdtemp(dir=cache, prefix=".compiling-"))
     try:
         for po in sources:
-            mo = work / po.relative_to(root).with_suffix(".mo")
+            mo = work / str(Locale.parse(po.parts[-3])) / "LC_MESSAGES" / f"{DOMAIN}.mo"
             mo.parent.mkdir(parents=True, exist_ok=True)
             with po.open("rb") as source:
                 catalog = read_po(source, locale=po.parts[-3])
@@ -105,8 +107,12 @@ def select_language() -> str:
 
 
 def current_language() -> str:
+    """The request's language as ``accounts.LANGUAGES`` names it ("zh_CN", where Babel says zh_Hans_CN)."""
     locale = get_locale()
-    return str(locale) if locale else DEFAULT
+    for code in accounts.LANGUAGES:
+        if locale is not None and str(Locale.parse(code)) == str(locale):
+            return code
+    return DEFAULT
 
 
 def _duration(seconds: float) -> str:
