@@ -25,6 +25,7 @@ from flask_login import current_user
 
 from appliance.access.accounts import ROLES
 from appliance.catalog import N_
+from appliance.site.checks import describe_destination
 from appliance.site.kinds import KINDS
 from appliance.web.auth import login_manager
 
@@ -130,6 +131,21 @@ KIND_LABELS = {
 
 # the key fields' names, as the list's search box says them ("Search by number or name"): shown with _(kind.key)
 KEY_NAMES = (N_("number"), N_("name"), N_("channel"), N_("span"))
+
+
+# what a destination's kind is called in a table cell ("queue 500"; appliance.site.checks.describe_destination)
+DESTINATION_WORDS = {
+    "hangup": _l("hangup"), "extension": _l("extension"), "voicemail": _l("voicemail"), "queue": _l("queue"),
+    "ringgroup": _l("ring group"), "timecondition": _l("time condition"), "announcement": _l("announcement"),
+    "ivr": _l("IVR menu"), "inbound_routes": _l("inbound routes"),
+}
+
+
+def destination_text(destination: str) -> str:
+    """A destination as a table cell says it, in the request's language ("queue 500", "队列 500")."""
+    kind, _, target = destination.partition(":")
+    word = DESTINATION_WORDS.get(kind)
+    return f"{word} {target}".strip() if word is not None else describe_destination(destination)
 
 
 def kind_title(kind_name: str) -> str | LazyString:

@@ -10,7 +10,7 @@ from appliance.errors import SiteError
 from appliance.site import queries, service
 from appliance.site.kinds import choice_label
 from appliance.support import status
-from appliance.web import objectforms
+from appliance.web import objectforms, roles
 from appliance.web.forms import EmptyForm
 from appliance.web.pages import blueprint
 from appliance.web.pages.common import SLUG_RULE, Paging, install, kind_for, page_number
@@ -21,6 +21,8 @@ MAX_QUERY = 80
 
 def _cell(f: objectforms.FormField, obj) -> str:
     """A table cell in the page's language: a choice's and a yes/no's words through the catalog, data as typed."""
+    if f.widget == "destination":
+        return roles.destination_text(getattr(obj, f.name))
     text = objectforms.cell(f, obj)
     return gettext(text) if f.widget in ("select", "checkbox") and text else text
 
@@ -117,6 +119,6 @@ def objects_delete(slug: str, key: str):
         else:
             flash(f"{k.capital_label} {key} deleted. It takes effect when you apply the changes.", "info")
             return redirect(url_for("pages.objects_list", slug=slug))
-    summary = [(f.label, objectforms.cell(f, existing)) for f in objectforms.list_columns(k.name)]
+    summary = [(gettext(f.label), _cell(f, existing)) for f in objectforms.list_columns(k.name)]
     return render_template("object_delete.html", kind=k, slug=slug, key=key, summary=summary, problems=problems,
                            form=EmptyForm(), nav_active=slug), status
