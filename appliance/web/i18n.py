@@ -9,8 +9,8 @@ run``, the tests, a wheel installed by the Ansible role or in the image) gets ca
 ``.po`` files without a build step of its own, and a changed ``.po`` is compiled again at the next start.
 
 The language of a request: the logged-in user's choice (``User.language``, set with the switch in the
-header); else the choice made on the login page (kept in the session); else the browser's
-Accept-Language; else English.
+header; for a REST API call, the token's user's); else the choice made on the login page (kept in the
+session); else the browser's Accept-Language; else English.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.units import format_unit
-from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask import Blueprint, Flask, g, redirect, request, session, url_for
 from flask_babel import Babel, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -98,6 +98,9 @@ def browser_language() -> str:
 
 
 def select_language() -> str:
+    api_caller = g.get("api_caller")  # a REST API call: its token's user (appliance.web.api.core)
+    if getattr(api_caller, "language", ""):
+        return api_caller.language
     if current_user.is_authenticated and getattr(current_user, "language", ""):
         return current_user.language
     chosen = session.get("language")
