@@ -169,6 +169,9 @@ def init_app(app: Flask, install: Install) -> None:
     app.jinja_env.filters["duration"] = _duration
     app.jinja_env.filters["number"] = _number
     app.jinja_env.filters["datetime"] = _datetime
+    # a text known to the catalog but held in a variable (a field's label, a choice's name): shown in the
+    # page's language as it is, never %-formatted (Jinja's _() would format "Service level target (%)")
+    app.jinja_env.globals["translate"] = _
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
     app.jinja_env.globals["current_language"] = current_language
     app.register_blueprint(blueprint)

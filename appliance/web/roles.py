@@ -141,6 +141,13 @@ DESTINATION_WORDS = {
 }
 
 
+def destination_label(value: str, label: str) -> str | LazyString:
+    """A destination as the form's select offers it: an extension with its name as stored, the others in words."""
+    if value == "hangup":
+        return _l("Hang up")
+    return label if value.startswith("extension:") else destination_text(value)
+
+
 def destination_text(destination: str) -> str:
     """A destination as a table cell says it, in the request's language ("queue 500", "队列 500")."""
     kind, _, target = destination.partition(":")
@@ -232,4 +239,5 @@ def role_label(role: str) -> str | LazyString:
 
 def template_globals() -> dict:
     return {"can_edit": can_edit(), "navigation": navigation, "kind_title": kind_title, "kind_label": kind_label,
+            "destination_label": destination_label,
             "role_label": role_label}

@@ -19,7 +19,12 @@ pytestmark = pytest.mark.timeout(180)
 # the user, the language switch's "English") and units or standards read as they are in Chinese too.
 NAMES = {"Linebox", "Asterisk", "DAHDI", "Desk", "admin", "English"}
 UNITS = {"CSV", "CPU", "FXO", "FXS", "PIN", "SIP", "B", "KiB", "MiB", "GiB", "TiB", "min"}
-WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+# standards and codecs, named as they are in Chinese too
+STANDARDS = {"AMI", "CAS", "CCS", "ESF", "EuroISDN", "Q.SIG", "National ISDN-1", "National ISDN-2", "LBO", "CPE",
+             "DID", "IP", "UTC", "ulaw", "alaw", "gsm", "opus"}
+# what one types, quoted in the hints as it is typed: destinations, a dial pattern's parts, days
+SYNTAX = {"hangup", "match", "strip", "prepend", "mon-fri", "sat", "N"}
+WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_'’.:/|=-]*(?: ISDN-[12])?")
 
 
 # The text of the page as a reader sees it, less what the page marks as quoted English (lang="en": a system
@@ -33,13 +38,27 @@ VISIBLE_TEXT = """() => {
 
 
 def english_words(text: str) -> list[str]:
-    return sorted({word for word in WORD.findall(text) if word not in NAMES | UNITS})
+    """Latin-letter words that are neither names, units, standards nor syntax (a token holding _ : / | = or a
+    digit is typed syntax too: open_network, queue:500, custom/welcome, key=value, _9NXXXXXX, g722)."""
+    words = set()
+    for match in WORD.finditer(text):
+        token = match.group()
+        if token.endswith(":") and text[match.end():match.end() + 1].isspace() or match.end() == len(text):
+            token = token.rstrip(":")  # a word ending a phrase ("Note: ..."), not "ivr:名称"
+        token = token.rstrip(".")
+        if (token in NAMES | UNITS | STANDARDS | SYNTAX or re.search(r"[_:/|=0-9]", token)
+                or not re.search("[A-Za-z]", token)):
+            continue
+        words.add(token)
+    return sorted(words)
 
 
 def translated_pages() -> list[str]:
     """Every page translated so far (tests/unit/test_i18n_catalog.py's TRANSLATED): status, each kind's
-    list, a delete confirmation."""
-    return ["/", *(f"/{kind.plural.replace('_', '-')}/" for kind in KINDS.values()), "/extensions/delete/100"]
+    list and new-object form, an edit form, a delete confirmation."""
+    slugs = [kind.plural.replace("_", "-") for kind in KINDS.values()]
+    return ["/", *(f"/{slug}/" for slug in slugs), *(f"/{slug}/new" for slug in slugs),
+            "/extensions/edit/100", "/queues/edit/500", "/extensions/delete/100"]
 
 
 @pytest.fixture
