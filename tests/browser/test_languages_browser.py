@@ -17,13 +17,14 @@ pytestmark = pytest.mark.timeout(180)
 
 # Words a Chinese page may hold in Latin letters: names (the product, the software it runs, the test data,
 # the user, the language switch's "English") and units or standards read as they are in Chinese too.
-NAMES = {"Linebox", "Asterisk", "DAHDI", "Desk", "admin", "English"}
+NAMES = {"Linebox", "Asterisk", "DAHDI", "Desk", "admin", "li", "English"}
 UNITS = {"CSV", "CPU", "FXO", "FXS", "PIN", "SIP", "B", "KiB", "MiB", "GiB", "TiB", "min"}
 # standards and codecs, named as they are in Chinese too
 STANDARDS = {"AMI", "CAS", "CCS", "ESF", "EuroISDN", "Q.SIG", "National ISDN-1", "National ISDN-2", "LBO", "CPE",
-             "DID", "IP", "UTC", "ulaw", "alaw", "gsm", "opus"}
+             "DID", "IP", "UTC", "ulaw", "alaw", "gsm", "opus", "API"}
 # what one types, quoted in the hints as it is typed: destinations, a dial pattern's parts, days
-SYNTAX = {"hangup", "match", "strip", "prepend", "mon-fri", "sat", "N"}
+SYNTAX = {"hangup", "match", "strip", "prepend", "mon-fri", "sat", "N",
+          "linebox", "token", "create", "USER", "NAME", "days"}  # the command that makes an API token
 WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_'’.:/|=-]*(?: ISDN-[12])?")
 
 
@@ -58,13 +59,14 @@ def translated_pages() -> list[str]:
     list and new-object form, an edit form, a delete confirmation."""
     slugs = [kind.plural.replace("_", "-") for kind in KINDS.values()]
     return ["/", *(f"/{slug}/" for slug in slugs), *(f"/{slug}/new" for slug in slugs),
-            "/extensions/edit/100", "/queues/edit/500", "/extensions/delete/100"]
+            "/extensions/edit/100", "/queues/edit/500", "/extensions/delete/100", "/users", "/users/li/delete"]
 
 
 @pytest.fixture
 def chinese_admin(served):
     accounts.set_password("admin", ADMIN_PASSWORD, actor="test")
     accounts.set_language("admin", "zh_CN", actor="test")
+    accounts.create_user("li", "another long password", "agent", "test")
     service.save_object("queue", {"number": "500", "name": "Desk", "members": [{"extension": "100"}]},
                         "test", create=True)
     return served

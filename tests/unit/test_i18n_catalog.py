@@ -33,15 +33,15 @@ GLOSSARY = ROOT / "docs" / "glossary.md"
 # Templates whose every user-facing string is in the catalog (checked).  It only grows.
 TRANSLATED = {
     "base.html", "login.html", "password.html", "status.html", "_form.html", "_pager.html", "error.html",
-    "objects_list.html", "object_delete.html", "object_form.html",
+    "objects_list.html", "object_delete.html", "object_form.html", "users.html", "user_delete.html",
+    "user_password.html",
 }
 # Templates not translated yet (issue 18): this list only shrinks, and nothing is added to it.
 NOT_YET_TRANSLATED = {
     "_csv_import.html", "_steps.html", "agent.html", "apply.html", "apply_result.html", "audit.html",
     "backup_preview.html", "backups.html", "bans.html", "contact_form.html", "contacts.html",
     "contacts_import.html", "extensions_import.html", "gateways.html", "hardware.html",
-    "recordings.html", "reports.html", "settings.html", "sounds.html", "user_delete.html", "user_password.html",
-    "users.html", "wallboard.html",
+    "recordings.html", "reports.html", "settings.html", "sounds.html", "wallboard.html",
 }
 # Texts shown as they are in every language, each with its reason.  Keep it short.
 ALLOWED = {
@@ -247,7 +247,7 @@ def glossary_problems(pairs: list[tuple[str, str]]) -> list[str]:
     problems = []
     glossary = _glossary()
     for english, chinese in pairs:
-        rest = english
+        rest = re.sub(r"%\(\w+\)[sd]", " ", english)  # a placeholder's name is not a word of the text
         for term, zh, avoid in glossary:
             pattern = _term_pattern(term)
             if pattern.search(rest):
