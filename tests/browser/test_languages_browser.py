@@ -24,15 +24,16 @@ STANDARDS = {"AMI", "CAS", "CCS", "ESF", "EuroISDN", "Q.SIG", "National ISDN-1",
              "DID", "IP", "UTC", "ulaw", "alaw", "gsm", "opus", "API"}
 # what one types, quoted in the hints as it is typed: destinations, a dial pattern's parts, days
 SYNTAX = {"hangup", "match", "strip", "prepend", "mon-fri", "sat", "N",
-          "linebox", "token", "create", "USER", "NAME", "days"}  # the command that makes an API token
+          "yes", "no", "never", "always"}  # values a CSV file holds
 WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_'’.:/|=-]*(?: ISDN-[12])?")
 
 
 # The text of the page as a reader sees it, less what the page marks as quoted English (lang="en": a system
-# error quoted as the system gave it, such as the status page's "Connection refused" from the socket).
+# error quoted as the system gave it, such as the status page's "Connection refused" from the socket) or as
+# code (<code>: a CSV file's column names, a command).
 VISIBLE_TEXT = """() => {
     const copy = document.body.cloneNode(true);
-    copy.querySelectorAll('[lang=en]').forEach(element => element.remove());
+    copy.querySelectorAll('[lang=en], code').forEach(element => element.remove());
     document.body.appendChild(copy); copy.style.display = 'block';
     const text = copy.innerText; copy.remove(); return text;
 }"""
@@ -59,7 +60,8 @@ def translated_pages() -> list[str]:
     list and new-object form, an edit form, a delete confirmation."""
     slugs = [kind.plural.replace("_", "-") for kind in KINDS.values()]
     return ["/", *(f"/{slug}/" for slug in slugs), *(f"/{slug}/new" for slug in slugs),
-            "/extensions/edit/100", "/queues/edit/500", "/extensions/delete/100", "/users", "/users/li/delete"]
+            "/extensions/edit/100", "/queues/edit/500", "/extensions/delete/100", "/users", "/users/li/delete",
+            "/extensions/import"]
 
 
 @pytest.fixture
