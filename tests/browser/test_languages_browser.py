@@ -18,7 +18,8 @@ pytestmark = pytest.mark.timeout(180)
 # Words a Chinese page may hold in Latin letters: names (the product, the software it runs, the test data,
 # the user, the language switch's "English") and units or standards read as they are in Chinese too.
 NAMES = {"Linebox", "Asterisk", "DAHDI", "Desk", "admin", "li", "English"}
-UNITS = {"CSV", "CPU", "FXO", "FXS", "PIN", "SIP", "B", "KiB", "MiB", "GiB", "TiB", "min"}
+UNITS = {"CSV", "CPU", "FXO", "FXS", "PIN", "SIP", "B", "KiB", "MiB", "GiB", "TiB", "min", "MB", "kHz",
+         "WAV", "MP3", "OGG", "FLAC"}
 # standards and codecs, named as they are in Chinese too
 STANDARDS = {"AMI", "CAS", "CCS", "ESF", "EuroISDN", "Q.SIG", "National ISDN-1", "National ISDN-2", "LBO", "CPE",
              "DID", "IP", "UTC", "ulaw", "alaw", "gsm", "opus", "API"}
@@ -61,7 +62,7 @@ def translated_pages() -> list[str]:
     slugs = [kind.plural.replace("_", "-") for kind in KINDS.values()]
     return ["/", *(f"/{slug}/" for slug in slugs), *(f"/{slug}/new" for slug in slugs),
             "/extensions/edit/100", "/queues/edit/500", "/extensions/delete/100", "/users", "/users/li/delete",
-            "/extensions/import", "/bans"]
+            "/extensions/import", "/bans", "/recordings", "/sounds"]
 
 
 @pytest.fixture
