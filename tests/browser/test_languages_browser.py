@@ -62,7 +62,7 @@ def translated_pages() -> list[str]:
     slugs = [kind.plural.replace("_", "-") for kind in KINDS.values()]
     return ["/", *(f"/{slug}/" for slug in slugs), *(f"/{slug}/new" for slug in slugs),
             "/extensions/edit/100", "/queues/edit/500", "/extensions/delete/100", "/users", "/users/li/delete",
-            "/extensions/import", "/bans", "/recordings", "/sounds"]
+            "/extensions/import", "/bans", "/recordings", "/sounds", "/contacts", "/contacts/new", "/contacts/import"]
 
 
 @pytest.fixture
