@@ -146,8 +146,13 @@ def _v17_extension_networks_and_accepted_risks(db: peewee.SqliteDatabase) -> Non
 
 def _v18_user_language(db: peewee.SqliteDatabase) -> None:
     """Each console user's language (empty for the users there before: they keep following the browser's
-    Accept-Language until they choose one in the header)."""
-    _add_column_if_missing(db, models.User, "language")
+    Accept-Language until they choose one in the header).
+
+    SQLite's own ``ADD COLUMN ... NOT NULL DEFAULT ''``, not peewee's migrator: for a NOT NULL column the
+    migrator copies the table and drops the old one, and dropping ``user`` deletes every API token and
+    console session of its users (their foreign keys cascade)."""
+    if "language" not in {column.name for column in db.get_columns("user")}:
+        db.execute_sql("ALTER TABLE \"user\" ADD COLUMN \"language\" VARCHAR(255) NOT NULL DEFAULT ''")
 
 
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [

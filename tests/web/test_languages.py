@@ -9,7 +9,7 @@ from contextlib import closing
 
 from appliance.access import accounts
 from appliance.model.database import close_database, open_database
-from appliance.model.models import AuditEntry, User
+from appliance.model.models import ApiToken, AuditEntry, User
 from appliance.web import i18n
 from tests.old_database import schema6_database
 
@@ -133,10 +133,16 @@ def test_catalogs_are_compiled_from_the_po_files_and_again_when_they_change(tmp_
 
 
 def test_users_of_an_older_database_follow_their_browser(tmp_path):
+    """The column is added in place: the users' API tokens survive (a copied-and-dropped user table would
+    cascade-delete them)."""
     path = schema6_database(tmp_path / "linebox.db")
+    with closing(sqlite3.connect(path)) as conn:
+        tokens = conn.execute("SELECT id, user_id, name FROM apitoken ORDER BY id").fetchall()
+    assert tokens
     open_database(path)
     try:
         assert [(u.username, u.language) for u in User.select().order_by(User.id)] == [("alice", ""), ("sam", "")]
+        assert [(t.id, t.user_id, t.name) for t in ApiToken.select().order_by(ApiToken.id)] == tokens
         accounts.set_language("sam", "zh_CN", actor="alice")
     finally:
         close_database()
