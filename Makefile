@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lab lint bench deps clean unit labtest image boot-test dahdi-lab packages-run packages-test stress-test
+.PHONY: run test lab lint bench deps clean unit labtest image boot-test dahdi-lab packages-run packages-test stress-test \
+	i18n-extract i18n-update i18n-compile
 
 ## Debian packages (the one list: debian-packages.txt): installed when missing, quick when all is there.
 packages-run:
@@ -70,6 +71,20 @@ dahdi-lab: packages-test deps
 ## Benchmarks: figures printed and written to benchmarks/results/.
 bench: lab
 	$(PY) -m benchmarks.run
+
+## The console's catalogs (appliance/web/translations; see README "Adding a string"): extract every marked
+## string into messages.pot, merge it into each language's messages.po, or compile them (the console also
+## compiles them itself when it starts, into its cache: compiled .mo files are never committed).
+I18N := appliance/web/translations
+i18n-extract: deps
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k _l -k N_ --no-location --sort-output \
+		--project=Linebox --copyright-holder="Linebox" -o $(I18N)/messages.pot appliance
+
+i18n-update: i18n-extract
+	$(VENV)/bin/pybabel -q update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching --ignore-obsolete
+
+i18n-compile: deps
+	rm -rf build/i18n && mkdir -p build && cp -r $(I18N) build/i18n && $(VENV)/bin/pybabel compile --statistics -d build/i18n
 
 clean:
 	rm -rf $(VENV) .run test-artifacts build

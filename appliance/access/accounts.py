@@ -48,6 +48,9 @@ SYSTEM_ACTOR = "system"
 # no 0/O, 1/l/I: a one-time password is read off a serial console and typed by hand
 ONE_TIME_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 ONE_TIME_LENGTH = 16
+# the console's languages (gettext locale names, as the catalogs under appliance/web/translations are named);
+# "" is no choice: the console follows the browser's Accept-Language
+LANGUAGES = ("en", "zh_CN")
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = 15 * 60
@@ -249,6 +252,24 @@ def reset_admin(actor: str) -> str:
             set_password(FIRST_ADMIN, password, actor, must_change_password=True)
     throttle.clear(FIRST_ADMIN)
     return password
+
+
+def set_language(username: str, language: str, actor: str) -> User:
+    """Keep ``username``'s console language (one of ``LANGUAGES``, or "" to follow the browser)."""
+    if language and language not in LANGUAGES:
+        raise SiteError([Problem("language", f"{language!r} is not a console language "
+                                             f"(languages: {', '.join(LANGUAGES)})")])
+    with database.atomic():
+        user = get_user(username)
+        if user is None:
+            raise SiteError([Problem("username", f"user {username} does not exist")])
+        if user.language == language:
+            return user
+        before = {**_public(user), "language": user.language}
+        user.language = language
+        user.save()
+        audit.record(actor, "update", "user", username, before, {**_public(user), "language": language})
+    return user
 
 
 def _admins_other_than(username: str) -> int:

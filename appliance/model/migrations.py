@@ -178,6 +178,18 @@ def sealed_columns() -> dict[str, list[str]]:
 # The one setting whose value is a secret, sealed like the secret columns (appliance.gateways.service).
 SEALED_SETTING = "gateways.provisioning_password"
 
+
+def _v19_user_language(db: peewee.SqliteDatabase) -> None:
+    """Each console user's language (empty for the users there before: they keep following the browser's
+    Accept-Language until they choose one in the header).
+
+    SQLite's own ``ADD COLUMN ... NOT NULL DEFAULT ''``, not peewee's migrator: for a NOT NULL column the
+    migrator copies the table and drops the old one, and dropping ``user`` deletes every API token and
+    console session of its users (their foreign keys cascade)."""
+    if "language" not in {column.name for column in db.get_columns("user")}:
+        db.execute_sql("ALTER TABLE \"user\" ADD COLUMN \"language\" VARCHAR(255) NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -197,6 +209,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v16_bans,
     _v17_extension_networks_and_accepted_risks,
     _v18_secrets_sealed,
+    _v19_user_language,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

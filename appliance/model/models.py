@@ -322,6 +322,8 @@ class User(BaseModel):
     role = peewee.CharField(default="admin")
     must_change_password = peewee.BooleanField(default=False)
     created = peewee.DateTimeField(default=utcnow)
+    # the console's language for this user ("en", "zh_CN"); "" follows the browser's Accept-Language
+    language = peewee.CharField(default="")
 
 
 class AuditEntry(BaseModel):

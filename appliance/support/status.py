@@ -19,6 +19,7 @@ import psutil
 
 from appliance.asterisk.ami import AmiError
 from appliance.asterisk.status import AsteriskStatus, read_contacts, read_status
+from appliance.catalog import N_
 from appliance.gateways import port_state
 from appliance.gateways import service as gateways
 from appliance.install import Install
@@ -184,7 +185,7 @@ def phone_registrations(install: Install, numbers: list[str], timeout: float = A
     except Exception as error:  # AMI refused, timed out, or failed unexpectedly: the list still opens
         if not isinstance(error, AmiError):
             log.exception("reading the phones' contacts")
-        unknown = PhoneRegistration("unknown", reason=f"Asterisk could not be asked: {error}")
+        unknown = PhoneRegistration(N_("unknown"), reason=f"Asterisk could not be asked: {error}")
         return {number: unknown for number in numbers}
     by_aor: dict[str, list] = {}
     for contact in contacts:
@@ -194,11 +195,12 @@ def phone_registrations(install: Install, numbers: list[str], timeout: float = A
         found = by_aor.get(number, [])
         addresses = tuple(c.address for c in found)
         if not found:
-            out[number] = PhoneRegistration("not registered")
+            out[number] = PhoneRegistration(N_("not registered"))
         elif any(c.status != "Unreachable" for c in found):
-            out[number] = PhoneRegistration("registered", tuple(c.address for c in found if c.status != "Unreachable"))
+            out[number] = PhoneRegistration(N_("registered"),
+                                            tuple(c.address for c in found if c.status != "Unreachable"))
         else:
-            out[number] = PhoneRegistration("unreachable", addresses)
+            out[number] = PhoneRegistration(N_("unreachable"), addresses)
     return out
 
 

@@ -20,7 +20,7 @@ from appliance.model.database import database
 from appliance.security import bans
 from appliance.site import service
 from appliance.site.kinds import sentence_case
-from appliance.web import api, auth, backups, callcenter, contacts, errors, pages, recordings, views, wallboard
+from appliance.web import api, auth, backups, callcenter, contacts, errors, i18n, pages, recordings, views, wallboard
 from appliance.web import gateways as gateways_web
 from appliance.web import hardware as hardware_web
 
@@ -72,6 +72,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.register_blueprint(backups.blueprint)
     app.register_blueprint(gateways_web.blueprint)
     app.register_blueprint(hardware_web.blueprint)
+    i18n.init_app(app, install)  # after the blueprints: its filters (duration...) are the ones templates get
     errors.init_app(app)
 
     @app.before_request

@@ -13,17 +13,20 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 
 from appliance.access import accounts, sessions
 from appliance.errors import SiteError
 from appliance.model.models import User
 from appliance.web.forms import EmptyForm, LoginForm, PasswordForm, required_text, show_problems
+from appliance.web.i18n import N_
 
 blueprint = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in."
+login_manager.login_message = N_("Please log in.")
+login_manager.localize_callback = _  # Flask-Login translates its message when it flashes it
 login_manager.login_message_category = "info"
 
 # pages a user with a one-time password may still reach
@@ -37,6 +40,7 @@ class ConsoleUser(UserMixin):
         self.username = user.username
         self.role = user.role
         self.must_change_password = user.must_change_password
+        self.language = user.language  # "" follows the browser (appliance.web.i18n)
         self.session_token = token
 
     def get_id(self) -> str:
@@ -93,7 +97,7 @@ def login():
             user, status = None, 429
         else:
             if user is None:
-                form.password.errors = [*form.password.errors, "wrong username or password"]
+                form.password.errors = [*form.password.errors, _("wrong username or password")]
                 status = 401
         if user is not None:
             _start(user)
@@ -111,7 +115,7 @@ def logout():
         sessions.end_session(current_user.session_token)
     logout_user()
     session.clear()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -129,7 +133,7 @@ def password():
             status = 422
         else:
             _start(user)  # the change ended every session of this user: this browser gets a new one
-            flash("Your password is changed.", "info")
+            flash(_("Your password is changed."), "info")
             return redirect(url_for("views.status"))
     elif form.errors:
         status = 422

@@ -28,6 +28,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user
 from pygal.style import CleanStyle
 
@@ -161,7 +162,7 @@ def sounds_page():
             name = request.form["delete"]
             if sounds.delete(folder, name):
                 audit.record(current_user.username, "delete", "sound", name, {"name": name}, None)
-                flash(f"Sound custom/{name} deleted.", "success")
+                flash(gettext("Sound %(sound)s deleted.", sound=f"custom/{name}"), "success")
             return redirect(url_for("callcenter.sounds_page"))
         upload = request.files.get("file")
         name = request.form.get("name", "").strip().lower()
@@ -174,8 +175,8 @@ def sounds_page():
         assert upload is not None  # import_upload refuses an empty upload
         audit.record(current_user.username, "upload", "sound", made.name, None,
                      {"name": made.name, "seconds": made.seconds, "from": upload.filename})
-        flash(f"Sound custom/{made.name} ready ({made.seconds:g} s, 8 kHz mono). Use it as an IVR greeting: "
-              f"custom/{made.name}.", "success")
+        flash(gettext("Sound %(sound)s ready (%(seconds)s s, 8 kHz mono). Use it as an IVR greeting: %(sound)s.",
+                      sound=f"custom/{made.name}", seconds=f"{made.seconds:g}"), "success")
         return redirect(url_for("callcenter.sounds_page"))
     return render_template("sounds.html", form=form, items=sounds.list_sounds(folder), name="")
 

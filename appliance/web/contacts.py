@@ -9,6 +9,8 @@ A contact changes nothing in Asterisk's configuration: no apply is needed, the c
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
@@ -28,10 +30,10 @@ MAX_QUERY = 80
 class ContactForm(FlaskForm):
     """Shape only; the rules (numbers, lengths) are the phonebook's schema's (``appliance.phonebook.schema``)."""
 
-    name = StringField("Name", validators=[Length(max=200)])
-    company = StringField("Company", validators=[Length(max=200)])
-    numbers = TextAreaField("Phone numbers (one a line)", validators=[Length(max=2000)])
-    note = TextAreaField("Note", validators=[Length(max=4000)])
+    name = StringField(_l("Name"), validators=[Length(max=200)])
+    company = StringField(_l("Company"), validators=[Length(max=200)])
+    numbers = TextAreaField(_l("Phone numbers (one a line)"), validators=[Length(max=2000)])
+    note = TextAreaField(_l("Note"), validators=[Length(max=4000)])
 
     def data_for_service(self) -> dict:
         return {"name": self.name.data or "", "company": self.company.data or "",
@@ -68,7 +70,8 @@ def _save(form: ContactForm, contact: dict | None):
     except SiteError as error:
         show_problems(form, _located(error))
         return _form_page(form, contact, 422)
-    flash(f"Contact {saved['name']} {'created' if contact is None else 'saved'}.", "info")
+    flash(gettext("Contact %(name)s created.", name=saved["name"]) if contact is None else
+          gettext("Contact %(name)s saved.", name=saved["name"]), "info")
     return redirect(url_for("contacts.page", q=saved["name"]))
 
 
@@ -99,7 +102,7 @@ def delete(contact_id: int):
         phonebook.delete_contact(contact_id, current_user.username)
     except SiteError:
         abort(404)
-    flash("Contact deleted.", "info")
+    flash(gettext("Contact deleted."), "info")
     return redirect(url_for("contacts.page"))
 
 
@@ -121,12 +124,13 @@ def import_csv():
             abort(400)
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            problems = ["choose a CSV file to import"]
+            problems = [gettext("choose a CSV file to import")]
         else:
             problems, counts = csv_file.import_bytes(upload.read(), current_user.username)
             if not problems:
-                flash(f"Imported {counts['created'] + counts['updated']} contacts: {counts['created']} created, "
-                      f"{counts['updated']} updated.", "info")
+                flash(gettext("Imported %(total)s contacts: %(created)s created, %(updated)s updated.",
+                              total=counts["created"] + counts["updated"], created=counts["created"],
+                              updated=counts["updated"]), "info")
                 return redirect(url_for("contacts.page"))
         status = 422
     return render_template("contacts_import.html", problems=problems, columns=csv_file.COLUMNS, form=form,

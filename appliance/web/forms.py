@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -10,16 +11,18 @@ from appliance.errors import SiteError
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(message="enter your username"), Length(max=64)])
-    password = PasswordField("Password", validators=[DataRequired(message="enter your password"), Length(max=256)])
+    username = StringField(_l("Username"), validators=[DataRequired(message=_l("enter your username")),
+                                                       Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("enter your password")),
+                                                         Length(max=256)])
 
 
 class PasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired(message="enter it")])
-    new_password = PasswordField("New password", validators=[DataRequired(message="choose one")])
-    confirm = PasswordField("New password again",
-                            validators=[DataRequired(message="type it again"),
-                                        EqualTo("new_password", message="does not match the new password")])
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(message=_l("enter it"))])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(message=_l("choose one"))])
+    confirm = PasswordField(_l("New password again"),
+                            validators=[DataRequired(message=_l("type it again")),
+                                        EqualTo("new_password", message=_l("does not match the new password"))])
 
 
 def required_text(field: StringField) -> str:

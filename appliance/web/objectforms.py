@@ -25,6 +25,7 @@ from functools import cache
 
 from pydantic import BaseModel
 
+from appliance.catalog import N_
 from appliance.errors import Problem
 from appliance.site import queries, schemas
 from appliance.site.checks import describe_destination, destination_fields
@@ -34,33 +35,33 @@ from appliance.site.kinds import KINDS, choice_label, field_label
 DESTINATION_SELECT_LIMIT = 1000
 
 HINTS = {
-    ("extension", "number"): "2 to 8 digits.",
-    ("extension", "recording"): "Record calls never, always, or when the user dials the feature code.",
-    ("trunk", "name"): "Lower-case letters, digits, '-' and '_', starting with a letter.",
-    ("trunk", "host"): "Host name or IP address of the provider or gateway.",
-    ("trunk", "username"): "Needed when the trunk registers.",
-    ("trunk", "max_channels"): "0 = no limit.",
-    ("trunk", "qualify_seconds"): "0 = never check; a dead trunk is skipped at once when checked.",
-    ("trunk", "failover_seconds"): "A call this trunk has not started ringing by then tries the route's next trunk "
-                                   "(not where this trunk is the last). 0 = wait as long as SIP does (32 s).",
-    ("inbound_route", "did"): "A number or an Asterisk pattern such as _0212XXXXXXX; empty = any.",
-    ("inbound_route", "cid"): "Only calls from this number or pattern; empty = any caller.",
-    ("outbound_route", "position"): "Routes are tried from the lowest position up.",
-    ("outbound_route", "caller_id"): "Number sent to the provider; empty = the extension's own.",
-    ("outbound_route", "caller_id_name"): "Name sent with that number (the company's); empty = no name, or the "
-                                          "extension's own when the route sends the extension's number.",
-    ("ring_group", "strategy"): "Ring all: every member at once; hunt: one member after another, in order.",
-    ("time_condition", "timezone"): "For example Europe/Istanbul or UTC.",
-    ("moh_class", "directory"): "Absolute path of the folder holding the music files.",
-    ("announcement", "sound"): "Sound name without extension, for example custom/welcome.",
-    ("ivr", "invalid_retries"): "How many wrong keys a caller may press and hear the menu again (0 to 5); "
-                                "the next wrong key goes to the invalid destination. Counted apart from no key: "
-                                "with 2 and 2 the menu plays at most five times.",
-    ("ivr", "timeout_retries"): "How many times a caller who pressed nothing hears the menu again (0 to 5); "
-                                "the next silence goes to the timeout destination. Counted apart from wrong keys.",
-    ("queue", "service_level_seconds"): "A call answered within this wait counts as in service level "
-                                        "(reports, wallboard).",
-    ("queue", "service_level_target"): "Below this service level the wallboard shows the queue in red.",
+    ("extension", "number"): N_("2 to 8 digits."),
+    ("extension", "recording"): N_("Record calls never, always, or when the user dials the feature code."),
+    ("trunk", "name"): N_("Lower-case letters, digits, '-' and '_', starting with a letter."),
+    ("trunk", "host"): N_("Host name or IP address of the provider or gateway."),
+    ("trunk", "username"): N_("Needed when the trunk registers."),
+    ("trunk", "max_channels"): N_("0 = no limit."),
+    ("trunk", "qualify_seconds"): N_("0 = never check; a dead trunk is skipped at once when checked."),
+    ("trunk", "failover_seconds"): N_("A call this trunk has not started ringing by then tries the route's next trunk "
+                                      "(not where this trunk is the last). 0 = wait as long as SIP does (32 s)."),
+    ("inbound_route", "did"): N_("A number or an Asterisk pattern such as _0212XXXXXXX; empty = any."),
+    ("inbound_route", "cid"): N_("Only calls from this number or pattern; empty = any caller."),
+    ("outbound_route", "position"): N_("Routes are tried from the lowest position up."),
+    ("outbound_route", "caller_id"): N_("Number sent to the provider; empty = the extension's own."),
+    ("outbound_route", "caller_id_name"): N_("Name sent with that number (the company's); empty = no name, or the "
+                                             "extension's own when the route sends the extension's number."),
+    ("ring_group", "strategy"): N_("Ring all: every member at once; hunt: one member after another, in order."),
+    ("time_condition", "timezone"): N_("For example Europe/Istanbul or UTC."),
+    ("moh_class", "directory"): N_("Absolute path of the folder holding the music files."),
+    ("announcement", "sound"): N_("Sound name without its file extension, for example custom/welcome."),
+    ("ivr", "invalid_retries"): N_("How many wrong keys a caller may press and hear the menu again (0 to 5); "
+                                   "the next wrong key goes to the invalid destination. Counted apart from no key: "
+                                   "with 2 and 2 the menu plays at most five times."),
+    ("ivr", "timeout_retries"): N_("How many times a caller who pressed nothing hears the menu again (0 to 5); "
+                                   "the next silence goes to the timeout destination. Counted apart from wrong keys."),
+    ("queue", "service_level_seconds"): N_("A call answered within this wait counts as in service level "
+                                           "(reports, wallboard)."),
+    ("queue", "service_level_target"): N_("Below this service level the wallboard shows the queue in red."),
 }
 
 
@@ -190,52 +191,55 @@ _DESTINATIONS_TEXT = ("hangup, extension:N, ringgroup:N, voicemail:N, queue:N (a
                       "named by its name: queue:Orders), timecondition:NAME, announcement:NAME or ivr:NAME")
 ITEM_FORMATS: dict[type, LineFormat] = {
     schemas.DialPattern: PatternFormat(
-        "One pattern per line: match|strip|prepend. match is a number or an Asterisk pattern "
-        "(_9NXXXXXX); strip removes that many digits from the front; prepend adds digits. "
-        "strip and prepend may be left out.", "_9NXXXXXX|1\n_00X.|0|+"),
+        N_("One pattern per line: match|strip|prepend. match is a number or an Asterisk pattern "
+           "(_9NXXXXXX); strip removes that many digits from the front; prepend adds digits. "
+           "strip and prepend may be left out."), "_9NXXXXXX|1\n_00X.|0|+"),
     schemas.TimeRange: RangeFormat(
-        "One range per line: days hours, for example mon-fri 09:00-17:00 or sat 10:00-13:00. The end is the "
-        "closing time (closed from 17:00:00); 24:00 is open until midnight.",
+        N_("One range per line: days hours, for example mon-fri 09:00-17:00 or sat 10:00-13:00. The end is the "
+           "closing time (closed from 17:00:00); 24:00 is open until midnight."),
         "mon-fri 09:00-17:00\nsat 10:00-24:00"),
     schemas.Holiday: HolidayFormat(
-        "One date per line (closed all day): 2026-12-25 Christmas. The name may be left out.",
+        N_("One date per line (closed all day): 2026-12-25 Christmas. The name may be left out."),
         "2026-01-01 New year\n2026-12-25 Christmas"),
 }
 if hasattr(schemas, "IvrOption"):  # call-center kinds
     ITEM_FORMATS[schemas.IvrOption] = _fields_format(
-        schemas.IvrOption, None, "One option per line: the digit, a space, and where it goes: "
-        f"{_DESTINATIONS_TEXT}.", "1 ringgroup:600\n2 queue:500\n0 extension:100")
+        schemas.IvrOption, None, N_("One option per line: the digit, a space, and where it goes: hangup, "
+                                    "extension:N, ringgroup:N, voicemail:N, queue:N (a queue or ring group may "
+                                    "also be named by its name: queue:Orders), timecondition:NAME, "
+                                    "announcement:NAME or ivr:NAME."), "1 ringgroup:600\n2 queue:500\n0 extension:100")
 if hasattr(schemas, "QueueMember"):
     ITEM_FORMATS[schemas.QueueMember] = _fields_format(
-        schemas.QueueMember, None, "One agent per line: extension number, then optionally a penalty 0-10 "
-        "(skill level: 0 is asked first).", "100\n101 0\n102 2")
+        schemas.QueueMember, None, N_("One agent per line: extension number, then optionally a penalty 0-10 "
+                                      "(skill level: 0 is asked first)."), "100\n101 0\n102 2")
 if hasattr(schemas, "EscalationStep"):
     ITEM_FORMATS[schemas.EscalationStep] = _fields_format(
-        schemas.EscalationStep, None, "One step per line: after_seconds max_penalty. After a caller waited "
-        "that long, agents up to that penalty may take the call; in rising order of time.", "30 1\n90 5")
-OPTION_FORMAT = OptionFormat("One option per line: key=value (extra Asterisk settings, checked at apply).",
+        schemas.EscalationStep, None, N_("One step per line: after_seconds max_penalty. After a caller waited "
+                                         "that long, agents up to that penalty may take the call; in rising order "
+                                         "of time."), "30 1\n90 5")
+OPTION_FORMAT = OptionFormat(N_("One option per line: key=value (extra Asterisk settings, checked at apply)."),
                              "direct_media=no")
 LIST_HINTS = {
-    ("trunk", "codecs"): "One codec per line, most preferred first: ulaw, alaw, g722, gsm, g729, opus.",
-    ("trunk", "match"): "One address, network (10.0.0.0/24) or address:port per line; "
-                        "calls from these are taken as coming from this trunk.",
-    ("ring_group", "members"): "One extension number per line; with hunt, rung in this order.",
-    ("extension", "permitted_networks"): "One address or network (203.0.113.7, 198.51.100.0/24) per line: the "
-                                         "phone may register and call from these only. Empty: the site's local "
-                                         "networks (Settings).",
-    ("extension", "accepted_risks"): "Risky settings you agree to, one per line (the message refusing one names "
-                                     "it): open_network, trust_id_inbound, message_context, "
-                                     "allow_unauthenticated_options, subscribe_context.",
-    ("trunk", "accepted_risks"): "Risky settings you agree to, one per line (the message refusing one names it): "
-                                 "open_match, trust_id_inbound, message_context, allow_unauthenticated_options, "
-                                 "subscribe_context.",
-    ("outbound_route", "trunks"): "One trunk name per line, in failover order: the first is tried first; "
-                                  "the next is used when it is unreachable, congested or full.",
+    ("trunk", "codecs"): N_("One codec per line, most preferred first: ulaw, alaw, g722, gsm, g729, opus."),
+    ("trunk", "match"): N_("One address, network (10.0.0.0/24) or address:port per line; "
+                           "calls from these are taken as coming from this trunk."),
+    ("ring_group", "members"): N_("One extension number per line; with hunt, rung in this order."),
+    ("extension", "permitted_networks"): N_("One address or network (203.0.113.7, 198.51.100.0/24) per line: the "
+                                            "phone may register and call from these only. Empty: the site's local "
+                                            "networks (Settings)."),
+    ("extension", "accepted_risks"): N_("Risky settings you agree to, one per line (the message refusing one names "
+                                        "it): open_network, trust_id_inbound, message_context, "
+                                        "allow_unauthenticated_options, subscribe_context."),
+    ("trunk", "accepted_risks"): N_("Risky settings you agree to, one per line (the message refusing one names it): "
+                                    "open_match, trust_id_inbound, message_context, allow_unauthenticated_options, "
+                                    "subscribe_context."),
+    ("outbound_route", "trunks"): N_("One trunk name per line, in failover order: the first is tried first; "
+                                     "the next is used when it is unreachable, congested or full."),
 }
 
 # lists whose order matters and whose items are names: shown as a list with up/down buttons, with their hint
-ORDERED = {("outbound_route", "trunks"): "Tried from the top: the next trunk is used when one is unreachable, "
-                                         "congested or full. Move a trunk with its up and down buttons."}
+ORDERED = {("outbound_route", "trunks"): N_("Tried from the top: the next trunk is used when one is unreachable, "
+                                            "congested or full. Move a trunk with its up and down buttons.")}
 
 # list fields naming objects of another kind: the form lists the existing ones (when there are not too many)
 REFERENCES = {("outbound_route", "trunks"): "trunk"}
@@ -580,7 +584,7 @@ def cell(f: FormField, obj: schemas.SiteObject) -> str:
     """A compact, one-line text of one field for a table cell."""
     value = getattr(obj, f.name)
     if f.widget == "checkbox":
-        return "yes" if value else "no"
+        return N_("yes") if value else N_("no")
     if f.widget == "select":
         return choice_label(str(value))
     if f.widget == "destination":

@@ -19,9 +19,13 @@ from functools import wraps
 from typing import Any
 
 from flask import abort, request, url_for
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from appliance.access.accounts import ROLES
+from appliance.catalog import N_
+from appliance.site.checks import describe_destination
 from appliance.site.kinds import KINDS
 from appliance.web.auth import login_manager
 
@@ -64,7 +68,7 @@ def can_edit() -> bool:
 @dataclass(frozen=True)
 class NavItem:
     id: str
-    label: str
+    label: str | LazyString  # lazy: shown in the language of the request that renders it
     endpoint: str
     args: tuple[tuple[str, str], ...] = ()
     roles: tuple[str, ...] = VIEWERS
@@ -84,48 +88,127 @@ class NavItem:
 def _objects(kind_name: str) -> NavItem:
     k = KINDS[kind_name]
     slug = k.plural.replace("_", "-")
-    return NavItem(slug, NAV_LABELS.get(kind_name, k.title), "pages.objects_list", (("slug", slug),))
+    return NavItem(slug, NAV_LABELS.get(kind_name, kind_title(k.name)), "pages.objects_list", (("slug", slug),))
 
 
-NAV_LABELS = {"moh_class": "Music on hold"}  # shorter than the page's title; every other kind's link is its title
+# each kind's page title (appliance.site.kinds' ``title``) through the catalog
+KIND_TITLES = {
+    "extension": _l("Extensions"),
+    "trunk": _l("Trunks"),
+    "voicemail_box": _l("Voicemail boxes"),
+    "ring_group": _l("Ring groups"),
+    "moh_class": _l("Music-on-hold classes"),
+    "announcement": _l("Announcements"),
+    "queue": _l("Queues"),
+    "ivr": _l("IVR menus"),
+    "time_condition": _l("Time conditions"),
+    "dahdi_trunk": _l("DAHDI trunks"),
+    "analog_port": _l("Analog ports"),
+    "span": _l("Spans"),
+    "inbound_route": _l("Inbound routes"),
+    "outbound_route": _l("Outbound routes"),
+}
+
+
+# each kind's ``label`` and ``plural_text``, as written inside a sentence ("New extension", "No trunks yet.")
+KIND_LABELS = {
+    "extension": (_l("extension"), _l("extensions")),
+    "trunk": (_l("trunk"), _l("trunks")),
+    "voicemail_box": (_l("voicemail box"), _l("voicemail boxes")),
+    "ring_group": (_l("ring group"), _l("ring groups")),
+    "moh_class": (_l("music-on-hold class"), _l("music-on-hold classes")),
+    "announcement": (_l("announcement"), _l("announcements")),
+    "queue": (_l("queue"), _l("queues")),
+    "ivr": (_l("IVR menu"), _l("IVR menus")),
+    "time_condition": (_l("time condition"), _l("time conditions")),
+    "dahdi_trunk": (_l("DAHDI trunk"), _l("DAHDI trunks")),
+    "analog_port": (_l("analog port"), _l("analog ports")),
+    "span": (_l("span"), _l("spans")),
+    "inbound_route": (_l("inbound route"), _l("inbound routes")),
+    "outbound_route": (_l("outbound route"), _l("outbound routes")),
+}
+
+
+# the key fields' names, as the list's search box says them ("Search by number or name"): shown with _(kind.key)
+KEY_NAMES = (N_("number"), N_("name"), N_("channel"), N_("span"))
+
+
+# what a destination's kind is called in a table cell ("queue 500"; appliance.site.checks.describe_destination)
+DESTINATION_WORDS = {
+    "hangup": _l("hangup"), "extension": _l("extension"), "voicemail": _l("voicemail"), "queue": _l("queue"),
+    "ringgroup": _l("ring group"), "timecondition": _l("time condition"), "announcement": _l("announcement"),
+    "ivr": _l("IVR menu"), "inbound_routes": _l("inbound routes"),
+}
+
+
+def destination_label(value: str, label: str) -> str | LazyString:
+    """A destination as the form's select offers it: an extension with its name as stored, the others in words."""
+    if value == "hangup":
+        return _l("Hang up")
+    return label if value.startswith("extension:") else destination_text(value)
+
+
+def destination_text(destination: str) -> str:
+    """A destination as a table cell says it, in the request's language ("queue 500", "队列 500")."""
+    kind, _, target = destination.partition(":")
+    word = DESTINATION_WORDS.get(kind)
+    return f"{word} {target}".strip() if word is not None else describe_destination(destination)
+
+
+def kind_title(kind_name: str) -> str | LazyString:
+    """The kind's page title in the request's language (the English title for a kind not in the table)."""
+    return KIND_TITLES.get(kind_name) or KINDS[kind_name].title
+
+
+def kind_label(kind_name: str, plural: bool = False) -> str | LazyString:
+    """The kind's name inside a sentence, in the request's language: "extension", or "extensions"."""
+    if kind_name in KIND_LABELS:
+        return KIND_LABELS[kind_name][1 if plural else 0]
+    return KINDS[kind_name].plural_text if plural else KINDS[kind_name].label
+
+
+NAV_LABELS = {"moh_class": _l("Music on hold")}  # shorter than the page's title; other kinds' link is their title
 # where each kind of object goes in the navigation; a kind not named here is listed under "More"
 NAV_LAYOUT = [
-    ("Phones", ("extension", "ring_group", "voicemail_box")),
-    ("Call center", ("queue", "ivr")),
-    ("Routing", ("trunk", "inbound_route", "outbound_route", "time_condition", "announcement", "moh_class")),
-    ("Telephony cards", ("dahdi_trunk", "analog_port", "span")),
+    (_l("Phones"), ("extension", "ring_group", "voicemail_box")),
+    (_l("Call center"), ("queue", "ivr")),
+    (_l("Routing"), ("trunk", "inbound_route", "outbound_route", "time_condition", "announcement", "moh_class")),
+    (_l("Telephony cards"), ("dahdi_trunk", "analog_port", "span")),
 ]
 
 
-def _build_navigation() -> list[tuple[str, list[NavItem]]]:
-    groups: list[tuple[str, list[NavItem]]] = [("", [
-        NavItem("status", "Status", "views.status", roles=ROLES),
-        NavItem("wallboard", "Wallboard", "wallboard.page", roles=("admin", "supervisor", "technician")),
-        NavItem("recordings", "Recordings", "recordings.page", roles=("admin", "supervisor")),
-        NavItem("reports", "Reports", "callcenter.reports_page", roles=("admin", "supervisor")),
-        NavItem("agent", "My queues", "callcenter.agent_page", roles=("agent", "admin")),
+Group = tuple[str | LazyString, list[NavItem]]
+
+
+def _build_navigation() -> list[Group]:
+    groups: list[Group] = [("", [
+        NavItem("status", _l("Status"), "views.status", roles=ROLES),
+        NavItem("wallboard", _l("Wallboard"), "wallboard.page", roles=("admin", "supervisor", "technician")),
+        NavItem("recordings", _l("Recordings"), "recordings.page", roles=("admin", "supervisor")),
+        NavItem("reports", _l("Reports"), "callcenter.reports_page", roles=("admin", "supervisor")),
+        NavItem("agent", _l("My queues"), "callcenter.agent_page", roles=("agent", "admin")),
     ])]
     placed: set[str] = set()
     for title, names in NAV_LAYOUT:
         items = [_objects(name) for name in names if name in KINDS]
-        if title == "Call center":
-            items.append(NavItem("sounds", "Sounds", "callcenter.sounds_page"))  # IVR greetings
-            items.append(NavItem("contacts", "Phonebook", "contacts.page", roles=PHONEBOOK_READERS))
+        if names == NAV_LAYOUT[1][1]:  # the call center's group
+            items.append(NavItem("sounds", _l("Sounds"), "callcenter.sounds_page"))  # IVR greetings
+            items.append(NavItem("contacts", _l("Phonebook"), "contacts.page", roles=PHONEBOOK_READERS))
         placed.update(names)
         if items:
             groups.append((title, items))
     rest = [_objects(name) for name in KINDS if name not in placed]
     if rest:
-        groups.append(("More", rest))
-    groups.append(("System", [
-        NavItem("hardware", "Hardware", "hardware.page"),
-        NavItem("gateways", "Gateways", "gateways.page"),
-        NavItem("apply", "Apply", "pages.apply_page"),
-        NavItem("audit", "Audit log", "pages.audit_page"),
-        NavItem("bans", "Bans", "pages.bans_page"),
-        NavItem("users", "Users", "pages.users_page"),
-        NavItem("backups", "Backups", "backups.page", roles=(ADMIN,)),
-        NavItem("settings", "Settings", "pages.settings_page", roles=("admin",)),
+        groups.append((_l("More"), rest))
+    groups.append((_l("System"), [
+        NavItem("hardware", _l("Hardware"), "hardware.page"),
+        NavItem("gateways", _l("Gateways"), "gateways.page"),
+        NavItem("apply", _l("Apply"), "pages.apply_page"),
+        NavItem("audit", _l("Audit log"), "pages.audit_page"),
+        NavItem("bans", _l("Bans"), "pages.bans_page"),
+        NavItem("users", _l("Users"), "pages.users_page"),
+        NavItem("backups", _l("Backups"), "backups.page", roles=(ADMIN,)),
+        NavItem("settings", _l("Settings"), "pages.settings_page", roles=("admin",)),
     ]))
     return groups
 
@@ -133,7 +216,7 @@ def _build_navigation() -> list[tuple[str, list[NavItem]]]:
 NAVIGATION = _build_navigation()
 
 
-def navigation() -> list[tuple[str, list[NavItem]]]:
+def navigation() -> list[Group]:
     """The navigation groups the current user may use (empty groups left out)."""
     if not current_user.is_authenticated:
         return []
@@ -145,5 +228,16 @@ def navigation() -> list[tuple[str, list[NavItem]]]:
     return out
 
 
+# the roles as the header shows them (appliance.access.accounts.ROLES are identifiers)
+ROLE_LABELS = {"admin": _l("admin"), "supervisor": _l("supervisor"), "technician": _l("technician"),
+               "agent": _l("agent")}
+
+
+def role_label(role: str) -> str | LazyString:
+    return ROLE_LABELS.get(role, role)
+
+
 def template_globals() -> dict:
-    return {"can_edit": can_edit(), "navigation": navigation}
+    return {"can_edit": can_edit(), "navigation": navigation, "kind_title": kind_title, "kind_label": kind_label,
+            "destination_label": destination_label,
+            "role_label": role_label}

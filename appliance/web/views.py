@@ -17,11 +17,6 @@ def _bytes(value: float) -> str:
     return status_mod.human_bytes(value)
 
 
-@blueprint.app_template_filter("duration")
-def _duration(value: float) -> str:
-    return status_mod.human_duration(value)
-
-
 @blueprint.route("/")
 @login_required
 def status():

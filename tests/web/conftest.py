@@ -76,6 +76,7 @@ class Browser:
     base: str
     jar: http.cookiejar.CookieJar = field(default_factory=http.cookiejar.CookieJar)
     source: str | None = None
+    languages: str | None = None  # the Accept-Language header, as a browser set to those languages sends it
 
     def __post_init__(self):
         handlers: list = [urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()]
@@ -87,6 +88,8 @@ class Browser:
         url = urllib.parse.urljoin(self.base, path)
         body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
         req = urllib.request.Request(url, data=body, method=method)
+        if self.languages:
+            req.add_header("Accept-Language", self.languages)
         try:
             with self.opener.open(req, timeout=15) as resp:
                 response = Response(resp.status, url, resp.headers, resp.read().decode())
@@ -114,8 +117,8 @@ class Console:
     app: object
     one_time_password: str
 
-    def browser(self, source: str | None = None) -> Browser:
-        return Browser(self.url, source=source)
+    def browser(self, source: str | None = None, languages: str | None = None) -> Browser:
+        return Browser(self.url, source=source, languages=languages)
 
 
 @pytest.fixture

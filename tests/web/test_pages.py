@@ -66,6 +66,7 @@ def audit_count() -> int:
 def test_every_console_view_is_guarded(console):
     """Every page view carries require_role; only log in/out, password, status, static pages and the icon do not."""
     unguarded = {"static", "views.favicon", "auth.login", "auth.logout", "auth.password", "views.status", "_boom",
+                 "i18n.choose",  # the language switch, on the login page too
                  # devices fetch their provisioning file without a login (MAC + optional password)
                  "gateways.provision.file", "gateways.provision.file_with_password"}
     for rule in console.app.url_map.iter_rules():

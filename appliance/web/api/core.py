@@ -8,7 +8,9 @@ Authentication (see docs/api.md):
   header, exactly as the console's forms must; Flask-WTF's form check is switched off for this
   blueprint (it would answer with an HTML page) and done here instead.
 
-Every answer from ``/api/`` is JSON, errors included: ``{"error": "...", "problems": [...]}``.
+Every answer from ``/api/`` is JSON, errors included: ``{"error": "...", "problems": [...]}``.  The API's
+own messages (authentication, roles, unknown endpoints) are in the caller's console language (a token
+speaks its user's), else the request's Accept-Language; the configuration's checks answer in English.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -59,6 +62,7 @@ class Caller:
     username: str
     role: str
     via: str  # "token" or "session"
+    language: str = ""  # the user's console language: the API's messages are in it (appliance.web.i18n)
 
     @property
     def is_admin(self) -> bool:
@@ -90,25 +94,25 @@ def _authenticate() -> Caller:
     if header is not None:
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise unauthorized("use 'Authorization: Bearer <token>'")
+            raise unauthorized(gettext("use 'Authorization: Bearer <token>'"))
         user = apitokens.user_for_token(token.strip())
         if user is None:
-            raise unauthorized("unknown or revoked API token")
-        return Caller(user.username, user.role, "token")
+            raise unauthorized(gettext("unknown or revoked API token"))
+        return Caller(user.username, user.role, "token", user.language)
     if current_user.is_authenticated:
         if current_user.must_change_password:
-            raise ApiError(403, "change your one-time password in the console first")
+            raise ApiError(403, gettext("change your one-time password in the console first"))
         if request.method not in SAFE_METHODS:
             try:
                 validate_csrf(request.headers.get("X-CSRFToken", ""))
             except CsrfValidationError as error:
-                raise ApiError(403, f"CSRF check failed ({error}): a request made with the console's "
-                                    "session must send its CSRF token in the X-CSRFToken header") from None
+                raise ApiError(403, gettext("CSRF check failed (%(error)s): a request made with the console's session "
+                                      "must send its CSRF token in the X-CSRFToken header", error=error)) from None
         user = accounts.get_user(current_user.username)
         if user is None:
-            raise unauthorized("log in again")
-        return Caller(user.username, user.role, "session")
-    raise unauthorized("missing API token: send 'Authorization: Bearer <token>'")
+            raise unauthorized(gettext("log in again"))
+        return Caller(user.username, user.role, "session", user.language)
+    raise unauthorized(gettext("missing API token: send 'Authorization: Bearer <token>'"))
 
 
 def public(view):
@@ -122,7 +126,8 @@ def allow(access: str | tuple[str, ...]) -> None:
     roles = ROLES_FOR[access] if isinstance(access, str) else access
     who = caller()
     if who.role not in roles:
-        raise ApiError(403, f"the {who.role} role may not do this (allowed: {', '.join(roles)})")
+        raise ApiError(403, gettext("the %(role)s role may not do this (allowed: %(roles)s)", role=who.role,
+                              roles=", ".join(roles)))
 
 
 def requires(access: str | tuple[str, ...]):
@@ -248,7 +253,7 @@ def _unexpected(error: Exception):
         log.error("the database refused a write (%s %s): %s", request.method, request.path, error)
         return error_response(503, trouble)
     log.exception("unhandled error in the REST API (%s %s)", request.method, request.path)
-    return error_response(500, "internal error: the details are in the system log")
+    return error_response(500, gettext("internal error: the details are in the system log"))
 
 
 @blueprint.before_app_request
@@ -258,8 +263,10 @@ def _routing_errors():
     if error is None or not (request.path == "/api" or request.path.startswith("/api/")):
         return None
     if isinstance(error, MethodNotAllowed):
-        return error_response(405, f"{request.method} is not allowed on {request.path}",
+        return error_response(405, gettext("%(method)s is not allowed on %(path)s", method=request.method,
+                                     path=request.path),
                               headers={"Allow": ", ".join(sorted(error.valid_methods or []))})
     if isinstance(error, NotFound):
-        return error_response(404, f"no API endpoint at {request.path} (see {PREFIX}/openapi.json)")
+        return error_response(404, gettext("no API endpoint at %(path)s (see %(openapi)s)", path=request.path,
+                                     openapi=f"{PREFIX}/openapi.json"))
     return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.errors import SiteError
@@ -41,7 +42,8 @@ def bans_ban():
         row = bans.ban(address, "banned by hand", user=current_user.username, enforce=False)
     except SiteError as error:
         return _page(422, [str(p) for p in error.problems], address[:60])
-    flash(f"{row.source} banned until {row.until:%Y-%m-%d %H:%M} UTC.", "info")
+    flash(gettext("%(address)s banned until %(until)s UTC.", address=row.source, until=f"{row.until:%Y-%m-%d %H:%M}"),
+          "info")
     return redirect(url_for("pages.bans_page"))
 
 
@@ -53,5 +55,6 @@ def bans_unban():
         lifted = bans.unban(address, user=current_user.username, enforce=False)
     except SiteError as error:
         return _page(422, [str(p) for p in error.problems])
-    flash(f"{bans.address(address)} unbanned." if lifted else f"{bans.address(address)} was not banned.", "info")
+    flash(gettext("%(address)s unbanned.", address=bans.address(address)) if lifted else
+          gettext("%(address)s was not banned.", address=bans.address(address)), "info")
     return redirect(url_for("pages.bans_page"))

@@ -18,6 +18,7 @@ the phonebook's import.
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.csvfile import Row, read_csv, write_csv
@@ -103,15 +104,16 @@ def extensions_import():
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            problems = ["choose a CSV file to import"]
+            problems = [gettext("choose a CSV file to import")]
         else:
             read = read_csv(upload.read(), COLUMNS, REQUIRED)
             problems = read.problems
             if not problems:
                 problems, counts = import_rows(read.rows, current_user.username)
                 if not problems:
-                    flash(f"Imported {len(read.rows)} rows: {counts['created']} extensions created, "
-                          f"{counts['updated']} updated. They take effect when you apply the changes.", "info")
+                    flash(gettext("Imported %(rows)s rows: %(created)s extensions created, %(updated)s updated. "
+                                  "They take effect when you apply the changes.", rows=len(read.rows),
+                                  created=counts["created"], updated=counts["updated"]), "info")
                     return redirect(url_for("pages.objects_list", slug="extensions"))
         status = 422
     return render_template("extensions_import.html", problems=problems, columns=COLUMNS, form=EmptyForm(),

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.errors import SiteError
 from appliance.site import queries, service
-from appliance.site.kinds import choice_label
+from appliance.site.kinds import choice_label, sentence_case
 from appliance.support import status
-from appliance.web import objectforms
+from appliance.web import objectforms, roles
 from appliance.web.forms import EmptyForm
 from appliance.web.pages import blueprint
 from appliance.web.pages.common import SLUG_RULE, Paging, install, kind_for, page_number
 from appliance.web.roles import ADMIN, VIEWERS, require_role
 
 MAX_QUERY = 80
+
+
+def _cell(f: objectforms.FormField, obj) -> str:
+    """A table cell in the page's language: a choice's and a yes/no's words through the catalog, data as typed."""
+    if f.widget == "destination":
+        return roles.destination_text(getattr(obj, f.name))
+    text = objectforms.cell(f, obj)
+    return gettext(text) if f.widget in ("select", "checkbox") and text else text
 
 
 @blueprint.route(f"/<{SLUG_RULE}:slug>/")
@@ -30,7 +39,7 @@ def objects_list(slug: str):
                      if k.name == "extension" else None)
     return render_template(
         "objects_list.html", kind=k, slug=slug, q=q, items=items, paging=Paging(page, total),
-        columns=objectforms.list_columns(k.name), cell=objectforms.cell, registrations=registrations,
+        columns=objectforms.list_columns(k.name), cell=_cell, registrations=registrations,
         nav_active=slug)
 
 
@@ -56,8 +65,11 @@ def _submit(k, slug: str, key: str | None, existing):
             service.validate(k.name, submitted.data)
         else:
             service.save_object(k.name, submitted.data, current_user.username, original_key=key, create=key is None)
-            flash(f"{k.capital_label} {new_key} {'created' if key is None else 'saved'}. "
-                  "It takes effect when you apply the changes.", "info")
+            what = sentence_case(str(roles.kind_label(k.name)))
+            flash(gettext("%(kind)s %(key)s created. It takes effect when you apply the changes.", kind=what,
+                          key=new_key) if key is None else
+                  gettext("%(kind)s %(key)s saved. It takes effect when you apply the changes.", kind=what,
+                          key=new_key), "info")
             return redirect(url_for("pages.objects_list", slug=slug, q=new_key if key is None else None))
     except SiteError as error:
         # a field with unreadable lines already says so; the schema's view of the lines that were read would confuse
@@ -108,8 +120,9 @@ def objects_delete(slug: str, key: str):
             problems = [f"{p.where}: {p.message}" if p.where not in (k.name,) else p.message for p in error.problems]
             status = 409
         else:
-            flash(f"{k.capital_label} {key} deleted. It takes effect when you apply the changes.", "info")
+            flash(gettext("%(kind)s %(key)s deleted. It takes effect when you apply the changes.",
+                          kind=sentence_case(str(roles.kind_label(k.name))), key=key), "info")
             return redirect(url_for("pages.objects_list", slug=slug))
-    summary = [(f.label, objectforms.cell(f, existing)) for f in objectforms.list_columns(k.name)]
+    summary = [(gettext(f.label), _cell(f, existing)) for f in objectforms.list_columns(k.name)]
     return render_template("object_delete.html", kind=k, slug=slug, key=key, summary=summary, problems=problems,
                            form=EmptyForm(), nav_active=slug), status

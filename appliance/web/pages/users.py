@@ -12,6 +12,8 @@ to the user's role).  Delete asks first on a page of its own.
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
@@ -22,19 +24,19 @@ from appliance.access import accounts, apitokens
 from appliance.errors import SiteError
 from appliance.web.forms import EmptyForm, required_text, show_problems
 from appliance.web.pages import blueprint
-from appliance.web.roles import ADMIN, VIEWERS, require_role
+from appliance.web.roles import ADMIN, VIEWERS, require_role, role_label
 
 ROLE_HELP = {
-    "admin": "everything",
-    "technician": "sees every page, changes nothing",
-    "supervisor": "status page (call-center pages to come)",
-    "agent": "status page (own queue state to come)",
+    "admin": _l("everything"),
+    "technician": _l("sees every page, changes nothing"),
+    "supervisor": _l("status page (call-center pages to come)"),
+    "agent": _l("status page (own queue state to come)"),
 }
 
 
 class NewUserForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(message="choose one"), Length(max=64)])
-    role = SelectField("Role", choices=[SelectChoice(r, r) for r in accounts.ROLES],
+    username = StringField(_l("Username"), validators=[DataRequired(message=_l("choose one")), Length(max=64)])
+    role = SelectField(_l("Role"), choices=[SelectChoice(r, role_label(r)) for r in accounts.ROLES],
                        default="technician")
 
 
@@ -87,7 +89,7 @@ def users_role(username: str):
     except SiteError as error:
         message = "; ".join(p.message for p in error.problems)
         return _page(NewUserForm(formdata=None), 422, {username: message}, {username: role})
-    flash(f"{username} is now {role}.", "info")
+    flash(gettext("%(username)s is now %(role)s.", username=username, role=role_label(role)), "info")
     return redirect(url_for("pages.users_page"))
 
 
@@ -104,7 +106,7 @@ def users_delete(username: str):
             problems = [p.message for p in error.problems]
             status = 409
         else:
-            flash(f"User {username} deleted.", "info")
+            flash(gettext("User %(username)s deleted.", username=username), "info")
             return redirect(url_for("pages.users_page"))
     return render_template("user_delete.html", user=user, problems=problems, form=EmptyForm(),
                            nav_active="users"), status
@@ -120,7 +122,7 @@ def users_token_revoke(username: str, name: str):
     except SiteError as error:
         flash("; ".join(p.message for p in error.problems), "error")
     else:
-        flash(f"API token {username}/{name} revoked.", "info")
+        flash(gettext("API token %(token)s revoked.", token=f"{username}/{name}"), "info")
     return redirect(url_for("pages.users_page"))
 
 

@@ -1,0 +1,29 @@
+"""The API's own messages speak the caller's console language: a token's user's, else Accept-Language."""
+
+from __future__ import annotations
+
+from appliance.access import accounts
+
+
+def test_a_tokens_user_gets_the_apis_messages_in_their_language(api):
+    technician = api.client("technician")
+    assert technician.post("/api/v1/extensions", {"number": "300"}).json["error"] == (
+        "the technician role may not do this (allowed: admin)")
+    accounts.set_language("technician", "zh_CN", actor="technician")
+    refused = technician.post("/api/v1/extensions", {"number": "300"})
+    assert refused.status == 403 and refused.json["error"] == "technician 角色无权执行此操作（允许的角色：admin）"
+    # the data stays as it is: only the messages change
+    assert [e["number"] for e in technician.get("/api/v1/extensions").json["items"]] == []
+
+
+def test_a_caller_without_a_token_gets_the_browsers_language(api):
+    anonymous = api.client(None)
+    assert anonymous.get("/api/v1/extensions").json["error"] == (
+        "missing API token: send 'Authorization: Bearer <token>'")
+    chinese = anonymous.get("/api/v1/extensions", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert chinese.status == 401 and chinese.json["error"] == "缺少 API 令牌：请发送 'Authorization: Bearer <token>'"
+    # an unknown path is answered before anyone is recognised: in the browser's language too
+    missing = anonymous.get("/api/v1/no-such-thing", headers={"Accept-Language": "zh-CN"})
+    assert missing.status == 404 and missing.json["error"].startswith("/api/v1/no-such-thing 没有 API 接口")
+    assert anonymous.get("/api/v1/extensions", token="nonsense",
+                         headers={"Accept-Language": "zh-CN"}).json["error"] == "API 令牌不存在或已吊销"

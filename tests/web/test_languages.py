@@ -1,0 +1,150 @@
+"""The console's language: the browser's Accept-Language before login, each user's choice after, switched in
+the header; numbers and durations in the page's language; catalogs compiled from the .po files at start."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from contextlib import closing
+
+from appliance.access import accounts
+from appliance.model.database import close_database, open_database
+from appliance.model.models import ApiToken, AuditEntry, User
+from appliance.web import i18n
+from tests.old_database import schema6_database
+
+CHINESE_BROWSER = "zh-CN,zh;q=0.9,en;q=0.8"
+ENGLISH_BROWSER = "en-US,en;q=0.9"
+
+
+def _lang(body: str) -> str:
+    match = re.search(r'<html lang="([^"]+)"', body)
+    assert match
+    return match.group(1)
+
+
+def _h1(body: str) -> str:
+    match = re.search(r"<h1>(.*?)</h1>", body, re.S)
+    assert match
+    return match.group(1).strip()
+
+
+def test_the_login_page_speaks_the_browsers_language(console):
+    chinese = console.browser(languages=CHINESE_BROWSER).get("/login", follow=True)
+    assert chinese.status == 200 and _lang(chinese.body) == "zh-CN"
+    assert _h1(chinese.body) == "登录" and "用户名" in chinese.body and "密码" in chinese.body
+    for languages in (ENGLISH_BROWSER, "fr-FR,fr;q=0.9", None):  # English, and English for a language we lack
+        page = console.browser(languages=languages).get("/login", follow=True)
+        assert _lang(page.body) == "en" and _h1(page.body) == "Log in", languages
+    # a page that needs a login says so in the browser's language too
+    assert "请先登录。" in console.browser(languages=CHINESE_BROWSER).get("/", follow=True).body
+
+
+def test_the_switch_on_the_login_page_outranks_the_browser(console):
+    browser = console.browser(languages=ENGLISH_BROWSER)
+    switched = browser.submit("/language", {"language": "zh_CN", "next": "/login"}, form_page="/login")
+    assert switched.status == 302 and switched.location.endswith("/login")
+    assert _h1(browser.get("/login").body) == "登录"
+    assert console.browser(languages=ENGLISH_BROWSER).get("/login").status == 200  # another browser: its own
+    assert _h1(console.browser(languages=ENGLISH_BROWSER).get("/login").body) == "Log in"
+
+
+def test_a_users_language_is_kept_for_them_and_audited(console, admin_password):
+    english = console.browser(languages=ENGLISH_BROWSER)
+    english.login("admin", admin_password)
+    status = english.get("/")
+    assert _h1(status.body) == "Status" and "Extensions" in status.body
+    switched = english.submit("/language", {"language": "zh_CN", "next": "/extensions/?q=10"}, form_page="/")
+    assert switched.status == 302 and switched.location.endswith("/extensions/?q=10")
+    assert User.get(User.username == "admin").language == "zh_CN"
+    entry = AuditEntry.select().where(AuditEntry.kind == "user").order_by(AuditEntry.id.desc()).get()
+    assert (entry.user, entry.action, entry.before["language"], entry.after["language"]) == (
+        "admin", "update", "", "zh_CN")
+    page = english.get("/")
+    assert _lang(page.body) == "zh-CN" and _h1(page.body) == "系统状态"
+    assert "分机" in page.body and "呼入路由" in page.body and "退出登录" in page.body and "(管理员)" in page.body
+    # the choice is the user's: an English browser elsewhere, logging in as admin, gets Chinese
+    elsewhere = console.browser(languages=ENGLISH_BROWSER)
+    assert _h1(elsewhere.login("admin", admin_password, follow=True).body) == "系统状态"
+    # and back to English
+    english.submit("/language", {"language": "en", "next": "/"}, form_page="/")
+    assert _h1(english.get("/").body) == "Status" and User.get(User.username == "admin").language == "en"
+
+
+def test_an_unknown_language_is_refused_and_nothing_stored(console, admin_password):
+    browser = console.browser()
+    browser.login("admin", admin_password)
+    refused = browser.submit("/language", {"language": "xx", "next": "/"}, form_page="/")
+    assert refused.status == 400 and "Unknown language." in refused.body
+    assert User.get(User.username == "admin").language == ""
+    # and a "next" elsewhere than this console is not followed (no open redirect)
+    away = browser.submit("/language", {"language": "en", "next": "//evil.example/"}, form_page="/")
+    assert away.status == 302 and away.location.endswith("/") and "evil" not in away.location
+
+
+def test_lists_and_forms_speak_the_users_language(console, admin_password):
+    accounts.set_language("admin", "zh_CN", actor="test")
+    browser = console.browser()
+    browser.login("admin", admin_password)
+    listing = browser.get("/extensions/")
+    assert _h1(listing.body) == "分机" and "新建分机" in listing.body and "导出 CSV" in listing.body
+    assert "号码" in listing.body and "第 1–2 条，共 2 条" in listing.body
+    assert "还没有队列。" in browser.get("/queues/").body
+    delete = browser.get("/extensions/delete/101")
+    assert _h1(delete.body) == "确定删除分机 101？" and "取消" in delete.body
+    problems = browser.submit("/login", {"username": "", "password": ""}, form_page="/login")  # logged in: goes on
+    assert problems.status in (200, 302)
+
+
+def test_the_login_forms_own_messages_are_translated(console):
+    browser = console.browser(languages=CHINESE_BROWSER)
+    empty = browser.submit("/login", {"username": "", "password": ""})
+    assert empty.status == 422 and "请输入用户名" in empty.body and "请输入密码" in empty.body
+    wrong = browser.submit("/login", {"username": "admin", "password": "not the password"})
+    assert wrong.status == 401 and "用户名或密码错误" in wrong.body
+
+
+def test_numbers_and_durations_follow_the_locale(console):
+    with console.app.test_request_context("/", headers={"Accept-Language": CHINESE_BROWSER}):
+        env = console.app.jinja_env
+        assert env.filters["duration"](3 * 86400 + 2 * 3600 + 61) == "3天2小时1分钟"
+        assert env.filters["duration"](59) == "0分钟"
+        assert env.filters["number"](1234567) == "1,234,567"
+    with console.app.test_request_context("/", headers={"Accept-Language": "de-DE"}):  # English console
+        assert console.app.jinja_env.filters["duration"](3 * 86400 + 2 * 3600 + 61) == "3 d 2 h 1 min"
+        assert console.app.jinja_env.filters["number"](1234.5, 1) == "1,234.5"
+
+
+def test_catalogs_are_compiled_from_the_po_files_and_again_when_they_change(tmp_path):
+    source = tmp_path / "translations"
+    po = source / "zh_CN" / "LC_MESSAGES" / "messages.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid ""\nmsgstr "Content-Type: text/plain; charset=utf-8\\n"\n\nmsgid "Queues"\nmsgstr "队列"\n')
+    cache = tmp_path / "cache"
+    first = i18n.compile_catalogs(cache, source)
+    assert i18n.compile_catalogs(cache, source) == first  # unchanged: not compiled again
+    mo = first / "zh_Hans_CN" / "LC_MESSAGES" / "messages.mo"  # where Babel looks for zh_CN
+    assert "队列".encode() in mo.read_bytes()
+    po.write_text(po.read_text().replace("队列", "排队"))
+    second = i18n.compile_catalogs(cache, source)
+    assert second != first and not first.exists()  # the older folder is gone
+    assert "排队".encode() in (second / "zh_Hans_CN" / "LC_MESSAGES" / "messages.mo").read_bytes()
+    assert [p.name for p in cache.iterdir()] == [second.name]
+
+
+def test_users_of_an_older_database_follow_their_browser(tmp_path):
+    """The column is added in place: the users' API tokens survive (a copied-and-dropped user table would
+    cascade-delete them)."""
+    path = schema6_database(tmp_path / "linebox.db")
+    with closing(sqlite3.connect(path)) as conn:
+        tokens = conn.execute("SELECT id, user_id, name FROM apitoken ORDER BY id").fetchall()
+    assert tokens
+    open_database(path)
+    try:
+        assert [(u.username, u.language) for u in User.select().order_by(User.id)] == [("alice", ""), ("sam", "")]
+        assert [(t.id, t.user_id, t.name) for t in ApiToken.select().order_by(ApiToken.id)] == tokens
+        accounts.set_language("sam", "zh_CN", actor="alice")
+    finally:
+        close_database()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT language FROM user WHERE username = 'sam'").fetchone() == ("zh_CN",)
