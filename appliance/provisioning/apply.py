@@ -35,7 +35,9 @@ from appliance.site.checks import Site, check_site
 __all__ = ["ApplyFailed", "ApplyResult", "Step", "Target", "apply", "diff_files", "list_generations", "redact",
            "rollback"]
 
-SECRET_LINE = re.compile(r"^(\s*(password|password_digest|md5_cred|secret)\s*=\s*).+$", re.MULTILINE)
+SECRET_LINE = re.compile(r"^([+\- ]?\s*(password|password_digest|md5_cred|secret)\s*=\s*).+$", re.MULTILINE)
+# voicemail.conf's mailbox lines, "200 => PIN,name,...": Asterisk's voicemail compares PINs in clear
+MAILBOX_LINE = re.compile(r"^([+\- ]?\s*\d+\s*=>\s*)[^,\n]+", re.MULTILINE)
 
 
 @dataclass
@@ -50,8 +52,8 @@ class ApplyResult:
 
 
 def redact(text: str) -> str:
-    """Hide secrets from a diff or a report."""
-    return SECRET_LINE.sub(r"\1********", text)
+    """Hide secrets from a config file, a diff or a report: passwords, digests and voicemail PINs."""
+    return MAILBOX_LINE.sub(r"\1********", SECRET_LINE.sub(r"\1********", text))
 
 
 def diff_files(old: dict[str, str], new: dict[str, str]) -> str:
