@@ -60,7 +60,8 @@ def test_create_an_extension_through_the_form_then_apply_it(admin_page, served):
     page.wait_for_url(served.at("/apply"))
     added = page.locator("#diff pre.diff span.add").all_text_contents()
     assert "+[205]" in added
-    assert any("password = ********" in line for line in added)
+    assert any("password_digest = ********" in line for line in added)  # the phone's digest, masked
+    assert any(line.startswith("+205 => ********,") for line in added)  # and its voicemail PIN
     assert ext.password not in page.content()
     colour = page.eval_on_selector("#diff pre.diff span.add", "e => getComputedStyle(e).backgroundColor")
     assert colour != "rgba(0, 0, 0, 0)"  # + lines are coloured by the stylesheet
