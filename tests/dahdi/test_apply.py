@@ -8,6 +8,7 @@ one refuses a file its kernel cannot take.  The virtual DAHDI lab runs the real 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,11 @@ class ScriptedAmi:
                        else "0 modules loaded"))
         if text.startswith("pjsip show endpoint "):
             return f" Endpoint:  {text.split()[-1]}/100   Not in use    0 of inf\n"
+        listed = re.fullmatch(r"pjsip list (endpoint|auth|aor)s like \^\((.*)\)\$", text)
+        if listed:  # verify's look-up of the objects the apply changed: all of them loaded
+            kind = listed.group(1).capitalize()
+            names = listed.group(2).replace("\\", "").split("|")  # verify escapes ERE characters
+            return "".join(f" {kind}:  {name}\n" for name in names)
         return ""
 
     def action(self, name: str, **headers: str) -> ScriptedResponse:
