@@ -13,6 +13,7 @@ from __future__ import annotations
 # Each command imports what it uses inside its function, so a small command (and the services
 # started through this CLI: agi, collect, provision-serve) loads only its own modules, never
 # pydantic, the renderer or udev for nothing.
+import re
 import sys
 import textwrap
 import time
@@ -235,6 +236,31 @@ def gateway_window_cmd(ctx: click.Context, mac: str, minutes: int) -> None:
     click.echo(f"adoption window for {mac} open until {until:%Y-%m-%d %H:%M} UTC: restart the gateway now")
 
 
+@click.command("gateway-provisioning")
+@click.option("--https/--no-https", default=None,
+              help="Send the models that can fetch over HTTPS there (the console's HTTPS port); the rest stay on HTTP.")
+@click.option("--networks", metavar="LIST",
+              help="Networks whose devices may fetch files (192.168.1.0/24, comma- or space-separated); "
+                   "'default' restores the private ranges.")
+@click.pass_context
+def gateway_provisioning_cmd(ctx: click.Context, https: bool | None, networks: str | None) -> None:
+    """Show, or change, how gateways fetch their files: HTTPS for the models that can, and from which networks."""
+    from appliance.errors import SiteError
+    from appliance.gateways import service as gateways
+    _install(ctx)
+    try:
+        if networks is not None:
+            listed = [] if networks.strip() == "default" else [n for n in re.split(r"[\s,]+", networks) if n]
+            gateways.set_provisioning_networks(listed, "cli")
+        if https is not None:
+            gateways.set_provisioning_https(https, "cli")
+    except SiteError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"HTTPS for the models that can fetch over it: {'on' if gateways.provisioning_https() else 'off'}")
+    _say(f"files served to: {' '.join(gateways.provisioning_networks())}")
+
+
 @click.command("provision-serve")
 @click.option("--address", envvar="LINEBOX_PROVISION_ADDRESS", default="0.0.0.0", show_default=True,
               help="Address to listen on ('::' for IPv6 and IPv4). Env: LINEBOX_PROVISION_ADDRESS.")
@@ -247,4 +273,5 @@ def provision_serve_cmd(ctx: click.Context, address: str, port: int) -> None:
     sys.exit(provision.run(ctx.obj["home"], address, port))
 
 
-COMMANDS = (hardware_group, spans_cmd, gateways_cmd, gateway_window_cmd, provision_serve_cmd)
+COMMANDS = (hardware_group, spans_cmd, gateways_cmd, gateway_window_cmd, gateway_provisioning_cmd,
+            provision_serve_cmd)

@@ -135,3 +135,28 @@ def test_https_provisioning_moves_grandstream_to_the_console_and_leaves_cisco_on
         assert spa.provisioning_url.startswith(f"{provisioning_server}/provision/")  # plain HTTP: no Cisco CA here
     finally:
         console.close()
+
+
+def test_the_technician_sets_https_and_networks_from_the_cli(install):
+    """``linebox gateway-provisioning``: shows the settings, turns HTTPS on, narrows the networks, refuses a
+    bad network by name without changing anything, and 'default' gives the private ranges back; audited."""
+    from click.testing import CliRunner
+
+    from appliance.cli import main
+
+    def run(*args: str):
+        return CliRunner().invoke(main, ["--home", str(install.home), "gateway-provisioning", *args])
+
+    shown = run()
+    assert shown.exit_code == 0 and "over it: off" in shown.output and "192.168.0.0/16" in shown.output, shown.output
+    done = run("--https", "--networks", "10.20.0.0/16, 192.168.7.9")
+    assert done.exit_code == 0, done.output
+    assert gateways.provisioning_https() and gateways.provisioning_networks() == ["10.20.0.0/16", "192.168.7.9/32"]
+    refused = run("--no-https", "--networks", "10.20.0.0/16 not-a-net")
+    assert refused.exit_code == 1 and "provisioning networks 2" in refused.output and "not-a-net" in refused.output
+    assert "Traceback" not in refused.output
+    assert gateways.provisioning_https() and gateways.provisioning_networks() == ["10.20.0.0/16", "192.168.7.9/32"]
+    assert run("--networks", "default").exit_code == 0
+    assert gateways.provisioning_networks() == list(gateways.DEFAULT_NETWORKS)
+    assert {e.key for e in AuditEntry.select().where(AuditEntry.user == "cli")} >= \
+        {"provisioning-https", "provisioning-networks"}
