@@ -146,6 +146,14 @@ def get_user(username: str) -> User | None:
     return User.get_or_none(User.username == username)
 
 
+def _existing_user(username: str) -> User:
+    """``username``'s account, or the error every change to an account gives for a user that is not there."""
+    user = get_user(username)
+    if user is None:
+        raise SiteError([Problem("username", f"user {username} does not exist")])
+    return user
+
+
 def list_users() -> list[User]:
     return list(User.select().order_by(User.username))
 
@@ -204,9 +212,7 @@ def set_password(username: str, new_password: str, actor: str, must_change_passw
     """Give ``username`` a new password (``must_change_password``: it is one-time, to be replaced at login)."""
     check_password_rules(new_password, "new_password")
     with database.atomic():
-        user = get_user(username)
-        if user is None:
-            raise SiteError([Problem("username", f"user {username} does not exist")])
+        user = _existing_user(username)
         before = _public(user)
         user.password_hash = _hasher.hash(new_password)
         user.must_change_password = must_change_password
@@ -260,9 +266,7 @@ def set_language(username: str, language: str, actor: str) -> User:
         raise SiteError([Problem("language", f"{language!r} is not a console language "
                                              f"(languages: {', '.join(LANGUAGES)})")])
     with database.atomic():
-        user = get_user(username)
-        if user is None:
-            raise SiteError([Problem("username", f"user {username} does not exist")])
+        user = _existing_user(username)
         if user.language == language:
             return user
         before = {**_public(user), "language": user.language}
@@ -284,9 +288,7 @@ def set_role(username: str, role: str, actor: str) -> User:
     """
     _check_role(role)
     with database.atomic():
-        user = get_user(username)
-        if user is None:
-            raise SiteError([Problem("username", f"user {username} does not exist")])
+        user = _existing_user(username)
         if user.role == role:
             return user
         if username == actor:
@@ -304,9 +306,7 @@ def set_role(username: str, role: str, actor: str) -> User:
 def delete_user(username: str, actor: str) -> None:
     """Delete a console user (their sessions and API tokens end with them); never yourself or the last admin."""
     with database.atomic():
-        user = get_user(username)
-        if user is None:
-            raise SiteError([Problem("username", f"user {username} does not exist")])
+        user = _existing_user(username)
         if username == actor:
             raise SiteError([Problem("username", "you cannot delete your own account: ask another admin")])
         if user.role == "admin" and _admins_other_than(username) == 0:
