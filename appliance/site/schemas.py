@@ -599,6 +599,10 @@ class Settings(SiteObject):
     caller_name_lookup: bool = True
     agi_port: int = Field(default=4573, ge=1, le=65535)
     country_code: Annotated[str, StringConstraints(pattern=r"^([1-9][0-9]{0,2})?$")] = ""
+    # The site's own area code without the trunk prefix ("21" for Shanghai): a fixed line in this area is a
+    # local call for dial permissions and call cost (appliance.site.numbering); empty: every fixed line is
+    # national.
+    area_code: Annotated[str, StringConstraints(pattern=r"^([1-9][0-9]{0,4})?$")] = ""
     # Bans (appliance.security.bans, linebox-bans.service): a source address with ban_failures failed
     # authentications (or requests to unknown accounts) within ban_window_seconds is dropped by the firewall
     # for ban_seconds, doubled at each new ban of it within a day, up to ban_max_seconds.  0 failures: never ban.
@@ -608,6 +612,14 @@ class Settings(SiteObject):
     ban_max_seconds: int = Field(default=86400, ge=1, le=31536000)
     # Networks never banned (the admin's LAN, the trunk providers): addresses or CIDR networks, comma separated.
     ban_allow: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+    @field_validator("area_code")
+    @classmethod
+    def _area_needs_country(cls, value: str, info: ValidationInfo) -> str:
+        """An area code means nothing without the country it is in."""
+        if value and not info.data.get("country_code"):
+            raise ValueError("set the country code too: an area code is read within its country")
+        return value
 
     @field_validator("ban_allow")
     @classmethod
