@@ -58,9 +58,10 @@ class ReadResult:
     problems: list[str] = field(default_factory=list)
 
 
-def read_csv(data: bytes, columns: tuple[str, ...], required: tuple[str, ...]) -> ReadResult:
+def read_csv(data: bytes, columns: tuple[str, ...], required: tuple[str, ...], max_rows: int = MAX_ROWS
+             ) -> ReadResult:
     """The rows of an uploaded file with ``columns`` (``required`` among them), or what is wrong with its
-    shape (encoding, header, size)."""
+    shape (encoding, header, size: at most ``max_rows`` rows)."""
     result = ReadResult()
     try:
         text = data.decode("utf-8-sig")
@@ -94,8 +95,8 @@ def read_csv(data: bytes, columns: tuple[str, ...], required: tuple[str, ...]) -
                 result.problems.append(f"row {number}: {len(cells)} cells but {len(header)} columns")
                 continue
             result.rows.append(Row(number, {h: cell_in(c) for h, c in zip(header, cells, strict=False)}))
-            if len(result.rows) > MAX_ROWS:
-                result.problems.append(f"more than {MAX_ROWS} rows: split the file")
+            if len(result.rows) > max_rows:
+                result.problems.append(f"more than {max_rows} rows: split the file")
                 break
     except csv.Error as error:
         result.problems.append(f"row {reader.line_num}: {error}")

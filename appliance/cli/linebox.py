@@ -14,7 +14,7 @@ from __future__ import annotations
 # started through this CLI: agi, collect, provision-serve) loads only its own modules, never
 # pydantic, the renderer or udev for nothing.
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -327,6 +327,75 @@ def recordings_purge(ctx: click.Context) -> None:
     days = service.load_settings().recording_retention_days
     deleted = recordings.purge(install.recordings_dir, days, user=USER)
     click.echo(f"deleted {deleted} recording(s) older than {days} day(s)" if days else "retention is off (0 days)")
+
+
+@main.group("rates")
+def rates_group() -> None:
+    """Trunks' rate tables: what each call costs (docs/admin-guide.md, "Call cost")."""
+
+
+def _day(text: str | None, option: str) -> date:
+    if not text:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"{option}: '{text[:20]}' is not a date (YYYY-MM-DD)")
+        raise  # unreachable: _fail exits
+
+
+@rates_group.command("import")
+@click.argument("trunk")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--from", "valid_from", default=None, help="YYYY-MM-DD the table applies from (default today).")
+@click.pass_context
+def rates_import(ctx: click.Context, trunk: str, file: Path, valid_from: str | None) -> None:
+    """Make FILE (CSV) the trunk's rate table from a date on; nothing is stored if a line is wrong."""
+    from appliance.billing import rates_csv
+    _install(ctx)
+    day = _day(valid_from, "--from")
+    try:
+        stored = rates_csv.import_bytes(trunk, file.read_bytes(), day, USER)
+    except SiteError as error:
+        _fail(f"nothing imported:\n{error}")
+    click.echo(f"trunk {trunk}: {stored} rate line(s) from {day.isoformat()}")
+
+
+@rates_group.command("export")
+@click.argument("trunk")
+@click.option("--on", "day", default=None, help="YYYY-MM-DD: the table in force that day (default today).")
+@click.pass_context
+def rates_export(ctx: click.Context, trunk: str, day: str | None) -> None:
+    """Print the trunk's rate table as CSV."""
+    from appliance.billing import rates_csv
+    _install(ctx)
+    click.echo(rates_csv.export_text(trunk, _day(day, "--on")), nl=False)
+
+
+@rates_group.command("price")
+@click.argument("trunk")
+@click.argument("number")
+@click.argument("seconds", type=click.IntRange(0, 86400))
+@click.option("--on", "day", default=None, help="YYYY-MM-DD: price with that day's table (default today).")
+@click.pass_context
+def rates_price(ctx: click.Context, trunk: str, number: str, seconds: int, day: str | None) -> None:
+    """What a call of SECONDS answered seconds to NUMBER through TRUNK costs, and why."""
+    from appliance.billing import rates
+    from appliance.site.numbering import NumberPlan, classify
+    _install(ctx)
+    classified = classify(number, NumberPlan.stored())
+    start, lines = rates.table_in_force(trunk, _day(day, "--on"))
+    click.echo(f"{number}: {classified.number_class} ({classified.reason})")
+    line = rates.Table(lines).line_for(number, classified.number_class) if start else None
+    if line is None:
+        _fail(f"no rate: trunk {trunk} has {'no line for this number' if start else 'no rate table that day'}")
+        return
+    charge = rates.price(seconds, line)
+    which = (f"prefix {line.prefix}" if line.prefix else f"class {line.number_class}" if line.number_class
+             else "default line")
+    click.echo(f"rate: {which} of the table from {start}: {line.per_minute} {line.currency}/min, "
+               f"increment {line.increment}, connection fee {line.connection_fee}")
+    click.echo(f"charged {charge.charged_seconds} s: {charge.cost} {charge.currency}")
 
 
 @main.group()

@@ -190,6 +190,11 @@ def _v19_user_language(db: peewee.SqliteDatabase) -> None:
         db.execute_sql("ALTER TABLE \"user\" ADD COLUMN \"language\" VARCHAR(255) NOT NULL DEFAULT ''")
 
 
+def _v20_rates(db: peewee.SqliteDatabase) -> None:
+    """Trunks' rate tables (``appliance.billing.rates``): what each call costs."""
+    db.create_tables(models.BILLING_TABLES, safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -210,6 +215,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v17_extension_networks_and_accepted_risks,
     _v18_secrets_sealed,
     _v19_user_language,
+    _v20_rates,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -533,3 +533,27 @@ class AuthFailure(BaseModel):
 
 
 SECURITY_TABLES = [Ban, AuthFailure]
+
+
+class Rate(BaseModel):
+    """One line of a trunk's rate table (``appliance.billing.rates``): what a call through the trunk to a
+    number with this prefix (or of this class) costs, in force from ``valid_from`` until the trunk's next
+    table.  Money is kept as decimal text, never as a float."""
+
+    trunk = peewee.CharField()
+    valid_from = peewee.DateField()
+    prefix = peewee.CharField(default="")  # digits; "" with a class: every number of that class
+    number_class = peewee.CharField(default="")  # appliance.site.numbering.NumberClass value, or ""
+    per_minute = peewee.CharField()  # decimal text, e.g. "0.1500"
+    first_seconds = peewee.IntegerField(default=60)  # billing increment: the first unit ...
+    next_seconds = peewee.IntegerField(default=60)  # ... then units of this many seconds
+    connection_fee = peewee.CharField(default="0")  # decimal text, charged once per answered call
+    free_minutes = peewee.IntegerField(default=0)  # free minutes per calendar month (a bundle)
+    currency = peewee.CharField(default="CNY")
+    description = peewee.CharField(default="")
+
+    class Meta:
+        indexes = ((("trunk", "valid_from", "prefix", "number_class"), True),)
+
+
+BILLING_TABLES = [Rate]

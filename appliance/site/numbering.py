@@ -41,6 +41,7 @@ from phonenumbers import PhoneNumberType, shortnumberinfo
 from phonenumbers.shortnumberinfo import ShortNumberCost
 
 from appliance.catalog import N_
+from appliance.site import queries, stored
 from appliance.site.checks import Site
 from appliance.site.kinds import KINDS
 
@@ -109,6 +110,12 @@ class NumberPlan:
         internal = {str(obj.number) for name, kind in KINDS.items() if kind.key == "number"
                     for obj in site.of(name)}
         return cls(site.settings.country_code, site.settings.area_code, frozenset(internal))
+
+    @classmethod
+    def stored(cls) -> NumberPlan:
+        """The plan from the database (settings rows and the numbering plan), without loading the site."""
+        return cls(stored.setting("country_code"), stored.setting("area_code"),
+                   frozenset(queries.own_numbers()))
 
     @property
     def region(self) -> str:

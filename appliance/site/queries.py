@@ -114,6 +114,15 @@ def mailbox_numbers() -> list[str]:
     return sorted(numbers, key=lambda n: (len(n), n))
 
 
+def own_numbers() -> set[str]:
+    """Every number an object of the site is reached by (extensions, ring groups, queues, voicemail boxes)."""
+    numbers: set[str] = set()
+    for kind in KINDS.values():
+        if kind.key == "number":
+            numbers |= {n for (n,) in kind.model.select(getattr(kind.model, kind.key)).tuples()}
+    return numbers
+
+
 def page_audit(kind: str = "", user: str = "", limit: int = 50, offset: int = 0) -> tuple[list[AuditEntry], int]:
     """One page of the audit log, newest first, optionally for one kind and/or one user; and how many match."""
     limit = max(1, min(int(limit), MAX_LIMIT))
