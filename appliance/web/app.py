@@ -20,7 +20,20 @@ from appliance.model.database import database
 from appliance.security import bans
 from appliance.site import service
 from appliance.site.kinds import sentence_case
-from appliance.web import api, auth, backups, callcenter, contacts, errors, i18n, pages, recordings, views, wallboard
+from appliance.web import (
+    api,
+    auth,
+    backups,
+    callcenter,
+    contacts,
+    errors,
+    i18n,
+    pages,
+    rates,
+    recordings,
+    views,
+    wallboard,
+)
 from appliance.web import gateways as gateways_web
 from appliance.web import hardware as hardware_web
 
@@ -69,6 +82,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.register_blueprint(recordings.blueprint)
     app.register_blueprint(callcenter.blueprint)
     app.register_blueprint(contacts.blueprint)
+    app.register_blueprint(rates.blueprint)
     app.register_blueprint(backups.blueprint)
     app.register_blueprint(gateways_web.blueprint)
     app.register_blueprint(hardware_web.blueprint)
