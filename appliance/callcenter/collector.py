@@ -43,6 +43,7 @@ from pathlib import Path
 
 import peewee
 
+from appliance.billing import calls
 from appliance.callcenter import rollup
 from appliance.model.database import database
 from appliance.model.models import CallEvent, CallRecord, CollectorState, QueueCall
@@ -53,9 +54,11 @@ NON_CALL_IDS = {"NONE", "MANAGER", "CLI", "REALTIME", "AUTO"}
 CHUNK_BYTES = 1 << 20
 CDR_CHUNK = 5000  # call records per transaction
 CDR_FIELDS = ("uniqueid", "sequence", "linkedid", "start_time", "answer_time", "end_time", "src", "dst", "dcontext",
-              "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield")
+              "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield", "lastdata")
+# the record's trunk and number come from its userfield and lastdata (appliance.billing.calls.trunk_leg)
 CALL_RECORD_COLUMNS = ("uniqueid", "sequence", "linkedid", "start", "answer", "end", "src", "dst", "dcontext",
-                       "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield")
+                       "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield",
+                       "trunk", "number")
 EXITS = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "exitempty"}  # outcome; wait is field 2
 DERIVED = ("callid", "queue", "entered", "caller", "outcome", "wait_seconds", "talk_seconds", "agent", "ended_by")
 EVENT_COLUMNS = ("time", "callid", "queue", "agent", "event", "data")
@@ -369,9 +372,13 @@ def read_cdr(cdr_db: Path, max_chunks: int | None = None) -> Progress:
                     return progress
                 records = [(r[1], _int(r[2] or 0), r[3] or "", r[4] or "", r[5] or "", r[6] or "", r[7] or "",
                             r[8] or "", r[9] or "", r[10] or "", r[11] or "", r[12] or "", _int(r[13]),
-                            _int(r[14]), r[15] or "", r[16] or "") for r in rows]
+                            _int(r[14]), r[15] or "", r[16] or "", *calls.trunk_leg(r[16] or "", r[12] or "",
+                                                                                   r[17] or ""))
+                           for r in rows]
                 with database.atomic():
                     database.cursor().executemany(insert, records)
+                    # each leg through a trunk priced as it is stored (a replayed record keeps its price)
+                    calls.price_new_records((record[0], record[1]) for record in records if record[16])
                     last = rows[-1][0]
                     CollectorState.replace(source="cdr", position=last, identity=_cdr_identity(rows[-1][1], rows[-1][2])
                                            ).execute()

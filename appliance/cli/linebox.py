@@ -398,6 +398,22 @@ def rates_price(ctx: click.Context, trunk: str, number: str, seconds: int, day: 
     click.echo(f"charged {charge.charged_seconds} s: {charge.cost} {charge.currency}")
 
 
+@rates_group.command("reprice")
+@click.option("--from", "first", required=True, help="YYYY-MM-DD: the first day to price again.")
+@click.option("--to", "last", default=None, help="YYYY-MM-DD: the last day (default the first).")
+@click.pass_context
+def rates_reprice(ctx: click.Context, first: str, last: str | None) -> None:
+    """Price the calls of a period again with the rate tables in force on their days (audited)."""
+    from appliance.billing import calls
+    _install(ctx)
+    first_day = _day(first, "--from")
+    last_day = _day(last, "--to") if last else first_day
+    if last_day < first_day:
+        _fail("--to: the last day is before the first")
+    priced = calls.reprice(first_day, last_day, USER)
+    click.echo(f"priced {priced} call record(s) from {first_day} to {last_day} again")
+
+
 @main.group()
 def token() -> None:
     """REST API tokens."""

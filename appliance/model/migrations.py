@@ -195,6 +195,20 @@ def _v20_rates(db: peewee.SqliteDatabase) -> None:
     db.create_tables(models.BILLING_TABLES, safe=True)
 
 
+def _v21_call_cost(db: peewee.SqliteDatabase) -> None:
+    """Each call record's trunk, the number sent to it, its class and its price (``appliance.billing.calls``).
+
+    SQLite's own ``ADD COLUMN ... NOT NULL DEFAULT``: peewee's migrator would copy the whole table for a NOT
+    NULL column, minutes on a site with millions of records."""
+    present = {column.name for column in db.get_columns("callrecord")}
+    for name, ddl in (("trunk", "VARCHAR(255) NOT NULL DEFAULT ''"), ("number", "VARCHAR(255) NOT NULL DEFAULT ''"),
+                      ("number_class", "VARCHAR(255) NOT NULL DEFAULT ''"),
+                      ("cost", "VARCHAR(255) NOT NULL DEFAULT ''"), ("currency", "VARCHAR(255) NOT NULL DEFAULT ''"),
+                      ("free_seconds", "INTEGER NOT NULL DEFAULT 0"), ("rate_key", "VARCHAR(255) NOT NULL DEFAULT ''")):
+        if name not in present:
+            db.execute_sql(f"ALTER TABLE callrecord ADD COLUMN {name} {ddl}")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -216,6 +230,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v18_secrets_sealed,
     _v19_user_language,
     _v20_rates,
+    _v21_call_cost,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -1,0 +1,166 @@
+"""The price of each call through a trunk, as the collector stores its record, and re-pricing a period.
+
+Which leg went through which trunk, to which number: the dialplan marks a trunk attempt with the call
+record's userfield ``trunk:<name>`` (``[sub-trunk-dial]``, ``[sub-dahdi-dial]`` in extensions.conf) and
+Asterisk records the ``Dial`` it ran (``PJSIP/<number>@<trunk>``, ``DAHDI/g<N>/<number>``), so each attempt
+of a failover is its own record, priced by the trunk that carried it: an attempt that was not answered
+costs nothing, the one that was is priced by its trunk's table.
+
+A record is priced by the table in force on the call's day (``appliance.billing.rates``), its number
+classed by the one classifier (``appliance.site.numbering``).  A month's bundle (free minutes of a rate
+line) is used up by the calls in the order they started.  A rate changed later never touches a priced
+record; ``reprice`` prices a period again on purpose, audited.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from peewee import fn
+
+from appliance.billing import rates
+from appliance.model import audit
+from appliance.model.database import database
+from appliance.model.models import CallRecord
+from appliance.site.numbering import NumberPlan, classify
+
+TRUNK_MARK = "trunk:"
+REPRICE_CHUNK = 2000
+
+
+def trunk_leg(userfield: str, lastapp: str, lastdata: str) -> tuple[str, str]:
+    """(trunk, number sent) of a leg the dialplan dialled through a trunk; ("", "") for any other leg."""
+    if not userfield.startswith(TRUNK_MARK) or lastapp != "Dial":
+        return "", ""
+    target = lastdata.split(",", 1)[0]
+    if target.startswith("PJSIP/") and "@" in target:
+        number = target[len("PJSIP/"):].split("@", 1)[0]
+    elif target.startswith("DAHDI/"):
+        number = target.rsplit("/", 1)[1]
+    else:
+        return "", ""
+    return userfield[len(TRUNK_MARK):], number
+
+
+@dataclass(frozen=True)
+class Price:
+    """A leg's class and price; ``cost`` is "" when no rate line priced it (never 0: that would say free)."""
+
+    number_class: str
+    cost: str
+    currency: str
+    free_seconds: int
+    rate_key: str
+
+
+def _month(start: str) -> tuple[str, str]:
+    """The first moment of the month of ``start`` ("2026-12-07 10:00:00") and of the next, as record text."""
+    year, month = int(start[:4]), int(start[5:7])
+    following = (year + 1, 1) if month == 12 else (year, month + 1)
+    return f"{year:04d}-{month:02d}-01 00:00:00", f"{following[0]:04d}-{following[1]:02d}-01 00:00:00"
+
+
+class Pricer:
+    """Prices a batch of records: each trunk's table per day, each number's class and each bundle's use in
+    the month are looked up once per batch."""
+
+    def __init__(self, plan: NumberPlan | None = None):
+        self.plan = plan if plan is not None else NumberPlan.stored()
+        self._tables: dict[tuple[str, str], tuple[datetime.date | None, rates.Table]] = {}
+        self._free_used: dict[tuple[str, str, str], int] = {}
+
+    def _table(self, trunk: str, day: str) -> tuple[datetime.date | None, rates.Table]:
+        key = (trunk, day)
+        if key not in self._tables:
+            start, lines = rates.table_in_force(trunk, datetime.date.fromisoformat(day))
+            self._tables[key] = (start, rates.Table(lines))
+        return self._tables[key]
+
+    def _used(self, trunk: str, rate_key: str, start: str) -> int:
+        """Bundle seconds the month's earlier calls of this trunk and line used (stored, then this batch)."""
+        first, following = _month(start)
+        key = (trunk, rate_key, first)
+        if key not in self._free_used:
+            r = CallRecord
+            self._free_used[key] = (r.select(fn.SUM(r.free_seconds))
+                                    .where((r.trunk == trunk) & (r.rate_key == rate_key) & (r.start >= first)
+                                           & (r.start < following)).scalar() or 0)
+        return self._free_used[key]
+
+    def price(self, trunk: str, number: str, start: str, billsec: int) -> Price:
+        """The price of a leg through ``trunk`` to ``number`` that started at ``start`` (record text)."""
+        number_class = classify(number, self.plan).number_class.value
+        table_start, table = self._table(trunk, start[:10])
+        line = table.line_for(number, number_class) if table_start else None
+        if line is None:
+            return Price(number_class, "", "", 0, "")
+        rate_key = (f"prefix:{line.prefix}" if line.prefix else f"class:{line.number_class}" if line.number_class
+                    else "default")
+        left = line.free_minutes * 60 - self._used(trunk, rate_key, start) if line.free_minutes else 0
+        charge = rates.price(billsec, line, left)
+        if charge.free_seconds:
+            self._free_used[(trunk, rate_key, _month(start)[0])] += charge.free_seconds
+        return Price(number_class, str(charge.cost), charge.currency, charge.free_seconds, rate_key)
+
+
+PRICE_COLUMNS = ("number_class", "cost", "currency", "free_seconds", "rate_key")
+
+
+def price_new_records(keys: Iterable[tuple[str, int]], pricer: Pricer | None = None) -> int:
+    """Price the records of these (uniqueid, sequence) keys that went through a trunk and have no price yet
+    (a replayed record keeps the one it has); in the caller's transaction.  Returns how many were priced."""
+    keys = sorted(set(keys))
+    priced = 0
+    for begin in range(0, len(keys), 2000):
+        rows = database.execute_sql(
+            "SELECT id, trunk, number, start, billsec FROM callrecord"
+            " WHERE (uniqueid, sequence) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))"
+            " AND trunk != '' AND number_class = '' ORDER BY start, id",
+            (json.dumps(keys[begin:begin + 2000]),)).fetchall()
+        if rows:
+            pricer = pricer or Pricer()
+            priced += _store_prices(rows, pricer)
+    return priced
+
+
+def _store_prices(rows: list[tuple[int, str, str, str, int]], pricer: Pricer) -> int:
+    updates = []
+    for record_id, trunk, number, start, billsec in rows:
+        price = pricer.price(trunk, number, start, billsec)
+        updates.append((price.number_class, price.cost, price.currency, price.free_seconds, price.rate_key,
+                        record_id))
+    database.cursor().executemany(
+        f"UPDATE callrecord SET {', '.join(f'{c} = ?' for c in PRICE_COLUMNS)} WHERE id = ?", updates)
+    return len(updates)
+
+
+def reprice(first_day: datetime.date, last_day: datetime.date, user: str) -> int:
+    """Price every trunk leg that started from ``first_day`` to ``last_day`` (inclusive) again with the
+    tables in force on their days, in one transaction, audited; returns how many records were priced.
+
+    The bundles of the months touched are used again from the first call re-priced: calls before
+    ``first_day`` in the same month keep their share."""
+    first = f"{first_day.isoformat()} 00:00:00"
+    after = f"{(last_day + datetime.timedelta(days=1)).isoformat()} 00:00:00"
+    r = CallRecord
+    in_period = (r.trunk != "") & (r.start >= first) & (r.start < after)
+    with database.atomic():
+        before = {"records": r.select().where(in_period & (r.cost != "")).count()}
+        r.update(number_class="", cost="", currency="", free_seconds=0, rate_key="").where(in_period).execute()
+        pricer = Pricer()
+        priced = 0
+        last_id, last_start = 0, ""
+        while True:
+            rows = list(r.select(r.id, r.trunk, r.number, r.start, r.billsec)
+                        .where(in_period & ((r.start > last_start) | ((r.start == last_start) & (r.id > last_id))))
+                        .order_by(r.start, r.id).limit(REPRICE_CHUNK).tuples())
+            if not rows:
+                break
+            priced += _store_prices(rows, pricer)
+            last_id, last_start = rows[-1][0], rows[-1][3]
+        audit.record(user, "reprice", "rates", f"{first_day.isoformat()}..{last_day.isoformat()}", before,
+                     {"records": priced})
+    return priced

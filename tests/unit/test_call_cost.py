@@ -1,0 +1,99 @@
+"""Every call through a trunk priced as the collector stores its record (appliance.billing.calls): the trunk
+that carried it, the number's class, the bundle, replays and re-pricing.  The lab test places the calls."""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+from contextlib import closing
+
+import pytest
+from click.testing import CliRunner
+
+from appliance.billing import calls, rates_csv
+from appliance.callcenter import collector
+from appliance.cli.linebox import main
+from appliance.model.models import AuditEntry, CallRecord
+from appliance.site import service
+
+HEADER = "prefix,class,per_minute,increment,connection_fee,free_minutes,currency,description\r\n"
+
+
+@pytest.mark.parametrize(("userfield", "lastapp", "lastdata", "expected"), [
+    ("trunk:telco", "Dial", "PJSIP/013912345678@telco,300^2", ("telco", "013912345678")),
+    ("trunk:pri", "Dial", "DAHDI/g1/60001234,300", ("pri", "60001234")),
+    ("", "Dial", "PJSIP/200,25,tT", ("", "")),  # an extension, not a trunk
+    ("trunk:telco", "Queue", "700,t", ("", "")),
+    ("trunk:telco", "Dial", "Local/1@x", ("", "")),
+])
+def test_the_trunk_and_number_of_a_leg_come_from_the_dialplans_mark_and_the_dial(userfield, lastapp, lastdata,
+                                                                                  expected) -> None:
+    assert calls.trunk_leg(userfield, lastapp, lastdata) == expected
+
+
+def _cdr(path, rows: list[tuple[str, str, str, int, str, str]]) -> None:
+    """(uniqueid, start, disposition, billsec, userfield, lastdata) rows as cdr_sqlite3_custom writes them."""
+    with closing(sqlite3.connect(path)) as cdr, cdr:
+        cdr.execute(f"CREATE TABLE IF NOT EXISTS cdr (AcctId INTEGER PRIMARY KEY, {', '.join(collector.CDR_FIELDS)})")
+        for uniqueid, start, disposition, billsec, userfield, lastdata in rows:
+            cdr.execute("INSERT INTO cdr (uniqueid, sequence, linkedid, start_time, src, dst, lastapp, billsec,"
+                        " disposition, userfield, lastdata) VALUES (?, '0', ?, ?, '200', '0139', 'Dial', ?, ?, ?, ?)",
+                        (uniqueid, uniqueid, start, str(billsec), disposition, userfield, lastdata))
+
+
+@pytest.fixture
+def site(install):
+    service.save_settings({"country_code": "86", "area_code": "21"}, user="test")
+    for name in ("telco", "backup"):
+        service.save_object("trunk", {"name": name, "host": "192.0.2.10"}, user="test")
+    day = datetime.date(2026, 12, 1)
+    rates_csv.import_bytes("telco", (HEADER + ",mobile,0.12,60/60,0.05,2,CNY,\r\n,local,0.02,6/6,,,CNY,\r\n").encode(),
+                           day, "test")
+    rates_csv.import_bytes("backup", (HEADER + ",,0.30,1/1,,,CNY,\r\n").encode(), day, "test")
+    return install
+
+
+def _record(uniqueid: str) -> CallRecord:
+    return CallRecord.get(CallRecord.uniqueid == uniqueid)
+
+
+def test_each_leg_is_priced_by_the_trunk_that_carried_it_with_the_bundle_used_in_order(site, tmp_path) -> None:
+    cdr_db = tmp_path / "linebox-cdr.db"
+    _cdr(cdr_db, [
+        ("1.1", "2026-12-07 09:00:00", "ANSWERED", 61, "trunk:telco", "PJSIP/13912345678@telco,300"),
+        ("1.2", "2026-12-07 09:05:00", "ANSWERED", 100, "trunk:telco", "PJSIP/13912345679@telco,300"),
+        ("2.1", "2026-12-07 10:00:00", "NO ANSWER", 0, "trunk:telco", "PJSIP/60001234@telco,300^2"),  # failover:
+        ("2.2", "2026-12-07 10:00:03", "ANSWERED", 61, "trunk:backup", "PJSIP/60001234@backup,300"),  # ... here
+        ("3.1", "2026-12-07 11:00:00", "ANSWERED", 30, "trunk:telco", "PJSIP/00441632960000@telco,300"),
+        ("4.1", "2026-12-07 12:00:00", "ANSWERED", 30, "", "PJSIP/201,25"),
+    ])
+    collector.collect_cdr(cdr_db)
+    first, second = _record("1.1"), _record("1.2")
+    # 2 free minutes: the first call (120 s charged) uses them all, the fee is still due
+    assert (first.number_class, first.cost, first.currency, first.free_seconds) == ("mobile", "0.05", "CNY", 120)
+    assert (second.cost, second.free_seconds) == ("0.29", 0)  # 0.05 + 0.12 x 2 min
+    assert (_record("2.1").trunk, _record("2.1").cost) == ("telco", "0.00")  # not answered: nothing
+    assert (_record("2.2").trunk, _record("2.2").number_class, _record("2.2").cost) == ("backup", "local", "0.31")
+    unpriced = _record("3.1")
+    assert (unpriced.number_class, unpriced.cost) == ("international", "")  # no line for it: no rate, not free
+    assert (_record("4.1").trunk, _record("4.1").cost) == ("", "")
+
+
+def test_a_replayed_record_keeps_its_price_and_repricing_a_period_is_explicit_and_audited(site, tmp_path) -> None:
+    cdr_db = tmp_path / "linebox-cdr.db"
+    _cdr(cdr_db, [("1.1", "2026-12-07 09:00:00", "ANSWERED", 30, "trunk:backup", "PJSIP/60001234@backup,300")])
+    collector.collect_cdr(cdr_db)
+    assert _record("1.1").cost == "0.15"
+    # the carrier's new prices, entered later from the same day: the stored record is not touched ...
+    rates_csv.import_bytes("backup", (HEADER + ",,0.60,1/1,,,CNY,\r\n").encode(), datetime.date(2026, 12, 1), "t")
+    (tmp_path / "linebox-cdr.db").unlink()
+    _cdr(cdr_db, [("1.1", "2026-12-07 09:00:00", "ANSWERED", 30, "trunk:backup", "PJSIP/60001234@backup,300")])
+    collector.collect_cdr(cdr_db)  # a new CDR database replays the row: INSERT OR IGNORE keeps the stored one
+    assert _record("1.1").cost == "0.15"
+    # ... until the admin re-prices the period
+    done = CliRunner().invoke(main, ["--home", str(site.home), "rates", "reprice", "--from", "2026-12-07"])
+    assert done.exit_code == 0 and "priced 1 call record(s) from 2026-12-07 to 2026-12-07" in done.output
+    assert _record("1.1").cost == "0.30"
+    entry = AuditEntry.get(AuditEntry.action == "reprice")
+    assert entry.key == "2026-12-07..2026-12-07" and entry.after == {"records": 1}
+    assert calls.reprice(datetime.date(2026, 12, 8), datetime.date(2026, 12, 31), "alice") == 0
