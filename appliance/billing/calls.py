@@ -18,7 +18,9 @@ import datetime
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
+from babel.numbers import get_currency_precision
 from peewee import fn
 
 from appliance.billing import rates
@@ -29,6 +31,14 @@ from appliance.site.numbering import NumberPlan, classify
 
 TRUNK_MARK = "trunk:"
 REPRICE_CHUNK = 2000
+
+
+def calling_endpoint(channel: str) -> str:
+    """The PJSIP endpoint that placed a leg ("100" for ``PJSIP/100-0000002a``): an extension's endpoint is
+    named by its number.  "" for other channels (an analog phone's DAHDI channel names no extension)."""
+    if not channel.startswith("PJSIP/"):
+        return ""
+    return channel[len("PJSIP/"):].rsplit("-", 1)[0]
 
 
 def trunk_leg(userfield: str, lastapp: str, lastdata: str) -> tuple[str, str]:
@@ -47,13 +57,21 @@ def trunk_leg(userfield: str, lastapp: str, lastdata: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Price:
-    """A leg's class and price; ``cost`` is "" when no rate line priced it (never 0: that would say free)."""
+    """A leg's class and price: ``cost_minor`` in the currency's smallest unit, None when no rate line priced
+    it (never 0: that would say free)."""
 
     number_class: str
-    cost: str
+    cost_minor: int | None
     currency: str
     free_seconds: int
     rate_key: str
+
+
+def cost_of(record: CallRecord) -> Decimal | None:
+    """A priced record's cost as an amount (0.29 CNY is Decimal("0.29")); None when no rate priced it."""
+    if record.cost_minor is None:
+        return None
+    return Decimal(record.cost_minor).scaleb(-get_currency_precision(record.currency or "CNY"))
 
 
 def _month(start: str) -> tuple[str, str]:
@@ -96,17 +114,18 @@ class Pricer:
         table_start, table = self._table(trunk, start[:10])
         line = table.line_for(number, number_class) if table_start else None
         if line is None:
-            return Price(number_class, "", "", 0, "")
+            return Price(number_class, None, "", 0, "")
         rate_key = (f"prefix:{line.prefix}" if line.prefix else f"class:{line.number_class}" if line.number_class
                     else "default")
         left = line.free_minutes * 60 - self._used(trunk, rate_key, start) if line.free_minutes else 0
         charge = rates.price(billsec, line, left)
         if charge.free_seconds:
             self._free_used[(trunk, rate_key, _month(start)[0])] += charge.free_seconds
-        return Price(number_class, str(charge.cost), charge.currency, charge.free_seconds, rate_key)
+        minor = int(charge.cost.scaleb(get_currency_precision(charge.currency)))
+        return Price(number_class, minor, charge.currency, charge.free_seconds, rate_key)
 
 
-PRICE_COLUMNS = ("number_class", "cost", "currency", "free_seconds", "rate_key")
+PRICE_COLUMNS = ("number_class", "cost_minor", "currency", "free_seconds", "rate_key")
 
 
 def price_new_records(keys: Iterable[tuple[str, int]], pricer: Pricer | None = None) -> int:
@@ -130,7 +149,7 @@ def _store_prices(rows: list[tuple[int, str, str, str, int]], pricer: Pricer) ->
     updates = []
     for record_id, trunk, number, start, billsec in rows:
         price = pricer.price(trunk, number, start, billsec)
-        updates.append((price.number_class, price.cost, price.currency, price.free_seconds, price.rate_key,
+        updates.append((price.number_class, price.cost_minor, price.currency, price.free_seconds, price.rate_key,
                         record_id))
     database.cursor().executemany(
         f"UPDATE callrecord SET {', '.join(f'{c} = ?' for c in PRICE_COLUMNS)} WHERE id = ?", updates)
@@ -148,8 +167,8 @@ def reprice(first_day: datetime.date, last_day: datetime.date, user: str) -> int
     r = CallRecord
     in_period = (r.trunk != "") & (r.start >= first) & (r.start < after)
     with database.atomic():
-        before = {"records": r.select().where(in_period & (r.cost != "")).count()}
-        r.update(number_class="", cost="", currency="", free_seconds=0, rate_key="").where(in_period).execute()
+        before = {"records": r.select().where(in_period & r.cost_minor.is_null(False)).count()}
+        r.update(number_class="", cost_minor=None, currency="", free_seconds=0, rate_key="").where(in_period).execute()
         pricer = Pricer()
         priced = 0
         last_id, last_start = 0, ""

@@ -58,7 +58,7 @@ CDR_FIELDS = ("uniqueid", "sequence", "linkedid", "start_time", "answer_time", "
 # the record's trunk and number come from its userfield and lastdata (appliance.billing.calls.trunk_leg)
 CALL_RECORD_COLUMNS = ("uniqueid", "sequence", "linkedid", "start", "answer", "end", "src", "dst", "dcontext",
                        "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield",
-                       "trunk", "number")
+                       "trunk", "number", "extension")
 EXITS = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout", "EXITEMPTY": "exitempty"}  # outcome; wait is field 2
 DERIVED = ("callid", "queue", "entered", "caller", "outcome", "wait_seconds", "talk_seconds", "agent", "ended_by")
 EVENT_COLUMNS = ("time", "callid", "queue", "agent", "event", "data")
@@ -370,11 +370,13 @@ def read_cdr(cdr_db: Path, max_chunks: int | None = None) -> Progress:
                 rows = cdr.execute(query, (last,)).fetchall()
                 if not rows:
                     return progress
-                records = [(r[1], _int(r[2] or 0), r[3] or "", r[4] or "", r[5] or "", r[6] or "", r[7] or "",
-                            r[8] or "", r[9] or "", r[10] or "", r[11] or "", r[12] or "", _int(r[13]),
-                            _int(r[14]), r[15] or "", r[16] or "", *calls.trunk_leg(r[16] or "", r[12] or "",
-                                                                                   r[17] or ""))
-                           for r in rows]
+                records = []
+                for r in rows:
+                    trunk, number = calls.trunk_leg(r[16] or "", r[12] or "", r[17] or "")
+                    records.append((r[1], _int(r[2] or 0), r[3] or "", r[4] or "", r[5] or "", r[6] or "", r[7] or "",
+                                    r[8] or "", r[9] or "", r[10] or "", r[11] or "", r[12] or "", _int(r[13]),
+                                    _int(r[14]), r[15] or "", r[16] or "", trunk, number,
+                                    calls.calling_endpoint(r[10] or "") if trunk else ""))
                 with database.atomic():
                     database.cursor().executemany(insert, records)
                     # each leg through a trunk priced as it is stored (a replayed record keeps its price)

@@ -201,12 +201,13 @@ def _v21_call_cost(db: peewee.SqliteDatabase) -> None:
     SQLite's own ``ADD COLUMN ... NOT NULL DEFAULT``: peewee's migrator would copy the whole table for a NOT
     NULL column, minutes on a site with millions of records."""
     present = {column.name for column in db.get_columns("callrecord")}
-    for name, ddl in (("trunk", "VARCHAR(255) NOT NULL DEFAULT ''"), ("number", "VARCHAR(255) NOT NULL DEFAULT ''"),
-                      ("number_class", "VARCHAR(255) NOT NULL DEFAULT ''"),
-                      ("cost", "VARCHAR(255) NOT NULL DEFAULT ''"), ("currency", "VARCHAR(255) NOT NULL DEFAULT ''"),
-                      ("free_seconds", "INTEGER NOT NULL DEFAULT 0"), ("rate_key", "VARCHAR(255) NOT NULL DEFAULT ''")):
+    text = "VARCHAR(255) NOT NULL DEFAULT ''"
+    for name, ddl in (("extension", text), ("trunk", text), ("number", text), ("number_class", text),
+                      ("cost_minor", "INTEGER"), ("currency", text), ("free_seconds", "INTEGER NOT NULL DEFAULT 0"),
+                      ("rate_key", text)):
         if name not in present:
             db.execute_sql(f"ALTER TABLE callrecord ADD COLUMN {name} {ddl}")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS callrecord_extension_start ON callrecord (extension, start)")
 
 
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [

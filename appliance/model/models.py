@@ -230,15 +230,18 @@ class CallRecord(BaseModel):
     billsec = peewee.IntegerField(default=0)
     disposition = peewee.CharField(default="", index=True)
     userfield = peewee.CharField(default="")
-    # An outbound leg's trunk and the number sent to it (from the dialplan's userfield and Dial's argument),
-    # and its price (appliance.billing.calls): the number's class, the cost as decimal text ("" when no rate
-    # priced it), the currency, the seconds the month's bundle paid and the rate line that priced it.
-    # (with the database's own defaults, as migration 21 adds them: the collector's raw INSERT names only
-    # the columns it copies, and INSERT OR IGNORE would drop a row that broke NOT NULL)
+    # An outbound leg's calling extension (from its channel: what cost reports group by), its trunk and the
+    # number sent to it (from the dialplan's userfield and Dial's argument), and its price
+    # (appliance.billing.calls): the number's class, the cost in the currency's smallest unit (an integer,
+    # so sums are exact; NULL when no rate priced it), the currency, the seconds the month's bundle paid and
+    # the rate line that priced it.  Text columns have the database's own defaults, as migration 21 adds
+    # them: the collector's raw INSERT names only the columns it copies, and INSERT OR IGNORE would drop a
+    # row that broke NOT NULL.
+    extension = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
     trunk = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
     number = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
     number_class = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
-    cost = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
+    cost_minor = peewee.IntegerField(null=True)  # in the currency's smallest unit (fen, cent); NULL: no rate
     currency = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
     free_seconds = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
     rate_key = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])

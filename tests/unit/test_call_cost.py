@@ -36,8 +36,9 @@ def _cdr(path, rows: list[tuple[str, str, str, int, str, str]]) -> None:
     with closing(sqlite3.connect(path)) as cdr, cdr:
         cdr.execute(f"CREATE TABLE IF NOT EXISTS cdr (AcctId INTEGER PRIMARY KEY, {', '.join(collector.CDR_FIELDS)})")
         for uniqueid, start, disposition, billsec, userfield, lastdata in rows:
-            cdr.execute("INSERT INTO cdr (uniqueid, sequence, linkedid, start_time, src, dst, lastapp, billsec,"
-                        " disposition, userfield, lastdata) VALUES (?, '0', ?, ?, '200', '0139', 'Dial', ?, ?, ?, ?)",
+            cdr.execute("INSERT INTO cdr (uniqueid, sequence, linkedid, start_time, src, dst, channel, lastapp,"
+                        " billsec, disposition, userfield, lastdata)"
+                        " VALUES (?, '0', ?, ?, '200', '0139', 'PJSIP/200-0000001f', 'Dial', ?, ?, ?, ?)",
                         (uniqueid, uniqueid, start, str(billsec), disposition, userfield, lastdata))
 
 
@@ -57,6 +58,11 @@ def _record(uniqueid: str) -> CallRecord:
     return CallRecord.get(CallRecord.uniqueid == uniqueid)
 
 
+def cost(uniqueid: str) -> str | None:
+    amount = calls.cost_of(_record(uniqueid))
+    return None if amount is None else str(amount)
+
+
 def test_each_leg_is_priced_by_the_trunk_that_carried_it_with_the_bundle_used_in_order(site, tmp_path) -> None:
     cdr_db = tmp_path / "linebox-cdr.db"
     _cdr(cdr_db, [
@@ -70,30 +76,30 @@ def test_each_leg_is_priced_by_the_trunk_that_carried_it_with_the_bundle_used_in
     collector.collect_cdr(cdr_db)
     first, second = _record("1.1"), _record("1.2")
     # 2 free minutes: the first call (120 s charged) uses them all, the fee is still due
-    assert (first.number_class, first.cost, first.currency, first.free_seconds) == ("mobile", "0.05", "CNY", 120)
-    assert (second.cost, second.free_seconds) == ("0.29", 0)  # 0.05 + 0.12 x 2 min
-    assert (_record("2.1").trunk, _record("2.1").cost) == ("telco", "0.00")  # not answered: nothing
-    assert (_record("2.2").trunk, _record("2.2").number_class, _record("2.2").cost) == ("backup", "local", "0.31")
-    unpriced = _record("3.1")
-    assert (unpriced.number_class, unpriced.cost) == ("international", "")  # no line for it: no rate, not free
-    assert (_record("4.1").trunk, _record("4.1").cost) == ("", "")
+    assert (first.number_class, cost("1.1"), first.currency, first.free_seconds) == ("mobile", "0.05", "CNY", 120)
+    assert (cost("1.2"), second.free_seconds) == ("0.29", 0)  # 0.05 + 0.12 x 2 min
+    assert (first.extension, first.number) == ("200", "13912345678")
+    assert (_record("2.1").trunk, cost("2.1")) == ("telco", "0.00")  # not answered: nothing
+    assert (_record("2.2").trunk, _record("2.2").number_class, cost("2.2")) == ("backup", "local", "0.31")
+    assert (_record("3.1").number_class, cost("3.1")) == ("international", None)  # no line: no rate, not free
+    assert (_record("4.1").trunk, _record("4.1").extension, cost("4.1")) == ("", "", None)
 
 
 def test_a_replayed_record_keeps_its_price_and_repricing_a_period_is_explicit_and_audited(site, tmp_path) -> None:
     cdr_db = tmp_path / "linebox-cdr.db"
     _cdr(cdr_db, [("1.1", "2026-12-07 09:00:00", "ANSWERED", 30, "trunk:backup", "PJSIP/60001234@backup,300")])
     collector.collect_cdr(cdr_db)
-    assert _record("1.1").cost == "0.15"
+    assert cost("1.1") == "0.15"
     # the carrier's new prices, entered later from the same day: the stored record is not touched ...
     rates_csv.import_bytes("backup", (HEADER + ",,0.60,1/1,,,CNY,\r\n").encode(), datetime.date(2026, 12, 1), "t")
     (tmp_path / "linebox-cdr.db").unlink()
     _cdr(cdr_db, [("1.1", "2026-12-07 09:00:00", "ANSWERED", 30, "trunk:backup", "PJSIP/60001234@backup,300")])
     collector.collect_cdr(cdr_db)  # a new CDR database replays the row: INSERT OR IGNORE keeps the stored one
-    assert _record("1.1").cost == "0.15"
+    assert cost("1.1") == "0.15"
     # ... until the admin re-prices the period
     done = CliRunner().invoke(main, ["--home", str(site.home), "rates", "reprice", "--from", "2026-12-07"])
     assert done.exit_code == 0 and "priced 1 call record(s) from 2026-12-07 to 2026-12-07" in done.output
-    assert _record("1.1").cost == "0.30"
+    assert cost("1.1") == "0.30"
     entry = AuditEntry.get(AuditEntry.action == "reprice")
     assert entry.key == "2026-12-07..2026-12-07" and entry.after == {"records": 1}
     assert calls.reprice(datetime.date(2026, 12, 8), datetime.date(2026, 12, 31), "alice") == 0
