@@ -115,8 +115,7 @@ class Pricer:
         line = table.line_for(number, number_class) if table_start else None
         if line is None:
             return Price(number_class, None, "", 0, "")
-        rate_key = (f"prefix:{line.prefix}" if line.prefix else f"class:{line.number_class}" if line.number_class
-                    else "default")
+        rate_key = line.key
         left = line.free_minutes * 60 - self._used(trunk, rate_key, start) if line.free_minutes else 0
         charge = rates.price(billsec, line, left)
         if charge.free_seconds:

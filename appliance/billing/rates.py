@@ -108,6 +108,14 @@ class RateLine(BaseModel):
         return code
 
     @property
+    def key(self) -> str:
+        """Which line of a table this is, across its versions ("prefix:8613", "class:mobile", "default"): the
+        line a month's bundle belongs to."""
+        if self.prefix:
+            return f"prefix:{self.prefix}"
+        return f"class:{self.number_class}" if self.number_class else "default"
+
+    @property
     def units(self) -> tuple[int, int]:
         first, following = self.increment.split("/")
         return int(first), int(following)

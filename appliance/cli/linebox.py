@@ -414,6 +414,63 @@ def rates_reprice(ctx: click.Context, first: str, last: str | None) -> None:
     click.echo(f"priced {priced} call record(s) from {first_day} to {last_day} again")
 
 
+@main.group("cost")
+def cost_group() -> None:
+    """What calls cost: sums of the priced call records (docs/reports.md, "Call cost")."""
+
+
+def _cost_range(first: str | None, last: str | None) -> tuple[date, date]:
+    today = date.today()
+    first_day = _day(first, "--from") if first else today.replace(day=1)
+    last_day = _day(last, "--to") if last else today
+    if last_day < first_day:
+        _fail("--to: the last day is before the first")
+    return first_day, last_day
+
+
+@cost_group.command("report")
+@click.option("--by", type=click.Choice(["extension", "department", "trunk", "class"]), default="department",
+              show_default=True)
+@click.option("--period", type=click.Choice(["day", "month", "total"]), default="month", show_default=True)
+@click.option("--from", "first", default=None, help="YYYY-MM-DD (default the first of this month).")
+@click.option("--to", "last", default=None, help="YYYY-MM-DD, included (default today).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
+@click.pass_context
+def cost_report(ctx: click.Context, by: str, period: str, first: str | None, last: str | None,
+                as_csv: bool) -> None:
+    """Cost per extension, department, trunk or number class, per day or month."""
+    from appliance.billing import reports
+    from appliance.csvfile import write_csv
+    _install(ctx)
+    first_day, last_day = _cost_range(first, last)
+    rows = reports.cost_report(first_day, last_day, by, period)  # type: ignore[arg-type]
+    if as_csv:
+        click.echo(write_csv(("period", by, "currency", "calls", "seconds", "cost"),
+                             ((r.period, r.key, r.currency, r.calls, r.seconds, r.cost) for r in rows)), nl=False)
+        return
+    click.echo(f"{'period':<10} {by:<20} {'calls':>7} {'minutes':>9} {'cost':>14}")
+    for r in rows:
+        click.echo(f"{r.period or 'all':<10} {(r.key or '(none)')[:20]:<20} {r.calls:>7} {r.seconds / 60:>9.1f} "
+                   f"{r.cost:>10} {r.currency}")
+    unpriced = reports.unpriced_calls(first_day, last_day)
+    if unpriced:
+        click.secho(f"{unpriced} answered call(s) had no rate: a trunk's rate table misses a line", fg="yellow")
+
+
+@cost_group.command("top")
+@click.option("--from", "first", default=None, help="YYYY-MM-DD (default the first of this month).")
+@click.option("--to", "last", default=None, help="YYYY-MM-DD, included (default today).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.pass_context
+def cost_top(ctx: click.Context, first: str | None, last: str | None, limit: int) -> None:
+    """The numbers that cost the most."""
+    from appliance.billing import reports
+    _install(ctx)
+    for d in reports.top_destinations(*_cost_range(first, last), limit=limit):
+        click.echo(f"{d.number:<20} {d.number_class:<13} {d.calls:>6} {d.seconds / 60:>9.1f} min "
+                   f"{d.cost:>10} {d.currency}")
+
+
 @main.group()
 def token() -> None:
     """REST API tokens."""

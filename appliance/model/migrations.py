@@ -196,7 +196,8 @@ def _v20_rates(db: peewee.SqliteDatabase) -> None:
 
 
 def _v21_call_cost(db: peewee.SqliteDatabase) -> None:
-    """Each call record's trunk, the number sent to it, its class and its price (``appliance.billing.calls``).
+    """Each call record's extension, trunk, the number sent to it, its class and its price
+    (``appliance.billing.calls``), and each extension's department.
 
     SQLite's own ``ADD COLUMN ... NOT NULL DEFAULT``: peewee's migrator would copy the whole table for a NOT
     NULL column, minutes on a site with millions of records."""
@@ -208,6 +209,10 @@ def _v21_call_cost(db: peewee.SqliteDatabase) -> None:
         if name not in present:
             db.execute_sql(f"ALTER TABLE callrecord ADD COLUMN {name} {ddl}")
     db.execute_sql("CREATE INDEX IF NOT EXISTS callrecord_extension_start ON callrecord (extension, start)")
+    # and each extension's department, the team its costs are reported and budgeted by
+    if "department" not in {column.name for column in db.get_columns("extension")}:
+        db.execute_sql("ALTER TABLE extension ADD COLUMN department VARCHAR(255) NOT NULL DEFAULT ''")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS extension_department ON extension (department)")
 
 
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [

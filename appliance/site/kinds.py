@@ -113,6 +113,7 @@ FIELD_LABELS = {
     "email": N_("E-mail"),
     "recording": N_("Call recording"),
     "ring_seconds": N_("Ring time (seconds)"),
+    "department": N_("Department"),
     "options": N_("Advanced options"),
     "permitted_networks": N_("Permitted networks"),
     "accepted_risks": N_("Accepted risks"),

@@ -209,6 +209,8 @@ class Extension(SiteObject):
     email: Email = ""
     recording: Literal["never", "always", "on_demand"] = "never"
     ring_seconds: int = Field(default=25, ge=5, le=300)
+    # The team the extension belongs to (Sales, Support, ...): what cost reports and budgets group by.
+    department: Annotated[str, StringConstraints(max_length=80), AfterValidator(_printable_text)] = ""
     # Where the phone may register and call from; empty: the networks the site calls local (local_networks).
     permitted_networks: list[Network] = Field(default_factory=list)
     options: Options = Field(default_factory=dict)

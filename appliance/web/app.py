@@ -26,6 +26,7 @@ from appliance.web import (
     backups,
     callcenter,
     contacts,
+    costs,
     errors,
     i18n,
     pages,
@@ -83,6 +84,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.register_blueprint(callcenter.blueprint)
     app.register_blueprint(contacts.blueprint)
     app.register_blueprint(rates.blueprint)
+    app.register_blueprint(costs.blueprint)
     app.register_blueprint(backups.blueprint)
     app.register_blueprint(gateways_web.blueprint)
     app.register_blueprint(hardware_web.blueprint)

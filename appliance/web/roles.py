@@ -186,6 +186,7 @@ def _build_navigation() -> list[Group]:
         NavItem("wallboard", _l("Wallboard"), "wallboard.page", roles=("admin", "supervisor", "technician")),
         NavItem("recordings", _l("Recordings"), "recordings.page", roles=("admin", "supervisor")),
         NavItem("reports", _l("Reports"), "callcenter.reports_page", roles=("admin", "supervisor")),
+        NavItem("costs", _l("Costs"), "costs.page", roles=("admin", "supervisor")),
         NavItem("agent", _l("My queues"), "callcenter.agent_page", roles=("agent", "admin")),
     ])]
     placed: set[str] = set()

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime
 import sqlite3
 from contextlib import closing
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
 
-from appliance.billing import calls, rates_csv
+from appliance.billing import calls, rates_csv, reports
 from appliance.callcenter import collector
 from appliance.cli.linebox import main
 from appliance.model.models import AuditEntry, CallRecord
@@ -103,3 +104,23 @@ def test_a_replayed_record_keeps_its_price_and_repricing_a_period_is_explicit_an
     entry = AuditEntry.get(AuditEntry.action == "reprice")
     assert entry.key == "2026-12-07..2026-12-07" and entry.after == {"records": 1}
     assert calls.reprice(datetime.date(2026, 12, 8), datetime.date(2026, 12, 31), "alice") == 0
+
+
+def test_cost_reports_sum_exactly_per_group_and_the_cli_prints_them(site, tmp_path) -> None:
+    service.save_object("extension", {"number": "200", "name": "Li", "department": "Sales"}, user="test")
+    cdr_db = tmp_path / "linebox-cdr.db"
+    _cdr(cdr_db, [(f"9.{i}", f"2026-12-{1 + i:02d} 09:00:00", "ANSWERED", 7, "trunk:backup",
+                   "PJSIP/60001234@backup,300") for i in range(3)])  # 3 x 7 s at 0.30/min per second: 0.035 -> 0.04
+    collector.collect_cdr(cdr_db)
+    (row,) = reports.cost_report(datetime.date(2026, 12, 1), datetime.date(2026, 12, 31), "department", "month")
+    assert (row.period, row.key, row.calls, row.seconds, row.cost, row.currency) == (
+        "2026-12", "Sales", 3, 21, Decimal("0.12"), "CNY")
+    by_day = reports.cost_report(datetime.date(2026, 12, 1), datetime.date(2026, 12, 2), "class", "day")
+    assert [(r.period, r.key, r.cost) for r in by_day] == [("2026-12-01", "local", Decimal("0.04")),
+                                                           ("2026-12-02", "local", Decimal("0.04"))]
+    (top,) = reports.top_destinations(datetime.date(2026, 12, 1), datetime.date(2026, 12, 31))
+    assert (top.number, top.calls, top.cost) == ("60001234", 3, Decimal("0.12"))
+    out = CliRunner().invoke(main, ["--home", str(site.home), "cost", "report", "--by", "extension",
+                                    "--from", "2026-12-01", "--to", "2026-12-31", "--csv"])
+    assert out.exit_code == 0 and out.output.splitlines() == ["period,extension,currency,calls,seconds,cost",
+                                                              "2026-12,200,CNY,3,21,0.12"]

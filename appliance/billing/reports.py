@@ -1,0 +1,123 @@
+"""What calls cost, summed: per extension, department, trunk or number class, per day or month; the top
+destinations; the month's bundles; the calls no rate priced.
+
+Sums are exact: each record holds its cost as an integer in the currency's smallest unit
+(``CallRecord.cost_minor``), summed by SQLite as integers and turned into amounts once per row of the
+report.  Sums are kept apart per currency (two carriers may bill in two).  Days and months are those of
+the records' start times, as Asterisk wrote them.  A department is the one the extension has now
+(``Extension.department``): moving a person to another team moves their past calls with them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from babel.numbers import get_currency_precision
+
+from appliance.billing import rates
+from appliance.model.database import database
+
+GROUPS = ("extension", "department", "trunk", "class")
+PERIODS = ("day", "month", "total")
+Group = Literal["extension", "department", "trunk", "class"]
+Period = Literal["day", "month", "total"]
+_KEY_SQL = {"extension": "r.extension", "department": "COALESCE(e.department, '')", "trunk": "r.trunk",
+            "class": "r.number_class"}
+_PERIOD_SQL = {"day": "substr(r.start, 1, 10)", "month": "substr(r.start, 1, 7)", "total": "''"}
+
+
+def amount(minor: int, currency: str) -> Decimal:
+    """An integer in the currency's smallest unit as an amount: 29 CNY fen is Decimal("0.29")."""
+    return Decimal(minor).scaleb(-get_currency_precision(currency))
+
+
+@dataclass(frozen=True)
+class CostRow:
+    period: str  # "2026-12-07", "2026-12" or "" for the whole range
+    key: str  # the extension, department, trunk or class ("" for calls with none)
+    currency: str
+    calls: int  # answered legs priced
+    seconds: int  # their billed seconds
+    cost: Decimal
+
+
+def _range(first_day: datetime.date, last_day: datetime.date) -> tuple[str, str]:
+    return f"{first_day.isoformat()} 00:00:00", f"{(last_day + datetime.timedelta(days=1)).isoformat()} 00:00:00"
+
+
+def cost_report(first_day: datetime.date, last_day: datetime.date, by: Group = "extension",
+                period: Period = "month") -> list[CostRow]:
+    """The priced calls from ``first_day`` to ``last_day`` (inclusive), summed by ``by`` and ``period``;
+    most expensive first within each period."""
+    if by not in _KEY_SQL or period not in _PERIOD_SQL:
+        raise ValueError(f"by is one of {', '.join(GROUPS)}; period one of {', '.join(PERIODS)}")
+    join = "LEFT JOIN extension AS e ON e.number = r.extension" if by == "department" else ""
+    rows = database.execute_sql(
+        f"SELECT {_PERIOD_SQL[period]} AS period, {_KEY_SQL[by]} AS key, r.currency, COUNT(*), SUM(r.billsec),"
+        f" SUM(r.cost_minor) FROM callrecord AS r {join}"
+        " WHERE r.start >= ? AND r.start < ? AND r.trunk != '' AND r.cost_minor IS NOT NULL AND r.billsec > 0"
+        " GROUP BY 1, 2, 3 ORDER BY 1, 6 DESC, 2", _range(first_day, last_day)).fetchall()
+    return [CostRow(p, k, currency, calls, seconds, amount(minor, currency))
+            for p, k, currency, calls, seconds, minor in rows]
+
+
+@dataclass(frozen=True)
+class Destination:
+    number: str
+    number_class: str
+    currency: str
+    calls: int
+    seconds: int
+    cost: Decimal
+
+
+def top_destinations(first_day: datetime.date, last_day: datetime.date, limit: int = 20) -> list[Destination]:
+    """The numbers that cost the most in the range."""
+    rows = database.execute_sql(
+        "SELECT r.number, MAX(r.number_class), r.currency, COUNT(*), SUM(r.billsec), SUM(r.cost_minor)"
+        " FROM callrecord AS r WHERE r.start >= ? AND r.start < ? AND r.trunk != '' AND r.cost_minor IS NOT NULL"
+        " AND r.billsec > 0 GROUP BY r.number, r.currency ORDER BY 6 DESC, 1 LIMIT ?",
+        (*_range(first_day, last_day), max(1, min(int(limit), 1000)))).fetchall()
+    return [Destination(n, c, cur, calls, seconds, amount(minor, cur)) for n, c, cur, calls, seconds, minor in rows]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    trunk: str
+    line: str  # "prefix 8613", "class mobile", "default"
+    free_minutes: int
+    used_seconds: int
+
+    @property
+    def used_pct(self) -> float:
+        return round(100 * self.used_seconds / (self.free_minutes * 60), 1) if self.free_minutes else 0.0
+
+
+def bundles(trunks: list[str], day: datetime.date) -> list[Bundle]:
+    """Each bundle (a rate line with free minutes) of the tables in force on ``day``, with its use in that
+    day's month."""
+    first = day.replace(day=1)
+    following = (first + datetime.timedelta(days=32)).replace(day=1)
+    out = []
+    for trunk in trunks:
+        _start, lines = rates.table_in_force(trunk, day)
+        for line in lines:
+            if not line.free_minutes:
+                continue
+            key = line.key
+            used = database.execute_sql(
+                "SELECT COALESCE(SUM(free_seconds), 0) FROM callrecord WHERE trunk = ? AND rate_key = ?"
+                " AND start >= ? AND start < ?", (trunk, key, f"{first.isoformat()} 00:00:00",
+                                                  f"{following.isoformat()} 00:00:00")).fetchone()[0]
+            out.append(Bundle(trunk, key.replace(":", " "), line.free_minutes, used))
+    return out
+
+
+def unpriced_calls(first_day: datetime.date, last_day: datetime.date) -> int:
+    """Answered calls through a trunk in the range that no rate line priced: a table misses a line."""
+    return database.execute_sql(
+        "SELECT COUNT(*) FROM callrecord WHERE start >= ? AND start < ? AND trunk != '' AND cost_minor IS NULL"
+        " AND billsec > 0", _range(first_day, last_day)).fetchone()[0]
