@@ -14,7 +14,7 @@ memory across 50 applies of one change.  Figures are printed and written to
 full apply under 5 s.  Then, unless
 ``--core-only``, the call-center (``benchmarks.callcenter``), collector at the
 limit (``benchmarks.collector``), console (``benchmarks.web``), trunk
-failover (``benchmarks.failover``) and SIP ban (``benchmarks.bans``) benchmarks;
+failover (``benchmarks.failover``), SIP ban (``benchmarks.bans``) and call cost (``benchmarks.cost``) benchmarks;
 the site they share and the results folder are in ``benchmarks.sites``.
 """
 
@@ -207,6 +207,9 @@ def main() -> int:
     from benchmarks import bans
     for key, value in bans.main().items():
         print(f"{key:28} {value}")
+    from benchmarks import cost
+    for key, value in cost.main().items():
+        print(f"{key:32} {value}")
     return 0
 
 

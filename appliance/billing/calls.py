@@ -26,7 +26,7 @@ from peewee import fn
 from appliance.billing import rates
 from appliance.model import audit
 from appliance.model.database import database
-from appliance.model.models import CallRecord
+from appliance.model.models import CallRecord, CostDay
 from appliance.site.numbering import NumberPlan, classify
 
 TRUNK_MARK = "trunk:"
@@ -134,7 +134,7 @@ def price_new_records(keys: Iterable[tuple[str, int]], pricer: Pricer | None = N
     priced = 0
     for begin in range(0, len(keys), 2000):
         rows = database.execute_sql(
-            "SELECT id, trunk, number, start, billsec FROM callrecord"
+            "SELECT id, trunk, number, start, billsec, extension FROM callrecord"
             " WHERE (uniqueid, sequence) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))"
             " AND trunk != '' AND number_class = '' ORDER BY start, id",
             (json.dumps(keys[begin:begin + 2000]),)).fetchall()
@@ -144,14 +144,34 @@ def price_new_records(keys: Iterable[tuple[str, int]], pricer: Pricer | None = N
     return priced
 
 
-def _store_prices(rows: list[tuple[int, str, str, str, int]], pricer: Pricer) -> int:
+def _store_prices(rows: list[tuple[int, str, str, str, int, str]], pricer: Pricer) -> int:
+    """Price ``(id, trunk, number, start, billsec, extension)`` records and add them to the daily roll-up."""
     updates = []
-    for record_id, trunk, number, start, billsec in rows:
+    sums: dict[tuple[str, str, str, str], list[int]] = {}
+    for record_id, trunk, number, start, billsec, extension in rows:
         price = pricer.price(trunk, number, start, billsec)
         updates.append((price.number_class, price.cost_minor, price.currency, price.free_seconds, price.rate_key,
                         record_id))
-    database.cursor().executemany(
-        f"UPDATE callrecord SET {', '.join(f'{c} = ?' for c in PRICE_COLUMNS)} WHERE id = ?", updates)
+        if billsec <= 0:
+            continue
+        day = start[:10]
+        if price.cost_minor is None:
+            keys = [("unpriced", "", "")]
+        else:
+            keys = [("extension", extension, price.currency), ("trunk", trunk, price.currency),
+                    ("class", price.number_class, price.currency)]
+        for dimension, key, currency in keys:
+            total = sums.setdefault((dimension, day, key, currency), [0, 0, 0])
+            total[0] += 1
+            total[1] += billsec
+            total[2] += price.cost_minor or 0
+    cursor = database.cursor()
+    cursor.executemany(f"UPDATE callrecord SET {', '.join(f'{c} = ?' for c in PRICE_COLUMNS)} WHERE id = ?", updates)
+    cursor.executemany(
+        "INSERT INTO costday (dimension, day, key, currency, calls, seconds, cost_minor) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (dimension, day, key, currency) DO UPDATE SET calls = calls + excluded.calls,"
+        " seconds = seconds + excluded.seconds, cost_minor = cost_minor + excluded.cost_minor",
+        [(*key, *total) for key, total in sums.items()])
     return len(updates)
 
 
@@ -168,11 +188,12 @@ def reprice(first_day: datetime.date, last_day: datetime.date, user: str) -> int
     with database.atomic():
         before = {"records": r.select().where(in_period & r.cost_minor.is_null(False)).count()}
         r.update(number_class="", cost_minor=None, currency="", free_seconds=0, rate_key="").where(in_period).execute()
+        CostDay.delete().where((CostDay.day >= first_day.isoformat()) & (CostDay.day <= last_day.isoformat())).execute()
         pricer = Pricer()
         priced = 0
         last_id, last_start = 0, ""
         while True:
-            rows = list(r.select(r.id, r.trunk, r.number, r.start, r.billsec)
+            rows = list(r.select(r.id, r.trunk, r.number, r.start, r.billsec, r.extension)
                         .where(in_period & ((r.start > last_start) | ((r.start == last_start) & (r.id > last_id))))
                         .order_by(r.start, r.id).limit(REPRICE_CHUNK).tuples())
             if not rows:

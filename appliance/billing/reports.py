@@ -3,7 +3,9 @@ destinations; the month's bundles; the calls no rate priced.
 
 Sums are exact: each record holds its cost as an integer in the currency's smallest unit
 (``CallRecord.cost_minor``), summed by SQLite as integers and turned into amounts once per row of the
-report.  Sums are kept apart per currency (two carriers may bill in two).  Days and months are those of
+report.  The reports by group read the daily roll-up (``CostDay``, kept as calls are priced), so a month
+over a million calls sums a few thousand rows; the top destinations read the records themselves.  Sums
+are kept apart per currency (two carriers may bill in two).  Days and months are those of
 the records' start times, as Asterisk wrote them.  A department is the one the extension has now
 (``Extension.department``): moving a person to another team moves their past calls with them.
 """
@@ -24,9 +26,7 @@ GROUPS = ("extension", "department", "trunk", "class")
 PERIODS = ("day", "month", "total")
 Group = Literal["extension", "department", "trunk", "class"]
 Period = Literal["day", "month", "total"]
-_KEY_SQL = {"extension": "r.extension", "department": "COALESCE(e.department, '')", "trunk": "r.trunk",
-            "class": "r.number_class"}
-_PERIOD_SQL = {"day": "substr(r.start, 1, 10)", "month": "substr(r.start, 1, 7)", "total": "''"}
+_PERIOD_SQL = {"day": "c.day", "month": "substr(c.day, 1, 7)", "total": "''"}
 
 
 def amount(minor: int, currency: str) -> Decimal:
@@ -51,15 +51,19 @@ def _range(first_day: datetime.date, last_day: datetime.date) -> tuple[str, str]
 def cost_report(first_day: datetime.date, last_day: datetime.date, by: Group = "extension",
                 period: Period = "month") -> list[CostRow]:
     """The priced calls from ``first_day`` to ``last_day`` (inclusive), summed by ``by`` and ``period``;
-    most expensive first within each period."""
-    if by not in _KEY_SQL or period not in _PERIOD_SQL:
+    most expensive first within each period.  Read from the daily roll-up (``CostDay``): a department is
+    the sum of its extensions' days."""
+    if by not in GROUPS or period not in _PERIOD_SQL:
         raise ValueError(f"by is one of {', '.join(GROUPS)}; period one of {', '.join(PERIODS)}")
-    join = "LEFT JOIN extension AS e ON e.number = r.extension" if by == "department" else ""
+    dimension = "extension" if by == "department" else by
+    key = "COALESCE(e.department, '')" if by == "department" else "c.key"
+    join = "LEFT JOIN extension AS e ON e.number = c.key" if by == "department" else ""
     rows = database.execute_sql(
-        f"SELECT {_PERIOD_SQL[period]} AS period, {_KEY_SQL[by]} AS key, r.currency, COUNT(*), SUM(r.billsec),"
-        f" SUM(r.cost_minor) FROM callrecord AS r {join}"
-        " WHERE r.start >= ? AND r.start < ? AND r.trunk != '' AND r.cost_minor IS NOT NULL AND r.billsec > 0"
-        " GROUP BY 1, 2, 3 ORDER BY 1, 6 DESC, 2", _range(first_day, last_day)).fetchall()
+        f"SELECT {_PERIOD_SQL[period]} AS period, {key} AS k, c.currency, SUM(c.calls), SUM(c.seconds),"
+        f" SUM(c.cost_minor) FROM costday AS c {join}"
+        " WHERE c.dimension = ? AND c.day >= ? AND c.day <= ?"
+        " GROUP BY 1, 2, 3 ORDER BY 1, 6 DESC, 2",
+        (dimension, first_day.isoformat(), last_day.isoformat())).fetchall()
     return [CostRow(p, k, currency, calls, seconds, amount(minor, currency))
             for p, k, currency, calls, seconds, minor in rows]
 
@@ -119,5 +123,5 @@ def bundles(trunks: list[str], day: datetime.date) -> list[Bundle]:
 def unpriced_calls(first_day: datetime.date, last_day: datetime.date) -> int:
     """Answered calls through a trunk in the range that no rate line priced: a table misses a line."""
     return database.execute_sql(
-        "SELECT COUNT(*) FROM callrecord WHERE start >= ? AND start < ? AND trunk != '' AND cost_minor IS NULL"
-        " AND billsec > 0", _range(first_day, last_day)).fetchone()[0]
+        "SELECT COALESCE(SUM(calls), 0) FROM costday WHERE dimension = 'unpriced' AND day >= ? AND day <= ?",
+        (first_day.isoformat(), last_day.isoformat())).fetchone()[0]

@@ -213,6 +213,7 @@ def _v21_call_cost(db: peewee.SqliteDatabase) -> None:
     if "department" not in {column.name for column in db.get_columns("extension")}:
         db.execute_sql("ALTER TABLE extension ADD COLUMN department VARCHAR(255) NOT NULL DEFAULT ''")
     db.execute_sql("CREATE INDEX IF NOT EXISTS extension_department ON extension (department)")
+    db.create_tables([models.CostDay], safe=True)  # the daily cost roll-up the reports read
 
 
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [

@@ -572,4 +572,21 @@ class Rate(BaseModel):
         indexes = ((("trunk", "valid_from", "prefix", "number_class"), True),)
 
 
-BILLING_TABLES = [Rate]
+class CostDay(BaseModel):
+    """The priced calls of one day summed per extension, trunk or number class, and the answered calls no
+    rate priced (``dimension`` "unpriced"): what cost reports read, kept up to date as calls are priced
+    (``appliance.billing.calls``), so a month's report sums a few thousand rows, not a million records."""
+
+    day = peewee.CharField()  # "2026-12-07", the call record's start day
+    dimension = peewee.CharField()  # extension, trunk, class, unpriced
+    key = peewee.CharField()
+    currency = peewee.CharField()
+    calls = peewee.IntegerField(default=0)
+    seconds = peewee.IntegerField(default=0)
+    cost_minor = peewee.IntegerField(default=0)
+
+    class Meta:
+        primary_key = peewee.CompositeKey("dimension", "day", "key", "currency")
+
+
+BILLING_TABLES = [Rate, CostDay]

@@ -104,6 +104,9 @@ def test_a_replayed_record_keeps_its_price_and_repricing_a_period_is_explicit_an
     entry = AuditEntry.get(AuditEntry.action == "reprice")
     assert entry.key == "2026-12-07..2026-12-07" and entry.after == {"records": 1}
     assert calls.reprice(datetime.date(2026, 12, 8), datetime.date(2026, 12, 31), "alice") == 0
+    # the reports (read from the daily roll-up) follow the new price, counted once
+    (row,) = reports.cost_report(datetime.date(2026, 12, 1), datetime.date(2026, 12, 31), "trunk", "total")
+    assert (row.key, row.calls, row.cost) == ("backup", 1, Decimal("0.30"))
 
 
 def test_cost_reports_sum_exactly_per_group_and_the_cli_prints_them(site, tmp_path) -> None:
@@ -118,6 +121,10 @@ def test_cost_reports_sum_exactly_per_group_and_the_cli_prints_them(site, tmp_pa
     by_day = reports.cost_report(datetime.date(2026, 12, 1), datetime.date(2026, 12, 2), "class", "day")
     assert [(r.period, r.key, r.cost) for r in by_day] == [("2026-12-01", "local", Decimal("0.04")),
                                                            ("2026-12-02", "local", Decimal("0.04"))]
+    _cdr(cdr_db, [("9.9", "2026-12-05 09:00:00", "ANSWERED", 9, "trunk:telco", "PJSIP/0044123@telco,300")])
+    collector.collect_cdr(cdr_db)  # a number the telco table does not price (its lines: mobile, local)
+    assert reports.unpriced_calls(datetime.date(2026, 12, 1), datetime.date(2026, 12, 31)) == 1
+    assert reports.unpriced_calls(datetime.date(2026, 12, 6), datetime.date(2026, 12, 31)) == 0
     (top,) = reports.top_destinations(datetime.date(2026, 12, 1), datetime.date(2026, 12, 31))
     assert (top.number, top.calls, top.cost) == ("60001234", 3, Decimal("0.12"))
     out = CliRunner().invoke(main, ["--home", str(site.home), "cost", "report", "--by", "extension",
