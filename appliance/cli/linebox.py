@@ -14,7 +14,7 @@ from __future__ import annotations
 # started through this CLI: agi, collect, provision-serve) loads only its own modules, never
 # pydantic, the renderer or udev for nothing.
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -258,12 +258,14 @@ def collect(ctx: click.Context, once: bool) -> None:
 @click.pass_context
 def report(ctx: click.Context, start, end, queue, service_seconds: int | None, agents: bool,
            as_csv: bool) -> None:
-    """Call-center KPIs (definitions in docs/reports.md), from collected data."""
+    """Call-center KPIs (definitions in docs/reports.md), from collected data; days are the site's local
+    days (the timezone setting)."""
     from appliance.callcenter import reports
     _install(ctx)
-    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
-    start = (start or day).replace(tzinfo=UTC)
-    end = ((end or start.replace(tzinfo=None)) + timedelta(days=1)).replace(tzinfo=UTC)
+    from appliance.site import localtime
+    zone = localtime.site_zone()  # days are the site's: --from 2026-11-23 starts at midnight in its time zone
+    first = start.date() if start else datetime.now(zone).date()
+    start, end = localtime.days(first, end.date() if end else first, zone)
     if agents:
         agent_rows = reports.agent_report(start, end, queue)
         if as_csv:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from appliance.errors import SiteError
@@ -30,6 +31,7 @@ LABELS = {
     "rtp_end": "RTP ports up to",
     "ami_port": "AMI port",
     "language": "Prompt language",
+    "timezone": _l("Time zone (reports, wallboard, call records)"),
     "recording_retention_days": "Keep call recordings (days)",
     "tone_zone": "Tone zone (analog ports and spans)",
     "caller_name_lookup": "Name callers from the phonebook",
@@ -48,6 +50,9 @@ HINTS = {
     "rtp_end": "Audio uses the UDP ports in this range; allow it through any firewall.",
     "ami_port": "Local port Linebox uses to control Asterisk.",
     "recording_retention_days": "linebox recordings purge deletes recordings older than this; 0 keeps them for ever.",
+    "timezone": _l("An IANA name such as Asia/Shanghai or Europe/London. Reports, the wallboard's today, "
+                   "recording retention and call-record search count days from its midnight; times are shown "
+                   "in it."),
     "tone_zone": "The country whose dial, ringing and busy tones analog phones and lines use (us, uk, de, tr, ...).",
     "caller_name_lookup": "Calls through inbound routes that come without a name get the contact's name.",
     "agi_port": "Local port of linebox-agi.service; restart it after a change, then apply.",
