@@ -149,3 +149,27 @@ def test_offsets_follow_daylight_saving():
     change = int(datetime(2026, 10, 25, 1, 0, tzinfo=UTC).timestamp())  # 02:00 BST -> 01:00 GMT
     assert localtime.offsets(start, start + 3 * 86400, london) == [(start, 3600), (change, 0)]
     assert localtime.offsets(start, start + 86400, SHANGHAI) == [(start, 8 * 3600)]
+
+
+def test_call_record_search_takes_local_days_and_shows_local_times(install):
+    """`linebox calls --since DAY --until DAY` reads the days in the site's zone; the table shows its times.
+    Asterisk writes CDR times in its own local time (the box's), whatever that is here."""
+    from appliance.callcenter.collector import asterisk_time
+    from appliance.model.models import CallRecord
+
+    service.save_settings({"timezone": "Asia/Shanghai"}, "admin")
+    for i, (moment, dst) in enumerate([(datetime(2026, 11, 9, 23, 30), "301"), (datetime(2026, 11, 10, 0, 30), "302"),
+                                       (datetime(2026, 11, 10, 23, 59), "303"), (datetime(2026, 11, 11, 0, 1), "304")]):
+        CallRecord.create(uniqueid=f"17.{i}", sequence=0, linkedid=f"17.{i}", src="100", dst=dst,
+                          start=asterisk_time(moment.replace(tzinfo=SHANGHAI).timestamp()), disposition="ANSWERED")
+    home = str(install.home)
+    result = CliRunner().invoke(main, ["--home", home, "calls", "--since", "2026-11-10", "--until", "2026-11-10"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "since 2026-11-10 00:00 until 2026-11-11 00:00 (Asia/Shanghai" in lines[0]
+    assert [(line.split()[1], line.split()[3]) for line in lines[2:]] == [("23:59:00", "303"), ("00:30:00", "302")]
+    # one day from its Beijing midnight on
+    result = CliRunner().invoke(main, ["--home", home, "calls", "--since", "2026-11-11"])
+    assert [line.split()[3] for line in result.output.splitlines()[2:]] == ["304"]
+    bad = CliRunner().invoke(main, ["--home", home, "calls", "--since", "2026-11-10", "--until", "soon"])
+    assert bad.exit_code != 0 and "cannot read the time 'soon'" in bad.output
