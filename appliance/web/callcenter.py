@@ -40,6 +40,7 @@ from appliance.model.database import database
 from appliance.phonebook.lookup import lookup
 from appliance.provisioning import sounds
 from appliance.site import localtime, queries, service
+from appliance.web.downloads import csv_download
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import require_role
 from appliance.web.wallboard import board, event_stream
@@ -99,8 +100,7 @@ def reports_page():
 def reports_csv(table: str):
     start, end, first, last, queue = _period()
     rows = reports.queue_report(start, end, queue) if table == "queues" else reports.agent_report(start, end, queue)
-    return Response(reports.to_csv(rows), mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename=linebox-{table}-{first}-{last}.csv"})
+    return csv_download(reports.to_csv(rows), f"linebox-{table}-{first}-{last}.csv")
 
 
 def chart_svg(name: str, start: datetime, end: datetime, queue: str | None) -> bytes:
