@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 
 from appliance.model.models import AuditEntry
-from appliance.site import service
+from appliance.site import localtime, service
 from tests.web.test_pages import login
 
 
@@ -30,3 +30,17 @@ def test_a_beijing_site_reads_the_audit_log_and_users_in_beijing_time(console):
     service.save_settings({"timezone": "UTC"}, "test")
     audit = admin.get("/audit?user=lihua")
     assert "When (UTC)" in audit.body and "2026-11-09 16:30:00" in audit.body  # a UTC site as before
+
+
+def test_switching_the_settings_page_to_chinese_brings_cn_tones_and_beijing_time(console):
+    admin = login(console, "admin")
+    values = {k: str(v) for k, v in service.load_settings().model_dump().items() if not isinstance(v, bool)}
+    values.update({"caller_name_lookup": "on", "language": "zh"})  # every field as the form posts it
+    assert admin.submit("/settings", values).status == 302
+    settings = service.load_settings()
+    assert (settings.language, settings.tone_zone, settings.timezone) == ("zh", "cn", "Asia/Shanghai")
+    # a zone typed in the same save wins
+    service.save_settings({"language": "en", "tone_zone": "us", "timezone": localtime.box_timezone()}, "test")
+    values.update({"timezone": "Asia/Hong_Kong"})
+    assert admin.submit("/settings", values).status == 302
+    assert (service.load_settings().tone_zone, service.load_settings().timezone) == ("cn", "Asia/Hong_Kong")

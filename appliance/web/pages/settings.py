@@ -114,8 +114,13 @@ def settings_save() -> ResponseReturnValue:
     raw: dict = {}
     for f in fields:
         raw[f.name] = f.name in request.form if f.widget == "checkbox" else request.form.get(f.name, "").strip()
+    # only what the admin changed goes to the save: a site switched to Chinese then also gets the settings
+    # that language brings (cn tones, Beijing time) where the form left them as they were
+    stored = {name: "" if value is None else value for name, value in service.load_settings().model_dump().items()}
+    changed = {name: value for name, value in raw.items()
+               if not (name in stored and (value == stored[name] or str(value) == str(stored[name])))}
     try:
-        service.save_settings(raw, current_user.username)
+        service.save_settings(changed, current_user.username)
     except SiteError as error:
         names = {f.name for f in fields}
         errors: dict[str, list[str]] = {}
