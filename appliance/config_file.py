@@ -274,7 +274,7 @@ def _settings(document: dict, lines: dict[tuple, int], onto: Site, reset: frozen
         problems.append(Problem(SETTINGS, "expected a mapping of setting: value", _line_for(lines, (SETTINGS,))))
         return base
     try:
-        return schemas.Settings.model_validate({**base.model_dump(), **given})
+        return schemas.Settings.model_validate(schemas.with_language_defaults(base.model_dump(), given))
     except ValidationError as error:
         for p in from_pydantic(error):
             path = (SETTINGS, *[int(x) if x.isdigit() else x for x in p.where.split(".")])

@@ -8,7 +8,10 @@ and the phonebook's (``appliance.phonebook.csv_file``) read and write files the 
   (the header is row 1), so every later fault can be reported as ``row N: field: message``;
 * ``cell_out`` writes a cell starting with ``=``, ``+``, ``-`` or ``@`` with a leading ``'`` so a
   spreadsheet does not run it as a formula; ``read_csv`` removes that guard again (``cell_in``);
-* ``write_csv`` is the text of a file (CRLF line ends, as spreadsheets write them).
+* ``write_csv`` is the text of a file (CRLF line ends, as spreadsheets write them);
+* ``file_bytes`` is the file as downloaded: UTF-8, with a byte-order mark when asked.  A Chinese
+  Excel opens a CSV without a BOM in the system's code page (GBK) and shows its Chinese as mojibake;
+  with the BOM it reads UTF-8.  ``read_csv`` takes files with or without one.
 """
 
 from __future__ import annotations
@@ -44,6 +47,15 @@ def write_csv(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
     for row in rows:
         writer.writerow([cell_out(value) for value in row])
     return out.getvalue()
+
+
+BOM = "\ufeff"
+
+
+def file_bytes(text: str, bom: bool) -> bytes:
+    """A CSV file's text as the bytes of the file: UTF-8, after a byte-order mark when ``bom`` (the default
+    for Chinese readers, so that Excel does not read it as GBK)."""
+    return ((BOM if bom and not text.startswith(BOM) else "") + text).encode("utf-8")
 
 
 @dataclass

@@ -461,13 +461,13 @@ def interrupting_starts(since: int) -> list[tuple[int, int]]:
     out = []
     for start in asterisk_starts(since):
         cut = CallRecord.select().where((CallRecord.disposition == INTERRUPTED) & (CallRecord.sequence == -1)
-                                        & (CallRecord.end == _local(start))).count()
+                                        & (CallRecord.end == asterisk_time(start))).count()
         if cut:
             out.append((start, cut))
     return out
 
 
-def _local(epoch: float) -> str:
+def asterisk_time(epoch: float) -> str:
     """An epoch as Asterisk writes its CDR and CEL times (local time)."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
@@ -495,8 +495,9 @@ def record_interrupted_calls() -> int:
                 continue
             recorded += 1
             CallRecord.insert(
-                uniqueid=first.linkedid, sequence=-1, linkedid=first.linkedid, start=_local(first.eventtime),
-                answer=_local(answer) if answer else "", end=_local(start), src=first.cidnum, dst=first.exten,
+                uniqueid=first.linkedid, sequence=-1, linkedid=first.linkedid, start=asterisk_time(first.eventtime),
+                answer=asterisk_time(answer) if answer else "", end=asterisk_time(start), src=first.cidnum,
+                dst=first.exten,
                 dcontext=first.context, channel=first.channel, dstchannel=others[0].channel if others else "",
                 duration=int(start - first.eventtime), billsec=int(start - answer) if answer else 0,
                 disposition=INTERRUPTED,

@@ -30,7 +30,7 @@ import queue as queue_mod
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import peewee
 
@@ -73,8 +73,8 @@ def queue_figures(now: float | None = None) -> dict:
     """What the wallboard shows beside Asterisk's live state: each queue's name and service-level settings,
     today's answered, abandoned and service level (the report's own figures for today, docs/reports.md),
     and the agents' names."""
-    start = reports.today_start(datetime.fromtimestamp(now or time.time(), UTC))
-    kpis = {k.queue: k for k in reports.queue_report(start, start + timedelta(days=1))}
+    start, end = reports.today(datetime.fromtimestamp(now or time.time(), UTC))  # the site's local day
+    kpis = {k.queue: k for k in reports.queue_report(start, end)}
     queues = {}
     for q in Queue.select(Queue.number, Queue.name, Queue.service_level_seconds, Queue.service_level_target):
         k = kpis.get(q.number)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from appliance.model import audit
+from appliance.site import localtime
 
 NAME_RE = re.compile(r"^(?P<uniqueid>[0-9]+\.[0-9]+)-(?P<who>[A-Za-z0-9_-]+)\.wav$")
 
@@ -68,10 +69,14 @@ def record_listen(user: str, relative: str) -> None:
 
 
 def purge(folder: Path, keep_days: int, user: str = "retention", now: datetime | None = None) -> int:
-    """Delete recordings of days older than ``keep_days`` (0 keeps everything); return how many."""
+    """Delete recordings of days older than ``keep_days`` (0 keeps everything); return how many.
+
+    Days are the site's local days, as the dialplan files recordings by (``STRFTIME`` in the site's time
+    zone): with 90 days kept, the folder of the 91st local day back goes at the site's midnight."""
     if keep_days <= 0 or not folder.exists():
         return 0
-    cutoff = ((now or datetime.now(UTC)) - timedelta(days=keep_days)).strftime("%Y-%m-%d")
+    today = (now or datetime.now(UTC)).astimezone(localtime.site_zone()).date()
+    cutoff = (today - timedelta(days=keep_days)).strftime("%Y-%m-%d")
     deleted = 0
     for rec in list_recordings(folder):
         if rec.day < cutoff:

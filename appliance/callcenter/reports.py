@@ -43,6 +43,7 @@ from appliance.model.models import (
     QueueDayStat,
     QueueEvent,
 )
+from appliance.site import localtime
 
 
 @dataclass
@@ -101,15 +102,18 @@ def _avg(total: float, count: int) -> float | None:
 
 
 def _split(start: int, end: int) -> tuple[list[tuple[int, int]], tuple[str, str] | None]:
-    """Cut [start, end) into the whole days the roll-ups hold and the ranges read live.
+    """Cut [start, end) into the whole (local) days the roll-ups hold and the ranges read live.
 
     Returns the live ranges and, if any, the rolled days as (first day, day after the last)."""
-    first_whole = -(-start // rollup.DAY) * rollup.DAY
-    last_whole = min(rollup.midnight(end), rollup.rolled_through())
+    zone = localtime.site_zone()
+    first_whole = rollup.midnight(start, zone)
+    if first_whole < start:
+        first_whole = localtime.next_midnight(start, zone)
+    last_whole = min(rollup.midnight(end, zone), rollup.rolled_through(zone))
     if first_whole >= last_whole:
         return [(start, end)], None
     live = [(a, b) for a, b in ((start, first_whole), (last_whole, end)) if a < b]
-    return live, (rollup.day_name(first_whole), rollup.day_name(last_whole))
+    return live, (rollup.day_name(first_whole, zone), rollup.day_name(last_whole, zone))
 
 
 def _in_ranges(column, ranges: list[tuple[int, int]]):
@@ -166,7 +170,8 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
 
     c = QueueCall
     answered = c.outcome == "answered"
-    key = c.queue if by == "queue" else fn.strftime("%Y-%m-%d", c.entered, "unixepoch")
+    local = rollup.local_expr(c.entered, start, end, localtime.site_zone())
+    key = c.queue if by == "queue" else fn.strftime("%Y-%m-%d", local, "unixepoch")
     # the few queues' thresholds as one CASE: the aggregate still reads only the covering index
     threshold = Case(c.queue, list(thresholds.items()), fallback) if thresholds else fallback
     query = (c.select(key.alias("key"), fn.COUNT(c.id).alias("offered"),
@@ -259,7 +264,7 @@ def queue_report(start: datetime, end: datetime, queue: str | None = None, servi
 
 def daily_report(start: datetime, end: datetime, queue: str | None = None, service_seconds: int | None = None,
                  short_abandon_seconds: int = 5) -> list[DayKpis]:
-    """Service level and abandonment per UTC day (all queues, or one)."""
+    """Service level and abandonment per day of the site's time zone (all queues, or one)."""
     sums = _queue_sums(_epoch(start), _epoch(end), queue, "day", service_seconds, short_abandon_seconds, 24)
     return [DayKpis(day=day, offered=r["offered"], answered=r["answered"], abandoned=r["abandoned"],
                     service_level_pct=_pct(r["in_sl"], r["answered"] + r["abandoned"]),
@@ -428,11 +433,12 @@ def agent_report(start: datetime, end: datetime, queue: str | None = None,
 
 
 def calls_per_hour(start: datetime, end: datetime, queue: str | None = None) -> list[tuple[str, int, int]]:
-    """(hour 'YYYY-MM-DD HH', offered, answered) in UTC."""
+    """(hour 'YYYY-MM-DD HH', offered, answered), hours of the site's time zone."""
     live, rolled = _split(_epoch(start), _epoch(end))
     hours: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     c = QueueCall
-    hour = fn.strftime("%Y-%m-%d %H", c.entered, "unixepoch")
+    local = rollup.local_expr(c.entered, _epoch(start), _epoch(end), localtime.site_zone())
+    hour = fn.strftime("%Y-%m-%d %H", local, "unixepoch")
     query = (c.select(hour.alias("hour"), fn.COUNT(c.id).alias("offered"),
                       fn.SUM(Case(None, [(c.outcome == "answered", 1)], 0)).alias("answered"))
              .where(_in_ranges(c.entered, live)).group_by(hour))
@@ -473,5 +479,11 @@ def to_csv(rows: list) -> str:
     return out.getvalue()
 
 
+def today(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """[start, end) of today in the site's time zone (``appliance.site.localtime``), as aware datetimes."""
+    return localtime.today(now)
+
+
 def today_start(now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
+    """When today began at the site (its local midnight), as an aware UTC datetime."""
+    return localtime.today(now)[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 # started through this CLI: agi, collect, provision-serve) loads only its own modules, never
 # pydantic, the renderer or udev for nothing.
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -255,27 +255,42 @@ def collect(ctx: click.Context, once: bool) -> None:
               help="Service-level threshold for every queue (default: each queue's own setting).")
 @click.option("--agents", is_flag=True, help="Per-agent figures instead of per-queue.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
+@click.option("--bom/--no-bom", default=None,
+              help="Start the CSV with a UTF-8 byte-order mark, for Excel (default: when the site's language is zh).")
 @click.pass_context
 def report(ctx: click.Context, start, end, queue, service_seconds: int | None, agents: bool,
-           as_csv: bool) -> None:
-    """Call-center KPIs (definitions in docs/reports.md), from collected data."""
+           as_csv: bool, bom: bool | None) -> None:
+    """Call-center KPIs (definitions in docs/reports.md), from collected data; days are the site's local
+    days (the timezone setting)."""
     from appliance.callcenter import reports
     _install(ctx)
-    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
-    start = (start or day).replace(tzinfo=UTC)
-    end = ((end or start.replace(tzinfo=None)) + timedelta(days=1)).replace(tzinfo=UTC)
+    from appliance.site import localtime
+    zone = localtime.site_zone()  # days are the site's: --from 2026-11-23 starts at midnight in its time zone
+    first = start.date() if start else datetime.now(zone).date()
+    start, end = localtime.days(first, end.date() if end else first, zone)
+    if as_csv and bom is None:
+        from appliance.site import service
+        bom = service.load_settings().language == "zh"
     if agents:
         agent_rows = reports.agent_report(start, end, queue)
         if as_csv:
-            click.echo(reports.to_csv(agent_rows), nl=False)
+            _csv_out(reports.to_csv(agent_rows), bool(bom))
         else:
             _agent_table(agent_rows)
         return
     queue_rows = reports.queue_report(start, end, queue, service_seconds=service_seconds)
     if as_csv:
-        click.echo(reports.to_csv(queue_rows), nl=False)
+        _csv_out(reports.to_csv(queue_rows), bool(bom))
     else:
         _queue_table(queue_rows)
+
+
+def _csv_out(text: str, bom: bool) -> None:
+    """A CSV file on standard output, as bytes (UTF-8, after a BOM when asked: whatever the terminal's locale)."""
+    from appliance.csvfile import file_bytes
+    sys.stdout.flush()
+    sys.stdout.buffer.write(file_bytes(text, bom))
+    sys.stdout.buffer.flush()
 
 
 def _agent_table(rows: list[AgentKpis]) -> None:

@@ -221,16 +221,20 @@ def logs(ctx: click.Context, units: tuple[str, ...], since: str | None, lines: i
 @click.option("--active", is_flag=True, help="Only the calls in progress.")
 @click.option("--today", is_flag=True, help="Only today's call records.")
 @click.option("--since", default=None, help="Call records since: 10m, 2h, 1d, yesterday or a date.")
+@click.option("--until", default=None, help="Call records before: a date (included whole) or a date and time.")
 @click.option("--number", default=None, help="Only records from or to this number.")
 @click.option("-n", "--lines", "limit", default=20, show_default=True, help="At most this many records.")
 @click.pass_context
-def calls(ctx: click.Context, active: bool, today: bool, since: str | None, number: str | None, limit: int) -> None:
-    """Calls in progress (from Asterisk) and the recent call records (from the database)."""
+def calls(ctx: click.Context, active: bool, today: bool, since: str | None, until: str | None, number: str | None,
+          limit: int) -> None:
+    """Calls in progress (from Asterisk) and the recent call records (from the database); days and times
+    in the site's time zone."""
     from appliance.asterisk.ami import AmiError
+    from appliance.site import localtime
     from appliance.support import calls as calls_mod
     from appliance.support import logs as logs_mod
     install = _install(ctx)
-    records_only = today or since is not None or number is not None
+    records_only = today or since is not None or until is not None or number is not None
     status = 0
     if not records_only:
         try:
@@ -244,16 +248,18 @@ def calls(ctx: click.Context, active: bool, today: bool, since: str | None, numb
             status = 1
     if active:
         sys.exit(status)
+    zone = localtime.site_zone()  # days and times are the site's (the timezone setting)
     try:
-        start = logs_mod.parse_since(since or "today")
+        start, end = calls_mod.record_window(since or "today", until, zone)
     except logs_mod.LogsError as error:
         _fail(str(error))
-    records = calls_mod.recent_records(start, number, limit)
+    records = calls_mod.recent_records(start, number, limit, until=end)
     what = f" from or to {number}" if number else ""
-    title = f"Call records{what} since {start:%Y-%m-%d %H:%M} (newest first):"
+    upto = f" until {end:%Y-%m-%d %H:%M}" if end else ""
+    title = f"Call records{what} since {start:%Y-%m-%d %H:%M}{upto} ({zone.key}, newest first):"
     if not records_only:
         click.echo("")
-    for line in calls_mod.record_lines(records, title):
+    for line in calls_mod.record_lines(records, title, zone=zone):
         click.echo(line)
     sys.exit(status)
 

@@ -135,7 +135,7 @@ def _in_use(where: str, label: str, problems: list[Problem]) -> list[Problem]:
 
 def save_settings(data: dict, user: str) -> schemas.Settings:
     try:
-        settings = schemas.Settings.model_validate({**load_settings().model_dump(), **data})
+        settings = schemas.Settings.model_validate(schemas.with_language_defaults(load_settings().model_dump(), data))
     except ValidationError as error:
         raise SiteError(from_pydantic(error, "settings")) from None
     before = load_settings().model_dump()

@@ -4,6 +4,10 @@ Active calls come from AMI's ``CoreShowChannels``: one row per call, the call's 
 their ``Linkedid`` (every channel of one call shares the first channel's id).  Call records are the
 CDR rows the collector copied into the database (``linebox collect``), newest first.  Both tables
 fit an 80-column serial console.
+
+Asterisk writes a CDR's times in its own local time (the box's); the search and the table speak the
+site's time zone (the ``timezone`` setting, ``appliance.site.localtime``): ``--since 2026-11-10`` means
+from midnight in that zone, and the start times shown are in it, as the title says.
 """
 
 from __future__ import annotations
@@ -11,11 +15,15 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
+import zoneinfo
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from appliance.asterisk.ami import Ami, AmiTimeout
+from appliance.callcenter.collector import asterisk_time
 from appliance.model.models import CallRecord
+from appliance.support import logs
 
 _ids = itertools.count(1)
 
@@ -93,12 +101,46 @@ def active_calls(ami: Ami, timeout: float = 10) -> list[ActiveCall]:
     return group_channels(channels)
 
 
-def recent_records(since: datetime, number: str | None = None, limit: int = 20) -> list[CallRecord]:
-    """Call records that started at or after ``since`` (Asterisk's local time), newest first."""
-    query = CallRecord.select().where(CallRecord.start >= since.strftime("%Y-%m-%d %H:%M:%S"))
+def record_window(since: str, until: str | None, zone: zoneinfo.ZoneInfo,
+                  now: datetime | None = None) -> tuple[datetime, datetime | None]:
+    """``--since`` and ``--until`` as moments (aware): today, yesterday, a day or a day and time are read in
+    the site's time zone ``zone``, a relative 2h back from now; an ``--until`` day is included whole (up to
+    the next midnight there).  Raises ``logs.LogsError`` naming what it could not read."""
+    wall = (now or datetime.now(zoneinfo.ZoneInfo("UTC"))).astimezone(zone).replace(tzinfo=None)
+    start = logs.parse_since(since, now=wall).replace(tzinfo=zone)
+    if until is None:
+        return start, None
+    end = logs.parse_since(until, now=wall)
+    if len(until.strip()) == 10 and until.strip()[4] == "-":  # a day: all of it
+        end = end + timedelta(days=1)
+    return start, end.replace(tzinfo=zone)
+
+
+def recent_records(since: datetime, number: str | None = None, limit: int = 20,
+                   until: datetime | None = None) -> list[CallRecord]:
+    """Call records that started at or after ``since`` (and before ``until``), newest first.  Naive
+    moments are Asterisk's local time, as its records are; aware ones are converted to it."""
+    query = CallRecord.select().where(CallRecord.start >= _as_asterisk(since))
+    if until is not None:
+        query = query.where(CallRecord.start < _as_asterisk(until))
     if number:
         query = query.where((CallRecord.src == number) | (CallRecord.dst == number))
     return list(query.order_by(CallRecord.start.desc(), CallRecord.id.desc()).limit(limit))
+
+
+def _as_asterisk(moment: datetime) -> str:
+    return asterisk_time(moment.timestamp()) if moment.tzinfo else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def in_zone(asterisk_text: str, zone: zoneinfo.ZoneInfo | None) -> str:
+    """A CDR time (Asterisk's local time) in ``zone``; as it is without a zone or when unreadable."""
+    if zone is None:
+        return asterisk_text[:19]
+    try:
+        epoch = time.mktime(time.strptime(asterisk_text[:19], "%Y-%m-%d %H:%M:%S"))
+    except ValueError:
+        return asterisk_text[:19]
+    return datetime.fromtimestamp(epoch, zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _clock(seconds: int) -> str:
@@ -122,12 +164,14 @@ def active_lines(calls: list[ActiveCall], width: int = 80) -> list[str]:
     return [_cell(line, width) if len(line) > width else line for line in lines]
 
 
-def record_lines(records: list[CallRecord], title: str, width: int = 80) -> list[str]:
+def record_lines(records: list[CallRecord], title: str, width: int = 80,
+                 zone: zoneinfo.ZoneInfo | None = None) -> list[str]:
+    """The records as a table; start times in ``zone`` (the site's) when given."""
     lines = [title]
     if not records:
         return [*lines, "  no call records (the collector copies them from Asterisk: linebox collect --once)"]
     lines.append(f"  {'Start':<20}{'From':<15}{'To':<15}{'Result':<12}{'Talk':>7}{'Total':>8}")
     for r in records:
-        lines.append(f"  {_cell(r.start[:19], 19):<20}{_cell(r.src, 14):<15}{_cell(r.dst, 14):<15}"
+        lines.append(f"  {_cell(in_zone(r.start, zone), 19):<20}{_cell(r.src, 14):<15}{_cell(r.dst, 14):<15}"
                      f"{_cell(r.disposition, 11):<12}{_clock(r.billsec):>7}{_clock(r.duration):>8}")
     return [line[:width] for line in lines]

@@ -37,6 +37,7 @@ from appliance.web import (
 )
 from appliance.web import gateways as gateways_web
 from appliance.web import hardware as hardware_web
+from appliance.web.sitetime import init_app as init_site_time
 
 HSTS_SECONDS = 365 * 24 * 3600
 
@@ -88,6 +89,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.register_blueprint(backups.blueprint)
     app.register_blueprint(gateways_web.blueprint)
     app.register_blueprint(hardware_web.blueprint)
+    init_site_time(app)  # times in the site's time zone (site_time, site_zone)
     i18n.init_app(app, install)  # after the blueprints: its filters (duration...) are the ones templates get
     errors.init_app(app)
 

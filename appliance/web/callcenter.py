@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pygal
 from flask import (
@@ -37,8 +37,9 @@ from appliance.model import audit
 from appliance.model.database import database
 from appliance.phonebook.lookup import lookup
 from appliance.provisioning import sounds
-from appliance.site import queries, service
+from appliance.site import localtime, queries, service
 from appliance.web.charts import SVG_CSP, chart_config, without_script
+from appliance.web.downloads import csv_download
 from appliance.web.forms import EmptyForm
 from appliance.web.roles import require_role
 from appliance.web.wallboard import board, event_stream
@@ -56,12 +57,14 @@ def _install():
 # ---- reports -------------------------------------------------------------------------------------
 
 def _period() -> tuple[datetime, datetime, str, str, str | None]:
-    """The period asked for (``from``/``to`` days, both included; default the last 7 days) and queue."""
-    today = reports.today_start()
+    """The period asked for (``from``/``to`` days, both included; default the last 7 days) and queue.
+    Days are the site's local days (``timezone`` setting): a day starts at its midnight there."""
+    zone = localtime.site_zone()
+    today = datetime.now(zone).date()
 
-    def day(name: str, default: datetime) -> datetime:
+    def day(name: str, default: date) -> date:
         try:
-            return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").replace(tzinfo=UTC)
+            return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
         except ValueError:
             return default
 
@@ -70,7 +73,8 @@ def _period() -> tuple[datetime, datetime, str, str, str | None]:
     queue = request.args.get("queue", "").strip() or None
     if queue is not None and not queue.isdigit():
         queue = None
-    return first, last + timedelta(days=1), first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d"), queue
+    start, end = localtime.days(first, last, zone)
+    return start, end, first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d"), queue
 
 
 @blueprint.get("/reports")
@@ -85,7 +89,8 @@ def reports_page():
     return render_template("reports.html", nav_active="reports", first=first, last=last, queue=queue or "",
                            queue_choices=choices,
                            queues=reports.queue_report(start, end, queue),
-                           agents=reports.agent_report(start, end, queue), args=args, charts=CHARTS)
+                           agents=reports.agent_report(start, end, queue), args=args, charts=CHARTS,
+                           zone=localtime.site_zone().key)
 
 
 @blueprint.get("/reports/<any(queues, agents):table>.csv")
@@ -93,8 +98,7 @@ def reports_page():
 def reports_csv(table: str):
     start, end, first, last, queue = _period()
     rows = reports.queue_report(start, end, queue) if table == "queues" else reports.agent_report(start, end, queue)
-    return Response(reports.to_csv(rows), mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename=linebox-{table}-{first}-{last}.csv"})
+    return csv_download(reports.to_csv(rows), f"linebox-{table}-{first}-{last}.csv")
 
 
 def chart_svg(name: str, start: datetime, end: datetime, queue: str | None) -> bytes:
@@ -106,7 +110,7 @@ def chart_svg(name: str, start: datetime, end: datetime, queue: str | None) -> b
             h = int(hour[-2:])
             offered[h] += o
             answered[h] += a
-        chart = pygal.Bar(title="Calls per hour of day (UTC)", **config)
+        chart = pygal.Bar(title=gettext("Calls per hour of day (%(zone)s)", zone=localtime.site_zone().key), **config)
         chart.x_labels = [f"{h:02d}" for h in range(24)]
         chart.add("offered", offered)
         chart.add("answered", answered)

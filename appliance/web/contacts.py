@@ -8,7 +8,7 @@ A contact changes nothing in Asterisk's configuration: no apply is needed, the c
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,6 +19,7 @@ from wtforms.validators import Length
 from appliance.errors import Problem, SiteError
 from appliance.phonebook import contacts as phonebook
 from appliance.phonebook import csv_file
+from appliance.web.downloads import csv_download
 from appliance.web.forms import EmptyForm, show_problems
 from appliance.web.pages.common import Paging, page_number
 from appliance.web.roles import ADMIN, PHONEBOOK_READERS, require_role
@@ -109,8 +110,7 @@ def delete(contact_id: int):
 @blueprint.get("/contacts/export.csv")
 @require_role(*PHONEBOOK_READERS)
 def export_csv():
-    return Response(csv_file.export_text(), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="phonebook.csv"'})
+    return csv_download(csv_file.export_text(), "phonebook.csv")
 
 
 @blueprint.route("/contacts/import", methods=["GET", "POST"])

@@ -359,6 +359,6 @@ def test_openapi_documents_every_route(api):
             assert "401" in op["responses"]
     extension = doc["components"]["schemas"]["Extension"]
     assert extension["properties"]["number"]["pattern"] == "^[0-9]{2,8}$"
-    assert doc["components"]["schemas"]["Settings"]["properties"]["language"]["enum"] == ["en"]
+    assert doc["components"]["schemas"]["Settings"]["properties"]["language"]["enum"] == ["en", "zh"]
     text = api.client(None).get("/api/v1/openapi.json").text
     assert "$defs" not in text and '"const"' not in text and "patternProperties" not in text

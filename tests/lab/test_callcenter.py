@@ -198,9 +198,16 @@ def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
 
 def test_queue_call_is_recorded_with_audio(pbx, carrier):
     import wave
+    import zoneinfo
 
     from appliance.callcenter import recordings
+    from appliance.site import service
 
+    # The recording is filed under the site's local day (retention counts those days): a zone whose date
+    # differs from UTC's right now (UTC+14 from 10:00 UTC on, UTC-11 before 11:00 UTC) shows it is that one.
+    zone_name = "Pacific/Kiritimati" if datetime.now(UTC).hour >= 10 else "Pacific/Pago_Pago"
+    service.save_settings({"timezone": zone_name}, "test")
+    local_days = {datetime.now(zoneinfo.ZoneInfo(zone_name)).strftime("%Y-%m-%d")}
     phones = _live_support_site(pbx, carrier, escalate_after=60, recording="always")
     phones.set_behaviour("201", "answer", hold=6)
 
@@ -208,9 +215,11 @@ def test_queue_call_is_recorded_with_audio(pbx, carrier):
     phones.call("telco", "5553700", tag="recorded", hold=10)
     phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "201", since=mark)
     phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "recorded", since=mark, timeout=30)
+    local_days.add(datetime.now(zoneinfo.ZoneInfo(zone_name)).strftime("%Y-%m-%d"))  # a midnight may pass
     time.sleep(1)
     found = recordings.list_recordings(pbx.install.recordings_dir)
     assert len(found) == 1 and found[0].who == "queue700", found
+    assert found[0].day in local_days, f"filed under {found[0].day}, the site's day is {local_days} ({zone_name})"
     assert found[0].seconds >= 3
     with wave.open(str(pbx.install.recordings_dir / found[0].path)) as w:
         frames = w.readframes(w.getnframes())

@@ -22,7 +22,7 @@ from appliance.model.models import AuditEntry
 from appliance.phonebook import contacts as phonebook
 from appliance.phonebook import schema as contact_schema
 from appliance.provisioning import render
-from appliance.site import schemas, service
+from appliance.site import localtime, schemas, service
 from appliance.site.kinds import BY_PLURAL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,6 +99,8 @@ def _default(field) -> str:
         return "required"
     if field.default_factory in schemas.GENERATED_DEFAULTS:
         return "generated"
+    if field.default_factory is localtime.box_timezone:
+        return "the box's"  # the box's own time zone (/etc/timezone), which differs from box to box
     value = field.get_default(call_default_factory=True)
     if isinstance(value, str):
         return value or "''"

@@ -39,6 +39,7 @@ FACTS = render.InstallFacts(ami_secret="golden-ami-secret", directories=DEFAULT_
 
 def _render_reference() -> dict[str, str]:
     config_file.import_text(REFERENCE_SITE.read_text(encoding="utf-8"), user="golden")
+    service.save_settings({"timezone": "UTC"}, "golden")  # the default is the box's zone: the same files anywhere
     return render.render_all(service.snapshot(), FACTS)
 
 
@@ -113,6 +114,7 @@ def test_rendering_does_not_depend_on_insertion_order(install, tmp_path):
     for name in site.objects:
         site.objects[name] = list(reversed(site.objects[name]))
     service.replace_site(site, user="golden")
+    service.save_settings({"timezone": "UTC"}, "golden")
     assert render.render_all(service.snapshot(), FACTS) == first
 
 

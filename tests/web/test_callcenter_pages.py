@@ -62,7 +62,9 @@ def test_supervisor_sees_reports_with_charts_and_csv(console):
         assert chart.status_code == 200 and chart.headers["Content-Type"].startswith("image/svg+xml")
         assert chart.headers["Content-Security-Policy"] == SVG_CSP
         assert "<svg" in chart.text and "<script" not in chart.text and "kozea.github.io" not in chart.text
-    assert ">Calls per hour of day (UTC)<" in s.get(console.url + charts[0].replace("&amp;", "&")).text
+    zone = service.load_settings().timezone  # hours of the site's time zone, named on the chart and the page
+    assert "time zone, " + zone in page.text
+    assert f">Calls per hour of day ({zone})<" in s.get(console.url + charts[0].replace("&amp;", "&")).text
     csv = s.get(f"{console.url}/reports/agents.csv")
     assert csv.headers["Content-Type"].startswith("text/csv")
     assert csv.text.splitlines()[0].startswith("agent,answered,talk_seconds,avg_talk_seconds,avg_wait_of_answered,"

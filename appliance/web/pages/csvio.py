@@ -17,7 +17,7 @@ the phonebook's import.
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
@@ -26,6 +26,7 @@ from appliance.errors import Problem, SiteError
 from appliance.model.database import database
 from appliance.site import service
 from appliance.web import objectforms
+from appliance.web.downloads import csv_download
 from appliance.web.forms import EmptyForm
 from appliance.web.pages import blueprint
 from appliance.web.roles import ADMIN, VIEWERS, require_role
@@ -38,8 +39,7 @@ REQUIRED = ("number", "name")
 @require_role(*VIEWERS)
 def extensions_export():
     text = write_csv(COLUMNS, ([getattr(ext, name) for name in COLUMNS] for ext in service.list_objects("extension")))
-    return Response(text, mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="extensions.csv"'})
+    return csv_download(text, "extensions.csv")
 
 
 def _row_data(row: Row) -> tuple[dict, bool]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from appliance.errors import SiteError
@@ -30,6 +31,7 @@ LABELS = {
     "rtp_end": "RTP ports up to",
     "ami_port": "AMI port",
     "language": "Prompt language",
+    "timezone": _l("Time zone (reports, wallboard, call records)"),
     "recording_retention_days": "Keep call recordings (days)",
     "tone_zone": "Tone zone (analog ports and spans)",
     "caller_name_lookup": "Name callers from the phonebook",
@@ -49,6 +51,9 @@ HINTS = {
     "rtp_end": "Audio uses the UDP ports in this range; allow it through any firewall.",
     "ami_port": "Local port Linebox uses to control Asterisk.",
     "recording_retention_days": "linebox recordings purge deletes recordings older than this; 0 keeps them for ever.",
+    "timezone": _l("An IANA name such as Asia/Shanghai or Europe/London. Reports, the wallboard's today, "
+                   "recording retention and call-record search count days from its midnight; times are shown "
+                   "in it."),
     "tone_zone": "The country whose dial, ringing and busy tones analog phones and lines use (us, uk, de, tr, ...).",
     "caller_name_lookup": "Calls through inbound routes that come without a name get the contact's name.",
     "agi_port": "Local port of linebox-agi.service; restart it after a change, then apply.",
@@ -111,8 +116,13 @@ def settings_save() -> ResponseReturnValue:
     raw: dict = {}
     for f in fields:
         raw[f.name] = f.name in request.form if f.widget == "checkbox" else request.form.get(f.name, "").strip()
+    # only what the admin changed goes to the save: a site switched to Chinese then also gets the settings
+    # that language brings (cn tones, Beijing time) where the form left them as they were
+    stored = {name: "" if value is None else value for name, value in service.load_settings().model_dump().items()}
+    changed = {name: value for name, value in raw.items()
+               if not (name in stored and (value == stored[name] or str(value) == str(stored[name])))}
     try:
-        service.save_settings(raw, current_user.username)
+        service.save_settings(changed, current_user.username)
     except SiteError as error:
         names = {f.name for f in fields}
         errors: dict[str, list[str]] = {}
