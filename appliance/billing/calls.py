@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +28,7 @@ from appliance.billing import rates
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import CallRecord, CostDay
+from appliance.site import localtime
 from appliance.site.numbering import NumberPlan, classify
 
 TRUNK_MARK = "trunk:"
@@ -65,6 +67,7 @@ class Price:
     currency: str
     free_seconds: int
     rate_key: str
+    day: str  # the site's local day of the call ("2026-12-07"): where the cost reports count it
 
 
 def cost_of(record: CallRecord) -> Decimal | None:
@@ -74,54 +77,65 @@ def cost_of(record: CallRecord) -> Decimal | None:
     return Decimal(record.cost_minor).scaleb(-get_currency_precision(record.currency or "CNY"))
 
 
-def _month(start: str) -> tuple[str, str]:
-    """The first moment of the month of ``start`` ("2026-12-07 10:00:00") and of the next, as record text."""
-    year, month = int(start[:4]), int(start[5:7])
-    following = (year + 1, 1) if month == 12 else (year, month + 1)
-    return f"{year:04d}-{month:02d}-01 00:00:00", f"{following[0]:04d}-{following[1]:02d}-01 00:00:00"
+def _month_bounds(day: datetime.date, zone: zoneinfo.ZoneInfo) -> tuple[str, str]:
+    """The site's local month holding ``day``, as the record-time texts of its first and the next month's
+    first midnight (what a CDR start is compared with)."""
+    first = day.replace(day=1)
+    following = (first + datetime.timedelta(days=32)).replace(day=1)
+    return localtime.asterisk_day_start(first, zone), localtime.asterisk_day_start(following, zone)
 
 
 class Pricer:
     """Prices a batch of records: each trunk's table per day, each number's class and each bundle's use in
-    the month are looked up once per batch."""
+    the month are looked up once per batch.  Days and months are the site's (its ``timezone``): a call at
+    00:30 in Beijing is priced with that day's table and counted in that day, whatever the box's zone."""
 
-    def __init__(self, plan: NumberPlan | None = None):
+    def __init__(self, plan: NumberPlan | None = None, zone: zoneinfo.ZoneInfo | None = None):
         self.plan = plan if plan is not None else NumberPlan.stored()
-        self._tables: dict[tuple[str, str], tuple[datetime.date | None, rates.Table]] = {}
+        self.zone = zone if zone is not None else localtime.site_zone()
+        self._tables: dict[tuple[str, datetime.date], tuple[datetime.date | None, rates.Table]] = {}
         self._free_used: dict[tuple[str, str, str], int] = {}
 
-    def _table(self, trunk: str, day: str) -> tuple[datetime.date | None, rates.Table]:
+    def day_of(self, start: str) -> datetime.date:
+        """The site's local day of a record's start (Asterisk's text, in the box's zone)."""
+        return datetime.date.fromisoformat(localtime.from_asterisk(start, self.zone)[:10])
+
+    def _table(self, trunk: str, day: datetime.date) -> tuple[datetime.date | None, rates.Table]:
         key = (trunk, day)
         if key not in self._tables:
-            start, lines = rates.table_in_force(trunk, datetime.date.fromisoformat(day))
+            start, lines = rates.table_in_force(trunk, day)
             self._tables[key] = (start, rates.Table(lines))
         return self._tables[key]
 
-    def _used(self, trunk: str, rate_key: str, start: str) -> int:
-        """Bundle seconds the month's earlier calls of this trunk and line used (stored, then this batch)."""
-        first, following = _month(start)
+    def _used(self, trunk: str, rate_key: str, day: datetime.date) -> tuple[tuple[str, str, str], int]:
+        """(its key, the bundle seconds the month's earlier calls of this trunk and line used: stored, then
+        this batch's)."""
+        first, following = _month_bounds(day, self.zone)
         key = (trunk, rate_key, first)
         if key not in self._free_used:
             r = CallRecord
             self._free_used[key] = (r.select(fn.SUM(r.free_seconds))
                                     .where((r.trunk == trunk) & (r.rate_key == rate_key) & (r.start >= first)
                                            & (r.start < following)).scalar() or 0)
-        return self._free_used[key]
+        return key, self._free_used[key]
 
     def price(self, trunk: str, number: str, start: str, billsec: int) -> Price:
         """The price of a leg through ``trunk`` to ``number`` that started at ``start`` (record text)."""
         number_class = classify(number, self.plan).number_class.value
-        table_start, table = self._table(trunk, start[:10])
+        day = self.day_of(start)
+        table_start, table = self._table(trunk, day)
         line = table.line_for(number, number_class) if table_start else None
         if line is None:
-            return Price(number_class, None, "", 0, "")
-        rate_key = line.key
-        left = line.free_minutes * 60 - self._used(trunk, rate_key, start) if line.free_minutes else 0
+            return Price(number_class, None, "", 0, "", day.isoformat())
+        left, used_key = 0, None
+        if line.free_minutes:
+            used_key, used = self._used(trunk, line.key, day)
+            left = line.free_minutes * 60 - used
         charge = rates.price(billsec, line, left)
-        if charge.free_seconds:
-            self._free_used[(trunk, rate_key, _month(start)[0])] += charge.free_seconds
+        if used_key is not None:
+            self._free_used[used_key] += charge.free_seconds
         minor = int(charge.cost.scaleb(get_currency_precision(charge.currency)))
-        return Price(number_class, minor, charge.currency, charge.free_seconds, rate_key)
+        return Price(number_class, minor, charge.currency, charge.free_seconds, line.key, day.isoformat())
 
 
 PRICE_COLUMNS = ("number_class", "cost_minor", "currency", "free_seconds", "rate_key")
@@ -154,7 +168,7 @@ def _store_prices(rows: list[tuple[int, str, str, str, int, str]], pricer: Price
                         record_id))
         if billsec <= 0:
             continue
-        day = start[:10]
+        day = price.day
         if price.cost_minor is None:
             keys = [("unpriced", "", "")]
         else:
@@ -176,20 +190,22 @@ def _store_prices(rows: list[tuple[int, str, str, str, int, str]], pricer: Price
 
 
 def reprice(first_day: datetime.date, last_day: datetime.date, user: str) -> int:
-    """Price every trunk leg that started from ``first_day`` to ``last_day`` (inclusive) again with the
-    tables in force on their days, in one transaction, audited; returns how many records were priced.
+    """Price every trunk leg that started from ``first_day`` to ``last_day`` (the site's local days,
+    inclusive) again with the tables in force on their days, in one transaction, audited; returns how
+    many records were priced.
 
     The bundles of the months touched are used again from the first call re-priced: calls before
     ``first_day`` in the same month keep their share."""
-    first = f"{first_day.isoformat()} 00:00:00"
-    after = f"{(last_day + datetime.timedelta(days=1)).isoformat()} 00:00:00"
+    zone = localtime.site_zone()
+    first = localtime.asterisk_day_start(first_day, zone)
+    after = localtime.asterisk_day_start(last_day + datetime.timedelta(days=1), zone)
     r = CallRecord
     in_period = (r.trunk != "") & (r.start >= first) & (r.start < after)
     with database.atomic():
         before = {"records": r.select().where(in_period & r.cost_minor.is_null(False)).count()}
         r.update(number_class="", cost_minor=None, currency="", free_seconds=0, rate_key="").where(in_period).execute()
         CostDay.delete().where((CostDay.day >= first_day.isoformat()) & (CostDay.day <= last_day.isoformat())).execute()
-        pricer = Pricer()
+        pricer = Pricer(zone=zone)
         priced = 0
         last_id, last_start = 0, ""
         while True:

@@ -47,6 +47,7 @@ from appliance.billing import calls
 from appliance.callcenter import rollup
 from appliance.model.database import database
 from appliance.model.models import CallEvent, CallRecord, CollectorState, QueueCall
+from appliance.site.localtime import asterisk_text as asterisk_time
 
 # Not callers: events Asterisk writes for members and for the queue itself.
 NON_CALL_IDS = {"NONE", "MANAGER", "CLI", "REALTIME", "AUTO"}
@@ -465,11 +466,6 @@ def interrupting_starts(since: int) -> list[tuple[int, int]]:
         if cut:
             out.append((start, cut))
     return out
-
-
-def asterisk_time(epoch: float) -> str:
-    """An epoch as Asterisk writes its CDR and CEL times (local time)."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
 def record_interrupted_calls() -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time as _time
 import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -130,5 +131,33 @@ def local_text(epoch: float, zone: zoneinfo.ZoneInfo | None = None, fmt: str = "
     return datetime.fromtimestamp(epoch, zone or site_zone()).strftime(fmt)
 
 
-__all__ = ["box_timezone", "check_zone", "day_name", "day_start", "days", "local_text", "midnight",
-           "next_midnight", "offsets", "site_zone", "today"]
+# Asterisk writes its call records' (CDR, CEL) times as text in its own local time: the box's, which may
+# differ from the site's zone.
+ASTERISK_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def asterisk_text(epoch: float) -> str:
+    """An epoch as Asterisk writes its CDR and CEL times (the box's local time)."""
+    return _time.strftime(ASTERISK_FORMAT, _time.localtime(epoch))
+
+
+def from_asterisk(text: str, zone: zoneinfo.ZoneInfo | None) -> str:
+    """A CDR time (Asterisk's local time) in ``zone``; as it is without a zone or when unreadable."""
+    if zone is None:
+        return text[:19]
+    try:
+        epoch = _time.mktime(_time.strptime(text[:19], ASTERISK_FORMAT))
+    except ValueError:
+        return text[:19]
+    return datetime.fromtimestamp(epoch, zone).strftime(ASTERISK_FORMAT)
+
+
+def asterisk_day_start(day: date, zone: zoneinfo.ZoneInfo) -> str:
+    """When the site's local day ``day`` begins, as Asterisk's record time text: the bound to compare a CDR
+    time with."""
+    return asterisk_text(day_start(day, zone).timestamp())
+
+
+__all__ = ["ASTERISK_FORMAT", "asterisk_day_start", "asterisk_text", "box_timezone", "check_zone", "day_name",
+           "day_start", "days", "from_asterisk", "local_text", "midnight", "next_midnight", "offsets", "site_zone",
+           "today"]

@@ -15,14 +15,13 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-import time
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from appliance.asterisk.ami import Ami, AmiTimeout
-from appliance.callcenter.collector import asterisk_time
 from appliance.model.models import CallRecord
+from appliance.site import localtime
 from appliance.support import logs
 
 _ids = itertools.count(1)
@@ -129,18 +128,7 @@ def recent_records(since: datetime, number: str | None = None, limit: int = 20,
 
 
 def _as_asterisk(moment: datetime) -> str:
-    return asterisk_time(moment.timestamp()) if moment.tzinfo else moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def in_zone(asterisk_text: str, zone: zoneinfo.ZoneInfo | None) -> str:
-    """A CDR time (Asterisk's local time) in ``zone``; as it is without a zone or when unreadable."""
-    if zone is None:
-        return asterisk_text[:19]
-    try:
-        epoch = time.mktime(time.strptime(asterisk_text[:19], "%Y-%m-%d %H:%M:%S"))
-    except ValueError:
-        return asterisk_text[:19]
-    return datetime.fromtimestamp(epoch, zone).strftime("%Y-%m-%d %H:%M:%S")
+    return localtime.asterisk_text(moment.timestamp()) if moment.tzinfo else moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _clock(seconds: int) -> str:
@@ -172,6 +160,7 @@ def record_lines(records: list[CallRecord], title: str, width: int = 80,
         return [*lines, "  no call records (the collector copies them from Asterisk: linebox collect --once)"]
     lines.append(f"  {'Start':<20}{'From':<15}{'To':<15}{'Result':<12}{'Talk':>7}{'Total':>8}")
     for r in records:
-        lines.append(f"  {_cell(in_zone(r.start, zone), 19):<20}{_cell(r.src, 14):<15}{_cell(r.dst, 14):<15}"
+        start = localtime.from_asterisk(r.start, zone)
+        lines.append(f"  {_cell(start, 19):<20}{_cell(r.src, 14):<15}{_cell(r.dst, 14):<15}"
                      f"{_cell(r.disposition, 11):<12}{_clock(r.billsec):>7}{_clock(r.duration):>8}")
     return [line[:width] for line in lines]

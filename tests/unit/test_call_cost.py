@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import sqlite3
+import zoneinfo
 from contextlib import closing
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from appliance.billing import calls, rates_csv, reports
 from appliance.callcenter import collector
 from appliance.cli.linebox import main
 from appliance.model.models import AuditEntry, CallRecord
-from appliance.site import service
+from appliance.site import localtime, service
 
 HEADER = "prefix,class,per_minute,increment,connection_fee,free_minutes,currency,description\r\n"
 
@@ -131,3 +132,19 @@ def test_cost_reports_sum_exactly_per_group_and_the_cli_prints_them(site, tmp_pa
                                     "--from", "2026-12-01", "--to", "2026-12-31", "--csv"])
     assert out.exit_code == 0 and out.output.splitlines() == ["period,extension,currency,calls,seconds,cost",
                                                               "2026-12,200,CNY,3,21,0.12"]
+
+
+def test_a_call_at_half_past_midnight_in_beijing_is_priced_and_counted_on_that_local_day(site, tmp_path) -> None:
+    service.save_settings({"timezone": "Asia/Shanghai"}, user="test")
+    # the carrier's new price from 2 December; a call at 00:30 on the 2nd in Beijing (16:30 UTC on the 1st)
+    rates_csv.import_bytes("backup", (HEADER + ",,0.60,1/1,,,CNY,\r\n").encode(), datetime.date(2026, 12, 2), "t")
+    moment = datetime.datetime(2026, 12, 2, 0, 30, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+    cdr_db = tmp_path / "linebox-cdr.db"
+    _cdr(cdr_db, [("5.1", localtime.asterisk_text(moment.timestamp()), "ANSWERED", 60, "trunk:backup",
+                   "PJSIP/60001234@backup,300")])
+    collector.collect_cdr(cdr_db)
+    assert cost("5.1") == "0.60"  # the table in force on the 2nd, Beijing's day
+    (row,) = reports.cost_report(datetime.date(2026, 12, 1), datetime.date(2026, 12, 31), "trunk", "day")
+    assert (row.period, row.cost) == ("2026-12-02", Decimal("0.60"))
+    assert calls.reprice(datetime.date(2026, 12, 2), datetime.date(2026, 12, 2), "alice") == 1
+    assert calls.reprice(datetime.date(2026, 12, 1), datetime.date(2026, 12, 1), "alice") == 0
