@@ -190,6 +190,13 @@ def _v19_user_language(db: peewee.SqliteDatabase) -> None:
         db.execute_sql("ALTER TABLE \"user\" ADD COLUMN \"language\" VARCHAR(255) NOT NULL DEFAULT ''")
 
 
+def _prompt_languages(db: peewee.SqliteDatabase) -> None:
+    """The prompts' language of each IVR menu and queue ("" for those there before: they follow the site's,
+    English unless changed, so callers hear what they heard)."""
+    _add_column_if_missing(db, models.Ivr, "language")
+    _add_column_if_missing(db, models.Queue, "language")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -210,6 +217,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v17_extension_networks_and_accepted_risks,
     _v18_secrets_sealed,
     _v19_user_language,
+    _prompt_languages,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

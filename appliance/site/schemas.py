@@ -63,6 +63,7 @@ MATCH_FORMS = ("an IP address (203.0.113.20), a network (203.0.113.16/28 or 203.
 describe_pattern(MATCH_RE, MATCH_FORMS)
 describe_pattern(SOUND_RE, "a sound name: lower-case letters, digits, '_', '-' and '/' (such as custom/welcome)")
 describe_pattern(DESTINATION_RE, DESTINATION_FORMS)
+OPTIONAL_DESTINATION_RE = describe_pattern(r"^(|" + DESTINATION_RE[2:-2] + r")$", DESTINATION_FORMS)
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_RE)]
 Number = Annotated[str, StringConstraints(pattern=NUMBER_RE)]
@@ -454,13 +455,29 @@ class Announcement(SiteObject):
 Sound = Annotated[str, StringConstraints(pattern=SOUND_RE)]
 
 
+# The languages callers hear prompts in (appliance.provisioning.prompts): Asterisk's language folder names.
+PromptLanguage = Literal["en", "zh"]
+
+
 class IvrOption(SiteObject):
+    """One key of a menu: where it sends the caller; or, with ``language``, the caller's choice of language
+    ("for English press 9"): every prompt after it is in that language, and the menu is played again
+    unless a destination is given."""
+
     digit: Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")]
-    destination: Destination
+    destination: Annotated[str, StringConstraints(pattern=OPTIONAL_DESTINATION_RE)] = ""
+    language: Literal["", "en", "zh"] = ""
+
+    @model_validator(mode="after")
+    def _goes_somewhere(self):
+        if not self.destination and not self.language:
+            raise ValueError(f"option {self.digit}: give a destination, or a language the key switches to")
+        return self
 
 
 GreetingText = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_printable_text)]
-Voice = Literal["en", "en-us", "en-gb", "fr", "de", "es", "it", "nl", "pt"]  # espeak-ng voices shipped by Debian
+# espeak-ng voices shipped by Debian (cmn: Mandarin, yue: Cantonese)
+Voice = Literal["en", "en-us", "en-gb", "fr", "de", "es", "it", "nl", "pt", "cmn", "yue"]
 
 
 class Ivr(SiteObject):
@@ -482,6 +499,7 @@ class Ivr(SiteObject):
     timeout_retries: int = Field(default=2, ge=0, le=5)
     invalid_sound: Sound = "invalid"  # Debian's core sounds: "That's not valid, try again"
     direct_dial: bool = False
+    language: Literal["", "en", "zh"] = ""  # the prompts' language in this menu ("": the site's)
     timeout_destination: Destination = "hangup"
     invalid_destination: Destination = "hangup"
 
@@ -560,6 +578,7 @@ class Queue(SiteObject):
     # the queue aims for (below it the wallboard shows the queue in its alert colour).
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     service_level_target: int = Field(default=80, ge=1, le=100)
+    language: Literal["", "en", "zh"] = ""  # the announcements' language ("": the site's)
 
     @field_validator("members")
     @classmethod
@@ -592,6 +611,8 @@ class Settings(SiteObject):
     rtp_end: int = Field(default=20000, ge=1024, le=65535, validate_default=True)
     ami_port: int = Field(default=5038, ge=1, le=65535)
     language: Literal["en"] = "en"
+    # the language callers hear prompts in, unless an IVR, a queue or the caller's own choice says otherwise
+    prompt_language: PromptLanguage = "en"
     recording_retention_days: int = Field(default=0, ge=0, le=3650)  # 0: keep recordings for ever
     tone_zone: str = "us"  # DAHDI's tone zone for analog ports and spans (dial tone, ringing, busy)
     # The phonebook's caller-name lookup (appliance.agi, linebox-agi.service) on calls through inbound routes;
