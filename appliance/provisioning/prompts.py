@@ -32,14 +32,19 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance.model import audit
 from appliance.provisioning import sounds
 
 LANGUAGES = ("en", "zh")
 LANGUAGE_NAMES = {"en": "English", "zh": "中文 (普通话)"}
 VOICES = {"en": "en", "zh": "cmn"}  # the espeak-ng voice each language's generated prompts are spoken with
-DEFAULT_CACHE = Path(os.environ.get("LINEBOX_PROMPT_CACHE", "/var/cache/linebox/prompts"))
 MANIFEST = "linebox-prompts.json"
 MAX_PROMPT_SECONDS = 120  # a recording replacing a prompt: long enough for any announcement
+
+
+def default_cache() -> Path:
+    """The machine's cache of spoken prompts ($LINEBOX_PROMPT_CACHE for a test's own)."""
+    return Path(os.environ.get("LINEBOX_PROMPT_CACHE", "/var/cache/linebox/prompts"))
 
 
 @dataclass(frozen=True)
@@ -206,7 +211,7 @@ def recording_path(overrides: Path, name: str, language: str) -> Path:
     return overrides / language / f"{name}.sln"
 
 
-def install_language(language: str, place: Place, cache: Path = DEFAULT_CACHE,
+def install_language(language: str, place: Place, cache: Path | None = None,
                      registry: tuple[Prompt, ...] = REGISTRY) -> list[str]:
     """Make Asterisk's folder of ``language`` hold every prompt of the registry callers should hear:
     the admin's recording, else the generated one (spoken now only if its text is not cached yet).
@@ -232,7 +237,7 @@ def install_language(language: str, place: Place, cache: Path = DEFAULT_CACHE,
                 after[prompt.name] = entry
                 continue
             try:
-                wav, fresh = sounds.render_tts(text, VOICES[language], cache)
+                wav, fresh = sounds.render_tts(text, VOICES[language], cache or default_cache())
             except sounds.SoundError as error:
                 raise PromptError(f"prompt {prompt.name} ({language}): {error}") from None
             spoken += fresh
@@ -256,7 +261,7 @@ def install_language(language: str, place: Place, cache: Path = DEFAULT_CACHE,
     return [f"{language}: {copied} prompts installed ({spoken} spoken now, the rest from the cache)"]
 
 
-def install(place: Place, languages: tuple[str, ...] = LANGUAGES, cache: Path = DEFAULT_CACHE) -> list[str]:
+def install(place: Place, languages: tuple[str, ...] = LANGUAGES, cache: Path | None = None) -> list[str]:
     """Every language's prompts (``linebox prompts generate``, the install, and apply when a site uses them)."""
     notes: list[str] = []
     for language in languages:
@@ -292,7 +297,7 @@ def states(overrides: Path) -> list[PromptState]:
 
 
 def replace(name: str, language: str, data: bytes, filename: str | None, place: Place,
-            cache: Path = DEFAULT_CACHE) -> sounds.Sound:
+            cache: Path | None = None) -> sounds.Sound:
     """Replace prompt ``name`` in ``language`` by an uploaded recording: checked (a sound file sox reads,
     at most MAX_PROMPT_SECONDS), converted to 8 kHz mono, kept, and put where Asterisk plays it now."""
     _check(name, language)
@@ -317,7 +322,7 @@ def replace(name: str, language: str, data: bytes, filename: str | None, place: 
     return made
 
 
-def revert(name: str, language: str, place: Place, cache: Path = DEFAULT_CACHE) -> bool:
+def revert(name: str, language: str, place: Place, cache: Path | None = None) -> bool:
     """Drop the admin's recording of a prompt: the generated one (or Debian's) is played again.
     Returns whether there was a recording."""
     _check(name, language)
@@ -329,3 +334,21 @@ def revert(name: str, language: str, place: Place, cache: Path = DEFAULT_CACHE) 
     install_language(language, place, cache, registry=(BY_NAME[name],))
     return existed
 
+
+
+def replace_recorded(name: str, language: str, data: bytes, filename: str | None, place: Place, actor: str,
+                     cache: Path | None = None) -> sounds.Sound:
+    """``replace``, recorded in the audit log as the console, API and CLI's one way to replace a prompt."""
+    made = replace(name, language, data, filename, place, cache)
+    audit.record(actor, "upload", "prompt", f"{language}/{name}", None,
+                 {"prompt": name, "language": language, "seconds": made.seconds, "from": filename or ""})
+    return made
+
+
+def revert_recorded(name: str, language: str, place: Place, actor: str, cache: Path | None = None) -> bool:
+    """``revert``, recorded in the audit log when there was a recording to drop."""
+    existed = revert(name, language, place, cache)
+    if existed:
+        audit.record(actor, "delete", "prompt", f"{language}/{name}", {"prompt": name, "language": language,
+                                                                        "source": "recording"}, None)
+    return existed

@@ -136,3 +136,33 @@ def test_languages_a_site_uses():
     assert prompts.languages_used(settings, [], []) == ()
     assert prompts.languages_used(settings, [ivr], [queue]) == ("en", "zh")
     assert prompts.languages_used(schemas.Settings(prompt_language="zh"), [], []) == ("zh",)
+
+
+def test_the_cli_replaces_lists_and_reverts_a_prompt_with_an_audit_row(tmp_path, monkeypatch):
+    """``linebox prompts``: a thin layer over the same service functions, each change audited."""
+    from click.testing import CliRunner
+
+    from appliance.cli.linebox import main
+    from appliance.install import Install
+    from appliance.model import models
+    from appliance.model.database import close_database
+
+    monkeypatch.setenv("LINEBOX_PROMPT_CACHE", str(tmp_path / "cache"))
+    install = Install.create(tmp_path / "home", manage_asterisk=False, asterisk_root=tmp_path / "root")
+    home = ["--home", str(install.home)]
+    runner = CliRunner()
+    try:
+        tone = _tone(tmp_path / "brand.wav", 1)
+        done = runner.invoke(main, [*home, "prompts", "replace", "queue-thereare", "zh", str(tone)])
+        assert done.exit_code == 0, done.output
+        assert "zh/queue-thereare: callers now hear your recording (1 s)" in done.output
+        listed = runner.invoke(main, [*home, "prompts", "list", "--language", "zh"]).output
+        assert re.search(r"^queue-thereare +zh +recording +您现在排在第$", listed, re.MULTILINE), listed
+        bad = runner.invoke(main, [*home, "prompts", "replace", "no-such", "zh", str(tone)])
+        assert bad.exit_code == 1 and "prompt: 'no-such' is not a Linebox prompt" in bad.output
+        assert runner.invoke(main, [*home, "prompts", "revert", "queue-thereare", "zh"]).exit_code == 0
+        rows = [(r.user, r.action, r.key) for r in models.AuditEntry.select()
+                .where(models.AuditEntry.kind == "prompt").order_by(models.AuditEntry.id)]
+        assert rows == [("cli", "upload", "zh/queue-thereare"), ("cli", "delete", "zh/queue-thereare")]
+    finally:
+        close_database()
