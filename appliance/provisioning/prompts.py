@@ -328,11 +328,12 @@ def revert(name: str, language: str, place: Place, cache: Path | None = None) ->
     _check(name, language)
     assert place.recordings is not None
     recording = recording_path(place.recordings, name, language)
-    existed = recording.exists()
-    recording.unlink(missing_ok=True)
+    if not recording.exists():
+        return False  # nothing to revert: nothing is written
+    recording.unlink()
     recording.with_suffix(".wav").unlink(missing_ok=True)
     install_language(language, place, cache, registry=(BY_NAME[name],))
-    return existed
+    return True
 
 
 
