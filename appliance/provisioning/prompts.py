@@ -318,7 +318,11 @@ def replace(name: str, language: str, data: bytes, filename: str | None, place: 
             made = sounds.convert(Path(upload.name), target.parent, Path(name).name, MAX_PROMPT_SECONDS)
         except sounds.SoundError as error:
             raise PromptError(f"file: {error}") from None
-    install_language(language, place, cache, registry=(BY_NAME[name],))
+    try:
+        install_language(language, place, cache, registry=(BY_NAME[name],))
+    except OSError as error:  # e.g. Debian's English folder not writable by this user
+        raise PromptError(f"language: cannot put the recording in Asterisk's {language} folder "
+                          f"({error.strerror}: {error.filename})") from None
     return made
 
 
