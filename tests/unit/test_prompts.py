@@ -166,3 +166,38 @@ def test_the_cli_replaces_lists_and_reverts_a_prompt_with_an_audit_row(tmp_path,
         assert rows == [("cli", "upload", "zh/queue-thereare"), ("cli", "delete", "zh/queue-thereare")]
     finally:
         close_database()
+
+
+def test_the_dialplan_sets_the_languages_of_the_site_menus_queues_and_the_callers_choice():
+    from appliance.asterisk.layout import DEFAULT_DIRECTORIES
+    from appliance.provisioning import render
+    from appliance.site.checks import Site
+
+    site = Site(settings=schemas.Settings(prompt_language="zh"))
+    site.objects["extension"] = [schemas.Extension(number="201", name="Desk", password="A" * 16)]
+    site.objects["queue"] = [schemas.Queue(number="700", name="Support", language="zh"),
+                             schemas.Queue(number="701", name="Sales")]
+    site.objects["ivr"] = [schemas.Ivr(name="main", greeting="beep", language="zh", options=[
+        schemas.IvrOption(digit="9", language="en"),
+        schemas.IvrOption(digit="8", language="zh", destination="queue:700"),
+        schemas.IvrOption(digit="1", destination="extension:201")])]
+    files = render.render_all(site, render.InstallFacts(ami_secret="x", directories=DEFAULT_DIRECTORIES))
+    dialplan = files["extensions.conf"]
+    queue_700 = dialplan.split("exten => 700,1")[1].split("exten => 701,1")[0]
+    assert ' same => n,ExecIf($["${LB_LANG_CHOSEN}" = ""]?Set(CHANNEL(language)=zh))' in queue_700
+    assert "CHANNEL(language)" not in dialplan.split("exten => 701,1")[1].split("[")[0]  # the site's
+    menu = dialplan.split("[ivr-main]")[1].split("; ---- time conditions")[0]
+    assert ' same => n,ExecIf($["${LB_LANG_CHOSEN}" = ""]?Set(CHANNEL(language)=zh))' in menu
+    assert ("exten => 9,1,Set(CHANNEL(language)=en)\n same => n,Set(__LB_LANG_CHOSEN=en)\n"
+            " same => n,Goto(s,menu)\n") in menu
+    assert ("exten => 8,1,Set(CHANNEL(language)=zh)\n same => n,Set(__LB_LANG_CHOSEN=zh)\n"
+            " same => n,Goto(ext-queues,700,1)\n") in menu
+    # the site's language: every phone's and trunk's calls start in it
+    assert "\nlanguage = zh\n" in files["pjsip.conf"].split("[201]")[1]
+
+
+def test_an_option_needs_a_destination_or_a_language():
+    with pytest.raises(ValueError, match="option 5: give a destination, or a language the key switches to"):
+        schemas.IvrOption(digit="5")
+    with pytest.raises(ValueError):
+        schemas.IvrOption(digit="5", language="fr")
