@@ -26,6 +26,7 @@ from appliance.site import stored
 if TYPE_CHECKING:
     from appliance.asterisk.ami import Ami
     from appliance.provisioning import render
+    from appliance.provisioning.prompts import Place
     from appliance.provisioning.target import Target
 
 DEFAULT_HOME = Path("/var/lib/linebox")
@@ -117,6 +118,12 @@ class Install:
         """The sounds folder as this host sees it (inside the lab's root file system in the lab)."""
         return self.asterisk_root / self.sounds_dir.lstrip("/")
 
+    def prompt_place(self) -> Place:
+        """Where this install's prompts go: Asterisk's language folders, and the admin's recordings of them."""
+        from appliance.provisioning.prompts import Place  # lazy: see the note at the imports
+        return Place(self.asterisk_root, f"{self.asterisk_directories['astdatadir']}/sounds",
+                     self.sounds_path / "prompts")
+
     @property
     def inventory_file(self) -> Path:
         """The last hardware scan (``linebox hardware scan``): which cards are here and their drivers."""
@@ -164,7 +171,7 @@ class Install:
         return Target(config_root=self.config_root, log_file=self.asterisk_log,
                       connect=self.connect_apply_ami if self.manage_asterisk else None,
                       connect_module_loader=self.connect_module_loader if self.manage_asterisk else None,
-                      sounds_dir=self.sounds_path,
+                      sounds_dir=self.sounds_path, prompts=self.prompt_place(),
                       dahdi_root=self.dahdi_root, modprobe_dir=self.modprobe_dir,
                       dahdi_cfg=tuple(self.dahdi_cfg_command.split()) if self.dahdi_cfg_command and not by_service
                       else None,

@@ -616,3 +616,67 @@ def _add_security_commands() -> None:
 
 
 _add_security_commands()
+
+
+@main.group()
+def prompts() -> None:
+    """The prompts callers hear (queues, IVR, voicemail, numbers) in English and Mandarin."""
+
+
+@prompts.command("list")
+@click.option("--language", type=click.Choice(["en", "zh"]), default=None, help="One language only.")
+@click.pass_context
+def prompts_list(ctx: click.Context, language: str | None) -> None:
+    """Every prompt: name, language, what callers hear (generated, the admin's recording, Debian's), text."""
+    from appliance.provisioning import prompts as prompts_mod
+    install = _install(ctx)
+    for state in prompts_mod.states(install.prompt_place().recordings or Path()):
+        if language in (None, state.language):
+            click.echo(f"{state.prompt.name:26} {state.language:3} {state.source:10} {state.text}")
+
+
+@prompts.command("generate")
+@click.option("--language", "languages", multiple=True, type=click.Choice(["en", "zh"]),
+              help="Only this language (default: every one).")
+@click.pass_context
+def prompts_generate(ctx: click.Context, languages: tuple[str, ...]) -> None:
+    """Speak the prompts not spoken yet into Asterisk's language folders (the install does it once)."""
+    from appliance.provisioning import prompts as prompts_mod
+    install = _install(ctx)
+    try:
+        notes = prompts_mod.install(install.prompt_place(), languages or prompts_mod.LANGUAGES)
+    except prompts_mod.PromptError as error:
+        _fail(str(error))
+    click.echo("\n".join(notes) or "every prompt is in place")
+
+
+@prompts.command("replace")
+@click.argument("name")
+@click.argument("language", type=click.Choice(["en", "zh"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def prompts_replace(ctx: click.Context, name: str, language: str, file: Path) -> None:
+    """Replace prompt NAME in LANGUAGE by a recording (WAV, MP3, OGG, FLAC; at most 120 s)."""
+    from appliance.provisioning import prompts as prompts_mod
+    install = _install(ctx)
+    try:
+        made = prompts_mod.replace_recorded(name, language, file.read_bytes(), file.name, install.prompt_place(),
+                                            USER)
+    except prompts_mod.PromptError as error:
+        _fail(str(error))
+    click.echo(f"{language}/{name}: callers now hear your recording ({made.seconds:g} s)")
+
+
+@prompts.command("revert")
+@click.argument("name")
+@click.argument("language", type=click.Choice(["en", "zh"]))
+@click.pass_context
+def prompts_revert(ctx: click.Context, name: str, language: str) -> None:
+    """Drop the recording of prompt NAME in LANGUAGE: the generated (or Debian's) prompt is played again."""
+    from appliance.provisioning import prompts as prompts_mod
+    install = _install(ctx)
+    try:
+        had = prompts_mod.revert_recorded(name, language, install.prompt_place(), USER)
+    except prompts_mod.PromptError as error:
+        _fail(str(error))
+    click.echo(f"{language}/{name}: " + ("the generated prompt is played again" if had else "had no recording"))

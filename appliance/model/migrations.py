@@ -216,6 +216,13 @@ def _v21_call_cost(db: peewee.SqliteDatabase) -> None:
     db.create_tables([models.CostDay], safe=True)  # the daily cost roll-up the reports read
 
 
+def _v22_prompt_languages(db: peewee.SqliteDatabase) -> None:
+    """The prompts' language of each IVR menu and queue ("" for those there before: they follow the site's,
+    English unless changed, so callers hear what they heard)."""
+    _add_column_if_missing(db, models.Ivr, "language")
+    _add_column_if_missing(db, models.Queue, "language")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -238,6 +245,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v19_user_language,
     _v20_rates,
     _v21_call_cost,
+    _v22_prompt_languages,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -145,6 +145,7 @@ class Ivr(BaseModel):
     timeout_retries = peewee.IntegerField(default=2)  # ... and after no key: counted apart
     invalid_sound = peewee.CharField(default="invalid")
     direct_dial = peewee.BooleanField(default=False)
+    language = peewee.CharField(default="")  # the prompts' language ("": the site's)
     timeout_destination = peewee.CharField(default="hangup")
     invalid_destination = peewee.CharField(default="hangup")
 
@@ -168,6 +169,7 @@ class Queue(BaseModel):
     autopause_after_missed = peewee.IntegerField(default=0)
     service_level_seconds = peewee.IntegerField(default=20)
     service_level_target = peewee.IntegerField(default=80)
+    language = peewee.CharField(default="")  # the announcements' language ("": the site's)
 
 
 CALL_CENTER_TABLES = [Ivr, Queue]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.asterisk.ami import Ami, AmiError
-from appliance.provisioning import dahdi, generations, manifest, reload, render, sounds, verify
+from appliance.provisioning import dahdi, generations, manifest, prompts, reload, render, sounds, verify
 from appliance.provisioning.generations import list_generations  # for ``linebox generations``
 from appliance.provisioning.steps import ApplyFailed, Run, Step
 from appliance.provisioning.target import Target
@@ -130,6 +130,20 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
                     raise ApplyFailed("sounds", str(error)) from None
                 return "; ".join(notes) or "greetings ready"
             run.step("sounds", speak)
+
+        place = target.prompts
+        if place is not None and not dry_run:
+            languages = tuple(sorted(set(prompts.languages_used(site.settings, site.of("ivr"), site.of("queue")))
+                                     | set(prompts.recorded_languages(place))))
+            if languages:
+                def install_prompts() -> str:
+                    # Mandarin prompts are spoken once per machine (cached by text), copied here when missing
+                    try:
+                        notes = prompts.install(place, languages)
+                    except (prompts.PromptError, OSError) as error:
+                        raise ApplyFailed("prompts", str(error)) from None
+                    return "; ".join(notes) or f"prompts ready ({', '.join(languages)})"
+                run.step("prompts", install_prompts)
 
         def do_render() -> str:
             files.update(render.render_all(site, facts))

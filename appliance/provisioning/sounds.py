@@ -39,7 +39,7 @@ UPLOAD_SUFFIXES = (".wav", ".mp3", ".ogg", ".oga", ".flac", ".aiff", ".aif", ".a
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_SECONDS = 600
 RATE = 8000
-VOICES = ("en", "en-us", "en-gb", "fr", "de", "es", "it", "nl", "pt")
+VOICES = ("en", "en-us", "en-gb", "fr", "de", "es", "it", "nl", "pt", "cmn", "yue")  # cmn Mandarin, yue Cantonese
 # sox's output: 8 kHz, one channel, 16-bit signed samples (Asterisk's "slin")
 SLIN = ["-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer"]
 
@@ -83,7 +83,7 @@ def _seconds(file: Path) -> float:
         return w.getnframes() / float(w.getframerate())
 
 
-def _write_pair(source: Path, folder: Path, name: str) -> Sound:
+def _write_pair(source: Path, folder: Path, name: str, max_seconds: int = MAX_SECONDS) -> Sound:
     """Convert ``source`` with sox into NAME.wav and NAME.sln in ``folder``, replacing them atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o755)
@@ -98,14 +98,19 @@ def _write_pair(source: Path, folder: Path, name: str) -> Sound:
         seconds = _seconds(wav)
         if seconds < 0.1:
             raise SoundError("the file holds no sound")
-        if seconds > MAX_SECONDS:
-            raise SoundError(f"the sound lasts {seconds:.0f} s; a greeting may last at most {MAX_SECONDS} s")
+        if seconds > max_seconds:
+            raise SoundError(f"the sound lasts {seconds:.0f} s; it may last at most {max_seconds} s")
         subprocess.run([sox, "-V1", str(wav), "-t", "raw", *SLIN, str(sln)], check=True, capture_output=True,
                        timeout=120)
         for file in (wav, sln):
             file.chmod(0o644)  # Asterisk runs as its own user and must read it
             os.replace(file, folder / file.name)
     return Sound(name, round(seconds, 1), (folder / f"{name}.wav").stat().st_size)
+
+
+def convert(source: Path, folder: Path, name: str, max_seconds: int) -> Sound:
+    """A sound file in any format sox reads as NAME.wav and NAME.sln in ``folder`` (the prompts' recordings)."""
+    return _write_pair(source, folder, name, max_seconds)
 
 
 def import_upload(data: bytes, filename: str | None, name: str, folder: Path) -> Sound:

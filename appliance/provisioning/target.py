@@ -12,6 +12,7 @@ from pathlib import Path
 
 from appliance.asterisk.ami import Ami
 from appliance.provisioning import dahdi_reload
+from appliance.provisioning.prompts import Place
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Target:
     connect_module_loader: Callable[[], Ami] | None = None
     keep: int = 10
     sounds_dir: Path | None = None  # where spoken IVR greetings are rendered (None: not here, e.g. a dry run)
+    prompts: Place | None = None  # where the prompts in other languages go (None: not here)
     # DAHDI: where its files are linked from (None: they stay in the generation, e.g. the lab), the
     # modprobe.d folder, the dahdi_cfg command (None: not run here) and the last hardware scan.
     dahdi_root: Path | None = None

@@ -175,7 +175,7 @@ def resolve_names(kind: str, obj: schemas.SiteObject, named: Callable[[str], lis
     if isinstance(obj, schemas.Ivr):
         options = [option.model_copy(update={"destination": resolved(("options", i, "destination"),
                                                                        option.destination)})
-                   for i, option in enumerate(obj.options)]
+                   if option.destination else option for i, option in enumerate(obj.options)]
         if options != obj.options:
             updates["options"] = options
     return (obj.model_copy(update=updates) if updates else obj), problems
@@ -226,6 +226,8 @@ def check_site(site: Site) -> list[Problem]:
 
     for ivr in site.of("ivr"):
         for option in ivr.options:
+            if not option.destination:  # a key that only switches the language
+                continue
             dkind, _, target = option.destination.partition(":")
             if dkind != "hangup" and target not in targets[dkind]:
                 problems.append(Problem(f"IVR menu {ivr.name} option {option.digit}",

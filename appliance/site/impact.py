@@ -157,6 +157,8 @@ def reference_problems(kind: str, obj, view: StoredView) -> list[Problem]:
             problems.append(Problem(f"{_label(kind, obj)} {fname}", f"{describe_destination(dest)} {why}"))
     if kind == "ivr":
         for option in obj.options:
+            if not option.destination:  # a key that only switches the language
+                continue
             dkind, _, target = option.destination.partition(":")
             if dkind != "hangup" and not view.target_exists(dkind, target):
                 problems.append(Problem(f"IVR menu {obj.name} option {option.digit}",

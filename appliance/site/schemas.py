@@ -63,6 +63,7 @@ MATCH_FORMS = ("an IP address (203.0.113.20), a network (203.0.113.16/28 or 203.
 describe_pattern(MATCH_RE, MATCH_FORMS)
 describe_pattern(SOUND_RE, "a sound name: lower-case letters, digits, '_', '-' and '/' (such as custom/welcome)")
 describe_pattern(DESTINATION_RE, DESTINATION_FORMS)
+OPTIONAL_DESTINATION_RE = describe_pattern(r"^(|" + DESTINATION_RE[2:-2] + r")$", DESTINATION_FORMS)
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_RE)]
 Number = Annotated[str, StringConstraints(pattern=NUMBER_RE)]
@@ -450,13 +451,29 @@ class Announcement(SiteObject):
 Sound = Annotated[str, StringConstraints(pattern=SOUND_RE)]
 
 
+# The languages callers hear prompts in (appliance.provisioning.prompts): Asterisk's language folder names.
+PromptLanguage = Literal["en", "zh"]
+
+
 class IvrOption(SiteObject):
+    """One key of a menu: where it sends the caller; or, with ``language``, the caller's choice of language
+    ("for English press 9"): every prompt after it is in that language, and the menu is played again
+    unless a destination is given."""
+
     digit: Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")]
-    destination: Destination
+    destination: Annotated[str, StringConstraints(pattern=OPTIONAL_DESTINATION_RE)] = ""
+    language: Literal["", "en", "zh"] = ""
+
+    @model_validator(mode="after")
+    def _goes_somewhere(self):
+        if not self.destination and not self.language:
+            raise ValueError(f"option {self.digit}: give a destination, or a language the key switches to")
+        return self
 
 
 GreetingText = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_printable_text)]
-Voice = Literal["en", "en-us", "en-gb", "fr", "de", "es", "it", "nl", "pt"]  # espeak-ng voices shipped by Debian
+# espeak-ng voices shipped by Debian (cmn: Mandarin, yue: Cantonese)
+Voice = Literal["en", "en-us", "en-gb", "fr", "de", "es", "it", "nl", "pt", "cmn", "yue"]
 
 
 class Ivr(SiteObject):
@@ -478,6 +495,7 @@ class Ivr(SiteObject):
     timeout_retries: int = Field(default=2, ge=0, le=5)
     invalid_sound: Sound = "invalid"  # Debian's core sounds: "That's not valid, try again"
     direct_dial: bool = False
+    language: Literal["", "en", "zh"] = ""  # the prompts' language in this menu ("": the site's)
     timeout_destination: Destination = "hangup"
     invalid_destination: Destination = "hangup"
 
@@ -556,6 +574,7 @@ class Queue(SiteObject):
     # the queue aims for (below it the wallboard shows the queue in its alert colour).
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     service_level_target: int = Field(default=80, ge=1, le=100)
+    language: Literal["", "en", "zh"] = ""  # the announcements' language ("": the site's)
 
     @field_validator("members")
     @classmethod
@@ -591,6 +610,8 @@ class Settings(SiteObject):
     # The site's time zone (IANA name): reports, the wallboard's "today", recording retention and call-record
     # search count days from its midnights (appliance.site.localtime); storage stays in UTC.
     timezone: str = Field(default_factory=localtime.box_timezone)
+    # the language callers hear prompts in, unless an IVR, a queue or the caller's own choice says otherwise
+    prompt_language: PromptLanguage = "en"
     recording_retention_days: int = Field(default=0, ge=0, le=3650)  # 0: keep recordings for ever
     tone_zone: str = "us"  # DAHDI's tone zone for analog ports and spans (dial tone, ringing, busy)
     # The phonebook's caller-name lookup (appliance.agi, linebox-agi.service) on calls through inbound routes;
@@ -668,15 +689,17 @@ class Settings(SiteObject):
 
 # What a site whose language becomes Chinese gets for the settings it leaves at their defaults: China's dial,
 # ringing (450 Hz, 1 s on 4 s off) and busy tones, and Beijing time.
-LANGUAGE_DEFAULTS: dict[str, dict[str, str]] = {"zh": {"tone_zone": "cn", "timezone": "Asia/Shanghai"}}
+LANGUAGE_DEFAULTS: dict[str, dict[str, str]] = {"zh": {"tone_zone": "cn", "timezone": "Asia/Shanghai",
+                                                       "prompt_language": "zh"}}
 
 
 def with_language_defaults(base: dict, given: dict) -> dict:
     """The settings ``base`` with ``given`` over them, and, when ``given`` makes the language one with
     defaults of its own (zh), those defaults for the settings ``given`` does not name and ``base`` still
-    has at their defaults (``tone_zone`` us, ``timezone`` the box's).  A site created or switched to
-    Chinese thus hears Chinese tones and counts days from Beijing's midnight, while a tone zone or a
-    time zone the admin chose is never overridden."""
+    has at their defaults (``tone_zone`` us, ``timezone`` the box's, ``prompt_language`` en).  A site
+    created or switched to Chinese thus hears Chinese tones and Mandarin prompts and counts days from
+    Beijing's midnight, while a tone zone, time zone or prompt language the admin chose is never
+    overridden."""
     merged = {**base, **given}
     wanted = LANGUAGE_DEFAULTS.get(str(merged.get("language", "")), {})
     if wanted and base.get("language") != merged.get("language"):

@@ -36,7 +36,7 @@ from appliance.errors import Problem, SiteError
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.phonebook.lookup import lookup
-from appliance.provisioning import sounds
+from appliance.provisioning import prompts, sounds
 from appliance.site import localtime, queries, service
 from appliance.web.charts import SVG_CSP, chart_config, without_script
 from appliance.web.downloads import csv_download
@@ -179,10 +179,44 @@ def sounds_page():
     return render_template("sounds.html", form=form, items=sounds.list_sounds(folder), name="")
 
 
+# ---- prompts --------------------------------------------------------------------------------------
+
+@blueprint.route("/prompts", methods=["GET", "POST"])
+@require_role("admin", "technician")
+def prompts_page():
+    """Every prompt in English and Mandarin; an admin replaces one by a recording, or reverts it."""
+    place = _install().prompt_place()
+    form = EmptyForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        name, language = request.form.get("prompt", ""), request.form.get("language", "")
+        try:
+            if request.form.get("revert"):
+                name, _, language = request.form["revert"].partition("|")
+                prompts.revert_recorded(name, language, place, current_user.username)
+                flash(gettext("%(language)s/%(prompt)s: the generated prompt is played again.", language=language,
+                              prompt=name), "success")
+            else:
+                upload = request.files.get("file")
+                made = prompts.replace_recorded(name, language, upload.read() if upload else b"",
+                                                upload.filename if upload else "", place, current_user.username)
+                flash(gettext("%(language)s/%(prompt)s: callers now hear your recording (%(seconds)s s).",
+                              language=language, prompt=name, seconds=f"{made.seconds:g}"), "success")
+            return redirect(url_for("callcenter.prompts_page"))
+        except prompts.PromptError as error:
+            flash(str(error), "error")
+            status = 422
+    assert place.recordings is not None
+    return render_template("prompts.html", form=form, items=prompts.states(place.recordings),
+                           registry=prompts.REGISTRY, languages=prompts.LANGUAGE_NAMES), status
+
+
 @blueprint.before_app_request
 def _allow_sound_uploads() -> None:
     # Sound files are larger than any form: raise the console's 1 MB limit for this one view only.
-    if request.endpoint == "callcenter.sounds_page" and request.method == "POST":
+    if request.endpoint in ("callcenter.sounds_page", "callcenter.prompts_page") and request.method == "POST":
         request.max_content_length = sounds.MAX_UPLOAD_BYTES + 64 * 1024
 
 

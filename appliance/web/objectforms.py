@@ -135,6 +135,31 @@ class HolidayFormat(LineFormat):
 
 
 @dataclass(frozen=True)
+class IvrOptionFormat(LineFormat):
+    """``9 language:en`` (the caller's choice of language, then the menu again), ``1 queue:700``, or both:
+    ``9 language:en queue:700``."""
+
+    def parse(self, line: str) -> dict:
+        digit, *rest = line.split() or [""]
+        item: dict = {"digit": digit}
+        for part in rest:
+            key = "language" if part.startswith("language:") else "destination"
+            if key in item or len(rest) > 2:
+                raise LineError("write the digit, then where it goes and/or language:en or language:zh")
+            item[key] = part[len("language:"):] if key == "language" else part
+        return item
+
+    def format(self, item) -> str:
+        item = _as_dict(item)
+        parts = [item["digit"]]
+        if item.get("language"):
+            parts.append(f"language:{item['language']}")
+        if item.get("destination"):
+            parts.append(item["destination"])
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
 class OptionFormat(LineFormat):
     def parse(self, line: str) -> tuple[str, str]:
         key, sep, value = line.partition("=")
@@ -203,11 +228,12 @@ ITEM_FORMATS: dict[type, LineFormat] = {
         "2026-01-01 New year\n2026-12-25 Christmas"),
 }
 if hasattr(schemas, "IvrOption"):  # call-center kinds
-    ITEM_FORMATS[schemas.IvrOption] = _fields_format(
-        schemas.IvrOption, None, N_("One option per line: the digit, a space, and where it goes: hangup, "
-                                    "extension:N, ringgroup:N, voicemail:N, queue:N (a queue or ring group may "
-                                    "also be named by its name: queue:Orders), timecondition:NAME, "
-                                    "announcement:NAME or ivr:NAME."), "1 ringgroup:600\n2 queue:500\n0 extension:100")
+    ITEM_FORMATS[schemas.IvrOption] = IvrOptionFormat(
+        N_("One option per line: the digit, a space, and where it goes: hangup, extension:N, ringgroup:N, "
+           "voicemail:N, queue:N (a queue or ring group may also be named by its name: queue:Orders), "
+           "timecondition:NAME, announcement:NAME or ivr:NAME; or language:en or language:zh, the caller's "
+           "choice of language for the prompts from then on (the menu is played again)."),
+        "1 ringgroup:600\n2 queue:500\n0 extension:100\n9 language:en")
 if hasattr(schemas, "QueueMember"):
     ITEM_FORMATS[schemas.QueueMember] = _fields_format(
         schemas.QueueMember, None, N_("One agent per line: extension number, then optionally a penalty 0-10 "

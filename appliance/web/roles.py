@@ -194,6 +194,7 @@ def _build_navigation() -> list[Group]:
         items = [_objects(name) for name in names if name in KINDS]
         if names == NAV_LAYOUT[1][1]:  # the call center's group
             items.append(NavItem("sounds", _l("Sounds"), "callcenter.sounds_page"))  # IVR greetings
+            items.append(NavItem("prompts", _l("Prompts"), "callcenter.prompts_page"))  # what callers hear
             items.append(NavItem("contacts", _l("Phonebook"), "contacts.page", roles=PHONEBOOK_READERS))
         placed.update(names)
         if items:

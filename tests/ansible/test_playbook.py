@@ -122,6 +122,10 @@ def test_site_playbook_installs_linebox_idempotently(target):
     assert "linebox" in asterisk_group.group(2).split(",")
 
     assert (root / "opt/linebox/bin/linebox").is_file()
+    # the Mandarin prompts, spoken at install into Asterisk's zh folder, with their manifest
+    zh = root / "usr/share/asterisk/sounds/zh"
+    assert (zh / "digits/wan.sln").stat().st_size > 1000 and (zh / "queue-thereare.sln").is_file()
+    assert '"queue-thereare"' in (zh / "linebox-prompts.json").read_text()
     assert list((root / "opt/linebox/dist").glob("linebox-*.whl"))
     systemd_dir = root / "etc/systemd/system"
     for unit in ("linebox-web.service", "linebox-apply.service"):

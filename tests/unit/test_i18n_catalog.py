@@ -36,7 +36,7 @@ TRANSLATED = {
     "objects_list.html", "object_delete.html", "object_form.html", "users.html", "user_delete.html",
     "user_password.html", "_csv_import.html", "extensions_import.html",
     "bans.html", "recordings.html", "sounds.html", "contacts.html", "contact_form.html", "contacts_import.html",
-    "rates.html", "costs.html", "_problems.html",
+    "rates.html", "costs.html", "_problems.html", "prompts.html",
 }
 # Templates not translated yet (issue 18): this list only shrinks, and nothing is added to it.
 NOT_YET_TRANSLATED = {

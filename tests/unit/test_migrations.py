@@ -178,6 +178,7 @@ def test_ivrs_of_an_older_database_keep_their_retries_as_both_counts(db_path):
     db = database_before(migrations._v12_ivr_retry_counts, db_path)
     db.execute_sql("ALTER TABLE ivr DROP COLUMN invalid_retries")  # as the older schema made the table
     db.execute_sql("ALTER TABLE ivr DROP COLUMN timeout_retries")
+    db.execute_sql("ALTER TABLE ivr DROP COLUMN language")  # added later still
     db.execute_sql("ALTER TABLE ivr ADD COLUMN retries INTEGER NOT NULL DEFAULT 2")
     db.execute_sql("INSERT INTO ivr (name, greeting, greeting_text, greeting_voice, options, timeout_seconds,"
                    " retries, invalid_sound, direct_dial, timeout_destination, invalid_destination)"
@@ -195,7 +196,7 @@ def test_queues_of_an_older_database_get_the_service_level_they_were_reported_wi
     at the 20 s and 80 % that were fixed before it, so their figures do not change with the upgrade."""
     db_path.parent.mkdir(parents=True)
     db = database_before(migrations._v13_queue_service_level, db_path)
-    for column in ("service_level_seconds", "service_level_target"):  # the table as the older schema had it
+    for column in ("service_level_seconds", "service_level_target", "language"):  # the table as the older schema had it
         db.execute_sql(f"ALTER TABLE queue DROP COLUMN {column}")
     db.execute_sql("INSERT INTO queue (number, name, strategy, members, escalation, agent_ring_seconds, "
                    "wrapup_seconds, max_wait_seconds, max_callers, overflow, announce_position, "

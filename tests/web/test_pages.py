@@ -381,7 +381,8 @@ def test_call_center_kinds_get_forms_too(console, admin_password):
     response = browser.submit("/ivrs/new", {"name": "main", "greeting": "custom/menu",
                                             "options": "1 queue:500\n2 extension:101\n3",
                                             "timeout_destination": "hangup", "invalid_destination": "hangup"})
-    assert errors_of(response.body)["options"] == "line 3: write digit destination (destination missing)"
+    assert errors_of(response.body)["options"] == \
+        "line 3: option 3: give a destination, or a language the key switches to"
     response = browser.submit("/ivrs/new", {"name": "main", "greeting": "custom/menu",
                                             "options": "1 queue:500\n2 extension:101", "invalid_sound": "beep",
                                             "timeout_destination": "queue:500", "invalid_destination": "hangup"})

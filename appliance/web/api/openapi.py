@@ -15,7 +15,7 @@ from appliance.phonebook import schema as phonebook_schema
 from appliance.site import schemas
 from appliance.site.kinds import KINDS, Kind
 from appliance.web.api.core import ANY_USER, PHONEBOOK_READ, READ, ROLES_FOR, WRITE
-from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, RollbackRequest
+from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, PromptRecording, RollbackRequest
 
 VERSION = "1.0.0"
 MASKED_NOTE = "Secret: returned to admins; other roles get '********' (an empty value stays empty)."
@@ -327,7 +327,26 @@ def _common_schemas() -> dict:
                            "via": {"type": "string", "enum": ["token", "session"]}},
         },
     }
-    for model in (schemas.Settings, ApplyRequest, RollbackRequest):
+    out["Prompt"] = {
+        "type": "object", "required": ["name", "language", "text", "source", "used_by"],
+        "properties": {"name": {"type": "string", "example": "queue-thereare"},
+                       "language": {"type": "string", "enum": ["en", "zh"]},
+                       "text": {"type": "string", "description": "What the generated prompt says."},
+                       "source": {"type": "string", "enum": ["generated", "recording", "asterisk"],
+                                  "description": "What callers hear: the spoken text, the admin's recording, or "
+                                                 "Debian's own English sound."},
+                       "used_by": {"type": "string"}},
+    }
+    out["PromptList"] = {
+        "type": "object", "required": ["items", "total"],
+        "properties": {"items": {"type": "array", "items": _ref("Prompt")}, "total": {"type": "integer"}},
+    }
+    out["PromptChange"] = {
+        "type": "object", "required": ["name", "language"],
+        "properties": {"name": {"type": "string"}, "language": {"type": "string"},
+                       "source": {"type": "string"}, "seconds": {"type": "number"}, "reverted": {"type": "boolean"}},
+    }
+    for model in (schemas.Settings, ApplyRequest, RollbackRequest, PromptRecording):
         out.update(_model_schemas(model))
     return out
 
@@ -381,6 +400,27 @@ def document() -> dict:
             "post": _op("Put an earlier generation back live", WRITE,
                         {"200": result, "409": failed}, tag="apply", body=_ref("RollbackRequest"),
                         body_required=False, operation_id="rollback"),
+        },
+        "/prompts": {
+            "get": _op("Every prompt callers hear, per language, and whether it is generated or recorded", READ,
+                       {"200": {"description": "Prompts.", "content": _json(_ref("PromptList"))}},
+                       tag="prompts", operation_id="list_prompts"),
+        },
+        "/prompts/{language}/{name}": {
+            "parameters": [
+                {"name": "language", "in": "path", "required": True,
+                 "schema": {"type": "string", "enum": ["en", "zh"]}},
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 80},
+                 "description": "The prompt's name (GET /prompts), e.g. queue-thereare or digits/5."},
+            ],
+            "put": _op("Replace a prompt by a recording (played at once; no apply needed)", WRITE,
+                       {"200": {"description": "The recording is played.", "content": _json(_ref("PromptChange"))},
+                        "404": _response_ref("NotFound")},
+                       tag="prompts", body=_ref("PromptRecording"), operation_id="replace_prompt"),
+            "delete": _op("Drop a prompt's recording: the generated one is played again", WRITE,
+                          {"200": {"description": "Reverted.", "content": _json(_ref("PromptChange"))},
+                           "404": _response_ref("NotFound"), "422": _response_ref("Unprocessable")},
+                          tag="prompts", operation_id="revert_prompt"),
         },
         "/generations": {
             "get": _op("Kept configuration generations, newest first", READ,

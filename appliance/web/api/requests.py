@@ -34,4 +34,14 @@ class RollbackRequest(BaseModel):
         default=None, description="Generation id to put back live; default: the one before the live one.")
 
 
-__all__ = ["DEFAULT_PAGE", "MAX_PAGE", "ApplyRequest", "RollbackRequest"]
+class PromptRecording(BaseModel):
+    """Body of ``PUT /prompts/{language}/{name}``: a recording replacing one prompt, base64 in JSON."""
+
+    model_config = ConfigDict(extra="forbid")
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="The file's name: its extension says its format (wav, mp3, ogg, flac, ...).")
+    audio_base64: Annotated[str, StringConstraints(min_length=1, max_length=28_000_000)] = Field(
+        description="The file's bytes, base64 (at most 20 MB of audio, 120 seconds).")
+
+
+__all__ = ["DEFAULT_PAGE", "MAX_PAGE", "ApplyRequest", "PromptRecording", "RollbackRequest"]

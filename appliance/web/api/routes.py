@@ -7,6 +7,7 @@ validate, write and audit in one transaction under the calling user's name; noth
 
 from __future__ import annotations
 
+import base64
 from typing import TypeVar
 
 from flask import current_app, jsonify, request, url_for
@@ -16,6 +17,7 @@ from appliance.errors import SiteError, from_pydantic
 from appliance.model import audit
 from appliance.phonebook import contacts as phonebook
 from appliance.provisioning import apply as apply_mod
+from appliance.provisioning import prompts
 from appliance.provisioning.generations import list_generations
 from appliance.site import queries, service
 from appliance.site.kinds import KINDS, Kind
@@ -36,7 +38,7 @@ from appliance.web.api.core import (
     requires,
     summary,
 )
-from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, RollbackRequest
+from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, PromptRecording, RollbackRequest
 
 # ---------------------------------------------------------------- paging
 
@@ -335,6 +337,57 @@ def generations_get():
                       "user": str(g.get("user", "")), "changed": [str(c) for c in g.get("changed", [])],
                       "failed": (target.generations_dir / g["id"] / "FAILED").exists()})
     return jsonify({"items": items, "total": len(items)})
+
+
+# ---------------------------------------------------------------- prompts
+
+
+@blueprint.route("/prompts", methods=["GET"], provide_automatic_options=False)
+@requires(READ)
+def prompts_get():
+    items = [{"name": st.prompt.name, "language": st.language, "text": st.text, "source": st.source,
+              "used_by": st.prompt.used_by}
+             for st in prompts.states(_install().prompt_place().recordings)]
+    return jsonify({"items": items, "total": len(items)})
+
+
+def _prompt_error(error: prompts.PromptError) -> ApiError:
+    field, _, message = str(error).partition(": ")
+    return ApiError(422, str(error), [{"field": field, "where": field, "message": message}])
+
+
+@blueprint.route("/prompts/<language>/<path:name>", methods=["PUT"], provide_automatic_options=False)
+@requires(WRITE)
+def prompt_put(language: str, name: str):
+    body = _request_model(PromptRecording, json_body())
+    try:
+        data = base64.b64decode(body.audio_base64, validate=True)
+    except ValueError:  # binascii.Error, and non-ASCII text
+        raise ApiError(422, "audio_base64: not base64", [{"field": "audio_base64", "where": "audio_base64",
+                                                          "message": "not base64"}]) from None
+    try:
+        made = prompts.replace_recorded(name, language, data, body.filename, _install().prompt_place(),
+                                        caller().username)
+    except prompts.PromptError as error:
+        raise _prompt_error(error) from None
+    return jsonify({"name": name, "language": language, "source": "recording", "seconds": made.seconds})
+
+
+@blueprint.route("/prompts/<language>/<path:name>", methods=["DELETE"], provide_automatic_options=False)
+@requires(WRITE)
+def prompt_delete(language: str, name: str):
+    try:
+        had = prompts.revert_recorded(name, language, _install().prompt_place(), caller().username)
+    except prompts.PromptError as error:
+        raise _prompt_error(error) from None
+    return jsonify({"name": name, "language": language, "reverted": had})
+
+
+@blueprint.before_app_request
+def _allow_prompt_recordings() -> None:
+    # a recording is larger than any other request: raise the 1 MB limit for this one route only
+    if request.endpoint == "api.prompt_put":
+        request.max_content_length = 28_000_000 + 64 * 1024
 
 
 # ---------------------------------------------------------------- audit, me, openapi
