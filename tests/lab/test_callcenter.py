@@ -198,7 +198,6 @@ def test_wallboard_stream_shows_waiting_caller_and_agent_states(pbx, carrier):
 
 def test_queue_call_is_recorded_with_audio(pbx, carrier):
     import wave
-
     import zoneinfo
 
     from appliance.callcenter import recordings
