@@ -59,7 +59,7 @@ class Extension(BaseModel):
     email = peewee.CharField(default="")
     recording = peewee.CharField(default="never")
     ring_seconds = peewee.IntegerField(default=25)
-    department = peewee.CharField(default="", index=True)
+    department = peewee.CharField(default="", index=True, constraints=[peewee.SQL("DEFAULT ''")])
     permitted_networks = JSONField(default=list)  # empty: the site's local_networks
     options = JSONField(default=dict)
     accepted_risks = JSONField(default=list)

@@ -114,6 +114,7 @@ FIELD_LABELS = {
     "recording": N_("Call recording"),
     "ring_seconds": N_("Ring time (seconds)"),
     "department": N_("Department"),
+    "language": N_("Prompt language"),
     "options": N_("Advanced options"),
     "permitted_networks": N_("Permitted networks"),
     "accepted_risks": N_("Accepted risks"),

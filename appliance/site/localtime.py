@@ -35,7 +35,7 @@ def check_zone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone '{value[:60]}' (use an IANA name such as Asia/Shanghai)") from None
+        raise ValueError(f"unknown time zone '{value[:60]}'") from None
     return value
 
 

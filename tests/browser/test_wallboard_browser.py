@@ -46,7 +46,9 @@ class StandInAmi:
 
 def test_wallboard_names_queues_and_labels_every_figure(admin_page, served, monkeypatch):
     """Queue 700 "Orders" answers within 15 s for a 90 % target; today one call waited 3 s, one 20 s:
-    50 %, shown on a red card, with the queue's name, the threshold and target, and labelled agent columns."""
+    50 %, shown on a red card, with the queue's name, the threshold and target, and labelled agent columns.
+    "Today" is the site's (Beijing here), as the board says."""
+    service.save_settings({"timezone": "Asia/Shanghai"}, "test")
     service.save_object("queue", {"number": "700", "name": "Orders", "service_level_seconds": 15,
                                   "service_level_target": 90,
                                   "members": [{"extension": "100"}, {"extension": "101"}]}, "test", create=True)
@@ -72,7 +74,7 @@ def test_wallboard_names_queues_and_labels_every_figure(admin_page, served, monk
         rows = [row.locator("td").all_inner_texts() for row in card.locator("tbody tr").all()]
         assert rows == [["Desk 100 (100)", "available", "1:05", "1 call"],
                         ["Desk 101 (101)", "paused (lunch)", "2:05", "3 calls"]]
-        assert "today" in admin_page.inner_text("#wallboard-status")
+        assert "today (Asia/Shanghai)" in admin_page.inner_text("#wallboard-status")
         shot(admin_page, "wallboard")
     finally:
         admin_page.goto("about:blank")  # the stream ends at the board's next update: the console can stop

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
+from appliance import config_file
 from appliance.callcenter import collector, live, reports, rollup
 from appliance.cli.linebox import main
 from appliance.errors import SiteError
@@ -141,6 +142,13 @@ def test_a_site_made_chinese_gets_cn_tones_and_beijing_time_unless_it_chose_othe
     # a site file that names its own keeps them too
     base = schemas.Settings(timezone="UTC").model_dump()
     assert schemas.with_language_defaults(base, {"language": "zh", "tone_zone": "tw"})["tone_zone"] == "tw"
+
+
+def test_a_site_file_in_chinese_sets_up_a_chinese_site(install):
+    summary = config_file.import_text("linebox: 1\nsettings:\n  language: zh\n", user="admin")
+    settings = service.load_settings()
+    assert (settings.language, settings.tone_zone, settings.timezone) == ("zh", "cn", "Asia/Shanghai")
+    assert {c.name for c in summary.settings} >= {"language", "tone_zone", "timezone"}  # the summary says so
 
 
 def test_offsets_follow_daylight_saving():

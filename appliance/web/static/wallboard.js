@@ -15,7 +15,7 @@
     root.textContent = "";
     if (snap.error) { status.textContent = "Asterisk: " + snap.error; return; }
     status.textContent = "Updated " + new Date(snap.time * 1000).toLocaleTimeString() +
-      " · answered, abandoned and service level: today (UTC), as in Reports";
+      " · answered, abandoned and service level: today (" + (root.dataset.zone || "UTC") + "), as in Reports";
     snap.queues.forEach(function (q) {
       var card = el("section", "wb-queue" + (q.service_level_alert ? " wb-alert" : ""));
       var title = el("h2", null, q.name);
