@@ -208,6 +208,7 @@ CHOICE_LABELS = {
     "en": N_("English"), "en-us": N_("English (US)"), "en-gb": N_("English (UK)"), "fr": N_("French"),
     "de": N_("German"),
     "es": N_("Spanish"), "it": N_("Italian"), "nl": N_("Dutch"), "pt": N_("Portuguese"),
+    "zh": N_("Chinese (Mandarin)"), "cmn": N_("Mandarin"), "yue": N_("Cantonese"),
     "ascending": N_("Ascending"), "descending": N_("Descending"),
     "round_robin_ascending": N_("Round robin, ascending"),
     "round_robin_descending": N_("Round robin, descending"),
