@@ -37,6 +37,7 @@ from appliance.web.api.core import (
     summary,
 )
 from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, RollbackRequest
+from appliance.web.i18n import message_text
 
 # ---------------------------------------------------------------- paging
 
@@ -284,8 +285,8 @@ def _request_model(model: type[_Request], data: dict) -> _Request:
         return model.model_validate(data)
     except ValidationError as error:
         problems = from_pydantic(error)
-        raise ApiError(422, summary(problems), [{"field": p.where, "where": p.where, "message": p.message}
-                                                for p in problems]) from None
+        raise ApiError(422, summary(problems), [{"field": p.where, "where": p.where,
+                                                 "message": message_text(p.message)} for p in problems]) from None
 
 
 def _result_json(result: apply_mod.ApplyResult, dry_run: bool) -> dict:

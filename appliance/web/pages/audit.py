@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 
 from flask import render_template, request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from appliance.site import queries
 from appliance.site.kinds import KINDS
@@ -13,6 +15,7 @@ from appliance.web import objectforms
 from appliance.web.pages import blueprint
 from appliance.web.pages.common import Paging, page_number
 from appliance.web.roles import VIEWERS, require_role
+from appliance.web.roles import kind_label as object_kind_label
 
 MAX_VALUE = 80
 
@@ -25,9 +28,29 @@ class Change:
     label: str = ""  # the field's label, as its form says it; empty: the field's name is shown
 
 
+# what the audit log records besides the site's kinds (``audit.record``'s kinds and actions), in words
+OTHER_KINDS = {"agent": _l("agent"), "api_token": _l("API token"), "backup": _l("backup"), "ban": _l("ban"),
+               "contact": _l("contact"), "gateway": _l("gateway"), "recording": _l("recording"),
+               "settings": _l("settings"), "sound": _l("sound"), "user": _l("user")}
+ACTIONS = {"create": _l("create"), "update": _l("update"), "delete": _l("delete"), "bind": _l("bind"),
+           "claim": _l("claim"), "login": _l("log in"), "logout": _l("log out"), "pause": _l("pause"),
+           "unpause": _l("unpause"), "listen": _l("listen"), "purge": _l("purge"), "download": _l("download"),
+           "upload": _l("upload"), "restore": _l("restore"), "set-password": _l("set password"),
+           "ban": _l("ban"), "unban": _l("unban"), "expire": _l("expire"),
+           "open-adoption-window": _l("open adoption window"), "close-adoption-window": _l("close adoption window"),
+           "new-credential": _l("new credential")}
+
+
 def kind_label(kind: str) -> str:
-    """An audited kind as people call it: "IVR menu", "DAHDI trunk"; users, settings... as stored, in words."""
-    return KINDS[kind].label if kind in KINDS else kind.replace("_", " ")
+    """An audited kind as people call it, in the page's language: "IVR menu", "DAHDI trunk", "user"..."""
+    if kind in KINDS:
+        return gettext(str(object_kind_label(kind)))  # a kind's label is a catalog message (N_)
+    return str(OTHER_KINDS[kind]) if kind in OTHER_KINDS else kind.replace("_", " ")
+
+
+def action_label(action: str) -> str:
+    """An audited action in the page's language (one not in the table as stored)."""
+    return str(ACTIONS[action]) if action in ACTIONS else action.replace("-", " ")
 
 
 def _text(value, form_field: objectforms.FormField | None = None) -> str:
@@ -75,4 +98,5 @@ def audit_page():
     rows = [(entry, changes(entry.before, entry.after, entry.kind)) for entry in entries]
     return render_template("audit.html", rows=rows, paging=Paging(page, total), kind=kind, user=user,
                            kinds=queries.audit_kinds(), users=queries.audit_users(), kind_label=kind_label,
+                           action_label=action_label,
                            nav_active="audit")

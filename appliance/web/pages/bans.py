@@ -16,6 +16,7 @@ from flask_login import current_user
 from appliance.errors import SiteError
 from appliance.security import bans
 from appliance.web.forms import EmptyForm
+from appliance.web.i18n import problem_text
 from appliance.web.pages import blueprint
 from appliance.web.roles import ADMIN, VIEWERS, require_role
 
@@ -41,7 +42,7 @@ def bans_ban():
     try:
         row = bans.ban(address, "banned by hand", user=current_user.username, enforce=False)
     except SiteError as error:
-        return _page(422, [str(p) for p in error.problems], address[:60])
+        return _page(422, [problem_text(p) for p in error.problems], address[:60])
     flash(gettext("%(address)s banned until %(until)s UTC.", address=row.source, until=f"{row.until:%Y-%m-%d %H:%M}"),
           "info")
     return redirect(url_for("pages.bans_page"))
@@ -54,7 +55,7 @@ def bans_unban():
     try:
         lifted = bans.unban(address, user=current_user.username, enforce=False)
     except SiteError as error:
-        return _page(422, [str(p) for p in error.problems])
+        return _page(422, [problem_text(p) for p in error.problems])
     flash(gettext("%(address)s unbanned.", address=bans.address(address)) if lifted else
           gettext("%(address)s was not banned.", address=bans.address(address)), "info")
     return redirect(url_for("pages.bans_page"))
