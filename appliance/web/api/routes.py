@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from flask import current_app, jsonify, request, url_for
+from flask_babel import gettext
 from pydantic import BaseModel, ValidationError
 
 from appliance.errors import SiteError, from_pydantic
@@ -96,8 +97,8 @@ def create_object(k: Kind):
         raise _site_error(error, k, None) from None
     key = getattr(obj, k.key)
     if service.get_object(k.name, key) is not None:
-        raise ApiError(409, f"{k.label} {key} already exists",
-                       [{"field": k.key, "where": f"{k.name} {k.key}", "message": f"{k.label} {key} already exists"}])
+        exists = gettext("%(kind)s %(key)s already exists", kind=gettext(k.label), key=key)
+        raise ApiError(409, exists, [{"field": k.key, "where": f"{k.name} {k.key}", "message": exists}])
     try:
         # the validated object, so generated secrets are the ones stored and answered
         saved = service.save_object(k.name, obj.model_dump(), caller().username, create=True)
@@ -130,9 +131,10 @@ def replace_object(k: Kind, key: str):
         raise _site_error(error, k, key) from None
     new_key = getattr(obj, k.key)
     if new_key != key and service.get_object(k.name, new_key) is not None:
-        raise ApiError(409, f"cannot rename {k.label} {key}: {k.label} {new_key} already exists",
-                       [{"field": k.key, "where": f"{k.name} {k.key}",
-                         "message": f"{k.label} {new_key} already exists"}])
+        exists = gettext("%(kind)s %(key)s already exists", kind=gettext(k.label), key=new_key)
+        raise ApiError(409, gettext("cannot rename %(kind)s %(key)s: %(problem)s", kind=gettext(k.label), key=key,
+                                    problem=exists),
+                       [{"field": k.key, "where": f"{k.name} {k.key}", "message": exists}])
     try:
         saved = service.save_object(k.name, obj.model_dump(), caller().username, original_key=key)
     except SiteError as error:
