@@ -164,7 +164,7 @@ def preview(token: str):
         path.unlink(missing_ok=True)
         return _page(gettext("%(error)s. Nothing was changed.", error=message_text(str(error))), 422)
     return render_template("backup_preview.html", form=EmptyForm(), token=token, change=change,
-                           described=backup.describe(manifest), manifest=manifest, nav_active="backups")
+                           described=message_text(backup.describe(manifest)), manifest=manifest, nav_active="backups")
 
 
 @blueprint.post("/backups/restore/<token>")

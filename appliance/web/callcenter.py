@@ -224,7 +224,7 @@ def agent_page():
             with _ami() as ami:
                 rows = agents.memberships(ami, extension)
         except AmiError as failure:
-            error = gettext("Asterisk is not reachable: %(error)s", error=failure)
+            error = str(failure)  # the system's own words, quoted as they are (lang="en" in the page)
     return render_template("agent.html", nav_active="agent", extension=extension, rows=rows, error=error,
                            form=EmptyForm(), reasons=agents.REASONS, agent_words=agent_words())
 

@@ -200,6 +200,8 @@ def init_app(app: Flask, install: Install) -> None:
     # page's language as it is, never %-formatted (Jinja's _() would format "Service level target (%)")
     app.jinja_env.globals["translate"] = _
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
+    app.jinja_env.globals["message_text"] = message_text
+    app.jinja_env.filters["message_text"] = message_text
     app.jinja_env.globals["current_language"] = current_language
     app.register_blueprint(blueprint)
 

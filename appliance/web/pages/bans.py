@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from appliance.errors import SiteError
@@ -20,13 +21,18 @@ from appliance.web.i18n import problem_text
 from appliance.web.pages import blueprint
 from appliance.web.roles import ADMIN, VIEWERS, require_role
 
+# the services whose failures are counted (``AuthFailure.service``), in words; SIP is SIP in every language
+SERVICES = {"console": _l("console login"), "console-login": _l("console login"),
+            "provisioning": _l("gateway provisioning"), "sip": "SIP"}
+
 
 def _page(status: int = 200, problems: list[str] | None = None, address: str = ""):
     rows = bans.recent(30)
     return render_template("bans.html", in_force=[r for r in rows if bans.in_force(r)],
                            ended=[r for r in rows if not bans.in_force(r)],
                            counts=bans.failure_counts(timedelta(hours=1))[:10], policy=bans.Policy.load(),
-                           form=EmptyForm(), problems=problems or [], address=address, nav_active="bans"), status
+                           form=EmptyForm(), problems=problems or [], address=address, nav_active="bans",
+                           services=SERVICES), status
 
 
 @blueprint.route("/bans")

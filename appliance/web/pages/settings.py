@@ -16,6 +16,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from appliance.catalog import N_
 from appliance.errors import SiteError
@@ -50,12 +51,11 @@ HINTS = {
     "sip_port": N_("Phones and providers send SIP here (usually 5060)."),
     "rtp_end": N_("Audio uses the UDP ports in this range; allow it through any firewall."),
     "ami_port": N_("Local port Linebox uses to control Asterisk."),
-    "recording_retention_days": N_("linebox recordings purge deletes recordings older than this; "
-                                   "0 keeps them for ever."),
+    "recording_retention_days": N_("%(command)s deletes recordings older than this; 0 keeps them for ever."),
     "tone_zone": N_("The country whose dial, ringing and busy tones analog phones and lines use "
                     "(us, uk, de, tr, ...)."),
     "caller_name_lookup": N_("Calls through inbound routes that come without a name get the contact's name."),
-    "agi_port": N_("Local port of linebox-agi.service; restart it after a change, then apply."),
+    "agi_port": N_("Local port of %(command)s; restart it after a change, then apply."),
     "country_code": N_("Digits only (44, 1, 33): +44 20 ..., 020 ... and 20 ... are then the same number."),
     "ban_failures": N_("Wrong SIP passwords, calls to accounts that do not exist, ... from one address; 0 never bans."),
     "ban_seconds": N_("Each new ban of the same address within a day lasts twice as long, up to the longest ban."),
@@ -63,6 +63,9 @@ HINTS = {
     "local_networks": N_("Networks separated by commas (192.168.10.0/24, 10.20.0.0/16): an extension without "
                       "permitted networks of its own may register and call from these only."),
 }
+
+# the command or unit a hint names (%(command)s), shown as typed
+HINT_COMMANDS = {"recording_retention_days": "linebox recordings purge", "agi_port": "linebox-agi.service"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,12 @@ class SettingField:
     widget: str  # text | number | checkbox | select
     choices: tuple[str, ...] = ()
     hint: str = ""
+
+    def shown_hint(self) -> Markup:
+        """The hint in the page's language, with the command it names as code."""
+        text = Markup.escape(gettext(self.hint)) if self.hint else Markup("")
+        command = HINT_COMMANDS.get(self.name)
+        return text % {"command": Markup("<code>%s</code>") % command} if command else text
 
 
 def setting_fields() -> list[SettingField]:

@@ -20,7 +20,11 @@
   function mmss(s) { return Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2); }
   function render(snap) {
     root.textContent = "";
-    if (snap.error) { status.textContent = "Asterisk: " + snap.error; return; }
+    if (snap.error) {  // the system's own words, quoted as they are
+      status.textContent = "Asterisk: ";
+      status.appendChild(el("span", null, snap.error)).lang = "en";
+      return;
+    }
     status.textContent = say("updated", {time: new Date(snap.time * 1000).toLocaleTimeString(words.locale)});
     snap.queues.forEach(function (q) {
       var card = el("section", "wb-queue" + (q.service_level_alert ? " wb-alert" : ""));
