@@ -39,7 +39,7 @@ class Overview:
     def dial_string(self, trunk) -> str:
         return dial_string(trunk)
 
-    def members(self, trunk) -> list[str]:
+    def members(self, trunk) -> list[Message]:
         """The lines of a DAHDI trunk, as a technician names them."""
         spans = [Message(N_("span %(number)s"), number=s.span)
                  for s in [*(s for c in self.cards for s in c.spans), *self.loose_spans] if s.trunk == trunk.name]
