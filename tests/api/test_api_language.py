@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from appliance.access import accounts
 
 
@@ -45,3 +47,18 @@ def test_validation_problems_come_in_the_callers_language_with_the_fields_code(a
     admin.post("/api/v1/extensions", {"number": "300", "name": "Desk"})
     taken = admin.post("/api/v1/extensions", {"number": "300", "name": "Desk"})
     assert [p["message"] for p in taken.json["problems"]] == ["分机 300 已存在"]
+
+
+def test_the_openapi_documents_summaries_come_in_the_callers_language(api):
+    """The operations' summaries a reader scans are translated; paths, schemas and ids stay the API's."""
+    anonymous = api.client(None)
+    english = anonymous.get("/api/v1/openapi.json").json
+    chinese = anonymous.get("/api/v1/openapi.json", headers={"Accept-Language": "zh-CN"}).json
+    assert english["paths"]["/extensions"]["get"]["summary"] == "List extensions (search, paging)"
+    assert chinese["paths"]["/extensions"]["get"]["summary"] == "列出分机（搜索、分页）"
+    assert chinese["paths"]["/queues/{key}"]["delete"]["summary"] == "删除队列"
+    assert chinese["paths"]["/voicemail_boxes"]["get"]["summary"] == "列出语音信箱（搜索、分页）"
+    assert chinese["paths"].keys() == english["paths"].keys() and chinese["components"] == english["components"]
+    summaries = [op["summary"] for item in chinese["paths"].values() for op in item.values()
+                 if isinstance(op, dict) and "summary" in op]
+    assert summaries and all(re.search("[\u4e00-\u9fff]", summary) for summary in summaries), summaries

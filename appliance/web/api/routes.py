@@ -364,4 +364,10 @@ def me_get():
 @blueprint.route("/openapi.json", methods=["GET"], provide_automatic_options=False)
 @public
 def openapi_get():
-    return jsonify(openapi.document())
+    """The document, its operations' summaries in the caller's language (the rest is the API's reference,
+    in English, as its field names are)."""
+    document = openapi.document()
+    paths = {path: {method: {**op, "summary": message_text(op["summary"])}
+                    if isinstance(op, dict) and "summary" in op else op for method, op in item.items()}
+             for path, item in document["paths"].items()}
+    return jsonify({**document, "paths": paths})
