@@ -114,7 +114,7 @@ def delete_object(kind: str, key: str, user: str) -> None:
         old = to_schema(k, row)
         problems = impact.check_change(impact.Change(kind, old, None))
         if problems:
-            raise SiteError(_in_use(k.name, f"{k.label} {key}", problems))
+            raise SiteError(_in_use(k.name, Message(N_("%(kind)s %(key)s"), kind=Message(k.label), key=key), problems))
         before = old.model_dump()
         row.delete_instance()
         audit.record(user, "delete", kind, key, before, None, k.secrets)
@@ -135,7 +135,8 @@ def _in_use(where: str, label: str, problems: list[Problem]) -> list[Problem]:
         if field and field not in fields:
             fields.append(field)
     described = {user: f"{user} ({', '.join(fields)})" if fields else user for user, fields in users.items()}
-    return [Problem(where, f"{label} is used by {user}: change that first") for user in described.values()]
+    return [Problem(where, Message(N_("%(label)s is used by %(user)s: change that first"), label=label, user=user))
+            for user in described.values()]
 
 
 def save_settings(data: dict, user: str) -> schemas.Settings:

@@ -176,3 +176,21 @@ def test_a_chinese_user_gets_validation_errors_and_flashes_in_chinese(console, a
     accounts.set_language("admin", "en", actor="test")
     english = browser.submit("/extensions/new", {"number": "12a", "name": "Kept", "recording": "never"})
     assert errors_of(english.body)["number"] == "'12a' is not allowed here: use 2 to 8 digits"
+
+
+def test_a_refused_delete_and_a_missing_destination_say_so_in_chinese(console, admin_password):
+    """Checks across objects name the objects in the reader's language too."""
+    from appliance.site import service
+    from tests.web.test_pages import errors_of
+
+    service.save_object("queue", {"number": "500", "name": "客服", "members": [{"extension": "100"}]}, "test",
+                        create=True)
+    accounts.set_language("admin", "zh_CN", actor="test")
+    browser = console.browser()
+    browser.login("admin", admin_password)
+    refused = browser.submit("/extensions/delete/100", {}, form_page="/extensions/delete/100")
+    assert refused.status == 409 and "分机 100 正被" in refused.body and "使用：请先修改那里" in refused.body
+    missing = browser.submit("/inbound-routes/new", {"name": "main", "did": "", "cid": "",
+                                                     "destination": "queue:501"})
+    assert missing.status == 422
+    assert errors_of(missing.body)["destination"] == "队列 501 不存在"
