@@ -58,8 +58,8 @@ PRODUCTS = {"Grandstream", "Cisco", "SPA", "Yeastar", "Generic", "Config", "Upgr
             "Profile", "Rule"}
 # protocols and formats, written so in Chinese too
 STANDARDS = {"TLS", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID", "SVG"}
-# what one chooses or types as DAHDI names it: tone zones, a span's side
-SYNTAX = {*TONE_ZONES, "cpe", "network"}
+# what one chooses or types as DAHDI names them: tone zones, a span's side and switch type
+SYNTAX = {*TONE_ZONES, "cpe", "network", "euroisdn", "national", "dms100", "ni1", "qsig"}
 # The page as its reader sees it, less quoted English and code (test_languages_browser.VISIBLE_TEXT) and less
 # the values the audit log stores (<del>, <ins>: a change's before and after, as they were typed)
 VISIBLE_TEXT = READER_TEXT.replace("'[lang=en], code'", "'[lang=en], code, del, ins'")
