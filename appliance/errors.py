@@ -7,6 +7,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.catalog import N_
+
+
+class Message(str):
+    """A message in English that also keeps its catalog form: ``template % params``.
+
+    It is the English text wherever a ``str`` goes (logs, the CLI, comparisons); the console shows it in
+    the reader's language by translating ``template`` and filling in ``params`` (``appliance.web.i18n``).
+    A param that is itself a ``Message`` is translated too."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Message:
+        text = super().__new__(cls, template % params if params else template)
+        text.template, text.params = template, params
+        return text
+
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -74,10 +93,6 @@ def shown(value: object) -> str:
     return text if len(text) <= SHOWN_MAX else text[:SHOWN_MAX - 4] + "...'"
 
 
-def _count(n, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
 def message_of(item: Mapping[str, Any]) -> str:
     """A plain message for one pydantic error entry, in the words the console uses (the field is its ``where``).
 
@@ -89,49 +104,68 @@ def message_of(item: Mapping[str, Any]) -> str:
     """
     kind, ctx, given = item["type"], item.get("ctx") or {}, item.get("input")
     secret = is_secret_field(item.get("loc", ()))
-    quoted = "this value" if secret else shown(given)
-    shown_part = f" (not {shown(given)})" if isinstance(given, str | int | float) and not isinstance(given, bool) \
-        and not secret else ""
+    showable = isinstance(given, str | int | float) and not isinstance(given, bool) and not secret
     if kind == "string_pattern_mismatch":
         if given == "":
-            return "is required"
+            return Message(N_("is required"))
         words = PATTERN_WORDS.get(ctx.get("pattern", ""))
-        return f"{quoted} is not allowed here" + (f": use {words}" if words else "")
+        quoted = Message(N_("this value")) if secret else shown(given)
+        if words:
+            return Message(N_("%(value)s is not allowed here: use %(words)s"), value=quoted, words=Message(words))
+        return Message(N_("%(value)s is not allowed here"), value=quoted)
     plain = {
-        "extra_forbidden": "unknown field",
-        "missing": "is required",
-        "int_parsing": f"must be a whole number{shown_part}",
-        "int_type": f"must be a whole number{shown_part}",
-        "int_from_float": f"must be a whole number{shown_part}",
-        "float_parsing": f"must be a number{shown_part}",
-        "float_type": f"must be a number{shown_part}",
-        "bool_parsing": f"must be yes or no{shown_part}",
-        "bool_type": f"must be yes or no{shown_part}",
-        "string_type": "must be text",
-        "list_type": "must be a list",
-        "dict_type": "must be a mapping of fields",
-        "model_type": "must be a mapping of fields",
-        "model_attributes_type": "must be a mapping of fields",
+        "extra_forbidden": N_("unknown field"),
+        "missing": N_("is required"),
+        "string_type": N_("must be text"),
+        "list_type": N_("must be a list"),
+        "dict_type": N_("must be a mapping of fields"),
+        "model_type": N_("must be a mapping of fields"),
+        "model_attributes_type": N_("must be a mapping of fields"),
     }
     if kind in plain:
-        return plain[kind]
+        return Message(plain[kind])
+    # (the English, the English with the refused value)
+    typed = {
+        "int_parsing": (N_("must be a whole number"), N_("must be a whole number (not %(value)s)")),
+        "int_type": (N_("must be a whole number"), N_("must be a whole number (not %(value)s)")),
+        "int_from_float": (N_("must be a whole number"), N_("must be a whole number (not %(value)s)")),
+        "float_parsing": (N_("must be a number"), N_("must be a number (not %(value)s)")),
+        "float_type": (N_("must be a number"), N_("must be a number (not %(value)s)")),
+        "bool_parsing": (N_("must be yes or no"), N_("must be yes or no (not %(value)s)")),
+        "bool_type": (N_("must be yes or no"), N_("must be yes or no (not %(value)s)")),
+    }
+    if kind in typed:
+        return Message(typed[kind][1], value=shown(given)) if showable else Message(typed[kind][0])
     limits = {
-        "greater_than_equal": ("must be at least", "ge"), "less_than_equal": ("must be at most", "le"),
-        "greater_than": ("must be more than", "gt"), "less_than": ("must be less than", "lt"),
+        "greater_than_equal": (N_("must be at least %(limit)s"), "ge"),
+        "less_than_equal": (N_("must be at most %(limit)s"), "le"),
+        "greater_than": (N_("must be more than %(limit)s"), "gt"),
+        "less_than": (N_("must be less than %(limit)s"), "lt"),
     }
     if kind in limits and limits[kind][1] in ctx:
-        return f"{limits[kind][0]} {ctx[limits[kind][1]]}"
-    if kind == "string_too_short":
-        return "is required" if ctx.get("min_length") == 1 else \
-            f"must be at least {_count(ctx.get('min_length'), 'character', 'characters')} long"
-    if kind == "string_too_long":
-        return f"must be at most {_count(ctx.get('max_length'), 'character', 'characters')} long"
-    if kind == "too_short":
-        return f"needs at least {_count(ctx.get('min_length'), 'entry', 'entries')}"
-    if kind == "too_long":
-        return f"can have at most {_count(ctx.get('max_length'), 'entry', 'entries')}"
+        return Message(limits[kind][0], limit=ctx[limits[kind][1]])
+    counted = {  # (limit, one, many)
+        "string_too_short": ("min_length", N_("must be at least %(count)s character long"),
+                             N_("must be at least %(count)s characters long")),
+        "string_too_long": ("max_length", N_("must be at most %(count)s character long"),
+                            N_("must be at most %(count)s characters long")),
+        "too_short": ("min_length", N_("needs at least %(count)s entry"), N_("needs at least %(count)s entries")),
+        "too_long": ("max_length", N_("can have at most %(count)s entry"), N_("can have at most %(count)s entries")),
+    }
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return Message(N_("is required"))
+    if kind in counted:
+        limit, one, many = counted[kind]
+        count = ctx.get(limit)
+        return Message(one if count == 1 else many, count=count)
     if kind in ("literal_error", "enum") and "expected" in ctx:
-        return f"must be one of {ctx['expected']}{shown_part}"
+        if showable:
+            return Message(N_("must be one of %(choices)s (not %(value)s)"), choices=ctx["expected"],
+                           value=shown(given))
+        return Message(N_("must be one of %(choices)s"), choices=ctx["expected"])
+    error = ctx.get("error")
+    if isinstance(error, ValueError) and error.args and isinstance(error.args[0], Message) and not secret:
+        return error.args[0]  # a schema's own check, worded for the catalog
     message = item["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)

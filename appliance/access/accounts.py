@@ -31,7 +31,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from appliance.access import sessions
-from appliance.errors import Problem, SiteError
+from appliance.catalog import N_
+from appliance.errors import Message, Problem, SiteError
 from appliance.model import audit
 from appliance.model import throttle as throttles
 from appliance.model.database import database
@@ -117,9 +118,9 @@ throttle = LoginThrottle()
 
 def check_password_rules(password: str, where: str = "password") -> None:
     if len(password) < MIN_PASSWORD:
-        raise SiteError([Problem(where, f"must be at least {MIN_PASSWORD} characters long")])
+        raise SiteError([Problem(where, Message(N_("must be at least %(count)s characters long"), count=MIN_PASSWORD))])
     if len(password) > MAX_PASSWORD:
-        raise SiteError([Problem(where, f"must be at most {MAX_PASSWORD} characters long")])
+        raise SiteError([Problem(where, Message(N_("must be at most %(count)s characters long"), count=MAX_PASSWORD))])
 
 
 def _check_username(username: str) -> None:
@@ -150,7 +151,7 @@ def _existing_user(username: str) -> User:
     """``username``'s account, or the error every change to an account gives for a user that is not there."""
     user = get_user(username)
     if user is None:
-        raise SiteError([Problem("username", f"user {username} does not exist")])
+        raise SiteError([Problem("username", Message(N_("user %(name)s does not exist"), name=username))])
     return user
 
 
@@ -165,7 +166,7 @@ def create_user(username: str, password: str, role: str, actor: str, must_change
     check_password_rules(password)
     with database.atomic():
         if get_user(username) is not None:
-            raise SiteError([Problem("username", f"user {username} already exists")])
+            raise SiteError([Problem("username", Message(N_("user %(name)s already exists"), name=username))])
         user = User.create(username=username, password_hash=_hasher.hash(password), role=role,
                            must_change_password=must_change_password)
         audit.record(actor, "create", "user", username, None, _public(user))
@@ -226,9 +227,9 @@ def change_own_password(username: str, current_password: str, new_password: str)
     """A logged-in user replaces their password: the current one must be right and the new one different."""
     user = get_user(username)
     if user is None or not _verify_hash(user.password_hash, current_password):
-        raise SiteError([Problem("current_password", "is not your current password")])
+        raise SiteError([Problem("current_password", N_("is not your current password"))])
     if new_password == current_password:
-        raise SiteError([Problem("new_password", "must differ from the current password")])
+        raise SiteError([Problem("new_password", N_("must differ from the current password"))])
     return set_password(username, new_password, actor=username)
 
 
@@ -292,9 +293,10 @@ def set_role(username: str, role: str, actor: str) -> User:
         if user.role == role:
             return user
         if username == actor:
-            raise SiteError([Problem("role", "you cannot change your own role: ask another admin")])
+            raise SiteError([Problem("role", N_("you cannot change your own role: ask another admin"))])
         if user.role == "admin" and _admins_other_than(username) == 0:
-            raise SiteError([Problem("role", f"{username} is the last admin: make another user admin first")])
+            raise SiteError([Problem("role", Message(N_("%(name)s is the last admin: make another user admin first"),
+                                                     name=username))])
         before = _public(user)
         user.role = role
         user.save()
@@ -308,9 +310,10 @@ def delete_user(username: str, actor: str) -> None:
     with database.atomic():
         user = _existing_user(username)
         if username == actor:
-            raise SiteError([Problem("username", "you cannot delete your own account: ask another admin")])
+            raise SiteError([Problem("username", N_("you cannot delete your own account: ask another admin"))])
         if user.role == "admin" and _admins_other_than(username) == 0:
-            raise SiteError([Problem("username", f"{username} is the last admin and cannot be deleted")])
+            raise SiteError([Problem("username", Message(N_("%(name)s is the last admin and cannot be deleted"),
+                                                         name=username))])
         before = _public(user)
         user.delete_instance(recursive=True)  # API tokens and sessions go with the user
         audit.record(actor, "delete", "user", username, before, None)

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 from appliance.asterisk.ami import Ami, AmiError
 from appliance.callcenter.live import DEVICE_STATES, parse_event_list
-from appliance.errors import Problem, SiteError
+from appliance.catalog import N_
+from appliance.errors import Message, Problem, SiteError
 from appliance.model import audit
 from appliance.model.models import AnalogPort, Extension, Queue, Setting
 
 REASON_RE = re.compile(r"^[A-Za-z0-9 _.,'/-]{0,40}$")  # goes into an AMI header and a queue_log field
-REASONS = ("break", "lunch", "meeting", "training", "after-call work")
+REASONS = (N_("break"), N_("lunch"), N_("meeting"), N_("training"), N_("after-call work"))
 
 
 @dataclass
@@ -52,7 +53,7 @@ def claim_extension(username: str, number: str, pin: str) -> str:
     """Tie the console user to extension ``number`` if ``pin`` is its voicemail PIN."""
     ext = Extension.get_or_none(Extension.number == number.strip())
     if ext is None or not pin or not hmac.compare_digest(ext.voicemail_pin.encode(), pin.strip().encode()):
-        raise SiteError([Problem("extension", "unknown extension or wrong PIN")])
+        raise SiteError([Problem("extension", N_("unknown extension or wrong PIN"))])
     before = extension_of(username)
     Setting.replace(key=_key(username), value=ext.number).execute()
     audit.record(username, "claim", "agent", username, {"extension": before} if before else None,
@@ -93,7 +94,7 @@ def memberships(ami: Ami, extension: str) -> list[Membership]:
 def _queue(number: str) -> Queue:
     queue = Queue.get_or_none(Queue.number == number)
     if queue is None:
-        raise SiteError([Problem("queue", f"no queue {number}")])
+        raise SiteError([Problem("queue", Message(N_("no queue %(number)s"), number=number))])
     return queue
 
 
@@ -122,7 +123,7 @@ def check_reason(reason: str) -> str:
     """A pause reason travels in an AMI header and a queue_log field: one short line of plain text."""
     reason = reason.strip()
     if not REASON_RE.match(reason):
-        raise SiteError([Problem("reason", "use at most 40 letters, digits, spaces and . , ' / - _")])
+        raise SiteError([Problem("reason", N_("use at most 40 letters, digits, spaces and . , ' / - _"))])
     return reason
 
 

@@ -36,6 +36,7 @@ import peewee
 
 from appliance.asterisk.ami import Ami, AmiError
 from appliance.callcenter import reports
+from appliance.catalog import N_
 from appliance.model.database import database
 from appliance.model.models import Extension, Queue
 
@@ -48,6 +49,9 @@ TRIGGERS = {
 }
 DEVICE_STATES = {"0": "unknown", "1": "available", "2": "on call", "3": "on call", "4": "unavailable",
                  "5": "unavailable", "6": "ringing", "7": "on call", "8": "on call"}
+# every state an agent is shown in (the console shows them in the reader's language; the stream sends these)
+STATE_WORDS = (N_("unknown"), N_("available"), N_("on call"), N_("unavailable"), N_("ringing"), N_("paused"),
+               N_("wrap-up"), N_("logged out"))
 _ids = itertools.count()
 IDLE_SECONDS = 30  # with no wallboard open for this long, the AMI session is closed
 # after a queue event, look again this soon: the collector stores the call's outcome a moment after Asterisk

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from appliance.catalog import N_
 from appliance.gateways.service import ports_of
 from appliance.model.models import Gateway
 
@@ -41,6 +42,11 @@ def parse_contacts(text: str) -> dict[str, list[tuple[str, str]]]:
 def parse_endpoint_states(text: str) -> dict[str, str]:
     """``pjsip show endpoints`` -> {endpoint: state} (Not in use, Unavailable, In use, ...)."""
     return {m.group(1): m.group(2).strip() for line in text.splitlines() if (m := _ENDPOINT_RE.match(line))}
+
+
+# the states a port is shown in (the console in the reader's language)
+STATES = (N_("registered"), N_("not registered"), N_("trunk reachable"), N_("trunk unreachable"), N_("unknown"),
+          N_("unbound"))
 
 
 def port_states(ami) -> list[PortState]:

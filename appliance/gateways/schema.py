@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from appliance.catalog import N_
 from appliance.site.schemas import HOST_RE, IDENTIFIER_RE, NUMBER_RE
 from hardware import gateways as catalogue
 
@@ -75,7 +76,7 @@ class PortCounts(_Schema):
     @classmethod
     def _some_port(cls, value: int, info: ValidationInfo) -> int:
         if "fxs" in info.data and info.data["fxs"] + value < 1:
-            raise ValueError("give fxs and fxo counts from 0 to 64, at least one port")
+            raise ValueError(N_("give fxs and fxo counts from 0 to 64, at least one port"))
         return value
 
 

@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from appliance.catalog import N_
 from appliance.phonebook.numbers import normalize
 
 MAX_NAME = 80
@@ -60,7 +61,7 @@ def _none_is_empty(value: Any) -> Any:
 def _one_line(limit: int, required: bool = False) -> Callable[[str], str]:
     def check(value: str) -> str:
         if required and not value:
-            raise ValueError("is required")
+            raise ValueError(N_("is required"))
         if len(value) > limit or any(not ch.isprintable() for ch in value):
             raise ValueError(f"must be one line of printable text, at most {limit} characters")
         return value

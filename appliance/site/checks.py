@@ -12,7 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from appliance.errors import Problem
+from appliance.catalog import N_
+from appliance.errors import Message, Problem
 from appliance.site import schemas
 from appliance.site.kinds import KINDS
 
@@ -89,8 +90,9 @@ def _label(kind: str, obj) -> str:
 
 def describe_destination(dest: str) -> str:
     kind, _, target = dest.partition(":")
-    names = {"ringgroup": "ring group", "timecondition": "time condition", "ivr": "IVR menu"}
-    return f"{names.get(kind, kind)} {target}".strip()
+    names = {"ringgroup": N_("ring group"), "timecondition": N_("time condition"), "ivr": N_("IVR menu")}
+    word = Message(names.get(kind, kind))  # the kinds' words are the catalog's (N_ in kinds.py)
+    return Message(N_("%(kind)s %(key)s"), kind=word, key=target) if target else word
 
 
 def destination_fields(kind: str) -> tuple[str, ...]:

@@ -42,7 +42,8 @@ from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, cast
 
-from appliance.errors import Problem
+from appliance.catalog import N_
+from appliance.errors import Message, Problem
 from appliance.model.database import database
 from appliance.model.models import Gateway, GatewayPort
 from appliance.site import queries, schemas
@@ -146,6 +147,11 @@ class StoredView:
         return name == "default" or self.has("moh_class", name)
 
 
+def _missing(kind: str, key: str) -> Message:
+    """"extension 201 does not exist", in words the console translates."""
+    return Message(N_("%(kind)s %(key)s does not exist"), kind=Message(kind), key=key)
+
+
 def reference_problems(kind: str, obj, view: StoredView) -> list[Problem]:
     """What ``obj`` names that does not exist in ``view``: the full check's messages, for one object."""
     problems: list[Problem] = []
@@ -153,8 +159,9 @@ def reference_problems(kind: str, obj, view: StoredView) -> list[Problem]:
         dest = getattr(obj, fname)
         dkind, _, target = dest.partition(":")
         if dkind != "hangup" and not view.target_exists(dkind, target):
-            why = "has no voicemail" if dkind == "voicemail" and view.has("extension", target) else "does not exist"
-            problems.append(Problem(f"{_label(kind, obj)} {fname}", f"{describe_destination(dest)} {why}"))
+            why = N_("%(target)s has no voicemail") if dkind == "voicemail" and view.has("extension", target) \
+                else N_("%(target)s does not exist")
+            problems.append(Problem(f"{_label(kind, obj)} {fname}", Message(why, target=describe_destination(dest))))
     if kind == "ivr":
         for option in obj.options:
             if not option.destination:  # a key that only switches the language
@@ -162,24 +169,25 @@ def reference_problems(kind: str, obj, view: StoredView) -> list[Problem]:
             dkind, _, target = option.destination.partition(":")
             if dkind != "hangup" and not view.target_exists(dkind, target):
                 problems.append(Problem(f"IVR menu {obj.name} option {option.digit}",
-                                        f"{describe_destination(option.destination)} does not exist"))
+                                        Message(N_("%(target)s does not exist"),
+                                                target=describe_destination(option.destination))))
     elif kind == "queue":
         where = f"queue {obj.number}"
         for member in obj.members:
             if not view.has("extension", member.extension):
-                problems.append(Problem(f"{where} members", f"extension {member.extension} does not exist"))
+                problems.append(Problem(f"{where} members", _missing(N_("extension"), member.extension)))
         if not view.has_moh(obj.moh_class):
-            problems.append(Problem(f"{where} moh_class", f"music-on-hold class {obj.moh_class} does not exist"))
+            problems.append(Problem(f"{where} moh_class", _missing(N_("music-on-hold class"), obj.moh_class)))
         if obj.exit_voicemail and not view.has_mailbox(obj.exit_voicemail):
-            problems.append(Problem(f"{where} exit_voicemail", f"voicemail box {obj.exit_voicemail} does not exist"))
+            problems.append(Problem(f"{where} exit_voicemail", _missing(N_("voicemail box"), obj.exit_voicemail)))
     elif kind == "ring_group":
         for member in obj.members:
             if not view.has("extension", member):
-                problems.append(Problem(f"ring group {obj.number} members", f"extension {member} does not exist"))
+                problems.append(Problem(f"ring group {obj.number} members", _missing(N_("extension"), member)))
     elif kind == "outbound_route":
         for trunk in obj.trunks:  # a SIP trunk or a DAHDI trunk
             if not view.has("trunk", trunk) and not ("dahdi_trunk" in KINDS and view.has("dahdi_trunk", trunk)):
-                problems.append(Problem(f"outbound route {obj.name} trunks", f"trunk {trunk} does not exist"))
+                problems.append(Problem(f"outbound route {obj.name} trunks", _missing(N_("trunk"), trunk)))
     return problems
 
 

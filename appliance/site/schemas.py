@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from appliance.asterisk.limits import CONFIG_LINE_MAX
+from appliance.catalog import N_
 from appliance.errors import describe_pattern
 from appliance.site import localtime
 from appliance.site.strength import pin_weakness, secret_weakness
@@ -53,15 +54,15 @@ DESTINATION_FORMS = ("hangup, extension:NUMBER, voicemail:NUMBER, queue: or ring
                      "or timecondition:, announcement: or ivr: with a name (such as queue:701 or queue:Orders)")
 
 # what each pattern allows, in the words an error message uses ("'Telco' is not allowed here: use ...")
-describe_pattern(IDENTIFIER_RE, "lower-case letters, digits, '-' and '_', starting with a letter (at most 40)")
-describe_pattern(NUMBER_RE, "2 to 8 digits")
-describe_pattern(DIAL_PATTERN_RE, "digits (a leading + allowed) or an Asterisk pattern such as _9NXXXXXX")
+describe_pattern(IDENTIFIER_RE, N_("lower-case letters, digits, '-' and '_', starting with a letter (at most 40)"))
+describe_pattern(NUMBER_RE, N_("2 to 8 digits"))
+describe_pattern(DIAL_PATTERN_RE, N_("digits (a leading + allowed) or an Asterisk pattern such as _9NXXXXXX"))
 MATCH_FORMS = ("an IP address (203.0.113.20), a network (203.0.113.16/28 or 203.0.113.0/255.255.255.0), "
                "either with the source port the carrier sends from (203.0.113.20:5062, 203.0.113.16:5062/28), "
                "an IPv6 address (2001:db8::1, or [2001:db8::1]:5060 with a port) or a host name "
                "(sip.carrier.example.net, looked up when Asterisk loads its settings)")
 describe_pattern(MATCH_RE, MATCH_FORMS)
-describe_pattern(SOUND_RE, "a sound name: lower-case letters, digits, '_', '-' and '/' (such as custom/welcome)")
+describe_pattern(SOUND_RE, N_("a sound name: lower-case letters, digits, '_', '-' and '/' (such as custom/welcome)"))
 describe_pattern(DESTINATION_RE, DESTINATION_FORMS)
 OPTIONAL_DESTINATION_RE = describe_pattern(r"^(|" + DESTINATION_RE[2:-2] + r")$", DESTINATION_FORMS)
 
@@ -80,13 +81,13 @@ def _default_codecs() -> list[Codec]:
 
 def _printable_text(value: str) -> str:
     if any(ch in value for ch in "\r\n\x00") or any(not ch.isprintable() for ch in value):
-        raise ValueError("must be one line of printable text")
+        raise ValueError(N_("must be one line of printable text"))
     return value.strip()
 
 
 FreeText = Annotated[str, StringConstraints(min_length=1, max_length=80), AfterValidator(_printable_text)]
 EMAIL_RE = describe_pattern(r"^([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$",
-                            "an e-mail address such as name@example.com, or nothing")
+                            N_("an e-mail address such as name@example.com, or nothing"))
 Email = Annotated[str, StringConstraints(pattern=EMAIL_RE)]
 # Settings Linebox itself writes for an endpoint: an extra option may not replace them, or an
 # "advanced" field could move a phone into another context or onto another account.
@@ -299,7 +300,7 @@ class Trunk(SiteObject):
     @classmethod
     def _registration_needs_user(cls, value: str, info) -> str:
         if info.data.get("registration") and not value:
-            raise ValueError("a registering trunk needs a username")
+            raise ValueError(N_("a registering trunk needs a username"))
         return value
 
     @field_validator("failover_seconds")
@@ -308,7 +309,7 @@ class Trunk(SiteObject):
         """Tenths of a second at most (Dial takes the number as written), and not so short that a healthy
         carrier would be left before it could ring."""
         if 0 < value < 1:
-            raise ValueError("must be 0 (never fail over on time) or from 1 to 60 seconds")
+            raise ValueError(N_("must be 0 (never fail over on time) or from 1 to 60 seconds"))
         return round(value, 1)
 
 
@@ -338,7 +339,7 @@ class OutboundRoute(SiteObject):
     @classmethod
     def _no_repeat(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
-            raise ValueError("a trunk is listed twice")
+            raise ValueError(N_("a trunk is listed twice"))
         return value
 
 
@@ -365,9 +366,9 @@ class RingGroup(SiteObject):
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAYS_RE = r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$"
-_TIME_RE = describe_pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "a time HH:MM from 00:00 to 23:59")
+_TIME_RE = describe_pattern(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", N_("a time HH:MM from 00:00 to 23:59"))
 _END_RE = describe_pattern(r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
-                           "a time HH:MM from 00:01 to 24:00 (24:00: until midnight)")
+                           N_("a time HH:MM from 00:01 to 24:00 (24:00: until midnight)"))
 
 
 class TimeRange(SiteObject):
@@ -392,7 +393,7 @@ class TimeRange(SiteObject):
     @classmethod
     def _after_start(cls, value: str, info) -> str:
         if "start" in info.data and value <= info.data["start"]:
-            raise ValueError("must be later than start")
+            raise ValueError(N_("must be later than start"))
         return value
 
 
@@ -523,7 +524,7 @@ class Ivr(SiteObject):
         A greeting that is itself invalid is reported on its own field, not as missing.
         """
         if not value and "greeting" in info.data and not info.data["greeting"]:
-            raise ValueError("give the menu a greeting: a sound (greeting) or a text to speak (greeting_text)")
+            raise ValueError(N_("give the menu a greeting: a sound (greeting) or a text to speak (greeting_text)"))
         return value
 
     @field_validator("options")
@@ -581,7 +582,7 @@ class Queue(SiteObject):
     def _unique_members(cls, value: list[QueueMember]) -> list[QueueMember]:
         numbers = [m.extension for m in value]
         if len(set(numbers)) != len(numbers):
-            raise ValueError("an extension is listed twice")
+            raise ValueError(N_("an extension is listed twice"))
         return value
 
     @field_validator("escalation")
@@ -589,7 +590,7 @@ class Queue(SiteObject):
     def _rising(cls, value: list[EscalationStep]) -> list[EscalationStep]:
         times = [step.after_seconds for step in value]
         if times != sorted(set(times)):
-            raise ValueError("steps must be in order of rising wait time, each time once")
+            raise ValueError(N_("steps must be in order of rising wait time, each time once"))
         return value
 
 
@@ -663,8 +664,8 @@ class Settings(SiteObject):
     def _local_networks(cls, value: str) -> str:
         networks = parse_networks(value)
         if not networks:
-            raise ValueError("give at least one network (such as 192.168.1.0/24): with none, no phone could "
-                             "register")
+            raise ValueError(N_("give at least one network (such as 192.168.1.0/24): with none, no phone could "
+                             "register"))
         return ", ".join(networks)
 
     @field_validator("timezone")
@@ -683,7 +684,7 @@ class Settings(SiteObject):
     @classmethod
     def _range(cls, value: int, info) -> int:
         if "rtp_start" in info.data and value <= info.data["rtp_start"]:
-            raise ValueError("must be above rtp_start")
+            raise ValueError(N_("must be above rtp_start"))
         return value
 
 
@@ -758,9 +759,9 @@ class AnalogPort(SiteObject):
     def _port_with_card(cls, value: int, info) -> int:
         card = info.data.get("card", "")
         if card and not value:
-            raise ValueError("give the port number on the card (1 = first port)")
+            raise ValueError(N_("give the port number on the card (1 = first port)"))
         if value and not card:
-            raise ValueError("a port number needs the card it is on (card)")
+            raise ValueError(N_("a port number needs the card it is on (card)"))
         return value
 
     @field_validator("extension")
@@ -768,9 +769,9 @@ class AnalogPort(SiteObject):
     def _fxs_has_extension(cls, value: str, info) -> str:
         kind = info.data.get("kind")
         if kind == "fxs" and not value:
-            raise ValueError("an FXS port needs the extension its phone is")
+            raise ValueError(N_("an FXS port needs the extension its phone is"))
         if kind == "fxo" and value:
-            raise ValueError("an FXO port is a line, not a phone: give it a trunk, not an extension")
+            raise ValueError(N_("an FXO port is a line, not a phone: give it a trunk, not an extension"))
         return value
 
     @field_validator("trunk")
@@ -778,9 +779,9 @@ class AnalogPort(SiteObject):
     def _fxo_has_trunk(cls, value: str, info) -> str:
         kind = info.data.get("kind")
         if kind == "fxo" and not value:
-            raise ValueError("an FXO port needs the DAHDI trunk it belongs to")
+            raise ValueError(N_("an FXO port needs the DAHDI trunk it belongs to"))
         if kind == "fxs" and value:
-            raise ValueError("an FXS port is a phone, not a line: give it an extension, not a trunk")
+            raise ValueError(N_("an FXS port is a phone, not a line: give it an extension, not a trunk"))
         return value
 
 
@@ -826,9 +827,9 @@ class Span(SiteObject):
     def _loc_for_loc_spans(cls, value: str, info) -> str:
         source = info.data.get("source")
         if source == "loc" and not value:
-            raise ValueError("a loc span needs its key:id, e.g. 1:0 (same key, other id = the far end)")
+            raise ValueError(N_("a loc span needs its key:id, e.g. 1:0 (same key, other id = the far end)"))
         if source == "card" and value:
-            raise ValueError("only a span whose source is loc has a loc key:id")
+            raise ValueError(N_("only a span whose source is loc has a loc key:id"))
         return value
 
     @field_validator("card")
@@ -836,9 +837,9 @@ class Span(SiteObject):
     def _card_for_card_spans(cls, value: str, info) -> str:
         source = info.data.get("source")
         if source == "loc" and value:
-            raise ValueError("a loc span is not on a card: leave card empty")
+            raise ValueError(N_("a loc span is not on a card: leave card empty"))
         if source == "card" and not value:
-            raise ValueError("a card span needs its card (see 'linebox hardware show')")
+            raise ValueError(N_("a card span needs its card (see 'linebox hardware show')"))
         return value
 
     @field_validator("framing")
@@ -849,7 +850,7 @@ class Span(SiteObject):
             raise ValueError(f"{value} is not a framing of {line.upper()} "
                              f"(use {' or '.join(SPAN_FRAMING[line])})")
         if value == "cas":
-            raise ValueError("cas is channel-associated signalling: a PRI span on E1 needs ccs")
+            raise ValueError(N_("cas is channel-associated signalling: a PRI span on E1 needs ccs"))
         return value
 
     @field_validator("coding")
@@ -865,5 +866,5 @@ class Span(SiteObject):
     @classmethod
     def _crc4_on_e1_only(cls, value: bool, info) -> bool:
         if value and info.data.get("line_type") == "t1":
-            raise ValueError("CRC4 exists on E1 only: turn it off for a T1 span")
+            raise ValueError(N_("CRC4 exists on E1 only: turn it off for a T1 span"))
         return value

@@ -17,7 +17,8 @@ from typing import cast
 
 from pydantic import ValidationError
 
-from appliance.errors import Problem, SiteError, from_pydantic
+from appliance.catalog import N_
+from appliance.errors import Message, Problem, SiteError, from_pydantic
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import Setting
@@ -57,11 +58,14 @@ def save_object(kind: str, data: dict, user: str, original_key: str | None = Non
         obj = _resolve_names(k, obj, k.lookup_key(old_key))
         existing = k.model.get_or_none(getattr(k.model, k.key) == k.lookup_key(old_key))
         if create and existing is not None:
-            raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
+            raise SiteError([Problem(f"{k.name} {k.key}", Message(N_("%(kind)s %(key)s already exists"),
+                                                                 kind=Message(k.label), key=key))])
         if original_key and existing is None:
-            raise SiteError([Problem(k.name, f"{k.label} {original_key} does not exist")])
+            raise SiteError([Problem(k.name, Message(N_("%(kind)s %(key)s does not exist"), kind=Message(k.label),
+                                                     key=original_key))])
         if original_key and str(original_key) != str(key) and k.model.get_or_none(getattr(k.model, k.key) == key):
-            raise SiteError([Problem(f"{k.name} {k.key}", f"{k.label} {key} already exists")])
+            raise SiteError([Problem(f"{k.name} {k.key}", Message(N_("%(kind)s %(key)s already exists"),
+                                                                 kind=Message(k.label), key=key))])
         old = to_schema(k, existing) if existing else None
         refused = [Problem(f"{k.name}.{field}", message) for field, message in policy.problems(kind, old, obj)]
         if refused:
@@ -105,11 +109,12 @@ def delete_object(kind: str, key: str, user: str) -> None:
     with database.atomic():
         row = k.model.get_or_none(getattr(k.model, k.key) == k.lookup_key(key))
         if row is None:
-            raise SiteError([Problem(k.name, f"{k.label} {key} does not exist")])
+            raise SiteError([Problem(k.name, Message(N_("%(kind)s %(key)s does not exist"), kind=Message(k.label),
+                                                     key=key))])
         old = to_schema(k, row)
         problems = impact.check_change(impact.Change(kind, old, None))
         if problems:
-            raise SiteError(_in_use(k.name, f"{k.label} {key}", problems))
+            raise SiteError(_in_use(k.name, Message(N_("%(kind)s %(key)s"), kind=Message(k.label), key=key), problems))
         before = old.model_dump()
         row.delete_instance()
         audit.record(user, "delete", kind, key, before, None, k.secrets)
@@ -130,7 +135,8 @@ def _in_use(where: str, label: str, problems: list[Problem]) -> list[Problem]:
         if field and field not in fields:
             fields.append(field)
     described = {user: f"{user} ({', '.join(fields)})" if fields else user for user, fields in users.items()}
-    return [Problem(where, f"{label} is used by {user}: change that first") for user in described.values()]
+    return [Problem(where, Message(N_("%(label)s is used by %(user)s: change that first"), label=label, user=user))
+            for user in described.values()]
 
 
 def save_settings(data: dict, user: str) -> schemas.Settings:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from appliance.catalog import N_
+from appliance.errors import Message
 from appliance.site import schemas, service
 from hardware import detect
 from hardware.dahdi_config import SpanLayout, dial_string, span_layouts
@@ -37,12 +39,12 @@ class Overview:
     def dial_string(self, trunk) -> str:
         return dial_string(trunk)
 
-    def members(self, trunk) -> list[str]:
+    def members(self, trunk) -> list[Message]:
         """The lines of a DAHDI trunk, as a technician names them."""
-        spans = [f"span {s.span}" for c in self.cards for s in c.spans if s.trunk == trunk.name]
-        spans += [f"span {s.span}" for s in self.loose_spans if s.trunk == trunk.name]
-        ports = [f"channel {p.channel}" for c in self.cards for p in c.ports if p.trunk == trunk.name]
-        ports += [f"channel {p.channel}" for p in self.loose_ports if p.trunk == trunk.name]
+        spans = [Message(N_("span %(number)s"), number=s.span)
+                 for s in [*(s for c in self.cards for s in c.spans), *self.loose_spans] if s.trunk == trunk.name]
+        ports = [Message(N_("channel %(number)s"), number=p.channel)
+                 for p in [*(p for c in self.cards for p in c.ports), *self.loose_ports] if p.trunk == trunk.name]
         return spans + ports
 
 

@@ -55,7 +55,8 @@ import yaml
 from pydantic import ValidationError
 
 from appliance import config_file
-from appliance.errors import from_pydantic
+from appliance.catalog import N_
+from appliance.errors import Message, from_pydantic
 from appliance.install import Install
 from appliance.model import audit, migrations, sealed
 from appliance.model.database import database
@@ -589,8 +590,8 @@ class Preview:
 def _data_counts(db_path: Path) -> dict[str, int]:
     counts = {}
     with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
-        for label, model in (("call records", CallRecord), ("queue calls", QueueCall), ("gateways", Gateway),
-                             ("audit entries", AuditEntry)):
+        for label, model in ((N_("call records"), CallRecord), (N_("queue calls"), QueueCall),
+                             (N_("gateways"), Gateway), (N_("audit entries"), AuditEntry)):
             try:
                 counts[label] = db.execute(f'SELECT COUNT(*) FROM "{model._meta.table_name}"').fetchone()[0]
             except sqlite3.OperationalError:  # an older schema without that table
@@ -647,8 +648,9 @@ def _cut(text: str, width: int) -> str:
 def describe(manifest: dict) -> str:
     """One line naming a backup: when, where and which Linebox made it."""
     when = manifest.get("created", "?").replace("T", " ").replace("+00:00", " UTC")
-    return (f"backup of {when} from {manifest.get('hostname', '?')}, Linebox {manifest.get('linebox_version', '?')},"
-            f" schema {manifest.get('schema_version')}")
+    return Message(N_("backup of %(when)s from %(host)s, Linebox %(version)s, schema %(schema)s"), when=when,
+                   host=manifest.get("hostname", "?"), version=manifest.get("linebox_version", "?"),
+                   schema=manifest.get("schema_version"))
 
 
 # ---------------------------------------------------------------- restoring

@@ -20,6 +20,7 @@ import psutil
 from appliance.asterisk.ami import AmiError
 from appliance.asterisk.status import AsteriskStatus, read_contacts, read_status
 from appliance.catalog import N_
+from appliance.errors import Message
 from appliance.gateways import port_state
 from appliance.gateways import service as gateways
 from appliance.install import Install
@@ -237,13 +238,13 @@ def gateway_status(install: Install, asterisk: AsteriskStatus, timeout: float = 
         return [], ""
     out = [GatewayStatus(g["name"] or g["mac"], g["mac"]) for g in adopted]
     if not asterisk.reachable:
-        return out, "port states unknown: Asterisk is not reachable"
+        return out, Message(N_("port states unknown: Asterisk is not reachable"))
     try:
         with install.connect_ami(timeout=timeout) as ami:
             states = port_state.port_states(ami)
     except Exception as error:  # the dashboard must render whatever AMI does
         log.exception("reading gateway port states")
-        return out, f"port states unknown: {error}"
+        return out, Message(N_("port states unknown: %(error)s"), error=str(error))
     for gateway in out:
         gateway.ports = [s for s in states if s.gateway == gateway.mac]
     return out, ""

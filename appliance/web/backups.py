@@ -30,6 +30,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms.validators import ValidationError
@@ -39,6 +40,7 @@ from appliance.model.models import User
 from appliance.site import service
 from appliance.support import backup
 from appliance.web.forms import EmptyForm
+from appliance.web.i18n import message_text
 from appliance.web.roles import ADMIN, require_role
 
 blueprint = Blueprint("backups", __name__)
@@ -95,15 +97,15 @@ def download():
     if request.form.get("no_passphrase") == "1":
         passphrase = None
     elif not passphrase:
-        return _page("Choose a passphrase for the backup (it is needed to restore it on another box), or tick "
-                     "\"without a passphrase\" for a backup that restores only on this box.", 422)
+        return _page(gettext("Choose a passphrase for the backup (it is needed to restore it on another box), or "
+                             "tick \"without a passphrase\" for a backup that restores only on this box."), 422)
     elif passphrase != request.form.get("passphrase_again", ""):
-        return _page("The two passphrases differ: type the same one twice.", 422)
+        return _page(gettext("The two passphrases differ: type the same one twice."), 422)
     else:
         try:
             backup.check_passphrase(passphrase)
         except backup.BackupError as error:
-            return _page(f"No backup made: {error}.", 422)
+            return _page(gettext("No backup made: %(error)s.", error=message_text(str(error))), 422)
     _work().mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=".linebox-download-", dir=_work()))
     name = backup.default_name()
@@ -130,7 +132,7 @@ def upload():
         raise CSRFError(error.args[0]) from None
     file = request.files.get("file")
     if file is None or not file.filename:
-        return _page("Choose a backup file (.tar.gz) to upload.", 422)
+        return _page(gettext("Choose a backup file (.tar.gz) to upload."), 422)
     for old in _uploads().glob("*.tar.gz"):  # one pending upload at a time
         old.unlink(missing_ok=True)
     token = secrets.token_hex(16)
@@ -144,7 +146,8 @@ def upload():
         backup.bind_to_this_box(path, _work(), request.form.get("passphrase") or None)
     except backup.BackupError as error:
         path.unlink(missing_ok=True)
-        return _page(f"{file.filename}: {error}. Nothing was changed.", 422)
+        return _page(gettext("%(file)s: %(error)s. Nothing was changed.", file=file.filename,
+                             error=message_text(str(error))), 422)
     return redirect(url_for("backups.preview", token=token))
 
 
@@ -159,9 +162,9 @@ def preview(token: str):
             manifest = opened.manifest
     except backup.BackupError as error:
         path.unlink(missing_ok=True)
-        return _page(f"{error}. Nothing was changed.", 422)
+        return _page(gettext("%(error)s. Nothing was changed.", error=message_text(str(error))), 422)
     return render_template("backup_preview.html", form=EmptyForm(), token=token, change=change,
-                           described=backup.describe(manifest), manifest=manifest, nav_active="backups")
+                           described=message_text(backup.describe(manifest)), manifest=manifest, nav_active="backups")
 
 
 @blueprint.post("/backups/restore/<token>")
@@ -173,8 +176,8 @@ def restore(token: str):
             result = backup.restore(_install(), opened, current_user.username)
     except backup.BackupError as error:
         path.unlink(missing_ok=True)
-        return _page(f"{error}. Nothing was changed.", 422)
+        return _page(gettext("%(error)s. Nothing was changed.", error=message_text(str(error))), 422)
     path.unlink(missing_ok=True)
-    flash(f"Backup restored ({', '.join(result.restored)}). The previous state is kept as {result.rollback.name}. "
-          "Apply the changes to make the restored site live.", "info")
+    flash(gettext("Backup restored (%(what)s). The previous state is kept as %(name)s. Apply the changes to make the "
+                  "restored site live.", what=", ".join(result.restored), name=result.rollback.name), "info")
     return redirect(url_for("pages.apply_page"))

@@ -41,8 +41,9 @@ from appliance.site import localtime, queries, service
 from appliance.web.charts import SVG_CSP, chart_config, without_script
 from appliance.web.downloads import csv_download
 from appliance.web.forms import EmptyForm
+from appliance.web.i18n import problems_text
 from appliance.web.roles import require_role
-from appliance.web.wallboard import board, event_stream
+from appliance.web.wallboard import board, event_stream, state_words
 
 blueprint = Blueprint("callcenter", __name__)
 REPORT_ROLES = ("admin", "supervisor")
@@ -85,12 +86,12 @@ def reports_page():
     # the site's queues to choose from; a queue asked for that is no longer configured still has its history
     choices = queries.keys_and_names("queue")
     if queue and queue not in dict(choices):
-        choices.append((queue, "(no longer configured)"))
+        choices.append((queue, gettext("(no longer configured)")))
     return render_template("reports.html", nav_active="reports", first=first, last=last, queue=queue or "",
                            queue_choices=choices,
                            queues=reports.queue_report(start, end, queue),
                            agents=reports.agent_report(start, end, queue), args=args, charts=CHARTS,
-                           zone=localtime.site_zone().key)
+                           zone=localtime.site_zone().key, chart_titles=chart_titles())
 
 
 @blueprint.get("/reports/<any(queues, agents):table>.csv")
@@ -99,6 +100,13 @@ def reports_csv(table: str):
     start, end, first, last, queue = _period()
     rows = reports.queue_report(start, end, queue) if table == "queues" else reports.agent_report(start, end, queue)
     return csv_download(reports.to_csv(rows), f"linebox-{table}-{first}-{last}.csv")
+
+
+def chart_titles() -> dict[str, str]:
+    """Each chart's name as its image's alternative text says it."""
+    return {"hourly": gettext("Calls per hour of day (%(zone)s)", zone=localtime.site_zone().key),
+            "service-level": gettext("Service level per day"),
+            "abandonment": gettext("Abandonment per day")}
 
 
 def chart_svg(name: str, start: datetime, end: datetime, queue: str | None) -> bytes:
@@ -112,28 +120,29 @@ def chart_svg(name: str, start: datetime, end: datetime, queue: str | None) -> b
             answered[h] += a
         chart = pygal.Bar(title=gettext("Calls per hour of day (%(zone)s)", zone=localtime.site_zone().key), **config)
         chart.x_labels = [f"{h:02d}" for h in range(24)]
-        chart.add("offered", offered)
-        chart.add("answered", answered)
+        chart.add(gettext("offered"), offered)
+        chart.add(gettext("answered"), answered)
     else:
         days = reports.daily_report(start, end, queue)
         if name == "service-level":
             # each queue's own threshold and target: one line when the queues shown share one
             thresholds, targets = reports.service_level_settings(queue)
-            within = f"{thresholds.pop()} s" if len(thresholds) == 1 else "each queue's threshold"
-            chart = pygal.Line(title=f"Service level per day (% answered within {within})", range=(0, 100),
-                               **config)
-            chart.add("service level %", [d.service_level_pct for d in days])
+            within = gettext("%(seconds)s s", seconds=thresholds.pop()) if len(thresholds) == 1 else \
+                gettext("each queue's threshold")
+            chart = pygal.Line(title=gettext("Service level per day (%% answered within %(within)s)", within=within),
+                               range=(0, 100), **config)
+            chart.add(gettext("service level %"), [d.service_level_pct for d in days])
             if len(targets) == 1:
                 target = targets.pop()
-                chart.add(f"target {target} %", [target] * len(days), show_dots=False,
+                chart.add(gettext("target %(target)s %%", target=target), [target] * len(days), show_dots=False,
                           stroke_style={"dasharray": "6,4"})
         else:
-            chart = pygal.Bar(title="Abandonment per day", **config)
-            chart.add("abandon rate %", [d.abandon_rate_pct for d in days])
+            chart = pygal.Bar(title=gettext("Abandonment per day"), **config)
+            chart.add(gettext("abandon rate %"), [d.abandon_rate_pct for d in days])
             if days:  # pygal cannot scale an empty secondary axis (TypeError on a period with no calls)
-                chart.add("abandoned calls", [d.abandoned for d in days], secondary=True)
+                chart.add(gettext("abandoned calls"), [d.abandoned for d in days], secondary=True)
         chart.x_labels = [d.day[5:] for d in days]
-        chart.no_data_text = "No calls in this period"
+        chart.no_data_text = gettext("No calls in this period")
     return without_script(chart.render())
 
 
@@ -247,9 +256,17 @@ def agent_page():
             with _ami() as ami:
                 rows = agents.memberships(ami, extension)
         except AmiError as failure:
-            error = f"Asterisk is not reachable: {failure}"
+            error = str(failure)  # the system's own words, quoted as they are (lang="en" in the page)
     return render_template("agent.html", nav_active="agent", extension=extension, rows=rows, error=error,
-                           form=EmptyForm(), reasons=agents.REASONS)
+                           form=EmptyForm(), reasons=agents.REASONS, agent_words=agent_words())
+
+
+def agent_words() -> dict:
+    """What agent.js writes into the page, in the page's language (the stream sends states as codes)."""
+    return {"ringing": gettext("Ringing:"), "connected": gettext("On call with"), "ended": gettext("Call ended:"),
+            "missed": gettext("Missed:"), "phonebook": gettext("Phonebook: %(contact)s", contact="{contact}"),
+            "queue": gettext("queue %(number)s", number="{number}"), "states": state_words()}
+
 
 
 @blueprint.post("/agent/<any(claim, login, logout, pause, unpause):action>")
@@ -261,11 +278,11 @@ def agent_action(action: str):
     try:
         if action == "claim":
             number = agents.claim_extension(user, request.form.get("extension", ""), request.form.get("pin", ""))
-            flash(f"This console follows extension {number}.", "success")
+            flash(gettext("This console follows extension %(number)s.", number=number), "success")
             return redirect(url_for("callcenter.agent_page"))
         extension = agents.extension_of(user)
         if not extension:
-            raise SiteError([Problem("extension", "say which extension is yours first")])
+            raise SiteError([Problem("extension", gettext("say which extension is yours first"))])
         reason = agents.check_reason(request.form.get("reason", "").strip() or request.form.get("reason_choice", ""))
         with _ami() as ami:
             if action == "login":
@@ -275,9 +292,9 @@ def agent_action(action: str):
             else:
                 agents.set_paused(ami, user, extension, action == "pause", reason)
     except SiteError as error:
-        flash("; ".join(p.message for p in error.problems), "error")
+        flash(problems_text(error.problems), "error")
     except AmiError as error:
-        flash(f"Asterisk is not reachable: {error}", "error")
+        flash(gettext("Asterisk is not reachable: %(error)s", error=error), "error")
     return redirect(url_for("callcenter.agent_page"))
 
 

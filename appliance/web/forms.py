@@ -8,6 +8,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from appliance.errors import SiteError
+from appliance.web.i18n import message_text
 
 
 class LoginForm(FlaskForm):
@@ -40,6 +41,6 @@ def show_problems(form: FlaskForm, error: SiteError) -> None:
     for problem in error.problems:
         field = getattr(form, problem.where, None)
         if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, problem.message]
+            field.errors = [*field.errors, message_text(problem.message)]
         else:
-            form.form_errors.append(problem.message)
+            form.form_errors.append(message_text(problem.message))

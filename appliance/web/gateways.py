@@ -11,6 +11,7 @@ console still serves it over HTTPS; gateways are pointed at the provisioning ser
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.asterisk.ami import AmiError
@@ -19,6 +20,7 @@ from appliance.gateways import port_state
 from appliance.gateways import service as gateways
 from appliance.web import provisioning as provision
 from appliance.web.forms import EmptyForm
+from appliance.web.i18n import problem_text
 from appliance.web.roles import VIEWERS, require_role
 from hardware import gateways as catalogue
 
@@ -35,7 +37,7 @@ def _port_states() -> tuple[dict, str]:
         with install.connect_ami(timeout=5) as ami:
             return {(s.gateway, s.number): s for s in port_state.port_states(ami)}, ""
     except AmiError as error:
-        return {}, f"port state unknown: {error}"
+        return {}, str(error)  # the system's own words, quoted as they are (lang="en" in the page)
 
 
 @blueprint.route("/gateways")
@@ -64,9 +66,10 @@ def adopt():
                                     current_user.username, name=request.form.get("name", ""))
     except SiteError as error:
         for problem in error.problems:
-            flash(str(problem), "error")
+            flash(problem_text(problem), "error")
     else:
-        flash(f"Gateway {gw['mac']} adopted: bind its ports, then it gets its file at its next boot.", "info")
+        flash(gettext("Gateway %(mac)s adopted: bind its ports, then it gets its file at its next boot.",
+                      mac=gw["mac"]), "info")
     return redirect(url_for("gateways.page"))
 
 
@@ -80,8 +83,8 @@ def open_window(mac: str):
         until = gateways.open_adoption_window(mac, current_user.username)
     except SiteError as error:
         for problem in error.problems:
-            flash(str(problem), "error")
+            flash(problem_text(problem), "error")
     else:
-        flash(f"Adoption window for {mac} open until {until:%H:%M} UTC: restart the gateway now; "
-              "its first fetch gets its file and its own credential.", "info")
+        flash(gettext("Adoption window for %(mac)s open until %(time)s UTC: restart the gateway now; "
+                      "its first fetch gets its file and its own credential.", mac=mac, time=f"{until:%H:%M}"), "info")
     return redirect(url_for("gateways.page"))

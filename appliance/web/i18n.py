@@ -33,7 +33,7 @@ from flask_login import current_user
 
 from appliance.access import accounts
 from appliance.catalog import N_
-from appliance.errors import SiteError
+from appliance.errors import Message, Problem, SiteError
 from appliance.install import Install
 from appliance.support import status as status_mod
 
@@ -143,6 +143,33 @@ def _datetime(value, format: str = "medium") -> str:  # noqa: A002 (Babel's own 
     return format_datetime(value, format) if value else ""
 
 
+def message_text(message: str) -> str:
+    """A service's message in the request's language.
+
+    A ``Message`` (``appliance.errors``) is translated by its template, with its params filled in (a
+    param that is a ``Message`` translated too; names and typed values as they are).  Any other text is
+    looked up as it is: a message marked ``N_`` in the layers below is in the catalog; one that is not
+    stays English."""
+    if isinstance(message, Message):
+        params = {name: message_text(value) if isinstance(value, Message) else value
+                  for name, value in message.params.items()}
+        text = _(message.template)
+        return text % params if params else text
+    return _(message) if message else message
+
+
+def problem_text(problem: Problem) -> str:
+    """A problem as one line in the request's language: where it is (a field path or an object, as the
+    service names it), then what is wrong."""
+    text = f"{problem.where}: {message_text(problem.message)}" if problem.where else message_text(problem.message)
+    return _("line %(line)s: %(problem)s", line=problem.line, problem=text) if problem.line else text
+
+
+def problems_text(problems: list[Problem]) -> str:
+    """Several problems in one line (a flash message), each in the request's language."""
+    return _("; ").join(problem_text(problem) for problem in problems)
+
+
 @blueprint.route("/language", methods=["POST"])
 def choose():
     """The header's switch: the language for this browser, and for the logged-in user from now on."""
@@ -173,8 +200,11 @@ def init_app(app: Flask, install: Install) -> None:
     # page's language as it is, never %-formatted (Jinja's _() would format "Service level target (%)")
     app.jinja_env.globals["translate"] = _
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
+    app.jinja_env.globals["message_text"] = message_text
+    app.jinja_env.filters["message_text"] = message_text
     app.jinja_env.globals["current_language"] = current_language
     app.register_blueprint(blueprint)
 
 
-__all__ = ["N_", "compile_catalogs", "init_app", "select_language", "LANGUAGE_NAMES"]
+__all__ = ["N_", "compile_catalogs", "init_app", "select_language", "LANGUAGE_NAMES", "message_text", "problem_text",
+           "problems_text"]

@@ -30,6 +30,7 @@ from appliance.errors import Problem
 from appliance.site import queries, schemas
 from appliance.site.checks import describe_destination, destination_fields
 from appliance.site.kinds import KINDS, choice_label, field_label
+from appliance.web.i18n import message_text
 
 # Above this many destinations a select is too long to use (and to send): a text input with suggestions instead.
 DESTINATION_SELECT_LIMIT = 1000
@@ -492,15 +493,16 @@ def _read_lines(f: FormField, text: str, out: Submitted) -> None:
 
 # the service's wording (``appliance.errors.message_of``), said the way a form speaks where it differs
 FRIENDLY = [
-    (re.compile(r"^needs at least 1 entry$"), "enter at least one line"),
+    (re.compile(r"^needs at least 1 entry$"), N_("enter at least one line")),
 ]
 
 
 def friendly(message: str) -> str:
+    """A service's message as a form shows it, in the page's language."""
     for pattern, replacement in FRIENDLY:
         if pattern.match(message):
-            return pattern.sub(replacement, message)
-    return message
+            return message_text(pattern.sub(replacement, message))
+    return message_text(message)
 
 
 def place_problems(kind: str, key: str, problems: list[Problem], submitted: Submitted) -> list[str]:

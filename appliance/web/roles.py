@@ -19,14 +19,14 @@ from functools import wraps
 from typing import Any
 
 from flask import abort, request, url_for
-from flask_babel import LazyString
+from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from appliance.access.accounts import ROLES
 from appliance.catalog import N_
 from appliance.site.checks import describe_destination
-from appliance.site.kinds import KINDS
+from appliance.site.kinds import KINDS, choice_label
 from appliance.web.auth import login_manager
 
 ADMIN = "admin"
@@ -235,11 +235,16 @@ ROLE_LABELS = {"admin": _l("admin"), "supervisor": _l("supervisor"), "technician
                "agent": _l("agent")}
 
 
+def choice_text(value: str) -> str:
+    """A stored choice (``ascending``, ``cpe``) as a select names it, in the request's language."""
+    return gettext(choice_label(value))
+
+
 def role_label(role: str) -> str | LazyString:
     return ROLE_LABELS.get(role, role)
 
 
 def template_globals() -> dict:
     return {"can_edit": can_edit(), "navigation": navigation, "kind_title": kind_title, "kind_label": kind_label,
-            "destination_label": destination_label,
-            "role_label": role_label}
+            "destination_label": destination_label, "destination_text": destination_text,
+            "choice_text": choice_text, "role_label": role_label}

@@ -13,13 +13,16 @@ import queue as queue_mod
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context
+from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.access import apitokens
 from appliance.asterisk import ami_users
 from appliance.asterisk.ami import Ami
-from appliance.callcenter.live import LiveBoard
-from appliance.site import service
+from appliance.callcenter import agents
+from appliance.callcenter.live import STATE_WORDS, LiveBoard
+from appliance.site import localtime, service
+from appliance.web.i18n import current_language
 from appliance.web.roles import require_role
 
 blueprint = Blueprint("wallboard", __name__)
@@ -42,7 +45,28 @@ def board() -> LiveBoard:
 @blueprint.get("/wallboard")
 @require_role(*ROLES)
 def page():
-    return render_template("wallboard.html")
+    return render_template("wallboard.html", wallboard_words=wallboard_words())
+
+
+def state_words() -> dict:
+    """Each agent state and pause reason as a page shows it (the stream sends them as they are stored)."""
+    return {word: gettext(word) for word in (*STATE_WORDS, *agents.REASONS)}
+
+
+def wallboard_words() -> dict:
+    """What wallboard.js writes into the page, in the page's language; ``{name}`` is filled in there."""
+    return {
+        "updated": gettext("Updated %(time)s · answered, abandoned and service level: today (%(zone)s), as in "
+                           "Reports", time="{time}", zone=localtime.site_zone().key),
+        "waiting": gettext("Waiting"), "longest_wait": gettext("Longest wait"),
+        "service_level": gettext("Service level (%(seconds)s s, target %(target)s%%)", seconds="{seconds}",
+                                 target="{target}"),
+        "answered": gettext("Answered"), "abandoned": gettext("Abandoned"), "agent": gettext("Agent"),
+        "state": gettext("State"), "time_in_state": gettext("Time in state"), "calls_taken": gettext("Calls taken"),
+        "one_call": gettext("%(count)s call", count="{count}"), "calls": gettext("%(count)s calls", count="{count}"),
+        "no_agent": gettext("No agent in this queue."), "lost": gettext("Connection lost, retrying…"),
+        "states": state_words(), "locale": current_language().replace("_", "-"),
+    }
 
 
 @blueprint.get("/wallboard/stream")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from appliance.access import accounts
 
 
@@ -27,3 +29,36 @@ def test_a_caller_without_a_token_gets_the_browsers_language(api):
     assert missing.status == 404 and missing.json["error"].startswith("/api/v1/no-such-thing 没有 API 接口")
     assert anonymous.get("/api/v1/extensions", token="nonsense",
                          headers={"Accept-Language": "zh-CN"}).json["error"] == "API 令牌不存在或已吊销"
+
+
+def test_validation_problems_come_in_the_callers_language_with_the_fields_code(api):
+    """The field stays the API's code (``number``); the message is the caller's language, as in the console."""
+    admin = api.client("admin")
+    english = admin.post("/api/v1/extensions", {"number": "12a", "name": "Desk"})
+    assert english.status == 422
+    assert [(p["field"], p["message"]) for p in english.json["problems"]] == [
+        ("number", "'12a' is not allowed here: use 2 to 8 digits")]
+    accounts.set_language("admin", "zh_CN", actor="admin")
+    chinese = admin.post("/api/v1/extensions", {"number": "12a", "name": "Desk"})
+    assert chinese.status == 422
+    assert [(p["field"], p["message"]) for p in chinese.json["problems"]] == [
+        ("number", "此处不允许填写 '12a'，应为：2 到 8 位数字")]
+    assert chinese.json["error"] == "extension.number: 此处不允许填写 '12a'，应为：2 到 8 位数字"
+    admin.post("/api/v1/extensions", {"number": "300", "name": "Desk"})
+    taken = admin.post("/api/v1/extensions", {"number": "300", "name": "Desk"})
+    assert [p["message"] for p in taken.json["problems"]] == ["分机 300 已存在"]
+
+
+def test_the_openapi_documents_summaries_come_in_the_callers_language(api):
+    """The operations' summaries a reader scans are translated; paths, schemas and ids stay the API's."""
+    anonymous = api.client(None)
+    english = anonymous.get("/api/v1/openapi.json").json
+    chinese = anonymous.get("/api/v1/openapi.json", headers={"Accept-Language": "zh-CN"}).json
+    assert english["paths"]["/extensions"]["get"]["summary"] == "List extensions (search, paging)"
+    assert chinese["paths"]["/extensions"]["get"]["summary"] == "列出分机（搜索、分页）"
+    assert chinese["paths"]["/queues/{key}"]["delete"]["summary"] == "删除队列"
+    assert chinese["paths"]["/voicemail_boxes"]["get"]["summary"] == "列出语音信箱（搜索、分页）"
+    assert chinese["paths"].keys() == english["paths"].keys() and chinese["components"] == english["components"]
+    summaries = [op["summary"] for item in chinese["paths"].values() for op in item.values()
+                 if isinstance(op, dict) and "summary" in op]
+    assert summaries and all(re.search("[\u4e00-\u9fff]", summary) for summary in summaries), summaries

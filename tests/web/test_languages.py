@@ -148,3 +148,49 @@ def test_users_of_an_older_database_follow_their_browser(tmp_path):
         close_database()
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("SELECT language FROM user WHERE username = 'sam'").fetchone() == ("zh_CN",)
+
+
+def test_a_chinese_user_gets_validation_errors_and_flashes_in_chinese(console, admin_password):
+    """A refused form names each field's problem in the reader's language (pydantic's checks, the schema's
+    own, the service's), and a settings save says so in Chinese; English stays as it was for an English user."""
+    from tests.web.test_pages import errors_of, form_errors
+
+    accounts.set_language("admin", "zh_CN", actor="test")
+    browser = console.browser()
+    browser.login("admin", admin_password)
+    refused = browser.submit("/extensions/new", {"number": "12a", "name": "Kept", "recording": "never",
+                                                 "ring_seconds": "999"})
+    assert refused.status == 422
+    errors = errors_of(refused.body)
+    assert errors["number"] == "此处不允许填写 '12a'，应为：2 到 8 位数字"
+    assert errors["ring_seconds"] == "不能大于 300"
+    assert form_errors(refused.body) == ["未保存任何内容：请更正下方标出的字段。"]
+    taken = browser.submit("/extensions/new", {"number": "100", "name": "Twin", "recording": "never"})
+    assert errors_of(taken.body)["number"] == "分机 100 已存在"
+    bad_setting = browser.submit("/settings", {"sip_port": "abc", "rtp_start": "10000", "rtp_end": "9000"})
+    assert bad_setting.status == 422
+    settings_errors = errors_of(bad_setting.body)
+    assert settings_errors["sip_port"] == "必须是整数（不能是 'abc'）"
+    assert "SIP 端口" in bad_setting.body and "保存设置" in bad_setting.body
+
+    accounts.set_language("admin", "en", actor="test")
+    english = browser.submit("/extensions/new", {"number": "12a", "name": "Kept", "recording": "never"})
+    assert errors_of(english.body)["number"] == "'12a' is not allowed here: use 2 to 8 digits"
+
+
+def test_a_refused_delete_and_a_missing_destination_say_so_in_chinese(console, admin_password):
+    """Checks across objects name the objects in the reader's language too."""
+    from appliance.site import service
+    from tests.web.test_pages import errors_of
+
+    service.save_object("queue", {"number": "500", "name": "客服", "members": [{"extension": "100"}]}, "test",
+                        create=True)
+    accounts.set_language("admin", "zh_CN", actor="test")
+    browser = console.browser()
+    browser.login("admin", admin_password)
+    refused = browser.submit("/extensions/delete/100", {}, form_page="/extensions/delete/100")
+    assert refused.status == 409 and "分机 100 正被" in refused.body and "使用：请先修改那里" in refused.body
+    missing = browser.submit("/inbound-routes/new", {"name": "main", "did": "", "cid": "",
+                                                     "destination": "queue:501"})
+    assert missing.status == 422
+    assert errors_of(missing.body)["destination"] == "队列 501 不存在"

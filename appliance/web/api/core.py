@@ -31,6 +31,7 @@ from appliance.access import accounts, apitokens
 from appliance.errors import Problem
 from appliance.model.database import storage_trouble
 from appliance.site.kinds import Kind
+from appliance.web.i18n import message_text, problems_text
 from appliance.web.roles import PHONEBOOK_READERS
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,7 @@ def problems_json(problems: list[Problem], k: Kind | None = None, key: str | Non
     out = []
     for p in problems:
         item: dict[str, str | int | None] = {"field": field_of(p.where, k, key, fields, service), "where": p.where,
-                                             "message": p.message}
+                                             "message": message_text(p.message)}
         if p.line:
             item["line"] = p.line
         out.append(item)
@@ -226,8 +227,8 @@ def problems_json(problems: list[Problem], k: Kind | None = None, key: str | Non
 
 
 def summary(problems: list[Problem], limit: int = 3) -> str:
-    text = "; ".join(str(p) for p in problems[:limit])
-    return text + (f" (and {len(problems) - limit} more)" if len(problems) > limit else "")
+    text = problems_text(problems[:limit])
+    return text + (gettext(" (and %(count)s more)", count=len(problems) - limit) if len(problems) > limit else "")
 
 
 # ---------------------------------------------------------------- errors out

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from functools import cache
 
+from appliance.catalog import N_
+from appliance.errors import Message
 from appliance.phonebook import schema as phonebook_schema
 from appliance.site import schemas
 from appliance.site.kinds import KINDS, Kind
@@ -174,18 +176,19 @@ def _collection_paths(plural: str, name: str, label: str, schema: str, key_param
     (key taken, still in use) and renames; other objects (contacts) get ids from the service.
     """
     view = _json(_ref(f"{schema}View"))
+    labels = KINDS[name].plural_text if name in KINDS else f"{label}s"
     location = {"Location": {"description": f"URL of the {label}.", "schema": {"type": "string"}}}
     conflict = {"409": _response_ref("Conflict")} if site_object else {}
     still_used = {"409": {"description": "Refused: other objects still use it (the problems say which).",
                           "content": _json(_ref("Error"))}} if site_object else {}
     return {
         f"/{plural}": {
-            "get": _op(f"List {label}s (search, paging)", read, {
+            "get": _op(Message(N_("List %(things)s (search, paging)"), things=Message(labels)), read, {
                 "200": {"description": f"One page of {label}s.", "content": _json(_ref(f"{schema}Page"))},
                 "400": _response_ref("BadRequest"),
             }, tag=plural, parameters=_paging_parameters(q=q) if q else _paging_parameters(),
                 operation_id=f"list_{plural}"),
-            "post": _op(f"Create a {label}", WRITE, {
+            "post": _op(Message(N_("Create a %(thing)s"), thing=Message(label)), WRITE, {
                 "201": {"description": f"Created; the stored {label}"
                                        + (" (with generated secrets)." if site_object else "."),
                         "headers": location, "content": view},
@@ -194,18 +197,19 @@ def _collection_paths(plural: str, name: str, label: str, schema: str, key_param
         },
         f"/{plural}/{{{key_param['name']}}}": {
             "parameters": [key_param],
-            "get": _op(f"Get a {label}", read, {
+            "get": _op(Message(N_("Get a %(thing)s"), thing=Message(label)), read, {
                 "200": {"description": f"The {label}.", "content": view},
                 "404": _response_ref("NotFound"),
             }, tag=plural, operation_id=f"get_{name}"),
-            "put": _op(f"Replace (or rename) a {label}" if site_object else f"Replace a {label}", WRITE, {
+            "put": _op(Message(N_("Replace (or rename) a %(thing)s") if site_object else N_("Replace a %(thing)s"),
+                           thing=Message(label)), WRITE, {
                 "200": {"description": f"The stored {label}; Location is its "
                                        + ("(possibly new) URL." if site_object else "URL."),
                         "headers": location, "content": view},
                 "404": _response_ref("NotFound"),
                 **conflict,
             }, tag=plural, body=_ref(update), operation_id=f"replace_{name}"),
-            "delete": _op(f"Delete a {label}", WRITE, {
+            "delete": _op(Message(N_("Delete a %(thing)s"), thing=Message(label)), WRITE, {
                 "204": {"description": "Deleted."},
                 "404": _response_ref("NotFound"),
                 **still_used,
@@ -384,20 +388,20 @@ def document() -> dict:
               "content": _json({"anyOf": [_ref("ApplyResult"), _ref("Error")]})}
     paths.update({
         "/settings": {
-            "get": _op("Site settings", READ, {"200": {"description": "The settings.",
+            "get": _op(Message(N_("Site settings")), READ, {"200": {"description": "The settings.",
                                                          "content": _json(_ref("Settings"))}},
                        tag="settings", operation_id="get_settings"),
-            "put": _op("Change site settings", WRITE,
+            "put": _op(Message(N_("Change site settings")), WRITE,
                        {"200": {"description": "The stored settings.", "content": _json(_ref("Settings"))}},
                        tag="settings", body=_ref("Settings"), operation_id="put_settings"),
         },
         "/apply": {
-            "post": _op("Apply the stored site to Asterisk (or a dry run: check, render, diff)", WRITE,
+            "post": _op(Message(N_("Apply the stored site to Asterisk (or a dry run: check, render, diff)")), WRITE,
                         {"200": result, "409": failed}, tag="apply", body=_ref("ApplyRequest"),
                         body_required=False, operation_id="apply"),
         },
         "/rollback": {
-            "post": _op("Put an earlier generation back live", WRITE,
+            "post": _op(Message(N_("Put an earlier generation back live")), WRITE,
                         {"200": result, "409": failed}, tag="apply", body=_ref("RollbackRequest"),
                         body_required=False, operation_id="rollback"),
         },
@@ -423,12 +427,12 @@ def document() -> dict:
                           tag="prompts", operation_id="revert_prompt"),
         },
         "/generations": {
-            "get": _op("Kept configuration generations, newest first", READ,
+            "get": _op(Message(N_("Kept configuration generations, newest first")), READ,
                        {"200": {"description": "Generations.", "content": _json(_ref("GenerationList"))}},
                        tag="apply", operation_id="list_generations"),
         },
         "/audit": {
-            "get": _op("The audit log, newest first (secrets masked)", READ, {
+            "get": _op(Message(N_("The audit log, newest first (secrets masked)")), READ, {
                 "200": {"description": "Audit entries.", "content": _json(_ref("AuditList"))},
                 "400": _response_ref("BadRequest"),
             }, tag="audit", operation_id="list_audit", parameters=[
@@ -440,12 +444,12 @@ def document() -> dict:
             ]),
         },
         "/me": {
-            "get": _op("Who the API thinks you are", "any",
+            "get": _op(Message(N_("Who the API thinks you are")), "any",
                        {"200": {"description": "The caller.", "content": _json(_ref("Me"))}},
                        tag="auth", operation_id="me"),
         },
         "/openapi.json": {
-            "get": _op("This document", "public",
+            "get": _op(Message(N_("This document")), "public",
                        {"200": {"description": "OpenAPI 3.0 document.",
                                 "content": _json({"type": "object", "additionalProperties": True})}},
                        tag="auth", operation_id="openapi"),

@@ -11,6 +11,7 @@ import base64
 from typing import TypeVar
 
 from flask import current_app, jsonify, request, url_for
+from flask_babel import gettext
 from pydantic import BaseModel, ValidationError
 
 from appliance.errors import SiteError, from_pydantic
@@ -39,6 +40,7 @@ from appliance.web.api.core import (
     summary,
 )
 from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, PromptRecording, RollbackRequest
+from appliance.web.i18n import message_text
 
 # ---------------------------------------------------------------- paging
 
@@ -97,8 +99,8 @@ def create_object(k: Kind):
         raise _site_error(error, k, None) from None
     key = getattr(obj, k.key)
     if service.get_object(k.name, key) is not None:
-        raise ApiError(409, f"{k.label} {key} already exists",
-                       [{"field": k.key, "where": f"{k.name} {k.key}", "message": f"{k.label} {key} already exists"}])
+        exists = gettext("%(kind)s %(key)s already exists", kind=gettext(k.label), key=key)
+        raise ApiError(409, exists, [{"field": k.key, "where": f"{k.name} {k.key}", "message": exists}])
     try:
         # the validated object, so generated secrets are the ones stored and answered
         saved = service.save_object(k.name, obj.model_dump(), caller().username, create=True)
@@ -131,9 +133,10 @@ def replace_object(k: Kind, key: str):
         raise _site_error(error, k, key) from None
     new_key = getattr(obj, k.key)
     if new_key != key and service.get_object(k.name, new_key) is not None:
-        raise ApiError(409, f"cannot rename {k.label} {key}: {k.label} {new_key} already exists",
-                       [{"field": k.key, "where": f"{k.name} {k.key}",
-                         "message": f"{k.label} {new_key} already exists"}])
+        exists = gettext("%(kind)s %(key)s already exists", kind=gettext(k.label), key=new_key)
+        raise ApiError(409, gettext("cannot rename %(kind)s %(key)s: %(problem)s", kind=gettext(k.label), key=key,
+                                    problem=exists),
+                       [{"field": k.key, "where": f"{k.name} {k.key}", "message": exists}])
     try:
         saved = service.save_object(k.name, obj.model_dump(), caller().username, original_key=key)
     except SiteError as error:
@@ -286,8 +289,8 @@ def _request_model(model: type[_Request], data: dict) -> _Request:
         return model.model_validate(data)
     except ValidationError as error:
         problems = from_pydantic(error)
-        raise ApiError(422, summary(problems), [{"field": p.where, "where": p.where, "message": p.message}
-                                                for p in problems]) from None
+        raise ApiError(422, summary(problems), [{"field": p.where, "where": p.where,
+                                                 "message": message_text(p.message)} for p in problems]) from None
 
 
 def _result_json(result: apply_mod.ApplyResult, dry_run: bool) -> dict:
@@ -414,4 +417,10 @@ def me_get():
 @blueprint.route("/openapi.json", methods=["GET"], provide_automatic_options=False)
 @public
 def openapi_get():
-    return jsonify(openapi.document())
+    """The document, its operations' summaries in the caller's language (the rest is the API's reference,
+    in English, as its field names are)."""
+    document = openapi.document()
+    paths = {path: {method: {**op, "summary": message_text(op["summary"])}
+                    if isinstance(op, dict) and "summary" in op else op for method, op in item.items()}
+             for path, item in document["paths"].items()}
+    return jsonify({**document, "paths": paths})

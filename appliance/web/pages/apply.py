@@ -8,6 +8,7 @@ meanwhile waits for the first, or says who holds it.
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.provisioning import apply as apply_mod
@@ -44,15 +45,16 @@ def apply_page():
 def apply_now():
     inst = install()
     result = apply_mod.apply(service.snapshot, inst.facts(), inst.target(), user=current_user.username)
-    return render_template("apply_result.html", result=result, action="Apply", files=[], nav_active="apply")
+    return render_template("apply_result.html", result=result, action=gettext("Apply"), files=[], nav_active="apply")
 
 
 @blueprint.route("/apply/rollback/<generation_id>", methods=["POST"])
 @require_role(ADMIN)
 def rollback(generation_id: str):
     if not generation_id.isdigit():
-        flash(f"{generation_id!r} is not a generation.", "error")
+        flash(gettext("%(id)s is not a generation.", id=repr(generation_id)), "error")
         return redirect(url_for("pages.apply_page"))
     result = apply_mod.rollback(install().target(), generation_id, user=current_user.username)
-    return render_template("apply_result.html", result=result, action=f"Roll back to generation {generation_id}",
+    return render_template("apply_result.html", result=result,
+                           action=gettext("Roll back to generation %(id)s", id=generation_id),
                            files=diffview.parse(result.diff), nav_active="apply")

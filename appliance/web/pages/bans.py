@@ -11,13 +11,19 @@ from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from appliance.errors import SiteError
 from appliance.security import bans
 from appliance.web.forms import EmptyForm
+from appliance.web.i18n import problem_text
 from appliance.web.pages import blueprint
 from appliance.web.roles import ADMIN, VIEWERS, require_role
+
+# the services whose failures are counted (``AuthFailure.service``), in words; SIP is SIP in every language
+SERVICES = {"console": _l("console login"), "console-login": _l("console login"),
+            "provisioning": _l("gateway provisioning"), "sip": "SIP"}
 
 
 def _page(status: int = 200, problems: list[str] | None = None, address: str = ""):
@@ -25,7 +31,8 @@ def _page(status: int = 200, problems: list[str] | None = None, address: str = "
     return render_template("bans.html", in_force=[r for r in rows if bans.in_force(r)],
                            ended=[r for r in rows if not bans.in_force(r)],
                            counts=bans.failure_counts(timedelta(hours=1))[:10], policy=bans.Policy.load(),
-                           form=EmptyForm(), problems=problems or [], address=address, nav_active="bans"), status
+                           form=EmptyForm(), problems=problems or [], address=address, nav_active="bans",
+                           services=SERVICES), status
 
 
 @blueprint.route("/bans")
@@ -41,7 +48,7 @@ def bans_ban():
     try:
         row = bans.ban(address, "banned by hand", user=current_user.username, enforce=False)
     except SiteError as error:
-        return _page(422, [str(p) for p in error.problems], address[:60])
+        return _page(422, [problem_text(p) for p in error.problems], address[:60])
     flash(gettext("%(address)s banned until %(until)s UTC.", address=row.source, until=f"{row.until:%Y-%m-%d %H:%M}"),
           "info")
     return redirect(url_for("pages.bans_page"))
@@ -54,7 +61,7 @@ def bans_unban():
     try:
         lifted = bans.unban(address, user=current_user.username, enforce=False)
     except SiteError as error:
-        return _page(422, [str(p) for p in error.problems])
+        return _page(422, [problem_text(p) for p in error.problems])
     flash(gettext("%(address)s unbanned.", address=bans.address(address)) if lifted else
           gettext("%(address)s was not banned.", address=bans.address(address)), "info")
     return redirect(url_for("pages.bans_page"))

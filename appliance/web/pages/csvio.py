@@ -59,7 +59,8 @@ def _row_data(row: Row) -> tuple[dict, bool]:
 
 def _problem_text(row: Row, problem: Problem) -> str:
     where = problem.where.removeprefix("extension.")
-    return f"row {row.line}: {where}: {objectforms.friendly(problem.message)}"
+    return gettext("row %(line)s: %(problem)s", line=row.line,
+                   problem=f"{where}: {objectforms.friendly(problem.message)}")
 
 
 def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:

@@ -12,6 +12,7 @@ from appliance.site.kinds import choice_label, sentence_case
 from appliance.support import status
 from appliance.web import objectforms, roles
 from appliance.web.forms import EmptyForm
+from appliance.web.i18n import message_text, problem_text
 from appliance.web.pages import blueprint
 from appliance.web.pages.common import SLUG_RULE, Paging, install, kind_for, page_number
 from appliance.web.roles import ADMIN, VIEWERS, require_role
@@ -117,7 +118,8 @@ def objects_delete(slug: str, key: str):
         try:
             service.delete_object(k.name, key, current_user.username)
         except SiteError as error:
-            problems = [f"{p.where}: {p.message}" if p.where not in (k.name,) else p.message for p in error.problems]
+            problems = [problem_text(p) if p.where not in (k.name,) else message_text(p.message)
+                        for p in error.problems]
             status = 409
         else:
             flash(gettext("%(kind)s %(key)s deleted. It takes effect when you apply the changes.",

@@ -14,57 +14,67 @@ from dataclasses import dataclass
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext
 from flask_login import current_user
+from markupsafe import Markup
 
+from appliance.catalog import N_
 from appliance.errors import SiteError
 from appliance.site import schemas, service
 from appliance.web import objectforms
 from appliance.web.forms import EmptyForm
+from appliance.web.i18n import problem_text
 from appliance.web.pages import blueprint
 from appliance.web.roles import ADMIN, require_role
 
 LABELS = {
-    "sip_bind": "SIP address to listen on",
-    "sip_port": "SIP port",
-    "rtp_start": "RTP ports from",
-    "rtp_end": "RTP ports up to",
-    "ami_port": "AMI port",
-    "language": "Prompt language",
-    "timezone": _l("Time zone (reports, wallboard, call records)"),
-    "recording_retention_days": "Keep call recordings (days)",
-    "tone_zone": "Tone zone (analog ports and spans)",
-    "caller_name_lookup": "Name callers from the phonebook",
-    "agi_port": "FastAGI port (caller-name lookup)",
-    "country_code": "Country code (phonebook numbers)",
-    "area_code": "Area code (local calls)",
-    "ban_failures": "Ban an address after this many failed logins",
-    "ban_window_seconds": "... within (seconds)",
-    "ban_seconds": "First ban lasts (seconds)",
-    "ban_max_seconds": "Longest ban (seconds)",
-    "ban_allow": "Never ban these addresses and networks",
-    "local_networks": "Local networks (phones may register from)",
+    "sip_bind": N_("SIP address to listen on"),
+    "sip_port": N_("SIP port"),
+    "rtp_start": N_("RTP ports from"),
+    "rtp_end": N_("RTP ports up to"),
+    "ami_port": N_("AMI port"),
+    "language": N_("Site language"),
+    "prompt_language": N_("Prompt language"),
+    "timezone": N_("Time zone (reports, wallboard, call records)"),
+    "recording_retention_days": N_("Keep call recordings (days)"),
+    "tone_zone": N_("Tone zone (analog ports and spans)"),
+    "caller_name_lookup": N_("Name callers from the phonebook"),
+    "agi_port": N_("FastAGI port (caller-name lookup)"),
+    "country_code": N_("Country code (phonebook numbers)"),
+    "area_code": N_("Area code (local calls)"),
+    "ban_failures": N_("Ban an address after this many failed logins"),
+    "ban_window_seconds": N_("... within (seconds)"),
+    "ban_seconds": N_("First ban lasts (seconds)"),
+    "ban_max_seconds": N_("Longest ban (seconds)"),
+    "ban_allow": N_("Never ban these addresses and networks"),
+    "local_networks": N_("Local networks (phones may register from)"),
 }
 HINTS = {
-    "sip_bind": "0.0.0.0 listens on every address of the box.",
-    "sip_port": "Phones and providers send SIP here (usually 5060).",
-    "rtp_end": "Audio uses the UDP ports in this range; allow it through any firewall.",
-    "ami_port": "Local port Linebox uses to control Asterisk.",
-    "recording_retention_days": "linebox recordings purge deletes recordings older than this; 0 keeps them for ever.",
-    "timezone": _l("An IANA name such as Asia/Shanghai or Europe/London. Reports, the wallboard's today, "
+    "sip_bind": N_("0.0.0.0 listens on every address of the box."),
+    "sip_port": N_("Phones and providers send SIP here (usually 5060)."),
+    "rtp_end": N_("Audio uses the UDP ports in this range; allow it through any firewall."),
+    "ami_port": N_("Local port Linebox uses to control Asterisk."),
+    "timezone": N_("An IANA name such as Asia/Shanghai or Europe/London. Reports, the wallboard's today, "
                    "recording retention and call-record search count days from its midnight; times are shown "
                    "in it."),
-    "tone_zone": "The country whose dial, ringing and busy tones analog phones and lines use (us, uk, de, tr, ...).",
-    "caller_name_lookup": "Calls through inbound routes that come without a name get the contact's name.",
-    "agi_port": "Local port of linebox-agi.service; restart it after a change, then apply.",
-    "country_code": "Digits only (44, 1, 33): +44 20 ..., 020 ... and 20 ... are then the same number.",
-    "area_code": "Without the leading 0 (21 for Shanghai): fixed lines in this area are local calls.",
-    "ban_failures": "Wrong SIP passwords, calls to accounts that do not exist, ... from one address; 0 never bans.",
-    "ban_seconds": "Each new ban of the same address within a day lasts twice as long, up to the longest ban.",
-    "ban_allow": "Comma separated, e.g. 192.168.1.0/24, 203.0.113.5: your LAN and your SIP providers.",
-    "local_networks": "Networks separated by commas (192.168.10.0/24, 10.20.0.0/16): an extension without "
-                      "permitted networks of its own may register and call from these only.",
+    "language": N_("Chinese (zh) also sets the cn tone zone, Asia/Shanghai and Mandarin prompts while those are "
+                   "still at their defaults, and starts CSV downloads with a byte-order mark for Excel."),
+    "recording_retention_days": N_("%(command)s deletes recordings older than this; 0 keeps them for ever."),
+    "tone_zone": N_("The country whose dial, ringing and busy tones analog phones and lines use "
+                    "(us, uk, de, tr, ...)."),
+    "caller_name_lookup": N_("Calls through inbound routes that come without a name get the contact's name."),
+    "agi_port": N_("Local port of %(command)s; restart it after a change, then apply."),
+    "country_code": N_("Digits only (44, 1, 33): +44 20 ..., 020 ... and 20 ... are then the same number."),
+    "area_code": N_("Without the leading 0 (21 for Shanghai): fixed lines in this area are local calls."),
+    "ban_failures": N_("Wrong SIP passwords, calls to accounts that do not exist, ... from one address; 0 never bans."),
+    "ban_seconds": N_("Each new ban of the same address within a day lasts twice as long, up to the longest ban."),
+    "ban_allow": N_("Comma separated, e.g. 192.168.1.0/24, 203.0.113.5: your LAN and your SIP providers."),
+    "local_networks": N_("Networks separated by commas (192.168.10.0/24, 10.20.0.0/16): an extension without "
+                      "permitted networks of its own may register and call from these only."),
 }
+
+# the command or unit a hint names (%(command)s), shown as typed
+HINT_COMMANDS = {"recording_retention_days": "linebox recordings purge", "agi_port": "linebox-agi.service"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,12 @@ class SettingField:
     widget: str  # text | number | checkbox | select
     choices: tuple[str, ...] = ()
     hint: str = ""
+
+    def shown_hint(self) -> Markup:
+        """The hint in the page's language, with the command it names as code."""
+        text = Markup.escape(gettext(self.hint)) if self.hint else Markup("")
+        command = HINT_COMMANDS.get(self.name)
+        return text % {"command": Markup("<code>%s</code>") % command} if command else text
 
 
 def setting_fields() -> list[SettingField]:
@@ -133,7 +149,7 @@ def settings_save() -> ResponseReturnValue:
             if name in names:
                 errors.setdefault(name, []).append(message)
             else:
-                general.append(f"{problem.where}: {message}")
+                general.append(problem_text(problem))
         return _page(raw, errors, general, 422)
-    flash("Settings saved. Asterisk and DAHDI settings take effect when you apply the changes.", "info")
+    flash(gettext("Settings saved. Asterisk and DAHDI settings take effect when you apply the changes."), "info")
     return redirect(url_for("pages.settings_page"))

@@ -23,6 +23,7 @@ from wtforms.validators import DataRequired, Length
 from appliance.access import accounts, apitokens
 from appliance.errors import SiteError
 from appliance.web.forms import EmptyForm, required_text, show_problems
+from appliance.web.i18n import message_text
 from appliance.web.pages import blueprint
 from appliance.web.roles import ADMIN, VIEWERS, require_role, role_label
 
@@ -87,7 +88,7 @@ def users_role(username: str):
     try:
         accounts.set_role(username, role, actor=current_user.username)
     except SiteError as error:
-        message = "; ".join(p.message for p in error.problems)
+        message = gettext("; ").join(message_text(p.message) for p in error.problems)
         return _page(NewUserForm(formdata=None), 422, {username: message}, {username: role})
     flash(gettext("%(username)s is now %(role)s.", username=username, role=role_label(role)), "info")
     return redirect(url_for("pages.users_page"))
@@ -103,7 +104,7 @@ def users_delete(username: str):
         try:
             accounts.delete_user(username, actor=current_user.username)
         except SiteError as error:
-            problems = [p.message for p in error.problems]
+            problems = [message_text(p.message) for p in error.problems]
             status = 409
         else:
             flash(gettext("User %(username)s deleted.", username=username), "info")
@@ -120,7 +121,7 @@ def users_token_revoke(username: str, name: str):
     try:
         apitokens.revoke_token(username, name, actor=current_user.username)
     except SiteError as error:
-        flash("; ".join(p.message for p in error.problems), "error")
+        flash(gettext("; ").join(message_text(p.message) for p in error.problems), "error")
     else:
         flash(gettext("API token %(token)s revoked.", token=f"{username}/{name}"), "info")
     return redirect(url_for("pages.users_page"))

@@ -3,6 +3,14 @@
   "use strict";
   var root = document.getElementById("wallboard");
   var status = document.getElementById("wallboard-status");
+  // the page's words, in its language (appliance.web.wallboard.wallboard_words)
+  var words = JSON.parse(root.getAttribute("data-words") || "{}");
+  function say(key, values) {
+    var text = words[key] || key;
+    Object.keys(values || {}).forEach(function (name) { text = text.split("{" + name + "}").join(values[name]); });
+    return text;
+  }
+  function state(code) { return (words.states && words.states[code]) || code; }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) { e.className = cls; }
@@ -10,12 +18,14 @@
     return e;
   }
   function mmss(s) { return Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2); }
-  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
   function render(snap) {
     root.textContent = "";
-    if (snap.error) { status.textContent = "Asterisk: " + snap.error; return; }
-    status.textContent = "Updated " + new Date(snap.time * 1000).toLocaleTimeString() +
-      " · answered, abandoned and service level: today (" + (root.dataset.zone || "UTC") + "), as in Reports";
+    if (snap.error) {  // the system's own words, quoted as they are
+      status.textContent = "Asterisk: ";
+      status.appendChild(el("span", null, snap.error)).lang = "en";
+      return;
+    }
+    status.textContent = say("updated", {time: new Date(snap.time * 1000).toLocaleTimeString(words.locale)});
     snap.queues.forEach(function (q) {
       var card = el("section", "wb-queue" + (q.service_level_alert ? " wb-alert" : ""));
       var title = el("h2", null, q.name);
@@ -23,9 +33,9 @@
       card.appendChild(title);
       var figures = el("div", "wb-figures");
       var level = q.service_level === null ? "–" : q.service_level.toFixed(0) + "%";
-      [["Waiting", q.waiting], ["Longest wait", mmss(q.longest_wait)],
-       ["Service level (" + q.service_level_seconds + " s, target " + q.service_level_target + "%)", level],
-       ["Answered", q.answered], ["Abandoned", q.abandoned]].forEach(function (f) {
+      [[say("waiting"), q.waiting], [say("longest_wait"), mmss(q.longest_wait)],
+       [say("service_level", {seconds: q.service_level_seconds, target: q.service_level_target}), level],
+       [say("answered"), q.answered], [say("abandoned"), q.abandoned]].forEach(function (f) {
         var box = el("div", "wb-figure");
         box.appendChild(el("span", "wb-value", String(f[1])));
         box.appendChild(el("span", "wb-label", f[0]));
@@ -34,22 +44,22 @@
       card.appendChild(figures);
       var table = el("table", "wb-agents");
       var head = el("tr");
-      ["Agent", "State", "Time in state", "Calls taken"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+      [say("agent"), say("state"), say("time_in_state"), say("calls_taken")].forEach(function (h) { head.appendChild(el("th", null, h)); });
       table.appendChild(el("thead")).appendChild(head);
       var body = table.appendChild(el("tbody"));
       q.agents.forEach(function (a) {
         var row = el("tr", "wb-" + a.state.replace(/ /g, "-"));
         row.appendChild(el("td", null, a.name ? a.name + " (" + a.agent + ")" : a.agent));
-        row.appendChild(el("td", null, a.state + (a.reason ? " (" + a.reason + ")" : "")));
+        row.appendChild(el("td", null, state(a.state) + (a.reason ? " (" + state(a.reason) + ")" : "")));
         row.appendChild(el("td", null, a.seconds ? mmss(a.seconds) : ""));
-        row.appendChild(el("td", null, plural(a.calls, "call", "calls")));
+        row.appendChild(el("td", null, say(a.calls === 1 ? "one_call" : "calls", {count: a.calls})));
         body.appendChild(row);
       });
-      if (!q.agents.length) { card.appendChild(el("p", "muted", "No agent in this queue.")); } else { card.appendChild(table); }
+      if (!q.agents.length) { card.appendChild(el("p", "muted", say("no_agent"))); } else { card.appendChild(table); }
       root.appendChild(card);
     });
   }
   var source = new EventSource(root.getAttribute("data-stream"));
   source.onmessage = function (e) { render(JSON.parse(e.data)); };
-  source.onerror = function () { status.textContent = "Connection lost, retrying…"; };
+  source.onerror = function () { status.textContent = say("lost"); };
 }());
