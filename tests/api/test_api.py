@@ -195,6 +195,10 @@ def test_apply_dry_run_shows_the_diff_then_apply_and_rollback(api):
     client = api.client()
     reply = client.post(EXT, {"number": "100", "name": "Reception"})
     created = reply.json
+    # the extension's rows are written at once (appliance.provisioning.live); its number range (_1XX) waits
+    # for the dialplan of the first apply
+    assert reply.headers["X-Linebox-Live"].startswith("yes; revision=")
+    assert "opens a new number range" in reply.headers["X-Linebox-Apply-Needed"]
     dry = client.post("/api/v1/apply", {"dry_run": True})
     assert dry.status == 200, dry.text
     result = dry.json
