@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -117,6 +118,9 @@ def push_extension(target: Target, number: str, user: str, old: schemas.Extensio
     except ApplyFailed as error:
         result.ok = False
         result.error = f"{error.step}: {error}"
+    except (sqlite3.Error, OSError) as error:  # the rows' file: nothing was written (one transaction)
+        result.ok = False
+        result.error = f"rows: cannot write {target.projection_file} ({error}); the previous version stays live"
     result.seconds = time.monotonic() - started
     (log.info if result.ok else log.warning)("live push of extension %s by %s: %s in %.1f ms%s", number, user,
                                             "ok" if result.ok else result.error, result.seconds * 1000,
@@ -159,8 +163,8 @@ def _push(target: Target, number: str, old_number: str | None, old: schemas.Exte
             problem = _check(ami, target, offset, number if new is not None and projection.in_projection(new, fxs)
                              else None, [n for n in numbers if n != number or new is None])
             if not problem:
-                if new is None:
-                    _forget_contacts(ami, number)
+                for gone in [n for n in numbers if n != number or new is None]:  # deleted, or renumbered
+                    _forget_contacts(ami, gone)
                 result.ok = True
                 result.steps.append("verified: pjsip show endpoint")
                 return
