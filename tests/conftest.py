@@ -10,6 +10,8 @@ with the processes.
 from __future__ import annotations
 
 import os
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +69,21 @@ def pbx(tmp_path, rootfs):
         close_database()
 
 
+def wait_reachable(pbx: Pbx, numbers: list[str], timeout: float = 30) -> None:
+    """Until the pbx has qualified each of these phones (its endpoint no longer Unavailable): what a queue
+    needs before it offers the phone a call.  A phone registering on an extension Asterisk met after it
+    started is qualified within pjsip.conf's max_initial_qualify_time, not at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = pbx.cli("pjsip show endpoints")
+        states = dict(re.findall(r"^\s*Endpoint:\s+([^\s/]+)\S*\s+(.+?)\s{2,}", out, re.MULTILINE))
+        if all(states.get(n, "Unavailable") != "Unavailable" for n in numbers):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"phones not reachable from the pbx after {timeout} s: {states}")
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def carrier(pbx, rootfs):
     """Start the carrier; it registers every extension stored in the pbx's database."""
@@ -79,6 +96,7 @@ def carrier(pbx, rootfs):
         started.append(c)
         if phones:
             c.wait_registered([p.number for p in phones])
+            wait_reachable(pbx, [p.number for p in phones])
         return c
 
     yield make

@@ -26,7 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.asterisk.ami import Ami, AmiError
-from appliance.provisioning import dahdi, generations, manifest, prompts, reload, render, sounds, verify
+from appliance.provisioning import (
+    dahdi,
+    generations,
+    live,
+    manifest,
+    projection,
+    prompts,
+    reload,
+    render,
+    sounds,
+    verify,
+)
 from appliance.provisioning.generations import list_generations  # for ``linebox generations``
 from appliance.provisioning.steps import ApplyFailed, Run, Step
 from appliance.provisioning.target import Target
@@ -109,6 +120,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
     live_files = generations.read_files(previous)
     files: dict[str, str] = {}
     objects: manifest.Manifest = {}
+    written: list[projection.Written] = []  # the extensions' rows this apply changed (:mod:`.projection`)
     try:
         if cut is not None and not dry_run:
             run.step("repair", lambda: generations.undo_interrupted(target, never_loaded, loaded))
@@ -156,10 +168,21 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
         def do_diff() -> str:
             result.changed = [n for n in files if live_files.get(n) != files[n] or n in unsure]
             if dry_run or with_diff:
-                result.diff = diff_files(live_files, files)
+                # the extensions' rows read as the sections they replace (:mod:`.projection`); a dry run lists
+                # their file among the changed ones (a real apply writes them in its own step)
+                old_rows = projection.as_text(projection.stored_rows(target.projection_file))
+                new_rows = projection.as_text(projection.site_rows(site))
+                result.diff = diff_files({**live_files, projection.FILE_NAME: old_rows},
+                                         {**files, projection.FILE_NAME: new_rows})
+                if dry_run and old_rows != new_rows:
+                    result.changed.append(projection.FILE_NAME)
             return ", ".join(result.changed) if result.changed else "no change"
         run.step("diff", do_diff)
+        if not dry_run:
+            run.step("objects", lambda: _sync_objects(target, site, written))
         if dry_run or not result.changed:
+            if written and written[0].count:
+                _expire_or_note(run, target, written[0])
             result.ok = True
             return
 
@@ -178,6 +201,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
         run.step("swap", swap)
     except ApplyFailed as error:
         result.error = f"{error.step}: {error}"
+        _restore_objects(run, target, written)
         return
 
     try:
@@ -191,6 +215,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
         else:
             generations.unlink_live(target)
             result.rolled_back = True
+        _restore_objects(run, target, written)
         generations.mark_failed(new_dir, result.error)
         return
 
@@ -204,6 +229,8 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
         notes = reload.reload_and_verify(run, target, result.changed, files, live_files, objects,
                                          manifest.read(previous))
         generations.mark_loaded(target, new_dir)  # only now: Asterisk took it
+        if written and written[0].count:
+            _expire_or_note(run, target, written[0])
         for note in notes:
             run.record(Step("note", True, note))
         result.ok = True
@@ -213,7 +240,55 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
         if previous is not None:
             _restore(run, target, previous, result.changed)
             result.rolled_back = True
+        _restore_objects(run, target, written)
         generations.mark_failed(new_dir, result.error)
+
+
+def _sync_objects(target: Target, site: Site, written: list[projection.Written]) -> str:
+    """The extensions' rows made equal to the site (before the reload: verify looks their endpoints up)."""
+    previous = projection.revision(target.projection_file)
+    done = projection.sync(target.projection_file, site, projection.database_revision())
+    done.previous_revision = previous
+    written.append(done)
+    return (f"{done.count} extension rows changed" if done.count else "extension rows up to date") + \
+        f", revision {projection.revision(target.projection_file)}"
+
+
+def _expire_or_note(run: Run, target: Target, done: projection.Written, check: bool = True) -> None:
+    """Sorcery's cache forgets the objects whose rows changed (a reload of pjsip.conf empties it too), and
+    (``check``) a spread of them is looked up: an extension Asterisk refused fails the apply."""
+    connect = target.connect
+    if connect is None:
+        return
+
+    def forget() -> str:
+        try:
+            with connect() as ami:
+                offset = verify.log_offset(target)
+                live.expire(ami, done.sorcery_objects())
+                if check:
+                    live.verify_written(ami, target, offset, done)
+        except AmiError:
+            return "Asterisk is not answering: it reads the rows when it starts"
+        except ApplyFailed as error:
+            if error.step == "verify":
+                raise
+            return str(error)  # an Asterisk started before the rows existed: the files are applied
+        return f"{len(done.sorcery_objects())} extension objects re-read" + (", verified" if check else "")
+    run.step("expire", forget)
+
+
+def _restore_objects(run: Run, target: Target, written: list[projection.Written]) -> None:
+    """A failed apply puts the extensions' rows back as they were, as it puts the files back."""
+    if not written or not written[0].count:
+        return
+    done = written[0]
+
+    def put_back() -> str:
+        projection.restore(target.projection_file, done, done.previous_revision)
+        _expire_or_note(run, target, done, check=False)
+        return f"{done.count} extension rows put back"
+    run.step("rollback: objects", put_back)
 
 
 def _answers(connect: Callable[[], Ami], previous: Path | None) -> str:

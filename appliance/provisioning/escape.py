@@ -27,6 +27,12 @@ def callerid_name(value: str) -> str:
     return conf_text(value).replace('"', "'").replace("<", "(").replace(">", ")")
 
 
+def callerid_row_name(value: str) -> str:
+    """The name part of a caller ID in a database row (no file parser reads it, so ``;`` stays as typed):
+    one line, no quotes, angle brackets or backslashes to break the ``"Name" <number>`` form."""
+    return one_line(value).replace("\\", "/").replace('"', "'").replace("<", "(").replace(">", ")")
+
+
 def voicemail_text(value: str) -> str:
     """A field of a voicemail.conf mailbox line, whose fields are separated by commas."""
     return conf_text(value).replace(",", " ").replace("|", " ")

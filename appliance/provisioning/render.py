@@ -11,8 +11,8 @@ makes the apply diff meaningful and the golden-file tests possible.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
+import posixpath
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import jinja2
 
 from appliance.asterisk import ami_users
 from appliance.asterisk.layout import DEFAULT_SOUNDS_DIR
-from appliance.provisioning import escape, files, sounds
+from appliance.provisioning import escape, files, projection, sounds
 from appliance.site import schemas
 from appliance.site.checks import Site
 from hardware import dahdi_config
@@ -46,7 +46,7 @@ UNUSED_MODULES = (
     "chan_audiosocket.so", "res_audiosocket.so", "app_audiosocket.so",
     "res_snmp.so", "res_prometheus.so", "res_statsd.so", "res_hep.so", "res_hep_pjsip.so", "res_hep_rtcp.so",
     "res_calendar.so", "res_calendar_caldav.so", "res_calendar_ews.so", "res_calendar_exchange.so",
-    "res_calendar_icalendar.so", "res_config_ldap.so", "res_config_pgsql.so", "res_config_sqlite3.so",
+    "res_calendar_icalendar.so", "res_config_ldap.so", "res_config_pgsql.so",
     "res_config_odbc.so", "res_config_curl.so", "res_odbc.so", "res_odbc_transaction.so", "func_odbc.so",
     "cdr_adaptive_odbc.so", "cdr_odbc.so", "cdr_pgsql.so", "cdr_radius.so", "cdr_tds.so", "cdr_csv.so",
     "cdr_custom.so", "cel_odbc.so", "cel_pgsql.so", "cel_radius.so", "cel_tds.so", "cel_custom.so",
@@ -77,21 +77,10 @@ class InstallFacts:
 
 
 
-# The digest realm Asterisk challenges phones with.  Extensions' credentials are written as digests of
-# "number:realm:password" (``sip_digest``), never as the password: a digest holds only for its realm, so
-# the realm is pinned here (pjsip.conf's global default_realm and each auth's realm), never Asterisk's
-# default, which a package upgrade could change.
-SIP_REALM = "linebox"
-
-
-def sip_digest(password: str, username: str) -> str:
-    """PJSIP's ``password_digest`` for an account: MD5 of ``username:realm:password`` (RFC 2617's HA1).
-
-    Every SIP phone answers an MD5 challenge; a copy of pjsip.conf (a debug bundle, a generation kept
-    for rollback, a backup of /etc) then lets nobody register elsewhere with the password, and the
-    password cannot be read back from it (a strong generated secret is out of reach of a dictionary)."""
-    digest = hashlib.md5(f"{username}:{SIP_REALM}:{password}".encode(), usedforsecurity=False).hexdigest()
-    return f"MD5:{digest}"
+# The digest realm and an extension's digest: :mod:`.projection`'s rows and pjsip.conf's file-backed
+# extensions are written the same way.
+SIP_REALM = projection.SIP_REALM
+sip_digest = projection.sip_digest
 
 
 def goto(destination: str) -> str:
@@ -196,7 +185,36 @@ _CONTEXT: dict[str, Callable[[Site, InstallFacts], Any]] = {
     # an extension without permitted networks of its own may be used from these (parsed once, not per phone)
     "local_networks": lambda site, facts: ",".join(schemas.parse_networks(site.settings.local_networks)),
     "sip_realm": lambda site, facts: SIP_REALM,
+    # extensions' PJSIP objects and dialplan facts: rows of the projection file, as Asterisk sees its path
+    "projection": lambda site, facts: _projection_facts(site, facts),
 }
+
+
+# Sites from this many extensions qualify their phones over 10 s at start (1,000 OPTIONS a second at 10,000),
+# smaller ones within 2 s (see pjsip.conf's max_initial_qualify_time).
+INITIAL_QUALIFY_STEP = 2000
+
+
+def _projection_facts(site: Site, facts: InstallFacts) -> dict[str, Any]:
+    fxs = projection.fxs_numbers(site)
+    exts = site.of("extension")
+    return {
+        "file": posixpath.join(posixpath.dirname(facts.directories["astetcdir"].rstrip("/")), projection.FILE_NAME),
+        "database": projection.DATABASE,
+        "tables": list(projection.TABLES),
+        "types": projection.SORCERY_TYPES,
+        # extensions whose PJSIP objects stay in pjsip.conf (free options: see projection.in_projection)
+        "in_file": [e for e in exts if not projection.in_projection(e, fxs)],
+        "ranges": number_ranges(e.number for e in exts),
+        # two steps only, so that adding extensions almost never changes pjsip.conf (a res_pjsip reload)
+        "initial_qualify": 2 if len(exts) < INITIAL_QUALIFY_STEP else 10,
+    }
+
+
+def number_ranges(numbers: Iterable[str]) -> list[str]:
+    """The dialplan patterns that cover extension numbers: one per first digit and length (``_2XX``), so that
+    a new extension changes the dialplan only when it opens a new range."""
+    return sorted({f"_{n[0]}{'X' * (len(n) - 1)}" for n in numbers}, key=lambda p: (len(p), p))
 
 
 def route_extens(route) -> list[str]:

@@ -51,6 +51,11 @@ class Target:
         return self.config_root / "generations"
 
     @property
+    def projection_file(self) -> Path:
+        """The extensions' rows Asterisk reads at run time (:mod:`.projection`), beside the generations."""
+        return self.config_root / "objects.sqlite3"
+
+    @property
     def live_link(self) -> Path:
         return self.config_root / "live"
 

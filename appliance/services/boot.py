@@ -8,6 +8,8 @@ database may hold changes that an apply rolled back; those go live through ``lin
 console, where Asterisk's answer is checked.  The one exception is an apply cut short between its
 swap and its verify (killed, power cut): ``live`` then names a generation Asterisk never took, so
 ``live`` is put back on the ``loaded`` one, the last Asterisk took, before Asterisk starts on it.
+Extensions' rows (``appliance.provisioning.projection``) are kept as they were live for the same reason,
+and written from the database only when their file is missing.
 
 ``python -m appliance.services.boot [--home DIR]``; exit 0 when a generation is live.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from appliance.install import Install, home_dir
 from appliance.model.database import close_database
-from appliance.provisioning import apply
+from appliance.provisioning import apply, projection
 from appliance.services import journal, notify
 from appliance.site import service
 
@@ -41,6 +43,14 @@ def ensure_live(home: Path) -> int:
         log.warning("%s", repaired, extra={"LINEBOX_EVENT": "live-repaired"})
     live = target.live_generation()
     if live is not None and (live / "asterisk.conf").is_file():
+        if not target.projection_file.exists():  # extensions' rows lost (a restore): made again from the database
+            install.open()
+            try:
+                done = projection.sync(target.projection_file, service.snapshot(), projection.database_revision())
+            finally:
+                close_database()
+            log.warning("extensions' rows were missing: %d written from the database", done.count,
+                        extra={"LINEBOX_EVENT": "objects-rebuilt"})
         apply.mark_loaded(target, live)  # Asterisk starts on it next
         log.info("configuration generation %s is live; Asterisk starts on it", live.name,
                  extra={"LINEBOX_EVENT": "live-kept", "LINEBOX_GENERATION": live.name})

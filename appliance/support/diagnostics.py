@@ -20,12 +20,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
 
+import peewee
 import psutil
 
 from appliance.asterisk.status import AsteriskStatus
 from appliance.callcenter import collector
 from appliance.install import Install
 from appliance.model.models import utcnow
+from appliance.provisioning import projection
 from appliance.security import bans
 from appliance.site import schemas, service
 from appliance.support import status as box_status
@@ -81,7 +83,21 @@ def check_config(install: Install) -> Finding:
     if newest is not None and (newest / "FAILED").exists():
         reason = (newest / "FAILED").read_text().strip()[:60]
         return Finding("Config", "warn", f"last apply failed, {live.name} live", reason)
-    return Finding("Config", "ok", f"generation {live.name} live" + (" and loaded" if loaded == live else ""))
+    return Finding("Config", "ok", f"generation {live.name} live" + (" and loaded" if loaded == live else "")
+                   + _revision_text(target.projection_file))
+
+
+def _revision_text(projection_file: Path) -> str:
+    """The database revision the live extensions come from (``appliance.provisioning.projection``), and the
+    database's own when it is further on: changes saved since, not yet live (waiting for Apply)."""
+    live_revision = projection.revision(projection_file)
+    if live_revision is None:
+        return ""
+    try:
+        now = projection.database_revision()
+    except peewee.PeeweeException:
+        return f", revision {live_revision}"
+    return f", revision {live_revision}" + (f" (database {now})" if now != live_revision else "")
 
 
 def check_trunks(status: AsteriskStatus, trunk_names: list[str]) -> list[Finding]:

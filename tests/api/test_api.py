@@ -193,13 +193,18 @@ def test_supervisor_and_agent_get_no_site_objects(api, role):
 
 def test_apply_dry_run_shows_the_diff_then_apply_and_rollback(api):
     client = api.client()
-    created = client.post(EXT, {"number": "100", "name": "Reception"}).json
+    reply = client.post(EXT, {"number": "100", "name": "Reception"})
+    created = reply.json
+    # the extension's rows are written at once (appliance.provisioning.live); its number range (_1XX) waits
+    # for the dialplan of the first apply
+    assert reply.headers["X-Linebox-Live"].startswith("yes; revision=")
+    assert "opens a new number range" in reply.headers["X-Linebox-Apply-Needed"]
     dry = client.post("/api/v1/apply", {"dry_run": True})
     assert dry.status == 200, dry.text
     result = dry.json
     assert result["ok"] is True and result["dry_run"] is True and result["generation"] is None
     assert "pjsip.conf" in result["changed"]
-    assert "+++ new/pjsip.conf" in result["diff"] and "[100]" in result["diff"]
+    assert "+++ new/pjsip.conf" in result["diff"] and "exten => _1XX," in result["diff"]
     assert created["password"] not in result["diff"] and "********" in result["diff"]
     assert [s["name"] for s in result["steps"]] == ["check", "render", "diff"]
     assert client.get("/api/v1/generations").json["items"] == []
@@ -207,7 +212,7 @@ def test_apply_dry_run_shows_the_diff_then_apply_and_rollback(api):
     applied = client.post("/api/v1/apply")  # no body: a real apply
     assert applied.status == 200 and applied.json["ok"] is True and applied.json["generation"] == "000001"
     assert any("Asterisk not managed" in s["detail"] for s in applied.json["steps"])
-    assert client.post(EXT, {"number": "101", "name": "Office"}).status == 201
+    assert client.post(EXT, {"number": "201", "name": "Office"}).status == 201  # a new range: a new dialplan
     assert client.post("/api/v1/apply", {"dry_run": False, "diff": False}).json["generation"] == "000002"
     generations = client.get("/api/v1/generations").json["items"]
     assert [(g["id"], g["live"], g["user"]) for g in generations] == [("000002", True, "admin"),
@@ -246,7 +251,7 @@ def test_apply_while_asterisk_is_down_is_409_naming_the_cause_and_changes_nothin
     assert client.post(EXT, {"number": "100", "name": "Reception"}).status == 201
     assert client.post("/api/v1/apply").status == 200  # not managed yet: generation 000001, no Asterisk asked
     install.manage_asterisk = True
-    assert client.post(EXT, {"number": "101", "name": "Office"}).status == 201
+    assert client.post(EXT, {"number": "201", "name": "Office"}).status == 201  # a new range: the dialplan changes
     reply = client.post("/api/v1/apply")
     assert reply.status == 409, reply.text
     assert reply.json["error"].startswith("asterisk: Asterisk is not running or not answering (cannot reach AMI")

@@ -34,13 +34,14 @@ from hypothesis import strategies as st
 from appliance import config_file
 from appliance.asterisk.layout import DEFAULT_DIRECTORIES
 from appliance.errors import SiteError
-from appliance.provisioning import render
+from appliance.provisioning import projection, render
 from appliance.site import service
 from appliance.site.checks import Site, check_site
 from appliance.site.kinds import KINDS
 from tests.conftest import REFERENCE_SITE
 
 FACTS = render.InstallFacts(ami_secret="golden-ami-secret", directories=DEFAULT_DIRECTORIES)
+ROWS = "objects.sqlite3"  # the projection's rows, as text (rows_text)
 HYPOTHESIS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Characters that mean something to Asterisk's config reader or dialplan parser, plus troublemakers
@@ -227,8 +228,9 @@ def _key_of(kind: str) -> str:
 
 
 FREE_FIELDS = [
-    FreeField("extension", "100", ("name",), ("pjsip.conf", "voicemail.conf")),
-    FreeField("extension", "104", ("name",), ("pjsip.conf",)),  # an extension without voicemail
+    # an extension's name is its caller ID in the projection's rows (appliance.provisioning.projection)
+    FreeField("extension", "100", ("name",), (ROWS, "voicemail.conf")),
+    FreeField("extension", "104", ("name",), (ROWS,)),  # an extension without voicemail
     FreeField("ring_group", "600", ("name",), ()),
     FreeField("voicemail_box", "700", ("name",), ("voicemail.conf",)),
     FreeField("time_condition", "office-hours", ("holidays", 1, "name"), ()),
@@ -239,11 +241,23 @@ BENIGN = "Benign Name"
 
 @cache
 def rendered_with(field: FreeField, text: str) -> dict[str, str]:
-    return render.render_all(field.site_with(text), FACTS)
+    site = field.site_with(text)
+    return {**render.render_all(site, FACTS), ROWS: rows_text(site)}
 
 
-def check_value_shapes(files: dict[str, str]) -> None:
+def rows_text(site: Site) -> str:
+    """The projection's endpoint rows as text: what the caller-ID checks read."""
+    return "\n".join(f"{row[0]} callerid {row[6]}" for row in projection.site_rows(site)["ps_endpoints"].values())
+
+
+def check_value_shapes(files: dict[str, str], site: Site | None = None) -> None:
     """Beyond keys and lines: values that carry free text keep their own inner syntax."""
+    rows = projection.site_rows(site) if site is not None else {}
+    for by_id in rows.values():
+        for values in by_id.values():
+            assert all(v.isprintable() for v in values), values  # nothing that ends a value or a line
+    for values in rows.get("ps_endpoints", {}).values():
+        assert re.fullmatch(r'"[^"<>\\]*" <[0-9]+>', values[6]), values[6]
     pjsip = parse_conf(files["pjsip.conf"])
     for sec in pjsip.sections:
         for e in sec.entries:
@@ -289,7 +303,7 @@ def check_free_text(field: FreeField, text: str) -> None:
     for name in render.GENERATED_FILES:
         assert structure(name, files[name]) == structure(name, baseline[name]), (
             f"{field.where}={text!r} changed the structure of {name}")
-    check_value_shapes(files)
+    check_value_shapes(files, site)
 
 
 @pytest.mark.parametrize("field", FREE_FIELDS, ids=lambda f: f"{f.where}:{f.key}")

@@ -47,9 +47,13 @@ def test_an_apply_looks_up_the_objects_it_changed_and_removed(install):
     """A renamed extension and a deleted one are what verify asks Asterisk about, not the whole site."""
     config_file.import_text(REFERENCE_SITE.read_text(encoding="utf-8"), user="test")
     second = "199"
-    service.save_object("extension", {"number": second, "name": "Leaving"}, "test", create=True)
-    before = manifest.expected(service.snapshot())
+    # extensions with free endpoint options: in pjsip.conf (the others are rows: appliance.provisioning.projection)
+    options = {"language": "fr"}
+    service.save_object("extension", {"number": second, "name": "Leaving", "options": options}, "test", create=True)
     first = service.snapshot().of("extension")[0].number
+    one = service.get_object("extension", first)
+    service.save_object("extension", {**one.model_dump(), "options": options}, "test", original_key=first)
+    before = manifest.expected(service.snapshot())
     one = service.get_object("extension", first)
     service.save_object("extension", {**one.model_dump(), "name": "Renamed"}, "test", original_key=first)
     service.delete_object("extension", second, "test")

@@ -588,14 +588,16 @@ def test_apply_page_shows_the_diff_applies_and_rolls_back(console, admin_passwor
     response = browser.submit("/apply", {}, form_page="/apply")
     assert response.status == 200
     steps = re.findall(r'<tr class="(ok|fail)">\s*<td>([^<]+)</td>', response.body)
-    assert [name for _, name in steps] == ["check", "render", "diff", "stage", "swap", "reload"]
+    assert [name for _, name in steps] == ["check", "render", "diff", "objects", "stage", "swap", "reload"]
     assert all(state == "ok" for state, _ in steps)
     assert "Asterisk not managed here" in response.body and "generation 000001 is live" in response.body
     assert "Nothing to apply" in browser.get("/apply").body
 
-    service.save_object("extension", {"number": "102", "name": "New desk"}, "test", create=True)
+    # saved without the object road (as an import does), in a new number range: the dialplan's pattern and the
+    # extension's rows (shown as the sections they replace) wait for Apply
+    service.save_object("extension", {"number": "202", "name": "New desk"}, "test", create=True)
     page = browser.get("/apply").body
-    assert "pjsip.conf" in page and re.search(r'<span class="add">\+\[102\]', page)
+    assert "extensions.conf" in page and "objects.sqlite3" in page and re.search(r'<span class="add">\+\[202\]', page)
     browser.submit("/apply", {}, form_page="/apply")
     page = browser.get("/apply").body
     assert "Roll back to this" in page and "000002" in page
@@ -611,7 +613,7 @@ def test_apply_page_shows_the_diff_applies_and_rolls_back(console, admin_passwor
     ext = service.get_object("extension", "100")
     service.save_object("extension", {**ext.model_dump(), "password": "AnotherSecret123"}, "test")
     page = browser.get("/apply").body
-    assert "<code>pjsip.conf</code>: only passwords or secrets changed (not shown)." in page
+    assert "<code>objects.sqlite3</code>: only passwords or secrets changed (not shown)." in page
     assert "AnotherSecret123" not in page
 
 

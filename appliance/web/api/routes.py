@@ -18,7 +18,7 @@ from appliance.errors import SiteError, from_pydantic
 from appliance.model import audit
 from appliance.phonebook import contacts as phonebook
 from appliance.provisioning import apply as apply_mod
-from appliance.provisioning import prompts
+from appliance.provisioning import live, prompts
 from appliance.provisioning.generations import list_generations
 from appliance.site import queries, service
 from appliance.site.kinds import KINDS, Kind
@@ -109,7 +109,19 @@ def create_object(k: Kind):
     response = jsonify(_view(k, _dump(saved)))
     response.status_code = 201
     response.headers["Location"] = _location(k, key)
+    _live_headers(response, live.after_change(_install().target(), k.name, key, caller().username))
     return response
+
+
+def _live_headers(response, pushed: live.PushResult | None) -> None:
+    """Whether the change is live (the object road, ``appliance.provisioning.live``): ``X-Linebox-Live`` says
+    ``yes; revision=N`` or ``no; <why>``, ``X-Linebox-Apply-Needed`` what still waits for a full apply."""
+    if pushed is None:
+        return
+    response.headers["X-Linebox-Live"] = (f"yes; revision={pushed.revision}" if pushed.ok
+                                          else f"no; {pushed.error}".replace("\n", " "))
+    if pushed.apply_needed:
+        response.headers["X-Linebox-Apply-Needed"] = pushed.apply_needed
 
 
 def get_object(k: Kind, key: str):
@@ -143,17 +155,22 @@ def replace_object(k: Kind, key: str):
         raise _site_error(error, k, new_key) from None
     response = jsonify(_view(k, _dump(saved)))
     response.headers["Location"] = _location(k, new_key)
+    _live_headers(response, live.after_change(_install().target(), k.name, str(new_key), caller().username,
+                                              current))
     return response
 
 
 def delete_object(k: Kind, key: str):
-    if service.get_object(k.name, key) is None:
+    current = service.get_object(k.name, key)
+    if current is None:
         raise _not_found(k, key)
     try:
         service.delete_object(k.name, key, caller().username)
     except SiteError as error:
         raise _site_error(error, k, key, status=409) from None
-    return "", 204
+    response = current_app.response_class(status=204)
+    _live_headers(response, live.after_change(_install().target(), k.name, None, caller().username, current))
+    return response
 
 
 def _register_kind(k: Kind) -> None:

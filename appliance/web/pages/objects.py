@@ -7,6 +7,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.errors import SiteError
+from appliance.provisioning import live
 from appliance.site import queries, service
 from appliance.site.kinds import choice_label, sentence_case
 from appliance.support import status
@@ -67,16 +68,36 @@ def _submit(k, slug: str, key: str | None, existing):
         else:
             service.save_object(k.name, submitted.data, current_user.username, original_key=key, create=key is None)
             what = sentence_case(str(roles.kind_label(k.name)))
-            flash(gettext("%(kind)s %(key)s created. It takes effect when you apply the changes.", kind=what,
-                          key=new_key) if key is None else
-                  gettext("%(kind)s %(key)s saved. It takes effect when you apply the changes.", kind=what,
-                          key=new_key), "info")
+            pushed = live.after_change(install().target(), k.name, new_key, current_user.username, existing)
+            if pushed is not None:
+                _flash_live(pushed, what, new_key, created=key is None)
+            else:
+                flash(gettext("%(kind)s %(key)s created. It takes effect when you apply the changes.", kind=what,
+                              key=new_key) if key is None else
+                      gettext("%(kind)s %(key)s saved. It takes effect when you apply the changes.", kind=what,
+                              key=new_key), "info")
             return redirect(url_for("pages.objects_list", slug=slug, q=new_key if key is None else None))
     except SiteError as error:
         # a field with unreadable lines already says so; the schema's view of the lines that were read would confuse
         problems = [p for p in error.problems if _field_of(k, p.where) not in submitted.errors]
         general = objectforms.place_problems(k.name, new_key, problems, submitted)
     return _form_page(k, slug, key, submitted.raw, submitted.errors, general, 422)
+
+
+def _flash_live(pushed: live.PushResult, what: str, key: str, created: bool = False, deleted: bool = False) -> None:
+    """What a saved object that goes the object road (``appliance.provisioning.live``) says: live at once,
+    live with a part still waiting for Apply, or refused by Asterisk with the previous version kept."""
+    if not pushed.ok:
+        flash(gettext("%(kind)s %(key)s is saved, but Asterisk refused it: %(why)s", kind=what, key=key,
+                      why=pushed.error), "error")
+    elif deleted:
+        flash(gettext("%(kind)s %(key)s deleted: its phone can no longer register.", kind=what, key=key), "info")
+    elif created:
+        flash(gettext("%(kind)s %(key)s created and live: its phone can register now.", kind=what, key=key), "info")
+    else:
+        flash(gettext("%(kind)s %(key)s saved and live.", kind=what, key=key), "info")
+    if pushed.ok and pushed.apply_needed:
+        flash(gettext("The rest takes effect when you apply the changes: %(why)s.", why=pushed.apply_needed), "info")
 
 
 def _field_of(k, where: str) -> str | None:
@@ -122,8 +143,13 @@ def objects_delete(slug: str, key: str):
                         for p in error.problems]
             status = 409
         else:
-            flash(gettext("%(kind)s %(key)s deleted. It takes effect when you apply the changes.",
-                          kind=sentence_case(str(roles.kind_label(k.name))), key=key), "info")
+            what = sentence_case(str(roles.kind_label(k.name)))
+            pushed = live.after_change(install().target(), k.name, None, current_user.username, existing)
+            if pushed is not None:
+                _flash_live(pushed, what, key, deleted=True)
+            else:
+                flash(gettext("%(kind)s %(key)s deleted. It takes effect when you apply the changes.",
+                              kind=what, key=key), "info")
             return redirect(url_for("pages.objects_list", slug=slug))
     summary = [(gettext(f.label), _cell(f, existing)) for f in objectforms.list_columns(k.name)]
     return render_template("object_delete.html", kind=k, slug=slug, key=key, summary=summary, problems=problems,
