@@ -201,9 +201,13 @@ def status(ctx: click.Context) -> None:
         _fail(f"Asterisk: DOWN ({st.error})")
     click.echo(f"Asterisk: up, version {st.version}, {st.active_calls} active call(s), up {st.uptime}"[:80])
     click.secho(config_line[:80], fg="red" if config.level == "fail" else None)
-    click.echo(f"Endpoints ({len(st.endpoints)}):")
+    click.echo(f"Trunks ({len(st.endpoints)}):")
     for e in st.endpoints:
         click.echo(f"  {e.name:<16} {e.state:<12} {'; '.join(e.contacts)[:48]}")
+    phones = sorted(st.contacts, key=lambda c: (len(c.aor), c.aor))
+    click.echo(f"Phones registered ({len({c.aor for c in phones})}):")
+    for c in phones:
+        click.echo(f"  {c.aor:<16} {c.status:<12} {c.address[:48]}")
     if st.registrations:
         click.echo("Trunk registrations:")
         for r in st.registrations:

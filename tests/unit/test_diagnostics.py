@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appliance.asterisk.status import AsteriskStatus, Endpoint, Registration
+from appliance.asterisk.status import AsteriskStatus, Contact, Endpoint, Registration
 from appliance.support import diagnostics
 from tests.hardware.fake_sysfs import make_fake_sysfs
 
@@ -34,3 +34,10 @@ def test_screen_never_exceeds_80_by_24():
 def test_unreachable_asterisk_is_a_fault():
     finding = diagnostics.check_asterisk(AsteriskStatus(reachable=False, error="refused"))
     assert finding.level == "fail" and "systemctl" in finding.advice
+
+
+def test_phones_are_counted_from_their_contacts_once_per_extension():
+    contacts = [Contact("100", "sip:100@192.0.2.7:5062", "Reachable"), Contact("100", "sip:100@192.0.2.8", "Unknown"),
+                Contact("101", "sip:101@192.0.2.9", "Reachable"), Contact("gw-port", "sip:x@192.0.2.1", "Reachable")]
+    finding = diagnostics.check_phones(AsteriskStatus(reachable=True, contacts=contacts), ["100", "101", "102"])
+    assert finding.text == "2 of 3 extension(s) registered"
