@@ -41,7 +41,9 @@ class AsteriskStatus:
     endpoints: list[Endpoint] = field(default_factory=list)  # the trunks' (file-backed) endpoints
     registrations: list[Registration] = field(default_factory=list)
     active_calls: int = 0
-    contacts: list[Contact] = field(default_factory=list)  # the phones registered, one per contact
+    # the phones registered, one per contact (read apart, with the AMI user allowed PJSIPShowContacts)
+    contacts: list[Contact] = field(default_factory=list)
+    contacts_error: str = ""  # why the contacts could not be read ("" when they were)
 
 
 def parse_endpoints(text: str) -> list[Endpoint]:
@@ -76,7 +78,7 @@ def _short_version(text: str) -> str:
 # rows Asterisk reads at run time (appliance.provisioning.projection): listing every endpoint reads each
 # one's AOR and auth row by row (31 s at 10,000 extensions).  Realtime turns this pattern into
 # ``id LIKE '[a-z]%'``, which no number matches, so only the file's endpoints are read; the phones come
-# from their contacts (``read_contacts``), which Asterisk keeps in memory.
+# from their contacts (``read_contacts``, ``appliance.support.status.asterisk_status``).
 TRUNK_ENDPOINTS = "^[a-z]"
 
 
@@ -95,7 +97,6 @@ def read_status(connect) -> AsteriskStatus:
                 endpoints=parse_endpoints(ami.command(f"pjsip show endpoints like {TRUNK_ENDPOINTS}")),
                 registrations=parse_registrations(ami.command("pjsip show registrations")),
                 active_calls=int(calls.group(1)) if calls else 0,
-                contacts=read_contacts(ami),
             )
     except AmiError as error:
         return AsteriskStatus(reachable=False, error=str(error))

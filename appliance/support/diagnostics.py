@@ -121,6 +121,8 @@ def check_trunks(status: AsteriskStatus, trunk_names: list[str]) -> list[Finding
 def check_phones(status: AsteriskStatus, extension_numbers: list[str]) -> Finding:
     if not status.reachable:
         return Finding("Phones", "warn", "unknown (Asterisk not reachable)")
+    if status.contacts_error:
+        return Finding("Phones", "warn", f"unknown (contacts not read: {status.contacts_error})"[:70])
     numbers = set(extension_numbers)
     online = len({c.aor for c in status.contacts if c.aor in numbers})
     return Finding("Phones", "ok", f"{online} of {len(extension_numbers)} extension(s) registered")

@@ -151,10 +151,19 @@ def asterisk_status(install: Install, timeout: float = AMI_TIMEOUT) -> AsteriskS
     ``read_status`` does not expect, because these are what people open when things are wrong.
     """
     try:
-        return read_status(lambda: install.connect_ami(timeout=timeout))
+        status = read_status(lambda: install.connect_ami(timeout=timeout))
     except Exception as error:
         log.exception("unexpected error asking Asterisk for its status")
         return AsteriskStatus(reachable=False, error=f"{type(error).__name__}: {error}")
+    if status.reachable:
+        try:
+            with install.connect_ami(timeout=timeout, user="linebox-status") as ami:  # PJSIPShowContacts: system
+                status.contacts = read_contacts(ami, timeout)
+        except Exception as error:  # the rest of the status stands; the phones are unknown
+            if not isinstance(error, AmiError):
+                log.exception("reading the phones' contacts")
+            status.contacts_error = str(error) or type(error).__name__
+    return status
 
 
 @dataclass(frozen=True)
