@@ -135,10 +135,11 @@ def _push(target: Target, number: str, old_number: str | None, old: schemas.Exte
     ports = cast("list[schemas.AnalogPort]", queries.list_objects("analog_port"))
     fxs = {p.extension for p in ports if p.kind == "fxs"}
     result.apply_needed = file_parts(old, new, live_ranges(target), fxs)
-    networks = projection.local_networks(stored.load_settings())
+    settings = stored.load_settings()
+    networks, language = projection.local_networks(settings), projection.phone_language(settings)
     rows: projection.Rows = {table: {} for table in projection.TABLES}
     if new is not None and new.number not in fxs:
-        for table, by_id in projection.extension_rows(new, networks,
+        for table, by_id in projection.extension_rows(new, networks, language,
                                                       pjsip=projection.in_projection(new, fxs)).items():
             rows[table].update(by_id)
     scope = {

@@ -48,7 +48,7 @@ ASTERISK_GROUP = "asterisk"
 # Asterisk's defaults.
 TABLES: dict[str, tuple[str, ...]] = {
     "ps_endpoints": ("id", "context", "disallow", "allow", "auth", "aors", "callerid", "direct_media",
-                     "rtp_symmetric", "force_rport", "rewrite_contact", "dtmf_mode", "deny", "permit",
+                     "rtp_symmetric", "force_rport", "rewrite_contact", "dtmf_mode", "language", "deny", "permit",
                      "mailboxes"),
     "ps_auths": ("id", "auth_type", "realm", "username", "password_digest"),
     "ps_aors": ("id", "max_contacts", "remove_existing", "qualify_frequency"),
@@ -92,7 +92,13 @@ def local_networks(settings: schemas.Settings) -> str:
     return ",".join(schemas.parse_networks(settings.local_networks))
 
 
-def extension_rows(ext: schemas.Extension, networks: str, *, pjsip: bool = True) -> Rows:
+def phone_language(settings: schemas.Settings) -> str:
+    """The language a phone's calls start in: the site's prompt language ("" for English, Asterisk's own
+    default, as pjsip.conf leaves it unset)."""
+    return "" if settings.prompt_language == "en" else settings.prompt_language
+
+
+def extension_rows(ext: schemas.Extension, networks: str, language: str = "", *, pjsip: bool = True) -> Rows:
     """The rows of one extension: what pjsip.conf held for it, as sorcery reads it (no file escaping:
     a value is never parsed as a line, but the caller-ID name keeps the form ``"Name" <number>``)."""
     rows: Rows = {"lb_extensions": {ext.number: (ext.number, str(ext.ring_seconds),
@@ -102,7 +108,7 @@ def extension_rows(ext: schemas.Extension, networks: str, *, pjsip: bool = True)
     n = ext.number
     rows["ps_endpoints"] = {n: (
         n, "from-internal", "all", "ulaw,alaw,g722,gsm", f"{n}-auth", n,
-        f'"{escape.callerid_row_name(ext.name)}" <{n}>', "no", "yes", "yes", "yes", "rfc4733",
+        f'"{escape.callerid_row_name(ext.name)}" <{n}>', "no", "yes", "yes", "yes", "rfc4733", language,
         "0.0.0.0/0.0.0.0,::/0", ",".join(ext.permitted_networks) if ext.permitted_networks else networks,
         f"{n}@default" if ext.voicemail else "",
     )}
@@ -116,17 +122,24 @@ def site_rows(site: Site) -> Rows:
     """Every row of the site: what the file must hold after a full apply."""
     fxs = fxs_numbers(site)
     networks = local_networks(site.settings)
+    language = phone_language(site.settings)
     rows: Rows = {table: {} for table in TABLES}
     for ext in site.of("extension"):
         if ext.number in fxs:
             continue  # its dialplan line names its port
-        for table, by_id in extension_rows(ext, networks, pjsip=in_projection(ext, fxs)).items():
+        for table, by_id in extension_rows(ext, networks, language, pjsip=in_projection(ext, fxs)).items():
             rows[table].update(by_id)
     return rows
 
 
 def _schema(db: sqlite3.Connection) -> None:
+    """The tables, each with ``TABLES``' columns.  A table an older Linebox made with other columns is made
+    again empty: its rows are derived data, and the sync that follows writes every one (a push of one
+    object after an upgrade finds the table short of rows and the full apply the upgrade runs refills it)."""
     for table, columns in TABLES.items():
+        present = tuple(row[1] for row in db.execute(f"PRAGMA table_info({table})"))
+        if present and present != columns:
+            db.execute(f"DROP TABLE {table}")
         cols = ", ".join(f"{c} TEXT NOT NULL" + (" PRIMARY KEY" if i == 0 else "") for i, c in enumerate(columns))
         db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
     db.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 
 from appliance.provisioning import live, projection
@@ -81,3 +82,14 @@ def test_sync_makes_the_rows_the_sites_and_restore_puts_them_back(install):
     rows = _rows(install)
     assert set(rows["ps_endpoints"]) == {"100", "101"} and rows["ps_endpoints"]["100"][6] == '"E100" <100>'
     assert projection.revision(target.projection_file) == 7
+
+
+def test_a_rows_file_an_older_linebox_made_with_other_columns_is_made_again(tmp_path):
+    path = tmp_path / projection.FILE_NAME
+    with sqlite3.connect(path) as db:  # an endpoints table without the language column
+        db.execute("CREATE TABLE ps_endpoints (id TEXT PRIMARY KEY NOT NULL, context TEXT NOT NULL)")
+        db.execute("INSERT INTO ps_endpoints VALUES ('100', 'from-internal')")
+    with projection.connect(path) as db:
+        columns = tuple(row[1] for row in db.execute("PRAGMA table_info(ps_endpoints)"))
+        assert columns == projection.TABLES["ps_endpoints"]
+        assert projection.read_rows(db)["ps_endpoints"] == {}  # refilled by the sync that follows

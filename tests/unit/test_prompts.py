@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.provisioning import prompts
+from appliance.provisioning import projection, prompts
 from appliance.site import schemas
 
 
@@ -192,8 +192,12 @@ def test_the_dialplan_sets_the_languages_of_the_site_menus_queues_and_the_caller
             " same => n,Goto(s,menu)\n") in menu
     assert ("exten => 8,1,Set(CHANNEL(language)=zh)\n same => n,Set(__LB_LANG_CHOSEN=zh)\n"
             " same => n,Goto(ext-queues,700,1)\n") in menu
-    # the site's language: every phone's and trunk's calls start in it
-    assert "\nlanguage = zh\n" in files["pjsip.conf"].split("[201]")[1]
+    # the site's language: every phone's calls start in it (its endpoint is a row Asterisk reads at run time)
+    endpoint = projection.site_rows(site)["ps_endpoints"]["201"]
+    assert endpoint[projection.TABLES["ps_endpoints"].index("language")] == "zh"
+    site.settings = site.settings.model_copy(update={"prompt_language": "en"})
+    english = projection.site_rows(site)["ps_endpoints"]["201"]
+    assert english[projection.TABLES["ps_endpoints"].index("language")] == ""  # Asterisk's own default
 
 
 def test_an_option_needs_a_destination_or_a_language():
