@@ -9,7 +9,7 @@ from appliance.errors import SiteError
 from appliance.gateways import service as gateways
 from appliance.model import migrations
 from appliance.model.database import close_database, database, open_database
-from appliance.provisioning import render
+from appliance.provisioning import projection, render
 from appliance.site import service
 from appliance.site.checks import check_site
 from tests.dahdi.sites import site
@@ -155,7 +155,9 @@ def test_dialplan_rings_the_fxs_port_and_fails_over_across_dahdi_and_sip_trunks(
     files = render.render_all(service.snapshot(), install.facts())
     ext = files["extensions.conf"]
     assert "exten => 100,1,Gosub(sub-extension-dahdi,s,1(100,25,yes,never,DAHDI/1))" in ext
-    assert "exten => 101,1,Gosub(sub-extension,s,1(101,25,no,never))" in ext
+    # the SIP phone 101 is reached through its number range and its row (the analog phone has its own line)
+    assert "exten => _1XX,1,Gosub(sub-local,s,1(${EXTEN}))" in ext and "exten => 101," not in ext
+    assert projection.site_rows(service.snapshot())["lb_extensions"]["101"] == ("101", "25", "no", "never")
     assert " same => n,Dial(DAHDI/1&PJSIP/101,20)" in ext  # the ring group rings the analog phone too
     route = ext[ext.index("[outrt-out]"):].split("\n\n")[0]
     assert route.index("sub-dahdi-dial,s,1(pri,${LB_NUMBER},0,DAHDI/g2,212555)") < route.index(
