@@ -91,7 +91,8 @@ def top_destinations(first_day: datetime.date, last_day: datetime.date, limit: i
 @dataclass(frozen=True)
 class Bundle:
     trunk: str
-    line: str  # "prefix 8613", "class mobile", "default"
+    prefix: str  # the rate line's prefix, or
+    number_class: str  # its class ("" and "" for the trunk's default line)
     free_minutes: int
     used_seconds: int
 
@@ -116,7 +117,7 @@ def bundles(trunks: list[str], day: datetime.date) -> list[Bundle]:
                 "SELECT COALESCE(SUM(free_seconds), 0) FROM callrecord WHERE trunk = ? AND rate_key = ?"
                 " AND start >= ? AND start < ?", (trunk, key, f"{first.isoformat()} 00:00:00",
                                                   f"{following.isoformat()} 00:00:00")).fetchone()[0]
-            out.append(Bundle(trunk, key.replace(":", " "), line.free_minutes, used))
+            out.append(Bundle(trunk, line.prefix, line.number_class, line.free_minutes, used))
     return out
 
 

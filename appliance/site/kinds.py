@@ -209,6 +209,7 @@ CHOICE_LABELS = {
     "de": N_("German"),
     "es": N_("Spanish"), "it": N_("Italian"), "nl": N_("Dutch"), "pt": N_("Portuguese"),
     "zh": N_("Chinese (Mandarin)"), "cmn": N_("Mandarin"), "yue": N_("Cantonese"),
+    "": N_("Same as the site"),  # an IVR's or queue's prompt language that follows the site's
     "ascending": N_("Ascending"), "descending": N_("Descending"),
     "round_robin_ascending": N_("Round robin, ascending"),
     "round_robin_descending": N_("Round robin, descending"),

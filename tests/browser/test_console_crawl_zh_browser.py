@@ -11,6 +11,7 @@ switches to English in the header and back.  Screenshots: test-artifacts/screens
 
 from __future__ import annotations
 
+import datetime
 import re
 import secrets
 import socket
@@ -19,6 +20,7 @@ import time
 import pytest
 
 from appliance.access import accounts
+from appliance.billing import rates_csv
 from appliance.config_file import import_text
 from appliance.gateways import service as gateways
 from appliance.phonebook import contacts
@@ -50,6 +52,9 @@ NOT_PAGES = {
     "callcenter.reports_chart": "an SVG image shown on the reports page",
     "callcenter.sound_file": "a sound file",
     "recordings.play": "a recording's sound file",
+    "rates.export_csv": "a CSV download",
+    "costs.export_csv": "a CSV download",
+    "costs.chart": "an SVG image shown on the costs page",
 }
 # names of this test's data that are words (the users, who made the site, this machine, a device's own name)
 DATA_NAMES = {"admin", "wang", "zhao", "li", "test", "system", *socket.gethostname().split(".")}
@@ -57,9 +62,12 @@ DATA_NAMES = {"admin", "wang", "zhao", "li", "test", "system", *socket.gethostna
 PRODUCTS = {"Grandstream", "Cisco", "SPA", "Yeastar", "Generic", "Config", "Upgrade", "via", "Server", "Path",
             "Profile", "Rule"}
 # protocols and formats, written so in Chinese too
-STANDARDS = {"TLS", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID", "SVG"}
+STANDARDS = {"TLS", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID", "SVG",
+             "IANA", "CNY", "USD", "EUR", "Excel"}  # IANA time zones, ISO 4217 currencies, the spreadsheet
+# language codes as a setting's hint names them (zh, en)
+LANGUAGE_CODES = {"zh", "en"}
 # what one chooses or types as DAHDI names them: tone zones, a span's side and switch type
-SYNTAX = {*TONE_ZONES, "cpe", "network", "euroisdn", "national", "dms100", "ni1", "qsig"}
+SYNTAX = {*TONE_ZONES, *LANGUAGE_CODES, "cpe", "network", "euroisdn", "national", "dms100", "ni1", "qsig"}
 # The page as its reader sees it, less quoted English and code (test_languages_browser.VISIBLE_TEXT) and less
 # the values the audit log stores (<del>, <ins>: a change's before and after, as they were typed)
 VISIBLE_TEXT = READER_TEXT.replace("'[lang=en], code'", "'[lang=en], code, del, ins'")
@@ -128,7 +136,10 @@ def chinese_site(served, install):
         accounts.set_language(username, "zh_CN", actor="test")
     keys = {kind.plural.replace("_", "-"): str(getattr(service.list_objects(kind.name)[0], kind.key))
             for kind in KINDS.values()}
-    return served, {"keys": keys, "contact_id": contact["id"], "username": "li", "token": token}
+    table = b"prefix,class,per_minute,increment,free_minutes\n,mobile,0.12,60/60,100\n8613,,0.10,6/6,0\n"
+    rates_csv.import_bytes("carrier-1", table, datetime.date(2026, 1, 1), "test")
+    return served, {"keys": keys, "contact_id": contact["id"], "username": "li", "token": token,
+                    "name": "carrier-1"}
 
 
 def crawl_paths(app, values: dict) -> tuple[list[str], set[str]]:
@@ -148,7 +159,7 @@ def crawl_paths(app, values: dict) -> tuple[list[str], set[str]]:
             for slug, key in sorted(values["keys"].items()):
                 paths.append(app.url_map.bind("").build(rule.endpoint, {"slug": slug, "key": key}
                                                         if "key" in arguments else {"slug": slug}))
-        elif arguments <= {"contact_id", "username", "token"}:
+        elif arguments <= {"contact_id", "username", "token", "name"}:
             paths.append(app.url_map.bind("").build(rule.endpoint, {a: values[a] for a in arguments}))
         else:
             unfilled.append(rule.rule)

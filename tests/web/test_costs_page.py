@@ -47,7 +47,7 @@ def test_a_supervisor_sees_cost_per_department_and_month_exactly(console, tmp_pa
     sales = Decimal(table.split("Sales</td>")[1].split("<td>")[3].split(" CNY")[0])
     support = Decimal(table.split("Support</td>")[1].split("<td>")[3].split(" CNY")[0])
     assert sales + support == Decimal("8.90")
-    assert "class mobile" in page.body and "(100.0 %)" in page.body
+    assert "<td>mobile</td><td>10</td>" in page.body and "(100.0 %)" in page.body  # the mobile line's bundle
     exported = supervisor.get(f"/costs.csv?{args}")
     lines = exported.body.splitlines()
     assert lines[0] == "period,department,currency,calls,seconds,cost"

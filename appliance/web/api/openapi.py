@@ -406,7 +406,8 @@ def document() -> dict:
                         body_required=False, operation_id="rollback"),
         },
         "/prompts": {
-            "get": _op(Message(N_("Every prompt callers hear, per language, and whether it is generated or recorded")), READ,
+            "get": _op(Message(N_("Every prompt callers hear, per language, and whether it is generated or recorded")),
+                       READ,
                        {"200": {"description": "Prompts.", "content": _json(_ref("PromptList"))}},
                        tag="prompts", operation_id="list_prompts"),
         },
