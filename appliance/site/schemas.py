@@ -691,16 +691,16 @@ class Settings(SiteObject):
 # What a site whose language becomes Chinese gets for the settings it leaves at their defaults: China's dial,
 # ringing (450 Hz, 1 s on 4 s off) and busy tones, and Beijing time.
 LANGUAGE_DEFAULTS: dict[str, dict[str, str]] = {"zh": {"tone_zone": "cn", "timezone": "Asia/Shanghai",
-                                                       "prompt_language": "zh"}}
+                                                       "prompt_language": "zh", "country_code": "86"}}
 
 
 def with_language_defaults(base: dict, given: dict) -> dict:
     """The settings ``base`` with ``given`` over them, and, when ``given`` makes the language one with
     defaults of its own (zh), those defaults for the settings ``given`` does not name and ``base`` still
-    has at their defaults (``tone_zone`` us, ``timezone`` the box's, ``prompt_language`` en).  A site
-    created or switched to Chinese thus hears Chinese tones and Mandarin prompts and counts days from
-    Beijing's midnight, while a tone zone, time zone or prompt language the admin chose is never
-    overridden."""
+    has at their defaults (``tone_zone`` us, ``timezone`` the box's, ``prompt_language`` en,
+    ``country_code`` none).  A site created or switched to Chinese thus hears Chinese tones and Mandarin
+    prompts, counts days from Beijing's midnight and classes numbers by China's plan (mobile, toll-free,
+    110 ...: ``appliance.site.numbering``), while a value the admin chose is never overridden."""
     merged = {**base, **given}
     wanted = LANGUAGE_DEFAULTS.get(str(merged.get("language", "")), {})
     if wanted and base.get("language") != merged.get("language"):

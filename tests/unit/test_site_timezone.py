@@ -20,6 +20,7 @@ from appliance.cli.linebox import main
 from appliance.errors import SiteError
 from appliance.model.models import CollectorState, QueueDayStat
 from appliance.site import localtime, schemas, service
+from appliance.site.numbering import NumberClass, NumberPlan, classify
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 # 00:30 on 10 November 2026 in Beijing = 16:30 UTC on 9 November
@@ -135,6 +136,9 @@ def test_a_site_made_chinese_gets_cn_tones_and_beijing_time_unless_it_chose_othe
     service.save_settings({"language": "zh"}, "admin")
     settings = service.load_settings()
     assert (settings.tone_zone, settings.timezone) == ("cn", "Asia/Shanghai")
+    # China's number plan: the classifier knows its mobiles and its emergency numbers from then on
+    assert (settings.prompt_language, settings.country_code) == ("zh", "86")
+    assert classify("13912345678", NumberPlan.stored()).number_class == NumberClass.MOBILE
     # chosen ones are kept
     service.save_settings({"language": "en", "tone_zone": "uk", "timezone": "Europe/London"}, "admin")
     service.save_settings({"language": "zh"}, "admin")
