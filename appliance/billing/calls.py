@@ -31,30 +31,7 @@ from appliance.model.models import CallRecord, CostDay
 from appliance.site import localtime
 from appliance.site.numbering import NumberPlan, classify
 
-TRUNK_MARK = "trunk:"
 REPRICE_CHUNK = 2000
-
-
-def calling_endpoint(channel: str) -> str:
-    """The PJSIP endpoint that placed a leg ("100" for ``PJSIP/100-0000002a``): an extension's endpoint is
-    named by its number.  "" for other channels (an analog phone's DAHDI channel names no extension)."""
-    if not channel.startswith("PJSIP/"):
-        return ""
-    return channel[len("PJSIP/"):].rsplit("-", 1)[0]
-
-
-def trunk_leg(userfield: str, lastapp: str, lastdata: str) -> tuple[str, str]:
-    """(trunk, number sent) of a leg the dialplan dialled through a trunk; ("", "") for any other leg."""
-    if not userfield.startswith(TRUNK_MARK) or lastapp != "Dial":
-        return "", ""
-    target = lastdata.split(",", 1)[0]
-    if target.startswith("PJSIP/") and "@" in target:
-        number = target[len("PJSIP/"):].split("@", 1)[0]
-    elif target.startswith("DAHDI/"):
-        number = target.rsplit("/", 1)[1]
-    else:
-        return "", ""
-    return userfield[len(TRUNK_MARK):], number
 
 
 @dataclass(frozen=True)

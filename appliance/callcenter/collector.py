@@ -43,7 +43,7 @@ from pathlib import Path
 
 import peewee
 
-from appliance.billing import calls
+from appliance.billing import legs
 from appliance.callcenter import rollup
 from appliance.model.database import database
 from appliance.model.models import CallEvent, CallRecord, CollectorState, QueueCall
@@ -373,15 +373,19 @@ def read_cdr(cdr_db: Path, max_chunks: int | None = None) -> Progress:
                     return progress
                 records = []
                 for r in rows:
-                    trunk, number = calls.trunk_leg(r[16] or "", r[12] or "", r[17] or "")
+                    trunk, number = legs.trunk_leg(r[16] or "", r[12] or "", r[17] or "")
                     records.append((r[1], _int(r[2] or 0), r[3] or "", r[4] or "", r[5] or "", r[6] or "", r[7] or "",
                                     r[8] or "", r[9] or "", r[10] or "", r[11] or "", r[12] or "", _int(r[13]),
                                     _int(r[14]), r[15] or "", r[16] or "", trunk, number,
-                                    calls.calling_endpoint(r[10] or "") if trunk else ""))
+                                    legs.calling_endpoint(r[10] or "") if trunk else ""))
                 with database.atomic():
                     database.cursor().executemany(insert, records)
-                    # each leg through a trunk priced as it is stored (a replayed record keeps its price)
-                    calls.price_new_records((record[0], record[1]) for record in records if record[16])
+                    # each leg through a trunk priced as it is stored (a replayed record keeps its price); the
+                    # pricing (rate tables, the number classifier) is loaded with the first one
+                    trunk_legs = [(record[0], record[1]) for record in records if record[16]]
+                    if trunk_legs:
+                        from appliance.billing import calls
+                        calls.price_new_records(trunk_legs)
                     last = rows[-1][0]
                     CollectorState.replace(source="cdr", position=last, identity=_cdr_identity(rows[-1][1], rows[-1][2])
                                            ).execute()

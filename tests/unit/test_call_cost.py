@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
-from appliance.billing import calls, rates_csv, reports
+from appliance.billing import calls, legs, rates_csv, reports
 from appliance.callcenter import collector
 from appliance.cli.linebox import main
 from appliance.model.models import AuditEntry, CallRecord
@@ -30,7 +30,7 @@ HEADER = "prefix,class,per_minute,increment,connection_fee,free_minutes,currency
 ])
 def test_the_trunk_and_number_of_a_leg_come_from_the_dialplans_mark_and_the_dial(userfield, lastapp, lastdata,
                                                                                   expected) -> None:
-    assert calls.trunk_leg(userfield, lastapp, lastdata) == expected
+    assert legs.trunk_leg(userfield, lastapp, lastdata) == expected
 
 
 def _cdr(path, rows: list[tuple[str, str, str, int, str, str]]) -> None:
