@@ -56,7 +56,7 @@ CHUNK_BYTES = 1 << 20
 CDR_CHUNK = 5000  # call records per transaction
 CDR_FIELDS = ("uniqueid", "sequence", "linkedid", "start_time", "answer_time", "end_time", "src", "dst", "dcontext",
               "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield", "lastdata")
-# the record's trunk and number come from its userfield and lastdata (appliance.billing.calls.trunk_leg)
+# the record's trunk and number come from its userfield and lastdata (appliance.billing.legs.trunk_leg)
 CALL_RECORD_COLUMNS = ("uniqueid", "sequence", "linkedid", "start", "answer", "end", "src", "dst", "dcontext",
                        "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "userfield",
                        "trunk", "number", "extension")
