@@ -7,21 +7,9 @@ from __future__ import annotations
 import base64
 import subprocess
 
-import pytest
+from tests import prompt_fixtures
 
-from appliance.install import Install
-from appliance.model.database import close_database
-
-
-@pytest.fixture
-def install(tmp_path, monkeypatch):
-    monkeypatch.setenv("LINEBOX_PROMPT_CACHE", str(tmp_path / "cache"))
-    inst = Install.create(tmp_path / "home", manage_asterisk=False, asterisk_root=tmp_path / "root",
-                          dahdi_root=tmp_path / "etc" / "dahdi", modprobe_dir=tmp_path / "etc" / "modprobe.d",
-                          dahdi_cfg_command="")
-    inst.open()
-    yield inst
-    close_database()
+install = prompt_fixtures.install  # the fixture: an install with the test's own Asterisk root
 
 
 def test_an_admin_replaces_and_reverts_a_prompt_through_the_api(api, install, tmp_path):

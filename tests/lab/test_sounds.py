@@ -22,6 +22,7 @@ from pydantic import StringConstraints
 import appliance.provisioning
 from appliance.asterisk.layout import DEFAULT_DIRECTORIES
 from appliance.model import models
+from appliance.provisioning.prompts import in_root
 from appliance.site import schemas
 from tests.lab.helpers import add, live_with_carrier, loud_seconds
 
@@ -111,23 +112,6 @@ def languages() -> tuple[str, ...]:
     """The languages whose whole sound set Debian ships (Mandarin prompts are Linebox's own: the prompt
     registry's tests and ``test_prompt_languages`` cover them; a sound missing there is Asterisk's English)."""
     return ("en",)
-
-
-def in_root(root: Path, path: str) -> Path:
-    """``path`` as the root file system's processes see it: absolute links resolve inside ``root``."""
-    current = root
-    parts = list(Path(path).parts[1:])
-    for _ in range(100):
-        if not parts:
-            return current
-        candidate = current / parts.pop(0)
-        if candidate.is_symlink():
-            target = Path(candidate.readlink())
-            parts = [*target.parts[1:], *parts] if target.is_absolute() else [*target.parts, *parts]
-            current = root if target.is_absolute() else current
-        else:
-            current = candidate
-    raise AssertionError(f"too many links resolving {path} in {root}")
 
 
 def test_the_collection_finds_the_sounds_it_must():

@@ -5,22 +5,10 @@ from __future__ import annotations
 
 import subprocess
 
-import pytest
-
-from appliance.install import Install
-from appliance.model.database import close_database
+from tests import prompt_fixtures
 from tests.web.test_callcenter_pages import session_for, token_of
 
-
-@pytest.fixture
-def install(tmp_path, monkeypatch):
-    monkeypatch.setenv("LINEBOX_PROMPT_CACHE", str(tmp_path / "cache"))
-    inst = Install.create(tmp_path / "home", manage_asterisk=False, asterisk_root=tmp_path / "root",
-                          dahdi_root=tmp_path / "etc" / "dahdi", modprobe_dir=tmp_path / "etc" / "modprobe.d",
-                          dahdi_cfg_command="")
-    inst.open()
-    yield inst
-    close_database()
+install = prompt_fixtures.install  # the fixture: an install with the test's own Asterisk root
 
 
 def test_an_admin_replaces_a_prompt_and_reverts_it(console, install, tmp_path):
