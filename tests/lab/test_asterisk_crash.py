@@ -244,8 +244,9 @@ def test_calls_up_survive_an_apply_and_a_rejected_one(pbx, carrier):
     assert bridged().count("simple_bridge") == 2, bridged()
     target = pbx.install.target()
 
-    # A good configuration: a new phone, a queue setting, a route (pjsip, extensions and queues reloaded).
-    add("extension", number="102", name="Desk 102")
+    # A good configuration: a new phone, a queue setting, a route (pjsip, extensions and queues reloaded).  The
+    # phone has a free option, so it is written in pjsip.conf (not as rows): res_pjsip is reloaded under the calls.
+    add("extension", number="102", name="Desk 102", options={"dtmf_mode": "inband"})
     update("queue", "700", wrapup_seconds=5)
     add("inbound_route", name="sales-line", did="5553800", destination="extension:102")
     applied = pbx.apply()
