@@ -39,22 +39,27 @@ class StubInstall:
     def __init__(self, ami: StubAmi):
         self.ami = ami
         self.timeouts: list[float] = []
+        self.users: list[str | None] = []
 
-    def connect_ami(self, timeout: float = 30) -> StubAmi:
+    def connect_ami(self, timeout: float = 30, user: str | None = None) -> StubAmi:
         self.timeouts.append(timeout)
+        self.users.append(user)
         return self.ami
 
 
 def test_asterisk_status_reads_version_uptime_and_calls():
     install = StubInstall(StubAmi({"core show version": VERSION, "core show uptime": UPTIME,
                                    "core show channels count": "1 active channel\n1 active call\n7 calls processed",
-                                   "pjsip show endpoints": "", "pjsip show registrations": ""}))
+                                   "pjsip show endpoints like ^[a-z]": "", "pjsip show registrations": ""}))
     result = status.asterisk_status(install)
     assert result.reachable
     assert result.version == "22.5.2"
     assert result.uptime == "2 hours, 5 minutes, 3 seconds"
     assert result.active_calls == 1
-    assert install.timeouts == [3]
+    # the phones' contacts are read apart, as the user allowed PJSIPShowContacts; this stand-in answers no
+    # AMI action, so they are unknown and the rest of the status stands
+    assert install.timeouts == [3, 3] and install.users == [None, "linebox-status"]
+    assert result.contacts == [] and result.contacts_error
 
 
 @pytest.mark.parametrize("error", [AmiError("cannot reach AMI"), ConnectionResetError("reset"), KeyError("x")])
