@@ -38,7 +38,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from appliance.errors import Problem, SiteError, from_pydantic, message_of
+from appliance.catalog import N_
+from appliance.errors import Message, Problem, SiteError, from_pydantic, message_of, missing
 from appliance.gateways import schema as gateway_schema
 from appliance.gateways import service as gateways
 from appliance.model import audit
@@ -101,7 +102,8 @@ def reset_sections(names: Iterable[str]) -> frozenset[str]:
     wanted = set(names)
     unknown = sorted(wanted - {ALL, *SECTIONS})
     if unknown:
-        raise SiteError([Problem("reset", f"unknown section '{name}' (known: {ALL}, {', '.join(SECTIONS)})")
+        raise SiteError([Problem("reset", Message(N_("unknown section '%(name)s' (known: %(known)s)"), name=name,
+                                                 known=", ".join([ALL, *SECTIONS])))
                          for name in unknown])
     return frozenset(SECTIONS) if ALL in wanted else frozenset(wanted)
 
@@ -259,7 +261,7 @@ def _load(text: str) -> tuple[dict, dict[tuple, int]]:
     finally:
         loader.dispose()
     if not isinstance(document, dict):
-        raise SiteError([Problem("file", "expected a mapping with 'extensions', 'trunks', ... at the top", 1)])
+        raise SiteError([Problem("file", N_("expected a mapping with 'extensions', 'trunks', ... at the top"), 1)])
     return document, _line_index(root)
 
 
@@ -271,7 +273,7 @@ def _settings(document: dict, lines: dict[tuple, int], onto: Site, reset: frozen
     if given is None:
         given = {}
     if not isinstance(given, dict):
-        problems.append(Problem(SETTINGS, "expected a mapping of setting: value", _line_for(lines, (SETTINGS,))))
+        problems.append(Problem(SETTINGS, N_("expected a mapping of setting: value"), _line_for(lines, (SETTINGS,))))
         return base
     try:
         return schemas.Settings.model_validate(schemas.with_language_defaults(base.model_dump(), given))
@@ -302,7 +304,7 @@ def _parse(document: dict, lines: dict[tuple, int], resets: frozenset[str], onto
     site = Site()
     for top in document:
         if top not in BY_PLURAL and top not in ("linebox", SETTINGS, GATEWAYS, CONTACTS):
-            problems.append(Problem(top, f"unknown section (known: {', '.join(SECTIONS)})",
+            problems.append(Problem(top, Message(N_("unknown section (known: %(known)s)"), known=", ".join(SECTIONS)),
                                     _line_for(lines, (top,))))
     site.settings = _settings(document, lines, onto, resets, problems)
     located: dict[str, int | None] = {}
@@ -314,7 +316,7 @@ def _parse(document: dict, lines: dict[tuple, int], resets: frozenset[str], onto
             continue
         items = document[plural] or []
         if not isinstance(items, list):
-            problems.append(Problem(plural, "expected a list", _line_for(lines, (plural,))))
+            problems.append(Problem(plural, N_("expected a list"), _line_for(lines, (plural,))))
             continue
         stored = {getattr(o, k.key): o for o in onto.objects[k.name]}
         generated = schemas.generated_fields(k.schema)
@@ -400,8 +402,9 @@ def _kept_gateway_problems(site: Site) -> list[Problem]:
             for label, name, known in (("extension", port["extension"], extensions), ("trunk", port["trunk"], trunks)):
                 if name and name not in known:
                     problems.append(Problem(
-                        GATEWAYS, f"gateway {gateway['mac']} port {port['number']} is bound to {label} {name}, "
-                                  f"which this import deletes (unbind the port, or list the gateways in the file)"))
+                        GATEWAYS, Message(N_("gateway %(mac)s port %(port)s is bound to %(kind)s %(name)s, which this "
+                                             "import deletes (unbind the port, or list the gateways in the file)"),
+                                          mac=gateway["mac"], port=port["number"], kind=Message(label), name=name)))
     return problems
 
 
@@ -419,7 +422,7 @@ def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Proble
     if items is None:
         return []
     if not isinstance(items, list):
-        return [Problem(GATEWAYS, "expected a list", _line_for(lines, (GATEWAYS,)))]
+        return [Problem(GATEWAYS, N_("expected a list"), _line_for(lines, (GATEWAYS,)))]
     problems: list[Problem] = []
     extensions, trunks = site.keys("extension"), site.keys("trunk")
     macs: set[str] = set()
@@ -434,13 +437,15 @@ def _gateway_problems(items, site: Site, lines: dict[tuple, int]) -> list[Proble
                 bad(message_of(err), *err["loc"])
             continue
         if gateway.mac in macs:
-            bad(f"gateway {gateway.mac} is listed twice", "mac")
+            bad(Message(N_("gateway %(mac)s is listed twice"), mac=gateway.mac), "mac")
         macs.add(gateway.mac)
         for j, port in enumerate(gateway.ports):
             if port.extension and port.extension not in extensions:
-                bad(f"port {port.number}: extension {port.extension} does not exist", "ports", j)
+                bad(Message(N_("port %(port)s: %(missing)s"), port=port.number,
+                            missing=missing(N_("extension"), port.extension)), "ports", j)
             if port.trunk and port.trunk not in trunks:
-                bad(f"port {port.number}: trunk {port.trunk} does not exist", "ports", j)
+                bad(Message(N_("port %(port)s: %(missing)s"), port=port.number,
+                            missing=missing(N_("trunk"), port.trunk)), "ports", j)
     return problems
 
 
@@ -449,7 +454,7 @@ def _contact_problems(items, lines: dict[tuple, int]) -> list[Problem]:
     if items is None:
         return []
     if not isinstance(items, list):
-        return [Problem(CONTACTS, "expected a list", _line_for(lines, (CONTACTS,)))]
+        return [Problem(CONTACTS, N_("expected a list"), _line_for(lines, (CONTACTS,)))]
     problems: list[Problem] = []
     for i, item in enumerate(items):
         try:

@@ -1,6 +1,7 @@
 """CSV files an admin exports and imports (extensions, the phonebook): reading, and the formula guard.
 
-A shared leaf (no Linebox imports), so the console's extension import (``appliance.web.pages.csvio``)
+A shared leaf (it imports only the message leaves, ``catalog`` and ``errors``: its problems reach the
+console in the reader's language), so the console's extension import (``appliance.web.pages.csvio``)
 and the phonebook's (``appliance.phonebook.csv_file``) read and write files the same way:
 
 * ``read_csv`` checks a file's shape (UTF-8, a header of known columns with the required ones, no
@@ -20,6 +21,9 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from appliance.catalog import N_
+from appliance.errors import Message
 
 FORMULA_START = ("=", "+", "-", "@")
 MAX_ROWS = 20000
@@ -70,6 +74,12 @@ class ReadResult:
     problems: list[str] = field(default_factory=list)
 
 
+def row_problem(line: int, message: str) -> Message:
+    """"row 4: ...": a problem of one row as a spreadsheet numbers it (the header is row 1)."""
+    return Message(N_("row %(line)s: %(problem)s"), line=line, problem=message)
+
+
+
 def read_csv(data: bytes, columns: tuple[str, ...], required: tuple[str, ...], max_rows: int = MAX_ROWS
              ) -> ReadResult:
     """The rows of an uploaded file with ``columns`` (``required`` among them), or what is wrong with its
@@ -78,25 +88,26 @@ def read_csv(data: bytes, columns: tuple[str, ...], required: tuple[str, ...], m
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        result.problems.append("the file is not UTF-8 text (save it as 'CSV UTF-8')")
+        result.problems.append(Message(N_("the file is not UTF-8 text (save it as 'CSV UTF-8')")))
         return result
     reader = csv.reader(io.StringIO(text))
     try:
         header = [h.strip().lower() for h in next(reader, [])]
     except csv.Error as error:
-        result.problems.append(f"row 1: {error}")
+        result.problems.append(row_problem(1, str(error)))
         return result
     if not header:
-        result.problems.append("the file is empty")
+        result.problems.append(Message(N_("the file is empty")))
         return result
     unknown = [h for h in header if h not in columns]
     missing = [c for c in required if c not in header]
     if unknown:
-        result.problems.append(f"row 1: unknown column(s) {', '.join(unknown)} (columns: {', '.join(columns)})")
+        result.problems.append(row_problem(1, Message(N_("unknown column(s) %(unknown)s (columns: %(columns)s)"),
+                                                 unknown=", ".join(unknown), columns=", ".join(columns))))
     if missing:
-        result.problems.append(f"row 1: missing column(s) {', '.join(missing)}")
+        result.problems.append(row_problem(1, Message(N_("missing column(s) %(missing)s"), missing=", ".join(missing))))
     if len(set(header)) != len(header):
-        result.problems.append("row 1: a column is named twice")
+        result.problems.append(row_problem(1, Message(N_("a column is named twice"))))
     if result.problems:
         return result
     try:
@@ -104,16 +115,17 @@ def read_csv(data: bytes, columns: tuple[str, ...], required: tuple[str, ...], m
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) > len(header):
-                result.problems.append(f"row {number}: {len(cells)} cells but {len(header)} columns")
+                result.problems.append(row_problem(number, Message(N_("%(cells)s cells but %(columns)s columns"),
+                                                               cells=len(cells), columns=len(header))))
                 continue
             result.rows.append(Row(number, {h: cell_in(c) for h, c in zip(header, cells, strict=False)}))
             if len(result.rows) > max_rows:
-                result.problems.append(f"more than {max_rows} rows: split the file")
+                result.problems.append(Message(N_("more than %(rows)s rows: split the file"), rows=max_rows))
                 break
     except csv.Error as error:
-        result.problems.append(f"row {reader.line_num}: {error}")
+        result.problems.append(row_problem(reader.line_num, str(error)))
     if not result.rows and not result.problems:
-        result.problems.append("the file has a header but no rows")
+        result.problems.append(Message(N_("the file has a header but no rows")))
     return result
 
 

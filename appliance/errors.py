@@ -26,6 +26,21 @@ class Message(str):
         return text
 
 
+def joined(parts: list[str], template: str) -> str:
+    """``parts`` in one message, two at a time through ``template`` (a marked ``"%(before)s; %(after)s"``):
+    each part keeps its own catalog form, where ``"; ".join`` would leave a plain English text."""
+    if not parts:
+        return ""
+    chain = parts[0] if isinstance(parts[0], Message) else Message(parts[0])
+    for part in parts[1:]:
+        chain = Message(template, before=chain, after=part)
+    return chain
+
+
+def missing(kind: str, key: object) -> Message:
+    """"extension 201 does not exist", in words the console translates (``kind`` a word marked ``N_``)."""
+    return Message(N_("%(kind)s %(key)s does not exist"), kind=Message(kind), key=key)
+
 
 @dataclass(frozen=True)
 class Problem:

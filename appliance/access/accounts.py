@@ -32,7 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from appliance.access import sessions
 from appliance.catalog import N_
-from appliance.errors import Message, Problem, SiteError
+from appliance.errors import Message, Problem, SiteError, shown
 from appliance.model import audit
 from appliance.model import throttle as throttles
 from appliance.model.database import database
@@ -74,8 +74,9 @@ class LoginThrottled(SiteError):
     def __init__(self, retry_after: float):
         self.retry_after = retry_after
         minutes = max(1, round(retry_after / 60))
-        unit = "minute" if minutes == 1 else "minutes"
-        super().__init__([Problem("username", f"too many failed logins; try again in {minutes} {unit}")])
+        wait = (Message(N_("too many failed logins; try again in 1 minute")) if minutes == 1 else
+                Message(N_("too many failed logins; try again in %(minutes)s minutes"), minutes=minutes))
+        super().__init__([Problem("username", wait)])
 
 
 class LoginThrottle:
@@ -125,13 +126,14 @@ def check_password_rules(password: str, where: str = "password") -> None:
 
 def _check_username(username: str) -> None:
     if not USERNAME_PATTERN.match(username):
-        raise SiteError([Problem("username", "use 1-32 lower-case letters, digits, '.', '_' or '-', "
-                                             "starting with a letter")])
+        raise SiteError([Problem("username", N_("use 1-32 lower-case letters, digits, '.', '_' or '-', "
+                                                "starting with a letter"))])
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise SiteError([Problem("role", f"{role!r} is not a role (roles: {', '.join(ROLES)})")])
+        raise SiteError([Problem("role", Message(N_("%(role)s is not a role (roles: %(roles)s)"), role=shown(role),
+                                                 roles=", ".join(ROLES)))])
 
 
 def _public(user: User) -> dict:
@@ -264,8 +266,9 @@ def reset_admin(actor: str) -> str:
 def set_language(username: str, language: str, actor: str) -> User:
     """Keep ``username``'s console language (one of ``LANGUAGES``, or "" to follow the browser)."""
     if language and language not in LANGUAGES:
-        raise SiteError([Problem("language", f"{language!r} is not a console language "
-                                             f"(languages: {', '.join(LANGUAGES)})")])
+        raise SiteError([Problem("language", Message(N_("%(language)s is not a console language (languages: "
+                                                        "%(languages)s)"), language=shown(language),
+                                                     languages=", ".join(LANGUAGES)))])
     with database.atomic():
         user = _existing_user(username)
         if user.language == language:

@@ -24,7 +24,8 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from appliance.errors import Problem, SiteError
+from appliance.catalog import N_
+from appliance.errors import Message, Problem, SiteError, shown
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import ApiToken, User, utcnow
@@ -47,16 +48,20 @@ def _public(row: ApiToken, username: str) -> dict:
             "expires": _as_datetime(row.expires).isoformat(timespec="seconds") if row.expires else "never"}
 
 
+def _no_user(username: str) -> Message:
+    return Message(N_("user %(user)s does not exist"), user=username)
+
+
 def _check_name(name: str) -> None:
     if not NAME_PATTERN.match(name):
-        raise SiteError([Problem("name", "use 1-40 letters, digits, spaces, '.', '_' or '-', "
-                                         "starting with a letter or digit")])
+        raise SiteError([Problem("name", N_("use 1-40 letters, digits, spaces, '.', '_' or '-', "
+                                            "starting with a letter or digit"))])
 
 
 def _check_days(days: int) -> None:
     if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= MAX_DAYS:
-        raise SiteError([Problem("expires_days", f"must be a whole number of days from 1 to {MAX_DAYS}, "
-                                                 "or 0 for a token that never expires")])
+        raise SiteError([Problem("expires_days", Message(N_("must be a whole number of days from 1 to %(days)s, "
+                                                            "or 0 for a token that never expires"), days=MAX_DAYS))])
 
 
 def create_token(username: str, name: str, actor: str, expires_days: int = DEFAULT_DAYS) -> str:
@@ -67,9 +72,10 @@ def create_token(username: str, name: str, actor: str, expires_days: int = DEFAU
     with database.atomic():
         user = User.get_or_none(User.username == username)
         if user is None:
-            raise SiteError([Problem("username", f"user {username} does not exist")])
+            raise SiteError([Problem("username", _no_user(username))])
         if ApiToken.get_or_none((ApiToken.user == user) & (ApiToken.name == name)) is not None:
-            raise SiteError([Problem("name", f"user {username} already has a token called {name!r}")])
+            raise SiteError([Problem("name", Message(N_("user %(user)s already has a token called %(name)s"),
+                                                       user=username, name=shown(name)))])
         token = PREFIX + secrets.token_urlsafe(32)
         row = ApiToken.create(token_hash=hash_token(token), user=user, name=name,
                               expires=utcnow() + timedelta(days=expires_days) if expires_days else None)
@@ -83,7 +89,8 @@ def revoke_token(username: str, name: str, actor: str) -> None:
         row = (ApiToken.select(ApiToken).join(User)
                .where((User.username == username) & (ApiToken.name == name)).first())
         if row is None:
-            raise SiteError([Problem("name", f"user {username} has no token called {name!r}")])
+            raise SiteError([Problem("name", Message(N_("user %(user)s has no token called %(name)s"),
+                                                       user=username, name=shown(name)))])
         before = _public(row, username)
         row.delete_instance()
         audit.record(actor, "delete", "api_token", f"{username}/{name}", before, None)
@@ -100,7 +107,7 @@ def list_tokens(username: str | None = None) -> list[dict]:
              .order_by(User.username, ApiToken.name))
     if username is not None:
         if User.get_or_none(User.username == username) is None:
-            raise SiteError([Problem("username", f"user {username} does not exist")])
+            raise SiteError([Problem("username", _no_user(username))])
         query = query.where(User.username == username)
     now = utcnow()
     return [{"username": row.user.username, "name": row.name, "created": _as_datetime(row.created),

@@ -34,7 +34,8 @@ from typing import Annotated
 from babel.numbers import get_currency_precision, list_currencies
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from appliance.errors import Problem, SiteError, from_pydantic
+from appliance.catalog import N_
+from appliance.errors import Message, Problem, SiteError, from_pydantic
 from appliance.model.database import database
 from appliance.model.models import DahdiTrunk, Rate, Trunk
 from appliance.site.numbering import NumberClass
@@ -180,17 +181,20 @@ def validate_lines(rows: Iterable[tuple[int, dict]]) -> tuple[list[RateLine], li
             continue
         key = (line.prefix, line.number_class)
         if key in seen:
-            what = f"prefix {line.prefix}" if line.prefix else (f"class {line.number_class}" if line.number_class
-                                                                 else "the default line (no prefix, no class)")
-            problems.append(Problem("prefix", f"{what} is already in line {seen[key]}", number))
+            what = (Message(N_("prefix %(prefix)s"), prefix=line.prefix) if line.prefix else
+                    Message(N_("class %(class)s"), **{"class": line.number_class}) if line.number_class else
+                    Message(N_("the default line (no prefix, no class)")))
+            problems.append(Problem("prefix", Message(N_("%(what)s is already in line %(line)s"), what=what,
+                                                      line=seen[key]), number))
             continue
         if line.prefix and line.number_class:
-            problems.append(Problem("number_class", "give a prefix or a class, not both", number))
+            problems.append(Problem("number_class", N_("give a prefix or a class, not both"), number))
             continue
         seen[key] = number
         if lines and line.currency != lines[0].currency:
-            problems.append(Problem("currency", f"{line.currency}: one table holds one currency "
-                                                f"({lines[0].currency} above)", number))
+            problems.append(Problem("currency", Message(N_("%(currency)s: one table holds one currency "
+                                                           "(%(above)s above)"), currency=line.currency,
+                                                        above=lines[0].currency), number))
             continue
         lines.append(line)
     return lines, problems
@@ -202,7 +206,7 @@ def replace_table(trunk: str, valid_from: datetime.date, lines: list[RateLine]) 
     All or nothing: one transaction.  The caller has validated the lines and audits the change."""
     if not (Trunk.select().where(Trunk.name == trunk).exists()
             or DahdiTrunk.select().where(DahdiTrunk.name == trunk).exists()):
-        raise SiteError([Problem("trunk", f"there is no trunk named '{trunk[:40]}'")])
+        raise SiteError([Problem("trunk", Message(N_("there is no trunk named '%(name)s'"), name=trunk[:40]))])
     with database.atomic():
         Rate.delete().where((Rate.trunk == trunk) & (Rate.valid_from >= valid_from)).execute()
         rows = [{"trunk": trunk, "valid_from": valid_from, "prefix": line.prefix,

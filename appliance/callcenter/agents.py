@@ -106,7 +106,8 @@ def login(ami: Ami, user: str, extension: str, queue: str) -> None:
         ami.action("QueueAdd", Queue=queue, Interface=member, Penalty="0", MemberName=extension,
                    StateInterface=member)
     except AmiError as error:
-        raise SiteError([Problem("queue", f"could not log in to queue {queue}: {error}")]) from None
+        raise SiteError([Problem("queue", Message(N_("could not log in to queue %(queue)s: %(error)s"),
+                                                    queue=queue, error=str(error)))]) from None
     audit.record(user, "login", "agent", extension, None, {"queue": queue})
 
 
@@ -115,7 +116,8 @@ def logout(ami: Ami, user: str, extension: str, queue: str) -> None:
     try:
         ami.action("QueueRemove", Queue=queue, Interface=interface(extension))
     except AmiError as error:
-        raise SiteError([Problem("queue", f"could not log out of queue {queue}: {error}")]) from None
+        raise SiteError([Problem("queue", Message(N_("could not log out of queue %(queue)s: %(error)s"),
+                                                    queue=queue, error=str(error)))]) from None
     audit.record(user, "logout", "agent", extension, {"queue": queue}, None)
 
 
@@ -136,6 +138,6 @@ def set_paused(ami: Ami, user: str, extension: str, paused: bool, reason: str = 
     try:
         ami.action("QueuePause", **fields)
     except AmiError as error:
-        raise SiteError([Problem("reason", f"Asterisk refused: {error}")]) from None
+        raise SiteError([Problem("reason", Message(N_("Asterisk refused: %(error)s"), error=str(error)))]) from None
     audit.record(user, "pause" if paused else "unpause", "agent", extension, None,
                  {"reason": reason} if paused else None)

@@ -48,7 +48,8 @@ from typing import cast
 import peewee
 from pydantic import ValidationError
 
-from appliance.errors import Problem, SiteError, message_of
+from appliance.catalog import N_
+from appliance.errors import Message, Problem, SiteError, message_of, missing, shown
 from appliance.gateways import schema
 from appliance.model import audit, sealed
 from appliance.model import throttle as throttles
@@ -91,7 +92,7 @@ def _get(mac: str) -> Gateway:
     mac = _mac(mac)
     gateway = Gateway.get_or_none(Gateway.mac == mac)
     if gateway is None:
-        raise SiteError([Problem("gateway mac", f"no gateway with MAC {mac}")])
+        raise SiteError([Problem("gateway mac", Message(N_("no gateway with MAC %(mac)s"), mac=mac))])
     return gateway
 
 
@@ -127,7 +128,8 @@ def open_adoption_window(mac: str, user: str, minutes: int = ADOPTION_MINUTES) -
 
     For a gateway that was reset to factory settings, replaced, or adopted before credentials existed."""
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_ADOPTION_MINUTES:
-        raise SiteError([Problem("adoption window minutes", f"must be 1 to {MAX_ADOPTION_MINUTES} minutes")])
+        raise SiteError([Problem("adoption window minutes", Message(N_("must be 1 to %(most)s minutes"),
+                                                                      most=MAX_ADOPTION_MINUTES))])
     gateway = _get(mac)
     until = utcnow() + timedelta(minutes=minutes)
     with database.atomic():
@@ -189,7 +191,8 @@ def adopt(mac: str, model: str, user: str, name: str = "", address: str = "",
         raise SiteError(_problems(error)) from None
     with database.atomic():
         if Gateway.get_or_none(Gateway.mac == valid.mac) is not None:
-            raise SiteError([Problem("gateway mac", f"a gateway with MAC {valid.mac} already exists")])
+            raise SiteError([Problem("gateway mac", Message(N_("a gateway with MAC %(mac)s already exists"),
+                                                              mac=valid.mac))])
         gateway = Gateway.create(mac=valid.mac, model=valid.model, name=valid.name, address=valid.address,
                                  credential=new_credential(),
                                  adoption_until=utcnow() + timedelta(minutes=ADOPTION_MINUTES))
@@ -232,8 +235,9 @@ def delete_gateway(mac: str, user: str) -> None:
 def _port(gateway: Gateway, number: int) -> GatewayPort:
     port = GatewayPort.get_or_none((GatewayPort.gateway == gateway) & (GatewayPort.number == number))
     if port is None:
-        raise SiteError([Problem("gateway port", f"gateway {gateway.mac} has no port {number} "
-                                                 f"(it has {len(ports_of(gateway))})")])
+        raise SiteError([Problem("gateway port", Message(N_("gateway %(mac)s has no port %(port)s (it has "
+                                                            "%(count)s)"), mac=gateway.mac, port=number,
+                                                         count=len(ports_of(gateway))))])
     return port
 
 
@@ -242,14 +246,16 @@ def bind_fxs(mac: str, number: int, extension: str, user: str) -> dict:
     gateway = _get(mac)
     port = _port(gateway, number)
     if port.kind != "fxs":
-        raise SiteError([Problem("gateway port", f"port {number} is an {port.kind.upper()} port, not FXS")])
+        raise SiteError([Problem("gateway port", Message(N_("port %(port)s is an %(kind)s port, not FXS"),
+                                                         port=number, kind=port.kind.upper()))])
     if Extension.get_or_none(Extension.number == extension) is None:
-        raise SiteError([Problem("gateway port extension", f"extension {extension} does not exist")])
+        raise SiteError([Problem("gateway port extension", missing(N_("extension"), extension))])
     other = (GatewayPort.select(GatewayPort, Gateway).join(Gateway)
              .where((GatewayPort.extension == extension) & (GatewayPort.id != port.id)).first())
     if other is not None:
-        raise SiteError([Problem("gateway port extension", f"extension {extension} is already bound to "
-                                                            f"port {other.number} of gateway {other.gateway.mac}")])
+        raise SiteError([Problem("gateway port extension", Message(
+            N_("extension %(extension)s is already bound to port %(port)s of gateway %(mac)s"),
+            extension=extension, port=other.number, mac=other.gateway.mac))])
     with database.atomic():
         before = describe(gateway)
         port.extension = extension
@@ -296,12 +302,14 @@ def bind_fxo(mac: str, number: int, user: str, trunk: str | None = None) -> dict
     gateway = _get(mac)
     port = _port(gateway, number)
     if port.kind != "fxo":
-        raise SiteError([Problem("gateway port", f"port {number} is an {port.kind.upper()} port, not FXO")])
+        raise SiteError([Problem("gateway port", Message(N_("port %(port)s is an %(kind)s port, not FXO"),
+                                                         port=number, kind=port.kind.upper()))])
     if not gateway.address:
-        raise SiteError([Problem("gateway address", "an FXO port needs the gateway's address (its trunk's far end)")])
+        raise SiteError([Problem("gateway address",
+                                 N_("an FXO port needs the gateway's address (its trunk's far end)"))])
     name = trunk or default_trunk_name(gateway.mac)
     if not re.match(schemas.IDENTIFIER_RE, name):
-        raise SiteError([Problem("gateway port trunk", f"{name!r} is not a trunk name")])
+        raise SiteError([Problem("gateway port trunk", Message(N_("%(name)s is not a trunk name"), name=shown(name)))])
     with database.atomic():
         if Trunk.get_or_none(Trunk.name == name) is None:
             sip_port, match = _trunk_target(gateway, gateway.address)
@@ -339,7 +347,7 @@ def set_provisioning_password(password: str, user: str) -> None:
 
     Older installs used this one password for all gateways; each gateway's own credential is the default now."""
     if password and not PASSWORD_RE.match(password):
-        raise SiteError([Problem("provisioning password", "12 to 64 letters, digits, '-' or '_'")])
+        raise SiteError([Problem("provisioning password", N_("12 to 64 letters, digits, '-' or '_'"))])
     before = {"password": provisioning_password()}
     with database.atomic():
         Setting.replace(key=PASSWORD_KEY, value=sealed.current().seal(password)).execute()
@@ -361,7 +369,8 @@ def set_provisioning_networks(networks: list[str], user: str) -> list[str]:
             clean.append(str(ipaddress.ip_network(text.strip(), strict=False)))
         except ValueError:
             raise SiteError([Problem(f"provisioning networks {number}",
-                                     f"{text.strip()[:64]!r} is not a network (like 192.168.1.0/24)")]) from None
+                                     Message(N_("%(text)s is not a network (like 192.168.1.0/24)"),
+                                             text=shown(text.strip()[:64])))]) from None
     before = {"networks": provisioning_networks()}
     with database.atomic():
         Setting.replace(key=NETWORKS_KEY, value=" ".join(clean)).execute()
@@ -563,7 +572,7 @@ def adopt_unknown(mac: str, model: str, user: str, name: str = "") -> dict:
     last = (ProvisioningRequest.select().where(ProvisioningRequest.mac == mac)
             .order_by(ProvisioningRequest.id.desc()).first())
     if last is None:
-        raise SiteError([Problem("gateway mac", f"no request from {mac} was logged")])
+        raise SiteError([Problem("gateway mac", Message(N_("no request from %(mac)s was logged"), mac=mac))])
     return adopt(mac, model, user, name=name, address=last.address)
 
 

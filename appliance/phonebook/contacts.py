@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import peewee
 from pydantic import ValidationError
 
-from appliance.errors import Problem, SiteError, from_pydantic
+from appliance.catalog import N_
+from appliance.errors import Problem, SiteError, from_pydantic, missing
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import Contact, ContactNumber
@@ -31,7 +32,7 @@ def validate(data: dict) -> schema.Contact:
     """Check one contact against ``schema.Contact``; raise SiteError naming each bad field (``contact.name``,
     ``contact.numbers``).  Unknown fields are reported alone: the rest of the input may mean something else."""
     if not isinstance(data, dict):
-        raise SiteError([Problem(KIND, "expected name, company, numbers and note")])
+        raise SiteError([Problem(KIND, N_("expected name, company, numbers and note"))])
     try:
         return schema.Contact.model_validate(data)
     except ValidationError as error:
@@ -104,7 +105,7 @@ def update_contact(contact_id, data: dict, user: str) -> dict:
     with database.atomic():
         before = get_contact(contact_id)
         if before is None:
-            raise SiteError([Problem(KIND, f"contact {contact_id} does not exist")])
+            raise SiteError([Problem(KIND, missing(N_("contact"), contact_id))])
         Contact.update(name=valid.name, company=valid.company, note=valid.note).where(
             Contact.id == before["id"]).execute()
         contact = Contact.get_by_id(before["id"])
@@ -119,7 +120,7 @@ def delete_contact(contact_id, user: str) -> None:
     with database.atomic():
         before = get_contact(contact_id)
         if before is None:
-            raise SiteError([Problem(KIND, f"contact {contact_id} does not exist")])
+            raise SiteError([Problem(KIND, missing(N_("contact"), contact_id))])
         Contact.delete().where(Contact.id == before["id"]).execute()
         audit.record(user, "delete", KIND, str(before["id"]), _audited(before), None)
 

@@ -15,8 +15,9 @@ shape (encoding, header, size) is read, and its cells guarded against spreadshee
 
 from __future__ import annotations
 
-from appliance.csvfile import Row, read_csv, write_csv
-from appliance.errors import SiteError
+from appliance.catalog import N_
+from appliance.csvfile import Row, read_csv, row_problem, write_csv
+from appliance.errors import Message, SiteError
 from appliance.model.database import database
 from appliance.phonebook import contacts
 
@@ -46,12 +47,15 @@ def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:
         try:
             valid = contacts.validate(data)
         except SiteError as error:
-            problems.extend(f"row {row.line}: {p.where.removeprefix('contact.')}: {p.message}" for p in error.problems)
+            problems.extend(row_problem(row.line, Message(N_("%(field)s: %(message)s"),
+                                                          field=p.where.removeprefix("contact."), message=p.message))
+                            for p in error.problems)
             continue
         key = (valid.name, valid.company)
         if key in seen:
-            problems.append(f"row {row.line}: name: {valid.name}{f' ({valid.company})' if valid.company else ''} "
-                            f"is already in row {seen[key]}")
+            who = f"{valid.name} ({valid.company})" if valid.company else valid.name
+            problems.append(row_problem(row.line, Message(N_("name: %(name)s is already in row %(first)s"),
+                                                          name=who, first=seen[key])))
             continue
         seen[key] = row.line
         prepared.append((row, valid.model_dump()))

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.asterisk.ami import Ami, AmiError
+from appliance.catalog import N_
+from appliance.errors import Message
 from appliance.provisioning import (
     dahdi,
     generations,
@@ -39,7 +41,7 @@ from appliance.provisioning import (
     verify,
 )
 from appliance.provisioning.generations import list_generations  # for ``linebox generations``
-from appliance.provisioning.steps import ApplyFailed, Run, Step
+from appliance.provisioning.steps import ANSWERS, ApplyFailed, Run, Step
 from appliance.provisioning.target import Target
 from appliance.site.checks import Site, check_site
 
@@ -101,7 +103,7 @@ def apply(site: Site | Callable[[], Site], facts: render.InstallFacts, target: T
             _apply(run, result, site if isinstance(site, Site) else site(), facts, target, user, False, with_diff)
     except ApplyFailed as error:  # only the lock raises this far: each step's failure is handled inside
         run.record(Step(error.step, False, str(error)))
-        result.error = f"{error.step}: {error}"
+        result.error = error.summary()
     return result
 
 
@@ -129,7 +131,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
             problems = check_site(site)
             if problems:
                 raise ApplyFailed("check", "; ".join(str(p) for p in problems))
-            return f"{sum(len(v) for v in site.objects.values())} objects consistent"
+            return Message(N_("%(count)s objects consistent"), count=sum(len(v) for v in site.objects.values()))
         run.step("check", check)
 
         sounds_dir = target.sounds_dir
@@ -140,7 +142,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
                     notes = sounds.prepare_for_site(site.of("ivr"), sounds_dir)
                 except sounds.SoundError as error:
                     raise ApplyFailed("sounds", str(error)) from None
-                return "; ".join(notes) or "greetings ready"
+                return "; ".join(notes) or Message(N_("greetings ready"))
             run.step("sounds", speak)
 
         place = target.prompts
@@ -154,7 +156,8 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
                         notes = prompts.install(place, languages)
                     except (prompts.PromptError, OSError) as error:
                         raise ApplyFailed("prompts", str(error)) from None
-                    return "; ".join(notes) or f"prompts ready ({', '.join(languages)})"
+                    return "; ".join(notes) or Message(N_("prompts ready (%(languages)s)"),
+                                                       languages=", ".join(languages))
                 run.step("prompts", install_prompts)
 
         def do_render() -> str:
@@ -162,7 +165,8 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
             files.update(render.render_dahdi_files(site, dahdi.load_inventory(target)))
             verify.check_line_lengths(files)
             objects.update(manifest.expected(site))
-            return f"{len(files)} files, {sum(len(t) for t in files.values()) // 1024} KiB"
+            return Message(N_("%(count)s files, %(size)s KiB"), count=len(files),
+                           size=sum(len(t) for t in files.values()) // 1024)
         run.step("render", do_render)
 
         def do_diff() -> str:
@@ -176,7 +180,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
                                          {**files, projection.FILE_NAME: new_rows})
                 if dry_run and old_rows != new_rows:
                     result.changed.append(projection.FILE_NAME)
-            return ", ".join(result.changed) if result.changed else "no change"
+            return ", ".join(result.changed) if result.changed else Message(N_("no change"))
         run.step("diff", do_diff)
         if not dry_run:
             run.step("objects", lambda: _sync_objects(target, site, written))
@@ -197,17 +201,17 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
 
         def swap() -> str:
             generations.point_live_at(target, new_dir)
-            return f"live -> {new_dir.name}"
+            return _live(new_dir.name)
         run.step("swap", swap)
     except ApplyFailed as error:
-        result.error = f"{error.step}: {error}"
+        result.error = error.summary()
         _restore_objects(run, target, written)
         return
 
     try:
         dahdi.configure(run, target, files, result.changed, live_files)
     except ApplyFailed as error:
-        result.error = f"{error.step}: {error}"
+        result.error = error.summary()
         if previous is not None:
             _restore(run, target, previous, result.changed, dahdi_only=target.connect is None,
                      dahdi_untouched=error.dahdi_untouched)
@@ -221,7 +225,8 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
 
     if target.connect is None:
         result.ok = True
-        run.record(Step("reload", True, "Asterisk not managed here: it reads the new files when it starts"))
+        unmanaged = Message(N_("Asterisk not managed here: it reads the new files when it starts"))
+        run.record(Step("reload", True, unmanaged))
         generations.mark_loaded(target, new_dir)
         generations.prune(target)
         return
@@ -236,7 +241,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
         result.ok = True
         generations.prune(target)
     except ApplyFailed as error:
-        result.error = f"{error.step}: {error}"
+        result.error = error.summary()
         if previous is not None:
             _restore(run, target, previous, result.changed)
             result.rolled_back = True
@@ -269,12 +274,14 @@ def _expire_or_note(run: Run, target: Target, done: projection.Written, check: b
                 if check:
                     live.verify_written(ami, target, offset, done)
         except AmiError:
-            return "Asterisk is not answering: it reads the rows when it starts"
+            return Message(N_("Asterisk is not answering: it reads the rows when it starts"))
         except ApplyFailed as error:
             if error.step == "verify":
                 raise
             return str(error)  # an Asterisk started before the rows existed: the files are applied
-        return f"{len(done.sorcery_objects())} extension objects re-read" + (", verified" if check else "")
+        count = len(done.sorcery_objects())
+        return (Message(N_("%(count)s extension objects re-read, verified"), count=count) if check
+                else Message(N_("%(count)s extension objects re-read"), count=count))
     run.step("expire", forget)
 
 
@@ -287,7 +294,7 @@ def _restore_objects(run: Run, target: Target, written: list[projection.Written]
     def put_back() -> str:
         projection.restore(target.projection_file, done, done.previous_revision)
         _expire_or_note(run, target, done, check=False)
-        return f"{done.count} extension rows put back"
+        return Message(N_("%(count)s extension rows put back"), count=done.count)
     run.step("rollback: objects", put_back)
 
 
@@ -296,12 +303,17 @@ def _answers(connect: Callable[[], Ami], previous: Path | None) -> str:
     changes nothing (what is live is what it loads when it starts)."""
     try:
         with connect():
-            return "Asterisk answers over AMI"
+            return ANSWERS
     except AmiError as error:
-        stays = (f"generation {previous.name} stays live, and Asterisk loads it when it starts" if previous
-                 else "no generation is live")
-        raise ApplyFailed("asterisk", f"Asterisk is not running or not answering ({error}): nothing was applied; "
-                                      f"{stays}. Start Asterisk, then apply again") from None
+        stays = (Message(N_("generation %(generation)s stays live, and Asterisk loads it when it starts"),
+                         generation=previous.name) if previous else Message(N_("no generation is live")))
+        raise ApplyFailed("asterisk", Message(N_("Asterisk is not running or not answering (%(error)s): nothing "
+                                                 "was applied; %(stays)s. Start Asterisk, then apply again"),
+                                              error=str(error), stays=stays)) from None
+
+
+def _live(generation: str) -> Message:
+    return Message(N_("live -> %(generation)s"), generation=generation)
 
 
 def _restore(run: Run, target: Target, generation: Path, changed: list[str], dahdi_only: bool = False,
@@ -310,7 +322,7 @@ def _restore(run: Run, target: Target, generation: Path, changed: list[str], dah
     through the root service on the appliance) unless DAHDI never read the new ones."""
     def swap_back() -> str:
         generations.point_live_at(target, generation)
-        return f"live -> {generation.name}"
+        return _live(generation.name)
     try:
         run.step("rollback: swap", swap_back)
         old_files = generations.read_files(generation)
@@ -342,7 +354,7 @@ def rollback(target: Target, generation_id: str | None = None,
             _rollback(run, result, target, generation_id)
     except ApplyFailed as error:  # only the lock raises this far: each step's failure is handled inside
         run.record(Step(error.step, False, str(error)))
-        result.error = f"{error.step}: {error}"
+        result.error = error.summary()
     return result
 
 
@@ -354,12 +366,13 @@ def _rollback(run: Run, result: ApplyResult, target: Target, generation_id: str 
     if generation_id is None:
         older = [g for g in kept if live is None or g < live.name]
         if not older:
-            result.error = "no earlier generation to roll back to"
+            result.error = Message(N_("no earlier generation to roll back to"))
             return
         generation_id = older[0]
     folder = target.generations_dir / generation_id
     if not folder.is_dir():
-        result.error = f"generation {generation_id} does not exist (kept: {', '.join(kept)})"
+        result.error = Message(N_("generation %(generation)s does not exist (kept: %(kept)s)"),
+                               generation=generation_id, kept=", ".join(kept))
         return
     live_files, files = generations.read_files(running), generations.read_files(folder)
     unsure = set()
@@ -376,10 +389,10 @@ def _rollback(run: Run, result: ApplyResult, target: Target, generation_id: str 
 
         def swap() -> str:
             generations.point_live_at(target, folder)
-            return f"live -> {generation_id}"
+            return _live(generation_id)
         run.step("swap", swap)
     except ApplyFailed as error:
-        result.error = f"{error.step}: {error}"
+        result.error = error.summary()
         return
     try:
         if dahdi.dahdi_changed(result.changed) and dahdi.dahdi_in_use(files) and target.dahdi_managed:
@@ -389,7 +402,7 @@ def _rollback(run: Run, result: ApplyResult, target: Target, generation_id: str 
         generations.mark_loaded(target, folder)
         result.ok = True
     except ApplyFailed as error:
-        result.error = f"{error.step}: {error}"
+        result.error = error.summary()
         if running is not None and running != folder:
             _restore(run, target, running, result.changed)
             result.rolled_back = True

@@ -13,6 +13,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from appliance.catalog import N_
+from appliance.errors import Message
 from appliance.provisioning import dahdi_reload, generations
 from appliance.provisioning.files import CHAN_DAHDI, DAHDI_SUBDIRS
 from appliance.provisioning.steps import ApplyFailed, Run, Step
@@ -80,7 +82,8 @@ def link_files(target: Target, files: dict[str, str]) -> str:
     if wrong:
         raise ApplyFailed("dahdi: link files", f"DAHDI would not read Linebox's files: {'; '.join(wrong)}, "
                           f"not a link to {target.live_link}/...: {LINKS_FIX}", dahdi_untouched=True)
-    return f"linked {', '.join(linked)}" if linked else "already linked to the live generation"
+    return (Message(N_("linked %(files)s"), files=", ".join(linked)) if linked
+            else Message(N_("already linked to the live generation")))
 
 
 def _refused(status: int, said: list[str]) -> ApplyFailed:
@@ -125,7 +128,7 @@ def configure(run: Run, target: Target, files: dict[str, str], changed: list[str
     if target.dahdi_root is not None or target.modprobe_dir is not None:
         run.step("dahdi: link files", lambda: link_files(target, files))
     if not target.dahdi_managed:
-        run.record(Step("dahdi_cfg", True, "DAHDI not managed here: dahdi_cfg not run"))
+        run.record(Step("dahdi_cfg", True, Message(N_("DAHDI not managed here: dahdi_cfg not run"))))
         return
     run.step("dahdi_cfg", lambda: run_dahdi_cfg(target))
 

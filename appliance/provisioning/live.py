@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from appliance.asterisk.ami import Ami, AmiError
+from appliance.catalog import N_
+from appliance.errors import Message, joined
 from appliance.provisioning import generations, projection, render, verify
 from appliance.provisioning.steps import ApplyFailed
 from appliance.provisioning.target import Target
@@ -89,19 +91,20 @@ def live_ranges(target: Target) -> set[str]:
 def file_parts(old: schemas.Extension | None, new: schemas.Extension | None, ranges: set[str],
                fxs: set[str]) -> str:
     """Why this change also touches the files (a full apply is needed for that part); "" when it does not."""
-    reasons = []
+    reasons: list[str] = []
     for ext in (old, new):
         if ext is not None and not projection.in_projection(ext, fxs):
-            reasons.append(f"extension {ext.number} has endpoint options or an analog port: it is in pjsip.conf")
+            reasons.append(Message(N_("extension %(number)s has endpoint options or an analog port: it is in "
+                                      "pjsip.conf"), number=ext.number))
             break
     if new is not None and render.number_ranges([new.number])[0] not in ranges:
-        reasons.append(f"{new.number} opens a new number range in the dialplan")
+        reasons.append(Message(N_("%(number)s opens a new number range in the dialplan"), number=new.number))
 
     def box(ext: schemas.Extension | None) -> tuple | None:
         return (ext.number, ext.name, ext.voicemail_pin, ext.email) if ext is not None and ext.voicemail else None
     if box(old) != box(new):
-        reasons.append("its voicemail box changed (voicemail.conf)")
-    return "; ".join(reasons)
+        reasons.append(Message(N_("its voicemail box changed (voicemail.conf)")))
+    return joined(reasons, N_("%(before)s; %(after)s"))
 
 
 def push_extension(target: Target, number: str, user: str, old: schemas.Extension | None = None,
@@ -117,10 +120,11 @@ def push_extension(target: Target, number: str, user: str, old: schemas.Extensio
             _push(target, number, old_number, old, result)
     except ApplyFailed as error:
         result.ok = False
-        result.error = f"{error.step}: {error}"
+        result.error = error.summary()
     except (sqlite3.Error, OSError) as error:  # the rows' file: nothing was written (one transaction)
         result.ok = False
-        result.error = f"rows: cannot write {target.projection_file} ({error}); the previous version stays live"
+        result.error = Message(N_("rows: cannot write %(file)s (%(error)s); the previous version stays live"),
+                               file=str(target.projection_file), error=str(error))
     result.seconds = time.monotonic() - started
     (log.info if result.ok else log.warning)("live push of extension %s by %s: %s in %.1f ms%s", number, user,
                                             "ok" if result.ok else result.error, result.seconds * 1000,
@@ -172,7 +176,8 @@ def _push(target: Target, number: str, old_number: str | None, old: schemas.Exte
             projection.restore(target.projection_file, done, previous_revision)
             expire(ami, done.sorcery_objects())
             result.revision = previous_revision
-            result.error = f"Asterisk refused extension {number}: {problem}; the previous version stays live"
+            result.error = Message(N_("Asterisk refused extension %(number)s: %(problem)s; the previous version "
+                                       "stays live"), number=number, problem=problem)
     except AmiError as error:
         # Asterisk is down: it reads the rows when it starts, which is what is live then
         result.ok = True

@@ -11,10 +11,12 @@ import re
 from contextlib import ExitStack
 
 from appliance.asterisk.ami import Ami
+from appliance.catalog import N_
+from appliance.errors import Message
 from appliance.provisioning import manifest, verify
 from appliance.provisioning.dahdi import dahdi_changed, dahdi_in_use
 from appliance.provisioning.files import BY_NAME, CHAN_DAHDI, DAHDI_SUBDIRS
-from appliance.provisioning.steps import ApplyFailed, Run
+from appliance.provisioning.steps import ANSWERS, ApplyFailed, Run
 from appliance.provisioning.target import Target
 
 
@@ -25,7 +27,7 @@ def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[
 
     ``objects`` (the render's list, :mod:`.manifest`) and ``old_objects`` (the previous generation's):
     the objects looked up after the reload; a rollback gives none and checks Asterisk's log only."""
-    notes = []
+    notes: list[str] = []
     commands = []
     for name in changed:
         if name == CHAN_DAHDI or name.split("/")[0] in DAHDI_SUBDIRS:
@@ -33,7 +35,7 @@ def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[
         entry = BY_NAME.get(name)
         command = entry.reload if entry else None
         if command is None:
-            notes.append(f"{name} changed: takes effect when Asterisk restarts")
+            notes.append(Message(N_("%(file)s changed: takes effect when Asterisk restarts"), file=name))
         elif command not in commands:
             commands.append(command)
     reload_dahdi = dahdi_changed(changed) and dahdi_in_use(files)
@@ -46,7 +48,7 @@ def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[
 
         def open_session() -> str:
             opened.append(session.enter_context(connect()))
-            return "Asterisk answers over AMI"
+            return ANSWERS
         # a step: an Asterisk that died (or never ran) fails the apply, which rolls back, and fails a
         # rollback's own reload the same way, never with a traceback
         run.step("connect", open_session)

@@ -11,6 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from appliance.asterisk.ami import AmiError
+from appliance.catalog import N_
+from appliance.errors import Message
+
+#: The words the steps are named with, marked for the console's catalog (a step is "word" or "word: what",
+#: e.g. "reload: dialplan reload", "rollback: swap"; the console translates the words it knows).
+STEP_WORDS = frozenset({
+    N_("repair"), N_("check"), N_("sounds"), N_("prompts"), N_("render"), N_("diff"), N_("objects"),
+    N_("asterisk"), N_("stage"), N_("swap"), N_("expire"), N_("rollback"), N_("connect"), N_("reload"),
+    N_("re-register"), N_("verify"), N_("dahdi"), N_("link files"), N_("note"), N_("dahdi_cfg"),
+})
+#: A step's detail when Asterisk answered the first AMI request.
+ANSWERS = Message(N_("Asterisk answers over AMI"))
 
 
 @dataclass
@@ -32,7 +44,12 @@ class ApplyFailed(Exception):
     def __init__(self, step: str, message: str, dahdi_untouched: bool = False):
         self.step = step
         self.dahdi_untouched = dahdi_untouched
+        self.message = message  # a ``Message`` keeps its catalog form for the console
         super().__init__(message)
+
+    def summary(self) -> Message:
+        """"step: what failed", as an apply's result says it (the step's word translated by the console)."""
+        return Message(N_("%(step)s: %(error)s"), step=self.step, error=self.message)
 
 
 class Run:
@@ -47,7 +64,7 @@ class Run:
         try:
             detail = action()
         except ApplyFailed as error:
-            self.record(Step(name, False, str(error), time.monotonic() - start))
+            self.record(Step(name, False, error.message, time.monotonic() - start))
             raise
         except (AmiError, OSError) as error:
             self.record(Step(name, False, str(error), time.monotonic() - start))

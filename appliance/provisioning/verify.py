@@ -19,6 +19,8 @@ from pathlib import Path
 
 from appliance.asterisk.ami import Ami, AmiError
 from appliance.asterisk.limits import CONFIG_LINE_MAX
+from appliance.catalog import N_
+from appliance.errors import Message
 from appliance.provisioning import manifest
 from appliance.provisioning.locate import locate, where_in
 from appliance.provisioning.steps import ApplyFailed
@@ -71,11 +73,12 @@ def after_reload(ami: Ami, target: Target, offset: int, files: dict[str, str], c
     settled = wait_for_log(target)
     errors = new_errors(target, offset, files)
     if errors:
-        raise ApplyFailed("verify", "Asterisk rejected the configuration: " + locate(errors, files))
+        raise ApplyFailed("verify", Message(N_("Asterisk rejected the configuration: %(errors)s"),
+                                            errors=locate(errors, files)))
     if objects is None:
-        return f"no errors logged{settled}"
+        return Message(N_("no errors logged%(settled)s"), settled=settled)
     checked = verify_objects(ami, changed, objects, old_objects or {})
-    return f"{checked} objects checked, no errors logged{settled}"
+    return Message(N_("%(count)s objects checked, no errors logged%(settled)s"), count=checked, settled=settled)
 
 
 def security_log(target: Target) -> Path | None:
@@ -114,7 +117,8 @@ def wait_for_log(target: Target) -> str:
             if pattern.search(handle.read()):
                 return ""
         if time.monotonic() > deadline:
-            return f" (Asterisk's security log did not show the check's login within {LOG_DEADLINE:.0f} s)"
+            return Message(N_(" (Asterisk's security log did not show the check's login within %(seconds)s s)"),
+                           seconds=f"{LOG_DEADLINE:.0f}")
         time.sleep(delay)  # polling the file: the condition is the line, not the time
         delay = min(delay * 2, 0.05)
 

@@ -22,7 +22,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from appliance.errors import Problem, SiteError
+from appliance.catalog import N_
+from appliance.errors import Message, Problem, SiteError
 from appliance.model import audit, throttle
 from appliance.model.models import AuthFailure, Ban, database, utcnow
 from appliance.security import firewall
@@ -61,7 +62,8 @@ def address(source: str) -> str:
     try:
         parsed = ipaddress.ip_address(source.strip())
     except ValueError:
-        raise SiteError([Problem("address", f"'{source[:60]}' is not an IPv4 or IPv6 address")]) from None
+        raise SiteError([Problem("address", Message(N_("'%(address)s' is not an IPv4 or IPv6 address"),
+                                                       address=source[:60]))]) from None
     if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped:
         parsed = parsed.ipv4_mapped
     return str(parsed)
@@ -128,10 +130,10 @@ def ban(source: str, reason: str, *, user: str, seconds: int | None = None, fail
     source = address(source)
     policy = policy or Policy.load()
     if policy.allowed(source):
-        raise SiteError([Problem("address", f"{source} is on the allow-list (ban_allow) or is the box itself: "
-                                            "never banned")])
+        raise SiteError([Problem("address", Message(N_("%(address)s is on the allow-list (ban_allow) or is the "
+                                                       "box itself: never banned"), address=source))])
     if seconds is not None and not 1 <= seconds <= 31536000:
-        raise SiteError([Problem("seconds", "a ban lasts from 1 s to a year")])
+        raise SiteError([Problem("seconds", N_("a ban lasts from 1 s to a year"))])
     now = now or utcnow()
     with database.atomic():
         current = active(source, now)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from appliance.catalog import N_
-from appliance.errors import Message, Problem
+from appliance.errors import Message, Problem, joined, missing
 from appliance.site import schemas
 from appliance.site.kinds import KINDS
 
@@ -84,11 +84,22 @@ def _route_specificity(route: schemas.InboundRoute) -> tuple:
 
 
 def _label(kind: str, obj) -> str:
+    """An object as a message names it ("extension 201"), its kind's word in the reader's language."""
     k = KINDS[kind]
-    return f"{k.label} {getattr(obj, k.key)}"
+    return Message(N_("%(kind)s %(key)s"), kind=Message(k.label), key=getattr(obj, k.key))
 
 
-def describe_destination(dest: str) -> str:
+def route_taken(route: schemas.InboundRoute, other: str) -> Message:
+    """Two inbound routes for the same DID and caller ID: Asterisk would keep only one of them."""
+    return Message(N_("DID '%(did)s' with caller ID '%(cid)s' is already routed by inbound route %(route)s"),
+                   did=route.did or Message(N_("any")), cid=route.cid or Message(N_("any")), route=other)
+
+
+def number_taken(number: str, owner: str) -> Message:
+    return Message(N_("%(number)s is already used by %(owner)s"), number=number, owner=owner)
+
+
+def describe_destination(dest: str) -> Message:
     kind, _, target = dest.partition(":")
     names = {"ringgroup": N_("ring group"), "timecondition": N_("time condition"), "ivr": N_("IVR menu")}
     word = Message(names.get(kind, kind))  # the kinds' words are the catalog's (N_ in kinds.py)
@@ -202,7 +213,7 @@ def check_site(site: Site) -> list[Problem]:
         for obj in site.of(kind):
             label = _label(kind, obj)
             if obj.number in owners:
-                problems.append(Problem(f"{label} number", f"{obj.number} is already used by {owners[obj.number]}"))
+                problems.append(Problem(f"{label} number", number_taken(obj.number, owners[obj.number])))
             else:
                 owners[obj.number] = label
 
@@ -214,7 +225,8 @@ def check_site(site: Site) -> list[Problem]:
         for obj in site.of(kind):
             key = getattr(obj, k.key)
             if key in names:
-                problems.append(Problem(f"{_label(kind, obj)} {k.key}", f"{k.label} {key} is defined twice"))
+                twice = Message(N_("%(kind)s %(key)s is defined twice"), kind=Message(k.label), key=key)
+                problems.append(Problem(f"{_label(kind, obj)} {k.key}", twice))
             names.add(key)
 
     for kind in KINDS:
@@ -223,8 +235,10 @@ def check_site(site: Site) -> list[Problem]:
                 dest = getattr(obj, fname)
                 dkind, _, target = dest.partition(":")
                 if dkind != "hangup" and target not in targets[dkind]:
-                    why = "has no voicemail" if dkind == "voicemail" and target in extensions else "does not exist"
-                    problems.append(Problem(f"{_label(kind, obj)} {fname}", f"{describe_destination(dest)} {why}"))
+                    why = (N_("%(destination)s has no voicemail") if dkind == "voicemail" and target in extensions
+                           else N_("%(destination)s does not exist"))
+                    problems.append(Problem(f"{_label(kind, obj)} {fname}",
+                                            Message(why, destination=describe_destination(dest))))
 
     for ivr in site.of("ivr"):
         for option in ivr.options:
@@ -233,37 +247,37 @@ def check_site(site: Site) -> list[Problem]:
             dkind, _, target = option.destination.partition(":")
             if dkind != "hangup" and target not in targets[dkind]:
                 problems.append(Problem(f"IVR menu {ivr.name} option {option.digit}",
-                                        f"{describe_destination(option.destination)} does not exist"))
+                                        Message(N_("%(destination)s does not exist"),
+                                                destination=describe_destination(option.destination))))
 
     mohs = {"default"} | site.keys("moh_class")
     for queue in site.of("queue"):
         where = f"queue {queue.number}"
         for member in queue.members:
             if member.extension not in extensions:
-                problems.append(Problem(f"{where} members", f"extension {member.extension} does not exist"))
+                problems.append(Problem(f"{where} members", missing(N_("extension"), member.extension)))
         if queue.moh_class not in mohs:
-            problems.append(Problem(f"{where} moh_class", f"music-on-hold class {queue.moh_class} does not exist"))
+            problems.append(Problem(f"{where} moh_class", missing(N_("music-on-hold class"), queue.moh_class)))
         if queue.exit_voicemail and queue.exit_voicemail not in mailboxes:
-            problems.append(Problem(f"{where} exit_voicemail", f"voicemail box {queue.exit_voicemail} does not exist"))
+            problems.append(Problem(f"{where} exit_voicemail", missing(N_("voicemail box"), queue.exit_voicemail)))
 
     for group in site.of("ring_group"):
         for member in group.members:
             if member not in extensions:
-                problems.append(Problem(f"ring group {group.number} members", f"extension {member} does not exist"))
+                problems.append(Problem(f"ring group {group.number} members", missing(N_("extension"), member)))
 
     trunks = site.keys("trunk") | site.keys("dahdi_trunk")
     for route in site.of("outbound_route"):
         for trunk in route.trunks:
             if trunk not in trunks:
-                problems.append(Problem(f"outbound route {route.name} trunks", f"trunk {trunk} does not exist"))
+                problems.append(Problem(f"outbound route {route.name} trunks", missing(N_("trunk"), trunk)))
 
     seen_routes: dict[tuple[str, str], str] = {}
     for route in site.of("inbound_route"):
         pair = (route.did, route.cid)
         if pair in seen_routes:
             problems.append(Problem(f"inbound route {route.name} did",
-                                    f"DID '{route.did or 'any'}' with caller ID '{route.cid or 'any'}' "
-                                    f"is already routed by inbound route {seen_routes[pair]}"))
+                                    route_taken(route, seen_routes[pair])))
         else:
             seen_routes[pair] = route.name
 
@@ -293,16 +307,17 @@ def dahdi_problems(site: Site) -> list[Problem]:
     for trunk in site.of("dahdi_trunk"):
         where = f"DAHDI trunk {trunk.name}"
         if trunk.name in site.keys("trunk"):
-            problems.append(Problem(f"{where} name", f"SIP trunk {trunk.name} has this name: outbound routes "
-                                                     "could not tell them apart"))
+            problems.append(Problem(f"{where} name", Message(N_("SIP trunk %(name)s has this name: outbound "
+                                                                "routes could not tell them apart"), name=trunk.name)))
         if trunk.group in groups:
-            problems.append(Problem(f"{where} group", f"group {trunk.group} is already DAHDI trunk "
-                                                      f"{groups[trunk.group]}'s"))
+            problems.append(Problem(f"{where} group", Message(N_("group %(group)s is already DAHDI trunk %(trunk)s's"),
+                                                              group=trunk.group, trunk=groups[trunk.group])))
         groups.setdefault(trunk.group, trunk.name)
         dkind, _, target = trunk.destination.partition(":")
         if dkind not in ("hangup", "inbound_routes") and target not in targets.get(dkind, set()):
             problems.append(Problem(f"{where} destination",
-                                    f"{describe_destination(trunk.destination)} does not exist"))
+                                    Message(N_("%(destination)s does not exist"),
+                                            destination=describe_destination(trunk.destination))))
 
     bound: dict[str, int] = {}
     seats: dict[tuple[str, int], int] = {}
@@ -310,22 +325,25 @@ def dahdi_problems(site: Site) -> list[Problem]:
         where = f"analog port {port.channel}"
         if port.kind == "fxs":
             if port.extension not in extensions:
-                problems.append(Problem(f"{where} extension", f"extension {port.extension} does not exist"))
+                problems.append(Problem(f"{where} extension", missing(N_("extension"), port.extension)))
             elif port.extension in bound:
-                problems.append(Problem(f"{where} extension", f"extension {port.extension} is already the phone "
-                                                              f"on analog port {bound[port.extension]}"))
+                taken = Message(N_("extension %(extension)s is already the phone on analog port %(port)s"),
+                                extension=port.extension, port=bound[port.extension])
+                problems.append(Problem(f"{where} extension", taken))
             bound.setdefault(port.extension, port.channel)
         elif port.trunk not in trunks:
-            problems.append(Problem(f"{where} trunk", f"DAHDI trunk {port.trunk} does not exist"))
+            problems.append(Problem(f"{where} trunk", missing(N_("DAHDI trunk"), port.trunk)))
         if port.card:
             seat = (port.card, port.port)
             if seat in seats:
-                problems.append(Problem(f"{where} port", f"port {port.port} of card {port.card} is already "
-                                                         f"analog port {seats[seat]}"))
+                problems.append(Problem(f"{where} port", Message(N_("port %(port)s of card %(card)s is already "
+                                                                 "analog port %(channel)s"),
+                                                              port=port.port, card=port.card, channel=seats[seat])))
             seats.setdefault(seat, port.channel)
             if port.channel - port.port + 1 < 1:
-                problems.append(Problem(f"{where} channel", f"port {port.port} cannot be channel {port.channel}: "
-                                                            "a card's ports are numbered on from its first channel"))
+                problems.append(Problem(f"{where} channel", Message(N_("port %(port)s cannot be channel %(channel)s: "
+                                                                    "a card's ports are numbered on from its first "
+                                                                    "channel"), port=port.port, channel=port.channel)))
 
     for card in analog_cards(ports):
         members = [p for p in ports if p.card == card.card]
@@ -335,41 +353,46 @@ def dahdi_problems(site: Site) -> list[Problem]:
             for p in members:
                 if p.channel - p.port != first.channel - first.port:
                     problems.append(Problem(f"analog port {p.channel} channel",
-                                            f"ports of card {card.card} must be channels in port order: port "
-                                            f"{first.port} is channel {first.channel}, so port {p.port} is channel "
-                                            f"{first.channel - first.port + p.port}"))
+                                            Message(N_("ports of card %(card)s must be channels in port order: "
+                                                       "port %(first)s is channel %(first_channel)s, so port "
+                                                       "%(port)s is channel %(channel)s"),
+                                                    card=card.card, first=first.port, first_channel=first.channel,
+                                                    port=p.port, channel=first.channel - first.port + p.port)))
 
     sources = {s.source for s in spans}
     if sources == {"card", "loc"}:
-        problems.append(Problem("span source", "card spans and loc spans cannot be mixed: card spans are pinned "
-                                               "by assigned-spans.conf, loc spans need auto-assignment"))
+        problems.append(Problem("span source", N_("card spans and loc spans cannot be mixed: card spans are "
+                                                  "pinned by assigned-spans.conf, loc spans need auto-assignment")))
     if "card" in sources and any(not p.card for p in ports):
         for port in ports:
             if not port.card:
                 problems.append(Problem(f"analog port {port.channel} card",
-                                        "with card spans configured every analog port must name its card and "
-                                        "port, so its card can be pinned in assigned-spans.conf"))
+                                        N_("with card spans configured every analog port must name its card and "
+                                           "port, so its card can be pinned in assigned-spans.conf")))
     timing: dict[int, int] = {}
     locs: dict[str, int] = {}
     seen_spans: dict[tuple[str, int], int] = {}
     for span in spans:
         where = f"span {span.span}"
         if span.trunk not in trunks:
-            problems.append(Problem(f"{where} trunk", f"DAHDI trunk {span.trunk} does not exist"))
+            problems.append(Problem(f"{where} trunk", missing(N_("DAHDI trunk"), span.trunk)))
         if span.source == "loc":
             if span.loc in locs:
-                problems.append(Problem(f"{where} loc", f"loc {span.loc} is already span {locs[span.loc]}"))
+                problems.append(Problem(f"{where} loc", Message(N_("loc %(loc)s is already span %(span)s"),
+                                                                     loc=span.loc, span=locs[span.loc])))
             locs.setdefault(span.loc, span.span)
             continue
         if span.timing:
             if span.timing in timing:
-                problems.append(Problem(f"{where} timing", f"timing priority {span.timing} is already span "
-                                                           f"{timing[span.timing]}'s (use 1, 2, ... once each, or 0)"))
+                problems.append(Problem(f"{where} timing", Message(N_("timing priority %(timing)s is already "
+                                                                   "span %(span)s's (use 1, 2, ... once each, or 0)"),
+                                                                timing=span.timing, span=timing[span.timing])))
             timing.setdefault(span.timing, span.span)
         seat = (span.card, span.local_span)
         if seat in seen_spans:
-            problems.append(Problem(f"{where} local_span", f"local span {span.local_span} of card {span.card} "
-                                                           f"is already span {seen_spans[seat]}"))
+            problems.append(Problem(f"{where} local_span", Message(N_("local span %(local)s of card %(card)s is "
+                                                                   "already span %(span)s"), local=span.local_span,
+                                                                card=span.card, span=seen_spans[seat])))
         seen_spans.setdefault(seat, span.span)
 
     owners: dict[int, str] = {}
@@ -379,7 +402,9 @@ def dahdi_problems(site: Site) -> list[Problem]:
         for chan in range(lay.first, lay.last + 1):
             if chan in owners:
                 problems.append(Problem(f"span {lay.span.span} channels",
-                                        f"channels {lay.first}-{lay.last} overlap {owners[chan]} (channel {chan})"))
+                                        Message(N_("channels %(first)s-%(last)s overlap %(owner)s "
+                                                   "(channel %(channel)s)"),
+                                                first=lay.first, last=lay.last, owner=owners[chan], channel=chan)))
                 break
             owners[chan] = f"span {lay.span.span}"
     for card in analog_cards(ports):
@@ -387,10 +412,16 @@ def dahdi_problems(site: Site) -> list[Problem]:
             owner = owners.get(chan, "")
             if owner.startswith("span "):
                 problems.append(Problem(f"analog port {card.last} channel",
-                                        f"card {card.card} takes channels {card.first}-{card.last}, "
-                                        f"which overlap {owner}"))
+                                        Message(N_("card %(card)s takes channels %(first)s-%(last)s, which "
+                                                   "overlap %(owner)s"), card=card.card, first=card.first,
+                                                last=card.last, owner=owner)))
                 break
     return problems
+
+
+def _chain(destinations: list[str]) -> str:
+    """"IVR menu main → time condition hours → ...", each destination in the reader's language."""
+    return joined([describe_destination(d) for d in destinations], N_("%(before)s → %(after)s"))
 
 
 def _loops(site: Site) -> list[Problem]:
@@ -413,7 +444,7 @@ def _loops(site: Site) -> list[Problem]:
             if node not in reported:
                 reported.update(cycle)
                 problems.append(Problem(describe_destination(node),
-                                        "destinations form a loop: " + " → ".join(map(describe_destination, cycle))))
+                                        Message(N_("destinations form a loop: %(cycle)s"), cycle=_chain(cycle))))
             return
         if node in explored:
             return

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from appliance.catalog import N_
-from appliance.errors import Message, Problem
+from appliance.errors import Message, Problem, missing
 from appliance.model.database import database
 from appliance.model.models import Gateway, GatewayPort
 from appliance.site import queries, schemas
@@ -55,6 +55,8 @@ from appliance.site.checks import (
     dahdi_problems,
     describe_destination,
     destination_fields,
+    number_taken,
+    route_taken,
 )
 from appliance.site.kinds import KINDS
 
@@ -147,11 +149,6 @@ class StoredView:
         return name == "default" or self.has("moh_class", name)
 
 
-def _missing(kind: str, key: str) -> Message:
-    """"extension 201 does not exist", in words the console translates."""
-    return Message(N_("%(kind)s %(key)s does not exist"), kind=Message(kind), key=key)
-
-
 def reference_problems(kind: str, obj, view: StoredView) -> list[Problem]:
     """What ``obj`` names that does not exist in ``view``: the full check's messages, for one object."""
     problems: list[Problem] = []
@@ -175,19 +172,19 @@ def reference_problems(kind: str, obj, view: StoredView) -> list[Problem]:
         where = f"queue {obj.number}"
         for member in obj.members:
             if not view.has("extension", member.extension):
-                problems.append(Problem(f"{where} members", _missing(N_("extension"), member.extension)))
+                problems.append(Problem(f"{where} members", missing(N_("extension"), member.extension)))
         if not view.has_moh(obj.moh_class):
-            problems.append(Problem(f"{where} moh_class", _missing(N_("music-on-hold class"), obj.moh_class)))
+            problems.append(Problem(f"{where} moh_class", missing(N_("music-on-hold class"), obj.moh_class)))
         if obj.exit_voicemail and not view.has_mailbox(obj.exit_voicemail):
-            problems.append(Problem(f"{where} exit_voicemail", _missing(N_("voicemail box"), obj.exit_voicemail)))
+            problems.append(Problem(f"{where} exit_voicemail", missing(N_("voicemail box"), obj.exit_voicemail)))
     elif kind == "ring_group":
         for member in obj.members:
             if not view.has("extension", member):
-                problems.append(Problem(f"ring group {obj.number} members", _missing(N_("extension"), member)))
+                problems.append(Problem(f"ring group {obj.number} members", missing(N_("extension"), member)))
     elif kind == "outbound_route":
         for trunk in obj.trunks:  # a SIP trunk or a DAHDI trunk
             if not view.has("trunk", trunk) and not ("dahdi_trunk" in KINDS and view.has("dahdi_trunk", trunk)):
-                problems.append(Problem(f"outbound route {obj.name} trunks", _missing(N_("trunk"), trunk)))
+                problems.append(Problem(f"outbound route {obj.name} trunks", missing(N_("trunk"), trunk)))
     return problems
 
 
@@ -212,8 +209,9 @@ def _number_problems(change: Change) -> list[Problem]:
     stored = _number_holders(number)
 
     def problems(holders: set[str]) -> list[Problem]:
-        owners = [f"{KINDS[kind].label} {number}" for kind in NUMBERED if kind in holders]
-        return [Problem(f"{label} number", f"{number} is already used by {owners[0]}") for label in owners[1:]]
+        owners = [Message(N_("%(kind)s %(key)s"), kind=Message(KINDS[kind].label), key=number)
+                  for kind in NUMBERED if kind in holders]
+        return [Problem(f"{label} number", number_taken(number, owners[0])) for label in owners[1:]]
 
     known = {str(p) for p in problems(stored)}
     return [p for p in problems(stored | {change.kind}) if str(p) not in known]
@@ -236,9 +234,7 @@ def _inbound_problems(change: Change) -> list[Problem]:
     others = sorted(name for (name,) in query.tuples())
     if not others:
         return []
-    return [Problem(f"inbound route {route.name} did",
-                    f"DID '{route.did or 'any'}' with caller ID '{route.cid or 'any'}' "
-                    f"is already routed by inbound route {others[0]}")]
+    return [Problem(f"inbound route {route.name} did", route_taken(route, others[0]))]
 
 
 def _referrer_ids(keys: set[str]) -> dict[str, list[int]]:
@@ -380,7 +376,7 @@ def _gateway_port_problems(change: Change) -> list[Problem]:
     ports = (GatewayPort.select(GatewayPort.number, Gateway.name, Gateway.mac).join(Gateway)
              .where(column == change.old_key).order_by(Gateway.mac, GatewayPort.number).tuples())
     return [Problem(f"gateway {name or mac} port {number} {change.kind}",
-                    f"{KINDS[change.kind].label} {change.old_key} does not exist") for number, name, mac in ports]
+                    missing(KINDS[change.kind].label, change.old_key)) for number, name, mac in ports]
 
 
 def check_change(change: Change) -> list[Problem]:

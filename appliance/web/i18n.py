@@ -35,6 +35,7 @@ from appliance.access import accounts
 from appliance.catalog import N_
 from appliance.errors import Message, Problem, SiteError
 from appliance.install import Install
+from appliance.provisioning.steps import STEP_WORDS
 from appliance.support import status as status_mod
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -158,6 +159,17 @@ def message_text(message: str) -> str:
     return _(message) if message else message
 
 
+def step_name(name: str) -> str:
+    """An apply step's name ("render", "reload: dialplan reload") with its words in the request's language;
+    what follows a known word (a command, a trunk's name) is shown as it is."""
+    word, colon, rest = name.partition(": ")
+    if word not in STEP_WORDS:
+        return name
+    if not colon:
+        return _(word)
+    return _("%(field)s: %(message)s", field=_(word), message=_(rest) if rest in STEP_WORDS else rest)
+
+
 def problem_text(problem: Problem) -> str:
     """A problem as one line in the request's language: where it is (a field path or an object, as the
     service names it), then what is wrong."""
@@ -202,6 +214,7 @@ def init_app(app: Flask, install: Install) -> None:
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
     app.jinja_env.globals["message_text"] = message_text
     app.jinja_env.filters["message_text"] = message_text
+    app.jinja_env.filters["step_name"] = step_name
     app.jinja_env.globals["current_language"] = current_language
     app.register_blueprint(blueprint)
 

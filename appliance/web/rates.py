@@ -19,6 +19,7 @@ from appliance.errors import SiteError
 from appliance.site import queries
 from appliance.site.numbering import CLASS_LABELS
 from appliance.web.forms import EmptyForm
+from appliance.web.i18n import problem_text
 from appliance.web.roles import VIEWERS, require_role
 
 blueprint = Blueprint("rates", __name__)
@@ -66,7 +67,7 @@ def page(name: str):
             try:
                 stored = rates_csv.import_bytes(trunk, data, day, current_user.username)
             except SiteError as error:
-                problems = [str(p) for p in error.problems]
+                problems = [problem_text(p) for p in error.problems]
             else:
                 flash(gettext("Trunk %(trunk)s: %(count)s rate lines apply from %(day)s.", trunk=trunk,
                               count=stored, day=day.isoformat()), "info")

@@ -194,3 +194,47 @@ def test_a_refused_delete_and_a_missing_destination_say_so_in_chinese(console, a
                                                      "destination": "queue:501"})
     assert missing.status == 422
     assert errors_of(missing.body)["destination"] == "队列 501 不存在"
+
+
+def test_a_chinese_admin_reads_the_services_refusals_in_chinese(console, admin_password):
+    """The services' own refusals (a user name, a rate table's repeated line, a gateway that is not
+    there) reach a Chinese admin in Chinese, with the names and numbers of the input kept as typed."""
+    import html
+
+    from appliance.site import service
+    from tests.web.test_pages import errors_of
+
+    accounts.set_language("admin", "zh_CN", actor="test")
+    browser = console.browser()
+    browser.login("admin", admin_password)
+    bad_user = browser.submit("/users", {"username": "Bad Name", "role": "agent"})
+    assert bad_user.status == 422
+    assert errors_of(bad_user.body)["username"] == "请使用 1-32 个小写字母、数字、'.'、'_' 或 '-'，并以字母开头"
+
+    service.save_object("trunk", {"name": "telco", "host": "192.0.2.10"}, user="test")
+    page = browser.get("/rates/telco")
+    twice = browser.submit("/rates/telco", {
+        "csrf_token": page.csrf_token(), "valid_from": "2026-01-01",
+        "table": "prefix,class,per_minute,increment,connection_fee,free_minutes,currency,description\n"
+                 "8613,,0.12,60/60,,,CNY,\n8613,,0.10,60/60,,,CNY,\n,,0.2,60/60,,,USD,\n"})
+    assert twice.status == 422
+    shown = html.unescape(twice.body)
+    assert "第 3 行：prefix: 前缀 8613 已在第 2 行出现" in shown
+    assert "第 4 行：currency: USD：一张费率表只能使用一种货币（上面已用 CNY）" in shown
+
+
+def test_a_chinese_admin_reads_the_apply_steps_in_chinese(console, admin_password):
+    """The apply's steps and what each did are the console's words too: names, details, the refusal."""
+    accounts.set_language("admin", "zh_CN", actor="test")
+    browser = console.browser()
+    browser.login("admin", admin_password)
+    response = browser.submit("/apply", {}, form_page="/apply")
+    assert response.status == 200
+    steps = re.findall(r'<tr class="(ok|fail)">\s*<td>([^<]+)</td>.*?<td class="detail">([^<]*)</td>', response.body,
+                       re.S)
+    assert [name for _, name, _ in steps] == ["检查", "生成", "比较", "对象", "暂存", "切换", "重新加载"]
+    details = dict((name, detail) for _, name, detail in steps)
+    assert details["检查"].endswith("个对象一致") and details["切换"] == "生效 -&gt; 000001"
+    assert details["重新加载"] == "Asterisk 不由本机管理：它会在启动时读取新文件"
+    refused = browser.submit("/apply/rollback/000099", {}, form_page="/apply")
+    assert "配置版本 000099 不存在（保留的版本：000001）" in refused.body

@@ -71,7 +71,8 @@ def import_rows(rows: list[Row], user: str) -> tuple[list[str], dict[str, int]]:
     for row in rows:
         number = row.values.get("number", "").strip()
         if number in seen:
-            problems.append(f"row {row.line}: number: {number} is already in row {seen[number]}")
+            problems.append(gettext("row %(line)s: number: %(number)s is already in row %(first)s",
+                                    line=row.line, number=number, first=seen[number]))
             continue
         seen[number] = row.line
         data, new = _row_data(row)

@@ -89,7 +89,7 @@ def _flash_live(pushed: live.PushResult, what: str, key: str, created: bool = Fa
     live with a part still waiting for Apply, or refused by Asterisk with the previous version kept."""
     if not pushed.ok:
         flash(gettext("%(kind)s %(key)s is saved, but Asterisk refused it: %(why)s", kind=what, key=key,
-                      why=pushed.error), "error")
+                      why=message_text(pushed.error)), "error")
     elif deleted:
         flash(gettext("%(kind)s %(key)s deleted: its phone can no longer register.", kind=what, key=key), "info")
     elif created:
@@ -97,7 +97,8 @@ def _flash_live(pushed: live.PushResult, what: str, key: str, created: bool = Fa
     else:
         flash(gettext("%(kind)s %(key)s saved and live.", kind=what, key=key), "info")
     if pushed.ok and pushed.apply_needed:
-        flash(gettext("The rest takes effect when you apply the changes: %(why)s.", why=pushed.apply_needed), "info")
+        flash(gettext("The rest takes effect when you apply the changes: %(why)s.",
+                      why=message_text(pushed.apply_needed)), "info")
 
 
 def _field_of(k, where: str) -> str | None:
