@@ -48,6 +48,8 @@ MAX_PAGE = 500
 #: How many calls a CSV export or a recordings archive holds at most: a search narrows a larger set.
 MAX_EXPORT = 100_000
 MAX_ARCHIVE_FILES = 5_000
+#: The search's fields, as a form or a query string names them (``parse_search``).
+FILTERS = ("number", "extension", "queue", "trunk", "outcome", "from", "to", "min_cost", "max_cost")
 _NUMBER = re.compile(r"^[0-9+*#]{1,32}\*?$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -423,6 +425,6 @@ def export_recordings(search: Search, recordings_dir: Path, user: str, into: Pat
     return len(found)
 
 
-__all__ = ["CSV_COLUMNS", "Call", "CallDetail", "Event", "Leg", "MAX_ARCHIVE_FILES", "MAX_EXPORT", "MAX_PAGE",
-           "OUTCOMES", "QueueStay", "Search", "call_detail", "export_csv", "export_recordings", "parse_search",
-           "search_calls"]
+__all__ = ["CSV_COLUMNS", "FILTERS", "Call", "CallDetail", "Event", "Leg", "MAX_ARCHIVE_FILES", "MAX_EXPORT",
+           "MAX_PAGE", "OUTCOMES", "QueueStay", "Search", "call_detail", "export_csv", "export_recordings",
+           "parse_search", "search_calls"]

@@ -131,7 +131,8 @@ def _as_asterisk(moment: datetime) -> str:
     return localtime.asterisk_text(moment.timestamp()) if moment.tzinfo else moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _clock(seconds: int) -> str:
+def clock(seconds: int) -> str:
+    """Seconds as a clock shows a call's length: "1:05", "2:03:09" (the same in every language)."""
     minutes, secs = divmod(max(0, seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
@@ -162,5 +163,5 @@ def record_lines(records: list[CallRecord], title: str, width: int = 80,
     for r in records:
         start = localtime.from_asterisk(r.start, zone)
         lines.append(f"  {_cell(start, 19):<20}{_cell(r.src, 14):<15}{_cell(r.dst, 14):<15}"
-                     f"{_cell(r.disposition, 11):<12}{_clock(r.billsec):>7}{_clock(r.duration):>8}")
+                     f"{_cell(r.disposition, 11):<12}{clock(r.billsec):>7}{clock(r.duration):>8}")
     return [line[:width] for line in lines]

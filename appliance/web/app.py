@@ -25,6 +25,7 @@ from appliance.web import (
     auth,
     backups,
     callcenter,
+    callrecords,
     contacts,
     costs,
     errors,
@@ -82,6 +83,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(wallboard.blueprint)
     app.register_blueprint(recordings.blueprint)
+    app.register_blueprint(callrecords.blueprint)
     app.register_blueprint(callcenter.blueprint)
     app.register_blueprint(contacts.blueprint)
     app.register_blueprint(rates.blueprint)

@@ -36,6 +36,7 @@ from appliance.catalog import N_
 from appliance.errors import Message, Problem, SiteError
 from appliance.install import Install
 from appliance.provisioning.steps import STEP_WORDS
+from appliance.support import calls as calls_mod
 from appliance.support import status as status_mod
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -215,6 +216,7 @@ def init_app(app: Flask, install: Install) -> None:
     app.jinja_env.globals["message_text"] = message_text
     app.jinja_env.filters["message_text"] = message_text
     app.jinja_env.filters["step_name"] = step_name
+    app.jinja_env.filters["duration_clock"] = calls_mod.clock
     app.jinja_env.globals["current_language"] = current_language
     app.register_blueprint(blueprint)
 

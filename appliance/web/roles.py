@@ -184,6 +184,7 @@ def _build_navigation() -> list[Group]:
     groups: list[Group] = [("", [
         NavItem("status", _l("Status"), "views.status", roles=ROLES),
         NavItem("wallboard", _l("Wallboard"), "wallboard.page", roles=("admin", "supervisor", "technician")),
+        NavItem("calls", _l("Call records"), "callrecords.page", roles=("admin", "supervisor")),
         NavItem("recordings", _l("Recordings"), "recordings.page", roles=("admin", "supervisor")),
         NavItem("reports", _l("Reports"), "callcenter.reports_page", roles=("admin", "supervisor")),
         NavItem("costs", _l("Costs"), "costs.page", roles=("admin", "supervisor")),

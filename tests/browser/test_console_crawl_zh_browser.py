@@ -23,6 +23,7 @@ from appliance.access import accounts
 from appliance.billing import rates_csv
 from appliance.config_file import import_text
 from appliance.gateways import service as gateways
+from appliance.model.models import CallRecord
 from appliance.phonebook import contacts
 from appliance.provisioning import apply as apply_mod
 from appliance.site import service
@@ -54,6 +55,7 @@ NOT_PAGES = {
     "recordings.play": "a recording's sound file",
     "rates.export_csv": "a CSV download",
     "costs.export_csv": "a CSV download",
+    "callrecords.export_csv": "a CSV download",
     "costs.chart": "an SVG image shown on the costs page",
 }
 # names of this test's data that are words (the users, who made the site, this machine, a device's own name)
@@ -138,8 +140,10 @@ def chinese_site(served, install):
             for kind in KINDS.values()}
     table = b"prefix,class,per_minute,increment,free_minutes\n,mobile,0.12,60/60,100\n8613,,0.10,6/6,0\n"
     rates_csv.import_bytes("carrier-1", table, datetime.date(2026, 1, 1), "test")
+    CallRecord.create(uniqueid="1765000000.1", sequence=0, linkedid="1765000000.1", start="2026-12-07 09:30:00",
+                      src="13800138000", dst="500", disposition="ANSWERED", billsec=65, duration=80, lastapp="Queue")
     return served, {"keys": keys, "contact_id": contact["id"], "username": "li", "token": token,
-                    "name": "carrier-1"}
+                    "name": "carrier-1", "linkedid": "1765000000.1"}
 
 
 def crawl_paths(app, values: dict) -> tuple[list[str], set[str]]:
@@ -159,7 +163,7 @@ def crawl_paths(app, values: dict) -> tuple[list[str], set[str]]:
             for slug, key in sorted(values["keys"].items()):
                 paths.append(app.url_map.bind("").build(rule.endpoint, {"slug": slug, "key": key}
                                                         if "key" in arguments else {"slug": slug}))
-        elif arguments <= {"contact_id", "username", "token", "name"}:
+        elif arguments <= {"contact_id", "username", "token", "name", "linkedid"}:
             paths.append(app.url_map.bind("").build(rule.endpoint, {a: values[a] for a in arguments}))
         else:
             unfilled.append(rule.rule)

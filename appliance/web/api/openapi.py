@@ -16,12 +16,23 @@ from appliance.errors import Message
 from appliance.phonebook import schema as phonebook_schema
 from appliance.site import schemas
 from appliance.site.kinds import KINDS, Kind
-from appliance.web.api.core import ANY_USER, PHONEBOOK_READ, READ, ROLES_FOR, WRITE
+from appliance.web.api.core import ANY_USER, CALLS_READ, PHONEBOOK_READ, READ, ROLES_FOR, WRITE
 from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, PromptRecording, RollbackRequest
 
 VERSION = "1.0.0"
 MASKED_NOTE = "Secret: returned to admins; other roles get '********' (an empty value stays empty)."
 # access levels with a fixed text; the others (READ, WRITE, PHONEBOOK_READ) list core.ROLES_FOR's roles
+CALL_FILTERS = (
+    ("number", "Caller, called or dialled number; a final * matches a prefix (0139*)."),
+    ("extension", "Calls of this extension (calling, called or the agent)."),
+    ("queue", "Calls that waited in this queue."),
+    ("trunk", "Calls with a leg on this trunk (failover attempts included)."),
+    ("outcome", "ANSWERED, NO ANSWER, BUSY, FAILED or CONGESTION."),
+    ("from", "First day (YYYY-MM-DD, the site's day)."),
+    ("to", "Last day, included."),
+    ("min_cost", "At least this cost, in the call's currency."),
+    ("max_cost", "At most this cost."),
+)
 ROLE_TEXT = {
     "any": "Roles: any logged-in role.",
     "public": "No authentication.",
@@ -324,6 +335,36 @@ def _common_schemas() -> dict:
                            "total": {"type": "integer", "description": "Entries matching the filters, all pages."},
                            "limit": {"type": "integer"}, "offset": {"type": "integer"}},
         },
+        "CallSummary": {
+            "type": "object",
+            "required": ["id", "start", "from", "to", "outcome", "talk_seconds", "total_seconds", "cost", "currency"],
+            "properties": {
+                "id": {"type": "string", "description": "The call's id (Asterisk's linkedid): GET /calls/{id}."},
+                "start": {"type": "string", "description": "When it began, in the site's time zone."},
+                "from": {"type": "string"}, "to": {"type": "string"},
+                "outcome": {"type": "string", "enum": ["ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"]},
+                "talk_seconds": {"type": "integer"}, "total_seconds": {"type": "integer"},
+                "extension": {"type": "string"}, "queues": {"type": "array", "items": {"type": "string"}},
+                "trunk": {"type": "string"}, "number_class": {"type": "string"},
+                "cost": {"type": "string", "nullable": True,
+                         "description": "Decimal, in `currency`; null: not priced."},
+                "currency": {"type": "string"},
+                "legs": {"description": "How many legs (list: their details, on GET /calls/{id})."},
+            },
+        },
+        "CallList": {
+            "type": "object", "required": ["items", "total", "limit", "offset"],
+            "properties": {"items": {"type": "array", "items": _ref("CallSummary")},
+                           "total": {"type": "integer", "description": "Calls matching the filters, all pages."},
+                           "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+        },
+        "CallDetail": {
+            "allOf": [_ref("CallSummary"), {"type": "object", "properties": {
+                "queue_stays": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+                "events": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+                "recordings": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+            }}],
+        },
         "Me": {
             "type": "object", "required": ["username", "role", "via"],
             "properties": {"username": {"type": "string"},
@@ -444,6 +485,24 @@ def document() -> dict:
                 *_paging_parameters()[1:],
             ]),
         },
+        "/calls": {
+            "get": _op(Message(N_("Call records: the calls matching the filters, newest first")), CALLS_READ, {
+                "200": {"description": "Calls.", "content": _json(_ref("CallList"))},
+                "400": _response_ref("BadRequest"), "422": _response_ref("Unprocessable"),
+            }, tag="calls", operation_id="list_calls", parameters=[
+                *[{"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 64},
+                   "description": text} for name, text in CALL_FILTERS],
+                *_paging_parameters()[1:],
+            ]),
+        },
+        "/calls/{id}": {
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "string", "maxLength": 64}}],
+            "get": _op(Message(N_("One call: its legs, queue stays, events and recordings")), CALLS_READ, {
+                "200": {"description": "The call.", "content": _json(_ref("CallDetail"))},
+                "404": _response_ref("NotFound"),
+            }, tag="calls", operation_id="get_call"),
+        },
         "/me": {
             "get": _op(Message(N_("Who the API thinks you are")), "any",
                        {"200": {"description": "The caller.", "content": _json(_ref("Me"))}},
@@ -468,7 +527,7 @@ def document() -> dict:
         "security": [{"bearerAuth": []}, {"consoleSession": []}],
         "tags": [{"name": k.plural, "description": f"{k.label}s"} for k in KINDS.values()]
                 + [{"name": "contacts", "description": "phonebook contacts (caller names, screen pops)"}]
-                + [{"name": n} for n in ("settings", "apply", "audit", "auth")],
+                + [{"name": n} for n in ("settings", "apply", "calls", "audit", "auth")],
         "paths": paths,
         "components": {
             "schemas": dict(sorted(components.items())),

@@ -14,6 +14,7 @@ from flask import current_app, jsonify, request, url_for
 from flask_babel import gettext
 from pydantic import BaseModel, ValidationError
 
+from appliance.callcenter import callrecords
 from appliance.errors import SiteError, from_pydantic
 from appliance.model import audit
 from appliance.phonebook import contacts as phonebook
@@ -25,6 +26,7 @@ from appliance.site.kinds import KINDS, Kind
 from appliance.web.api import openapi
 from appliance.web.api.core import (
     ANY_USER,
+    CALLS_READ,
     PHONEBOOK_READ,
     READ,
     WRITE,
@@ -408,6 +410,59 @@ def _allow_prompt_recordings() -> None:
     # a recording is larger than any other request: raise the 1 MB limit for this one route only
     if request.endpoint == "api.prompt_put":
         request.max_content_length = 28_000_000 + 64 * 1024
+
+
+# ---------------------------------------------------------------- call records
+
+
+def _money(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _call_json(call: callrecords.Call, legs: bool = False) -> dict:
+    out = {"id": call.linkedid, "start": call.start, "from": call.caller, "to": call.called, "outcome": call.outcome,
+           "talk_seconds": call.talk_seconds, "total_seconds": call.total_seconds, "extension": call.extension,
+           "queues": call.queues, "trunk": call.trunk, "number_class": call.number_class,
+           "cost": _money(call.cost), "currency": call.currency, "legs": len(call.legs)}
+    if legs:
+        out["legs"] = [{"uniqueid": leg.uniqueid, "start": leg.start, "answer": leg.answer, "end": leg.end,
+                        "from": leg.src, "to": leg.number or leg.dst, "application": leg.lastapp,
+                        "channel": leg.channel, "peer_channel": leg.dstchannel, "outcome": leg.outcome,
+                        "talk_seconds": leg.billsec, "total_seconds": leg.duration, "trunk": leg.trunk,
+                        "number_class": leg.number_class, "cost": _money(leg.cost), "currency": leg.currency}
+                       for leg in call.legs]
+    return out
+
+
+@blueprint.route("/calls", methods=["GET"], provide_automatic_options=False)
+@requires(CALLS_READ)
+def calls_list():
+    """Calls matching the filters (the console's Call records search), newest first, one item per call."""
+    limit, offset = _paging()
+    try:
+        search = callrecords.parse_search({name: request.args.get(name, "") for name in callrecords.FILTERS})
+    except SiteError as error:
+        raise ApiError(422, summary(error.problems), problems_json(error.problems, fields=callrecords.FILTERS)) \
+            from None
+    found, total = callrecords.search_calls(search, limit=limit, offset=offset)
+    return _page([_call_json(call) for call in found], total, limit, offset)
+
+
+@blueprint.route("/calls/<id>", methods=["GET"], provide_automatic_options=False)
+@requires(CALLS_READ)
+def calls_item(id: str):  # noqa: A002 (the path names it as the document does)
+    """One call: its legs, queue stays, queue events and recordings (paths for the console's player)."""
+    found = callrecords.call_detail(id[:64], _install().recordings_dir)
+    if found is None:
+        raise ApiError(404, gettext("No call %(call)s.", call=id[:64]))
+    return jsonify({**_call_json(found.call, legs=True),
+                    "queue_stays": [{"queue": s.queue, "entered": s.entered, "outcome": s.outcome,
+                                     "wait_seconds": s.wait_seconds, "talk_seconds": s.talk_seconds,
+                                     "agent": s.agent} for s in found.stays],
+                    "events": [{"time": e.time, "queue": e.queue, "agent": e.agent, "event": e.event,
+                                "data": e.data} for e in found.events],
+                    "recordings": [{"path": r.path, "who": r.who, "seconds": r.seconds,
+                                    "url": url_for("recordings.play", relative=r.path)} for r in found.recordings]})
 
 
 # ---------------------------------------------------------------- audit, me, openapi
