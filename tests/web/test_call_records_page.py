@@ -18,8 +18,11 @@ from appliance.site import localtime
 from tests.web.test_pages import login
 
 
-def _calls(install) -> None:
-    """An inbound queue call answered by 201 (two legs, one recording) and an outbound call via telco, today."""
+def _calls(install, root) -> None:
+    """An inbound queue call answered by 201 (two legs, one recording) and an outbound call via telco, today.
+
+    The recordings folder is moved under ``root`` (the test's own folder), never the host's Asterisk spool."""
+    install.asterisk_root = root
     now = datetime.datetime.now().replace(microsecond=0) - datetime.timedelta(minutes=30)
     start = localtime.asterisk_text(now.timestamp())
     CallRecord.create(uniqueid="1765.1", sequence=0, linkedid="1765.1", start=start, src="13800001111", dst="700",
@@ -41,8 +44,8 @@ def _calls(install) -> None:
         out.writeframes(b"\0\0" * 8000)
 
 
-def test_a_supervisor_finds_a_call_opens_it_and_exports_the_search(console):
-    _calls(console.app.extensions["linebox.install"])
+def test_a_supervisor_finds_a_call_opens_it_and_exports_the_search(console, tmp_path):
+    _calls(console.app.extensions["linebox.install"], tmp_path)
     sup = login(console, "supervisor")
     everything = sup.get("/calls")
     assert everything.status == 200 and "2 calls found." in everything.body
@@ -83,8 +86,8 @@ def test_a_bad_filter_is_named_and_other_roles_are_refused(console):
         assert login(console, role).get("/calls").status == 403
 
 
-def test_a_chinese_supervisor_reads_the_call_records_in_chinese(console):
-    _calls(console.app.extensions["linebox.install"])
+def test_a_chinese_supervisor_reads_the_call_records_in_chinese(console, tmp_path):
+    _calls(console.app.extensions["linebox.install"], tmp_path)
     sup = login(console, "supervisor")
     accounts.set_language("supervisor1", "zh_CN", actor="test")
     page = sup.get("/calls")
