@@ -264,6 +264,9 @@ class Step:
     what: Message
     why: Message | None = None
     branches: list[Branch] = field(default_factory=list)
+    # at a menu, the extension of the menu each key ran, as the dialplan names them: the option's digit,
+    # ``i`` for a wrong key, ``t`` for no key, an extension's number (direct dial)
+    keys: list[str] = field(default_factory=list)
 
     @property
     def taken(self) -> Branch | None:
@@ -286,6 +289,11 @@ class Trace:
     def nodes(self) -> list[str]:
         """The objects the call passes, in order (``route:NAME``, ``timecondition:office``, ...)."""
         return [s.node for s in self.steps]
+
+    @property
+    def path(self) -> list[str]:
+        """``nodes`` with what each menu heard: ``ivr:main(i,i)`` for two wrong keys, ``ivr:main(1)``."""
+        return [f"{s.node}({','.join(s.keys)})" if s.kind == "ivr" and s.keys else s.node for s in self.steps]
 
     def lines(self) -> list[str]:
         """The trace as text: one line per step, its branches not taken indented below it."""
@@ -534,6 +542,7 @@ class _Walker:
             self.used += 1
             heard.append(press)
             if press == NO_KEY:
+                step.keys.append("t")
                 timeouts += 1
                 if timeouts > ivr.timeout_retries:
                     return self._leave(step, branches, -1, Message(
@@ -544,6 +553,7 @@ class _Walker:
             if len(digit) > 1 and ivr.direct_dial and any(extension_matches(r, digit) for r in
                                                           number_ranges(self.by_kind["extension"])):
                 ext = self.by_kind["extension"].get(digit)
+                step.keys.append(digit)
                 if ext is not None:
                     self._leave(step, branches, len(ivr.options), Message(N_("keys %(keys)s: dials extension "
                                                                              "%(number)s directly"),
@@ -551,12 +561,14 @@ class _Walker:
                     return self._ring_extension(f"extension:{digit}", ext)
             elif digit[0] in options:
                 option = options[digit[0]]
+                step.keys.append(option.digit)
                 if option.language and not option.destination:
                     continue  # the language changes, the menu plays again; counts stay
                 index = ivr.options.index(option)
                 return self._leave(step, branches, index, Message(
                     N_("keys %(keys)s: key %(digit)s chooses %(dest)s"), keys=",".join(heard), digit=option.digit,
                     dest=describe(option.destination)), option.destination)
+            step.keys.append("i")  # after a number in the extensions' range that is no extension too
             invalid += 1
             if invalid > ivr.invalid_retries:
                 return self._leave(step, branches, -2, Message(

@@ -51,7 +51,7 @@ CALLS = {
     "night": ("5550300", "+8613800000006", [], ""),
 }
 
-EXECUTING = re.compile(r'Executing \[(?P<exten>[^@\]]*)@(?P<context>[^:\]]+):\d+\] (?P<app>\w+)\('
+EXECUTING = re.compile(r'Executing \[(?P<exten>[^@\]]*)@(?P<context>[^:\]]+):(?P<priority>\d+)\] (?P<app>\w+)\('
                        r'"(?P<chan>[^"]+)", "(?P<args>.*)"\) in new stack')
 # the contexts a destination's Goto lands in, by prefix: the node they stand for
 DISPATCH = ("from-trunk", "tc-", "ivr-", "ann-", "ext-queues", "ext-ringgroups")
@@ -118,7 +118,8 @@ def _executed(pbx: Pbx) -> list[re.Match]:
 
 
 def _path_taken(lines: list[re.Match], number: str) -> list[str]:
-    """The site objects the call to ``number`` went through, from the lines Asterisk logged for its channel."""
+    """The site objects the call to ``number`` went through, from the lines Asterisk logged for its channel;
+    a menu with the extensions each key ran there (``ivr:main(i,i)``), as ``Trace.path`` writes them."""
     channel = next((m["chan"] for m in lines if m["context"] == "from-trunk" and m["exten"] == number), None)
     if channel is None:
         return []
@@ -133,7 +134,12 @@ def _path_taken(lines: list[re.Match], number: str) -> list[str]:
         elif context.startswith("tc-"):
             node = "timecondition:" + context.removeprefix("tc-")
         elif context.startswith("ivr-"):
-            node = "ivr:" + context.removeprefix("ivr-")
+            menu = "ivr:" + context.removeprefix("ivr-")
+            if exten == "s" and m["priority"] == "1" or not nodes or not nodes[-1].startswith(menu):
+                nodes.append(menu)  # a visit of the menu (s,1: entered again by a Goto is a new visit)
+            elif exten != "s" and m["priority"] == "1":  # a key (a wrong one, none) ran this extension
+                keys = nodes[-1].removeprefix(menu).strip("()")
+                nodes[-1] = f"{menu}({keys + ',' if keys else ''}{exten})"
         elif context.startswith("ann-"):
             node = "announcement:" + context.removeprefix("ann-")
         elif context == "ext-queues":
@@ -169,14 +175,14 @@ def test_every_branch_takes_the_path_the_trace_predicted(lab):
     for tag, (number, caller, keys, dtmf) in CALLS.items():
         predicted[tag] = trace.trace(site, number, caller, None, keys, answered=False)
         carrier.call("telco", number, tag=tag, dtmf=dtmf, hold=18, caller=caller)
-    expected = {tag: t.nodes for tag, t in predicted.items()}
+    expected = {tag: t.path for tag, t in predicted.items()}
     # every branch of the site is exercised: the trace's own view of where each call ends
     assert expected == {
         "vip": ["route:vip", "ringgroup:600", "voicemail:201"],
-        "key1": ["route:main", "timecondition:office", "ivr:main", "queue:701", "ringgroup:600", "voicemail:201"],
-        "key2": ["route:main", "timecondition:office", "ivr:main", "ringgroup:600", "voicemail:201"],
-        "wrong": ["route:main", "timecondition:office", "ivr:main", "voicemail:201"],
-        "silent": ["route:main", "timecondition:office", "ivr:main", "extension:202"],
+        "key1": ["route:main", "timecondition:office", "ivr:main(1)", "queue:701", "ringgroup:600", "voicemail:201"],
+        "key2": ["route:main", "timecondition:office", "ivr:main(2)", "ringgroup:600", "voicemail:201"],
+        "wrong": ["route:main", "timecondition:office", "ivr:main(i,i)", "voicemail:201"],
+        "silent": ["route:main", "timecondition:office", "ivr:main(t)", "extension:202"],
         "holiday": ["route:holiday", "timecondition:holidays", "voicemail:201"],
         "night": ["route:night", "timecondition:night", "announcement:sorry", "hangup"],
     }, "\n\n".join("\n".join(t.lines()) for t in predicted.values())
