@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from appliance.site.checks import Site
 MAX_STEPS = 200
 # How many ways ``reaches`` lists at most (a site with many menus can have very many).
 MAX_WAYS = 200
+MAX_EXPANDED = 100_000  # partial ways looked at, at most, before it answers with what it found
 # A caller's input at a menu: "t" is no key at all (the menu's timeout).
 NO_KEY = "t"
 
@@ -722,18 +724,33 @@ def reaches(site: Site, target: str) -> list[Way]:
     if kind in ("queue", "ringgroup"):
         ways.append(Way(Message(N_("office phones dialling %(number)s"), number=key), "", "", "", ()))
 
-    def walk(node: str, path: tuple[tuple[str, Message], ...], visited: frozenset[str], start) -> None:
-        if len(ways) >= MAX_WAYS:
-            return
+    # only the objects from which the target can be reached are walked into (a site with thousands of
+    # extensions behind a direct-dial menu is not walked extension by extension)
+    leads_to: dict[str, set[str]] = {}
+    for node, outs in edges.items():
+        for _, nxt in outs:
+            leads_to.setdefault(nxt, set()).add(node)
+    useful, todo = {target}, [target]
+    while todo:
+        for before in leads_to.get(todo.pop(), ()):
+            if before not in useful:
+                useful.add(before)
+                todo.append(before)
+
+    # breadth first: the shortest ways first, and a bounded amount of work however tangled the menus are
+    Partial = tuple[tuple[Message, str, str, str, str], str, tuple[tuple[str, Message], ...], frozenset[str]]
+    queue: deque[Partial] = deque((start, start[4], (), frozenset({start[4]}))
+                                  for start in _starts(site) if start[4] in useful)
+    expanded = 0
+    while queue and len(ways) < MAX_WAYS and expanded < MAX_EXPANDED:
+        start, node, path, visited = queue.popleft()
+        expanded += 1
         if node == target:
             ways.append(Way(start[0], start[1], start[2], start[3], path))
-            return
+            continue
         for condition, nxt in edges.get(node, []):
-            if nxt and nxt not in visited:
-                walk(nxt, (*path, (node, condition)), visited | {nxt}, start)
-
-    for start in _starts(site):
-        walk(start[4], (), frozenset({start[4]}), start)
+            if nxt in useful and nxt not in visited:
+                queue.append((start, nxt, (*path, (node, condition)), visited | {nxt}))
     return sorted(ways, key=lambda w: len(w.conditions))
 
 

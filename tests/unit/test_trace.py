@@ -329,3 +329,17 @@ def test_the_cli_traces_the_stored_site(install) -> None:
     assert reach.exit_code == 0 and "time condition office: closed" in reach.output
     bad = CliRunner().invoke(main, [*home, "trace", "--did", "5550100", "--at", "tomorrow"])
     assert bad.exit_code == 1 and "at: 'tomorrow' is not a time" in bad.output and "Traceback" not in bad.output
+
+
+def test_the_reverse_question_on_a_large_tangled_site_stays_small() -> None:
+    # a direct-dial menu before 3,000 extensions, and twelve menus whose keys lead to one another
+    extensions = [{"number": str(2000 + i), "name": f"User {i}", "voicemail": True} for i in range(3000)]
+    menus = [{"name": f"m{i}", "greeting": "beep", "direct_dial": True,
+              "options": [{"digit": str(d), "destination": f"ivr:m{d}"} for d in range(9) if d != i]
+              + [{"digit": "9", "destination": "queue:701"}]} for i in range(9)]
+    site = base(extension=[*extensions, {"number": "201", "name": "Ann", "voicemail": True}],
+                ivr=menus, inbound_route=[{"name": "main", "did": "5550100", "destination": "ivr:m0"}])
+    ways = trace.reaches(site, "queue:701")
+    assert len(ways) == trace.MAX_WAYS  # capped, not walked for ever
+    assert ways[1].text() == "calls to 5550100 from any caller (inbound route main); IVR menu m0: key 9"
+    assert len(trace.reaches(site, "voicemail:2500")) == trace.MAX_WAYS

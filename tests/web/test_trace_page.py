@@ -13,7 +13,7 @@ def _site() -> None:
     service.save_settings({"timezone": "Asia/Shanghai"}, user="test")
     for kind, item in (
         ("extension", {"number": "201", "name": "Ann", "voicemail": True}),
-        ("queue", {"number": "701", "name": "Orders", "max_wait_seconds": 30, "overflow": "voicemail:201"}),
+        ("queue", {"number": "701", "name": "Orders & <Returns>", "max_wait_seconds": 30, "overflow": "voicemail:201"}),
         ("ivr", {"name": "main", "greeting": "beep", "options": [{"digit": "1", "destination": "queue:701"}]}),
         ("time_condition", {"name": "office", "timezone": "Asia/Shanghai",
                             "ranges": [{"days": "mon-fri", "start": "09:00", "end": "18:00"}],
@@ -31,6 +31,7 @@ def test_the_path_is_drawn_with_the_branch_taken_and_the_reasons(console):
     assert page.status == 200
     svg = page.body[page.body.index("<svg"):page.body.index("</svg>")]
     assert "<script" not in svg and "style=" not in svg
+    assert "queue 701 (Orders &amp; &lt;Returns&gt;)" in svg and "<Returns>" not in page.body  # names escaped
     assert len(re.findall(r'<g class="step"', svg)) == 5  # route, time condition, IVR, queue, voicemail
     assert "time condition office" in svg and "key 1" in svg
     assert "closed → voicemail box 201" in svg  # a branch not taken, beside its step
