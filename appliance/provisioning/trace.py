@@ -320,7 +320,8 @@ def describe(destination: str) -> Message:
     words = {"hangup": N_("hang up"), "extension": N_("extension %(key)s"), "ringgroup": N_("ring group %(key)s"),
              "voicemail": N_("voicemail box %(key)s"), "timecondition": N_("time condition %(key)s"),
              "announcement": N_("announcement %(key)s"), "ivr": N_("IVR menu %(key)s"), "queue": N_("queue %(key)s"),
-             "route": N_("inbound route %(key)s"), "inbound_routes": N_("the inbound routes")}
+             "route": N_("inbound route %(key)s"), "inbound_routes": N_("the inbound routes"),
+             "dahdi": N_("DAHDI trunk %(key)s")}
     return Message(words[kind], key=key) if kind in words else Message(N_("%(kind)s %(key)s"), kind=kind, key=key)
 
 
@@ -620,16 +621,28 @@ def _route_step(site: Site, did: str, caller: str) -> tuple[Step, str]:
 
 
 def trace(site: Site, did: str, caller: str = "", at: datetime | None = None, digits: Sequence[str] = (),
-          answered: bool = True) -> Trace:
+          answered: bool = True, trunk: str = "") -> Trace:
     """Where a call from a trunk to ``did`` from ``caller`` at ``at`` goes, the caller pressing ``digits``
     (one entry per menu) and, unless ``answered``, nobody answering anywhere (so every no-answer fallback
-    is followed)."""
+    is followed).  ``trunk``: a DAHDI trunk the call comes in on (its own destination, or the inbound
+    routes); empty or a SIP trunk: the inbound routes."""
     did = _check_number("did", did)
     caller = _check_number("caller", caller)
     moment = at or datetime.now(UTC).astimezone(zoneinfo.ZoneInfo(site.settings.timezone))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(site.settings.timezone))
     result = Trace(did, caller, moment, list(digits), answered)
+    dahdi = next((t for t in site.of("dahdi_trunk") if t.name == trunk), None)
+    if trunk and dahdi is None and trunk not in site.keys("trunk"):
+        raise SiteError([Problem("trunk", f"no trunk named {trunk[:40]!r}")])
+    if dahdi is not None:
+        entry = Step(f"dahdi:{dahdi.name}", "dahdi_trunk", dahdi.name,
+                     Message(N_("DAHDI trunk %(name)s"), name=dahdi.name), None,
+                     [Branch(Message(N_("every call on it")), dahdi.destination, True)])
+        result.steps.append(entry)
+        if dahdi.destination != "inbound_routes":
+            _Walker(site, result).run(dahdi.destination)
+            return result
     step, destination = _route_step(site, did, caller)
     result.steps.append(step)
     if not destination:
@@ -758,12 +771,13 @@ def reaches(site: Site, target: str) -> list[Way]:
 
 # ---- over the stored site: what the CLI and the console call -------------------------------------------
 
-def trace_stored(did: str, caller: str = "", at: str = "", digits: str = "", answered: bool = True) -> Trace:
+def trace_stored(did: str, caller: str = "", at: str = "", digits: str = "", answered: bool = True,
+                 trunk: str = "") -> Trace:
     """``trace`` over the site as stored, the time (``YYYY-MM-DD HH:MM``, empty for now) in the site's zone
     and the keys as typed (``1,2``); bad input raises SiteError naming the field."""
     site = queries.snapshot()
     zone = zoneinfo.ZoneInfo(site.settings.timezone)
-    return trace(site, did, caller, parse_at(at, zone), parse_digits(digits), answered)
+    return trace(site, did, caller, parse_at(at, zone), parse_digits(digits), answered, trunk.strip())
 
 
 def reaches_stored(target: str) -> list[Way]:

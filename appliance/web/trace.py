@@ -57,21 +57,23 @@ def page():
     zone = localtime.site_zone()
     args: dict[str, Any] = {"did": _arg("did"), "caller": _arg("caller"), "digits": _arg("digits"),
                             "at": _arg("at") or datetime.now(UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                            "no_answer": request.args.get("no_answer") == "1", "reaches": _arg("reaches")}
+                            "no_answer": request.args.get("no_answer") == "1", "reaches": _arg("reaches"),
+                            "trunk": _arg("trunk")}
     result = graph = None
     ways: list[tracing.Way] | None = None
     error = ""
     try:
         if "did" in request.args:
             result = tracing.trace_stored(args["did"], args["caller"], args["at"], args["digits"],
-                                          answered=not args["no_answer"])
+                                          answered=not args["no_answer"], trunk=args["trunk"])
             graph = draw(result)
         if args["reaches"]:
             ways = tracing.reaches_stored(args["reaches"])
     except SiteError as failure:
         error = problems_text(failure.problems)
     return render_template("trace.html", nav_active="trace", args=args, result=result, graph=graph, ways=ways,
-                           error=error, destinations=_destinations(), describe=tracing.describe)
+                           error=error, destinations=_destinations(), describe=tracing.describe,
+                           dahdi_trunks=queries.keys("dahdi_trunk"))
 
 
 def _wrap(text: str, width: int, lines: int = 2) -> list[str]:

@@ -281,6 +281,16 @@ def test_announcements_play_then_go_on() -> None:
     assert t.nodes == ["route:main", "announcement:closed", "hangup"] and str(t.outcome) == "the call is hung up"
 
 
+def test_a_call_on_a_dahdi_trunk_goes_to_its_destination_or_through_the_inbound_routes() -> None:
+    site = base(dahdi_trunk=[{"name": "fxo", "group": 1, "destination": "ringgroup:600"},
+                             {"name": "pri", "group": 2}])
+    assert trace.trace(site, "", "021555", MONDAY_10, trunk="fxo").nodes == ["dahdi:fxo", "ringgroup:600"]
+    assert trace.trace(site, "5550100", "021555", MONDAY_10, trunk="pri").nodes[:3] == [
+        "dahdi:pri", "route:main", "timecondition:office"]
+    with pytest.raises(SiteError, match="^trunk: no trunk named 'nope'"):
+        trace.trace(site, "5550100", "", MONDAY_10, trunk="nope")
+
+
 def test_numbers_are_checked() -> None:
     with pytest.raises(SiteError, match="^caller: 'x;y' is not a phone number"):
         trace.trace(base(), "5550100", "x;y", MONDAY_10)

@@ -66,3 +66,15 @@ def test_the_trace_reads_in_chinese(console):
     assert "时间条件 office" in svg and "上班：mon-fri 09:00–18:00（Asia/Shanghai 当地时间" in svg
     assert "按键 1" in svg and "队列 701" in svg
     assert "在语音信箱 201 留言" in page.body
+
+
+def test_a_call_on_a_dahdi_trunk_is_traced_from_the_trunk(console):
+    _site()
+    service.save_object("dahdi_trunk", {"name": "fxo", "group": 1, "destination": "queue:701"}, user="test",
+                        create=True)
+    admin = login(console, "admin")
+    form = admin.get("/trace")
+    assert '<option value="fxo"' in form.body and "DAHDI trunk fxo" in form.body
+    page = admin.get("/trace?did=&trunk=fxo&at=2026-12-07+10:00")
+    svg = page.body[page.body.index("<svg"):page.body.index("</svg>")]
+    assert "1. DAHDI trunk fxo" in svg and "2. queue 701" in svg
