@@ -44,8 +44,10 @@ CALLS = {
     "vip": ("5550101", VIP, [], ""),
     "key1": ("5550102", "+8613800000001", ["1"], "1"),
     "key2": ("5550103", "+8613800000002", ["2"], "2"),
-    # a wrong key, the menu again (the "invalid" prompt, then the greeting), a wrong key again: given up
-    "wrong": ("5550104", "+8613800000003", ["9", "9"], "9" + "w" * 8 + "9"),
+    # a wrong key, the menu again, a wrong key again: given up.  The second key comes 6.5 s after the first:
+    # after the 4.1 s "invalid" prompt (Playback does not listen for keys), well inside the 5 s wait after
+    # the greeting that follows it (SendDTMF: "w" is half a second)
+    "wrong": ("5550104", "+8613800000003", ["9", "9"], "9" + "w" * 13 + "9"),
     "silent": ("5550105", "+8613800000004", [trace.NO_KEY], ""),
     "holiday": ("5550200", "+8613800000005", [], ""),
     "night": ("5550300", "+8613800000006", [], ""),
