@@ -139,14 +139,15 @@ class Carrier:
             self.instance.cli(f"database put ring {number} {ring:g}")
 
     def call(self, endpoint: str, number: str, tag: str, dtmf: str = "", hold: int = 6,
-             record: bool = False) -> None:
+             record: bool = False, caller: str = "") -> None:
         """Place a call from ``endpoint`` (a phone ``ph<N>`` or ``telco``) to ``number`` at the pbx.
 
-        ``record``: keep what the caller hears (see ``heard``)."""
+        ``record``: keep what the caller hears (see ``heard``); ``caller``: the caller's number (default the
+        phone's, or the outside world's +15550001111)."""
         assert self._ami is not None
         self._ami.action(
             "Originate", Channel=f"PJSIP/{number}@{endpoint}", Context="caller", Exten="s", Priority="1",
-            Async="true", Timeout="60000", CallerID=f'"{tag}" <{endpoint_number(endpoint)}>',
+            Async="true", Timeout="60000", CallerID=f'"{tag}" <{caller or endpoint_number(endpoint)}>',
             Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}",
                       f"HEARD={self._heard_inner(tag) if record else ''}"],
         )

@@ -490,6 +490,41 @@ def cost_top(ctx: click.Context, first: str | None, last: str | None, limit: int
                    f"{d.cost:>10} {d.currency}")
 
 
+@main.command("trace")
+@click.option("--did", default="", help="The number called (as the carrier sends it).")
+@click.option("--caller", default="", help="The caller's number (caller ID); empty: none sent.")
+@click.option("--at", "at", default="", help="'YYYY-MM-DD HH:MM' in the site's time zone (default now).")
+@click.option("--digits", default="", help="The caller's keys, one per menu: 1,2 (t: no key).")
+@click.option("--no-answer", is_flag=True, help="Nobody answers: follow every no-answer fallback.")
+@click.option("--trunk", default="", help="A DAHDI trunk the call comes in on (default: a SIP trunk).")
+@click.option("--reaches", "target", default="", help="The reverse question: which calls reach this "
+                                                       "destination (queue:701, ivr:main ...).")
+@click.pass_context
+def trace_cmd(ctx: click.Context, did: str, caller: str, at: str, digits: str, no_answer: bool, trunk: str,
+              target: str) -> None:
+    """Where a call from a trunk goes, step by step, with why; or which calls reach a destination."""
+    from appliance.provisioning import trace
+    _install(ctx)
+    try:
+        if target:
+            ways = trace.reaches_stored(target)
+            if not ways:
+                click.echo(f"no call reaches {trace.describe(target)}")
+            for way in ways:
+                click.echo(f"- {way.text()}")
+            return
+        if not did and not trunk:
+            _fail("give --did NUMBER (the number called), or --reaches DESTINATION")
+        result = trace.trace_stored(did, caller, at, digits, answered=not no_answer, trunk=trunk)
+    except SiteError as error:
+        _fail(str(error))
+        return
+    for line in result.lines():
+        click.echo(line)
+    if result.loop:
+        sys.exit(1)
+
+
 @main.group()
 def token() -> None:
     """REST API tokens."""

@@ -33,6 +33,7 @@ from appliance.web import (
     pages,
     rates,
     recordings,
+    trace,
     views,
     wallboard,
 )
@@ -88,6 +89,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.register_blueprint(contacts.blueprint)
     app.register_blueprint(rates.blueprint)
     app.register_blueprint(costs.blueprint)
+    app.register_blueprint(trace.blueprint)
     app.register_blueprint(backups.blueprint)
     app.register_blueprint(gateways_web.blueprint)
     app.register_blueprint(hardware_web.blueprint)

@@ -197,6 +197,8 @@ def _build_navigation() -> list[Group]:
             items.append(NavItem("sounds", _l("Sounds"), "callcenter.sounds_page"))  # IVR greetings
             items.append(NavItem("prompts", _l("Prompts"), "callcenter.prompts_page"))  # what callers hear
             items.append(NavItem("contacts", _l("Phonebook"), "contacts.page", roles=PHONEBOOK_READERS))
+        if names == NAV_LAYOUT[2][1]:  # routing: where a call goes, worked out (appliance.web.trace)
+            items.append(NavItem("trace", _l("Call trace"), "trace.page", roles=("admin", "technician", "supervisor")))
         placed.update(names)
         if items:
             groups.append((title, items))

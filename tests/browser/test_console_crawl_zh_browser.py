@@ -69,7 +69,8 @@ STANDARDS = {"TLS", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTT
 # language codes as a setting's hint names them (zh, en)
 LANGUAGE_CODES = {"zh", "en"}
 # what one chooses or types as DAHDI names them: tone zones, a span's side and switch type
-SYNTAX = {*TONE_ZONES, *LANGUAGE_CODES, "cpe", "network", "euroisdn", "national", "dms100", "ni1", "qsig"}
+SYNTAX = {*TONE_ZONES, *LANGUAGE_CODES, "cpe", "network", "euroisdn", "national", "dms100", "ni1", "qsig",
+          "t"}  # the call trace's key for "no key" (its Keys field: 1,2 or t), as Asterisk names a timeout
 # The page as its reader sees it, less quoted English and code (test_languages_browser.VISIBLE_TEXT) and less
 # the values the audit log stores (<del>, <ins>: a change's before and after, as they were typed)
 VISIBLE_TEXT = READER_TEXT.replace("'[lang=en], code'", "'[lang=en], code, del, ins'")
