@@ -36,12 +36,18 @@ def names(queue: Queue) -> list[str]:
     return [d["name"] for d in queue.dispositions or []]
 
 
+def of_queue(number: str) -> tuple[list[str], bool]:
+    """The queue's dispositions and whether one is required (none, False: no such queue)."""
+    queue = Queue.get_or_none(Queue.number == number)
+    return (names(queue), bool(queue.disposition_required)) if queue else ([], False)
+
+
 def save(user: str, extension: str, callid: str, queue_number: str, disposition: str, note: str,
-         linkedid: str = "", ami: Ami | None = None) -> bool:
-    """Store the disposition and note of the call ``callid`` in ``queue_number``, answered on ``extension``;
-    then, when given an AMI session, release the agent's pause for a disposition in that queue.  True when
-    a pause was released.  Refused with the field at fault: an unknown queue, a disposition the queue does
-    not list, a missing one the queue requires, an overlong note."""
+         linkedid: str = "") -> str:
+    """Store the disposition and note of the call ``callid`` in ``queue_number``, answered on ``extension``
+    (then ``release`` the agent's pause for it); the queue's number.  Refused with the field at fault: an
+    unknown queue, a disposition the queue does not list, a missing one the queue requires, an overlong
+    note."""
     problems = []
     callid, linkedid, disposition = callid.strip(), linkedid.strip(), disposition.strip()
     if not CALLID_RE.match(callid):
@@ -70,9 +76,7 @@ def save(user: str, extension: str, callid: str, queue_number: str, disposition:
                 CallNote.note: note, CallNote.user: user, CallNote.saved: utcnow()}).execute()
     audit.record(user, "disposition", "call", callid, old,
                  {"queue": queue.number, "disposition": disposition, "note": note})
-    if ami is None or not disposition:
-        return False
-    return release(ami, extension, queue.number)
+    return str(queue.number)
 
 
 def release(ami: Ami, extension: str, queue_number: str) -> bool:
@@ -89,6 +93,11 @@ def release(ami: Ami, extension: str, queue_number: str) -> bool:
         raise SiteError([Problem("disposition", f"saved, but Asterisk did not take the agent back: {error}")]) \
             from None
     return True
+
+
+def notes_of(callids: list[str]) -> dict[str, CallNote]:
+    """The saved notes of these calls (by callid: the caller's uniqueid, a call record's ``uniqueid``)."""
+    return {n.callid: n for n in CallNote.select().where(CallNote.callid.in_(callids))} if callids else {}
 
 
 def saved(callid: str) -> bool:
