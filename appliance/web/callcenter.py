@@ -371,7 +371,7 @@ def agent_disposition():
         queue = dispositions.save(current_user.username, extension, form.get("call", ""), form.get("queue", ""),
                                   form.get("disposition", ""), form.get("note", ""), form.get("linkedid", ""))
         released = False
-        if form.get("disposition"):
+        if form.get("disposition") and dispositions.of_queue(queue)[1]:  # a pause can only wait for it there
             try:
                 with _ami() as ami:
                     released = dispositions.release(ami, extension, queue)
