@@ -148,3 +148,20 @@ def test_bad_dispositions_are_refused_naming_the_field(install, data, field):
         service.save_object("queue", {"number": "700", "name": "Support", **data}, "test", create=True)
     assert any(field in p.where for p in refused.value.problems), refused.value.problems
     assert service.get_object("queue", "700") is None
+
+
+def test_an_admin_lists_a_queues_dispositions_in_its_generated_form(console, admin_password):
+    """One disposition a line (spaces kept); required without any is refused next to the field."""
+    from tests.web.test_pages import errors_of, input_value
+    browser = console.browser()
+    browser.login("admin", admin_password)
+    fields = {"number": "500", "name": "Support", "strategy": "rrmemory", "overflow": "hangup",
+              "moh_class": "default", "recording": "never", "disposition_required": "on"}
+    refused = browser.submit("/queues/new", {**fields, "dispositions": ""})
+    assert errors_of(refused.body) == {"disposition_required": "list the dispositions the agent chooses from first"}
+    assert service.get_object("queue", "500") is None
+    saved = browser.submit("/queues/new", {**fields, "dispositions": "Sale\nCall back\n"})
+    assert saved.status == 302, errors_of(saved.body)
+    queue = service.get_object("queue", "500")
+    assert ([d.name for d in queue.dispositions], queue.disposition_required) == (["Sale", "Call back"], True)
+    assert input_value(browser.get("/queues/edit/500").body, "dispositions") == "Sale\nCall back"
