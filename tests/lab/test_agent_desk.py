@@ -237,6 +237,10 @@ def test_a_required_disposition_keeps_the_next_call_from_the_agent_until_it_is_s
                 break
             time.sleep(0.3)
         assert counts == {("700", "201", "Sale"): 1, ("700", "201", "Complaint"): 1, ("700", "201", ""): 1}
+        # and the call records (linebox calls) show what the agent saved under each call
+        from appliance.support import calls
+        shown = "\n".join(calls.record_lines(calls.recent_records(today()[0]), "records"))
+        assert "agent 201: Complaint - wants a call back" in shown and "agent 201: Sale" in shown, shown
         member = _wait_member(pbx, lambda m: m.get("Paused") == "1")
         assert member["PausedReason"] == "disposition"  # the third call ended without one
     finally:
