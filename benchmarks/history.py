@@ -1,9 +1,9 @@
 """The screen pop's caller history over 1,000,000 queue calls (``appliance.callcenter.history``).
 
-1,000,000 queue calls over 90 days from 100,000 callers (a few with hundreds of calls: a switchboard, a
-reseller), 20% with a disposition and note, 10% through a second queue, are written straight into the
-tables; then ``caller_history`` is timed for 200 callers picked at random, for the busiest caller, and for
-a number nobody called from.  The query plan is kept with the figures: it must read the
+1,000,000 queue calls over 90 days from 100,000 callers (and two busy ones: a switchboard with 500
+calls, a reseller with 1% of all calls), 20% with a disposition and note, 10% through a second queue, are
+written straight into the tables; then ``caller_history`` is timed for 200 callers picked at random, for
+the busy ones, and for a number nobody called from.  The query plan is kept with the figures: it must read the
 ``(caller, entered)`` index, never the table.  Goal: the slowest under 50 ms (the pop must be on the page
 within a second of the phone ringing, the history is one part of it).
 
@@ -31,6 +31,7 @@ CALLERS = 100_000
 START = 1_790_000_000  # epoch seconds, late 2026
 DAYS = 90
 BUSY = "+8613900000000"
+RESELLER = "013900000001"  # written nationally: found from the international form all the same
 
 
 def _caller(rng: random.Random, i: int) -> str:
@@ -40,7 +41,7 @@ def _caller(rng: random.Random, i: int) -> str:
 def _fill(rng: random.Random) -> None:
     calls, notes = [], []
     for i in range(CALLS):
-        caller = BUSY if i % 2000 == 0 else _caller(rng, int(rng.paretovariate(1.2) * 7) % CALLERS)
+        caller = BUSY if i % 2000 == 0 else RESELLER if i % 100 == 1 else _caller(rng, rng.randrange(2, CALLERS))
         callid = f"{START + i * 7}.{i}"
         entered = START + rng.randrange(DAYS * 86400)
         outcome = "answered" if rng.random() < 0.85 else "abandoned"
@@ -59,12 +60,11 @@ def _fill(rng: random.Random) -> None:
 
 def _write(calls: list, notes: list) -> None:
     with database.atomic():
-        QueueCall.insert_many(calls, fields=[QueueCall.callid, QueueCall.queue, QueueCall.entered, QueueCall.caller,
-                                             QueueCall.outcome, QueueCall.wait_seconds, QueueCall.talk_seconds,
-                                             QueueCall.agent]).execute()
-        if notes:
-            CallNote.insert_many(notes, fields=[CallNote.callid, CallNote.linkedid, CallNote.queue, CallNote.agent,
-                                                CallNote.disposition, CallNote.note]).execute()
+        cursor = database.connection()
+        cursor.executemany("INSERT INTO queuecall (callid, queue, entered, caller, outcome, wait_seconds, talk_seconds,"
+                           " agent, ended_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '')", calls)
+        cursor.executemany("INSERT INTO callnote (callid, linkedid, queue, agent, disposition, note, user, saved) "
+                           "VALUES (?, ?, ?, ?, ?, ?, 'bench', '2026-12-01')", notes)
 
 
 def _ms(fn) -> float:
@@ -86,14 +86,16 @@ def main() -> dict:
         picked = [_caller(rng, rng.randrange(CALLERS)) for _ in range(200)]
         times = [_ms(lambda n=n: history.caller_history(n, "86", now=now)) for n in picked]
         plan = [row[-1] for row in database.execute_sql(
-            "EXPLAIN QUERY PLAN SELECT * FROM queuecall WHERE caller IN (?, ?, ?) AND callid != ? "
-            "ORDER BY entered DESC LIMIT 50", ("+8613900000001", "013900000001", "13900000001", "")).fetchall()]
+            "EXPLAIN QUERY PLAN SELECT * FROM queuecall WHERE caller = ? AND callid != ? "
+            "ORDER BY entered DESC LIMIT 50", (RESELLER, "")).fetchall()]
         figures = {**run_header(), "queue_calls": QueueCall.select().count(), "notes": CallNote.select().count(),
                    "fill_s": fill_s,
                    "history_median_ms": round(statistics.median(times), 2),
                    "history_p95_ms": sorted(times)[int(len(times) * 0.95)],
                    "history_max_ms": max(times),
                    "history_busiest_caller_ms": _ms(lambda: history.caller_history(BUSY, "86", now=now)),
+                   "history_reseller_10000_calls_ms": _ms(
+                       lambda: history.caller_history("+86 139 0000 0001", "86", now=now)),
                    "history_unknown_number_ms": _ms(lambda: history.caller_history("+12025550000", "86", now=now)),
                    "query_plan": plan, "goals": {"history_max_ms": 50}}
     finally:
