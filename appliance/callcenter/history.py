@@ -48,6 +48,7 @@ class History:
     contact: dict | None
     calls: list[PastCall]
     abandoned_today: int  # calls of today the caller hung up on while waiting
+    phone_number: bool = True  # False: no number to recognise the caller by (withheld, "anonymous")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -58,8 +59,8 @@ def number_forms(number: str, country_code: str = "") -> list[str]:
     equivalent forms, and ``00`` for a leading ``+``."""
     try:
         forms = equivalents(normalize(number), country_code)
-    except ValueError:
-        return [number] if number.strip() else []
+    except ValueError:  # "anonymous", "unknown", empty: no caller to recognise, not one history for them all
+        return []
     forms |= {"00" + f[1:] for f in forms if f.startswith("+")}
     return sorted(forms)
 
@@ -75,7 +76,7 @@ def caller_history(number: str, country_code: str = "", *, exclude: str = "", li
     except ValueError:
         shown = number
     if not forms:
-        return History(shown, None, [], 0)
+        return History(shown, None, [], 0, phone_number=False)
     # one backward range scan of the (caller, entered) index per written form, merged: SQLite reads an IN
     # list through the index but then sorts all of the caller's calls, thousands for a busy switchboard
     legs = sorted((leg for form in forms for leg in

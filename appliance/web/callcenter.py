@@ -324,7 +324,7 @@ def caller_history(number: str, exclude: str = "") -> dict:
     out = found.as_dict()
     for call in out["calls"]:
         call["recordings"] = [url_for("recordings.play", relative=r) for r in call["recordings"]]
-    if found.contact is None:
+    if found.contact is None and found.phone_number:
         out["add_contact"] = url_for("contacts.new", number=found.number)
     return out
 

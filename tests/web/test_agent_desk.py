@@ -165,3 +165,13 @@ def test_an_admin_lists_a_queues_dispositions_in_its_generated_form(console, adm
     queue = service.get_object("queue", "500")
     assert ([d.name for d in queue.dispositions], queue.disposition_required) == (["Sale", "Call back"], True)
     assert input_value(browser.get("/queues/edit/500").body, "dispositions") == "Sale\nCall back"
+
+
+def test_withheld_numbers_share_no_history(console):
+    """Callers who withhold their number are not one customer: their pop shows no history."""
+    service.save_object("queue", {"number": "700", "name": "Support"}, "test", create=True)
+    QueueCall.insert(callid="1.1", queue="700", entered=1, caller="anonymous", outcome="abandoned").execute()
+    s = _agent(console)
+    history = s.get(f"{console.url}/agent/history", params={"number": "anonymous"}).json()
+    assert (history["calls"], history["abandoned_today"], history["contact"]) == ([], 0, None)
+    assert "add_contact" not in history  # nothing to add to the phonebook

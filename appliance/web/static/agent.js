@@ -20,7 +20,7 @@
     var table = pop.querySelector(".pop-history"), body = table.querySelector("tbody");
     body.textContent = "";
     var unknown = pop.querySelector(".pop-unknown");
-    unknown.hidden = !!h.contact;
+    unknown.hidden = !!h.contact || !h.add_contact;
     if (!h.contact && h.add_contact) { unknown.querySelector("a").setAttribute("href", h.add_contact); }
     var abandoned = pop.querySelector(".pop-abandoned");
     abandoned.hidden = !h.abandoned_today;
