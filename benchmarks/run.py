@@ -16,7 +16,8 @@ memory across 50 applies of one change.  Figures are printed and written to
 full apply under 5 s.  Then, unless
 ``--core-only``, the call-center (``benchmarks.callcenter``), collector at the
 limit (``benchmarks.collector``), console (``benchmarks.web``), trunk
-failover (``benchmarks.failover``), SIP ban (``benchmarks.bans``) and call cost (``benchmarks.cost``) benchmarks;
+failover (``benchmarks.failover``), SIP ban (``benchmarks.bans``), call cost (``benchmarks.cost``) and
+caller history (``benchmarks.history``) benchmarks;
 the site they share and the results folder are in ``benchmarks.sites``.
 """
 
@@ -217,6 +218,9 @@ def main() -> int:
     from benchmarks import cost
     for key, value in cost.main().items():
         print(f"{key:32} {value}")
+    from benchmarks import history
+    for key, value in history.main().items():
+        print(f"{key:28} {value}")
     return 0
 
 

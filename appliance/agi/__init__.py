@@ -3,6 +3,7 @@
 * ``protocol``: the AGI protocol on one connection (environment, commands, replies).
 * ``server``: a threaded FastAGI server that hands each connection to a script by name.
 * ``caller_name``: the ``caller-name`` script (phonebook lookup for the caller's name).
+* ``disposition``: the ``disposition`` script (was a queue call's disposition saved before it ended?).
 
 The service around them (``linebox agi``, ``linebox-agi.service``: ``Type=notify``, watchdog, journal) is
 ``appliance.services.agi``, beside the other services.

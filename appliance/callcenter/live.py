@@ -70,7 +70,8 @@ def screen_pop(headers: dict) -> dict | None:
     return {"type": kind, "agent": headers.get("MemberName") or interface.rpartition("/")[2],
             "interface": interface, "queue": headers.get("Queue", ""),
             "caller": headers.get("CallerIDNum", ""), "caller_name": headers.get("CallerIDName", ""),
-            "uniqueid": headers.get("Uniqueid", ""), "time": round(time.time(), 3)}
+            "uniqueid": headers.get("Uniqueid", ""), "linkedid": headers.get("Linkedid", ""),
+            "time": round(time.time(), 3)}
 
 
 def queue_figures(now: float | None = None) -> dict:

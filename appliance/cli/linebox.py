@@ -258,12 +258,14 @@ def collect(ctx: click.Context, once: bool) -> None:
 @click.option("--service-seconds", type=click.IntRange(1, 3600), default=None,
               help="Service-level threshold for every queue (default: each queue's own setting).")
 @click.option("--agents", is_flag=True, help="Per-agent figures instead of per-queue.")
+@click.option("--dispositions", "by_disposition", is_flag=True,
+              help="Answered calls per queue, agent and disposition (wrap-up code) instead.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
 @click.option("--bom/--no-bom", default=None,
               help="Start the CSV with a UTF-8 byte-order mark, for Excel (default: when the site's language is zh).")
 @click.pass_context
 def report(ctx: click.Context, start, end, queue, service_seconds: int | None, agents: bool,
-           as_csv: bool, bom: bool | None) -> None:
+           by_disposition: bool, as_csv: bool, bom: bool | None) -> None:
     """Call-center KPIs (definitions in docs/reports.md), from collected data; days are the site's local
     days (the timezone setting)."""
     from appliance.callcenter import reports
@@ -275,6 +277,16 @@ def report(ctx: click.Context, start, end, queue, service_seconds: int | None, a
     if as_csv and bom is None:
         from appliance.site import service
         bom = service.load_settings().language == "zh"
+    if by_disposition:
+        from appliance.callcenter import dispositions
+        counted = dispositions.disposition_report(start, end, queue)
+        if as_csv:
+            _csv_out(reports.to_csv(counted), bool(bom))
+        else:
+            click.echo(f"{'queue':<8}{'agent':<10}{'calls':>7}  disposition")
+            for d in counted:
+                click.echo(f"{d.queue:<8}{d.agent:<10}{d.calls:>7}  {d.disposition or '(none)'}")
+        return
     if agents:
         agent_rows = reports.agent_report(start, end, queue)
         if as_csv:

@@ -223,6 +223,16 @@ def _v22_prompt_languages(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Queue, "language")
 
 
+def _v23_dispositions_and_caller_history(db: peewee.SqliteDatabase) -> None:
+    """Each queue's dispositions (wrap-up codes; none for the queues there before, nothing required), the
+    agents' notes and dispositions of calls, and the index the screen pop's caller history reads a caller's
+    calls through (newest first)."""
+    _add_column_if_missing(db, models.Queue, "dispositions")
+    _add_column_if_missing(db, models.Queue, "disposition_required")
+    db.create_tables([models.CallNote], safe=True)
+    db.execute_sql("CREATE INDEX IF NOT EXISTS queuecall_caller_entered ON queuecall (caller, entered)")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -246,6 +256,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v20_rates,
     _v21_call_cost,
     _v22_prompt_languages,
+    _v23_dispositions_and_caller_history,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

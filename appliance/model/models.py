@@ -170,6 +170,9 @@ class Queue(BaseModel):
     service_level_seconds = peewee.IntegerField(default=20)
     service_level_target = peewee.IntegerField(default=80)
     language = peewee.CharField(default="")  # the announcements' language ("": the site's)
+    # the queue's wrap-up codes ([{"name": ...}]) and whether an agent must choose one before the next call
+    dispositions = JSONField(default=list, constraints=[peewee.SQL("DEFAULT '[]'")])
+    disposition_required = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT 0")])
 
 
 CALL_CENTER_TABLES = [Ivr, Queue]
@@ -209,6 +212,7 @@ class QueueCall(BaseModel):
         indexes = (
             (("callid", "queue"), True),
             (("queue", "caller", "entered"), False),
+            (("caller", "entered"), False),  # a caller's history in the agent's screen pop, newest first
             # covering index for the KPI aggregates: a report reads the index, never the table
             (("entered", "queue", "outcome", "wait_seconds", "talk_seconds", "next_call_seconds", "agent"), False),
         )
@@ -253,6 +257,23 @@ class CallRecord(BaseModel):
         indexes = ((("uniqueid", "sequence"), True),)
 
 
+class CallNote(BaseModel):
+    """What the agent wrote about a queue call: its disposition (one of the queue's wrap-up codes) and a note.
+
+    Keyed by ``callid``: the caller's channel uniqueid, the call's id in queue_log (``QueueCall.callid``) and in
+    the agent's screen pop, so a note saved while the phone still rings is there before the collector has the
+    call; ``linkedid`` groups it with the call's other legs."""
+
+    callid = peewee.CharField(unique=True)
+    linkedid = peewee.CharField(default="", index=True)
+    queue = peewee.CharField(index=True)
+    agent = peewee.CharField(default="", index=True)
+    disposition = peewee.CharField(default="", index=True)
+    note = peewee.TextField(default="")
+    user = peewee.CharField(default="")
+    saved = peewee.DateTimeField(default=utcnow)
+
+
 class CollectorState(BaseModel):
     """How far each source has been read (file identity and offset, or last CDR row id and that row's call id)."""
 
@@ -281,7 +302,7 @@ class CallEvent(BaseModel):
         indexes = ((("uniqueid", "eventtype", "eventtime"), True),)
 
 
-COLLECTOR_TABLES = [QueueEvent, QueueCall, CallRecord, CollectorState, CallEvent]
+COLLECTOR_TABLES = [QueueEvent, QueueCall, CallRecord, CollectorState, CallEvent, CallNote]
 
 
 class QueueDayStat(BaseModel):

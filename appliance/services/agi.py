@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from appliance.agi import caller_name
+from appliance.agi import caller_name, disposition
 from appliance.agi.server import DEFAULT_ADDRESS, FastAgiServer, Script
 from appliance.install import Install
 from appliance.services import journal, notify, serving
@@ -19,7 +19,7 @@ from appliance.site import stored
 
 log = logging.getLogger("linebox.agi")
 
-SCRIPTS: dict[str, Script] = {caller_name.NAME: caller_name.run}
+SCRIPTS: dict[str, Script] = {caller_name.NAME: caller_name.run, disposition.NAME: disposition.run}
 
 
 def make_server(address: str = DEFAULT_ADDRESS, port: int | None = None) -> FastAgiServer:

@@ -144,6 +144,8 @@ FIELD_LABELS = {
     "moh_class": N_("Music on hold class"),
     "exit_voicemail": N_("Exit to voicemail box"),
     "autopause_after_missed": N_("Auto-pause after missed calls"),
+    "dispositions": N_("Dispositions"),
+    "disposition_required": N_("Disposition required before the next call"),
     "greeting": N_("Greeting sound"),
     "greeting_text": N_("Greeting text (spoken)"),
     "greeting_voice": N_("Greeting voice"),

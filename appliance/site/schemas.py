@@ -551,6 +551,12 @@ class EscalationStep(SiteObject):
     max_penalty: int = Field(ge=0, le=10)
 
 
+class Disposition(SiteObject):
+    """A wrap-up code the agent chooses for a call of the queue ("Sale", "Complaint", ...)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=40), AfterValidator(_printable_text)]
+
+
 QueueStrategy = Literal["ringall", "leastrecent", "fewestcalls", "rrmemory", "random", "linear"]
 
 
@@ -576,6 +582,10 @@ class Queue(SiteObject):
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     service_level_target: int = Field(default=80, ge=1, le=100)
     language: Literal["", "en", "zh"] = ""  # the announcements' language ("": the site's)
+    # Wrap-up codes the agent chooses from on the agent page; with disposition_required the agent's membership
+    # is paused (reason "disposition") when a call ends until one is saved for it.
+    dispositions: list[Disposition] = Field(default_factory=list, max_length=50)
+    disposition_required: bool = False
 
     @field_validator("members")
     @classmethod
@@ -583,6 +593,21 @@ class Queue(SiteObject):
         numbers = [m.extension for m in value]
         if len(set(numbers)) != len(numbers):
             raise ValueError(N_("an extension is listed twice"))
+        return value
+
+    @field_validator("dispositions")
+    @classmethod
+    def _unique_dispositions(cls, value: list[Disposition]) -> list[Disposition]:
+        names = [d.name.casefold() for d in value]
+        if len(set(names)) != len(names):
+            raise ValueError(N_("a disposition is listed twice"))
+        return value
+
+    @field_validator("disposition_required")
+    @classmethod
+    def _something_to_choose(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("dispositions"):
+            raise ValueError(N_("list the dispositions the agent chooses from first"))
         return value
 
     @field_validator("escalation")

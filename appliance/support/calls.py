@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from appliance.asterisk.ami import Ami, AmiTimeout
+from appliance.callcenter import dispositions
 from appliance.model.models import CallRecord
 from appliance.site import localtime
 from appliance.support import logs
@@ -155,8 +156,10 @@ def active_lines(calls: list[ActiveCall], width: int = 80) -> list[str]:
 
 def record_lines(records: list[CallRecord], title: str, width: int = 80,
                  zone: zoneinfo.ZoneInfo | None = None) -> list[str]:
-    """The records as a table; start times in ``zone`` (the site's) when given."""
+    """The records as a table; start times in ``zone`` (the site's) when given; under a queue call's record,
+    the disposition and note its agent saved."""
     lines = [title]
+    notes = dispositions.notes_of([r.uniqueid for r in records])
     if not records:
         return [*lines, "  no call records (the collector copies them from Asterisk: linebox collect --once)"]
     lines.append(f"  {'Start':<20}{'From':<15}{'To':<15}{'Result':<12}{'Talk':>7}{'Total':>8}")
@@ -164,4 +167,9 @@ def record_lines(records: list[CallRecord], title: str, width: int = 80,
         start = localtime.from_asterisk(r.start, zone)
         lines.append(f"  {_cell(start, 19):<20}{_cell(r.src, 14):<15}{_cell(r.dst, 14):<15}"
                      f"{_cell(r.disposition, 11):<12}{clock(r.billsec):>7}{clock(r.duration):>8}")
+        note = notes.get(r.uniqueid)
+        if note is not None and (note.disposition or note.note):  # what the agent saved for the queue call
+            text = " ".join(note.note.split())
+            lines.append(f"    agent {note.agent}: {note.disposition or '(no disposition)'}"
+                         + (f" - {text}" if text else ""))
     return [line[:width] for line in lines]

@@ -6,8 +6,9 @@
 * ``/sounds`` (admins change, technicians look): upload a greeting in any format sox reads;
   it is converted to 8 kHz mono for Asterisk, or refused with the reason.
 * ``/agent`` (agents, admins): the agent ties their login to their extension, logs in and out
-  of queues, pauses with a reason, and gets a screen pop (caller's number, queue) through a
-  server-sent-event stream when a queue call rings their phone.
+  of queues, pauses with a reason, and gets a screen pop (caller's number, queue, phonebook contact
+  and the caller's history: ``appliance.callcenter.history``) through a server-sent-event stream when a
+  queue call rings their phone; they save the call's disposition and note (``callcenter.dispositions``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.asterisk.ami import AmiError
-from appliance.callcenter import agents, reports
+from appliance.callcenter import agents, dispositions, history, reports
 from appliance.errors import Problem, SiteError
 from appliance.model import audit
 from appliance.model.database import database
@@ -42,6 +43,7 @@ from appliance.web.charts import SVG_CSP, chart_config, without_script
 from appliance.web.downloads import csv_download
 from appliance.web.forms import EmptyForm
 from appliance.web.i18n import problems_text
+from appliance.web.recordings import ROLES as LISTENERS
 from appliance.web.roles import require_role
 from appliance.web.wallboard import board, event_stream, state_words
 
@@ -91,14 +93,17 @@ def reports_page():
                            queue_choices=choices,
                            queues=reports.queue_report(start, end, queue),
                            agents=reports.agent_report(start, end, queue), args=args, charts=CHARTS,
+                           dispositions=dispositions.disposition_report(start, end, queue),
                            zone=localtime.site_zone().key, chart_titles=chart_titles())
 
 
-@blueprint.get("/reports/<any(queues, agents):table>.csv")
+@blueprint.get("/reports/<any(queues, agents, dispositions):table>.csv")
 @require_role(*REPORT_ROLES)
 def reports_csv(table: str):
     start, end, first, last, queue = _period()
-    rows = reports.queue_report(start, end, queue) if table == "queues" else reports.agent_report(start, end, queue)
+    rows: list = (reports.queue_report(start, end, queue) if table == "queues" else
+                  reports.agent_report(start, end, queue) if table == "agents" else
+                  dispositions.disposition_report(start, end, queue))
     return csv_download(reports.to_csv(rows), f"linebox-{table}-{first}-{last}.csv")
 
 
@@ -258,14 +263,24 @@ def agent_page():
         except AmiError as failure:
             error = str(failure)  # the system's own words, quoted as they are (lang="en" in the page)
     return render_template("agent.html", nav_active="agent", extension=extension, rows=rows, error=error,
-                           form=EmptyForm(), reasons=agents.REASONS, agent_words=agent_words())
+                           form=EmptyForm(), reasons=agents.REASONS, agent_words=agent_words(),
+                           disposition_url=url_for("callcenter.agent_disposition"))
 
 
 def agent_words() -> dict:
     """What agent.js writes into the page, in the page's language (the stream sends states as codes)."""
     return {"ringing": gettext("Ringing:"), "connected": gettext("On call with"), "ended": gettext("Call ended:"),
             "missed": gettext("Missed:"), "phonebook": gettext("Phonebook: %(contact)s", contact="{contact}"),
-            "queue": gettext("queue %(number)s", number="{number}"), "states": state_words()}
+            "queue": gettext("queue %(number)s", number="{number}"), "states": state_words(),
+            "unknown": gettext("Unknown caller"), "add_contact": gettext("Add to the phonebook"),
+            "no_history": gettext("No earlier calls."),
+            "abandoned_today": gettext("Hung up while waiting %(count)s times today", count="{count}"),
+            "outcomes": {"answered": gettext("answered"), "abandoned": gettext("abandoned"),
+                         "timeout": gettext("timed out"), "exitkey": gettext("left by key"),
+                         "exitempty": gettext("no agent"), "interrupted": gettext("interrupted"),
+                         "waiting": gettext("waiting")},
+            "by": gettext("by %(agent)s", agent="{agent}"), "listen": gettext("listen"),
+            "none": gettext("(no disposition)"), "saving": gettext("Saving...")}
 
 
 
@@ -298,10 +313,33 @@ def agent_action(action: str):
     return redirect(url_for("callcenter.agent_page"))
 
 
+HISTORY_POPS = ("ringing", "connected")
+
+
+def caller_history(number: str, exclude: str = "") -> dict:
+    """The caller's history as the pop shows it, recordings named only for roles allowed to listen."""
+    found = history.caller_history(number, service.load_settings().country_code, exclude=exclude,
+                                   recordings_dir=_install().recordings_dir if current_user.role in LISTENERS
+                                   else None)
+    out = found.as_dict()
+    for call in out["calls"]:
+        call["recordings"] = [url_for("recordings.play", relative=r) for r in call["recordings"]]
+    if found.contact is None and found.phone_number:
+        out["add_contact"] = url_for("contacts.new", number=found.number)
+    return out
+
+
 def _with_contact(pop: dict) -> dict:
-    """A screen pop with the caller's phonebook entry (name, company, note), when the number is in it."""
+    """A screen pop with the caller's phonebook entry (name, company, note), when the number is in it, and
+    (when the call rings or is answered) the caller's history and the queue's dispositions."""
     try:
         with database.connection_context():  # the stream outlives the request's connection
+            if pop.get("type") in HISTORY_POPS:
+                found = caller_history(pop.get("caller", ""), exclude=pop.get("uniqueid", ""))
+                codes, required = dispositions.of_queue(pop.get("queue", ""))
+                return {**pop, "contact": found["contact"] and {key: found["contact"][key] for key in
+                                                                 ("id", "name", "company", "note")},
+                        "history": found, "dispositions": codes, "disposition_required": required}
             contact = lookup(pop.get("caller", ""), service.load_settings().country_code)
     except Exception:  # a locked or unreadable database never stops the stream: the pop shows the number
         current_app.logger.exception("phonebook lookup for the screen pop failed")
@@ -309,6 +347,41 @@ def _with_contact(pop: dict) -> dict:
     if contact is None:
         return pop
     return {**pop, "contact": {key: contact[key] for key in ("id", "name", "company", "note")}}
+
+
+@blueprint.get("/agent/history")
+@require_role(*AGENT_ROLES, write=AGENT_ROLES)
+def agent_history():
+    """The caller's history as JSON (the pop carries it already; the page asks again after a save)."""
+    number = request.args.get("number", "").strip()[:40]
+    return caller_history(number, exclude=request.args.get("call", "").strip()[:40])
+
+
+@blueprint.post("/agent/disposition")
+@require_role(*AGENT_ROLES, write=AGENT_ROLES)
+def agent_disposition():
+    """Save the call's disposition and note; answers JSON to the page's script (422 with the problems)."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    extension = agents.extension_of(current_user.username)
+    form = request.form
+    try:
+        if not extension:
+            raise SiteError([Problem("extension", gettext("say which extension is yours first"))])
+        queue = dispositions.save(current_user.username, extension, form.get("call", ""), form.get("queue", ""),
+                                  form.get("disposition", ""), form.get("note", ""), form.get("linkedid", ""))
+        released = False
+        if form.get("disposition") and dispositions.of_queue(queue)[1]:  # a pause can only wait for it there
+            try:
+                with _ami() as ami:
+                    released = dispositions.release(ami, extension, queue)
+            except AmiError as error:  # saved all the same; a pause waiting for it stays until saved again
+                return {"saved": True, "released": False,
+                        "message": gettext("Saved, but Asterisk is not reachable: %(error)s", error=error)}
+    except SiteError as error:
+        return {"saved": False, "problems": problems_text(error.problems)}, 422
+    return {"saved": True, "released": released,
+            "message": gettext("Saved; you take calls again.") if released else gettext("Saved.")}
 
 
 @blueprint.get("/agent/stream")

@@ -22,7 +22,7 @@ from appliance.phonebook import csv_file
 from appliance.web.downloads import csv_download
 from appliance.web.forms import EmptyForm, show_problems
 from appliance.web.pages.common import Paging, page_number
-from appliance.web.roles import ADMIN, PHONEBOOK_READERS, require_role
+from appliance.web.roles import ADMIN, AGENT, PHONEBOOK_READERS, can_edit, require_role
 
 blueprint = Blueprint("contacts", __name__)
 MAX_QUERY = 80
@@ -56,8 +56,10 @@ def page():
 
 
 def _form_page(form: ContactForm, contact: dict | None, status: int = 200):
+    # a new contact is only reached by those who may add one (agents included); the list only by its readers
     return render_template("contact_form.html", form=form, contact=contact, delete_form=EmptyForm(prefix="delete"),
-                           nav_active="contacts"), status
+                           nav_active="contacts", can_edit=can_edit() or contact is None,
+                           back_to_list=current_user.role in PHONEBOOK_READERS), status
 
 
 def _save(form: ContactForm, contact: dict | None):
@@ -73,13 +75,20 @@ def _save(form: ContactForm, contact: dict | None):
         return _form_page(form, contact, 422)
     flash(gettext("Contact %(name)s created.", name=saved["name"]) if contact is None else
           gettext("Contact %(name)s saved.", name=saved["name"]), "info")
+    if current_user.role not in PHONEBOOK_READERS:  # an agent adding the caller from the pop goes back to it
+        return redirect(url_for("callcenter.agent_page"))
     return redirect(url_for("contacts.page", q=saved["name"]))
 
 
+# Agents add the caller who is not in the phonebook yet from their screen pop (the number filled in); they
+# neither list, change nor delete contacts.
 @blueprint.route("/contacts/new", methods=["GET", "POST"])
-@require_role(ADMIN)
+@require_role(ADMIN, AGENT, write=(ADMIN, AGENT))
 def new():
-    return _save(ContactForm(), None)
+    form = ContactForm()
+    if request.method == "GET" and request.args.get("number"):
+        form.numbers.data = request.args["number"].strip()[:MAX_QUERY]
+    return _save(form, None)
 
 
 @blueprint.route("/contacts/<int:contact_id>", methods=["GET", "POST"])

@@ -244,6 +244,10 @@ if hasattr(schemas, "EscalationStep"):
         schemas.EscalationStep, None, N_("One step per line: after_seconds max_penalty. After a caller waited "
                                          "that long, agents up to that penalty may take the call; in rising order "
                                          "of time."), "30 1\n90 5")
+if hasattr(schemas, "Disposition"):
+    ITEM_FORMATS[schemas.Disposition] = _fields_format(
+        schemas.Disposition, "|", N_("One disposition (wrap-up code) per line, as agents see it: up to 40 "
+                                     "characters."), "Sale\nComplaint\nCall back")
 OPTION_FORMAT = OptionFormat(N_("One option per line: key=value (extra Asterisk settings, checked at apply)."),
                              "direct_media=no")
 LIST_HINTS = {

@@ -30,6 +30,7 @@ from appliance.site.kinds import KINDS, choice_label
 from appliance.web.auth import login_manager
 
 ADMIN = "admin"
+AGENT = "agent"
 VIEWERS = ("admin", "technician")  # roles that may look at the configuration pages
 EDITORS = ("admin",)  # roles that may change anything
 # the phonebook is looked up by supervisors too (screen pops, caller names); the API uses the same roles

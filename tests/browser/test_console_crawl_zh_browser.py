@@ -46,6 +46,7 @@ NOT_PAGES = {
     "views.favicon": "an image",
     "gateways.provision.": "configuration files for the gateways themselves",
     "callcenter.agent_stream": "an event stream, read by the agent page's script",
+    "callcenter.agent_history": "JSON read by the agent page's script (the caller's history)",
     "wallboard.stream": "an event stream, read by the wallboard's script",
     "callcenter.reports_csv": "a CSV download",
     "contacts.export_csv": "a CSV download",

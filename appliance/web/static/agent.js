@@ -1,5 +1,6 @@
 // Linebox agent page: the screen pop (caller's number and queue when a queue call rings this agent,
-// with their phonebook entry when they are in it)
+// with their phonebook entry, or "unknown" and a link to add them; their earlier calls with dispositions
+// and notes; today's abandoned calls), the call's disposition and note (saved to /agent/disposition),
 // and the agent's live state, from /agent/stream (server-sent events).
 (function () {
   "use strict";
@@ -8,7 +9,70 @@
   // the page's words, in its language (appliance.web.callcenter.agent_words)
   var words = JSON.parse(pop.getAttribute("data-words") || "{}");
   var labels = {ringing: words.ringing, connected: words.connected, ended: words.ended, missed: words.missed};
+  var form = pop.querySelector(".pop-disposition");
+  var result = pop.querySelector(".pop-disposition-result");
   function state(code) { return (words.states && words.states[code]) || code; }
+  function fill(template, key, value) { return (template || "{" + key + "}").split("{" + key + "}").join(value); }
+  function cell(row, text) { var td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
+  function when(epoch) { return new Date(epoch * 1000).toLocaleString(); }
+
+  function showHistory(h) {
+    var table = pop.querySelector(".pop-history"), body = table.querySelector("tbody");
+    body.textContent = "";
+    var unknown = pop.querySelector(".pop-unknown");
+    unknown.hidden = !!h.contact || !h.add_contact;
+    if (!h.contact && h.add_contact) { unknown.querySelector("a").setAttribute("href", h.add_contact); }
+    var abandoned = pop.querySelector(".pop-abandoned");
+    abandoned.hidden = !h.abandoned_today;
+    abandoned.textContent = h.abandoned_today ? fill(words.abandoned_today, "count", h.abandoned_today) : "";
+    h.calls.forEach(function (c) {
+      var row = document.createElement("tr");
+      row.setAttribute("data-call", c.callid);
+      cell(row, when(c.time));
+      cell(row, c.queues.join(", "));
+      cell(row, ((words.outcomes && words.outcomes[c.outcome]) || c.outcome) +
+        (c.agent ? " " + fill(words.by, "agent", c.agent) : ""));
+      cell(row, String(c.talk_seconds));
+      cell(row, c.disposition).className = "disposition";
+      cell(row, c.note).className = "note";
+      var links = cell(row, "");
+      c.recordings.forEach(function (url) {
+        var a = document.createElement("a");
+        a.href = url; a.textContent = words.listen || "listen";
+        links.appendChild(a);
+      });
+      body.appendChild(row);
+    });
+    table.hidden = !h.calls.length;
+    pop.querySelector(".pop-no-history").hidden = !!h.calls.length;
+  }
+
+  function showDisposition(msg) {
+    if (form.elements.call.value === msg.uniqueid) { return; }  // the same call, connected after ringing
+    form.elements.call.value = msg.uniqueid;
+    form.elements.linkedid.value = msg.linkedid || "";
+    form.elements.queue.value = msg.queue;
+    var select = form.elements.disposition;
+    while (select.options.length > 1) { select.remove(1); }
+    (msg.dispositions || []).forEach(function (name) { select.add(new Option(name, name)); });
+    select.required = !!msg.disposition_required;
+    form.elements.note.value = "";
+    result.textContent = "";
+    form.hidden = false;
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    result.textContent = words.saving || "";
+    fetch(form.getAttribute("action"), {method: "POST", body: new FormData(form), credentials: "same-origin"})
+      .then(function (r) { return r.json(); })
+      .then(function (answer) {
+        result.textContent = answer.saved ? answer.message : answer.problems;
+        result.className = "pop-disposition-result " + (answer.saved ? "success" : "error");
+      })
+      .catch(function (err) { result.textContent = String(err); result.className = "pop-disposition-result error"; });
+  });
+
   var source = new EventSource(pop.getAttribute("data-stream"));
   source.onmessage = function (e) {
     var msg = JSON.parse(e.data);
@@ -27,8 +91,11 @@
     pop.querySelector(".pop-caller").textContent = msg.caller + (msg.caller_name ? " (" + msg.caller_name + ")" : "");
     var contact = pop.querySelector(".pop-contact");
     contact.hidden = !msg.contact;
-    contact.textContent = msg.contact ? (words.phonebook || "{contact}").split("{contact}").join(msg.contact.name +
+    contact.textContent = msg.contact ? fill(words.phonebook, "contact", msg.contact.name +
       (msg.contact.company ? ", " + msg.contact.company : "") + (msg.contact.note ? " (" + msg.contact.note + ")" : "")) : "";
-    pop.querySelector(".pop-queue").textContent = (words.queue || "{number}").split("{number}").join(msg.queue);
+    pop.querySelector(".pop-queue").textContent = fill(words.queue, "number", msg.queue);
+    if (msg.history) { showHistory(msg.history); }
+    if (msg.type === "ringing" || msg.type === "connected") { showDisposition(msg); }
+    if (msg.type === "missed") { form.hidden = true; form.elements.call.value = ""; }
   };
 }());
