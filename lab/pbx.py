@@ -21,6 +21,7 @@ from pathlib import Path
 
 from appliance.install import Install
 from appliance.provisioning import apply
+from appliance.services import agi as agi_service
 from appliance.site import service
 from lab import instance as lab
 
@@ -50,7 +51,7 @@ def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1", *
     install.open()
     service.save_settings(
         {"sip_bind": bind, "sip_port": instance.sip_port, "ami_port": instance.ami_port,
-         "rtp_start": instance.rtp_start, "rtp_end": instance.rtp_end},
+         "rtp_start": instance.rtp_start, "rtp_end": instance.rtp_end, "agi_port": lab.free_port()},
         user="lab",
     )
     # no Asterisk to reload yet; the greetings are spoken now, as the instance's sounds folder is new
@@ -61,4 +62,8 @@ def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1", *
     if before_start is not None:  # e.g. mount a small file system Asterisk's own mount namespace must see
         before_start(instance)
     lab.start(instance)
+    # The FastAGI scripts as linebox-agi.service serves them on a box (the dial guard before every outbound
+    # call, the caller-name lookup), in this process: on the database this process opened.
+    server = agi_service.make_server().start()
+    instance.cleanups.append(server.close)
     return install, instance

@@ -127,6 +127,18 @@ class NumberPlan:
         return ALWAYS_EMERGENCY | EXTRA_EMERGENCY.get(self.country_code, frozenset())
 
 
+def emergency_short_numbers(plan: NumberPlan) -> list[str]:
+    """Every emergency number of 2 to 4 digits for the site's country, sorted: what the dialplan lets out
+    on its own when the dial guard cannot be asked (``[sub-dial-guard]``), so emergency calls never depend
+    on a service being up."""
+    found = set(plan.emergency_numbers())
+    if plan.region != "ZZ":
+        found |= {str(n) for n in range(10, 10000)
+                  if shortnumberinfo.is_emergency_number(str(n), plan.region) and classify(str(n), plan).number_class
+                  == NumberClass.EMERGENCY}
+    return sorted(found, key=lambda n: (len(n), n))
+
+
 @dataclass(frozen=True)
 class Classified:
     """A dialled number's class, with the reason a person reads in a refusal or a call record."""
