@@ -7,7 +7,8 @@ an allowed call in the groups Asterisk counts calls at once by (``GROUP_COUNT``)
 (``linebox-out-ext``) and for the site (``linebox-out``).  Counting is Asterisk's own, so a restart of either
 side leaves no stale count.
 
-``dial-guard-end`` runs from the allowed call's hangup handler and removes it from the calls in progress.
+``dial-guard-end`` runs from the allowed call's hangup handler with the seconds it was answered
+(``ANSWEREDTIME``): they count until the collector stores the call's record.
 
 Any trouble (database unreadable, a bug) leaves ``LB_GUARD`` empty: the dialplan then lets emergency
 numbers out and refuses the rest (fail closed).  Each decision is logged with journal fields
@@ -72,5 +73,6 @@ def run_end(agi: AgiConnection) -> str:
     from appliance.billing import guard
 
     with database.connection_context():
-        removed = guard.call_ended(agi.env.get("agi_uniqueid", ""))
-    return "ended" if removed else "not-tracked"
+        answered = agi.env.get("agi_arg_1", "").strip()
+        found = guard.call_ended(agi.env.get("agi_uniqueid", ""), int(answered) if answered.isdigit() else 0)
+    return "ended" if found else "not-tracked"

@@ -14,9 +14,10 @@ discovered afterwards by the collector.
 * calls at once, counted by Asterisk itself (``GROUP_COUNT``, which a restart cannot leave stale) and
   handed in by the caller;
 * minutes and money used today and this month: the collector's call records (outbound trunk legs: their
-  billed seconds and priced cost) plus calls still in progress (``GuardCall`` rows the guard writes when it
-  lets a call through, deleted by the call's hangup handler).  A row a crash left behind stops counting once
-  its call's record is collected, once its allowance has run out, and after a day at the latest.
+  billed seconds and priced cost) plus calls not yet recorded (``GuardCall`` rows the guard writes when it
+  lets a call through; the call's hangup handler writes the seconds it was answered, which count until the
+  collector has stored its record, and the row goes).  A row a crash left behind stops counting once its
+  call's record is collected, once its allowance has run out, and after a day at the latest.
 
 Emergency numbers (``NumberClass.EMERGENCY``: 110, 119, 120, 122 and 112 in China) are always allowed,
 with no limit, whatever the class, cap, budget or schedule.  When the guard cannot answer (service down,
@@ -208,10 +209,14 @@ def _in_progress(extensions: list[str] | None, now: float, exclude: str = "") ->
         return []
     recorded = {r.uniqueid for r in CallRecord.select(CallRecord.uniqueid).where(
         (CallRecord.uniqueid.in_([row.uniqueid for row in rows])) & (CallRecord.trunk != ""))}
+    if recorded:
+        GuardCall.delete().where(GuardCall.uniqueid.in_(sorted(recorded))).execute()
     return [row for row in rows if row.uniqueid not in recorded]
 
 
 def _elapsed(row: GuardCall, now: float) -> float:
+    if row.answered_seconds is not None:
+        return row.answered_seconds
     seconds = max(0.0, now - row.started)
     return min(seconds, row.limit_seconds) if row.limit_seconds else seconds
 
@@ -234,7 +239,8 @@ def usage_of(scope: str, extensions: list[str] | None, now: float, zone: zoneinf
         elapsed = _elapsed(row, now)
         month_seconds += elapsed
         day_seconds += elapsed
-        spent += row.fee_minor + row.per_minute_minor * elapsed / 60
+        if row.answered_seconds != 0:  # a call never answered costs nothing
+            spent += row.fee_minor + row.per_minute_minor * elapsed / 60
     return Usage(scope, calls_now, max_calls, day_seconds, round(daily_minutes * 60), month_seconds,
                  round(monthly_minutes * 60), spent, budget_minor)
 
@@ -326,9 +332,13 @@ def check(channel: str, number: str, trunks: list[str], uniqueid: str, count_cal
     return Check(decision, extension, number_class, department)
 
 
-def call_ended(uniqueid: str) -> int:
-    """The call's hangup: it no longer counts as in progress (its record will)."""
-    return GuardCall.delete().where(GuardCall.uniqueid == uniqueid).execute()
+def call_ended(uniqueid: str, answered_seconds: int) -> int:
+    """The call's hangup: it counts the seconds it was answered (Dial's ``ANSWEREDTIME``) until the collector
+    stores its record, which may be some seconds later: the next call must not find the minutes unused.  A
+    call never answered is forgotten at once."""
+    if answered_seconds <= 0:
+        return GuardCall.delete().where(GuardCall.uniqueid == uniqueid).execute()
+    return GuardCall.update(answered_seconds=answered_seconds).where(GuardCall.uniqueid == uniqueid).execute()
 
 
 # ---- alerts on the status page ---------------------------------------------------------------------------

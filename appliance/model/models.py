@@ -612,6 +612,7 @@ class GuardCall(BaseModel):
     limit_seconds = peewee.IntegerField(default=0)  # the absolute limit it was dialled with; 0: none
     fee_minor = peewee.FloatField(default=0)  # its rate's connection fee and per-minute price, in minor units
     per_minute_minor = peewee.FloatField(default=0)
+    answered_seconds = peewee.IntegerField(null=True)  # set at hangup: what it used, until its record is collected
 
 
 class GuardAlert(BaseModel):

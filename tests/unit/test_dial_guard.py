@@ -131,14 +131,13 @@ def test_minutes_used_are_the_records_of_the_day_plus_calls_in_progress(site):
     # the first call is in progress for 100 s: the second gets what is left after it
     second = _check("13912345678", now + 100, "call-2").decision
     assert second.allow and second.limit_seconds == 260
-    # the first call hung up, its record collected: the row no longer counts twice
-    guard.call_ended("call-1")
-    _record("call-1", now, 100)
-    assert GuardCall.get_or_none(GuardCall.uniqueid == "call-1") is None
+    guard.call_ended("call-1", 100)  # hung up after 100 s answered; not yet collected: still counts
     assert _check("13912345678", now + 150, "call-3").decision.limit_seconds == 10 * 60 - 240 - 100 - 50
+    _record("call-1", now, 100)  # collected: counted once, from its record
     # a row a restart left behind counts no more than its allowance, and is gone after a day
     GuardCall.create(uniqueid="stale", extension="200", started=now - 3000, limit_seconds=30)
     assert _check("13912345678", now + 150, "call-4").decision.limit_seconds == 600 - 240 - 100 - 50 - 30 - 0
+    assert GuardCall.get_or_none(GuardCall.uniqueid == "call-1") is None  # its record counts now, not the row
     assert _check("13912345678", now + 2 * 86400, "call-5").decision.limit_seconds == 600
 
 
