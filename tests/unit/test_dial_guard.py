@@ -200,3 +200,16 @@ def test_an_upgraded_site_keeps_dialling_everything_a_new_one_blocks_internation
     old.close()
     assert rows == {"dial_permission_default": "premium"}
     assert {"dial_permission", "daily_minutes", "monthly_budget"} <= columns
+
+
+def test_the_call_records_say_which_calls_the_guard_refused_and_why(install):
+    from click.testing import CliRunner
+
+    from appliance.cli.linebox import main
+    CallRecord.create(uniqueid="1.1", sequence=0, linkedid="1.1", start=_asterisk_time(time.time() - 60), src="100",
+                      dst="00442079460000", disposition="ANSWERED", userfield="refused:class:international")
+    result = CliRunner().invoke(main, ["--home", str(install.home), "calls", "--today"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[2].split()[3:5] == ["00442079460000", "REFUSED"]
+    assert lines[3].strip() == "refused by the dial guard: class:international"
