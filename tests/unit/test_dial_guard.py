@@ -111,6 +111,15 @@ def _check(number: str, now: float, uniqueid: str = "call-1", calls: int = 0) ->
     return guard.check("PJSIP/200-00000001", number, ["telco"], uniqueid, lambda extension: calls, now=now)
 
 
+def test_a_site_without_a_country_still_knows_chinas_emergency_numbers(install):
+    from appliance.site.numbering import NumberPlan, classify, emergency_short_numbers
+    service.save_object("extension", {"number": "200", "name": "Ann", "dial_permission": "internal"}, user="test")
+    for number in ("110", "119", "120", "122", "112"):
+        assert classify(number, NumberPlan()).number_class == C.EMERGENCY, number
+        assert _check(number, time.time()).decision.allow, number
+    assert emergency_short_numbers(NumberPlan()) == ["110", "112", "119", "120", "122"]
+
+
 def test_a_new_site_blocks_international_and_premium_and_lets_emergency_out(site):
     now = time.time()
     assert _check("13912345678", now).decision.allow  # mobile
