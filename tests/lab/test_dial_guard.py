@@ -20,7 +20,7 @@ import pytest
 from appliance.access import accounts
 from appliance.billing import rates_csv
 from appliance.callcenter import collector
-from appliance.model.models import CallRecord
+from appliance.model.models import CallRecord, GuardCall
 from appliance.services.http_server import make_server
 from appliance.site import service
 from appliance.web.app import create_app
@@ -136,6 +136,12 @@ def test_a_blocking_budget_ends_the_call_when_spent_and_refuses_the_next(pbx, ca
     answered = phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == MOBILE, since=mark, timeout=30)
     ended = phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "paid", since=mark, timeout=30)
     assert ended["_time"] - answered["_time"] < 11, "the call was not cut when its budget was spent"
+    # its hang-up handler told the guard how long it was answered: that counts until the collector runs
+    deadline = time.monotonic() + 15
+    while not (row := GuardCall.get_or_none(GuardCall.answered_seconds.is_null(False))):
+        assert time.monotonic() < deadline, f"no hang-up from the call: {list(GuardCall.select().dicts())}"
+        time.sleep(0.2)
+    assert 4 <= row.answered_seconds <= 7, row.answered_seconds
     assert _refused_call(phones, MOBILE, "broke") > 0.5
     refused = _collected(pbx, CallRecord.userfield.startswith("refused:"))
     assert refused.userfield == "refused:budget:extension:100"
