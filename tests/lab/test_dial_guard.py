@@ -7,7 +7,8 @@ asked before the Dial.
   the guard's service stopped, a mobile call is refused (fail closed) and 119 still goes out;
 * a cap reached during a call: the call ends at the limit; the next call is refused and the status page
   alerts; the admin raises the cap: the next call goes out;
-* a monthly budget that blocks: the call ends when its money is spent, the next one is refused.
+* a monthly budget that blocks: the call ends when its money is spent, the next one is refused;
+* calls at once: a second call while the first is up is refused, and goes out once the first is over.
 """
 
 from __future__ import annotations
@@ -146,3 +147,17 @@ def test_a_blocking_budget_ends_the_call_when_spent_and_refuses_the_next(pbx, ca
     refused = _collected(pbx, CallRecord.userfield.startswith("refused:"))
     assert refused.userfield == "refused:budget:extension:100"
     assert _goes_out(phones, "120", "ambulance")["Exten"] == "120"  # emergency: never blocked by a budget
+
+
+def test_calls_at_once_are_counted_by_asterisk_and_the_extra_call_is_refused(pbx, carrier):
+    phones = _site(pbx, carrier, max_outbound_calls=1)
+    mark = phones.mark()
+    phones.set_behaviour(MOBILE, "answer", hold=30, ring=0)
+    phones.call("ph100", MOBILE, tag="first", hold=30)
+    phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == MOBILE, since=mark, timeout=30)
+    assert _refused_call(phones, "13912345679", "second") > 0.5
+    refused = _collected(pbx, CallRecord.userfield.startswith("refused:"))
+    assert refused.userfield == "refused:calls:extension:100"
+    pbx.cli("channel request hangup all")  # the first call ends: the extension may call again
+    phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "first", since=mark, timeout=30)
+    assert _goes_out(phones, "13912345679", "third")["Exten"] == "13912345679"
