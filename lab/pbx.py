@@ -16,14 +16,30 @@ restart on an unchanged site makes no new generation.
 from __future__ import annotations
 
 import hashlib
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
 from appliance.install import Install
+from appliance.model.models import Setting
 from appliance.provisioning import apply
 from appliance.services import agi as agi_service
-from appliance.site import service
+from appliance.site import service, stored
 from lab import instance as lab
+
+
+def _agi_port(keep: bool) -> int:
+    """A free port for the in-process FastAGI server; ``keep`` (``make run``) reuses the one its last run
+    stored while it is free, so an unchanged site renders the same dialplan and makes no new generation."""
+    if keep and Setting.get_or_none(Setting.key == "agi_port") is not None:
+        port = stored.number("agi_port")
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                pass
+    return lab.free_port()
 
 
 def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1", *, keep: bool = False,
@@ -51,7 +67,7 @@ def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1", *
     install.open()
     service.save_settings(
         {"sip_bind": bind, "sip_port": instance.sip_port, "ami_port": instance.ami_port,
-         "rtp_start": instance.rtp_start, "rtp_end": instance.rtp_end, "agi_port": lab.free_port()},
+         "rtp_start": instance.rtp_start, "rtp_end": instance.rtp_end, "agi_port": _agi_port(keep)},
         user="lab",
     )
     # no Asterisk to reload yet; the greetings are spoken now, as the instance's sounds folder is new
