@@ -34,7 +34,7 @@ import logging
 import math
 import time
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -277,8 +277,8 @@ class Check:
     department: str = ""
 
 
-def check(channel: str, number: str, trunks: list[str], uniqueid: str, count_calls, now: float | None = None
-          ) -> Check:
+def check(channel: str, number: str, trunks: list[str], uniqueid: str, count_calls: Callable[[str], int],
+          now: float | None = None) -> Check:
     """The guard's decision for a call on ``channel`` to ``number`` through the route's ``trunks``.
 
     ``count_calls(extension)``: the outbound calls in progress of an extension ("" for the whole site), as
