@@ -27,7 +27,8 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab import rootfs as rootfs_mod
@@ -115,6 +116,8 @@ class AsteriskInstance:
     # its own mount namespace only, so they outlive the instance (``make run`` keeps its generations in its
     # home this way) and removing the instance folder never reaches them.
     binds: tuple[tuple[Path, str], ...] = ()
+    # What stops with it (the pbx's in-process FastAGI server), run by ``stop`` in reverse order.
+    cleanups: list[Callable[[], object]] = field(default_factory=list)
 
     @property
     def host_dir(self) -> Path:
@@ -173,6 +176,8 @@ class AsteriskInstance:
                 self.process.wait(timeout=timeout)
         if self.process is not None:
             _running.pop(self.process.pid, None)
+        while self.cleanups:
+            self.cleanups.pop()()
         if remove:
             self.remove()
 

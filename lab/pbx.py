@@ -16,13 +16,30 @@ restart on an unchanged site makes no new generation.
 from __future__ import annotations
 
 import hashlib
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
 from appliance.install import Install
+from appliance.model.models import Setting
 from appliance.provisioning import apply
-from appliance.site import service
+from appliance.services import agi as agi_service
+from appliance.site import service, stored
 from lab import instance as lab
+
+
+def _agi_port(keep: bool) -> int:
+    """A free port for the in-process FastAGI server; ``keep`` (``make run``) reuses the one its last run
+    stored while it is free, so an unchanged site renders the same dialplan and makes no new generation."""
+    if keep and Setting.get_or_none(Setting.key == "agi_port") is not None:
+        port = stored.number("agi_port")
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                pass
+    return lab.free_port()
 
 
 def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1", *, keep: bool = False,
@@ -50,7 +67,7 @@ def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1", *
     install.open()
     service.save_settings(
         {"sip_bind": bind, "sip_port": instance.sip_port, "ami_port": instance.ami_port,
-         "rtp_start": instance.rtp_start, "rtp_end": instance.rtp_end},
+         "rtp_start": instance.rtp_start, "rtp_end": instance.rtp_end, "agi_port": _agi_port(keep)},
         user="lab",
     )
     # no Asterisk to reload yet; the greetings are spoken now, as the instance's sounds folder is new
@@ -61,4 +78,8 @@ def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1", *
     if before_start is not None:  # e.g. mount a small file system Asterisk's own mount namespace must see
         before_start(instance)
     lab.start(instance)
+    # The FastAGI scripts as linebox-agi.service serves them on a box (the dial guard before every outbound
+    # call, the caller-name lookup), in this process: on the database this process opened.
+    server = agi_service.make_server().start()
+    instance.cleanups.append(server.close)
     return install, instance

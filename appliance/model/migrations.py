@@ -233,6 +233,25 @@ def _v23_dispositions_and_caller_history(db: peewee.SqliteDatabase) -> None:
     db.execute_sql("CREATE INDEX IF NOT EXISTS queuecall_caller_entered ON queuecall (caller, entered)")
 
 
+def _v24_dial_guard(db: peewee.SqliteDatabase) -> None:
+    """Each extension's dial permission, call and minute limits and monthly budget; the guard's calls in
+    progress and alerts (``appliance.billing.guard``).
+
+    A new site blocks international and premium calls by default (the ``dial_permission_default``
+    setting's default); a site already holding extensions keeps dialling what it dialled before the guard
+    existed (every class), until its admin chooses otherwise."""
+    present = {column.name for column in db.get_columns("extension")}
+    for name, ddl in (("dial_permission", "VARCHAR(255) NOT NULL DEFAULT ''"),
+                      ("max_outbound_calls", "INTEGER NOT NULL DEFAULT 0"),
+                      ("daily_minutes", "REAL NOT NULL DEFAULT 0"), ("monthly_minutes", "REAL NOT NULL DEFAULT 0"),
+                      ("monthly_budget", "VARCHAR(255) NOT NULL DEFAULT ''")):
+        if name not in present:
+            db.execute_sql(f"ALTER TABLE extension ADD COLUMN {name} {ddl}")
+    db.create_tables(models.GUARD_TABLES, safe=True)
+    if db.execute_sql("SELECT 1 FROM extension LIMIT 1").fetchone():
+        db.execute_sql("INSERT OR IGNORE INTO setting (key, value) VALUES ('dial_permission_default', 'premium')")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -257,6 +276,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v21_call_cost,
     _v22_prompt_languages,
     _v23_dispositions_and_caller_history,
+    _v24_dial_guard,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -63,6 +63,14 @@ class Extension(BaseModel):
     permitted_networks = JSONField(default=list)  # empty: the site's local_networks
     options = JSONField(default=dict)
     accepted_risks = JSONField(default=list)
+    # The dial guard (appliance.billing.guard): which number classes it may call ("": the site's default),
+    # how many outbound calls at once, outbound minutes a day and a month, money a month (decimal text in
+    # the rates' currency).  0 or "": no limit of its own.
+    dial_permission = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
+    max_outbound_calls = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
+    daily_minutes = peewee.FloatField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
+    monthly_minutes = peewee.FloatField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
+    monthly_budget = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
 
 
 class Trunk(BaseModel):
@@ -612,4 +620,34 @@ class CostDay(BaseModel):
         primary_key = peewee.CompositeKey("dimension", "day", "key", "currency")
 
 
+class GuardCall(BaseModel):
+    """An outbound call the dial guard let through and that has not hung up yet (``appliance.billing.guard``):
+    what calls in progress have used of a cap or budget before the collector writes their records.  Deleted
+    by the call's hangup handler; a row left by a restart is ignored once its call's record is collected,
+    once its allowance has run out, and at the latest after a day."""
+
+    uniqueid = peewee.CharField(primary_key=True)
+    extension = peewee.CharField(default="", index=True)
+    department = peewee.CharField(default="")
+    started = peewee.FloatField()  # epoch seconds
+    limit_seconds = peewee.IntegerField(default=0)  # the absolute limit it was dialled with; 0: none
+    fee_minor = peewee.FloatField(default=0)  # its rate's connection fee and per-minute price, in minor units
+    per_minute_minor = peewee.FloatField(default=0)
+    answered_seconds = peewee.IntegerField(null=True)  # set at hangup: what it used, until its record is collected
+
+
+class GuardAlert(BaseModel):
+    """A cap or budget reached (or a budget's warning level), shown on the status page while its period
+    lasts and it is still reached (``appliance.billing.guard.current_alerts``)."""
+
+    scope = peewee.CharField()  # "site", "extension:200", "department:Sales"
+    limit = peewee.CharField()  # daily_minutes, monthly_minutes, budget, budget_warning
+    period = peewee.CharField()  # "2026-12-07" or "2026-12"
+    raised = peewee.FloatField()
+
+    class Meta:
+        indexes = ((("scope", "limit", "period"), True),)
+
+
 BILLING_TABLES = [Rate, CostDay]
+GUARD_TABLES = [GuardCall, GuardAlert]

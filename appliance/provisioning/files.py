@@ -46,7 +46,8 @@ GENERATED_FILES = (
     GeneratedFile("manager.conf", ("ami_secret", "ami_users", "s"), "manager reload"),
     GeneratedFile("rtp.conf", ("s",), "module reload res_rtp_asterisk.so"),
     GeneratedFile("pjsip.conf", ("local_networks", "of", "projection", "s", "sip_realm"), "module reload res_pjsip.so"),
-    GeneratedFile("extensions.conf", ("dahdi_trunks", "device", "fxs_devices", "greeting", "of", "projection",
+    GeneratedFile("extensions.conf", ("dahdi_trunks", "device", "emergency_numbers", "fxs_devices", "greeting", "of",
+                                      "projection",
                                       "route_extens", "s", "site", "trunk_failover", "trunk_limits"),
                   "dialplan reload"),
     # Where extensions' rows are read from (appliance.provisioning.projection): fixed by the install's folders.

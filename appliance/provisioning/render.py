@@ -22,7 +22,7 @@ import jinja2
 from appliance.asterisk import ami_users
 from appliance.asterisk.layout import DEFAULT_SOUNDS_DIR
 from appliance.provisioning import escape, files, projection, sounds
-from appliance.site import schemas
+from appliance.site import numbering, schemas
 from appliance.site.checks import Site
 from hardware import dahdi_config
 from hardware.detect import Inventory
@@ -180,6 +180,8 @@ _CONTEXT: dict[str, Callable[[Site, InstallFacts], Any]] = {
     "indication_zone": lambda site, facts: (site.settings.tone_zone if site.settings.tone_zone in ASTERISK_TONE_ZONES
                                             else "us"),
     "greeting": lambda site, facts: _greeting(facts),
+    # what the dialplan lets out when the dial guard cannot be asked (appliance.billing.guard)
+    "emergency_numbers": lambda site, facts: numbering.emergency_short_numbers(numbering.NumberPlan.for_site(site)),
     "ami_users": lambda site, facts: ami_users.AMI_USERS,
     "ami_secret": lambda site, facts: lambda user: ami_users.secret_for(facts.ami_secret, user),
     # an extension without permitted networks of its own may be used from these (parsed once, not per phone)

@@ -272,6 +272,10 @@ def check_site(site: Site) -> list[Problem]:
             if trunk not in trunks:
                 problems.append(Problem(f"outbound route {route.name} trunks", missing(N_("trunk"), trunk)))
 
+    hours = site.settings.outbound_hours
+    if hours and hours not in site.keys("time_condition"):
+        problems.append(Problem("settings outbound_hours", f"time condition {hours} does not exist"))
+
     seen_routes: dict[tuple[str, str], str] = {}
     for route in site.of("inbound_route"):
         pair = (route.did, route.cid)

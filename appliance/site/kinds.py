@@ -188,6 +188,11 @@ FIELD_LABELS = {
     "position": N_("Position"),
     "patterns": N_("Dial patterns"),
     "trunks": N_("Trunks (failover order)"),
+    "dial_permission": N_("May dial"),
+    "max_outbound_calls": N_("Outbound calls at once (0: no limit)"),
+    "daily_minutes": N_("Outbound minutes a day (0: no cap)"),
+    "monthly_minutes": N_("Outbound minutes a month (0: no cap)"),
+    "monthly_budget": N_("Monthly budget (empty: none)"),
 }
 FIELD_LABELS_OF_KIND = {
     ("extension", "password"): N_("SIP password"),
@@ -232,9 +237,19 @@ def field_label(kind_name: str, field: str) -> str:
             or sentence_case(field.replace("_", " ")))
 
 
-def choice_label(value: str) -> str:
-    """What a select shows for the stored ``value``; an unnamed value is shown as it is stored."""
-    return CHOICE_LABELS.get(value, value)
+# Where one field's choices mean something else than the same word elsewhere ("national" is a dial
+# permission here, an ISDN switch type on a span).
+_DIAL_PERMISSIONS = {
+    "internal": N_("Internal numbers only"), "local": N_("Local calls"),
+    "national": N_("National (long distance)"), "mobile": N_("National and mobile"),
+    "international": N_("International"), "premium": N_("Everything, premium rate too"),
+}
+CHOICE_LABELS_OF_FIELD = {("dial_permission", value): label for value, label in _DIAL_PERMISSIONS.items()}
+
+
+def choice_label(value: str, field: str = "") -> str:
+    """What a select shows for the stored ``value`` (of ``field``); an unnamed value is shown as it is stored."""
+    return CHOICE_LABELS_OF_FIELD.get((field, value)) or CHOICE_LABELS.get(value, value)
 
 
 def kind(name: str) -> Kind:

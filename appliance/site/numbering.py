@@ -16,8 +16,8 @@ regulator adds to the library's list.
 The rules, in order (docs/admin-guide.md, "Number classes"):
 
 1. Emergency: the library's emergency numbers for the site's country, 112 everywhere, and the country's
-   extra numbers (``EXTRA_EMERGENCY``, China's 122 road-accident line); these are never blocked by a class,
-   cap or schedule.
+   extra numbers (``EXTRA_EMERGENCY``, China's 122 road-accident line); with no country set, China's
+   110, 119, 120 and 122; these are never blocked by a class, cap or schedule.
 2. Internal: a number of the site's own plan (extensions, ring groups, queues, voicemail boxes ...).
 3. International: dialled with ``+`` or the country's international prefix (``00`` in China, ``011`` in
    North America) and a country code other than the site's own.
@@ -78,6 +78,7 @@ CLASS_LABELS: dict[NumberClass, str] = {
 # treat it as emergency everywhere and several countries route it.
 EXTRA_EMERGENCY: dict[str, frozenset[str]] = {"86": frozenset({"122"})}
 ALWAYS_EMERGENCY = frozenset({"112"})
+NO_COUNTRY_EMERGENCY = frozenset({"110", "119", "120", "122"})
 
 _NATIONAL_TYPES = {
     PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.SHARED_COST, PhoneNumberType.VOIP,
@@ -123,8 +124,23 @@ class NumberPlan:
         return phonenumbers.region_code_for_country_code(int(self.country_code)) if self.country_code else "ZZ"
 
     def emergency_numbers(self) -> frozenset[str]:
-        """The numbers added to the library's emergency list for this site's country."""
+        """The numbers added to the library's emergency list for this site's country.  A site with no country
+        set yet takes China's (Linebox's home: a box set up without its country must never refuse 110)."""
+        if not self.country_code:
+            return ALWAYS_EMERGENCY | NO_COUNTRY_EMERGENCY
         return ALWAYS_EMERGENCY | EXTRA_EMERGENCY.get(self.country_code, frozenset())
+
+
+def emergency_short_numbers(plan: NumberPlan) -> list[str]:
+    """Every emergency number of 2 to 4 digits for the site's country, sorted: what the dialplan lets out
+    on its own when the dial guard cannot be asked (``[sub-dial-guard]``), so emergency calls never depend
+    on a service being up."""
+    found = set(plan.emergency_numbers())
+    if plan.region != "ZZ":
+        found |= {str(n) for n in range(10, 10000)
+                  if shortnumberinfo.is_emergency_number(str(n), plan.region) and classify(str(n), plan).number_class
+                  == NumberClass.EMERGENCY}
+    return sorted(found, key=lambda n: (len(n), n))
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,38 @@ def generated_fields(schema: type[BaseModel]) -> tuple[str, ...]:
     return tuple(name for name, field in schema.model_fields.items() if field.default_factory in GENERATED_DEFAULTS)
 
 
+# What an extension may dial (the dial guard, appliance.billing.guard): each level allows the number classes
+# of the one before it and more; emergency numbers are always allowed, whatever the level.
+DialPermission = Literal["internal", "local", "national", "mobile", "international", "premium"]
+MONEY_RE = describe_pattern(r"^([0-9]{1,9}(\.[0-9]{1,4})?)?$",
+                            N_("an amount such as 500 or 120.50 (in the rates' currency), or nothing"))
+Money = Annotated[str, StringConstraints(pattern=MONEY_RE)]
+# Minutes a cap allows: tenths of a minute are taken (0.5 is 30 seconds); 0: no cap.
+CapMinutes = Annotated[float, Field(ge=0, le=1_000_000)]
+
+
+def _budget_entry(item: str) -> tuple[str, str]:
+    name, sep, amount = item.partition("=")
+    name, amount = name.strip(), amount.strip()
+    if not sep or not name or not re.fullmatch(MONEY_RE, amount) or not amount:
+        raise ValueError(f"'{item.strip()[:60]}' is not DEPARTMENT=AMOUNT (such as Sales=500)")
+    _printable_text(name)
+    return name, amount
+
+
+def parse_department_budgets(text: str) -> dict[str, str]:
+    """``Sales=500, Support=120.50`` as {department: amount text}; a department named twice is refused."""
+    budgets: dict[str, str] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, amount = _budget_entry(item)
+        if name in budgets:
+            raise ValueError(f"department {name} is given twice")
+        budgets[name] = amount
+    return budgets
+
+
 class SiteObject(BaseModel):
     # coerce_numbers_to_str: a hand-written YAML "number: 100" means the string "100".
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
@@ -217,6 +249,14 @@ class Extension(SiteObject):
     permitted_networks: list[Network] = Field(default_factory=list)
     options: Options = Field(default_factory=dict)
     accepted_risks: list[Risk] = Field(default_factory=list)  # risky settings the admin agreed to (RISKS)
+    # The dial guard (docs/admin-guide.md, "Dial permissions and caps"): the classes it may dial ("": the
+    # site's dial_permission_default), outbound calls at once, outbound minutes a day and a month, money a
+    # month; 0 or empty: no limit of the extension's own (the site's still hold).
+    dial_permission: Literal["", "internal", "local", "national", "mobile", "international", "premium"] = ""
+    max_outbound_calls: int = Field(default=0, ge=0, le=1000)
+    daily_minutes: CapMinutes = 0
+    monthly_minutes: CapMinutes = 0
+    monthly_budget: Money = ""
 
     @model_validator(mode="after")
     def _defaults_fit_the_number(self) -> Extension:
@@ -658,6 +698,26 @@ class Settings(SiteObject):
     ban_max_seconds: int = Field(default=86400, ge=1, le=31536000)
     # Networks never banned (the admin's LAN, the trunk providers): addresses or CIDR networks, comma separated.
     ban_allow: Annotated[str, StringConstraints(max_length=2000)] = ""
+    # The dial guard (appliance.billing.guard): what an extension without a permission of its own may dial
+    # (a new site: no international, no premium), the site's limits on outbound calls at once and outbound
+    # minutes a day and a month (0: none), departments' monthly budgets (Sales=500, Support=120.50), the
+    # share of a budget at which the status page warns, whether a spent budget blocks calls or only warns,
+    # and the out-of-hours policy: outside the open hours of a time condition (its name; empty: no
+    # schedule), extensions may dial up to ``out_of_hours_permission`` only.  Emergency numbers always go out.
+    dial_permission_default: DialPermission = "mobile"
+    max_outbound_calls: int = Field(default=0, ge=0, le=100000)
+    outbound_daily_minutes: CapMinutes = 0
+    outbound_monthly_minutes: CapMinutes = 0
+    department_budgets: Annotated[str, StringConstraints(max_length=4000)] = ""
+    budget_warn_percent: int = Field(default=80, ge=1, le=100)
+    budget_action: Literal["warn", "block"] = "warn"
+    outbound_hours: Annotated[str, StringConstraints(pattern=r"^(|" + IDENTIFIER_RE[1:-1] + r")$")] = ""
+    out_of_hours_permission: DialPermission = "internal"
+
+    @field_validator("department_budgets")
+    @classmethod
+    def _department_budgets(cls, value: str) -> str:
+        return ", ".join(f"{name}={amount}" for name, amount in parse_department_budgets(value).items())
 
     @field_validator("area_code")
     @classmethod

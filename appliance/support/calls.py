@@ -154,6 +154,9 @@ def active_lines(calls: list[ActiveCall], width: int = 80) -> list[str]:
     return [_cell(line, width) if len(line) > width else line for line in lines]
 
 
+REFUSED_MARK = "refused:"  # the userfield of a call the dial guard refused ([sub-dial-guard] in extensions.conf)
+
+
 def record_lines(records: list[CallRecord], title: str, width: int = 80,
                  zone: zoneinfo.ZoneInfo | None = None) -> list[str]:
     """The records as a table; start times in ``zone`` (the site's) when given; under a queue call's record,
@@ -165,8 +168,12 @@ def record_lines(records: list[CallRecord], title: str, width: int = 80,
     lines.append(f"  {'Start':<20}{'From':<15}{'To':<15}{'Result':<12}{'Talk':>7}{'Total':>8}")
     for r in records:
         start = localtime.from_asterisk(r.start, zone)
+        refused = r.userfield.startswith(REFUSED_MARK)
         lines.append(f"  {_cell(start, 19):<20}{_cell(r.src, 14):<15}{_cell(r.dst, 14):<15}"
-                     f"{_cell(r.disposition, 11):<12}{clock(r.billsec):>7}{clock(r.duration):>8}")
+                     f"{_cell('REFUSED' if refused else r.disposition, 11):<12}{clock(r.billsec):>7}"
+                     f"{clock(r.duration):>8}")
+        if refused:  # the dial guard's reason (docs/admin-guide.md, "Dial permissions and caps")
+            lines.append(f"    refused by the dial guard: {r.userfield[len(REFUSED_MARK):]}")
         note = notes.get(r.uniqueid)
         if note is not None and (note.disposition or note.note):  # what the agent saved for the queue call
             text = " ".join(note.note.split())

@@ -19,6 +19,7 @@ import psutil
 
 from appliance.asterisk.ami import AmiError
 from appliance.asterisk.status import AsteriskStatus, read_contacts, read_status
+from appliance.billing import guard
 from appliance.catalog import N_
 from appliance.errors import Message
 from appliance.gateways import port_state
@@ -142,6 +143,8 @@ class Status:
     gateways: list[GatewayStatus] = field(default_factory=list)
     gateways_error: str = ""
     disks: list[DiskSpace] = field(default_factory=list)
+    # caps and budgets reached (the dial guard, appliance.billing.guard), until their period ends or is raised
+    guard_alerts: list[guard.Alert] = field(default_factory=list)
 
 
 def asterisk_status(install: Install, timeout: float = AMI_TIMEOUT) -> AsteriskStatus:
@@ -270,6 +273,7 @@ def collect(install: Install, sysfs: Path = Path("/sys")) -> Status:
     except OSError as error:
         status.spans_error = str(error)
     status.gateways, status.gateways_error = gateway_status(install, status.asterisk)
+    status.guard_alerts = guard.current_alerts()
     try:
         status.disks = disk_space(install)
     except OSError as error:

@@ -618,7 +618,7 @@ def cell(f: FormField, obj: schemas.SiteObject) -> str:
     if f.widget == "checkbox":
         return N_("yes") if value else N_("no")
     if f.widget == "select":
-        return choice_label(str(value))
+        return choice_label(str(value), f.name)
     if f.widget == "destination":
         return describe_destination(value)
     if f.widget == "lines":

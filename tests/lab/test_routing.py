@@ -115,7 +115,8 @@ def _route_with_two_trunks(phones, primary_port: int) -> None:
 
 
 def test_outbound_leaves_by_first_trunk_with_digits_rewritten(pbx, carrier):
-    add("extension", number="100", name="Alice")
+    # the route sends a Paris number (+33 1 ...): international, which a new site blocks unless allowed
+    add("extension", number="100", name="Alice", dial_permission="international")
     pbx.apply()
     phones = carrier()
     _route_with_two_trunks(phones, phones.telco_port)
@@ -129,7 +130,8 @@ def test_outbound_leaves_by_first_trunk_with_digits_rewritten(pbx, carrier):
 
 
 def test_outbound_fails_over_to_backup_trunk(pbx, carrier, record_property):
-    add("extension", number="100", name="Alice")
+    # the route sends a Paris number (+33 1 ...): international, which a new site blocks unless allowed
+    add("extension", number="100", name="Alice", dial_permission="international")
     pbx.apply()
     phones = carrier()
     from lab.instance import free_port

@@ -517,9 +517,10 @@ def test_csv_export(console, admin_password):
     assert response.status == 200 and response.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.body)))
-    assert rows[0] == ["number", "name", "voicemail", "email", "recording"]
-    assert rows[1] == ["100", "Desk 100", "no", "", "never"]
-    assert rows[3] == ["102", "'=HYPERLINK(\"x\")", "yes", "a@example.org", "never"]  # no formula in a spreadsheet
+    assert rows[0] == ["number", "name", "voicemail", "email", "recording", "department", "dial_permission",
+                       "max_outbound_calls", "daily_minutes", "monthly_minutes", "monthly_budget"]
+    assert rows[1] == ["100", "Desk 100", "no", "", "never", "", "", "0", "0", "0", ""]
+    assert rows[3][:5] == ["102", "'=HYPERLINK(\"x\")", "yes", "a@example.org", "never"]  # no formula in a spreadsheet
     assert service.get_object("extension", "100").password not in response.body
 
 
@@ -559,6 +560,22 @@ def test_csv_import_creates_and_updates(console, admin_password):
     assert updated.password == old.password  # kept
     created = service.get_object("extension", "103")
     assert (created.name, created.recording, len(created.password)) == ("=Carol", "always", 24)
+
+
+def test_csv_carries_dial_permissions_caps_and_budgets_and_names_a_bad_cell(console, admin_password):
+    data = csv_text([["number", "name", "department", "dial_permission", "daily_minutes", "monthly_budget"],
+                     ["100", "Front desk", "Sales", "international", "0.5", "300.50"]])
+    assert upload(console, admin_password, data).status_code == 302
+    ext = service.get_object("extension", "100")
+    assert (ext.department, ext.dial_permission, ext.daily_minutes, ext.monthly_budget) == (
+        "Sales", "international", 0.5, "300.50")
+    browser = console.browser()
+    browser.login("admin", admin_password)
+    rows = list(csv.reader(io.StringIO(browser.get("/extensions/export.csv").body)))
+    assert rows[1] == ["100", "Front desk", "no", "", "never", "Sales", "international", "0", "0.5", "0", "300.50"]
+    bad = upload(console, admin_password, csv_text([["number", "name", "dial_permission"], ["100", "Desk", "world"]]))
+    assert bad.status_code == 422 and "row 2: dial_permission" in bad.get_data(as_text=True)
+    assert service.get_object("extension", "100").dial_permission == "international"
 
 
 @pytest.mark.parametrize(("data", "message"), [

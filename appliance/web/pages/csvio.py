@@ -31,14 +31,25 @@ from appliance.web.forms import EmptyForm
 from appliance.web.pages import blueprint
 from appliance.web.roles import ADMIN, VIEWERS, require_role
 
-COLUMNS = ("number", "name", "voicemail", "email", "recording")
+COLUMNS = ("number", "name", "voicemail", "email", "recording", "department", "dial_permission",
+           "max_outbound_calls", "daily_minutes", "monthly_minutes", "monthly_budget")
 REQUIRED = ("number", "name")
+# Columns whose empty cell means the field's default (no department, the site's permission, no limit),
+# where a column left out keeps what is stored.
+_CLEARABLE = {"department": "", "dial_permission": "", "max_outbound_calls": 0, "daily_minutes": 0,
+              "monthly_minutes": 0, "monthly_budget": ""}
+
+
+def _cell(value: object) -> object:
+    """A value as the file shows it (a cap of 0.5 minutes as 0.5, 10 minutes as 10, not 10.0)."""
+    return f"{value:g}" if isinstance(value, float) else value
 
 
 @blueprint.route("/extensions/export.csv")
 @require_role(*VIEWERS)
 def extensions_export():
-    text = write_csv(COLUMNS, ([getattr(ext, name) for name in COLUMNS] for ext in service.list_objects("extension")))
+    text = write_csv(COLUMNS, ([_cell(getattr(ext, name)) for name in COLUMNS]
+                               for ext in service.list_objects("extension")))
     return csv_download(text, "extensions.csv")
 
 
@@ -54,6 +65,9 @@ def _row_data(row: Row) -> tuple[dict, bool]:
             data[name] = values[name]
     if "email" in values:
         data["email"] = values["email"]
+    for name, default in _CLEARABLE.items():
+        if name in values:
+            data[name] = values[name].strip() or default
     return data, existing is None
 
 
