@@ -90,8 +90,8 @@ def release(ami: Ami, extension: str, queue_number: str) -> bool:
             return False
         ami.action("QueuePause", Interface=member, Queue=queue_number, Paused="false", Reason=PAUSE_REASON)
     except AmiError as error:
-        raise SiteError([Problem("disposition", f"saved, but Asterisk did not take the agent back: {error}")]) \
-            from None
+        refused = Message(N_("saved, but Asterisk did not take the agent back: %(error)s"), error=str(error))
+        raise SiteError([Problem("disposition", refused)]) from None
     return True
 
 

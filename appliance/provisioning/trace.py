@@ -331,8 +331,9 @@ def parse_digits(text: str) -> list[str]:
     keys = [k.strip() for k in text.split(",")] if text.strip() else []
     for k in keys:
         if k != NO_KEY and (not k or any(c not in "0123456789*#" for c in k) or len(k) > 20):
-            raise SiteError([Problem("digits", f"{k!r} is not a key: give keys 0-9, * or #, or t for no key, "
-                                               "one entry per menu separated by commas (such as 1,2 or t,3)")])
+            not_key = Message(N_("%(key)s is not a key: give keys 0-9, * or #, or t for no key, one entry per "
+                                 "menu separated by commas (such as 1,2 or t,3)"), key=repr(k[:20]))
+            raise SiteError([Problem("digits", not_key)])
     return keys
 
 
@@ -343,16 +344,16 @@ def parse_at(text: str, zone: zoneinfo.ZoneInfo) -> datetime:
     try:
         moment = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
     except ValueError:
-        raise SiteError([Problem("at", f"{text[:40]!r} is not a time: give YYYY-MM-DD HH:MM (such as "
-                                       "2026-12-07 09:30), in the site's time zone")]) from None
+        raise SiteError([Problem("at", Message(N_("%(text)s is not a time: give YYYY-MM-DD HH:MM (such as 2026-12-07 "
+                                                  "09:30), in the site's time zone"), text=repr(text[:40])))]) from None
     return moment.replace(tzinfo=zone)
 
 
 def _check_number(field_name: str, value: str) -> str:
     value = value.strip()
     if len(value) > 40 or any(c not in "0123456789+*#-" for c in value):
-        raise SiteError([Problem(field_name, f"{value[:40]!r} is not a phone number: digits, with a leading + "
-                                             "if given so")])
+        raise SiteError([Problem(field_name, Message(N_("%(value)s is not a phone number: digits, with a leading + if "
+                                                        "given so"), value=repr(value[:40])))])
     return value
 
 
@@ -634,7 +635,7 @@ def trace(site: Site, did: str, caller: str = "", at: datetime | None = None, di
     result = Trace(did, caller, moment, list(digits), answered)
     dahdi = next((t for t in site.of("dahdi_trunk") if t.name == trunk), None)
     if trunk and dahdi is None and trunk not in site.keys("trunk"):
-        raise SiteError([Problem("trunk", f"no trunk named {trunk[:40]!r}")])
+        raise SiteError([Problem("trunk", Message(N_("no trunk named %(name)s"), name=repr(trunk[:40])))])
     if dahdi is not None:
         entry = Step(f"dahdi:{dahdi.name}", "dahdi_trunk", dahdi.name,
                      Message(N_("DAHDI trunk %(name)s"), name=dahdi.name), None,
@@ -730,8 +731,9 @@ def reaches(site: Site, target: str) -> list[Way]:
     shortest first; office phones reach a queue or a ring group by dialling its number too (listed first)."""
     kind, _, key = target.partition(":")
     if not re.fullmatch(schemas.DESTINATION_RE, target) or kind == "hangup":
-        raise SiteError([Problem("reaches", f"{target[:60]!r} is not a destination: give one such as queue:701, "
-                                            "ringgroup:600, ivr:main or timecondition:office")])
+        raise SiteError([Problem("reaches", Message(N_("%(target)s is not a destination: give one such as queue:701, "
+                                                       "ringgroup:600, ivr:main or timecondition:office"),
+                                                    target=repr(target[:60])))])
     edges = _edges(site)
     ways: list[Way] = []
     if kind in ("queue", "ringgroup"):

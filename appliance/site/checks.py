@@ -274,7 +274,7 @@ def check_site(site: Site) -> list[Problem]:
 
     hours = site.settings.outbound_hours
     if hours and hours not in site.keys("time_condition"):
-        problems.append(Problem("settings outbound_hours", f"time condition {hours} does not exist"))
+        problems.append(Problem("settings outbound_hours", missing(N_("time condition"), hours)))
 
     seen_routes: dict[tuple[str, str], str] = {}
     for route in site.of("inbound_route"):
