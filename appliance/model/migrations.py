@@ -223,6 +223,16 @@ def _v22_prompt_languages(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Queue, "language")
 
 
+
+def _v23_sip_encryption(db: peewee.SqliteDatabase) -> None:
+    """Media encryption per extension and per trunk ("" for those there before: the site's, plain unless
+    changed, so calls go on as they did), and a trunk's transport (UDP, as before) and provider CA."""
+    _add_column_if_missing(db, models.Extension, "encryption")
+    _add_column_if_missing(db, models.Trunk, "transport")
+    _add_column_if_missing(db, models.Trunk, "tls_ca")
+    _add_column_if_missing(db, models.Trunk, "encryption")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -246,6 +256,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v20_rates,
     _v21_call_cost,
     _v22_prompt_languages,
+    _v23_sip_encryption,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

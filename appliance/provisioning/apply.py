@@ -19,6 +19,7 @@ link goes back to the previous generation, the same modules are reloaded again, 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from appliance.provisioning import (
     prompts,
     reload,
     render,
+    sip_tls,
     sounds,
     verify,
 )
@@ -157,8 +159,27 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
                     return "; ".join(notes) or f"prompts ready ({', '.join(languages)})"
                 run.step("prompts", install_prompts)
 
+        tls_facts = facts
+        if not dry_run:
+            def certificate() -> str:
+                # the SIP certificate made at the first apply (like the console's at its first start), and the
+                # CAs TLS trunks are verified against; both read by Asterisk from beside the generations
+                nonlocal tls_facts
+                try:
+                    tls_facts = dataclasses.replace(facts, sip_tls_fingerprint=sip_tls.ensure(target.config_root))
+                    trunks = [t for t in site.of("trunk") if t.transport == "tls"]
+                    sip_tls.write_trunk_cas(target.config_root, [t.tls_ca for t in trunks if t.tls_ca],
+                                            with_public=any(not t.tls_ca for t in trunks))
+                except (OSError, ValueError) as error:
+                    raise ApplyFailed("certificate", f"SIP certificate in {sip_tls.folder(target.config_root)}: "
+                                      f"{error}") from None
+                return f"SIP certificate SHA-256 {tls_facts.sip_tls_fingerprint[:16]}..."
+            run.step("certificate", certificate)
+        else:
+            tls_facts = dataclasses.replace(facts, sip_tls_fingerprint=sip_tls.current(target.config_root))
+
         def do_render() -> str:
-            files.update(render.render_all(site, facts))
+            files.update(render.render_all(site, tls_facts))
             files.update(render.render_dahdi_files(site, dahdi.load_inventory(target)))
             verify.check_line_lengths(files)
             objects.update(manifest.expected(site))

@@ -1,0 +1,138 @@
+"""Encrypted calls with a softphone nobody here wrote: Debian's baresip over TLS with SRTP.
+
+What a customer's security officer checks: a phone registers over TLS, a call between two such phones
+carries its voice (heard at the far end), and a capture of the wire shows neither a SIP request in clear
+text nor a plain RTP payload; a phone whose extension requires encryption and offers plain RTP is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from appliance.provisioning import sip_tls
+from appliance.site import service, stored
+from lab import softphone
+from tests.lab.helpers import add, loud_seconds
+
+pytestmark = pytest.mark.lab
+
+
+def _capture(pbx, path: Path) -> subprocess.Popen:
+    """tcpdump on the loopback, only this pbx's SIP (UDP and TLS) and RTP ports: the other lab instances'
+    traffic stays out.  Returns once tcpdump listens."""
+    s = stored.load_settings()
+    expr = (f"(udp port {s.sip_port}) or (tcp port {s.sip_tls_port}) or "
+            f"(udp portrange {s.rtp_start}-{s.rtp_end})")
+    proc = subprocess.Popen(["tcpdump", "-i", "lo", "-n", "-U", "-w", str(path), expr],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    assert proc.stderr is not None
+    line = proc.stderr.readline().decode()  # "listening on lo, ..." once capturing
+    assert "listening" in line, line
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+def _udp_payloads(pcap: Path, low: int, high: int) -> list[bytes]:
+    """The payloads of UDP packets to or from a port in [low, high] (a pcap of Ethernet/IPv4 on lo)."""
+    data = pcap.read_bytes()
+    little = data[:4] == b"\xd4\xc3\xb2\xa1"
+    header = "<IIII" if little else ">IIII"
+    offset, payloads = 24, []
+    while offset + 16 <= len(data):
+        _sec, _usec, incl, _orig = struct.unpack(header, data[offset:offset + 16])
+        frame = data[offset + 16:offset + 16 + incl]
+        offset += 16 + incl
+        if len(frame) < 42 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
+            continue
+        ihl = (frame[14] & 0x0F) * 4
+        sport, dport = struct.unpack(">HH", frame[14 + ihl:14 + ihl + 4])
+        if low <= sport <= high or low <= dport <= high:
+            payloads.append(frame[14 + ihl + 8:])
+    return payloads
+
+
+def _looks_plain(rtp: bytes) -> bool:
+    """An RTP packet whose G.711 payload is readable: a tone or silence uses a handful of byte values, an
+    SRTP payload (AES counter mode) looks random, nearly every one of 160 bytes different."""
+    payload = rtp[12:172]
+    return len(payload) >= 80 and len(set(payload)) < 64
+
+
+def _rx_packets(pbx) -> list[int]:
+    """Packets received per PJSIP channel on the pbx now (``pjsip show channelstats``)."""
+    counts = []
+    for line in pbx.cli("pjsip show channelstats").splitlines():
+        parts = line.split()
+        # "763b51a9 200-00000000 00:00:21 ulaw 1004 0 ...": bridge, channel, up time, codec, received
+        if len(parts) > 5 and re.fullmatch(r"\S+-[0-9a-f]{8}", parts[1]) and parts[4].isdigit():
+            counts.append(int(parts[4]))
+    return counts
+
+
+def test_tls_phones_make_an_srtp_call_nothing_crosses_in_clear(pbx, tmp_path):
+    service.save_settings({**stored.load_settings().model_dump(), "sip_encryption": "required"}, user="test")
+    a = add("extension", number="200", name="Alice")
+    b = add("extension", number="201", name="Bob")
+    plain = add("extension", number="202", name="Old phone")
+    pbx.apply()
+    settings = stored.load_settings()
+    tls = f"127.0.0.1:{settings.sip_tls_port}"
+    cert = sip_tls.folder(pbx.install.config_root) / "cert.pem"
+    pcap = tmp_path / "lo.pcap"
+    capture = _capture(pbx, pcap)
+    phones = []
+    try:
+        alice = softphone.start(tmp_path / "alice", "200", a.password, tls, cafile=cert, tone_hz=1000)
+        bob = softphone.start(tmp_path / "bob", "201", b.password, tls, cafile=cert, tone_hz=600)
+        old = softphone.start(tmp_path / "old", "202", plain.password, tls, cafile=cert, mediaenc="")
+        phones = [alice, bob, old]
+        for phone in phones:
+            phone.wait_log(r"\b200 OK\b")  # the REGISTER's answer, over TLS
+        for number in ("200", "201", "202"):
+            aor = pbx.cli(f"pjsip show aor {number}")
+            assert "transport=tls" in aor.lower(), aor
+
+        alice.command(f"/dial sip:201@{tls};transport=tls")
+        bob.wait_log(r"[Cc]all established", timeout=20)
+        alice.wait_log(r"[Cc]all established", timeout=20)
+        deadline = time.monotonic() + 20
+        while not ((counts := _rx_packets(pbx)) and len(counts) == 2 and min(counts) >= 150):  # 3 s of audio
+            assert time.monotonic() < deadline, pbx.cli("pjsip show channelstats")
+            time.sleep(0.2)
+        alice.command("/hangup")
+        bob.wait_log(r"[Cc]losed|terminated|BYE", timeout=10)
+
+        # a phone that offers plain RTP on an extension that requires SRTP: refused, and it says why
+        mark = len(old.log())
+        old.command(f"/dial sip:201@{tls};transport=tls")
+        refused = old.wait_log(r"488[^\n]*", timeout=15, after=mark)
+        assert "Not Acceptable" in refused.group(0), refused.group(0)
+    finally:
+        for phone in phones:
+            phone.stop()
+        _stop(capture)
+
+    recordings = bob.recordings()
+    assert recordings, f"bob kept no recording: {list(bob.folder.iterdir())}"
+    assert max(loud_seconds(r, after=0.5) for r in recordings) >= 1.0  # alice's tone reached bob
+
+    raw = pcap.read_bytes()
+    for request in (b"REGISTER sip:", b"INVITE sip:", b"SIP/2.0 200 OK"):
+        assert request not in raw, f"clear-text SIP on the wire: {request!r}"
+    rtp = [p for p in _udp_payloads(pcap, settings.rtp_start, settings.rtp_end) if len(p) > 100 and p[0] >> 6 == 2]
+    assert len(rtp) > 200, f"only {len(rtp)} RTP packets captured"
+    readable = [p for p in rtp if _looks_plain(p)]
+    assert not readable, f"{len(readable)} of {len(rtp)} RTP packets carry plain audio"
