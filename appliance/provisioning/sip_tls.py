@@ -21,6 +21,7 @@ import posixpath
 from pathlib import Path
 
 from appliance import certificates
+from appliance.model import audit
 
 FOLDER = "tls"
 TRUNK_CA_NAME = "trunk-ca.pem"
@@ -62,20 +63,27 @@ def current(config_root: Path) -> str:
     return certificates.fingerprint(cert.read_bytes()) if cert.exists() else ""
 
 
-def install(config_root: Path, certificate_pem: bytes, key_pem: bytes) -> certificates.Checked:
+def install(config_root: Path, certificate_pem: bytes, key_pem: bytes, user: str) -> certificates.Checked:
     """The admin's certificate and key, checked (:func:`certificates.check_pair`), in place of the box's;
     the next apply loads them.  Raises ``certificates.CertificateError`` and changes nothing when they cannot serve."""
     checked = certificates.check_pair(certificate_pem, key_pem)
+    before = current(config_root)
     files = certificates.install_pair(folder(config_root), checked)
     _share_key(files.private_key)
+    audit.record(user, "update", "sip_certificate", "sip", {"sha256": before} if before else None,
+                 {"sha256": checked.fingerprint, "certificate": checked.summary})
     return checked
 
 
-def renew(config_root: Path, hostname: str | None = None) -> str:
+def renew(config_root: Path, user: str, hostname: str | None = None) -> str:
     """A new self-signed certificate in place of the present one; its fingerprint."""
+    before = current(config_root)
     files = certificates.generate(folder(config_root), hostname)
     _share_key(files.private_key)
-    return certificates.fingerprint(files.certificate.read_bytes())
+    after = certificates.fingerprint(files.certificate.read_bytes())
+    audit.record(user, "update", "sip_certificate", "sip", {"sha256": before} if before else None,
+                 {"sha256": after, "certificate": certificates.describe(files.certificate)})
+    return after
 
 
 def describe(config_root: Path) -> str:

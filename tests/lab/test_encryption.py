@@ -10,13 +10,17 @@ from __future__ import annotations
 import os
 import re
 import signal
+import ssl
 import struct
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from appliance import certificates
+from appliance.cli.linebox import main as cli_main
 from appliance.provisioning import sip_tls
 from appliance.site import service, stored
 from lab import softphone
@@ -108,10 +112,7 @@ def test_tls_phones_make_an_srtp_call_nothing_crosses_in_clear(pbx, tmp_path):
         alice.command(f"/dial sip:201@{tls};transport=tls")
         bob.wait_log(r"[Cc]all established", timeout=20)
         alice.wait_log(r"[Cc]all established", timeout=20)
-        deadline = time.monotonic() + 20
-        while not ((counts := _rx_packets(pbx)) and len(counts) == 2 and min(counts) >= 150):  # 3 s of audio
-            assert time.monotonic() < deadline, pbx.cli("pjsip show channelstats")
-            time.sleep(0.2)
+        _wait_rx(pbx, 150)  # 3 s of audio each way
         alice.command("/hangup")
         bob.wait_log(r"[Cc]losed|terminated|BYE", timeout=10)
 
@@ -136,3 +137,66 @@ def test_tls_phones_make_an_srtp_call_nothing_crosses_in_clear(pbx, tmp_path):
     assert len(rtp) > 200, f"only {len(rtp)} RTP packets captured"
     readable = [p for p in rtp if _looks_plain(p)]
     assert not readable, f"{len(readable)} of {len(rtp)} RTP packets carry plain audio"
+
+
+def _served_fingerprint(port: int) -> str:
+    """The SHA-256 of the certificate a new TLS connection to the pbx is shown (what a phone registering
+    now sees)."""
+    pem = ssl.get_server_certificate(("127.0.0.1", port), timeout=5)
+    return certificates.fingerprint(pem.encode())
+
+
+def test_certificate_rotation_keeps_the_call_up_and_new_connections_see_the_new_one(pbx, tmp_path):
+    service.save_settings({**stored.load_settings().model_dump(), "sip_encryption": "required"}, user="test")
+    a = add("extension", number="210", name="Alice")
+    b = add("extension", number="211", name="Bob")
+    c = add("extension", number="212", name="Carol")
+    pbx.apply()
+    port = stored.load_settings().sip_tls_port
+    tls = f"127.0.0.1:{port}"
+    config_root = pbx.install.config_root
+    old_cert = tmp_path / "old-cert.pem"
+    old_cert.write_bytes((sip_tls.folder(config_root) / "cert.pem").read_bytes())
+    old = sip_tls.current(config_root)
+    assert _served_fingerprint(port) == old
+    phones = []
+    try:
+        alice = softphone.start(tmp_path / "alice", "210", a.password, tls, cafile=old_cert)
+        bob = softphone.start(tmp_path / "bob", "211", b.password, tls, cafile=old_cert, tone_hz=600)
+        phones = [alice, bob]
+        for phone in phones:
+            phone.wait_log(r"\b200 OK\b")
+        alice.command(f"/dial sip:211@{tls};transport=tls")
+        bob.wait_log(r"[Cc]all established", timeout=20)
+        before = _wait_rx(pbx, 50)
+
+        result = CliRunner().invoke(cli_main, ["--home", str(pbx.install.home), "tls", "renew"])
+        assert result.exit_code == 0, result.output
+        new = sip_tls.current(config_root)
+        assert new != old and new in result.output and "applied generation" in result.output, result.output
+        assert _served_fingerprint(port) == new  # a phone connecting now is shown the new certificate
+
+        # the call goes on: both legs keep receiving audio, and its end still crosses the old connections
+        _wait_rx(pbx, max(before) + 100)
+        mark = len(bob.log())
+        alice.command("/hangup")
+        bob.wait_log(r"[Cc]losed|terminated", timeout=10, after=mark)
+
+        # the next registration meets the new certificate, and a phone trusting only it registers
+        carol = softphone.start(tmp_path / "carol", "212", c.password, tls,
+                                cafile=sip_tls.folder(config_root) / "cert.pem")
+        phones.append(carol)
+        carol.wait_log(r"\b200 OK\b")
+    finally:
+        for phone in phones:
+            phone.stop()
+    assert any(r.stat().st_size > 1000 for r in bob.recordings())
+
+
+def _wait_rx(pbx, at_least: int, timeout: float = 20) -> list[int]:
+    """Until both legs of the one call up have received ``at_least`` RTP packets each; their counts."""
+    deadline = time.monotonic() + timeout
+    while not ((counts := _rx_packets(pbx)) and len(counts) == 2 and min(counts) >= at_least):
+        assert time.monotonic() < deadline, pbx.cli("pjsip show channelstats")
+        time.sleep(0.2)
+    return counts
