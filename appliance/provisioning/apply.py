@@ -166,17 +166,17 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
                 # CAs TLS trunks are verified against; both read by Asterisk from beside the generations
                 nonlocal tls_facts
                 try:
-                    tls_facts = dataclasses.replace(facts, sip_tls_fingerprint=sip_tls.ensure(target.config_root))
-                    trunks = [t for t in site.of("trunk") if t.transport == "tls"]
-                    sip_tls.write_trunk_cas(target.config_root, [t.tls_ca for t in trunks if t.tls_ca],
-                                            with_public=any(not t.tls_ca for t in trunks))
+                    fingerprint = sip_tls.ensure(target.config_root)
+                    cas = sip_tls.write_trunk_cas(target.config_root, site.of("trunk"))
+                    tls_facts = dataclasses.replace(facts, sip_tls_fingerprint=fingerprint, sip_tls_cas=cas)
                 except (OSError, ValueError) as error:
                     raise ApplyFailed("certificate", f"SIP certificate in {sip_tls.folder(target.config_root)}: "
                                       f"{error}") from None
                 return f"SIP certificate SHA-256 {tls_facts.sip_tls_fingerprint[:16]}..."
             run.step("certificate", certificate)
         else:
-            tls_facts = dataclasses.replace(facts, sip_tls_fingerprint=sip_tls.current(target.config_root))
+            tls_facts = dataclasses.replace(facts, sip_tls_fingerprint=sip_tls.current(target.config_root),
+                                            sip_tls_cas=sip_tls.trunk_cas_digest(site.of("trunk")))
 
         def do_render() -> str:
             files.update(render.render_all(site, tls_facts))

@@ -75,6 +75,7 @@ class InstallFacts:
     noload: tuple[str, ...] = ("chan_dahdi.so", "codec_dahdi.so", "res_timing_dahdi.so", *UNUSED_MODULES)
     # The SIP certificate's SHA-256 (:mod:`.sip_tls`), named in pjsip.conf so a new one reloads the transport
     sip_tls_fingerprint: str = ""
+    sip_tls_cas: str = ""  # and the SHA-256 of the CAs TLS trunks are verified against
 
 
 
@@ -188,7 +189,7 @@ _CONTEXT: dict[str, Callable[[Site, InstallFacts], Any]] = {
     "local_networks": lambda site, facts: ",".join(schemas.parse_networks(site.settings.local_networks)),
     "sip_realm": lambda site, facts: SIP_REALM,
     "sip_tls": lambda site, facts: {**sip_tls.inner_paths(facts.directories["astetcdir"]),
-                                    "fingerprint": facts.sip_tls_fingerprint},
+                                    "fingerprint": facts.sip_tls_fingerprint, "cas": facts.sip_tls_cas},
     "media_encryption": lambda site, facts: lambda obj: projection.media_encryption(
         obj.encryption, site.settings.sip_encryption),
     # extensions' PJSIP objects and dialplan facts: rows of the projection file, as Asterisk sees its path

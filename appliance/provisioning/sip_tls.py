@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import grp
+import hashlib
 import os
 import posixpath
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance import certificates
 from appliance.model import audit
+
+if TYPE_CHECKING:
+    from appliance.site import schemas
 
 FOLDER = "tls"
 TRUNK_CA_NAME = "trunk-ca.pem"
@@ -93,16 +99,39 @@ def describe(config_root: Path) -> str:
     return f"{certificates.describe(cert)}; SHA-256 {certificates.fingerprint(cert.read_bytes())}"
 
 
-def write_trunk_cas(config_root: Path, cas: list[str], with_public: bool = False) -> None:
+def trunk_cas(trunks: Iterable[schemas.Trunk]) -> str:
     """The CAs trunks' providers are verified against: the TLS trunks' own CAs, and Debian's public ones
-    when a TLS trunk names none (``with_public``)."""
-    text = "".join(cas)
-    if with_public and SYSTEM_CA_BUNDLE.exists():
+    when a TLS trunk names none (or there is no TLS trunk: the file is never empty)."""
+    tls = [t for t in trunks if t.transport == "tls"]
+    text = "".join(t.tls_ca for t in tls if t.tls_ca)
+    if (not tls or any(not t.tls_ca for t in tls)) and SYSTEM_CA_BUNDLE.exists():
         text += SYSTEM_CA_BUNDLE.read_text()
+    return text
+
+
+def trunk_cas_digest(trunks: Iterable[schemas.Trunk]) -> str:
+    return hashlib.sha256(trunk_cas(trunks).encode()).hexdigest()
+
+
+def write_trunk_cas(config_root: Path, trunks: Iterable[schemas.Trunk]) -> str:
+    """Write the trunks' CA file when it changed; its SHA-256.
+
+    Asterisk reads a TLS transport's CA list again only when it restarts the listener, which it does on a
+    reload that finds the certificate or key file changed on disk: so a new CA list rewrites the
+    certificate too (same bytes, new file), and pjsip.conf names the CAs' digest so the apply reloads."""
+    text = trunk_cas(trunks)
     path = folder(config_root) / TRUNK_CA_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(text)
-        tmp.chmod(0o644)
-        os.replace(tmp, path)
+        _replace(path, text.encode(), 0o644)
+        cert, _key = certificates.paths(folder(config_root))
+        if cert.exists():
+            _replace(cert, cert.read_bytes(), 0o644)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _replace(path: Path, data: bytes, mode: int) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_bytes(data)
+    tmp.chmod(mode)
+    os.replace(tmp, path)

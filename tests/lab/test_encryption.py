@@ -7,6 +7,8 @@ text nor a plain RTP payload; a phone whose extension requires encryption and of
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import os
 import re
 import signal
@@ -18,13 +20,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from appliance import certificates
 from appliance.cli.linebox import main as cli_main
 from appliance.provisioning import sip_tls
 from appliance.site import service, stored
+from appliance.support import diagnostics
 from lab import softphone
-from tests.lab.helpers import add, loud_seconds
+from tests.lab.helpers import add, loud_seconds, update
 
 pytestmark = pytest.mark.lab
 
@@ -121,6 +128,12 @@ def test_tls_phones_make_an_srtp_call_nothing_crosses_in_clear(pbx, tmp_path):
         old.command(f"/dial sip:201@{tls};transport=tls")
         refused = old.wait_log(r"488[^\n]*", timeout=15, after=mark)
         assert "Not Acceptable" in refused.group(0), refused.group(0)
+        # and the technician's `linebox diag` says which phone and what to do
+        deadline = time.monotonic() + 10
+        while not any("202: call refused (488)" in f.advice
+                      for f in diagnostics.recent_errors(pbx.install.asterisk_log)):
+            assert time.monotonic() < deadline, diagnostics.recent_errors(pbx.install.asterisk_log)
+            time.sleep(0.1)
     finally:
         for phone in phones:
             phone.stop()
@@ -200,3 +213,85 @@ def _wait_rx(pbx, at_least: int, timeout: float = 20) -> list[int]:
         assert time.monotonic() < deadline, pbx.cli("pjsip show channelstats")
         time.sleep(0.2)
     return counts
+
+
+def _ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return key, cert
+
+
+def _leaf(ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate]) -> tuple[bytes, bytes]:
+    """The carrier's certificate for 127.0.0.1, signed by ``ca``; (certificate, key) PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "telco")]))
+            .issuer_name(ca[1].subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca[0], hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_a_tls_trunk_verifies_the_provider_and_carries_srtp_calls(pbx, rootfs, tmp_path):
+    from lab.carrier import start_carrier
+    telco_ca, stranger_ca = _ca("Telco CA"), _ca("Someone else's CA")
+    carrier = start_carrier(stored.load_settings().sip_port, [], rootfs, tls=_leaf(telco_ca))
+    phones = []
+    try:
+        a = add("extension", number="220", name="Alice", encryption="required")
+        add("trunk", name="telco", host="127.0.0.1", port=carrier.telco_tls_port, transport="tls",
+            tls_ca=_pem(stranger_ca[1]), encryption="required", qualify_seconds=2,
+            match=[f"127.0.0.1:{carrier.telco_tls_port}"])  # not every 127.0.0.1 source: the phones are there too
+        add("outbound_route", name="out", patterns=[{"match": "_9X.", "strip": 1}], trunks=["telco"])
+        pbx.apply()
+        # a provider whose certificate the trunk's CA did not sign: unreachable, and diag says why
+        deadline = time.monotonic() + 15
+        while True:
+            findings = diagnostics.run_checks(pbx.install)
+            trunk = [f for f in findings if f.area == "Trunk" and "telco" in f.text]
+            refused = [f for f in findings if f.area == "Log" and "The certificate is untrusted" in f.text]
+            if trunk and refused:
+                break
+            assert time.monotonic() < deadline, "\n".join(map(str, findings))
+            time.sleep(0.5)
+        assert "TLS" in trunk[0].advice and "CA" in trunk[0].advice
+        assert "did not sign the provider's certificate" in refused[-1].advice
+        assert not [e for e in carrier.events if e.get("UserEvent") == "CarrierIncoming"]
+
+        # the provider's own CA: the trunk comes up, and an SRTP call crosses it with its audio
+        update("trunk", "telco", tls_ca=_pem(telco_ca[1]))
+        pbx.apply()
+        deadline = time.monotonic() + 15
+        while "Avail" not in pbx.cli("pjsip show aor telco"):
+            assert time.monotonic() < deadline, pbx.cli("pjsip show aor telco")
+            time.sleep(0.3)
+        tls = f"127.0.0.1:{stored.load_settings().sip_tls_port}"
+        alice = softphone.start(tmp_path / "alice", "220", a.password, tls,
+                                cafile=sip_tls.folder(pbx.install.config_root) / "cert.pem")
+        phones.append(alice)
+        alice.wait_log(r"\b200 OK\b")
+        mark = carrier.mark()
+        alice.command(f"/dial sip:95551234@{tls};transport=tls")
+        incoming = carrier.wait_for("CarrierIncoming", since=mark)
+        assert incoming["Endpoint"] == "pbx-tls"  # over the TLS line, with SRTP (the trunk requires it)
+        alice.wait_log(r"[Cc]all established", timeout=15)
+        alice.wait_log(r"[Cc]losed|terminated", timeout=20)  # the carrier hangs up after its tone
+    finally:
+        for phone in phones:
+            phone.stop()
+        carrier.stop()
+    assert max(loud_seconds(r, after=0.5) for r in alice.recordings()) >= 1.0  # the carrier's tone was heard

@@ -123,6 +123,7 @@ def test_encryption_follows_the_site_unless_the_extension_or_trunk_says_otherwis
     assert "transport = transport-tls" in trunk and "contact = sip:sip.example.net:5061;transport=tls" in trunk
     assert "media_encryption = sdes\nmedia_encryption_optimistic = no" in trunk
     assert "verify_server = yes" in pjsip and "ca_list_file = /etc/asterisk/tls/trunk-ca.pem" in pjsip
+    assert sip_tls.trunk_cas(service.list_objects("trunk")) == ca.decode()  # its own CA only
 
 
 def test_a_trunk_ca_that_is_not_a_certificate_is_refused_naming_the_field(install):
