@@ -107,6 +107,21 @@ def apply(site: Site | Callable[[], Site], facts: render.InstallFacts, target: T
     return result
 
 
+def _with_sip_tls(site: Site, facts: render.InstallFacts, target: Target, dry_run: bool) -> render.InstallFacts:
+    """The facts with the SIP certificate's and the trunks' CAs' digests (:mod:`.sip_tls`).  A real apply makes
+    the certificate at the first apply (like the console's at its first start) and writes the CA file, both
+    read by Asterisk from beside the generations; a dry run only reads what is there."""
+    if dry_run:
+        return dataclasses.replace(facts, sip_tls_fingerprint=sip_tls.current(target.config_root),
+                                   sip_tls_cas=sip_tls.trunk_cas_digest(site.of("trunk")))
+    try:
+        fingerprint = sip_tls.ensure(target.config_root)
+        cas = sip_tls.write_trunk_cas(target.config_root, site.of("trunk"))
+    except (OSError, ValueError) as error:
+        raise ApplyFailed("render", f"SIP certificate in {sip_tls.folder(target.config_root)}: {error}") from None
+    return dataclasses.replace(facts, sip_tls_fingerprint=fingerprint, sip_tls_cas=cas)
+
+
 def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts, target: Target, user: str,
            dry_run: bool, with_diff: bool) -> None:
     # What Asterisk runs is the ``loaded`` generation: ``live`` differs from it only when an apply was
@@ -159,27 +174,8 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
                     return "; ".join(notes) or f"prompts ready ({', '.join(languages)})"
                 run.step("prompts", install_prompts)
 
-        tls_facts = facts
-        if not dry_run:
-            def certificate() -> str:
-                # the SIP certificate made at the first apply (like the console's at its first start), and the
-                # CAs TLS trunks are verified against; both read by Asterisk from beside the generations
-                nonlocal tls_facts
-                try:
-                    fingerprint = sip_tls.ensure(target.config_root)
-                    cas = sip_tls.write_trunk_cas(target.config_root, site.of("trunk"))
-                    tls_facts = dataclasses.replace(facts, sip_tls_fingerprint=fingerprint, sip_tls_cas=cas)
-                except (OSError, ValueError) as error:
-                    raise ApplyFailed("certificate", f"SIP certificate in {sip_tls.folder(target.config_root)}: "
-                                      f"{error}") from None
-                return f"SIP certificate SHA-256 {tls_facts.sip_tls_fingerprint[:16]}..."
-            run.step("certificate", certificate)
-        else:
-            tls_facts = dataclasses.replace(facts, sip_tls_fingerprint=sip_tls.current(target.config_root),
-                                            sip_tls_cas=sip_tls.trunk_cas_digest(site.of("trunk")))
-
         def do_render() -> str:
-            files.update(render.render_all(site, tls_facts))
+            files.update(render.render_all(site, _with_sip_tls(site, facts, target, dry_run)))
             files.update(render.render_dahdi_files(site, dahdi.load_inventory(target)))
             verify.check_line_lengths(files)
             objects.update(manifest.expected(site))
