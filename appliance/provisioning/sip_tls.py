@@ -47,7 +47,7 @@ def inner_paths(astetcdir: str) -> dict[str, str]:
             "trunk_ca": posixpath.join(base, TRUNK_CA_NAME)}
 
 
-def _share_key(path: Path) -> None:
+def share_key(path: Path) -> None:
     """The key readable by Asterisk's group (the appliance runs Asterisk as its own user), by no one else."""
     with contextlib.suppress(KeyError, PermissionError):
         os.chown(path, -1, grp.getgrnam(ASTERISK_GROUP).gr_gid)
@@ -59,7 +59,7 @@ def ensure(config_root: Path) -> str:
     """The SIP certificate's fingerprint, the certificate made now if there is none yet."""
     files = certificates.ensure(folder(config_root))
     if files.created:
-        _share_key(files.private_key)
+        share_key(files.private_key)
     return certificates.fingerprint(files.certificate.read_bytes())
 
 
@@ -75,7 +75,7 @@ def install(config_root: Path, certificate_pem: bytes, key_pem: bytes, user: str
     checked = certificates.check_pair(certificate_pem, key_pem)
     before = current(config_root)
     files = certificates.install_pair(folder(config_root), checked)
-    _share_key(files.private_key)
+    share_key(files.private_key)
     audit.record(user, "update", "sip_certificate", "sip", {"sha256": before} if before else None,
                  {"sha256": checked.fingerprint, "certificate": checked.summary})
     return checked
@@ -85,7 +85,7 @@ def renew(config_root: Path, user: str, hostname: str | None = None) -> str:
     """A new self-signed certificate in place of the present one; its fingerprint."""
     before = current(config_root)
     files = certificates.generate(folder(config_root), hostname)
-    _share_key(files.private_key)
+    share_key(files.private_key)
     after = certificates.fingerprint(files.certificate.read_bytes())
     audit.record(user, "update", "sip_certificate", "sip", {"sha256": before} if before else None,
                  {"sha256": after, "certificate": certificates.describe(files.certificate)})
