@@ -48,18 +48,24 @@ def inner_paths(astetcdir: str) -> dict[str, str]:
 
 
 def share_key(path: Path) -> None:
-    """The key readable by Asterisk's group (the appliance runs Asterisk as its own user), by no one else."""
+    """A file of the folder readable by Asterisk's group (the appliance runs Asterisk as its own user), by no
+    one else: 0640 like the generations (the services' UMask 0027), the folder 0750."""
     with contextlib.suppress(KeyError, PermissionError):
         os.chown(path, -1, grp.getgrnam(ASTERISK_GROUP).gr_gid)
     path.chmod(0o640)
     path.parent.chmod(0o750)
 
 
+def _share_pair(folder_path: Path) -> None:
+    for path in certificates.paths(folder_path):
+        share_key(path)
+
+
 def ensure(config_root: Path) -> str:
     """The SIP certificate's fingerprint, the certificate made now if there is none yet."""
     files = certificates.ensure(folder(config_root))
     if files.created:
-        share_key(files.private_key)
+        _share_pair(folder(config_root))
     return certificates.fingerprint(files.certificate.read_bytes())
 
 
@@ -75,7 +81,7 @@ def install(config_root: Path, certificate_pem: bytes, key_pem: bytes, user: str
     checked = certificates.check_pair(certificate_pem, key_pem)
     before = current(config_root)
     files = certificates.install_pair(folder(config_root), checked)
-    share_key(files.private_key)
+    _share_pair(files.certificate.parent)
     audit.record(user, "update", "sip_certificate", "sip", {"sha256": before} if before else None,
                  {"sha256": checked.fingerprint, "certificate": checked.summary})
     return checked
@@ -85,7 +91,7 @@ def renew(config_root: Path, user: str, hostname: str | None = None) -> str:
     """A new self-signed certificate in place of the present one; its fingerprint."""
     before = current(config_root)
     files = certificates.generate(folder(config_root), hostname)
-    share_key(files.private_key)
+    _share_pair(files.certificate.parent)
     after = certificates.fingerprint(files.certificate.read_bytes())
     audit.record(user, "update", "sip_certificate", "sip", {"sha256": before} if before else None,
                  {"sha256": after, "certificate": certificates.describe(files.certificate)})
@@ -123,15 +129,18 @@ def write_trunk_cas(config_root: Path, trunks: Iterable[schemas.Trunk]) -> str:
     path = folder(config_root) / TRUNK_CA_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
-        _replace(path, text.encode(), 0o644)
+        _replace(path, text.encode())
         cert, _key = certificates.paths(folder(config_root))
         if cert.exists():
-            _replace(cert, cert.read_bytes(), 0o644)
+            _replace(cert, cert.read_bytes())
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _replace(path: Path, data: bytes, mode: int) -> None:
+def _replace(path: Path, data: bytes) -> None:
+    """A new file in ``path``'s place (a new inode: Asterisk sees it changed), 0640 for Asterisk's group."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.chmod(mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    share_key(tmp)
     os.replace(tmp, path)

@@ -710,8 +710,7 @@ def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
         for temporary, target in staged:
             os.replace(temporary, target)
             if target.parent == sip_tls.folder(install.config_root):
-                if target.name == "key.pem":
-                    sip_tls.share_key(target)  # Asterisk's group reads it
+                sip_tls.share_key(target)  # Asterisk's group reads it, no one else
                 restored.append(f"SIP {target.name}")
             else:
                 restored.append(str(target.relative_to(install.home)))
