@@ -105,6 +105,16 @@ class ProvisioningData:
     # where the device fetches its file from next time: "http://host:port/provision" (plus "/<password>" when
     # one is set), the device appends its file name; "" leaves the device's own setting alone
     provisioning_url: str = ""
+    # SIP to the server over "udp" or "tls" (to ``tls_port``), and the media encryption: "plain",
+    # "preferred" (SRTP when the other side can) or "required"; written only for the ports whose keys the
+    # model is known to have (hardware/data/gateways.yaml, [gs-tls]): the others keep UDP to ``sip_port``
+    transport: str = "udp"
+    srtp: str = "plain"
+    tls_port: int = 5061
+
+    @property
+    def encrypted(self) -> bool:
+        return self.transport != "udp" or self.srtp != "plain"
 
     def port(self, number: int) -> PortAccount:
         for port in self.ports:
@@ -226,6 +236,24 @@ def _environment() -> jinja2.Environment:
     )
 
 
+# Grandstream's SIP transport and SRTP mode values ([gs-tls] in gateways.yaml)
+_GS_TRANSPORT = {"udp": "0", "tls": "2"}
+_GS_SRTP = {"plain": "0", "preferred": "1", "required": "2"}
+
+
+def _grandstream_security(keys: dict[str, str], data: ProvisioningData) -> list[tuple[str, str]]:
+    """A profile's transport and SRTP keys, when the site encrypts and the scheme knows them."""
+    if not data.encrypted or "transport" not in keys:
+        return []
+    return [(keys["transport"], _GS_TRANSPORT[data.transport]), (keys["srtp"], _GS_SRTP[data.srtp])]
+
+
+def _grandstream_server(keys: dict[str, str], data: ProvisioningData) -> str:
+    """The server a profile registers to: the TLS port where it is told to use TLS."""
+    tls = data.transport == "tls" and "transport" in keys
+    return f"{data.server}:{data.tls_port if tls else data.sip_port}"
+
+
 def _grandstream_pvalues(model: GatewayModel, data: ProvisioningData) -> list[tuple[str, str]]:
     scheme = load_catalogue().schemes[model.scheme or ""]
     server = f"{data.server}:{data.sip_port}"
@@ -245,13 +273,13 @@ def _grandstream_pvalues(model: GatewayModel, data: ProvisioningData) -> list[tu
         keys = scheme["ports"][0]
         first = data.ports[0] if data.ports else PortAccount(1, "fxo", False)
         enabled = any(p.enabled for p in data.ports)
-        return [(keys["active"], "1" if enabled else "0"), (keys["server"], server),
+        return [(keys["active"], "1" if enabled else "0"), (keys["server"], _grandstream_server(keys, data)),
                 (keys["register"], "0"), (keys["user_id"], first.user_id), (keys["auth_id"], first.auth_id),
-                (keys["password"], first.password), (keys["name"], first.name)]
+                (keys["password"], first.password), (keys["name"], first.name), *_grandstream_security(keys, data)]
     for port, keys in zip(data.ports, scheme["ports"], strict=False):
-        out += [(keys["active"], "1" if port.enabled else "0"), (keys["server"], server),
+        out += [(keys["active"], "1" if port.enabled else "0"), (keys["server"], _grandstream_server(keys, data)),
                 (keys["user_id"], port.user_id), (keys["auth_id"], port.auth_id),
-                (keys["password"], port.password), (keys["name"], port.name)]
+                (keys["password"], port.password), (keys["name"], port.name), *_grandstream_security(keys, data)]
     return out
 
 
@@ -294,7 +322,8 @@ def render(model: GatewayModel, data: ProvisioningData) -> str:
     if data.provisioning_url and not _URL_RE.fullmatch(data.provisioning_url):
         raise ValueError(f"{data.provisioning_url!r} is not an http(s):// provisioning URL")
     context = {"model": model, "mac": data.mac, "server": data.server, "sip_port": data.sip_port,
-               "ports": data.ports, "fxo_sip_port": data.fxo_sip_port, "provisioning_url": data.provisioning_url}
+               "ports": data.ports, "fxo_sip_port": data.fxo_sip_port, "provisioning_url": data.provisioning_url,
+               "encrypted": data.encrypted, "transport": data.transport, "srtp": data.srtp, "tls_port": data.tls_port}
     if model.format == "grandstream":
         pvalues = _grandstream_pvalues(model, data) + _grandstream_config_server(data.provisioning_url)
         return env.get_template("grandstream.xml.j2").render(pvalues=pvalues, **context)
@@ -357,7 +386,8 @@ def _parse_grandstream(model: GatewayModel, text: str) -> ProvisioningData:
         ports = [PortAccount(i + 1, kind, enabled, values.get(keys["user_id"], ""), values.get(keys["auth_id"], ""),
                              values.get(keys["password"], ""), values.get(keys["name"], ""))
                  for i, kind in enumerate(kinds)]
-        return ProvisioningData(mac, server, sip_port, tuple(ports), provisioning_url=url)
+        return ProvisioningData(mac, server, sip_port, tuple(ports), provisioning_url=url,
+                                **_grandstream_read_security(keys, values))
     server, sip_port = "", 5060
     for i, (kind, keys) in enumerate(zip(kinds, scheme["ports"], strict=False)):
         if keys["user_id"] not in values:
@@ -367,7 +397,21 @@ def _parse_grandstream(model: GatewayModel, text: str) -> ProvisioningData:
         ports.append(PortAccount(i + 1, kind, values.get(keys["active"]) == "1", values.get(keys["user_id"], ""),
                                  values.get(keys["auth_id"], ""), values.get(keys["password"], ""),
                                  values.get(keys["name"], "")))
-    return ProvisioningData(mac, server, sip_port, tuple(ports), provisioning_url=url)
+    return ProvisioningData(mac, server, sip_port, tuple(ports), provisioning_url=url,
+                            **_grandstream_read_security(scheme["ports"][0], values))
+
+
+def _grandstream_read_security(keys: dict[str, str], values: dict[str, str]) -> dict[str, Any]:
+    """transport, srtp and (over TLS) tls_port as a profile's keys say; {} where it has none."""
+    if keys.get("transport") not in values:
+        return {}
+    transports = {v: k for k, v in _GS_TRANSPORT.items()}
+    modes = {v: k for k, v in _GS_SRTP.items()}
+    transport = transports.get(values[keys["transport"]], "udp")
+    found: dict[str, Any] = {"transport": transport, "srtp": modes.get(values.get(keys["srtp"], ""), "plain")}
+    if transport == "tls":
+        found["tls_port"] = _split_server(values.get(keys["server"], ""))[1]
+    return found
 
 
 def _parse_cisco(model: GatewayModel, text: str) -> ProvisioningData:
@@ -390,7 +434,13 @@ def _parse_cisco(model: GatewayModel, text: str) -> ProvisioningData:
                                  values.get(f"Display_Name_{i}_", "")))
     rule = values.get("Profile_Rule", "")
     url = rule.rsplit("/", 1)[0] if rule.endswith(_CISCO_FILE) else ""
-    return ProvisioningData("", server, sip_port, tuple(ports), provisioning_url=url)
+    security: dict[str, Any] = {}
+    if "SIP_Transport_1_" in values:
+        security = {"transport": values["SIP_Transport_1_"].lower(),
+                    "srtp": "required" if values.get("Secure_Call_Setting_1_") == "Yes" else "preferred"}
+        if security["transport"] == "tls":
+            security["tls_port"] = sip_port
+    return ProvisioningData("", server, sip_port, tuple(ports), provisioning_url=url, **security)
 
 
 def parse_keyvalue(text: str) -> dict[str, str]:
@@ -416,7 +466,8 @@ def _parse_keyvalue(model: GatewayModel, text: str) -> ProvisioningData:
              for n in numbers]
     return ProvisioningData(values.get("mac", ""), values.get("sip.server", ""), int(values.get("sip.port", "5060")),
                             tuple(ports), int(values.get("fxo.local_sip_port", "5060")),
-                            values.get("provisioning.url", ""))
+                            values.get("provisioning.url", ""), values.get("sip.transport", "udp"),
+                            values.get("sip.srtp", "plain"), int(values.get("sip.tls_port", "5061")))
 
 
 def parse(model: GatewayModel, text: str) -> ProvisioningData:

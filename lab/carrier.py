@@ -86,6 +86,7 @@ class Carrier:
     pbx_sip_port: int
     telco_port: int
     telco_b_port: int
+    telco_tls_port: int = 0  # the TLS line (start_carrier's ``tls``), 0 when none
     events: list[dict] = field(default_factory=list)
     _ami: Ami | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -189,6 +190,18 @@ def endpoint_number(endpoint: str) -> str:
     return endpoint[2:] if endpoint.startswith("ph") else "+15550001111"
 
 
+def tls_config(tls_port: int, etc_inner: str) -> str:
+    """A TLS line for the pbx's TLS trunks (certificate and key in the instance's etc folder), taking SRTP
+    from the pbx when offered; the pbx's calls over TLS come from any port of 127.0.0.1 (only
+    a test that asks for TLS has this line: the address match overlaps the UDP one)."""
+    return (f"[telco-tls-transport]\ntype = transport\nprotocol = tls\nbind = 127.0.0.1:{tls_port}\n"
+            f"cert_file = {etc_inner}/telco-cert.pem\npriv_key_file = {etc_inner}/telco-key.pem\nmethod = sslv23\n\n"
+            "[pbx-tls]\ntype = endpoint\ntransport = telco-tls-transport\ncontext = from-pbx\ndisallow = all\n"
+            "allow = ulaw,alaw\ndirect_media = no\ndtmf_mode = rfc4733\nmedia_encryption = sdes\n"
+            "media_encryption_optimistic = yes\n\n"
+            "[pbx-tls-identify]\ntype = identify\nendpoint = pbx-tls\nmatch = 127.0.0.1\n")
+
+
 def pjsip_config(phones_port: int, telco_port: int, telco_b_port: int, pbx_port: int, phones: list[Phone],
                  trunk_accounts: list[Phone]) -> str:
     out = [
@@ -234,20 +247,27 @@ def pjsip_config(phones_port: int, telco_port: int, telco_b_port: int, pbx_port:
 
 
 def start_carrier(pbx_sip_port: int, phones: list[Phone], rootfs: Path | None = None,
-                  trunk_accounts: list[Phone] | None = None) -> Carrier:
-    """Start the carrier; ``trunk_accounts`` are (user, password) the pbx's trunks may register as."""
+                  trunk_accounts: list[Phone] | None = None, tls: tuple[bytes, bytes] | None = None) -> Carrier:
+    """Start the carrier; ``trunk_accounts`` are (user, password) the pbx's trunks may register as;
+    ``tls``: (certificate, key) PEM of a TLS line on ``telco_tls_port`` as well."""
     instance = lab.prepare("carrier", rootfs)
     telco_port = lab.free_port(socket.SOCK_DGRAM)
     telco_b_port = lab.free_port(socket.SOCK_DGRAM)
     for name, text in BASE_CONFIG.items():
         (instance.etc_dir / name).write_text(
             text.format(ami=instance.ami_port, rtp_start=instance.rtp_start, rtp_end=instance.rtp_end))
-    (instance.etc_dir / "pjsip.conf").write_text(pjsip_config(
-        instance.sip_port, telco_port, telco_b_port, pbx_sip_port, phones, trunk_accounts or []))
+    config = pjsip_config(instance.sip_port, telco_port, telco_b_port, pbx_sip_port, phones, trunk_accounts or [])
+    telco_tls_port = 0
+    if tls is not None:
+        telco_tls_port = lab.free_port()
+        (instance.etc_dir / "telco-cert.pem").write_bytes(tls[0])
+        (instance.etc_dir / "telco-key.pem").write_bytes(tls[1])
+        config += "\n" + tls_config(telco_tls_port, instance.etc_inner)
+    (instance.etc_dir / "pjsip.conf").write_text(config)
     (instance.etc_dir / "extensions.conf").write_text(DIALPLAN.replace("{incoming_fields}", INCOMING_FIELDS))
     lab.start(instance)
     carrier = Carrier(instance=instance, pbx_sip_port=pbx_sip_port, telco_port=telco_port,
-                      telco_b_port=telco_b_port)
+                      telco_b_port=telco_b_port, telco_tls_port=telco_tls_port)
     try:
         carrier.connect()
     except Exception:

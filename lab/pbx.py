@@ -65,8 +65,11 @@ def start_pbx(home: Path, rootfs: Path | None = None, bind: str = "127.0.0.1", *
         dahdi_cfg_command="",
     )
     install.open()
+    # TLS beside UDP: a fixed neighbour for make run (the same pjsip.conf from run to run), else any free port
+    tls_port = instance.sip_port + 1 if keep else lab.free_port()
     service.save_settings(
-        {"sip_bind": bind, "sip_port": instance.sip_port, "ami_port": instance.ami_port,
+        {"sip_bind": bind, "sip_port": instance.sip_port, "sip_tls_port": tls_port,
+         "ami_port": instance.ami_port,
          "rtp_start": instance.rtp_start, "rtp_end": instance.rtp_end, "agi_port": _agi_port(keep)},
         user="lab",
     )

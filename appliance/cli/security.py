@@ -1,4 +1,5 @@
 """``linebox bans``: who is banned, why, since and until when; ban and unban by hand; the ban service.
+``linebox tls``: the box's SIP certificate (show, install the admin's own, renew).
 
 A thin click layer over ``appliance.security.bans`` (listing, ``ban``, ``unban``) and
 ``appliance.services.bans`` (``watch``: what ``linebox-bans.service`` runs).  Unbans and bans made here
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import click
 
@@ -102,4 +104,65 @@ def watch_cmd(ctx: click.Context) -> None:
     ban_service.run(install, say=click.echo, warn=lambda message: click.echo(message, err=True))
 
 
-COMMANDS = [bans_group]
+@click.group("tls")
+def tls_group() -> None:
+    """The box's SIP certificate (the TLS transport phones and trunks use): show, install your own, renew."""
+
+
+def _apply_now(install: Install) -> None:
+    """Load the new certificate: the apply reloads res_pjsip, which restarts the TLS listener only
+    (registered phones and calls up stay)."""
+    from appliance.provisioning import apply as apply_mod
+    from appliance.site import service
+    result = apply_mod.apply(service.snapshot, install.facts(), install.target(), user=USER)
+    if not result.ok:
+        click.secho(f"the certificate is in place but the apply failed at {result.error}; run `linebox apply`",
+                    fg="red", err=True)
+        sys.exit(1)
+    click.echo(f"applied generation {result.generation}: new TLS connections get the new certificate"
+               if result.changed else "applied: Asterisk already had it")
+
+
+@tls_group.command("show")
+@click.pass_context
+def tls_show(ctx: click.Context) -> None:
+    """Subject, issuer, expiry and SHA-256 fingerprint of the SIP certificate (what a phone is told to trust)."""
+    from appliance.provisioning import sip_tls
+    click.echo(sip_tls.describe(_install(ctx).config_root))
+
+
+@tls_group.command("install")
+@click.argument("certificate", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--no-apply", is_flag=True, help="Put the files in place only; the next apply loads them.")
+@click.pass_context
+def tls_install(ctx: click.Context, certificate: Path, key: Path, no_apply: bool) -> None:
+    """Replace the SIP certificate with CERTIFICATE (PEM, intermediates after it) and its KEY (PEM,
+    unencrypted); checked first: nothing changes if they do not belong together or are not valid now."""
+    from appliance.certificates import CertificateError
+    from appliance.provisioning import sip_tls
+    install = _install(ctx)
+    try:
+        checked = sip_tls.install(install.config_root, certificate.read_bytes(), key.read_bytes(), user=USER)
+    except CertificateError as error:
+        click.secho(f"refused, nothing changed: {error}", fg="red", err=True)
+        sys.exit(1)
+    click.echo(f"installed: {checked.summary}; SHA-256 {checked.fingerprint}")
+    if not no_apply:
+        _apply_now(install)
+
+
+@tls_group.command("renew")
+@click.option("--no-apply", is_flag=True, help="Put the files in place only; the next apply loads them.")
+@click.pass_context
+def tls_renew(ctx: click.Context, no_apply: bool) -> None:
+    """A new self-signed SIP certificate (phones that pinned the old one must be told the new fingerprint)."""
+    from appliance.provisioning import sip_tls
+    install = _install(ctx)
+    fingerprint = sip_tls.renew(install.config_root, user=USER)
+    click.echo(f"new self-signed certificate, SHA-256 {fingerprint}")
+    if not no_apply:
+        _apply_now(install)
+
+
+COMMANDS = [bans_group, tls_group]

@@ -477,8 +477,12 @@ def render_for(mac: str, server: str, provision_port: int | None = None) -> tupl
             url = provisioning_url(server, console_port(), credential=gateway.credential, scheme="https")
         else:
             url = provisioning_url(server, provision_port, credential=gateway.credential)
+    # the site's encryption: SIP over TLS to the TLS port and SRTP, where the model has the keys
+    encrypted = settings.sip_encryption != "plain"
     data = catalogue.ProvisioningData(gateway.mac, server, settings.sip_port, _port_accounts(gateway),
-                                      fxo_sip_port=fxo_sip_port(gateway), provisioning_url=url)
+                                      fxo_sip_port=fxo_sip_port(gateway), provisioning_url=url,
+                                      transport="tls" if encrypted else "udp", srtp=settings.sip_encryption,
+                                      tls_port=settings.sip_tls_port)
     return catalogue.render(model, data), model.content_type()
 
 

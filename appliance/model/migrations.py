@@ -252,6 +252,15 @@ def _v24_dial_guard(db: peewee.SqliteDatabase) -> None:
         db.execute_sql("INSERT OR IGNORE INTO setting (key, value) VALUES ('dial_permission_default', 'premium')")
 
 
+def _v25_sip_encryption(db: peewee.SqliteDatabase) -> None:
+    """Media encryption per extension and per trunk ("" for those there before: the site's, plain unless
+    changed, so calls go on as they did), and a trunk's transport (UDP, as before) and provider CA."""
+    _add_column_if_missing(db, models.Extension, "encryption")
+    _add_column_if_missing(db, models.Trunk, "transport")
+    _add_column_if_missing(db, models.Trunk, "tls_ca")
+    _add_column_if_missing(db, models.Trunk, "encryption")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -277,6 +286,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v22_prompt_languages,
     _v23_dispositions_and_caller_history,
     _v24_dial_guard,
+    _v25_sip_encryption,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

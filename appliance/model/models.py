@@ -61,6 +61,7 @@ class Extension(BaseModel):
     ring_seconds = peewee.IntegerField(default=25)
     department = peewee.CharField(default="", index=True, constraints=[peewee.SQL("DEFAULT ''")])
     permitted_networks = JSONField(default=list)  # empty: the site's local_networks
+    encryption = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])  # "": the site's
     options = JSONField(default=dict)
     accepted_risks = JSONField(default=list)
     # The dial guard (appliance.billing.guard): which number classes it may call ("": the site's default),
@@ -85,6 +86,9 @@ class Trunk(BaseModel):
     match = JSONField(default=list)
     qualify_seconds = peewee.IntegerField(default=30)
     failover_seconds = peewee.FloatField(default=2.0)
+    transport = peewee.CharField(default="udp", constraints=[peewee.SQL("DEFAULT 'udp'")])
+    tls_ca = peewee.TextField(default="", constraints=[peewee.SQL("DEFAULT ''")])
+    encryption = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])  # "": the site's
     options = JSONField(default=dict)
     accepted_risks = JSONField(default=list)
 

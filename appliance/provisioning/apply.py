@@ -19,6 +19,7 @@ link goes back to the previous generation, the same modules are reloaded again, 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from appliance.provisioning import (
     prompts,
     reload,
     render,
+    sip_tls,
     sounds,
     verify,
 )
@@ -107,6 +109,21 @@ def apply(site: Site | Callable[[], Site], facts: render.InstallFacts, target: T
     return result
 
 
+def _with_sip_tls(site: Site, facts: render.InstallFacts, target: Target, dry_run: bool) -> render.InstallFacts:
+    """The facts with the SIP certificate's and the trunks' CAs' digests (:mod:`.sip_tls`).  A real apply makes
+    the certificate at the first apply (like the console's at its first start) and writes the CA file, both
+    read by Asterisk from beside the generations; a dry run only reads what is there."""
+    if dry_run:
+        return dataclasses.replace(facts, sip_tls_fingerprint=sip_tls.current(target.config_root),
+                                   sip_tls_cas=sip_tls.trunk_cas_digest(site.of("trunk")))
+    try:
+        fingerprint = sip_tls.ensure(target.config_root)
+        cas = sip_tls.write_trunk_cas(target.config_root, site.of("trunk"))
+    except (OSError, ValueError) as error:
+        raise ApplyFailed("render", f"SIP certificate in {sip_tls.folder(target.config_root)}: {error}") from None
+    return dataclasses.replace(facts, sip_tls_fingerprint=fingerprint, sip_tls_cas=cas)
+
+
 def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts, target: Target, user: str,
            dry_run: bool, with_diff: bool) -> None:
     # What Asterisk runs is the ``loaded`` generation: ``live`` differs from it only when an apply was
@@ -161,7 +178,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
                 run.step("prompts", install_prompts)
 
         def do_render() -> str:
-            files.update(render.render_all(site, facts))
+            files.update(render.render_all(site, _with_sip_tls(site, facts, target, dry_run)))
             files.update(render.render_dahdi_files(site, dahdi.load_inventory(target)))
             verify.check_line_lengths(files)
             objects.update(manifest.expected(site))

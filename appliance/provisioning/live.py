@@ -143,7 +143,7 @@ def _push(target: Target, number: str, old_number: str | None, old: schemas.Exte
     networks, language = projection.local_networks(settings), projection.phone_language(settings)
     rows: projection.Rows = {table: {} for table in projection.TABLES}
     if new is not None and new.number not in fxs:
-        for table, by_id in projection.extension_rows(new, networks, language,
+        for table, by_id in projection.extension_rows(new, networks, language, settings.sip_encryption,
                                                       pjsip=projection.in_projection(new, fxs)).items():
             rows[table].update(by_id)
     scope = {

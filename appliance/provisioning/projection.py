@@ -49,7 +49,7 @@ ASTERISK_GROUP = "asterisk"
 TABLES: dict[str, tuple[str, ...]] = {
     "ps_endpoints": ("id", "context", "disallow", "allow", "auth", "aors", "callerid", "direct_media",
                      "rtp_symmetric", "force_rport", "rewrite_contact", "dtmf_mode", "language", "deny", "permit",
-                     "mailboxes"),
+                     "mailboxes", "media_encryption", "media_encryption_optimistic"),
     "ps_auths": ("id", "auth_type", "realm", "username", "password_digest"),
     "ps_aors": ("id", "max_contacts", "remove_existing", "qualify_frequency"),
     # what the dialplan's lookup reads (extensions.conf's sub-local)
@@ -98,7 +98,18 @@ def phone_language(settings: schemas.Settings) -> str:
     return "" if settings.prompt_language == "en" else settings.prompt_language
 
 
-def extension_rows(ext: schemas.Extension, networks: str, language: str = "", *, pjsip: bool = True) -> Rows:
+# A phone's or trunk's encryption as PJSIP's (media_encryption, media_encryption_optimistic): "preferred"
+# offers SRTP and takes plain RTP; "required" refuses a call without SRTP (488 Not Acceptable Here).
+MEDIA_ENCRYPTION = {"plain": ("no", "no"), "preferred": ("sdes", "yes"), "required": ("sdes", "no")}
+
+
+def media_encryption(own: str, site_default: str) -> tuple[str, str]:
+    """PJSIP's media encryption options for an object's ``encryption`` ("" follows the site's)."""
+    return MEDIA_ENCRYPTION[own or site_default]
+
+
+def extension_rows(ext: schemas.Extension, networks: str, language: str = "", encryption: str = "plain", *,
+                   pjsip: bool = True) -> Rows:
     """The rows of one extension: what pjsip.conf held for it, as sorcery reads it (no file escaping:
     a value is never parsed as a line, but the caller-ID name keeps the form ``"Name" <number>``)."""
     rows: Rows = {"lb_extensions": {ext.number: (ext.number, str(ext.ring_seconds),
@@ -110,7 +121,7 @@ def extension_rows(ext: schemas.Extension, networks: str, language: str = "", *,
         n, "from-internal", "all", "ulaw,alaw,g722,gsm", f"{n}-auth", n,
         f'"{escape.callerid_row_name(ext.name)}" <{n}>', "no", "yes", "yes", "yes", "rfc4733", language,
         "0.0.0.0/0.0.0.0,::/0", ",".join(ext.permitted_networks) if ext.permitted_networks else networks,
-        f"{n}@default" if ext.voicemail else "",
+        f"{n}@default" if ext.voicemail else "", *media_encryption(ext.encryption, encryption),
     )}
     rows["ps_auths"] = {f"{n}-auth": (f"{n}-auth", "digest", SIP_REALM, n,
                                       sip_digest(ext.password, n))}
@@ -123,11 +134,13 @@ def site_rows(site: Site) -> Rows:
     fxs = fxs_numbers(site)
     networks = local_networks(site.settings)
     language = phone_language(site.settings)
+    encryption = site.settings.sip_encryption
     rows: Rows = {table: {} for table in TABLES}
     for ext in site.of("extension"):
         if ext.number in fxs:
             continue  # its dialplan line names its port
-        for table, by_id in extension_rows(ext, networks, language, pjsip=in_projection(ext, fxs)).items():
+        for table, by_id in extension_rows(ext, networks, language, encryption,
+                                         pjsip=in_projection(ext, fxs)).items():
             rows[table].update(by_id)
     return rows
 

@@ -21,7 +21,7 @@ import jinja2
 
 from appliance.asterisk import ami_users
 from appliance.asterisk.layout import DEFAULT_SOUNDS_DIR
-from appliance.provisioning import escape, files, projection, sounds
+from appliance.provisioning import escape, files, projection, sip_tls, sounds
 from appliance.site import numbering, schemas
 from appliance.site.checks import Site
 from hardware import dahdi_config
@@ -73,6 +73,9 @@ class InstallFacts:
     # Where Linebox keeps uploaded and spoken sounds, as Asterisk sees it (the dialplan names them by path).
     sounds_dir: str = DEFAULT_SOUNDS_DIR
     noload: tuple[str, ...] = ("chan_dahdi.so", "codec_dahdi.so", "res_timing_dahdi.so", *UNUSED_MODULES)
+    # The SIP certificate's SHA-256 (:mod:`.sip_tls`), named in pjsip.conf so a new one reloads the transport
+    sip_tls_fingerprint: str = ""
+    sip_tls_cas: str = ""  # and the SHA-256 of the CAs TLS trunks are verified against
 
 
 
@@ -187,6 +190,10 @@ _CONTEXT: dict[str, Callable[[Site, InstallFacts], Any]] = {
     # an extension without permitted networks of its own may be used from these (parsed once, not per phone)
     "local_networks": lambda site, facts: ",".join(schemas.parse_networks(site.settings.local_networks)),
     "sip_realm": lambda site, facts: SIP_REALM,
+    "sip_tls": lambda site, facts: {**sip_tls.inner_paths(facts.directories["astetcdir"]),
+                                    "fingerprint": facts.sip_tls_fingerprint, "cas": facts.sip_tls_cas},
+    "media_encryption": lambda site, facts: lambda obj: projection.media_encryption(
+        obj.encryption, site.settings.sip_encryption),
     # extensions' PJSIP objects and dialplan facts: rows of the projection file, as Asterisk sees its path
     "projection": lambda site, facts: _projection_facts(site, facts),
 }

@@ -126,6 +126,9 @@ FIELD_LABELS = {
     "max_channels": N_("Maximum channels"),
     "qualify_seconds": N_("Qualify every (seconds)"),
     "failover_seconds": N_("Failover after (seconds)"),
+    "encryption": N_("Encryption (SRTP)"),
+    "transport": N_("Transport"),
+    "tls_ca": N_("Provider's CA certificate"),
     "strategy": N_("Ring strategy"),
     "members": N_("Members"),
     "fallback": N_("If nobody answers, go to"),
@@ -226,6 +229,8 @@ CHOICE_LABELS = {
     "ni1": N_("National ISDN-1"), "qsig": "Q.SIG",
     "ccs": "CCS", "cas": "CAS", "esf": "ESF", "d4": N_("D4 (superframe)"), "hdb3": "HDB3", "ami": "AMI", "b8zs": "B8ZS",
     "network": N_("Network (we are the exchange)"), "cpe": N_("CPE (we are the customer)"),
+    "plain": N_("Plain (no encryption)"), "preferred": N_("Preferred (SRTP when the other side can, else plain)"),
+    "required": N_("Required (SRTP or the call is refused)"), "udp": "UDP", "tls": "TLS",
 }
 
 

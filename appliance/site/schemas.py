@@ -228,6 +228,11 @@ def parse_department_budgets(text: str) -> dict[str, str]:
         budgets[name] = amount
     return budgets
 
+# Media encryption of a phone's or trunk's calls: "plain" RTP; "preferred": SRTP (SDES keys, which only
+# travel safely over TLS) offered and plain accepted; "required": SRTP or the call is refused (488).
+Encryption = Literal["plain", "preferred", "required"]
+OptionalEncryption = Literal["", "plain", "preferred", "required"]  # "": the site's
+
 
 class SiteObject(BaseModel):
     # coerce_numbers_to_str: a hand-written YAML "number: 100" means the string "100".
@@ -247,6 +252,8 @@ class Extension(SiteObject):
     department: Annotated[str, StringConstraints(max_length=80), AfterValidator(_printable_text)] = ""
     # Where the phone may register and call from; empty: the networks the site calls local (local_networks).
     permitted_networks: list[Network] = Field(default_factory=list)
+    # TLS signalling and SRTP media for this phone ("": the site's sip_encryption; see Encryption)
+    encryption: OptionalEncryption = ""
     options: Options = Field(default_factory=dict)
     accepted_risks: list[Risk] = Field(default_factory=list)  # risky settings the admin agreed to (RISKS)
     # The dial guard (docs/admin-guide.md, "Dial permissions and caps"): the classes it may dial ("": the
@@ -333,6 +340,10 @@ class Trunk(SiteObject):
     # trunk: a trunk that died since its last qualify would otherwise hold the caller for SIP's timer B
     # (32 s).  Not applied where the trunk is the route's last (nothing to fail over to); 0: never.
     failover_seconds: float = Field(default=2.0, ge=0, le=60)
+    # TLS to the provider, its certificate verified against tls_ca (PEM; empty: Debian's public CAs)
+    transport: Literal["udp", "tls"] = "udp"
+    tls_ca: Annotated[str, StringConstraints(max_length=20000)] = ""
+    encryption: OptionalEncryption = ""  # SRTP on this trunk's calls ("": the site's sip_encryption)
     options: Options = Field(default_factory=dict)
     accepted_risks: list[Risk] = Field(default_factory=list)  # risky settings the admin agreed to (RISKS)
 
@@ -351,6 +362,18 @@ class Trunk(SiteObject):
         if 0 < value < 1:
             raise ValueError(N_("must be 0 (never fail over on time) or from 1 to 60 seconds"))
         return round(value, 1)
+
+    @field_validator("tls_ca")
+    @classmethod
+    def _tls_ca(cls, value: str) -> str:
+        """The provider's CA as PEM text: read now, so a pasted half certificate is named here, not at apply."""
+        if not value.strip():
+            return ""
+        from appliance import certificates  # cryptography only where a CA is given
+        try:
+            return certificates.check_ca(value)
+        except certificates.CertificateError as error:
+            raise ValueError(str(error)) from None
 
 
 class InboundRoute(SiteObject):
@@ -669,6 +692,10 @@ class Settings(SiteObject):
 
     sip_bind: Annotated[str, StringConstraints(pattern=r"^[0-9.]{7,15}$")] = "0.0.0.0"
     sip_port: int = Field(default=5060, ge=1, le=65535)
+    # The TLS transport (phones with ;transport=tls, TLS trunks) and the default media encryption of
+    # extensions and trunks that do not choose their own (Encryption)
+    sip_tls_port: int = Field(default=5061, ge=1, le=65535)
+    sip_encryption: Encryption = "plain"
     rtp_start: int = Field(default=10000, ge=1024, le=65000)
     rtp_end: int = Field(default=20000, ge=1024, le=65535, validate_default=True)
     ami_port: int = Field(default=5038, ge=1, le=65535)

@@ -9,6 +9,7 @@ version, the database schema version and the date):
   secrets (importing it draws new passwords and PINs);
 * ``appliance.json``: the install's settings (paths, Asterisk folders), for reference;
 * ``tls/cert.pem`` and ``tls/key.pem``: the console's certificate and private key (sealed, ``SEALED_FILES``);
+* ``sip-tls/cert.pem`` and ``sip-tls/key.pem``: the SIP transport's (key sealed too), from beside the generations;
 * ``key.json``: only with a passphrase: the site's key wrapped with it (``sealed.wrap_key``, scrypt);
 * ``recordings/...`` only when asked (they can be large).
 
@@ -61,6 +62,7 @@ from appliance.install import Install
 from appliance.model import audit, migrations, sealed
 from appliance.model.database import database
 from appliance.model.models import AuditEntry, CallRecord, Gateway, QueueCall, User
+from appliance.provisioning import sip_tls
 from appliance.site import schemas
 from appliance.site.checks import Site, check_site
 from appliance.site.kinds import KINDS
@@ -72,11 +74,14 @@ DATABASE = "linebox.db"
 SITE = "site.yaml"
 SETTINGS = "appliance.json"
 TLS_FILES = ("tls/cert.pem", "tls/key.pem")
+# The SIP transport's certificate (appliance.provisioning.sip_tls), beside the generations: restored with the
+# site, phones that pinned it keep trusting the box.
+SIP_TLS_FILES = ("sip-tls/cert.pem", "sip-tls/key.pem")
 RECORDINGS = "recordings/"
 # The site's key wrapped with the admin's passphrase (``sealed.wrap_key``): only in a backup made with one.
 KEY_MEMBER = "key.json"
 # Files stored sealed with the site's key in the archive (the database's secret columns are sealed already).
-SEALED_FILES = ("tls/key.pem",)
+SEALED_FILES = ("tls/key.pem", "sip-tls/key.pem")
 PASSPHRASE_MIN = 12
 
 
@@ -156,12 +161,12 @@ def create_backup(install: Install, output: Path, with_recordings: bool = False,
         settings = install.home / "appliance.json"
         if settings.exists():
             members[SETTINGS] = settings
-        for name in TLS_FILES:
-            if (install.home / name).is_file():
-                members[name] = install.home / name
+        for name in (*TLS_FILES, *SIP_TLS_FILES):
+            if _tls_path(install, name).is_file():
+                members[name] = _tls_path(install, name)
                 if name in SEALED_FILES:
                     members[name] = staging / name.replace("/", "-")
-                    members[name].write_text(ring.seal((install.home / name).read_text()))
+                    members[name].write_text(ring.seal(_tls_path(install, name).read_text()))
         if passphrase is not None:
             members[KEY_MEMBER] = staging / KEY_MEMBER
             members[KEY_MEMBER].write_text(json.dumps(sealed.wrap_key(ring, passphrase), indent=1))
@@ -317,8 +322,16 @@ class Backup:
         self.close()
 
 
+def _tls_path(install: Install, name: str) -> Path:
+    """Where a certificate member lives on the box: the console's in the home, the SIP transport's beside the
+    generations."""
+    if name in SIP_TLS_FILES:
+        return sip_tls.folder(install.config_root) / name.split("/", 1)[1]
+    return install.home / name
+
+
 def _allowed(name: str) -> bool:
-    if name in (MANIFEST, DATABASE, SITE, SETTINGS, KEY_MEMBER, *TLS_FILES):
+    if name in (MANIFEST, DATABASE, SITE, SETTINGS, KEY_MEMBER, *TLS_FILES, *SIP_TLS_FILES):
         return True
     return name.startswith(RECORDINGS) and ".." not in Path(name).parts
 
@@ -678,10 +691,10 @@ def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
     with tempfile.TemporaryDirectory(prefix="linebox-restore-", dir=install.database.parent) as tmp:
         # Stage every file next to its destination first, so the swaps below are renames on one file system.
         staged: list[tuple[Path, Path]] = []
-        for name in TLS_FILES:
+        for name in (*TLS_FILES, *SIP_TLS_FILES):
             source = backup.file(name)
             if source is not None:
-                target = install.home / name
+                target = _tls_path(install, name)
                 target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 temporary = target.with_name(f".{target.name}.restore")
                 shutil.copyfile(source, temporary)
@@ -696,7 +709,11 @@ def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
         restored.append("database")
         for temporary, target in staged:
             os.replace(temporary, target)
-            restored.append(str(target.relative_to(install.home)))
+            if target.parent == sip_tls.folder(install.config_root):
+                sip_tls.share_key(target)  # Asterisk's group reads it, no one else
+                restored.append(f"SIP {target.name}")
+            else:
+                restored.append(str(target.relative_to(install.home)))
     migrations.migrate(database.obj)
     with database.atomic():
         audit.record(user, "restore", "backup", backup.source.name, None,

@@ -35,6 +35,7 @@ from appliance.install import Install
 from appliance.model import migrations, sealed
 from appliance.model.database import database
 from appliance.model.models import Gateway, Setting
+from appliance.provisioning import sip_tls
 from appliance.provisioning.generations import list_generations
 from appliance.site import service
 from appliance.site.kinds import KINDS
@@ -84,10 +85,10 @@ def known_secrets(install: Install) -> set[str]:
     found.update(sealed.current().open(row.value) for row in Setting.select().where(
         Setting.key == "gateways.provisioning_password") if row.value)
     found.update(install.ami_user_secret(user.name) for user in ami_users.AMI_USERS)  # derived, not stored
-    key = install.home / "tls" / "key.pem"
-    if key.is_file():
-        found.update(line.strip() for line in key.read_text(errors="replace").splitlines()
-                     if len(line.strip()) >= 16 and not line.startswith("-----"))
+    for key in (install.home / "tls" / "key.pem", sip_tls.folder(install.config_root) / "key.pem"):  # console, SIP
+        if key.is_file():
+            found.update(line.strip() for line in key.read_text(errors="replace").splitlines()
+                         if len(line.strip()) >= 16 and not line.startswith("-----"))
     return found
 
 

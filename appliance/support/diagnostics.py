@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -100,7 +101,7 @@ def _revision_text(projection_file: Path) -> str:
     return f", revision {live_revision}" + (f" (database {now})" if now != live_revision else "")
 
 
-def check_trunks(status: AsteriskStatus, trunk_names: list[str]) -> list[Finding]:
+def check_trunks(status: AsteriskStatus, trunk_names: list[str], tls_trunks: Collection[str] = ()) -> list[Finding]:
     if not status.reachable:
         return []
     findings = []
@@ -111,8 +112,10 @@ def check_trunks(status: AsteriskStatus, trunk_names: list[str]) -> list[Finding
     states = {e.name: e.state for e in status.endpoints}
     for name in trunk_names:
         if states.get(name) == "Unavailable":
-            findings.append(Finding("Trunk", "warn", f"{name} does not answer its qualify (OPTIONS)",
-                                    "check the provider's address and the firewall"))
+            advice = ("TLS: check the provider's address and TLS port, and its certificate against the trunk's CA "
+                      "(a Log line below says why it was refused)" if name in tls_trunks
+                      else "check the provider's address and the firewall")
+            findings.append(Finding("Trunk", "warn", f"{name} does not answer its qualify (OPTIONS)", advice))
     if not findings:
         findings.append(Finding("Trunks", "ok", f"{len(trunk_names)} trunk(s), none in trouble"))
     return findings
@@ -213,7 +216,30 @@ def recent_errors(log_file: Path | None, count: int = 3) -> list[Finding]:
         handle.seek(max(0, log_file.stat().st_size - 65536))
         tail = handle.read().decode(errors="replace").splitlines()
     errors = [line for line in tail if " ERROR[" in line and "declined to load" not in line][-count:]
-    return [Finding("Log", "warn", re.sub(r"^\[([^\]]+)\] ERROR\[\d+\] ", r"\1 ", line)) for line in errors]
+    return [Finding("Log", "warn", re.sub(r"^\[([^\]]+)\] ERROR\[\d+\] ", r"\1 ", line), log_advice(line))
+            for line in errors]
+
+
+# Asterisk's words for what a technician must do, by the log line's shape (the first that matches).
+LOG_ADVICE: tuple[tuple[re.Pattern[str], str], ...] = (
+    # res_pjsip_session: an offer the endpoint's media_encryption cannot take (plain RTP to "required")
+    (re.compile(r"res_pjsip_session\.c:\s+(\S+): Couldn't negotiate stream \S*audio"),
+     "{0}: call refused (488): the phone's media encryption does not fit the extension's (plain RTP offered "
+     "where SRTP is required, or SRTP to a plain one) or no common codec: set both alike, or preferred"),
+    # res_pjsip's transport events: a TLS peer (a trunk's provider) whose certificate failed verification
+    (re.compile(r"Transport '[^']+' to remote '[^']*' - (\S+) - (The certificate [^\n]*)"),
+     "TLS to {0}: {1}: the trunk's CA (tls_ca; empty: Debian's public CAs) did not sign the provider's "
+     "certificate, or it is for another name or out of date: give the trunk the CA that signed it"),
+)
+
+
+def log_advice(line: str) -> str:
+    """What to do about one of Asterisk's error lines, when Linebox knows it ("" otherwise)."""
+    for pattern, advice in LOG_ADVICE:
+        found = pattern.search(line)
+        if found:
+            return advice.format(*found.groups())
+    return ""
 
 
 def run_checks(install: Install, sysfs: Path = Path("/sys")) -> list[Finding]:
@@ -221,7 +247,7 @@ def run_checks(install: Install, sysfs: Path = Path("/sys")) -> list[Finding]:
     findings = [check_asterisk(status), *check_restarts(), check_config(install)]
     trunks = cast(list[schemas.Trunk], service.list_objects("trunk"))
     extensions = cast(list[schemas.Extension], service.list_objects("extension"))
-    findings += check_trunks(status, [t.name for t in trunks])
+    findings += check_trunks(status, [t.name for t in trunks], {t.name for t in trunks if t.transport == "tls"})
     findings.append(check_phones(status, [e.number for e in extensions]))
     findings += check_spans(sysfs)
     findings += check_services()

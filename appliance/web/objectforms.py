@@ -43,6 +43,13 @@ HINTS = {
     ("trunk", "username"): N_("Needed when the trunk registers."),
     ("trunk", "max_channels"): N_("0 = no limit."),
     ("trunk", "qualify_seconds"): N_("0 = never check; a dead trunk is skipped at once when checked."),
+    ("trunk", "transport"): N_("TLS: SIP to the provider is encrypted and its certificate verified "
+                               "(port usually 5061)."),
+    ("trunk", "tls_ca"): N_("The provider's CA certificate (PEM, -----BEGIN CERTIFICATE-----); empty = the "
+                            "public CAs Debian trusts."),
+    ("trunk", "encryption"): N_("SRTP on this trunk's calls; the site's setting unless chosen here."),
+    ("extension", "encryption"): N_("Preferred: the phone may use SRTP; required: calls without SRTP are "
+                                    "refused. The site's setting unless chosen here."),
     ("trunk", "failover_seconds"): N_("A call this trunk has not started ringing by then tries the route's next trunk "
                                       "(not where this trunk is the last). 0 = wait as long as SIP does (32 s)."),
     ("inbound_route", "did"): N_("A number or an Asterisk pattern such as _0212XXXXXXX; empty = any."),
@@ -64,6 +71,9 @@ HINTS = {
                                            "(reports, wallboard)."),
     ("queue", "service_level_target"): N_("Below this service level the wallboard shows the queue in red."),
 }
+
+# Text fields of several lines, kept as typed (a PEM certificate): a textarea, not a one-line input.
+TEXT_BLOCKS = {("trunk", "tls_ca")}
 
 
 class LineError(ValueError):
@@ -295,7 +305,7 @@ def _as_dict(item) -> dict:
 class FormField:
     name: str
     label: str
-    widget: str  # text | number | checkbox | select | password | destination | lines | options
+    widget: str  # text | number | checkbox | select | password | destination | lines | options | block
     required: bool = False
     choices: tuple[str, ...] = ()
     hint: str = ""
@@ -357,6 +367,8 @@ def _build_field(kind: str, name: str, info) -> FormField:
         return FormField(widget="options", line_format=OPTION_FORMAT, **{**common, "hint": OPTION_FORMAT.help})
     if origin in (typing.Union, types.UnionType):
         raise TypeError(f"{kind}.{name}: optional fields have no form widget yet")
+    if (kind, name) in TEXT_BLOCKS:
+        return FormField(widget="block", **common)
     return FormField(widget="text", **common)
 
 
@@ -448,6 +460,8 @@ def read_form(kind: str, form, existing: schemas.SiteObject | None = None) -> Su
             out.raw[f.name] = f.name in form
             out.data[f.name] = f.name in form
             continue
+        if f.widget == "select" and f.name not in form:
+            continue  # a client that leaves a select out (a script, an older page) gets the schema's default
         text = "\n".join(ordered_items(f, form)) if f.ordered else form.get(f.name, "")
         out.raw[f.name] = text
         if f.secret:
@@ -629,4 +643,6 @@ def cell(f: FormField, obj: schemas.SiteObject) -> str:
         return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
     if f.secret:
         return "********" if value else ""
+    if f.widget == "block":
+        return N_("yes") if value else ""
     return str(value)

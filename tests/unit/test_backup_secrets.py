@@ -150,3 +150,17 @@ def test_cli_backup_asks_for_the_passphrase_twice_and_refuses_a_short_one(site, 
                           input="short\nshort\n")
     assert short.exit_code == 1 and "at least 12 characters" in short.output and "short\n" not in short.output[-20:]
     assert not (tmp_path / "s.tar.gz").exists()
+
+
+def test_the_sip_certificate_travels_sealed_and_comes_back_on_new_hardware(site, tmp_path):
+    from appliance.provisioning import sip_tls
+    fingerprint = sip_tls.ensure(site.config_root)
+    key = (sip_tls.folder(site.config_root) / "key.pem").read_text()
+    made = backup.create_backup(site, tmp_path / "old-box.tar.gz", passphrase=PASSPHRASE)
+    assert key.encode() not in archive_bytes(made.path)  # sealed like the console's key
+    other = fresh_install(tmp_path)
+    with backup.open_backup(made.path, passphrase=PASSPHRASE) as opened:
+        backup.restore(other, opened, "test")
+    assert sip_tls.current(other.config_root) == fingerprint  # phones that pinned it still trust the box
+    assert (sip_tls.folder(other.config_root) / "key.pem").read_text() == key
+    assert oct((sip_tls.folder(other.config_root) / "key.pem").stat().st_mode & 0o777) == "0o640"

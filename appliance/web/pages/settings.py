@@ -30,6 +30,8 @@ from appliance.web.roles import ADMIN, require_role
 LABELS = {
     "sip_bind": N_("SIP address to listen on"),
     "sip_port": N_("SIP port"),
+    "sip_tls_port": N_("SIP over TLS port"),
+    "sip_encryption": N_("Call encryption (SRTP)"),
     "rtp_start": N_("RTP ports from"),
     "rtp_end": N_("RTP ports up to"),
     "ami_port": N_("AMI port"),
@@ -52,6 +54,10 @@ LABELS = {
 HINTS = {
     "sip_bind": N_("0.0.0.0 listens on every address of the box."),
     "sip_port": N_("Phones and providers send SIP here (usually 5060)."),
+    "sip_tls_port": N_("Phones set to TLS connect here (usually 5061); the certificate: linebox tls show."),
+    "sip_encryption": N_("For extensions and trunks that do not choose their own. Preferred: SRTP when the other "
+                         "side can, else plain; required: a call without SRTP is refused. SRTP keys travel safely "
+                         "only over TLS."),
     "rtp_end": N_("Audio uses the UDP ports in this range; allow it through any firewall."),
     "ami_port": N_("Local port Linebox uses to control Asterisk."),
     "timezone": N_("An IANA name such as Asia/Shanghai or Europe/London. Reports, the wallboard's today, "
