@@ -159,6 +159,13 @@ def message_text(message: str) -> str:
     return _(message) if message else message
 
 
+def error_text(error: Exception) -> str:
+    """A service's exception (a refused backup, sound or prompt) in the request's language: its message is
+    its first argument, a ``Message`` the catalog translates (``str(error)`` would be the English only)."""
+    message = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+    return message_text(message)
+
+
 def step_name(name: str) -> str:
     """An apply step's name ("render", "reload: dialplan reload") with its words in the request's language;
     what follows a known word (a command, a trunk's name) is shown as it is."""
@@ -219,5 +226,6 @@ def init_app(app: Flask, install: Install) -> None:
     app.register_blueprint(blueprint)
 
 
-__all__ = ["N_", "compile_catalogs", "init_app", "select_language", "LANGUAGE_NAMES", "message_text", "problem_text",
+__all__ = ["N_", "compile_catalogs", "error_text", "init_app", "select_language", "LANGUAGE_NAMES", "message_text",
+           "problem_text",
            "problems_text"]

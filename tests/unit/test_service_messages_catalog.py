@@ -7,6 +7,11 @@ showed "extension 205 does not exist" in the middle of a Chinese page.  This che
 (``ast``) of every package below the console and the CLI and fails on each such ``Problem``, naming
 the file and line; a message must be ``Message(N_("... %(name)s ..."), name=...)``, ``N_("...")``, or a
 value made by one of them elsewhere (a name, a call).
+
+The same holds for the exceptions whose message the console shows as it is (``SHOWN_EXCEPTIONS``: a
+refused backup, sound, prompt or textarea line): their raise sites anywhere in ``appliance``, the
+console's included, must give a message the catalog can hold, and the console shows their first argument
+through ``appliance.web.i18n.error_text``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2] / "appliance"
 # the console and the CLI translate (or print) with their own means; everything else is a service
 SKIPPED = {"web", "cli"}
+# exceptions whose message reaches a page (flashed, or put in one) as the user's whole answer
+SHOWN_EXCEPTIONS = {"BackupError", "PassphraseNeeded", "SealedError", "WrongPassphrase", "SoundError", "PromptError",
+                    "LineError"}
 
 
 def _message_argument(call: ast.Call) -> ast.expr | None:
@@ -52,6 +60,25 @@ def untranslatable_problems() -> list[str]:
     return found
 
 
+def _called_name(call: ast.Call) -> str:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def untranslatable_raises() -> list[str]:
+    """``raise BackupError(f"...")`` and the like, for every class of ``SHOWN_EXCEPTIONS``."""
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
+                continue
+            call = node.exc
+            if _called_name(call) in SHOWN_EXCEPTIONS and call.args and _is_fixed_text(call.args[0]):
+                found.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}: {ast.unparse(call.args[0])[:70]}")
+    return found
+
+
 def test_every_problem_message_can_be_translated():
     found = untranslatable_problems()
     assert found == [], "messages the console cannot translate (use Message(N_(...), ...)):\n" + "\n".join(found)
@@ -71,3 +98,19 @@ def test_the_check_sees_an_f_string_message(tmp_path):
     assert not refused('Problem("x", Message(N_("extension %(n)s does not exist"), n=n))')
     assert not refused('Problem("x", N_("is required"))')
     assert not refused('Problem("x", message_of(item))')
+
+
+def test_every_shown_exception_message_can_be_translated():
+    found = untranslatable_raises()
+    assert found == [], "exceptions the console shows with a message it cannot translate:\n" + "\n".join(found)
+
+
+def test_the_check_sees_a_raise_of_a_shown_exception_in_english(tmp_path):
+    def refused(source: str) -> bool:
+        call = ast.parse(source).body[0].exc  # type: ignore[attr-defined]
+        return _called_name(call) in SHOWN_EXCEPTIONS and bool(call.args) and _is_fixed_text(call.args[0])
+
+    assert refused('raise BackupError(f"the backup holds the same file twice: {name}")')
+    assert refused('raise sounds.SoundError("the file holds no sound")')
+    assert not refused('raise BackupError(Message(N_("the backup holds no database")))')
+    assert not refused('raise ValueError(f"unknown format {x}")')

@@ -40,7 +40,7 @@ from appliance.web.api.core import (
     summary,
 )
 from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, PromptRecording, RollbackRequest
-from appliance.web.i18n import message_text
+from appliance.web.i18n import error_text, message_text
 
 # ---------------------------------------------------------------- paging
 
@@ -372,8 +372,10 @@ def prompts_get():
 
 
 def _prompt_error(error: prompts.PromptError) -> ApiError:
-    field, _, message = str(error).partition(": ")
-    return ApiError(422, str(error), [{"field": field, "where": field, "message": message}])
+    field = str(error).partition(": ")[0]  # the field's name, as the English message starts with it
+    text = error_text(error)
+    message = next((text.partition(sep)[2] for sep in (": ", "：") if sep in text), text)
+    return ApiError(422, text, [{"field": field, "where": field, "message": message}])
 
 
 @blueprint.route("/prompts/<language>/<path:name>", methods=["PUT"], provide_automatic_options=False)
