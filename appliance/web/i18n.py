@@ -37,6 +37,7 @@ from appliance.errors import Message, Problem, SiteError
 from appliance.install import Install
 from appliance.provisioning.steps import STEP_WORDS
 from appliance.support import status as status_mod
+from hardware import advice as hardware_advice
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 DOMAIN = "messages"
@@ -166,6 +167,22 @@ def error_text(error: Exception) -> str:
     return message_text(message)
 
 
+def advice_text(text: str) -> str:
+    """A hardware scan's advice (``hardware.advice``: stored as English text in the inventory and a span's
+    status) in the request's language: its template found again and translated, the values (spans, drivers,
+    counts) as they were, a framing hint translated too.  A text of no template is shown as
+    ``message_text`` shows it."""
+    found = hardware_advice.parse(text)
+    if found is None:
+        return message_text(text)
+    template, values = found
+    hints = set(hardware_advice.FRAMING_HINTS.values())
+    try:
+        return _(template).format(**{name: _(value) if value in hints else value for name, value in values.items()})
+    except (KeyError, IndexError, ValueError):  # a translation whose fields differ: the English is still right
+        return text
+
+
 def step_name(name: str) -> str:
     """An apply step's name ("render", "reload: dialplan reload") with its words in the request's language;
     what follows a known word (a command, a trunk's name) is shown as it is."""
@@ -222,6 +239,7 @@ def init_app(app: Flask, install: Install) -> None:
     app.jinja_env.globals["message_text"] = message_text
     app.jinja_env.filters["message_text"] = message_text
     app.jinja_env.filters["step_name"] = step_name
+    app.jinja_env.filters["advice_text"] = advice_text
     app.jinja_env.globals["current_language"] = current_language
     app.register_blueprint(blueprint)
 

@@ -114,3 +114,22 @@ def test_the_check_sees_a_raise_of_a_shown_exception_in_english(tmp_path):
     assert refused('raise sounds.SoundError("the file holds no sound")')
     assert not refused('raise BackupError(Message(N_("the backup holds no database")))')
     assert not refused('raise ValueError(f"unknown format {x}")')
+
+
+def test_every_hardware_advice_translation_keeps_its_fields():
+    """An advice text is filled with ``str.format`` (``{span}``), which the catalog's own check does not read:
+    a translation that lost or renamed a field would show the English (``appliance.web.i18n.advice_text``)."""
+    import re
+
+    from babel.messages.pofile import read_po
+
+    from hardware.advice import ADVICE, FRAMING_HINTS
+
+    po = ROOT / "web" / "translations" / "zh_CN" / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as source:
+        catalog = read_po(source, locale="zh_CN")
+    fields = re.compile(r"\{(\w+)\}")
+    wrong = [template for template in (*ADVICE.values(), *FRAMING_HINTS.values())
+             if catalog.get(template) is None
+             or sorted(fields.findall(catalog[template].string)) != sorted(fields.findall(template))]
+    assert wrong == []

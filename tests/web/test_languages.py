@@ -273,3 +273,31 @@ def test_a_chinese_admin_reads_refused_backups_sounds_and_lines_in_chinese(conso
 
     line = browser.submit("/extensions/new", {"number": "150", "name": "Lines", "options": "direct_media=no\nnot one"})
     assert line.status == 422 and errors_of(line.body)["options"] == "第 2 行：请写成 key=value"
+
+
+def test_a_chinese_technician_reads_the_hardware_advice_in_chinese(console, tmp_path):
+    """The scans' advice (a card's driver, a span's alarm), stored as the scan wrote it, is shown to a
+    Chinese reader in Chinese, with the driver and span as found; an English reader still reads English."""
+    import html
+
+    from hardware import detect
+    from tests.hardware.fake_sysfs import make_fake_sysfs
+    from tests.web.test_pages import login
+
+    install = console.app.extensions["linebox.install"]
+    device = detect.DetectedDevice(
+        bus="pci", address="0000:04:00.0", sys_path="/sys/devices/pci0000:00/0000:00:1c.4/0000:04:00.0",
+        vendor="d161", device="1420", subvendor="0005", subdevice="0000", status="known", vendor_name="Digium",
+        model="TE420 (5th gen, PCI Express)", expected_driver="wct4xxp", driver=None, state=None,
+        card={"ports": [{"kind": "e1t1", "count": 4}]}, advice=("driver not loaded: modprobe wct4xxp",))
+    detect.save(detect.Inventory((device,)), install.inventory_file)
+    console.app.config["LINEBOX_SYSFS"] = str(make_fake_sysfs(tmp_path / "sys"))
+    browser = login(console, "technician")
+    assert "driver not loaded: modprobe wct4xxp" in html.unescape(browser.get("/hardware").body)
+    accounts.set_language("technician1", "zh_CN", actor="test")
+    page = html.unescape(browser.get("/hardware").body)
+    assert "驱动未加载：请执行 modprobe wct4xxp" in page and "driver not loaded" not in page
+    status = html.unescape(browser.get("/").body)
+    rows = dict(re.findall(r'<tr data-span="(\d+)">(.*?)</tr>', status, re.S))
+    hint = re.search(r'<p class="hint">(.*?)</p>', rows["2"], re.S)
+    assert hint and hint.group(1).startswith("数字端口 2 出现 LOS（信号丢失）："), rows["2"]
