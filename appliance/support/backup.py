@@ -712,7 +712,7 @@ def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
             for temporary, _ in staged:
                 temporary.unlink(missing_ok=True)
             raise
-        restored.append("database")
+        restored.append(N_("database"))
         for temporary, target in staged:
             os.replace(temporary, target)
             restored.append(str(target.relative_to(install.home)))

@@ -179,5 +179,6 @@ def restore(token: str):
         return _page(gettext("%(error)s. Nothing was changed.", error=error_text(error)), 422)
     path.unlink(missing_ok=True)
     flash(gettext("Backup restored (%(what)s). The previous state is kept as %(name)s. Apply the changes to make the "
-                  "restored site live.", what=", ".join(result.restored), name=result.rollback.name), "info")
+                  "restored site live.", what=", ".join(gettext(part) for part in result.restored),
+                  name=result.rollback.name), "info")
     return redirect(url_for("pages.apply_page"))
