@@ -262,7 +262,8 @@ def install_language(language: str, place: Place, cache: Path | None = None,
                       .encode())
     if not copied:
         return []
-    return [f"{language}: {copied} prompts installed ({spoken} spoken now, the rest from the cache)"]
+    return [Message(N_("%(language)s: %(count)s prompts installed (%(spoken)s spoken now, the rest from the cache)"),
+                    language=language, count=copied, spoken=spoken)]
 
 
 def install(place: Place, languages: tuple[str, ...] = LANGUAGES, cache: Path | None = None) -> list[str]:

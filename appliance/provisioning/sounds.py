@@ -208,7 +208,7 @@ def prepare_for_site(ivrs: list, folder: Path) -> list[str]:
     Returns notes for the apply's step (what was spoken, which uploaded greeting is missing: Asterisk
     then plays nothing and the menu still works); raises SoundError, naming the IVR, when a text
     cannot be spoken."""
-    notes = []
+    notes: list[str] = []
     for ivr in ivrs:
         if ivr.greeting_text:
             try:
@@ -216,10 +216,10 @@ def prepare_for_site(ivrs: list, folder: Path) -> list[str]:
             except SoundError as error:
                 raise SoundError(Message(N_("IVR %(name)s: %(error)s"), name=ivr.name, error=error.args[0])) from None
             if fresh:
-                notes.append(f"spoke IVR {ivr.name} greeting into {wav.name}")
+                notes.append(Message(N_("spoke IVR %(name)s greeting into %(file)s"), name=ivr.name, file=wav.name))
         elif ivr.greeting.startswith(CUSTOM_PREFIX):
             name = ivr.greeting[len(CUSTOM_PREFIX):]
             if not (folder / f"{name}.wav").exists():
-                notes.append(f"warning: IVR {ivr.name}: {ivr.greeting} has not been uploaded (Sounds page); "
-                             "callers hear no greeting")
+                notes.append(Message(N_("warning: IVR %(name)s: %(sound)s has not been uploaded (Sounds page); "
+                                        "callers hear no greeting"), name=ivr.name, sound=ivr.greeting))
     return notes

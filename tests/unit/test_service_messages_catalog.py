@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[2] / "appliance"
 SKIPPED = {"web", "cli"}
 # exceptions whose message reaches a page (flashed, or put in one) as the user's whole answer
 SHOWN_EXCEPTIONS = {"BackupError", "PassphraseNeeded", "SealedError", "WrongPassphrase", "SoundError", "PromptError",
-                    "LineError"}
+                    "LineError", "ApplyFailed"}
+# where the message is among their arguments, when it is not the first (ApplyFailed(step, message))
+MESSAGE_POSITION = {"ApplyFailed": 1}
 
 
 def _message_argument(call: ast.Call) -> ast.expr | None:
@@ -65,6 +67,14 @@ def _called_name(call: ast.Call) -> str:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
 
 
+def _raised_message(call: ast.Call) -> ast.expr | None:
+    name = _called_name(call)
+    if name not in SHOWN_EXCEPTIONS:
+        return None
+    position = MESSAGE_POSITION.get(name, 0)
+    return call.args[position] if len(call.args) > position else None
+
+
 def untranslatable_raises() -> list[str]:
     """``raise BackupError(f"...")`` and the like, for every class of ``SHOWN_EXCEPTIONS``."""
     found = []
@@ -73,9 +83,9 @@ def untranslatable_raises() -> list[str]:
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
                 continue
-            call = node.exc
-            if _called_name(call) in SHOWN_EXCEPTIONS and call.args and _is_fixed_text(call.args[0]):
-                found.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}: {ast.unparse(call.args[0])[:70]}")
+            message = _raised_message(node.exc)
+            if message is not None and _is_fixed_text(message):
+                found.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}: {ast.unparse(message)[:70]}")
     return found
 
 
@@ -108,12 +118,15 @@ def test_every_shown_exception_message_can_be_translated():
 def test_the_check_sees_a_raise_of_a_shown_exception_in_english(tmp_path):
     def refused(source: str) -> bool:
         call = ast.parse(source).body[0].exc  # type: ignore[attr-defined]
-        return _called_name(call) in SHOWN_EXCEPTIONS and bool(call.args) and _is_fixed_text(call.args[0])
+        message = _raised_message(call)
+        return message is not None and _is_fixed_text(message)
 
     assert refused('raise BackupError(f"the backup holds the same file twice: {name}")')
     assert refused('raise sounds.SoundError("the file holds no sound")')
     assert not refused('raise BackupError(Message(N_("the backup holds no database")))')
     assert not refused('raise ValueError(f"unknown format {x}")')
+    assert refused('raise ApplyFailed("verify", f"extension {number}: Asterisk {problem}")')
+    assert not refused('raise ApplyFailed(f"module load {module}", Message(N_("Asterisk answered: %(a)s"), a=a))')
 
 
 def test_every_hardware_advice_translation_keeps_its_fields():
