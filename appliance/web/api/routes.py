@@ -436,10 +436,18 @@ def me_get():
 @blueprint.route("/openapi.json", methods=["GET"], provide_automatic_options=False)
 @public
 def openapi_get():
-    """The document, its operations' summaries in the caller's language (the rest is the API's reference,
-    in English, as its field names are)."""
-    document = openapi.document()
-    paths = {path: {method: {**op, "summary": message_text(op["summary"])}
-                    if isinstance(op, dict) and "summary" in op else op for method, op in item.items()}
-             for path, item in document["paths"].items()}
-    return jsonify({**document, "paths": paths})
+    """The document with its summaries and descriptions in the caller's language, as far as the catalog
+    has them (marked ``N_`` or built as a ``Message`` in ``openapi``); names, keys and the schemas' own
+    words stay as they are."""
+    return jsonify(_in_language(openapi.document()))
+
+
+def _in_language(node, key: str = ""):
+    """A copy of ``node`` whose ``summary`` and ``description`` texts are in the request's language."""
+    if isinstance(node, dict):
+        return {name: _in_language(value, name) for name, value in node.items()}
+    if isinstance(node, list):
+        return [_in_language(item) for item in node]
+    if key in ("summary", "description") and isinstance(node, str):
+        return message_text(node)
+    return node
