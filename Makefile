@@ -82,7 +82,7 @@ bench: lab
 I18N := appliance/web/translations
 i18n-extract: deps
 	$(VENV)/bin/pybabel -q extract -F babel.cfg -k _l -k N_ --no-location --sort-output \
-		--project=Linebox --copyright-holder="Linebox" -o $(I18N)/messages.pot appliance
+		--project=Linebox --copyright-holder="Linebox" -o $(I18N)/messages.pot appliance hardware
 
 i18n-update: i18n-extract
 	$(VENV)/bin/pybabel -q update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching --ignore-obsolete

@@ -55,6 +55,14 @@ class Problem:
         return f"{prefix}{self.where}: {self.message}"
 
 
+def problem_message(problem: Problem) -> Message:
+    """``str(problem)`` ("line 3: extension 201 number: is required") as a message that keeps the catalog
+    forms of its parts, for an error that quotes a problem (a backup whose site does not pass the checks)."""
+    text = problem.message if isinstance(problem.message, Message) else Message(problem.message)
+    message = Message(N_("%(field)s: %(message)s"), field=problem.where, message=text)
+    return Message(N_("line %(line)s: %(problem)s"), line=problem.line, problem=message) if problem.line else message
+
+
 class SiteError(Exception):
     """Bad input; nothing was written.  ``problems`` lists every fault found, not just the first."""
 

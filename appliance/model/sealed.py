@@ -35,6 +35,9 @@ from typing import Any
 
 import peewee
 
+from appliance.catalog import N_
+from appliance.errors import Message
+
 KEY_FILE = "secrets.key"
 FORMAT = "linebox-secrets 1"
 PREFIX = "sealed:1:"  # a sealed value's text starts so; anything else is from before sealing (plain)
@@ -74,8 +77,9 @@ class KeyRing:
             if data.get("format") != FORMAT or len(base64.urlsafe_b64decode(key)) != 32:
                 raise ValueError("unknown format")
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            raise SealedError(f"{path}: not a Linebox key file ({error}); restore it from where it was "
-                              "kept, or the secrets stored in the database cannot be read") from None
+            raise SealedError(Message(N_("%(path)s: not a Linebox key file (%(error)s); restore it from where it "
+                                         "was kept, or the secrets stored in the database cannot be read"),
+                                      path=path, error=str(error))) from None
         return cls(path, key, data.get("internal") or {})
 
     # ------------------------------------------------------------ sealing
@@ -100,10 +104,11 @@ class KeyRing:
         try:
             return self._cipher().decrypt(value[len(PREFIX):].encode()).decode()
         except InvalidToken:
-            where = f"the key in {self.path}" if self.path else "this install's key"
-            raise SealedError(f"a stored secret cannot be opened with {where}: it was encrypted with another "
-                              "Linebox's key (restore the backup with its passphrase, or enter the "
-                              "secret again)") from None
+            where = (Message(N_("the key in %(path)s"), path=self.path) if self.path
+                     else Message(N_("this install's key")))
+            raise SealedError(Message(N_("a stored secret cannot be opened with %(where)s: it was encrypted with "
+                                         "another Linebox's key (restore the backup with its passphrase, or enter "
+                                         "the secret again)"), where=where)) from None
 
     def key_id(self) -> str:
         """A name for this key that gives nothing of it away: a backup says which key sealed its secrets."""
@@ -191,11 +196,13 @@ def unwrap_key(data: dict, passphrase: str) -> KeyRing:
         if data.get("kdf") != "scrypt" or not (2 <= n <= MAX_SCRYPT_N and 1 <= r <= 32 and 1 <= p <= 16):
             raise ValueError("unknown key derivation")
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise SealedError(f"the backup's wrapped key is not readable ({error})") from None
+        raise SealedError(Message(N_("the backup's wrapped key is not readable (%(error)s)"),
+                                  error=str(error))) from None
     try:
         key = Fernet(_passphrase_key(passphrase, salt, n, r, p)).decrypt(wrapped)
     except InvalidToken:
-        raise WrongPassphrase("wrong passphrase: it is not the one chosen when the backup was made") from None
+        raise WrongPassphrase(Message(N_("wrong passphrase: it is not the one chosen when the backup was "
+                                         "made"))) from None
     return KeyRing.in_memory(key)
 
 

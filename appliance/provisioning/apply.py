@@ -28,7 +28,7 @@ from pathlib import Path
 
 from appliance.asterisk.ami import Ami, AmiError
 from appliance.catalog import N_
-from appliance.errors import Message
+from appliance.errors import Message, joined, problem_message
 from appliance.provisioning import (
     dahdi,
     generations,
@@ -147,7 +147,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
         def check() -> str:
             problems = check_site(site)
             if problems:
-                raise ApplyFailed("check", "; ".join(str(p) for p in problems))
+                raise ApplyFailed("check", joined([problem_message(p) for p in problems], N_("%(before)s; %(after)s")))
             return Message(N_("%(count)s objects consistent"), count=sum(len(v) for v in site.objects.values()))
         run.step("check", check)
 
@@ -158,8 +158,8 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
                 try:
                     notes = sounds.prepare_for_site(site.of("ivr"), sounds_dir)
                 except sounds.SoundError as error:
-                    raise ApplyFailed("sounds", str(error)) from None
-                return "; ".join(notes) or Message(N_("greetings ready"))
+                    raise ApplyFailed("sounds", error.args[0]) from None
+                return joined(notes, N_("%(before)s; %(after)s")) or Message(N_("greetings ready"))
             run.step("sounds", speak)
 
         place = target.prompts
@@ -172,8 +172,9 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
                     try:
                         notes = prompts.install(place, languages)
                     except (prompts.PromptError, OSError) as error:
-                        raise ApplyFailed("prompts", str(error)) from None
-                    return "; ".join(notes) or Message(N_("prompts ready (%(languages)s)"),
+                        raise ApplyFailed("prompts", error.args[0] if isinstance(error, prompts.PromptError)
+                                          else str(error)) from None
+                    return joined(notes, N_("%(before)s; %(after)s")) or Message(N_("prompts ready (%(languages)s)"),
                                                        languages=", ".join(languages))
                 run.step("prompts", install_prompts)
 

@@ -32,7 +32,7 @@ def dahdi_changed(changed: list[str]) -> bool:
     return any(name == CHAN_DAHDI or name.split("/")[0] in DAHDI_SUBDIRS for name in changed)
 
 
-LINKS_FIX = "the Ansible playbook with linebox_dahdi: true makes them, as root (roles/dahdi)"
+LINKS_FIX = N_("the Ansible playbook with linebox_dahdi: true makes them, as root (roles/dahdi)")
 
 
 def dahdi_links(target: Target, files: dict[str, str]) -> list[tuple[Path, Path]]:
@@ -76,18 +76,22 @@ def link_files(target: Target, files: dict[str, str]) -> str:
                 os.replace(path, path.with_name(path.name + ".linebox-orig"))
             generations.replace_link(path, wanted)
         except PermissionError as error:
-            raise ApplyFailed("dahdi: link files", f"cannot link {path} to {wanted} ({error.strerror}): "
-                              f"{LINKS_FIX}", dahdi_untouched=True) from error
+            cannot = Message(N_("cannot link %(path)s to %(wanted)s (%(error)s): %(fix)s"), path=path, wanted=wanted,
+                             error=error.strerror, fix=Message(LINKS_FIX))
+            raise ApplyFailed("dahdi: link files", cannot, dahdi_untouched=True) from error
         linked.append(str(path))
     if wrong:
-        raise ApplyFailed("dahdi: link files", f"DAHDI would not read Linebox's files: {'; '.join(wrong)}, "
-                          f"not a link to {target.live_link}/...: {LINKS_FIX}", dahdi_untouched=True)
+        raise ApplyFailed("dahdi: link files", Message(N_("DAHDI would not read Linebox's files: %(files)s, not a link "
+                                                          "to %(live)s/...: %(fix)s"), files="; ".join(wrong),
+                                                       live=target.live_link, fix=Message(LINKS_FIX)),
+                          dahdi_untouched=True)
     return (Message(N_("linked %(files)s"), files=", ".join(linked)) if linked
             else Message(N_("already linked to the live generation")))
 
 
 def _refused(status: int, said: list[str]) -> ApplyFailed:
-    return ApplyFailed("dahdi_cfg", f"dahdi_cfg refused system.conf (exit {status}): " + " / ".join(said))
+    return ApplyFailed("dahdi_cfg", Message(N_("dahdi_cfg refused system.conf (exit %(status)s): %(said)s"),
+                                            status=status, said=" / ".join(said)))
 
 
 def run_dahdi_cfg(target: Target) -> str:
@@ -106,7 +110,8 @@ def run_dahdi_cfg(target: Target) -> str:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as error:
-        raise ApplyFailed("dahdi_cfg", f"{' '.join(command)}: {error}") from error
+        raise ApplyFailed("dahdi_cfg", Message(N_("%(field)s: %(message)s"), field=" ".join(command),
+                                               message=str(error))) from error
     if done.returncode != 0:
         raise _refused(done.returncode, (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:])
     return f"{' '.join(command)}: ok"

@@ -26,6 +26,8 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
+from appliance.catalog import N_
+from appliance.errors import Message
 from appliance.provisioning.files import DAHDI_SUBDIRS
 from appliance.provisioning.steps import ApplyFailed
 from appliance.provisioning.target import Target
@@ -56,9 +58,10 @@ def locked(target: Target, user: str, on_wait: Callable[[str], None] | None = No
             except BlockingIOError:
                 holder = _holder(path)
                 if time.monotonic() >= deadline:
-                    raise ApplyFailed("lock", f"another apply or rollback is running ({holder}) and did not "
-                                              f"finish within {target.lock_wait:.0f} s; nothing was changed: "
-                                              "try again when it has finished") from None
+                    raise ApplyFailed("lock", Message(
+                        N_("another apply or rollback is running (%(holder)s) and did not finish within "
+                           "%(seconds)s s; nothing was changed: try again when it has finished"),
+                        holder=holder, seconds=f"{target.lock_wait:.0f}")) from None
                 if on_wait and not told:
                     on_wait(f"waiting for another apply or rollback to finish ({holder})")
                     told = True

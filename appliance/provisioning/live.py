@@ -72,8 +72,8 @@ def expire(ami: Ami, objects: Iterable[tuple[str, str]]) -> None:
 def _expire_command(ami: Ami, command: str) -> None:
     out = ami.command(command)
     if "does not exist" in out:  # the cache itself: sorcery.conf is not the one Linebox writes
-        raise ApplyFailed("expire", f"Asterisk has no memory cache for extensions ({out.strip()}): restart Asterisk "
-                                    "so that it reads sorcery.conf")
+        raise ApplyFailed("expire", Message(N_("Asterisk has no memory cache for extensions (%(answer)s): restart "
+                                               "Asterisk so that it reads sorcery.conf"), answer=out.strip()))
 
 
 def live_ranges(target: Target) -> set[str]:
@@ -193,10 +193,12 @@ def verify_written(ami: Ami, target: Target, offset: int, done: projection.Writt
     for number in _spread(present, size):
         problem = _check(ami, target, offset, number, [])
         if problem:
-            raise ApplyFailed("verify", f"extension {number}: Asterisk {problem}")
+            raise ApplyFailed("verify", Message(N_("extension %(number)s: Asterisk %(problem)s"), number=number,
+                                                problem=problem))
     lingering = [n for n in _spread(gone, size) if _has_endpoint(ami, n)]
     if lingering:
-        raise ApplyFailed("verify", f"extensions still in Asterisk though removed: {', '.join(lingering)}")
+        raise ApplyFailed("verify", Message(N_("extensions still in Asterisk though removed: %(numbers)s"),
+                                            numbers=", ".join(lingering)))
 
 
 def _spread(names: list[str], size: int) -> list[str]:
@@ -224,10 +226,10 @@ def _check(ami: Ami, target: Target, offset: int, present: str | None, absent: l
             break
         time.sleep(0.05)
     errors = verify.new_errors(target, offset)
-    why = "; ".join(errors[-3:]) if errors else "no error in its log"
+    why = "; ".join(errors[-3:]) if errors else Message(N_("no error in its log"))
     if missing:
-        return f"it does not hold endpoint {present} ({why})"
-    return f"it still holds endpoint {', '.join(lingering)}"
+        return Message(N_("it does not hold endpoint %(number)s (%(why)s)"), number=present, why=why)
+    return Message(N_("it still holds endpoint %(numbers)s"), numbers=", ".join(lingering))
 
 
 def _has_endpoint(ami: Ami, number: str) -> bool:

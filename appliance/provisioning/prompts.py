@@ -32,6 +32,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance.catalog import N_
+from appliance.errors import Message
 from appliance.model import audit
 from appliance.provisioning import sounds
 
@@ -178,15 +180,16 @@ def in_root(root: Path, path: str) -> Path:
             current = root if target.is_absolute() else current
         else:
             current = candidate
-    raise PromptError(f"too many links resolving {path}")
+    raise PromptError(Message(N_("too many links resolving %(path)s"), path=path))
 
 
 def _check(name: str, language: str) -> Prompt:
     if language not in LANGUAGES:
-        raise PromptError(f"language: {language!r} is not a prompt language ({', '.join(LANGUAGES)})")
+        raise PromptError(Message(N_("language: %(language)r is not a prompt language (%(languages)s)"),
+                                  language=language, languages=", ".join(LANGUAGES)))
     prompt = BY_NAME.get(name)
     if prompt is None:
-        raise PromptError(f"prompt: {name!r} is not a Linebox prompt (linebox prompts list)")
+        raise PromptError(Message(N_("prompt: %(name)r is not a Linebox prompt (linebox prompts list)"), name=name))
     return prompt
 
 
@@ -239,7 +242,8 @@ def install_language(language: str, place: Place, cache: Path | None = None,
             try:
                 wav, fresh = sounds.render_tts(text, VOICES[language], cache or default_cache())
             except sounds.SoundError as error:
-                raise PromptError(f"prompt {prompt.name} ({language}): {error}") from None
+                raise PromptError(Message(N_("prompt %(name)s (%(language)s): %(error)s"), name=prompt.name,
+                                          language=language, error=error.args[0])) from None
             spoken += fresh
             data = wav.with_suffix(".sln").read_bytes()
         else:  # Debian's own recording: remove a file Linebox put beside it (a reverted recording)
@@ -258,7 +262,8 @@ def install_language(language: str, place: Place, cache: Path | None = None,
                       .encode())
     if not copied:
         return []
-    return [f"{language}: {copied} prompts installed ({spoken} spoken now, the rest from the cache)"]
+    return [Message(N_("%(language)s: %(count)s prompts installed (%(spoken)s spoken now, the rest from the cache)"),
+                    language=language, count=copied, spoken=spoken)]
 
 
 def install(place: Place, languages: tuple[str, ...] = LANGUAGES, cache: Path | None = None) -> list[str]:
@@ -304,12 +309,11 @@ def replace(name: str, language: str, data: bytes, filename: str | None, place: 
     assert place.recordings is not None
     suffix = Path(filename or "").suffix.lower()
     if suffix not in sounds.UPLOAD_SUFFIXES:
-        raise PromptError(f"file: '{filename}' is not a sound file Linebox accepts "
-                          f"({', '.join(s[1:].upper() for s in sounds.UPLOAD_SUFFIXES)})")
+        raise PromptError(sounds.not_accepted(filename))
     if not data:
-        raise PromptError("file: the upload is empty")
+        raise PromptError(Message(N_("file: the upload is empty")))
     if len(data) > sounds.MAX_UPLOAD_BYTES:
-        raise PromptError(f"file: larger than {sounds.MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        raise PromptError(sounds.too_large())
     target = recording_path(place.recordings, name, language)
     with tempfile.NamedTemporaryFile(suffix=suffix) as upload:
         upload.write(data)
@@ -317,12 +321,13 @@ def replace(name: str, language: str, data: bytes, filename: str | None, place: 
         try:
             made = sounds.convert(Path(upload.name), target.parent, Path(name).name, MAX_PROMPT_SECONDS)
         except sounds.SoundError as error:
-            raise PromptError(f"file: {error}") from None
+            raise PromptError(Message(N_("file: %(error)s"), error=error.args[0])) from None
     try:
         install_language(language, place, cache, registry=(BY_NAME[name],))
     except OSError as error:  # e.g. Debian's English folder not writable by this user
-        raise PromptError(f"language: cannot put the recording in Asterisk's {language} folder "
-                          f"({error.strerror}: {error.filename})") from None
+        raise PromptError(Message(N_("language: cannot put the recording in Asterisk's %(language)s folder "
+                                     "(%(error)s: %(file)s)"), language=language, error=error.strerror,
+                                  file=error.filename)) from None
     return made
 
 

@@ -67,7 +67,7 @@ def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[
                     response = loader.action("ModuleLoad", Module=module, LoadType="load")
             message = response.get_header("Message") or ""
             if response.get_header("Response") != "Success":
-                raise ApplyFailed(f"module load {module}", f"Asterisk answered: {message}")
+                raise ApplyFailed(f"module load {module}", Message(N_("Asterisk answered: %(answer)s"), answer=message))
             return f"Module '{module}' loaded: {message}"
         for command in commands:
             def reload(command=command) -> str:
@@ -80,7 +80,7 @@ def reload_and_verify(run: Run, target: Target, changed: list[str], files: dict[
                     # loaded now rather than at Asterisk's next start
                     output = load_module(module)
                 if any(word in output.lower() for word in ("no such", "failed", "error", "not found")):
-                    raise ApplyFailed(command, f"Asterisk answered: {output}")
+                    raise ApplyFailed(command, Message(N_("Asterisk answered: %(answer)s"), answer=output))
                 return output.splitlines()[0] if output else ""
             run.step(f"reload: {command}", reload)
 

@@ -33,6 +33,9 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance.catalog import N_
+from appliance.errors import Message
+
 CUSTOM_PREFIX = "custom/"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 UPLOAD_SUFFIXES = (".wav", ".mp3", ".ogg", ".oga", ".flac", ".aiff", ".aif", ".au", ".gsm")
@@ -74,7 +77,8 @@ def playback_path(sounds_dir: str, greeting: str, text: str = "", voice: str = "
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise SoundError(f"{name} is not installed on this system (Debian package '{name}')")
+        raise SoundError(Message(N_("%(name)s is not installed on this system (Debian package '%(name)s')"),
+                                 name=name))
     return path
 
 
@@ -94,12 +98,14 @@ def _write_pair(source: Path, folder: Path, name: str, max_seconds: int = MAX_SE
                               timeout=120)
         if done.returncode != 0:
             detail = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
-            raise SoundError(f"not a sound file Linebox can read (WAV, MP3, OGG, FLAC): {detail}")
+            raise SoundError(Message(N_("not a sound file Linebox can read (WAV, MP3, OGG, FLAC): %(detail)s"),
+                                     detail=detail))
         seconds = _seconds(wav)
         if seconds < 0.1:
-            raise SoundError("the file holds no sound")
+            raise SoundError(Message(N_("the file holds no sound")))
         if seconds > max_seconds:
-            raise SoundError(f"the sound lasts {seconds:.0f} s; it may last at most {max_seconds} s")
+            raise SoundError(Message(N_("the sound lasts %(seconds)s s; it may last at most %(max)s s"),
+                                     seconds=f"{seconds:.0f}", max=max_seconds))
         subprocess.run([sox, "-V1", str(wav), "-t", "raw", *SLIN, str(sln)], check=True, capture_output=True,
                        timeout=120)
         for file in (wav, sln):
@@ -113,19 +119,29 @@ def convert(source: Path, folder: Path, name: str, max_seconds: int) -> Sound:
     return _write_pair(source, folder, name, max_seconds)
 
 
+def not_accepted(filename: str | None) -> Message:
+    """An upload refused by its file's name (the sounds' and the prompts' uploads say it alike)."""
+    return Message(N_("file: '%(file)s' is not a sound file Linebox accepts (%(kinds)s)"), file=filename,
+                   kinds=", ".join(s[1:].upper() for s in UPLOAD_SUFFIXES))
+
+
+def too_large() -> Message:
+    """An upload refused by its size."""
+    return Message(N_("file: larger than %(size)s MB"), size=MAX_UPLOAD_BYTES // (1024 * 1024))
+
+
 def import_upload(data: bytes, filename: str | None, name: str, folder: Path) -> Sound:
     """Store an uploaded sound as ``custom/NAME``: checked, converted to 8 kHz mono, ready to play."""
     if not NAME_RE.match(name):
-        raise SoundError("name: use lowercase letters, digits, '-' and '_' (at most 40), starting with a letter "
-                         "or digit")
+        raise SoundError(Message(N_("name: use lowercase letters, digits, '-' and '_' (at most 40), starting with "
+                                    "a letter or digit")))
     suffix = Path(filename or "").suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
-        raise SoundError(f"file: '{filename}' is not a sound file Linebox accepts "
-                         f"({', '.join(s[1:].upper() for s in UPLOAD_SUFFIXES)})")
+        raise SoundError(not_accepted(filename))
     if not data:
-        raise SoundError("file: the upload is empty")
+        raise SoundError(Message(N_("file: the upload is empty")))
     if len(data) > MAX_UPLOAD_BYTES:
-        raise SoundError(f"file: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        raise SoundError(too_large())
     with tempfile.NamedTemporaryFile(suffix=suffix) as upload:
         upload.write(data)
         upload.flush()
@@ -137,7 +153,8 @@ def render_tts(text: str, voice: str, folder: Path) -> tuple[Path, bool]:
 
     Returns the WAV file and whether it was rendered now (False: the cached file was reused)."""
     if voice not in VOICES:
-        raise SoundError(f"voice: '{voice}' is not one of {', '.join(VOICES)}")
+        raise SoundError(Message(N_("voice: '%(voice)s' is not one of %(voices)s"), voice=voice,
+                                 voices=", ".join(VOICES)))
     name = tts_name(text, voice)
     wav = folder / f"{name}.wav"
     if wav.exists() and (folder / f"{name}.sln").exists():
@@ -149,7 +166,8 @@ def render_tts(text: str, voice: str, folder: Path) -> tuple[Path, bool]:
         done = subprocess.run([espeak, "-v", voice, "-w", str(spoken), "--stdin"], input=text, text=True,
                               capture_output=True, timeout=120)
         if done.returncode != 0 or not spoken.exists():
-            raise SoundError(f"espeak-ng could not speak the greeting: {done.stderr.strip()[-200:]}")
+            raise SoundError(Message(N_("espeak-ng could not speak the greeting: %(error)s"),
+                                     error=done.stderr.strip()[-200:]))
         _write_pair(spoken, folder, name)
     return wav, True
 
@@ -190,18 +208,18 @@ def prepare_for_site(ivrs: list, folder: Path) -> list[str]:
     Returns notes for the apply's step (what was spoken, which uploaded greeting is missing: Asterisk
     then plays nothing and the menu still works); raises SoundError, naming the IVR, when a text
     cannot be spoken."""
-    notes = []
+    notes: list[str] = []
     for ivr in ivrs:
         if ivr.greeting_text:
             try:
                 wav, fresh = render_tts(ivr.greeting_text, ivr.greeting_voice, folder)
             except SoundError as error:
-                raise SoundError(f"IVR {ivr.name}: {error}") from None
+                raise SoundError(Message(N_("IVR %(name)s: %(error)s"), name=ivr.name, error=error.args[0])) from None
             if fresh:
-                notes.append(f"spoke IVR {ivr.name} greeting into {wav.name}")
+                notes.append(Message(N_("spoke IVR %(name)s greeting into %(file)s"), name=ivr.name, file=wav.name))
         elif ivr.greeting.startswith(CUSTOM_PREFIX):
             name = ivr.greeting[len(CUSTOM_PREFIX):]
             if not (folder / f"{name}.wav").exists():
-                notes.append(f"warning: IVR {ivr.name}: {ivr.greeting} has not been uploaded (Sounds page); "
-                             "callers hear no greeting")
+                notes.append(Message(N_("warning: IVR %(name)s: %(sound)s has not been uploaded (Sounds page); "
+                                        "callers hear no greeting"), name=ivr.name, sound=ivr.greeting))
     return notes

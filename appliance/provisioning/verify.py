@@ -43,9 +43,10 @@ def check_line_lengths(files: dict[str, str]) -> None:
             continue  # the usual case, checked without a Python loop over 100,000 lines
         for number, line in enumerate(text.splitlines(), 1):
             if len(line) > CONFIG_LINE_MAX:
-                raise ApplyFailed("render", f"{name} line {number} ({where_in(name, text, number)}) is {len(line):,} "
-                                            f"characters long; Asterisk reads at most {CONFIG_LINE_MAX:,} "
-                                            "characters per line and would skip it")
+                raise ApplyFailed("render", Message(
+                    N_("%(file)s line %(line)s (%(where)s) is %(length)s characters long; Asterisk reads at most "
+                       "%(max)s characters per line and would skip it"), file=name, line=number,
+                    where=where_in(name, text, number), length=f"{len(line):,}", max=f"{CONFIG_LINE_MAX:,}"))
 
 
 def new_errors(target: Target, offset: int, files: dict[str, str] | None = None) -> list[str]:
@@ -225,10 +226,11 @@ def verify_objects(ami: Ami, changed: list[str], objects: manifest.Manifest, old
         held = _held(ami, kind, present + gone)
         missing = [n for n in present if n not in held]
         if missing:
-            raise ApplyFailed("verify", f"{kind}s missing in Asterisk after reload: {', '.join(missing[:10])}")
+            raise ApplyFailed("verify", Message(N_("%(kind)ss missing in Asterisk after reload: %(names)s"),
+                                                kind=kind, names=", ".join(missing[:10])))
         left = [n for n in gone if n in held]
         if left:
-            raise ApplyFailed("verify", f"{kind}s still in Asterisk after reload, though removed: "
-                                        f"{', '.join(left[:10])}")
+            raise ApplyFailed("verify", Message(N_("%(kind)ss still in Asterisk after reload, though removed: "
+                                                   "%(names)s"), kind=kind, names=", ".join(left[:10])))
         checked += len(present) + len(gone)
     return checked

@@ -57,7 +57,7 @@ from pydantic import ValidationError
 
 from appliance import config_file
 from appliance.catalog import N_
-from appliance.errors import Message, from_pydantic
+from appliance.errors import Message, from_pydantic, problem_message
 from appliance.install import Install
 from appliance.model import audit, migrations, sealed
 from appliance.model.database import database
@@ -96,8 +96,8 @@ class PassphraseNeeded(BackupError):
 def check_passphrase(passphrase: str) -> None:
     """Refuse a passphrase too short to protect every secret of the site (the message never repeats it)."""
     if len(passphrase) < PASSPHRASE_MIN:
-        raise BackupError(f"the passphrase must be at least {PASSPHRASE_MIN} characters long "
-                          "(a few words are easier to remember than symbols)")
+        raise BackupError(Message(N_("the passphrase must be at least %(count)s characters long "
+                                    "(a few words are easier to remember than symbols)"), count=PASSPHRASE_MIN))
 
 
 def linebox_version() -> str:
@@ -267,15 +267,17 @@ def read_site(db_path: Path) -> Site:
                 try:
                     site.objects[name].append(k.schema.model_validate(data))
                 except ValidationError as error:
-                    raise BackupError(f"the backup's {k.label} {data.get(k.key)} is not valid: "
-                                      f"{from_pydantic(error)[0]}") from None
+                    raise BackupError(Message(N_("the backup's %(kind)s %(key)s is not valid: %(problem)s"),
+                                              kind=Message(k.label), key=data.get(k.key),
+                                              problem=problem_message(from_pydantic(error)[0]))) from None
         if "setting" in tables:
             values = {row["key"][len("site."):]: row["value"]
                       for row in db.execute("SELECT key, value FROM setting WHERE key LIKE 'site.%'")}
             try:
                 site.settings = schemas.Settings.model_validate(values)
             except ValidationError as error:
-                raise BackupError(f"the backup's settings are not valid: {from_pydantic(error)[0]}") from None
+                raise BackupError(Message(N_("the backup's settings are not valid: %(problem)s"),
+                                          problem=problem_message(from_pydantic(error)[0]))) from None
     return site
 
 
@@ -338,19 +340,20 @@ def _allowed(name: str) -> bool:
 
 def _check_manifest(manifest: object) -> dict:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        raise BackupError("not a Linebox backup: its manifest.json has no list of files")
+        raise BackupError(Message(N_("not a Linebox backup: its manifest.json has no list of files")))
     if manifest.get("format") not in READABLE_FORMATS:
-        raise BackupError(f"unknown backup format {manifest.get('format')!r} (this Linebox reads formats "
-                          f"{', '.join(map(str, READABLE_FORMATS))})")
+        raise BackupError(Message(N_("unknown backup format %(format)r (this Linebox reads formats %(formats)s)"),
+                                  format=manifest.get("format"), formats=", ".join(map(str, READABLE_FORMATS))))
     schema = manifest.get("schema_version")
     if not isinstance(schema, int):
-        raise BackupError("not a Linebox backup: its manifest has no schema version")
+        raise BackupError(Message(N_("not a Linebox backup: its manifest has no schema version")))
     if schema > migrations.CURRENT_VERSION:
-        raise BackupError(f"the backup was made by a newer Linebox ({manifest.get('linebox_version', '?')}, "
-                          f"database schema {schema}); this Linebox knows schema {migrations.CURRENT_VERSION}: "
-                          "upgrade Linebox first")
+        raise BackupError(Message(N_("the backup was made by a newer Linebox (%(version)s, database schema "
+                                     "%(schema)s); this Linebox knows schema %(known)s: upgrade Linebox first"),
+                                  version=manifest.get("linebox_version", "?"), schema=schema,
+                                  known=migrations.CURRENT_VERSION))
     if DATABASE not in manifest["files"]:
-        raise BackupError("the backup holds no database")
+        raise BackupError(Message(N_("the backup holds no database")))
     return manifest
 
 
@@ -370,12 +373,12 @@ def _kind_of_archive(path: Path) -> str | None:
     if head.startswith(b"\x1f\x8b"):
         return None
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "it is a ZIP archive"
+        return Message(N_("it is a ZIP archive"))
     if head[257:262] == b"ustar":
-        return "it is a tar archive that is not gzip-compressed"
+        return Message(N_("it is a tar archive that is not gzip-compressed"))
     if not head:
-        return "the file is empty"
-    return "it is not a .tar.gz archive at all"
+        return Message(N_("the file is empty"))
+    return Message(N_("it is not a .tar.gz archive at all"))
 
 
 def _gib(size: int) -> str:
@@ -385,12 +388,15 @@ def _gib(size: int) -> str:
 def _member_problem(member: tarfile.TarInfo) -> str | None:
     """Why ``member`` cannot be in a backup (only plain files with the names Linebox writes), or None."""
     if not _allowed(member.name):
-        return f"the backup holds a file a Linebox backup never has: {member.name}"
+        return Message(N_("the backup holds a file a Linebox backup never has: %(name)s"), name=member.name)
     if not member.isfile():
-        kind = ("a symbolic link" if member.issym() else "a hard link" if member.islnk()
-                else "a folder" if member.isdir() else "a device or special file")
-        target = f" (to {member.linkname})" if member.linkname else ""
-        return f"{member.name} is {kind}{target}: a Linebox backup holds only plain files"
+        kind = (N_("a symbolic link") if member.issym() else N_("a hard link") if member.islnk()
+                else N_("a folder") if member.isdir() else N_("a device or special file"))
+        if member.linkname:
+            return Message(N_("%(name)s is %(kind)s (to %(target)s): a Linebox backup holds only plain files"),
+                           name=member.name, kind=Message(kind), target=member.linkname)
+        return Message(N_("%(name)s is %(kind)s: a Linebox backup holds only plain files"), name=member.name,
+                       kind=Message(kind))
     return None
 
 
@@ -402,7 +408,7 @@ def _unpack(path: Path, folder: Path) -> None:
     """
     kind = _kind_of_archive(path)
     if kind is not None:
-        raise BackupError(f"not a Linebox backup: {kind} (linebox backup writes a .tar.gz)")
+        raise BackupError(Message(N_("not a Linebox backup: %(kind)s (linebox backup writes a .tar.gz)"), kind=kind))
     archive_size = path.stat().st_size
     room = shutil.disk_usage(folder).free - FREE_RESERVE
     names: list[str] = []
@@ -412,44 +418,49 @@ def _unpack(path: Path, folder: Path) -> None:
             for member in tar:  # one header at a time: the checks run before its data is read
                 problem = _member_problem(member)
                 if problem and MANIFEST not in names and not _allowed(member.name):
-                    raise BackupError(f"not a Linebox backup: it holds {member.name}, which no Linebox backup "
-                                      "has, and no manifest.json before it")
+                    raise BackupError(Message(N_("not a Linebox backup: it holds %(name)s, which no Linebox backup "
+                                                 "has, and no manifest.json before it"), name=member.name))
                 if problem:
                     raise BackupError(problem)
                 if member.name in names:
-                    raise BackupError(f"the backup holds the same file twice: {member.name}")
+                    raise BackupError(Message(N_("the backup holds the same file twice: %(name)s"), name=member.name))
                 names.append(member.name)
                 total += member.size
                 if total > max(BOMB_RATIO * archive_size, BOMB_FLOOR):
-                    raise BackupError(
-                        f"{member.name} would unpack to {_gib(member.size)} from an archive of "
-                        f"{archive_size / (1 << 20):.1f} MiB: far more than any Linebox backup holds "
-                        "(a decompression bomb?)")
+                    raise BackupError(Message(
+                        N_("%(name)s would unpack to %(size)s from an archive of %(archive)s MiB: far more than "
+                           "any Linebox backup holds (a decompression bomb?)"),
+                        name=member.name, size=_gib(member.size), archive=f"{archive_size / (1 << 20):.1f}"))
                 if total > room:
-                    raise BackupError(
-                        f"{member.name} would unpack to {_gib(member.size)} (the backup to at least "
-                        f"{_gib(total)}), and {folder.parent} has {_gib(max(room, 0))} free to unpack it: "
-                        "free some space first")
+                    raise BackupError(Message(
+                        N_("%(name)s would unpack to %(size)s (the backup to at least %(total)s), and %(folder)s "
+                           "has %(free)s free to unpack it: free some space first"),
+                        name=member.name, size=_gib(member.size), total=_gib(total), folder=folder.parent,
+                        free=_gib(max(room, 0))))
             if MANIFEST not in names:
-                raise BackupError("not a Linebox backup: no manifest.json inside")
+                raise BackupError(Message(N_("not a Linebox backup: no manifest.json inside")))
             # tarfile takes a damaged header for the end of the archive: read the compressed stream to its
             # end, so that its checksum (gzip's CRC) says whether the archive is whole
             rest = 0
             while chunk := tar.fileobj.read(1 << 20):
                 rest += len(chunk)
                 if rest > BOMB_FLOOR:
-                    raise BackupError("the backup is damaged: data after the end of its last file")
+                    raise BackupError(Message(N_("the backup is damaged: data after the end of its last file")))
             tar.extractall(folder, filter="data")
     except (EOFError, zlib.error, tarfile.TarError, OSError) as error:
         if isinstance(error, FileNotFoundError):
-            raise BackupError(f"{path}: no such file") from None
+            raise BackupError(Message(N_("%(path)s: no such file"), path=path)) from None
         if isinstance(error, EOFError) or "unexpected end of data" in str(error):
-            last = f" (in {names[-1]})" if names else ""
-            raise BackupError(f"the backup is truncated: it ends before its last file{last}; copy it again "
-                              "from where it was made") from None
+            if names:
+                raise BackupError(Message(N_("the backup is truncated: it ends before its last file (in %(name)s); "
+                                             "copy it again from where it was made"), name=names[-1])) from None
+            raise BackupError(Message(N_("the backup is truncated: it ends before its last file; copy it again "
+                                         "from where it was made"))) from None
         if isinstance(error, zlib.error | gzip.BadGzipFile):
-            raise BackupError(f"the backup is damaged: its compressed data is corrupt ({error})") from None
-        raise BackupError(f"not a Linebox backup (not a readable .tar.gz file: {error})") from None
+            raise BackupError(Message(N_("the backup is damaged: its compressed data is corrupt (%(error)s)"),
+                                      error=str(error))) from None
+        raise BackupError(Message(N_("not a Linebox backup (not a readable .tar.gz file: %(error)s)"),
+                                  error=str(error))) from None
 
 
 def open_backup(path: Path, work_dir: Path | None = None, passphrase: str | None = None) -> Backup:
@@ -460,7 +471,7 @@ def open_backup(path: Path, work_dir: Path | None = None, passphrase: str | None
     a backup made on another box needs the ``passphrase`` it was made with (``PassphraseNeeded``).
     """
     if not path.is_file():
-        raise BackupError(f"{path}: no such file")
+        raise BackupError(Message(N_("%(path)s: no such file"), path=path))
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.TemporaryDirectory(prefix=".linebox-restore-", dir=work_dir)
@@ -470,22 +481,26 @@ def open_backup(path: Path, work_dir: Path | None = None, passphrase: str | None
         try:
             manifest = _check_manifest(json.loads((folder / MANIFEST).read_text()))
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BackupError("not a Linebox backup: manifest.json is not valid JSON") from None
+            raise BackupError(Message(N_("not a Linebox backup: manifest.json is not valid JSON"))) from None
         present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
         listed = set(manifest["files"])
         if listed - present:
-            raise BackupError(f"the backup is incomplete: {sorted(listed - present)[0]} is missing")
+            raise BackupError(Message(N_("the backup is incomplete: %(name)s is missing"),
+                                      name=sorted(listed - present)[0]))
         if present - listed:
-            raise BackupError(f"the backup holds a file its manifest does not list: {sorted(present - listed)[0]}")
+            raise BackupError(Message(N_("the backup holds a file its manifest does not list: %(name)s"),
+                                      name=sorted(present - listed)[0]))
         for name, entry in manifest["files"].items():
             if not isinstance(entry, dict) or _sha256(folder / name) != entry.get("sha256"):
-                raise BackupError(f"the backup is damaged: {name} does not match its checksum")
+                raise BackupError(Message(N_("the backup is damaged: %(name)s does not match its checksum"),
+                                          name=name))
         _check_database(folder / DATABASE, manifest["schema_version"])
         _bind_to_this_box(folder, manifest, passphrase)
         site = read_site(folder / DATABASE)
         problems = check_site(site)
         if problems:
-            raise BackupError(f"the backup's site does not pass the checks: {problems[0]}")
+            raise BackupError(Message(N_("the backup's site does not pass the checks: %(problem)s"),
+                                      problem=problem_message(problems[0])))
         return Backup(source=path, folder=folder, manifest=manifest, site=site, _tmp=tmp)
     except BaseException:
         tmp.cleanup()
@@ -509,29 +524,31 @@ def _bind_to_this_box(folder: Path, manifest: dict, passphrase: str | None) -> N
     archive_ring = box
     if manifest.get("key_id") != box.key_id():
         if KEY_MEMBER not in manifest["files"]:
-            raise BackupError("the backup was made on another Linebox without a passphrase: its passwords and "
-                              "PINs are encrypted with that box's key, which the backup does not carry, so it "
-                              "restores only there (its site.yaml, without passwords, can be imported with "
-                              "'linebox config import': new passwords and PINs are drawn)")
+            raise BackupError(Message(N_("the backup was made on another Linebox without a passphrase: its "
+                                         "passwords and PINs are encrypted with that box's key, which the backup "
+                                         "does not carry, so it restores only there (its site.yaml, without "
+                                         "passwords, can be imported with 'linebox config import': new passwords "
+                                         "and PINs are drawn)")))
         if not passphrase:
-            raise PassphraseNeeded("the backup was made on another Linebox (or before this one's key changed): "
-                                   "its passwords and PINs open only with the passphrase chosen when it was made")
+            raise PassphraseNeeded(Message(N_("the backup was made on another Linebox (or before this one's key "
+                                              "changed): its passwords and PINs open only with the passphrase "
+                                              "chosen when it was made")))
         try:
             archive_ring = sealed.unwrap_key(json.loads((folder / KEY_MEMBER).read_text()), passphrase)
         except sealed.SealedError as error:
-            raise BackupError(str(error)) from None
+            raise BackupError(error.args[0]) from None
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BackupError(f"the backup's {KEY_MEMBER} is not valid JSON") from None
+            raise BackupError(Message(N_("the backup's %(name)s is not valid JSON"), name=KEY_MEMBER)) from None
         if archive_ring.key_id() != manifest.get("key_id"):
-            raise BackupError("the backup's wrapped key is not the key its secrets were sealed with")
+            raise BackupError(Message(N_("the backup's wrapped key is not the key its secrets were sealed with")))
         _reseal(folder / DATABASE, archive_ring, box)
     for name in manifest.get("sealed", []):
         if name in manifest["files"] and name in SEALED_FILES:
             try:
                 (folder / name).write_text(archive_ring.open((folder / name).read_text()))
             except (sealed.SealedError, UnicodeDecodeError):
-                raise BackupError(f"the backup's {name} cannot be opened with its key: the backup is damaged") \
-                    from None
+                raise BackupError(Message(N_("the backup's %(name)s cannot be opened with its key: the backup is "
+                                             "damaged"), name=name)) from None
 
 
 def _reseal(db_path: Path, old: sealed.KeyRing, new: sealed.KeyRing) -> None:
@@ -552,7 +569,8 @@ def _reseal(db_path: Path, old: sealed.KeyRing, new: sealed.KeyRing) -> None:
                                          (migrations.SEALED_SETTING,)).fetchall():
                 db.execute("UPDATE setting SET value = ? WHERE key = ?", (new.seal(old.open(value)), key))
         except sealed.SealedError:
-            raise BackupError("the backup's passwords do not open with its key: the backup is damaged") from None
+            raise BackupError(Message(N_("the backup's passwords do not open with its key: the backup is "
+                                         "damaged"))) from None
 
 
 def _check_database(db_path: Path, schema: int) -> None:
@@ -561,11 +579,12 @@ def _check_database(db_path: Path, schema: int) -> None:
             result = db.execute("PRAGMA integrity_check").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as error:
-        raise BackupError(f"the backup's database cannot be read: {error}") from None
+        raise BackupError(Message(N_("the backup's database cannot be read: %(error)s"), error=str(error))) from None
     if result != "ok":
-        raise BackupError(f"the backup's database is damaged: {result}")
+        raise BackupError(Message(N_("the backup's database is damaged: %(result)s"), result=result))
     if version != schema:
-        raise BackupError(f"the backup's database has schema {version}, its manifest says {schema}")
+        raise BackupError(Message(N_("the backup's database has schema %(version)s, its manifest says %(schema)s"),
+                                  version=version, schema=schema))
 
 
 # ---------------------------------------------------------------- what a restore would change
@@ -706,7 +725,7 @@ def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
             for temporary, _ in staged:
                 temporary.unlink(missing_ok=True)
             raise
-        restored.append("database")
+        restored.append(N_("database"))
         for temporary, target in staged:
             os.replace(temporary, target)
             if target.parent == sip_tls.folder(install.config_root):

@@ -21,7 +21,7 @@ from appliance.asterisk.ami import AmiError
 from appliance.asterisk.status import AsteriskStatus, read_contacts, read_status
 from appliance.billing import guard
 from appliance.catalog import N_
-from appliance.errors import Message
+from appliance.errors import Message, joined
 from appliance.gateways import port_state
 from appliance.gateways import service as gateways
 from appliance.install import Install
@@ -74,25 +74,32 @@ class DiskSpace:
 
     @property
     def text(self) -> str:
-        return (f"{', '.join(self.holds)}: {human_bytes(self.free)} free of {human_bytes(self.total)} "
-                f"({self.free_percent:.0f}%) at {self.path}")
+        return Message(N_("%(holds)s: %(free)s free of %(total)s (%(percent)s%%) at %(path)s"),
+                       holds=_listed(self.holds), free=human_bytes(self.free), total=human_bytes(self.total),
+                       percent=f"{self.free_percent:.0f}", path=str(self.path))
 
     @property
     def advice(self) -> str:
         if self.level == "fail":  # one 80-column line under diag's finding
-            return ", ".join(STOPS[h] for h in self.holds) + " not saved: delete old recordings/backups"
-        return "delete old recordings or backups" if self.level == "warn" else ""
+            return Message(N_("%(what)s not saved: delete old recordings/backups"),
+                           what=_listed([STOPS[h] for h in self.holds]))
+        return Message(N_("delete old recordings or backups")) if self.level == "warn" else ""
+
+
+def _listed(words: list[str]) -> str:
+    """"database, recordings": marked words in one message, each translated where it is shown."""
+    return joined([Message(word) for word in words], N_("%(before)s, %(after)s"))
 
 
 FULL_PERCENT, LOW_PERCENT = 5, 10
-STOPS = {"database": "call records", "recordings": "recordings", "Asterisk logs": "call logs"}
+STOPS = {"database": N_("call records"), "recordings": N_("recordings"), "Asterisk logs": N_("call logs")}
 
 
 def disk_space(install: Install) -> list[DiskSpace]:
     """Free space of each file system holding the database, the recordings or Asterisk's logs (one entry
     per file system, naming all it holds); a place that does not exist yet is measured on its parent."""
-    places = [("database", install.database.parent), ("recordings", install.recordings_dir),
-              ("Asterisk logs", install.asterisk_log_dir)]
+    places = [(N_("database"), install.database.parent), (N_("recordings"), install.recordings_dir),
+              (N_("Asterisk logs"), install.asterisk_log_dir)]
     found: dict[int, DiskSpace] = {}
     for what, path in places:
         existing = next((p for p in [path, *path.parents] if p.exists()), Path("/"))
@@ -198,7 +205,8 @@ def phone_registrations(install: Install, numbers: list[str], timeout: float = A
     except Exception as error:  # AMI refused, timed out, or failed unexpectedly: the list still opens
         if not isinstance(error, AmiError):
             log.exception("reading the phones' contacts")
-        unknown = PhoneRegistration(N_("unknown"), reason=f"Asterisk could not be asked: {error}")
+        unknown = PhoneRegistration(N_("unknown"), reason=Message(N_("Asterisk could not be asked: %(error)s"),
+                                                                  error=str(error)))
         return {number: unknown for number in numbers}
     by_aor: dict[str, list] = {}
     for contact in contacts:

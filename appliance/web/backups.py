@@ -40,7 +40,7 @@ from appliance.model.models import User
 from appliance.site import service
 from appliance.support import backup
 from appliance.web.forms import EmptyForm
-from appliance.web.i18n import message_text
+from appliance.web.i18n import error_text, message_text
 from appliance.web.roles import ADMIN, require_role
 
 blueprint = Blueprint("backups", __name__)
@@ -105,7 +105,7 @@ def download():
         try:
             backup.check_passphrase(passphrase)
         except backup.BackupError as error:
-            return _page(gettext("No backup made: %(error)s.", error=message_text(str(error))), 422)
+            return _page(gettext("No backup made: %(error)s.", error=error_text(error)), 422)
     _work().mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=".linebox-download-", dir=_work()))
     name = backup.default_name()
@@ -147,7 +147,7 @@ def upload():
     except backup.BackupError as error:
         path.unlink(missing_ok=True)
         return _page(gettext("%(file)s: %(error)s. Nothing was changed.", file=file.filename,
-                             error=message_text(str(error))), 422)
+                             error=error_text(error)), 422)
     return redirect(url_for("backups.preview", token=token))
 
 
@@ -162,7 +162,7 @@ def preview(token: str):
             manifest = opened.manifest
     except backup.BackupError as error:
         path.unlink(missing_ok=True)
-        return _page(gettext("%(error)s. Nothing was changed.", error=message_text(str(error))), 422)
+        return _page(gettext("%(error)s. Nothing was changed.", error=error_text(error)), 422)
     return render_template("backup_preview.html", form=EmptyForm(), token=token, change=change,
                            described=message_text(backup.describe(manifest)), manifest=manifest, nav_active="backups")
 
@@ -176,8 +176,9 @@ def restore(token: str):
             result = backup.restore(_install(), opened, current_user.username)
     except backup.BackupError as error:
         path.unlink(missing_ok=True)
-        return _page(gettext("%(error)s. Nothing was changed.", error=message_text(str(error))), 422)
+        return _page(gettext("%(error)s. Nothing was changed.", error=error_text(error)), 422)
     path.unlink(missing_ok=True)
     flash(gettext("Backup restored (%(what)s). The previous state is kept as %(name)s. Apply the changes to make the "
-                  "restored site live.", what=", ".join(result.restored), name=result.rollback.name), "info")
+                  "restored site live.", what=", ".join(gettext(part) for part in result.restored),
+                  name=result.rollback.name), "info")
     return redirect(url_for("pages.apply_page"))

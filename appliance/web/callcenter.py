@@ -42,7 +42,7 @@ from appliance.site import localtime, queries, service
 from appliance.web.charts import SVG_CSP, chart_config, without_script
 from appliance.web.downloads import csv_download
 from appliance.web.forms import EmptyForm
-from appliance.web.i18n import problems_text
+from appliance.web.i18n import error_text, problems_text
 from appliance.web.recordings import ROLES as LISTENERS
 from appliance.web.roles import require_role
 from appliance.web.wallboard import board, event_stream, state_words
@@ -182,7 +182,7 @@ def sounds_page():
             data = upload.read() if upload else b""
             made = sounds.import_upload(data, upload.filename if upload else "", name, folder)
         except sounds.SoundError as error:
-            flash(str(error), "error")
+            flash(error_text(error), "error")
             return render_template("sounds.html", form=form, items=sounds.list_sounds(folder), name=name), 422
         assert upload is not None  # import_upload refuses an empty upload
         audit.record(current_user.username, "upload", "sound", made.name, None,
@@ -220,7 +220,7 @@ def prompts_page():
                               language=language, prompt=name, seconds=f"{made.seconds:g}"), "success")
             return redirect(url_for("callcenter.prompts_page"))
         except prompts.PromptError as error:
-            flash(str(error), "error")
+            flash(error_text(error), "error")
             status = 422
     assert place.recordings is not None
     return render_template("prompts.html", form=form, items=prompts.states(place.recordings),

@@ -38,6 +38,7 @@ from appliance.install import Install
 from appliance.provisioning.steps import STEP_WORDS
 from appliance.support import calls as calls_mod
 from appliance.support import status as status_mod
+from hardware import advice as hardware_advice
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 DOMAIN = "messages"
@@ -160,6 +161,29 @@ def message_text(message: str) -> str:
     return _(message) if message else message
 
 
+def error_text(error: Exception) -> str:
+    """A service's exception (a refused backup, sound or prompt) in the request's language: its message is
+    its first argument, a ``Message`` the catalog translates (``str(error)`` would be the English only)."""
+    message = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+    return message_text(message)
+
+
+def advice_text(text: str) -> str:
+    """A hardware scan's advice (``hardware.advice``: stored as English text in the inventory and a span's
+    status) in the request's language: its template found again and translated, the values (spans, drivers,
+    counts) as they were, a framing hint translated too.  A text of no template is shown as
+    ``message_text`` shows it."""
+    found = hardware_advice.parse(text)
+    if found is None:
+        return message_text(text)
+    template, values = found
+    hints = set(hardware_advice.FRAMING_HINTS.values())
+    try:
+        return _(template).format(**{name: _(value) if value in hints else value for name, value in values.items()})
+    except (KeyError, IndexError, ValueError):  # a translation whose fields differ: the English is still right
+        return text
+
+
 def step_name(name: str) -> str:
     """An apply step's name ("render", "reload: dialplan reload") with its words in the request's language;
     what follows a known word (a command, a trunk's name) is shown as it is."""
@@ -217,9 +241,11 @@ def init_app(app: Flask, install: Install) -> None:
     app.jinja_env.filters["message_text"] = message_text
     app.jinja_env.filters["step_name"] = step_name
     app.jinja_env.filters["duration_clock"] = calls_mod.clock
+    app.jinja_env.filters["advice_text"] = advice_text
     app.jinja_env.globals["current_language"] = current_language
     app.register_blueprint(blueprint)
 
 
-__all__ = ["N_", "compile_catalogs", "init_app", "select_language", "LANGUAGE_NAMES", "message_text", "problem_text",
+__all__ = ["N_", "compile_catalogs", "error_text", "init_app", "select_language", "LANGUAGE_NAMES", "message_text",
+           "problem_text",
            "problems_text"]

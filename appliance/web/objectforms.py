@@ -23,10 +23,11 @@ import typing
 from dataclasses import dataclass, field
 from functools import cache
 
+from flask_babel import gettext
 from pydantic import BaseModel
 
 from appliance.catalog import N_
-from appliance.errors import Problem
+from appliance.errors import Message, Problem
 from appliance.site import queries, schemas
 from appliance.site.checks import describe_destination, destination_fields
 from appliance.site.kinds import KINDS, choice_label, field_label
@@ -107,7 +108,7 @@ class PatternFormat(LineFormat):
     def parse(self, line: str) -> dict:
         parts = [part.strip() for part in line.split("|")]
         if len(parts) > 3:
-            raise LineError("write match|strip|prepend (three parts at most)")
+            raise LineError(Message(N_("write match|strip|prepend (three parts at most)")))
         match, strip, prepend = [*parts, "", ""][:3]
         return {"match": match, "strip": strip or 0, "prepend": prepend}
 
@@ -126,7 +127,7 @@ class RangeFormat(LineFormat):
     def parse(self, line: str) -> dict:
         m = self._RE.match(line)
         if not m:
-            raise LineError("write days and hours like mon-fri 09:00-17:00")
+            raise LineError(Message(N_("write days and hours like mon-fri 09:00-17:00")))
         return {"days": m.group(1), "start": m.group(2), "end": m.group(3)}
 
     def format(self, item) -> str:
@@ -156,7 +157,7 @@ class IvrOptionFormat(LineFormat):
         for part in rest:
             key = "language" if part.startswith("language:") else "destination"
             if key in item or len(rest) > 2:
-                raise LineError("write the digit, then where it goes and/or language:en or language:zh")
+                raise LineError(Message(N_("write the digit, then where it goes and/or language:en or language:zh")))
             item[key] = part[len("language:"):] if key == "language" else part
         return item
 
@@ -175,7 +176,7 @@ class OptionFormat(LineFormat):
     def parse(self, line: str) -> tuple[str, str]:
         key, sep, value = line.partition("=")
         if not sep:
-            raise LineError("write key=value")
+            raise LineError(Message(N_("write key=value")))
         return key.strip(), value.strip()
 
     def format(self, item) -> str:
@@ -194,11 +195,13 @@ class FieldsFormat(LineFormat):
     def parse(self, line: str) -> dict:
         parts = [p.strip() for p in line.split(self.sep)] if self.sep else line.split()
         if len(parts) > len(self.fields):
-            raise LineError(f"write {self._shape()} ({len(self.fields)} parts at most)")
+            raise LineError(Message(N_("write %(shape)s (%(count)s parts at most)"), shape=self._shape(),
+                                    count=len(self.fields)))
         optional = dict(self.defaults)
         missing = [name for name in self.fields[len(parts):] if name not in optional]
         if missing:
-            raise LineError(f"write {self._shape()} ({', '.join(missing)} missing)")
+            raise LineError(Message(N_("write %(shape)s (%(fields)s missing)"), shape=self._shape(),
+                                    fields=", ".join(missing)))
         return dict(zip(self.fields, parts, strict=False))
 
     def format(self, item) -> str:
@@ -496,13 +499,14 @@ def _read_lines(f: FormField, text: str, out: Submitted) -> None:
             elif f.widget == "options":
                 key, value = f.lines.parse(line)
                 if key in options:
-                    raise LineError(f"{key} is set twice")
+                    raise LineError(Message(N_("%(key)s is set twice"), key=key))
                 options[key] = value
             else:
                 items.append(f.lines.parse(line))
                 numbers.append(number)
         except LineError as error:
-            out.add_error(f.name, f"line {number}: {error}")
+            out.add_error(f.name, gettext("line %(line)s: %(problem)s", line=number,
+                                          problem=message_text(error.args[0])))
     out.data[f.name] = options if f.widget == "options" else items
     out.lines[f.name] = numbers
 

@@ -100,7 +100,7 @@ def test_unknown_digium_device_is_reported_as_telephony_looking():
     assert device["card"] is None and device["model"] is None
     assert device["advice"] == [
         "unknown Digium (Sangoma) device d161:8fff/d161:8fff: not in the Linebox card catalogue; note the IDs "
-        "(lspci -nn / lsusb, dahdi_hardware) and report them so the card can be added to hardware/data/cards.yaml"]
+        "(lspci -nn / lsusb, dahdi_hardware) and send them in so the card can be added to hardware/data/cards.yaml"]
 
 
 @needs_umockdev

@@ -203,10 +203,11 @@ def _marked_messages() -> dict[str, str]:
         method_map, options_map = parse_mapping_cfg(cfg)
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None}
     found = {}
-    for filename, line, message, _comments, _context in extract_from_dir(
-            str(ROOT / "appliance"), method_map, options_map, keywords=keywords):
-        for text in message if isinstance(message, tuple) else (message,):
-            found.setdefault(text, f"appliance/{filename}:{line}")
+    for package in ("appliance", "hardware"):  # hardware: the scans' advice, shown by the console
+        for filename, line, message, _comments, _context in extract_from_dir(
+                str(ROOT / package), method_map, options_map, keywords=keywords):
+            for text in message if isinstance(message, tuple) else (message,):
+                found.setdefault(text, f"{package}/{filename}:{line}")
     return found
 
 

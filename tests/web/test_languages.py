@@ -238,3 +238,66 @@ def test_a_chinese_admin_reads_the_apply_steps_in_chinese(console, admin_passwor
     assert details["重新加载"] == "Asterisk 不由本机管理：它会在启动时读取新文件"
     refused = browser.submit("/apply/rollback/000099", {}, form_page="/apply")
     assert "配置版本 000099 不存在（保留的版本：000001）" in refused.body
+
+
+def test_a_chinese_admin_reads_refused_backups_sounds_and_lines_in_chinese(console, admin_password):
+    """The refusals the console passes on as they come (a backup that is not one, a short passphrase, a
+    sound upload with a bad name or file, a textarea line that cannot be read) reach a Chinese admin in
+    Chinese, with the file's name kept as typed."""
+    import html
+
+    from tests.web.test_backups import _error, _post_file
+    from tests.web.test_pages import errors_of
+
+    accounts.set_language("admin", "zh_CN", actor="test")
+    browser = console.browser()
+    browser.login("admin", admin_password)
+    token = browser.get("/backups").csrf_token()
+    refused = _post_file(browser, "/backups/upload", "notes.tar.gz", b"not an archive", {"csrf_token": token})
+    assert refused.status == 422
+    assert _error(refused) == ("notes.tar.gz：不是 Linebox 备份：它根本不是 .tar.gz 归档"
+                               "（linebox backup 生成的是 .tar.gz 文件）。未做任何更改。")
+    short = browser.submit("/backups/download", {"passphrase": "short", "passphrase_again": "short"},
+                           form_page="/backups")
+    assert short.status == 422
+    assert _error(short) == "未生成备份：口令至少需要 12 个字符（几个词语比一串符号更容易记住）。"
+
+    token = browser.get("/sounds").csrf_token()
+    bad_name = _post_file(browser, "/sounds", "hello.wav", b"RIFF", {"csrf_token": token, "name": "-bad name"})
+    assert bad_name.status == 422
+    assert "名称：请使用小写字母、数字、'-' 和 '_'（最多 40 个），并以字母或数字开头" in html.unescape(bad_name.body)
+    token = browser.get("/sounds").csrf_token()
+    bad_file = _post_file(browser, "/sounds", "notes.txt", b"just text", {"csrf_token": token, "name": "notes"})
+    assert bad_file.status == 422
+    assert "文件：“notes.txt”不是 Linebox 接受的语音文件（WAV, MP3, OGG" in html.unescape(bad_file.body)
+
+    line = browser.submit("/extensions/new", {"number": "150", "name": "Lines", "options": "direct_media=no\nnot one"})
+    assert line.status == 422 and errors_of(line.body)["options"] == "第 2 行：请写成 key=value"
+
+
+def test_a_chinese_technician_reads_the_hardware_advice_in_chinese(console, tmp_path):
+    """The scans' advice (a card's driver, a span's alarm), stored as the scan wrote it, is shown to a
+    Chinese reader in Chinese, with the driver and span as found; an English reader still reads English."""
+    import html
+
+    from hardware import detect
+    from tests.hardware.fake_sysfs import make_fake_sysfs
+    from tests.web.test_pages import login
+
+    install = console.app.extensions["linebox.install"]
+    device = detect.DetectedDevice(
+        bus="pci", address="0000:04:00.0", sys_path="/sys/devices/pci0000:00/0000:00:1c.4/0000:04:00.0",
+        vendor="d161", device="1420", subvendor="0005", subdevice="0000", status="known", vendor_name="Digium",
+        model="TE420 (5th gen, PCI Express)", expected_driver="wct4xxp", driver=None, state=None,
+        card={"ports": [{"kind": "e1t1", "count": 4}]}, advice=("driver not loaded: modprobe wct4xxp",))
+    detect.save(detect.Inventory((device,)), install.inventory_file)
+    console.app.config["LINEBOX_SYSFS"] = str(make_fake_sysfs(tmp_path / "sys"))
+    browser = login(console, "technician")
+    assert "driver not loaded: modprobe wct4xxp" in html.unescape(browser.get("/hardware").body)
+    accounts.set_language("technician1", "zh_CN", actor="test")
+    page = html.unescape(browser.get("/hardware").body)
+    assert "驱动未加载：请执行 modprobe wct4xxp" in page and "driver not loaded" not in page
+    status = html.unescape(browser.get("/").body)
+    rows = dict(re.findall(r'<tr data-span="(\d+)">(.*?)</tr>', status, re.S))
+    hint = re.search(r'<p class="hint">(.*?)</p>', rows["2"], re.S)
+    assert hint and hint.group(1).startswith("数字端口 2 出现 LOS（信号丢失）："), rows["2"]

@@ -20,7 +20,7 @@ from appliance.web.api.core import ANY_USER, CALLS_READ, PHONEBOOK_READ, READ, R
 from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, PromptRecording, RollbackRequest
 
 VERSION = "1.0.0"
-MASKED_NOTE = "Secret: returned to admins; other roles get '********' (an empty value stays empty)."
+MASKED_NOTE = N_("Secret: returned to admins; other roles get '********' (an empty value stays empty).")
 # access levels with a fixed text; the others (READ, WRITE, PHONEBOOK_READ) list core.ROLES_FOR's roles
 CALL_FILTERS = (
     ("number", "Caller, called or dialled number; a final * matches a prefix (0139*)."),
@@ -34,8 +34,8 @@ CALL_FILTERS = (
     ("max_cost", "At most this cost."),
 )
 ROLE_TEXT = {
-    "any": "Roles: any logged-in role.",
-    "public": "No authentication.",
+    "any": N_("Roles: any logged-in role."),
+    "public": N_("No authentication."),
 }
 
 
@@ -131,7 +131,7 @@ def _op(summary: str, access: str, responses: dict, *, tag: str, parameters: lis
     roles = _roles(access)
     op = {
         "summary": summary,
-        "description": ROLE_TEXT.get(access) or f"Roles: {', '.join(roles)}.",
+        "description": ROLE_TEXT.get(access) or Message(N_("Roles: %(roles)s."), roles=", ".join(roles)),
         "operationId": operation_id,
         "tags": [tag],
         "x-roles": roles,
@@ -156,13 +156,14 @@ def _op(summary: str, access: str, responses: dict, *, tag: str, parameters: lis
 
 
 def _paging_parameters(extra: list | None = None,
-                       q: str = "Only objects whose key or name contains this text (case-insensitive).") -> list[dict]:
+                       q: str = N_("Only objects whose key or name contains this text (case-insensitive).")
+                       ) -> list[dict]:
     return [
         {"name": "q", "in": "query", "required": False, "description": q,
          "schema": {"type": "string", "maxLength": 200}},
-        {"name": "limit", "in": "query", "required": False, "description": "Page size.",
+        {"name": "limit", "in": "query", "required": False, "description": N_("Page size."),
          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE}},
-        {"name": "offset", "in": "query", "required": False, "description": "Objects to skip.",
+        {"name": "offset", "in": "query", "required": False, "description": N_("Objects to skip."),
          "schema": {"type": "integer", "minimum": 0, "maximum": 1000000000, "default": 0}},
         *(extra or []),
     ]
@@ -173,7 +174,7 @@ def _page_schema(view: str) -> dict:
         "type": "object",
         "required": ["items", "total", "limit", "offset"],
         "properties": {"items": {"type": "array", "items": _ref(view)},
-                       "total": {"type": "integer", "minimum": 0, "description": "Objects matching q, all pages."},
+                       "total": {"type": "integer", "minimum": 0, "description": N_("Objects matching q, all pages.")},
                        "limit": {"type": "integer"}, "offset": {"type": "integer"}},
     }
 
@@ -188,20 +189,23 @@ def _collection_paths(plural: str, name: str, label: str, schema: str, key_param
     """
     view = _json(_ref(f"{schema}View"))
     labels = KINDS[name].plural_text if name in KINDS else f"{label}s"
-    location = {"Location": {"description": f"URL of the {label}.", "schema": {"type": "string"}}}
+    location = {"Location": {"description": Message(N_("URL of the %(thing)s."), thing=Message(label)),
+                             "schema": {"type": "string"}}}
     conflict = {"409": _response_ref("Conflict")} if site_object else {}
-    still_used = {"409": {"description": "Refused: other objects still use it (the problems say which).",
+    still_used = {"409": {"description": N_("Refused: other objects still use it (the problems say which)."),
                           "content": _json(_ref("Error"))}} if site_object else {}
     return {
         f"/{plural}": {
             "get": _op(Message(N_("List %(things)s (search, paging)"), things=Message(labels)), read, {
-                "200": {"description": f"One page of {label}s.", "content": _json(_ref(f"{schema}Page"))},
+                "200": {"description": Message(N_("One page of %(things)s."), things=Message(labels)),
+                        "content": _json(_ref(f"{schema}Page"))},
                 "400": _response_ref("BadRequest"),
             }, tag=plural, parameters=_paging_parameters(q=q) if q else _paging_parameters(),
                 operation_id=f"list_{plural}"),
             "post": _op(Message(N_("Create a %(thing)s"), thing=Message(label)), WRITE, {
-                "201": {"description": f"Created; the stored {label}"
-                                       + (" (with generated secrets)." if site_object else "."),
+                "201": {"description": Message(N_("Created; the stored %(thing)s (with generated secrets).")
+                                               if site_object else N_("Created; the stored %(thing)s."),
+                                               thing=Message(label)),
                         "headers": location, "content": view},
                 **conflict,
             }, tag=plural, body=_ref(schema), operation_id=f"create_{name}"),
@@ -209,19 +213,20 @@ def _collection_paths(plural: str, name: str, label: str, schema: str, key_param
         f"/{plural}/{{{key_param['name']}}}": {
             "parameters": [key_param],
             "get": _op(Message(N_("Get a %(thing)s"), thing=Message(label)), read, {
-                "200": {"description": f"The {label}.", "content": view},
+                "200": {"description": Message(N_("The %(thing)s."), thing=Message(label)), "content": view},
                 "404": _response_ref("NotFound"),
             }, tag=plural, operation_id=f"get_{name}"),
             "put": _op(Message(N_("Replace (or rename) a %(thing)s") if site_object else N_("Replace a %(thing)s"),
                            thing=Message(label)), WRITE, {
-                "200": {"description": f"The stored {label}; Location is its "
-                                       + ("(possibly new) URL." if site_object else "URL."),
+                "200": {"description": Message(N_("The stored %(thing)s; Location is its (possibly new) URL.")
+                                               if site_object else N_("The stored %(thing)s; Location is its URL."),
+                                               thing=Message(label)),
                         "headers": location, "content": view},
                 "404": _response_ref("NotFound"),
                 **conflict,
             }, tag=plural, body=_ref(update), operation_id=f"replace_{name}"),
             "delete": _op(Message(N_("Delete a %(thing)s"), thing=Message(label)), WRITE, {
-                "204": {"description": "Deleted."},
+                "204": {"description": N_("Deleted.")},
                 "404": _response_ref("NotFound"),
                 **still_used,
             }, tag=plural, operation_id=f"delete_{name}"),
@@ -237,7 +242,8 @@ def _kind_paths(k: Kind, components: dict) -> dict:
     components[f"{name}Page"] = _page_schema(f"{name}View")
     key_schema = {k2: v for k2, v in request_schema["properties"][k.key].items() if k2 != "title"}
     key_param = {"name": "key", "in": "path", "required": True,
-                 "description": f"The {k.label}'s {k.key}.", "schema": key_schema}
+                 "description": Message(N_("The %(thing)s's %(key)s."), thing=Message(k.label), key=k.key),
+                 "schema": key_schema}
     return _collection_paths(k.plural, k.name, k.label, name, key_param, update=f"{name}Update")
 
 
@@ -255,7 +261,7 @@ def _contact_paths(components: dict) -> dict:
     view["required"] = ["id", *phonebook_schema.FIELDS]
     components["ContactView"] = view
     components["ContactPage"] = _page_schema("ContactView")
-    id_param = {"name": "contact_id", "in": "path", "required": True, "description": "The contact's id.",
+    id_param = {"name": "contact_id", "in": "path", "required": True, "description": N_("The contact's id."),
                 "schema": {"type": "integer", "minimum": 1}}
     return _collection_paths("contacts", "contact", "contact", "Contact", id_param, update="Contact",
                              read=PHONEBOOK_READ, site_object=False,
@@ -270,8 +276,8 @@ def _common_schemas() -> dict:
             "required": ["field", "where", "message"],
             "properties": {
                 "field": {"type": "string", "nullable": True,
-                          "description": "The request field at fault (dotted path for nested ones), or null."},
-                "where": {"type": "string", "description": "Where the service located the problem."},
+                          "description": N_("The request field at fault (dotted path for nested ones), or null.")},
+                "where": {"type": "string", "description": N_("Where the service located the problem.")},
                 "message": {"type": "string"},
                 "line": {"type": "integer"},
             },
@@ -294,13 +300,13 @@ def _common_schemas() -> dict:
             "properties": {
                 "ok": {"type": "boolean"},
                 "dry_run": {"type": "boolean"},
-                "error": {"type": "string", "description": "Empty when ok; else the step that failed and why."},
+                "error": {"type": "string", "description": N_("Empty when ok; else the step that failed and why.")},
                 "rolled_back": {"type": "boolean",
                                 "description": "Asterisk refused the new files and the previous generation "
                                                "was put back live."},
                 "generation": {"type": "string", "nullable": True},
-                "changed": {"type": "array", "items": {"type": "string"}, "description": "Files that changed."},
-                "diff": {"type": "string", "description": "Unified diff, secrets shown as ********."},
+                "changed": {"type": "array", "items": {"type": "string"}, "description": N_("Files that changed.")},
+                "diff": {"type": "string", "description": N_("Unified diff, secrets shown as ********.")},
                 "steps": {"type": "array", "items": _ref("Step")},
             },
         },
@@ -332,7 +338,7 @@ def _common_schemas() -> dict:
         "AuditList": {
             "type": "object", "required": ["items", "total", "limit", "offset"],
             "properties": {"items": {"type": "array", "items": _ref("AuditEntry")},
-                           "total": {"type": "integer", "description": "Entries matching the filters, all pages."},
+                           "total": {"type": "integer", "description": N_("Entries matching the filters, all pages.")},
                            "limit": {"type": "integer"}, "offset": {"type": "integer"}},
         },
         "CallSummary": {
@@ -376,7 +382,7 @@ def _common_schemas() -> dict:
         "type": "object", "required": ["name", "language", "text", "source", "used_by"],
         "properties": {"name": {"type": "string", "example": "queue-thereare"},
                        "language": {"type": "string", "enum": ["en", "zh"]},
-                       "text": {"type": "string", "description": "What the generated prompt says."},
+                       "text": {"type": "string", "description": N_("What the generated prompt says.")},
                        "source": {"type": "string", "enum": ["generated", "recording", "asterisk"],
                                   "description": "What callers hear: the spoken text, the admin's recording, or "
                                                  "Debian's own English sound."},
@@ -400,14 +406,14 @@ def _responses() -> dict:
     def error(description: str) -> dict:
         return {"description": description, "content": _json(_ref("Error"))}
     return {
-        "BadRequest": error("Malformed request: body not JSON or not an object, or a bad query parameter."),
-        "Unauthorized": {**error("No token, or an unknown or revoked one."),
+        "BadRequest": error(N_("Malformed request: body not JSON or not an object, or a bad query parameter.")),
+        "Unauthorized": {**error(N_("No token, or an unknown or revoked one.")),
                          "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}},
-        "Forbidden": error("The caller's role may not do this (or a session request lacks its CSRF token)."),
-        "NotFound": error("No such object."),
-        "Conflict": error("The key is already used by another object of this kind."),
-        "UnsupportedMediaType": error("The body is not sent as application/json."),
-        "Unprocessable": error("Invalid values; each problem names its field. Nothing was stored."),
+        "Forbidden": error(N_("The caller's role may not do this (or a session request lacks its CSRF token).")),
+        "NotFound": error(N_("No such object.")),
+        "Conflict": error(N_("The key is already used by another object of this kind.")),
+        "UnsupportedMediaType": error(N_("The body is not sent as application/json.")),
+        "Unprocessable": error(N_("Invalid values; each problem names its field. Nothing was stored.")),
     }
 
 
@@ -423,17 +429,17 @@ def document() -> dict:
         paths.update(_kind_paths(k, components))
     paths.update(_contact_paths(components))
 
-    result = {"description": "The result of the apply, step by step.", "content": _json(_ref("ApplyResult"))}
+    result = {"description": N_("The result of the apply, step by step."), "content": _json(_ref("ApplyResult"))}
     failed = {"description": "It failed (the error says at which step; the previous configuration stays live), "
                              "or another apply is running.",
               "content": _json({"anyOf": [_ref("ApplyResult"), _ref("Error")]})}
     paths.update({
         "/settings": {
-            "get": _op(Message(N_("Site settings")), READ, {"200": {"description": "The settings.",
+            "get": _op(Message(N_("Site settings")), READ, {"200": {"description": N_("The settings."),
                                                          "content": _json(_ref("Settings"))}},
                        tag="settings", operation_id="get_settings"),
             "put": _op(Message(N_("Change site settings")), WRITE,
-                       {"200": {"description": "The stored settings.", "content": _json(_ref("Settings"))}},
+                       {"200": {"description": N_("The stored settings."), "content": _json(_ref("Settings"))}},
                        tag="settings", body=_ref("Settings"), operation_id="put_settings"),
         },
         "/apply": {
@@ -449,7 +455,7 @@ def document() -> dict:
         "/prompts": {
             "get": _op(Message(N_("Every prompt callers hear, per language, and whether it is generated or recorded")),
                        READ,
-                       {"200": {"description": "Prompts.", "content": _json(_ref("PromptList"))}},
+                       {"200": {"description": N_("Prompts."), "content": _json(_ref("PromptList"))}},
                        tag="prompts", operation_id="list_prompts"),
         },
         "/prompts/{language}/{name}": {
@@ -457,31 +463,31 @@ def document() -> dict:
                 {"name": "language", "in": "path", "required": True,
                  "schema": {"type": "string", "enum": ["en", "zh"]}},
                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 80},
-                 "description": "The prompt's name (GET /prompts), e.g. queue-thereare or digits/5."},
+                 "description": N_("The prompt's name (GET /prompts), e.g. queue-thereare or digits/5.")},
             ],
             "put": _op(Message(N_("Replace a prompt by a recording (played at once; no apply needed)")), WRITE,
-                       {"200": {"description": "The recording is played.", "content": _json(_ref("PromptChange"))},
+                       {"200": {"description": N_("The recording is played."), "content": _json(_ref("PromptChange"))},
                         "404": _response_ref("NotFound")},
                        tag="prompts", body=_ref("PromptRecording"), operation_id="replace_prompt"),
             "delete": _op(Message(N_("Drop a prompt's recording: the generated one is played again")), WRITE,
-                          {"200": {"description": "Reverted.", "content": _json(_ref("PromptChange"))},
+                          {"200": {"description": N_("Reverted."), "content": _json(_ref("PromptChange"))},
                            "404": _response_ref("NotFound"), "422": _response_ref("Unprocessable")},
                           tag="prompts", operation_id="revert_prompt"),
         },
         "/generations": {
             "get": _op(Message(N_("Kept configuration generations, newest first")), READ,
-                       {"200": {"description": "Generations.", "content": _json(_ref("GenerationList"))}},
+                       {"200": {"description": N_("Generations."), "content": _json(_ref("GenerationList"))}},
                        tag="apply", operation_id="list_generations"),
         },
         "/audit": {
             "get": _op(Message(N_("The audit log, newest first (secrets masked)")), READ, {
-                "200": {"description": "Audit entries.", "content": _json(_ref("AuditList"))},
+                "200": {"description": N_("Audit entries."), "content": _json(_ref("AuditList"))},
                 "400": _response_ref("BadRequest"),
             }, tag="audit", operation_id="list_audit", parameters=[
                 {"name": "kind", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 40},
-                 "description": "Only this kind of object (extension, trunk, settings, user, api_token, ...)."},
+                 "description": N_("Only this kind of object (extension, trunk, settings, user, api_token, ...).")},
                 {"name": "user", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 64},
-                 "description": "Only changes made by this user."},
+                 "description": N_("Only changes made by this user.")},
                 *_paging_parameters()[1:],
             ]),
         },
@@ -505,12 +511,12 @@ def document() -> dict:
         },
         "/me": {
             "get": _op(Message(N_("Who the API thinks you are")), "any",
-                       {"200": {"description": "The caller.", "content": _json(_ref("Me"))}},
+                       {"200": {"description": N_("The caller."), "content": _json(_ref("Me"))}},
                        tag="auth", operation_id="me"),
         },
         "/openapi.json": {
             "get": _op(Message(N_("This document")), "public",
-                       {"200": {"description": "OpenAPI 3.0 document.",
+                       {"200": {"description": N_("OpenAPI 3.0 document."),
                                 "content": _json({"type": "object", "additionalProperties": True})}},
                        tag="auth", operation_id="openapi"),
         },
@@ -526,7 +532,7 @@ def document() -> dict:
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearerAuth": []}, {"consoleSession": []}],
         "tags": [{"name": k.plural, "description": f"{k.label}s"} for k in KINDS.values()]
-                + [{"name": "contacts", "description": "phonebook contacts (caller names, screen pops)"}]
+                + [{"name": "contacts", "description": N_("phonebook contacts (caller names, screen pops)")}]
                 + [{"name": n} for n in ("settings", "apply", "calls", "audit", "auth")],
         "paths": paths,
         "components": {

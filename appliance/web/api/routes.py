@@ -42,7 +42,7 @@ from appliance.web.api.core import (
     summary,
 )
 from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, PromptRecording, RollbackRequest
-from appliance.web.i18n import message_text
+from appliance.web.i18n import error_text, message_text
 
 # ---------------------------------------------------------------- paging
 
@@ -374,8 +374,10 @@ def prompts_get():
 
 
 def _prompt_error(error: prompts.PromptError) -> ApiError:
-    field, _, message = str(error).partition(": ")
-    return ApiError(422, str(error), [{"field": field, "where": field, "message": message}])
+    field = str(error).partition(": ")[0]  # the field's name, as the English message starts with it
+    text = error_text(error)
+    message = next((text.partition(sep)[2] for sep in (": ", "：") if sep in text), text)
+    return ApiError(422, text, [{"field": field, "where": field, "message": message}])
 
 
 @blueprint.route("/prompts/<language>/<path:name>", methods=["PUT"], provide_automatic_options=False)
@@ -489,10 +491,18 @@ def me_get():
 @blueprint.route("/openapi.json", methods=["GET"], provide_automatic_options=False)
 @public
 def openapi_get():
-    """The document, its operations' summaries in the caller's language (the rest is the API's reference,
-    in English, as its field names are)."""
-    document = openapi.document()
-    paths = {path: {method: {**op, "summary": message_text(op["summary"])}
-                    if isinstance(op, dict) and "summary" in op else op for method, op in item.items()}
-             for path, item in document["paths"].items()}
-    return jsonify({**document, "paths": paths})
+    """The document with its summaries and descriptions in the caller's language, as far as the catalog
+    has them (marked ``N_`` or built as a ``Message`` in ``openapi``); names, keys and the schemas' own
+    words stay as they are."""
+    return jsonify(_in_language(openapi.document()))
+
+
+def _in_language(node, key: str = ""):
+    """A copy of ``node`` whose ``summary`` and ``description`` texts are in the request's language."""
+    if isinstance(node, dict):
+        return {name: _in_language(value, name) for name, value in node.items()}
+    if isinstance(node, list):
+        return [_in_language(item) for item in node]
+    if key in ("summary", "description") and isinstance(node, str):
+        return message_text(node)
+    return node
