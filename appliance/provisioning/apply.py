@@ -120,7 +120,9 @@ def _with_sip_tls(site: Site, facts: render.InstallFacts, target: Target, dry_ru
         fingerprint = sip_tls.ensure(target.config_root)
         cas = sip_tls.write_trunk_cas(target.config_root, site.of("trunk"))
     except (OSError, ValueError) as error:
-        raise ApplyFailed("render", f"SIP certificate in {sip_tls.folder(target.config_root)}: {error}") from None
+        raise ApplyFailed("render", Message(N_("SIP certificate in %(folder)s: %(error)s"),
+                                            folder=str(sip_tls.folder(target.config_root)), error=str(error))) \
+            from None
     return dataclasses.replace(facts, sip_tls_fingerprint=fingerprint, sip_tls_cas=cas)
 
 
