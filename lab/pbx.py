@@ -31,9 +31,12 @@ from lab import instance as lab
 def _agi_port(keep: bool) -> int:
     """A free port for the in-process FastAGI server; ``keep`` (``make run``) reuses the one its last run
     stored while it is free, so an unchanged site renders the same dialplan and makes no new generation."""
-    if keep and Setting.get_or_none(Setting.key == "agi_port") is not None:
+    if keep and Setting.get_or_none(Setting.key == stored.SETTINGS_PREFIX + "agi_port") is not None:
         port = stored.number("agi_port")
         with socket.socket() as probe:
+            # as the server binds (allow_reuse_address): a connection of the last run still in TIME_WAIT
+            # does not make the port look taken
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
                 return port
