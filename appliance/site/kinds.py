@@ -249,7 +249,11 @@ _DIAL_PERMISSIONS = {
     "national": N_("National (long distance)"), "mobile": N_("National and mobile"),
     "international": N_("International"), "premium": N_("Everything, premium rate too"),
 }
-CHOICE_LABELS_OF_FIELD = {("dial_permission", value): label for value, label in _DIAL_PERMISSIONS.items()}
+# the site's default permission and its out-of-hours one choose among the same levels
+CHOICE_LABELS_OF_FIELD = {(field, value): label for value, label in _DIAL_PERMISSIONS.items()
+                          for field in ("dial_permission", "dial_permission_default", "out_of_hours_permission")}
+CHOICE_LABELS_OF_FIELD.update({("budget_action", "warn"): N_("Warn only"),
+                               ("budget_action", "block"): N_("Warn, then block outbound calls")})
 
 
 def choice_label(value: str, field: str = "") -> str:

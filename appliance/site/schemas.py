@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -204,7 +205,10 @@ MONEY_RE = describe_pattern(r"^([0-9]{1,9}(\.[0-9]{1,4})?)?$",
                             N_("an amount such as 500 or 120.50 (in the rates' currency), or nothing"))
 Money = Annotated[str, StringConstraints(pattern=MONEY_RE)]
 # Minutes a cap allows: tenths of a minute are taken (0.5 is 30 seconds); 0: no cap.
-CapMinutes = Annotated[float, Field(ge=0, le=1_000_000)]
+# Written back as typed: a whole number stays one (``30``, not ``30.0``), so an exported site file
+# imports and exports again unchanged.
+CapMinutes = Annotated[float, Field(ge=0, le=1_000_000),
+                       PlainSerializer(lambda v: int(v) if float(v).is_integer() else v, return_type=int | float)]
 
 
 def _budget_entry(item: str) -> tuple[str, str]:

@@ -46,8 +46,8 @@ HINTS = {
     ("trunk", "qualify_seconds"): N_("0 = never check; a dead trunk is skipped at once when checked."),
     ("trunk", "transport"): N_("TLS: SIP to the provider is encrypted and its certificate verified "
                                "(port usually 5061)."),
-    ("trunk", "tls_ca"): N_("The provider's CA certificate (PEM, -----BEGIN CERTIFICATE-----); empty = the "
-                            "public CAs Debian trusts."),
+    ("trunk", "tls_ca"): N_("The provider's CA certificate, pasted as a PEM text; empty = the public CAs "
+                            "Debian trusts."),
     ("trunk", "encryption"): N_("SRTP on this trunk's calls; the site's setting unless chosen here."),
     ("extension", "encryption"): N_("Preferred: the phone may use SRTP; required: calls without SRTP are "
                                     "refused. The site's setting unless chosen here."),

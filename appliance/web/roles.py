@@ -239,9 +239,9 @@ ROLE_LABELS = {"admin": _l("admin"), "supervisor": _l("supervisor"), "technician
                "agent": _l("agent")}
 
 
-def choice_text(value: str) -> str:
-    """A stored choice (``ascending``, ``cpe``) as a select names it, in the request's language."""
-    return gettext(choice_label(value))
+def choice_text(value: str, field: str = "") -> str:
+    """A stored choice (``ascending``, ``cpe``) of ``field`` as a select names it, in the request's language."""
+    return gettext(choice_label(value, field))
 
 
 def role_label(role: str) -> str | LazyString:

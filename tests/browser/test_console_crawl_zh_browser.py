@@ -65,8 +65,9 @@ DATA_NAMES = {"admin", "wang", "zhao", "li", "test", "system", *socket.gethostna
 PRODUCTS = {"Grandstream", "Cisco", "SPA", "Yeastar", "Generic", "Config", "Upgrade", "via", "Server", "Path",
             "Profile", "Rule"}
 # protocols and formats, written so in Chinese too
-STANDARDS = {"TLS", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID", "SVG",
-             "IANA", "CNY", "USD", "EUR", "Excel"}  # IANA time zones, ISO 4217 currencies, the spreadsheet
+STANDARDS = {"TLS", "SRTP", "PEM", "CA", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID",
+             "SVG", "IANA", "CNY", "USD", "EUR", "Excel",  # IANA time zones, ISO 4217 currencies, the spreadsheet
+             "Debian"}  # the system whose trusted certificates a TLS trunk uses by default
 # language codes as a setting's hint names them (zh, en)
 LANGUAGE_CODES = {"zh", "en"}
 # what one chooses or types as DAHDI names them: tone zones, a span's side and switch type

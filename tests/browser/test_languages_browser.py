@@ -22,7 +22,9 @@ UNITS = {"CSV", "CPU", "FXO", "FXS", "PIN", "SIP", "B", "KiB", "MiB", "GiB", "Ti
          "WAV", "MP3", "OGG", "FLAC"}
 # standards and codecs, named as they are in Chinese too
 STANDARDS = {"AMI", "CAS", "CCS", "ESF", "EuroISDN", "Q.SIG", "National ISDN-1", "National ISDN-2", "LBO", "CPE",
-             "DID", "IP", "UTC", "ulaw", "alaw", "gsm", "opus", "API"}
+             "DID", "IP", "UTC", "ulaw", "alaw", "gsm", "opus", "API",
+             "TLS", "UDP", "SRTP", "CA", "PEM",  # transports, media encryption, certificates
+             "Debian"}  # the system whose trusted certificates a TLS trunk uses by default
 # what one types, quoted in the hints as it is typed: destinations, a dial pattern's parts, days
 SYNTAX = {"hangup", "match", "strip", "prepend", "mon-fri", "sat", "N",
           "yes", "no", "never", "always"}  # values a CSV file holds

@@ -50,11 +50,27 @@ LABELS = {
     "ban_max_seconds": N_("Longest ban (seconds)"),
     "ban_allow": N_("Never ban these addresses and networks"),
     "local_networks": N_("Local networks (phones may register from)"),
+    "dial_permission_default": N_("Extensions may dial (unless set on the extension)"),
+    "max_outbound_calls": N_("Outbound calls at once, whole site"),
+    "outbound_daily_minutes": N_("Outbound minutes a day, whole site"),
+    "outbound_monthly_minutes": N_("Outbound minutes a month, whole site"),
+    "department_budgets": N_("Departments' monthly budgets"),
+    "budget_warn_percent": N_("Warn at this share of a budget (%)"),
+    "budget_action": N_("When a budget is spent"),
+    "outbound_hours": N_("Open hours for outbound calls (time condition)"),
+    "out_of_hours_permission": N_("Outside those hours, extensions may dial"),
 }
 HINTS = {
     "sip_bind": N_("0.0.0.0 listens on every address of the box."),
     "sip_port": N_("Phones and providers send SIP here (usually 5060)."),
-    "sip_tls_port": N_("Phones set to TLS connect here (usually 5061); the certificate: linebox tls show."),
+    "sip_tls_port": N_("Phones set to TLS connect here (usually 5061); the certificate: %(command)s."),
+    "dial_permission_default": N_("Emergency numbers (110, 119, 120, 122, 112) always go out, whatever is chosen "
+                                  "here or reached below."),
+    "max_outbound_calls": N_("0 = no limit. Each extension may have its own limit too."),
+    "outbound_daily_minutes": N_("0 = no cap; a call is cut when the cap is reached, the next one refused."),
+    "department_budgets": N_("Department=amount, separated by commas (Sales=500, Support=120.50), in the "
+                             "rates' currency."),
+    "outbound_hours": N_("The name of a time condition; empty = the same permission at every hour."),
     "sip_encryption": N_("For extensions and trunks that do not choose their own. Preferred: SRTP when the other "
                          "side can, else plain; required: a call without SRTP is refused. SRTP keys travel safely "
                          "only over TLS."),
@@ -80,7 +96,8 @@ HINTS = {
 }
 
 # the command or unit a hint names (%(command)s), shown as typed
-HINT_COMMANDS = {"recording_retention_days": "linebox recordings purge", "agi_port": "linebox-agi.service"}
+HINT_COMMANDS = {"recording_retention_days": "linebox recordings purge", "agi_port": "linebox-agi.service",
+                 "sip_tls_port": "linebox tls show"}
 
 
 @dataclass(frozen=True)
