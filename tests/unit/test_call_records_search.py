@@ -9,7 +9,6 @@ import csv
 import datetime
 import io
 import tarfile
-import wave
 import zoneinfo
 from decimal import Decimal
 
@@ -19,6 +18,7 @@ from appliance.callcenter import callrecords
 from appliance.errors import SiteError
 from appliance.model.models import AuditEntry, CallRecord, QueueCall, QueueEvent
 from appliance.site import localtime
+from tests.web.test_recordings import make_wav
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
@@ -54,13 +54,7 @@ def calls(install):
 
 
 def _recording(folder, day: str, name: str, seconds: float = 1.0) -> None:
-    path = folder / day.replace("-", "/") / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\0\0" * int(8000 * seconds))
+    make_wav(folder / day.replace("-", "/") / name, seconds)
 
 
 def _found(**args) -> list[str]:

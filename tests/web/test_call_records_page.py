@@ -10,12 +10,12 @@ import io
 import tarfile
 import urllib.parse
 import urllib.request
-import wave
 
 from appliance.access import accounts
 from appliance.model.models import AuditEntry, CallRecord, QueueCall
 from appliance.site import localtime
 from tests.web.test_pages import login
+from tests.web.test_recordings import make_wav
 
 
 def _calls(install, root) -> None:
@@ -35,13 +35,7 @@ def _calls(install, root) -> None:
                       dst="013912345678", disposition="ANSWERED", billsec=61, duration=70, trunk="telco",
                       number="013912345678", extension="201", number_class="mobile", cost_minor=125, currency="CNY")
     day = localtime.local_text(now.timestamp(), fmt="%Y/%m/%d")
-    folder = install.recordings_dir / day
-    folder.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(folder / "1765.2-agent.wav"), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\0\0" * 8000)
+    make_wav(install.recordings_dir / day / "1765.2-agent.wav", 1.0)
 
 
 def test_a_supervisor_finds_a_call_opens_it_and_exports_the_search(console, tmp_path):
