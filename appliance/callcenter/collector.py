@@ -44,7 +44,7 @@ from pathlib import Path
 import peewee
 
 from appliance.billing import legs
-from appliance.callcenter import rollup
+from appliance.callcenter import missed, rollup
 from appliance.model.database import database
 from appliance.model.models import CallEvent, CallRecord, CollectorState, QueueCall
 from appliance.site.localtime import asterisk_text as asterisk_time
@@ -521,6 +521,8 @@ def collect_once(sources: Sources, max_chunks: int | None = None) -> dict[str, i
     cel = read_cel(sources.cel_db, max_chunks)
     more = queue_log.more or cdr.more or cel.more
     now = int(time.time())
+    if (queue_log.read or cdr.read) and not more:  # a backlog is read first; the list follows when it is in
+        missed.sync(now=now)
     if not more and rollup.rolled_through() < rollup.midnight(now):  # a quiet midnight passed, or days to roll
         with database.atomic():
             rollup.refresh((), now)

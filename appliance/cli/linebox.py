@@ -260,12 +260,14 @@ def collect(ctx: click.Context, once: bool) -> None:
 @click.option("--agents", is_flag=True, help="Per-agent figures instead of per-queue.")
 @click.option("--dispositions", "by_disposition", is_flag=True,
               help="Answered calls per queue, agent and disposition (wrap-up code) instead.")
+@click.option("--missed", "by_missed", is_flag=True,
+              help="The follow-up of missed queue calls per queue (reached, called in again, still open) instead.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
 @click.option("--bom/--no-bom", default=None,
               help="Start the CSV with a UTF-8 byte-order mark, for Excel (default: when the site's language is zh).")
 @click.pass_context
 def report(ctx: click.Context, start, end, queue, service_seconds: int | None, agents: bool,
-           by_disposition: bool, as_csv: bool, bom: bool | None) -> None:
+           by_disposition: bool, by_missed: bool, as_csv: bool, bom: bool | None) -> None:
     """Call-center KPIs (definitions in docs/reports.md), from collected data; days are the site's local
     days (the timezone setting)."""
     from appliance.callcenter import reports
@@ -286,6 +288,18 @@ def report(ctx: click.Context, start, end, queue, service_seconds: int | None, a
             click.echo(f"{'queue':<8}{'agent':<10}{'calls':>7}  disposition")
             for d in counted:
                 click.echo(f"{d.queue:<8}{d.agent:<10}{d.calls:>7}  {d.disposition or '(none)'}")
+        return
+    if by_missed:
+        from appliance.callcenter import missed
+        followed = missed.report(start, end, queue)
+        if as_csv:
+            _csv_out(reports.to_csv(followed), bool(bom))
+        else:
+            click.echo(f"{'queue':<8}{'missed':>7}{'reached':>9}{'again':>7}{'closed':>8}{'open':>6}  median follow-up")
+            for m in followed:
+                median = "-" if m.median_follow_up_seconds is None else f"{m.median_follow_up_seconds} s"
+                click.echo(f"{m.queue:<8}{m.missed:>7}{m.reached:>9}{m.called_again:>7}{m.dismissed:>8}"
+                           f"{m.still_open:>6}  {median}")
         return
     if agents:
         agent_rows = reports.agent_report(start, end, queue)

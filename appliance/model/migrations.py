@@ -261,6 +261,12 @@ def _v25_sip_encryption(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Trunk, "encryption")
 
 
+def _v26_missed_calls(db: peewee.SqliteDatabase) -> None:
+    """The missed-call follow-up list (``appliance.callcenter.missed``); it fills itself from the queue calls
+    already collected, the next time it is read."""
+    db.create_tables([models.MissedCall], safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -287,6 +293,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v23_dispositions_and_caller_history,
     _v24_dial_guard,
     _v25_sip_encryption,
+    _v26_missed_calls,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -286,6 +286,35 @@ class CallNote(BaseModel):
     saved = peewee.DateTimeField(default=utcnow)
 
 
+class MissedCall(BaseModel):
+    """A queue call the caller gave up on or that found no agent, kept for the follow-up list
+    (``appliance.callcenter.missed``): one row per missed queue stay, closed when the customer is reached.
+
+    ``number``: the caller's number as the phonebook writes it (normalised), so every miss of one customer
+    in one queue shows as one entry however Asterisk wrote the number; ``position``: where the caller was
+    in the queue when they left it (queue_log's exit event)."""
+
+    callid = peewee.CharField()
+    queue = peewee.CharField(index=True)
+    caller = peewee.CharField()
+    number = peewee.CharField(index=True)
+    entered = peewee.IntegerField(index=True)
+    outcome = peewee.CharField()  # abandoned, timeout, exitempty (QueueCall's outcome)
+    wait_seconds = peewee.IntegerField(default=0)
+    position = peewee.IntegerField(default=0)
+    status = peewee.CharField(default="open", index=True)  # open, claimed, closed
+    claimed_by = peewee.CharField(default="")
+    claimed = peewee.IntegerField(null=True)  # epoch seconds
+    closed = peewee.IntegerField(null=True)  # epoch seconds
+    # called_again (the customer called in and was answered), reached (an answered call to the number),
+    # dismissed (closed by hand)
+    closed_reason = peewee.CharField(default="")
+    closed_by = peewee.CharField(default="")  # the call (linkedid) that reached the customer, or the user
+
+    class Meta:
+        indexes = ((("callid", "queue"), True), (("status", "queue", "number"), False))
+
+
 class CollectorState(BaseModel):
     """How far each source has been read (file identity and offset, or last CDR row id and that row's call id)."""
 
@@ -314,7 +343,7 @@ class CallEvent(BaseModel):
         indexes = ((("uniqueid", "eventtype", "eventtime"), True),)
 
 
-COLLECTOR_TABLES = [QueueEvent, QueueCall, CallRecord, CollectorState, CallEvent, CallNote]
+COLLECTOR_TABLES = [QueueEvent, QueueCall, CallRecord, CollectorState, CallEvent, CallNote, MissedCall]
 
 
 class QueueDayStat(BaseModel):

@@ -30,6 +30,7 @@ from appliance.web import (
     costs,
     errors,
     i18n,
+    missed,
     pages,
     rates,
     recordings,
@@ -85,6 +86,7 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.register_blueprint(wallboard.blueprint)
     app.register_blueprint(recordings.blueprint)
     app.register_blueprint(callrecords.blueprint)
+    app.register_blueprint(missed.blueprint)
     app.register_blueprint(callcenter.blueprint)
     app.register_blueprint(contacts.blueprint)
     app.register_blueprint(rates.blueprint)

@@ -190,6 +190,7 @@ def _build_navigation() -> list[Group]:
         NavItem("reports", _l("Reports"), "callcenter.reports_page", roles=("admin", "supervisor")),
         NavItem("costs", _l("Costs"), "costs.page", roles=("admin", "supervisor")),
         NavItem("agent", _l("My queues"), "callcenter.agent_page", roles=("agent", "admin")),
+        NavItem("missed", _l("Missed calls"), "missed.page", roles=("agent", "supervisor", "admin")),
     ])]
     placed: set[str] = set()
     for title, names in NAV_LAYOUT:

@@ -20,11 +20,14 @@ def _zone():
     return g.site_zone
 
 
-def site_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    """A stored UTC moment (a naive UTC datetime, or ISO text) as the site's local time; "" for none."""
+def site_time(value: datetime | str | int | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A stored UTC moment (a naive UTC datetime, ISO text, or epoch seconds as queue_log writes them) as the
+    site's local time; "" for none."""
     if not value:
         return ""
-    if isinstance(value, str):
+    if isinstance(value, int):
+        moment = datetime.fromtimestamp(value, UTC)
+    elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
