@@ -509,6 +509,10 @@ def record_interrupted_calls() -> int:
     return recorded
 
 
+MISSED_SYNC_SECONDS = 5
+_missed_synced = 0
+
+
 def collect_once(sources: Sources, max_chunks: int | None = None) -> dict[str, int]:
     """One round: queue_log, call records, channel events (CEL), then the roll-ups of days that ended;
     what was read, per source.
@@ -521,8 +525,12 @@ def collect_once(sources: Sources, max_chunks: int | None = None) -> dict[str, i
     cel = read_cel(sources.cel_db, max_chunks)
     more = queue_log.more or cdr.more or cel.more
     now = int(time.time())
-    if (queue_log.read or cdr.read) and not more:  # a backlog is read first; the list follows when it is in
+    global _missed_synced
+    # the missed-call list follows new calls (a backlog is read first), at most every few seconds: its
+    # check of the open lines costs a few indexed queries per line (a page or report brings it up to date)
+    if (queue_log.read or cdr.read) and not more and now - _missed_synced >= MISSED_SYNC_SECONDS:
         missed.sync(now=now)
+        _missed_synced = now
     if not more and rollup.rolled_through() < rollup.midnight(now):  # a quiet midnight passed, or days to roll
         with database.atomic():
             rollup.refresh((), now)
