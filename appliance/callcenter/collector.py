@@ -188,7 +188,14 @@ def derive(events: Iterable[Event], starts: Iterable[int] = ()) -> tuple | None:
     ``starts``: when Asterisk started (``asterisk_starts``).  A call still waiting, or talking, when
     Asterisk started again after its last event was cut by that restart (Asterisk crashed, or the box
     lost power): a waiting caller's outcome is ``interrupted``, an answered call keeps its outcome (an
-    agent did answer in time) and is ``ended_by`` ``restart``, with no talk time (Asterisk wrote none)."""
+    agent did answer in time) and is ``ended_by`` ``restart``, with no talk time (Asterisk wrote none).
+
+    Queue callbacks (docs/reports.md): the stay of a caller who asked to be called back ends ``callback``
+    (its ``CALLBACKREQUEST`` line); the placeholder that then held their place (a ``CALLBACK`` line, written
+    before it entered) ends ``callback_call`` when an agent took it, ``callback_lost`` when it ended without
+    one.  Neither placeholder outcome is a caller's call in the queue's figures."""
+    events = list(events)
+    placeholder = any(event[4] == "CALLBACK" for event in events)
     entered: int | None = None
     last = 0
     for when, callid, queue, member, event, data in events:
@@ -208,11 +215,15 @@ def derive(events: Iterable[Event], starts: Iterable[int] = ()) -> tuple | None:
             outcome, wait = EXITS[event], _int(_field(data, 2))
         elif event == "EXITWITHKEY":
             outcome, wait = "exitkey", _int(_field(data, 3))
+        elif event == "CALLBACKREQUEST":
+            outcome = "callback"
     if entered is None:
         return None
     still_open = outcome == "waiting" or (outcome == "answered" and not ended_by)
     if still_open and any(start > last for start in starts):
         outcome, ended_by = ("interrupted" if outcome == "waiting" else outcome), "restart"
+    if placeholder and outcome != "waiting":
+        outcome = "callback_call" if outcome == "answered" else "callback_lost"
     return (*key, entered, caller, outcome, wait, talk, agent, ended_by)
 
 

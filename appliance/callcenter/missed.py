@@ -1,7 +1,8 @@
 """The missed-call follow-up list: queue callers nobody answered, until the customer is reached.
 
 A queue stay whose caller hung up while waiting (``abandoned``), whose wait ran out (``timeout``) or that
-found no agent at all (``exitempty``) becomes an entry, with the caller's number, when and how long they
+found no agent at all (``exitempty``), and a callback whose every try failed (``callback_failed``,
+``appliance.callcenter.callbacks``) becomes an entry, with the caller's number, when and how long they
 waited and their place in the queue when they left (queue_log's exit event).  Withheld numbers cannot be
 called back and are left out.  Entries of one number in one queue show as one line with their count.
 
@@ -26,6 +27,7 @@ from datetime import datetime
 
 import peewee
 
+from appliance.callcenter import callbacks
 from appliance.callcenter.history import number_forms
 from appliance.catalog import N_
 from appliance.errors import Message, Problem, SiteError
@@ -101,6 +103,13 @@ def _add_new_misses(now: int) -> None:
                 .where((QueueCall.entered >= since) & QueueCall.outcome.in_(MISSED_OUTCOMES)).tuples())
     known = set(MissedCall.select(MissedCall.callid, MissedCall.queue)
                 .where(MissedCall.entered >= since).tuples())
+    failed = set(callbacks.failed_since(since))  # callbacks given up: their callers are missed too
+    if failed:
+        rows += [(callid, queue, caller, entered, "callback_failed", wait) for callid, queue, caller, entered, _, wait
+                 in QueueCall.select(QueueCall.callid, QueueCall.queue, QueueCall.caller, QueueCall.entered,
+                                     QueueCall.outcome, QueueCall.wait_seconds)
+                 .where(QueueCall.callid.in_(sorted({c for c, _ in failed})) & (QueueCall.outcome == "callback"))
+                 .tuples() if (callid, queue) in failed]
     fresh = [row for row in rows if (row[0], row[1]) not in known]
     positions = _positions((row[0], row[1]) for row in fresh)
     new = []

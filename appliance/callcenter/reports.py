@@ -62,6 +62,7 @@ class QueueKpis:
     max_wait_seconds: int
     fcr_pct: float | None
     interrupted: int = 0
+    callbacks: int = 0  # callers who left the queue asking to be called back (also in offered)
 
 
 @dataclass
@@ -126,7 +127,16 @@ def _in_ranges(column, ranges: list[tuple[int, int]]):
 
 
 SUMS = ("offered", "answered", "in_sl", "abandoned", "short", "timeouts", "other", "wait", "talk", "max_wait",
-        "first_call", "known_caller", "interrupted")
+        "first_call", "known_caller", "interrupted", "callbacks")
+# A callback's placeholder holds a caller's place in the queue; it is no caller's call: the queue's figures
+# leave it out (the callbacks report counts it).  Its caller's own stay ends "callback" (docs/reports.md).
+PLACEHOLDERS = ("callback_call", "callback_lost")
+
+
+def _service_level(row: dict) -> float | None:
+    """Answered within T ÷ (answered + abandoned + callbacks asked for): a caller who chose to be called back
+    counts as not answered within T (the wait they gave up on), so offering callbacks cannot raise it."""
+    return _pct(row["in_sl"], row["answered"] + row["abandoned"] + row["callbacks"])
 
 
 def _rows(query, live: list[tuple[int, int]]) -> list[dict]:
@@ -190,8 +200,9 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
                           c.next_call_seconds.is_null() | (c.next_call_seconds > fcr_hours * 3600)), 1)], 0))
                       .alias("first_call"),
                       fn.SUM(Case(None, [(answered & (c.caller != ""), 1)], 0)).alias("known_caller"),
-                      fn.SUM(Case(None, [(c.ended_by == "restart", 1)], 0)).alias("interrupted"))
-             .where(_in_ranges(c.entered, live)).group_by(key))
+                      fn.SUM(Case(None, [(c.ended_by == "restart", 1)], 0)).alias("interrupted"),
+                      fn.SUM(Case(None, [(c.outcome == "callback", 1)], 0)).alias("callbacks"))
+             .where(_in_ranges(c.entered, live) & c.outcome.not_in(PLACEHOLDERS)).group_by(key))
     if queue:
         query = query.where(c.queue == queue)
     for row in _rows(query, live):
@@ -217,6 +228,8 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
             if outcome == rollup.CUT:
                 add(key_value, {"interrupted": n})
                 continue
+            if outcome in PLACEHOLDERS:
+                continue
             row = {"offered": n, "max_wait": seconds}
             if outcome == "answered":
                 row.update(answered=n, in_sl=n if seconds <= thresholds.get(of_queue, fallback) else 0,
@@ -230,6 +243,8 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
                 row["other"] = n
             elif outcome == "interrupted":
                 row["interrupted"] = n
+            elif outcome == "callback":
+                row["callbacks"] = n
             add(key_value, row)
         for key_value, n in repeats.items():
             sums[key_value]["first_call"] -= n
@@ -251,13 +266,13 @@ def queue_report(start: datetime, end: datetime, queue: str | None = None, servi
         out.append(QueueKpis(
             queue=name, offered=row["offered"], answered=answered_n, abandoned=abandoned_n,
             short_abandons=row["short"], timeouts=row["timeouts"], other_exits=row["other"],
-            service_level_pct=_pct(row["in_sl"], answered_n + abandoned_n),
+            service_level_pct=_service_level(row),
             asa_seconds=_avg(row["wait"], answered_n),
             aht_seconds=_avg(row["talk"] + wrapup * answered_n, answered_n),
             abandon_rate_pct=_pct(abandoned_n, row["offered"] - row["short"]),
             max_wait_seconds=row["max_wait"],
             fcr_pct=_pct(row["first_call"], row["known_caller"]),
-            interrupted=row["interrupted"],
+            interrupted=row["interrupted"], callbacks=row["callbacks"],
         ))
     return out
 
@@ -267,7 +282,7 @@ def daily_report(start: datetime, end: datetime, queue: str | None = None, servi
     """Service level and abandonment per day of the site's time zone (all queues, or one)."""
     sums = _queue_sums(_epoch(start), _epoch(end), queue, "day", service_seconds, short_abandon_seconds, 24)
     return [DayKpis(day=day, offered=r["offered"], answered=r["answered"], abandoned=r["abandoned"],
-                    service_level_pct=_pct(r["in_sl"], r["answered"] + r["abandoned"]),
+                    service_level_pct=_service_level(r),
                     abandon_rate_pct=_pct(r["abandoned"], r["offered"] - r["short"]))
             for day, r in sorted(sums.items())]
 

@@ -267,6 +267,12 @@ def _v26_missed_calls(db: peewee.SqliteDatabase) -> None:
     db.create_tables([models.MissedCall], safe=True)
 
 
+def _v27_queue_callbacks(db: peewee.SqliteDatabase) -> None:
+    """Queue callbacks that keep the caller's place: off for every queue there before."""
+    for name in ("callback", "callback_offer_seconds", "callback_retries", "callback_retry_seconds"):
+        _add_column_if_missing(db, models.Queue, name)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -294,6 +300,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v24_dial_guard,
     _v25_sip_encryption,
     _v26_missed_calls,
+    _v27_queue_callbacks,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

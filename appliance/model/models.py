@@ -185,6 +185,10 @@ class Queue(BaseModel):
     # the queue's wrap-up codes ([{"name": ...}]) and whether an agent must choose one before the next call
     dispositions = JSONField(default=list, constraints=[peewee.SQL("DEFAULT '[]'")])
     disposition_required = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT 0")])
+    callback = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT 0")])
+    callback_offer_seconds = peewee.IntegerField(default=30, constraints=[peewee.SQL("DEFAULT 30")])
+    callback_retries = peewee.IntegerField(default=2, constraints=[peewee.SQL("DEFAULT 2")])
+    callback_retry_seconds = peewee.IntegerField(default=120, constraints=[peewee.SQL("DEFAULT 120")])
 
 
 CALL_CENTER_TABLES = [Ivr, Queue]
@@ -299,7 +303,8 @@ class MissedCall(BaseModel):
     caller = peewee.CharField()
     number = peewee.CharField(index=True)
     entered = peewee.IntegerField(index=True)
-    outcome = peewee.CharField()  # abandoned, timeout, exitempty (QueueCall's outcome)
+    # abandoned, timeout, exitempty (QueueCall's outcome), callback_failed (every try of a callback failed)
+    outcome = peewee.CharField()
     wait_seconds = peewee.IntegerField(default=0)
     position = peewee.IntegerField(default=0)
     status = peewee.CharField(default="open", index=True)  # open, claimed, closed

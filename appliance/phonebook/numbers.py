@@ -55,3 +55,14 @@ def equivalents(number: str, country_code: str = "") -> set[str]:
         return forms  # another country's number: only its international form
     forms |= {own + national, TRUNK_PREFIX + national, national}
     return forms
+
+
+def dialable_forms(number: str, country_code: str = "") -> list[str]:
+    """The ways to dial ``number`` (already normalised) from this site, the most local first: the national
+    number, with the trunk prefix, then the international forms (``+`` and ``00``).  A queue callback dials
+    the first form an outbound route takes, whatever form the caller's number arrived in."""
+    forms = equivalents(number, country_code)
+    national = sorted(f for f in forms if not f.startswith(("+", TRUNK_PREFIX)))
+    prefixed = sorted(f for f in forms if f.startswith(TRUNK_PREFIX))
+    international = sorted(f for f in forms if f.startswith("+"))
+    return national + prefixed + international + ["00" + f[1:] for f in international]

@@ -80,6 +80,13 @@ REGISTRY: tuple[Prompt, ...] = (
     _p("queue-reporthold", "queue announcements", "Hold time", "等待时间"),
     _p("linebox/all-agents-busy", "queues", "All our agents are busy. Please call again later.",
        "所有坐席都在忙，请稍后再拨。", in_debian=False),
+    _p("linebox/callback-offer", "queue callback", "To be called back without losing your place in line, "
+       "press 1.", "如需回电并保留您的排队位置，请按1。", in_debian=False),
+    _p("linebox/callback-accepted", "queue callback", "Thank you. We will call you back at this number when "
+       "it is your turn. You may hang up now.", "谢谢。轮到您时，我们会回拨这个号码。您现在可以挂机。",
+       in_debian=False),
+    _p("linebox/callback-unavailable", "queue callback", "Sorry, we cannot call this number back. Please "
+       "stay on the line.", "抱歉，我们无法回拨这个号码，请不要挂机。", in_debian=False),
     # IVR menus
     _p("invalid", "IVR wrong key", "That's not valid, try again.", "输入无效，请重新输入。"),
     _p("linebox/no-input", "IVR no key", "We did not receive your choice.", "我们没有收到您的选择。",

@@ -653,6 +653,15 @@ class Queue(SiteObject):
     # is paused (reason "disposition") when a call ends until one is saved for it.
     dispositions: list[Disposition] = Field(default_factory=list, max_length=50)
     disposition_required: bool = False
+    # Callback that keeps the caller's place: after callback_offer_seconds of waiting (and as often again)
+    # the caller hears "press 1 to be called back"; pressing 1 leaves a placeholder at their position, and
+    # when it reaches an agent the agent is connected first, then the caller is dialled through the outbound
+    # routes; not answered, it is tried callback_retries more times, callback_retry_seconds apart, at the
+    # head of the queue (appliance.callcenter.callbacks, docs/reports.md).
+    callback: bool = False
+    callback_offer_seconds: int = Field(default=30, ge=5, le=600)
+    callback_retries: int = Field(default=2, ge=0, le=5)
+    callback_retry_seconds: int = Field(default=120, ge=10, le=3600)
 
     @field_validator("members")
     @classmethod
