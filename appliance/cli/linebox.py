@@ -262,12 +262,14 @@ def collect(ctx: click.Context, once: bool) -> None:
               help="Answered calls per queue, agent and disposition (wrap-up code) instead.")
 @click.option("--missed", "by_missed", is_flag=True,
               help="The follow-up of missed queue calls per queue (reached, called in again, still open) instead.")
+@click.option("--callbacks", "by_callback", is_flag=True,
+              help="Queue callbacks per queue (asked for, completed, failed, time to callback) instead.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
 @click.option("--bom/--no-bom", default=None,
               help="Start the CSV with a UTF-8 byte-order mark, for Excel (default: when the site's language is zh).")
 @click.pass_context
 def report(ctx: click.Context, start, end, queue, service_seconds: int | None, agents: bool,
-           by_disposition: bool, by_missed: bool, as_csv: bool, bom: bool | None) -> None:
+           by_disposition: bool, by_missed: bool, by_callback: bool, as_csv: bool, bom: bool | None) -> None:
     """Call-center KPIs (definitions in docs/reports.md), from collected data; days are the site's local
     days (the timezone setting)."""
     from appliance.callcenter import reports
@@ -288,6 +290,19 @@ def report(ctx: click.Context, start, end, queue, service_seconds: int | None, a
             click.echo(f"{'queue':<8}{'agent':<10}{'calls':>7}  disposition")
             for d in counted:
                 click.echo(f"{d.queue:<8}{d.agent:<10}{d.calls:>7}  {d.disposition or '(none)'}")
+        return
+    if by_callback:
+        from appliance.callcenter import callbacks
+        asked = callbacks.report(start, end, queue)
+        if as_csv:
+            _csv_out(reports.to_csv(asked), bool(bom))
+        else:
+            click.echo(f"{'queue':<8}{'asked':>7}{'done':>6}{'failed':>8}{'pending':>9}  median / longest to callback")
+            for c in asked:
+                median = "-" if c.median_seconds_to_callback is None else f"{c.median_seconds_to_callback} s"
+                longest = "-" if c.max_seconds_to_callback is None else f"{c.max_seconds_to_callback} s"
+                click.echo(f"{c.queue:<8}{c.requested:>7}{c.completed:>6}{c.failed:>8}{c.pending:>9}"
+                           f"  {median} / {longest}")
         return
     if by_missed:
         from appliance.callcenter import missed

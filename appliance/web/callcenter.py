@@ -32,7 +32,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.asterisk.ami import AmiError
-from appliance.callcenter import agents, dispositions, history, missed, reports
+from appliance.callcenter import agents, callbacks, dispositions, history, missed, reports
 from appliance.errors import Problem, SiteError
 from appliance.model import audit
 from appliance.model.database import database
@@ -95,16 +95,18 @@ def reports_page():
                            agents=reports.agent_report(start, end, queue), args=args, charts=CHARTS,
                            dispositions=dispositions.disposition_report(start, end, queue),
                            missed_calls=missed.report(start, end, queue),
+                           callbacks=callbacks.report(start, end, queue),
                            zone=localtime.site_zone().key, chart_titles=chart_titles())
 
 
-@blueprint.get("/reports/<any(queues, agents, dispositions, missed):table>.csv")
+@blueprint.get("/reports/<any(queues, agents, dispositions, missed, callbacks):table>.csv")
 @require_role(*REPORT_ROLES)
 def reports_csv(table: str):
     start, end, first, last, queue = _period()
     rows: list = (reports.queue_report(start, end, queue) if table == "queues" else
                   reports.agent_report(start, end, queue) if table == "agents" else
                   missed.report(start, end, queue) if table == "missed" else
+                  callbacks.report(start, end, queue) if table == "callbacks" else
                   dispositions.disposition_report(start, end, queue))
     return csv_download(reports.to_csv(rows), f"linebox-{table}-{first}-{last}.csv")
 

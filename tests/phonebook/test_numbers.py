@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.phonebook.numbers import equivalents, normalize
+from appliance.phonebook.numbers import dialable_forms, equivalents, normalize
 
 
 @pytest.mark.parametrize(("typed", "stored"), [
@@ -44,3 +44,13 @@ def test_other_countries_and_no_country_code_match_only_as_written():
 def test_nanp_national_numbers_without_a_trunk_prefix_match_the_international_form():
     assert "+15550001111" in equivalents("5550001111", "1")
     assert "5550001111" in equivalents("+15550001111", "1")
+
+
+def test_a_callback_dials_the_most_local_form_first():
+    # a Chinese mobile as the carrier sent it, from a site in China: national, with the trunk prefix, then +
+    assert dialable_forms("+8613912345678", "86") == ["13912345678", "013912345678", "+8613912345678",
+                                                      "008613912345678"]
+    # another country's number: only its international forms
+    assert dialable_forms("+15550001111", "86") == ["+15550001111", "0015550001111"]
+    # a site without a country code knows no national form
+    assert dialable_forms("+15550001111", "") == ["+15550001111", "0015550001111"]

@@ -257,3 +257,36 @@ def test_a_restart_read_before_the_calls_it_cut_still_marks_them(install, tmp_pa
     assert QueueCall.get().outcome == "waiting"
     collect(tmp_path, [f"{at(13) + 60}|NONE|NONE|NONE|QUEUESTART|"], mode="a")
     assert QueueCall.get().outcome == "interrupted"
+
+
+CALLBACK_LINES = [
+    # c4 waits 50 s in 700, presses 1 and asks to be called back at 13912345678, keeping place 1
+    f"{at(13)}|c4|700|NONE|ENTERQUEUE||+8613912345678|1",
+    f"{at(13) + 50}|c4|700|NONE|EXITWITHKEY|1|1|1|50",
+    f"{at(13) + 50}|c4|700|NONE|CALLBACKREQUEST|13912345678|1",
+    # its placeholder (a Local channel) holds the place; 201 takes it after 100 s, the caller answers
+    f"{at(13) + 50}|p4|700|NONE|CALLBACK|c4|1",
+    f"{at(13) + 50}|p4|700|NONE|ENTERQUEUE||+8613912345678|1",
+    f"{at(13) + 150}|p4|700|201|CONNECT|100|p4.2|2",
+    f"{at(13) + 260}|p4|700|201|COMPLETEAGENT|100|110|1",
+    f"{at(13) + 260}|c4|700|NONE|CALLBACKRESULT|1|ANSWER|100",
+]
+
+
+def test_a_callback_counts_once_as_not_answered_in_time_and_its_placeholder_not_at_all(install, tmp_path):
+    collect(tmp_path, LINES + CALLBACK_LINES)
+    outcomes = {c.callid: c.outcome for c in QueueCall.select().where(QueueCall.callid.in_(["c4", "p4"]))}
+    assert outcomes == {"c4": "callback", "p4": "callback_call"}
+    rolled = reports.queue_report(day(), day(1), "700")
+    CollectorState.delete().where(CollectorState.source == rollup.STATE).execute()  # reports read calls live
+    live = reports.queue_report(day(), day(1), "700")
+    assert rolled == live
+    [q700] = rolled
+    # offered: c1, c3, c4 (not the placeholder); service level: 1 in time of answered 1 + abandoned 1 + callback 1
+    assert (q700.offered, q700.answered, q700.abandoned, q700.callbacks, q700.service_level_pct) == \
+        (3, 1, 1, 1, 33.3)
+    from appliance.callcenter import callbacks
+    [c] = callbacks.report(day(), day(1))
+    # from the request (13:00:50) to the caller answering (13:04:20 less 100 s answered = 13:02:40)
+    assert (c.queue, c.requested, c.completed, c.failed, c.pending, c.median_seconds_to_callback) == \
+        ("700", 1, 1, 0, 0, 110)
