@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from appliance.model.models import QueueEvent
+from appliance.model.models import Queue, QueueCall, QueueEvent
 
 REQUEST, RESULT, FAILED = "CALLBACKREQUEST", "CALLBACKRESULT", "CALLBACKFAILED"
 
@@ -22,6 +22,7 @@ REQUEST, RESULT, FAILED = "CALLBACKREQUEST", "CALLBACKRESULT", "CALLBACKFAILED"
 @dataclass
 class CallbackReport:
     queue: str
+    offered: int  # callers who waited long enough to hear the offer (by the queue's current settings)
     requested: int
     completed: int
     failed: int  # every try failed: the caller is in the missed-call list
@@ -62,9 +63,15 @@ def report(start: datetime, end: datetime, queue: str | None = None) -> list[Cal
                 answered = when - int(_field(data, 2) or 0) if _field(data, 2).isdigit() else when
                 state["answered_at"] = answered if state["answered_at"] is None else min(state["answered_at"], answered)
     per: dict[str, dict] = {}
+
+    def of(name: str) -> dict:
+        return per.setdefault(name, {"offered": 0, "requested": 0, "completed": 0, "failed": 0, "pending": 0,
+                                     "tries": 0, "delays": []})
+
+    for name, count in _offered(start, end, queue).items():
+        of(name)["offered"] = count
     for key, when in requests.items():
-        q = per.setdefault(key[1], {"requested": 0, "completed": 0, "failed": 0, "pending": 0, "tries": 0,
-                                    "delays": []})
+        q = of(key[1])
         state = outcomes[key]
         q["requested"] += 1
         q["tries"] += state["tries"]
@@ -79,11 +86,32 @@ def report(start: datetime, end: datetime, queue: str | None = None) -> list[Cal
     for name in sorted(per):
         q = per[name]
         delays = sorted(q["delays"])
-        out.append(CallbackReport(queue=name, requested=q["requested"], completed=q["completed"], failed=q["failed"],
+        # a queue that no longer offers callbacks still had its requests offered
+        out.append(CallbackReport(queue=name, offered=max(q["offered"], q["requested"]), requested=q["requested"],
+                                  completed=q["completed"], failed=q["failed"],
                                   pending=q["pending"], tries=q["tries"],
                                   median_seconds_to_callback=delays[len(delays) // 2] if delays else None,
                                   max_seconds_to_callback=delays[-1] if delays else None))
     return out
+
+
+def _offered(start: datetime, end: datetime, queue: str | None) -> dict[str, int]:
+    """Per queue offering callbacks now: its callers' stays in the period that waited at least the offer's
+    delay (Asterisk writes no line when it plays the offer: this is who heard it at least once), and those
+    who asked for a callback sooner (Asterisk takes the key at any time)."""
+    offering = {q.number: q.callback_offer_seconds for q in Queue.select(Queue.number, Queue.callback_offer_seconds)
+                .where(Queue.callback == True)}  # noqa: E712 (peewee's SQL comparison)
+    if queue is not None:
+        offering = {k: v for k, v in offering.items() if k == queue}
+    counts: dict[str, int] = {}
+    for number, delay in offering.items():
+        c = QueueCall
+        counts[number] = (c.select().where((c.queue == number) & (c.entered >= int(start.timestamp()))
+                                           & (c.entered < int(end.timestamp()))
+                                           & ((c.wait_seconds >= delay) | (c.outcome == "callback"))
+                                           & c.outcome.not_in(("callback_call", "callback_lost", "waiting")))
+                          .count())
+    return {k: v for k, v in counts.items() if v}
 
 
 def failed_since(since: int) -> list[tuple[str, str]]:

@@ -288,5 +288,5 @@ def test_a_callback_counts_once_as_not_answered_in_time_and_its_placeholder_not_
     from appliance.callcenter import callbacks
     [c] = callbacks.report(day(), day(1))
     # from the request (13:00:50) to the caller answering (13:04:20 less 100 s answered = 13:02:40)
-    assert (c.queue, c.requested, c.completed, c.failed, c.pending, c.median_seconds_to_callback) == \
-        ("700", 1, 1, 0, 0, 110)
+    assert (c.queue, c.offered, c.requested, c.completed, c.failed, c.pending, c.median_seconds_to_callback) == \
+        ("700", 1, 1, 1, 0, 0, 110)
