@@ -261,6 +261,14 @@ def _v25_sip_encryption(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Trunk, "encryption")
 
 
+def _v26_sla_alerts(db: peewee.SqliteDatabase) -> None:
+    """Each queue's SLA alert thresholds (all off for the queues there before: their wallboard shows what it
+    showed) and the table the breaches are kept in."""
+    for name in ("alert_longest_wait_seconds", "alert_callers_waiting", "alert_min_agents"):
+        _add_column_if_missing(db, models.Queue, name)
+    db.create_tables(models.ALERT_TABLES, safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -287,6 +295,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v23_dispositions_and_caller_history,
     _v24_dial_guard,
     _v25_sip_encryption,
+    _v26_sla_alerts,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -653,6 +653,12 @@ class Queue(SiteObject):
     # is paused (reason "disposition") when a call ends until one is saved for it.
     dispositions: list[Disposition] = Field(default_factory=list, max_length=50)
     disposition_required: bool = False
+    # SLA alerts on the wallboard (docs/reports.md): a caller waiting longer than this, more callers waiting
+    # than this, fewer agents logged in than this; 0 turns that alert off.  The service-level alert is
+    # service_level_target above.
+    alert_longest_wait_seconds: int = Field(default=0, ge=0, le=7200)
+    alert_callers_waiting: int = Field(default=0, ge=0, le=1000)
+    alert_min_agents: int = Field(default=0, ge=0, le=1000)
 
     @field_validator("members")
     @classmethod
