@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from appliance.catalog import N_
 from appliance.model.models import SlaBreach
@@ -43,7 +43,7 @@ class Breach:
     name: str  # the queue's name, as the wallboard shows it
     kind: str
     started: float  # epoch seconds: when the figure crossed the threshold
-    value: float  # the figure when the breach started
+    value: float  # the figure: when it started in its events and record, now on the board
     threshold: float
 
 
@@ -83,9 +83,9 @@ def evaluate(active: dict[tuple[str, str], Breach], snapshot: dict,
              now: float) -> tuple[dict[tuple[str, str], Breach], list[dict]]:
     """The breaches open after ``snapshot`` and the events that lead there from ``active``.
 
-    A breach already open keeps its start time; a queue no longer on the board (deleted, or Asterisk not
-    answering: the snapshot then has no queue at all) keeps its breaches open until it is seen again, so an
-    AMI hiccup does not clear and restart them."""
+    A breach already open keeps its start time (its figure follows the queue's); a queue no longer on the
+    board (deleted, or Asterisk not answering: the snapshot then has no queue at all) keeps its breaches open
+    until it is seen again, so an AMI hiccup does not clear and restart them."""
     if snapshot.get("error"):
         return dict(active), []
     now_open: dict[tuple[str, str], Breach] = {}
@@ -96,7 +96,7 @@ def evaluate(active: dict[tuple[str, str], Breach], snapshot: dict,
         for kind, (value, threshold, since) in conditions(queue, now).items():
             key = (queue["queue"], kind)
             if key in active:
-                now_open[key] = active[key]
+                now_open[key] = replace(active[key], value=value)  # the figure now, the start kept
             else:
                 now_open[key] = Breach(queue["queue"], queue.get("name") or queue["queue"], kind, round(since, 3),
                                        value, threshold)
