@@ -59,7 +59,7 @@
       status.appendChild(el("span", null, snap.error)).lang = "en";
       return;
     }
-    status.textContent = say("updated", {time: new Date(snap.time * 1000).toLocaleTimeString(words.locale)});
+    status.textContent = say("updated", {time: clock(snap.time)});  // site time, as the day and the alerts
     snap.queues.forEach(function (q) {
       var breached = breaches.some(function (b) { return b.queue === q.queue; });
       var card = el("section", "wb-queue" + (q.service_level_alert || breached ? " wb-alert" : ""));
