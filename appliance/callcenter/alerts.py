@@ -164,10 +164,18 @@ _listeners_lock = threading.Lock()
 
 def add_listener(listener: Callable[[dict], None]) -> None:
     """Call ``listener`` with each alert event (``event``'s dict) as the board sees it start or clear: the
-    hook a webhook delivery plugs into.  It runs on the board's thread: it must return quickly."""
+    hook a webhook delivery plugs into.  It runs on the board's thread: it must return quickly.  The board
+    (``appliance.web.wallboard.board``) checks alerts while it runs; with a listener it does not stop when no
+    wallboard is open, but something must start it (the console's first wallboard, or the delivery itself)."""
     with _listeners_lock:
         if listener not in _listeners:
             _listeners.append(listener)
+
+
+def has_listeners() -> bool:
+    """Whether a delivery listens: the board then keeps following Asterisk with no wallboard open."""
+    with _listeners_lock:
+        return bool(_listeners)
 
 
 def remove_listener(listener: Callable[[dict], None]) -> None:

@@ -286,7 +286,7 @@ class LiveBoard:
 
     def _idle(self) -> bool:
         with self._lock:
-            if self._subscribers or self._agents:
+            if self._subscribers or self._agents or alerts.has_listeners():  # a listener needs the alerts
                 self._last_watched = time.monotonic()
                 return False
             return time.monotonic() - self._last_watched > IDLE_SECONDS
