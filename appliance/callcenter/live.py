@@ -31,11 +31,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import peewee
 
 from appliance.asterisk.ami import Ami, AmiError
-from appliance.callcenter import reports
+from appliance.callcenter import alerts, reports
 from appliance.catalog import N_
 from appliance.model.database import database
 from appliance.model.models import Extension, Queue
@@ -74,6 +75,10 @@ def screen_pop(headers: dict) -> dict | None:
             "time": round(time.time(), 3)}
 
 
+# each queue's SLA alert thresholds (appliance.callcenter.alerts), passed through to the snapshot
+ALERT_FIELDS = (Queue.alert_longest_wait_seconds, Queue.alert_callers_waiting, Queue.alert_min_agents)
+
+
 def queue_figures(now: float | None = None) -> dict:
     """What the wallboard shows beside Asterisk's live state: each queue's name and service-level settings,
     today's answered, abandoned and service level (the report's own figures for today, docs/reports.md),
@@ -81,11 +86,13 @@ def queue_figures(now: float | None = None) -> dict:
     start, end = reports.today(datetime.fromtimestamp(now or time.time(), UTC))  # the site's local day
     kpis = {k.queue: k for k in reports.queue_report(start, end)}
     queues = {}
-    for q in Queue.select(Queue.number, Queue.name, Queue.service_level_seconds, Queue.service_level_target):
+    for q in Queue.select(Queue.number, Queue.name, Queue.service_level_seconds, Queue.service_level_target,
+                          *ALERT_FIELDS):
         k = kpis.get(q.number)
         queues[q.number] = {"name": q.name, "service_level_seconds": q.service_level_seconds,
                             "service_level_target": q.service_level_target, "answered": k.answered if k else 0,
-                            "abandoned": k.abandoned if k else 0, "service_level": k.service_level_pct if k else None}
+                            "abandoned": k.abandoned if k else 0, "service_level": k.service_level_pct if k else None,
+                            **{f.name: getattr(q, f.name) for f in ALERT_FIELDS}}
     return {"queues": queues, "agents": {e.number: e.name for e in Extension.select(Extension.number, Extension.name)}}
 
 
@@ -108,8 +115,8 @@ def agent_state(member: dict, now: float) -> dict:
 
 def build_snapshot(events: list[dict], now: float | None = None, figures: dict | None = None) -> dict:
     """The board's picture: Asterisk's ``QueueStatus`` events for the live part, ``figures``
-    (``queue_figures``) for names, today's figures and each queue's service-level target, below which the
-    queue is shown in the alert colour."""
+    (``queue_figures``) for names, today's figures, each queue's service-level target, below which the
+    queue is shown in the alert colour, and its SLA alert thresholds (``appliance.callcenter.alerts``)."""
     now = now or time.time()
     known, names = (figures or {}).get("queues", {}), (figures or {}).get("agents", {})
     queues: dict[str, dict] = {}
@@ -124,6 +131,7 @@ def build_snapshot(events: list[dict], now: float | None = None, figures: dict |
                             "service_level_seconds": q.get("service_level_seconds", int(e.get("ServiceLevel") or 0)),
                             "service_level_target": target,
                             "service_level_alert": level is not None and level < target,
+                            **{f.name: q.get(f.name, 0) for f in ALERT_FIELDS},
                             "callers": [], "agents": []}
         elif e.get("Event") == "QueueEntry" and name in queues:
             wait = int(e.get("Wait") or 0)
@@ -168,8 +176,10 @@ class LiveBoard:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.snapshot: dict = {"time": 0, "queues": [], "error": "starting"}
+        self.snapshot: dict = {"time": 0, "queues": [], "error": "starting", "alerts": []}
         self._last_watched = time.monotonic()
+        self._breaches: dict[tuple[str, str], alerts.Breach] | None = None  # open SLA breaches, once read
+        self._next_check: float | None = None  # seconds until a waiting caller crosses a wait threshold
 
     def start(self) -> None:
         """Start the AMI follower unless it runs; it ends by itself once nobody has watched for a while."""
@@ -242,11 +252,41 @@ class LiveBoard:
             # a busy database (or, in tests, one closed under the board's feet: peewee's connection context
             # then fails with IndexError): keep the last figures, the live part still moves
             log.warning("wallboard: today's figures not read: %s", error)
-        self._publish(build_snapshot(parse_event_list(response.response), figures=self._figures))
+        now = time.time()
+        snapshot = build_snapshot(parse_event_list(response.response), now=now, figures=self._figures)
+        self._publish(self._check_alerts(snapshot, now))
+
+    def _check_alerts(self, snapshot: dict, now: float) -> dict:
+        """Open and clear SLA breaches for ``snapshot``: stored, sent to the wallboards' streams ahead of the
+        snapshot, handed to ``alerts.emit``; the snapshot gets the open ones."""
+        if self._breaches is None:
+            self._breaches = self._stored(alerts.open_breaches) or {}
+        self._breaches, events = alerts.evaluate(self._breaches, snapshot, now)
+        self._next_check = alerts.next_check(snapshot, self._breaches)
+        if events:
+            self._stored(lambda: alerts.store(events))
+            with self._lock:
+                for q in list(self._subscribers):
+                    for e in events:
+                        with contextlib.suppress(queue_mod.Full):
+                            q.put_nowait(e)
+            for e in events:
+                alerts.emit(e)
+        return {**snapshot, "alerts": alerts.shown(self._breaches)}
+
+    def _stored(self, work: Callable) -> Any:
+        """``work`` on a database connection of the board's own thread; None if the database failed (the
+        breaches still show and are sent, only their record is missing)."""
+        try:
+            with database.connection_context():
+                return work()
+        except (peewee.PeeweeException, IndexError) as error:
+            log.warning("wallboard: SLA breaches not stored: %s", error)
+            return None
 
     def _idle(self) -> bool:
         with self._lock:
-            if self._subscribers or self._agents:
+            if self._subscribers or self._agents or alerts.has_listeners():  # a listener needs the alerts
                 self._last_watched = time.monotonic()
                 return False
             return time.monotonic() - self._last_watched > IDLE_SECONDS
@@ -260,9 +300,12 @@ class LiveBoard:
                     wait = self.refresh_seconds
                     while not self._stop.is_set() and not self._idle():
                         self._refresh(ami)
+                        if self._next_check is not None:
+                            wait = min(wait, self._next_check)
                         triggered = self._dirty.wait(wait)
                         self._dirty.clear()
                         wait = min(FOLLOW_UP_SECONDS, self.refresh_seconds) if triggered else self.refresh_seconds
             except AmiError as error:
-                self._publish({"time": int(time.time()), "queues": [], "error": str(error)})
+                self._publish({"time": int(time.time()), "queues": [], "error": str(error),
+                               "alerts": alerts.shown(self._breaches or {})})
                 self._stop.wait(3)

@@ -271,6 +271,12 @@ def _v27_queue_callbacks(db: peewee.SqliteDatabase) -> None:
     """Queue callbacks that keep the caller's place: off for every queue there before."""
     for name in ("callback", "callback_offer_seconds", "callback_retries", "callback_retry_seconds"):
         _add_column_if_missing(db, models.Queue, name)
+def _v28_sla_alerts(db: peewee.SqliteDatabase) -> None:
+    """Each queue's SLA alert thresholds (all off for the queues there before: their wallboard shows what it
+    showed) and the table the breaches are kept in."""
+    for name in ("alert_longest_wait_seconds", "alert_callers_waiting", "alert_min_agents"):
+        _add_column_if_missing(db, models.Queue, name)
+    db.create_tables(models.ALERT_TABLES, safe=True)
 
 
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
@@ -301,6 +307,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v25_sip_encryption,
     _v26_missed_calls,
     _v27_queue_callbacks,
+    _v28_sla_alerts,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

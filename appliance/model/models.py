@@ -189,9 +189,29 @@ class Queue(BaseModel):
     callback_offer_seconds = peewee.IntegerField(default=30, constraints=[peewee.SQL("DEFAULT 30")])
     callback_retries = peewee.IntegerField(default=2, constraints=[peewee.SQL("DEFAULT 2")])
     callback_retry_seconds = peewee.IntegerField(default=120, constraints=[peewee.SQL("DEFAULT 120")])
+    # the wallboard's alerts (appliance.callcenter.alerts); 0: that alert is off
+    alert_longest_wait_seconds = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
+    alert_callers_waiting = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
+    alert_min_agents = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
 
 
 CALL_CENTER_TABLES = [Ivr, Queue]
+
+
+class SlaBreach(BaseModel):
+    """One SLA alert of a queue (``appliance.callcenter.alerts``): when it started and, once the queue is
+    back within its threshold, when it cleared.  Kept so a wallboard opened later, or a console restarted,
+    shows when a breach still going on started."""
+
+    queue = peewee.CharField(index=True)
+    kind = peewee.CharField()  # service_level, longest_wait, callers_waiting, min_agents
+    started = peewee.FloatField(index=True)  # epoch seconds
+    cleared = peewee.FloatField(null=True, index=True)
+    value = peewee.FloatField(default=0)  # the figure when it started
+    threshold = peewee.FloatField(default=0)
+
+
+ALERT_TABLES = [SlaBreach]
 
 
 class QueueEvent(BaseModel):

@@ -208,6 +208,9 @@ FIELD_LABELS_OF_KIND = {
     ("queue", "recording"): N_("Call recording"),
     ("queue", "service_level_seconds"): N_("Service level: answered within (seconds)"),
     ("queue", "service_level_target"): N_("Service level target (%)"),
+    ("queue", "alert_longest_wait_seconds"): N_("Alert: longest wait above (seconds, 0: off)"),
+    ("queue", "alert_callers_waiting"): N_("Alert: callers waiting above (0: off)"),
+    ("queue", "alert_min_agents"): N_("Alert: agents logged in below (0: off)"),
     ("ivr", "options"): N_("Menu keys"),
     ("dahdi_trunk", "destination"): N_("Incoming calls go to"),
 }

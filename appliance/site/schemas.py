@@ -662,6 +662,12 @@ class Queue(SiteObject):
     callback_offer_seconds: int = Field(default=30, ge=5, le=600)
     callback_retries: int = Field(default=2, ge=0, le=5)
     callback_retry_seconds: int = Field(default=120, ge=10, le=3600)
+    # SLA alerts on the wallboard (docs/reports.md): a caller waiting longer than this, more callers waiting
+    # than this, fewer agents logged in than this; 0 turns that alert off.  The service-level alert is
+    # service_level_target above.
+    alert_longest_wait_seconds: int = Field(default=0, ge=0, le=7200)
+    alert_callers_waiting: int = Field(default=0, ge=0, le=1000)
+    alert_min_agents: int = Field(default=0, ge=0, le=1000)
 
     @field_validator("members")
     @classmethod

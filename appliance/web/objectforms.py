@@ -70,7 +70,13 @@ HINTS = {
                                    "the next silence goes to the timeout destination. Counted apart from wrong keys."),
     ("queue", "service_level_seconds"): N_("A call answered within this wait counts as in service level "
                                            "(reports, wallboard)."),
-    ("queue", "service_level_target"): N_("Below this service level the wallboard shows the queue in red."),
+    ("queue", "service_level_target"): N_("Below this service level the wallboard shows the queue in red and an "
+                                          "alert."),
+    ("queue", "alert_longest_wait_seconds"): N_("The wallboard shows an alert while a caller has waited longer "
+                                                "than this."),
+    ("queue", "alert_callers_waiting"): N_("The wallboard shows an alert while more callers than this wait."),
+    ("queue", "alert_min_agents"): N_("The wallboard shows an alert while fewer agents than this are logged in "
+                                      "(paused ones count; an unreachable phone does not)."),
 }
 
 # Text fields of several lines, kept as typed (a PEM certificate): a textarea, not a one-line input.

@@ -19,7 +19,7 @@ from flask_login import current_user
 from appliance.access import apitokens
 from appliance.asterisk import ami_users
 from appliance.asterisk.ami import Ami
-from appliance.callcenter import agents
+from appliance.callcenter import agents, alerts
 from appliance.callcenter.live import STATE_WORDS, LiveBoard
 from appliance.site import localtime, service
 from appliance.web.i18n import current_language
@@ -66,6 +66,10 @@ def wallboard_words() -> dict:
         "one_call": gettext("%(count)s call", count="{count}"), "calls": gettext("%(count)s calls", count="{count}"),
         "no_agent": gettext("No agent in this queue."), "lost": gettext("Connection lost, retrying…"),
         "states": state_words(), "locale": current_language().replace("_", "-"),
+        "alerts": gettext("SLA alerts"),
+        "breach": gettext("%(queue)s: %(alert)s (now %(value)s, threshold %(threshold)s), since %(time)s",
+                          queue="{queue}", alert="{alert}", value="{value}", threshold="{threshold}", time="{time}"),
+        "kinds": {kind: gettext(label) for kind, label in alerts.KINDS.items()},
     }
 
 

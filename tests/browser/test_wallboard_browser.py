@@ -7,12 +7,15 @@ database, as on a box.
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from appliance.callcenter import live
-from appliance.model.models import QueueCall
+from appliance.model.models import QueueCall, SlaBreach
 from appliance.site import service
 from appliance.web import wallboard
 from tests.browser.conftest import shot
@@ -78,3 +81,51 @@ def test_wallboard_names_queues_and_labels_every_figure(admin_page, served, monk
         shot(admin_page, "wallboard")
     finally:
         admin_page.goto("about:blank")  # the stream ends at the board's next update: the console can stop
+
+
+class WaitingAmi(StandInAmi):
+    """Queue 700 with ``waiting`` callers (each 12 s in) and one available agent: the test sets ``waiting``."""
+
+    waiting = 2
+
+    def action(self, _name, **_headers):
+        lines = ["Response: Success", "", "Event: QueueParams", "Queue: 700", f"Calls: {self.waiting}", "",
+                 "Event: QueueMember", "Queue: 700", "Name: 100", "Location: PJSIP/100", "Status: 1", "Paused: 0",
+                 "CallsTaken: 0", "LastCall: 0", ""]
+        for n in range(self.waiting):
+            lines += ["Event: QueueEntry", "Queue: 700", f"Position: {n + 1}", f"CallerIDNum: +44111{n}",
+                      "Wait: 12", ""]
+        return type("Response", (), {"response": lines})()
+
+
+def test_wallboard_shows_a_breach_with_the_queue_and_its_start_and_clears_it(admin_page, served, monkeypatch):
+    """More callers wait than the queue allows: the board lists the breach with the queue's name, the figure,
+    the threshold and the time it started (site time), marks the card, and drops both once the queue is back
+    within it.  The lab test (tests/lab/test_sla_alerts.py) drives the same with real calls."""
+    service.save_settings({"timezone": "Asia/Shanghai"}, "test")
+    service.save_object("queue", {"number": "700", "name": "Orders", "members": [{"extension": "100"}],
+                                  "alert_callers_waiting": 1}, "test", create=True)
+    WaitingAmi.waiting = 2
+    monkeypatch.setattr(wallboard, "LiveBoard", lambda _connect: live.LiveBoard(WaitingAmi, refresh_seconds=0.5))
+    try:
+        admin_page.goto(served.at("/wallboard"))
+        breach = admin_page.locator("#wallboard-alerts li.wb-breach")
+        breach.wait_for()
+        text = breach.inner_text()
+        shown = re.fullmatch(r"Orders \(700\): Too many callers waiting \(now 2, threshold 1\), since "
+                             r"(\d{1,2}:\d{2}:\d{2}( [AP]M)?)", text)
+        assert shown, text
+        (row,) = SlaBreach.select()  # kept: the start a reload shows, written in the site's time zone
+        started = datetime.fromtimestamp(row.started, ZoneInfo("Asia/Shanghai"))
+        assert shown.group(1) in (started.strftime("%-I:%M:%S %p"), started.strftime("%H:%M:%S")), (text, started)
+        assert breach.get_attribute("data-kind") == "callers_waiting"
+        assert admin_page.inner_text("#wallboard-alerts h2") == "SLA alerts"
+        assert "wb-alert" in admin_page.locator("section.wb-queue").get_attribute("class")
+        shot(admin_page, "wallboard-breach")
+
+        WaitingAmi.waiting = 1
+        admin_page.locator("#wallboard-alerts").wait_for(state="hidden")
+        assert breach.count() == 0
+        assert "wb-alert" not in admin_page.locator("section.wb-queue").get_attribute("class")
+    finally:
+        admin_page.goto("about:blank")

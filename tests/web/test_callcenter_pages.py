@@ -6,6 +6,8 @@ Asterisk is absent, which the agent page must say plainly.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import subprocess
 from datetime import UTC, datetime
@@ -13,7 +15,7 @@ from datetime import UTC, datetime
 import requests
 
 from appliance.access import accounts
-from appliance.model.models import QueueCall
+from appliance.model.models import AuditEntry, QueueCall
 from appliance.site import service
 from appliance.web.callcenter import SVG_CSP
 
@@ -172,3 +174,34 @@ def test_a_queues_service_level_threshold_and_target_are_set_in_its_form_and_use
     assert re.findall(r"<td>(.*?)</td>", row)[6] == "33.3"  # 1 of 3 (2 answered + 1 abandoned) within 5 s
     chart = s.get(f"{console.url}/reports/chart/service-level.svg").text
     assert "answered within 5 s" in chart and "target 90 %" in chart
+
+
+def test_a_queues_alert_thresholds_are_set_in_its_form_and_the_wallboard_names_its_alerts_in_chinese(console):
+    """The SLA alert thresholds are fields of the queue's form (audited as any change, bad input named); the
+    wallboard page hands its script the alerts' words in the reader's language."""
+    s = session_for(console, "boss", "admin")
+    url = f"{console.url}/queues/new"
+    form = s.get(url).text
+    assert "Alert: callers waiting above (0: off)" in form and "Alert: agents logged in below (0: off)" in form
+    fields = {"csrf_token": token_of(s, url), "number": "700", "name": "Support", "strategy": "rrmemory",
+              "overflow": "hangup", "moh_class": "default", "recording": "never", "service_level_seconds": "20",
+              "service_level_target": "80", "alert_longest_wait_seconds": "60", "alert_callers_waiting": "3",
+              "alert_min_agents": "-1"}
+    bad = s.post(url, data=fields)
+    assert bad.status_code == 422 and service.get_object("queue", "700") is None
+    assert re.findall(r'<p class="error" id="alert_min_agents-error">([^<]*)</p>', bad.text) == [
+        "must be at least 0"]
+    saved = s.post(url, data={**fields, "alert_min_agents": "2"}, allow_redirects=False)
+    assert saved.status_code == 302, saved.text[-2000:]
+    queue = service.get_object("queue", "700")
+    assert (queue.alert_longest_wait_seconds, queue.alert_callers_waiting, queue.alert_min_agents) == (60, 3, 2)
+    entry = AuditEntry.select().where(AuditEntry.kind == "queue").order_by(AuditEntry.id.desc()).get()
+    assert (entry.action, entry.after["alert_callers_waiting"]) == ("create", 3)
+
+    accounts.set_language("boss", "zh_CN", actor="test")
+    page = s.get(f"{console.url}/wallboard").text
+    words = json.loads(html.unescape(re.search(r'data-words="([^"]*)"', page).group(1)))
+    assert words["alerts"] == "SLA 告警"
+    assert words["kinds"] == {"service_level": "服务水平低于目标", "longest_wait": "最长等待超过阈值",
+                              "callers_waiting": "等待来电过多", "min_agents": "已登录坐席过少"}
+    assert words["breach"] == "{queue}：{alert}（当前 {value}，阈值 {threshold}），开始于 {time}"

@@ -3,6 +3,9 @@
   "use strict";
   var root = document.getElementById("wallboard");
   var status = document.getElementById("wallboard-status");
+  var panel = document.getElementById("wallboard-alerts");
+  var zone = root.getAttribute("data-zone");
+  var breaches = [];  // the open SLA breaches: the snapshot's list, kept current by the alert events between
   // the page's words, in its language (appliance.web.wallboard.wallboard_words)
   var words = JSON.parse(root.getAttribute("data-words") || "{}");
   function say(key, values) {
@@ -18,16 +21,48 @@
     return e;
   }
   function mmss(s) { return Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2); }
+  function clock(epoch) {
+    try { return new Date(epoch * 1000).toLocaleTimeString(words.locale, zone ? {timeZone: zone} : {}); }
+    catch (err) { return new Date(epoch * 1000).toLocaleTimeString(words.locale); }
+  }
+  function figure(kind, value) {
+    if (kind === "longest_wait") { return mmss(Math.round(value)); }
+    if (kind === "service_level") { return Number(value).toFixed(0) + "%"; }
+    return String(value);
+  }
+  function showBreaches() {
+    panel.textContent = "";
+    panel.hidden = !breaches.length;
+    if (!breaches.length) { return; }
+    panel.appendChild(el("h2", null, say("alerts")));
+    var list = panel.appendChild(el("ul"));
+    breaches.forEach(function (b) {
+      var item = el("li", "wb-breach", say("breach", {
+        queue: b.name + " (" + b.queue + ")", alert: (words.kinds && words.kinds[b.kind]) || b.kind,
+        value: figure(b.kind, b.value), threshold: figure(b.kind, b.threshold), time: clock(b.started)}));
+      item.setAttribute("data-queue", b.queue);
+      item.setAttribute("data-kind", b.kind);
+      list.appendChild(item);
+    });
+  }
+  function onAlert(a) {  // a breach that started or cleared, ahead of the snapshot that lists it
+    breaches = breaches.filter(function (b) { return !(b.queue === a.queue && b.kind === a.kind); });
+    if (a.state === "started") { breaches.push(a); }
+    showBreaches();
+  }
   function render(snap) {
+    breaches = snap.alerts || [];
+    showBreaches();
     root.textContent = "";
     if (snap.error) {  // the system's own words, quoted as they are
       status.textContent = "Asterisk: ";
       status.appendChild(el("span", null, snap.error)).lang = "en";
       return;
     }
-    status.textContent = say("updated", {time: new Date(snap.time * 1000).toLocaleTimeString(words.locale)});
+    status.textContent = say("updated", {time: clock(snap.time)});  // site time, as the day and the alerts
     snap.queues.forEach(function (q) {
-      var card = el("section", "wb-queue" + (q.service_level_alert ? " wb-alert" : ""));
+      var breached = breaches.some(function (b) { return b.queue === q.queue; });
+      var card = el("section", "wb-queue" + (q.service_level_alert || breached ? " wb-alert" : ""));
       var title = el("h2", null, q.name);
       title.appendChild(el("span", "wb-number", " " + q.queue));
       card.appendChild(title);
@@ -60,6 +95,9 @@
     });
   }
   var source = new EventSource(root.getAttribute("data-stream"));
-  source.onmessage = function (e) { render(JSON.parse(e.data)); };
+  source.onmessage = function (e) {
+    var message = JSON.parse(e.data);
+    if (message.type === "alert") { onAlert(message); } else { render(message); }
+  };
   source.onerror = function () { status.textContent = say("lost"); };
 }());
