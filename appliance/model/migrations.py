@@ -261,6 +261,11 @@ def _v25_sip_encryption(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Trunk, "encryption")
 
 
+def _v26_queue_survey(db: peewee.SqliteDatabase) -> None:
+    """Each queue's post-call satisfaction survey (off for the queues there before: callers hear nothing new)."""
+    _add_column_if_missing(db, models.Queue, "survey")
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -287,6 +292,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v23_dispositions_and_caller_history,
     _v24_dial_guard,
     _v25_sip_encryption,
+    _v26_queue_survey,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -185,6 +185,8 @@ class Queue(BaseModel):
     # the queue's wrap-up codes ([{"name": ...}]) and whether an agent must choose one before the next call
     dispositions = JSONField(default=list, constraints=[peewee.SQL("DEFAULT '[]'")])
     disposition_required = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT 0")])
+    # after the agent hangs up, the caller rates the call 1-5 (appliance.callcenter.survey)
+    survey = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT 0")])
 
 
 CALL_CENTER_TABLES = [Ivr, Queue]

@@ -149,6 +149,7 @@ FIELD_LABELS = {
     "autopause_after_missed": N_("Auto-pause after missed calls"),
     "dispositions": N_("Dispositions"),
     "disposition_required": N_("Disposition required before the next call"),
+    "survey": N_("Satisfaction survey after the call (1-5)"),
     "greeting": N_("Greeting sound"),
     "greeting_text": N_("Greeting text (spoken)"),
     "greeting_voice": N_("Greeting voice"),
@@ -253,7 +254,9 @@ _DIAL_PERMISSIONS = {
 CHOICE_LABELS_OF_FIELD = {(field, value): label for value, label in _DIAL_PERMISSIONS.items()
                           for field in ("dial_permission", "dial_permission_default", "out_of_hours_permission")}
 CHOICE_LABELS_OF_FIELD.update({("budget_action", "warn"): N_("Warn only"),
-                               ("budget_action", "block"): N_("Warn, then block outbound calls")})
+                               ("budget_action", "block"): N_("Warn, then block outbound calls"),
+                               ("supervisor_monitoring", "allowed"): N_("Allowed"),
+                               ("supervisor_monitoring", "forbidden"): N_("Forbidden")})
 
 
 def choice_label(value: str, field: str = "") -> str:
