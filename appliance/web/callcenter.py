@@ -32,7 +32,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.asterisk.ami import AmiError
-from appliance.callcenter import agents, dispositions, history, reports
+from appliance.callcenter import agents, dispositions, history, reports, survey
 from appliance.errors import Problem, SiteError
 from appliance.model import audit
 from appliance.model.database import database
@@ -94,15 +94,17 @@ def reports_page():
                            queues=reports.queue_report(start, end, queue),
                            agents=reports.agent_report(start, end, queue), args=args, charts=CHARTS,
                            dispositions=dispositions.disposition_report(start, end, queue),
+                           surveys=survey.survey_report(start, end, queue),
                            zone=localtime.site_zone().key, chart_titles=chart_titles())
 
 
-@blueprint.get("/reports/<any(queues, agents, dispositions):table>.csv")
+@blueprint.get("/reports/<any(queues, agents, dispositions, surveys):table>.csv")
 @require_role(*REPORT_ROLES)
 def reports_csv(table: str):
     start, end, first, last, queue = _period()
     rows: list = (reports.queue_report(start, end, queue) if table == "queues" else
                   reports.agent_report(start, end, queue) if table == "agents" else
+                  survey.survey_report(start, end, queue) if table == "surveys" else
                   dispositions.disposition_report(start, end, queue))
     return csv_download(reports.to_csv(rows), f"linebox-{table}-{first}-{last}.csv")
 

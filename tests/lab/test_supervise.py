@@ -7,6 +7,10 @@ of their own.  Who hears what is measured on recordings the carrier's phones mak
 the callers send 440 Hz, the agents silence and the supervisors' phones 1,400 Hz, so the supervisor's
 voice is the 1,400 Hz energy in an agent's or a caller's recording, and the call is the 440 Hz energy in
 the supervisor's.
+
+Two more queues ask their callers to rate the call once the agent hangs up; each caller presses a digit
+when the pbx is reading it, and the report (as the reports page and ``linebox report --survey`` show it)
+holds each rating under the agent who took that call.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from appliance.callcenter import collector, survey
+from appliance.callcenter.reports import today
 from appliance.model.models import AuditEntry
 from appliance.services.http_server import make_server
 from appliance.site import service
@@ -32,6 +38,8 @@ CALLER_HZ, SUPERVISOR_HZ = 440, 1400
 # mode -> (queue, its DID, the agent, the supervisor's phone)
 SPIED = {"listen": ("701", "5557010", "201", "211"), "whisper": ("702", "5557020", "202", "212"),
          "barge": ("703", "5557030", "203", "213")}
+# queue -> (its DID, its one agent, the caller's number, the digit the caller presses)
+SURVEYED = {"704": ("5557040", "221", "+15550004444", "4"), "705": ("5557050", "222", "+15550002222", "2")}
 
 
 @dataclass
@@ -59,6 +67,11 @@ def lab(tmp_path_factory, rootfs):
             add("extension", number=supervisor, name=f"Supervisor {supervisor}")
             add("queue", number=queue, name=f"Queue {mode}", strategy="ringall", agent_ring_seconds=10,
                 wrapup_seconds=0, announce_position=False, members=[{"extension": agent}])
+            add("inbound_route", name=f"line-{queue}", did=did, destination=f"queue:{queue}")
+        for queue, (did, agent, _caller, _digit) in SURVEYED.items():
+            add("extension", number=agent, name=f"Agent {agent}")
+            add("queue", number=queue, name=f"Survey {queue}", strategy="ringall", agent_ring_seconds=10,
+                wrapup_seconds=0, announce_position=False, members=[{"extension": agent}], survey=True)
             add("inbound_route", name=f"line-{queue}", did=did, destination=f"queue:{queue}")
         pbx.apply()
         phones = start_carrier(instance.sip_port, [Phone(e.number, e.password)
@@ -157,3 +170,43 @@ def test_listen_whisper_and_barge_reach_exactly_the_parties_they_promise_and_a_s
     finally:
         service.save_settings({"supervisor_monitoring": "allowed"}, "test")
     assert 'id="supervise"' in session.get(f"{url}/wallboard").text
+
+
+def _reading(pbx, caller: str) -> bool:
+    """Whether the pbx reads a rating from the call of ``caller`` (its channel is in Read)."""
+    return any(line.split("!")[5:6] == ["Read"] and caller in line
+               for line in pbx.cli("core show channels concise").splitlines())
+
+
+def test_survey_ratings_land_in_the_report_under_the_agent_who_took_the_call(lab):
+    phones, pbx = lab.phones, lab.pbx
+    mark = phones.mark()
+    for queue, (did, agent, caller, _digit) in SURVEYED.items():
+        phones.set_behaviour(agent, "answer", hold=3, ring=0)  # the agent talks 3 s, then hangs up
+        phones.call("telco", did, tag=f"survey-{queue}", hold=40, caller=caller)
+    for queue, (_did, _agent, caller, digit) in SURVEYED.items():
+        connected = phones.wait_for("CallerConnected", lambda e, q=queue: e.get("Tag") == f"survey-{q}", since=mark)
+        deadline = time.monotonic() + 30
+        while not _reading(pbx, caller):  # the agent hung up and the caller is asked
+            assert time.monotonic() < deadline, pbx.cli("core show channels concise")
+            time.sleep(0.1)
+        phones.press(connected["Channel"], digit)
+    for queue in SURVEYED:  # thanked, and the pbx hangs up: the caller did not have to
+        phones.wait_for("CallerHangup", lambda e, q=queue: e.get("Tag") == f"survey-{q}", since=mark, timeout=30)
+
+    sources = collector.Sources.in_log_dir(pbx.install.asterisk_log_dir)
+    deadline = time.monotonic() + 15
+    while True:
+        collector.collect_once(sources)
+        rows = [(r.queue, r.agent, r.ratings, r.average) for r in survey.survey_report(*today())]
+        if len(rows) == 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert rows == [("704", "221", 1, 4.0), ("704", "", 1, 4.0), ("705", "222", 1, 2.0), ("705", "", 1, 2.0)]
+
+    # the reports page and its CSV, as a supervisor reads them
+    session = session_for(_Console(lab.url), "rita", "supervisor")
+    page = session.get(f"{lab.url}/reports").text
+    assert 'id="survey-report"' in page and "221" in page and "4.00" in page, page
+    csv = session.get(f"{lab.url}/reports/surveys.csv").text
+    assert "queue,agent,ratings,average" in csv and "704,221,1,4.0" in csv, csv
