@@ -74,8 +74,7 @@ def supervise_call():
                         phone, agent, mode, _on_call(agent) if supervise.allowed() else None)
     except SiteError as error:
         return {"ok": False, "problems": problems_text(error.problems)}, 422
-    return {"ok": True, "message": gettext("Your phone %(extension)s rings: answer it to %(mode)s agent %(agent)s.",
-                                           extension=phone, mode=mode_words()[mode], agent=agent)}
+    return {"ok": True, "message": started_words(mode, phone, agent)}
 
 
 def _on_call(agent: str) -> bool | None:
@@ -86,8 +85,17 @@ def _on_call(agent: str) -> bool | None:
     return supervise.on_call(snapshot, agent)
 
 
-def mode_words() -> dict:
-    return {"listen": gettext("listen to"), "whisper": gettext("whisper to"), "barge": gettext("barge in on")}
+def started_words(mode: str, extension: str, agent: str) -> str:
+    """What the board says once the supervisor's phone is rung, in the page's language (a whole sentence per
+    mode: a language orders the words its own way)."""
+    if mode == "whisper":
+        return gettext("Your phone %(extension)s rings: answer it to whisper to agent %(agent)s (only the agent "
+                       "hears you).", extension=extension, agent=agent)
+    if mode == "barge":
+        return gettext("Your phone %(extension)s rings: answer it to join agent %(agent)s's call (both parties "
+                       "hear you).", extension=extension, agent=agent)
+    return gettext("Your phone %(extension)s rings: answer it to listen to agent %(agent)s's call (neither party "
+                   "hears you).", extension=extension, agent=agent)
 
 
 def state_words() -> dict:
@@ -108,7 +116,7 @@ def wallboard_words() -> dict:
         "one_call": gettext("%(count)s call", count="{count}"), "calls": gettext("%(count)s calls", count="{count}"),
         "no_agent": gettext("No agent in this queue."), "lost": gettext("Connection lost, retrying…"),
         "states": state_words(), "locale": current_language().replace("_", "-"),
-        "listen": gettext("Listen"), "whisper": gettext("Whisper"), "barge": gettext("Barge"),
+        "listen": gettext("Listen in"), "whisper": gettext("Whisper"), "barge": gettext("Barge"),
         "listen_hint": gettext("You hear the call; neither party hears you."),
         "whisper_hint": gettext("Only the agent hears you."), "barge_hint": gettext("Both parties hear you."),
     }
