@@ -50,8 +50,13 @@ exten => _[+0-9*#].,1,Set(BEHAVIOUR=${DB(behaviour/${EXTEN})})
  same => n,Ringing()
  same => n,Wait(${IF($[${LEN(${DB(ring/${EXTEN})})} > 0]?${DB(ring/${EXTEN})}:1)})
  same => n,Answer()
+; a phone may keep what it hears (DB record/<number>: a path prefix, as the caller's HEARD) and send its own
+; tone (DB tone/<number>: a Playtones list, or "silence"; 440 Hz unless set)
+ same => n,Set(HEARD=${DB(record/${EXTEN})})
+ same => n,ExecIf($[${LEN(${HEARD})} > 0]?MixMonitor(${HEARD}-mix.wav,r(${HEARD}.wav),touch ${HEARD}.done))
  same => n,UserEvent(CarrierAnswered,Exten: ${EXTEN},Local: ${CHANNEL(pjsip,local_addr)},CallerID: ${CALLERID(num)})
- same => n,Playtones(440)
+ same => n,Set(TONE=${DB(tone/${EXTEN})})
+ same => n,ExecIf($["${TONE}" != "silence"]?Playtones(${IF($[${LEN(${TONE})} > 0]?${TONE}:440)}))
  same => n,Wait(${IF($[${LEN(${DB(hold/${EXTEN})})} > 0]?${DB(hold/${EXTEN})}:4)})
  same => n,Hangup()
  same => n(busy),Busy(5)
@@ -67,7 +72,8 @@ exten => s,1,Answer()
  same => n,UserEvent(CallerConnected,Tag: ${TAG})
  same => n,Wait(1)
  same => n,ExecIf($[${LEN(${DTMF})} > 0]?SendDTMF(${DTMF}))
- same => n,Playtones(440)
+ same => n,Set(TONE=${IF($[${LEN(${TONE})} > 0]?${TONE}:440)})
+ same => n,ExecIf($["${TONE}" != "silence"]?Playtones(${TONE}))
  same => n,Wait(${IF($[${LEN(${HOLD})} > 0]?${HOLD}:6)})
  same => n,Hangup()
 exten => h,1,UserEvent(CallerHangup,Tag: ${TAG},DialStatus: ${DIALSTATUS})
@@ -139,17 +145,31 @@ class Carrier:
         if ring is not None:
             self.instance.cli(f"database put ring {number} {ring:g}")
 
+    def set_tone(self, number: str, tone: str) -> None:
+        """What the phone ``number`` sends once it answers: a Playtones list ("1400"), or "silence"."""
+        self.instance.cli(f"database put tone {number} {tone}")
+
+    def record_phone(self, number: str, tag: str) -> None:
+        """Keep what the phone ``number`` hears on its next answered call, as ``heard(tag)``."""
+        self.instance.cli(f"database put record {number} {self._heard_inner(tag)}")
+
+    def press(self, channel: str, digit: str) -> None:
+        """Send one DTMF digit (RFC 4733) from the carrier's channel ``channel`` (a UserEvent's Channel header)."""
+        assert self._ami is not None
+        self._ami.action("PlayDTMF", Channel=channel, Digit=digit, Duration="250")
+
     def call(self, endpoint: str, number: str, tag: str, dtmf: str = "", hold: int = 6,
-             record: bool = False, caller: str = "") -> None:
+             record: bool = False, caller: str = "", tone: str = "") -> None:
         """Place a call from ``endpoint`` (a phone ``ph<N>`` or ``telco``) to ``number`` at the pbx.
 
         ``record``: keep what the caller hears (see ``heard``); ``caller``: the caller's number (default the
-        phone's, or the outside world's +15550001111)."""
+        phone's, or the outside world's +15550001111); ``tone``: what the caller sends (a Playtones list, or
+        "silence"; 440 Hz by default)."""
         assert self._ami is not None
         self._ami.action(
             "Originate", Channel=f"PJSIP/{number}@{endpoint}", Context="caller", Exten="s", Priority="1",
             Async="true", Timeout="60000", CallerID=f'"{tag}" <{caller or endpoint_number(endpoint)}>',
-            Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}",
+            Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}", f"TONE={tone}",
                       f"HEARD={self._heard_inner(tag) if record else ''}"],
         )
 

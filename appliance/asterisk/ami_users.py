@@ -2,10 +2,12 @@
 
 A single ``read=all``/``write=all`` user let any bug in any service that talks to AMI (a header
 smuggled into a QueuePause field, a leaked secret) run ``Originate`` with ``Application=System``: shell
-commands as the asterisk user.  Here no user holds ``originate`` (Linebox places no calls over AMI) or
-``config``, and none holds both ``command`` and ``system`` (``ModuleLoad`` could load back the CLI's
-``channel originate``, which modules.conf leaves out).  ``tests/lab/test_ami_users.py`` checks each
-user is refused Originate->System and can still do its job.
+commands as the asterisk user.  Here only ``linebox-supervise`` holds ``originate``, and nothing else: it
+rings a supervisor's own phone into the generated ``linebox-supervise`` context (listen, whisper, barge;
+``appliance.callcenter.supervise``), and without ``system`` Asterisk refuses it Originate of System, Exec
+and the like.  No user holds ``config``, and none holds both ``command`` and ``system`` (``ModuleLoad``
+could load back the CLI's ``channel originate``, which modules.conf leaves out).
+``tests/lab/test_ami_users.py`` checks each user is refused Originate->System and can still do its job.
 
 Each user's secret is derived from the install's one AMI secret (``Install.ami_secret``) with HMAC, so
 wherever that secret is kept, the users' secrets follow, and none is written anywhere but manager.conf.
@@ -33,6 +35,7 @@ LIVE = "linebox-live"
 COLLECTOR = "linebox-collector"
 CLI = "linebox-cli"
 BANS = "linebox-bans"
+SUPERVISE = "linebox-supervise"
 
 AMI_USERS = (
     AmiUser(APPLY, "", "command", "apply and rollback: module reloads, pjsip send register, the checks that "
@@ -48,6 +51,8 @@ AMI_USERS = (
                                               "started again (PJSIPQualify: system or reporting)"),
     AmiUser(BANS, "security", "", "the ban service: failed authentications and requests to unknown accounts "
                                   "(security events)"),
+    AmiUser(SUPERVISE, "", "originate", "the wallboard's listen, whisper and barge: rings the supervisor's phone "
+                                        "into the linebox-supervise context (Originate, no application)"),
     AmiUser(CLI, "", "command,reporting", "the technician's linebox command: status, diag, calls "
                                           "(CoreShowChannels), debug collect, spans, gateways"),
 )

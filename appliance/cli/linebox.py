@@ -264,12 +264,15 @@ def collect(ctx: click.Context, once: bool) -> None:
               help="The follow-up of missed queue calls per queue (reached, called in again, still open) instead.")
 @click.option("--callbacks", "by_callback", is_flag=True,
               help="Queue callbacks per queue (asked for, completed, failed, time to callback) instead.")
+@click.option("--survey", "by_survey", is_flag=True,
+              help="Satisfaction-survey ratings per queue and agent (count, average, each digit) instead.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
 @click.option("--bom/--no-bom", default=None,
               help="Start the CSV with a UTF-8 byte-order mark, for Excel (default: when the site's language is zh).")
 @click.pass_context
 def report(ctx: click.Context, start, end, queue, service_seconds: int | None, agents: bool,
-           by_disposition: bool, by_missed: bool, by_callback: bool, as_csv: bool, bom: bool | None) -> None:
+           by_disposition: bool, by_missed: bool, by_callback: bool, by_survey: bool, as_csv: bool,
+           bom: bool | None) -> None:
     """Call-center KPIs (definitions in docs/reports.md), from collected data; days are the site's local
     days (the timezone setting)."""
     from appliance.callcenter import reports
@@ -281,6 +284,17 @@ def report(ctx: click.Context, start, end, queue, service_seconds: int | None, a
     if as_csv and bom is None:
         from appliance.site import service
         bom = service.load_settings().language == "zh"
+    if by_survey:
+        from appliance.callcenter import survey
+        scores = survey.survey_report(start, end, queue)
+        if as_csv:
+            _csv_out(reports.to_csv(scores), bool(bom))
+        else:
+            click.echo(f"{'queue':<8}{'agent':<10}{'ratings':>8}{'average':>8}{'1':>5}{'2':>5}{'3':>5}{'4':>5}{'5':>5}")
+            for r in scores:
+                click.echo(f"{r.queue:<8}{r.agent or '(all)':<10}{r.ratings:>8}{_num(r.average):>8}{r.ones:>5}"
+                           f"{r.twos:>5}{r.threes:>5}{r.fours:>5}{r.fives:>5}")
+        return
     if by_disposition:
         from appliance.callcenter import dispositions
         counted = dispositions.disposition_report(start, end, queue)

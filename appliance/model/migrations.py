@@ -271,12 +271,19 @@ def _v27_queue_callbacks(db: peewee.SqliteDatabase) -> None:
     """Queue callbacks that keep the caller's place: off for every queue there before."""
     for name in ("callback", "callback_offer_seconds", "callback_retries", "callback_retry_seconds"):
         _add_column_if_missing(db, models.Queue, name)
+
+
 def _v28_sla_alerts(db: peewee.SqliteDatabase) -> None:
     """Each queue's SLA alert thresholds (all off for the queues there before: their wallboard shows what it
     showed) and the table the breaches are kept in."""
     for name in ("alert_longest_wait_seconds", "alert_callers_waiting", "alert_min_agents"):
         _add_column_if_missing(db, models.Queue, name)
     db.create_tables(models.ALERT_TABLES, safe=True)
+
+
+def _v29_queue_survey(db: peewee.SqliteDatabase) -> None:
+    """Each queue's post-call satisfaction survey (off for the queues there before: callers hear nothing new)."""
+    _add_column_if_missing(db, models.Queue, "survey")
 
 
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
@@ -308,6 +315,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v26_missed_calls,
     _v27_queue_callbacks,
     _v28_sla_alerts,
+    _v29_queue_survey,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -193,6 +193,8 @@ class Queue(BaseModel):
     alert_longest_wait_seconds = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
     alert_callers_waiting = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
     alert_min_agents = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
+    # after the agent hangs up, the caller rates the call 1-5 (appliance.callcenter.survey)
+    survey = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT 0")])
 
 
 CALL_CENTER_TABLES = [Ivr, Queue]

@@ -87,6 +87,10 @@ REGISTRY: tuple[Prompt, ...] = (
        in_debian=False),
     _p("linebox/callback-unavailable", "queue callback", "Sorry, we cannot call this number back. Please "
        "stay on the line.", "抱歉，我们无法回拨这个号码，请不要挂机。", in_debian=False),
+    _p("linebox/survey-rate", "queue survey", "Please rate the call you just had. Press 1 for very poor, up to 5 "
+       "for excellent.", "请为刚才的服务评分：非常不满意请按1，非常满意请按5。", in_debian=False),
+    _p("linebox/survey-thanks", "queue survey", "Thank you for your rating. Goodbye.", "感谢您的评价，再见。",
+       in_debian=False),
     # IVR menus
     _p("invalid", "IVR wrong key", "That's not valid, try again.", "输入无效，请重新输入。"),
     _p("linebox/no-input", "IVR no key", "We did not receive your choice.", "我们没有收到您的选择。",
@@ -282,10 +286,14 @@ def install(place: Place, languages: tuple[str, ...] = LANGUAGES, cache: Path | 
 
 
 def languages_used(settings, ivrs: list, queues: list) -> tuple[str, ...]:
-    """The prompt languages a site's callers may hear beyond Debian's English (the apply installs those)."""
+    """The prompt languages a site's callers may hear beyond Debian's English (the apply installs those).
+
+    English too when a queue asks its callers to rate the call: its prompts (``linebox/survey-*``) are not
+    in Debian's set, so they are spoken in every language the site's callers may hear."""
     used = {settings.prompt_language} | {i.language for i in ivrs} | {q.language for q in queues}
     used |= {o.language for i in ivrs for o in i.options}
-    return tuple(sorted(used - {""} - ({"en"} if used <= {"", "en"} else set())))
+    surveyed = any(q.survey for q in queues)
+    return tuple(sorted(used - {""} - ({"en"} if used <= {"", "en"} and not surveyed else set())))
 
 
 def recorded_languages(place: Place) -> tuple[str, ...]:

@@ -153,6 +153,7 @@ FIELD_LABELS = {
     "callback_offer_seconds": N_("Offer the callback after, and every (seconds)"),
     "callback_retries": N_("Callback: further tries when the caller does not answer"),
     "callback_retry_seconds": N_("Callback: wait between tries (seconds)"),
+    "survey": N_("Satisfaction survey after the call (1-5)"),
     "greeting": N_("Greeting sound"),
     "greeting_text": N_("Greeting text (spoken)"),
     "greeting_voice": N_("Greeting voice"),
@@ -260,7 +261,9 @@ _DIAL_PERMISSIONS = {
 CHOICE_LABELS_OF_FIELD = {(field, value): label for value, label in _DIAL_PERMISSIONS.items()
                           for field in ("dial_permission", "dial_permission_default", "out_of_hours_permission")}
 CHOICE_LABELS_OF_FIELD.update({("budget_action", "warn"): N_("Warn only"),
-                               ("budget_action", "block"): N_("Warn, then block outbound calls")})
+                               ("budget_action", "block"): N_("Warn, then block outbound calls"),
+                               ("supervisor_monitoring", "allowed"): N_("Allowed"),
+                               ("supervisor_monitoring", "forbidden"): N_("Forbidden")})
 
 
 def choice_label(value: str, field: str = "") -> str:

@@ -668,6 +668,9 @@ class Queue(SiteObject):
     alert_longest_wait_seconds: int = Field(default=0, ge=0, le=7200)
     alert_callers_waiting: int = Field(default=0, ge=0, le=1000)
     alert_min_agents: int = Field(default=0, ge=0, le=1000)
+    # After the agent hangs up, the caller is asked to rate the call 1-5 by keypad (a queue_log SURVEY line
+    # with the agent who answered; docs/reports.md).  A caller who hangs up first is simply not asked.
+    survey: bool = False
 
     @field_validator("members")
     @classmethod
@@ -759,6 +762,9 @@ class Settings(SiteObject):
     budget_action: Literal["warn", "block"] = "warn"
     outbound_hours: Annotated[str, StringConstraints(pattern=r"^(|" + IDENTIFIER_RE[1:-1] + r")$")] = ""
     out_of_hours_permission: DialPermission = "internal"
+    # Whether supervisors may listen to, whisper to or barge into agents' live calls from the wallboard
+    # (appliance.callcenter.supervise); "forbidden" refuses it in the console and drops it from the dialplan.
+    supervisor_monitoring: Literal["allowed", "forbidden"] = "allowed"
 
     @field_validator("department_budgets")
     @classmethod

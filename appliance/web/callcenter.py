@@ -32,7 +32,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from appliance.asterisk.ami import AmiError
-from appliance.callcenter import agents, callbacks, dispositions, history, missed, reports
+from appliance.callcenter import agents, callbacks, dispositions, history, missed, reports, survey
 from appliance.errors import Problem, SiteError
 from appliance.model import audit
 from appliance.model.database import database
@@ -96,10 +96,11 @@ def reports_page():
                            dispositions=dispositions.disposition_report(start, end, queue),
                            missed_calls=missed.report(start, end, queue),
                            callbacks=callbacks.report(start, end, queue),
+                           surveys=survey.survey_report(start, end, queue),
                            zone=localtime.site_zone().key, chart_titles=chart_titles())
 
 
-@blueprint.get("/reports/<any(queues, agents, dispositions, missed, callbacks):table>.csv")
+@blueprint.get("/reports/<any(queues, agents, dispositions, missed, callbacks, surveys):table>.csv")
 @require_role(*REPORT_ROLES)
 def reports_csv(table: str):
     start, end, first, last, queue = _period()
@@ -107,6 +108,7 @@ def reports_csv(table: str):
                   reports.agent_report(start, end, queue) if table == "agents" else
                   missed.report(start, end, queue) if table == "missed" else
                   callbacks.report(start, end, queue) if table == "callbacks" else
+                  survey.survey_report(start, end, queue) if table == "surveys" else
                   dispositions.disposition_report(start, end, queue))
     return csv_download(reports.to_csv(rows), f"linebox-{table}-{first}-{last}.csv")
 

@@ -4,6 +4,9 @@ The stream sends one ``data:`` line of JSON per change (see
 ``appliance.callcenter.live``) and a comment every 15 s so proxies keep the
 connection open.  It accepts the console session or an API bearer token, so
 a wall screen can show it without a person logging in every morning.
+
+A supervisor (or an admin) may listen to, whisper to or barge into an agent's live call from the board
+(``POST /wallboard/supervise``): their own phone rings, then ``appliance.callcenter.supervise`` takes over.
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ from flask_login import current_user
 from appliance.access import apitokens
 from appliance.asterisk import ami_users
 from appliance.asterisk.ami import Ami
-from appliance.callcenter import agents, alerts
+from appliance.callcenter import agents, alerts, supervise
 from appliance.callcenter.live import STATE_WORDS, LiveBoard
+from appliance.errors import Problem, SiteError
 from appliance.site import localtime, service
-from appliance.web.i18n import current_language
+from appliance.web.forms import EmptyForm
+from appliance.web.i18n import current_language, problems_text
 from appliance.web.roles import require_role
 
 blueprint = Blueprint("wallboard", __name__)
 ROLES = ("admin", "supervisor", "technician")
+SUPERVISE_ROLES = ("admin", "supervisor")  # listen, whisper, barge: not technicians (read-only), not agents
 
 
 def board() -> LiveBoard:
@@ -45,7 +51,51 @@ def board() -> LiveBoard:
 @blueprint.get("/wallboard")
 @require_role(*ROLES)
 def page():
-    return render_template("wallboard.html", wallboard_words=wallboard_words())
+    can_supervise = current_user.role in SUPERVISE_ROLES and supervise.allowed()
+    return render_template("wallboard.html", wallboard_words=wallboard_words(), can_supervise=can_supervise,
+                           my_extension=agents.extension_of(current_user.username) or "", form=EmptyForm())
+
+
+@blueprint.post("/wallboard/supervise")
+@require_role(*SUPERVISE_ROLES, write=SUPERVISE_ROLES)
+def supervise_call():
+    """Listen, whisper or barge on an agent's live call: rings the supervisor's phone (the extension typed,
+    else the one they claimed on the agent page).  Answers JSON to the board's script (422 with the problems)."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    form = request.form
+    agent, mode = form.get("agent", "").strip(), form.get("mode", "").strip()
+    phone = form.get("extension", "").strip() or agents.extension_of(current_user.username) or ""
+    try:
+        if not phone:
+            raise SiteError([Problem("extension", gettext("say which extension is your phone"))])
+        install = current_app.extensions["linebox.install"]
+        supervise.start(lambda: install.connect_ami(timeout=5, user=ami_users.SUPERVISE), current_user.username,
+                        phone, agent, mode, _on_call(agent) if supervise.allowed() else None)
+    except SiteError as error:
+        return {"ok": False, "problems": problems_text(error.problems)}, 422
+    return {"ok": True, "message": started_words(mode, phone, agent)}
+
+
+def _on_call(agent: str) -> bool | None:
+    """Whether the board shows the agent on a call (None: the board has no picture yet, Asterisk decides)."""
+    snapshot = board().snapshot
+    if snapshot.get("error") or not snapshot.get("time"):
+        return None
+    return supervise.on_call(snapshot, agent)
+
+
+def started_words(mode: str, extension: str, agent: str) -> str:
+    """What the board says once the supervisor's phone is rung, in the page's language (a whole sentence per
+    mode: a language orders the words its own way)."""
+    if mode == "whisper":
+        return gettext("Your phone %(extension)s rings: answer it to whisper to agent %(agent)s (only the agent "
+                       "hears you).", extension=extension, agent=agent)
+    if mode == "barge":
+        return gettext("Your phone %(extension)s rings: answer it to join agent %(agent)s's call (both parties "
+                       "hear you).", extension=extension, agent=agent)
+    return gettext("Your phone %(extension)s rings: answer it to listen to agent %(agent)s's call (neither party "
+                   "hears you).", extension=extension, agent=agent)
 
 
 def state_words() -> dict:
@@ -70,6 +120,9 @@ def wallboard_words() -> dict:
         "breach": gettext("%(queue)s: %(alert)s (now %(value)s, threshold %(threshold)s), since %(time)s",
                           queue="{queue}", alert="{alert}", value="{value}", threshold="{threshold}", time="{time}"),
         "kinds": {kind: gettext(label) for kind, label in alerts.KINDS.items()},
+        "listen": gettext("Listen in"), "whisper": gettext("Whisper"), "barge": gettext("Barge"),
+        "listen_hint": gettext("You hear the call; neither party hears you."),
+        "whisper_hint": gettext("Only the agent hears you."), "barge_hint": gettext("Both parties hear you."),
     }
 
 

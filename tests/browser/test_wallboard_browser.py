@@ -43,6 +43,8 @@ class StandInAmi:
                  "CallsTaken: 1", f"LastCall: {now - 65}", "Wrapuptime: 10", "",
                  "Event: QueueMember", "Queue: 700", "Name: 101", "Location: PJSIP/101", "Status: 1", "Paused: 1",
                  "PausedReason: lunch", f"LastPause: {now - 125}", "CallsTaken: 3", "LastCall: 0", "",
+                 "Event: QueueMember", "Queue: 700", "Name: 102", "Location: PJSIP/102", "Status: 2", "Paused: 0",
+                 "CallsTaken: 0", "LastCall: 0", "",
                  "Event: QueueEntry", "Queue: 700", "Position: 1", "CallerIDNum: +441111", "Wait: 12", ""]
         return type("Response", (), {"response": lines})()
 
@@ -73,10 +75,18 @@ def test_wallboard_names_queues_and_labels_every_figure(admin_page, served, monk
         assert figures == {"Waiting": "1", "Longest wait": "0:12", "Service level (15 s, target 90%)": "50%",
                            "Answered": "2", "Abandoned": "0"}
         assert "wb-alert" in card.get_attribute("class")  # 50 % is below the queue's 90 % target
-        assert card.locator("th").all_inner_texts() == ["Agent", "State", "Time in state", "Calls taken"]
+        # an admin may listen, whisper and barge: a last column, with the buttons on an agent on call only
+        assert card.locator("th").all_inner_texts() == ["Agent", "State", "Time in state", "Calls taken", ""]
         rows = [row.locator("td").all_inner_texts() for row in card.locator("tbody tr").all()]
-        assert rows == [["Desk 100 (100)", "available", "1:05", "1 call"],
-                        ["Desk 101 (101)", "paused (lunch)", "2:05", "3 calls"]]
+        assert [r[:4] for r in rows] == [["Desk 100 (100)", "available", "1:05", "1 call"],
+                                         ["Desk 101 (101)", "paused (lunch)", "2:05", "3 calls"],
+                                         ["102", "on call", "", "0 calls"]]
+        assert [r[4] for r in rows[:2]] == ["", ""]
+        buttons = card.locator("tbody tr").nth(2).locator("button")
+        assert buttons.all_inner_texts() == ["Listen in", "Whisper", "Barge"]
+        buttons.nth(1).click()  # no phone of theirs typed: refused, with the reason, on the page
+        admin_page.locator("#supervise-result.error").wait_for()
+        assert "say which extension is your phone" in admin_page.inner_text("#supervise-result")
         assert "today (Asia/Shanghai)" in admin_page.inner_text("#wallboard-status")
         shot(admin_page, "wallboard")
     finally:

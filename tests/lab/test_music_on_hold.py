@@ -15,7 +15,7 @@ import wave
 
 import pytest
 
-from tests.lab.helpers import add, live_with_carrier, loud_seconds
+from tests.lab.helpers import add, live_with_carrier, loud_seconds, tone_seconds
 
 pytestmark = pytest.mark.lab
 
@@ -31,28 +31,6 @@ def _write_tone(path, seconds: int = 10) -> None:
         w.setframerate(RATE)
         samples = (int(8000 * math.sin(2 * math.pi * TONE_HZ * n / RATE)) for n in range(RATE * seconds))
         w.writeframes(b"".join(s.to_bytes(2, "little", signed=True) for s in samples))
-
-
-def _tone_seconds(path, hz: float = TONE_HZ) -> float:
-    """Seconds (in 100 ms windows) of sound whose power is nearly all at ``hz`` (Goertzel's one-bin DFT)."""
-    with wave.open(str(path)) as w:
-        rate, frames = w.getframerate(), w.readframes(w.getnframes())
-    samples = memoryview(frames).cast("h")
-    step = rate // 10
-    coefficient = 2 * math.cos(2 * math.pi * hz / rate)
-    found = 0.0
-    for i in range(len(samples) // step):
-        window = samples[i * step:(i + 1) * step]
-        energy = sum(s * s for s in window)
-        if max(abs(s) for s in window) < 500:
-            continue
-        s1 = s2 = 0.0
-        for s in window:
-            s1, s2 = s + coefficient * s1 - s2, s1
-        power = s1 * s1 + s2 * s2 - coefficient * s1 * s2
-        if 2 * power / (step * energy) > 0.8:  # a pure tone at hz gives 1
-            found += 0.1
-    return found
 
 
 def test_a_caller_waiting_in_a_queue_hears_the_queues_music_on_hold_class(pbx, carrier):
@@ -74,7 +52,8 @@ def test_a_caller_waiting_in_a_queue_hears_the_queues_music_on_hold_class(pbx, c
         phones.wait_for("CallerHangup", lambda e, tag=tag: e.get("Tag") == tag, since=mark, timeout=30)
 
     toned = phones.heard("tone-class")
-    assert _tone_seconds(toned) >= 5, f"the caller heard {_tone_seconds(toned):.1f} s of the class's tone"
+    heard = tone_seconds(toned, TONE_HZ)
+    assert heard >= 5, f"the caller heard {heard:.1f} s of the class's tone"
     default = phones.heard("default-class")
     assert loud_seconds(default, after=0.5) >= 5, "the default class plays music, not silence"
-    assert _tone_seconds(default) < 1, "the default class is not the tone"
+    assert tone_seconds(default, TONE_HZ) < 1, "the default class is not the tone"

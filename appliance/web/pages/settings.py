@@ -59,6 +59,7 @@ LABELS = {
     "budget_action": N_("When a budget is spent"),
     "outbound_hours": N_("Open hours for outbound calls (time condition)"),
     "out_of_hours_permission": N_("Outside those hours, extensions may dial"),
+    "supervisor_monitoring": N_("Supervisors may listen, whisper and barge"),
 }
 HINTS = {
     "sip_bind": N_("0.0.0.0 listens on every address of the box."),
@@ -74,6 +75,8 @@ HINTS = {
     "sip_encryption": N_("For extensions and trunks that do not choose their own. Preferred: SRTP when the other "
                          "side can, else plain; required: a call without SRTP is refused. SRTP keys travel safely "
                          "only over TLS."),
+    "supervisor_monitoring": N_("From the wallboard, on agents' live calls; every use is in the audit log. "
+                                "Forbidden refuses it at once; apply to remove it from the dialplan too."),
     "rtp_end": N_("Audio uses the UDP ports in this range; allow it through any firewall."),
     "ami_port": N_("Local port Linebox uses to control Asterisk."),
     "timezone": N_("An IANA name such as Asia/Shanghai or Europe/London. Reports, the wallboard's today, "

@@ -20,6 +20,33 @@
     if (text !== undefined) { e.textContent = text; }
     return e;
   }
+  // listen, whisper, barge (supervisors and admins, when the site allows it): a POST that rings their phone
+  var supervise = document.getElementById("supervise");
+  var result = document.getElementById("supervise-result");
+  function spy(agent, mode) {
+    var data = new FormData(supervise);
+    data.append("agent", agent);
+    data.append("mode", mode);
+    result.textContent = "";
+    fetch(supervise.getAttribute("action"), {method: "POST", body: data, credentials: "same-origin"})
+      .then(function (r) { return r.json(); })
+      .then(function (answer) {
+        result.textContent = answer.ok ? answer.message : answer.problems;
+        result.className = answer.ok ? "success" : "error";
+      })
+      .catch(function (err) { result.textContent = String(err); result.className = "error"; });
+  }
+  function spyButtons(agent) {
+    var cell = el("td", "wb-spy");
+    ["listen", "whisper", "barge"].forEach(function (mode) {
+      var button = el("button", "small", say(mode));
+      button.type = "button";
+      button.title = say(mode + "_hint");
+      button.addEventListener("click", function () { spy(agent, mode); });
+      cell.appendChild(button);
+    });
+    return cell;
+  }
   function mmss(s) { return Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2); }
   function clock(epoch) {
     try { return new Date(epoch * 1000).toLocaleTimeString(words.locale, zone ? {timeZone: zone} : {}); }
@@ -79,7 +106,7 @@
       card.appendChild(figures);
       var table = el("table", "wb-agents");
       var head = el("tr");
-      [say("agent"), say("state"), say("time_in_state"), say("calls_taken")].forEach(function (h) { head.appendChild(el("th", null, h)); });
+      [say("agent"), say("state"), say("time_in_state"), say("calls_taken")].concat(supervise ? [""] : []).forEach(function (h) { head.appendChild(el("th", null, h)); });
       table.appendChild(el("thead")).appendChild(head);
       var body = table.appendChild(el("tbody"));
       q.agents.forEach(function (a) {
@@ -88,6 +115,7 @@
         row.appendChild(el("td", null, state(a.state) + (a.reason ? " (" + state(a.reason) + ")" : "")));
         row.appendChild(el("td", null, a.seconds ? mmss(a.seconds) : ""));
         row.appendChild(el("td", null, say(a.calls === 1 ? "one_call" : "calls", {count: a.calls})));
+        if (supervise) { row.appendChild(a.state === "on call" ? spyButtons(a.agent) : el("td")); }
         body.appendChild(row);
       });
       if (!q.agents.length) { card.appendChild(el("p", "muted", say("no_agent"))); } else { card.appendChild(table); }
