@@ -2,7 +2,8 @@
 
 A single ``read=all``/``write=all`` user let any bug in any service that talks to AMI (a header
 smuggled into a QueuePause field, a leaked secret) run ``Originate`` with ``Application=System``: shell
-commands as the asterisk user.  Here no user holds ``originate`` (Linebox places no calls over AMI) or
+commands as the asterisk user.  Here only ``linebox-dial`` (click-to-dial) holds ``originate``, and nothing
+else: Asterisk refuses it Originate of System() and its kind, which also need ``system``.  No user holds
 ``config``, and none holds both ``command`` and ``system`` (``ModuleLoad`` could load back the CLI's
 ``channel originate``, which modules.conf leaves out).  ``tests/lab/test_ami_users.py`` checks each
 user is refused Originate->System and can still do its job.
@@ -33,6 +34,7 @@ LIVE = "linebox-live"
 COLLECTOR = "linebox-collector"
 CLI = "linebox-cli"
 BANS = "linebox-bans"
+DIAL = "linebox-dial"
 
 AMI_USERS = (
     AmiUser(APPLY, "", "command", "apply and rollback: module reloads, pjsip send register, the checks that "
@@ -50,6 +52,8 @@ AMI_USERS = (
                                   "(security events)"),
     AmiUser(CLI, "", "command,reporting", "the technician's linebox command: status, diag, calls "
                                           "(CoreShowChannels), debug collect, spans, gateways"),
+    AmiUser(DIAL, "", "originate", "click-to-dial: rings the agent's own phone, then dials the number from it "
+                                   "in from-internal (Originate; appliance.callcenter.clicktodial)"),
 )
 BY_NAME = {user.name: user for user in AMI_USERS}
 

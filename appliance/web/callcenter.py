@@ -9,6 +9,8 @@
   of queues, pauses with a reason, and gets a screen pop (caller's number, queue, phonebook contact
   and the caller's history: ``appliance.callcenter.history``) through a server-sent-event stream when a
   queue call rings their phone; they save the call's disposition and note (``callcenter.dispositions``).
+* ``/agent/dial`` (agents, admins with a claimed extension): click-to-dial from the agent page, the pop's
+  caller and the phonebook: their phone rings, then the number is dialled from it (``callcenter.clicktodial``).
 """
 
 from __future__ import annotations
@@ -31,14 +33,16 @@ from flask import (
 from flask_babel import gettext
 from flask_login import current_user
 
+from appliance.asterisk import ami_users
 from appliance.asterisk.ami import AmiError
-from appliance.callcenter import agents, dispositions, history, reports
+from appliance.callcenter import agents, clicktodial, dispositions, history, reports
 from appliance.errors import Problem, SiteError
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.phonebook.lookup import lookup
 from appliance.provisioning import prompts, sounds
 from appliance.site import localtime, queries, service
+from appliance.web.auth import safe_next
 from appliance.web.charts import SVG_CSP, chart_config, without_script
 from appliance.web.downloads import csv_download
 from appliance.web.forms import EmptyForm
@@ -382,6 +386,34 @@ def agent_disposition():
         return {"saved": False, "problems": problems_text(error.problems)}, 422
     return {"saved": True, "released": released,
             "message": gettext("Saved; you take calls again.") if released else gettext("Saved.")}
+
+
+def dial_for(username: str, number: str) -> str:
+    """Click-to-dial for the console user ``username`` from their claimed extension; the number dialled.
+    Shared by the console and the REST API.  SiteError names the problem (no extension, bad number, Asterisk)."""
+    extension = agents.extension_of(username)
+    if not extension:
+        raise SiteError([Problem("extension", gettext("say which extension is yours first"))])
+    clicktodial.check(extension, number)  # a bad number is refused before Asterisk is asked
+    try:
+        with _install().connect_ami(timeout=5, user=ami_users.DIAL) as ami:
+            return clicktodial.dial(ami, username, extension, number)
+    except AmiError as error:
+        raise SiteError([Problem("number", gettext("Asterisk is not reachable: %(error)s", error=error))]) from None
+
+
+@blueprint.post("/agent/dial")
+@require_role(*AGENT_ROLES, write=AGENT_ROLES)
+def agent_dial():
+    """Ring the agent's phone, then dial the number from it; back to the page the button was on."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        number = dial_for(current_user.username, request.form.get("number", ""))
+        flash(gettext("Your phone rings: pick it up to call %(number)s.", number=number), "success")
+    except SiteError as error:
+        flash(problems_text(error.problems), "error")
+    return redirect(safe_next(request.form.get("next")) or url_for("callcenter.agent_page"))
 
 
 @blueprint.get("/agent/stream")

@@ -94,6 +94,7 @@
     contact.textContent = msg.contact ? fill(words.phonebook, "contact", msg.contact.name +
       (msg.contact.company ? ", " + msg.contact.company : "") + (msg.contact.note ? " (" + msg.contact.note + ")" : "")) : "";
     pop.querySelector(".pop-queue").textContent = fill(words.queue, "number", msg.queue);
+    pop.querySelector(".pop-call-back").elements.number.value = msg.caller || "";
     if (msg.history) { showHistory(msg.history); }
     if (msg.type === "ringing" || msg.type === "connected") { showDisposition(msg); }
     if (msg.type === "missed") { form.hidden = true; form.elements.call.value = ""; }
