@@ -35,6 +35,7 @@ COLLECTOR = "linebox-collector"
 CLI = "linebox-cli"
 BANS = "linebox-bans"
 DIAL = "linebox-dial"
+WEBHOOKS = "linebox-webhooks"
 
 AMI_USERS = (
     AmiUser(APPLY, "", "command", "apply and rollback: module reloads, pjsip send register, the checks that "
@@ -54,6 +55,8 @@ AMI_USERS = (
                                           "(CoreShowChannels), debug collect, spans, gateways"),
     AmiUser(DIAL, "", "originate", "click-to-dial: rings the agent's own phone, then dials the number from it "
                                    "in from-internal (Originate; appliance.callcenter.clicktodial)"),
+    AmiUser(WEBHOOKS, "agent", "", "the webhook service: queue calls' agent events (AgentCalled, AgentConnect, "
+                                   "AgentComplete) sent on to the site's webhook receiver"),
 )
 BY_NAME = {user.name: user for user in AMI_USERS}
 

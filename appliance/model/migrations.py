@@ -261,6 +261,12 @@ def _v25_sip_encryption(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Trunk, "encryption")
 
 
+def _v26_webhook_deliveries(db: peewee.SqliteDatabase) -> None:
+    """The webhook delivery log (``appliance.callcenter.webhooks``): empty, and stays so unless the admin
+    configures a webhook URL."""
+    db.create_tables([models.WebhookDelivery], safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -287,6 +293,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v23_dispositions_and_caller_history,
     _v24_dial_guard,
     _v25_sip_encryption,
+    _v26_webhook_deliveries,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

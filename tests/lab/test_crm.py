@@ -8,14 +8,23 @@ pbx's own FastAGI service), and the carrier's telco line receives it with the ro
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+import time
+
 import pytest
 import requests
 
 from appliance.access import apitokens
+from appliance.callcenter import webhooks
 from appliance.model.models import AuditEntry
 from appliance.site import service
 from tests.lab.helpers import add, live_with_carrier
-from tests.lab.test_agent_desk import _served, _wait_calls_gone, session_for_agent
+from tests.lab.test_agent_desk import CALLER, Desk, _served, _wait_calls_gone, session_for_agent
+from tests.lab.test_agent_desk import _site as _desk_site
 from tests.web.test_callcenter_pages import token_of
 
 pytestmark = pytest.mark.lab
@@ -71,3 +80,87 @@ def test_click_to_dial_rings_the_agents_phone_then_the_carrier_gets_the_call_wit
         assert refused.status_code == 422 and "1;Hangup" in refused.text
     finally:
         server.close()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1: records every request (time, headers, body) and answers ``codes`` in
+    turn (then 200): 500 twice makes the sender retry."""
+
+    def __init__(self, codes: tuple[int, ...] = ()):
+        self.requests: list[tuple[float, dict, bytes, int]] = []
+        self.codes = list(codes)
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the stdlib's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                code = receiver.codes.pop(0) if receiver.codes else 200
+                receiver.requests.append((time.monotonic(), dict(self.headers), body, code))
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def accepted(self) -> list[dict]:
+        """The bodies answered 200, in the order they arrived (the failed attempts left out)."""
+        return [json.loads(body) for _, _, body, code in self.requests if code == 200]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_webhooks_reach_the_receiver_signed_in_order_and_a_failing_one_gets_retries(pbx, carrier):
+    from appliance.services import webhooks as webhook_service
+    receiver = Receiver(codes=(500, 500))  # the first delivery fails twice, then the receiver is back
+    _desk_site()
+    phones = live_with_carrier(pbx, carrier)
+    service.save_settings({"webhook_url": receiver.url}, "test")
+    stop, ready = threading.Event(), threading.Event()
+    sender = threading.Thread(target=webhook_service.run, args=(pbx.install, stop),
+                              kwargs={"retry_seconds": (0.5, 0.5, 0.5), "ready": ready}, daemon=True)
+    sender.start()
+    server = _served(pbx)
+    desk = Desk(server.url)
+    try:
+        assert ready.wait(15), "the webhook service did not follow AMI"
+        desk.wait_state()
+        mark = phones.mark()
+        phones.call("telco", "5553700", tag="hooked", hold=3)
+        seen, _, connected = desk.wait_pop("connected")
+        desk.save(connected, "Sale", "wants the blue one")
+        phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "hooked", since=mark, timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and [e["event"] for e in receiver.accepted()][-1:] != ["call.ended"]:
+            time.sleep(0.1)
+        events = receiver.accepted()
+        assert [e["event"] for e in events] == ["call.ringing", "call.answered", "call.disposition", "call.ended"]
+        assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+        assert {e["data"]["call"] for e in events} == {connected["uniqueid"]}
+        assert events[0]["data"]["caller"] == CALLER and events[0]["data"]["agent"] == "201"
+        assert (events[3]["data"]["disposition"], events[3]["data"]["note"]) == ("Sale", "wants the blue one")
+        # every request signed over its exact body, with its timestamp
+        key = webhooks.secret()
+        for _, headers, body, _code in receiver.requests:
+            timestamp = headers["X-Linebox-Timestamp"]
+            assert abs(int(timestamp) - time.time()) < 60
+            expected = "v1=" + hmac.new(key.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(headers["X-Linebox-Signature"], expected)
+        # the first event was tried three times before anything later was sent; the log says so
+        first = [json.loads(body)["id"] for _, _, body, _code in receiver.requests[:3]]
+        assert first == [events[0]["id"]] * 3
+        log = {row.id: row for row in webhooks.recent()}
+        assert (log[events[0]["id"]].attempts, log[events[0]["id"]].status) == (3, "delivered")
+        assert all(log[e["id"]].attempts == 1 for e in events[1:])
+    finally:
+        desk.close()
+        server.close()
+        stop.set()
+        sender.join(10)
+        receiver.close()

@@ -50,3 +50,20 @@ def test_the_agent_page_refuses_a_bad_number_and_asks_for_an_extension_first(con
     assert "1;Hangup is not a number to dial" in answer.text
     page = s.get(f"{console.url}/agent").text
     assert 'id="click-to-dial"' in page and 'class="pop-call-back' in page
+
+
+def test_the_crm_page_says_nothing_is_sent_unless_configured_and_shows_the_log(console):
+    from appliance.callcenter import webhooks
+    admin = session_for(console, "carol", "admin")
+    page = admin.get(f"{console.url}/crm").text
+    assert "Nothing is sent anywhere unless configured" in page and "No webhook deliveries." in page
+    service.save_settings({"webhook_url": "https://crm.example/hook"}, "test")
+    webhooks.record_pop({"type": "ringing", "uniqueid": "1.1", "caller": "+1555<script>"})
+    page = admin.get(f"{console.url}/crm").text
+    assert "https://crm.example/hook" in page and "call.ringing" in page
+    assert webhooks.secret() in page
+    technician = session_for(console, "tom", "technician")
+    shown = technician.get(f"{console.url}/crm").text
+    assert "Nothing is sent anywhere unless configured" in shown and webhooks.secret() not in shown
+    assert technician.post(f"{console.url}/crm/secret", data={
+        "csrf_token": token_of(technician, f"{console.url}/crm")}).status_code == 403
