@@ -15,6 +15,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from datetime import date, datetime, timedelta
 
 import pygal
@@ -35,7 +38,7 @@ from flask_login import current_user
 
 from appliance.asterisk import ami_users
 from appliance.asterisk.ami import AmiError
-from appliance.callcenter import agents, clicktodial, dispositions, history, reports
+from appliance.callcenter import agents, clicktodial, crm, dispositions, history, reports
 from appliance.errors import Problem, SiteError
 from appliance.model import audit
 from appliance.model.database import database
@@ -284,7 +287,9 @@ def agent_words() -> dict:
                          "exitempty": gettext("no agent"), "interrupted": gettext("interrupted"),
                          "waiting": gettext("waiting")},
             "by": gettext("by %(agent)s", agent="{agent}"), "listen": gettext("listen"),
-            "none": gettext("(no disposition)"), "saving": gettext("Saving...")}
+            "none": gettext("(no disposition)"), "saving": gettext("Saving..."),
+            "crm": gettext("CRM: %(contact)s", contact="{contact}"), "crm_waiting": gettext("CRM: asking..."),
+            "crm_none": gettext("CRM: not found"), "crm_error": gettext("CRM: no answer (%(error)s)", error="{error}")}
 
 
 
@@ -416,6 +421,36 @@ def agent_dial():
     return redirect(safe_next(request.form.get("next")) or url_for("callcenter.agent_page"))
 
 
+CRM_POPS = ("ringing",)
+
+
+def _with_crm(pop: dict, updates) -> dict:
+    """A ringing pop with its "open in CRM" link, and the CRM lookup started beside it (when configured): its
+    answer follows as a message of its own (``type: crm``), so a slow CRM never holds the pop back."""
+    if pop.get("type") not in CRM_POPS or not pop.get("caller"):
+        return pop
+    try:
+        with database.connection_context():
+            settings = service.load_settings()
+    except Exception:  # noqa: BLE001 - a busy database: the pop goes without the CRM
+        current_app.logger.exception("settings not read for the CRM lookup")
+        return pop
+    caller = pop["caller"]
+    if settings.crm_open_url:
+        pop = {**pop, "crm_open": crm.fill(settings.crm_open_url, caller)}
+    if settings.crm_lookup_url:
+        template, call = settings.crm_lookup_url, pop.get("uniqueid", "")
+
+        def ask() -> None:
+            answer = crm.lookup(template, caller)
+            with contextlib.suppress(queue.Full):  # a stalled page misses it, nothing piles up
+                updates.put_nowait({"type": "crm", "uniqueid": call, "caller": caller, "crm": answer})
+
+        threading.Thread(target=ask, name="crm-lookup", daemon=True).start()
+        pop = {**pop, "crm_pending": True}
+    return pop
+
+
 @blueprint.get("/agent/stream")
 @require_role(*AGENT_ROLES, write=AGENT_ROLES)
 def agent_stream():
@@ -426,6 +461,8 @@ def agent_stream():
 
     def mine(item: dict) -> dict:
         """A queue-state message cut down to this agent's own line in each queue; screen pops pass as they are."""
+        if item.get("type") == "crm":
+            return item
         if item.get("type") != "state":
             return _with_contact(item)
         return {"type": "state", "time": item.get("time"), "error": item.get("error", ""),
@@ -433,4 +470,5 @@ def agent_stream():
                             "me": [a for a in q["agents"] if a["agent"] == extension]}
                            for q in item.get("queues", [])]}
 
-    return event_stream(live, live.subscribe_agent(extension), mine)
+    updates = live.subscribe_agent(extension)
+    return event_stream(live, updates, lambda item: _with_crm(mine(item), updates))

@@ -14,6 +14,7 @@ import http.server
 import json
 import threading
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -164,3 +165,85 @@ def test_webhooks_reach_the_receiver_signed_in_order_and_a_failing_one_gets_retr
         stop.set()
         sender.join(10)
         receiver.close()
+
+
+class Crm:
+    """A CRM on 127.0.0.1 answering ``/lookup?number=...``: after ``delay`` seconds with a contact, or (for the
+    numbers in ``silent``) not at all until the test ends."""
+
+    def __init__(self, delay: float, silent: tuple[str, ...] = ()):
+        self.asked: list[tuple[float, str]] = []
+        self.release = threading.Event()
+        crm_server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the stdlib's name
+                number = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("number", [""])[0]
+                crm_server.asked.append((time.monotonic(), number))
+                if crm_server.release.wait(30 if number in silent else delay):
+                    return  # the test is over
+                body = json.dumps({"name": "Dana <b>Smith</b>", "company": "Acme", "link": "javascript:alert(1)",
+                                   "extra": "x" * 100}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/lookup?number={{number}}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_slow_or_silent_crm_never_delays_the_call_and_its_answer_follows_the_pop(pbx, carrier):
+    crm_server = Crm(delay=3.0, silent=("+15550002222",))
+    _desk_site()
+    phones = live_with_carrier(pbx, carrier)
+    service.save_settings({"crm_lookup_url": crm_server.url, "crm_open_url": "https://crm.example/open/{number}"},
+                          "test")
+    server = _served(pbx)
+    desk = Desk(server.url)
+    try:
+        desk.wait_state()
+        seen = 0
+        for tag, caller in (("slow", CALLER), ("silent", "+15550002222")):
+            mark = phones.mark()
+            placed = time.monotonic()
+            phones.call("telco", "5553700", tag=tag, hold=2, caller=caller)
+            rang = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "201", since=mark, timeout=20)
+            seen, (popped, _), ringing = desk.wait_pop("ringing", seen)
+            # the call reached the agent sooner than the CRM answers, and the pop came as the phone rang
+            assert rang["_time"] - placed < 2.5, f"{tag}: the agent's phone rang {rang['_time'] - placed:.1f} s late"
+            print(f"\n{tag} CRM: the phone rang {rang['_time'] - placed:.2f} s after the call was placed, "
+                  f"the pop {1000 * (popped - rang['_time']):.0f} ms after it rang")
+            assert popped - rang["_time"] < 1.0 and ringing["crm_pending"] is True
+            assert ringing["crm_open"] == "https://crm.example/open/" + urllib.parse.quote(caller, safe="")
+            seen, (answered, _), found = desk.wait_pop("crm", seen, timeout=15)
+            assert found["uniqueid"] == ringing["uniqueid"]
+            if tag == "slow":
+                assert answered - popped >= 2.0  # the CRM's answer came after the pop, not before it
+                # untrusted: text as sent (the page writes it as text), a link that is no http(s) dropped
+                assert found["crm"] == {"found": True, "name": "Dana <b>Smith</b>", "company": "Acme", "link": ""}
+            else:
+                assert found["crm"] == {"found": False, "error": "timed out"}
+            phones.wait_for("CallerHangup", lambda e, tag=tag: e.get("Tag") == tag, since=mark, timeout=30)
+            seen += 1
+        assert [number for _, number in crm_server.asked] == [CALLER, "+15550002222"]
+        # the same caller again: answered from the cache at once, the CRM not asked
+        from appliance.callcenter import crm
+        started = time.monotonic()
+        assert crm.lookup(crm_server.url, CALLER)["name"] == "Dana <b>Smith</b>"
+        assert time.monotonic() - started < 0.5 and len(crm_server.asked) == 2
+    finally:
+        desk.close()
+        server.close()
+        crm_server.close()

@@ -43,3 +43,15 @@ def test_a_configured_receiver_gets_events_logged_with_the_documented_signature(
     assert webhooks.signature(key, "1700000000", body) == "v1=" + hmac.new(
         key.encode(), b"1700000000." + body, hashlib.sha256).hexdigest()
     assert webhooks.new_secret("test") != key
+
+
+def test_a_crm_answer_is_untrusted_text_cut_short_with_only_an_http_link():
+    from appliance.callcenter import crm
+    assert crm.fill("https://crm.example/find?q={number}", "+44 20&x=1") == \
+        "https://crm.example/find?q=%2B44%2020%26x%3D1"
+    assert crm.parse(b'{"name": "A\\nB", "company": 7, "link": "javascript:alert(1)"}') == \
+        {"found": True, "name": "A B", "company": "", "link": ""}
+    assert crm.parse(b'{"name": "' + b"x" * 500 + b'", "link": "https://crm.example/1"}')["name"] == "x" * 200
+    assert crm.parse(b"[1, 2]") == {"found": False, "error": "not a JSON object"}
+    assert crm.parse(b"\xff") == {"found": False, "error": "not JSON"}
+    assert crm.lookup("", "+1555") is None and crm.lookup("https://crm.example/{number}", "") is None
