@@ -1,9 +1,12 @@
 """Click-to-dial and the CRM hooks with real calls through Asterisk (issue 21, items 3 and 4).
 
-The console is served over real HTTP from the pbx's install, as in ``test_agent_desk``, whose set-up this
-module reuses.  Click-to-dial: the agent's phone (the carrier's registered extension 201) rings first; once
-it answers, the pbx dials the number through the extension's outbound route, past the dial guard (the
-pbx's own FastAGI service), and the carrier's telco line receives it with the route's caller ID.
+One lab site for the module (extension 201 in queue 700 behind the inbound route 5553700, an outbound route
+to the carrier's telco line, the console served over real HTTP with an agent's page open on extension 201),
+set up as ``test_agent_desk`` does, with its helpers.  Click-to-dial: the agent's phone (the carrier's
+registered extension 201) rings first; once it answers, the pbx dials the number through the extension's
+outbound route, past the dial guard (the pbx's own FastAGI service), and the carrier's telco line receives
+it with the route's caller ID.  Webhooks: the webhook service runs in the test against a receiver on
+127.0.0.1 that fails twice first.  CRM lookup: a CRM on 127.0.0.1 answering in 3 s, or never.
 """
 
 from __future__ import annotations
@@ -15,16 +18,19 @@ import json
 import threading
 import time
 import urllib.parse
+from dataclasses import dataclass
 
 import pytest
 import requests
 
 from appliance.access import apitokens
 from appliance.callcenter import webhooks
+from appliance.model.database import close_database
 from appliance.model.models import AuditEntry
 from appliance.site import service
-from tests.lab.helpers import add, live_with_carrier
-from tests.lab.test_agent_desk import CALLER, Desk, _served, _wait_calls_gone, session_for_agent
+from tests.conftest import Pbx, wait_reachable
+from tests.lab.helpers import add, add_carrier_trunk
+from tests.lab.test_agent_desk import CALLER, Desk, _served, _wait_calls_gone
 from tests.lab.test_agent_desk import _site as _desk_site
 from tests.web.test_callcenter_pages import token_of
 
@@ -33,6 +39,58 @@ pytestmark = pytest.mark.lab
 MOBILE = "13912345678"
 COMPANY_NUMBER = "02155550000"  # the outbound route's caller ID
 RING_SECONDS = 1.5  # the agent's phone rings this long before it is picked up
+
+
+@dataclass
+class Site:
+    pbx: Pbx
+    phones: object  # lab.carrier.Carrier
+    url: str
+    desk: Desk  # the agent's page on extension 201 (console user "alice"), open for the whole module
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, rootfs):
+    from lab.carrier import Phone, start_carrier
+    from lab.pbx import start_pbx
+
+    install, instance = start_pbx(tmp_path_factory.mktemp("crm") / "pbx-home", rootfs)
+    pbx = Pbx(install, instance)
+    phones = server = desk = None
+    try:
+        service.save_settings({"country_code": "86", "area_code": "21"}, user="test")
+        _desk_site()
+        pbx.apply()
+        phones = start_carrier(instance.sip_port, [Phone(e.number, e.password)
+                                                   for e in service.list_objects("extension")], rootfs)
+        phones.wait_registered(["201"])
+        wait_reachable(pbx, ["201"])
+        add_carrier_trunk(phones)
+        add("outbound_route", name="out", patterns=[{"match": "_1NXXXXXXXXX"}], trunks=["telco"],
+            caller_id=COMPANY_NUMBER)
+        pbx.apply()
+        server = _served(pbx)
+        desk = Desk(server.url)
+        desk.wait_state()
+        yield Site(pbx, phones, server.url, desk)
+    finally:
+        if desk is not None:
+            desk.close()
+        if server is not None:
+            server.close()
+        if phones is not None:
+            phones.stop()
+        instance.stop()
+        close_database()
+
+
+@pytest.fixture
+def quiet(site):
+    """Each test starts with no call up and leaves the CRM settings off again."""
+    _wait_calls_gone(site.pbx)
+    yield site
+    service.save_settings({"crm_lookup_url": "", "crm_open_url": "", "webhook_url": ""}, "test")
+    _wait_calls_gone(site.pbx)
 
 
 def _dialled(phones, mark: int, number: str) -> tuple[dict, dict]:
@@ -46,41 +104,31 @@ def _dialled(phones, mark: int, number: str) -> tuple[dict, dict]:
     return rang, out
 
 
-def test_click_to_dial_rings_the_agents_phone_then_the_carrier_gets_the_call_with_the_routes_caller_id(
-        pbx, carrier):
-    service.save_settings({"country_code": "86", "area_code": "21"}, user="test")
-    add("extension", number="201", name="Agent 201")
-    phones = live_with_carrier(pbx, carrier)
-    add("outbound_route", name="out", patterns=[{"match": "_1NXXXXXXXXX"}], trunks=["telco"],
-        caller_id=COMPANY_NUMBER)
-    pbx.apply()
+def test_click_to_dial_rings_the_agents_phone_then_the_carrier_gets_the_call_with_the_routes_caller_id(quiet):
+    phones, url, agent = quiet.phones, quiet.url, quiet.desk.session
     phones.set_behaviour("201", "answer", hold=3, ring=RING_SECONDS)
     phones.set_behaviour(MOBILE, "answer", hold=2, ring=0)
-    server = _served(pbx)
-    try:
-        agent = session_for_agent(server.url)
-        # from the agent page's form
-        mark = phones.mark()
-        answer = agent.post(f"{server.url}/agent/dial", allow_redirects=False, data={
-            "csrf_token": token_of(agent, f"{server.url}/agent"), "number": "139 1234 5678"})
-        assert answer.status_code == 302 and answer.headers["Location"].endswith("/agent")
-        _dialled(phones, mark, MOBILE)
-        assert any(e.action == "dial" and e.key == "201" and e.after == {"number": MOBILE}
-                   for e in AuditEntry.select())
-        _wait_calls_gone(pbx)
+    # from the agent page's form
+    mark = phones.mark()
+    answer = agent.post(f"{url}/agent/dial", allow_redirects=False, data={
+        "csrf_token": token_of(agent, f"{url}/agent"), "number": "139 1234 5678"})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/agent")
+    _dialled(phones, mark, MOBILE)
+    assert any(e.action == "dial" and e.key == "201" and e.after == {"number": MOBILE}
+               for e in AuditEntry.select())
+    _wait_calls_gone(quiet.pbx)
 
-        # through the REST API with the agent's token
-        token = apitokens.create_token("alice", "crm", "test")
-        mark = phones.mark()
-        api = requests.post(f"{server.url}/api/v1/dial", json={"number": MOBILE},
+    # through the REST API with the agent's token
+    token = apitokens.create_token("alice", "crm", "test")
+    mark = phones.mark()
+    api = requests.post(f"{url}/api/v1/dial", json={"number": MOBILE},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert api.status_code == 202 and api.json() == {"number": MOBILE, "status": "ringing"}, api.text
+    _dialled(phones, mark, MOBILE)
+    refused = requests.post(f"{url}/api/v1/dial", json={"number": "1;Hangup"},
                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
-        assert api.status_code == 202 and api.json() == {"number": MOBILE, "status": "ringing"}, api.text
-        _dialled(phones, mark, MOBILE)
-        refused = requests.post(f"{server.url}/api/v1/dial", json={"number": "1;Hangup"},
-                                headers={"Authorization": f"Bearer {token}"}, timeout=10)
-        assert refused.status_code == 422 and "1;Hangup" in refused.text
-    finally:
-        server.close()
+    assert refused.status_code == 422 and "1;Hangup" in refused.text
+    phones.set_behaviour("201", "answer", hold=4, ring=1)  # as the queue calls below expect
 
 
 class Receiver:
@@ -117,24 +165,20 @@ class Receiver:
         self.server.server_close()
 
 
-def test_webhooks_reach_the_receiver_signed_in_order_and_a_failing_one_gets_retries(pbx, carrier):
+def test_webhooks_reach_the_receiver_signed_in_order_and_a_failing_one_gets_retries(quiet):
     from appliance.services import webhooks as webhook_service
+    phones, desk = quiet.phones, quiet.desk
     receiver = Receiver(codes=(500, 500))  # the first delivery fails twice, then the receiver is back
-    _desk_site()
-    phones = live_with_carrier(pbx, carrier)
     service.save_settings({"webhook_url": receiver.url}, "test")
     stop, ready = threading.Event(), threading.Event()
-    sender = threading.Thread(target=webhook_service.run, args=(pbx.install, stop),
+    sender = threading.Thread(target=webhook_service.run, args=(quiet.pbx.install, stop),
                               kwargs={"retry_seconds": (0.5, 0.5, 0.5), "ready": ready}, daemon=True)
     sender.start()
-    server = _served(pbx)
-    desk = Desk(server.url)
     try:
         assert ready.wait(15), "the webhook service did not follow AMI"
-        desk.wait_state()
         mark = phones.mark()
         phones.call("telco", "5553700", tag="hooked", hold=3)
-        seen, _, connected = desk.wait_pop("connected")
+        seen, _, connected = desk.wait_pop("connected", len(desk.pops))
         desk.save(connected, "Sale", "wants the blue one")
         phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "hooked", since=mark, timeout=30)
         deadline = time.monotonic() + 30
@@ -160,8 +204,6 @@ def test_webhooks_reach_the_receiver_signed_in_order_and_a_failing_one_gets_retr
         assert (log[events[0]["id"]].attempts, log[events[0]["id"]].status) == (3, "delivered")
         assert all(log[e["id"]].attempts == 1 for e in events[1:])
     finally:
-        desk.close()
-        server.close()
         stop.set()
         sender.join(10)
         receiver.close()
@@ -204,17 +246,13 @@ class Crm:
         self.server.server_close()
 
 
-def test_a_slow_or_silent_crm_never_delays_the_call_and_its_answer_follows_the_pop(pbx, carrier):
+def test_a_slow_or_silent_crm_never_delays_the_call_and_its_answer_follows_the_pop(quiet):
+    phones, desk = quiet.phones, quiet.desk
     crm_server = Crm(delay=3.0, silent=("+15550002222",))
-    _desk_site()
-    phones = live_with_carrier(pbx, carrier)
     service.save_settings({"crm_lookup_url": crm_server.url, "crm_open_url": "https://crm.example/open/{number}"},
                           "test")
-    server = _served(pbx)
-    desk = Desk(server.url)
     try:
-        desk.wait_state()
-        seen = 0
+        seen = len(desk.pops)
         for tag, caller in (("slow", CALLER), ("silent", "+15550002222")):
             mark = phones.mark()
             placed = time.monotonic()
@@ -244,6 +282,4 @@ def test_a_slow_or_silent_crm_never_delays_the_call_and_its_answer_follows_the_p
         assert crm.lookup(crm_server.url, CALLER)["name"] == "Dana <b>Smith</b>"
         assert time.monotonic() - started < 0.5 and len(crm_server.asked) == 2
     finally:
-        desk.close()
-        server.close()
         crm_server.close()
