@@ -37,6 +37,7 @@ from tests.web.test_callcenter_pages import token_of
 pytestmark = pytest.mark.lab
 
 MOBILE = "13912345678"
+INTERNATIONAL = "00442079460000"
 COMPANY_NUMBER = "02155550000"  # the outbound route's caller ID
 RING_SECONDS = 1.5  # the agent's phone rings this long before it is picked up
 
@@ -66,7 +67,7 @@ def site(tmp_path_factory, rootfs):
         phones.wait_registered(["201"])
         wait_reachable(pbx, ["201"])
         add_carrier_trunk(phones)
-        add("outbound_route", name="out", patterns=[{"match": "_1NXXXXXXXXX"}], trunks=["telco"],
+        add("outbound_route", name="out", patterns=[{"match": "_1NXXXXXXXXX"}, {"match": "_00X."}], trunks=["telco"],
             caller_id=COMPANY_NUMBER)
         pbx.apply()
         server = _served(pbx)
@@ -128,6 +129,17 @@ def test_click_to_dial_rings_the_agents_phone_then_the_carrier_gets_the_call_wit
     refused = requests.post(f"{url}/api/v1/dial", json={"number": "1;Hangup"},
                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert refused.status_code == 422 and "1;Hangup" in refused.text
+    _wait_calls_gone(quiet.pbx)
+
+    # the extension's dial permission holds: an international number (blocked on a new site) is refused by
+    # the dial guard after the agent picks up, and never reaches the carrier
+    mark = phones.mark()
+    assert requests.post(f"{url}/api/v1/dial", json={"number": INTERNATIONAL},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 202
+    phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "201", since=mark, timeout=20)
+    _wait_calls_gone(quiet.pbx, timeout=20)
+    assert not [e for e in phones.events[mark:] if e.get("UserEvent") == "CarrierIncoming"
+                and e.get("Exten") == INTERNATIONAL]
     phones.set_behaviour("201", "answer", hold=4, ring=1)  # as the queue calls below expect
 
 
