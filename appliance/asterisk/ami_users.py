@@ -2,12 +2,13 @@
 
 A single ``read=all``/``write=all`` user let any bug in any service that talks to AMI (a header
 smuggled into a QueuePause field, a leaked secret) run ``Originate`` with ``Application=System``: shell
-commands as the asterisk user.  Here only ``linebox-supervise`` holds ``originate``, and nothing else: it
-rings a supervisor's own phone into the generated ``linebox-supervise`` context (listen, whisper, barge;
-``appliance.callcenter.supervise``), and without ``system`` Asterisk refuses it Originate of System, Exec
-and the like.  No user holds ``config``, and none holds both ``command`` and ``system`` (``ModuleLoad``
-could load back the CLI's ``channel originate``, which modules.conf leaves out).
-``tests/lab/test_ami_users.py`` checks each user is refused Originate->System and can still do its job.
+commands as the asterisk user.  Here two users hold ``originate``, and nothing else: ``linebox-dial``
+(click-to-dial: rings the agent's own phone, then dials from it) and ``linebox-supervise`` (rings a
+supervisor's own phone into the generated ``linebox-supervise`` context: listen, whisper, barge;
+``appliance.callcenter.supervise``); without ``system`` Asterisk refuses them Originate of System, Exec and
+the like.  No user holds ``config``, and none holds both ``command`` and ``system`` (``ModuleLoad`` could
+load back the CLI's ``channel originate``, which modules.conf leaves out).  ``tests/lab/test_ami_users.py``
+checks each user is refused Originate->System and can still do its job.
 
 Each user's secret is derived from the install's one AMI secret (``Install.ami_secret``) with HMAC, so
 wherever that secret is kept, the users' secrets follow, and none is written anywhere but manager.conf.
@@ -36,6 +37,8 @@ COLLECTOR = "linebox-collector"
 CLI = "linebox-cli"
 BANS = "linebox-bans"
 SUPERVISE = "linebox-supervise"
+DIAL = "linebox-dial"
+WEBHOOKS = "linebox-webhooks"
 
 AMI_USERS = (
     AmiUser(APPLY, "", "command", "apply and rollback: module reloads, pjsip send register, the checks that "
@@ -55,6 +58,10 @@ AMI_USERS = (
                                         "into the linebox-supervise context (Originate, no application)"),
     AmiUser(CLI, "", "command,reporting", "the technician's linebox command: status, diag, calls "
                                           "(CoreShowChannels), debug collect, spans, gateways"),
+    AmiUser(DIAL, "", "originate", "click-to-dial: rings the agent's own phone, then dials the number from it "
+                                   "in from-internal (Originate; appliance.callcenter.clicktodial)"),
+    AmiUser(WEBHOOKS, "agent", "", "the webhook service: queue calls' agent events (AgentCalled, AgentConnect, "
+                                   "AgentComplete) sent on to the site's webhook receiver"),
 )
 BY_NAME = {user.name: user for user in AMI_USERS}
 

@@ -20,6 +20,7 @@ from datetime import datetime
 import peewee
 
 from appliance.asterisk.ami import Ami, AmiError
+from appliance.callcenter import webhooks
 from appliance.callcenter.agents import interface
 from appliance.callcenter.live import parse_event_list
 from appliance.catalog import N_
@@ -76,6 +77,7 @@ def save(user: str, extension: str, callid: str, queue_number: str, disposition:
                 CallNote.note: note, CallNote.user: user, CallNote.saved: utcnow()}).execute()
     audit.record(user, "disposition", "call", callid, old,
                  {"queue": queue.number, "disposition": disposition, "note": note})
+    webhooks.record_disposition(callid, linkedid, str(queue.number), extension, disposition, note)  # when set up
     return str(queue.number)
 
 

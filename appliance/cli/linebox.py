@@ -668,6 +668,14 @@ def agi(ctx: click.Context, address: str, port: int | None) -> None:
     sys.exit(agi_service.run(ctx.obj["home"], address, port))
 
 
+@main.command("webhooks")
+@click.pass_context
+def webhooks_cmd(ctx: click.Context) -> None:
+    """Send call events to the site's webhook receiver until stopped (what linebox-webhooks.service runs)."""
+    from appliance.services import webhooks as webhooks_service
+    sys.exit(webhooks_service.main(ctx.obj["home"]))
+
+
 @main.command("init-system")
 @click.option("--user", default="linebox", show_default=True, help="Service user that owns the install.")
 @click.option("--asterisk-group", default="asterisk", show_default=True,

@@ -286,6 +286,12 @@ def _v29_queue_survey(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Queue, "survey")
 
 
+def _v30_webhook_deliveries(db: peewee.SqliteDatabase) -> None:
+    """The webhook delivery log (``appliance.callcenter.webhooks``): empty, and stays so unless the admin
+    configures a webhook URL."""
+    db.create_tables([models.WebhookDelivery], safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -316,6 +322,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v27_queue_callbacks,
     _v28_sla_alerts,
     _v29_queue_survey,
+    _v30_webhook_deliveries,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

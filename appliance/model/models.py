@@ -373,6 +373,26 @@ class CallEvent(BaseModel):
 COLLECTOR_TABLES = [QueueEvent, QueueCall, CallRecord, CollectorState, CallEvent, CallNote, MissedCall]
 
 
+class WebhookDelivery(BaseModel):
+    """One call event for the admin's webhook receiver (``appliance.callcenter.webhooks``): the delivery log.
+
+    Written when the event happens (only while a webhook URL is configured), sent by linebox-webhooks.service
+    in ``id`` order with the exact ``body`` signed; ``status`` pending → delivered, or failed once the retries
+    are spent.  ``next_attempt`` is when a pending row is tried next (epoch seconds)."""
+
+    event = peewee.CharField()
+    call = peewee.CharField(default="", index=True)
+    url = peewee.CharField()
+    body = peewee.TextField()
+    created = peewee.FloatField()
+    status = peewee.CharField(default="pending", index=True)
+    attempts = peewee.IntegerField(default=0)
+    next_attempt = peewee.FloatField(default=0)
+    last_status = peewee.IntegerField(default=0)  # the receiver's HTTP status, 0: no answer
+    last_error = peewee.CharField(default="")
+    delivered = peewee.FloatField(null=True)
+
+
 class QueueDayStat(BaseModel):
     """Daily roll-up of ``QueueCall`` for whole past days, so a month's report reads a few thousand rows
     instead of a million calls.  Keeping waits as a histogram (one row per wait in seconds) keeps every

@@ -14,6 +14,7 @@ import ipaddress
 import re
 import secrets
 import string
+import urllib.parse
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -709,6 +710,24 @@ class Queue(SiteObject):
 SECRET_SETTINGS: frozenset[str] = frozenset()
 
 
+def check_web_address(value: str, template: bool) -> str:
+    """An http(s) address of another server (a CRM, a webhook receiver); a template holds ``{number}`` once
+    and no other braces.  Empty: not configured."""
+    value = value.strip()
+    if not value:
+        return ""
+    probe = value.replace("{number}", "0") if template else value
+    parts = urllib.parse.urlsplit(probe)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(
+            ch.isspace() or not ch.isprintable() for ch in probe):
+        raise ValueError(N_("give an http:// or https:// address with a host name, without spaces"))
+    if template and (value.count("{number}") != 1 or "{" in probe or "}" in probe):
+        raise ValueError(N_("put {number} once where the caller's number goes, and no other braces"))
+    if not template and ("{" in value or "}" in value):
+        raise ValueError(N_("an address without braces"))
+    return value
+
+
 class Settings(SiteObject):
     """Site-wide settings an admin may change."""
 
@@ -765,6 +784,18 @@ class Settings(SiteObject):
     # Whether supervisors may listen to, whisper to or barge into agents' live calls from the wallboard
     # (appliance.callcenter.supervise); "forbidden" refuses it in the console and drops it from the dialplan.
     supervisor_monitoring: Literal["allowed", "forbidden"] = "allowed"
+    # The company's CRM (appliance.callcenter.crm and .webhooks): each is off while empty, and then nothing is
+    # sent anywhere.  The two templates name the caller's number as {number} (percent-quoted into the URL):
+    # the lookup's JSON answer (name, company, link) shows in the agent's pop; "open in CRM" is a link there.
+    crm_lookup_url: Annotated[str, StringConstraints(max_length=500)] = ""
+    crm_open_url: Annotated[str, StringConstraints(max_length=500)] = ""
+    # call events (ringing, answered, ended, disposition) POSTed as signed JSON (linebox-webhooks.service)
+    webhook_url: Annotated[str, StringConstraints(max_length=500)] = ""
+
+    @field_validator("crm_lookup_url", "crm_open_url", "webhook_url")
+    @classmethod
+    def _web_address(cls, value: str, info: ValidationInfo) -> str:
+        return check_web_address(value, template=info.field_name != "webhook_url")
 
     @field_validator("department_budgets")
     @classmethod

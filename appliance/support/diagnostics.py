@@ -34,7 +34,8 @@ from appliance.site import schemas, service
 from appliance.support import status as box_status
 
 LEVELS = {"ok": 0, "warn": 1, "fail": 2}
-SERVICES = ("asterisk", "linebox-web", "linebox-collector", "linebox-agi", "linebox-provision", "linebox-bans")
+SERVICES = ("asterisk", "linebox-web", "linebox-collector", "linebox-agi", "linebox-provision", "linebox-bans",
+            "linebox-webhooks")
 
 
 @dataclass

@@ -27,6 +27,7 @@ UNITS = {
     "agi": "linebox-agi.service",
     "provision": "linebox-provision.service",
     "bans": "linebox-bans.service",
+    "webhooks": "linebox-webhooks.service",
     "apply": "linebox-apply.service",
     "dahdi": "linebox-dahdi.service",
 }

@@ -73,13 +73,17 @@ def _require_password_change():
     return None
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this console: never an open redirect to another host."""
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this console, else None: never an open redirect to another host."""
     if target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
-    return url_for("views.status")
+    return None
+
+
+def _safe_next(target: str | None) -> str:
+    return safe_next(target) or url_for("views.status")
 
 
 @blueprint.route("/login", methods=["GET", "POST"])

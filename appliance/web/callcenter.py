@@ -9,10 +9,15 @@
   of queues, pauses with a reason, and gets a screen pop (caller's number, queue, phonebook contact
   and the caller's history: ``appliance.callcenter.history``) through a server-sent-event stream when a
   queue call rings their phone; they save the call's disposition and note (``callcenter.dispositions``).
+* ``/agent/dial`` (agents, admins with a claimed extension): click-to-dial from the agent page, the pop's
+  caller and the phonebook: their phone rings, then the number is dialled from it (``callcenter.clicktodial``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from datetime import date, datetime, timedelta
 
 import pygal
@@ -31,14 +36,16 @@ from flask import (
 from flask_babel import gettext
 from flask_login import current_user
 
+from appliance.asterisk import ami_users
 from appliance.asterisk.ami import AmiError
-from appliance.callcenter import agents, callbacks, dispositions, history, missed, reports, survey
+from appliance.callcenter import agents, callbacks, clicktodial, crm, dispositions, history, missed, reports, survey
 from appliance.errors import Problem, SiteError
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.phonebook.lookup import lookup
 from appliance.provisioning import prompts, sounds
 from appliance.site import localtime, queries, service
+from appliance.web.auth import safe_next
 from appliance.web.charts import SVG_CSP, chart_config, without_script
 from appliance.web.downloads import csv_download
 from appliance.web.forms import EmptyForm
@@ -286,7 +293,9 @@ def agent_words() -> dict:
                          "exitempty": gettext("no agent"), "interrupted": gettext("interrupted"),
                          "waiting": gettext("waiting")},
             "by": gettext("by %(agent)s", agent="{agent}"), "listen": gettext("listen"),
-            "none": gettext("(no disposition)"), "saving": gettext("Saving...")}
+            "none": gettext("(no disposition)"), "saving": gettext("Saving..."),
+            "crm": gettext("CRM: %(contact)s", contact="{contact}"), "crm_waiting": gettext("CRM: asking..."),
+            "crm_none": gettext("CRM: not found"), "crm_error": gettext("CRM: no answer (%(error)s)", error="{error}")}
 
 
 
@@ -390,6 +399,64 @@ def agent_disposition():
             "message": gettext("Saved; you take calls again.") if released else gettext("Saved.")}
 
 
+def dial_for(username: str, number: str) -> str:
+    """Click-to-dial for the console user ``username`` from their claimed extension; the number dialled.
+    Shared by the console and the REST API.  SiteError names the problem (no extension, bad number, Asterisk)."""
+    extension = agents.extension_of(username)
+    if not extension:
+        raise SiteError([Problem("extension", gettext("say which extension is yours first"))])
+    clicktodial.check(extension, number)  # a bad number is refused before Asterisk is asked
+    try:
+        with _install().connect_ami(timeout=5, user=ami_users.DIAL) as ami:
+            return clicktodial.dial(ami, username, extension, number)
+    except AmiError as error:
+        raise SiteError([Problem("number", gettext("Asterisk is not reachable: %(error)s", error=error))]) from None
+
+
+@blueprint.post("/agent/dial")
+@require_role(*AGENT_ROLES, write=AGENT_ROLES)
+def agent_dial():
+    """Ring the agent's phone, then dial the number from it; back to the page the button was on."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        number = dial_for(current_user.username, request.form.get("number", ""))
+        flash(gettext("Your phone rings: pick it up to call %(number)s.", number=number), "success")
+    except SiteError as error:
+        flash(problems_text(error.problems), "error")
+    return redirect(safe_next(request.form.get("next")) or url_for("callcenter.agent_page"))
+
+
+CRM_POPS = ("ringing",)
+
+
+def _with_crm(pop: dict, updates) -> dict:
+    """A ringing pop with its "open in CRM" link, and the CRM lookup started beside it (when configured): its
+    answer follows as a message of its own (``type: crm``), so a slow CRM never holds the pop back."""
+    if pop.get("type") not in CRM_POPS or not pop.get("caller"):
+        return pop
+    try:
+        with database.connection_context():
+            settings = service.load_settings()
+    except Exception:  # noqa: BLE001 - a busy database: the pop goes without the CRM
+        current_app.logger.exception("settings not read for the CRM lookup")
+        return pop
+    caller = pop["caller"]
+    if settings.crm_open_url:
+        pop = {**pop, "crm_open": crm.fill(settings.crm_open_url, caller)}
+    if settings.crm_lookup_url:
+        template, call = settings.crm_lookup_url, pop.get("uniqueid", "")
+
+        def ask() -> None:
+            answer = crm.lookup(template, caller)
+            with contextlib.suppress(queue.Full):  # a stalled page misses it, nothing piles up
+                updates.put_nowait({"type": "crm", "uniqueid": call, "caller": caller, "crm": answer})
+
+        threading.Thread(target=ask, name="crm-lookup", daemon=True).start()
+        pop = {**pop, "crm_pending": True}
+    return pop
+
+
 @blueprint.get("/agent/stream")
 @require_role(*AGENT_ROLES, write=AGENT_ROLES)
 def agent_stream():
@@ -400,6 +467,8 @@ def agent_stream():
 
     def mine(item: dict) -> dict:
         """A queue-state message cut down to this agent's own line in each queue; screen pops pass as they are."""
+        if item.get("type") == "crm":
+            return item
         if item.get("type") != "state":
             return _with_contact(item)
         return {"type": "state", "time": item.get("time"), "error": item.get("error", ""),
@@ -407,4 +476,5 @@ def agent_stream():
                             "me": [a for a in q["agents"] if a["agent"] == extension]}
                            for q in item.get("queues", [])]}
 
-    return event_stream(live, live.subscribe_agent(extension), mine)
+    updates = live.subscribe_agent(extension)
+    return event_stream(live, updates, lambda item: _with_crm(mine(item), updates))

@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
 
+from appliance.callcenter import agents
 from appliance.errors import Problem, SiteError
 from appliance.phonebook import contacts as phonebook
 from appliance.phonebook import csv_file
@@ -52,7 +53,10 @@ def page():
     q = request.args.get("q", "").strip()[:MAX_QUERY]
     paging = Paging(page_number(), 0)
     items, paging.total = phonebook.list_contacts(q, paging.per_page, paging.offset)
-    return render_template("contacts.html", items=items, q=q, paging=paging, nav_active="contacts")
+    # a user whose console follows an extension (an admin who claimed one on the agent page) calls from here
+    dial_from = agents.extension_of(current_user.username) if current_user.role == ADMIN else None
+    return render_template("contacts.html", items=items, q=q, paging=paging, nav_active="contacts",
+                           dial_from=dial_from, dial_form=EmptyForm() if dial_from else None)
 
 
 def _form_page(form: ContactForm, contact: dict | None, status: int = 200):

@@ -213,6 +213,7 @@ def _build_navigation() -> list[Group]:
         NavItem("apply", _l("Apply"), "pages.apply_page"),
         NavItem("audit", _l("Audit log"), "pages.audit_page"),
         NavItem("bans", _l("Bans"), "pages.bans_page"),
+        NavItem("crm", _l("CRM"), "pages.crm_page"),
         NavItem("users", _l("Users"), "pages.users_page"),
         NavItem("backups", _l("Backups"), "backups.page", roles=(ADMIN,)),
         NavItem("settings", _l("Settings"), "pages.settings_page", roles=("admin",)),

@@ -67,6 +67,7 @@ PRODUCTS = {"Grandstream", "Cisco", "SPA", "Yeastar", "Generic", "Config", "Upgr
 # protocols and formats, written so in Chinese too
 STANDARDS = {"TLS", "SRTP", "PEM", "CA", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID",
              "SVG", "IANA", "CNY", "USD", "EUR", "Excel",  # IANA time zones, ISO 4217 currencies, the spreadsheet
+             "CRM", "JSON", "POST", "HMAC-SHA256", "HMAC", "SHA256",  # the CRM page's webhook signature
              "Debian"}  # the system whose trusted certificates a TLS trunk uses by default
 # language codes as a setting's hint names them (zh, en)
 LANGUAGE_CODES = {"zh", "en"}

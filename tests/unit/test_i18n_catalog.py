@@ -36,7 +36,7 @@ TRANSLATED = {
     "objects_list.html", "object_delete.html", "object_form.html", "users.html", "user_delete.html",
     "user_password.html", "_csv_import.html", "extensions_import.html",
     "bans.html", "recordings.html", "sounds.html", "contacts.html", "contact_form.html", "contacts_import.html",
-    "rates.html", "costs.html", "_problems.html", "prompts.html", "calls.html", "call.html", "missed.html",
+    "crm.html", "rates.html", "costs.html", "_problems.html", "prompts.html", "calls.html", "call.html", "missed.html",
     "_steps.html", "agent.html", "apply.html", "apply_result.html", "audit.html",
     "backup_preview.html", "backups.html", "gateways.html", "hardware.html",
     "reports.html", "settings.html", "wallboard.html", "trace.html",

@@ -42,11 +42,12 @@ READ = "read"
 WRITE = "write"
 PHONEBOOK_READ = "phonebook_read"
 CALLS_READ = "calls_read"
+DIAL = "dial"  # click-to-dial from the caller's own claimed extension (the agent page's claim)
 # which roles may do what; supervisors and agents get no site objects for now, but supervisors look
 # contacts up, as on the console's Phonebook page (changing contacts is WRITE, as there)
 # call records say who called whom: the roles that may listen to recordings (the console's Call records page)
 ROLES_FOR = {READ: ("admin", "technician"), WRITE: ("admin",), PHONEBOOK_READ: PHONEBOOK_READERS,
-             CALLS_READ: ("admin", "supervisor")}
+             CALLS_READ: ("admin", "supervisor"), DIAL: ("admin", "agent")}
 ANY_USER = ("admin", "supervisor", "technician", "agent")
 
 blueprint = Blueprint("api", __name__, url_prefix=PREFIX)

@@ -16,8 +16,15 @@ from appliance.errors import Message
 from appliance.phonebook import schema as phonebook_schema
 from appliance.site import schemas
 from appliance.site.kinds import KINDS, Kind
-from appliance.web.api.core import ANY_USER, CALLS_READ, PHONEBOOK_READ, READ, ROLES_FOR, WRITE
-from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, PromptRecording, RollbackRequest
+from appliance.web.api.core import ANY_USER, CALLS_READ, DIAL, PHONEBOOK_READ, READ, ROLES_FOR, WRITE
+from appliance.web.api.requests import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    ApplyRequest,
+    DialRequest,
+    PromptRecording,
+    RollbackRequest,
+)
 
 VERSION = "1.0.0"
 MASKED_NOTE = N_("Secret: returned to admins; other roles get '********' (an empty value stays empty).")
@@ -397,7 +404,7 @@ def _common_schemas() -> dict:
         "properties": {"name": {"type": "string"}, "language": {"type": "string"},
                        "source": {"type": "string"}, "seconds": {"type": "number"}, "reverted": {"type": "boolean"}},
     }
-    for model in (schemas.Settings, ApplyRequest, RollbackRequest, PromptRecording):
+    for model in (schemas.Settings, ApplyRequest, RollbackRequest, PromptRecording, DialRequest):
         out.update(_model_schemas(model))
     return out
 
@@ -508,6 +515,15 @@ def document() -> dict:
                 "200": {"description": "The call.", "content": _json(_ref("CallDetail"))},
                 "404": _response_ref("NotFound"),
             }, tag="calls", operation_id="get_call"),
+        },
+        "/dial": {
+            "post": _op(Message(N_("Click-to-dial: your phone rings, then the number is dialled from it")), DIAL, {
+                "202": {"description": N_("Your phone is ringing; the number is dialled once you pick it up, "
+                                          "through the outbound routes and the dial guard as if typed on it."),
+                        "content": _json({"type": "object", "required": ["number", "status"],
+                                          "properties": {"number": {"type": "string"},
+                                                         "status": {"type": "string", "enum": ["ringing"]}}})},
+            }, tag="calls", body=_ref("DialRequest"), operation_id="dial"),
         },
         "/me": {
             "get": _op(Message(N_("Who the API thinks you are")), "any",

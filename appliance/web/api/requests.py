@@ -44,4 +44,13 @@ class PromptRecording(BaseModel):
         description="The file's bytes, base64 (at most 20 MB of audio, 120 seconds).")
 
 
-__all__ = ["DEFAULT_PAGE", "MAX_PAGE", "ApplyRequest", "PromptRecording", "RollbackRequest"]
+class DialRequest(BaseModel):
+    """Body of ``POST /dial``: click-to-dial from the caller's own extension."""
+
+    model_config = ConfigDict(extra="forbid")
+    number: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(
+        description="The number to call, as it would be dialled on the phone (digits, * and #, an optional "
+                    "leading +; spaces, dashes, dots and parentheses are dropped).")
+
+
+__all__ = ["DEFAULT_PAGE", "MAX_PAGE", "ApplyRequest", "DialRequest", "PromptRecording", "RollbackRequest"]

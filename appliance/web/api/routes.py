@@ -27,6 +27,7 @@ from appliance.web.api import openapi
 from appliance.web.api.core import (
     ANY_USER,
     CALLS_READ,
+    DIAL,
     PHONEBOOK_READ,
     READ,
     WRITE,
@@ -41,7 +42,15 @@ from appliance.web.api.core import (
     requires,
     summary,
 )
-from appliance.web.api.requests import DEFAULT_PAGE, MAX_PAGE, ApplyRequest, PromptRecording, RollbackRequest
+from appliance.web.api.requests import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    ApplyRequest,
+    DialRequest,
+    PromptRecording,
+    RollbackRequest,
+)
+from appliance.web.callcenter import dial_for
 from appliance.web.i18n import error_text, message_text
 
 # ---------------------------------------------------------------- paging
@@ -465,6 +474,22 @@ def calls_item(id: str):  # noqa: A002 (the path names it as the document does)
                                 "data": e.data} for e in found.events],
                     "recordings": [{"path": r.path, "who": r.who, "seconds": r.seconds,
                                     "url": url_for("recordings.play", relative=r.path)} for r in found.recordings]})
+
+
+# ---------------------------------------------------------------- click-to-dial
+
+
+@blueprint.route("/dial", methods=["POST"], provide_automatic_options=False)
+@requires(DIAL)
+def dial_post():
+    """Ring the caller's own phone (the extension their console follows), then dial the number from it."""
+    request_body = _request_model(DialRequest, json_body())
+    try:
+        number = dial_for(caller().username, request_body.number)
+    except SiteError as error:
+        raise ApiError(422, summary(error.problems), problems_json(error.problems, fields=("number", "extension"))) \
+            from None
+    return jsonify({"number": number, "status": "ringing"}), 202
 
 
 # ---------------------------------------------------------------- audit, me, openapi

@@ -16,4 +16,4 @@ from appliance.web import roles
 blueprint = Blueprint("pages", __name__)
 blueprint.app_context_processor(roles.template_globals)
 
-from appliance.web.pages import apply, audit, bans, csvio, objects, settings, users  # noqa: E402,F401  (registers the views)
+from appliance.web.pages import apply, audit, bans, crm, csvio, objects, settings, users  # noqa: E402,F401  (registers the views)

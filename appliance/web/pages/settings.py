@@ -42,6 +42,9 @@ LABELS = {
     "tone_zone": N_("Tone zone (analog ports and spans)"),
     "caller_name_lookup": N_("Name callers from the phonebook"),
     "agi_port": N_("FastAGI port (caller-name lookup)"),
+    "crm_lookup_url": N_("CRM lookup address (off when empty)"),
+    "crm_open_url": N_("Open in CRM link (off when empty)"),
+    "webhook_url": N_("Webhook receiver (off when empty)"),
     "country_code": N_("Country code (phonebook numbers)"),
     "area_code": N_("Area code (local calls)"),
     "ban_failures": N_("Ban an address after this many failed logins"),
@@ -89,6 +92,12 @@ HINTS = {
                     "(us, uk, de, tr, ...)."),
     "caller_name_lookup": N_("Calls through inbound routes that come without a name get the contact's name."),
     "agi_port": N_("Local port of %(command)s; restart it after a change, then apply."),
+    "crm_lookup_url": N_("http(s) address with {number} where the caller's number goes; its JSON answer (name, "
+                         "company, link) shows in the agent's pop. Nothing is sent while empty: see CRM."),
+    "crm_open_url": N_("http(s) address with {number}: a link in the agent's pop that opens the caller in your "
+                       "CRM."),
+    "webhook_url": N_("http(s) address that receives call events as signed JSON. Nothing is sent while empty: "
+                      "see CRM."),
     "country_code": N_("Digits only (44, 1, 33): +44 20 ..., 020 ... and 20 ... are then the same number."),
     "area_code": N_("Without the leading 0 (21 for Shanghai): fixed lines in this area are local calls."),
     "ban_failures": N_("Wrong SIP passwords, calls to accounts that do not exist, ... from one address; 0 never bans."),

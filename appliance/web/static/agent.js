@@ -73,6 +73,28 @@
       .catch(function (err) { result.textContent = String(err); result.className = "pop-disposition-result error"; });
   });
 
+  // The CRM's answer comes as a later message (it never holds the pop back); written as text only.
+  var crmCall = "";
+  function startCrm(msg) {
+    crmCall = msg.uniqueid;
+    var text = pop.querySelector(".pop-crm"), link = pop.querySelector(".pop-crm-link"),
+      open = pop.querySelector(".pop-crm-open");
+    text.hidden = !msg.crm_pending;
+    text.textContent = msg.crm_pending ? (words.crm_waiting || "") : "";
+    link.hidden = true;
+    open.hidden = !msg.crm_open;
+    if (msg.crm_open) { open.setAttribute("href", msg.crm_open); }
+  }
+  function showCrm(msg) {
+    if (msg.uniqueid !== crmCall || !msg.crm) { return; }
+    var text = pop.querySelector(".pop-crm"), link = pop.querySelector(".pop-crm-link"), c = msg.crm;
+    text.hidden = false;
+    text.textContent = c.found ? fill(words.crm, "contact", c.name + (c.company ? ", " + c.company : "")) :
+      c.error ? fill(words.crm_error, "error", c.error) : words.crm_none;
+    link.hidden = !c.link;
+    if (c.link && /^https?:\/\//.test(c.link)) { link.setAttribute("href", c.link); }
+  }
+
   var source = new EventSource(pop.getAttribute("data-stream"));
   source.onmessage = function (e) {
     var msg = JSON.parse(e.data);
@@ -85,8 +107,10 @@
       });
       return;
     }
+    if (msg.type === "crm") { showCrm(msg); return; }
     pop.hidden = false;
     pop.className = "screen-pop pop-" + msg.type;
+    if (msg.type === "ringing") { startCrm(msg); }
     pop.querySelector(".pop-kind").textContent = labels[msg.type] || msg.type;
     pop.querySelector(".pop-caller").textContent = msg.caller + (msg.caller_name ? " (" + msg.caller_name + ")" : "");
     var contact = pop.querySelector(".pop-contact");
@@ -94,6 +118,7 @@
     contact.textContent = msg.contact ? fill(words.phonebook, "contact", msg.contact.name +
       (msg.contact.company ? ", " + msg.contact.company : "") + (msg.contact.note ? " (" + msg.contact.note + ")" : "")) : "";
     pop.querySelector(".pop-queue").textContent = fill(words.queue, "number", msg.queue);
+    pop.querySelector(".pop-call-back").elements.number.value = msg.caller || "";
     if (msg.history) { showHistory(msg.history); }
     if (msg.type === "ringing" || msg.type === "connected") { showDisposition(msg); }
     if (msg.type === "missed") { form.hidden = true; form.elements.call.value = ""; }
