@@ -511,13 +511,20 @@ def cost_top(ctx: click.Context, first: str | None, last: str | None, limit: int
 @click.option("--trunk", default="", help="A DAHDI trunk the call comes in on (default: a SIP trunk).")
 @click.option("--reaches", "target", default="", help="The reverse question: which calls reach this "
                                                        "destination (queue:701, ivr:main ...).")
+@click.option("--outbound", default="", help="A number an extension dials: its outbound route and the trunks "
+                                             "in the order they are tried (least-cost routing), on --at's day.")
 @click.pass_context
 def trace_cmd(ctx: click.Context, did: str, caller: str, at: str, digits: str, no_answer: bool, trunk: str,
-              target: str) -> None:
-    """Where a call from a trunk goes, step by step, with why; or which calls reach a destination."""
-    from appliance.provisioning import trace
+              target: str, outbound: str) -> None:
+    """Where a call from a trunk goes, step by step, with why; which calls reach a destination; or where a
+    number dialled out goes."""
+    from appliance.provisioning import trace, trace_outbound
     _install(ctx)
     try:
+        if outbound:
+            for line in trace_outbound.trace_outbound_stored(outbound, at[:10]).lines():
+                click.echo(line)
+            return
         if target:
             ways = trace.reaches_stored(target)
             if not ways:

@@ -261,6 +261,12 @@ def _v25_sip_encryption(db: peewee.SqliteDatabase) -> None:
     _add_column_if_missing(db, models.Trunk, "encryption")
 
 
+
+def _v26_least_cost_routing(db: peewee.SqliteDatabase) -> None:
+    """An outbound route's least-cost routing switch (off for the routes there before: they keep their
+    order)."""
+    _add_column_if_missing(db, models.OutboundRoute, "least_cost")
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -287,6 +293,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v23_dispositions_and_caller_history,
     _v24_dial_guard,
     _v25_sip_encryption,
+    _v26_least_cost_routing,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

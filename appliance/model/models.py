@@ -107,6 +107,7 @@ class OutboundRoute(BaseModel):
     trunks = JSONField(default=list)
     caller_id = peewee.CharField(default="")
     caller_id_name = peewee.CharField(default="")
+    least_cost = peewee.BooleanField(default=False)
 
 
 class RingGroup(BaseModel):
