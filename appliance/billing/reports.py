@@ -8,11 +8,17 @@ over a million calls sums a few thousand rows; the top destinations read the rec
 are kept apart per currency (two carriers may bill in two).  Days and months are those of
 the records' start times, as Asterisk wrote them.  A department is the one the extension has now
 (``Extension.department``): moving a person to another team moves their past calls with them.
+
+Per queue and per agent: a queue call's priced legs (every leg through a trunk of the same call, Asterisk's
+``linkedid``, which is the queue call's ``callid``) count for the queue that answered the call and the agent
+who answered it; a call no queue answered counts for the last queue it entered, with no agent.  Those two
+reports join the records with the queue calls (``_queue_legs``): the day of a leg is its site-local day.
 """
 
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -21,10 +27,11 @@ from babel.numbers import get_currency_precision
 
 from appliance.billing import rates
 from appliance.model.database import database
+from appliance.site import localtime
 
-GROUPS = ("extension", "department", "trunk", "class")
+GROUPS = ("extension", "department", "agent", "queue", "trunk", "class")
 PERIODS = ("day", "month", "total")
-Group = Literal["extension", "department", "trunk", "class"]
+Group = Literal["extension", "department", "agent", "queue", "trunk", "class"]
 Period = Literal["day", "month", "total"]
 _PERIOD_SQL = {"day": "c.day", "month": "substr(c.day, 1, 7)", "total": "''"}
 
@@ -55,6 +62,8 @@ def cost_report(first_day: datetime.date, last_day: datetime.date, by: Group = "
     the sum of its extensions' days."""
     if by not in GROUPS or period not in _PERIOD_SQL:
         raise ValueError(f"by is one of {', '.join(GROUPS)}; period one of {', '.join(PERIODS)}")
+    if by in ("queue", "agent"):
+        return _queue_report(first_day, last_day, by, period)
     dimension = "extension" if by == "department" else by
     key = "COALESCE(e.department, '')" if by == "department" else "c.key"
     join = "LEFT JOIN extension AS e ON e.number = c.key" if by == "department" else ""
@@ -66,6 +75,42 @@ def cost_report(first_day: datetime.date, last_day: datetime.date, by: Group = "
         (dimension, first_day.isoformat(), last_day.isoformat())).fetchall()
     return [CostRow(p, k, currency, calls, seconds, amount(minor, currency))
             for p, k, currency, calls, seconds, minor in rows]
+
+
+def _queue_legs(first_day: datetime.date, last_day: datetime.date, zone: zoneinfo.ZoneInfo
+                ) -> list[tuple[str, str, str, str, int, int]]:
+    """``(start, queue, agent, currency, billed seconds, cost in minor units)`` of each priced, answered leg
+    through a trunk that started in the site's days ``first_day`` to ``last_day`` and belongs to a queue call
+    (its ``linkedid`` is the call's ``callid``), with the queue that answered the call (else the last one it
+    entered) and its agent."""
+    first = localtime.asterisk_day_start(first_day, zone)
+    after = localtime.asterisk_day_start(last_day + datetime.timedelta(days=1), zone)
+    earliest = localtime.day_start(first_day, zone).timestamp() - 86400  # a queue call may start the day before
+    latest = localtime.day_start(last_day + datetime.timedelta(days=1), zone).timestamp() + 86400
+    return database.execute_sql(
+        "WITH q AS (SELECT callid, queue, agent, ROW_NUMBER() OVER (PARTITION BY callid"
+        "   ORDER BY outcome = 'answered' DESC, entered DESC, id DESC) AS n"
+        "   FROM queuecall WHERE entered >= ? AND entered < ?)"
+        " SELECT r.start, q.queue, CASE WHEN q.agent IS NULL THEN '' ELSE q.agent END, r.currency, r.billsec,"
+        "   r.cost_minor FROM callrecord AS r JOIN q ON q.callid = r.linkedid AND q.n = 1"
+        " WHERE r.start >= ? AND r.start < ? AND r.trunk != '' AND r.cost_minor IS NOT NULL AND r.billsec > 0",
+        (int(earliest), int(latest), first, after)).fetchall()
+
+
+def _queue_report(first_day: datetime.date, last_day: datetime.date, by: Group, period: Period) -> list[CostRow]:
+    """``cost_report`` per queue or per agent (the module's docstring says which legs count where)."""
+    zone = localtime.site_zone()
+    sums: dict[tuple[str, str, str], list[int]] = {}
+    for start, queue, agent, currency, seconds, minor in _queue_legs(first_day, last_day, zone):
+        day = localtime.from_asterisk(start, zone)[:10]
+        when = {"day": day, "month": day[:7], "total": ""}[period]
+        total = sums.setdefault((when, queue if by == "queue" else agent, currency), [0, 0, 0])
+        total[0] += 1
+        total[1] += seconds
+        total[2] += minor
+    ordered = sorted(sums.items(), key=lambda item: (item[0][0], -item[1][2], item[0][1], item[0][2]))
+    return [CostRow(when, key, currency, calls, seconds, amount(minor, currency))
+            for (when, key, currency), (calls, seconds, minor) in ordered]
 
 
 @dataclass(frozen=True)

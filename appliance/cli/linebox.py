@@ -460,8 +460,8 @@ def _cost_range(first: str | None, last: str | None) -> tuple[date, date]:
 
 
 @cost_group.command("report")
-@click.option("--by", type=click.Choice(["extension", "department", "trunk", "class"]), default="department",
-              show_default=True)
+@click.option("--by", type=click.Choice(["extension", "department", "agent", "queue", "trunk", "class"]),
+              default="department", show_default=True)
 @click.option("--period", type=click.Choice(["day", "month", "total"]), default="month", show_default=True)
 @click.option("--from", "first", default=None, help="YYYY-MM-DD (default the first of this month).")
 @click.option("--to", "last", default=None, help="YYYY-MM-DD, included (default today).")
@@ -469,7 +469,7 @@ def _cost_range(first: str | None, last: str | None) -> tuple[date, date]:
 @click.pass_context
 def cost_report(ctx: click.Context, by: str, period: str, first: str | None, last: str | None,
                 as_csv: bool) -> None:
-    """Cost per extension, department, trunk or number class, per day or month."""
+    """Cost per extension, department, agent, queue, trunk or number class, per day or month."""
     from appliance.billing import reports
     from appliance.csvfile import write_csv
     _install(ctx)

@@ -148,3 +148,40 @@ def test_a_call_at_half_past_midnight_in_beijing_is_priced_and_counted_on_that_l
     assert (row.period, row.cost) == ("2026-12-02", Decimal("0.60"))
     assert calls.reprice(datetime.date(2026, 12, 2), datetime.date(2026, 12, 2), "alice") == 1
     assert calls.reprice(datetime.date(2026, 12, 1), datetime.date(2026, 12, 1), "alice") == 0
+
+
+def test_queue_calls_legs_count_for_the_queue_that_answered_and_its_agent(site, tmp_path) -> None:
+    from appliance.model.models import QueueCall
+
+    base = datetime.datetime(2026, 12, 7, 9, 0).timestamp()
+    cdr_db = tmp_path / "linebox-cdr.db"
+    legs_ = [  # (uniqueid, linkedid, seconds after base, billsec): 0.30/min per second through backup
+        ("q1.2", "q1", 40, 60),  # q1: left queue 701 for 700, answered there by 201, forwarded out: 0.30
+        ("q2.2", "q2", 100, 30),  # q2: in 700, nobody answered (an outside number rang in): 0.15
+        ("q3.2", "q3", 200, 10),  # q3: 701 then 702, neither answered: the last one, 702: 0.05
+        ("x.1", "x", 300, 20),  # no queue call: only in the other reports
+    ]
+    with closing(sqlite3.connect(cdr_db)) as cdr, cdr:
+        cdr.execute(f"CREATE TABLE cdr (AcctId INTEGER PRIMARY KEY, {', '.join(collector.CDR_FIELDS)})")
+        for uniqueid, linkedid, after, billsec in legs_:
+            cdr.execute("INSERT INTO cdr (uniqueid, sequence, linkedid, start_time, src, dst, channel, lastapp,"
+                        " billsec, disposition, userfield, lastdata) VALUES (?, '0', ?, ?, '200', '0139',"
+                        " 'PJSIP/200-0000001f', 'Dial', ?, 'ANSWERED', 'trunk:backup', 'PJSIP/60001234@backup,300')",
+                        (uniqueid, linkedid, localtime.asterisk_text(base + after), str(billsec)))
+    collector.collect_cdr(cdr_db)
+    for callid, queue, entered, outcome, agent in (("q1", "701", 0, "timeout", ""), ("q1", "700", 20, "answered", "201"),
+                                                   ("q2", "700", 90, "abandoned", ""),
+                                                   ("q3", "701", 150, "timeout", ""), ("q3", "702", 180, "timeout", "")):
+        QueueCall.create(callid=callid, queue=queue, entered=int(base) + entered, outcome=outcome, agent=agent)
+    first, last = datetime.date(2026, 12, 1), datetime.date(2026, 12, 31)
+    by_queue = reports.cost_report(first, last, "queue", "month")
+    assert [(r.period, r.key, r.calls, r.seconds, r.cost) for r in by_queue] == [
+        ("2026-12", "700", 2, 90, Decimal("0.45")), ("2026-12", "702", 1, 10, Decimal("0.05"))]
+    by_agent = reports.cost_report(first, last, "agent", "day")
+    assert [(r.period, r.key, r.calls, r.cost) for r in by_agent] == [
+        ("2026-12-07", "201", 1, Decimal("0.30")), ("2026-12-07", "", 2, Decimal("0.20"))]
+    assert reports.cost_report(datetime.date(2026, 12, 8), last, "queue", "total") == []
+    out = CliRunner().invoke(main, ["--home", str(site.home), "cost", "report", "--by", "queue", "--period", "total",
+                                    "--from", "2026-12-01", "--to", "2026-12-31", "--csv"])
+    assert out.exit_code == 0 and out.output.splitlines() == ["period,queue,currency,calls,seconds,cost",
+                                                              ",700,CNY,2,90,0.45", ",702,CNY,1,10,0.05"]
