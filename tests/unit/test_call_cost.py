@@ -169,9 +169,9 @@ def test_queue_calls_legs_count_for_the_queue_that_answered_and_its_agent(site, 
                         " 'PJSIP/200-0000001f', 'Dial', ?, 'ANSWERED', 'trunk:backup', 'PJSIP/60001234@backup,300')",
                         (uniqueid, linkedid, localtime.asterisk_text(base + after), str(billsec)))
     collector.collect_cdr(cdr_db)
-    for callid, queue, entered, outcome, agent in (("q1", "701", 0, "timeout", ""), ("q1", "700", 20, "answered", "201"),
-                                                   ("q2", "700", 90, "abandoned", ""),
-                                                   ("q3", "701", 150, "timeout", ""), ("q3", "702", 180, "timeout", "")):
+    stays = (("q1", "701", 0, "timeout", ""), ("q1", "700", 20, "answered", "201"), ("q2", "700", 90, "abandoned", ""),
+             ("q3", "701", 150, "timeout", ""), ("q3", "702", 180, "timeout", ""))
+    for callid, queue, entered, outcome, agent in stays:
         QueueCall.create(callid=callid, queue=queue, entered=int(base) + entered, outcome=outcome, agent=agent)
     first, last = datetime.date(2026, 12, 1), datetime.date(2026, 12, 31)
     by_queue = reports.cost_report(first, last, "queue", "month")
