@@ -1,6 +1,10 @@
 """What calls cost, summed: per extension, department, trunk or number class, per day or month; the top
 destinations; the month's bundles; the calls no rate priced.
 
+Inbound charges (a trunk whose table has an ``inbound`` line charges for the calls it receives) are a
+report of their own, per trunk ("inbound", the roll-up's dimension of that name), never mixed into the
+per-trunk report of outbound calls; the per-queue and per-agent reports count them with the outbound ones.
+
 Sums are exact: each record holds its cost as an integer in the currency's smallest unit
 (``CallRecord.cost_minor``), summed by SQLite as integers and turned into amounts once per row of the
 report.  The reports by group read the daily roll-up (``CostDay``, kept as calls are priced), so a month
@@ -10,9 +14,10 @@ the records' start times, as Asterisk wrote them.  A department is the one the e
 (``Extension.department``): moving a person to another team moves their past calls with them.
 
 Per queue and per agent: a queue call's priced legs (every leg through a trunk of the same call, Asterisk's
-``linkedid``, which is the queue call's ``callid``) count for the queue that answered the call and the agent
-who answered it; a call no queue answered counts for the last queue it entered, with no agent.  Those two
-reports join the records with the queue calls (``_queue_legs``): the day of a leg is its site-local day.
+``linkedid``, which is the queue call's ``callid``), outbound and inbound charges alike, count for the queue
+that answered the call and the agent who answered it; a call no queue answered counts for the last queue it
+entered, with no agent.  Those two reports join the records with the queue calls (``_queue_legs``): the day
+of a leg is its site-local day.
 """
 
 from __future__ import annotations
@@ -29,9 +34,9 @@ from appliance.billing import rates
 from appliance.model.database import database
 from appliance.site import localtime
 
-GROUPS = ("extension", "department", "agent", "queue", "trunk", "class")
+GROUPS = ("extension", "department", "agent", "queue", "trunk", "class", "inbound")
 PERIODS = ("day", "month", "total")
-Group = Literal["extension", "department", "agent", "queue", "trunk", "class"]
+Group = Literal["extension", "department", "agent", "queue", "trunk", "class", "inbound"]
 Period = Literal["day", "month", "total"]
 _PERIOD_SQL = {"day": "c.day", "month": "substr(c.day, 1, 7)", "total": "''"}
 
@@ -90,10 +95,14 @@ def _queue_legs(first_day: datetime.date, last_day: datetime.date, zone: zoneinf
     return database.execute_sql(
         "WITH q AS (SELECT callid, queue, agent, ROW_NUMBER() OVER (PARTITION BY callid"
         "   ORDER BY outcome = 'answered' DESC, entered DESC, id DESC) AS n"
-        "   FROM queuecall WHERE entered >= ? AND entered < ?)"
-        " SELECT r.start, q.queue, CASE WHEN q.agent IS NULL THEN '' ELSE q.agent END, r.currency, r.billsec,"
-        "   r.cost_minor FROM callrecord AS r JOIN q ON q.callid = r.linkedid AND q.n = 1"
-        " WHERE r.start >= ? AND r.start < ? AND r.trunk != '' AND r.cost_minor IS NOT NULL AND r.billsec > 0",
+        "   FROM queuecall WHERE entered >= ? AND entered < ?),"
+        " legs AS (SELECT r.start, q.queue, q.agent, r.trunk, r.currency, r.billsec, r.cost_minor,"
+        "   r.inbound_currency, r.inbound_cost_minor FROM callrecord AS r"
+        "   JOIN q ON q.callid = r.linkedid AND q.n = 1 WHERE r.start >= ? AND r.start < ? AND r.billsec > 0)"
+        " SELECT start, queue, agent, currency, billsec, cost_minor FROM legs"
+        "   WHERE trunk != '' AND cost_minor IS NOT NULL"
+        " UNION ALL SELECT start, queue, agent, inbound_currency, billsec, inbound_cost_minor FROM legs"
+        "   WHERE inbound_cost_minor IS NOT NULL",
         (int(earliest), int(latest), first, after)).fetchall()
 
 

@@ -258,13 +258,18 @@ def _matching_calls(search: Search, zone: zoneinfo.ZoneInfo) -> peewee.SelectQue
 
 def search_calls(search: Search, limit: int = 50, offset: int = 0,
                  zone: zoneinfo.ZoneInfo | None = None) -> tuple[list[Call], int]:
-    """The page of calls matching ``search`` (newest first) and how many match in all."""
+    """The page of calls matching ``search`` (newest first) and how many match in all.
+
+    One grouped query gives both: the total rides on each row of the page as a window count over the
+    groups (``COUNT(*) OVER ()``), so the legs are grouped once, not once to count and again for the page.
+    Only a page past the end (no rows) asks for the count alone."""
     zone = zone or localtime.site_zone()
     limit = max(1, min(limit, MAX_PAGE))
     matching = _matching_calls(search, zone)
-    total = matching.count()
-    ids = [linkedid for linkedid, _first in matching.limit(limit).offset(offset).tuples()]
-    return _calls(ids, zone), total
+    total_column = peewee.fn.COUNT(peewee.SQL("*")).over().alias("total")
+    rows = list(matching.select_extend(total_column).limit(limit).offset(max(0, offset)).tuples())
+    total = rows[0][2] if rows else (matching.count() if offset > 0 else 0)
+    return _calls([linkedid for linkedid, _first, _total in rows], zone), total
 
 
 def _calls(ids: list[str], zone: zoneinfo.ZoneInfo) -> list[Call]:

@@ -386,6 +386,15 @@ def read_cdr(cdr_db: Path, max_chunks: int | None = None) -> Progress:
                     if trunk_legs:
                         from appliance.billing import calls
                         calls.price_new_records(trunk_legs)
+                    # records whose caller came in on a SIP trunk: inbound legs, charged where the trunk's
+                    # table has an inbound line (the trunk names are read once a chunk, and only then)
+                    received = [(record[0], record[1], record[9]) for record in records
+                                if record[9].startswith("PJSIP/")]
+                    if received:
+                        from appliance.billing import calls
+                        inbound = calls.inbound_legs(received)
+                        if inbound:
+                            calls.price_inbound_records(inbound)
                     last = rows[-1][0]
                     CollectorState.replace(source="cdr", position=last, identity=_cdr_identity(rows[-1][1], rows[-1][2])
                                            ).execute()

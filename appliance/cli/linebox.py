@@ -460,7 +460,7 @@ def _cost_range(first: str | None, last: str | None) -> tuple[date, date]:
 
 
 @cost_group.command("report")
-@click.option("--by", type=click.Choice(["extension", "department", "agent", "queue", "trunk", "class"]),
+@click.option("--by", type=click.Choice(["extension", "department", "agent", "queue", "trunk", "class", "inbound"]),
               default="department", show_default=True)
 @click.option("--period", type=click.Choice(["day", "month", "total"]), default="month", show_default=True)
 @click.option("--from", "first", default=None, help="YYYY-MM-DD (default the first of this month).")
@@ -469,7 +469,8 @@ def _cost_range(first: str | None, last: str | None) -> tuple[date, date]:
 @click.pass_context
 def cost_report(ctx: click.Context, by: str, period: str, first: str | None, last: str | None,
                 as_csv: bool) -> None:
-    """Cost per extension, department, agent, queue, trunk or number class, per day or month."""
+    """Cost per extension, department, agent, queue, trunk or number class, per day or month; inbound:
+    what trunks charge for the calls they receive."""
     from appliance.billing import reports
     from appliance.csvfile import write_csv
     _install(ctx)

@@ -267,6 +267,16 @@ def _v26_least_cost_routing(db: peewee.SqliteDatabase) -> None:
     order)."""
     _add_column_if_missing(db, models.OutboundRoute, "least_cost")
 
+
+def _v26_inbound_charges(db: peewee.SqliteDatabase) -> None:
+    """Each call record's inbound trunk and inbound charge (``appliance.billing.calls``); SQLite's own
+    ``ADD COLUMN`` (as in ``_v21_call_cost``): no copy of a table of millions of records."""
+    present = {column.name for column in db.get_columns("callrecord")}
+    text = "VARCHAR(255) NOT NULL DEFAULT ''"
+    for name, ddl in (("inbound_trunk", text), ("inbound_cost_minor", "INTEGER"), ("inbound_currency", text)):
+        if name not in present:
+            db.execute_sql(f"ALTER TABLE callrecord ADD COLUMN {name} {ddl}")
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -294,6 +304,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v24_dial_guard,
     _v25_sip_encryption,
     _v26_least_cost_routing,
+    _v26_inbound_charges,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -103,7 +103,7 @@ def test_a_replayed_record_keeps_its_price_and_repricing_a_period_is_explicit_an
     assert done.exit_code == 0 and "priced 1 call record(s) from 2026-12-07 to 2026-12-07" in done.output
     assert cost("1.1") == "0.30"
     entry = AuditEntry.get(AuditEntry.action == "reprice")
-    assert entry.key == "2026-12-07..2026-12-07" and entry.after == {"records": 1}
+    assert entry.key == "2026-12-07..2026-12-07" and entry.after == {"records": 1, "inbound_records": 0}
     assert calls.reprice(datetime.date(2026, 12, 8), datetime.date(2026, 12, 31), "alice") == 0
     # the reports (read from the daily roll-up) follow the new price, counted once
     (row,) = reports.cost_report(datetime.date(2026, 12, 1), datetime.date(2026, 12, 31), "trunk", "total")
@@ -185,3 +185,50 @@ def test_queue_calls_legs_count_for_the_queue_that_answered_and_its_agent(site, 
                                     "--from", "2026-12-01", "--to", "2026-12-31", "--csv"])
     assert out.exit_code == 0 and out.output.splitlines() == ["period,queue,currency,calls,seconds,cost",
                                                               ",700,CNY,2,90,0.45", ",702,CNY,1,10,0.05"]
+
+
+def test_a_trunk_with_an_inbound_line_charges_the_calls_it_receives_once_per_call(site, tmp_path) -> None:
+    from appliance.model.models import QueueCall
+
+    # the backup carrier charges 0.06/min by the minute for calls it delivers, and 0.10 a call
+    rates_csv.import_bytes("backup", (HEADER + ",,0.30,1/1,,,CNY,\r\n,inbound,0.06,60/60,0.10,,CNY,\r\n").encode(),
+                           datetime.date(2026, 12, 1), "test")
+    base = datetime.datetime(2026, 12, 7, 9, 0).timestamp()
+    cdr_db = tmp_path / "linebox-cdr.db"
+    rows = [  # (uniqueid, sequence, channel, seconds after base, billsec, userfield, lastapp, lastdata)
+        # a caller on backup: answered by the IVR (50 s), then talks to an agent (70 s): 120 s in all,
+        # 2 minutes: 0.10 + 0.12 = 0.22, whatever the split into two records
+        ("in.1", 0, "PJSIP/backup-00000001", 0, 50, "inbound:main", "Queue", "700"),
+        ("in.1", 1, "PJSIP/backup-00000001", 50, 70, "inbound:main", "Dial", "PJSIP/201"),
+        ("in.2", 0, "PJSIP/telco-00000002", 10, 30, "inbound:main", "Queue", "700"),  # telco: no inbound line
+        ("in.3", 0, "PJSIP/backup-00000003", 20, 0, "inbound:main", "Queue", "700"),  # never answered: free
+    ]
+    with closing(sqlite3.connect(cdr_db)) as cdr, cdr:
+        cdr.execute(f"CREATE TABLE cdr (AcctId INTEGER PRIMARY KEY, {', '.join(collector.CDR_FIELDS)})")
+        for uniqueid, sequence, channel, after, billsec, userfield, lastapp, lastdata in rows:
+            cdr.execute("INSERT INTO cdr (uniqueid, sequence, linkedid, start_time, src, dst, channel, lastapp,"
+                        " billsec, disposition, userfield, lastdata) VALUES (?, ?, ?, ?, '13912345678', '60001234',"
+                        " ?, ?, ?, ?, ?, ?)",
+                        (uniqueid, str(sequence), uniqueid, localtime.asterisk_text(base + after), channel, lastapp,
+                         str(billsec), "ANSWERED" if billsec else "NO ANSWER", userfield, lastdata))
+    collector.collect_cdr(cdr_db)
+    first = CallRecord.get((CallRecord.uniqueid == "in.1") & (CallRecord.sequence == 0))
+    second = CallRecord.get((CallRecord.uniqueid == "in.1") & (CallRecord.sequence == 1))
+    assert (first.inbound_trunk, first.inbound_cost_minor, first.inbound_currency) == ("backup", 16, "CNY")  # 1 min
+    assert second.inbound_cost_minor == 6  # the second minute: the call's whole price is 0.22
+    assert (first.trunk, first.cost_minor) == ("", None)  # not an outbound leg
+    telco = CallRecord.get(CallRecord.uniqueid == "in.2")
+    assert (telco.inbound_trunk, telco.inbound_cost_minor) == ("telco", None)
+    assert CallRecord.get(CallRecord.uniqueid == "in.3").inbound_cost_minor == 0
+    month = (datetime.date(2026, 12, 1), datetime.date(2026, 12, 31))
+    (row,) = reports.cost_report(*month, "inbound", "total")
+    assert (row.key, row.calls, row.seconds, row.cost) == ("backup", 1, 120, Decimal("0.22"))
+    assert reports.cost_report(*month, "trunk", "total") == []  # outbound calls: none
+    QueueCall.create(callid="in.1", queue="700", entered=int(base) + 5, outcome="answered", agent="201")
+    (by_agent,) = reports.cost_report(*month, "agent", "total")
+    assert (by_agent.key, by_agent.cost) == ("201", Decimal("0.22"))
+    # re-pricing the day prices the inbound legs again, the same way, counted once
+    assert calls.reprice(datetime.date(2026, 12, 7), datetime.date(2026, 12, 7), "alice") == 0
+    (row,) = reports.cost_report(*month, "inbound", "total")
+    assert (row.calls, row.cost) == (1, Decimal("0.22"))
+    assert CallRecord.get((CallRecord.uniqueid == "in.1") & (CallRecord.sequence == 1)).inbound_cost_minor == 6
