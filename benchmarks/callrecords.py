@@ -4,8 +4,10 @@
 for 60 % of them, a second leg through one of 10 trunks to an outside number (priced), 15 % of the calls
 through a queue (with its queue call).  Then the searches the call-record page offers are timed, each for
 its first page of 50 calls with the count of every match: no filter, one day, a number prefix, an
-extension, a trunk, a queue, an outcome over a week, a minimum cost over a week.  Goal: the slowest under
-1 s (``call_record_search_ms``): the page is a search form people wait on.
+extension, a trunk, a queue, an outcome over a week, a minimum cost over a week.  ``call_record_search_ms``
+is the slowest; the search with no filter at all (every call grouped and sorted by its first start) is the
+slow one, and ``search_all_counted_apart_ms`` times it the way ``search_calls`` did before it counted the
+matches in the same query (the grouped query run twice).
 
 Figures go to ``benchmarks/results/callrecords.json`` with the machine's load average.
 """
@@ -119,7 +121,6 @@ def main() -> dict:
         figures = {**run_header(), **bench_search(tmp / "search")}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    figures["goals"] = {"call_record_search_ms": 1000}
     save_figures("callrecords", figures)
     return figures
 

@@ -93,6 +93,10 @@ class Leg:
     number_class: str
     cost: Decimal | None
     currency: str
+    # the charge for receiving the call, where the trunk it came in on charges for that (None: none)
+    inbound_trunk: str = ""
+    inbound_cost: Decimal | None = None
+    inbound_currency: str = ""
 
 
 @dataclass
@@ -306,16 +310,21 @@ def _leg(row: CallRecord, zone: zoneinfo.ZoneInfo) -> Leg:
                duration=row.duration, billsec=row.billsec, extension=row.extension, trunk=row.trunk,
                number=row.number, number_class=row.number_class,
                cost=amount(row.cost_minor, row.currency) if row.cost_minor is not None and row.currency else None,
-               currency=row.currency)
+               currency=row.currency, inbound_trunk=row.inbound_trunk,
+               inbound_cost=(amount(row.inbound_cost_minor, row.inbound_currency)
+                             if row.inbound_cost_minor is not None and row.inbound_currency else None),
+               inbound_currency=row.inbound_currency)
 
 
 def _summary(linkedid: str, rows: list[CallRecord], zone: zoneinfo.ZoneInfo, queues: list[str]) -> Call:
     legs = [_leg(row, zone) for row in rows]
     first = legs[0]
     answered = [leg for leg in legs if leg.outcome == "ANSWERED"]
-    costs = [leg for leg in legs if leg.cost is not None]
-    currencies = {leg.currency for leg in costs}
-    cost = sum((leg.cost for leg in costs if leg.cost is not None), Decimal(0)) if len(currencies) == 1 else None
+    # what the call cost: its outbound legs' prices and the charges for receiving it, in one currency
+    charges = [(leg.cost, leg.currency) for leg in legs if leg.cost is not None]
+    charges += [(leg.inbound_cost, leg.inbound_currency) for leg in legs if leg.inbound_cost is not None]
+    currencies = {currency for _, currency in charges}
+    cost = sum((value for value, _ in charges), Decimal(0)) if len(currencies) == 1 else None
     outbound = next((leg for leg in legs if leg.trunk), None)
     return Call(linkedid=linkedid, start=first.start, caller=first.src,
                 called=(outbound.number if outbound and outbound.number else first.dst),

@@ -232,3 +232,8 @@ def test_a_trunk_with_an_inbound_line_charges_the_calls_it_receives_once_per_cal
     (row,) = reports.cost_report(*month, "inbound", "total")
     assert (row.calls, row.cost) == (1, Decimal("0.22"))
     assert CallRecord.get((CallRecord.uniqueid == "in.1") & (CallRecord.sequence == 1)).inbound_cost_minor == 6
+    # the call-record search adds the charge for receiving the call to the call's cost
+    from appliance.callcenter import callrecords
+    (found,), _total = callrecords.search_calls(callrecords.Search(number="60001234", queue="700"))
+    assert found.linkedid == "in.1" and found.cost == Decimal("0.22") and found.currency == "CNY"
+    assert [leg.inbound_cost for leg in found.legs] == [Decimal("0.16"), Decimal("0.06")]
