@@ -181,6 +181,8 @@ def test_queue_calls_legs_count_for_the_queue_that_answered_and_its_agent(site, 
     assert [(r.period, r.key, r.calls, r.cost) for r in by_agent] == [
         ("2026-12-07", "201", 1, Decimal("0.30")), ("2026-12-07", "", 2, Decimal("0.20"))]
     assert reports.cost_report(datetime.date(2026, 12, 8), last, "queue", "total") == []
+    # a site half an hour off the box's zone: the day of each leg is read from its start's minute, not hour
+    assert reports._bucket_length(first, zoneinfo.ZoneInfo("Asia/Kolkata")) == 16
     out = CliRunner().invoke(main, ["--home", str(site.home), "cost", "report", "--by", "queue", "--period", "total",
                                     "--from", "2026-12-01", "--to", "2026-12-31", "--csv"])
     assert out.exit_code == 0 and out.output.splitlines() == ["period,queue,currency,calls,seconds,cost",
@@ -237,3 +239,45 @@ def test_a_trunk_with_an_inbound_line_charges_the_calls_it_receives_once_per_cal
     (found,), _total = callrecords.search_calls(callrecords.Search(number="60001234", queue="700"))
     assert found.linkedid == "in.1" and found.cost == Decimal("0.22") and found.currency == "CNY"
     assert [leg.inbound_cost for leg in found.legs] == [Decimal("0.16"), Decimal("0.06")]
+
+
+def test_past_days_per_queue_are_rolled_up_once_and_again_when_a_late_record_arrives(site, tmp_path) -> None:
+    from appliance.billing import queue_costs
+    from appliance.model.models import CostDay, QueueCall
+
+    day = datetime.date.today() - datetime.timedelta(days=10)  # settled: read from the roll-up
+    base = datetime.datetime.combine(day, datetime.time(10, 0)).timestamp()
+    cdr_db = tmp_path / "linebox-cdr.db"
+
+    def leg(uniqueid: str, linkedid: str, after: int, billsec: int) -> None:
+        with closing(sqlite3.connect(cdr_db)) as cdr, cdr:
+            fields = ", ".join(collector.CDR_FIELDS)
+            cdr.execute(f"CREATE TABLE IF NOT EXISTS cdr (AcctId INTEGER PRIMARY KEY, {fields})")
+            cdr.execute("INSERT INTO cdr (uniqueid, sequence, linkedid, start_time, src, dst, channel, lastapp,"
+                        " billsec, disposition, userfield, lastdata) VALUES (?, '0', ?, ?, '200', '0139',"
+                        " 'PJSIP/200-1', 'Dial', ?, 'ANSWERED', 'trunk:backup', 'PJSIP/60001234@backup,300')",
+                        (uniqueid, linkedid, localtime.asterisk_text(base + after), str(billsec)))
+
+    rates_csv.import_bytes("backup", (HEADER + ",,0.30,1/1,,,CNY,\r\n").encode(), day - datetime.timedelta(days=5), "t")
+    leg("a.2", "a", 10, 60)  # 0.30
+    collector.collect_cdr(cdr_db)
+    QueueCall.create(callid="a", queue="700", entered=int(base), outcome="answered", agent="201")
+    queue_costs.forget_queue_days([day.isoformat()])  # what the collector does when it stores a queue call
+    (row,) = reports.cost_report(day, day, "queue", "total")
+    assert (row.key, row.calls, row.cost) == ("700", 1, Decimal("0.30"))
+    rolled = CostDay.select().where((CostDay.dimension == "queue") & (CostDay.day == day.isoformat()))
+    assert [(r.key, r.cost_minor) for r in rolled] == [("700", 30)]
+    assert reports.cost_report(day, day, "agent", "day")[0].key == "201"  # the same roll-up
+    # a record of that day collected late: the collector drops the day's roll-up, the report counts it
+    leg("a.3", "a", 300, 30)  # 0.15, same call
+    collector.collect_cdr(cdr_db)
+    assert not CostDay.select().where((CostDay.dimension == "queue-day") & (CostDay.day == day.isoformat())).exists()
+    (row,) = reports.cost_report(day, day, "queue", "total")
+    assert (row.calls, row.cost) == (2, Decimal("0.45"))
+    # a queue call stored late through queue_log changes who answered: the day is rolled up again
+    queue_log = tmp_path / "queue_log"
+    entered = int(base) + 5
+    queue_log.write_text(f"{entered}|a|701|NONE|ENTERQUEUE||200|1\n{entered + 2}|a|701|PJSIP/202|CONNECT|2|x|1\n")
+    collector.collect_queue_log(queue_log)
+    by_queue = {r.key: r.cost for r in reports.cost_report(day, day, "queue", "total")}
+    assert by_queue == {"701": Decimal("0.45")}, [(q.queue, q.outcome, q.agent) for q in QueueCall.select()]
