@@ -16,8 +16,8 @@ memory across 50 applies of one change.  Figures are printed and written to
 full apply under 5 s.  Then, unless
 ``--core-only``, the call-center (``benchmarks.callcenter``), collector at the
 limit (``benchmarks.collector``), console (``benchmarks.web``), trunk
-failover (``benchmarks.failover``), SIP ban (``benchmarks.bans``), call cost (``benchmarks.cost``) and
-caller history (``benchmarks.history``) benchmarks;
+failover (``benchmarks.failover``), SIP ban (``benchmarks.bans``), call cost (``benchmarks.cost``),
+caller history (``benchmarks.history``) and call-record search (``benchmarks.callrecords``) benchmarks;
 the site they share and the results folder are in ``benchmarks.sites``.
 """
 
@@ -221,6 +221,9 @@ def main() -> int:
     from benchmarks import history
     for key, value in history.main().items():
         print(f"{key:28} {value}")
+    from benchmarks import callrecords
+    for key, value in callrecords.main().items():
+        print(f"{key:32} {value}")
     return 0
 
 

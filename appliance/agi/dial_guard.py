@@ -7,6 +7,11 @@ an allowed call in the groups Asterisk counts calls at once by (``GROUP_COUNT``)
 (``linebox-out-ext``) and for the site (``linebox-out``).  Counting is Asterisk's own, so a restart of either
 side leaves no stale count.
 
+For a route with least-cost routing the dialplan passes a third argument, ``lcr``: an allowed call then also
+gets ``LB_TRUNK_ORDER``, the route's trunks as their 1-based positions in the order to try them
+(``2&1``, ``appliance.billing.lcr``).  Without it (the order could not be worked out) the dialplan tries the
+configured order.
+
 ``dial-guard-end`` runs from the allowed call's hangup handler with the seconds it was answered
 (``ANSWEREDTIME``): they count until the collector stores the call's record.
 
@@ -39,6 +44,27 @@ def _count(agi: AgiConnection, extension: str) -> int:
     return int(reply.data) if reply.data.isdigit() else 0
 
 
+def _trunk_order(number: str, number_class: str, trunks: list[str]) -> str:
+    """The route's trunks as positions in the order least-cost routing tries them ("2&1"); "" when it cannot
+    be worked out (the configured order is then kept: a rate table must never stop a call)."""
+    import datetime
+
+    from appliance.billing import lcr
+    from appliance.site import localtime
+
+    try:
+        with database.connection_context():
+            today = datetime.datetime.now(localtime.site_zone()).date()
+            chosen = lcr.trunk_order(number, number_class, trunks, today)
+    except Exception:  # noqa: BLE001 - any trouble keeps the configured order, logged
+        log.exception("least-cost order for %s: configured order kept", number)
+        return ""
+    log.info("least-cost order for %s: %s", number, ", ".join(f"{c.trunk} ({c.price or 'no rate'})" for c in chosen),
+             extra={"LINEBOX_EVENT": "least-cost", "LINEBOX_NUMBER": number,
+                    "LINEBOX_TRUNKS": ",".join(c.trunk for c in chosen)})
+    return "&".join(str(trunks.index(c.trunk) + 1) for c in chosen)
+
+
 def run(agi: AgiConnection) -> str:
     # Imported at the first outbound call, not with the service: the classifier and the rate tables load the
     # site's schemas (pydantic), which a box that never dials out need not hold (tests/agi/test_footprint.py).
@@ -55,6 +81,10 @@ def run(agi: AgiConnection) -> str:
     agi.set_variable("LB_NUMBER_CLASS", result.number_class.value)
     agi.set_variable("LB_GUARD_REASON", decision.reason)
     agi.set_variable("LB_LIMIT_MS", str(decision.limit_seconds * 1000))
+    if decision.allow and agi.env.get("agi_arg_3", "") == "lcr":
+        order = _trunk_order(number, result.number_class.value, trunks)
+        if order:
+            agi.set_variable("LB_TRUNK_ORDER", order)
     if decision.allow:
         if _EXTENSION.match(result.extension):
             agi.set_variable("GROUP(linebox-out-ext)", result.extension)

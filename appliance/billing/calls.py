@@ -24,10 +24,10 @@ from decimal import Decimal
 from babel.numbers import get_currency_precision
 from peewee import fn
 
-from appliance.billing import rates
+from appliance.billing import legs, rates
 from appliance.model import audit
 from appliance.model.database import database
-from appliance.model.models import CallRecord, CostDay
+from appliance.model.models import CallRecord, CostDay, Trunk
 from appliance.site import localtime
 from appliance.site.numbering import NumberPlan, classify
 
@@ -166,6 +166,71 @@ def _store_prices(rows: list[tuple[int, str, str, str, int, str]], pricer: Price
     return len(updates)
 
 
+def _inbound_price(pricer: Pricer, trunk: str, start: str, before: int, billsec: int
+                   ) -> tuple[int | None, str, str]:
+    """(cost in minor units, currency, day) of one record of an inbound call: the charge for the channel's
+    answered seconds so far less the charge for those before this record, so the records of one call add up
+    to the price of its whole time (one fee, one rounding), however many records Asterisk split it into."""
+    day = pricer.day_of(start)
+    table_start, table = pricer._table(trunk, day)
+    line = table.inbound if table_start else None
+    if line is None:
+        return None, "", day.isoformat()
+    whole, earlier = rates.price(before + billsec, line), rates.price(before, line)
+    minor = int((whole.cost - earlier.cost).scaleb(get_currency_precision(line.currency)))
+    return minor, line.currency, day.isoformat()
+
+
+def inbound_legs(records: Iterable[tuple[str, int, str]]) -> dict[tuple[str, int], str]:
+    """Of ``(uniqueid, sequence, channel)`` records, those whose channel came in on a SIP trunk (the caller's
+    channel is the trunk's endpoint, ``PJSIP/telco-0000002a``): their keys and that trunk."""
+    trunks = {name for (name,) in Trunk.select(Trunk.name).tuples()}
+    found = {}
+    for uniqueid, sequence, channel in records:
+        endpoint = legs.calling_endpoint(channel)
+        if endpoint in trunks:
+            found[(uniqueid, sequence)] = endpoint
+    return found
+
+
+def price_inbound_records(trunk_of: dict[tuple[str, int], str], pricer: Pricer | None = None) -> int:
+    """Mark the records of ``trunk_of``'s (uniqueid, sequence) keys as inbound legs of the trunk it names,
+    and price them where the trunk's table in force on the call's day has an ``inbound`` line; in the
+    caller's transaction.  Records of one channel are priced in order of sequence (what the collector
+    reads); a record already marked keeps what it has.  Returns how many were priced."""
+    keys = sorted(trunk_of)
+    priced = 0
+    pricer = pricer or Pricer()
+    sums: dict[tuple[str, str, str, str], list[int]] = {}
+    for begin in range(0, len(keys), 2000):
+        rows = database.execute_sql(
+            "SELECT id, uniqueid, sequence, start, billsec FROM callrecord"
+            " WHERE (uniqueid, sequence) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))"
+            " AND inbound_trunk = '' ORDER BY uniqueid, sequence",
+            (json.dumps(keys[begin:begin + 2000]),)).fetchall()
+        for record_id, uniqueid, sequence, start, billsec in rows:
+            trunk = trunk_of[(uniqueid, sequence)]
+            before = database.execute_sql(
+                "SELECT COALESCE(SUM(billsec), 0) FROM callrecord WHERE uniqueid = ? AND sequence < ?"
+                " AND inbound_trunk = ?", (uniqueid, sequence, trunk)).fetchone()[0]
+            minor, currency, day = _inbound_price(pricer, trunk, start, before, billsec)
+            database.execute_sql("UPDATE callrecord SET inbound_trunk = ?, inbound_cost_minor = ?,"
+                                 " inbound_currency = ? WHERE id = ?", (trunk, minor, currency, record_id))
+            if minor is None or billsec <= 0:
+                continue
+            priced += 1
+            total = sums.setdefault(("inbound", day, trunk, currency), [0, 0, 0])
+            total[0] += 1 if before == 0 else 0  # a call counts once, however many records it has
+            total[1] += billsec
+            total[2] += minor
+    database.cursor().executemany(
+        "INSERT INTO costday (dimension, day, key, currency, calls, seconds, cost_minor) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (dimension, day, key, currency) DO UPDATE SET calls = calls + excluded.calls,"
+        " seconds = seconds + excluded.seconds, cost_minor = cost_minor + excluded.cost_minor",
+        [(*key, *total) for key, total in sums.items()])
+    return priced
+
+
 def reprice(first_day: datetime.date, last_day: datetime.date, user: str) -> int:
     """Price every trunk leg that started from ``first_day`` to ``last_day`` (the site's local days,
     inclusive) again with the tables in force on their days, in one transaction, audited; returns how
@@ -181,6 +246,9 @@ def reprice(first_day: datetime.date, last_day: datetime.date, user: str) -> int
     with database.atomic():
         before = {"records": r.select().where(in_period & r.cost_minor.is_null(False)).count()}
         r.update(number_class="", cost_minor=None, currency="", free_seconds=0, rate_key="").where(in_period).execute()
+        received = (r.start >= first) & (r.start < after) & (r.inbound_trunk != "")
+        before["inbound_records"] = r.select().where(received & r.inbound_cost_minor.is_null(False)).count()
+        r.update(inbound_trunk="", inbound_cost_minor=None, inbound_currency="").where(received).execute()
         CostDay.delete().where((CostDay.day >= first_day.isoformat()) & (CostDay.day <= last_day.isoformat())).execute()
         pricer = Pricer(zone=zone)
         priced = 0
@@ -193,6 +261,16 @@ def reprice(first_day: datetime.date, last_day: datetime.date, user: str) -> int
                 break
             priced += _store_prices(rows, pricer)
             last_id, last_start = rows[-1][0], rows[-1][3]
+        inbound = 0
+        last_id = 0
+        while True:  # the inbound legs of the period, by the same tables
+            batch = list(r.select(r.id, r.uniqueid, r.sequence, r.channel)
+                         .where((r.start >= first) & (r.start < after) & (r.channel.startswith("PJSIP/"))
+                                & (r.id > last_id)).order_by(r.id).limit(REPRICE_CHUNK).tuples())
+            if not batch:
+                break
+            inbound += price_inbound_records(inbound_legs((u, q, c) for _, u, q, c in batch), pricer)
+            last_id = batch[-1][0]
         audit.record(user, "reprice", "rates", f"{first_day.isoformat()}..{last_day.isoformat()}", before,
-                     {"records": priced})
+                     {"records": priced, "inbound_records": inbound})
     return priced

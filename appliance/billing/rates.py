@@ -9,6 +9,10 @@ importing a table from a date replaces the trunk's tables from that date on and 
 so a call is always priced by the table in force on the day it was made, and a change of rates never
 re-prices the past (re-pricing is an explicit command).
 
+A line of class ``inbound`` prices the calls the trunk *receives*, where its carrier charges for them (from
+the caller's answered seconds, with the same increment, fee and rounding; its free minutes are not used).
+It never prices an outbound call.
+
 Which line prices a number: the longest prefix that starts the number (as sent to the trunk, after the
 route's rewriting); when no prefix matches, the line for the number's class; then the default line.  A
 number no line prices has no cost (shown as "no rate", never as 0).
@@ -42,7 +46,9 @@ from appliance.site.numbering import NumberClass
 
 MAX_RATE = Decimal("10000")
 _CURRENCIES = frozenset(list_currencies())
-_RATED_CLASSES = tuple(c.value for c in NumberClass if c not in (NumberClass.INTERNAL, NumberClass.EMERGENCY))
+# "inbound": the line a trunk's carrier charges received calls by (no prefix: it prices every call in)
+INBOUND = "inbound"
+_RATED_CLASSES = (*(c.value for c in NumberClass if c not in (NumberClass.INTERNAL, NumberClass.EMERGENCY)), INBOUND)
 
 
 def _money(text: str, places: int) -> str:
@@ -251,6 +257,11 @@ class Table:
             else:
                 self.default = line
         self.longest = max((len(p) for p in self.by_prefix), default=0)
+
+    @property
+    def inbound(self) -> RateLine | None:
+        """The line the carrier charges received calls by (class ``inbound``), or None: inbound is free."""
+        return self.by_class.get(INBOUND)
 
     def line_for(self, number: str, number_class: str) -> RateLine | None:
         """The line that prices ``number`` (digits as sent to the trunk) of ``number_class``, or None."""

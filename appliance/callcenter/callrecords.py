@@ -93,6 +93,10 @@ class Leg:
     number_class: str
     cost: Decimal | None
     currency: str
+    # the charge for receiving the call, where the trunk it came in on charges for that (None: none)
+    inbound_trunk: str = ""
+    inbound_cost: Decimal | None = None
+    inbound_currency: str = ""
 
 
 @dataclass
@@ -258,13 +262,18 @@ def _matching_calls(search: Search, zone: zoneinfo.ZoneInfo) -> peewee.SelectQue
 
 def search_calls(search: Search, limit: int = 50, offset: int = 0,
                  zone: zoneinfo.ZoneInfo | None = None) -> tuple[list[Call], int]:
-    """The page of calls matching ``search`` (newest first) and how many match in all."""
+    """The page of calls matching ``search`` (newest first) and how many match in all.
+
+    One grouped query gives both: the total rides on each row of the page as a window count over the
+    groups (``COUNT(*) OVER ()``), so the legs are grouped once, not once to count and again for the page.
+    Only a page past the end (no rows) asks for the count alone."""
     zone = zone or localtime.site_zone()
     limit = max(1, min(limit, MAX_PAGE))
     matching = _matching_calls(search, zone)
-    total = matching.count()
-    ids = [linkedid for linkedid, _first in matching.limit(limit).offset(offset).tuples()]
-    return _calls(ids, zone), total
+    total_column = peewee.fn.COUNT(peewee.SQL("*")).over().alias("total")
+    rows = list(matching.select_extend(total_column).limit(limit).offset(max(0, offset)).tuples())
+    total = rows[0][2] if rows else (matching.count() if offset > 0 else 0)
+    return _calls([linkedid for linkedid, _first, _total in rows], zone), total
 
 
 def _calls(ids: list[str], zone: zoneinfo.ZoneInfo) -> list[Call]:
@@ -301,16 +310,21 @@ def _leg(row: CallRecord, zone: zoneinfo.ZoneInfo) -> Leg:
                duration=row.duration, billsec=row.billsec, extension=row.extension, trunk=row.trunk,
                number=row.number, number_class=row.number_class,
                cost=amount(row.cost_minor, row.currency) if row.cost_minor is not None and row.currency else None,
-               currency=row.currency)
+               currency=row.currency, inbound_trunk=row.inbound_trunk,
+               inbound_cost=(amount(row.inbound_cost_minor, row.inbound_currency)
+                             if row.inbound_cost_minor is not None and row.inbound_currency else None),
+               inbound_currency=row.inbound_currency)
 
 
 def _summary(linkedid: str, rows: list[CallRecord], zone: zoneinfo.ZoneInfo, queues: list[str]) -> Call:
     legs = [_leg(row, zone) for row in rows]
     first = legs[0]
     answered = [leg for leg in legs if leg.outcome == "ANSWERED"]
-    costs = [leg for leg in legs if leg.cost is not None]
-    currencies = {leg.currency for leg in costs}
-    cost = sum((leg.cost for leg in costs if leg.cost is not None), Decimal(0)) if len(currencies) == 1 else None
+    # what the call cost: its outbound legs' prices and the charges for receiving it, in one currency
+    charges = [(leg.cost, leg.currency) for leg in legs if leg.cost is not None]
+    charges += [(leg.inbound_cost, leg.inbound_currency) for leg in legs if leg.inbound_cost is not None]
+    currencies = {currency for _, currency in charges}
+    cost = sum((value for value, _ in charges), Decimal(0)) if len(currencies) == 1 else None
     outbound = next((leg for leg in legs if leg.trunk), None)
     return Call(linkedid=linkedid, start=first.start, caller=first.src,
                 called=(outbound.number if outbound and outbound.number else first.dst),

@@ -43,10 +43,11 @@ from pathlib import Path
 
 import peewee
 
-from appliance.billing import legs
+from appliance.billing import legs, queue_costs
 from appliance.callcenter import missed, rollup
 from appliance.model.database import database
 from appliance.model.models import CallEvent, CallRecord, CollectorState, QueueCall
+from appliance.site import localtime
 from appliance.site.localtime import asterisk_text as asterisk_time
 
 # Not callers: events Asterisk writes for members and for the queue itself.
@@ -152,6 +153,9 @@ def _store_queue_log(text: bytes, identity: str, position: int, last: bool) -> i
         if started:  # Asterisk started again: the calls it left open were cut
             keys |= _open_calls_before(max(started))
         changed = rederive(keys, rows, stored_before)
+        if changed:  # queue calls stored or changed: their days' per-queue/agent costs are rolled up again
+            zone = localtime.site_zone()
+            queue_costs.forget_queue_days({localtime.local_text(e, zone, "%Y-%m-%d") for e in changed})
         # while a backlog is read, the days it fills are rolled up once, after its last chunk
         rollup.refresh(changed, int(time.time()), max_new_days=31 if last else 0)
         CollectorState.replace(source="queue_log", position=position, identity=identity).execute()
@@ -397,6 +401,17 @@ def read_cdr(cdr_db: Path, max_chunks: int | None = None) -> Progress:
                     if trunk_legs:
                         from appliance.billing import calls
                         calls.price_new_records(trunk_legs)
+                    # the per-queue and per-agent cost roll-up of these days is made again at the next report
+                    queue_costs.forget_queue_days({record[3][:10] for record in records if record[3]})
+                    # records whose caller came in on a SIP trunk: inbound legs, charged where the trunk's
+                    # table has an inbound line (the trunk names are read once a chunk, and only then)
+                    received = [(record[0], record[1], record[9]) for record in records
+                                if record[9].startswith("PJSIP/")]
+                    if received:
+                        from appliance.billing import calls
+                        inbound = calls.inbound_legs(received)
+                        if inbound:
+                            calls.price_inbound_records(inbound)
                     last = rows[-1][0]
                     CollectorState.replace(source="cdr", position=last, identity=_cdr_identity(rows[-1][1], rows[-1][2])
                                            ).execute()

@@ -503,8 +503,8 @@ def _cost_range(first: str | None, last: str | None) -> tuple[date, date]:
 
 
 @cost_group.command("report")
-@click.option("--by", type=click.Choice(["extension", "department", "trunk", "class"]), default="department",
-              show_default=True)
+@click.option("--by", type=click.Choice(["extension", "department", "agent", "queue", "trunk", "class", "inbound"]),
+              default="department", show_default=True)
 @click.option("--period", type=click.Choice(["day", "month", "total"]), default="month", show_default=True)
 @click.option("--from", "first", default=None, help="YYYY-MM-DD (default the first of this month).")
 @click.option("--to", "last", default=None, help="YYYY-MM-DD, included (default today).")
@@ -512,7 +512,8 @@ def _cost_range(first: str | None, last: str | None) -> tuple[date, date]:
 @click.pass_context
 def cost_report(ctx: click.Context, by: str, period: str, first: str | None, last: str | None,
                 as_csv: bool) -> None:
-    """Cost per extension, department, trunk or number class, per day or month."""
+    """Cost per extension, department, agent, queue, trunk or number class, per day or month; inbound:
+    what trunks charge for the calls they receive."""
     from appliance.billing import reports
     from appliance.csvfile import write_csv
     _install(ctx)
@@ -554,13 +555,20 @@ def cost_top(ctx: click.Context, first: str | None, last: str | None, limit: int
 @click.option("--trunk", default="", help="A DAHDI trunk the call comes in on (default: a SIP trunk).")
 @click.option("--reaches", "target", default="", help="The reverse question: which calls reach this "
                                                        "destination (queue:701, ivr:main ...).")
+@click.option("--outbound", default="", help="A number an extension dials: its outbound route and the trunks "
+                                             "in the order they are tried (least-cost routing), on --at's day.")
 @click.pass_context
 def trace_cmd(ctx: click.Context, did: str, caller: str, at: str, digits: str, no_answer: bool, trunk: str,
-              target: str) -> None:
-    """Where a call from a trunk goes, step by step, with why; or which calls reach a destination."""
-    from appliance.provisioning import trace
+              target: str, outbound: str) -> None:
+    """Where a call from a trunk goes, step by step, with why; which calls reach a destination; or where a
+    number dialled out goes."""
+    from appliance.provisioning import trace, trace_outbound
     _install(ctx)
     try:
+        if outbound:
+            for line in trace_outbound.trace_outbound_stored(outbound, at[:10]).lines():
+                click.echo(line)
+            return
         if target:
             ways = trace.reaches_stored(target)
             if not ways:

@@ -292,6 +292,23 @@ def _v30_webhook_deliveries(db: peewee.SqliteDatabase) -> None:
     db.create_tables([models.WebhookDelivery], safe=True)
 
 
+
+
+def _v31_least_cost_routing(db: peewee.SqliteDatabase) -> None:
+    """An outbound route's least-cost routing switch (off for the routes there before: they keep their
+    order)."""
+    _add_column_if_missing(db, models.OutboundRoute, "least_cost")
+
+
+def _v32_inbound_charges(db: peewee.SqliteDatabase) -> None:
+    """Each call record's inbound trunk and inbound charge (``appliance.billing.calls``); SQLite's own
+    ``ADD COLUMN`` (as in ``_v21_call_cost``): no copy of a table of millions of records."""
+    present = {column.name for column in db.get_columns("callrecord")}
+    text = "VARCHAR(255) NOT NULL DEFAULT ''"
+    for name, ddl in (("inbound_trunk", text), ("inbound_cost_minor", "INTEGER"), ("inbound_currency", text)):
+        if name not in present:
+            db.execute_sql(f"ALTER TABLE callrecord ADD COLUMN {name} {ddl}")
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -323,6 +340,8 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v28_sla_alerts,
     _v29_queue_survey,
     _v30_webhook_deliveries,
+    _v31_least_cost_routing,
+    _v32_inbound_charges,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

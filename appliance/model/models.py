@@ -107,6 +107,7 @@ class OutboundRoute(BaseModel):
     trunks = JSONField(default=list)
     caller_id = peewee.CharField(default="")
     caller_id_name = peewee.CharField(default="")
+    least_cost = peewee.BooleanField(default=False)
 
 
 class RingGroup(BaseModel):
@@ -290,6 +291,12 @@ class CallRecord(BaseModel):
     currency = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
     free_seconds = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
     rate_key = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
+    # An inbound leg (the caller's channel came in on a SIP trunk): that trunk, and what its carrier charges
+    # for receiving the call where its rate table has an ``inbound`` line (appliance.billing.calls); NULL: no
+    # inbound charge.  Apart from the outbound price: one record may be both (a call forwarded out).
+    inbound_trunk = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
+    inbound_cost_minor = peewee.IntegerField(null=True)
+    inbound_currency = peewee.CharField(default="", constraints=[peewee.SQL("DEFAULT ''")])
 
     class Meta:
         indexes = ((("uniqueid", "sequence"), True),)

@@ -49,6 +49,7 @@ def expected(site: Site) -> Manifest:
     for kind, prefix, key in (("ivr", "ivr-", "name"), ("time_condition", "tc-", "name"),
                               ("announcement", "ann-", "name"), ("outbound_route", "outrt-", "name")):
         contexts.update({prefix + getattr(o, key): _print(o) for o in site.of(kind)})
+    contexts.update({f"lcr-{r.name}": _print(r) for r in site.of("outbound_route") if r.least_cost})
     contexts.update({f"queue-exit-{q.number}": _print(q) for q in site.of("queue") if q.exit_voicemail})
     return {
         "endpoint": endpoints, "auth": auths, "aor": dict(endpoints), "context": contexts,

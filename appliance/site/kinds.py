@@ -173,6 +173,7 @@ FIELD_LABELS = {
     "hunting": N_("Channel hunting"),
     "caller_id": N_("Caller ID number"),
     "caller_id_name": N_("Caller ID name"),
+    "least_cost": N_("Least-cost routing"),
     "channel": N_("DAHDI channel"),
     "kind": N_("Port type"),
     "card": N_("Card"),

@@ -402,6 +402,8 @@ class OutboundRoute(SiteObject):
     caller_id: Digits = ""  # the company's number; empty: the extension's own
     # the name sent with it; empty with a caller_id: no name (the agent's name never goes out with the company's number)
     caller_id_name: Annotated[str, StringConstraints(max_length=80), AfterValidator(_printable_text)] = ""
+    # least-cost routing: the trunks priced cheapest for the number are tried first (appliance.billing.lcr)
+    least_cost: bool = False
 
     @field_validator("trunks")
     @classmethod

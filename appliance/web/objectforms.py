@@ -59,6 +59,9 @@ HINTS = {
     ("outbound_route", "caller_id"): N_("Number sent to the provider; empty = the extension's own."),
     ("outbound_route", "caller_id_name"): N_("Name sent with that number (the company's); empty = no name, or the "
                                              "extension's own when the route sends the extension's number."),
+    ("outbound_route", "least_cost"): N_("Try the trunk whose rate table prices the number cheapest first (per-minute "
+                                         "rate, then connection fee); the trunks' order above is kept for equal "
+                                         "prices, for trunks with no rate, and for failover."),
     ("ring_group", "strategy"): N_("Ring all: every member at once; hunt: one member after another, in order."),
     ("time_condition", "timezone"): N_("For example Europe/Istanbul or UTC."),
     ("moh_class", "directory"): N_("Absolute path of the folder holding the music files."),

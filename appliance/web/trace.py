@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 
 from appliance.errors import SiteError
 from appliance.provisioning import trace as tracing
+from appliance.provisioning import trace_outbound
 from appliance.site import localtime, queries
 from appliance.web.i18n import message_text, problems_text
 from appliance.web.roles import require_role
@@ -58,11 +59,14 @@ def page():
     args: dict[str, Any] = {"did": _arg("did"), "caller": _arg("caller"), "digits": _arg("digits"),
                             "at": _arg("at") or datetime.now(UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M"),
                             "no_answer": request.args.get("no_answer") == "1", "reaches": _arg("reaches"),
-                            "trunk": _arg("trunk")}
+                            "trunk": _arg("trunk"), "outbound": _arg("outbound")}
     result = graph = None
     ways: list[tracing.Way] | None = None
+    outbound: trace_outbound.OutboundTrace | None = None
     error = ""
     try:
+        if args["outbound"]:
+            outbound = trace_outbound.trace_outbound_stored(args["outbound"], args["at"][:10])
         if "did" in request.args:
             result = tracing.trace_stored(args["did"], args["caller"], args["at"], args["digits"],
                                           answered=not args["no_answer"], trunk=args["trunk"])
@@ -72,6 +76,7 @@ def page():
     except SiteError as failure:
         error = problems_text(failure.problems)
     return render_template("trace.html", nav_active="trace", args=args, result=result, graph=graph, ways=ways,
+                           outbound=outbound,
                            error=error, destinations=_destinations(), describe=tracing.describe,
                            dahdi_trunks=queries.keys("dahdi_trunk"))
 

@@ -92,6 +92,12 @@ def test_a_call_is_summed_over_its_legs(calls):
 def test_paging_counts_every_match(calls):
     page, total = callrecords.search_calls(callrecords.Search(), limit=2, offset=2, zone=SHANGHAI)
     assert total == 3 and [c.linkedid for c in page] == ["300.1"]
+    first, total = callrecords.search_calls(callrecords.Search(), limit=2, zone=SHANGHAI)
+    assert total == 3 and len(first) == 2
+    beyond, total = callrecords.search_calls(callrecords.Search(), limit=2, offset=10, zone=SHANGHAI)
+    assert beyond == [] and total == 3  # a page past the end still says how many there are
+    none, total = callrecords.search_calls(callrecords.Search(number="999*"), zone=SHANGHAI)
+    assert none == [] and total == 0
 
 
 def test_bad_filters_are_named_and_nothing_is_searched():

@@ -107,6 +107,14 @@ def site(install):
     return install
 
 
+def _last_midday() -> float:
+    """The most recent noon of the site's day: minutes of "today" counted around it never cross a midnight
+    (a test run near the site's midnight, 16:00 UTC in Shanghai, saw the day end between two checks)."""
+    local = datetime.datetime.now(localtime.site_zone())
+    noon = local.replace(hour=12, minute=0, second=0, microsecond=0)
+    return (noon if noon <= local else noon - datetime.timedelta(days=1)).timestamp()
+
+
 def _check(number: str, now: float, uniqueid: str = "call-1", calls: int = 0) -> guard.Check:
     return guard.check("PJSIP/200-00000001", number, ["telco"], uniqueid, lambda extension: calls, now=now)
 
@@ -132,7 +140,7 @@ def test_a_new_site_blocks_international_and_premium_and_lets_emergency_out(site
 def test_minutes_used_are_the_records_of_the_day_plus_calls_in_progress(site):
     service.save_object("extension", {**service.get_object("extension", "200").model_dump(), "daily_minutes": 10},
                         user="test")
-    now = time.time()
+    now = _last_midday()
     _record("old", now - 40 * 86400, 3000)  # another month: does not count
     _record("today", now - 600, 240)
     first = _check("13912345678", now, "call-1").decision
@@ -152,7 +160,7 @@ def test_minutes_used_are_the_records_of_the_day_plus_calls_in_progress(site):
 
 def test_a_reached_cap_shows_on_the_status_page_until_the_admin_raises_it(site):
     service.save_settings({"outbound_daily_minutes": 2}, user="test")
-    now = time.time()
+    now = _last_midday()
     _record("a", now - 60, 120)
     refused = _check("13912345678", now).decision
     assert not refused.allow and refused.reason == "daily_minutes:site"

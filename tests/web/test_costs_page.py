@@ -56,6 +56,10 @@ def test_a_supervisor_sees_cost_per_department_and_month_exactly(console, tmp_pa
     chart = supervisor.get(f"/costs/chart.svg?{args}")
     assert chart.status == 200 and "<svg" in chart.body and "<script" not in chart.body
     assert "Sales" in chart.body
+    # per queue: these calls belong to no queue call, so the report is empty, and the page says so
+    by_queue = supervisor.get("/costs?from=2026-11-01&to=2026-11-30&by=queue&period=month")
+    assert by_queue.status == 200 and '<option value="queue" selected>' in by_queue.body
+    assert 'id="cost-report"' not in by_queue.body
 
 
 def test_costs_are_for_admins_and_supervisors(console):

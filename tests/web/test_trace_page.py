@@ -78,3 +78,28 @@ def test_a_call_on_a_dahdi_trunk_is_traced_from_the_trunk(console):
     page = admin.get("/trace?did=&trunk=fxo&at=2026-12-07+10:00")
     svg = page.body[page.body.index("<svg"):page.body.index("</svg>")]
     assert "1. DAHDI trunk fxo" in svg and "2. queue 701" in svg
+
+
+def test_a_number_dialled_out_shows_its_route_and_the_trunks_cheapest_first(console):
+    import datetime
+
+    from appliance.billing import rates_csv
+    header = "prefix,class,per_minute,increment,connection_fee,free_minutes,currency,description\r\n"
+    service.save_settings({"country_code": "86", "area_code": "21"}, user="test")
+    for name in ("telco", "backup"):
+        service.save_object("trunk", {"name": name, "host": "192.0.2.10"}, user="test", create=True)
+    service.save_object("outbound_route", {"name": "mobiles", "least_cost": True, "trunks": ["telco", "backup"],
+                                           "patterns": [{"match": "_1NXXXXXXXXX"}]}, user="test", create=True)
+    rates_csv.import_bytes("telco", (header + ",mobile,0.20,60/60,,,CNY,\r\n").encode(), datetime.date(2026, 1, 1), "t")
+    rates_csv.import_bytes("backup", (header + ",mobile,0.08,60/60,,,CNY,\r\n").encode(), datetime.date(2026, 1, 1),
+                           "t")
+    admin = login(console, "admin")
+    page = admin.get("/trace?outbound=13912345678&at=2026-12-07+10:00")
+    assert page.status == 200
+    assert "Outbound route mobiles (pattern _1NXXXXXXXXX) sends 13912345678 (mobile) on 2026-12-07." in page.body
+    table = page.body[page.body.index('id="outbound-trunks"'):]
+    assert table.index("backup") < table.index("telco") and "0.08 CNY/min" in table
+    nowhere = admin.get("/trace?outbound=555&at=2026-12-07+10:00")
+    assert "No outbound route takes this number" in nowhere.body
+    bad = admin.get("/trace?outbound=%3Cscript%3E")
+    assert "<script>" not in bad.body and "is not a dialled number" in bad.body

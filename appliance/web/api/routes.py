@@ -440,7 +440,9 @@ def _call_json(call: callrecords.Call, legs: bool = False) -> dict:
                         "from": leg.src, "to": leg.number or leg.dst, "application": leg.lastapp,
                         "channel": leg.channel, "peer_channel": leg.dstchannel, "outcome": leg.outcome,
                         "talk_seconds": leg.billsec, "total_seconds": leg.duration, "trunk": leg.trunk,
-                        "number_class": leg.number_class, "cost": _money(leg.cost), "currency": leg.currency}
+                        "number_class": leg.number_class, "cost": _money(leg.cost), "currency": leg.currency,
+                        "inbound_trunk": leg.inbound_trunk, "inbound_cost": _money(leg.inbound_cost),
+                        "inbound_currency": leg.inbound_currency}
                        for leg in call.legs]
     return out
 
