@@ -51,7 +51,20 @@ exten => _[+0-9*#].,1,Set(BEHAVIOUR=${DB(behaviour/${EXTEN})})
  same => n,Wait(${IF($[${LEN(${DB(ring/${EXTEN})})} > 0]?${DB(ring/${EXTEN})}:1)})
  same => n,Answer()
  same => n,UserEvent(CarrierAnswered,Exten: ${EXTEN},Local: ${CHANNEL(pjsip,local_addr)},CallerID: ${CALLERID(num)})
- same => n,Playtones(440)
+; a phone set to record (``set_behaviour(record=...)``) keeps what it hears, as the caller context does
+ same => n,Set(HEARD=${DB(heard/${EXTEN})})
+ same => n,ExecIf($[${LEN(${HEARD})} > 0]?MixMonitor(${HEARD}-mix.wav,r(${HEARD}.wav),touch ${HEARD}.done))
+; the keys the phone's user presses once the call is up ("##/202": ## then 202; "w2": wait 2 s), one
+; part a second apart: the transfer, park and conference codes
+ same => n,Set(KEYS=${DB(keys/${EXTEN})})
+ same => n,Set(PART_N=1)
+ same => n(key),Set(PART=${CUT(KEYS,/,${PART_N})})
+ same => n,GotoIf($[${LEN(${PART})} = 0]?talk)
+ same => n,Wait(1)
+ same => n,ExecIf($["${PART:0:1}" = "w"]?Wait(${PART:1}):SendDTMF(${PART}))
+ same => n,Set(PART_N=$[${PART_N} + 1])
+ same => n,Goto(key)
+ same => n(talk),Playtones(${IF($[${LEN(${DB(tone/${EXTEN})})} > 0]?${DB(tone/${EXTEN})}:440)})
  same => n,Wait(${IF($[${LEN(${DB(hold/${EXTEN})})} > 0]?${DB(hold/${EXTEN})}:4)})
  same => n,Hangup()
  same => n(busy),Busy(5)
@@ -67,7 +80,7 @@ exten => s,1,Answer()
  same => n,UserEvent(CallerConnected,Tag: ${TAG})
  same => n,Wait(1)
  same => n,ExecIf($[${LEN(${DTMF})} > 0]?SendDTMF(${DTMF}))
- same => n,Playtones(440)
+ same => n,Playtones(${IF($[${LEN(${TONE})} > 0]?${TONE}:440)})
  same => n,Wait(${IF($[${LEN(${HOLD})} > 0]?${HOLD}:6)})
  same => n,Hangup()
 exten => h,1,UserEvent(CallerHangup,Tag: ${TAG},DialStatus: ${DIALSTATUS})
@@ -130,26 +143,36 @@ class Carrier:
         with self._lock:
             return len(self.events)
 
-    def set_behaviour(self, number: str, behaviour: str, hold: int | None = None, ring: float | None = None) -> None:
+    def set_behaviour(self, number: str, behaviour: str, hold: int | None = None, ring: float | None = None,
+                      keys: str | None = None, tone: str | None = None, record: str | None = None) -> None:
         """How the phone (or far-end number) ``number`` reacts when called: answer, noanswer, busy;
-        ``ring``: seconds it rings before it answers (1 unless set; 0 answers at once)."""
+        ``ring``: seconds it rings before it answers (1 unless set; 0 answers at once); ``keys``: what its
+        user presses once the call is up, parts split by ``/`` a second apart (``w3`` waits 3 s more), ""
+        none; ``tone``: the tone it plays (Playtones, 440 unless set); ``record``: a tag to keep what it
+        hears under (read with ``heard``), "" none."""
         self.instance.cli(f"database put behaviour {number} {behaviour}")
+        for family, value in (("keys", keys), ("tone", tone),
+                              ("heard", record and self._heard_inner(record))):
+            if value == "":
+                self.instance.cli(f"database del {family} {number}")
+            elif value is not None:
+                self.instance.cli(f"database put {family} {number} {value}")
         if hold is not None:
             self.instance.cli(f"database put hold {number} {hold}")
         if ring is not None:
             self.instance.cli(f"database put ring {number} {ring:g}")
 
     def call(self, endpoint: str, number: str, tag: str, dtmf: str = "", hold: int = 6,
-             record: bool = False, caller: str = "") -> None:
+             record: bool = False, caller: str = "", tone: str = "") -> None:
         """Place a call from ``endpoint`` (a phone ``ph<N>`` or ``telco``) to ``number`` at the pbx.
 
         ``record``: keep what the caller hears (see ``heard``); ``caller``: the caller's number (default the
-        phone's, or the outside world's +15550001111)."""
+        phone's, or the outside world's +15550001111); ``tone``: the tone the caller plays (440 unless set)."""
         assert self._ami is not None
         self._ami.action(
             "Originate", Channel=f"PJSIP/{number}@{endpoint}", Context="caller", Exten="s", Priority="1",
             Async="true", Timeout="60000", CallerID=f'"{tag}" <{caller or endpoint_number(endpoint)}>',
-            Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}",
+            Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}", f"TONE={tone}",
                       f"HEARD={self._heard_inner(tag) if record else ''}"],
         )
 

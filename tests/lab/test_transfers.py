@@ -1,0 +1,97 @@
+"""Transfers, consultation, three-way calls and parking on real calls (issue 21 item 5).
+
+One site and one carrier serve the module: an outside caller reaches queue 700, agent 201 answers and
+hands the call on, by the phone's feature codes or from the agent page (real HTTP, the service's AMI
+transfer user).  Every phone plays its own tone, so what each one hears says who it is connected to:
+the caller 600 Hz, agent 201 700 Hz, extension 202 1000 Hz, supervisor 203 1300 Hz, 204 1600 Hz.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from appliance.callcenter import collector
+from appliance.model.models import CallRecord
+from tests.lab.helpers import add, add_carrier_trunk, tone_seconds
+
+pytestmark = pytest.mark.lab
+
+CALLER_TONE = "600"
+TONES = {"201": "700", "202": "1000", "203": "1300", "204": "1600"}
+
+
+@dataclass
+class Lab:
+    pbx: object
+    phones: object
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, rootfs):
+    from lab.carrier import Phone, start_carrier
+    from lab.pbx import start_pbx
+    from tests.conftest import Pbx, wait_reachable
+
+    install, instance = start_pbx(tmp_path_factory.mktemp("transfers") / "pbx-home", rootfs)
+    pbx = Pbx(install, instance)
+    phones = None
+    try:
+        for number in TONES:
+            add("extension", number=number, name=f"Phone {number}")
+        add("queue", number="700", name="Support", strategy="ringall", agent_ring_seconds=15, wrapup_seconds=0,
+            members=[{"extension": "201"}], announce_position=False)
+        add("inbound_route", name="support-line", did="5553700", destination="queue:700")
+        pbx.apply()
+        from appliance.site import service
+        phones = start_carrier(instance.sip_port, [Phone(e.number, e.password)
+                                                   for e in service.list_objects("extension")], rootfs, [])
+        phones.wait_registered(list(TONES))
+        wait_reachable(pbx, list(TONES))
+        add_carrier_trunk(phones)
+        pbx.apply()
+        yield Lab(pbx, phones)
+    finally:
+        if phones is not None:
+            phones.stop()
+        instance.stop()
+        from appliance.model.database import close_database
+        close_database()
+
+
+def _phone(lab: Lab, number: str, keys: str = "", hold: int = 12, tag: str = "") -> None:
+    lab.phones.set_behaviour(number, "answer", hold=hold, ring=0, keys=keys, tone=TONES[number], record=tag)
+
+
+def _idle(lab: Lab, timeout: float = 20) -> None:
+    """Until the pbx has no channel left: the next test starts from a quiet pbx."""
+    deadline = time.monotonic() + timeout
+    while lab.pbx.cli("core show channels concise").strip():
+        assert time.monotonic() < deadline, lab.pbx.cli("core show channels concise")
+        time.sleep(0.2)
+
+
+def _records(lab: Lab, linkedid_of, timeout: float = 30) -> list[CallRecord]:
+    sources = collector.Sources.in_log_dir(lab.pbx.install.asterisk_log_dir)
+    deadline = time.monotonic() + timeout
+    while True:
+        collector.collect_once(sources)
+        found = list(CallRecord.select().where(linkedid_of))
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
+
+
+def test_a_blind_transfer_from_the_agents_phone_lands_on_the_extension_with_audio_both_ways(lab):
+    _idle(lab)
+    _phone(lab, "201", keys="##/202", hold=30)
+    _phone(lab, "202", hold=6, tag="blind-202")
+    mark = lab.phones.mark()
+    lab.phones.call("telco", "5553700", tag="blind", hold=20, record=True, tone=CALLER_TONE)
+    lab.phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "202", since=mark, timeout=30)
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "blind", since=mark, timeout=40)
+    caller_heard = lab.phones.heard("blind")
+    assert tone_seconds(caller_heard, 1000) >= 3, "the caller hears 202 after the transfer"
+    assert tone_seconds(lab.phones.heard("blind-202"), 600) >= 3, "202 hears the caller"
