@@ -95,3 +95,61 @@ def test_a_blind_transfer_from_the_agents_phone_lands_on_the_extension_with_audi
     caller_heard = lab.phones.heard("blind")
     assert tone_seconds(caller_heard, 1000) >= 3, "the caller hears 202 after the transfer"
     assert tone_seconds(lab.phones.heard("blind-202"), 600) >= 3, "202 hears the caller"
+
+
+def test_an_attended_transfer_from_the_phone_consults_then_connects_the_caller(lab):
+    _idle(lab)
+    _phone(lab, "201", keys="*2/202", hold=4)  # talks to 202 for 4 s, then hangs up: the transfer completes
+    _phone(lab, "202", hold=14, tag="attended-202")
+    mark = lab.phones.mark()
+    lab.phones.call("telco", "5553700", tag="attended", hold=30, record=True, tone=CALLER_TONE)
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "attended", since=mark, timeout=40)
+    caller_heard, target_heard = lab.phones.heard("attended"), lab.phones.heard("attended-202")
+    assert tone_seconds(target_heard, 700) >= 2, "202 talked with the agent first (the consultation)"
+    assert tone_seconds(caller_heard, 1000) >= 3, "the caller hears 202 after the transfer"
+    assert tone_seconds(target_heard, 600) >= 3, "202 hears the caller"
+
+
+def test_a_consultation_with_a_supervisor_becomes_a_three_way_call(lab):
+    _idle(lab)
+    # the agent consults supervisor 203, presses *3: all three in one call for 6 s, then the agent leaves
+    _phone(lab, "201", keys="*2/203/w2/*3", hold=6, tag="three-201")
+    _phone(lab, "203", hold=16, tag="three-203")
+    mark = lab.phones.mark()
+    lab.phones.call("telco", "5553700", tag="three", hold=30, record=True, tone=CALLER_TONE)
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "three", since=mark, timeout=40)
+    heard = {who: lab.phones.heard(tag) for who, tag in (("caller", "three"), ("201", "three-201"),
+                                                          ("203", "three-203"))}
+    mixed = {who: {f: tone_seconds(path, float(f), share=0.25) for f in ("600", "700", "1300")}
+             for who, path in heard.items()}
+    print(f"\nthree-way call, seconds of each tone heard: {mixed}")
+    assert mixed["caller"]["700"] >= 2 and mixed["caller"]["1300"] >= 2, mixed
+    assert mixed["201"]["600"] >= 2 and mixed["201"]["1300"] >= 2, mixed
+    assert mixed["203"]["600"] >= 2 and mixed["203"]["700"] >= 2, mixed
+
+
+def _parked_slot(lab: Lab, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = lab.pbx.cli("parking show default")
+        for line in shown.splitlines():
+            if line.strip().startswith("Space"):
+                return line.split(":", 1)[1].strip()
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+
+
+def test_a_call_parked_from_the_phone_is_picked_up_from_another_phone(lab):
+    _idle(lab)
+    _phone(lab, "201", keys="##/70", hold=10)
+    mark = lab.phones.mark()
+    lab.phones.call("telco", "5553700", tag="parked", hold=30, record=True, tone=CALLER_TONE)
+    slot = _parked_slot(lab)
+    assert slot == "71"
+    lab.phones.call("ph204", slot, tag="pickup", hold=6, record=True, tone=TONES["204"])
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "pickup", since=mark, timeout=30)
+    assert tone_seconds(lab.phones.heard("pickup"), 600) >= 3, "204 hears the parked caller"
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "parked", since=mark, timeout=30)
+    parked_heard = lab.phones.heard("parked")
+    from tests.lab.helpers import loud_seconds
+    assert tone_seconds(parked_heard, 1600) >= 3, ("the parked caller hears 204", loud_seconds(parked_heard, 0), {f: tone_seconds(parked_heard, f, share=0.2) for f in (440, 480, 600, 700, 1000, 1600, 3200)})
