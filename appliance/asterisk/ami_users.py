@@ -33,6 +33,7 @@ LIVE = "linebox-live"
 COLLECTOR = "linebox-collector"
 CLI = "linebox-cli"
 BANS = "linebox-bans"
+TRANSFER = "linebox-transfer"
 
 AMI_USERS = (
     AmiUser(APPLY, "", "command", "apply and rollback: module reloads, pjsip send register, the checks that "
@@ -48,6 +49,9 @@ AMI_USERS = (
                                               "started again (PJSIPQualify: system or reporting)"),
     AmiUser(BANS, "security", "", "the ban service: failed authentications and requests to unknown accounts "
                                   "(security events)"),
+    AmiUser(TRANSFER, "", "call,reporting", "the agent page's transfers and parking (BlindTransfer, Atxfer, "
+                                            "ParkedCalls, Getvar) and finding the agent's channel "
+                                            "(CoreShowChannels); no originate"),
     AmiUser(CLI, "", "command,reporting", "the technician's linebox command: status, diag, calls "
                                           "(CoreShowChannels), debug collect, spans, gateways"),
 )

@@ -12,10 +12,15 @@ import time
 from dataclasses import dataclass
 
 import pytest
+import requests
 
-from appliance.callcenter import collector
+from appliance.asterisk import ami_users
+from appliance.callcenter import collector, transfers
+from appliance.errors import SiteError
 from appliance.model.models import CallRecord
 from tests.lab.helpers import add, add_carrier_trunk, tone_seconds
+from tests.lab.test_agent_desk import session_for_agent
+from tests.web.test_callcenter_pages import token_of
 
 pytestmark = pytest.mark.lab
 
@@ -27,6 +32,13 @@ TONES = {"201": "700", "202": "1000", "203": "1300", "204": "1600"}
 class Lab:
     pbx: object
     phones: object
+    url: str
+    agent: requests.Session  # the agent's console session, extension 201 claimed
+
+    def transfer(self, how: str, kind: str = "", to: str = "") -> requests.Response:
+        """What the agent page's transfer control posts."""
+        return self.agent.post(f"{self.url}/agent/transfer", data={
+            "csrf_token": token_of(self.agent, f"{self.url}/agent"), "how": how, "kind": kind, "to": to})
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +49,7 @@ def lab(tmp_path_factory, rootfs):
 
     install, instance = start_pbx(tmp_path_factory.mktemp("transfers") / "pbx-home", rootfs)
     pbx = Pbx(install, instance)
-    phones = None
+    phones = server = None
     try:
         for number in TONES:
             add("extension", number=number, name=f"Phone {number}")
@@ -52,8 +64,14 @@ def lab(tmp_path_factory, rootfs):
         wait_reachable(pbx, list(TONES))
         add_carrier_trunk(phones)
         pbx.apply()
-        yield Lab(pbx, phones)
+        from appliance.services.http_server import make_server
+        from appliance.web.app import create_app
+        server = make_server(create_app(install), "127.0.0.1", 0)
+        server.start()
+        yield Lab(pbx, phones, server.url, session_for_agent(server.url))
     finally:
+        if server is not None:
+            server.close()
         if phones is not None:
             phones.stop()
         instance.stop()
@@ -151,5 +169,81 @@ def test_a_call_parked_from_the_phone_is_picked_up_from_another_phone(lab):
     assert tone_seconds(lab.phones.heard("pickup"), 600) >= 3, "204 hears the parked caller"
     lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "parked", since=mark, timeout=30)
     parked_heard = lab.phones.heard("parked")
-    from tests.lab.helpers import loud_seconds
-    assert tone_seconds(parked_heard, 1600) >= 3, ("the parked caller hears 204", loud_seconds(parked_heard, 0), {f: tone_seconds(parked_heard, f, share=0.2) for f in (440, 480, 600, 700, 1000, 1600, 3200)})
+    assert tone_seconds(parked_heard, 1600) >= 3, (
+        "the parked caller hears 204", {f: tone_seconds(parked_heard, f, share=0.2) for f in (600, 700, 1600)})
+
+
+def _on_call(lab: Lab, tag: str, hold: int = 30, **phone) -> int:
+    """An outside call through queue 700 that agent 201 has answered; the carrier's mark before it."""
+    _idle(lab)
+    _phone(lab, "201", hold=hold, **phone)
+    mark = lab.phones.mark()
+    lab.phones.call("telco", "5553700", tag=tag, hold=30, record=True, tone=CALLER_TONE)
+    lab.phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "201", since=mark, timeout=30)
+    deadline = time.monotonic() + 10  # the agent's channel in its bridge with the caller, as the page finds it
+    with lab.pbx.install.connect_ami(user=ami_users.TRANSFER) as ami:
+        while True:
+            try:
+                transfers.agent_channel(ami, "201")
+                return mark
+            except SiteError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(ami.action("CoreShowChannels").response) from None
+                time.sleep(0.1)
+
+
+def test_a_blind_transfer_from_the_page_lands_on_the_extension_and_the_records_show_one_contact(lab):
+    mark = _on_call(lab, "page-blind")
+    _phone(lab, "202", hold=6, tag="page-blind-202")
+    answer = lab.transfer("blind", "extension", "202")
+    assert answer.status_code == 200 and answer.json()["done"], answer.text
+    lab.phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "202", since=mark, timeout=30)
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "page-blind", since=mark, timeout=40)
+    assert tone_seconds(lab.phones.heard("page-blind"), 1000) >= 3, "the caller hears 202 after the transfer"
+    assert tone_seconds(lab.phones.heard("page-blind-202"), 600) >= 3, "202 hears the caller"
+    from appliance.model.models import AuditEntry
+    audited = AuditEntry.select().where(AuditEntry.action == "transfer-blind").order_by(AuditEntry.id.desc()).first()
+    assert audited is not None and audited.user == "alice" and audited.after["to"] == "202"
+    # one customer contact across the legs: the agent's and 202's legs share the caller's linkedid
+    agent_leg = _records(lab, (CallRecord.dst == "201") | (CallRecord.dstchannel.startswith("PJSIP/201-")))
+    linkedid = agent_leg[-1].linkedid
+    legs = _records(lab, CallRecord.linkedid == linkedid)
+    assert any(leg.dstchannel.startswith("PJSIP/202-") for leg in legs), [(r.channel, r.dstchannel) for r in legs]
+    from appliance.callcenter import callrecords
+    calls, _total = callrecords.search_calls(callrecords.parse_search({"number": "+15550001111"}), limit=50)
+    shown = [c for c in calls if c.linkedid == linkedid]
+    assert len(shown) == 1 and len(shown[0].legs) >= 2, [(c.linkedid, c.called, len(c.legs)) for c in calls]
+
+
+def test_an_attended_transfer_from_the_page_consults_then_connects(lab):
+    mark = _on_call(lab, "page-attended", hold=8)  # the agent hangs up 8 s into the call: the hand-over
+    _phone(lab, "203", hold=14, tag="page-attended-203")
+    answer = lab.transfer("attended", "extension", "203")
+    assert answer.status_code == 200 and answer.json()["done"], answer.text
+    lab.phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == "203", since=mark, timeout=30)
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "page-attended", since=mark, timeout=60)
+    assert tone_seconds(lab.phones.heard("page-attended-203"), 700) >= 1, "203 talked with the agent first"
+    assert tone_seconds(lab.phones.heard("page-attended"), 1300) >= 3, "the caller hears 203 afterwards"
+    assert tone_seconds(lab.phones.heard("page-attended-203"), 600) >= 3, "203 hears the caller"
+
+
+def test_a_call_parked_from_the_page_shows_its_slot_and_is_picked_up_from_another_phone(lab):
+    mark = _on_call(lab, "page-parked")
+    answer = lab.transfer("park")
+    assert answer.status_code == 200 and answer.json()["slot"] == "71", answer.text
+    assert "71" in answer.json()["message"]
+    lab.phones.call("ph204", "71", tag="page-pickup", hold=6, record=True, tone=TONES["204"])
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "page-pickup", since=mark, timeout=30)
+    assert tone_seconds(lab.phones.heard("page-pickup"), 600) >= 3, "204 hears the parked caller"
+
+
+def test_a_destination_that_is_not_on_the_site_never_reaches_asterisk(lab):
+    mark = _on_call(lab, "page-refused", hold=8)
+    for kind, to, word in (("extension", "299", "299"), ("queue", "701", "701"),
+                           ("number", "202,1)\r\nAction: Originate", "digits")):
+        answer = lab.transfer("blind", kind, to)
+        assert answer.status_code == 422 and not answer.json()["done"], answer.text
+        assert word in answer.json()["problems"], answer.text
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "page-refused", since=mark, timeout=30)
+    assert not [e for e in lab.phones.events[mark:] if e.get("UserEvent") == "CarrierIncoming"
+                and e.get("Exten") != "201"], "a refused transfer rang a phone"
