@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from appliance.asterisk.ami import Ami, AmiError
@@ -90,22 +91,28 @@ def _parked_slot(ami: Ami, linkedid: str, timeout: float = 5) -> str:
         time.sleep(0.1)
 
 
-def transfer(ami: Ami, user: str, extension: str, how: str, kind: str = "", to: str = "") -> Transfer:
-    """Transfer (or park) the call agent ``extension`` is on; audited under the console user ``user``."""
+def transfer(connect: Callable[[], Ami], user: str, extension: str, how: str, kind: str = "",
+             to: str = "") -> Transfer:
+    """Transfer (or park) the call agent ``extension`` is on; audited under the console user ``user``.
+
+    The destination is checked before Asterisk is reached (``connect`` opens the AMI session): a refused
+    one costs no AMI round trip and never reaches it."""
     if how not in HOW:
         raise SiteError([Problem("how", N_("choose a blind or attended transfer, or park"))])
     exten = PARKING_EXTEN if how == "park" else destination(kind, to)
-    channel, _bridge = agent_channel(ami, extension)
-    linkedid = ""
-    try:
-        if how == "park":
-            linkedid = ami.action("Getvar", Channel=channel, Variable="CHANNEL(linkedid)").get_header("Value") or ""
-        action = "Atxfer" if how == "attended" else "BlindTransfer"
-        ami.action(action, Channel=channel, Context=CONTEXT, Exten=exten)
-    except AmiError as error:
-        raise SiteError([Problem("destination", Message(N_("Asterisk refused the transfer: %(error)s"),
-                                                        error=str(error)))]) from None
-    slot = _parked_slot(ami, linkedid) if how == "park" else ""
+    with connect() as ami:
+        channel, _bridge = agent_channel(ami, extension)
+        linkedid = ""
+        try:
+            if how == "park":
+                linkedid = ami.action("Getvar", Channel=channel,
+                                      Variable="CHANNEL(linkedid)").get_header("Value") or ""
+            action = "Atxfer" if how == "attended" else "BlindTransfer"
+            ami.action(action, Channel=channel, Context=CONTEXT, Exten=exten)
+        except AmiError as error:
+            raise SiteError([Problem("destination", Message(N_("Asterisk refused the transfer: %(error)s"),
+                                                            error=str(error)))]) from None
+        slot = _parked_slot(ami, linkedid) if how == "park" else ""
     done = Transfer(how, "parking" if how == "park" else kind, exten, slot)
     audit.record(user, how if how == "park" else f"transfer-{how}", "call", extension, None,
                  {"to": exten, "kind": done.kind, **({"slot": slot} if how == "park" else {})})

@@ -397,9 +397,9 @@ def agent_transfer():
     try:
         if not extension:
             raise SiteError([Problem("extension", gettext("say which extension is yours first"))])
-        with _install().connect_ami(timeout=5, user=ami_users.TRANSFER) as ami:
-            done = transfers.transfer(ami, current_user.username, extension, form.get("how", ""),
-                                      form.get("kind", ""), form.get("to", ""))
+        done = transfers.transfer(lambda: _install().connect_ami(timeout=5, user=ami_users.TRANSFER),
+                                  current_user.username, extension, form.get("how", ""), form.get("kind", ""),
+                                  form.get("to", ""))
     except SiteError as error:
         return {"done": False, "problems": problems_text(error.problems)}, 422
     except AmiError as error:
