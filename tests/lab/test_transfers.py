@@ -122,7 +122,7 @@ def test_a_blind_transfer_from_the_agents_phone_lands_on_the_extension_with_audi
 def test_an_attended_transfer_from_the_phone_consults_then_connects_the_caller(lab):
     _idle(lab)
     _phone(lab, "201", keys="*2/202", hold=4)  # talks to 202 for 4 s, then hangs up: the transfer completes
-    _phone(lab, "202", hold=10, tag="attended-202")
+    _phone(lab, "202", hold=8, tag="attended-202")
     mark = lab.phones.mark()
     lab.phones.call("telco", "5553700", tag="attended", hold=30, record=True, tone=CALLER_TONE)
     lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "attended", since=mark, timeout=40)
@@ -168,7 +168,7 @@ def test_a_call_parked_from_the_phone_is_picked_up_from_another_phone(lab):
     lab.phones.call("telco", "5553700", tag="parked", hold=30, record=True, tone=CALLER_TONE)
     slot = _parked_slot(lab)
     assert slot == "71"
-    lab.phones.call("ph204", slot, tag="pickup", hold=6, record=True, tone=TONES["204"])
+    lab.phones.call("ph204", slot, tag="pickup", hold=5, record=True, tone=TONES["204"])
     lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "pickup", since=mark, timeout=30)
     assert tone_seconds(lab.phones.heard("pickup"), 600) >= 3, "204 hears the parked caller"
     lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "parked", since=mark, timeout=30)
@@ -249,7 +249,7 @@ def test_a_call_parked_from_the_page_shows_its_slot_and_is_picked_up_from_anothe
     answer = lab.transfer("park")
     assert answer.status_code == 200 and answer.json()["slot"] == "71", answer.text
     assert "71" in answer.json()["message"]
-    lab.phones.call("ph204", "71", tag="page-pickup", hold=6, record=True, tone=TONES["204"])
+    lab.phones.call("ph204", "71", tag="page-pickup", hold=5, record=True, tone=TONES["204"])
     lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "page-pickup", since=mark, timeout=30)
     assert tone_seconds(lab.phones.heard("page-pickup"), 600) >= 3, "204 hears the parked caller"
     lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "page-parked", since=mark, timeout=30)
