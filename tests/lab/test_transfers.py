@@ -174,8 +174,11 @@ def test_a_call_parked_from_the_phone_is_picked_up_from_another_phone(lab):
     lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "parked", since=mark, timeout=30)
     parked_heard = lab.phones.heard("parked")
     if tone_seconds(parked_heard, 1600) < 3:
-        # Seen in about half the runs on 2026-12-07: after the pickup the parked caller hears silence while
-        # 204 hears the caller (a pbx-side media problem after a park, not yet explained): kept visible.
+        # Seen in about half the runs (2026-12-07), whether the call was parked from the phone or the page
+        # and however long after the park it is picked up: the caller hears silence while 204 hears the
+        # caller.  204 does send its tone, the pbx bridges the two natively (native_rtp) and its counters show
+        # the packets forwarded to the caller's leg, and the carrier counts them received; no warning on
+        # either side.  Not yet explained (the receiving end dropping the forwarded stream?): kept visible.
         pytest.xfail("known: the parked caller did not hear the phone that picked the call up")
 
 
