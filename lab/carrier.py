@@ -55,7 +55,20 @@ exten => _[+0-9*#].,1,Set(BEHAVIOUR=${DB(behaviour/${EXTEN})})
  same => n,Set(HEARD=${DB(record/${EXTEN})})
  same => n,ExecIf($[${LEN(${HEARD})} > 0]?MixMonitor(${HEARD}-mix.wav,r(${HEARD}.wav),touch ${HEARD}.done))
  same => n,UserEvent(CarrierAnswered,Exten: ${EXTEN},Local: ${CHANNEL(pjsip,local_addr)},CallerID: ${CALLERID(num)})
- same => n,Set(TONE=${DB(tone/${EXTEN})})
+; a phone set to record (``set_behaviour(record=...)``) keeps what it hears, as the caller context does
+ same => n,Set(HEARD=${DB(heard/${EXTEN})})
+ same => n,ExecIf($[${LEN(${HEARD})} > 0]?MixMonitor(${HEARD}-mix.wav,r(${HEARD}.wav),touch ${HEARD}.done))
+; the keys the phone's user presses once the call is up ("##/202": ## then 202; "w2": wait 2 s), one
+; part a second apart: the transfer, park and conference codes
+ same => n,Set(KEYS=${DB(keys/${EXTEN})})
+ same => n,Set(PART_N=1)
+ same => n(key),Set(PART=${CUT(KEYS,/,${PART_N})})
+ same => n,GotoIf($[${LEN(${PART})} = 0]?talk)
+ same => n,Wait(1)
+ same => n,ExecIf($["${PART:0:1}" = "w"]?Wait(${PART:1}):SendDTMF(${PART}))
+ same => n,Set(PART_N=$[${PART_N} + 1])
+ same => n,Goto(key)
+ same => n(talk),Set(TONE=${DB(tone/${EXTEN})})
  same => n,ExecIf($["${TONE}" != "silence"]?Playtones(${IF($[${LEN(${TONE})} > 0]?${TONE}:440)}))
  same => n,Wait(${IF($[${LEN(${DB(hold/${EXTEN})})} > 0]?${DB(hold/${EXTEN})}:4)})
  same => n,Hangup()
@@ -136,10 +149,20 @@ class Carrier:
         with self._lock:
             return len(self.events)
 
-    def set_behaviour(self, number: str, behaviour: str, hold: int | None = None, ring: float | None = None) -> None:
+    def set_behaviour(self, number: str, behaviour: str, hold: int | None = None, ring: float | None = None,
+                      keys: str | None = None, tone: str | None = None, record: str | None = None) -> None:
         """How the phone (or far-end number) ``number`` reacts when called: answer, noanswer, busy;
-        ``ring``: seconds it rings before it answers (1 unless set; 0 answers at once)."""
+        ``ring``: seconds it rings before it answers (1 unless set; 0 answers at once); ``keys``: what its
+        user presses once the call is up, parts split by ``/`` a second apart (``w3`` waits 3 s more), ""
+        none; ``tone``: the tone it plays (Playtones, 440 unless set); ``record``: a tag to keep what it
+        hears under (read with ``heard``), "" none."""
         self.instance.cli(f"database put behaviour {number} {behaviour}")
+        for family, value in (("keys", keys), ("tone", tone),
+                              ("heard", record and self._heard_inner(record))):
+            if value == "":
+                self.instance.cli(f"database del {family} {number}")
+            elif value is not None:
+                self.instance.cli(f"database put {family} {number} {value}")
         if hold is not None:
             self.instance.cli(f"database put hold {number} {hold}")
         if ring is not None:

@@ -39,6 +39,7 @@ BANS = "linebox-bans"
 SUPERVISE = "linebox-supervise"
 DIAL = "linebox-dial"
 WEBHOOKS = "linebox-webhooks"
+TRANSFER = "linebox-transfer"
 
 AMI_USERS = (
     AmiUser(APPLY, "", "command", "apply and rollback: module reloads, pjsip send register, the checks that "
@@ -56,6 +57,9 @@ AMI_USERS = (
                                   "(security events)"),
     AmiUser(SUPERVISE, "", "originate", "the wallboard's listen, whisper and barge: rings the supervisor's phone "
                                         "into the linebox-supervise context (Originate, no application)"),
+    AmiUser(TRANSFER, "", "call,reporting", "the agent page's transfers and parking (BlindTransfer, Atxfer, "
+                                            "ParkedCalls, Getvar) and finding the agent's channel "
+                                            "(CoreShowChannels); no originate"),
     AmiUser(CLI, "", "command,reporting", "the technician's linebox command: status, diag, calls "
                                           "(CoreShowChannels), debug collect, spans, gateways"),
     AmiUser(DIAL, "", "originate", "click-to-dial: rings the agent's own phone, then dials the number from it "

@@ -23,7 +23,7 @@ import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable
 
-import requests
+from appliance.callcenter import outbound_http
 
 TIMEOUT_SECONDS = 4.0  # the whole lookup, connection to last byte
 CACHE_SECONDS = 300.0  # how long an answer is reused
@@ -66,30 +66,26 @@ def parse(body: bytes) -> dict:
     return {**out, "found": bool(out["name"] or out["company"])}
 
 
-def _fetch(url: str, get: Callable[..., requests.Response]) -> dict:
-    started = time.monotonic()
-    try:
-        with get(url, timeout=(TIMEOUT_SECONDS, TIMEOUT_SECONDS), stream=True, allow_redirects=False,
-                 headers={"Accept": "application/json", "User-Agent": "Linebox-CRM/1"}) as answer:
-            if answer.status_code == 404:
-                return {"found": False}
-            if answer.status_code != 200:
-                return {"found": False, "error": f"HTTP {answer.status_code}"}
-            body = b""
-            for chunk in answer.iter_content(4096):
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    return {"found": False, "error": "answer too large"}
-                if time.monotonic() - started > TIMEOUT_SECONDS:
-                    return {"found": False, "error": "timed out"}
-    except requests.Timeout:
+Get = Callable[..., outbound_http.Answer]
+
+
+def _fetch(url: str, get: Get) -> dict:
+    answer = get("GET", url, headers={"Accept": "application/json", "User-Agent": "Linebox-CRM/1"},
+                 timeout=TIMEOUT_SECONDS, max_bytes=MAX_BYTES, deadline=TIMEOUT_SECONDS)
+    if answer.error == "timed out":
         return {"found": False, "error": "timed out"}
-    except requests.RequestException as error:
-        return {"found": False, "error": type(error).__name__}
-    return parse(body)
+    if answer.error == "too large":
+        return {"found": False, "error": "answer too large"}
+    if answer.error:
+        return {"found": False, "error": answer.error.split(":", 1)[0]}
+    if answer.status == 404:
+        return {"found": False}
+    if answer.status != 200:
+        return {"found": False, "error": f"HTTP {answer.status}"}
+    return parse(answer.body)
 
 
-def lookup(template: str, number: str, get: Callable[..., requests.Response] = requests.get,
+def lookup(template: str, number: str, get: Get = outbound_http.send,
            now: Callable[[], float] = time.monotonic) -> dict | None:
     """The CRM's answer for ``number`` (cached), or None when no lookup is configured or no number is known."""
     if not template or not number:

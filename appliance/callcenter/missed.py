@@ -34,7 +34,7 @@ from appliance.errors import Message, Problem, SiteError
 from appliance.model import audit
 from appliance.model.database import database
 from appliance.model.models import CallRecord, CollectorState, MissedCall, QueueCall, QueueEvent
-from appliance.phonebook.numbers import normalize
+from appliance.phonebook.numbers import dialable_forms, normalize
 from appliance.site import localtime, stored
 
 MISSED_OUTCOMES = ("abandoned", "timeout", "exitempty")
@@ -227,10 +227,20 @@ def _line(queue: str, number: str) -> peewee.ModelSelect:
     return rows
 
 
+def number_to_dial(number: str, country_code: str | None = None) -> str:
+    """How a call back dials the customer: the number's most local form (national first), which is what
+    outbound routes commonly take (``appliance.phonebook.numbers.dialable_forms``)."""
+    forms = dialable_forms(number, stored.setting("country_code") if country_code is None else country_code)
+    return forms[0] if forms else number
+
+
 def claim(user: str, queue: str, number: str, now: float | None = None) -> None:
-    """The user takes the line: the others see who calls the customer back."""
+    """The user takes the line: the others see who calls the customer back.  Claiming one's own line again
+    changes nothing."""
     with database.atomic():
         rows = _line(queue, number)
+        if all(r.status == "claimed" and r.claimed_by == user for r in rows):
+            return
         holders = {r.claimed_by for r in rows if r.status == "claimed" and r.claimed_by != user}
         if holders:
             raise SiteError([Problem("number", Message(N_("%(user)s already calls %(number)s back"),
@@ -309,4 +319,4 @@ def report(start: datetime, end: datetime, queue: str | None = None) -> list[Mis
 
 
 __all__ = ["CLOSE_REASONS", "MISSED_OUTCOMES", "ClosedLine", "MissedLine", "MissedReport", "claim", "closed_lines",
-           "dismiss", "open_lines", "release", "report", "sync"]
+           "dismiss", "number_to_dial", "open_lines", "release", "report", "sync"]

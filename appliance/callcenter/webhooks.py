@@ -25,8 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import requests
-
+from appliance.callcenter import outbound_http
 from appliance.model import audit, sealed
 from appliance.model.models import CallNote, Setting, WebhookDelivery
 from appliance.site import stored
@@ -101,7 +100,7 @@ def record_disposition(callid: str, linkedid: str, queue: str, agent: str, dispo
                                        "disposition": disposition, "note": note})
 
 
-Post = Callable[..., requests.Response]
+Post = Callable[..., outbound_http.Answer]
 
 
 def _attempt(row: WebhookDelivery, key: str, post: Post) -> tuple[int, str]:
@@ -111,16 +110,16 @@ def _attempt(row: WebhookDelivery, key: str, post: Post) -> tuple[int, str]:
     headers = {"Content-Type": "application/json", "User-Agent": "Linebox-Webhooks/1",
                "X-Linebox-Event": row.event, "X-Linebox-Delivery": str(row.id),
                "X-Linebox-Timestamp": timestamp, "X-Linebox-Signature": signature(key, timestamp, body)}
-    try:
-        answer = post(row.url, data=body, headers=headers, timeout=TIMEOUT_SECONDS, allow_redirects=False)
-    except requests.RequestException as error:
-        return 0, (type(error).__name__ + ": " + str(error))[:MAX_ERROR]
-    if 200 <= answer.status_code < 300:
-        return answer.status_code, ""
-    return answer.status_code, f"HTTP {answer.status_code}"
+    answer = post("POST", row.url, body=body, headers=headers, timeout=TIMEOUT_SECONDS, max_bytes=4096,
+                  deadline=TIMEOUT_SECONDS)
+    if answer.status == 0:
+        return 0, answer.error[:MAX_ERROR]
+    if 200 <= answer.status < 300:
+        return answer.status, ""
+    return answer.status, f"HTTP {answer.status}"
 
 
-def deliver_due(now: Callable[[], float] = time.time, post: Post = requests.post,
+def deliver_due(now: Callable[[], float] = time.time, post: Post = outbound_http.send,
                 retry_seconds: tuple[float, ...] = RETRY_SECONDS, limit: int = 100) -> int:
     """Send the pending rows that are due, oldest first, stopping at the first that fails (it holds the later
     ones back until its retry, so the receiver sees the events in order); how many were delivered."""

@@ -61,6 +61,8 @@ GENERATED_FILES = (
     GeneratedFile("queuerules.conf", ("of",), "module reload app_queue.so",
                   why="app_queue re-reads its rules with its queues"),
     GeneratedFile("features.conf", (), "module reload features"),
+    # the parking lot (70, slots 71-78) that transfers to 70 park calls in
+    GeneratedFile("res_parking.conf", (), "module reload res_parking.so"),
     GeneratedFile("cdr.conf", (), "module reload cdr"),
     GeneratedFile("cdr_sqlite3_custom.conf", (), "module reload cdr_sqlite3_custom.so"),
     GeneratedFile("cel.conf", (), "module reload cel"),

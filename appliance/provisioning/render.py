@@ -57,9 +57,10 @@ UNUSED_MODULES = (
     # the CLI's "channel originate": over AMI's Command action it would start System() without the
     # system class (appliance.asterisk.ami_users)
     "res_clioriginate.so",
-    # features Linebox does not offer (yet): agent pools (queues use extensions), conferences and paging,
-    # call parking, follow-me, answering-machine detection, CDRs over AMI (the collector reads CEL/queue_log)
-    "app_agent_pool.so", "app_confbridge.so", "app_page.so", "res_parking.so", "app_followme.so", "app_amd.so",
+    # features Linebox does not offer (yet): agent pools (queues use extensions), conference rooms and paging
+    # (a three-way call is the bridge core's atxferthreeway, no room), follow-me, answering-machine
+    # detection, CDRs over AMI (the collector reads CEL/queue_log)
+    "app_agent_pool.so", "app_confbridge.so", "app_page.so", "app_followme.so", "app_amd.so",
     "cdr_manager.so", "res_http_media_cache.so",
 )
 

@@ -152,6 +152,8 @@ class ConsoleServer:
     def __init__(self, app, host: str = "127.0.0.1", port: int = 8080, threads: int = THREADS,
                  certificate: Path | None = None, private_key: Path | None = None):
         self.cheroot = _Server((host, port), _wrap(app), numthreads=threads, timeout=TIMEOUT, shutdown_timeout=5)
+        # the app's stop signal (a Flask app from create_app has one): its event streams end when we stop
+        self._stopping = getattr(app, "extensions", {}).get("linebox.stopping")
         self.tls = certificate is not None
         if certificate is not None:
             if private_key is None:
@@ -214,6 +216,8 @@ class ConsoleServer:
             if self._closed:
                 return
             self._closed = True
+        if self._stopping is not None:
+            self._stopping.set()
         connections = getattr(self.cheroot, "_connections", None)
         if connections is not None and self.serving:
             # cheroot's loop notices a stop only when its select() returns (every 0.5 s): wake it now

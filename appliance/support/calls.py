@@ -12,20 +12,16 @@ from midnight in that zone, and the start times shown are in it, as the title sa
 
 from __future__ import annotations
 
-import itertools
-import os
-import threading
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from appliance.asterisk.ami import Ami, AmiTimeout
+from appliance.asterisk.ami import Ami
+from appliance.asterisk.channels import core_show_channels
 from appliance.callcenter import dispositions
 from appliance.model.models import CallRecord
 from appliance.site import localtime
 from appliance.support import logs
-
-_ids = itertools.count(1)
 
 
 @dataclass
@@ -75,30 +71,8 @@ def _known(number: str) -> str:
 
 
 def active_calls(ami: Ami, timeout: float = 10) -> list[ActiveCall]:
-    """Ask Asterisk for its channels now.
-
-    The channels come back as ``CoreShowChannel`` events after the action's response and end with
-    ``CoreShowChannelsComplete`` (pyst2 only gathers "status will follow" lists itself), so they are
-    caught by ActionID, registered before the action is sent.
-    """
-    action_id = f"linebox-calls-{os.getpid()}-{next(_ids)}"
-    channels: list[dict] = []
-    done = threading.Event()
-
-    def on_channel(event, _manager) -> None:
-        if event.headers.get("ActionID") == action_id:
-            channels.append(dict(event.headers))
-
-    def on_complete(event, _manager) -> None:
-        if event.headers.get("ActionID") == action_id:
-            done.set()
-
-    ami.on_event("CoreShowChannel", on_channel)
-    ami.on_event("CoreShowChannelsComplete", on_complete)
-    ami.action("CoreShowChannels", ActionID=action_id)
-    if not done.wait(timeout):
-        raise AmiTimeout(f"Asterisk did not list its channels within {timeout:.0f} s")
-    return group_channels(channels)
+    """Ask Asterisk for its channels now, grouped into calls."""
+    return group_channels(core_show_channels(ami, timeout))
 
 
 def record_window(since: str, until: str | None, zone: zoneinfo.ZoneInfo,

@@ -10,6 +10,7 @@ one local stylesheet, because the box must work with no internet.
 from __future__ import annotations
 
 import secrets
+import threading
 
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
@@ -76,6 +77,8 @@ def create_app(install: Install, https: bool = False) -> Flask:
     app.jinja_env.filters["sentence"] = sentence_case  # Jinja's capitalize lowercases the rest: "Ivr menu"
     install.ami_user = "linebox-console"  # appliance.asterisk.ami_users: the console's own AMI user
     app.extensions["linebox.install"] = install
+    # set when the console server stops: event streams end at once instead of at their next keep-alive
+    app.extensions["linebox.stopping"] = threading.Event()
     CSRFProtect(app)
     bans.count_refused_requests()  # login guessing from one address ends in a ban, like SIP guessing
     auth.init_app(app)

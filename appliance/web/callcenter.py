@@ -38,7 +38,18 @@ from flask_login import current_user
 
 from appliance.asterisk import ami_users
 from appliance.asterisk.ami import AmiError
-from appliance.callcenter import agents, callbacks, clicktodial, crm, dispositions, history, missed, reports, survey
+from appliance.callcenter import (
+    agents,
+    callbacks,
+    clicktodial,
+    crm,
+    dispositions,
+    history,
+    missed,
+    reports,
+    survey,
+    transfers,
+)
 from appliance.errors import Problem, SiteError
 from appliance.model import audit
 from appliance.model.database import database
@@ -277,7 +288,8 @@ def agent_page():
             error = str(failure)  # the system's own words, quoted as they are (lang="en" in the page)
     return render_template("agent.html", nav_active="agent", extension=extension, rows=rows, error=error,
                            form=EmptyForm(), reasons=agents.REASONS, agent_words=agent_words(),
-                           disposition_url=url_for("callcenter.agent_disposition"))
+                           disposition_url=url_for("callcenter.agent_disposition"),
+                           transfer_url=url_for("callcenter.agent_transfer"))
 
 
 def agent_words() -> dict:
@@ -455,6 +467,35 @@ def _with_crm(pop: dict, updates) -> dict:
         threading.Thread(target=ask, name="crm-lookup", daemon=True).start()
         pop = {**pop, "crm_pending": True}
     return pop
+
+
+@blueprint.post("/agent/transfer")
+@require_role(*AGENT_ROLES, write=AGENT_ROLES)
+def agent_transfer():
+    """Transfer or park the call the agent is on; answers JSON to the page's script (422 with the problems)."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    extension = agents.extension_of(current_user.username)
+    form = request.form
+    try:
+        if not extension:
+            raise SiteError([Problem("extension", gettext("say which extension is yours first"))])
+        done = transfers.transfer(lambda: _install().connect_ami(timeout=5, user=ami_users.TRANSFER),
+                                  current_user.username, extension, form.get("how", ""), form.get("kind", ""),
+                                  form.get("to", ""))
+    except SiteError as error:
+        return {"done": False, "problems": problems_text(error.problems)}, 422
+    except AmiError as error:
+        return {"done": False, "problems": gettext("Asterisk is not reachable: %(error)s", error=error)}, 503
+    if done.how == "park":
+        message = (gettext("Parked in slot %(slot)s: any phone dials it to pick the call up.", slot=done.slot)
+                   if done.slot else gettext("Parked."))
+    elif done.how == "attended":
+        message = gettext("Calling %(to)s: talk, then hang up to hand the call over (*3: all three talk, "
+                          "*5: back to the caller).", to=done.destination)
+    else:
+        message = gettext("Transferred to %(to)s.", to=done.destination)
+    return {"done": True, "how": done.how, "to": done.destination, "slot": done.slot, "message": message}
 
 
 @blueprint.get("/agent/stream")

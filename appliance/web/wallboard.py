@@ -140,20 +140,32 @@ def stream():
     return event_stream(live, live.subscribe())
 
 
+KEEP_ALIVE_SECONDS = 15
+POLL_SECONDS = 0.5
+
+
 def event_stream(live, updates, shape=lambda item: item) -> Response:
     """Server-sent events from a LiveBoard subscription: each item (passed through ``shape``) as one JSON
     message, a comment every 15 s so proxies keep the connection, and the subscription dropped when the
-    browser goes away."""
+    browser goes away.  The stream also ends within ``POLL_SECONDS`` when the console server stops
+    (``linebox.stopping``, set by ``ConsoleServer.close``): a stop does not wait for the next keep-alive to
+    find the page gone."""
+    stopping = current_app.extensions.get("linebox.stopping")
 
     def events() -> Iterator[str]:
         try:
             yield "retry: 2000\n\n"
-            while True:
+            quiet = 0.0
+            while stopping is None or not stopping.is_set():
                 try:
-                    item = updates.get(timeout=15)
+                    item = updates.get(timeout=POLL_SECONDS)
                 except queue_mod.Empty:
-                    yield ": keep-alive\n\n"
+                    quiet += POLL_SECONDS
+                    if quiet >= KEEP_ALIVE_SECONDS:
+                        quiet = 0.0
+                        yield ": keep-alive\n\n"
                     continue
+                quiet = 0.0
                 yield f"data: {json.dumps(shape(item), separators=(',', ':'))}\n\n"
         finally:
             live.unsubscribe(updates)

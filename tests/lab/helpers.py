@@ -43,24 +43,25 @@ def loud_seconds(path, after: float) -> float:
     return sum(0.1 for i in windows if max(abs(s) for s in samples[i * step:(i + 1) * step]) > 500)
 
 
-def tone_seconds(path, hz: float, share: float = 0.8) -> float:
-    """Seconds (in 100 ms windows) of sound with at least ``share`` of its power at ``hz`` (Goertzel's one-bin
-    DFT) in a 16-bit mono WAV: a pure tone at ``hz`` gives 1, two equally loud tones about 0.5 each."""
+def tone_seconds(path, frequency: float, after: float = 0.0, share: float = 0.8) -> float:
+    """Seconds (in 100 ms windows) from ``after`` on in which a 16-bit mono WAV carries a tone of
+    ``frequency`` Hz louder than line noise and making most of the window's energy (Goertzel): which
+    party's tone a phone heard, when each phone plays its own (``share``: of the window's energy; lower it
+    where several tones are mixed, as in a conference)."""
     with wave.open(str(path)) as w:
         rate, frames = w.getframerate(), w.readframes(w.getnframes())
     samples = memoryview(frames).cast("h")
     step = rate // 10
-    coefficient = 2 * math.cos(2 * math.pi * hz / rate)
-    found = 0.0
-    for i in range(len(samples) // step):
+    coefficient = 2 * math.cos(2 * math.pi * frequency / rate)
+    seconds = 0.0
+    for i in range(int(after * 10), len(samples) // step):
         window = samples[i * step:(i + 1) * step]
-        if max(abs(s) for s in window) < 500:
+        if max(abs(s) for s in window) <= 500:
             continue
-        energy = sum(s * s for s in window)
         s1 = s2 = 0.0
-        for s in window:
-            s1, s2 = s + coefficient * s1 - s2, s1
-        power = s1 * s1 + s2 * s2 - coefficient * s1 * s2
-        if 2 * power / (step * energy) > share:
-            found += 0.1
-    return found
+        for sample in window:
+            s1, s2 = sample + coefficient * s1 - s2, s1
+        tone_power = (s1 * s1 + s2 * s2 - coefficient * s1 * s2) * 2 / len(window)
+        energy = sum(float(s) * s for s in window)
+        seconds += 0.1 if tone_power > share * energy else 0.0
+    return seconds

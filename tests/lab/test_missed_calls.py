@@ -2,7 +2,8 @@
 
 A customer gives up waiting in a queue: the list shows them (from what the collector read of Asterisk's
 queue_log); an agent claims the line and calls the customer back from their phone through the outbound
-route, the carrier answers as the customer, and the line closes by itself as reached.  The customer gives
+route (click-to-dial: the agent's phone rings first), the carrier answers as the customer, and the line closes
+by itself as reached.  The customer gives
 up again, then calls in and an agent answers: the line closes by itself as "called in again".  The report
 counts both.  The console is served over real HTTP from the pbx's install.
 """
@@ -84,18 +85,24 @@ def test_a_customer_who_gave_up_is_listed_called_back_and_closed_then_closes_by_
         assert f"You call {CUSTOMER} back" in claimed.text
         assert _open_line().claimed_by == "alice"
 
-        # The agent calls back from their phone; the carrier answers as the customer.
+        # The agent presses "Call back": their phone rings first (click-to-dial), they pick it up, and the
+        # customer's number is dialled through the outbound route in its national form; the carrier answers.
+        phones.set_behaviour("201", "answer", hold=6, ring=1)
         phones.set_behaviour(DIALLED, "answer", hold=3, ring=0)
         mark = phones.mark()
-        phones.call("ph201", DIALLED, tag="call-back", hold=4)
-        phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == DIALLED, since=mark, timeout=30)
-        phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "call-back", since=mark, timeout=30)
+        called = agent.post(f"{page_url}/call", data={"csrf_token": token_of(agent, page_url), "queue": "700",
+                                                      "number": CUSTOMER})
+        assert f"pick it up to call {DIALLED}" in called.text, called.text
+        rang = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "201", since=mark, timeout=30)
+        reached_at = phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == DIALLED, since=mark, timeout=30)
+        assert rang["_time"] < reached_at["_time"]  # the agent's phone first
         [reached] = _until(sources, _closed_as("reached"), "the line closed by the call back")
         assert (reached.number, reached.count) == (CUSTOMER, 1)
         assert _open_line() is None
         assert "reached by a call" in agent.get(page_url).text
 
         # They miss us again, then call in and the agent answers: the line closes by itself.
+        phones.set_behaviour("201", "noanswer")
         mark = phones.mark()
         phones.call("telco", "5553700", tag="gave-up-again", hold=4, caller=CUSTOMER)
         phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "gave-up-again", since=mark, timeout=30)

@@ -113,3 +113,17 @@ def test_a_miss_after_the_call_back_stays_open_and_a_line_can_be_closed_by_hand(
 def test_the_list_is_for_agents_supervisors_and_admins(console):
     assert session_for(console, "tom", "technician").get(f"{console.url}/missed").status_code == 403
     assert session_for(console, "sue", "supervisor").get(f"{console.url}/missed").status_code == 200
+
+
+def test_call_back_needs_a_phone_of_ones_own_and_is_for_those_who_may_dial(console):
+    _misses(int(time.time()))
+    url = f"{console.url}/missed"
+    boss = session_for(console, "carol", "supervisor")
+    assert "call-back" not in boss.get(url).text  # supervisors do not dial from the console
+    assert boss.post(f"{url}/call", data={"csrf_token": token_of(boss, url), "queue": "700",
+                                          "number": CALLER}).status_code == 403
+    alice = session_for(console, "alice", "agent")
+    assert 'class="call-back"' in alice.get(url).text
+    answer = alice.post(f"{url}/call", data={"csrf_token": token_of(alice, url), "queue": "700", "number": CALLER})
+    assert "say which extension is yours first" in answer.text
+    assert missed.number_to_dial(CALLER, "1") == "5550001111" and missed.number_to_dial(CALLER, "") == CALLER

@@ -95,6 +95,24 @@
     if (c.link && /^https?:\/\//.test(c.link)) { link.setAttribute("href", c.link); }
   }
 
+  // transfer or park the call the agent is on (/agent/transfer); the answer says where it went, or the
+  // parking slot to dial from any phone
+  var transfer = document.getElementById("transfer");
+  if (transfer) {
+    var transferResult = transfer.querySelector(".transfer-result");
+    transfer.addEventListener("submit", function (e) {
+      e.preventDefault();
+      transferResult.textContent = words.saving || "";
+      fetch(transfer.getAttribute("action"), {method: "POST", body: new FormData(transfer), credentials: "same-origin"})
+        .then(function (r) { return r.json(); })
+        .then(function (answer) {
+          transferResult.textContent = answer.done ? answer.message : answer.problems;
+          transferResult.className = "transfer-result " + (answer.done ? "success" : "error");
+        })
+        .catch(function (err) { transferResult.textContent = String(err); transferResult.className = "transfer-result error"; });
+    });
+  }
+
   var source = new EventSource(pop.getAttribute("data-stream"));
   source.onmessage = function (e) {
     var msg = JSON.parse(e.data);
