@@ -68,11 +68,13 @@ PRODUCTS = {"Grandstream", "Cisco", "SPA", "Yeastar", "Generic", "Config", "Upgr
 STANDARDS = {"TLS", "SRTP", "PEM", "CA", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID",
              "SVG", "IANA", "CNY", "USD", "EUR", "Excel",  # IANA time zones, ISO 4217 currencies, the spreadsheet
              "CRM", "JSON", "POST", "HMAC-SHA256", "HMAC", "SHA256",  # the CRM page's webhook signature
+             "Webhook",  # the name the CRMs use, in Chinese too
              "Debian"}  # the system whose trusted certificates a TLS trunk uses by default
 # language codes as a setting's hint names them (zh, en)
 LANGUAGE_CODES = {"zh", "en"}
 # what one chooses or types as DAHDI names them: tone zones, a span's side and switch type
 SYNTAX = {*TONE_ZONES, *LANGUAGE_CODES, "cpe", "network", "euroisdn", "national", "dms100", "ni1", "qsig",
+          "number",  # a CRM address template's {number}
           "t"}  # the call trace's key for "no key" (its Keys field: 1,2 or t), as Asterisk names a timeout
 # The page as its reader sees it, less quoted English and code (test_languages_browser.VISIBLE_TEXT) and less
 # the values the audit log stores (<del>, <ins>: a change's before and after, as they were typed)

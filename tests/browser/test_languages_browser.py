@@ -24,6 +24,7 @@ UNITS = {"CSV", "CPU", "FXO", "FXS", "PIN", "SIP", "B", "KiB", "MiB", "GiB", "Ti
 STANDARDS = {"AMI", "CAS", "CCS", "ESF", "EuroISDN", "Q.SIG", "National ISDN-1", "National ISDN-2", "LBO", "CPE",
              "DID", "IP", "UTC", "ulaw", "alaw", "gsm", "opus", "API",
              "TLS", "UDP", "SRTP", "CA", "PEM",  # transports, media encryption, certificates
+             "CRM",  # the company's customer system (its menu entry), named so in Chinese too
              "Debian"}  # the system whose trusted certificates a TLS trunk uses by default
 # what one types, quoted in the hints as it is typed: destinations, a dial pattern's parts, days
 SYNTAX = {"hangup", "match", "strip", "prepend", "mon-fri", "sat", "N",

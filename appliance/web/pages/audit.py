@@ -45,7 +45,8 @@ ACTIONS = {"create": _l("create"), "update": _l("update"), "delete": _l("delete"
 
 # the fields of what is not a site kind (users, gateways, contacts, tokens, bans...), in words
 OTHER_FIELDS = {"username": _l("Username"), "role": _l("Role"), "language": _l("Language"),
-                "password": _l("Password"), "must_change_password": _l("One-time password"), "name": _l("Name"),
+                "secret": _l("Webhook secret"), "password": _l("Password"),
+                "must_change_password": _l("One-time password"), "name": _l("Name"),
                 "number": _l("Number"), "numbers": _l("Numbers"), "address": _l("Address"), "mac": "MAC",
                 "model": _l("Model"), "ports": _l("Ports"), "card": _l("Card"), "kind": _l("Kind"),
                 "company": _l("Company"), "note": _l("Note"), "credential": _l("credential"),
