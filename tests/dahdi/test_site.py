@@ -158,7 +158,7 @@ def test_dialplan_rings_the_fxs_port_and_fails_over_across_dahdi_and_sip_trunks(
     # the SIP phone 101 is reached through its number range and its row (the analog phone has its own line)
     assert "exten => _1XX,1,Gosub(sub-local,s,1(${EXTEN}))" in ext and "exten => 101," not in ext
     assert projection.site_rows(service.snapshot())["lb_extensions"]["101"] == ("101", "25", "no", "never")
-    assert " same => n,Dial(DAHDI/1&PJSIP/101,20)" in ext  # the ring group rings the analog phone too
+    assert " same => n,Dial(DAHDI/1&PJSIP/101,20,t)" in ext  # the ring group rings the analog phone too
     route = ext[ext.index("[outrt-out]"):].split("\n\n")[0]
     assert route.index("sub-dahdi-dial,s,1(pri,${LB_NUMBER},0,DAHDI/g2,212555)") < route.index(
         "sub-dahdi-dial,s,1(pstn,${LB_NUMBER},0,DAHDI/R1,)") < route.index("sub-trunk-dial,s,1(voip,")
