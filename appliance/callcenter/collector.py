@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -555,8 +556,11 @@ def collect_once(sources: Sources, max_chunks: int | None = None) -> dict[str, i
     # the missed-call list follows new calls (a backlog is read first), at most every few seconds: its
     # check of the open lines costs a few indexed queries per line (a page or report brings it up to date)
     if (queue_log.read or cdr.read) and not more and now - _missed_synced >= MISSED_SYNC_SECONDS:
-        missed.sync(now=now)
         _missed_synced = now
+        try:
+            missed.sync(now=now)
+        except peewee.DatabaseError:  # the list catches up at its next read; the records are what must not stop
+            logging.getLogger("linebox.collector").exception("the missed-call list was not brought up to date")
     if not more and rollup.rolled_through() < rollup.midnight(now):  # a quiet midnight passed, or days to roll
         with database.atomic():
             rollup.refresh((), now)
