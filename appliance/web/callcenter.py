@@ -322,9 +322,7 @@ def agent_action(action: str):
             number = agents.claim_extension(user, request.form.get("extension", ""), request.form.get("pin", ""))
             flash(gettext("This console follows extension %(number)s.", number=number), "success")
             return redirect(url_for("callcenter.agent_page"))
-        extension = agents.extension_of(user)
-        if not extension:
-            raise SiteError([Problem("extension", gettext("say which extension is yours first"))])
+        extension = own_extension(user)
         reason = agents.check_reason(request.form.get("reason", "").strip() or request.form.get("reason_choice", ""))
         with _ami() as ami:
             if action == "login":
@@ -390,11 +388,9 @@ def agent_disposition():
     """Save the call's disposition and note; answers JSON to the page's script (422 with the problems)."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    extension = agents.extension_of(current_user.username)
     form = request.form
     try:
-        if not extension:
-            raise SiteError([Problem("extension", gettext("say which extension is yours first"))])
+        extension = own_extension(current_user.username)
         queue = dispositions.save(current_user.username, extension, form.get("call", ""), form.get("queue", ""),
                                   form.get("disposition", ""), form.get("note", ""), form.get("linkedid", ""))
         released = False
@@ -411,12 +407,18 @@ def agent_disposition():
             "message": gettext("Saved; you take calls again.") if released else gettext("Saved.")}
 
 
-def dial_for(username: str, number: str) -> str:
-    """Click-to-dial for the console user ``username`` from their claimed extension; the number dialled.
-    Shared by the console and the REST API.  SiteError names the problem (no extension, bad number, Asterisk)."""
+def own_extension(username: str) -> str:
+    """The extension the console user ``username`` said is theirs; SiteError asks them to say it first."""
     extension = agents.extension_of(username)
     if not extension:
         raise SiteError([Problem("extension", gettext("say which extension is yours first"))])
+    return extension
+
+
+def dial_for(username: str, number: str) -> str:
+    """Click-to-dial for the console user ``username`` from their claimed extension; the number dialled.
+    Shared by the console and the REST API.  SiteError names the problem (no extension, bad number, Asterisk)."""
+    extension = own_extension(username)
     clicktodial.check(extension, number)  # a bad number is refused before Asterisk is asked
     try:
         with _install().connect_ami(timeout=5, user=ami_users.DIAL) as ami:
@@ -475,11 +477,9 @@ def agent_transfer():
     """Transfer or park the call the agent is on; answers JSON to the page's script (422 with the problems)."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    extension = agents.extension_of(current_user.username)
     form = request.form
     try:
-        if not extension:
-            raise SiteError([Problem("extension", gettext("say which extension is yours first"))])
+        extension = own_extension(current_user.username)
         done = transfers.transfer(lambda: _install().connect_ami(timeout=5, user=ami_users.TRANSFER),
                                   current_user.username, extension, form.get("how", ""), form.get("kind", ""),
                                   form.get("to", ""))
