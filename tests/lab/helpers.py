@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 import wave
 
 from appliance.site import service
@@ -31,6 +32,20 @@ def live_with_carrier(pbx, carrier):
     add_carrier_trunk(phones)
     pbx.apply()
     return phones
+
+
+def collect_until(sources, check, what: str = "", timeout: float = 30):
+    """Collect (as the collector service does, from ``sources``) until ``check()`` answers something true, and
+    return that answer; after ``timeout`` seconds return the last answer, or fail naming ``what`` if given."""
+    from appliance.callcenter import collector
+    deadline = time.monotonic() + timeout
+    while True:
+        collector.collect_once(sources)
+        found = check()
+        if found or time.monotonic() > deadline:
+            assert found or not what, f"not seen within {timeout} s: {what}"
+            return found
+        time.sleep(0.3)
 
 
 def loud_seconds(path, after: float) -> float:

@@ -20,7 +20,7 @@ from appliance.model.models import QueueCall
 from appliance.services import agi
 from appliance.site import service
 from lab.instance import free_port
-from tests.lab.helpers import add, live_with_carrier
+from tests.lab.helpers import add, collect_until, live_with_carrier
 
 pytestmark = pytest.mark.lab
 
@@ -39,16 +39,6 @@ def _site() -> None:
         callback_retries=0)
     add("inbound_route", name="support-line", did="5553700", destination="queue:700")
 
-
-def _until(sources, check, what: str, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while True:
-        collector.collect_once(sources)
-        found = check()
-        if found or time.monotonic() > deadline:
-            assert found, f"not seen within {timeout} s: {what}"
-            return found
-        time.sleep(0.3)
 
 
 def test_a_callback_keeps_the_callers_place_and_connects_the_agent_first(pbx, carrier):
@@ -94,7 +84,7 @@ def test_a_callback_keeps_the_callers_place_and_connects_the_agent_first(pbx, ca
                                  e.get("CallerID") == CALLER_B, since=freed, timeout=60)
         assert b_call["_time"] > reached["_time"]
 
-        [row] = _until(sources, lambda: [r for r in callbacks.report(*today()) if r.completed], "the callback")
+        [row] = collect_until(sources, lambda: [r for r in callbacks.report(*today()) if r.completed], "the callback")
         assert (row.queue, row.requested, row.completed, row.failed, row.tries) == ("700", 1, 1, 0, 1)
         assert 0 < row.median_seconds_to_callback < 60
         outcomes = {(c.caller, c.outcome) for c in QueueCall.select()}
@@ -110,7 +100,7 @@ def test_a_callback_keeps_the_callers_place_and_connects_the_agent_first(pbx, ca
         mark = phones.mark()
         phones.call("telco", "5553700", tag="c", dtmf="1", hold=8, caller=CALLER_C)
         phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == DIAL_C, since=mark, timeout=40)
-        line = _until(sources, lambda: next((m for m in (missed.sync(), missed.open_lines())[1]
+        line = collect_until(sources, lambda: next((m for m in (missed.sync(), missed.open_lines())[1]
                                              if m.number == CALLER_C), None), "C in the missed-call list")
         assert line.queue == "700"
         failed = next(r for r in callbacks.report(*today()) if r.queue == "700")

@@ -17,7 +17,7 @@ import pytest
 from appliance.callcenter import collector, missed
 from appliance.callcenter.reports import today
 from appliance.site import service
-from tests.lab.helpers import add, live_with_carrier
+from tests.lab.helpers import add, collect_until, live_with_carrier
 from tests.lab.test_agent_desk import _served, session_for_agent
 from tests.web.test_callcenter_pages import token_of
 
@@ -34,17 +34,6 @@ def _site() -> None:
         members=[{"extension": "201"}], announce_position=False)
     add("inbound_route", name="support-line", did="5553700", destination="queue:700")
 
-
-def _until(sources, check, what: str, timeout: float = 30):
-    """Collect (as the collector service does) until ``check()`` answers something true; that answer."""
-    deadline = time.monotonic() + timeout
-    while True:
-        collector.collect_once(sources)
-        found = check()
-        if found or time.monotonic() > deadline:
-            assert found, f"not seen within {timeout} s: {what}"
-            return found
-        time.sleep(0.3)
 
 
 def _open_line():
@@ -74,7 +63,7 @@ def test_a_customer_who_gave_up_is_listed_called_back_and_closed_then_closes_by_
         mark = phones.mark()
         phones.call("telco", "5553700", tag="gave-up", hold=4, caller=CUSTOMER)
         phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "gave-up", since=mark, timeout=30)
-        line = _until(sources, _open_line, "the abandoned call in the list")
+        line = collect_until(sources, _open_line, "the abandoned call in the list")
         assert (line.queue, line.count, line.status, line.position) == ("700", 1, "open", 1)
         assert line.longest_wait >= 3
         page = agent.get(page_url).text
@@ -96,7 +85,7 @@ def test_a_customer_who_gave_up_is_listed_called_back_and_closed_then_closes_by_
         rang = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "201", since=mark, timeout=30)
         reached_at = phones.wait_for("CarrierAnswered", lambda e: e.get("Exten") == DIALLED, since=mark, timeout=30)
         assert rang["_time"] < reached_at["_time"]  # the agent's phone first
-        [reached] = _until(sources, _closed_as("reached"), "the line closed by the call back")
+        [reached] = collect_until(sources, _closed_as("reached"), "the line closed by the call back")
         assert (reached.number, reached.count) == (CUSTOMER, 1)
         assert _open_line() is None
         assert "reached by a call" in agent.get(page_url).text
@@ -106,12 +95,12 @@ def test_a_customer_who_gave_up_is_listed_called_back_and_closed_then_closes_by_
         mark = phones.mark()
         phones.call("telco", "5553700", tag="gave-up-again", hold=4, caller=CUSTOMER)
         phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "gave-up-again", since=mark, timeout=30)
-        assert _until(sources, _open_line, "the second miss in the list").count == 1
+        assert collect_until(sources, _open_line, "the second miss in the list").count == 1
         phones.set_behaviour("201", "answer", ring=1)
         mark = phones.mark()
         phones.call("telco", "5553700", tag="called-again", hold=3, caller=CUSTOMER)
         phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "called-again", since=mark, timeout=30)
-        _until(sources, _closed_as("called_again"), "the line closed by the customer's answered call")
+        collect_until(sources, _closed_as("called_again"), "the line closed by the customer's answered call")
         assert _open_line() is None
 
         [row] = missed.report(*today())

@@ -19,7 +19,7 @@ from appliance.asterisk import ami_users
 from appliance.callcenter import callrecords, collector, reports, transfers
 from appliance.errors import SiteError
 from appliance.model.models import AuditEntry, CallRecord, QueueCall
-from tests.lab.helpers import add, add_carrier_trunk, tone_seconds
+from tests.lab.helpers import add, add_carrier_trunk, collect_until, tone_seconds
 from tests.lab.test_agent_desk import session_for_agent
 from tests.web.test_callcenter_pages import token_of
 
@@ -97,13 +97,7 @@ def _idle(lab: Lab, timeout: float = 20) -> None:
 
 def _records(lab: Lab, linkedid_of, timeout: float = 30) -> list[CallRecord]:
     sources = collector.Sources.in_log_dir(lab.pbx.install.asterisk_log_dir)
-    deadline = time.monotonic() + timeout
-    while True:
-        collector.collect_once(sources)
-        found = list(CallRecord.select().where(linkedid_of))
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.3)
+    return collect_until(sources, lambda: list(CallRecord.select().where(linkedid_of)), timeout=timeout)
 
 
 def test_a_blind_transfer_from_the_agents_phone_lands_on_the_extension_with_audio_both_ways(lab):
