@@ -75,6 +75,38 @@ def screen_pop(headers: dict) -> dict | None:
             "time": round(time.time(), 3)}
 
 
+CALL_FIELDS = ("uniqueid", "linkedid", "caller", "caller_name")
+
+
+class PopTracker:
+    """Keeps each agent's current queue call so that its closing event names the call.
+
+    Asterisk builds ``AgentComplete`` (and ``AgentDump``) from the caller's channel as it is at that moment;
+    when the caller has hung up and the channel is already gone, the event comes without the caller's
+    ``Uniqueid``, number and name.  The pop (and the webhook's ``call.ended``) would then name no call, so
+    the fields missing from a closing event are taken from the same agent's ringing or connected event."""
+
+    def __init__(self, keep: int = 2000) -> None:
+        self.keep = keep  # agents on a call at once, at most: a lost closing event cannot grow it forever
+        self._calls: dict[tuple[str, str], dict] = {}
+        self._lock = threading.Lock()
+
+    def complete(self, pop: dict) -> dict:
+        key = (pop["queue"], pop["interface"])
+        with self._lock:
+            if pop["type"] in ("ringing", "connected"):
+                if pop["uniqueid"]:
+                    self._calls.pop(key, None)
+                    self._calls[key] = {f: pop[f] for f in CALL_FIELDS}
+                    while len(self._calls) > self.keep:
+                        self._calls.pop(next(iter(self._calls)))
+                return pop
+            known = self._calls.pop(key, None) if pop["type"] == "ended" else self._calls.get(key)
+        if known and (not pop["uniqueid"] or pop["uniqueid"] == known["uniqueid"]):
+            return {**pop, **{f: pop[f] or known[f] for f in CALL_FIELDS}}
+        return pop
+
+
 # each queue's SLA alert thresholds (appliance.callcenter.alerts), passed through to the snapshot
 ALERT_FIELDS = (Queue.alert_longest_wait_seconds, Queue.alert_callers_waiting, Queue.alert_min_agents)
 
@@ -172,6 +204,7 @@ class LiveBoard:
         self._figures: dict = {}
         self._subscribers: set[queue_mod.Queue] = set()
         self._agents: dict[queue_mod.Queue, str] = {}  # screen-pop streams and the extension each follows
+        self._pops = PopTracker()
         self._lock = threading.Lock()
         self._dirty = threading.Event()
         self._stop = threading.Event()
@@ -231,6 +264,7 @@ class LiveBoard:
             self._dirty.set()
         pop = screen_pop(event.headers) if name in POP_EVENTS else None
         if pop is not None:
+            pop = self._pops.complete(pop)
             with self._lock:
                 for q, extension in list(self._agents.items()):
                     if pop["agent"] == extension or pop["interface"] == f"PJSIP/{extension}":

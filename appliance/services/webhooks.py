@@ -21,7 +21,7 @@ import time
 from appliance.asterisk import ami_users
 from appliance.asterisk.ami import Ami, AmiError
 from appliance.callcenter import webhooks
-from appliance.callcenter.live import POP_EVENTS, screen_pop
+from appliance.callcenter.live import POP_EVENTS, PopTracker, screen_pop
 from appliance.install import Install
 from appliance.model.database import database
 from appliance.services import notify
@@ -42,6 +42,7 @@ class Follower:
         self.ami: Ami | None = None
         self.worker = threading.Thread(target=self._work, name="webhooks-events", daemon=True)
         self.recorded = 0
+        self.pops = PopTracker()
 
     def _on_event(self, event, _manager) -> None:
         if event.headers.get("Event") in POP_EVENTS:
@@ -56,6 +57,7 @@ class Follower:
             pop = screen_pop(headers)
             if pop is None:
                 continue
+            pop = self.pops.complete(pop)
             try:
                 with database.connection_context():
                     if webhooks.record_pop(pop) is not None:

@@ -126,7 +126,7 @@ def test_tls_phones_make_an_srtp_call_nothing_crosses_in_clear(pbx, tmp_path):
         # a phone that offers plain RTP on an extension that requires SRTP: refused, and it says why
         mark = len(old.log())
         old.command(f"/dial sip:201@{tls};transport=tls")
-        refused = old.wait_log(r"488[^\n]*", timeout=15, after=mark)
+        refused = old.wait_log(r"\b488 [^\n]*", timeout=15, after=mark)  # the status, not a port like 48889
         assert "Not Acceptable" in refused.group(0), refused.group(0)
         # and the technician's `linebox diag` says which phone and what to do
         deadline = time.monotonic() + 10

@@ -55,3 +55,22 @@ def test_a_crm_answer_is_untrusted_text_cut_short_with_only_an_http_link():
     assert crm.parse(b"[1, 2]") == {"found": False, "error": "not a JSON object"}
     assert crm.parse(b"\xff") == {"found": False, "error": "not JSON"}
     assert crm.lookup("", "+1555") is None and crm.lookup("https://crm.example/{number}", "") is None
+
+
+def test_a_closing_event_without_the_callers_channel_still_names_the_call():
+    """Asterisk sends AgentComplete without the caller's fields when the caller's channel is already gone
+    (seen intermittently in the lab): the pop and the webhook's call.ended must still name the call."""
+    from appliance.callcenter.live import PopTracker, screen_pop
+    member = {"Queue": "600", "Interface": "PJSIP/201", "MemberName": "201"}
+    tracker = PopTracker()
+    ringing = tracker.complete(screen_pop({"Event": "AgentCalled", **member, "Uniqueid": "7.1",
+                                           "Linkedid": "7.1", "CallerIDNum": "+15553700"}))
+    assert ringing["uniqueid"] == "7.1"
+    tracker.complete(screen_pop({"Event": "AgentConnect", **member, "Uniqueid": "7.1", "Linkedid": "7.1",
+                                 "CallerIDNum": "+15553700"}))
+    other = tracker.complete(screen_pop({"Event": "AgentComplete", "Queue": "600", "Interface": "PJSIP/202"}))
+    assert other["uniqueid"] == "", "another agent's closing event is not given this call"
+    ended = tracker.complete(screen_pop({"Event": "AgentComplete", **member}))
+    assert (ended["uniqueid"], ended["linkedid"], ended["caller"]) == ("7.1", "7.1", "+15553700")
+    again = tracker.complete(screen_pop({"Event": "AgentComplete", **member}))
+    assert again["uniqueid"] == "", "the call is forgotten once it ended"
