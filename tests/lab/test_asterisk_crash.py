@@ -73,6 +73,17 @@ def _wait(condition, timeout: float, what: str):
         time.sleep(0.2)
 
 
+def _open_answered_calls(log_dir) -> int:
+    """Calls whose start and answer Asterisk has written to its CEL file and whose end it has not.  Asterisk
+    writes CEL rows a moment after the call does it (another thread): on a busy machine a kill as soon as
+    the channels are up would cut calls that never reached the file, which no collector can know of."""
+    cel = _rows(log_dir / "linebox-cel.db", "SELECT uniqueid, eventtype, linkedid FROM cel")
+    started = {linkedid for uniqueid, kind, linkedid in cel if kind == "CHAN_START" and uniqueid == linkedid}
+    answered = {uniqueid for uniqueid, kind, _linkedid in cel if kind == "ANSWER"}
+    ended = {linkedid for _u, kind, linkedid in cel if kind == "LINKEDID_END"}
+    return len((started & answered) - ended)
+
+
 def _queue_events(pbx, event: str) -> int:
     path = pbx.instance.log_dir / "queue_log"
     return sum(1 for line in path.read_text().splitlines() if f"|{event}|" in line) if path.exists() else 0
@@ -127,6 +138,8 @@ def test_asterisk_killed_under_calls_loses_no_record_and_shows_the_cut_calls(pbx
         _wait(lambda: "13 active channels\n8 of 2000 max active calls" in pbx.cli("core show channels count"), 10,
               lambda: f"5 calls up and 3 callers waiting: {pbx.cli('core show channels count')}")
 
+        _wait(lambda: _open_answered_calls(log_dir) == 8, 20,
+              lambda: f"the 8 calls up in Asterisk's CEL file: {_open_answered_calls(log_dir)}")
         pbx.instance.process.kill()  # SIGKILL: no CDR, no queue_log line for the calls up
         pbx.instance.process.wait(timeout=30)
         restarted_at = time.time()
