@@ -1,5 +1,6 @@
 """The agent's page in a real browser: a queue call rings, the pop shows the caller's history with the
 dispositions and notes of earlier calls, and the agent saves this call's disposition and note.
+The transfer control: a refused destination says why without reaching Asterisk; a park shows the slot.
 
 Asterisk is replaced by a stand-in that answers ``QueueStatus`` and hands the board an ``AgentCalled``
 event as Asterisk 22 writes it (the lab test tests/lab/test_agent_desk.py does it with real calls).
@@ -90,5 +91,65 @@ def test_the_pop_shows_the_callers_history_and_the_agent_saves_a_disposition(pag
         assert (note.queue, note.agent, note.disposition, note.note, note.linkedid) == \
             ("700", "100", "Sale", "wants the blue ones", "3000.1")
         shot(page, "agent-disposition-saved")
+    finally:
+        page.goto("about:blank")
+
+
+class StandInTransferAmi:
+    """The transfer user's AMI session: the agent's channel in a bridge, Asterisk's parking list once parked,
+    and every action the page's request made (tests/lab/test_transfers.py does it on real calls)."""
+
+    actions: list = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        return None
+
+    def action(self, name, **headers):
+        StandInTransferAmi.actions.append((name, headers))
+        value = "4000.1" if name == "Getvar" else ""
+        return type("Response", (), {"get_header": staticmethod(lambda _h: value)})()
+
+
+def test_the_agent_parks_the_call_from_the_page_and_sees_the_slot_a_refused_transfer_says_why(
+        page, served, monkeypatch):
+    from appliance.asterisk import ami_users
+    from appliance.callcenter import transfers
+    from appliance.install import Install
+    accounts.create_user("alice", "Agent-pass-1234", "agent", actor="test")
+    agents.claim_extension("alice", "100", service.get_object("extension", "100").voicemail_pin)
+    StandInTransferAmi.actions = []
+    real_connect = Install.connect_ami
+    monkeypatch.setattr(Install, "connect_ami", lambda self, **kw: StandInTransferAmi()
+                        if kw.get("user") == ami_users.TRANSFER else real_connect(self, **kw))
+    monkeypatch.setattr(transfers, "core_show_channels", lambda _ami: [
+        {"Channel": "PJSIP/100-00000007", "BridgeId": "b-1"}, {"Channel": "PJSIP/trunk-00000006", "BridgeId": "b-1"}])
+    parked = [{"ParkeeLinkedid": "4000.1", "ParkingSpace": "71"}]
+    monkeypatch.setattr(transfers, "listed", lambda _ami, _action, _event: parked
+                        if any(a == "BlindTransfer" for a, _h in StandInTransferAmi.actions) else [])
+    try:
+        login(page, served, "alice", "Agent-pass-1234")
+        page.wait_for_url(served.at("/"))
+        page.goto(served.at("/agent"))
+        form = page.locator("form#transfer")
+        result = form.locator(".transfer-result")
+
+        form.locator("#transfer-how").select_option("blind")
+        form.locator("#transfer-kind").select_option("extension")
+        form.locator("#transfer-to").fill("199")
+        form.locator("#transfer-go").click()
+        page.locator("form#transfer .transfer-result.error").wait_for()
+        assert "no extension 199" in result.inner_text()
+        assert StandInTransferAmi.actions == [], "a refused destination never reaches Asterisk"
+
+        form.locator("#transfer-how").select_option("park")
+        form.locator("#transfer-go").click()
+        page.locator("form#transfer .transfer-result.success").wait_for()
+        assert result.inner_text() == "Parked in slot 71: any phone dials it to pick the call up."
+        assert ("BlindTransfer", {"Channel": "PJSIP/100-00000007", "Context": "from-internal", "Exten": "70"}) \
+            in StandInTransferAmi.actions
+        shot(page, "agent-parked")
     finally:
         page.goto("about:blank")
