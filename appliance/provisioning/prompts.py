@@ -286,14 +286,14 @@ def install(place: Place, languages: tuple[str, ...] = LANGUAGES, cache: Path | 
 
 
 def languages_used(settings, ivrs: list, queues: list) -> tuple[str, ...]:
-    """The prompt languages a site's callers may hear beyond Debian's English (the apply installs those).
+    """The prompt languages a site's callers may hear (the apply installs those).
 
-    English too when a queue asks its callers to rate the call: its prompts (``linebox/survey-*``) are not
-    in Debian's set, so they are spoken in every language the site's callers may hear."""
+    English is one of them on every site whose callers hear English: Debian's recorded set lacks Linebox's
+    own prompts (``linebox/call-refused``, ``linebox/all-agents-busy``, the callback and survey prompts), so
+    an English-only site needs them spoken too, or a refused call or a full queue would play nothing."""
     used = {settings.prompt_language} | {i.language for i in ivrs} | {q.language for q in queues}
     used |= {o.language for i in ivrs for o in i.options}
-    surveyed = any(q.survey for q in queues)
-    return tuple(sorted(used - {""} - ({"en"} if used <= {"", "en"} and not surveyed else set())))
+    return tuple(sorted(used - {""})) or ("en",)
 
 
 def recorded_languages(place: Place) -> tuple[str, ...]:

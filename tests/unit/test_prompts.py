@@ -133,7 +133,7 @@ def test_languages_a_site_uses():
     settings = schemas.Settings()
     ivr = schemas.Ivr(name="m", greeting="beep", options=[schemas.IvrOption(digit="9", language="en")])
     queue = schemas.Queue(number="700", name="q", language="zh")
-    assert prompts.languages_used(settings, [], []) == ()
+    assert prompts.languages_used(settings, [], []) == ("en",), "Linebox's own English prompts, on every site"
     assert prompts.languages_used(settings, [ivr], [queue]) == ("en", "zh")
     assert prompts.languages_used(schemas.Settings(prompt_language="zh"), [], []) == ("zh",)
 
