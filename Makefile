@@ -34,7 +34,7 @@ run: packages-run lab
 
 ## Every test: lint, unit tests, the lab tests against real Asterisk, then the image and DAHDI lab under qemu.
 test: packages-test lint lab
-	$(PY) -m pytest -q -p no:cacheprovider -m "not image"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not image" --durations=30
 	$(PY) -m pytest -q -p no:cacheprovider -m image tests/image
 
 ## The lab tests with a bounded load beside them (stress-ng: 2 CPU workers, 1 disk, 1 memory; stopped when the
