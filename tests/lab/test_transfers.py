@@ -19,7 +19,7 @@ from appliance.asterisk import ami_users
 from appliance.callcenter import callrecords, collector, reports, transfers
 from appliance.errors import SiteError
 from appliance.model.models import AuditEntry, CallRecord, QueueCall
-from tests.lab.helpers import add, add_carrier_trunk, collect_until, tone_seconds
+from tests.lab.helpers import add, add_carrier_trunk, collect_until, loud_seconds, tone_seconds
 from tests.lab.test_agent_desk import session_for_agent
 from tests.web.test_callcenter_pages import token_of
 
@@ -167,6 +167,23 @@ def test_a_call_parked_from_the_phone_is_picked_up_from_another_phone(lab):
     assert tone_seconds(lab.phones.heard("pickup"), 600) >= 3, "204 hears the parked caller"
     lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "parked", since=mark, timeout=30)
     assert tone_seconds(lab.phones.heard("parked"), 1600) >= 3, "the parked caller hears 204"
+
+
+def test_one_touch_parking_tells_the_agent_the_slot_and_another_phone_picks_the_call_up(lab):
+    _idle(lab)
+    _phone(lab, "201", keys="w1/*8", hold=20, tag="touch-201")  # *8 a second into the call: parked
+    mark = lab.phones.mark()
+    lab.phones.call("telco", "5553700", tag="touch-parked", hold=30, record=True, tone=CALLER_TONE)
+    assert _parked_slot(lab) == "71"
+    agent_heard = lab.phones.heard("touch-201")  # the agent's phone is free again once the slot was said
+    assert tone_seconds(agent_heard, 600) >= 0.5, "the agent talked with the caller first"
+    said = loud_seconds(agent_heard, after=0) - tone_seconds(agent_heard, 600, share=0.5)
+    assert said >= 0.5, "the agent heard the slot said"
+    lab.phones.call("ph204", "71", tag="touch-pickup", hold=5, record=True, tone=TONES["204"])
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "touch-pickup", since=mark, timeout=30)
+    assert tone_seconds(lab.phones.heard("touch-pickup"), 600) >= 3, "204 hears the parked caller"
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "touch-parked", since=mark, timeout=30)
+    assert tone_seconds(lab.phones.heard("touch-parked"), 1600) >= 3, "the parked caller hears 204"
 
 
 def _on_call(lab: Lab, tag: str, hold: int = 30, **phone) -> int:
