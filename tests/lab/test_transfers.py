@@ -60,6 +60,7 @@ def lab(tmp_path_factory, rootfs):
         add("queue", number="701", name="Billing", strategy="ringall", agent_ring_seconds=15, wrapup_seconds=0,
             members=[{"extension": "202"}], announce_position=False)
         add("inbound_route", name="support-line", did="5553700", destination="queue:700")
+        add("inbound_route", name="direct-202", did="5553702", destination="extension:202")
         pbx.apply()
         from appliance.site import service
         phones = start_carrier(instance.sip_port, [Phone(e.number, e.password)
@@ -167,6 +168,27 @@ def test_a_call_parked_from_the_phone_is_picked_up_from_another_phone(lab):
     assert tone_seconds(lab.phones.heard("pickup"), 600) >= 3, "204 hears the parked caller"
     lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "parked", since=mark, timeout=30)
     assert tone_seconds(lab.phones.heard("parked"), 1600) >= 3, "the parked caller hears 204"
+
+
+def test_the_phone_that_placed_a_call_transfers_it_and_the_other_two_talk(lab):
+    _idle(lab)
+    _phone(lab, "202", hold=20, tag="placed-202")
+    _phone(lab, "203", hold=6, tag="placed-203")
+    mark = lab.phones.mark()
+    lab.phones.call("ph201", "202", tag="placed", hold=15, tone=TONES["201"], dtmf="##203")  # ## 203 once up
+    lab.phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "203", since=mark, timeout=30)
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "placed", since=mark, timeout=30)
+    assert tone_seconds(lab.phones.heard("placed-203"), 1000) >= 3, "203 talks with 202 after the transfer"
+    assert tone_seconds(lab.phones.heard("placed-202"), 1300) >= 3, "202 talks with 203 after the transfer"
+
+    # an outside caller pressing the same keys transfers nothing: 202 hears it all along (no music on hold)
+    _phone(lab, "202", hold=10, tag="outside-202")
+    mark = lab.phones.mark()
+    lab.phones.call("telco", "5553702", tag="outside", hold=6, tone=CALLER_TONE, dtmf="##203")
+    lab.phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "outside", since=mark, timeout=30)
+    assert not [e for e in lab.phones.events[mark:] if e.get("UserEvent") == "CarrierIncoming"
+                and e.get("Exten") == "203"], "an outside caller transferred the call"
+    assert tone_seconds(lab.phones.heard("outside-202"), 600) >= 4, "202 talked with the outside caller"
 
 
 def test_one_touch_parking_tells_the_agent_the_slot_and_another_phone_picks_the_call_up(lab):
