@@ -168,7 +168,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
         if place is not None and not dry_run:
             languages = tuple(sorted(set(prompts.languages_used(site.settings, site.of("ivr"), site.of("queue")))
                                      | set(prompts.recorded_languages(place))))
-            if languages:
+            if languages and not prompts.up_to_date(place, languages):
                 def install_prompts() -> str:
                     # Mandarin prompts are spoken once per machine (cached by text), copied here when missing
                     try:

@@ -225,6 +225,18 @@ def recording_path(overrides: Path, name: str, language: str) -> Path:
     return overrides / language / f"{name}.sln"
 
 
+def _expected_entry(prompt: Prompt, language: str, overrides: Path | None) -> dict | None:
+    """The manifest entry ``prompt`` must have in ``language``'s folder: the admin's recording, else the
+    generated one; None where Debian's own recording plays."""
+    recording = recording_path(overrides, prompt.name, language) if overrides is not None else None
+    if recording is not None and recording.exists():
+        return {"text": "", "hash": hashlib.sha256(recording.read_bytes()).hexdigest()[:16], "source": "recording"}
+    if generated(prompt, language):
+        text = text_of(prompt, language)
+        return {"text": text, "hash": text_hash(text, language), "source": "generated"}
+    return None
+
+
 def install_language(language: str, place: Place, cache: Path | None = None,
                      registry: tuple[Prompt, ...] = REGISTRY) -> list[str]:
     """Make Asterisk's folder of ``language`` hold every prompt of the registry callers should hear:
@@ -240,28 +252,25 @@ def install_language(language: str, place: Place, cache: Path | None = None,
     spoken, copied = 0, 0
     for prompt in registry:
         target = folder / f"{prompt.name}.sln"
-        recording = recording_path(overrides, prompt.name, language) if overrides is not None else None
-        if recording is not None and recording.exists():
-            data = recording.read_bytes()
-            entry = {"text": "", "hash": hashlib.sha256(data).hexdigest()[:16], "source": "recording"}
-        elif generated(prompt, language):
-            text = text_of(prompt, language)
-            entry = {"text": text, "hash": text_hash(text, language), "source": "generated"}
-            if before.get(prompt.name) == entry and target.exists():
-                after[prompt.name] = entry
-                continue
+        entry = _expected_entry(prompt, language, overrides)
+        if entry is None:  # Debian's own recording: remove a file Linebox put beside it (a reverted recording)
+            if after.pop(prompt.name, None) is not None and target.exists():
+                target.unlink()
+                copied += 1
+            continue
+        if before.get(prompt.name) == entry and target.exists():
+            after[prompt.name] = entry
+            continue
+        if entry["source"] == "recording" and overrides is not None:
+            data = recording_path(overrides, prompt.name, language).read_bytes()
+        else:
             try:
-                wav, fresh = sounds.render_tts(text, VOICES[language], cache or default_cache())
+                wav, fresh = sounds.render_tts(entry["text"], VOICES[language], cache or default_cache())
             except sounds.SoundError as error:
                 raise PromptError(Message(N_("prompt %(name)s (%(language)s): %(error)s"), name=prompt.name,
                                           language=language, error=error.args[0])) from None
             spoken += fresh
             data = wav.with_suffix(".sln").read_bytes()
-        else:  # Debian's own recording: remove a file Linebox put beside it (a reverted recording)
-            if after.pop(prompt.name, None) is not None and target.exists():
-                target.unlink()
-                copied += 1
-            continue
         after[prompt.name] = entry
         if before.get(prompt.name) != entry or not target.exists():
             _write_atomic(target, data)
@@ -275,6 +284,22 @@ def install_language(language: str, place: Place, cache: Path | None = None,
         return []
     return [Message(N_("%(language)s: %(count)s prompts installed (%(spoken)s spoken now, the rest from the cache)"),
                     language=language, count=copied, spoken=spoken)]
+
+
+def up_to_date(place: Place, languages: tuple[str, ...]) -> bool:
+    """Whether every prompt of ``languages`` is in place as ``install`` would leave it (its manifest entry
+    and file there, no recording newer than it): the apply then shows no prompts step."""
+    for language in languages:
+        folder = place.folder(language)
+        manifest = _read_manifest(folder)
+        for prompt in REGISTRY:
+            expected = _expected_entry(prompt, language, place.recordings)
+            if expected is None:
+                if prompt.name in manifest:
+                    return False  # a reverted recording's file is still beside Debian's
+            elif manifest.get(prompt.name) != expected or not (folder / f"{prompt.name}.sln").exists():
+                return False
+    return True
 
 
 def install(place: Place, languages: tuple[str, ...] = LANGUAGES, cache: Path | None = None) -> list[str]:
