@@ -100,6 +100,19 @@ def test_a_recording_replaces_a_prompt_and_reverting_brings_the_generated_one_ba
     assert prompts.revert("queue-thereare", "zh", place, cache) is False
 
 
+def test_the_apply_knows_when_the_prompts_are_already_in_place(place, tmp_path):
+    cache = tmp_path / "cache"
+    assert not prompts.up_to_date(place, ("en",)), "a fresh box lacks Linebox's own English prompts"
+    prompts.install(place, ("en",), cache)
+    assert prompts.up_to_date(place, ("en",)) and not prompts.up_to_date(place, ("en", "zh"))
+    (place.recordings / "en").mkdir(parents=True)
+    brand = _tone(tmp_path / "brand.wav", 1, rate=8000, channels=1)
+    prompts.replace("linebox/call-refused", "en", brand.read_bytes(), "brand.wav", place, cache)
+    assert prompts.up_to_date(place, ("en",)), "replace puts the recording in place at once"
+    (place.folder("en") / "linebox/call-refused.sln").unlink()
+    assert not prompts.up_to_date(place, ("en",)), "a prompt file gone is put back by the next apply"
+
+
 def test_an_english_recording_sits_beside_debians_file_and_reverting_removes_only_it(place, tmp_path):
     debian = place.root / "usr/share/asterisk/sounds/en_US_f_Allison"
     prompts.replace("invalid", "en", _tone(tmp_path / "a.wav", 1).read_bytes(), "a.wav", place, tmp_path / "c")
