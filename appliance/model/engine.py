@@ -174,16 +174,16 @@ POSTGRES_COMPATIBILITY = (
        EXCEPTION WHEN duplicate_function THEN NULL; END $$""",
 )
 
-_VERSION_TABLE = "linebox_schema_version"
+VERSION_TABLE = "linebox_schema_version"
 
 
 def schema_version(db: peewee.Database) -> int:
     """The number of migration steps this database has seen."""
     if not is_postgres(db):
         return db.execute_sql("PRAGMA user_version").fetchone()[0]
-    if not db.table_exists(_VERSION_TABLE):
+    if not db.table_exists(VERSION_TABLE):
         return 0
-    row = db.execute_sql(f"SELECT version FROM {_VERSION_TABLE}").fetchone()
+    row = db.execute_sql(f"SELECT version FROM {VERSION_TABLE}").fetchone()
     return row[0] if row else 0
 
 
@@ -191,9 +191,9 @@ def set_schema_version(db: peewee.Database, version: int) -> None:
     if not is_postgres(db):
         db.execute_sql(f"PRAGMA user_version = {int(version)}")
         return
-    db.execute_sql(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (version integer NOT NULL)")
-    db.execute_sql(f"DELETE FROM {_VERSION_TABLE}")
-    db.execute_sql(f"INSERT INTO {_VERSION_TABLE} (version) VALUES ({int(version)})")
+    db.execute_sql(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version integer NOT NULL)")
+    db.execute_sql(f"DELETE FROM {VERSION_TABLE}")
+    db.execute_sql(f"INSERT INTO {VERSION_TABLE} (version) VALUES ({int(version)})")
 
 
 def prepare(db: peewee.Database) -> None:
