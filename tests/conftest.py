@@ -52,17 +52,10 @@ def engine(request):
 
 @pytest.fixture
 def database_url(engine, request):
-    """A new PostgreSQL database's URL for a test run on PostgreSQL, dropped after it; "" on SQLite."""
+    """For a test run on PostgreSQL, the URL of an emptied, migrated PostgreSQL database; "" on SQLite."""
     if engine != "postgresql":
-        yield ""
-        return
-    cluster = request.getfixturevalue("postgres_cluster")
-    url = cluster.new_database()
-    try:
-        yield url
-    finally:
-        close_database()
-        cluster.drop_database(url)
+        return ""
+    return request.getfixturevalue("postgres_cluster").emptied_database()
 
 
 @pytest.fixture
@@ -74,7 +67,7 @@ def install(tmp_path, database_url):
                           database_url=database_url)
     inst.open()
     yield inst
-    close_database()
+    close_database()  # before the next test empties the PostgreSQL database
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,7 @@ class Cluster:
         self.port = _free_port()
         self.pid: int | None = None
         self._names = itertools.count(1)
+        self._shared = ""
 
     def _as_postgres(self, *command: str) -> None:
         subprocess.run(["runuser", "-u", USER, "--", *command], check=True, capture_output=True, text=True,
@@ -80,11 +81,40 @@ class Cluster:
         finally:
             conn.close()
 
-    def new_database(self) -> str:
-        """A new, empty database of this cluster; its URL."""
+    def new_database(self, template: str = "template1") -> str:
+        """A new database of this cluster, a copy of ``template`` (by default empty); its URL."""
         name = f"linebox_test_{next(self._names)}"
-        self._admin(f"CREATE DATABASE {name}")
+        self._admin(f"CREATE DATABASE {name} TEMPLATE {template}")
         return self.url(name)
+
+    def emptied_database(self) -> str:
+        """The URL of one database of the session, made once by Linebox's migrations and emptied for each
+        test that asks (every table truncated, every row number back to 1): quicker by far than a new
+        database and its migrations for each test."""
+        import psycopg2
+
+        if not self._shared:
+            from appliance.model import sealed
+            from appliance.model.database import close_database, open_database
+
+            self._shared = self.new_database()
+            open_database(self._shared, sealed.KeyRing.in_memory())  # nothing to seal: the tables are empty
+            close_database()
+        conn = psycopg2.connect(self._shared)
+        try:
+            with conn, conn.cursor() as cursor:
+                # DELETE, not TRUNCATE: a few rows in each of some forty tables go at once, where TRUNCATE
+                # makes each table's files anew; foreign keys are not checked on the way (a superuser's
+                # replica role), and every row number starts again at 1
+                cursor.execute("SET LOCAL session_replication_role = replica")
+                cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                               " AND tablename != 'linebox_schema_version'")
+                for (name,) in cursor.fetchall():
+                    cursor.execute(f'DELETE FROM "{name}"')
+                cursor.execute("SELECT setval(c.oid, 1, false) FROM pg_class c WHERE c.relkind = 'S'")
+        finally:
+            conn.close()
+        return self._shared
 
     def drop_database(self, url: str) -> None:
         self._admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")

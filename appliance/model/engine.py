@@ -15,6 +15,7 @@ and nowhere else:
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,9 @@ class _Cursor:
 class PostgresDatabase(peewee.PostgresqlDatabase):
     """peewee's PostgreSQL database, reading the SQL the services write in SQLite's dialect."""
 
+    # SQLite's REAL is 8 bytes; PostgreSQL's is 4, and an epoch (CEL's event times) would lose its seconds
+    field_types = {**peewee.PostgresqlDatabase.field_types, "FLOAT": "DOUBLE PRECISION"}
+
     def cursor(self, named_cursor: Any = None) -> Any:
         return _Cursor(super().cursor(named_cursor), _conflict_keys())
 
@@ -149,8 +153,10 @@ def _replace_target(model: Any) -> list[str]:
     return [meta.primary_key.column_name]
 
 
+@functools.cache
 def _conflict_keys() -> dict[str, list[str]]:
-    """Each table's ``_replace_target``, by table name."""
+    """Each table's ``_replace_target``, by table name (the models are all defined once this is first
+    asked: a statement is running)."""
     from appliance.model import models  # the models bind to the proxy this engine serves
 
     return {model._meta.table_name: _replace_target(model) for model in models.BaseModel.__subclasses__()}
