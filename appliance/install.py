@@ -142,6 +142,11 @@ class Install:
     def recordings_dir(self) -> Path:
         return self.asterisk_path("astspooldir") / "monitor"
 
+    @property
+    def database_target(self) -> str:
+        """What this install's database is opened from: the PostgreSQL URL, or the SQLite file's path."""
+        return self.database_url or str(self.database)
+
     def open(self):
         """Open (and migrate) this install's database: PostgreSQL when ``database_url`` names it, else the
         SQLite file; the secret columns are sealed with the key file beside ``database`` either way."""

@@ -94,6 +94,7 @@ def db_migrate_to_postgresql(ctx: click.Context, url: str) -> None:
 
     Every table is copied and compared (row counts and checksums); if anything fails the site stays on
     SQLite.  Restart Linebox's services afterwards."""
+    from appliance.model.engine import shown_url
     from appliance.support import database_move
     install = Install.load(ctx.obj["home"])
     try:
@@ -101,7 +102,7 @@ def db_migrate_to_postgresql(ctx: click.Context, url: str) -> None:
     except database_move.MoveError as error:
         _fail(str(error))
     click.echo(f"moved {sum(c.rows for c in checks)} rows in {len(checks)} tables to "
-               f"{database_move.shown_url(url)}; restart Linebox's services")
+               f"{shown_url(url)}; restart Linebox's services")
 
 
 @main.group()

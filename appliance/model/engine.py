@@ -44,6 +44,15 @@ def is_url(target: Path | str) -> bool:
     return str(target).startswith(URL_PREFIXES)
 
 
+def shown_url(url: str) -> str:
+    """The URL without its password, as messages and the audit log show it."""
+    head, sep, rest = url.partition("://")
+    if "@" in rest:
+        credentials, host = rest.rsplit("@", 1)
+        return f"{head}{sep}{credentials.split(':', 1)[0]}@{host}"
+    return url
+
+
 def is_postgres(db: peewee.Database) -> bool:
     return isinstance(db, peewee.PostgresqlDatabase)
 

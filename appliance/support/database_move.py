@@ -145,37 +145,28 @@ def _refuse_writes(source: sqlite3.Connection, url_shown: str) -> None:
                            f' ON "{table}" BEGIN SELECT RAISE(ABORT, \'{reason.replace(chr(39), "")}\'); END')
 
 
-def shown_url(url: str) -> str:
-    """The URL without its password, as messages and the audit log show it."""
-    head, sep, rest = url.partition("://")
-    if "@" in rest:
-        credentials, host = rest.rsplit("@", 1)
-        return f"{head}{sep}{credentials.split(':', 1)[0]}@{host}"
-    return url
-
-
 def migrate_to_postgresql(install: Install, url: str, user: str,
                           say: Callable[[str], None] = lambda _text: None) -> list[TableCheck]:
     """Copy the site from its SQLite file into the empty PostgreSQL database at ``url`` and switch the
     install to it; on any failure drop what was made there and keep SQLite (``MoveError`` says why)."""
     if install.database_url:
         raise MoveError(Message(N_("this site is already on PostgreSQL (%(url)s)"),
-                                url=shown_url(install.database_url)))
+                                url=engine.shown_url(install.database_url)))
     if not engine.is_url(url):
         raise MoveError(Message(N_("%(url)s is not a PostgreSQL URL (postgresql://user@host:port/database)"),
-                                url=shown_url(url)))
+                                url=engine.shown_url(url)))
     close_database()
     install.open()  # the SQLite file at the current schema, as the copy expects
     close_database()
     try:
         target = engine.connect(url)
     except peewee.DatabaseError as error:
-        raise MoveError(Message(N_("cannot connect to %(url)s: %(error)s"), url=shown_url(url),
+        raise MoveError(Message(N_("cannot connect to %(url)s: %(error)s"), url=engine.shown_url(url),
                                 error=str(error).strip())) from error
     try:
         if target.get_tables():
             raise MoveError(Message(N_("the PostgreSQL database %(url)s is not empty: give an empty one"),
-                                    url=shown_url(url)))
+                                    url=engine.shown_url(url)))
         with closing(sqlite3.connect(install.database, timeout=engine.BUSY_TIMEOUT_S,
                                      isolation_level=None)) as source:
             source.execute("BEGIN IMMEDIATE")  # no one writes the file until the move is done or undone
@@ -184,9 +175,9 @@ def migrate_to_postgresql(install: Install, url: str, user: str,
                 migrations.migrate(target)
                 checks = _copy(source, target, say)
                 audit.record(user, "move", "database", "postgresql", {"engine": "sqlite"},
-                             {"engine": "postgresql", "url": shown_url(url), "tables": len(checks),
+                             {"engine": "postgresql", "url": engine.shown_url(url), "tables": len(checks),
                               "rows": sum(c.rows for c in checks)})
-                _refuse_writes(source, shown_url(url))
+                _refuse_writes(source, engine.shown_url(url))
                 install.database_url = url
                 install.save()
             except BaseException:

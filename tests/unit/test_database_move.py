@@ -17,7 +17,7 @@ from appliance.model import migrations, models
 from appliance.model.database import close_database, database
 from appliance.model.sealed import SealedField
 from appliance.site import service
-from appliance.support import database_move
+from appliance.support import backup, database_move
 
 PASSWORD = "Rcpt7fQ2mXw9LpA4"
 
@@ -102,6 +102,10 @@ def test_a_site_with_a_row_in_every_table_moves_whole_and_runs_on_postgresql(fil
         new = models.Extension.create(number="101", name="Sales", password=PASSWORD)
         assert new.id > max(e.id for e in models.Extension.select().where(models.Extension.number != "101"))
         models.AuditEntry.create(user="t", action="x", kind="y", key="z")
+        # a backup would hold the SQLite file the site left: refused, saying what to use instead
+        with pytest.raises(backup.BackupError, match="back it up with pg_dump"):
+            backup.create_backup(moved, moved.home / "backup.tar.gz")
+        assert not (moved.home / "backup.tar.gz").exists()
         close_database()
 
         # the SQLite file refuses writes now: a service still running on it fails instead of writing unread
