@@ -109,12 +109,16 @@ class _Cursor:
         self._cursor, self._keys = cursor, conflict_keys
 
     def execute(self, sql: str, params: Any = None) -> _Cursor:
-        # no parameters: None, so that psycopg2 reads a '%' in the text as itself (LIKE 'secret.%')
-        self._cursor.execute(to_postgres(sql, self._keys), tuple(params) if params else None)
+        # no parameters: None, so that psycopg2 reads a '%' in the text as itself (LIKE 'secret.%');
+        # psycopg2's errors as peewee's, as a statement peewee runs raises them (a server gone away is an
+        # OperationalError, which the collector waits out like SQLite's "database is locked")
+        with peewee.__exception_wrapper__:
+            self._cursor.execute(to_postgres(sql, self._keys), tuple(params) if params else None)
         return self
 
     def executemany(self, sql: str, rows: Any) -> _Cursor:
-        self._cursor.executemany(to_postgres(sql, self._keys), [tuple(r) for r in rows])
+        with peewee.__exception_wrapper__:
+            self._cursor.executemany(to_postgres(sql, self._keys), [tuple(r) for r in rows])
         return self
 
     def __iter__(self):

@@ -4,6 +4,7 @@ PostgreSQL server (tests/postgres.py) without losing a row, or, when anything fa
 from __future__ import annotations
 
 import sqlite3
+import threading
 from contextlib import closing
 from datetime import date, datetime
 
@@ -84,9 +85,29 @@ def test_a_site_with_a_row_in_every_table_moves_whole_and_runs_on_postgresql(fil
     url = postgres_cluster.new_database()
     try:
         lines: list[str] = []
-        checks = database_move.migrate_to_postgresql(install, url, "cli", say=lines.append)
+        late: list[BaseException] = []
+
+        def write_during_the_move() -> None:
+            """A service still running on the SQLite file writes while the move holds its lock."""
+            try:
+                with closing(sqlite3.connect(install.database, timeout=60, isolation_level=None)) as old:
+                    old.execute("INSERT INTO setting (key, value) VALUES ('late', 'write')")
+            except BaseException as error:  # noqa: BLE001 - what the writer met is the test's subject
+                late.append(error)
+
+        writer = threading.Thread(target=write_during_the_move)
+
+        def say(line: str) -> None:
+            lines.append(line)
+            if len(lines) == 1:
+                writer.start()
+
+        checks = database_move.migrate_to_postgresql(install, url, "cli", say=say)
+        writer.join(60)
         assert {c.table: c.rows for c in checks} == counts
         assert len(lines) == len(counts)
+        # the write waited for the move, then was refused: not copied, and not left unread in the old file
+        assert len(late) == 1 and "moved to PostgreSQL" in str(late[0])
 
         moved = _reopen(install)
         assert moved.database_url == url and isinstance(database.obj, peewee.PostgresqlDatabase)
