@@ -50,7 +50,7 @@ def storage_trouble(error: BaseException) -> str:
     if not isinstance(error, peewee.OperationalError | sqlite3.OperationalError):
         return ""
     text = str(error)
-    if "disk is full" in text:
+    if "disk is full" in text or "No space left on device" in text:  # SQLite's words, PostgreSQL's
         return ("Nothing was saved: the disk holding the database is full. Delete old recordings or "
                 "backups to free space ('linebox diag' shows each disk), then try again.")
     if "database is locked" in text:
