@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from appliance.asterisk.layout import DEFAULT_DIRECTORIES, DEFAULT_SOUNDS_DIR
+from appliance.model import sealed
 from appliance.model.database import open_database
+from appliance.model.engine import is_url
 from appliance.provisioning import dahdi_reload
 from appliance.site import stored
 
@@ -60,11 +62,17 @@ class Install:
     dahdi_status_file: Path = dahdi_reload.STATUS_FILE
     # Uploaded and spoken sounds (IVR greetings), as Asterisk sees the folder; see appliance.provisioning.sounds.
     sounds_dir: str = DEFAULT_SOUNDS_DIR
+    # PostgreSQL instead of the SQLite file ``database`` ("": SQLite, the default): a ``postgresql://`` URL,
+    # for large and multi-node sites (docs/admin-guide.md).  The key file sealing the secret columns stays
+    # beside ``database`` in either case.  ``linebox db migrate-to-postgresql`` moves a site over.
+    database_url: str = ""
     # The AMI user this process logs in as when it does not name one (appliance.asterisk.ami_users): the
     # technician's CLI unless the process says otherwise (the console sets its own).  Not saved.
     ami_user: str = field(default="linebox-cli", compare=False)
 
     def __post_init__(self) -> None:
+        if self.database_url and not is_url(self.database_url):
+            raise ValueError(f"{self.home / 'appliance.json'}: database_url must be a postgresql:// URL")
         if self.dahdi_cfg_via not in ("direct", "service"):
             raise ValueError(f"{self.home / 'appliance.json'}: dahdi_cfg_via must be \"direct\" or \"service\", "
                              f"not {self.dahdi_cfg_via!r}")
@@ -97,6 +105,7 @@ class Install:
             dahdi_requests_dir=Path(data.get("dahdi_requests_dir", str(dahdi_reload.REQUESTS_DIR))),
             dahdi_status_file=Path(data.get("dahdi_status_file", str(dahdi_reload.STATUS_FILE))),
             sounds_dir=data.get("sounds_dir", DEFAULT_SOUNDS_DIR),
+            database_url=data.get("database_url", ""),
         )
 
     def save(self) -> None:
@@ -133,7 +142,16 @@ class Install:
     def recordings_dir(self) -> Path:
         return self.asterisk_path("astspooldir") / "monitor"
 
+    @property
+    def database_target(self) -> str:
+        """What this install's database is opened from: the PostgreSQL URL, or the SQLite file's path."""
+        return self.database_url or str(self.database)
+
     def open(self):
+        """Open (and migrate) this install's database: PostgreSQL when ``database_url`` names it, else the
+        SQLite file; the secret columns are sealed with the key file beside ``database`` either way."""
+        if self.database_url:
+            return open_database(self.database_url, sealed.ring_for(self.database))
         return open_database(self.database)
 
     def ami_secret(self) -> str:

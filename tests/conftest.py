@@ -25,14 +25,49 @@ from appliance.site import service
 REFERENCE_SITE = Path(__file__).parent / "data" / "reference-site.yaml"
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster, started the first time a test asks for it, stopped by its PID at the
+    end of the session (tests/postgres.py)."""
+    from tests.postgres import Cluster
+    cluster = Cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def pytest_generate_tests(metafunc):
+    """A test marked ``both_engines`` runs twice: its ``install`` on SQLite, then on PostgreSQL."""
+    if metafunc.definition.get_closest_marker("both_engines") and "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def install(tmp_path):
-    """An install with an empty, migrated database and no Asterisk."""
+def engine(request):
+    """The database engine of this test's ``install``: SQLite unless the test is marked ``both_engines``."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(engine, request):
+    """For a test run on PostgreSQL, the URL of an emptied, migrated PostgreSQL database; "" on SQLite."""
+    if engine != "postgresql":
+        return ""
+    return request.getfixturevalue("postgres_cluster").emptied_database()
+
+
+@pytest.fixture
+def install(tmp_path, database_url):
+    """An install with an empty, migrated database (SQLite, or PostgreSQL under ``both_engines``) and no
+    Asterisk."""
     inst = Install.create(tmp_path / "home", manage_asterisk=False, dahdi_root=tmp_path / "etc" / "dahdi",
-                          modprobe_dir=tmp_path / "etc" / "modprobe.d", dahdi_cfg_command="")
+                          modprobe_dir=tmp_path / "etc" / "modprobe.d", dahdi_cfg_command="",
+                          database_url=database_url)
     inst.open()
     yield inst
-    close_database()
+    close_database()  # before the next test empties the PostgreSQL database
 
 
 @pytest.fixture(scope="session")

@@ -126,7 +126,7 @@ def price_new_records(keys: Iterable[tuple[str, int]], pricer: Pricer | None = N
     for begin in range(0, len(keys), 2000):
         rows = database.execute_sql(
             "SELECT id, trunk, number, start, billsec, extension FROM callrecord"
-            " WHERE (uniqueid, sequence) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))"
+            " WHERE (uniqueid, sequence) IN (SELECT value ->> 0, CAST(value ->> 1 AS INTEGER) FROM json_each(?))"
             " AND trunk != '' AND number_class = '' ORDER BY start, id",
             (json.dumps(keys[begin:begin + 2000]),)).fetchall()
         if rows:
@@ -160,8 +160,8 @@ def _store_prices(rows: list[tuple[int, str, str, str, int, str]], pricer: Price
     cursor.executemany(f"UPDATE callrecord SET {', '.join(f'{c} = ?' for c in PRICE_COLUMNS)} WHERE id = ?", updates)
     cursor.executemany(
         "INSERT INTO costday (dimension, day, key, currency, calls, seconds, cost_minor) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (dimension, day, key, currency) DO UPDATE SET calls = calls + excluded.calls,"
-        " seconds = seconds + excluded.seconds, cost_minor = cost_minor + excluded.cost_minor",
+        " ON CONFLICT (dimension, day, key, currency) DO UPDATE SET calls = costday.calls + excluded.calls,"
+        " seconds = costday.seconds + excluded.seconds, cost_minor = costday.cost_minor + excluded.cost_minor",
         [(*key, *total) for key, total in sums.items()])
     return len(updates)
 
@@ -205,7 +205,7 @@ def price_inbound_records(trunk_of: dict[tuple[str, int], str], pricer: Pricer |
     for begin in range(0, len(keys), 2000):
         rows = database.execute_sql(
             "SELECT id, uniqueid, sequence, start, billsec FROM callrecord"
-            " WHERE (uniqueid, sequence) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))"
+            " WHERE (uniqueid, sequence) IN (SELECT value ->> 0, CAST(value ->> 1 AS INTEGER) FROM json_each(?))"
             " AND inbound_trunk = '' ORDER BY uniqueid, sequence",
             (json.dumps(keys[begin:begin + 2000]),)).fetchall()
         for record_id, uniqueid, sequence, start, billsec in rows:
@@ -225,8 +225,8 @@ def price_inbound_records(trunk_of: dict[tuple[str, int], str], pricer: Pricer |
             total[2] += minor
     database.cursor().executemany(
         "INSERT INTO costday (dimension, day, key, currency, calls, seconds, cost_minor) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (dimension, day, key, currency) DO UPDATE SET calls = calls + excluded.calls,"
-        " seconds = seconds + excluded.seconds, cost_minor = cost_minor + excluded.cost_minor",
+        " ON CONFLICT (dimension, day, key, currency) DO UPDATE SET calls = costday.calls + excluded.calls,"
+        " seconds = costday.seconds + excluded.seconds, cost_minor = costday.cost_minor + excluded.cost_minor",
         [(*key, *total) for key, total in sums.items()])
     return priced
 

@@ -121,7 +121,7 @@ def _queue_sums(first_day: datetime.date, last_day: datetime.date, by: Group, zo
         f"   SELECT bucket, {key}, currency, billsec, cost_minor AS cost FROM legs"
         "     WHERE trunk != '' AND cost_minor IS NOT NULL"
         f"   UNION ALL SELECT bucket, {key}, inbound_currency, billsec, inbound_cost_minor FROM legs"
-        "     WHERE inbound_cost_minor IS NOT NULL)"
+        "     WHERE inbound_cost_minor IS NOT NULL) AS charged"
         " GROUP BY 1, 2, 3",
         (int(earliest), int(latest), _bucket_length(first_day, zone), first, after)).fetchall()
 

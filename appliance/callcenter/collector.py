@@ -70,7 +70,8 @@ IN_JSON = "(SELECT value FROM json_each(?))"  # a JSON array as the list of an I
 
 def _insert(table: str, columns: Iterable[str], verb: str = "INSERT") -> str:
     names = list(columns)
-    return f"{verb} INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    quoted = ", ".join(f'"{n}"' for n in names)  # "end" is a reserved word of PostgreSQL's
+    return f"{verb} INTO {table} ({quoted}) VALUES ({', '.join('?' * len(names))})"
 
 
 # One queue_log line, as the queueevent table's EVENT_COLUMNS: ``time|callid|queue|agent|event|data...``

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from peewee import Case, fn
+from peewee import Case, Value, fn
 
 from appliance.callcenter import rollup
 from appliance.model.models import (
@@ -183,7 +183,9 @@ def _queue_sums(start: int, end: int, queue: str | None, by: str, service_second
     local = rollup.local_expr(c.entered, start, end, localtime.site_zone())
     key = c.queue if by == "queue" else fn.strftime("%Y-%m-%d", local, "unixepoch")
     # the few queues' thresholds as one CASE: the aggregate still reads only the covering index
-    threshold = Case(c.queue, list(thresholds.items()), fallback) if thresholds else fallback
+    # (each queue's name kept as text: compared with wait_seconds, peewee would make it a number)
+    threshold = (Case(c.queue, [(Value(q, converter=str), s) for q, s in thresholds.items()], fallback)
+                 if thresholds else fallback)
     query = (c.select(key.alias("key"), fn.COUNT(c.id).alias("offered"),
                       fn.SUM(Case(None, [(answered, 1)], 0)).alias("answered"),
                       fn.SUM(Case(None, [(answered & (c.wait_seconds <= threshold), 1)], 0)).alias("in_sl"),

@@ -130,7 +130,7 @@ def move_repeat(entered: int, queue: str, old_gap: int | None, new_gap: int | No
             database.execute_sql(
                 "INSERT INTO queuedaystat (day, queue, outcome, seconds, calls, talk_seconds, known_callers)"
                 " VALUES (?, ?, 'repeat', ?, ?, 0, 0)"
-                " ON CONFLICT (day, queue, outcome, seconds) DO UPDATE SET calls = calls + excluded.calls",
+                " ON CONFLICT (day, queue, outcome, seconds) DO UPDATE SET calls = queuedaystat.calls + excluded.calls",
                 (name, queue, _hours(gap), step))
     database.execute_sql("DELETE FROM queuedaystat WHERE day = ? AND queue = ? AND outcome = 'repeat' AND calls = 0",
                          (name, queue))

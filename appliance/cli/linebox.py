@@ -57,14 +57,19 @@ def main(ctx: click.Context, home: Path | None) -> None:
 
 
 @main.command()
+@click.option("--database-url", default="", metavar="URL",
+              help="PostgreSQL instead of the SQLite file: postgresql://user@host:port/database (an empty database).")
 @click.pass_context
-def init(ctx: click.Context) -> None:
+def init(ctx: click.Context, database_url: str) -> None:
     """Create an install: database, settings, first admin."""
     home: Path = ctx.obj["home"]
     if (home / "appliance.json").exists():
         click.echo(f"already initialised: {home}")
     else:
-        Install.create(home)
+        try:
+            Install.create(home, database_url=database_url)
+        except ValueError as error:
+            _fail(str(error))
         click.echo(f"initialised {home}")
     install = _install(ctx)
     install.ami_secret()
@@ -74,6 +79,30 @@ def init(ctx: click.Context) -> None:
     password = accounts.ensure_first_admin()
     if password:
         click.echo(f"first login: admin / {password}  (change it at first login)")
+
+
+@main.group("db")
+def db_group() -> None:
+    """The site's database: SQLite (the default) or PostgreSQL."""
+
+
+@db_group.command("migrate-to-postgresql")
+@click.argument("url")
+@click.pass_context
+def db_migrate_to_postgresql(ctx: click.Context, url: str) -> None:
+    """Move the site's data from SQLite into the empty PostgreSQL database URL, and switch to it.
+
+    Every table is copied and compared (row counts and checksums); if anything fails the site stays on
+    SQLite.  Restart Linebox's services afterwards."""
+    from appliance.model.engine import shown_url
+    from appliance.support import database_move
+    install = Install.load(ctx.obj["home"])
+    try:
+        checks = database_move.migrate_to_postgresql(install, url, USER, say=click.echo)
+    except database_move.MoveError as error:
+        _fail(str(error))
+    click.echo(f"moved {sum(c.rows for c in checks)} rows in {len(checks)} tables to "
+               f"{shown_url(url)}; restart Linebox's services")
 
 
 @main.group()

@@ -1,1 +1,2 @@
-"""The data model: peewee models on one SQLite file, migrations and the audit log."""
+"""The data model: peewee models on one SQLite file (or PostgreSQL: appliance.model.engine), migrations
+and the audit log."""

@@ -1,4 +1,4 @@
-"""Open the appliance's SQLite database (WAL mode) and bring its schema up to date.
+"""Open the appliance's database (an SQLite file in WAL mode, or PostgreSQL) and bring its schema up to date.
 
 One process-wide peewee ``DatabaseProxy`` is bound to whichever file the
 appliance, the CLI or a test opens, so the service functions never carry a
@@ -15,54 +15,26 @@ from pathlib import Path
 
 import peewee
 
-from appliance.model import migrations, sealed
+from appliance.model import engine, migrations, sealed
+from appliance.model.engine import BUSY_TIMEOUT_S, PRAGMAS
 from appliance.model.models import database
 
-__all__ = ["PRAGMAS", "close_database", "database", "open_database", "storage_trouble"]
-
-#: How long a writer waits for another process's write transaction before "database is locked".
-BUSY_TIMEOUT_S = 10
-
-PRAGMAS = {
-    "journal_mode": "wal",
-    "foreign_keys": 1,
-    "synchronous": "normal",
-    "busy_timeout": BUSY_TIMEOUT_S * 1000,
-    # deleted or replaced content is overwritten with zeros, not left in the file's free space: an old
-    # password, a deleted contact or a row sealed by the migration (appliance.model.sealed) is gone for good
-    "secure_delete": 1,
-}
+__all__ = ["BUSY_TIMEOUT_S", "PRAGMAS", "close_database", "database", "open_database", "storage_trouble"]
 
 
-class _SqliteDatabase(peewee.SqliteDatabase):
-    """peewee's SQLite database, with a rollback that does not hide the error that caused it."""
 
-    def rollback(self) -> None:
-        # SQLite rolls the whole transaction back by itself on some errors (disk full, I/O error);
-        # peewee's ROLLBACK then fails with "cannot rollback - no transaction is active", and that
-        # error replaces "database or disk is full" in what the console, the CLI and the collector say.
-        if not self.is_closed() and not self.connection().in_transaction:
-            return
-        super().rollback()
+def open_database(target: Path | str, ring: sealed.KeyRing | None = None) -> peewee.Database:
+    """Open the database ``target`` (an SQLite file, created if needed, or a ``postgresql://`` URL) and
+    migrate it to the current schema.
 
-
-def open_database(path: Path | str, ring: sealed.KeyRing | None = None) -> peewee.SqliteDatabase:
-    """Open (creating if needed) the database at ``path`` and migrate it to the current schema.
-
-    Its secret columns are sealed with ``ring``; by default the key file beside it (``appliance.model.sealed``).
+    Its secret columns are sealed with ``ring``; by default the key file beside the SQLite file
+    (``appliance.model.sealed``; a PostgreSQL site names its install's ring).
     """
-    sealed.use(ring or sealed.ring_for(path))
-    path = Path(path)
-    if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
-    # Every transaction begins IMMEDIATE (takes the write lock up front, waiting up to the busy timeout):
-    # a deferred BEGIN that reads and then writes cannot be upgraded once another process (console, CLI,
-    # collector) has committed meanwhile, and SQLite then fails at once with "database is locked"
-    # without ever calling the busy handler.
-    db = _SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=BUSY_TIMEOUT_S,
-                               lock_type="IMMEDIATE")
+    if ring is None and engine.is_url(target):
+        raise ValueError("a PostgreSQL database is opened with its install's key ring")
+    sealed.use(ring or sealed.ring_for(target))
+    db = engine.connect(target)
     database.initialize(db)
-    db.connect(reuse_if_open=True)
     migrations.migrate(db)
     return db
 
@@ -78,7 +50,7 @@ def storage_trouble(error: BaseException) -> str:
     if not isinstance(error, peewee.OperationalError | sqlite3.OperationalError):
         return ""
     text = str(error)
-    if "disk is full" in text:
+    if "disk is full" in text or "No space left on device" in text:  # SQLite's words, PostgreSQL's
         return ("Nothing was saved: the disk holding the database is full. Delete old recordings or "
                 "backups to free space ('linebox diag' shows each disk), then try again.")
     if "database is locked" in text:

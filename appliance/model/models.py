@@ -185,8 +185,8 @@ class Queue(BaseModel):
     language = peewee.CharField(default="")  # the announcements' language ("": the site's)
     # the queue's wrap-up codes ([{"name": ...}]) and whether an agent must choose one before the next call
     dispositions = JSONField(default=list, constraints=[peewee.SQL("DEFAULT '[]'")])
-    disposition_required = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT 0")])
-    callback = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT 0")])
+    disposition_required = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT FALSE")])
+    callback = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT FALSE")])
     callback_offer_seconds = peewee.IntegerField(default=30, constraints=[peewee.SQL("DEFAULT 30")])
     callback_retries = peewee.IntegerField(default=2, constraints=[peewee.SQL("DEFAULT 2")])
     callback_retry_seconds = peewee.IntegerField(default=120, constraints=[peewee.SQL("DEFAULT 120")])
@@ -195,7 +195,7 @@ class Queue(BaseModel):
     alert_callers_waiting = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
     alert_min_agents = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
     # after the agent hangs up, the caller rates the call 1-5 (appliance.callcenter.survey)
-    survey = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT 0")])
+    survey = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT FALSE")])
 
 
 CALL_CENTER_TABLES = [Ivr, Queue]

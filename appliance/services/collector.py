@@ -26,6 +26,7 @@ from collections.abc import Callable
 from appliance.asterisk.ami import AmiError, AmiTimeout
 from appliance.callcenter import autopause, collector
 from appliance.install import Install
+from appliance.model.engine import shown_url
 from appliance.model.models import Extension
 from appliance.services import notify
 
@@ -98,8 +99,8 @@ def run(install: Install, say: Say, warn: Say, stop: threading.Event | None = No
         nonlocal failing
         if str(error) != failing:
             failing = str(error)
-            warn(f"cannot store call records in {install.database}: {error}; nothing is lost: Asterisk keeps "
-                 "them in its logs and they are collected once the database can be written again")
+            warn(f"cannot store call records in {shown_url(install.database_target)}: {error}; nothing is lost: "
+                 "Asterisk keeps them in its logs and they are collected once the database can be written again")
         notify.notify(f"STATUS=cannot store call records: {error}")
         alive()
 

@@ -221,7 +221,8 @@ def _kinds_in_use(names: list[str]) -> set[str]:
     """Which of the kinds ``names`` have at least one stored object (one query)."""
     if not names:
         return set()
-    sql = " UNION ALL ".join(f"SELECT '{name}' FROM (SELECT 1 FROM \"{_table(name)}\" LIMIT 1)" for name in names)
+    sql = " UNION ALL ".join(f"SELECT '{name}' FROM (SELECT 1 FROM \"{_table(name)}\" LIMIT 1) AS one"
+                             for name in names)
     return {name for (name,) in database.execute_sql(sql).fetchall()}
 
 

@@ -61,6 +61,7 @@ from appliance.errors import Message, from_pydantic, problem_message
 from appliance.install import Install
 from appliance.model import audit, migrations, sealed
 from appliance.model.database import database
+from appliance.model.engine import shown_url
 from appliance.model.models import AuditEntry, CallRecord, Gateway, QueueCall, User
 from appliance.provisioning import sip_tls
 from appliance.site import schemas
@@ -138,6 +139,15 @@ class BackupInfo:
         return self.path.stat().st_size
 
 
+def _sqlite_only(install: Install) -> None:
+    """A backup holds the SQLite file: a PostgreSQL site is backed up with PostgreSQL's own tools (its file
+    here is the one the site moved from, and holds nothing new)."""
+    if install.database_url:
+        raise BackupError(Message(N_("this site's database is PostgreSQL (%(url)s): back it up with pg_dump "
+                                     "and the key file %(key)s (docs/admin-guide.md)"),
+                                  url=shown_url(install.database_url), key=install.database.parent / sealed.KEY_FILE))
+
+
 def create_backup(install: Install, output: Path, with_recordings: bool = False,
                   passphrase: str | None = None) -> BackupInfo:
     """Write a backup of ``install`` to ``output`` (replaced only once complete); needs the database open.
@@ -145,6 +155,7 @@ def create_backup(install: Install, output: Path, with_recordings: bool = False,
     Its secrets stay sealed with this box's key (``appliance.model.sealed``); with ``passphrase``, the
     archive also carries that key wrapped with it, so it restores onto another box (new hardware).
     Without, it restores only here (the automatic copy a restore makes first)."""
+    _sqlite_only(install)
     if passphrase is not None:
         check_passphrase(passphrase)
     ring = sealed.current()
@@ -704,6 +715,7 @@ def restore(install: Install, backup: Backup, user: str) -> RestoreResult:
     The install's database must be open (bound); it is left open on the restored content, migrated
     to this Linebox's schema.
     """
+    _sqlite_only(install)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     rollback = create_backup(install, rollback_folder(install) / f"before-restore-{stamp}.tar.gz").path
     restored = []

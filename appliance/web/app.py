@@ -49,7 +49,7 @@ HSTS_SECONDS = 365 * 24 * 3600
 def _bind_database(install: Install) -> None:
     """Open the install's database unless it is already the one bound (tests and the dev runner open it first)."""
     current = database.obj
-    if current is None or current.database != str(install.database):
+    if current is None or current.database != install.database_target:
         install.open()
 
 

@@ -109,7 +109,11 @@ def download():
     _work().mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=".linebox-download-", dir=_work()))
     name = backup.default_name()
-    made = backup.create_backup(_install(), folder / name, with_recordings=with_recordings, passphrase=passphrase)
+    try:
+        made = backup.create_backup(_install(), folder / name, with_recordings=with_recordings, passphrase=passphrase)
+    except backup.BackupError as error:  # a PostgreSQL site: its database is backed up with PostgreSQL's tools
+        shutil.rmtree(folder, ignore_errors=True)
+        return _page(gettext("No backup made: %(error)s.", error=error_text(error)), 422)
     made_size = made.size
     audit.record(current_user.username, "download", "backup", name, None,
                  {"with_recordings": with_recordings, "size": made_size, "passphrase": passphrase is not None})

@@ -91,7 +91,7 @@ def file_with_password(password: str, file_name: str) -> Response:
 
 def create_app(install) -> Flask:
     """The provisioning server's app for ``install`` (an ``appliance.install.Install``): the routes above only."""
-    if database.obj is None or database.obj.database != str(install.database):  # tests open it first
+    if database.obj is None or database.obj.database != install.database_target:  # tests open it first
         install.open()
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, **{OWN_PORT_KEY: True})

@@ -18,6 +18,9 @@ from appliance.cli.linebox import main
 from appliance.model.models import AuditEntry, CallRecord
 from appliance.site import localtime, service
 
+# the SQL of the data model: runs on SQLite and on PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.both_engines
+
 HEADER = "prefix,class,per_minute,increment,connection_fee,free_minutes,currency,description\r\n"
 
 

@@ -20,6 +20,9 @@ from appliance.model.models import AuditEntry, CallRecord, QueueCall, QueueEvent
 from appliance.site import localtime
 from tests.web.test_recordings import make_wav
 
+# the SQL of the data model: runs on SQLite and on PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.both_engines
+
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 

@@ -208,3 +208,63 @@ def test_queues_of_an_older_database_get_the_service_level_they_were_reported_wi
     (queue,) = service.list_objects("queue")
     assert (queue.number, queue.service_level_seconds, queue.service_level_target) == ("700", 20, 80)
     assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster, tmp_path):
+    url = postgres_cluster.new_database()
+    yield url
+    close_database()
+    postgres_cluster.drop_database(url)
+
+
+def test_on_postgresql_a_new_database_is_made_at_the_current_version_and_keeps_its_rows(postgres_url, tmp_path):
+    """The same steps make PostgreSQL's schema, its version kept in a table; opening again runs none."""
+    from appliance.model import engine, sealed
+
+    ring = sealed.ring_for(tmp_path / "linebox.db")
+    open_database(postgres_url, ring)
+    assert isinstance(database.obj, peewee.PostgresqlDatabase)
+    assert migrations.schema_version(database.obj) == migrations.CURRENT_VERSION
+    assert {"extension", "trunk", "auditentry", "setting", engine.VERSION_TABLE} <= set(database.obj.get_tables())
+    service.save_object("extension", {"number": "100", "name": "Reception", "password": "Rcpt7fQ2mXw9LpA4"},
+                        user="alice", create=True)
+    close_database()
+    open_database(postgres_url, ring)
+    assert [(e.number, e.password) for e in service.list_objects("extension")] == [("100", "Rcpt7fQ2mXw9LpA4")]
+    assert migrations.migrate(database.obj) == migrations.CURRENT_VERSION
+    # stored sealed, as on SQLite: the clear text is nowhere in the table
+    (stored,) = database.obj.execute_sql("SELECT password FROM extension").fetchone()
+    assert stored.startswith(sealed.PREFIX) and "Rcpt7fQ2mXw9LpA4" not in stored
+
+
+def test_on_postgresql_a_newer_database_is_refused_and_a_failing_step_changes_nothing(postgres_url, tmp_path,
+                                                                                     monkeypatch):
+    from appliance.model import engine, sealed
+
+    ring = sealed.ring_for(tmp_path / "linebox.db")
+    open_database(postgres_url, ring)
+    db = database.obj
+    engine.set_schema_version(db, migrations.CURRENT_VERSION + 1)
+    close_database()
+    with pytest.raises(RuntimeError, match="newer than this Linebox"):
+        open_database(postgres_url, ring)
+    close_database()
+
+    db = engine.connect(postgres_url)
+    engine.set_schema_version(db, migrations.CURRENT_VERSION)
+    db.close()
+
+    def broken(db):
+        db.execute_sql("CREATE TABLE half_made (x integer)")
+        raise RuntimeError("step failed")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken])
+    monkeypatch.setattr(migrations, "CURRENT_VERSION", len(migrations.MIGRATIONS))
+    with pytest.raises(RuntimeError, match="step failed"):
+        open_database(postgres_url, ring)
+    close_database()
+    db = engine.connect(postgres_url)
+    assert engine.schema_version(db) == migrations.CURRENT_VERSION - 1  # the step's DDL rolled back with it
+    assert "half_made" not in db.get_tables()
+    db.close()

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from appliance.callcenter import collector, reports, rollup
 from appliance.model.database import database
 from appliance.model.models import AuditEntry, CollectorState, QueueCall, QueueDayStat
 from appliance.site import service
+
+# the SQL of the data model: runs on SQLite and on PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.both_engines
 
 D = int(datetime(2026, 11, 10, tzinfo=UTC).timestamp())  # a past day: the collector rolls it up
 H = 3600

@@ -12,6 +12,9 @@ from appliance.model.models import AuditEntry
 from appliance.site import schemas, service
 from appliance.site.checks import Site, check_site
 
+# the SQL of the data model: runs on SQLite and on PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.both_engines
+
 PASSWORD = "Sup3rSecretPassw0rd"
 
 

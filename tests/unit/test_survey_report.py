@@ -7,11 +7,15 @@ them, including what must not count.
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from appliance.callcenter import collector, survey
 from appliance.callcenter.reports import today
 from appliance.cli.linebox import main
+
+# the SQL of the data model: runs on SQLite and on PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.both_engines
 
 
 def _call(when: int, callid: str, queue: str, agent: str, digit: str | None) -> str:

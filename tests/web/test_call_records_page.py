@@ -11,11 +11,16 @@ import tarfile
 import urllib.parse
 import urllib.request
 
+import pytest
+
 from appliance.access import accounts
 from appliance.model.models import AuditEntry, CallRecord, QueueCall
 from appliance.site import localtime
 from tests.web.test_pages import login
 from tests.web.test_recordings import make_wav
+
+# the console over the SQL of the call records and reports: on SQLite and on PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.both_engines
 
 
 def _calls(install, root) -> None:

@@ -12,6 +12,7 @@ import re
 import subprocess
 from datetime import UTC, datetime
 
+import pytest
 import requests
 
 from appliance.access import accounts
@@ -49,6 +50,7 @@ def calls() -> None:
     ]).execute()
 
 
+@pytest.mark.both_engines  # the SQL behind the page, on SQLite and on PostgreSQL (tests/conftest.py)
 def test_supervisor_sees_reports_with_charts_and_csv(console):
     calls()
     s = session_for(console, "boss", "supervisor")

@@ -7,11 +7,16 @@ import datetime
 import sqlite3
 from decimal import Decimal
 
+import pytest
+
 from appliance.billing import rates_csv
 from appliance.callcenter import collector
 from appliance.site import service
 from tests.unit.test_call_cost import HEADER, _cdr
 from tests.web.test_pages import login
+
+# the console over the SQL of the call records and reports: on SQLite and on PostgreSQL (tests/conftest.py)
+pytestmark = pytest.mark.both_engines
 
 
 def _priced_calls(tmp_path) -> None:

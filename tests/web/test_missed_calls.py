@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import pytest
+
 from appliance.callcenter import missed
 from appliance.model.models import AuditEntry, CallRecord, MissedCall, QueueCall, QueueEvent
 from appliance.site import localtime, service
@@ -50,6 +52,7 @@ def test_the_list_shows_one_line_per_customer_and_queue(console):
     assert (line.count, line.longest_wait, line.position, line.first, line.last) == (2, 90, 3, now - 900, now - 600)
 
 
+@pytest.mark.both_engines  # the SQL behind the page, on SQLite and on PostgreSQL (tests/conftest.py)
 def test_one_agent_claims_a_line_the_other_cannot_and_a_supervisor_releases_it(console):
     _misses(int(time.time()))
     alice, bob = session_for(console, "alice", "agent"), session_for(console, "bob", "agent")
