@@ -77,8 +77,15 @@ class LoadLab:
                 break
             time.sleep(0.5)
         qos = {c: self.qos_of(c) for c in callers}
+        reached = {e.get("CallerID", "") for e in self.carrier.events if e.get("UserEvent") == "CarrierAnswered"}
+        stays = {c: [(q.outcome, q.agent, q.wait_seconds, q.talk_seconds, q.ended_by) for q in
+                     QueueCall.select().where(QueueCall.caller.endswith(c), QueueCall.queue == QUEUE)]
+                 for c in callers}
         return {"callers": callers, "queue_rows": in_queue, "record_contacts": contacts,
-                "answered": {c: q is not None for c, q in qos.items()}, "qos": qos}
+                "answered": {c: q is not None for c, q in qos.items()}, "qos": qos,
+                # the calls no agent finished (no statistics at the end of the agent's talk): what happened
+                "unfinished": {c: {"agent_answered": any(r.endswith(c) for r in reached), "queue": stays[c]}
+                               for c, q in qos.items() if q is None}}
 
     def qos_of(self, caller: str) -> dict | None:
         """The agent phone's RTP statistics for the call from ``caller`` (``None``: no agent answered it)."""
