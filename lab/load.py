@@ -73,10 +73,14 @@ class LoadLab:
                                 .where(CallRecord.src.endswith(c))}) for c in callers}
             complete = all(QueueCall.select().where(QueueCall.caller.endswith(c), QueueCall.outcome == "waiting")
                            .count() == 0 for c in callers)
-            if (complete and all(in_queue.values()) and all(contacts.values())) or time.monotonic() > deadline:
+            # the agents' statistics too: their AMI events may reach this process after SIPp has ended
+            measured = self.measured()
+            found = all(c in measured for c in callers) and all(in_queue.values()) and all(contacts.values())
+            if (complete and found) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        qos = {c: self.qos_of(c) for c in callers}
+        measured = self.measured()
+        qos = {c: parse_qos(measured[c]) if c in measured else None for c in callers}
         reached = {e.get("CallerID", "") for e in self.carrier.events if e.get("UserEvent") == "CarrierAnswered"}
         stays = {c: [(q.outcome, q.agent, q.wait_seconds, q.talk_seconds, q.ended_by) for q in
                      QueueCall.select().where(QueueCall.caller.endswith(c), QueueCall.queue == QUEUE)]
@@ -87,12 +91,10 @@ class LoadLab:
                 "unfinished": {c: {"agent_answered": any(r.endswith(c) for r in reached), "queue": stays[c]}
                                for c, q in qos.items() if q is None}}
 
-    def qos_of(self, caller: str) -> dict | None:
-        """The agent phone's RTP statistics for the call from ``caller`` (``None``: no agent answered it)."""
-        for event in reversed(self.carrier.events):
-            if event.get("UserEvent") == "CarrierQos" and event.get("CallerID", "").endswith(caller):
-                return parse_qos(event.get("Qos", ""))
-        return None
+    def measured(self) -> dict[str, str]:
+        """Caller ID -> the agent phone's RTP statistics (``CHANNEL(rtcp,all)``) of every finished call."""
+        return {e.get("CallerID", ""): e.get("Qos", "") for e in list(self.carrier.events)
+                if e.get("UserEvent") == "CarrierQos"}
 
 
 def parse_qos(text: str) -> dict:
