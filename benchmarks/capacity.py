@@ -137,6 +137,13 @@ def main(steps: tuple[int, ...] = STEPS, quota_share: float = QUOTA) -> dict:
     passed = [s["concurrent_calls"] for s in curve if s["passed"]]
     figures["capacity_concurrent_calls"] = max(passed) if passed else 0
     figures["capacity_limit_reached"] = bool(curve and not curve[-1]["passed"])
+    good = [s for s in curve if s["passed"]]
+    if good:  # what one more call costs, from the loads that passed
+        top = max(good, key=lambda s: s["concurrent_calls"])
+        figures["asterisk_cpu_cores_per_call"] = round(
+            statistics.median(s["asterisk_cpu_cores"] / s["concurrent_calls"] for s in good), 4)
+        figures["asterisk_rss_mib_per_call"] = round(
+            (top["asterisk_peak_rss_mib"] - figures["asterisk_idle_rss_mib"]) / top["concurrent_calls"], 2)
     figures["curve"] = curve
     figures["duration_s"] = round(time.monotonic() - began, 1)
     figures["load_average_at_end"] = round(os.getloadavg()[0], 2)
