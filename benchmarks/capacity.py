@@ -15,7 +15,8 @@ than ``MAX_LOSS_PCT`` % of its packets and the 95th percentile of the calls' jit
 ``MAX_JITTER_MS``; stepping stops at the first step that fails.  ``capacity_concurrent_calls`` is the
 highest step that passed.  After each step every call is looked up in the call records (the collector's
 database) and the queue report: exactly one contact and one queue stay each, and the queue report's
-offered count equals the calls placed over the whole run.
+offered count equals the calls placed over the whole run, and the queue's recordings on disk the
+calls answered.
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ def main(steps: tuple[int, ...] = STEPS, quota_share: float = QUOTA) -> dict:
             figures["run_queue_rows"] = queue_rows
             figures["run_queue_report_offered"] = report.offered
             figures["run_each_call_once"] = placed == queue_rows == report.offered
+            figures["run_recordings"] = site.recordings()
+            answered = sum(s["calls_answered"] for s in curve)
+            figures["run_recordings_match_answered"] = figures["run_recordings"] == answered
         finally:
             site.stop()
             close_database()

@@ -91,6 +91,10 @@ class LoadLab:
                 "unfinished": {c: {"agent_answered": any(r.endswith(c) for r in reached), "queue": stays[c]}
                                for c, q in qos.items() if q is None}}
 
+    def recordings(self) -> int:
+        """The queue's call recordings on disk (one per answered call: the queue records always)."""
+        return sum(1 for _ in self.install.recordings_dir.rglob(f"*-queue{QUEUE}.*"))
+
     def measured(self) -> dict[str, str]:
         """Caller ID -> the agent phone's RTP statistics (``CHANNEL(rtcp,all)``) of every finished call."""
         return {e.get("CallerID", ""): e.get("Qos", "") for e in list(self.carrier.events)

@@ -43,6 +43,7 @@ def test_sipp_callers_through_the_ivr_are_answered_and_each_is_counted_once(load
     assert seen["record_contacts"] == dict.fromkeys(seen["callers"], 1), seen
     for caller, qos in seen["qos"].items():  # the caller's audio reached the agent, none of it lost
         assert qos["rxcount"] >= 50 and qos["lp"] == 0, (caller, qos)
+    assert load.recordings() == CALLS, sorted(load.install.recordings_dir.rglob("*"))
     start, end = reports.today()
     [queue] = reports.queue_report(start, end + timedelta(seconds=1), queue="700")
     assert (queue.offered, queue.answered) == (CALLS, CALLS), queue
