@@ -33,7 +33,7 @@ from pathlib import Path
 from benchmarks.sites import run_header, save_figures
 
 QUOTA = 0.5  # of one CPU
-STEPS = (5, 10, 20, 40, 60, 80, 90, 100, 120, 150)
+STEPS = (5, 10, 20, 40, 60, 70, 80, 90, 100, 120, 150)
 HOLD = 15  # seconds an agent talks
 MAX_LOSS_PCT = 1.0  # of one call's packets
 MAX_JITTER_MS = 20.0  # 95th percentile over a step's calls
