@@ -71,6 +71,9 @@ exten => _[+0-9*#].,1,Set(BEHAVIOUR=${DB(behaviour/${EXTEN})})
  same => n(talk),Set(TONE=${DB(tone/${EXTEN})})
  same => n,ExecIf($["${TONE}" != "silence"]?Playtones(${IF($[${LEN(${TONE})} > 0]?${TONE}:440)}))
  same => n,Wait(${IF($[${LEN(${DB(hold/${EXTEN})})} > 0]?${DB(hold/${EXTEN})}:4)})
+; the audio the phone received over the call, as its RTP stack counted it (lost packets, jitter): the
+; capacity benchmark's measure of what the pbx delivered
+ same => n,UserEvent(CarrierQos,Exten: ${EXTEN},CallerID: ${CALLERID(num)},Qos: ${CHANNEL(rtcp,all)})
  same => n,Hangup()
  same => n(busy),Busy(5)
  same => n(noanswer),Ringing()
