@@ -309,6 +309,11 @@ def _v32_inbound_charges(db: peewee.SqliteDatabase) -> None:
         if name not in present:
             db.execute_sql(f"ALTER TABLE callrecord ADD COLUMN {name} {ddl}")
 
+def _v33_voice_robot(db: peewee.SqliteDatabase) -> None:
+    """The voice FAQ robots (a site object kind) and the calls the robot service handled (``appliance.robot``)."""
+    db.create_tables([models.Robot, models.RobotCall], safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -342,6 +347,7 @@ MIGRATIONS: list[Callable[[peewee.SqliteDatabase], None]] = [
     _v30_webhook_deliveries,
     _v31_least_cost_routing,
     _v32_inbound_charges,
+    _v33_voice_robot,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

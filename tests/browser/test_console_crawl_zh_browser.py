@@ -100,6 +100,11 @@ ivrs:
 - name: ivr-1
   greeting: custom/welcome
   options: [{digit: '1', destination: 'queue:500'}]
+robots:
+- name: robot-1
+  language: zh
+  handover: 'queue:500'
+  entries: [{questions: what are your opening hours; when are you open, answer: 我们周一至周五九点到六点营业。}]
 time_conditions:
 - name: tc-1
   timezone: Asia/Shanghai
