@@ -45,7 +45,7 @@ from appliance.provisioning import (
 from appliance.provisioning.generations import list_generations  # for ``linebox generations``
 from appliance.provisioning.steps import ANSWERS, ApplyFailed, Run, Step
 from appliance.provisioning.target import Target
-from appliance.robot import server as robot_server
+from appliance.robot import calls as robot_calls
 from appliance.site.checks import Site, check_site
 
 __all__ = ["ApplyFailed", "ApplyResult", "Step", "Target", "apply", "diff_files", "list_generations", "redact",
@@ -161,7 +161,7 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
                 try:
                     notes = sounds.prepare_for_site(site.of("ivr"), sounds_dir)
                     notes += sounds.prepare_robots(site.of("robot"), sounds_dir, prompts.VOICES,
-                                                   robot_server.NOT_UNDERSTOOD)
+                                                   robot_calls.NOT_UNDERSTOOD)
                 except sounds.SoundError as error:
                     raise ApplyFailed("sounds", error.args[0]) from None
                 return joined(notes, N_("%(before)s; %(after)s")) or Message(N_("greetings ready"))

@@ -16,6 +16,10 @@ import time
 from appliance.model.database import database
 from appliance.model.models import RobotCall
 
+# said when an utterance was not understood (spoken like the answers, in the robot's language; the apply
+# speaks it beforehand, so it lives here, free of the speech stack's imports)
+NOT_UNDERSTOOD = {"en": "Sorry, I did not understand. Please ask again, or say agent.",
+                  "zh": "对不起，我没有听懂。请再说一遍，或者说人工。"}
 # the extensions of [robot-NAME] a call may be sent to (nothing else reaches the dialplan)
 NEXT_RE = re.compile(r"^(handover|fallback|hangup|then-[0-9]{1,3})$")
 

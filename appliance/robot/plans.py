@@ -12,8 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from appliance.robot import matcher
+from appliance.robot.calls import NOT_UNDERSTOOD
 from appliance.robot.recognizer import PocketSphinx
-from appliance.robot.server import NOT_UNDERSTOOD, RobotPlan
+from appliance.robot.server import RobotPlan
 from appliance.site import schemas, service
 
 Speak = Callable[[str, str], bytes]

@@ -31,9 +31,6 @@ log = logging.getLogger("linebox.robot")
 MAX_MISSES = 2  # utterances not understood before the call goes to a person
 IDLE_SECONDS = 15.0  # no question for this long: a person takes the call
 FIRST_FRAME_SECONDS = 3.0
-# said when an utterance was not understood (spoken like the answers, in the robot's language)
-NOT_UNDERSTOOD = {"en": "Sorry, I did not understand. Please ask again, or say agent.",
-                  "zh": "对不起，我没有听懂。请再说一遍，或者说人工。"}
 
 
 @dataclass

@@ -11,21 +11,24 @@ only while the server answers a health call.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance.install import Install
 from appliance.provisioning import prompts, sounds
-from appliance.robot import plans
-from appliance.robot.server import RobotPlan, RobotServer
 from appliance.services import journal, notify, serving
 from appliance.site import stored
+
+if TYPE_CHECKING:
+    from appliance.robot.server import RobotPlan, RobotServer
 
 log = logging.getLogger("linebox.robot")
 
 ADDRESS = "127.0.0.1"
 
 
-def speaker(folder: Path) -> plans.Speak:
+def speaker(folder: Path) -> Callable[[str, str], bytes]:
     """``speak(text, language)``: the text's slin audio, spoken with espeak-ng once and kept in ``folder``."""
     def speak(text: str, language: str) -> bytes:
         wav, _ = sounds.render_tts(text, prompts.VOICES[language], folder)
@@ -35,6 +38,9 @@ def speaker(folder: Path) -> plans.Speak:
 
 def make_server(sounds_dir: Path, port: int | None = None, address: str = ADDRESS) -> RobotServer:
     """The server on ``port`` (None: the site's ``robot_port``); the database must be open."""
+    # the speech stack (pocketsphinx, rapidfuzz, numpy: the "robot" extra) only here, not in every linebox command
+    from appliance.robot import plans
+    from appliance.robot.server import RobotServer
     if port is None:
         port = stored.number("robot_port")
     speak = speaker(sounds_dir)
@@ -55,6 +61,9 @@ def run(home: Path, port: int | None = None) -> int:
         install = Install.load(home)
         install.open()
         server = make_server(install.sounds_path, port)
+    except ImportError as error:  # a box without the "robot" extra
+        return serving.start_failed(log, "voice robot server", RuntimeError(
+            f"the speech packages are not installed ({error.name}): pip install 'linebox[robot]'"))
     except (OSError, ValueError, RuntimeError) as error:
         return serving.start_failed(log, "voice robot server", error)
     server.start()
