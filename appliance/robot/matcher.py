@@ -3,7 +3,8 @@
 Both sides are normalised (lower case, words only) and compared with ``token_sort_ratio``: the score of
 the best phrasing of each entry counts, and only a score of at least ``THRESHOLD`` is an answer.  A
 recogniser held to a grammar may stop inside a phrase ("what are"): such a part scores low against
-every whole phrasing, so it is taken as not understood rather than guessed.  Asking for a person
+every whole phrasing ("what are your opening" scores 87.5 against "what are your opening hours"), so
+it is taken as not understood rather than guessed.  Asking for a person
 ("agent", "operator", "人工", ...) wins over any entry.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-THRESHOLD = 75.0
+THRESHOLD = 90.0
 # words or phrases that always mean "a person, please", in every robot and language
 HANDOVER_WORDS = ("agent", "operator", "person", "human", "representative", "人工", "客服", "转人工")
 # what the recogniser's grammar offers for them (English: PocketSphinx's model)
@@ -41,8 +42,8 @@ class Match:
 
 def asks_for_person(text: str) -> bool:
     said = normalise(text)
-    words = set(said.split())
-    return any((w in words) if w.isascii() else (w in said) for w in HANDOVER_WORDS)
+    words, joined = set(said.split()), said.replace(" ", "")  # Chinese has no spaces between words
+    return any((w in words) if w.isascii() else (w in joined) for w in HANDOVER_WORDS)
 
 
 def match(text: str, entries: list[list[str]], threshold: float = THRESHOLD) -> Match:
