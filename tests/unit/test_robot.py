@@ -135,7 +135,7 @@ def test_a_robot_is_a_dialplan_context_whose_exits_are_its_destinations_and_no_u
     context = text.split("[robot-faq]\n", 1)[1].split("\n\n", 1)[0]
     assert f"Set(LB_ROBOT_UUID={calls.robot_key('faq')}-" in context
     assert f"TryExec(AudioSocket(${{LB_ROBOT_UUID}},127.0.0.1:{site.settings.robot_port}))" in context
-    assert f"/robot,${{LB_ROBOT_UUID}})" in context
+    assert "/robot,${LB_ROBOT_UUID})" in context
     assert f"exten => handover,1,Goto(ext-queues,{queue},1)" in context
     assert "exten => fallback,1,Hangup()" in context and "exten => then-1,1,Hangup()" in context
     assert "then-2" not in context  # the second entry listens again: no exit of its own
