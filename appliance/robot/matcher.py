@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
-
 THRESHOLD = 90.0
 # words or phrases that always mean "a person, please", in every robot and language
 HANDOVER_WORDS = ("agent", "operator", "person", "human", "representative", "人工", "客服", "转人工")
@@ -48,6 +46,7 @@ def asks_for_person(text: str) -> bool:
 
 def match(text: str, entries: list[list[str]], threshold: float = THRESHOLD) -> Match:
     """The entry (by index into ``entries``, each a list of normalised phrasings) ``text`` asks."""
+    from rapidfuzz import fuzz  # the "robot" extra: imported by the robot service's calls only
     said = normalise(text)
     if not said:
         return Match(None, 0.0)

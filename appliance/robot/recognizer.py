@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from pocketsphinx import Decoder, get_model_path
 
 log = logging.getLogger("linebox.robot")
 
@@ -55,7 +56,6 @@ def upsample(samples: bytes) -> bytes:
 
 @cache
 def _dictionary() -> frozenset[str]:
-    from pocketsphinx import get_model_path
     words = set()
     with open(Path(get_model_path()) / "en-us" / "cmudict-en-us.dict", encoding="utf-8") as lines:
         for line in lines:
@@ -82,7 +82,6 @@ class PocketSphinx:
     """PocketSphinx's en-US model on a grammar of ``phrases``; one decoder, used by one call at a time."""
 
     def __init__(self, phrases: Iterable[str], folder: Path) -> None:
-        from pocketsphinx import Decoder
         text, left = grammar(phrases)
         if left:
             log.warning("robot: not in the recogniser's dictionary, left out of its grammar: %s", "; ".join(left))

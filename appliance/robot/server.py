@@ -21,10 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from appliance.robot import audiosocket, calls, matcher, speech
 from appliance.robot.audiosocket import FrameReader
-from appliance.robot.recognizer import Engine
+
+if TYPE_CHECKING:  # the recogniser needs the "robot" extra; the server itself runs without it
+    from appliance.robot.recognizer import Engine
 
 log = logging.getLogger("linebox.robot")
 

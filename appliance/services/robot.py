@@ -37,12 +37,20 @@ def speaker(folder: Path) -> Callable[[str, str], bytes]:
 
 
 def make_server(sounds_dir: Path, port: int | None = None, address: str = ADDRESS) -> RobotServer:
-    """The server on ``port`` (None: the site's ``robot_port``); the database must be open."""
-    # the speech stack (pocketsphinx, rapidfuzz, numpy: the "robot" extra) only here, not in every linebox command
-    from appliance.robot import plans
+    """The server on ``port`` (None: the site's ``robot_port``); the database must be open.
+
+    Without the speech packages (the "robot" extra) it still serves, closing every call at once: Asterisk's
+    ``AudioSocket()`` returns and the dialplan takes each robot's fallback, as when the service is down."""
     from appliance.robot.server import RobotServer
     if port is None:
         port = stored.number("robot_port")
+    try:
+        from appliance.robot import plans  # pocketsphinx, numpy (and rapidfuzz, at the first match)
+    except ImportError as error:
+        log.error("voice robot: the speech packages are not installed (%s): pip install 'linebox[robot]'; "
+                  "robot calls go to their fallback", error.name,
+                  extra={"LINEBOX_EVENT": "robot-unavailable"})
+        return RobotServer(address, port, lambda: [], lambda name: None)
     speak = speaker(sounds_dir)
     grammars = sounds_dir / "robot-grammars"
 
@@ -61,9 +69,6 @@ def run(home: Path, port: int | None = None) -> int:
         install = Install.load(home)
         install.open()
         server = make_server(install.sounds_path, port)
-    except ImportError as error:  # a box without the "robot" extra
-        return serving.start_failed(log, "voice robot server", RuntimeError(
-            f"the speech packages are not installed ({error.name}): pip install 'linebox[robot]'"))
     except (OSError, ValueError, RuntimeError) as error:
         return serving.start_failed(log, "voice robot server", error)
     server.start()

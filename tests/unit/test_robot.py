@@ -149,3 +149,29 @@ def test_a_robots_destinations_must_exist():
     problems = [str(p) for p in check_site(site)]
     assert any("voice robot faq handover" in p and "799" in p for p in problems), problems
     assert any("voice robot faq entry 1" in p and "nowhere" in p for p in problems), problems
+
+
+def test_without_the_speech_packages_the_service_still_serves_and_lets_every_call_go(monkeypatch, tmp_path):
+    """A box without the "robot" extra: the health call is answered, and a robot's call is closed at once
+    (Asterisk's AudioSocket() returns, the dialplan takes the fallback), with nothing written."""
+    import socket
+    import sys
+
+    from appliance.robot import server as robot_server
+    from appliance.services import robot as robot_service
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)  # import pocketsphinx -> ImportError
+    monkeypatch.delitem(sys.modules, "appliance.robot.recognizer", raising=False)
+    monkeypatch.delitem(sys.modules, "appliance.robot.plans", raising=False)
+    monkeypatch.delattr("appliance.robot.plans", raising=False)
+    served = robot_service.make_server(tmp_path, port=0).start()
+    try:
+        assert served.check(timeout=5)
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as conn:
+            call = uuid.UUID(f"{calls.robot_key('faq')}-0000-4000-8000-000000000000")
+            conn.sendall(audiosocket.encode(audiosocket.UUID, call.bytes) + audiosocket.encode(audiosocket.AUDIO,
+                                                                                             bytes(320)))
+            assert conn.recv(100) == b""  # closed, nothing sent
+        assert served.served == 0
+    finally:
+        served.close()
+    assert robot_server.HEALTH_UUID.startswith("00000000")
