@@ -17,7 +17,8 @@ full apply under 5 s.  Then, unless
 ``--core-only``, the call-center (``benchmarks.callcenter``), collector at the
 limit (``benchmarks.collector``), console (``benchmarks.web``), trunk
 failover (``benchmarks.failover``), SIP ban (``benchmarks.bans``), call cost (``benchmarks.cost``),
-caller history (``benchmarks.history``) and call-record search (``benchmarks.callrecords``) benchmarks;
+caller history (``benchmarks.history``), call-record search (``benchmarks.callrecords``) and voice robot
+(``benchmarks.robot``) benchmarks;
 the site they share and the results folder are in ``benchmarks.sites``.
 """
 
@@ -223,6 +224,9 @@ def main() -> int:
         print(f"{key:28} {value}")
     from benchmarks import callrecords
     for key, value in callrecords.main().items():
+        print(f"{key:32} {value}")
+    from benchmarks import robot
+    for key, value in robot.main().items():
         print(f"{key:32} {value}")
     return 0
 
