@@ -28,7 +28,7 @@ def _heard(text: str) -> str:
 
 def run(agi: AgiConnection) -> str:
     call_uuid = agi.env.get("agi_arg_1", "").strip().lower()
-    row = calls.result(call_uuid) if _UUID.match(call_uuid) else None
+    row = calls.result(call_uuid, agi.env.get("agi_uniqueid", "")) if _UUID.match(call_uuid) else None
     if row is None or not calls.NEXT_RE.match(row.next or ""):
         log.info("robot call %r: no result; the fallback", call_uuid,
                  extra={"LINEBOX_EVENT": "robot-result", "LINEBOX_RESULT": "fallback"})

@@ -166,6 +166,7 @@ class RobotCall(BaseModel):
     (-1 none); ``outcome`` answered | handover | hangup."""
 
     uuid = peewee.CharField(unique=True)
+    uniqueid = peewee.CharField(default="", index=True)  # the caller's channel (the FastAGI script's agi_uniqueid)
     robot = peewee.CharField()
     started = peewee.FloatField()
     ended = peewee.FloatField(null=True)

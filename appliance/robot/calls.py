@@ -48,6 +48,19 @@ def finish(call_uuid: str, transcript: list[str], entry: int, outcome: str, next
                          next=next_step).where(RobotCall.uuid == call_uuid).execute()
 
 
-def result(call_uuid: str) -> RobotCall | None:
+def result(call_uuid: str, uniqueid: str = "") -> RobotCall | None:
+    """The robot's row of the call, marked with the caller's channel ``uniqueid`` (for the agent's pop)."""
     with database.connection_context():
-        return RobotCall.get_or_none(RobotCall.uuid == call_uuid)
+        row = RobotCall.get_or_none(RobotCall.uuid == call_uuid)
+        if row is not None and uniqueid and not row.uniqueid:
+            RobotCall.update(uniqueid=uniqueid[:64]).where(RobotCall.id == row.id).execute()
+        return row
+
+
+def heard_on(uniqueid: str) -> RobotCall | None:
+    """The robot's last row for the caller's channel ``uniqueid`` (None: no robot on this call)."""
+    if not uniqueid:
+        return None
+    with database.connection_context():
+        return (RobotCall.select().where(RobotCall.uniqueid == uniqueid).order_by(RobotCall.started.desc())
+                .first())

@@ -27,6 +27,7 @@ from appliance.site import service
 from lab import instance as lab
 from tests.conftest import Pbx, wait_reachable
 from tests.lab.helpers import add, add_carrier_trunk
+from tests.lab.test_agent_desk import Desk, _served
 
 pytestmark = pytest.mark.lab
 
@@ -40,6 +41,7 @@ class Site:
     phones: object  # lab.carrier.Carrier
     robot: object  # appliance.robot.server.RobotServer
     sounds: Path
+    desk: Desk  # the agent's page on extension 201, open for the whole module
 
 
 def _say(phones, name: str, *texts: str, gap: float = 0.0) -> str:
@@ -114,7 +116,7 @@ def site(tmp_path_factory, rootfs):
 
     install, instance = start_pbx(tmp_path_factory.mktemp("robot") / "pbx-home", rootfs)
     pbx = Pbx(install, instance)
-    phones = robot = None
+    phones = robot = server = desk = None
     try:
         service.save_settings({"robot_port": lab.free_port()}, user="test")
         add("extension", number="201", name="Agent 201")
@@ -135,8 +137,15 @@ def site(tmp_path_factory, rootfs):
         add_carrier_trunk(phones)
         pbx.apply()  # speaks the robot's answers too (the apply's sounds step)
         robot = robot_service.make_server(install.sounds_path).start()
-        yield Site(pbx, phones, robot, install.sounds_path)
+        server = _served(pbx)
+        desk = Desk(server.url)
+        desk.wait_state()
+        yield Site(pbx, phones, robot, install.sounds_path, desk)
     finally:
+        if desk is not None:
+            desk.close()
+        if server is not None:
+            server.close()
         if robot is not None:
             robot.close()
         if phones is not None:
@@ -175,6 +184,7 @@ def test_asking_for_an_agent_hands_the_call_to_the_queue(quiet):
     phones = quiet.phones
     phones.set_behaviour("201", "answer", hold=2, ring=0.5)
     play = _say(phones, "agent", "speak to an agent")
+    seen = len(quiet.desk.pops)
     since = time.time()
     mark = phones.mark()
     phones.call("telco", "5553800", tag="agent", play=play, tone="silence", hold=20)
@@ -184,6 +194,10 @@ def test_asking_for_an_agent_hands_the_call_to_the_queue(quiet):
     assert "|" not in call.transcript and call.ended - call.started < 10, call.__data__
     rang = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "201", since=mark, timeout=20)
     assert rang["Local"].endswith(f":{phones.phones_port}")  # the agent's phone, through queue 700
+    # the agent's screen pop says what the robot heard
+    _, _, ringing = quiet.desk.wait_pop("ringing", seen)
+    assert ringing["queue"] == "700" and ringing["robot"] == {
+        "robot": "faq", "heard": ["speak to an agent"], "outcome": "handover", "entry": 0}, ringing
 
 
 def test_nonsense_twice_is_handed_over_and_the_caller_speaking_stops_the_robot(quiet):
