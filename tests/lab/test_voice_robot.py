@@ -22,6 +22,7 @@ import pytest
 from appliance.model.database import close_database
 from appliance.model.models import RobotCall
 from appliance.provisioning import sounds
+from appliance.robot.calls import NOT_UNDERSTOOD
 from appliance.services import robot as robot_service
 from appliance.site import service
 from lab import instance as lab
@@ -207,12 +208,18 @@ def test_nonsense_twice_is_handed_over_and_the_caller_speaking_stops_the_robot(q
     play = _say(phones, "nonsense", "banana purple elephant", "my order has not arrived", gap=1.5)
     since = time.time()
     mark = phones.mark()
-    phones.call("telco", "5553800", tag="nonsense", play=play, tone="silence", hold=20)
+    phones.call("telco", "5553800", tag="nonsense", play=play, tone="silence", hold=8, record=True)
     call = _robot_call(quiet, since)
     assert call.outcome == "handover" and call.next == "handover" and call.entry == -1, call.__data__
     assert call.transcript == " | ", call.__data__  # two utterances, neither understood
     assert call.ended - call.started < 12, call.__data__  # not the robot's idle time
     phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "201", since=mark, timeout=20)
+    # barge-in: the caller heard the start of "Sorry, I did not understand ...", not its end
+    heard = _samples(phones.heard("nonsense"))
+    sorry = _answer_audio(quiet, NOT_UNDERSTOOD["en"])
+    start, _ = _best_correlation(heard, sorry[:4000])
+    end, _ = _best_correlation(heard, sorry[-12000:])
+    assert start > 0.8 and end < 0.5, (start, end)
 
 
 def test_with_the_robot_service_down_calls_go_to_the_fallback_within_seconds(quiet):
