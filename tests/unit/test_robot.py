@@ -175,3 +175,23 @@ def test_without_the_speech_packages_the_service_still_serves_and_lets_every_cal
     finally:
         served.close()
     assert robot_server.HEALTH_UUID.startswith("00000000")
+
+
+def test_a_saved_robot_keeps_its_destinations_and_what_it_names_cannot_go_away(install):
+    """Saving through the site service (console, API, CLI): an IVR key may send callers to a robot, a
+    robot to a queue; deleting that queue is refused while the robot names it."""
+    from appliance.errors import SiteError
+    from appliance.site import service
+    service.save_object("extension", {"number": "201", "name": "Agent"}, "test", create=True)
+    service.save_object("queue", {"number": "700", "name": "Support", "members": [{"extension": "201"}]}, "test",
+                        create=True)
+    with pytest.raises(SiteError, match="voice robot faq"):  # not there yet
+        service.save_object("ivr", {"name": "main", "greeting": "hello-world",
+                                    "options": [{"digit": "1", "destination": "robot:faq"}]}, "test", create=True)
+    service.save_object("robot", {"name": "faq", "handover": "queue:Support", "entries": [
+        {"questions": "when are you open", "answer": "Nine to five."}]}, "test", create=True)
+    assert service.get_object("robot", "faq").handover == "queue:700"  # a name is stored as the number
+    service.save_object("ivr", {"name": "main", "greeting": "hello-world",
+                                "options": [{"digit": "1", "destination": "robot:faq"}]}, "test", create=True)
+    with pytest.raises(SiteError, match="queue 700"):
+        service.delete_object("queue", "700", "test")
