@@ -57,6 +57,14 @@ def result(call_uuid: str, uniqueid: str = "") -> RobotCall | None:
         return row
 
 
+def purge_before(epoch: float) -> int:
+    """Delete the rows (transcripts) of calls that started before ``epoch``; return how many.  Run with the
+    recordings' retention (``appliance.callcenter.recordings.purge``): what callers said is kept no longer
+    than their recorded voices."""
+    with database.connection_context():
+        return RobotCall.delete().where(RobotCall.started < epoch).execute()
+
+
 def heard_on(uniqueid: str) -> RobotCall | None:
     """The robot's last row for the caller's channel ``uniqueid`` (None: no robot on this call)."""
     if not uniqueid:

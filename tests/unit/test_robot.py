@@ -195,3 +195,19 @@ def test_a_saved_robot_keeps_its_destinations_and_what_it_names_cannot_go_away(i
                                 "options": [{"digit": "1", "destination": "robot:faq"}]}, "test", create=True)
     with pytest.raises(SiteError, match="queue 700"):
         service.delete_object("queue", "700", "test")
+
+
+def test_transcripts_are_purged_with_the_recordings(install, tmp_path):
+    from datetime import UTC, datetime
+
+    from appliance.callcenter import recordings
+    from appliance.model.models import AuditEntry, RobotCall
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    day = 86400
+    for i, age in enumerate((100, 31, 29, 0)):
+        RobotCall.create(uuid=f"u{i}", robot="faq", started=now.timestamp() - age * day, transcript="agent")
+    assert recordings.purge(tmp_path / "none", 0, now=now) == 0 and RobotCall.select().count() == 4  # 0: keep
+    recordings.purge(tmp_path / "none", 30, now=now)
+    assert sorted(r.uuid for r in RobotCall.select()) == ["u2", "u3"]
+    assert any(e.action == "purge" and e.kind == "robot_transcript" and e.before == {"deleted": 2}
+               for e in AuditEntry.select())
