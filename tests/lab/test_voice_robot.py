@@ -117,7 +117,7 @@ def site(tmp_path_factory, rootfs):
 
     install, instance = start_pbx(tmp_path_factory.mktemp("robot") / "pbx-home", rootfs)
     pbx = Pbx(install, instance)
-    phones = robot = server = desk = None
+    phones = robot = server = desk = site = None
     try:
         service.save_settings({"robot_port": lab.free_port()}, user="test")
         add("extension", number="201", name="Agent 201")
@@ -141,13 +141,16 @@ def site(tmp_path_factory, rootfs):
         server = _served(pbx)
         desk = Desk(server.url)
         desk.wait_state()
-        yield Site(pbx, phones, robot, install.sounds_path, desk)
+        site = Site(pbx, phones, robot, install.sounds_path, desk)
+        yield site
     finally:
         if desk is not None:
             desk.close()
         if server is not None:
             server.close()
-        if robot is not None:
+        if site is not None:  # the server the module ends with (a test stops it and starts another)
+            site.robot.close()
+        elif robot is not None:
             robot.close()
         if phones is not None:
             phones.stop()
