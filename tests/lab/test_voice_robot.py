@@ -208,7 +208,7 @@ def test_nonsense_twice_is_handed_over_and_the_caller_speaking_stops_the_robot(q
     phones = quiet.phones
     phones.set_behaviour("201", "answer", hold=2, ring=0.5)
     # the second utterance comes while the robot still says it did not understand (barge-in)
-    play = _say(phones, "nonsense", "banana purple elephant", "my order has not arrived", gap=1.5)
+    play = _say(phones, "nonsense", "banana purple elephant", "my order has not arrived", gap=2.5)
     since = time.time()
     mark = phones.mark()
     phones.call("telco", "5553800", tag="nonsense", play=play, tone="silence", hold=8, record=True)
