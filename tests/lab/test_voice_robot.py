@@ -204,6 +204,19 @@ def test_asking_for_an_agent_hands_the_call_to_the_queue(quiet):
         "robot": "faq", "heard": ["speak to an agent"], "outcome": "handover", "entry": 0}, ringing
 
 
+def test_pressing_0_hands_the_call_over_at_once(quiet):
+    """DTMF reaches the robot over AudioSocket (Asterisk 22's DTMF frame): a Mandarin caller's way out."""
+    phones = quiet.phones
+    phones.set_behaviour("201", "answer", hold=2, ring=0.5)
+    since = time.time()
+    mark = phones.mark()
+    phones.call("telco", "5553800", tag="zero", dtmf="0", tone="silence", hold=10)
+    call = _robot_call(quiet, since)
+    assert call.outcome == "handover" and call.transcript == "", call.__data__
+    assert call.ended - call.started < 5, call.__data__  # the key, not the idle time
+    phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "201", since=mark, timeout=20)
+
+
 def test_nonsense_twice_is_handed_over_and_the_caller_speaking_stops_the_robot(quiet):
     phones = quiet.phones
     phones.set_behaviour("201", "answer", hold=2, ring=0.5)
