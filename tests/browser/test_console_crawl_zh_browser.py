@@ -65,7 +65,7 @@ DATA_NAMES = {"admin", "wang", "zhao", "li", "test", "system", *socket.gethostna
 PRODUCTS = {"Grandstream", "Cisco", "SPA", "Yeastar", "Generic", "Config", "Upgrade", "via", "Server", "Path",
             "Profile", "Rule"}
 # protocols and formats, written so in Chinese too
-STANDARDS = {"TLS", "SRTP", "PEM", "CA", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID",
+STANDARDS = {"TLS", "SRTP", "PEM", "CA", "YAML", "PRI", "FastAGI", "AudioSocket", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID",
              "SVG", "IANA", "CNY", "USD", "EUR", "Excel",  # IANA time zones, ISO 4217 currencies, the spreadsheet
              "CRM", "JSON", "POST", "HMAC-SHA256", "HMAC", "SHA256",  # the CRM page's webhook signature
              "Webhook",  # the name the CRMs use, in Chinese too
@@ -104,7 +104,7 @@ robots:
 - name: robot-1
   language: zh
   handover: 'queue:500'
-  entries: [{questions: what are your opening hours; when are you open, answer: 我们周一至周五九点到六点营业。}]
+  entries: [{questions: 营业时间; 几点开门, answer: 我们周一至周五九点到六点营业。}]
 time_conditions:
 - name: tc-1
   timezone: Asia/Shanghai
