@@ -65,7 +65,8 @@ DATA_NAMES = {"admin", "wang", "zhao", "li", "test", "system", *socket.gethostna
 PRODUCTS = {"Grandstream", "Cisco", "SPA", "Yeastar", "Generic", "Config", "Upgrade", "via", "Server", "Path",
             "Profile", "Rule"}
 # protocols and formats, written so in Chinese too
-STANDARDS = {"TLS", "SRTP", "PEM", "CA", "YAML", "PRI", "FastAGI", "AudioSocket", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID",
+STANDARDS = {"TLS", "SRTP", "PEM", "CA", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID",
+             "AudioSocket",  # the voice robot's port (Asterisk's protocol name)
              "SVG", "IANA", "CNY", "USD", "EUR", "Excel",  # IANA time zones, ISO 4217 currencies, the spreadsheet
              "CRM", "JSON", "POST", "HMAC-SHA256", "HMAC", "SHA256",  # the CRM page's webhook signature
              "Webhook",  # the name the CRMs use, in Chinese too
