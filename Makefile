@@ -19,7 +19,7 @@ packages-test:
 $(STAMP): pyproject.toml constraints.txt | packages-run
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[test,systemd]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,systemd,robot]'
 	touch $(STAMP)
 
 deps: $(STAMP)

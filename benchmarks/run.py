@@ -17,8 +17,9 @@ full apply under 5 s.  Then, unless
 ``--core-only``, the call-center (``benchmarks.callcenter``), collector at the
 limit (``benchmarks.collector``), console (``benchmarks.web``), trunk
 failover (``benchmarks.failover``), SIP ban (``benchmarks.bans``), call cost (``benchmarks.cost``),
-caller history (``benchmarks.history``) and call-record search (``benchmarks.callrecords``) benchmarks,
-and last how many calls one box carries (``benchmarks.capacity``: SIPp load under a CPU quota);
+caller history (``benchmarks.history``), call-record search (``benchmarks.callrecords``) and voice robot
+(``benchmarks.robot``) benchmarks, and last how many calls one box carries (``benchmarks.capacity``: SIPp
+load under a CPU quota);
 the site they share and the results folder are in ``benchmarks.sites``.
 """
 
@@ -224,6 +225,9 @@ def main() -> int:
         print(f"{key:28} {value}")
     from benchmarks import callrecords
     for key, value in callrecords.main().items():
+        print(f"{key:32} {value}")
+    from benchmarks import robot
+    for key, value in robot.main().items():
         print(f"{key:32} {value}")
     from benchmarks import capacity  # last: the heaviest, SIPp load stepped up under a CPU quota
     for key, value in capacity.main().items():

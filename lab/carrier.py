@@ -88,6 +88,9 @@ exten => s,1,Answer()
  same => n,UserEvent(CallerConnected,Tag: ${TAG})
  same => n,Wait(1)
  same => n,ExecIf($[${LEN(${DTMF})} > 0]?SendDTMF(${DTMF}))
+; PLAY: a sound the caller says (an absolute path inside the root, no extension): a spoken question
+ same => n,ExecIf($[${LEN(${PLAY})} > 0]?Playback(${PLAY}))
+ same => n,ExecIf($[${LEN(${PLAY})} > 0]?UserEvent(CallerPlayed,Tag: ${TAG}))
  same => n,Set(TONE=${IF($[${LEN(${TONE})} > 0]?${TONE}:440)})
  same => n,ExecIf($["${TONE}" != "silence"]?Playtones(${TONE}))
  same => n,Wait(${IF($[${LEN(${HOLD})} > 0]?${HOLD}:6)})
@@ -185,19 +188,24 @@ class Carrier:
         self._ami.action("PlayDTMF", Channel=channel, Digit=digit, Duration="250")
 
     def call(self, endpoint: str, number: str, tag: str, dtmf: str = "", hold: int = 6,
-             record: bool = False, caller: str = "", tone: str = "") -> None:
+             record: bool = False, caller: str = "", tone: str = "", play: str = "") -> None:
         """Place a call from ``endpoint`` (a phone ``ph<N>`` or ``telco``) to ``number`` at the pbx.
 
         ``record``: keep what the caller hears (see ``heard``); ``caller``: the caller's number (default the
         phone's, or the outside world's +15550001111); ``tone``: what the caller sends (a Playtones list, or
-        "silence"; 440 Hz by default)."""
+        "silence"; 440 Hz by default); ``play``: a sound file the caller says first (see ``sound_path``)."""
         assert self._ami is not None
         self._ami.action(
             "Originate", Channel=f"PJSIP/{number}@{endpoint}", Context="caller", Exten="s", Priority="1",
             Async="true", Timeout="60000", CallerID=f'"{tag}" <{caller or endpoint_number(endpoint)}>',
-            Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}", f"TONE={tone}",
+            Variable=[f"TAG={tag}", f"DTMF={dtmf}", f"HOLD={hold}", f"TONE={tone}", f"PLAY={play}",
                       f"HEARD={self._heard_inner(tag) if record else ''}"],
         )
+
+    def sound_path(self, name: str) -> tuple[Path, str]:
+        """Where a test puts a sound the caller says: (the host's path of ``name``.wav, what ``play`` takes)."""
+        inner = f"{self.instance.inner_dir}/spool/say-{name}"
+        return self.instance.host_path(inner + ".wav"), inner
 
     def _heard_inner(self, tag: str) -> str:
         return f"{self.instance.inner_dir}/spool/monitor/heard-{tag}"

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from appliance.model import audit
+from appliance.robot import calls as robot_calls
 from appliance.site import localtime
 
 NAME_RE = re.compile(r"^(?P<uniqueid>[0-9]+\.[0-9]+)-(?P<who>[A-Za-z0-9_-]+)\.wav$")
@@ -73,10 +74,18 @@ def purge(folder: Path, keep_days: int, user: str = "retention", now: datetime |
 
     Days are the site's local days, as the dialplan files recordings by (``STRFTIME`` in the site's time
     zone): with 90 days kept, the folder of the 91st local day back goes at the site's midnight."""
-    if keep_days <= 0 or not folder.exists():
+    if keep_days <= 0:
         return 0
     today = (now or datetime.now(UTC)).astimezone(localtime.site_zone()).date()
     cutoff = (today - timedelta(days=keep_days)).strftime("%Y-%m-%d")
+    # the voice robots' transcripts follow the same policy (from the same local midnight)
+    start_of_cutoff = datetime.combine(today - timedelta(days=keep_days), datetime.min.time(),
+                                       tzinfo=localtime.site_zone())
+    transcripts = robot_calls.purge_before(start_of_cutoff.timestamp())
+    if transcripts:
+        audit.record(user, "purge", "robot_transcript", f"before {cutoff}", {"deleted": transcripts}, None)
+    if not folder.exists():
+        return 0
     deleted = 0
     for rec in list_recordings(folder):
         if rec.day < cutoff:

@@ -705,6 +705,17 @@ def agi(ctx: click.Context, address: str, port: int | None) -> None:
     sys.exit(agi_service.run(ctx.obj["home"], address, port))
 
 
+@main.command("robot")
+@click.option("--port", envvar="LINEBOX_ROBOT_PORT", type=click.IntRange(0, 65535), default=None,
+              help="Port to listen on, on 127.0.0.1 (default: the site's robot_port setting, 4574). "
+                   "Env: LINEBOX_ROBOT_PORT.")
+@click.pass_context
+def robot_cmd(ctx: click.Context, port: int | None) -> None:
+    """Answer the voice robots' calls until stopped (what linebox-robot.service runs)."""
+    from appliance.services import robot as robot_service
+    sys.exit(robot_service.run(ctx.obj["home"], port))
+
+
 @main.command("webhooks")
 @click.pass_context
 def webhooks_cmd(ctx: click.Context) -> None:

@@ -313,6 +313,11 @@ def _v32_inbound_charges(db: peewee.Database) -> None:
         if name not in present:
             db.execute_sql(f"ALTER TABLE callrecord ADD COLUMN {name} {ddl}")
 
+def _v33_voice_robot(db: peewee.Database) -> None:
+    """The voice FAQ robots (a site object kind) and the calls the robot service handled (``appliance.robot``)."""
+    db.create_tables([models.Robot, models.RobotCall], safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -346,6 +351,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _v30_webhook_deliveries,
     _v31_least_cost_routing,
     _v32_inbound_charges,
+    _v33_voice_robot,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -147,6 +147,35 @@ class Announcement(BaseModel):
     destination = peewee.CharField(default="hangup")
 
 
+class Robot(BaseModel):
+    """A voice FAQ robot (``appliance.site.schemas.Robot``); its entries are a JSON list like an IVR's options."""
+
+    name = peewee.CharField(unique=True)
+    language = peewee.CharField(default="en")
+    entries = JSONField(default=list)
+    handover = peewee.CharField(default="hangup")
+    fallback = peewee.CharField(default="hangup")
+
+
+class RobotCall(BaseModel):
+    """One call the robot service handled, keyed by the AudioSocket UUID the dialplan gave it.
+
+    linebox-robot.service writes it while the call talks to the robot; once the robot lets the call go, the
+    dialplan asks the FastAGI script ``robot`` for the row and goes where ``next`` says (``appliance.robot``).
+    ``transcript`` is what the recogniser heard, utterance by utterance; ``entry`` the last entry answered
+    (-1 none); ``outcome`` answered | handover | hangup."""
+
+    uuid = peewee.CharField(unique=True)
+    uniqueid = peewee.CharField(default="", index=True)  # the caller's channel (the FastAGI script's agi_uniqueid)
+    robot = peewee.CharField()
+    started = peewee.FloatField()
+    ended = peewee.FloatField(null=True)
+    transcript = peewee.TextField(default="")
+    entry = peewee.IntegerField(default=-1)
+    outcome = peewee.CharField(default="")
+    next = peewee.CharField(default="")  # the extension of the robot's context the call goes on to
+
+
 class Ivr(BaseModel):
     name = peewee.CharField(unique=True)
     greeting = peewee.CharField(default="")

@@ -45,6 +45,7 @@ from appliance.provisioning import (
 from appliance.provisioning.generations import list_generations  # for ``linebox generations``
 from appliance.provisioning.steps import ANSWERS, ApplyFailed, Run, Step
 from appliance.provisioning.target import Target
+from appliance.robot import calls as robot_calls
 from appliance.site.checks import Site, check_site
 
 __all__ = ["ApplyFailed", "ApplyResult", "Step", "Target", "apply", "diff_files", "list_generations", "redact",
@@ -154,11 +155,13 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
         run.step("check", check)
 
         sounds_dir = target.sounds_dir
-        if sounds_dir is not None and not dry_run and sounds.needed(site.of("ivr")):
+        if sounds_dir is not None and not dry_run and sounds.needed(site.of("ivr"), site.of("robot")):
             def speak() -> str:
                 # before the dialplan names them: a greeting's text is rendered once per text and voice
                 try:
                     notes = sounds.prepare_for_site(site.of("ivr"), sounds_dir)
+                    notes += sounds.prepare_robots(site.of("robot"), sounds_dir, prompts.VOICES,
+                                                   robot_calls.NOT_UNDERSTOOD)
                 except sounds.SoundError as error:
                     raise ApplyFailed("sounds", error.args[0]) from None
                 return joined(notes, N_("%(before)s; %(after)s")) or Message(N_("greetings ready"))

@@ -48,6 +48,7 @@ GENERATED_FILES = (
     GeneratedFile("pjsip.conf", ("local_networks", "media_encryption", "of", "projection", "s", "sip_realm",
                                  "sip_tls"), "module reload res_pjsip.so"),
     GeneratedFile("extensions.conf", ("dahdi_trunks", "device", "emergency_numbers", "fxs_devices", "greeting", "of",
+                                      "robot_key",
                                       "projection",
                                       "route_extens", "s", "site", "trunk_failover", "trunk_limits"),
                   "dialplan reload"),

@@ -22,6 +22,7 @@ import jinja2
 from appliance.asterisk import ami_users
 from appliance.asterisk.layout import DEFAULT_SOUNDS_DIR
 from appliance.provisioning import escape, files, projection, sip_tls, sounds
+from appliance.robot import calls as robot_calls
 from appliance.site import numbering, schemas
 from appliance.site.checks import Site
 from hardware import dahdi_config
@@ -43,7 +44,7 @@ UNUSED_MODULES = (
     "app_minivm.so", "app_mp3.so", "app_sms.so", "app_adsiprog.so", "app_getcpeid.so",
     "pbx_lua.so", "pbx_ael.so", "res_ael_share.so", "pbx_dundi.so", "pbx_realtime.so",
     "chan_unistim.so", "chan_iax2.so", "chan_console.so", "chan_motif.so", "res_xmpp.so", "chan_websocket.so",
-    "chan_audiosocket.so", "res_audiosocket.so", "app_audiosocket.so",
+    "chan_audiosocket.so",  # the voice robot uses the AudioSocket application (res_ and app_audiosocket)
     "res_snmp.so", "res_prometheus.so", "res_statsd.so", "res_hep.so", "res_hep_pjsip.so", "res_hep_rtcp.so",
     "res_calendar.so", "res_calendar_caldav.so", "res_calendar_ews.so", "res_calendar_exchange.so",
     "res_calendar_icalendar.so", "res_config_ldap.so", "res_config_pgsql.so",
@@ -103,6 +104,7 @@ def goto(destination: str) -> str:
         "timecondition": f"Goto(tc-{target},s,1)",
         "announcement": f"Goto(ann-{target},s,1)",
         "ivr": f"Goto(ivr-{target},s,1)",
+        "robot": f"Goto(robot-{target},s,1)",
         "queue": f"Goto(ext-queues,{target},1)",
         "inbound_routes": "Goto(from-trunk,${EXTEN},1)",  # a DAHDI trunk's calls through the inbound routes
     }[kind]
@@ -189,6 +191,7 @@ _CONTEXT: dict[str, Callable[[Site, InstallFacts], Any]] = {
     "indication_zone": lambda site, facts: (site.settings.tone_zone if site.settings.tone_zone in ASTERISK_TONE_ZONES
                                             else "us"),
     "greeting": lambda site, facts: _greeting(facts),
+    "robot_key": lambda site, facts: robot_calls.robot_key,
     # what the dialplan lets out when the dial guard cannot be asked (appliance.billing.guard)
     "emergency_numbers": lambda site, facts: numbering.emergency_short_numbers(numbering.NumberPlan.for_site(site)),
     "ami_users": lambda site, facts: ami_users.AMI_USERS,

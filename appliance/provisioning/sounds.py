@@ -197,9 +197,27 @@ def delete(folder: Path, name: str) -> bool:
     return removed
 
 
-def needed(ivrs: list) -> bool:
-    """Whether any IVR greets with a spoken text or an uploaded sound (the apply then prepares them)."""
-    return any(ivr.greeting_text or ivr.greeting.startswith(CUSTOM_PREFIX) for ivr in ivrs)
+def needed(ivrs: list, robots: list | tuple = ()) -> bool:
+    """Whether any IVR greets with a spoken text or an uploaded sound, or a voice robot answers (the apply
+    then prepares them)."""
+    return bool(robots) or any(ivr.greeting_text or ivr.greeting.startswith(CUSTOM_PREFIX) for ivr in ivrs)
+
+
+def prepare_robots(robots: list, folder: Path, voices: dict[str, str], extra: dict[str, str]) -> list[str]:
+    """Speak every voice robot's answers (and ``extra``, its fixed sentences by language) not spoken yet, so
+    the first caller to ask does not wait for espeak-ng; ``voices``: the espeak-ng voice of each language."""
+    notes: list[str] = []
+    for robot in robots:
+        for text in [entry.answer for entry in robot.entries] + [extra[robot.language]]:
+            try:
+                wav, fresh = render_tts(text, voices[robot.language], folder)
+            except SoundError as error:
+                raise SoundError(Message(N_("voice robot %(name)s: %(error)s"), name=robot.name,
+                                         error=error.args[0])) from None
+            if fresh:
+                notes.append(Message(N_("spoke voice robot %(name)s answer into %(file)s"), name=robot.name,
+                                     file=wav.name))
+    return notes
 
 
 def prepare_for_site(ivrs: list, folder: Path) -> list[str]:

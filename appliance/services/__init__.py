@@ -15,6 +15,8 @@
   over AMI into ``appliance.security.bans``, and the firewall's ban sets kept in step with the database;
 * ``webhooks``: ``linebox webhooks`` (``linebox-webhooks.service``): queue calls' agent events over AMI into
   the webhook delivery log, and the log sent to the site's receiver (``appliance.callcenter.webhooks``);
+* ``robot``: ``linebox robot`` (``linebox-robot.service``): the voice robots' AudioSocket server
+  (``appliance.robot``);
 * ``serving``: what both HTTP services share (SIGTERM, READY, the watchdog, a clean stop);
 * ``system``: ``linebox init-system``, which makes ``/var/lib/linebox`` for the system's services;
 * ``boot``: the oneshot ``linebox-apply.service`` runs before Asterisk starts;

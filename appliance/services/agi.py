@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from appliance.agi import callback, caller_name, dial_guard, disposition
+from appliance.agi import callback, caller_name, dial_guard, disposition, robot
 from appliance.agi.server import DEFAULT_ADDRESS, FastAgiServer, Script
 from appliance.install import Install
 from appliance.services import journal, notify, serving
@@ -21,7 +21,7 @@ log = logging.getLogger("linebox.agi")
 
 SCRIPTS: dict[str, Script] = {caller_name.NAME: caller_name.run, disposition.NAME: disposition.run,
                                dial_guard.NAME: dial_guard.run, dial_guard.END_NAME: dial_guard.run_end,
-                               callback.NAME: callback.run}
+                               callback.NAME: callback.run, robot.NAME: robot.run}
 
 
 def make_server(address: str = DEFAULT_ADDRESS, port: int | None = None) -> FastAgiServer:

@@ -27,6 +27,7 @@ UNITS: dict[str, Path] = {
     "linebox-bans.service": ROLES / "linebox" / "files" / "linebox-bans.service",
     "linebox-provision.service": ROLES / "linebox" / "files" / "linebox-provision.service",
     "linebox-webhooks.service": ROLES / "linebox" / "files" / "linebox-webhooks.service",
+    "linebox-robot.service": ROLES / "linebox" / "files" / "linebox-robot.service",
     "linebox-dahdi.service": ROLES / "dahdi" / "files" / "linebox-dahdi.service",
     "linebox-dahdi-reload.service": ROLES / "dahdi" / "files" / "linebox-dahdi-reload.service",
     "linebox-dahdi-reload.path": ROLES / "dahdi" / "files" / "linebox-dahdi-reload.path",
@@ -34,7 +35,8 @@ UNITS: dict[str, Path] = {
 }
 # the services to check and score: Linebox's own, and Debian's asterisk.service as Linebox's drop-in changes it
 CHECKED = ("linebox-web.service", "linebox-apply.service", "linebox-collector.service", "linebox-agi.service",
-           "linebox-bans.service", "linebox-provision.service", "linebox-webhooks.service", "linebox-dahdi.service",
+           "linebox-bans.service", "linebox-provision.service", "linebox-webhooks.service", "linebox-robot.service",
+           "linebox-dahdi.service",
            "linebox-dahdi-reload.service", "asterisk.service")
 # verified too (systemd-analyze security scores services only)
 VERIFIED = (*CHECKED, "linebox-dahdi-reload.path")

@@ -101,7 +101,8 @@ def number_taken(number: str, owner: str) -> Message:
 
 def describe_destination(dest: str) -> Message:
     kind, _, target = dest.partition(":")
-    names = {"ringgroup": N_("ring group"), "timecondition": N_("time condition"), "ivr": N_("IVR menu")}
+    names = {"ringgroup": N_("ring group"), "timecondition": N_("time condition"), "ivr": N_("IVR menu"),
+             "robot": N_("voice robot")}
     word = Message(names.get(kind, kind))  # the kinds' words are the catalog's (N_ in kinds.py)
     return Message(N_("%(kind)s %(key)s"), kind=word, key=target) if target else word
 
@@ -113,6 +114,7 @@ def destination_fields(kind: str) -> tuple[str, ...]:
         "inbound_route": ("destination",),
         "announcement": ("destination",),
         "ivr": ("timeout_destination", "invalid_destination"),
+        "robot": ("handover", "fallback"),
         "queue": ("overflow",),
     }.get(kind, ())
 
@@ -191,6 +193,11 @@ def resolve_names(kind: str, obj: schemas.SiteObject, named: Callable[[str], lis
                    if option.destination else option for i, option in enumerate(obj.options)]
         if options != obj.options:
             updates["options"] = options
+    if isinstance(obj, schemas.Robot):
+        entries = [entry.model_copy(update={"then": resolved(("entries", i, "then"), entry.then)})
+                   if entry.then else entry for i, entry in enumerate(obj.entries)]
+        if entries != obj.entries:
+            updates["entries"] = entries
     return (obj.model_copy(update=updates) if updates else obj), problems
 
 
@@ -205,6 +212,7 @@ def check_site(site: Site) -> list[Problem]:
         "timecondition": site.keys("time_condition"),
         "announcement": site.keys("announcement"),
         "ivr": site.keys("ivr"),
+        "robot": site.keys("robot"),
         "queue": site.keys("queue"),
     }
 
@@ -249,6 +257,14 @@ def check_site(site: Site) -> list[Problem]:
                 problems.append(Problem(f"IVR menu {ivr.name} option {option.digit}",
                                         Message(N_("%(destination)s does not exist"),
                                                 destination=describe_destination(option.destination))))
+
+    for robot in site.of("robot"):
+        for i, entry in enumerate(robot.entries, start=1):
+            dkind, _, target = entry.then.partition(":")
+            if entry.then and dkind != "hangup" and target not in targets[dkind]:
+                problems.append(Problem(f"voice robot {robot.name} entry {i}",
+                                        Message(N_("%(destination)s does not exist"),
+                                                destination=describe_destination(entry.then))))
 
     mohs = {"default"} | site.keys("moh_class")
     for queue in site.of("queue"):
@@ -304,7 +320,7 @@ def dahdi_problems(site: Site) -> list[Problem]:
     ports, spans = site.of("analog_port"), site.of("span")
     targets = {"extension": extensions, "ringgroup": site.keys("ring_group"),
                "timecondition": site.keys("time_condition"), "announcement": site.keys("announcement"),
-               "ivr": site.keys("ivr"), "queue": site.keys("queue"),
+               "ivr": site.keys("ivr"), "queue": site.keys("queue"), "robot": site.keys("robot"),
                "voicemail": {e.number for e in site.of("extension") if e.voicemail} | site.keys("voicemail_box")}
 
     groups: dict[int, str] = {}
@@ -438,6 +454,9 @@ def _loops(site: Site) -> list[Problem]:
     for ivr in site.of("ivr"):
         # Only the no-input paths loop by themselves; an option needs a caller's key press each time.
         edges[f"ivr:{ivr.name}"] = [ivr.timeout_destination, ivr.invalid_destination]
+    for robot in site.of("robot"):
+        # the fallback is taken with no caller at all (the robot service down): it must not come back here
+        edges[f"robot:{robot.name}"] = [robot.fallback]
     problems = []
     reported: set[str] = set()
     explored: set[str] = set()  # every path onward from these was walked already: walking it again finds nothing new

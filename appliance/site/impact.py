@@ -70,7 +70,7 @@ REFERABLE = frozenset({"extension", "voicemail_box", "ring_group", "queue", "tim
 NUMBERED = ("extension", "ring_group", "voicemail_box", "queue")  # one numbering plan, in check_site's order
 LOOP_KINDS = ("time_condition", "announcement", "ivr")
 TARGET_KINDS = {"extension": "extension", "ringgroup": "ring_group", "timecondition": "time_condition",
-                "announcement": "announcement", "ivr": "ivr", "queue": "queue"}
+                "announcement": "announcement", "ivr": "ivr", "queue": "queue", "robot": "robot"}
 # the columns through which objects point at others, and how a key appears there: "json" (a JSON list holding
 # "100" or "extension:100"), "destination" (extension:100) or "exact" (the key alone)
 REFERENCE_COLUMNS = {

@@ -82,6 +82,7 @@ KINDS: dict[str, Kind] = {
              models.Announcement, "name"),
         Kind("queue", "queues", "queue", schemas.Queue, models.Queue, "number"),
         Kind("ivr", "ivrs", "IVR menu", schemas.Ivr, models.Ivr, "name"),
+        Kind("robot", "robots", "voice robot", schemas.Robot, models.Robot, "name"),
         Kind("time_condition", "time_conditions", "time condition", schemas.TimeCondition,
              models.TimeCondition, "name"),
         Kind("dahdi_trunk", "dahdi_trunks", "DAHDI trunk", schemas.DahdiTrunk, models.DahdiTrunk, "name"),
@@ -214,6 +215,10 @@ FIELD_LABELS_OF_KIND = {
     ("queue", "alert_callers_waiting"): N_("Alert: callers waiting above (0: off)"),
     ("queue", "alert_min_agents"): N_("Alert: agents logged in below (0: off)"),
     ("ivr", "options"): N_("Menu keys"),
+    ("robot", "language"): N_("Answers spoken in"),
+    ("robot", "entries"): N_("Questions and answers"),
+    ("robot", "handover"): N_("Callers who ask for a person go to"),
+    ("robot", "fallback"): N_("If the robot service is down, go to"),
     ("dahdi_trunk", "destination"): N_("Incoming calls go to"),
 }
 

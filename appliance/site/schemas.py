@@ -50,10 +50,10 @@ NAME_REF_RE = r"[A-Za-z0-9][A-Za-z0-9 _.&+/-]{0,79}"
 DESTINATION_RE = (
     r"^(hangup|(extension|ringgroup|voicemail|queue):[0-9]{2,8}"
     r"|(ringgroup|queue):" + NAME_REF_RE +
-    r"|(timecondition|announcement|ivr):[a-z][a-z0-9_-]{0,39})$"
+    r"|(timecondition|announcement|ivr|robot):[a-z][a-z0-9_-]{0,39})$"
 )
 DESTINATION_FORMS = ("hangup, extension:NUMBER, voicemail:NUMBER, queue: or ringgroup: with a number or a name, "
-                     "or timecondition:, announcement: or ivr: with a name (such as queue:701 or queue:Orders)")
+                     "or timecondition:, announcement:, ivr: or robot: with a name (such as queue:701 or queue:Orders)")
 
 # what each pattern allows, in the words an error message uses ("'Telco' is not allowed here: use ...")
 describe_pattern(IDENTIFIER_RE, N_("lower-case letters, digits, '-' and '_', starting with a letter (at most 40)"))
@@ -547,6 +547,45 @@ GreetingText = Annotated[str, StringConstraints(max_length=1000), AfterValidator
 Voice = Literal["en", "en-us", "en-gb", "fr", "de", "es", "it", "nl", "pt", "cmn", "yue"]
 
 
+RobotText = Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(_printable_text)]
+
+
+class RobotEntry(SiteObject):
+    """One question the voice robot answers (``appliance.robot``): the ways callers ask it, what the robot
+    says back, and where the call goes next.
+
+    ``questions`` holds several phrasings separated by ``;`` ("what are your opening hours; when are you
+    open"): the recogniser's grammar is built from them and what it heard is matched against each.  The
+    answer is spoken by espeak-ng in the robot's language; the text never reaches a config file, only a
+    sound file named after its hash.  ``then`` empty: the robot listens for another question."""
+
+    questions: Annotated[str, StringConstraints(min_length=1, max_length=1000,
+                                                pattern=r"^[A-Za-z' ;,.?!\u4e00-\u9fff]+$")]
+    answer: RobotText
+    then: Annotated[str, StringConstraints(pattern=OPTIONAL_DESTINATION_RE)] = "hangup"
+
+    @field_validator("questions")
+    @classmethod
+    def _some_phrasing(cls, value: str) -> str:
+        if not [q for q in value.split(";") if q.strip(" ,.?!")]:
+            raise ValueError(N_("give at least one question"))
+        return value.strip()
+
+
+class Robot(SiteObject):
+    """A voice FAQ robot: a destination like an IVR menu, answering callers' spoken questions offline.
+
+    Calls reach it over Asterisk's AudioSocket (linebox-robot.service).  ``handover`` is where a caller who
+    asks for a person (says "agent", presses 0, or is not understood twice) goes; ``fallback`` where every
+    call goes when the robot service cannot be reached, so a caller never hears dead air."""
+
+    name: Identifier
+    language: PromptLanguage = "en"
+    entries: list[RobotEntry] = Field(default_factory=list)
+    handover: Destination = "hangup"
+    fallback: Destination = "hangup"
+
+
 class Ivr(SiteObject):
     """A voice menu: a greeting, then one DTMF digit per option, with retries on bad or no input.
 
@@ -754,6 +793,8 @@ class Settings(SiteObject):
     # the country code makes "+44 20 ..." and the national "020 ..." the same number (appliance.phonebook.numbers).
     caller_name_lookup: bool = True
     agi_port: int = Field(default=4573, ge=1, le=65535)
+    # linebox-robot.service: the voice robots' AudioSocket service on 127.0.0.1 (appliance.robot)
+    robot_port: int = Field(default=4574, ge=1, le=65535)
     country_code: Annotated[str, StringConstraints(pattern=r"^([1-9][0-9]{0,2})?$")] = ""
     # The site's own area code without the trunk prefix ("21" for Shanghai): a fixed line in this area is a
     # local call for dial permissions and call cost (appliance.site.numbering); empty: every fixed line is

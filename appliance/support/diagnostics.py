@@ -35,7 +35,7 @@ from appliance.support import status as box_status
 
 LEVELS = {"ok": 0, "warn": 1, "fail": 2}
 SERVICES = ("asterisk", "linebox-web", "linebox-collector", "linebox-agi", "linebox-provision", "linebox-bans",
-            "linebox-webhooks")
+            "linebox-webhooks", "linebox-robot")
 
 
 @dataclass

@@ -28,6 +28,7 @@ UNITS = {
     "provision": "linebox-provision.service",
     "bans": "linebox-bans.service",
     "webhooks": "linebox-webhooks.service",
+    "robot": "linebox-robot.service",
     "apply": "linebox-apply.service",
     "dahdi": "linebox-dahdi.service",
 }

@@ -189,6 +189,7 @@ def roles_from_settings(settings, web_port: int | None = None,
     roles = {("udp", settings.sip_port): "SIP (phones, trunks)", ("tcp", settings.sip_port): "SIP over TCP",
              ("tcp", settings.ami_port): "AMI (Linebox control)",
              ("tcp", settings.agi_port): "FastAGI (caller names)",
+             ("tcp", settings.robot_port): "voice robot (AudioSocket)",
              ("rtp", 0): f"{settings.rtp_start}-{settings.rtp_end}"}
     if provision_port:
         roles[("tcp", provision_port)] = "gateway provisioning (HTTP)"

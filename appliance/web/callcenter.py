@@ -55,6 +55,7 @@ from appliance.model import audit
 from appliance.model.database import database
 from appliance.phonebook.lookup import lookup
 from appliance.provisioning import prompts, sounds
+from appliance.robot import calls as robot_calls
 from appliance.site import localtime, queries, service
 from appliance.web.auth import safe_next
 from appliance.web.charts import SVG_CSP, chart_config, without_script
@@ -296,7 +297,9 @@ def agent_words() -> dict:
     """What agent.js writes into the page, in the page's language (the stream sends states as codes)."""
     return {"ringing": gettext("Ringing:"), "connected": gettext("On call with"), "ended": gettext("Call ended:"),
             "missed": gettext("Missed:"), "phonebook": gettext("Phonebook: %(contact)s", contact="{contact}"),
-            "queue": gettext("queue %(number)s", number="{number}"), "states": state_words(),
+            "queue": gettext("queue %(number)s", number="{number}"),
+            "robot_heard": gettext("The voice robot heard: %(heard)s", heard="{heard}"),
+            "robot_nothing": gettext("The voice robot heard nothing it understood."), "states": state_words(),
             "unknown": gettext("Unknown caller"), "add_contact": gettext("Add to the phonebook"),
             "no_history": gettext("No earlier calls."),
             "abandoned_today": gettext("Hung up while waiting %(count)s times today", count="{count}"),
@@ -354,6 +357,15 @@ def caller_history(number: str, exclude: str = "") -> dict:
     return out
 
 
+def robot_heard(uniqueid: str) -> dict | None:
+    """What a voice robot heard on this call before it handed it over (None: no robot on the call)."""
+    row = robot_calls.heard_on(uniqueid)
+    if row is None:
+        return None
+    return {"robot": row.robot, "heard": [t for t in row.transcript.split(" | ") if t], "outcome": row.outcome,
+            "entry": row.entry + 1 if row.entry >= 0 else 0}
+
+
 def _with_contact(pop: dict) -> dict:
     """A screen pop with the caller's phonebook entry (name, company, note), when the number is in it, and
     (when the call rings or is answered) the caller's history and the queue's dispositions."""
@@ -364,7 +376,8 @@ def _with_contact(pop: dict) -> dict:
                 codes, required = dispositions.of_queue(pop.get("queue", ""))
                 return {**pop, "contact": found["contact"] and {key: found["contact"][key] for key in
                                                                  ("id", "name", "company", "note")},
-                        "history": found, "dispositions": codes, "disposition_required": required}
+                        "history": found, "dispositions": codes, "disposition_required": required,
+                        "robot": robot_heard(pop.get("uniqueid", ""))}
             contact = lookup(pop.get("caller", ""), service.load_settings().country_code)
     except Exception:  # a locked or unreadable database never stops the stream: the pop shows the number
         current_app.logger.exception("phonebook lookup for the screen pop failed")

@@ -270,6 +270,13 @@ if hasattr(schemas, "Disposition"):
     ITEM_FORMATS[schemas.Disposition] = _fields_format(
         schemas.Disposition, "|", N_("One disposition (wrap-up code) per line, as agents see it: up to 40 "
                                      "characters."), "Sale\nComplaint\nCall back")
+if hasattr(schemas, "RobotEntry"):
+    ITEM_FORMATS[schemas.RobotEntry] = _fields_format(
+        schemas.RobotEntry, "|", N_("One question per line: the ways callers ask it, separated by ';' | the answer "
+                                    "the robot speaks | where the call goes then (hangup, queue:N, ivr:NAME, ...; "
+                                    "left empty: the robot listens for another question)."),
+        "what are your opening hours; when are you open|We are open Monday to Friday, nine to five.|hangup\n"
+        "where is your office; what is your address|Our office is at 1 Main Street.|")
 OPTION_FORMAT = OptionFormat(N_("One option per line: key=value (extra Asterisk settings, checked at apply)."),
                              "direct_media=no")
 LIST_HINTS = {
@@ -598,6 +605,8 @@ def destination_groups(with_numbers: bool = True) -> list[tuple[str, list[tuple[
     ]
     if "ivr" in KINDS:
         groups.append(("IVR menus", [(f"ivr:{n}", f"IVR menu {n}") for n in queries.keys("ivr")]))
+    if "robot" in KINDS:
+        groups.append(("Voice robots", [(f"robot:{n}", f"voice robot {n}") for n in queries.keys("robot")]))
     return [(title, items) for title, items in groups if items]
 
 
@@ -631,6 +640,7 @@ LIST_COLUMNS = {
     "outbound_route": ("position", "name", "patterns", "trunks"),
     "queue": ("number", "name", "strategy", "members", "overflow"),
     "ivr": ("name", "greeting", "options", "timeout_destination"),
+    "robot": ("name", "language", "entries", "handover", "fallback"),
 }
 
 

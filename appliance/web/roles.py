@@ -102,6 +102,7 @@ KIND_TITLES = {
     "announcement": _l("Announcements"),
     "queue": _l("Queues"),
     "ivr": _l("IVR menus"),
+    "robot": _l("Voice robots"),
     "time_condition": _l("Time conditions"),
     "dahdi_trunk": _l("DAHDI trunks"),
     "analog_port": _l("Analog ports"),
@@ -121,6 +122,7 @@ KIND_LABELS = {
     "announcement": (_l("announcement"), _l("announcements")),
     "queue": (_l("queue"), _l("queues")),
     "ivr": (_l("IVR menu"), _l("IVR menus")),
+    "robot": (_l("voice robot"), _l("voice robots")),
     "time_condition": (_l("time condition"), _l("time conditions")),
     "dahdi_trunk": (_l("DAHDI trunk"), _l("DAHDI trunks")),
     "analog_port": (_l("analog port"), _l("analog ports")),
@@ -138,7 +140,7 @@ KEY_NAMES = (N_("number"), N_("name"), N_("channel"), N_("span"))
 DESTINATION_WORDS = {
     "hangup": _l("hangup"), "extension": _l("extension"), "voicemail": _l("voicemail"), "queue": _l("queue"),
     "ringgroup": _l("ring group"), "timecondition": _l("time condition"), "announcement": _l("announcement"),
-    "ivr": _l("IVR menu"), "inbound_routes": _l("inbound routes"),
+    "ivr": _l("IVR menu"), "robot": _l("voice robot"), "inbound_routes": _l("inbound routes"),
 }
 
 
@@ -172,7 +174,7 @@ NAV_LABELS = {"moh_class": _l("Music on hold")}  # shorter than the page's title
 # where each kind of object goes in the navigation; a kind not named here is listed under "More"
 NAV_LAYOUT = [
     (_l("Phones"), ("extension", "ring_group", "voicemail_box")),
-    (_l("Call center"), ("queue", "ivr")),
+    (_l("Call center"), ("queue", "ivr", "robot")),
     (_l("Routing"), ("trunk", "inbound_route", "outbound_route", "time_condition", "announcement", "moh_class")),
     (_l("Telephony cards"), ("dahdi_trunk", "analog_port", "span")),
 ]

@@ -66,6 +66,7 @@ PRODUCTS = {"Grandstream", "Cisco", "SPA", "Yeastar", "Generic", "Config", "Upgr
             "Profile", "Rule"}
 # protocols and formats, written so in Chinese too
 STANDARDS = {"TLS", "SRTP", "PEM", "CA", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID",
+             "AudioSocket",  # the voice robot's port (Asterisk's protocol name)
              "SVG", "IANA", "CNY", "USD", "EUR", "Excel",  # IANA time zones, ISO 4217 currencies, the spreadsheet
              "CRM", "JSON", "POST", "HMAC-SHA256", "HMAC", "SHA256",  # the CRM page's webhook signature
              "Webhook",  # the name the CRMs use, in Chinese too
@@ -100,6 +101,11 @@ ivrs:
 - name: ivr-1
   greeting: custom/welcome
   options: [{digit: '1', destination: 'queue:500'}]
+robots:
+- name: robot-1
+  language: zh
+  handover: 'queue:500'
+  entries: [{questions: 营业时间; 几点开门, answer: 我们周一至周五九点到六点营业。}]
 time_conditions:
 - name: tc-1
   timezone: Asia/Shanghai

@@ -58,6 +58,7 @@ def test_units_say_what_the_design_asks(staged):
                                                ("linebox-bans.service", 2.5),
                                                ("linebox-provision.service", 1.5),
                                                ("linebox-webhooks.service", 2.0),
+                                               ("linebox-robot.service", 2.0),
                                                ("linebox-dahdi.service", 3.5),
                                                ("linebox-dahdi-reload.service", 1.5), ("asterisk.service", 7.5)])
 def test_exposure_stays_low(staged, unit, ceiling):

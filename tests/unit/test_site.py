@@ -93,8 +93,8 @@ def test_field_errors_are_plain_words_not_pydantics(install):
         "(not 'fastest')",
         "queue.wrapup_seconds: must be at most 600",
         "queue.overflow: 'orders' is not allowed here: use hangup, extension:NUMBER, voicemail:NUMBER, queue: or "
-        "ringgroup: with a number or a name, or timecondition:, announcement: or ivr: with a name (such as queue:701 "
-        "or queue:Orders)",
+        "ringgroup: with a number or a name, or timecondition:, announcement:, ivr: or robot: with a name "
+        "(such as queue:701 or queue:Orders)",
         "queue.unknown: unknown field",
     ])
     error = refused(add, "trunk", name="Telco", host="sip.example.com", max_channels=-1)

@@ -28,6 +28,8 @@ OBJECTS = [
     ("announcement", {"name": "welcome", "sound": "hello-world"}),
     ("queue", {"number": "500", "name": "Orders", "members": [{"extension": "100"}], "recording": "always"}),
     ("ivr", {"name": "main", "greeting": "hello-world", "options": [{"digit": "1", "destination": "queue:500"}]}),
+    ("robot", {"name": "faq", "handover": "queue:500", "entries": [
+        {"questions": "what are your opening hours; when are you open", "answer": "Nine to five.", "then": ""}]}),
     ("time_condition", {"name": "hours", "ranges": [{"days": "mon-fri", "start": "09:00", "end": "17:00"}],
                         "open_destination": "ivr:main", "closed_destination": "voicemail:800"}),
     ("dahdi_trunk", {"name": "pstn", "group": 1, "hunting": "round_robin_ascending"}),

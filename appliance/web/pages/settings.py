@@ -42,6 +42,7 @@ LABELS = {
     "tone_zone": N_("Tone zone (analog ports and spans)"),
     "caller_name_lookup": N_("Name callers from the phonebook"),
     "agi_port": N_("FastAGI port (caller-name lookup)"),
+    "robot_port": N_("Voice robot port (AudioSocket)"),
     "crm_lookup_url": N_("CRM lookup address (off when empty)"),
     "crm_open_url": N_("Open in CRM link (off when empty)"),
     "webhook_url": N_("Webhook receiver (off when empty)"),
@@ -92,6 +93,7 @@ HINTS = {
                     "(us, uk, de, tr, ...)."),
     "caller_name_lookup": N_("Calls through inbound routes that come without a name get the contact's name."),
     "agi_port": N_("Local port of %(command)s; restart it after a change, then apply."),
+    "robot_port": N_("Local port of %(command)s; restart it after a change, then apply."),
     "crm_lookup_url": N_("http(s) address with {number} where the caller's number goes; its JSON answer (name, "
                          "company, link) shows in the agent's pop. Nothing is sent while empty: see CRM."),
     "crm_open_url": N_("http(s) address with {number}: a link in the agent's pop that opens the caller in your "
@@ -109,6 +111,7 @@ HINTS = {
 
 # the command or unit a hint names (%(command)s), shown as typed
 HINT_COMMANDS = {"recording_retention_days": "linebox recordings purge", "agi_port": "linebox-agi.service",
+                 "robot_port": "linebox-robot.service",
                  "sip_tls_port": "linebox tls show"}
 
 

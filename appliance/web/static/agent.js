@@ -136,6 +136,10 @@
     contact.textContent = msg.contact ? fill(words.phonebook, "contact", msg.contact.name +
       (msg.contact.company ? ", " + msg.contact.company : "") + (msg.contact.note ? " (" + msg.contact.note + ")" : "")) : "";
     pop.querySelector(".pop-queue").textContent = fill(words.queue, "number", msg.queue);
+    var robot = pop.querySelector(".pop-robot");
+    robot.hidden = !msg.robot;
+    robot.textContent = !msg.robot ? "" : msg.robot.heard.length ?
+      fill(words.robot_heard, "heard", "\u201c" + msg.robot.heard.join("\u201d, \u201c") + "\u201d") : words.robot_nothing;
     pop.querySelector(".pop-call-back").elements.number.value = msg.caller || "";
     if (msg.history) { showHistory(msg.history); }
     if (msg.type === "ringing" || msg.type === "connected") { showDisposition(msg); }
