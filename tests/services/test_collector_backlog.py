@@ -29,7 +29,7 @@ from appliance.site import service
 from lab.backlog import write_backlog
 
 LINES = 120_000
-DEADLINE = 60  # seconds for the whole drill, on a busy 2-core machine
+DEADLINE = 180  # seconds for the whole drill, on a busy 2-core machine (a passing run takes ~15 s)
 ROOT = Path(__file__).resolve().parents[2]
 # Tables the collector fills; ids are left out (SQLite numbers rows in the order they were written).
 COLLECTED = ("queueevent", "queuecall", "callrecord", "queuedaystat", "agentdaystat", "hourstat")
@@ -105,7 +105,7 @@ def test_collector_killed_mid_backlog_restarts_and_collects_exactly_once(tmp_pat
                   lambda: all(_counts(install.database)[table] for table in ("queueevent", "callrecord")),
                   deadline, first, out)
         first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        first.wait(30)
         killed = _counts(install.database)
         assert 0 < killed["queueevent"] < backlog.lines and killed["callrecord"] < backlog.cdr_rows, killed
 
@@ -126,7 +126,7 @@ def test_collector_killed_mid_backlog_restarts_and_collects_exactly_once(tmp_pat
                   second, out)
         peak = _peak_rss_mib(second.pid)
         second.send_signal(signal.SIGTERM)
-        assert second.wait(15) == 0, out.read_text()
+        assert second.wait(60) == 0, out.read_text()  # the round under way ends first, then it stops
         assert "caught up on a backlog: " in out.read_text()  # what the journal shows
     finally:
         for process in processes:
