@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from appliance.agi.protocol import AgiConnection, AgiError
+from appliance.tcp_server import BackgroundTcpServer
 
 log = logging.getLogger("linebox.agi")
 
@@ -67,43 +68,22 @@ class _Handler(socketserver.BaseRequestHandler):
             self.server.record(outcome, time.monotonic() - started)
 
 
-class FastAgiServer(socketserver.ThreadingTCPServer):
+class FastAgiServer(BackgroundTcpServer):
     """Listens and serves in a background thread (``start``); ``close`` stops it and waits for it."""
 
-    daemon_threads = True
-    allow_reuse_address = True
     request_queue_size = 64
+    thread_name = "fastagi"
 
     def __init__(self, address: str, port: int, scripts: dict[str, Script], timeout: float = READ_TIMEOUT):
-        self.address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        super().__init__((address, port), _Handler)
+        super().__init__(address, port, _Handler)
         self.scripts = {HEALTH_SCRIPT: _health, **scripts}
         self.timeout_seconds = timeout
         self.served = 0
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    @property
-    def address(self) -> str:
-        return str(self.server_address[0])  # (host, port): typeshed's type covers every family
 
     def record(self, outcome: str, seconds: float) -> None:
         with self._lock:
             self.served += 1
-
-    def start(self) -> FastAgiServer:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.5},
-                                        name="fastagi", daemon=True)
-        self._thread.start()
-        return self
-
-    @property
-    def serving(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     @property
     def url(self) -> str:
@@ -112,12 +92,6 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
     def check(self, timeout: float = 5.0) -> bool:
         """Answered as Asterisk would be (what the service's watchdog asks before each ping)."""
         return health_check(self.address, self.port, timeout=timeout)
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(10)
-        self.server_close()
 
 
 def health_check(address: str, port: int, timeout: float = 5.0) -> bool:

@@ -17,7 +17,6 @@ import logging
 import select
 import socket
 import socketserver
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from appliance.robot import audiosocket, calls, matcher, speech
 from appliance.robot.audiosocket import FrameReader
+from appliance.tcp_server import BackgroundTcpServer
 
 if TYPE_CHECKING:  # the recogniser needs the "robot" extra; the server itself runs without it
     from appliance.robot.recognizer import Engine
@@ -160,11 +160,10 @@ def converse(conn: socket.socket, plan: RobotPlan, reader: FrameReader, pending:
             pending = reader.feed(data)
 
 
-class RobotServer(socketserver.ThreadingTCPServer):
+class RobotServer(BackgroundTcpServer):
     """AudioSocket on ``address``:``port``; ``plans(name)`` gives a robot's plan (None: no such robot)."""
 
-    daemon_threads = True
-    allow_reuse_address = True
+    thread_name = "robot-server"
 
     def __init__(self, address: str, port: int, names: Callable[[], list[str]],
                  plans: Callable[[str], RobotPlan | None]) -> None:
@@ -172,27 +171,7 @@ class RobotServer(socketserver.ThreadingTCPServer):
         self.plans = plans
         self.served = 0
         self.latencies: list[float] = []
-        self._thread: threading.Thread | None = None
-        super().__init__((address, port), _Handler)
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    def start(self) -> RobotServer:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.5},
-                                        name="robot-server", daemon=True)
-        self._thread.start()
-        return self
-
-    @property
-    def serving(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    @property
-    def address(self) -> str:
-        host = self.server_address[0]
-        return host if isinstance(host, str) else bytes(host).decode()
+        super().__init__(address, port, _Handler)
 
     @property
     def url(self) -> str:
@@ -201,12 +180,6 @@ class RobotServer(socketserver.ThreadingTCPServer):
     def check(self, timeout: float = 5.0) -> bool:
         """Answered as Asterisk would be: a call naming no robot is closed at once (the watchdog's question)."""
         return health_check(self.address, self.port, timeout)
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(10)
-        self.server_close()
 
 
 HEALTH_UUID = "00000000-0000-4000-8000-000000000000"  # names no robot (no name hashes to key 00000000 here)
