@@ -19,7 +19,10 @@ def test_a_busy_process_is_held_to_its_share_and_the_group_is_gone_afterwards():
         with cpu_quota(session_pids(busy.pid), 0.2, "test") as quota:
             assert str(busy.pid) in (quota.path / "cgroup.procs").read_text().split()
             used, started = quota.usage_s(), time.monotonic()
-            time.sleep(2)
+            # the share is measured over 2 s at least, and until the kernel has throttled the group once
+            while time.monotonic() - started < 2 or not quota.throttled():
+                assert time.monotonic() - started < 60, "the group was never throttled"
+                time.sleep(0.1)
             share = (quota.usage_s() - used) / (time.monotonic() - started)
             assert 0 < share < 0.3, share  # at most a fifth of a core (and its period), not the whole one
             assert quota.throttled() > 0

@@ -28,7 +28,7 @@ from appliance.site import service
 from lab import instance as lab
 from tests.conftest import Pbx, wait_reachable
 from tests.lab.helpers import add, add_carrier_trunk
-from tests.lab.test_agent_desk import Desk, _served
+from tests.lab.test_agent_desk import Desk, _served, _wait_calls_gone
 
 pytestmark = pytest.mark.lab
 
@@ -104,12 +104,6 @@ def _robot_call(site: Site, tag_since: float, timeout: float = 30) -> RobotCall:
                          + "\n".join(log))
 
 
-def _wait_calls_gone(pbx, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while pbx.cli("core show channels concise").strip() and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, rootfs):
     from lab.carrier import Phone, start_carrier
@@ -160,9 +154,9 @@ def site(tmp_path_factory, rootfs):
 
 @pytest.fixture
 def quiet(site):
-    _wait_calls_gone(site.pbx)
+    _wait_calls_gone(site.pbx, timeout=15)
     yield site
-    _wait_calls_gone(site.pbx)
+    _wait_calls_gone(site.pbx, timeout=15)
 
 
 def test_a_spoken_question_is_answered_by_voice_then_the_call_ends_as_configured(quiet):
