@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import threading
 from datetime import date, datetime, timedelta
 
@@ -47,6 +48,7 @@ from appliance.callcenter import (
     history,
     missed,
     reports,
+    robot_report,
     survey,
     transfers,
 )
@@ -116,10 +118,11 @@ def reports_page():
                            missed_calls=missed.report(start, end, queue),
                            callbacks=callbacks.report(start, end, queue),
                            surveys=survey.survey_report(start, end, queue),
+                           robots=robot_report.robot_report(start, end),
                            zone=localtime.site_zone().key, chart_titles=chart_titles())
 
 
-@blueprint.get("/reports/<any(queues, agents, dispositions, missed, callbacks, surveys):table>.csv")
+@blueprint.get("/reports/<any(queues, agents, dispositions, missed, callbacks, surveys, robots):table>.csv")
 @require_role(*REPORT_ROLES)
 def reports_csv(table: str):
     start, end, first, last, queue = _period()
@@ -128,8 +131,36 @@ def reports_csv(table: str):
                   missed.report(start, end, queue) if table == "missed" else
                   callbacks.report(start, end, queue) if table == "callbacks" else
                   survey.survey_report(start, end, queue) if table == "surveys" else
+                  robot_report.robot_report(start, end) if table == "robots" else
                   dispositions.disposition_report(start, end, queue))
     return csv_download(reports.to_csv(rows), f"linebox-{table}-{first}-{last}.csv")
+
+
+def _robot_asked() -> str | None:
+    """The robot asked for (a deleted robot's calls are still filtered by name); None: all robots."""
+    name = request.args.get("robot", "").strip()
+    return name if re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name) else None
+
+
+@blueprint.get("/reports/robot-transcripts")
+@require_role(*LISTENERS)
+def robot_transcripts_page():
+    """What callers said to the voice robots in the period: each look is audited (``robot_transcript``)."""
+    start, end, first, last, _queue = _period()
+    robot = _robot_asked()
+    args = {"from": first, "to": last, **({"robot": robot} if robot else {})}
+    rows = robot_report.transcripts(start, end, current_user.username, robot)
+    return render_template("robot_transcripts.html", nav_active="reports", first=first, last=last,
+                           robot=robot or "", robot_choices=queries.keys("robot"), rows=rows, args=args,
+                           limit=robot_report.TRANSCRIPT_LIMIT, zone=localtime.site_zone().key)
+
+
+@blueprint.get("/reports/robot-transcripts.csv")
+@require_role(*LISTENERS)
+def robot_transcripts_csv():
+    start, end, first, last, _queue = _period()
+    rows = robot_report.transcripts(start, end, current_user.username, _robot_asked())
+    return csv_download(reports.to_csv(rows), f"linebox-robot-transcripts-{first}-{last}.csv")
 
 
 def chart_titles() -> dict[str, str]:

@@ -49,6 +49,7 @@ NOT_PAGES = {
     "callcenter.agent_history": "JSON read by the agent page's script (the caller's history)",
     "wallboard.stream": "an event stream, read by the wallboard's script",
     "callcenter.reports_csv": "a CSV download",
+    "callcenter.robot_transcripts_csv": "a CSV download",
     "contacts.export_csv": "a CSV download",
     "pages.extensions_export": "a CSV download",
     "callcenter.reports_chart": "an SVG image shown on the reports page",

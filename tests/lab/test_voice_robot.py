@@ -14,11 +14,13 @@ import subprocess
 import time
 import wave
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from appliance.callcenter import robot_report
 from appliance.model.database import close_database
 from appliance.model.models import RobotCall
 from appliance.provisioning import sounds
@@ -104,6 +106,15 @@ def _robot_call(site: Site, tag_since: float, timeout: float = 30) -> RobotCall:
                          + "\n".join(log))
 
 
+def _report_row(entry: int) -> tuple[int, int, int]:
+    """Robot faq's report row for ``entry`` (this module's calls: the last day and the next, so no midnight
+    falls between a test's two looks): handled, contained, handed over."""
+    now = datetime.now(UTC)
+    start, end = now - timedelta(days=1), now + timedelta(days=1)
+    row = next((r for r in robot_report.robot_report(start, end, "faq") if r.entry == entry), None)
+    return (row.handled, row.contained, row.handed_over) if row else (0, 0, 0)
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, rootfs):
     from lab.carrier import Phone, start_carrier
@@ -162,11 +173,15 @@ def quiet(site):
 def test_a_spoken_question_is_answered_by_voice_then_the_call_ends_as_configured(quiet):
     phones = quiet.phones
     play = _say(phones, "hours", "what are your opening hours")
+    before = _report_row(1)
     since = time.time()
     phones.call("telco", "5553800", tag="hours", play=play, tone="silence", hold=14, record=True)
     call = _robot_call(quiet, since)
     assert call.robot == "faq" and call.entry == 0 and call.outcome == "answered", call.__data__
     assert call.next == "then-1" and "opening hours" in call.transcript, call.__data__  # then-1: hangup
+    # the robot report counts it under entry 1 as contained (answered, no person needed)
+    handled, contained, handed_over = _report_row(1)
+    assert (handled, contained, handed_over) == (before[0] + 1, before[1] + 1, before[2])
     # the entry's "then" is hangup: the pbx ends the call once the answer is played, long before the caller
     # would (hold=14)
     phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "hours", timeout=20)
@@ -182,6 +197,7 @@ def test_asking_for_an_agent_hands_the_call_to_the_queue(quiet):
     phones = quiet.phones
     phones.set_behaviour("201", "answer", hold=2, ring=0.5)
     play = _say(phones, "agent", "speak to an agent")
+    before = _report_row(0)
     seen = len(quiet.desk.pops)
     since = time.time()
     mark = phones.mark()
@@ -190,6 +206,9 @@ def test_asking_for_an_agent_hands_the_call_to_the_queue(quiet):
     # handed over for what it heard, at the first utterance (not after the robot's idle time)
     assert call.outcome == "handover" and call.next == "handover" and "agent" in call.transcript, call.__data__
     assert "|" not in call.transcript and call.ended - call.started < 10, call.__data__
+    # the robot report counts it as handed over, with no entry answered
+    handled, contained, handed_over = _report_row(0)
+    assert (handled, contained, handed_over) == (before[0] + 1, before[1], before[2] + 1)
     rang = phones.wait_for("CarrierIncoming", lambda e: e.get("Exten") == "201", since=mark, timeout=20)
     assert rang["Local"].endswith(f":{phones.phones_port}")  # the agent's phone, through queue 700
     # the agent's screen pop says what the robot heard

@@ -39,7 +39,7 @@ TRANSLATED = {
     "crm.html", "rates.html", "costs.html", "_problems.html", "prompts.html", "calls.html", "call.html", "missed.html",
     "_steps.html", "agent.html", "apply.html", "apply_result.html", "audit.html",
     "backup_preview.html", "backups.html", "gateways.html", "hardware.html",
-    "reports.html", "settings.html", "wallboard.html", "trace.html",
+    "reports.html", "robot_transcripts.html", "settings.html", "wallboard.html", "trace.html",
 }
 # Templates not translated yet (issue 18): this list only shrinks, and nothing is added to it.
 NOT_YET_TRANSLATED: set[str] = set()

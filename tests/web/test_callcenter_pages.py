@@ -207,3 +207,35 @@ def test_a_queues_alert_thresholds_are_set_in_its_form_and_the_wallboard_names_i
     assert words["kinds"] == {"service_level": "服务水平低于目标", "longest_wait": "最长等待超过阈值",
                               "callers_waiting": "等待来电过多", "min_agents": "已登录坐席过少"}
     assert words["breach"] == "{queue}：{alert}（当前 {value}，阈值 {threshold}），开始于 {time}"
+
+
+def test_the_voice_robot_report_and_its_audited_transcripts(console):
+    from appliance.model.models import RobotCall
+    now = datetime.now(UTC).timestamp()
+    service.save_object("robot", {"name": "faq", "entries": [
+        {"questions": "when are you open", "answer": "Nine to five."}]}, "test", create=True)
+    RobotCall.create(uuid="a", robot="faq", started=now - 60, entry=0, outcome="answered", next="then-1",
+                     transcript="when are you open")
+    RobotCall.create(uuid="b", robot="faq", started=now - 30, entry=-1, outcome="handover", next="handover",
+                     transcript="agent")
+    s = session_for(console, "boss", "supervisor")
+    page = s.get(f"{console.url}/reports").text
+    table = re.search(r'<table id="robot-report">.*?</table>', page, re.S).group(0)
+    rows = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]]
+    assert rows == [["faq", "(no answer)", "1", "0", "0", "1", "0", "0.0"],
+                    ["faq", "1 when are you open", "1", "1", "1", "0", "0", "100.0"],
+                    ["faq", "(all entries)", "2", "1", "1", "1", "0", "50.0"]]
+    assert "agent" not in table  # what callers said is on its own, audited page
+    csv = s.get(f"{console.url}/reports/robots.csv")
+    assert csv.text.splitlines()[0] == ("robot,entry,question,handled,contained,sent_on,handed_over,hung_up,"
+                                        "containment_pct")
+    seen = AuditEntry.select().where(AuditEntry.kind == "robot_transcript").count()
+    said = s.get(f"{console.url}/reports/robot-transcripts?robot=faq")
+    assert said.status_code == 200 and ">agent<" in said.text and ">when are you open<" in said.text
+    csv = s.get(f"{console.url}/reports/robot-transcripts.csv")
+    assert csv.text.splitlines()[0] == "started,robot,heard,entry,result" and len(csv.text.splitlines()) == 3
+    audited = list(AuditEntry.select().where(AuditEntry.kind == "robot_transcript").order_by(AuditEntry.id))
+    assert [(e.user, e.action, e.after) for e in audited[seen:]] == [
+        ("boss", "view", {"robot": "faq", "calls": 2}), ("boss", "view", {"robot": "", "calls": 2})]
+    agent = session_for(console, "agent1", "agent")
+    assert agent.get(f"{console.url}/reports/robot-transcripts", allow_redirects=False).status_code in (302, 403)
