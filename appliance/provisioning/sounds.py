@@ -203,12 +203,33 @@ def needed(ivrs: list, robots: list | tuple = ()) -> bool:
     return bool(robots) or any(ivr.greeting_text or ivr.greeting.startswith(CUSTOM_PREFIX) for ivr in ivrs)
 
 
+def uploaded_slin(folder: Path, sound: str) -> bytes:
+    """The samples of the uploaded sound ``custom/NAME``: its ``.sln``, 8 kHz 16-bit mono as the upload
+    converted it, which a voice robot sends to the caller as they are."""
+    try:
+        return (folder / f"{sound[len(CUSTOM_PREFIX):]}.sln").read_bytes()
+    except OSError:
+        raise SoundError(Message(N_("%(sound)s is not an uploaded sound (upload it on the Sounds page)"),
+                                 sound=sound)) from None
+
+
 def prepare_robots(robots: list, folder: Path, voices: dict[str, str], extra: dict[str, str]) -> list[str]:
     """Speak every voice robot's answers (and ``extra``, its fixed sentences by language) not spoken yet, so
-    the first caller to ask does not wait for espeak-ng; ``voices``: the espeak-ng voice of each language."""
+    the first caller to ask does not wait for espeak-ng; ``voices``: the espeak-ng voice of each language.
+    An answer that is an uploaded recording must be there: a robot never answers with silence."""
     notes: list[str] = []
     for robot in robots:
-        for text in [entry.answer for entry in robot.entries] + [extra[robot.language]]:
+        texts = [extra[robot.language]]
+        for number, entry in enumerate(robot.entries, 1):
+            if not entry.answer_sound:
+                texts.append(entry.answer)
+                continue
+            try:
+                uploaded_slin(folder, entry.answer_sound)
+            except SoundError as error:
+                raise SoundError(Message(N_("voice robot %(name)s, entry %(entry)s: %(error)s"), name=robot.name,
+                                         entry=number, error=error.args[0])) from None
+        for text in texts:
             try:
                 wav, fresh = render_tts(text, voices[robot.language], folder)
             except SoundError as error:

@@ -54,8 +54,16 @@ def make_server(sounds_dir: Path, port: int | None = None, address: str = ADDRES
     speak = speaker(sounds_dir)
     grammars = sounds_dir / "robot-grammars"
 
+    def recorded(sound: str) -> bytes:
+        return sounds.uploaded_slin(sounds_dir, sound)
+
     def plan(name: str) -> RobotPlan | None:
-        return plans.plan_named(name, speak, grammars)
+        try:
+            return plans.plan_named(name, speak, grammars, recorded)
+        except sounds.SoundError as error:  # the apply refuses this; a sound deleted since: the fallback
+            log.error("voice robot %s: %s; the call goes to the fallback", name, error.args[0],
+                      extra={"LINEBOX_EVENT": "robot-unavailable"})
+            return None
 
     return RobotServer(address, port, plans.names, plan)
 

@@ -547,7 +547,11 @@ GreetingText = Annotated[str, StringConstraints(max_length=1000), AfterValidator
 Voice = Literal["en", "en-us", "en-gb", "fr", "de", "es", "it", "nl", "pt", "cmn", "yue"]
 
 
-RobotText = Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(_printable_text)]
+RobotText = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_printable_text)]
+# an uploaded sound (the Sounds page's custom/NAME): the robot plays its 8 kHz .sln from the sounds folder
+UploadedSound = Annotated[str, StringConstraints(pattern=describe_pattern(
+    r"^(|custom/[a-z0-9][a-z0-9_-]{0,39})$",
+    N_("custom/ and the name of a sound uploaded on the Sounds page (such as custom/opening-hours)")))]
 
 
 class RobotEntry(SiteObject):
@@ -557,12 +561,15 @@ class RobotEntry(SiteObject):
     ``questions`` holds several phrasings separated by ``;`` ("what are your opening hours; when are you
     open"): the recogniser's grammar is built from them and what it heard is matched against each.  The
     answer is spoken by espeak-ng in the robot's language; the text never reaches a config file, only a
-    sound file named after its hash.  ``then`` empty: the robot listens for another question."""
+    sound file named after its hash.  Or it is a recording uploaded on the Sounds page (``answer_sound``:
+    ``custom/NAME``), which then takes precedence, as an IVR's spoken greeting does over its sound.
+    ``then`` empty: the robot listens for another question."""
 
     questions: Annotated[str, StringConstraints(min_length=1, max_length=1000,
                                                 pattern=r"^[A-Za-z' ;,.?!\u4e00-\u9fff]+$")]
-    answer: RobotText
+    answer: RobotText = ""
     then: Annotated[str, StringConstraints(pattern=OPTIONAL_DESTINATION_RE)] = "hangup"
+    answer_sound: UploadedSound = Field(default="", validate_default=True)  # checks an answer is given
 
     @field_validator("questions")
     @classmethod
@@ -570,6 +577,16 @@ class RobotEntry(SiteObject):
         if not [q for q in value.split(";") if q.strip(" ,.?!")]:
             raise ValueError(N_("give at least one question"))
         return value.strip()
+
+    @field_validator("answer_sound")
+    @classmethod
+    def _some_answer(cls, value: str, info) -> str:
+        """Checked on ``answer_sound`` (validated last), naming both fields an answer can be given in; an answer
+        text that is itself invalid is reported on its own field, not as missing."""
+        if not value and "answer" in info.data and not info.data["answer"].strip():
+            raise ValueError(N_("give the entry an answer: a text the robot speaks (answer) or an uploaded "
+                                "recording (answer_sound: custom/NAME, from the Sounds page)"))
+        return value
 
 
 class Robot(SiteObject):

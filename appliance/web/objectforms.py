@@ -274,9 +274,11 @@ if hasattr(schemas, "RobotEntry"):
     ITEM_FORMATS[schemas.RobotEntry] = _fields_format(
         schemas.RobotEntry, "|", N_("One question per line: the ways callers ask it, separated by ';' | the answer "
                                     "the robot speaks | where the call goes then (hangup, queue:N, ivr:NAME, ...; "
-                                    "left empty: the robot listens for another question)."),
+                                    "left empty: the robot listens for another question) | optionally a recording "
+                                    "uploaded on the Sounds page (custom/NAME), played instead of the text."),
         "what are your opening hours; when are you open|We are open Monday to Friday, nine to five.|hangup\n"
-        "where is your office; what is your address|Our office is at 1 Main Street.|")
+        "where is your office; what is your address|Our office is at 1 Main Street.|\n"
+        "how do I find you||hangup|custom/directions")
 OPTION_FORMAT = OptionFormat(N_("One option per line: key=value (extra Asterisk settings, checked at apply)."),
                              "direct_media=no")
 LIST_HINTS = {

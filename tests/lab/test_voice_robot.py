@@ -87,8 +87,9 @@ def _best_correlation(recording: np.ndarray, prompt: np.ndarray) -> tuple[float,
     return float(score[best]), best / 8000
 
 
-def _answer_audio(site: Site, text: str) -> np.ndarray:
-    raw = (site.sounds / f"{sounds.tts_name(text, 'en')}.sln").read_bytes()
+def _answer_audio(site: Site, text: str = "", uploaded: str = "") -> np.ndarray:
+    """The audio the robot sends for an answer: ``text`` spoken, or the ``uploaded`` sound's samples."""
+    raw = (site.sounds / f"{uploaded or sounds.tts_name(text, 'en')}.sln").read_bytes()
     return np.frombuffer(raw, dtype="<i2").astype(np.float64)
 
 
@@ -125,6 +126,9 @@ def site(tmp_path_factory, rootfs):
     phones = robot = server = desk = site = None
     try:
         service.save_settings({"robot_port": lab.free_port()}, user="test")
+        recording = subprocess.run(["espeak-ng", "-v", "en-us", "--stdout", OFFICE_ANSWER], check=True,
+                                   capture_output=True).stdout
+        sounds.import_upload(recording, "office.wav", "office", install.sounds_path)
         add("extension", number="201", name="Agent 201")
         add("extension", number="202", name="Reception")
         add("queue", number="700", name="Support", strategy="ringall", agent_ring_seconds=10, wrapup_seconds=0,
@@ -132,7 +136,9 @@ def site(tmp_path_factory, rootfs):
         add("robot", name="faq", handover="queue:700", fallback="extension:202", entries=[
             {"questions": "what are your opening hours; when are you open; what time do you open",
              "answer": HOURS_ANSWER, "then": "hangup"},
-            {"questions": "where is your office; what is your address", "answer": OFFICE_ANSWER, "then": ""},
+            # answered with a recording uploaded as on the Sounds page (espeak-ng's 22 kHz WAV, converted there)
+            {"questions": "where is your office; what is your address", "answer_sound": "custom/office",
+             "then": "hangup"},
         ])
         add("inbound_route", name="robot-line", did="5553800", destination="robot:faq")
         pbx.apply()
@@ -188,9 +194,22 @@ def test_a_spoken_question_is_answered_by_voice_then_the_call_ends_as_configured
     heard = _samples(phones.heard("hours"))
     peak, at = _best_correlation(heard, _answer_audio(quiet, HOURS_ANSWER))
     assert peak > 0.8, f"the answer's audio is not in what the caller heard (best correlation {peak:.2f} at {at:.1f} s)"
-    # and not some other entry's answer
-    other, _ = _best_correlation(heard, _answer_audio(quiet, OFFICE_ANSWER))
+    # and not another sentence of the robot's
+    other, _ = _best_correlation(heard, _answer_audio(quiet, NOT_UNDERSTOOD["en"]))
     assert other < 0.5, other
+
+
+def test_an_answer_can_be_an_uploaded_recording(quiet):
+    phones = quiet.phones
+    play = _say(phones, "office", "where is your office")
+    since = time.time()
+    phones.call("telco", "5553800", tag="office", play=play, tone="silence", hold=14, record=True)
+    call = _robot_call(quiet, since)
+    assert call.entry == 1 and call.outcome == "answered" and call.next == "then-2", call.__data__
+    phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "office", timeout=20)
+    heard = _samples(phones.heard("office"))
+    peak, at = _best_correlation(heard, _answer_audio(quiet, uploaded="office"))
+    assert peak > 0.8, f"the uploaded recording is not in what the caller heard ({peak:.2f} at {at:.1f} s)"
 
 
 def test_asking_for_an_agent_hands_the_call_to_the_queue(quiet):

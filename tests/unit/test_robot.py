@@ -211,3 +211,42 @@ def test_transcripts_are_purged_with_the_recordings(install, tmp_path):
     assert sorted(r.uuid for r in RobotCall.select()) == ["u2", "u3"]
     assert any(e.action == "purge" and e.kind == "robot_transcript" and e.before == {"deleted": 2}
                for e in AuditEntry.select())
+
+
+def test_an_answer_is_a_text_or_an_uploaded_recording_and_a_missing_recording_is_named(tmp_path):
+    """The entry's recording (custom/NAME, uploaded and converted as on the Sounds page) is the audio the
+    robot sends, as it is; a robot whose recording is not there is refused at the apply, naming the entry.
+    The lab test plays it to a real caller."""
+    import subprocess
+
+    from appliance.errors import SiteError
+    from appliance.provisioning import sounds
+    from appliance.robot import plans
+    from appliance.site import schemas, service
+    with pytest.raises(SiteError, match=r"entries.0.answer_sound: give the entry an answer"):
+        service.validate("robot", {"name": "faq", "entries": [{"questions": "hello"}]})
+    with pytest.raises(SiteError, match=r"answer_sound: 'welcome' is not allowed here: use custom/"):
+        service.validate("robot", {"name": "faq", "entries": [{"questions": "hello", "answer_sound": "welcome"}]})
+    robot = service.validate("robot", {"name": "faq", "entries": [
+        {"questions": "where are you", "answer": "ignored when a recording is given", "answer_sound": "custom/office"},
+        {"questions": "when are you open", "answer": "Nine to five."}]})
+    assert isinstance(robot, schemas.Robot)
+    with pytest.raises(sounds.SoundError) as refused:
+        sounds.prepare_robots([robot], tmp_path, {"en": "en"}, {"en": "Sorry."})
+    assert str(refused.value.args[0]) == ("voice robot faq, entry 1: custom/office is not an uploaded sound "
+                                          "(upload it on the Sounds page)")
+    wav = subprocess.run(["espeak-ng", "--stdout", "Main Street"], check=True, capture_output=True).stdout
+    made = sounds.import_upload(wav, "office.wav", "office", tmp_path)  # 22 kHz in, 8 kHz mono out
+    sounds.prepare_robots([robot], tmp_path, {"en": "en"}, {"en": "Sorry."})
+    slin = (tmp_path / "office.sln").read_bytes()
+    assert abs(len(slin) / 16000 - made.seconds) < 0.1  # 8000 samples of 2 bytes a second
+
+    def speak(text: str, language: str) -> bytes:
+        return f"spoken {text}".encode()
+
+    def recorded(sound: str) -> bytes:
+        return sounds.uploaded_slin(tmp_path, sound)
+
+    first, second = robot.entries
+    assert plans.answer_audio(first, "en", speak, recorded) == slin
+    assert plans.answer_audio(second, "en", speak, recorded) == b"spoken Nine to five."
