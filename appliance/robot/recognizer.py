@@ -13,7 +13,8 @@ A grammar decoder may stop inside a sentence ("what are your opening" for a call
 else), or force nonsense onto a sentence: only a whole sentence of the grammar with a score of at least
 ``MIN_SCORE`` counts as heard, anything else is "" (not understood).
 
-Other engines (Vosk with a model directory the admin places, Mandarin included) fit ``Engine``.
+Other engines fit ``Engine``: Vosk with a model folder the admin places (:mod:`.vosk_engine`, Mandarin
+included); :mod:`.engines` says which are present and which a robot uses.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ class Engine(Protocol):
     """A recogniser: 8 kHz slin audio of one utterance in, the words heard out ("" for nothing)."""
 
     def recognise(self, samples: bytes) -> str: ...
+
+
+class Deaf:
+    """No recogniser for the robot's language on this box: nothing is understood, so a caller reaches a
+    person after two tries (or at once with 0)."""
+
+    def recognise(self, samples: bytes) -> str:
+        return ""
 
 
 def upsample(samples: bytes) -> bytes:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from appliance.install import Install
 from appliance.provisioning import prompts, sounds
+from appliance.robot import engines
 from appliance.services import journal, notify, serving
 from appliance.site import stored
 
@@ -36,8 +37,10 @@ def speaker(folder: Path) -> Callable[[str, str], bytes]:
     return speak
 
 
-def make_server(sounds_dir: Path, port: int | None = None, address: str = ADDRESS) -> RobotServer:
-    """The server on ``port`` (None: the site's ``robot_port``); the database must be open.
+def make_server(sounds_dir: Path, port: int | None = None, address: str = ADDRESS,
+                models_dir: Path | None = None) -> RobotServer:
+    """The server on ``port`` (None: the site's ``robot_port``); the database must be open.  ``models_dir``:
+    the speech models the admin placed (``appliance.robot.engines``; None: PocketSphinx's own only).
 
     Without the speech packages (the "robot" extra) it still serves, closing every call at once: Asterisk's
     ``AudioSocket()`` returns and the dialplan takes each robot's fallback, as when the service is down."""
@@ -53,13 +56,14 @@ def make_server(sounds_dir: Path, port: int | None = None, address: str = ADDRES
         return RobotServer(address, port, lambda: [], lambda name: None)
     speak = speaker(sounds_dir)
     grammars = sounds_dir / "robot-grammars"
+    models = models_dir if models_dir is not None else sounds_dir / "no-speech-models"
 
     def recorded(sound: str) -> bytes:
         return sounds.uploaded_slin(sounds_dir, sound)
 
     def plan(name: str) -> RobotPlan | None:
         try:
-            return plans.plan_named(name, speak, grammars, recorded)
+            return plans.plan_named(name, speak, grammars, recorded, models)
         except sounds.SoundError as error:  # the apply refuses this; a sound deleted since: the fallback
             log.error("voice robot %s: %s; the call goes to the fallback", name, error.args[0],
                       extra={"LINEBOX_EVENT": "robot-unavailable"})
@@ -76,7 +80,7 @@ def run(home: Path, port: int | None = None) -> int:
     try:
         install = Install.load(home)
         install.open()
-        server = make_server(install.sounds_path, port)
+        server = make_server(install.sounds_path, port, models_dir=engines.models_dir(install.home))
     except (OSError, ValueError, RuntimeError) as error:
         return serving.start_failed(log, "voice robot server", error)
     server.start()

@@ -64,7 +64,8 @@ NOT_PAGES = {
 DATA_NAMES = {"admin", "wang", "zhao", "li", "test", "system", *socket.gethostname().split(".")}
 # names of products and the labels of a gateway's own (English) web page, read there as written
 PRODUCTS = {"Grandstream", "Cisco", "SPA", "Yeastar", "Generic", "Config", "Upgrade", "via", "Server", "Path",
-            "Profile", "Rule"}
+            "Profile", "Rule",
+            "PocketSphinx", "pocketsphinx", "Vosk", "vosk", "pip"}  # the voice robots' recognisers, the installer
 # protocols and formats, written so in Chinese too
 STANDARDS = {"TLS", "SRTP", "PEM", "CA", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID",
              "AudioSocket",  # the voice robot's port (Asterisk's protocol name)

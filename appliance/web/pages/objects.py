@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from appliance.errors import SiteError
 from appliance.provisioning import live
+from appliance.robot import engines
 from appliance.site import queries, service
 from appliance.site.kinds import choice_label, sentence_case
 from appliance.support import status
@@ -39,9 +40,14 @@ def objects_list(slug: str):
     # whether each phone on the page is registered: one question to Asterisk for the page, "unknown" without it
     registrations = (status.phone_registrations(install(), [str(getattr(o, k.key)) for o in items])
                      if k.name == "extension" else None)
+    # the voice robots' page says which recognisers and models this box has (nothing is fetched)
+    speech = None
+    if k.name == "robot":
+        folder = engines.models_dir(install().home)
+        speech = {"engines": engines.engines(), "models": engines.models(folder), "folder": folder}
     return render_template(
         "objects_list.html", kind=k, slug=slug, q=q, items=items, paging=Paging(page, total),
-        columns=objectforms.list_columns(k.name), cell=_cell, registrations=registrations,
+        columns=objectforms.list_columns(k.name), cell=_cell, registrations=registrations, speech=speech,
         nav_active=slug)
 
 
