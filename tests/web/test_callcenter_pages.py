@@ -249,12 +249,12 @@ def test_the_voice_robots_page_says_which_recognisers_and_models_are_on_the_box(
     assert "<td>pocketsphinx</td><td>5.1.1</td>" in table
     assert "vosk" in table
     models = re.search(r'<table id="speech-models-table">.*?</table>', page, re.S).group(0)
-    assert "<td>en-us</td><td>pocketsphinx</td><td>en</td>" in models and "vosk-model" not in models
+    assert "<td><code>en-us</code></td><td>pocketsphinx</td><td>en</td>" in models and "vosk-model" not in models
     placed = engines.models_dir(install.home) / "vosk-model-small-cn-0.22"  # as its archive unpacks
     (placed / "am").mkdir(parents=True)
     (placed / "am" / "final.mdl").write_bytes(b"\0")
     (placed / "conf").mkdir()
     page = s.get(f"{console.url}/robots/").text
     models = re.search(r'<table id="speech-models-table">.*?</table>', page, re.S).group(0)
-    assert "<td>vosk-model-small-cn-0.22</td><td>vosk</td><td>zh</td>" in models
+    assert "<td><code>vosk-model-small-cn-0.22</code></td><td>vosk</td><td>zh</td>" in models
     assert html.escape(str(engines.models_dir(install.home))) in page  # where to place one

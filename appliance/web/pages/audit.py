@@ -33,14 +33,15 @@ class Change:
 OTHER_KINDS = {"site": _l("site"), "agent": _l("agent"), "api_token": _l("API token"), "backup": _l("backup"),
                "ban": _l("ban"), "contact": _l("contact"), "gateway": _l("gateway"), "recording": _l("recording"),
                "settings": _l("settings"), "sound": _l("sound"), "user": _l("user"), "rates": _l("rate table"),
-               "prompt": _l("prompt")}
+               "prompt": _l("prompt"), "robot_transcript": _l("voice robot transcripts")}
 ACTIONS = {"create": _l("create"), "update": _l("update"), "delete": _l("delete"), "bind": _l("bind"),
            "claim": _l("claim"), "login": _l("log in"), "logout": _l("log out"), "pause": _l("pause"),
            "unpause": _l("unpause"), "listen": _l("listen"), "purge": _l("purge"), "download": _l("download"),
            "upload": _l("upload"), "restore": _l("restore"), "set-password": _l("set password"),
            "ban": _l("ban"), "unban": _l("unban"), "expire": _l("expire"),
            "open-adoption-window": _l("open adoption window"), "close-adoption-window": _l("close adoption window"),
-           "new-credential": _l("new credential"), "import": _l("import"), "reprice": _l("price again")}
+           "new-credential": _l("new credential"), "import": _l("import"), "reprice": _l("price again"),
+           "view": _l("view")}
 
 
 # the fields of what is not a site kind (users, gateways, contacts, tokens, bans...), in words
@@ -55,7 +56,8 @@ OTHER_FIELDS = {"username": _l("Username"), "role": _l("Role"), "language": _l("
                 "passphrase": _l("Passphrase"), "until": _l("Until"), "source": _l("Address"),
                 "networks": _l("Networks"), "https": "HTTPS", "lines": _l("Rate lines"),
                 "valid_from": _l("Applies from"), "records": _l("Call records"), "prompt": _l("Prompt"),
-                "seconds": _l("Seconds"), "from": _l("File")}
+                "seconds": _l("Seconds"), "from": _l("File"), "robot": _l("Voice robot"), "calls": _l("Calls"),
+                "deleted": _l("Deleted")}
 
 
 def field_label(kind: str, field: str) -> str:
