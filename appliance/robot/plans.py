@@ -8,6 +8,7 @@ once per distinct model and grammar and reused by every later call (:mod:`.engin
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,8 @@ from appliance.robot.calls import NOT_UNDERSTOOD
 from appliance.robot.recognizer import Deaf, Engine, PocketSphinx
 from appliance.robot.server import RobotPlan
 from appliance.site import schemas, service
+
+log = logging.getLogger("linebox.robot")
 
 Speak = Callable[[str, str], bytes]
 Recorded = Callable[[str], bytes]  # an uploaded sound's (custom/NAME) 8 kHz slin samples
@@ -36,12 +39,23 @@ def engine_for(language: str, phrases: tuple[str, ...], folder: Path, models_dir
             if model is None:
                 engine = Deaf()
             elif model.engine == "vosk":
-                from appliance.robot.vosk_engine import Vosk
-                engine = Vosk(model.path, phrases)
+                engine = _vosk_or_english(model.path, phrases, folder)
             else:
                 engine = PocketSphinx(phrases, folder)
             _engines[key] = engine
         return engine
+
+
+def _vosk_or_english(model: Path, phrases: tuple[str, ...], folder: Path) -> Engine:
+    """Vosk with the admin's model; a model Vosk cannot load (a broken or half-copied folder) is logged and
+    the robot hears with PocketSphinx's English model instead, rather than failing every call."""
+    try:
+        from appliance.robot.vosk_engine import Vosk
+        return Vosk(model, phrases)
+    except Exception as error:  # vosk raises a bare Exception("Failed to create a model")
+        log.error("voice robot: the speech model %s cannot be used (%s); PocketSphinx's English model listens "
+                  "instead", model, error, extra={"LINEBOX_EVENT": "robot-model-unusable"})
+        return PocketSphinx(phrases, folder)
 
 
 def answer_audio(entry: schemas.RobotEntry, language: str, speak: Speak, recorded: Recorded) -> bytes:

@@ -65,3 +65,14 @@ def test_without_any_recogniser_nothing_is_understood(tmp_path, monkeypatch):
     assert engines.model_for("zh", tmp_path) is None
     engine = plans.engine_for("zh", ("ni hao",), tmp_path / "grammars", tmp_path)
     assert isinstance(engine, Deaf) and engine.recognise(b"\1\0" * 8000) == ""
+
+
+def test_a_model_vosk_cannot_load_leaves_the_robot_listening_in_english(tmp_path, monkeypatch, caplog):
+    from appliance.robot import plans
+    from appliance.robot.recognizer import PocketSphinx
+    folder = engines.models_dir(tmp_path)
+    _vosk_model(folder / "vosk-model-small-cn-0.22")  # no real model inside (or no vosk at all here)
+    monkeypatch.setattr(engines, "_version", lambda package: "0.3.45" if package == "vosk" else "5.1.1")
+    engine = plans.engine_for("zh", ("agent", "speak to an agent"), tmp_path / "grammars", folder)
+    assert isinstance(engine, PocketSphinx)
+    assert "vosk-model-small-cn-0.22 cannot be used" in caplog.text
