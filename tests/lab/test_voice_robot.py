@@ -81,10 +81,25 @@ def _best_correlation(recording: np.ndarray, prompt: np.ndarray) -> tuple[float,
     corr = np.fft.irfft(np.fft.rfft(recording, size) * np.conj(np.fft.rfft(prompt, size)), size)[:len(recording)]
     # the recording's energy under the prompt at each offset, for the normalisation
     energy = np.concatenate([[0.0], np.cumsum(recording ** 2)])
-    window = np.array([energy[min(i + len(prompt), len(recording))] - energy[i] for i in range(len(recording))])
+    offsets = np.arange(len(recording))
+    window = energy[np.minimum(offsets + len(prompt), len(recording))] - energy[offsets]
     score = corr / (np.sqrt(np.maximum(window, 1e-9)) * np.sqrt(np.sum(prompt ** 2)))
     best = int(np.argmax(score))
     return float(score[best]), best / 8000
+
+
+def _share_heard(recording: np.ndarray, prompt: np.ndarray, piece: int = 1000) -> float:
+    """The share of ``prompt``'s voiced pieces (``piece`` samples each, 1/8 s by default) found whole in
+    ``recording`` (normalised correlation above 0.8).
+
+    Piece by piece, not the prompt as one block: on a loaded machine a thread of the robot or of either
+    Asterisk can stall for a moment, and the frames sent late put a short gap into what the caller heard.
+    The caller still heard the sentence; a sentence not played, or another one, scores near 0."""
+    loudness = np.sqrt(np.mean(prompt ** 2))
+    pieces = [prompt[i:i + piece] for i in range(0, len(prompt) - piece + 1, piece)]
+    voiced = [p for p in pieces if np.sqrt(np.mean(p ** 2)) > 0.3 * loudness]
+    assert voiced, "the prompt has no voiced piece"
+    return sum(_best_correlation(recording, p)[0] > 0.8 for p in voiced) / len(voiced)
 
 
 def _answer_audio(site: Site, text: str = "", uploaded: str = "") -> np.ndarray:
@@ -192,11 +207,11 @@ def test_a_spoken_question_is_answered_by_voice_then_the_call_ends_as_configured
     # would (hold=14)
     phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "hours", timeout=20)
     heard = _samples(phones.heard("hours"))
-    peak, at = _best_correlation(heard, _answer_audio(quiet, HOURS_ANSWER))
-    assert peak > 0.8, f"the answer's audio is not in what the caller heard (best correlation {peak:.2f} at {at:.1f} s)"
+    share = _share_heard(heard, _answer_audio(quiet, HOURS_ANSWER))
+    assert share >= 0.7, f"the answer's audio is not in what the caller heard ({share:.0%} of it found)"
     # and not another sentence of the robot's
-    other, _ = _best_correlation(heard, _answer_audio(quiet, NOT_UNDERSTOOD["en"]))
-    assert other < 0.5, other
+    other = _share_heard(heard, _answer_audio(quiet, NOT_UNDERSTOOD["en"]))
+    assert other <= 0.2, other
 
 
 def test_an_answer_can_be_an_uploaded_recording(quiet):
@@ -208,8 +223,8 @@ def test_an_answer_can_be_an_uploaded_recording(quiet):
     assert call.entry == 1 and call.outcome == "answered" and call.next == "then-2", call.__data__
     phones.wait_for("CallerHangup", lambda e: e.get("Tag") == "office", timeout=20)
     heard = _samples(phones.heard("office"))
-    peak, at = _best_correlation(heard, _answer_audio(quiet, uploaded="office"))
-    assert peak > 0.8, f"the uploaded recording is not in what the caller heard ({peak:.2f} at {at:.1f} s)"
+    share = _share_heard(heard, _answer_audio(quiet, uploaded="office"))
+    assert share >= 0.7, f"the uploaded recording is not in what the caller heard ({share:.0%} of it found)"
 
 
 def test_asking_for_an_agent_hands_the_call_to_the_queue(quiet):
@@ -265,9 +280,9 @@ def test_nonsense_twice_is_handed_over_and_the_caller_speaking_stops_the_robot(q
     # barge-in: the caller heard the start of "Sorry, I did not understand ...", not its end
     heard = _samples(phones.heard("nonsense"))
     sorry = _answer_audio(quiet, NOT_UNDERSTOOD["en"])
-    start, _ = _best_correlation(heard, sorry[:4000])
-    end, _ = _best_correlation(heard, sorry[-12000:])
-    assert start > 0.8 and end < 0.5, (start, end)
+    start = _share_heard(heard, sorry[:4000])
+    end = _share_heard(heard, sorry[-12000:])
+    assert start >= 0.5 and end <= 0.2, (start, end)
 
 
 def test_with_the_robot_service_down_calls_go_to_the_fallback_within_seconds(quiet):
