@@ -34,7 +34,7 @@ from pathlib import Path
 from peewee import fn
 
 from appliance.model.models import AuditEntry
-from appliance.provisioning import escape
+from appliance.provisioning import escape, reuse
 from appliance.site import schemas
 from appliance.site.checks import Site
 
@@ -129,6 +129,9 @@ def extension_rows(ext: schemas.Extension, networks: str, language: str = "", en
     return rows
 
 
+_ROWS = reuse.PerObject()
+
+
 def site_rows(site: Site) -> Rows:
     """Every row of the site: what the file must hold after a full apply."""
     fxs = fxs_numbers(site)
@@ -136,12 +139,15 @@ def site_rows(site: Site) -> Rows:
     language = phone_language(site.settings)
     encryption = site.settings.sip_encryption
     rows: Rows = {table: {} for table in TABLES}
-    for ext in site.of("extension"):
-        if ext.number in fxs:
-            continue  # its dialplan line names its port
-        for table, by_id in extension_rows(ext, networks, language, encryption,
-                                         pjsip=in_projection(ext, fxs)).items():
-            rows[table].update(by_id)
+    with _ROWS.round() as reused:
+        for ext in site.of("extension"):
+            if ext.number in fxs:
+                continue  # its dialplan line names its port
+            pjsip = in_projection(ext, fxs)
+            one = reused(ext, lambda e, pjsip=pjsip: extension_rows(e, networks, language, encryption, pjsip=pjsip),
+                         networks, language, encryption, pjsip)
+            for table, by_id in one.items():
+                rows[table].update(by_id)
     return rows
 
 
@@ -249,14 +255,34 @@ def set_revision(db: sqlite3.Connection, revision: int) -> None:
     db.execute(f"INSERT OR REPLACE INTO {STATE_TABLE} (key, value) VALUES ('revision', ?)", (str(revision),))
 
 
+# The rows a full apply of this process last left in a file, with the file's state then (:func:`_file_state`):
+# while the file is in that state, the next full apply compares the site's rows with these instead of reading
+# 40,000 rows back.  Any other write (a push, a restore, another process) changes the state, and the rows are
+# read again.  Every writer holds the install's apply lock, so no write falls between a commit and its state.
+_SYNCED: dict[Path, tuple[tuple, Rows]] = {}
+
+
+def _file_state(path: Path) -> tuple:
+    """The file's identity and SQLite's file change counter (header bytes 24-27), which every committed write
+    changes in rollback-journal mode (the mode this file is kept in)."""
+    with open(path, "rb") as handle:
+        header = handle.read(28)
+        info = os.fstat(handle.fileno())
+    return info.st_dev, info.st_ino, info.st_size, header[24:28]
+
+
 def sync(path: Path, site: Site, revision: int) -> Written:
     """Make the file hold exactly the site's rows (a full apply, boot); one transaction."""
     new = site_rows(site)
+    key = path.resolve()
     with connect(path) as db:
-        old = read_rows(db)
-        scope = {table: sorted(set(new[table]) | set(old[table])) for table in TABLES}
+        kept = _SYNCED.pop(key, None)
+        old = kept[1] if kept is not None and kept[0] == _file_state(path) else read_rows(db)
+        # the ids whose rows differ (set operations on the rows' items: 10,000 rows compared in C, not in a loop)
+        scope = {table: sorted({i for i, _ in new[table].items() ^ old[table].items()}) for table in TABLES}
         done = write(db, new, old, scope)
         set_revision(db, revision)
+    _SYNCED[key] = (_file_state(path), new)
     return done
 
 
