@@ -68,9 +68,10 @@ def _reload_commands(changed: list[str]) -> list[str]:
 def apply_overhead(install, facts, runs: int = 5) -> dict:
     """Full apply ÷ Asterisk's own reloads of the same files, ``runs`` times.
 
-    Each run renames an extension with a mailbox and changes its ring time (pjsip.conf, extensions.conf
-    and voicemail.conf change) and applies it (the whole apply: reading the site, render, stage, reloads,
-    verify).  Then the same reloads by hand: the previous generation put back live and the same reload
+    Each run renames an extension with a mailbox and changes its ring time and applies it (the whole apply:
+    reading the site, check, render, the extensions' rows, stage, reloads, verify).  Its endpoint and ring
+    time are rows of the projection, so of the files only voicemail.conf changes (its mailbox line): the
+    apply reloads app_voicemail alone, and Linebox's own work is most of what is left.  Then the same reloads by hand: the previous generation put back live and the same reload
     commands sent, then the new one and the commands again: Asterisk going through the same change of
     the same files both ways, with nothing of Linebox's around it; the mean of both is the run's divisor."""
     target = install.target()

@@ -27,6 +27,7 @@ import grp
 import hashlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from pathlib import Path
 from peewee import fn
 
 from appliance.model.models import AuditEntry
-from appliance.provisioning import escape, reuse
+from appliance.provisioning import escape
 from appliance.site import schemas
 from appliance.site.checks import Site
 
@@ -129,25 +130,45 @@ def extension_rows(ext: schemas.Extension, networks: str, language: str = "", en
     return rows
 
 
-_ROWS = reuse.PerObject()
+# The last :func:`site_rows` of this process: its inputs besides the extensions, each extension object with its
+# rows, and the whole result.  The next call starts from that result and changes the rows of the extensions
+# that are not the same objects (a snapshot gives an unchanged row as the same object): one extension's rows
+# computed after one change, not 10,000 (the rows of a site are read-only to callers).
+_LAST: tuple[tuple, dict[int, tuple[schemas.Extension, Rows]], Rows] | None = None
+_LAST_LOCK = threading.Lock()
 
 
 def site_rows(site: Site) -> Rows:
     """Every row of the site: what the file must hold after a full apply."""
+    global _LAST
     fxs = fxs_numbers(site)
     networks = local_networks(site.settings)
     language = phone_language(site.settings)
     encryption = site.settings.sip_encryption
+    inputs = (networks, language, encryption, frozenset(fxs))
+    extensions = [e for e in site.of("extension") if e.number not in fxs]  # on a port: its dialplan line names it
+    with _LAST_LOCK:
+        last = _LAST
+    kept: dict[int, tuple[schemas.Extension, Rows]] = {}
     rows: Rows = {table: {} for table in TABLES}
-    with _ROWS.round() as reused:
-        for ext in site.of("extension"):
-            if ext.number in fxs:
-                continue  # its dialplan line names its port
-            pjsip = in_projection(ext, fxs)
-            one = reused(ext, lambda e, pjsip=pjsip: extension_rows(e, networks, language, encryption, pjsip=pjsip),
-                         networks, language, encryption, pjsip)
-            for table, by_id in one.items():
+    if last is not None and last[0] == inputs:
+        kept, rows = last[1], {table: dict(by_id) for table, by_id in last[2].items()}
+        current = {id(e): e for e in extensions}
+        for key, (ext, its) in kept.items():  # the rows of extensions gone or changed go first
+            if current.get(key) is not ext:
+                for table, by_id in its.items():
+                    for i in by_id:
+                        rows[table].pop(i, None)
+    made: dict[int, tuple[schemas.Extension, Rows]] = {}
+    for ext in extensions:
+        hit = kept.get(id(ext))
+        if hit is None or hit[0] is not ext:
+            hit = (ext, extension_rows(ext, networks, language, encryption, pjsip=in_projection(ext, fxs)))
+            for table, by_id in hit[1].items():
                 rows[table].update(by_id)
+        made[id(ext)] = hit  # the entry holds the object: its id is not reused while the entry is kept
+    with _LAST_LOCK:
+        _LAST = (inputs, made, rows)
     return rows
 
 

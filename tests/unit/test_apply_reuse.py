@@ -83,3 +83,22 @@ def test_fingerprints_and_rows_follow_a_changed_object(install):
     assert manifest.expected(after)["mailbox"]["100"] != prints["mailbox"]["100"]
     assert projection.site_rows(after)["ps_endpoints"]["100"] != rows["ps_endpoints"]["100"]
     assert manifest.expected(before) == prints and projection.site_rows(before) == rows  # the old site as it was
+
+
+def test_the_rows_made_from_the_last_ones_are_those_made_from_nothing(install):
+    for n in range(100, 106):
+        _extension(str(n), f"User {n}", voicemail=n % 2 == 0, voicemail_pin="4711")
+    projection.site_rows(service.snapshot())
+    one = service.get_object("extension", "101")
+    service.save_object("extension", {**one.model_dump(), "number": "110"}, U, original_key="101")  # renumbered
+    service.delete_object("extension", "102", U)
+    _extension("107", "New")
+    two = service.get_object("extension", "103")
+    service.save_object("extension", {**two.model_dump(), "name": "Changed"}, U, original_key="103")
+    site = service.snapshot()
+    patched = projection.site_rows(site)
+    projection._LAST = None  # noqa: SLF001 - what a new process computes
+    assert patched == projection.site_rows(site)
+    assert set(patched["ps_endpoints"]) == {"100", "103", "104", "105", "107", "110"}
+    service.save_settings({"sip_encryption": "preferred"}, U)  # an input of every row: all made anew
+    assert projection.site_rows(service.snapshot())["ps_endpoints"]["100"][-2:] == ("sdes", "yes")
