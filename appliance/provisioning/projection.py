@@ -284,12 +284,13 @@ _SYNCED: dict[Path, tuple[tuple, Rows]] = {}
 
 
 def _file_state(path: Path) -> tuple:
-    """The file's identity and SQLite's file change counter (header bytes 24-27), which every committed write
-    changes in rollback-journal mode (the mode this file is kept in)."""
+    """The file's identity, size and times, and SQLite's file change counter (header bytes 24-27), which every
+    committed write changes in rollback-journal mode (the mode this file is kept in): a file written again, or
+    removed and made anew (even in the same inode), is never taken for the one the rows were kept for."""
     with open(path, "rb") as handle:
         header = handle.read(28)
         info = os.fstat(handle.fileno())
-    return info.st_dev, info.st_ino, info.st_size, header[24:28]
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, header[24:28]
 
 
 def sync(path: Path, site: Site, revision: int) -> Written:
