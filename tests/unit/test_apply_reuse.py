@@ -102,3 +102,20 @@ def test_the_rows_made_from_the_last_ones_are_those_made_from_nothing(install):
     assert set(patched["ps_endpoints"]) == {"100", "103", "104", "105", "107", "110"}
     service.save_settings({"sip_encryption": "preferred"}, U)  # an input of every row: all made anew
     assert projection.site_rows(service.snapshot())["ps_endpoints"]["100"][-2:] == ("sdes", "yes")
+
+
+def test_a_full_apply_after_another_compares_with_the_rows_it_wrote_without_reading_them_back(install, monkeypatch):
+    _extension("100", "Alice")
+    target = install.target()
+    assert apply.apply(service.snapshot, install.facts(), target, user=U).ok
+    whole_reads = []
+    read = projection.read_rows
+
+    def counted(db, ids=None):
+        whole_reads.append(ids is None)
+        return read(db, ids)
+    monkeypatch.setattr(projection, "read_rows", counted)
+    _extension("101", "Bob")
+    assert apply.apply(service.snapshot, install.facts(), target, user=U).ok
+    assert whole_reads.count(True) == 0
+    assert projection.stored_rows(target.projection_file) == projection.site_rows(service.snapshot())
