@@ -119,3 +119,29 @@ def test_a_full_apply_after_another_compares_with_the_rows_it_wrote_without_read
     assert apply.apply(service.snapshot, install.facts(), target, user=U).ok
     assert whole_reads.count(True) == 0
     assert projection.stored_rows(target.projection_file) == projection.site_rows(service.snapshot())
+
+
+def test_a_push_between_two_full_applies_keeps_the_rows_the_next_one_compares_with(install, monkeypatch):
+    from appliance.provisioning import live
+    _extension("100", "Alice")
+    _extension("101", "Bob")
+    target = install.target()
+    assert apply.apply(service.snapshot, install.facts(), target, user=U).ok
+    one = service.get_object("extension", "100")
+    service.save_object("extension", {**one.model_dump(), "name": "Alicia"}, U, original_key="100")
+    assert live.after_change(target, "extension", "100", U, one).ok
+    bob = service.get_object("extension", "101")
+    service.delete_object("extension", "101", U)
+    assert live.after_change(target, "extension", None, U, bob).ok
+    whole_reads = []
+    read = projection.read_rows
+
+    def counted(db, ids=None):
+        whole_reads.append(ids is None)
+        return read(db, ids)
+    monkeypatch.setattr(projection, "read_rows", counted)
+    _extension("102", "Carol")  # not pushed: only the full apply writes it
+    result = apply.apply(service.snapshot, install.facts(), target, user=U)
+    assert result.ok and whole_reads.count(True) == 0
+    assert next(s for s in result.steps if s.name == "objects").detail.startswith("4 extension rows changed")
+    assert projection.stored_rows(target.projection_file) == projection.site_rows(service.snapshot())
