@@ -219,7 +219,8 @@ def _apply(run: Run, result: ApplyResult, site: Site, facts: render.InstallFacts
 
         new_dir = target.generations_dir / generations.next_id(target)
         run.step("stage", lambda: generations.stage(target, new_dir, files, user, result.changed,
-                                                    {manifest.OBJECTS_FILE: manifest.dumps(objects)}))
+                                                    {manifest.OBJECTS_FILE: manifest.dumps(objects)},
+                                                    previous, live_files))
         result.generation = new_dir.name
 
         def swap() -> str:

@@ -111,10 +111,15 @@ def next_id(target: Target) -> str:
 
 
 def stage(target: Target, new_dir: Path, files: dict[str, str], user: str, changed: list[str],
-          beside: dict[str, str] | None = None) -> str:
+          beside: dict[str, str] | None = None, previous: Path | None = None,
+          previous_files: dict[str, str] | None = None) -> str:
     """Write a generation's files and its meta file (and ``beside``'s, such as the list of objects verify
     reads) beside the others, flush them to disk, then move the folder into place whole.  Called under
-    :func:`locked`: a staging folder left by an apply that was killed is removed here."""
+    :func:`locked`: a staging folder left by an apply that was killed is removed here.
+
+    A file the same as in ``previous`` (whose files are ``previous_files``) is a hard link to that one: a
+    generation's files never change once written, and this one is already on disk (an apply that changes one
+    file writes and flushes one file, not 28)."""
     for stale in target.generations_dir.glob(".staging-*"):
         shutil.rmtree(stale, ignore_errors=True)
     # mkdir (not tempfile.mkdtemp, whose folder is 0700): the folder gets the process's umask like the
@@ -124,10 +129,17 @@ def stage(target: Target, new_dir: Path, files: dict[str, str], user: str, chang
     folders = {staging}
     meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "user": user,
             "changed": changed}
+    same = previous_files or {}
     for name, text in [*files.items(), *(beside or {}).items(), ("meta.json", json.dumps(meta, indent=1))]:
         path = staging / name
         path.parent.mkdir(parents=True, exist_ok=True)
         folders.add(path.parent)
+        if previous is not None and name in files and same.get(name) == text:
+            try:
+                os.link(previous / name, path)
+                continue
+            except OSError:  # gone, or a file system without hard links: written as any other
+                pass
         with open(path, "w") as handle:
             handle.write(text)
             handle.flush()

@@ -152,9 +152,11 @@ def _push(target: Target, number: str, old_number: str | None, old: schemas.Exte
     }
     revision = projection.database_revision()
     with projection.connect(target.projection_file) as db:
+        before = projection.file_state(target.projection_file)  # in the transaction: no other write meanwhile
         previous_revision = _stored_revision(db)
         done = projection.write(db, rows, projection.read_rows(db, scope), scope)
         projection.set_revision(db, revision)
+    projection.carry_over(target.projection_file, before, rows, scope)
     result.revision = revision
     result.steps.append(f"rows: {done.count} changed")
     if target.connect is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from appliance.provisioning import projection
+from appliance.provisioning import projection, reuse
 from appliance.site.checks import Site
 
 OBJECTS_FILE = "objects.json"
@@ -36,8 +36,16 @@ def _print(obj: BaseModel) -> str:
     return f"{zlib.crc32(obj.model_dump_json().encode()):08x}"
 
 
+_PRINTS = reuse.PerObject()
+
+
 def expected(site: Site) -> Manifest:
     """Every object Asterisk should hold after loading the render of ``site``."""
+    with _PRINTS.round() as fingerprint:
+        return _expected(site, lambda obj: fingerprint(obj, _print))
+
+
+def _expected(site: Site, _print) -> Manifest:
     # extensions in the projection's rows are looked up by the step that writes them (appliance.provisioning.live)
     fxs = projection.fxs_numbers(site)
     extensions = {e.number: _print(e) for e in site.of("extension") if not projection.in_projection(e, fxs)}

@@ -30,9 +30,17 @@ class Site:
 
     def mailboxes(self) -> list[schemas.VoicemailBox]:
         """Every voicemail box: extensions with voicemail on, then standalone boxes, by number."""
-        boxes = [schemas.VoicemailBox(number=e.number, name=e.name, pin=e.voicemail_pin, email=e.email)
-                 for e in self.of("extension") if e.voicemail]
-        return sorted([*boxes, *self.of("voicemail_box")], key=lambda b: b.number)
+        global _BOXES
+        known, made = _BOXES, {}
+        for e in self.of("extension"):
+            if e.voicemail:
+                fields = (e.number, e.name, e.voicemail_pin, e.email)
+                box = known.get(fields)
+                if box is None:
+                    box = schemas.VoicemailBox(number=e.number, name=e.name, pin=e.voicemail_pin, email=e.email)
+                made[fields] = box
+        _BOXES = made
+        return sorted([*made.values(), *self.of("voicemail_box")], key=lambda b: b.number)
 
     def inbound_routes_by_specificity(self) -> list[schemas.InboundRoute]:
         """Inbound routes, most specific first: the order in which Asterisk matches their extensions.
@@ -47,6 +55,12 @@ class Site:
     def keys(self, kind: str) -> set[str]:
         key = KINDS[kind].key
         return {getattr(o, key) for o in self.objects[kind]}
+
+
+# An extension's voicemail box, by its fields, as the last ``Site.mailboxes`` made it: check, render and verify
+# each ask for every box, and validating 5,000 new boxes each time cost more than the rest of the call.
+# Read-only objects; only those of the last call are kept.
+_BOXES: dict[tuple, schemas.VoicemailBox] = {}
 
 
 # Asterisk's ext_cmp: at each position, the fewer digits a character matches (then the lowest one), the more
@@ -216,14 +230,14 @@ def check_site(site: Site) -> list[Problem]:
         "queue": site.keys("queue"),
     }
 
-    owners: dict[str, str] = {}
+    owners: dict[str, tuple[str, object]] = {}  # number -> (kind, object): labelled only when one is taken
     for kind in ("extension", "ring_group", "voicemail_box", "queue"):
         for obj in site.of(kind):
-            label = _label(kind, obj)
             if obj.number in owners:
-                problems.append(Problem(f"{label} number", number_taken(obj.number, owners[obj.number])))
+                problems.append(Problem(f"{_label(kind, obj)} number",
+                                        number_taken(obj.number, _label(*owners[obj.number]))))
             else:
-                owners[obj.number] = label
+                owners[obj.number] = (kind, obj)
 
     # Objects keyed by name: the same name twice (possible in an imported file) would silently keep only one.
     for kind, k in KINDS.items():

@@ -12,8 +12,11 @@ pages let SQLite do the filtering (``WHERE`` on the key and name columns), count
 
 from __future__ import annotations
 
+import threading
+
 import peewee
 
+from appliance.model.database import database
 from appliance.model.models import AuditEntry
 from appliance.site import schemas
 from appliance.site.checks import Site
@@ -43,11 +46,52 @@ def get_object(kind: str, key: str) -> schemas.SiteObject | None:
 
 
 def snapshot() -> Site:
-    """The whole site as it is stored now."""
-    site = Site(settings=load_settings())
-    for name in KINDS:
-        site.objects[name] = list_objects(name)
+    """The whole site as it is stored now, read in one transaction (one consistent state).
+
+    Its objects may be shared with earlier snapshots of this process (:func:`_memo_objects`): read-only."""
+    with database.atomic():
+        site = Site(settings=load_settings())
+        for name in KINDS:
+            site.objects[name] = _memo_objects(name)
     return site
+
+
+# Per kind: the database it was read from and each stored row (the column values as stored, secrets still
+# sealed) with its schema object.  Turning a row into a schema object (decrypting its sealed columns,
+# validating it) is most of a snapshot's cost on a large site; a row stored the same as last time is the
+# same object, so a full apply after one change turns one row, not 10,000.  Keyed by the stored content
+# itself: nothing has to tell this cache what changed.
+_MEMO: dict[str, tuple[object, dict[tuple, schemas.SiteObject]]] = {}
+_MEMO_LOCK = threading.Lock()
+
+
+def _memo_objects(kind: str) -> list[schemas.SiteObject]:
+    """``list_objects(kind)``, each row unchanged since this process last read it given as the same object."""
+    k = get_kind(kind)
+    fields = [getattr(k.model, name) for name in k.schema.model_fields]
+    sql, params = k.model.select(*fields).order_by(*k.order_by()).sql()
+    rows = database.execute_sql(sql, params).fetchall()
+    with _MEMO_LOCK:
+        owner, memo = _MEMO.get(kind, (None, {}))
+    if owner is not database.obj:
+        memo = {}
+    fresh: dict[tuple, schemas.SiteObject] = {}
+    objects = []
+    try:
+        for row in rows:
+            row = tuple(row)
+            obj = memo.get(row)
+            if obj is None:
+                obj = fresh.get(row)
+            if obj is None:
+                obj = k.schema.model_validate({f.name: f.python_value(v) for f, v in zip(fields, row, strict=True)})
+            fresh[row] = obj
+            objects.append(obj)
+    except TypeError:  # a column whose stored value cannot be a key (an engine's own type): read as usual
+        return list_objects(kind)
+    with _MEMO_LOCK:
+        _MEMO[kind] = (database.obj, fresh)
+    return objects
 
 MAX_LIMIT = 500
 
