@@ -17,7 +17,8 @@ pytestmark = pytest.mark.timeout(180)
 
 # Words a Chinese page may hold in Latin letters: names (the product, the software it runs, the test data,
 # the user, the language switch's "English") and units or standards read as they are in Chinese too.
-NAMES = {"Linebox", "Asterisk", "DAHDI", "Desk", "admin", "li", "English"}
+NAMES = {"Linebox", "Asterisk", "DAHDI", "Desk", "admin", "li", "English",
+         "PocketSphinx", "pocketsphinx", "Vosk", "vosk", "pip"}  # the voice robots' recognisers, their installer
 UNITS = {"CSV", "CPU", "FXO", "FXS", "PIN", "SIP", "B", "KiB", "MiB", "GiB", "TiB", "min", "MB", "kHz",
          "WAV", "MP3", "OGG", "FLAC"}
 # standards and codecs, named as they are in Chinese too
@@ -28,7 +29,8 @@ STANDARDS = {"AMI", "CAS", "CCS", "ESF", "EuroISDN", "Q.SIG", "National ISDN-1",
              "Debian"}  # the system whose trusted certificates a TLS trunk uses by default
 # what one types, quoted in the hints as it is typed: destinations, a dial pattern's parts, days
 SYNTAX = {"hangup", "match", "strip", "prepend", "mon-fri", "sat", "N",
-          "yes", "no", "never", "always"}  # values a CSV file holds
+          "yes", "no", "never", "always",  # values a CSV file holds
+          "en", "zh"}  # language codes (a speech model's language)
 WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_'’.:/|=-]*(?: ISDN-[12])?")
 
 
