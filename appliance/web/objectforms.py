@@ -641,6 +641,7 @@ LIST_COLUMNS = {
     "queue": ("number", "name", "strategy", "members", "overflow"),
     "ivr": ("name", "greeting", "options", "timeout_destination"),
     "robot": ("name", "language", "entries", "handover", "fallback"),
+    "cluster_node": ("name", "address", "standby", "queues"),
 }
 
 
