@@ -311,8 +311,10 @@ def cluster_problems(site: Site) -> list[Problem]:
     """A multi-node site's description (``cluster_node`` objects and ``settings.cluster_edge``).
 
     A queue and its waiting callers live on one node, and the edge sends an agent's calls to the node of the
-    agent's queues: so every queue is placed on exactly one node, and the queues an agent answers share a node.
-    A standby is another node.  A site with neither nodes nor an edge is one box: nothing to check.
+    agent's queues: so a queue is placed on one node at most, and the queues an agent answers share a node.
+    The edge's address turns multi-node mode on: until it is set, nodes are a draft (added one by one in the
+    console, each naming a standby that may come next); once it is, every queue must be placed and every
+    standby must be another node.  A site with neither nodes nor an edge is one box: nothing to check.
     """
     nodes = site.of("cluster_node")
     edge = site.settings.cluster_edge
@@ -323,9 +325,6 @@ def cluster_problems(site: Site) -> list[Problem]:
         problems.append(Problem("settings cluster_edge", Message(N_(
             "multi-node mode needs at least one cluster node (leave the edge's address empty for one box)"))))
         return problems
-    if not edge:
-        problems.append(Problem("settings cluster_edge", Message(N_(
-            "the site has cluster nodes: give the address of its Kamailio edge"))))
     names = {node.name for node in nodes}
     addresses: dict[str, str] = {edge: Message(N_("the edge"))} if edge else {}
     placed: dict[str, str] = {}
@@ -335,7 +334,7 @@ def cluster_problems(site: Site) -> list[Problem]:
         if node.standby == node.name:
             problems.append(Problem(f"{label} standby", Message(N_("a node cannot be its own standby: name "
                                                                    "another cluster node"))))
-        elif node.standby not in names:
+        elif edge and node.standby not in names:
             problems.append(Problem(f"{label} standby", missing(N_("cluster node"), node.standby)))
         if node.address in addresses:
             problems.append(Problem(f"{label} address", Message(N_("%(address)s is already the address of "
@@ -355,8 +354,9 @@ def cluster_problems(site: Site) -> list[Problem]:
     agents: dict[str, dict[str, str]] = {}  # extension -> queue -> node
     for queue in site.of("queue"):
         if queue.number not in placed:
-            problems.append(Problem(f"{_label('queue', queue)}", Message(
-                N_("the queue is placed on no cluster node: add it to the queues of one node"))))
+            if edge:
+                problems.append(Problem(f"{_label('queue', queue)}", Message(
+                    N_("the queue is placed on no cluster node: add it to the queues of one node"))))
             continue
         for member in queue.members:
             agents.setdefault(member.extension, {})[queue.number] = placed[queue.number]

@@ -63,7 +63,8 @@ NOT_PAGES = {
 DATA_NAMES = {"admin", "wang", "zhao", "li", "test", "system", *socket.gethostname().split(".")}
 # names of products and the labels of a gateway's own (English) web page, read there as written
 PRODUCTS = {"Grandstream", "Cisco", "SPA", "Yeastar", "Generic", "Config", "Upgrade", "via", "Server", "Path",
-            "Profile", "Rule"}
+            "Profile", "Rule",
+            "Kamailio"}  # the SIP edge of a multi-node site (the settings page's hint)
 # protocols and formats, written so in Chinese too
 STANDARDS = {"TLS", "SRTP", "PEM", "CA", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID",
              "AudioSocket",  # the voice robot's port (Asterisk's protocol name)
@@ -83,6 +84,11 @@ VISIBLE_TEXT = READER_TEXT.replace("'[lang=en], code'", "'[lang=en], code, del, 
 
 SITE = """
 linebox: 1
+settings:
+  cluster_edge: 192.0.2.100
+cluster_nodes:
+- {name: node-1, address: 192.0.2.101, standby: node-2, queues: ['500']}
+- {name: node-2, address: 192.0.2.102, standby: node-1}
 trunks:
 - {name: carrier-1, host: 203.0.113.5, codecs: [alaw], match: [203.0.113.5]}
 voicemail_boxes:
