@@ -105,6 +105,11 @@ class ClusterLab:
         with netns.entered(self.lan.ns(peer)):
             return SipClient(self.lan.address(peer), server or (EDGE_ADDRESS, SIP_PORT), timeout)
 
+    def restart_node(self, name: str) -> None:
+        """Start node ``name``'s Asterisk again on its configuration (after the test killed it)."""
+        with netns.entered(self.lan.ns(name)):
+            lab.start(self.nodes[name])
+
     def wait_destinations(self, want: dict[str, str], timeout: float = 20) -> float:
         """Wait until each node named in ``want`` has that state in every dispatcher set ("AP": up, "IP": down);
         the seconds it took."""

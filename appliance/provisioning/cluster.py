@@ -109,3 +109,29 @@ def render_node_pjsip(site: Site, node_name: str) -> str:
     return env.get_template("pjsip_node.conf.j2").render(
         node=node_name, edge=site.settings.cluster_edge, port=site.settings.sip_port, endpoint=EDGE_ENDPOINT,
         context=NODE_CONTEXT, extensions=sorted(site.of("extension"), key=lambda e: e.number))
+
+
+def render_all(site: Site, *, edge_dir: str = EDGE_DIR, control_socket: str = CONTROL_SOCKET) -> dict[str, str]:
+    """Every file of the cluster, by path relative to an output folder: ``edge/kamailio.cfg``,
+    ``edge/dispatcher.list`` and ``nodes/<name>/pjsip_edge.conf`` for each node (what ``linebox cluster render``
+    writes, for an installer to place until apply delivers them to each host)."""
+    out = {f"edge/{name}": text for name, text in
+           render_edge(site, edge_dir=edge_dir, control_socket=control_socket).items()}
+    for node in nodes(site):
+        out[f"nodes/{node.name}/pjsip_edge.conf"] = render_node_pjsip(site, node.name)
+    return out
+
+
+def write_all(site: Site, folder: Path) -> list[Path]:
+    """``render_all`` written under ``folder``, each file whole (a temporary file renamed into place), with no
+    access for others: kamailio.cfg holds the extensions' SIP passwords."""
+    written = []
+    for relative, text in render_all(site).items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(text)
+        temporary.chmod(0o640)
+        temporary.replace(path)
+        written.append(path)
+    return written

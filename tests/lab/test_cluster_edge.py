@@ -115,7 +115,8 @@ def test_a_node_refuses_sip_from_anywhere_but_the_edge(rig):
 
 
 def test_new_calls_reach_the_standby_within_3_s_of_a_node_killed(rig, record_property):
-    """kill -9 node a: the next call to its queue goes to b (a's standby); the dispatcher marks a down."""
+    """kill -9 node a: the next call to its queue goes to b (a's standby); the dispatcher marks a down, and
+    takes it back once its Asterisk is up again."""
     phone = rig.client("ph1")
     try:
         assert answered_by(phone.invite("201", PASSWORDS["201"], "701")) == NODE_A
@@ -138,6 +139,10 @@ def test_new_calls_reach_the_standby_within_3_s_of_a_node_killed(rig, record_pro
         assert answered_by(phone.invite("201", PASSWORDS["201"], "701")) == NODE_B
         assert rig.edge.log_text().count("sent nothing") == moved
         assert answered_by(phone.invite("201", PASSWORDS["201"], "702")) == NODE_B  # b's own calls as before
+        # a back: it answers OPTIONS again, and its queue's calls return to it
+        rig.restart_node("a")
+        rig.wait_destinations({"a": "AP"}, timeout=20)
+        assert answered_by(phone.invite("201", PASSWORDS["201"], "701")) == NODE_A
     finally:
         phone.close()
 

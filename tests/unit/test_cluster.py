@@ -158,3 +158,20 @@ def test_a_name_never_changes_what_the_node_reads(name):
 def test_kamailio_strings_cannot_end_early(text):
     value = escape.kamailio_string(text)
     assert '"' not in value and "\\" not in value and "\n" not in value and "\r" not in value
+
+
+def test_linebox_cluster_render_writes_every_file(install, tmp_path):
+    from click.testing import CliRunner
+
+    from appliance.cli.linebox import main
+
+    home = str(install.home)
+    one_box = CliRunner().invoke(main, ["--home", home, "cluster", "render", str(tmp_path / "out")])
+    assert one_box.exit_code == 1 and "one box" in one_box.output
+    config_file.import_text(SITE, user="test")
+    done = CliRunner().invoke(main, ["--home", home, "cluster", "render", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert written == ["edge/dispatcher.list", "edge/kamailio.cfg", "nodes/a/pjsip_edge.conf",
+                       "nodes/b/pjsip_edge.conf"]
+    assert (tmp_path / "out" / "edge" / "kamailio.cfg").stat().st_mode & 0o007 == 0
