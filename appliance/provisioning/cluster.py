@@ -8,7 +8,8 @@ queues an extension answers as an agent, or else the first node.  Each node is a
 the node first and its standby after it; the dispatcher probes every node with OPTIONS, and a call whose node
 does not answer in time goes to the standby at once (the failure route), so neither a caller nor the probe
 interval decides how long a dead node costs.  A call from a node to an extension is looked up in the edge's
-location table, so a queue on any node rings its agents wherever their phones are.
+location table, so a queue on any node rings its agents wherever their phones are.  A carrier (a trunk known by
+its IPv4 address) calls without a password, and its call to a DID goes to the node of the DID's queue.
 
 Rendering is a pure function of the site, like ``render``: same site, same bytes.  Numbers, addresses and
 secrets are held to strict patterns by the schemas; everything written into a string is escaped again here.
@@ -16,6 +17,8 @@ secrets are held to strict patterns by the schemas; everything written into a st
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +76,29 @@ def placement(site: Site) -> dict[str, str]:
             continue
         for member in queue.members:
             placed.setdefault(member.extension, node)
+    # a carrier's call to a number (DID) whose inbound route goes to a queue or an extension: that one's node
+    for route in sorted(site.of("inbound_route"), key=lambda r: r.name):
+        kind, _, target = route.destination.partition(":")
+        if kind in ("queue", "extension") and target in placed and EXACT_DID.match(route.did):
+            placed.setdefault(route.did, placed[target])
     return dict(sorted(placed.items()))
+
+
+EXACT_DID = re.compile(r"^\+?[0-9]{1,20}$")  # a DID pattern (_X.) or one with * or # is not placed
+
+
+def trunk_sources(site: Site) -> list[str]:
+    """The IPv4 addresses the edge takes calls from without a password, as a carrier's: each SIP trunk's
+    ``match`` entries that are plain IPv4 addresses, or its host when it has no ``match`` and is one.  A trunk
+    known only by a network, a source port or a host name is not accepted at the edge yet."""
+    sources: set[str] = set()
+    for trunk in site.of("trunk"):
+        for entry in trunk.match or [trunk.host]:
+            try:
+                sources.add(str(ipaddress.IPv4Address(entry)))
+            except ValueError:
+                continue
+    return sorted(sources)
 
 
 def render_edge(site: Site, *, edge_dir: str = EDGE_DIR, control_socket: str = CONTROL_SOCKET) -> dict[str, str]:
@@ -89,6 +114,7 @@ def render_edge(site: Site, *, edge_dir: str = EDGE_DIR, control_socket: str = C
     values = {
         "edge": site.settings.cluster_edge, "port": port, "sets": sets, "first_set": sets[0].id,
         "placement": {number: set_of[node] for number, node in placement(site).items()},
+        "trunks": trunk_sources(site),
         "secrets": {e.number: e.password for e in sorted(site.of("extension"), key=lambda e: e.number)},
         "dispatcher_list": f"{edge_dir.rstrip('/')}/dispatcher.list", "control_socket": control_socket,
         "probe_seconds": PROBE_SECONDS, "reply_ms": REPLY_MS,

@@ -3,9 +3,9 @@
 The site (two nodes, each the other's standby; queue 701 on node a, queue 702 and its agent 202 on node b) is
 imported from YAML into a real database, and the edge's kamailio.cfg and dispatcher.list and each node's PJSIP
 side are rendered from it (``appliance.provisioning.cluster``).  A phone registers at the edge with its
-extension's password, its calls reach the node of the number dialled, a node reaches a phone through the edge's
-registrar, a node refuses SIP from anywhere but the edge, and when a node is killed (-9) new calls reach its
-standby within 3 s (measured).
+extension's password, its calls reach the node of the number dialled, the carrier's call to a DID reaches the
+node of the DID's queue, a node reaches a phone through the edge's registrar, a node refuses SIP from anywhere
+but the edge, and when a node is killed (-9) new calls reach its standby within 3 s (measured).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ pytestmark = pytest.mark.lab
 PASSWORDS = {"201": "EdgeCallerSecret7x9q", "202": "EdgeAgentSecret4k8w"}
 # hub address, peer address on each /30 link (TEST-NET-1, RFC 5737)
 LINKS = {"a": ("192.0.2.1", "192.0.2.2"), "b": ("192.0.2.5", "192.0.2.6"),
-         "ph1": ("192.0.2.9", "192.0.2.10"), "ph2": ("192.0.2.13", "192.0.2.14")}
+         "ph1": ("192.0.2.9", "192.0.2.10"), "ph2": ("192.0.2.13", "192.0.2.14"),
+         "telco": ("192.0.2.17", "192.0.2.18")}
+DID = "4005550100"
 NODE_A, NODE_B = LINKS["a"][1], LINKS["b"][1]
 SITE = f"""
 linebox: 1
@@ -31,6 +33,10 @@ settings:
 extensions:
 - {{number: '201', name: Caller, password: {PASSWORDS['201']}}}
 - {{number: '202', name: Agent B, password: {PASSWORDS['202']}}}
+trunks:
+- {{name: telco, host: {LINKS['telco'][1]}}}
+inbound_routes:
+- {{name: support-line, did: '{DID}', destination: 'queue:702'}}
 queues:
 - {{number: '701', name: Orders}}
 - {{number: '702', name: Support, members: [{{extension: '202'}}]}}
@@ -79,6 +85,22 @@ def test_calls_reach_the_node_of_the_number_dialled(rig):
         assert wrong is not None and wrong.status in (403, 407), wrong.text
     finally:
         phone.close()
+
+
+def test_the_carrier_reaches_a_queue_through_the_edge(rig):
+    """The carrier's address needs no password; its call to the support line (queue 702) reaches node b. Any
+    other address calling the same number is asked for a password."""
+    carrier = rig.client("telco")
+    try:
+        assert answered_by(carrier.invite("telco", "", DID)) == NODE_B
+    finally:
+        carrier.close()
+    stranger = rig.client("ph2")
+    try:
+        asked = stranger.invite("telco", "NotAPassword12345", DID)
+        assert asked is not None and asked.status in (403, 407), asked.text
+    finally:
+        stranger.close()
 
 
 def test_a_node_reaches_a_phone_through_the_edge(rig):

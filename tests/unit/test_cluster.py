@@ -29,6 +29,14 @@ extensions:
 - {number: '201', name: Caller, password: CallerSecretAbc123}
 - {number: '202', name: Agent, password: AgentSecretXyz789}
 - {number: '203', name: Agent two, password: AgentSecretQrs456}
+trunks:
+- {name: telco, host: 203.0.113.5}
+- {name: telco-b, host: sip.example.net, match: [203.0.113.16/28, 203.0.113.40]}
+- {name: by-name, host: sip.example.org}
+inbound_routes:
+- {name: support-line, did: '4005550100', destination: 'queue:702'}
+- {name: any-other, did: '_400555XXXX', destination: 'queue:701'}
+- {name: to-agent, did: '+864005550203', destination: 'extension:203'}
 queues:
 - {number: '701', name: Orders, members: [{extension: '203'}]}
 - {number: '702', name: Support, members: [{extension: '202'}]}
@@ -119,8 +127,11 @@ def test_the_edge_routes_queues_and_agents_to_their_node_and_knows_each_password
     config = cluster.render_edge(_site(), edge_dir="/srv/edge")["kamailio.cfg"]
     assert "listen=udp:198.51.100.1:5060" in config
     assert 'modparam("dispatcher", "list_file", "/srv/edge/dispatcher.list")' in config
-    placed = dict(re.findall(r"\$sht\(placement=>(\d+)\) = (\d+);", config))
-    assert placed == {"701": "1", "702": "2", "202": "2", "203": "1"}
+    placed = dict(re.findall(r"\$sht\(placement=>([+\d]+)\) = (\d+);", config))
+    # queues, their agents, and the exact DIDs of inbound routes to them (a DID pattern is not placed)
+    assert placed == {"701": "1", "702": "2", "202": "2", "203": "1", "4005550100": "2", "+864005550203": "1"}
+    # carriers known by an IPv4 address call without a password; a network or a host name is not taken yet
+    assert re.findall(r"\$sht\(trunks=>([0-9.]+)\) = 1;", config) == ["203.0.113.40", "203.0.113.5"]
     secrets = dict(re.findall(r'\$sht\(secrets=>(\d+)\) = "([^"]*)";', config))
     assert secrets == {"201": "CallerSecretAbc123", "202": "AgentSecretXyz789", "203": "AgentSecretQrs456"}
     assert 'ds_select_dst("$var(set)", "8")' in config and "ds_next_dst()" in config
