@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -125,6 +126,9 @@ class ClusterLab:
 
 
 def _start_edge(folder: Path, files: dict[str, str], hub: str) -> Edge:
+    if shutil.which("kamailio") is None:
+        raise RuntimeError("kamailio is not installed: make test installs the [test] packages of "
+                           "debian-packages.txt (tools/ensure-debian-packages run test)")
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (folder / name).write_text(text)
