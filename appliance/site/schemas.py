@@ -950,9 +950,9 @@ def _ipv4_address(value: str) -> str:
         raise ValueError(f"{value[:60]!r} is not an IPv4 address (such as 192.168.10.21)") from None
 
 
-IPv4Address = Annotated[str, StringConstraints(max_length=15), AfterValidator(_ipv4_address)]
-OptionalIPv4Address = Annotated[str, StringConstraints(max_length=15),
-                                AfterValidator(lambda value: _ipv4_address(value) if value.strip() else "")]
+# no length limit of its own: "must be at most 15 characters" would say less than "is not an IPv4 address"
+IPv4Address = Annotated[str, AfterValidator(_ipv4_address)]
+OptionalIPv4Address = Annotated[str, AfterValidator(lambda value: _ipv4_address(value) if value.strip() else "")]
 
 
 class ClusterNode(SiteObject):
