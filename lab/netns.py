@@ -92,6 +92,16 @@ class Lan:
         self.peers[peer] = (hub_address, peer_address)
         return name
 
+    def add_hub_address(self, address: str) -> None:
+        """One more address of the hub's own (on its loopback, a /32): reached by every peer through its link,
+        as a service address is that is not one link's (the multi-node lab's SIP edge)."""
+        _ip("-n", self.hub, "addr", "add", f"{address}/32", "dev", "lo")
+
+    def forward(self) -> None:
+        """Let the hub route between its peers (a new namespace does not): a peer can then reach another."""
+        subprocess.run(["ip", "netns", "exec", self.hub, "sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True,
+                       capture_output=True, timeout=20)
+
     def address(self, peer: str) -> str:
         return self.peers[peer][1]
 

@@ -203,6 +203,29 @@ def rollback(ctx: click.Context, generation: str | None) -> None:
     click.echo(f"generation {result.generation} is live")
 
 
+@main.group()
+def cluster() -> None:
+    """Multi-node mode: the Kamailio edge in front of several Asterisk nodes (the installer's guide)."""
+
+
+@cluster.command("render")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def cluster_render(ctx: click.Context, folder: Path) -> None:
+    """Write the edge's kamailio.cfg and dispatcher.list and each node's PJSIP side under FOLDER."""
+    from appliance.provisioning import cluster as cluster_mod
+    from appliance.site import service
+    _install(ctx)
+    problems = service.check()
+    if problems:
+        _fail("the site has problems:\n" + "\n".join(f"  {p}" for p in problems))
+    site = service.snapshot()
+    if not cluster_mod.is_cluster(site):
+        _fail("the site is one box: set cluster_edge and add cluster nodes first (see the installer's guide)")
+    for path in cluster_mod.write_all(site, folder):
+        click.echo(str(path))
+
+
 @main.command()
 @click.pass_context
 def generations(ctx: click.Context) -> None:

@@ -318,6 +318,11 @@ def _v33_voice_robot(db: peewee.Database) -> None:
     db.create_tables([models.Robot, models.RobotCall], safe=True)
 
 
+def _v34_cluster_nodes(db: peewee.Database) -> None:
+    """The Asterisk nodes of a multi-node site behind the Kamailio edge (a site object kind)."""
+    db.create_tables([models.ClusterNode], safe=True)
+
+
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _v1_initial,
     _v2_api_tokens,
@@ -352,6 +357,7 @@ MIGRATIONS: list[Callable[[peewee.Database], None]] = [
     _v31_least_cost_routing,
     _v32_inbound_charges,
     _v33_voice_robot,
+    _v34_cluster_nodes,
 ]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -176,6 +176,16 @@ class RobotCall(BaseModel):
     next = peewee.CharField(default="")  # the extension of the robot's context the call goes on to
 
 
+class ClusterNode(BaseModel):
+    """An Asterisk node behind the Kamailio edge (``appliance.site.schemas.ClusterNode``); ``queues`` a JSON list
+    of the numbers of the queues that live on it."""
+
+    name = peewee.CharField(unique=True)
+    address = peewee.CharField()
+    standby = peewee.CharField()
+    queues = JSONField(default=list)
+
+
 class Ivr(BaseModel):
     name = peewee.CharField(unique=True)
     greeting = peewee.CharField(default="")

@@ -41,3 +41,9 @@ def voicemail_text(value: str) -> str:
 def dialplan_base64(value: str) -> str:
     """Free text for the dialplan, as base64: the dialplan only ever sees [A-Za-z0-9+/=]."""
     return base64.b64encode(one_line(value).encode()).decode()
+
+
+def kamailio_string(value: str) -> str:
+    """Text inside a double-quoted string of kamailio.cfg: one line, no quote or backslash to end the string
+    or start an escape (Kamailio's parser reads ``\\"`` inside a string)."""
+    return one_line(value).replace("\\", "/").replace('"', "'")

@@ -317,6 +317,69 @@ def check_site(site: Site) -> list[Problem]:
 
     problems.extend(_loops(site))
     problems.extend(dahdi_problems(site))
+    problems.extend(cluster_problems(site))
+    return problems
+
+
+def cluster_problems(site: Site) -> list[Problem]:
+    """A multi-node site's description (``cluster_node`` objects and ``settings.cluster_edge``).
+
+    A queue and its waiting callers live on one node, and the edge sends an agent's calls to the node of the
+    agent's queues: so a queue is placed on one node at most, and the queues an agent answers share a node.
+    The edge's address turns multi-node mode on: until it is set, nodes are a draft (added one by one in the
+    console, each naming a standby that may come next); once it is, every queue must be placed and every
+    standby must be another node.  A site with neither nodes nor an edge is one box: nothing to check.
+    """
+    nodes = site.of("cluster_node")
+    edge = site.settings.cluster_edge
+    if not nodes and not edge:
+        return []
+    problems: list[Problem] = []
+    if not nodes:
+        problems.append(Problem("settings cluster_edge", Message(N_(
+            "multi-node mode needs at least one cluster node (leave the edge's address empty for one box)"))))
+        return problems
+    names = {node.name for node in nodes}
+    addresses: dict[str, str] = {edge: Message(N_("the edge"))} if edge else {}
+    placed: dict[str, str] = {}
+    queues = site.keys("queue")
+    for node in nodes:
+        label = _label("cluster_node", node)
+        if node.standby == node.name:
+            problems.append(Problem(f"{label} standby", Message(N_("a node cannot be its own standby: name "
+                                                                   "another cluster node"))))
+        elif edge and node.standby not in names:
+            problems.append(Problem(f"{label} standby", missing(N_("cluster node"), node.standby)))
+        if node.address in addresses:
+            problems.append(Problem(f"{label} address", Message(N_("%(address)s is already the address of "
+                                                                   "%(owner)s"), address=node.address,
+                                                                owner=addresses[node.address])))
+        else:
+            addresses[node.address] = label
+        for number in node.queues:
+            if number not in queues:
+                problems.append(Problem(f"{label} queues", missing(N_("queue"), number)))
+            elif number in placed:
+                problems.append(Problem(f"{label} queues", Message(
+                    N_("queue %(queue)s is already placed on cluster node %(node)s: a queue lives on one node"),
+                    queue=number, node=placed[number])))
+            else:
+                placed[number] = node.name
+    agents: dict[str, dict[str, str]] = {}  # extension -> queue -> node
+    for queue in site.of("queue"):
+        if queue.number not in placed:
+            if edge:
+                problems.append(Problem(f"{_label('queue', queue)}", Message(
+                    N_("the queue is placed on no cluster node: add it to the queues of one node"))))
+            continue
+        for member in queue.members:
+            agents.setdefault(member.extension, {})[queue.number] = placed[queue.number]
+    for extension, on in sorted(agents.items()):
+        if len(set(on.values())) > 1:
+            where = ", ".join(f"{queue} ({node})" for queue, node in sorted(on.items()))
+            problems.append(Problem(f"extension {extension}", Message(
+                N_("an agent's queues must share a cluster node; this agent answers queues %(queues)s"),
+                queues=where)))
     return problems
 
 

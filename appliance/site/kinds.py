@@ -92,6 +92,7 @@ KINDS: dict[str, Kind] = {
              models.InboundRoute, "name"),
         Kind("outbound_route", "outbound_routes", "outbound route", schemas.OutboundRoute,
              models.OutboundRoute, "name"),
+        Kind("cluster_node", "cluster_nodes", "cluster node", schemas.ClusterNode, models.ClusterNode, "name"),
     )
 }
 BY_PLURAL = {k.plural: k for k in KINDS.values()}
@@ -203,6 +204,9 @@ FIELD_LABELS = {
     "daily_minutes": N_("Outbound minutes a day (0: no cap)"),
     "monthly_minutes": N_("Outbound minutes a month (0: no cap)"),
     "monthly_budget": N_("Monthly budget (empty: none)"),
+    "address": N_("Address"),
+    "standby": N_("Standby node"),
+    "queues": N_("Queues"),
 }
 FIELD_LABELS_OF_KIND = {
     ("extension", "password"): N_("SIP password"),
@@ -220,6 +224,7 @@ FIELD_LABELS_OF_KIND = {
     ("robot", "handover"): N_("Callers who ask for a person go to"),
     ("robot", "fallback"): N_("If the robot service is down, go to"),
     ("dahdi_trunk", "destination"): N_("Incoming calls go to"),
+    ("cluster_node", "queues"): N_("Queues that live on this node"),
 }
 
 # What a choice of a select is called; the stored value stays the identifier.  Words go through the console's

@@ -812,6 +812,9 @@ class Settings(SiteObject):
     agi_port: int = Field(default=4573, ge=1, le=65535)
     # linebox-robot.service: the voice robots' AudioSocket service on 127.0.0.1 (appliance.robot)
     robot_port: int = Field(default=4574, ge=1, le=65535)
+    # Multi-node mode (appliance.cluster): the address of the Kamailio edge, the one address phones and
+    # trunks use; empty: one box (no cluster nodes may be defined)
+    cluster_edge: OptionalIPv4Address = ""
     country_code: Annotated[str, StringConstraints(pattern=r"^([1-9][0-9]{0,2})?$")] = ""
     # The site's own area code without the trunk prefix ("21" for Shanghai): a fixed line in this area is a
     # local call for dial permissions and call cost (appliance.site.numbering); empty: every fixed line is
@@ -953,6 +956,34 @@ TONE_ZONES = (
 CARD_RE = r"^(|@?[A-Za-z0-9][A-Za-z0-9:./_-]{0,199})$"
 DAHDI_DESTINATION_RE = describe_pattern(r"^(inbound_routes|" + DESTINATION_RE[2:-2] + r")$",
                                         "inbound_routes, " + DESTINATION_FORMS)
+
+
+def _ipv4_address(value: str) -> str:
+    """One IPv4 host address, as a SIP URI and Kamailio's dispatcher list take it."""
+    value = value.strip()
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise ValueError(f"{value[:60]!r} is not an IPv4 address (such as 192.168.10.21)") from None
+
+
+# no length limit of its own: "must be at most 15 characters" would say less than "is not an IPv4 address"
+IPv4Address = Annotated[str, AfterValidator(_ipv4_address)]
+OptionalIPv4Address = Annotated[str, AfterValidator(lambda value: _ipv4_address(value) if value.strip() else "")]
+
+
+class ClusterNode(SiteObject):
+    """One Asterisk node of a multi-node site behind the Kamailio edge (``settings.cluster_edge``).
+
+    A queue and its waiting callers live on one node (``queues``); the edge sends a queue's calls, and the
+    calls of the agents who answer it, to that node, and to the node's ``standby`` (another node) while the
+    node does not answer the edge's OPTIONS (``appliance.cluster``).  A site without nodes is one box.
+    """
+
+    name: Identifier
+    address: IPv4Address
+    standby: Identifier
+    queues: list[Number] = Field(default_factory=list)
 
 
 class DahdiTrunk(SiteObject):

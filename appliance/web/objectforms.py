@@ -297,6 +297,8 @@ LIST_HINTS = {
                                     "subscribe_context."),
     ("outbound_route", "trunks"): N_("One trunk name per line, in failover order: the first is tried first; "
                                      "the next is used when it is unreachable, congested or full."),
+    ("cluster_node", "queues"): N_("One queue number per line: the queues that live on this node. A queue lives on "
+                                   "one node, and an agent's queues on the same node."),
 }
 
 # lists whose order matters and whose items are names: shown as a list with up/down buttons, with their hint
@@ -643,6 +645,7 @@ LIST_COLUMNS = {
     "queue": ("number", "name", "strategy", "members", "overflow"),
     "ivr": ("name", "greeting", "options", "timeout_destination"),
     "robot": ("name", "language", "entries", "handover", "fallback"),
+    "cluster_node": ("name", "address", "standby", "queues"),
 }
 
 

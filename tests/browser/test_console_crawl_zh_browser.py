@@ -65,7 +65,8 @@ DATA_NAMES = {"admin", "wang", "zhao", "li", "test", "system", *socket.gethostna
 # names of products and the labels of a gateway's own (English) web page, read there as written
 PRODUCTS = {"Grandstream", "Cisco", "SPA", "Yeastar", "Generic", "Config", "Upgrade", "via", "Server", "Path",
             "Profile", "Rule",
-            "PocketSphinx", "pocketsphinx", "Vosk", "vosk", "pip"}  # the voice robots' recognisers, the installer
+            "PocketSphinx", "pocketsphinx", "Vosk", "vosk", "pip",  # the voice robots' recognisers, the installer
+            "Kamailio"}  # the SIP edge of a multi-node site (the settings page's hint)
 # protocols and formats, written so in Chinese too
 STANDARDS = {"TLS", "SRTP", "PEM", "CA", "YAML", "PRI", "FastAGI", "RTP", "UDP", "DHCP", "HTTP", "HTTPS", "MAC", "ID",
              "AudioSocket",  # the voice robot's port (Asterisk's protocol name)
@@ -85,6 +86,11 @@ VISIBLE_TEXT = READER_TEXT.replace("'[lang=en], code'", "'[lang=en], code, del, 
 
 SITE = """
 linebox: 1
+settings:
+  cluster_edge: 192.0.2.100
+cluster_nodes:
+- {name: node-1, address: 192.0.2.101, standby: node-2, queues: ['500']}
+- {name: node-2, address: 192.0.2.102, standby: node-1}
 trunks:
 - {name: carrier-1, host: 203.0.113.5, codecs: [alaw], match: [203.0.113.5]}
 voicemail_boxes:

@@ -37,6 +37,7 @@ OBJECTS = [
     ("span", {"span": 1, "source": "loc", "loc": "1:0", "trunk": "pstn"}),
     ("inbound_route", {"name": "main-number", "did": "4001234567", "destination": "timecondition:hours"}),
     ("outbound_route", {"name": "national", "patterns": [{"match": "_0X."}], "trunks": ["telco"]}),
+    ("cluster_node", {"name": "node-1", "address": "192.0.2.50", "standby": "node-2", "queues": ["500"]}),
 ]
 
 SNAKE = re.compile(r"\b[a-z0-9]+_[a-z0-9_]+\b")

@@ -43,6 +43,7 @@ LABELS = {
     "caller_name_lookup": N_("Name callers from the phonebook"),
     "agi_port": N_("FastAGI port (caller-name lookup)"),
     "robot_port": N_("Voice robot port (AudioSocket)"),
+    "cluster_edge": N_("SIP edge address (multi-node mode)"),
     "crm_lookup_url": N_("CRM lookup address (off when empty)"),
     "crm_open_url": N_("Open in CRM link (off when empty)"),
     "webhook_url": N_("Webhook receiver (off when empty)"),
@@ -94,6 +95,8 @@ HINTS = {
     "caller_name_lookup": N_("Calls through inbound routes that come without a name get the contact's name."),
     "agi_port": N_("Local port of %(command)s; restart it after a change, then apply."),
     "robot_port": N_("Local port of %(command)s; restart it after a change, then apply."),
+    "cluster_edge": N_("The Kamailio edge's address, the one address phones and trunks use in front of "
+                       "several Asterisk nodes (cluster nodes). Empty: one box."),
     "crm_lookup_url": N_("http(s) address with {number} where the caller's number goes; its JSON answer (name, "
                          "company, link) shows in the agent's pop. Nothing is sent while empty: see CRM."),
     "crm_open_url": N_("http(s) address with {number}: a link in the agent's pop that opens the caller in your "
