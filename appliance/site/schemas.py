@@ -241,7 +241,10 @@ OptionalEncryption = Literal["", "plain", "preferred", "required"]  # "": the si
 
 class SiteObject(BaseModel):
     # coerce_numbers_to_str: a hand-written YAML "number: 100" means the string "100".
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
+    # frozen: a snapshot gives an unchanged row as the same object to every later snapshot of the process
+    # (appliance.site.queries.snapshot), so a change made to one would be a wrong site for the next apply;
+    # a new value is a new object (model_copy(update=...)).
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
 
 
 class Extension(SiteObject):
