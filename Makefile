@@ -73,7 +73,7 @@ dahdi-lab: packages-test deps
 	$(PY) -m pytest -q -p no:cacheprovider tests/image/test_dahdi_lab.py
 
 ## Benchmarks: figures printed and written to benchmarks/results/.
-bench: lab
+bench: packages-test lab
 	$(PY) -m benchmarks.run
 
 ## The console's catalogs (appliance/web/translations; see README "Adding a string"): extract every marked

@@ -17,9 +17,9 @@ full apply under 5 s.  Then, unless
 ``--core-only``, the call-center (``benchmarks.callcenter``), collector at the
 limit (``benchmarks.collector``), console (``benchmarks.web``), trunk
 failover (``benchmarks.failover``), SIP ban (``benchmarks.bans``), call cost (``benchmarks.cost``),
-caller history (``benchmarks.history``), call-record search (``benchmarks.callrecords``) and voice robot
-(``benchmarks.robot``) benchmarks, and last how many calls one box carries (``benchmarks.capacity``: SIPp
-load under a CPU quota);
+caller history (``benchmarks.history``), call-record search (``benchmarks.callrecords``), voice robot
+(``benchmarks.robot``) and multi-node failover (``benchmarks.cluster``) benchmarks, and last how many calls
+one box carries (``benchmarks.capacity``: SIPp load under a CPU quota);
 the site they share and the results folder are in ``benchmarks.sites``.
 """
 
@@ -253,6 +253,9 @@ def main() -> int:
         print(f"{key:32} {value}")
     from benchmarks import robot
     for key, value in robot.main().items():
+        print(f"{key:32} {value}")
+    from benchmarks import cluster  # the multi-node edge: a node killed, its calls to the standby
+    for key, value in cluster.main().items():
         print(f"{key:32} {value}")
     from benchmarks import capacity  # last: the heaviest, SIPp load stepped up under a CPU quota
     for key, value in capacity.main().items():
