@@ -104,17 +104,23 @@ def test_the_rows_made_from_the_last_ones_are_those_made_from_nothing(install):
     assert projection.site_rows(service.snapshot())["ps_endpoints"]["100"][-2:] == ("sdes", "yes")
 
 
-def test_a_full_apply_after_another_compares_with_the_rows_it_wrote_without_reading_them_back(install, monkeypatch):
-    _extension("100", "Alice")
-    target = install.target()
-    assert apply.apply(service.snapshot, install.facts(), target, user=U).ok
-    whole_reads = []
+def _whole_reads_counted(monkeypatch) -> list[bool]:
+    """From now on, each read of the projection's rows appends whether it read them all (no ``ids``)."""
+    whole_reads: list[bool] = []
     read = projection.read_rows
 
     def counted(db, ids=None):
         whole_reads.append(ids is None)
         return read(db, ids)
     monkeypatch.setattr(projection, "read_rows", counted)
+    return whole_reads
+
+
+def test_a_full_apply_after_another_compares_with_the_rows_it_wrote_without_reading_them_back(install, monkeypatch):
+    _extension("100", "Alice")
+    target = install.target()
+    assert apply.apply(service.snapshot, install.facts(), target, user=U).ok
+    whole_reads = _whole_reads_counted(monkeypatch)
     _extension("101", "Bob")
     assert apply.apply(service.snapshot, install.facts(), target, user=U).ok
     assert whole_reads.count(True) == 0
@@ -133,13 +139,7 @@ def test_a_push_between_two_full_applies_keeps_the_rows_the_next_one_compares_wi
     bob = service.get_object("extension", "101")
     service.delete_object("extension", "101", U)
     assert live.after_change(target, "extension", None, U, bob).ok
-    whole_reads = []
-    read = projection.read_rows
-
-    def counted(db, ids=None):
-        whole_reads.append(ids is None)
-        return read(db, ids)
-    monkeypatch.setattr(projection, "read_rows", counted)
+    whole_reads = _whole_reads_counted(monkeypatch)
     _extension("102", "Carol")  # not pushed: only the full apply writes it
     result = apply.apply(service.snapshot, install.facts(), target, user=U)
     assert result.ok and whole_reads.count(True) == 0
