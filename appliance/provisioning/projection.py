@@ -276,14 +276,14 @@ def set_revision(db: sqlite3.Connection, revision: int) -> None:
     db.execute(f"INSERT OR REPLACE INTO {STATE_TABLE} (key, value) VALUES ('revision', ?)", (str(revision),))
 
 
-# The rows a full apply of this process last left in a file, with the file's state then (:func:`_file_state`):
+# The rows a full apply of this process last left in a file, with the file's state then (:func:`file_state`):
 # while the file is in that state, the next full apply compares the site's rows with these instead of reading
 # 40,000 rows back.  Any other write (a push, a restore, another process) changes the state, and the rows are
 # read again.  Every writer holds the install's apply lock, so no write falls between a commit and its state.
 _SYNCED: dict[Path, tuple[tuple, Rows]] = {}
 
 
-def _file_state(path: Path) -> tuple:
+def file_state(path: Path) -> tuple:
     """The file's identity, size and times, and SQLite's file change counter (header bytes 24-27), which every
     committed write changes in rollback-journal mode (the mode this file is kept in): a file written again, or
     removed and made anew (even in the same inode), is never taken for the one the rows were kept for."""
@@ -299,18 +299,13 @@ def sync(path: Path, site: Site, revision: int) -> Written:
     key = path.resolve()
     with connect(path) as db:
         kept = _SYNCED.pop(key, None)
-        old = kept[1] if kept is not None and kept[0] == _file_state(path) else read_rows(db)
+        old = kept[1] if kept is not None and kept[0] == file_state(path) else read_rows(db)
         # the ids whose rows differ (set operations on the rows' items: 10,000 rows compared in C, not in a loop)
         scope = {table: sorted({i for i, _ in new[table].items() ^ old[table].items()}) for table in TABLES}
         done = write(db, new, old, scope)
         set_revision(db, revision)
-    _SYNCED[key] = (_file_state(path), new)
+    _SYNCED[key] = (file_state(path), new)
     return done
-
-
-def file_state(path: Path) -> tuple:
-    """The state the kept rows are checked against (:func:`_file_state`), for a writer that carries them over."""
-    return _file_state(path)
 
 
 def carry_over(path: Path, before: tuple, rows: Rows, scope: Mapping[str, Iterable[str]]) -> None:
@@ -331,7 +326,7 @@ def carry_over(path: Path, before: tuple, rows: Rows, scope: Mapping[str, Iterab
                 by_id.pop(i, None)
             else:
                 by_id[i] = row
-    _SYNCED[key] = (_file_state(path), tables)
+    _SYNCED[key] = (file_state(path), tables)
 
 
 def restore(path: Path, done: Written, revision: int | None) -> None:
